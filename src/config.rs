@@ -1,0 +1,218 @@
+//! Configuration: TOML file → raw serde struct → validated [`Config`]. Reads only the config
+//! file it is given. The validated type has no `Default`: every value is either from the file
+//! or an explicit, documented default applied here.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::wire::message::{Format, Sender};
+use crate::wire::read::is_guid;
+use crate::wire::Limits;
+
+/// Errors reading or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    gateway: RawGateway,
+    spool: RawSpool,
+    #[serde(default)]
+    registration: Option<RawRegistration>,
+    #[serde(default)]
+    partners: Vec<RawPartner>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    participant_uid: String,
+    organization: String,
+    #[serde(default)]
+    transport_address: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    inbound: PathBuf,
+    outbound: PathBuf,
+    state_dir: PathBuf,
+    #[serde(default)]
+    settle_ms: Option<u64>,
+    #[serde(default)]
+    rescan_secs: Option<u64>,
+    #[serde(default)]
+    incomplete_after_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRegistration {
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    number_template: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartner {
+    name: String,
+    uid: String,
+    transport_address: String,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// Reply format for a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyFormat {
+    Fixed(Format),
+    /// Answer in the format the partner wrote in.
+    Mirror,
+}
+
+/// Registration mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationMode {
+    Auto,
+    Manual,
+}
+
+/// A known МЭДО partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerConfig {
+    pub name: String,
+    pub uid: String,
+    pub transport_address: String,
+    pub role: String,
+    pub format: ReplyFormat,
+}
+
+/// Spool directories and timing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    pub inbound: PathBuf,
+    pub outbound: PathBuf,
+    pub state_dir: PathBuf,
+    pub settle_ms: u64,
+    pub rescan_secs: u64,
+    pub incomplete_after_secs: u64,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sender: Sender,
+    pub transport_address: Option<String>,
+    pub spool: SpoolConfig,
+    pub mode: RegistrationMode,
+    pub number_template: String,
+    pub partners: Vec<PartnerConfig>,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Reads and validates a config file. Relative spool paths are resolved against the
+    /// current directory (as the README's commands assume: run from the project root).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates config text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        if !is_guid(raw.gateway.participant_uid.trim()) {
+            return Err(invalid("gateway.participant_uid must be a GUID".into()));
+        }
+        if raw.gateway.organization.trim().is_empty() {
+            return Err(invalid("gateway.organization must not be empty".into()));
+        }
+        let registration = raw.registration.unwrap_or(RawRegistration {
+            mode: None,
+            number_template: None,
+        });
+        let mode = match registration.mode.as_deref().unwrap_or("auto") {
+            "auto" => RegistrationMode::Auto,
+            "manual" => RegistrationMode::Manual,
+            other => return Err(invalid(format!("registration.mode {other:?}: use \"auto\" or \"manual\""))),
+        };
+        let number_template = registration.number_template.unwrap_or_else(|| "ОГ-{seq}/{yy}".into());
+        if !number_template.contains("{seq}") {
+            return Err(invalid("registration.number_template must contain {seq}".into()));
+        }
+        let mut partners = Vec::new();
+        for p in raw.partners {
+            if !is_guid(p.uid.trim()) {
+                return Err(invalid(format!("partner {:?}: uid must be a GUID", p.name)));
+            }
+            let format = match p.format.as_deref().unwrap_or("mirror") {
+                "mirror" => ReplyFormat::Mirror,
+                f => ReplyFormat::Fixed(
+                    Format::parse(f)
+                        .ok_or_else(|| invalid(format!("partner {:?}: format {f:?}: use 2.2, 2.7.1 or mirror", p.name)))?,
+                ),
+            };
+            partners.push(PartnerConfig {
+                name: p.name,
+                uid: p.uid.trim().to_lowercase(),
+                transport_address: p.transport_address,
+                role: p.role.unwrap_or_else(|| "other".into()),
+                format,
+            });
+        }
+        let l = &raw.limits;
+        if l.max_xml_depth == 0 || l.max_zip_entries == 0 || l.max_message_bytes == 0 {
+            return Err(invalid("limits must be positive".into()));
+        }
+        Ok(Config {
+            sender: Sender {
+                uid: raw.gateway.participant_uid.trim().to_lowercase(),
+                organization: raw.gateway.organization.trim().to_string(),
+            },
+            transport_address: raw.gateway.transport_address,
+            spool: SpoolConfig {
+                inbound: raw.spool.inbound,
+                outbound: raw.spool.outbound,
+                state_dir: raw.spool.state_dir,
+                settle_ms: raw.spool.settle_ms.unwrap_or(1000),
+                rescan_secs: raw.spool.rescan_secs.unwrap_or(60),
+                incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
+            },
+            mode,
+            number_template,
+            partners,
+            limits: raw.limits,
+        })
+    }
+
+    /// The partner with this МЭДО uid.
+    pub fn partner(&self, uid: &str) -> Option<&PartnerConfig> {
+        self.partners.iter().find(|p| p.uid.eq_ignore_ascii_case(uid))
+    }
+}

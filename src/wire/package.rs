@@ -1,0 +1,272 @@
+//! Reading a whole package folder: envelope → communication XML → files → container.
+//! Produces a [`Package`] with everything the gateway (and `inspect`) needs, or a
+//! [`WireError`] naming the file and the problem. Reads only regular files directly inside the
+//! given folder; never follows a name out of it; never writes.
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::container::{read_container, ContainerInfo};
+use super::envelope::{self, file_base_name, Envelope};
+use super::error::{WireError, WireErrorKind};
+use super::hash::sha256_file;
+use super::limits::Limits;
+use super::message::{Body, Message};
+use super::read::{is_communication, parse_message, parse_tree};
+
+/// A file of the package folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackageFile {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Listed under `[ФАЙЛЫ]`.
+    pub listed: bool,
+}
+
+/// A package read from its folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Package {
+    pub envelope_file: String,
+    pub envelope: Envelope,
+    pub message_file: String,
+    pub message_encoding: &'static str,
+    pub message: Message,
+    /// Every regular file in the folder except the envelope, hashed.
+    pub files: Vec<PackageFile>,
+    /// Files named by the envelope or the message that the folder lacks.
+    pub missing: Vec<String>,
+    pub container_file: Option<String>,
+    pub container: Option<ContainerInfo>,
+    pub warnings: Vec<String>,
+}
+
+fn io_error(file: &str, e: std::io::Error) -> WireError {
+    WireError::new(file, WireErrorKind::Io(e.to_string()))
+}
+
+/// Whether a file name is an envelope (`*.ini` / `*.ltr`, any case).
+pub fn is_envelope_name(name: &str) -> bool {
+    let lower = name.to_lowercase();
+    lower.ends_with(".ini") || lower.ends_with(".ltr")
+}
+
+/// Regular files directly in `dir`, sorted by name. Symlinks, FIFOs, sockets, devices and
+/// sub-folders are refused: a package is a flat folder of plain files.
+pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<(String, u64)>, WireError> {
+    let mut files = Vec::new();
+    let read = fs::read_dir(dir).map_err(|e| io_error("-", e))?;
+    for entry in read {
+        let entry = entry.map_err(|e| io_error("-", e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if files.len() >= limits.max_package_files {
+            return Err(WireError::new(
+                "-",
+                WireErrorKind::TooLarge {
+                    what: "files in the package folder",
+                    limit: limits.max_package_files as u64,
+                },
+            ));
+        }
+        if name.chars().any(|c| c.is_control()) {
+            return Err(WireError::new(
+                name.escape_default().to_string(),
+                WireErrorKind::UnsafeName(name.clone(), "control character in file name"),
+            ));
+        }
+        let meta = fs::symlink_metadata(entry.path()).map_err(|e| io_error(&name, e))?;
+        if !meta.file_type().is_file() {
+            return Err(WireError::new(&name, WireErrorKind::NotRegularFile(name.clone())));
+        }
+        files.push((name, meta.len()));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Reads a file of at most `limit` bytes.
+fn read_bounded(path: &Path, name: &str, limit: u64, what: &'static str) -> Result<Vec<u8>, WireError> {
+    let file = File::open(path).map_err(|e| io_error(name, e))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(name, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(WireError::new(name, WireErrorKind::TooLarge { what, limit }));
+    }
+    Ok(bytes)
+}
+
+/// Finds the single envelope among the folder's files.
+fn find_envelope(files: &[(String, u64)]) -> Result<String, WireError> {
+    let envelopes: Vec<&String> = files.iter().map(|(n, _)| n).filter(|n| is_envelope_name(n)).collect();
+    match envelopes.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(WireError::new("-", WireErrorKind::Envelope("no *.ini or *.ltr envelope".into()))),
+        many => Err(WireError::new(
+            "-",
+            WireErrorKind::Envelope(format!(
+                "{} envelopes ({}); expected exactly one",
+                many.len(),
+                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            )),
+        )),
+    }
+}
+
+/// Reads and parses the envelope of a package folder (used by readiness checks too).
+pub fn read_envelope(dir: &Path, limits: &Limits) -> Result<(String, Envelope), WireError> {
+    let files = list_files(dir, limits)?;
+    let name = find_envelope(&files)?;
+    let bytes = read_bounded(&dir.join(&name), &name, limits.max_envelope_bytes, "envelope size")?;
+    let env = envelope::parse(&bytes, &name, limits.max_package_files).map_err(|k| WireError::new(&name, k))?;
+    Ok((name, env))
+}
+
+/// Picks the communication XML: XML files listed in `[ФАЙЛЫ]` in order (then unlisted ones),
+/// the first whose root is a МЭДО `communication`.
+fn find_message(
+    dir: &Path,
+    env: &Envelope,
+    present: &[(String, u64)],
+    limits: &Limits,
+    warnings: &mut Vec<String>,
+) -> Result<String, WireError> {
+    let is_xml = |n: &str| n.to_lowercase().ends_with(".xml");
+    let exists = |n: &str| present.iter().any(|(p, _)| p == n);
+    let mut candidates: Vec<String> = env.files.iter().filter(|n| is_xml(n) && exists(n)).cloned().collect();
+    let listed = candidates.len();
+    candidates.extend(
+        present
+            .iter()
+            .map(|(n, _)| n)
+            .filter(|n| is_xml(n) && !env.files.contains(n))
+            .cloned(),
+    );
+    let mut first_error: Option<WireError> = None;
+    for (i, name) in candidates.iter().enumerate() {
+        let bytes = read_bounded(&dir.join(name), name, limits.max_message_bytes, "message size")?;
+        match parse_tree(&bytes, limits.max_message_bytes, limits) {
+            Ok((root, _, _)) if is_communication(&root) => {
+                if i >= listed {
+                    warnings.push(format!("the message {name} is not listed in [ФАЙЛЫ]"));
+                }
+                return Ok(name.clone());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                first_error.get_or_insert(WireError::new(name, e));
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        WireError::new("-", WireErrorKind::NotMedo("no communication XML in the package".into()))
+    }))
+}
+
+/// Reads a whole package folder.
+pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
+    let present = list_files(dir, limits)?;
+    let envelope_file = find_envelope(&present)?;
+    let env_bytes = read_bounded(&dir.join(&envelope_file), &envelope_file, limits.max_envelope_bytes, "envelope size")?;
+    let envelope = envelope::parse(&env_bytes, &envelope_file, limits.max_package_files)
+        .map_err(|k| WireError::new(&envelope_file, k))?;
+    let mut warnings: Vec<String> = envelope.warnings.iter().map(|w| format!("{envelope_file}: {w}")).collect();
+    let message_file = find_message(dir, &envelope, &present, limits, &mut warnings)?;
+    let bytes = read_bounded(&dir.join(&message_file), &message_file, limits.max_message_bytes, "message size")?;
+    let parsed = parse_message(&bytes, limits).map_err(|k| WireError::new(&message_file, k))?;
+    warnings.extend(parsed.warnings.iter().map(|w| format!("{message_file}: {w}")));
+    let message = parsed.message;
+
+    let mut missing: Vec<String> = Vec::new();
+    let note_missing = |name: &str, missing: &mut Vec<String>| {
+        if !present.iter().any(|(p, _)| p.eq_ignore_ascii_case(name)) && !missing.iter().any(|m| m == name) {
+            missing.push(name.to_string());
+        }
+    };
+    for name in &envelope.files {
+        note_missing(name, &mut missing);
+    }
+    let mut named_by_message: Vec<String> = Vec::new();
+    match &message.body {
+        Body::Document { files, .. } => {
+            for f in files {
+                // a `reference` file carries a URL, not a local file
+                if f.file_type.as_deref() == Some("reference") {
+                    continue;
+                }
+                let base = file_base_name(&f.local_name).map_err(|k| WireError::new(&message_file, k))?;
+                named_by_message.push(base);
+            }
+        }
+        Body::Container(c) => {
+            named_by_message.push(file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?);
+            if let Some(s) = &c.signature {
+                named_by_message.push(file_base_name(s).map_err(|k| WireError::new(&message_file, k))?);
+            }
+        }
+        _ => {}
+    }
+    for name in &named_by_message {
+        note_missing(name, &mut missing);
+        if !envelope.files.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+            warnings.push(format!("{name} is named by the message but not listed in [ФАЙЛЫ]"));
+        }
+    }
+    for (name, _) in &present {
+        let known = name == &envelope_file
+            || envelope.files.iter().any(|f| f == name)
+            || named_by_message.iter().any(|f| f == name)
+            || envelope.text_file.as_deref() == Some(name.as_str());
+        if !known {
+            warnings.push(format!("extra file {name} is not listed in [ФАЙЛЫ]"));
+        }
+    }
+
+    let mut files = Vec::new();
+    for (name, _) in present.iter().filter(|(n, _)| n != &envelope_file) {
+        let (sha256, size) = sha256_file(&dir.join(name)).map_err(|e| io_error(name, e))?;
+        files.push(PackageFile {
+            listed: envelope.files.iter().any(|f| f == name),
+            name: name.clone(),
+            size,
+            sha256,
+        });
+    }
+
+    let (container_file, container) = match &message.body {
+        Body::Container(c) => {
+            let name = file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?;
+            let actual = present.iter().find(|(p, _)| p.eq_ignore_ascii_case(&name)).map(|(p, _)| p.clone());
+            match actual {
+                Some(actual) => {
+                    let f = File::open(dir.join(&actual)).map_err(|e| io_error(&actual, e))?;
+                    let info = read_container(f, limits, None).map_err(|k| WireError::new(&actual, k))?;
+                    warnings.extend(info.warnings.iter().map(|w| format!("{actual}: {w}")));
+                    for m in &info.missing {
+                        warnings.push(format!("{actual}: the passport names {m}, which the container lacks"));
+                    }
+                    (Some(actual), Some(info))
+                }
+                None => (Some(name), None),
+            }
+        }
+        _ => (None, None),
+    };
+
+    Ok(Package {
+        envelope_file,
+        envelope,
+        message_file,
+        message_encoding: parsed.encoding,
+        message,
+        files,
+        missing,
+        container_file,
+        container,
+        warnings,
+    })
+}

@@ -1,0 +1,396 @@
+//! A bounded, namespace-aware XML tree reader and a small writer.
+//!
+//! The reader turns decoded text into an [`Element`] tree, enforcing depth and element-count
+//! limits and refusing DTDs; entity references other than the five predefined ones and
+//! character references are errors (no entity expansion of any kind). The writer emits
+//! indented XML with every attribute prefixed and empty values left out.
+//! Pure: text in, text out.
+
+use quick_xml::escape::{escape, resolve_predefined_entity};
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+use super::error::WireErrorKind;
+
+/// An attribute with its namespace resolved (`None` when unprefixed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub ns: Option<String>,
+    pub name: String,
+    pub value: String,
+}
+
+/// An element with its namespace resolved. Text is the concatenation of its direct text nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Element {
+    pub ns: Option<String>,
+    pub name: String,
+    pub attributes: Vec<Attribute>,
+    pub children: Vec<Element>,
+    pub text: String,
+}
+
+impl Element {
+    /// The value of an attribute by local name, prefixed (any namespace) or not.
+    /// A prefixed attribute in the element's own namespace wins over an unprefixed one.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        let mut fallback = None;
+        for a in self.attributes.iter().filter(|a| a.name == name) {
+            if a.ns.is_some() && a.ns == self.ns {
+                return Some(a.value.as_str());
+            }
+            fallback.get_or_insert(a.value.as_str());
+        }
+        fallback
+    }
+
+    /// A non-blank attribute value, trimmed.
+    pub fn attr_text(&self, name: &str) -> Option<String> {
+        self.attr(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    }
+
+    /// Whether a child belongs to this element's vocabulary: same namespace, or none at all
+    /// (lenient towards producers that forget the prefix). Foreign namespaces are skipped.
+    fn is_own(&self, child: &Element) -> bool {
+        child.ns.is_none() || child.ns == self.ns
+    }
+
+    /// The first child with this local name.
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children
+            .iter()
+            .find(|c| c.name == name && self.is_own(c))
+    }
+
+    /// Every child with this local name.
+    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children
+            .iter()
+            .filter(move |c| c.name == name && self.is_own(c))
+    }
+
+    /// Trimmed, non-blank text of this element.
+    pub fn trimmed_text(&self) -> Option<String> {
+        let t = self.text.trim();
+        (!t.is_empty()).then(|| t.to_string())
+    }
+
+    /// Trimmed, non-blank text of the first child with this name.
+    pub fn child_text(&self, name: &str) -> Option<String> {
+        self.child(name).and_then(Element::trimmed_text)
+    }
+
+    /// Text of the first grandchild `outer/inner`.
+    pub fn path_text(&self, outer: &str, inner: &str) -> Option<String> {
+        self.child(outer).and_then(|c| c.child_text(inner))
+    }
+}
+
+/// Bounds for [`parse`].
+#[derive(Debug, Clone, Copy)]
+pub struct XmlLimits {
+    pub max_depth: usize,
+    pub max_elements: usize,
+}
+
+fn malformed(e: impl std::fmt::Display) -> WireErrorKind {
+    WireErrorKind::MalformedXml(e.to_string())
+}
+
+fn namespace_of(resolved: ResolveResult<'_>) -> Result<Option<String>, WireErrorKind> {
+    match resolved {
+        ResolveResult::Bound(ns) => Ok(Some(AsRef::<str>::as_ref(&ns).to_string())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(prefix) => Err(malformed(format!("unbound prefix {prefix:?}"))),
+    }
+}
+
+/// Builds an element (without children) from a start tag.
+fn open_element(
+    reader: &NsReader<&[u8]>,
+    ns: Option<String>,
+    start: &quick_xml::events::BytesStart<'_>,
+) -> Result<Element, WireErrorKind> {
+    let name = AsRef::<str>::as_ref(&start.local_name()).to_string();
+    let mut attributes = Vec::new();
+    for attr in start.attributes() {
+        let attr = attr.map_err(malformed)?;
+        let key = attr.key;
+        let raw_key: &str = key.as_ref();
+        if raw_key == "xmlns" || raw_key.starts_with("xmlns:") {
+            continue;
+        }
+        let (resolved, local) = reader.resolver().resolve_attribute(key);
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(malformed)?
+            .into_owned();
+        attributes.push(Attribute {
+            ns: namespace_of(resolved)?,
+            name: AsRef::<str>::as_ref(&local).to_string(),
+            value,
+        });
+    }
+    Ok(Element {
+        ns,
+        name,
+        attributes,
+        children: Vec::new(),
+        text: String::new(),
+    })
+}
+
+/// Parses a whole document into its root element.
+pub fn parse(text: &str, limits: XmlLimits) -> Result<Element, WireErrorKind> {
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut elements = 0usize;
+    loop {
+        let (resolved, event) = reader.read_resolved_event().map_err(malformed)?;
+        let ns = namespace_of(resolved);
+        match event {
+            Event::Start(ref start) | Event::Empty(ref start) => {
+                if root.is_some() {
+                    return Err(malformed("content after the root element"));
+                }
+                elements += 1;
+                if elements > limits.max_elements {
+                    return Err(WireErrorKind::XmlTooManyElements(limits.max_elements));
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(WireErrorKind::XmlTooDeep(limits.max_depth));
+                }
+                let element = open_element(&reader, ns?, start)?;
+                if matches!(event, Event::Start(_)) {
+                    stack.push(element);
+                } else {
+                    attach(&mut stack, &mut root, element);
+                }
+            }
+            Event::End(_) => {
+                let element = stack.pop().ok_or_else(|| malformed("unexpected end tag"))?;
+                attach(&mut stack, &mut root, element);
+            }
+            Event::Text(t) => append_text(&mut stack, &t.xml10_content())?,
+            Event::CData(t) => append_text(&mut stack, &t.xml10_content())?,
+            Event::GeneralRef(r) => {
+                let resolved = match r.resolve_char_ref().map_err(malformed)? {
+                    Some(ch) => ch.to_string(),
+                    None => {
+                        let name = r.xml10_content();
+                        resolve_predefined_entity(&name)
+                            .ok_or_else(|| malformed(format!("unknown entity &{name};")))?
+                            .to_string()
+                    }
+                };
+                append_text(&mut stack, &resolved)?;
+            }
+            Event::DocType(_) => return Err(WireErrorKind::XmlDoctype),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !stack.is_empty() {
+        return Err(malformed("unexpected end of document (unclosed elements)"));
+    }
+    root.ok_or_else(|| malformed("no root element"))
+}
+
+fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(element),
+        None => *root = Some(element),
+    }
+}
+
+fn append_text(stack: &mut [Element], text: &str) -> Result<(), WireErrorKind> {
+    match stack.last_mut() {
+        Some(parent) => {
+            parent.text.push_str(text);
+            Ok(())
+        }
+        None if text.trim().is_empty() => Ok(()),
+        None => Err(malformed("text outside the root element")),
+    }
+}
+
+/// Writes indented XML with a fixed namespace prefix on every element and attribute.
+/// Empty values are never written: [`XmlWriter::leaf`] skips blank text and
+/// [`XmlWriter::open`] skips blank attributes.
+pub struct XmlWriter {
+    out: String,
+    prefix: &'static str,
+    open: Vec<String>,
+    newline: &'static str,
+}
+
+impl XmlWriter {
+    /// Starts a document with the exact declaration line for `encoding`.
+    pub fn new(prefix: &'static str, encoding: &str, newline: &'static str) -> Self {
+        let mut out = String::with_capacity(2048);
+        out.push_str(&format!(
+            "<?xml version=\"1.0\" encoding=\"{encoding}\"?>{newline}"
+        ));
+        XmlWriter {
+            out,
+            prefix,
+            open: Vec::new(),
+            newline,
+        }
+    }
+
+    fn indent(&mut self) {
+        for _ in 0..self.open.len() {
+            self.out.push_str("  ");
+        }
+    }
+
+    fn start_tag(&mut self, name: &str, attrs: &[(&str, &str)], extra: &str) {
+        self.indent();
+        self.out.push('<');
+        self.out.push_str(self.prefix);
+        self.out.push(':');
+        self.out.push_str(name);
+        self.out.push_str(extra);
+        for (key, value) in attrs {
+            if value.trim().is_empty() {
+                continue;
+            }
+            self.out.push(' ');
+            self.out.push_str(self.prefix);
+            self.out.push(':');
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            self.out.push_str(&escape(*value));
+            self.out.push('"');
+        }
+        self.out.push('>');
+    }
+
+    /// Opens the root element, declaring the namespace.
+    pub fn root(&mut self, name: &str, namespace: &str, attrs: &[(&str, &str)]) {
+        let decl = format!(" xmlns:{}=\"{}\"", self.prefix, escape(namespace));
+        self.start_tag(name, attrs, &decl);
+        self.out.push_str(self.newline);
+        self.open.push(name.to_string());
+    }
+
+    /// Opens an element with attributes; close it with [`XmlWriter::close`].
+    pub fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs, "");
+        self.out.push_str(self.newline);
+        self.open.push(name.to_string());
+    }
+
+    /// Closes the innermost open element.
+    pub fn close(&mut self) {
+        let name = self.open.pop().expect("close() matches an open()");
+        self.indent();
+        self.out.push_str("</");
+        self.out.push_str(self.prefix);
+        self.out.push(':');
+        self.out.push_str(&name);
+        self.out.push('>');
+        self.out.push_str(self.newline);
+    }
+
+    /// Writes `<name attrs>text</name>`, or nothing when `text` is blank.
+    pub fn leaf_with(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.start_tag(name, attrs, "");
+        self.out.push_str(&escape(text));
+        self.out.push_str("</");
+        self.out.push_str(self.prefix);
+        self.out.push(':');
+        self.out.push_str(name);
+        self.out.push('>');
+        self.out.push_str(self.newline);
+    }
+
+    /// Writes `<name>text</name>`, or nothing when `text` is blank.
+    pub fn leaf(&mut self, name: &str, text: &str) {
+        self.leaf_with(name, &[], text);
+    }
+
+    /// Writes an optional leaf.
+    pub fn opt(&mut self, name: &str, text: Option<&str>) {
+        if let Some(text) = text {
+            self.leaf(name, text);
+        }
+    }
+
+    /// Writes an element that has attributes but no content: `<name a="…"/>`.
+    pub fn empty_with_attrs(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs, "");
+        self.out.pop();
+        self.out.push_str("/>");
+        self.out.push_str(self.newline);
+    }
+
+    /// The finished document.
+    pub fn finish(self) -> String {
+        debug_assert!(self.open.is_empty(), "unclosed elements: {:?}", self.open);
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: XmlLimits = XmlLimits {
+        max_depth: 8,
+        max_elements: 100,
+    };
+
+    #[test]
+    fn namespaces_are_resolved_not_prefixes() {
+        let a = parse(r#"<x:a xmlns:x="urn:n" x:k="1"><x:b>t &amp; &#1071;</x:b></x:a>"#, LIMITS)
+            .unwrap();
+        let b = parse(r#"<a xmlns="urn:n" k="1"><b>t &amp; &#1071;</b></a>"#, LIMITS).unwrap();
+        assert_eq!(a.ns.as_deref(), Some("urn:n"));
+        assert_eq!(b.ns.as_deref(), Some("urn:n"));
+        assert_eq!(a.attr("k"), Some("1"));
+        assert_eq!(b.attr("k"), Some("1"));
+        assert_eq!(a.child_text("b").as_deref(), Some("t & Я"));
+        assert_eq!(b.child_text("b").as_deref(), Some("t & Я"));
+    }
+
+    #[test]
+    fn limits_and_dtds_are_enforced() {
+        let deep = "<a>".repeat(9) + &"</a>".repeat(9);
+        assert_eq!(parse(&deep, LIMITS), Err(WireErrorKind::XmlTooDeep(8)));
+        let wide = format!("<a>{}</a>", "<b/>".repeat(100));
+        assert_eq!(parse(&wide, LIMITS), Err(WireErrorKind::XmlTooManyElements(100)));
+        let lol = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY l "lol">]><a>&l;</a>"#;
+        assert_eq!(parse(lol, LIMITS), Err(WireErrorKind::XmlDoctype));
+        assert!(matches!(parse("<a>&l;</a>", LIMITS), Err(WireErrorKind::MalformedXml(_))));
+        assert!(matches!(parse("<a><b></a>", LIMITS), Err(WireErrorKind::MalformedXml(_))));
+        assert!(matches!(parse("<a>", LIMITS), Err(WireErrorKind::MalformedXml(_))));
+        assert!(matches!(parse("", LIMITS), Err(WireErrorKind::MalformedXml(_))));
+    }
+
+    #[test]
+    fn writer_skips_empty_values_and_escapes() {
+        let mut w = XmlWriter::new("p", "UTF-8", "\n");
+        w.root("r", "urn:n", &[("version", "1"), ("empty", " ")]);
+        w.leaf("a", "x < y & \"z\"");
+        w.leaf("b", "  ");
+        w.close();
+        let out = w.finish();
+        assert_eq!(
+            out,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<p:r xmlns:p=\"urn:n\" p:version=\"1\">\n  <p:a>x &lt; y &amp; &quot;z&quot;</p:a>\n</p:r>\n"
+        );
+        let back = parse(&out, LIMITS).unwrap();
+        assert_eq!(back.child_text("a").as_deref(), Some("x < y & \"z\""));
+    }
+}
