@@ -61,7 +61,9 @@ pub enum Command {
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -74,7 +76,9 @@ fn limits_for(path: &Path) -> Result<Limits, String> {
     if path == Path::new(DEFAULT_CONFIG) && !path.exists() {
         return Ok(Limits::default());
     }
-    Config::load(path).map(|c| c.limits).map_err(|e| e.to_string())
+    Config::load(path)
+        .map(|c| c.limits)
+        .map_err(|e| e.to_string())
 }
 
 /// Entry point used by `src/main.rs`.
@@ -142,7 +146,8 @@ fn run_samples(config: &Config, out: Option<PathBuf>) -> Result<ExitCode, String
         our_address: config.transport_address.as_deref().unwrap_or("OUR~MEDO"),
     };
     let out = out.unwrap_or_else(|| config.spool.inbound.clone());
-    let written = samples::generate(&out, &parties).map_err(|e| format!("cannot write samples into {}: {e}", out.display()))?;
+    let written = samples::generate(&out, &parties)
+        .map_err(|e| format!("cannot write samples into {}: {e}", out.display()))?;
     for dir in written {
         println!("wrote {}", dir.display());
     }

@@ -14,7 +14,10 @@ use crate::wire::Limits;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config {path}: {message}")]
@@ -160,11 +163,19 @@ impl Config {
         let mode = match registration.mode.as_deref().unwrap_or("auto") {
             "auto" => RegistrationMode::Auto,
             "manual" => RegistrationMode::Manual,
-            other => return Err(invalid(format!("registration.mode {other:?}: use \"auto\" or \"manual\""))),
+            other => {
+                return Err(invalid(format!(
+                    "registration.mode {other:?}: use \"auto\" or \"manual\""
+                )))
+            }
         };
-        let number_template = registration.number_template.unwrap_or_else(|| "ОГ-{seq}/{yy}".into());
+        let number_template = registration
+            .number_template
+            .unwrap_or_else(|| "ОГ-{seq}/{yy}".into());
         if !number_template.contains("{seq}") {
-            return Err(invalid("registration.number_template must contain {seq}".into()));
+            return Err(invalid(
+                "registration.number_template must contain {seq}".into(),
+            ));
         }
         let mut partners = Vec::new();
         for p in raw.partners {
@@ -173,10 +184,12 @@ impl Config {
             }
             let format = match p.format.as_deref().unwrap_or("mirror") {
                 "mirror" => ReplyFormat::Mirror,
-                f => ReplyFormat::Fixed(
-                    Format::parse(f)
-                        .ok_or_else(|| invalid(format!("partner {:?}: format {f:?}: use 2.2, 2.7.1 or mirror", p.name)))?,
-                ),
+                f => ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| {
+                    invalid(format!(
+                        "partner {:?}: format {f:?}: use 2.2, 2.7.1 or mirror",
+                        p.name
+                    ))
+                })?),
             };
             partners.push(PartnerConfig {
                 name: p.name,
@@ -213,6 +226,8 @@ impl Config {
 
     /// The partner with this МЭДО uid.
     pub fn partner(&self, uid: &str) -> Option<&PartnerConfig> {
-        self.partners.iter().find(|p| p.uid.eq_ignore_ascii_case(uid))
+        self.partners
+            .iter()
+            .find(|p| p.uid.eq_ignore_ascii_case(uid))
     }
 }

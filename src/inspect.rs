@@ -36,7 +36,10 @@ pub struct Report<'a> {
 /// Reads a package and renders its report as pretty JSON.
 pub fn inspect(folder: &Path, limits: &Limits) -> Result<String, WireError> {
     let package = read_package(folder, limits)?;
-    let restricted = package.container.as_ref().is_some_and(|c| c.passport.is_restricted())
+    let restricted = package
+        .container
+        .as_ref()
+        .is_some_and(|c| c.passport.is_restricted())
         || package
             .message
             .document()

@@ -19,7 +19,11 @@ use crate::wire::write::write_message;
 
 /// A stable GUID derived from a label (so samples are byte-identical run after run).
 pub fn sample_uid(label: &str) -> String {
-    Uuid::new_v5(&Uuid::NAMESPACE_URL, format!("urn:medo-gateway:sample:{label}").as_bytes()).to_string()
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("urn:medo-gateway:sample:{label}").as_bytes(),
+    )
+    .to_string()
 }
 
 /// The moment all samples claim to have been created.
@@ -27,7 +31,10 @@ const CREATED: OffsetDateTime = datetime!(2026-11-20 10:00:00 +03:00);
 
 /// A minimal, valid one-page PDF showing `line` (ASCII) — a stand-in for real documents.
 pub fn minimal_pdf(line: &str) -> Vec<u8> {
-    let text: String = line.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').collect();
+    let text: String = line
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .collect();
     let stream = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
@@ -48,7 +55,11 @@ pub fn minimal_pdf(line: &str) -> Vec<u8> {
         pdf.extend(format!("{off:010} 00000 n \n").as_bytes());
     }
     pdf.extend(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
     );
     pdf
 }
@@ -56,7 +67,8 @@ pub fn minimal_pdf(line: &str) -> Vec<u8> {
 /// A placeholder detached signature: base64 text, as some producers send (not a real CMS).
 fn placeholder_signature(of: &str) -> Vec<u8> {
     use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(format!("SAMPLE SIGNATURE OF {of}"));
+    let body =
+        base64::engine::general_purpose::STANDARD.encode(format!("SAMPLE SIGNATURE OF {of}"));
     body.into_bytes()
 }
 
@@ -88,7 +100,12 @@ fn write_folder(dir: &Path, files: &[(&str, Vec<u8>)], env: &OutgoingEnvelope) -
     fs::write(dir.join("envelope.ini"), envelope::write(env))
 }
 
-fn envelope_for(p: &Parties<'_>, subject: String, payload: &[&str], message_file: &str) -> OutgoingEnvelope {
+fn envelope_for(
+    p: &Parties<'_>,
+    subject: String,
+    payload: &[&str],
+    message_file: &str,
+) -> OutgoingEnvelope {
     OutgoingEnvelope {
         subject,
         date: time::PrimitiveDateTime::new(CREATED.date(), CREATED.time()),
@@ -127,7 +144,9 @@ fn appeal_22(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
         addressees: vec![Anyone::organization(p.us.organization.clone())],
         pages: Some(1),
         enclosures_pages: Some(1),
-        annotation: Some("О направлении обращения гражданина для рассмотрения по компетенции".into()),
+        annotation: Some(
+            "О направлении обращения гражданина для рассмотрения по компетенции".into(),
+        ),
         correspondents: vec![Correspondent {
             who: Anyone::organization(p.urog.organization.clone()),
             num: Some(DocNumber {
@@ -157,11 +176,19 @@ fn appeal_22(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
     ];
     let message = outgoing(p, Format::V22, "appeal-22").document(document, files);
     let xml = write_message(&message).map_err(invalid_data)?;
-    let env = envelope_for(p, format!("ЭСД МЭДО ({number} от 19.11.2026)"), &["cover-letter.pdf", "appeal.pdf"], "document.xml");
+    let env = envelope_for(
+        p,
+        format!("ЭСД МЭДО ({number} от 19.11.2026)"),
+        &["cover-letter.pdf", "appeal.pdf"],
+        "document.xml",
+    );
     write_folder(
         &dir,
         &[
-            ("cover-letter.pdf", minimal_pdf("Cover letter A26-02-1234567 (sample)")),
+            (
+                "cover-letter.pdf",
+                minimal_pdf("Cover letter A26-02-1234567 (sample)"),
+            ),
             ("appeal.pdf", minimal_pdf("Citizen's appeal (sample text)")),
             ("document.xml", xml),
         ],
@@ -190,7 +217,9 @@ fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
             id: Some(CLASSIFICATION_ORDINARY.into()),
             text: Some("Обычная информация".into()),
         }),
-        annotation: Some("О направлении обращения гражданина для рассмотрения по компетенции".into()),
+        annotation: Some(
+            "О направлении обращения гражданина для рассмотрения по компетенции".into(),
+        ),
         authors: vec![Author {
             organization: Organization {
                 title: p.urog.organization.clone().into(),
@@ -235,8 +264,14 @@ fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
     };
     let staging = tempdir_in(out)?;
     let files = [
-        ("cover-letter.pdf", minimal_pdf("Cover letter A26-02-7654321 (sample)")),
-        ("cover-letter.pdf.p7s", placeholder_signature("cover-letter.pdf")),
+        (
+            "cover-letter.pdf",
+            minimal_pdf("Cover letter A26-02-7654321 (sample)"),
+        ),
+        (
+            "cover-letter.pdf.p7s",
+            placeholder_signature("cover-letter.pdf"),
+        ),
         ("appeal.pdf", minimal_pdf("Citizen's appeal (sample text)")),
     ];
     let mut entries = Vec::new();
@@ -250,8 +285,13 @@ fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
     }
     fs::create_dir_all(&dir)?;
     let passport_bytes = write_passport(&passport).map_err(invalid_data)?;
-    write_container(File::create(dir.join(&zip_name))?, "passport.xml", &passport_bytes, &entries)
-        .map_err(invalid_data)?;
+    write_container(
+        File::create(dir.join(&zip_name))?,
+        "passport.xml",
+        &passport_bytes,
+        &entries,
+    )
+    .map_err(invalid_data)?;
     fs::remove_dir_all(&staging)?;
     let message = outgoing(p, Format::V271, "appeal-271").container(ContainerRef {
         container_type: Some("Документ в электронном виде".into()),
@@ -259,7 +299,12 @@ fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
         signature: None,
     });
     let xml = write_message(&message).map_err(invalid_data)?;
-    let env = envelope_for(p, format!("ЭСД МЭДО ({number} от 20.11.2026)"), &[&zip_name], "message.xml");
+    let env = envelope_for(
+        p,
+        format!("ЭСД МЭДО ({number} от 20.11.2026)"),
+        &[&zip_name],
+        "message.xml",
+    );
     write_folder(&dir, &[("message.xml", xml)], &env)?;
     Ok(dir)
 }
@@ -267,7 +312,11 @@ fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
 /// A 2.7.1 receipt from УРОГ for a message of ours.
 fn receipt_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
     let dir = out.join("urog-receipt-2.7.1");
-    let message = outgoing(p, Format::V271, "receipt-271").receipt(&sample_uid("our-earlier-message"), true, None);
+    let message = outgoing(p, Format::V271, "receipt-271").receipt(
+        &sample_uid("our-earlier-message"),
+        true,
+        None,
+    );
     let xml = write_message(&message).map_err(invalid_data)?;
     let env = envelope_for(p, "Квитанция о приеме".into(), &[], "message.xml");
     write_folder(&dir, &[("message.xml", xml)], &env)?;
@@ -293,5 +342,9 @@ pub fn generate(out: &Path, parties: &Parties<'_>) -> io::Result<Vec<PathBuf>> {
             fs::remove_dir_all(&d)?;
         }
     }
-    Ok(vec![appeal_22(out, parties)?, appeal_271(out, parties)?, receipt_271(out, parties)?])
+    Ok(vec![
+        appeal_22(out, parties)?,
+        appeal_271(out, parties)?,
+        receipt_271(out, parties)?,
+    ])
 }

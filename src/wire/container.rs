@@ -45,7 +45,9 @@ pub struct ContainerInfo {
 
 impl ContainerInfo {
     pub fn entry(&self, name: &str) -> Option<&ContainerEntry> {
-        self.entries.iter().find(|e| e.name.eq_ignore_ascii_case(name))
+        self.entries
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -107,6 +109,10 @@ pub fn read_container<R: Read + Seek>(
             limit: limits.max_zip_entries as u64,
         });
     }
+    // the zip crate keeps one entry per name; a second, hidden entry must not slip through
+    if archive.has_duplicate_names() {
+        return Err(WireErrorKind::Zip("two entries share a name".into()));
+    }
     let mut entries: Vec<ContainerEntry> = Vec::with_capacity(archive.len());
     let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total: u64 = 0;
@@ -130,20 +136,27 @@ pub fn read_container<R: Read + Seek>(
         if file.encrypted() {
             return Err(refuse("encrypted"));
         }
-        if entries.iter().any(|e| e.name.to_lowercase() == name.to_lowercase()) {
+        if entries
+            .iter()
+            .any(|e| e.name.to_lowercase() == name.to_lowercase())
+        {
             return Err(refuse("duplicate name"));
         }
         let compressed = file.compressed_size();
         let is_xml = name.to_lowercase().ends_with(".xml");
         let mut keep = (is_xml && candidates.len() < MAX_PASSPORT_CANDIDATES).then(Vec::new);
         let mut out = match extract_to {
-            Some(dir) => Some(create_new(&dir.join(&name)).map_err(|e| WireErrorKind::Io(e.to_string()))?),
+            Some(dir) => {
+                Some(create_new(&dir.join(&name)).map_err(|e| WireErrorKind::Io(e.to_string()))?)
+            }
             None => None,
         };
         let mut hashing = HashingReader::new(&mut file);
         let mut buf = vec![0u8; BUFFER.min(64 * 1024)];
         loop {
-            let n = hashing.read(&mut buf).map_err(|e| WireErrorKind::Zip(format!("{name}: {e}")))?;
+            let n = hashing
+                .read(&mut buf)
+                .map_err(|e| WireErrorKind::Zip(format!("{name}: {e}")))?;
             if n == 0 {
                 break;
             }
@@ -161,7 +174,9 @@ pub fn read_container<R: Read + Seek>(
                     limit: limits.max_zip_total_bytes,
                 });
             }
-            if size > limits.ratio_check_after_bytes && size / compressed.max(1) > limits.max_zip_ratio {
+            if size > limits.ratio_check_after_bytes
+                && size / compressed.max(1) > limits.max_zip_ratio
+            {
                 return Err(WireErrorKind::ZipRatio {
                     name: name.clone(),
                     ratio: limits.max_zip_ratio,
@@ -175,12 +190,14 @@ pub fn read_container<R: Read + Seek>(
                 }
             }
             if let Some(out) = out.as_mut() {
-                out.write_all(&buf[..n]).map_err(|e| WireErrorKind::Io(e.to_string()))?;
+                out.write_all(&buf[..n])
+                    .map_err(|e| WireErrorKind::Io(e.to_string()))?;
             }
         }
         let (sha256, size) = hashing.finish();
         if let Some(out) = out {
-            out.sync_all().map_err(|e| WireErrorKind::Io(e.to_string()))?;
+            out.sync_all()
+                .map_err(|e| WireErrorKind::Io(e.to_string()))?;
         }
         if let Some(k) = keep {
             candidates.push((name.clone(), k));
@@ -217,9 +234,11 @@ fn pick_passport(
     candidates.sort_by_key(|(name, _)| !name.eq_ignore_ascii_case("passport.xml"));
     let mut first_error = None;
     for (name, bytes) in candidates {
-        let attempt = parse_tree(&bytes, limits.max_passport_bytes, limits).and_then(|(root, _, mut warnings)| {
-            passport_from_tree(&root, &mut warnings).map(|p| (p, warnings))
-        });
+        let attempt = parse_tree(&bytes, limits.max_passport_bytes, limits).and_then(
+            |(root, _, mut warnings)| {
+                passport_from_tree(&root, &mut warnings).map(|p| (p, warnings))
+            },
+        );
         match attempt {
             Ok((passport, warnings)) => return Ok((name, passport, warnings)),
             Err(e) => {
@@ -273,7 +292,8 @@ pub fn write_container<W: Write + Seek>(
     for f in files {
         let mut src = File::open(&f.source).map_err(ioerr)?;
         let large = src.metadata().map_err(ioerr)?.len() >= u32::MAX as u64;
-        zip.start_file(f.name.as_str(), options.large_file(large)).map_err(werr)?;
+        zip.start_file(f.name.as_str(), options.large_file(large))
+            .map_err(werr)?;
         io::copy(&mut src, &mut zip).map_err(ioerr)?;
     }
     zip.finish().map_err(werr)

@@ -98,7 +98,11 @@ pub fn file_base_name(entry: &str) -> Result<String, WireErrorKind> {
 
 /// Sorts key/value entries of a numbered section by numeric key; non-numeric keys keep their
 /// place after the numbered ones.
-fn by_number(entries: Vec<(String, String)>, warnings: &mut Vec<String>, section: &str) -> Vec<String> {
+fn by_number(
+    entries: Vec<(String, String)>,
+    warnings: &mut Vec<String>,
+    section: &str,
+) -> Vec<String> {
     let mut numbered: Vec<(u64, String)> = Vec::new();
     let mut other = Vec::new();
     for (k, v) in entries {
@@ -179,13 +183,22 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
         }
         let base = file_base_name(&entry)?;
         if base.eq_ignore_ascii_case(own_name) {
-            return Err(WireErrorKind::Envelope(format!("[ФАЙЛЫ] lists the envelope itself ({base})")));
+            return Err(WireErrorKind::Envelope(format!(
+                "[ФАЙЛЫ] lists the envelope itself ({base})"
+            )));
         }
-        if names.iter().any(|n| n.to_lowercase() == base.to_lowercase()) {
-            return Err(WireErrorKind::Envelope(format!("[ФАЙЛЫ] lists {base} twice")));
+        if names
+            .iter()
+            .any(|n| n.to_lowercase() == base.to_lowercase())
+        {
+            return Err(WireErrorKind::Envelope(format!(
+                "[ФАЙЛЫ] lists {base} twice"
+            )));
         }
         if base != entry {
-            warnings.push(format!("[ФАЙЛЫ] entry {entry:?} carries a path; using {base:?}"));
+            warnings.push(format!(
+                "[ФАЙЛЫ] entry {entry:?} carries a path; using {base:?}"
+            ));
         }
         names.push(base);
     }
@@ -205,8 +218,14 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
     };
     let subject = field("ТЕМА");
     let date = field("ДАТА");
-    if date.as_deref().is_some_and(|d| parse_envelope_date(d).is_none()) {
-        warnings.push(format!("ДАТА {:?} is not dd.MM.yyyy HH:mm:ss", date.as_deref().unwrap_or("")));
+    if date
+        .as_deref()
+        .is_some_and(|d| parse_envelope_date(d).is_none())
+    {
+        warnings.push(format!(
+            "ДАТА {:?} is not dd.MM.yyyy HH:mm:ss",
+            date.as_deref().unwrap_or("")
+        ));
     }
     Ok(Envelope {
         main_section,
@@ -255,14 +274,21 @@ pub fn write(envelope: &OutgoingEnvelope) -> Vec<u8> {
     for (key, value) in main.iter().filter(|(_, v)| !v.trim().is_empty()) {
         text.push_str(&format!("{key}={}\r\n", value.trim()));
     }
-    text.push_str(&numbered(ADDRESSEES, envelope.addressees.iter().map(String::as_str)));
+    text.push_str(&numbered(
+        ADDRESSEES,
+        envelope.addressees.iter().map(String::as_str),
+    ));
     let files = envelope
         .payload
         .iter()
         .map(String::as_str)
         .chain(std::iter::once(envelope.message_file.as_str()));
     text.push_str(&numbered(FILES, files));
-    if let Some(t) = envelope.text_file.as_deref().filter(|t| !t.trim().is_empty()) {
+    if let Some(t) = envelope
+        .text_file
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+    {
         text.push_str(&format!("[{TEXT}]\r\nФАЙЛ={}\r\n", t.trim()));
     }
     encode_cp1251_plain(&text)

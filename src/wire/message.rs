@@ -143,7 +143,9 @@ pub enum Body {
     Acknowledgment(Acknowledgment),
     Container(ContainerRef),
     /// No known body element (kept so the package can still be journaled and shown).
-    Unknown { element: Option<String> },
+    Unknown {
+        element: Option<String>,
+    },
 }
 
 /// `documentNumber`: number and date.
@@ -396,7 +398,9 @@ impl RefusalReason {
 #[serde(tag = "element", rename_all = "camelCase")]
 pub enum NotificationDetail {
     /// `documentAccepted/num`: the recipient's registration number and date.
-    DocumentAccepted { num: DocNumber },
+    DocumentAccepted {
+        num: DocNumber,
+    },
     /// `documentRefused/reason`: an official reason, or the text as written when it is not one.
     DocumentRefused {
         reason: Option<RefusalReason>,
@@ -407,14 +411,20 @@ pub enum NotificationDetail {
         manager: Anyone,
         executor: Anyone,
     },
-    ReportPrepared { signatory: Signatory },
-    ReportSent { report: DocReference },
+    ReportPrepared {
+        signatory: Signatory,
+    },
+    ReportSent {
+        report: DocReference,
+    },
     CourseChanged {
         course_text: String,
         reference: Option<DocReference>,
     },
     /// A child element this reader does not model (`documentPublished`, …), kept by name.
-    Unknown { name: String },
+    Unknown {
+        name: String,
+    },
 }
 
 /// `notification`.
@@ -540,11 +550,19 @@ impl Outgoing {
             detail,
             comment,
         };
-        self.message(HeaderType::Notification, Body::Notification(Box::new(notification)))
+        self.message(
+            HeaderType::Notification,
+            Body::Notification(Box::new(notification)),
+        )
     }
 
     /// «Зарегистрирован» with our registration number and date.
-    pub fn registered(&self, about_uid: &str, foundation: DocReference, ours: DocNumber) -> Message {
+    pub fn registered(
+        &self,
+        about_uid: &str,
+        foundation: DocReference,
+        ours: DocNumber,
+    ) -> Message {
         self.notification(
             about_uid,
             foundation,

@@ -79,7 +79,10 @@ pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<(String, u64)>, Wir
         }
         let meta = fs::symlink_metadata(entry.path()).map_err(|e| io_error(&name, e))?;
         if !meta.file_type().is_file() {
-            return Err(WireError::new(&name, WireErrorKind::NotRegularFile(name.clone())));
+            return Err(WireError::new(
+                &name,
+                WireErrorKind::NotRegularFile(name.clone()),
+            ));
         }
         files.push((name, meta.len()));
     }
@@ -88,30 +91,48 @@ pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<(String, u64)>, Wir
 }
 
 /// Reads a file of at most `limit` bytes.
-fn read_bounded(path: &Path, name: &str, limit: u64, what: &'static str) -> Result<Vec<u8>, WireError> {
+fn read_bounded(
+    path: &Path,
+    name: &str,
+    limit: u64,
+    what: &'static str,
+) -> Result<Vec<u8>, WireError> {
     let file = File::open(path).map_err(|e| io_error(name, e))?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(name, e))?;
     if bytes.len() as u64 > limit {
-        return Err(WireError::new(name, WireErrorKind::TooLarge { what, limit }));
+        return Err(WireError::new(
+            name,
+            WireErrorKind::TooLarge { what, limit },
+        ));
     }
     Ok(bytes)
 }
 
 /// Finds the single envelope among the folder's files.
 fn find_envelope(files: &[(String, u64)]) -> Result<String, WireError> {
-    let envelopes: Vec<&String> = files.iter().map(|(n, _)| n).filter(|n| is_envelope_name(n)).collect();
+    let envelopes: Vec<&String> = files
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| is_envelope_name(n))
+        .collect();
     match envelopes.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Err(WireError::new("-", WireErrorKind::Envelope("no *.ini or *.ltr envelope".into()))),
+        [] => Err(WireError::new(
+            "-",
+            WireErrorKind::Envelope("no *.ini or *.ltr envelope".into()),
+        )),
         many => Err(WireError::new(
             "-",
             WireErrorKind::Envelope(format!(
                 "{} envelopes ({}); expected exactly one",
                 many.len(),
-                many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         )),
     }
@@ -121,8 +142,14 @@ fn find_envelope(files: &[(String, u64)]) -> Result<String, WireError> {
 pub fn read_envelope(dir: &Path, limits: &Limits) -> Result<(String, Envelope), WireError> {
     let files = list_files(dir, limits)?;
     let name = find_envelope(&files)?;
-    let bytes = read_bounded(&dir.join(&name), &name, limits.max_envelope_bytes, "envelope size")?;
-    let env = envelope::parse(&bytes, &name, limits.max_package_files).map_err(|k| WireError::new(&name, k))?;
+    let bytes = read_bounded(
+        &dir.join(&name),
+        &name,
+        limits.max_envelope_bytes,
+        "envelope size",
+    )?;
+    let env = envelope::parse(&bytes, &name, limits.max_package_files)
+        .map_err(|k| WireError::new(&name, k))?;
     Ok((name, env))
 }
 
@@ -137,7 +164,12 @@ fn find_message(
 ) -> Result<String, WireError> {
     let is_xml = |n: &str| n.to_lowercase().ends_with(".xml");
     let exists = |n: &str| present.iter().any(|(p, _)| p == n);
-    let mut candidates: Vec<String> = env.files.iter().filter(|n| is_xml(n) && exists(n)).cloned().collect();
+    let mut candidates: Vec<String> = env
+        .files
+        .iter()
+        .filter(|n| is_xml(n) && exists(n))
+        .cloned()
+        .collect();
     let listed = candidates.len();
     candidates.extend(
         present
@@ -148,7 +180,12 @@ fn find_message(
     );
     let mut first_error: Option<WireError> = None;
     for (i, name) in candidates.iter().enumerate() {
-        let bytes = read_bounded(&dir.join(name), name, limits.max_message_bytes, "message size")?;
+        let bytes = read_bounded(
+            &dir.join(name),
+            name,
+            limits.max_message_bytes,
+            "message size",
+        )?;
         match parse_tree(&bytes, limits.max_message_bytes, limits) {
             Ok((root, _, _)) if is_communication(&root) => {
                 if i >= listed {
@@ -163,7 +200,10 @@ fn find_message(
         }
     }
     Err(first_error.unwrap_or_else(|| {
-        WireError::new("-", WireErrorKind::NotMedo("no communication XML in the package".into()))
+        WireError::new(
+            "-",
+            WireErrorKind::NotMedo("no communication XML in the package".into()),
+        )
     }))
 }
 
@@ -171,19 +211,40 @@ fn find_message(
 pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
     let present = list_files(dir, limits)?;
     let envelope_file = find_envelope(&present)?;
-    let env_bytes = read_bounded(&dir.join(&envelope_file), &envelope_file, limits.max_envelope_bytes, "envelope size")?;
+    let env_bytes = read_bounded(
+        &dir.join(&envelope_file),
+        &envelope_file,
+        limits.max_envelope_bytes,
+        "envelope size",
+    )?;
     let envelope = envelope::parse(&env_bytes, &envelope_file, limits.max_package_files)
         .map_err(|k| WireError::new(&envelope_file, k))?;
-    let mut warnings: Vec<String> = envelope.warnings.iter().map(|w| format!("{envelope_file}: {w}")).collect();
+    let mut warnings: Vec<String> = envelope
+        .warnings
+        .iter()
+        .map(|w| format!("{envelope_file}: {w}"))
+        .collect();
     let message_file = find_message(dir, &envelope, &present, limits, &mut warnings)?;
-    let bytes = read_bounded(&dir.join(&message_file), &message_file, limits.max_message_bytes, "message size")?;
+    let bytes = read_bounded(
+        &dir.join(&message_file),
+        &message_file,
+        limits.max_message_bytes,
+        "message size",
+    )?;
     let parsed = parse_message(&bytes, limits).map_err(|k| WireError::new(&message_file, k))?;
-    warnings.extend(parsed.warnings.iter().map(|w| format!("{message_file}: {w}")));
+    warnings.extend(
+        parsed
+            .warnings
+            .iter()
+            .map(|w| format!("{message_file}: {w}")),
+    );
     let message = parsed.message;
 
     let mut missing: Vec<String> = Vec::new();
     let note_missing = |name: &str, missing: &mut Vec<String>| {
-        if !present.iter().any(|(p, _)| p.eq_ignore_ascii_case(name)) && !missing.iter().any(|m| m == name) {
+        if !present.iter().any(|(p, _)| p.eq_ignore_ascii_case(name))
+            && !missing.iter().any(|m| m == name)
+        {
             missing.push(name.to_string());
         }
     };
@@ -198,14 +259,17 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
                 if f.file_type.as_deref() == Some("reference") {
                     continue;
                 }
-                let base = file_base_name(&f.local_name).map_err(|k| WireError::new(&message_file, k))?;
+                let base =
+                    file_base_name(&f.local_name).map_err(|k| WireError::new(&message_file, k))?;
                 named_by_message.push(base);
             }
         }
         Body::Container(c) => {
-            named_by_message.push(file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?);
+            named_by_message
+                .push(file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?);
             if let Some(s) = &c.signature {
-                named_by_message.push(file_base_name(s).map_err(|k| WireError::new(&message_file, k))?);
+                named_by_message
+                    .push(file_base_name(s).map_err(|k| WireError::new(&message_file, k))?);
             }
         }
         _ => {}
@@ -213,7 +277,9 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
     for name in &named_by_message {
         note_missing(name, &mut missing);
         if !envelope.files.iter().any(|f| f.eq_ignore_ascii_case(name)) {
-            warnings.push(format!("{name} is named by the message but not listed in [ФАЙЛЫ]"));
+            warnings.push(format!(
+                "{name} is named by the message but not listed in [ФАЙЛЫ]"
+            ));
         }
     }
     for (name, _) in &present {
@@ -240,14 +306,20 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
     let (container_file, container) = match &message.body {
         Body::Container(c) => {
             let name = file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?;
-            let actual = present.iter().find(|(p, _)| p.eq_ignore_ascii_case(&name)).map(|(p, _)| p.clone());
+            let actual = present
+                .iter()
+                .find(|(p, _)| p.eq_ignore_ascii_case(&name))
+                .map(|(p, _)| p.clone());
             match actual {
                 Some(actual) => {
                     let f = File::open(dir.join(&actual)).map_err(|e| io_error(&actual, e))?;
-                    let info = read_container(f, limits, None).map_err(|k| WireError::new(&actual, k))?;
+                    let info =
+                        read_container(f, limits, None).map_err(|k| WireError::new(&actual, k))?;
                     warnings.extend(info.warnings.iter().map(|w| format!("{actual}: {w}")));
                     for m in &info.missing {
-                        warnings.push(format!("{actual}: the passport names {m}, which the container lacks"));
+                        warnings.push(format!(
+                            "{actual}: the passport names {m}, which the container lacks"
+                        ));
                     }
                     (Some(actual), Some(info))
                 }

@@ -151,7 +151,9 @@ impl Passport {
             return true;
         }
         let text = c.text.as_deref().unwrap_or("").to_lowercase();
-        text.contains("ограниченного") || text.contains("дсп") || text.contains("служебного пользования")
+        text.contains("ограниченного")
+            || text.contains("дсп")
+            || text.contains("служебного пользования")
     }
 
     /// Every file the passport names (document, stamps, signatures, attachments).
@@ -199,7 +201,9 @@ fn number(e: &Element, name: &str) -> Option<u32> {
 fn coded(e: &Element) -> Coded {
     Coded {
         id: e.attr_text("id"),
-        text: e.trimmed_text().map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ")),
+        text: e
+            .trimmed_text()
+            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" ")),
     }
 }
 
@@ -243,9 +247,14 @@ fn organization(e: &Element) -> Organization {
 fn author(e: &Element) -> Author {
     let reg = e.child("registration");
     Author {
-        organization: e.child("organization").map(organization).unwrap_or_default(),
+        organization: e
+            .child("organization")
+            .map(organization)
+            .unwrap_or_default(),
         registration_number: reg.and_then(|r| r.child_text("number")),
-        registration_date: reg.and_then(|r| r.child_text("date")).and_then(|d| parse_date(&d)),
+        registration_date: reg
+            .and_then(|r| r.child_text("date"))
+            .and_then(|d| parse_date(&d)),
         registration_stamp: reg.and_then(|r| r.child("registrationStamp")).map(stamp),
         signs: e
             .children_named("sign")
@@ -266,7 +275,10 @@ fn author(e: &Element) -> Author {
 }
 
 /// Reads a passport from its XML tree.
-pub fn passport_from_tree(root: &Element, warnings: &mut Vec<String>) -> Result<Passport, WireErrorKind> {
+pub fn passport_from_tree(
+    root: &Element,
+    warnings: &mut Vec<String>,
+) -> Result<Passport, WireErrorKind> {
     let format = match (root.name.as_str(), root.ns.as_deref()) {
         ("container", Some(NS_CONTAINER_27)) => PassportFormat::V27,
         ("container", Some(NS_CONTAINER_271)) => PassportFormat::V271,
@@ -278,7 +290,10 @@ pub fn passport_from_tree(root: &Element, warnings: &mut Vec<String>) -> Result<
         }
     };
     let req = root.child("requisites");
-    let kind = req.and_then(|r| r.child("documentKind")).map(coded).unwrap_or_default();
+    let kind = req
+        .and_then(|r| r.child("documentKind"))
+        .map(coded)
+        .unwrap_or_default();
     if kind.text.is_none() {
         warnings.push("passport without requisites/documentKind".into());
     }
@@ -293,7 +308,9 @@ pub fn passport_from_tree(root: &Element, warnings: &mut Vec<String>) -> Result<
     }
     Ok(Passport {
         format,
-        uid: root.attr_text("uid").map(|u| normalize_guid(&u, "container/@uid", warnings)),
+        uid: root
+            .attr_text("uid")
+            .map(|u| normalize_guid(&u, "container/@uid", warnings)),
         version: root.attr_text("version"),
         kind,
         place: req.and_then(|r| r.child("documentPlace")).map(coded),
@@ -308,7 +325,10 @@ pub fn passport_from_tree(root: &Element, warnings: &mut Vec<String>) -> Result<
             .map(|a| {
                 a.children_named("addressee")
                     .map(|x| PassportAddressee {
-                        organization: x.child("organization").map(organization).unwrap_or_default(),
+                        organization: x
+                            .child("organization")
+                            .map(organization)
+                            .unwrap_or_default(),
                         person: x.child("person").map(person),
                     })
                     .collect()
@@ -337,7 +357,11 @@ pub fn passport_from_tree(root: &Element, warnings: &mut Vec<String>) -> Result<
 const PREFIX: &str = "c";
 
 fn write_coded(w: &mut XmlWriter, name: &str, c: &Coded) {
-    w.leaf_with(name, &[("id", c.id.as_deref().unwrap_or(""))], c.text.as_deref().unwrap_or(""));
+    w.leaf_with(
+        name,
+        &[("id", c.id.as_deref().unwrap_or(""))],
+        c.text.as_deref().unwrap_or(""),
+    );
 }
 
 fn write_stamp(w: &mut XmlWriter, name: &str, s: &Stamp) {
@@ -394,7 +418,9 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
         .filter(|d| !d.local_name.trim().is_empty())
         .ok_or_else(|| WireErrorKind::Write("passport needs a main document".into()))?;
     if p.kind.text.as_deref().is_none_or(|t| t.trim().is_empty()) || p.authors.is_empty() {
-        return Err(WireErrorKind::Write("passport needs a document kind and an author".into()));
+        return Err(WireErrorKind::Write(
+            "passport needs a document kind and an author".into(),
+        ));
     }
     let version = p.version.clone().unwrap_or_else(|| match p.format {
         PassportFormat::V27 => "1.0".into(),
@@ -402,7 +428,11 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
     });
     let uid = p.uid.as_deref().unwrap_or("").to_lowercase();
     let mut w = XmlWriter::new(PREFIX, "UTF-8", "\n");
-    w.root("container", p.format.namespace(), &[("uid", &uid), ("version", &version)]);
+    w.root(
+        "container",
+        p.format.namespace(),
+        &[("uid", &uid), ("version", &version)],
+    );
     w.open("requisites", &[]);
     write_coded(&mut w, "documentKind", &p.kind);
     if let Some(c) = &p.place {
@@ -435,11 +465,17 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
                 let t = sig.signature_type.as_deref().unwrap_or("");
                 match &sig.stamp {
                     Some(s) => {
-                        w.open("documentSignature", &[("localName", &sig.local_name), ("type", t)]);
+                        w.open(
+                            "documentSignature",
+                            &[("localName", &sig.local_name), ("type", t)],
+                        );
                         write_stamp(&mut w, "signatureStamp", s);
                         w.close();
                     }
-                    None => w.empty_with_attrs("documentSignature", &[("localName", &sig.local_name), ("type", t)]),
+                    None => w.empty_with_attrs(
+                        "documentSignature",
+                        &[("localName", &sig.local_name), ("type", t)],
+                    ),
                 }
             }
             w.close();
@@ -487,5 +523,8 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
 /// The dates in a passport as text, for summaries.
 pub fn registration_summary(p: &Passport) -> Option<(String, Option<String>)> {
     let a = p.authors.first()?;
-    Some((a.registration_number.clone()?, a.registration_date.map(format_date)))
+    Some((
+        a.registration_number.clone()?,
+        a.registration_date.map(format_date),
+    ))
 }

@@ -19,7 +19,11 @@ pub struct ParsedMessage {
 }
 
 /// Decodes and parses XML bytes into a tree under the limits.
-pub fn parse_tree(bytes: &[u8], max_bytes: u64, limits: &Limits) -> Result<(Element, &'static str, Vec<String>), WireErrorKind> {
+pub fn parse_tree(
+    bytes: &[u8],
+    max_bytes: u64,
+    limits: &Limits,
+) -> Result<(Element, &'static str, Vec<String>), WireErrorKind> {
     if bytes.len() as u64 > max_bytes {
         return Err(WireErrorKind::TooLarge {
             what: "XML file",
@@ -56,7 +60,11 @@ pub fn is_communication(root: &Element) -> bool {
 
 /// Normalises a GUID: trims, strips braces, lower-cases; warns when it is not GUID-shaped.
 pub fn normalize_guid(raw: &str, field: &str, warnings: &mut Vec<String>) -> String {
-    let g = raw.trim().trim_start_matches('{').trim_end_matches('}').to_lowercase();
+    let g = raw
+        .trim()
+        .trim_start_matches('{')
+        .trim_end_matches('}')
+        .to_lowercase();
     if !is_guid(&g) {
         warnings.push(format!("{field} {g:?} is not a GUID"));
     }
@@ -73,7 +81,12 @@ pub fn is_guid(s: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-fn required_guid(e: &Element, attr: &str, field: &str, warnings: &mut Vec<String>) -> Result<String, WireErrorKind> {
+fn required_guid(
+    e: &Element,
+    attr: &str,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Result<String, WireErrorKind> {
     let raw = e
         .attr_text(attr)
         .ok_or_else(|| WireErrorKind::Missing(field.to_string()))?;
@@ -89,7 +102,11 @@ fn date_of(e: &Element, name: &str, field: &str, warnings: &mut Vec<String>) -> 
     date
 }
 
-fn date_time_of(text: Option<String>, field: &str, warnings: &mut Vec<String>) -> Option<XmlDateTime> {
+fn date_time_of(
+    text: Option<String>,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Option<XmlDateTime> {
     let text = text?;
     let value = XmlDateTime::parse(&text);
     if value.is_none() {
@@ -109,7 +126,10 @@ fn number_of(e: &Element, name: &str, warnings: &mut Vec<String>) -> Option<u32>
 
 fn message_from_tree(root: &Element, warnings: &mut Vec<String>) -> Result<Message, WireErrorKind> {
     if root.name != "communication" {
-        return Err(WireErrorKind::NotMedo(format!("root element is <{}>", root.name)));
+        return Err(WireErrorKind::NotMedo(format!(
+            "root element is <{}>",
+            root.name
+        )));
     }
     let format_family = match root.ns.as_deref() {
         Some(NS_XDMS_2X) => Format::V22,
@@ -167,7 +187,11 @@ fn message_from_tree(root: &Element, warnings: &mut Vec<String>) -> Result<Messa
     })
 }
 
-fn partner_from(e: &Element, field: &str, warnings: &mut Vec<String>) -> Result<Partner, WireErrorKind> {
+fn partner_from(
+    e: &Element,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Partner, WireErrorKind> {
     Ok(Partner {
         uid: required_guid(e, "uid", field, warnings)?,
         organization: e.child_text("organization"),
@@ -196,11 +220,19 @@ fn header_from(e: &Element, warnings: &mut Vec<String>) -> Result<Header, WireEr
     })
 }
 
-fn body_from(root: &Element, kind: &HeaderType, warnings: &mut Vec<String>) -> Result<Body, WireErrorKind> {
+fn body_from(
+    root: &Element,
+    kind: &HeaderType,
+    warnings: &mut Vec<String>,
+) -> Result<Body, WireErrorKind> {
     let body = if let Some(d) = root.child("document") {
         let files = root
             .child("files")
-            .map(|f| f.children_named("file").map(|e| file_from(e, warnings)).collect())
+            .map(|f| {
+                f.children_named("file")
+                    .map(|e| file_from(e, warnings))
+                    .collect()
+            })
             .transpose()?
             .unwrap_or_default();
         Body::Document {
@@ -257,7 +289,11 @@ fn anyone_from(e: &Element) -> Anyone {
     }
 }
 
-fn doc_number_from(e: &Element, field: &str, warnings: &mut Vec<String>) -> Result<DocNumber, WireErrorKind> {
+fn doc_number_from(
+    e: &Element,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Result<DocNumber, WireErrorKind> {
     Ok(DocNumber {
         number: e
             .child_text("number")
@@ -266,7 +302,11 @@ fn doc_number_from(e: &Element, field: &str, warnings: &mut Vec<String>) -> Resu
     })
 }
 
-fn reference_from(e: &Element, field: &str, warnings: &mut Vec<String>) -> Result<DocReference, WireErrorKind> {
+fn reference_from(
+    e: &Element,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Result<DocReference, WireErrorKind> {
     let num = e
         .child("num")
         .ok_or_else(|| WireErrorKind::Missing(format!("{field}/num")))?;
@@ -312,7 +352,10 @@ fn document_from(e: &Element, warnings: &mut Vec<String>) -> Result<Document, Wi
             .into_iter()
             .map(|s| signatory_from(s, warnings))
             .collect(),
-        addressees: list(e, "addressees", "addressee").into_iter().map(anyone_from).collect(),
+        addressees: list(e, "addressees", "addressee")
+            .into_iter()
+            .map(anyone_from)
+            .collect(),
         pages: number_of(e, "pages", warnings),
         enclosures_pages: number_of(e, "enclosuresPages", warnings),
         annotation: e.child_text("annotation"),
@@ -340,7 +383,9 @@ fn document_from(e: &Element, warnings: &mut Vec<String>) -> Result<Document, Wi
 }
 
 fn link_from(e: &Element, warnings: &mut Vec<String>) -> Result<Link, WireErrorKind> {
-    let link_type = e.child_text("linkType").unwrap_or_else(|| "Связан с".to_string());
+    let link_type = e
+        .child_text("linkType")
+        .unwrap_or_else(|| "Связан с".to_string());
     if let Some(r) = e.child("reference") {
         return Ok(Link {
             link_type,
@@ -360,7 +405,9 @@ fn link_from(e: &Element, warnings: &mut Vec<String>) -> Result<Link, WireErrorK
         return Ok(Link {
             link_type,
             reference,
-            document_uid: d.attr_text("uid").map(|u| normalize_guid(&u, "link/document/@uid", warnings)),
+            document_uid: d
+                .attr_text("uid")
+                .map(|u| normalize_guid(&u, "link/document/@uid", warnings)),
             document_kind: d.child_text("kind"),
         });
     }
@@ -382,7 +429,11 @@ fn enclosure_from(e: &Element, warnings: &mut Vec<String>) -> Result<Enclosure, 
         pages: number_of(e, "pages", warnings),
         files: e
             .child_text("files")
-            .map(|t| t.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+            .map(|t| {
+                t.split_whitespace()
+                    .filter_map(|n| n.parse().ok())
+                    .collect()
+            })
             .unwrap_or_default(),
         comment: e.child_text("comment"),
     })
@@ -418,7 +469,10 @@ fn file_from(e: &Element, warnings: &mut Vec<String>) -> Result<AssociatedFile, 
     })
 }
 
-fn notification_from(e: &Element, warnings: &mut Vec<String>) -> Result<Notification, WireErrorKind> {
+fn notification_from(
+    e: &Element,
+    warnings: &mut Vec<String>,
+) -> Result<Notification, WireErrorKind> {
     let kind = NotificationType::parse(
         &e.attr_text("type")
             .ok_or_else(|| WireErrorKind::Missing("notification/@type".into()))?,
@@ -440,12 +494,20 @@ fn notification_from(e: &Element, warnings: &mut Vec<String>) -> Result<Notifica
             let reason_text = inner.child_text("reason").unwrap_or_default();
             let reason = RefusalReason::parse(&reason_text);
             if reason.is_none() {
-                warnings.push(format!("refusal reason {reason_text:?} is not one of the nine"));
+                warnings.push(format!(
+                    "refusal reason {reason_text:?} is not one of the nine"
+                ));
             }
-            NotificationDetail::DocumentRefused { reason, reason_text }
+            NotificationDetail::DocumentRefused {
+                reason,
+                reason_text,
+            }
         }
         "executorAssigned" => NotificationDetail::ExecutorAssigned {
-            secretary: inner.child("secretary").map(anyone_from).unwrap_or_default(),
+            secretary: inner
+                .child("secretary")
+                .map(anyone_from)
+                .unwrap_or_default(),
             manager: inner.child("manager").map(anyone_from).unwrap_or_default(),
             executor: inner.child("executor").map(anyone_from).unwrap_or_default(),
         },
@@ -470,7 +532,9 @@ fn notification_from(e: &Element, warnings: &mut Vec<String>) -> Result<Notifica
                 .transpose()?,
         },
         other => {
-            warnings.push(format!("notification element <{other}> is not modelled; kept by name"));
+            warnings.push(format!(
+                "notification element <{other}> is not modelled; kept by name"
+            ));
             NotificationDetail::Unknown {
                 name: other.to_string(),
             }
@@ -491,11 +555,19 @@ fn notification_from(e: &Element, warnings: &mut Vec<String>) -> Result<Notifica
     })
 }
 
-fn acknowledgment_from(e: &Element, warnings: &mut Vec<String>) -> Result<Acknowledgment, WireErrorKind> {
+fn acknowledgment_from(
+    e: &Element,
+    warnings: &mut Vec<String>,
+) -> Result<Acknowledgment, WireErrorKind> {
     let accepted = match e.child_text("accepted").as_deref() {
         Some("true") | Some("1") => true,
         Some("false") | Some("0") => false,
-        Some(other) => return Err(invalid("acknowledgment/accepted", format!("{other:?} is not a boolean"))),
+        Some(other) => {
+            return Err(invalid(
+                "acknowledgment/accepted",
+                format!("{other:?} is not a boolean"),
+            ))
+        }
         None => return Err(WireErrorKind::Missing("acknowledgment/accepted".into())),
     };
     Ok(Acknowledgment {

@@ -52,7 +52,9 @@ pub fn declared_xml_encoding(bytes: &[u8]) -> Option<String> {
     let end = head.windows(2).position(|w| w == b"?>")?;
     let decl = String::from_utf8_lossy(&head[..end]);
     let at = decl.find("encoding")?;
-    let rest = decl[at + "encoding".len()..].trim_start().strip_prefix('=')?;
+    let rest = decl[at + "encoding".len()..]
+        .trim_start()
+        .strip_prefix('=')?;
     let rest = rest.trim_start();
     let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let value = &rest[1..];
@@ -215,7 +217,8 @@ mod tests {
     #[test]
     fn declaration_is_read_with_either_quote() {
         assert_eq!(
-            declared_xml_encoding(b"<?xml version=\"1.0\" encoding='windows-1251'?><a/>").as_deref(),
+            declared_xml_encoding(b"<?xml version=\"1.0\" encoding='windows-1251'?><a/>")
+                .as_deref(),
             Some("windows-1251")
         );
         assert_eq!(declared_xml_encoding(b"<a/>"), None);
@@ -278,7 +281,10 @@ mod tests {
     fn invalid_utf8_after_utf8_bom_is_an_error() {
         let mut bytes = UTF8_BOM.to_vec();
         bytes.extend(b"<a>\xC3\x28</a>");
-        assert!(matches!(decode_xml(&bytes), Err(WireErrorKind::Encoding(_))));
+        assert!(matches!(
+            decode_xml(&bytes),
+            Err(WireErrorKind::Encoding(_))
+        ));
     }
 
     #[test]

@@ -118,7 +118,8 @@ pub fn parse_envelope_date(text: &str) -> Option<PrimitiveDateTime> {
 
 /// Formats the envelope's `ДАТА`.
 pub fn format_envelope_date(at: PrimitiveDateTime) -> String {
-    at.format(ENVELOPE).expect("a PrimitiveDateTime always formats")
+    at.format(ENVELOPE)
+        .expect("a PrimitiveDateTime always formats")
 }
 
 /// Serde helper: a date as `YYYY-MM-DD`.

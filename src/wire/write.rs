@@ -38,7 +38,10 @@ pub fn write_message(message: &Message) -> Result<Vec<u8>, WireErrorKind> {
         Body::Notification(n) => notification(&mut w, n),
         Body::Acknowledgment(a) => acknowledgment(&mut w, a),
         Body::Container(c) => {
-            w.open("container", &[("type", c.container_type.as_deref().unwrap_or(""))]);
+            w.open(
+                "container",
+                &[("type", c.container_type.as_deref().unwrap_or(""))],
+            );
             w.leaf("body", &c.body);
             w.opt("signature", c.signature.as_deref());
             w.close();
@@ -95,7 +98,9 @@ fn check(m: &Message) -> Result<(), WireErrorKind> {
             if d.annotation.as_deref().is_none_or(blank) {
                 return Err(missing("document/annotation"));
             }
-            if d.signatories.iter().any(|s| s.who.is_empty()) || d.addressees.iter().any(Anyone::is_empty) {
+            if d.signatories.iter().any(|s| s.who.is_empty())
+                || d.addressees.iter().any(Anyone::is_empty)
+            {
                 return Err(missing("a non-empty signatory and addressee"));
             }
             if files.is_empty() || files.iter().any(|f| blank(&f.local_name)) {
@@ -112,15 +117,19 @@ fn check(m: &Message) -> Result<(), WireErrorKind> {
                 ));
             }
             if let NotificationDetail::Unknown { name } = &n.detail {
-                return Err(WireErrorKind::Write(format!("cannot write notification <{name}>")));
+                return Err(WireErrorKind::Write(format!(
+                    "cannot write notification <{name}>"
+                )));
             }
             match &n.detail {
                 NotificationDetail::CourseChanged { course_text, .. } if blank(course_text) => {
                     return Err(missing("courseChanged/courseText"));
                 }
-                NotificationDetail::ExecutorAssigned { secretary, manager, executor }
-                    if secretary.is_empty() || manager.is_empty() || executor.is_empty() =>
-                {
+                NotificationDetail::ExecutorAssigned {
+                    secretary,
+                    manager,
+                    executor,
+                } if secretary.is_empty() || manager.is_empty() || executor.is_empty() => {
                     return Err(missing("executorAssigned secretary, manager and executor"));
                 }
                 NotificationDetail::ReportSent { report } if blank(&report.num.number) => {
@@ -158,7 +167,14 @@ fn check(m: &Message) -> Result<(), WireErrorKind> {
 fn header(w: &mut XmlWriter, h: &Header) {
     let created = h.created.map(|c| c.to_string()).unwrap_or_default();
     let uid = h.uid.to_lowercase();
-    w.open("header", &[("type", h.kind.as_str()), ("uid", &uid), ("created", &created)]);
+    w.open(
+        "header",
+        &[
+            ("type", h.kind.as_str()),
+            ("uid", &uid),
+            ("created", &created),
+        ],
+    );
     partner(w, "source", &h.source);
     w.opt("operator", h.operator.as_deref());
     w.opt("comment", h.comment.as_deref());
@@ -226,7 +242,10 @@ fn number(w: &mut XmlWriter, name: &str, n: Option<u32>) {
 
 fn document(w: &mut XmlWriter, d: &Document) {
     let uid = d.uid.to_lowercase();
-    w.open("document", &[("uid", &uid), ("id", d.id.as_deref().unwrap_or(""))]);
+    w.open(
+        "document",
+        &[("uid", &uid), ("id", d.id.as_deref().unwrap_or(""))],
+    );
     w.opt("type", d.doc_type.as_deref());
     w.opt("kind", d.kind.as_deref());
     doc_number(w, "num", &d.num);
@@ -337,7 +356,11 @@ fn notification(w: &mut XmlWriter, n: &Notification) {
     let uid = n.uid.to_lowercase();
     w.open(
         "notification",
-        &[("type", n.kind.as_str()), ("uid", &uid), ("id", n.id.as_deref().unwrap_or(""))],
+        &[
+            ("type", n.kind.as_str()),
+            ("uid", &uid),
+            ("id", n.id.as_deref().unwrap_or("")),
+        ],
     );
     let element = match &n.detail {
         NotificationDetail::DocumentAccepted { .. } => "documentAccepted",
@@ -360,7 +383,10 @@ fn notification(w: &mut XmlWriter, n: &Notification) {
     }
     match &n.detail {
         NotificationDetail::DocumentAccepted { num } => doc_number(w, "num", num),
-        NotificationDetail::DocumentRefused { reason, reason_text } => {
+        NotificationDetail::DocumentRefused {
+            reason,
+            reason_text,
+        } => {
             let text = reason.map(RefusalReason::as_str).unwrap_or(reason_text);
             w.leaf("reason", text);
         }

@@ -353,9 +353,16 @@ mod tests {
 
     #[test]
     fn namespaces_are_resolved_not_prefixes() {
-        let a = parse(r#"<x:a xmlns:x="urn:n" x:k="1"><x:b>t &amp; &#1071;</x:b></x:a>"#, LIMITS)
-            .unwrap();
-        let b = parse(r#"<a xmlns="urn:n" k="1"><b>t &amp; &#1071;</b></a>"#, LIMITS).unwrap();
+        let a = parse(
+            r#"<x:a xmlns:x="urn:n" x:k="1"><x:b>t &amp; &#1071;</x:b></x:a>"#,
+            LIMITS,
+        )
+        .unwrap();
+        let b = parse(
+            r#"<a xmlns="urn:n" k="1"><b>t &amp; &#1071;</b></a>"#,
+            LIMITS,
+        )
+        .unwrap();
         assert_eq!(a.ns.as_deref(), Some("urn:n"));
         assert_eq!(b.ns.as_deref(), Some("urn:n"));
         assert_eq!(a.attr("k"), Some("1"));
@@ -369,13 +376,28 @@ mod tests {
         let deep = "<a>".repeat(9) + &"</a>".repeat(9);
         assert_eq!(parse(&deep, LIMITS), Err(WireErrorKind::XmlTooDeep(8)));
         let wide = format!("<a>{}</a>", "<b/>".repeat(100));
-        assert_eq!(parse(&wide, LIMITS), Err(WireErrorKind::XmlTooManyElements(100)));
+        assert_eq!(
+            parse(&wide, LIMITS),
+            Err(WireErrorKind::XmlTooManyElements(100))
+        );
         let lol = r#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY l "lol">]><a>&l;</a>"#;
         assert_eq!(parse(lol, LIMITS), Err(WireErrorKind::XmlDoctype));
-        assert!(matches!(parse("<a>&l;</a>", LIMITS), Err(WireErrorKind::MalformedXml(_))));
-        assert!(matches!(parse("<a><b></a>", LIMITS), Err(WireErrorKind::MalformedXml(_))));
-        assert!(matches!(parse("<a>", LIMITS), Err(WireErrorKind::MalformedXml(_))));
-        assert!(matches!(parse("", LIMITS), Err(WireErrorKind::MalformedXml(_))));
+        assert!(matches!(
+            parse("<a>&l;</a>", LIMITS),
+            Err(WireErrorKind::MalformedXml(_))
+        ));
+        assert!(matches!(
+            parse("<a><b></a>", LIMITS),
+            Err(WireErrorKind::MalformedXml(_))
+        ));
+        assert!(matches!(
+            parse("<a>", LIMITS),
+            Err(WireErrorKind::MalformedXml(_))
+        ));
+        assert!(matches!(
+            parse("", LIMITS),
+            Err(WireErrorKind::MalformedXml(_))
+        ));
     }
 
     #[test]
