@@ -180,3 +180,137 @@ fn required_content_missing_is_an_error_not_an_empty_element() {
     m.delivery_index.clear();
     assert!(write_message(&m).is_err(), "2.7.1 needs deliveryIndex");
 }
+
+fn sample_passport(
+    format: medo_gateway::wire::passport::PassportFormat,
+) -> medo_gateway::wire::passport::Passport {
+    use medo_gateway::wire::passport::*;
+    use medo_gateway::wire::time::parse_date;
+    Passport {
+        format,
+        uid: Some(ABOUT.into()),
+        version: Some(match format {
+            PassportFormat::V27 => "1.0".into(),
+            PassportFormat::V271 => "2.7.1".into(),
+        }),
+        kind: Coded {
+            id: Some("DK00000000".into()),
+            text: Some("Ответ на запрос".into()),
+        },
+        place: Some(Coded {
+            id: None,
+            text: Some("г. Москва".into()),
+        }),
+        classification: Some(Coded {
+            id: Some(CLASSIFICATION_RESTRICTED.into()),
+            text: Some("Информация ограниченного распространения".into()),
+        }),
+        annotation: Some("Ответ на запрос & <прочее>".into()),
+        authors: vec![Author {
+            organization: Organization {
+                title: Some(US_ORG.into()),
+                address: Some("ул. Примерная, 1".into()),
+                ..Organization::default()
+            },
+            registration_number: Some("ОГ-77/24".into()),
+            registration_date: parse_date("2024-03-20"),
+            registration_stamp: Some(Stamp {
+                local_name: "reg.png".into(),
+                page: Some(1),
+                x: Some(20),
+                y: Some(60),
+                w: Some(70),
+                h: Some(8),
+            }),
+            signs: vec![Sign {
+                person: Person {
+                    post: Some("Руководитель".into()),
+                    name: Some("Сидоров С.С.".into()),
+                    ..Person::default()
+                },
+                signatures: vec![DocumentSignature {
+                    local_name: "response.pdf.p7s".into(),
+                    signature_type: Some("Утверждающая".into()),
+                    stamp: None,
+                }],
+            }],
+            executor: Some(Person {
+                name: Some("Иванов И.И.".into()),
+                phone: Some("+7 495 000-00-00".into()),
+                ..Person::default()
+            }),
+        }],
+        addressees: vec![PassportAddressee {
+            organization: Organization {
+                title: Some(THEM_ORG.into()),
+                ..Organization::default()
+            },
+            person: None,
+        }],
+        document: Some(MainDocument {
+            local_name: "response.pdf".into(),
+            pages: Some(2),
+            enclosure_pages: Some(1),
+            description: None,
+        }),
+        attachments: vec![Attachment {
+            local_name: "response.xml".into(),
+            order: Some(0),
+            description: Some("Сведения".into()),
+            signatures: vec!["response.xml.p7s".into()],
+        }],
+    }
+}
+
+#[test]
+fn passports_round_trip_and_match_golden_files() {
+    use medo_gateway::wire::passport::{passport_from_tree, write_passport, PassportFormat};
+    use medo_gateway::wire::read::parse_tree;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    for (format, file) in [
+        (PassportFormat::V27, "passport_27.xml"),
+        (PassportFormat::V271, "passport_271.xml"),
+    ] {
+        let p = sample_passport(format);
+        let bytes = write_passport(&p).unwrap();
+        let limits = Limits::default();
+        let (root, _, mut warnings) =
+            parse_tree(&bytes, limits.max_passport_bytes, &limits).unwrap();
+        assert_eq!(passport_from_tree(&root, &mut warnings).unwrap(), p);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let path = dir.join(file);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            fs::write(&path, &bytes).unwrap();
+        }
+        assert!(
+            fs::read(&path).unwrap() == bytes,
+            "{} differs",
+            path.display()
+        );
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(!text.contains("></c:"), "empty element in\n{text}");
+    }
+}
+
+#[test]
+fn envelope_matches_golden_file() {
+    use medo_gateway::wire::envelope::{write, OutgoingEnvelope};
+    use medo_gateway::wire::time::parse_envelope_date;
+    let bytes = write(&OutgoingEnvelope {
+        subject: "ЭСД МЭДО (Уведомление)".into(),
+        date: parse_envelope_date("15.03.2024 14:20:05").unwrap(),
+        addressees: vec!["EXAMPLE_SNDR~MEDO".into()],
+        payload: vec!["response.pdf".into(), "response.xml".into()],
+        message_file: "document.xml".into(),
+        text_file: Some("annotation.txt".into()),
+    });
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/envelope.ini");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        fs::write(&path, &bytes).unwrap();
+    }
+    assert!(
+        fs::read(&path).unwrap() == bytes,
+        "{} differs",
+        path.display()
+    );
+}

@@ -250,7 +250,7 @@ fn pick_passport(
         // a passport.xml that is broken is reported as such, not as "no passport"
         Some((name, e)) if name.eq_ignore_ascii_case("passport.xml") => {
             Err(WireErrorKind::Invalid {
-                field: format!("{name}"),
+                field: name,
                 reason: e.to_string(),
             })
         }

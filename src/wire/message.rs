@@ -393,7 +393,9 @@ impl RefusalReason {
     }
 }
 
-/// The type-specific part of a notification.
+/// The type-specific part of a notification. (Variants differ in size; the whole
+/// [`Notification`] is boxed inside [`Body`], so the enum stays unboxed here.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "element", rename_all = "camelCase")]
 pub enum NotificationDetail {

@@ -12,6 +12,7 @@
 pub mod container;
 pub mod envelope;
 pub mod error;
+pub mod fuzzing;
 pub mod hash;
 pub mod limits;
 pub mod message;

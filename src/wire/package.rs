@@ -15,7 +15,7 @@ use super::error::{WireError, WireErrorKind};
 use super::hash::sha256_file;
 use super::limits::Limits;
 use super::message::{Body, Message};
-use super::read::{is_communication, parse_message, parse_tree};
+use super::read::{is_communication, message_from_root, parse_tree, ParsedMessage};
 
 /// A file of the package folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -138,47 +138,33 @@ fn find_envelope(files: &[(String, u64)]) -> Result<String, WireError> {
     }
 }
 
-/// Reads and parses the envelope of a package folder (used by readiness checks too).
-pub fn read_envelope(dir: &Path, limits: &Limits) -> Result<(String, Envelope), WireError> {
-    let files = list_files(dir, limits)?;
-    let name = find_envelope(&files)?;
-    let bytes = read_bounded(
-        &dir.join(&name),
-        &name,
-        limits.max_envelope_bytes,
-        "envelope size",
-    )?;
-    let env = envelope::parse(&bytes, &name, limits.max_package_files)
-        .map_err(|k| WireError::new(&name, k))?;
-    Ok((name, env))
-}
-
-/// Picks the communication XML: XML files listed in `[ФАЙЛЫ]` in order (then unlisted ones),
-/// the first whose root is a МЭДО `communication`.
+/// Picks and parses the communication XML: XML files listed in `[ФАЙЛЫ]` in order (then
+/// unlisted ones), the first whose root is a МЭДО `communication`. Each candidate is read and
+/// parsed once.
 fn find_message(
     dir: &Path,
     env: &Envelope,
     present: &[(String, u64)],
     limits: &Limits,
     warnings: &mut Vec<String>,
-) -> Result<String, WireError> {
+) -> Result<(String, ParsedMessage), WireError> {
     let is_xml = |n: &str| n.to_lowercase().ends_with(".xml");
     let exists = |n: &str| present.iter().any(|(p, _)| p == n);
-    let mut candidates: Vec<String> = env
+    let mut candidates: Vec<&String> = env
         .files
         .iter()
         .filter(|n| is_xml(n) && exists(n))
-        .cloned()
         .collect();
     let listed = candidates.len();
     candidates.extend(
         present
             .iter()
             .map(|(n, _)| n)
-            .filter(|n| is_xml(n) && !env.files.contains(n))
-            .cloned(),
+            .filter(|n| is_xml(n) && !env.files.contains(n)),
     );
     let mut first_error: Option<WireError> = None;
+    // why each well-formed candidate is not a МЭДО message, by candidate
+    let mut not_medo: Vec<(bool, WireError)> = Vec::new();
     for (i, name) in candidates.iter().enumerate() {
         let bytes = read_bounded(
             &dir.join(name),
@@ -187,19 +173,37 @@ fn find_message(
             "message size",
         )?;
         match parse_tree(&bytes, limits.max_message_bytes, limits) {
-            Ok((root, _, _)) if is_communication(&root) => {
+            Ok((root, encoding, tree_warnings)) if is_communication(&root) => {
                 if i >= listed {
                     warnings.push(format!("the message {name} is not listed in [ФАЙЛЫ]"));
                 }
-                return Ok(name.clone());
+                let parsed = message_from_root(&root, encoding, tree_warnings)
+                    .map_err(|k| WireError::new(*name, k))?;
+                return Ok(((*name).clone(), parsed));
             }
-            Ok(_) => {}
+            Ok((root, encoding, tree_warnings)) => {
+                let looks_like = root.name == "communication";
+                if let Err(kind) = message_from_root(&root, encoding, tree_warnings) {
+                    not_medo.push((looks_like, WireError::new(*name, kind)));
+                }
+            }
             Err(e) => {
-                first_error.get_or_insert(WireError::new(name, e));
+                first_error.get_or_insert(WireError::new(*name, e));
             }
         }
     }
-    Err(first_error.unwrap_or_else(|| {
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    // Well-formed XML, but none is a МЭДО communication: report the likeliest candidate (a
+    // `communication` in another namespace, else the last listed XML: producers list the
+    // message last).
+    let likeliest = match not_medo.iter().position(|(looks_like, _)| *looks_like) {
+        Some(at) => Some(not_medo.swap_remove(at).1),
+        None if listed > 0 && not_medo.len() >= listed => Some(not_medo.swap_remove(listed - 1).1),
+        None => not_medo.pop().map(|(_, e)| e),
+    };
+    Err(likeliest.unwrap_or_else(|| {
         WireError::new(
             "-",
             WireErrorKind::NotMedo("no communication XML in the package".into()),
@@ -224,14 +228,7 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
         .iter()
         .map(|w| format!("{envelope_file}: {w}"))
         .collect();
-    let message_file = find_message(dir, &envelope, &present, limits, &mut warnings)?;
-    let bytes = read_bounded(
-        &dir.join(&message_file),
-        &message_file,
-        limits.max_message_bytes,
-        "message size",
-    )?;
-    let parsed = parse_message(&bytes, limits).map_err(|k| WireError::new(&message_file, k))?;
+    let (message_file, parsed) = find_message(dir, &envelope, &present, limits, &mut warnings)?;
     warnings.extend(
         parsed
             .warnings

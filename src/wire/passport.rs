@@ -519,12 +519,3 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
     w.close();
     Ok(w.finish().into_bytes())
 }
-
-/// The dates in a passport as text, for summaries.
-pub fn registration_summary(p: &Passport) -> Option<(String, Option<String>)> {
-    let a = p.authors.first()?;
-    Some((
-        a.registration_number.clone()?,
-        a.registration_date.map(format_date),
-    ))
-}

@@ -43,8 +43,17 @@ pub fn parse_tree(
 
 /// Parses a communication message.
 pub fn parse_message(bytes: &[u8], limits: &Limits) -> Result<ParsedMessage, WireErrorKind> {
-    let (root, encoding, mut warnings) = parse_tree(bytes, limits.max_message_bytes, limits)?;
-    let message = message_from_tree(&root, &mut warnings)?;
+    let (root, encoding, warnings) = parse_tree(bytes, limits.max_message_bytes, limits)?;
+    message_from_root(&root, encoding, warnings)
+}
+
+/// Maps an already parsed tree (see [`parse_tree`]) to a message.
+pub fn message_from_root(
+    root: &Element,
+    encoding: &'static str,
+    mut warnings: Vec<String>,
+) -> Result<ParsedMessage, WireErrorKind> {
+    let message = message_from_tree(root, &mut warnings)?;
     Ok(ParsedMessage {
         message,
         encoding,

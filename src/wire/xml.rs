@@ -220,6 +220,21 @@ fn append_text(stack: &mut [Element], text: &str) -> Result<(), WireErrorKind> {
     }
 }
 
+/// Whether a character may appear in an XML 1.0 document.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Escapes text for XML, dropping characters XML 1.0 cannot carry (C0 controls, U+FFFE/FFFF).
+fn escape_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        escape(text)
+    } else {
+        let clean: String = text.chars().filter(|c| is_xml_char(*c)).collect();
+        std::borrow::Cow::Owned(escape(&clean).into_owned())
+    }
+}
+
 /// Writes indented XML with a fixed namespace prefix on every element and attribute.
 /// Empty values are never written: [`XmlWriter::leaf`] skips blank text and
 /// [`XmlWriter::open`] skips blank attributes.
@@ -267,7 +282,7 @@ impl XmlWriter {
             self.out.push(':');
             self.out.push_str(key);
             self.out.push_str("=\"");
-            self.out.push_str(&escape(*value));
+            self.out.push_str(&escape_text(value));
             self.out.push('"');
         }
         self.out.push('>');
@@ -306,7 +321,7 @@ impl XmlWriter {
             return;
         }
         self.start_tag(name, attrs, "");
-        self.out.push_str(&escape(text));
+        self.out.push_str(&escape_text(text));
         self.out.push_str("</");
         self.out.push_str(self.prefix);
         self.out.push(':');
@@ -414,5 +429,15 @@ mod tests {
         );
         let back = parse(&out, LIMITS).unwrap();
         assert_eq!(back.child_text("a").as_deref(), Some("x < y & \"z\""));
+    }
+
+    #[test]
+    fn writer_drops_characters_xml_cannot_carry() {
+        let mut w = XmlWriter::new("p", "UTF-8", "\n");
+        w.root("r", "urn:n", &[]);
+        w.leaf("a", "a\u{1}b\u{FFFF}c");
+        w.close();
+        let back = parse(&w.finish(), LIMITS).unwrap();
+        assert_eq!(back.child_text("a").as_deref(), Some("abc"));
     }
 }

@@ -1,0 +1,186 @@
+//! The binary: `--help` on every command, `inspect` output and exit codes, `samples`
+//! reproducing the committed sample spool byte for byte.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::bin;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn help_is_available_on_every_command() {
+    for args in [
+        vec!["--help"],
+        vec!["inspect", "--help"],
+        vec!["samples", "--help"],
+        vec!["help"],
+    ] {
+        let out = bin().args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage: medo-gateway"), "{args:?}: {text}");
+    }
+    let out = bin().arg("no-such-command").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn inspect_prints_the_summary_of_each_sample() {
+    let out = bin()
+        .current_dir(root())
+        .args([
+            "inspect",
+            "--compact",
+            "spool/in/urog-appeal-2.2",
+            "spool/in/urog-appeal-2.7.1",
+            "spool/in/urog-receipt-2.7.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let appeal = &lines[0];
+    assert_eq!(appeal["format"], "2.2");
+    assert_eq!(appeal["header"]["type"], "Документ");
+    assert_eq!(
+        appeal["body"]["document"]["num"]["number"],
+        "А26-02-1234567"
+    );
+    assert_eq!(
+        appeal["envelope"]["subject"],
+        "ЭСД МЭДО (А26-02-1234567 от 19.11.2026)"
+    );
+    assert_eq!(appeal["files"].as_array().unwrap().len(), 3);
+    assert_eq!(appeal["files"][0]["sha256"].as_str().unwrap().len(), 64);
+    let container = &lines[1];
+    assert_eq!(container["format"], "2.7.1");
+    assert_eq!(container["header"]["type"], "Транспортный контейнер");
+    assert_eq!(
+        container["container"]["passport"]["authors"][0]["registration_number"],
+        "А26-02-7654321"
+    );
+    assert_eq!(
+        container["container"]["passport"]["classification"]["id"],
+        "DC00000000"
+    );
+    assert_eq!(container["restricted"], false);
+    assert_eq!(
+        container["container"]["entries"].as_array().unwrap().len(),
+        4
+    );
+    assert_eq!(lines[2]["body"]["kind"], "acknowledgment");
+    assert_eq!(lines[2]["body"]["accepted"], true);
+}
+
+#[test]
+fn inspect_names_the_file_and_problem_and_exits_1() {
+    let d = tempfile::tempdir().unwrap();
+    fs::write(
+        d.path().join("envelope.ini"),
+        "[ПИСЬМО КП ПС СЗИ]\n[ФАЙЛЫ]\n0=document.xml\n",
+    )
+    .unwrap();
+    fs::write(
+        d.path().join("document.xml"),
+        "<xdms:communication xmlns:xdms=\"http://www.infpres.com/IEDMS\">",
+    )
+    .unwrap();
+    let out = bin().args(["inspect"]).arg(d.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("document.xml: malformed XML"), "{err}");
+    assert!(err.contains("[malformed-xml]"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn an_invalid_config_is_a_usage_error() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("bad.toml");
+    fs::write(&cfg, "[gateway]\nparticipant_uid = \"nope\"\norganization = \"x\"\n[spool]\ninbound=\"i\"\noutbound=\"o\"\nstate_dir=\"s\"\n").unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["inspect", "."])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("participant_uid must be a GUID"));
+}
+
+/// Every file under `dir`, relative path → bytes.
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for pkg in fs::read_dir(dir).unwrap() {
+        let pkg = pkg.unwrap().path();
+        if !pkg.is_dir() {
+            continue;
+        }
+        for f in fs::read_dir(&pkg).unwrap() {
+            let f = f.unwrap().path();
+            let rel = f.strip_prefix(dir).unwrap().display().to_string();
+            out.push((rel, fs::read(&f).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn samples_reproduce_the_committed_sample_spool() {
+    let d = tempfile::tempdir().unwrap();
+    let out = bin()
+        .current_dir(root())
+        .args(["samples", "--out"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = tree(d.path());
+    assert_eq!(generated.len(), 9);
+    let committed = tree(&root().join("spool/in"));
+    let names = |t: &[(String, Vec<u8>)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&generated),
+        names(&committed),
+        "run `medo-gateway samples` to refresh spool/in"
+    );
+    assert!(
+        generated == committed,
+        "spool/in differs from `medo-gateway samples` output"
+    );
+    // and every generated package reads back
+    for pkg in fs::read_dir(d.path()).unwrap() {
+        let pkg = pkg.unwrap().path();
+        let out = bin()
+            .current_dir(root())
+            .arg("inspect")
+            .arg(&pkg)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            pkg.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
