@@ -18,7 +18,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
 use super::error::WireErrorKind;
-use super::hash::{HashingReader, BUFFER};
+use super::hash::HashingReader;
 use super::limits::Limits;
 use super::passport::{passport_from_tree, Passport};
 use super::read::parse_tree;
@@ -116,6 +116,7 @@ pub fn read_container<R: Read + Seek>(
     let mut entries: Vec<ContainerEntry> = Vec::with_capacity(archive.len());
     let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total: u64 = 0;
+    let mut buf = vec![0u8; 64 * 1024];
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).map_err(zip_error)?;
         let name = file.name().map_err(zip_error)?.into_owned();
@@ -152,7 +153,6 @@ pub fn read_container<R: Read + Seek>(
             None => None,
         };
         let mut hashing = HashingReader::new(&mut file);
-        let mut buf = vec![0u8; BUFFER.min(64 * 1024)];
         loop {
             let n = hashing
                 .read(&mut buf)

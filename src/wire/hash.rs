@@ -50,15 +50,35 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// Hashes a reader to its end: (hex SHA-256, bytes).
 pub fn sha256_reader(reader: impl Read) -> io::Result<(String, u64)> {
-    let mut hashing = HashingReader::new(reader);
-    let mut buf = vec![0u8; BUFFER];
-    while hashing.read(&mut buf)? != 0 {}
-    Ok(hashing.finish())
+    FileHasher::new(BUFFER).hash_reader(reader)
 }
 
 /// Hashes a file: (hex SHA-256, bytes).
 pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
-    sha256_reader(File::open(path)?)
+    FileHasher::new(BUFFER).hash_file(path)
+}
+
+/// Hashes many files with one reusable buffer (no per-file allocation or zeroing).
+pub struct FileHasher {
+    buf: Vec<u8>,
+}
+
+impl FileHasher {
+    pub fn new(buffer: usize) -> Self {
+        FileHasher {
+            buf: vec![0u8; buffer.max(4096)],
+        }
+    }
+
+    pub fn hash_reader(&mut self, reader: impl Read) -> io::Result<(String, u64)> {
+        let mut hashing = HashingReader::new(reader);
+        while hashing.read(&mut self.buf)? != 0 {}
+        Ok(hashing.finish())
+    }
+
+    pub fn hash_file(&mut self, path: &Path) -> io::Result<(String, u64)> {
+        self.hash_reader(File::open(path)?)
+    }
 }
 
 /// Hex SHA-256 of a byte slice.

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::container::{read_container, ContainerInfo};
 use super::envelope::{self, file_base_name, Envelope};
 use super::error::{WireError, WireErrorKind};
-use super::hash::sha256_file;
+use super::hash::{sha256_bytes, FileHasher};
 use super::limits::Limits;
 use super::message::{Body, Message};
 use super::read::{is_communication, message_from_root, parse_tree, ParsedMessage};
@@ -55,13 +55,13 @@ pub fn is_envelope_name(name: &str) -> bool {
 }
 
 /// Regular files directly in `dir`, sorted by name. Symlinks, FIFOs, sockets, devices and
-/// sub-folders are refused: a package is a flat folder of plain files.
-pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<(String, u64)>, WireError> {
+/// sub-folders are refused, and so are names that are not UTF-8 or hold control characters:
+/// a package is a flat folder of plain files.
+pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<String>, WireError> {
     let mut files = Vec::new();
     let read = fs::read_dir(dir).map_err(|e| io_error("-", e))?;
     for entry in read {
         let entry = entry.map_err(|e| io_error("-", e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
         if files.len() >= limits.max_package_files {
             return Err(WireError::new(
                 "-",
@@ -71,20 +71,28 @@ pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<(String, u64)>, Wir
                 },
             ));
         }
+        let name = entry.file_name().into_string().map_err(|raw| {
+            let shown = raw.to_string_lossy().into_owned();
+            WireError::new(
+                &shown,
+                WireErrorKind::UnsafeName(shown.clone(), "file name is not UTF-8"),
+            )
+        })?;
         if name.chars().any(|c| c.is_control()) {
             return Err(WireError::new(
                 name.escape_default().to_string(),
                 WireErrorKind::UnsafeName(name.clone(), "control character in file name"),
             ));
         }
-        let meta = fs::symlink_metadata(entry.path()).map_err(|e| io_error(&name, e))?;
-        if !meta.file_type().is_file() {
+        // the directory entry's own type (not following symlinks); no extra stat on Linux
+        let file_type = entry.file_type().map_err(|e| io_error(&name, e))?;
+        if !file_type.is_file() {
             return Err(WireError::new(
                 &name,
                 WireErrorKind::NotRegularFile(name.clone()),
             ));
         }
-        files.push((name, meta.len()));
+        files.push(name);
     }
     files.sort();
     Ok(files)
@@ -112,12 +120,8 @@ fn read_bounded(
 }
 
 /// Finds the single envelope among the folder's files.
-fn find_envelope(files: &[(String, u64)]) -> Result<String, WireError> {
-    let envelopes: Vec<&String> = files
-        .iter()
-        .map(|(n, _)| n)
-        .filter(|n| is_envelope_name(n))
-        .collect();
+fn find_envelope(files: &[String]) -> Result<String, WireError> {
+    let envelopes: Vec<&String> = files.iter().filter(|n| is_envelope_name(n)).collect();
     match envelopes.as_slice() {
         [one] => Ok((*one).clone()),
         [] => Err(WireError::new(
@@ -144,12 +148,12 @@ fn find_envelope(files: &[(String, u64)]) -> Result<String, WireError> {
 fn find_message(
     dir: &Path,
     env: &Envelope,
-    present: &[(String, u64)],
+    present: &[String],
     limits: &Limits,
     warnings: &mut Vec<String>,
-) -> Result<(String, ParsedMessage), WireError> {
+) -> Result<(String, ParsedMessage, (String, u64)), WireError> {
     let is_xml = |n: &str| n.to_lowercase().ends_with(".xml");
-    let exists = |n: &str| present.iter().any(|(p, _)| p == n);
+    let exists = |n: &str| present.iter().any(|p| p == n);
     let mut candidates: Vec<&String> = env
         .files
         .iter()
@@ -159,7 +163,6 @@ fn find_message(
     candidates.extend(
         present
             .iter()
-            .map(|(n, _)| n)
             .filter(|n| is_xml(n) && !env.files.contains(n)),
     );
     let mut first_error: Option<WireError> = None;
@@ -179,7 +182,11 @@ fn find_message(
                 }
                 let parsed = message_from_root(&root, encoding, tree_warnings)
                     .map_err(|k| WireError::new(*name, k))?;
-                return Ok(((*name).clone(), parsed));
+                return Ok((
+                    (*name).clone(),
+                    parsed,
+                    (sha256_bytes(&bytes), bytes.len() as u64),
+                ));
             }
             Ok((root, encoding, tree_warnings)) => {
                 let looks_like = root.name == "communication";
@@ -228,7 +235,8 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
         .iter()
         .map(|w| format!("{envelope_file}: {w}"))
         .collect();
-    let (message_file, parsed) = find_message(dir, &envelope, &present, limits, &mut warnings)?;
+    let (message_file, parsed, message_sha256) =
+        find_message(dir, &envelope, &present, limits, &mut warnings)?;
     warnings.extend(
         parsed
             .warnings
@@ -239,7 +247,7 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
 
     let mut missing: Vec<String> = Vec::new();
     let note_missing = |name: &str, missing: &mut Vec<String>| {
-        if !present.iter().any(|(p, _)| p.eq_ignore_ascii_case(name))
+        if !present.iter().any(|p| p.eq_ignore_ascii_case(name))
             && !missing.iter().any(|m| m == name)
         {
             missing.push(name.to_string());
@@ -279,7 +287,7 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
             ));
         }
     }
-    for (name, _) in &present {
+    for name in &present {
         let known = name == &envelope_file
             || envelope.files.iter().any(|f| f == name)
             || named_by_message.iter().any(|f| f == name)
@@ -290,8 +298,16 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
     }
 
     let mut files = Vec::new();
-    for (name, _) in present.iter().filter(|(n, _)| n != &envelope_file) {
-        let (sha256, size) = sha256_file(&dir.join(name)).map_err(|e| io_error(name, e))?;
+    let mut hasher = FileHasher::new(64 * 1024);
+    for name in present.iter().filter(|n| *n != &envelope_file) {
+        // the message was hashed from the bytes already read; everything else is streamed
+        let (sha256, size) = if name == &message_file {
+            message_sha256.clone()
+        } else {
+            hasher
+                .hash_file(&dir.join(name))
+                .map_err(|e| io_error(name, e))?
+        };
         files.push(PackageFile {
             listed: envelope.files.iter().any(|f| f == name),
             name: name.clone(),
@@ -305,8 +321,8 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
             let name = file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?;
             let actual = present
                 .iter()
-                .find(|(p, _)| p.eq_ignore_ascii_case(&name))
-                .map(|(p, _)| p.clone());
+                .find(|p| p.eq_ignore_ascii_case(&name))
+                .cloned();
             match actual {
                 Some(actual) => {
                     let f = File::open(dir.join(&actual)).map_err(|e| io_error(&actual, e))?;
