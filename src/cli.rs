@@ -1,8 +1,9 @@
 //! The command line: clap definitions and dispatch to library functions. Prints results and
 //! maps errors to documented exit codes; holds no logic of its own.
 //!
-//! Exit codes: 0 success; 1 a package could not be read (each failure printed to stderr
-//! naming the file and the problem); 2 usage or configuration error.
+//! Exit codes: 0 success; 1 a package could not be read, or the journal does not verify;
+//! 2 usage or configuration error; 3 the service stopped on a fatal error (fsync, journal,
+//! store); 4 transient errors persisted through every retry of `run --once`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,8 +11,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+use crate::gateway::{self, GatewayError};
 use crate::inspect::inspect;
+use crate::journal;
 use crate::samples::{self, Parties};
+use crate::spool::{self, Layout, SpoolError};
+use crate::store::{self, Store};
 use crate::wire::message::Sender;
 use crate::wire::Limits;
 
@@ -55,6 +60,66 @@ pub enum Command {
         /// Where to write them (default: the configured inbound folder).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Run the gateway: watch inbound, claim ready packages, journal, answer with receipts,
+    /// archive. Stops cleanly on SIGINT/SIGTERM.
+    Run {
+        /// Process everything that is ready now, publish all effects, and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// The exchange journal (the system of record).
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+    /// The sled index derived from the journal.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+    /// Spool tools for operators.
+    Spool {
+        #[command(subcommand)]
+        command: SpoolCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Check every record: canonical bytes, own hash, chain to the previous record,
+    /// contiguous seq. Exit 0 when intact; otherwise 1 and the first bad record.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the journal to stdout for auditors.
+    Export {
+        #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
+        format: ExportFormatArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormatArg {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Rebuild the index from the journal (the service must be stopped).
+    Rebuild,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpoolCommand {
+    /// Put a quarantined package back into inbound for another attempt.
+    Retry {
+        /// The quarantine folder name, its package key (or a unique prefix of it), or the
+        /// arrival number.
+        id: String,
     },
 }
 
@@ -104,7 +169,201 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             run_samples(&config, out)
         }
+        Command::Run { once } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            Ok(run_service(config, once))
+        }
+        Command::Journal { command } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let dir = Layout::new(&config.spool).journal;
+            match command {
+                JournalCommand::Verify { json } => run_verify(&dir, json),
+                JournalCommand::Export { format } => run_export(&dir, format),
+            }
+        }
+        Command::Store {
+            command: StoreCommand::Rebuild,
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            run_rebuild(&config)
+        }
+        Command::Spool {
+            command: SpoolCommand::Retry { id },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let layout = Layout::new(&config.spool);
+            let back = retry(&layout, &id)?;
+            println!("{id}: put back into inbound as {}", back.display());
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn run_service(config: Config, once: bool) -> ExitCode {
+    let result = if once {
+        gateway::run_once(config).map(|r| {
+            println!(
+                "run --once: claimed {}, parsed {}, duplicates {}, quarantined {}, published {}, archived {}; left in inbound: {} incomplete, {} settling",
+                r.claimed, r.parsed, r.duplicates, r.quarantined, r.published, r.archived, r.incomplete, r.settling
+            );
+        })
+    } else {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("medo-gateway: cannot start the runtime: {e}");
+                return ExitCode::from(3);
+            }
+        };
+        runtime.block_on(gateway::run(config, shutdown_signal()))
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if matches!(&e, GatewayError::Spool(SpoolError::Setup(_))) => {
+            eprintln!("medo-gateway: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) if e.is_transient() => {
+            eprintln!("medo-gateway: {e} (retried; the work resumes on the next run)");
+            ExitCode::from(4)
+        }
+        Err(e) => {
+            eprintln!("medo-gateway: fatal: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn run_verify(dir: &Path, json: bool) -> Result<ExitCode, String> {
+    let report = journal::scan(dir, |_| true).map_err(|e| e.to_string())?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialise")
+        );
+    }
+    match &report.first_bad {
+        None => {
+            if !json {
+                println!(
+                    "journal intact: {} records in {} segments, head {}",
+                    report.records, report.segments, report.head
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(bad) => {
+            if !json {
+                println!(
+                    "journal BROKEN at {} line {} (record seq {}): {}; {} records before it verify",
+                    bad.file, bad.line, bad.expected_seq, bad.problem, report.records
+                );
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn run_export(dir: &Path, format: ExportFormatArg) -> Result<ExitCode, String> {
+    let format = match format {
+        ExportFormatArg::Jsonl => journal::ExportFormat::Jsonl,
+        ExportFormatArg::Csv => journal::ExportFormat::Csv,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let report = journal::export(dir, format, &mut out).map_err(|e| e.to_string())?;
+    drop(out);
+    if let Some(bad) = report.first_bad {
+        eprintln!(
+            "export stopped at {} line {}: {}",
+            bad.file, bad.line, bad.problem
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_rebuild(config: &Config) -> Result<ExitCode, String> {
+    let layout = Layout::new(&config.spool);
+    std::fs::create_dir_all(&layout.state).map_err(|e| e.to_string())?;
+    let _lock = spool::InstanceLock::acquire(&layout.lock).map_err(|e| e.to_string())?;
+    let (store, aside) = Store::open_or_reset(&layout.store).map_err(|e| e.to_string())?;
+    if let Some(aside) = aside {
+        eprintln!(
+            "the old store could not be opened; moved to {}",
+            aside.display()
+        );
+    }
+    let n = store::rebuild(&store, &layout.journal).map_err(|e| e.to_string())?;
+    println!("store rebuilt from {n} journal records");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Moves a quarantined package back into inbound. Works while the service runs (a rename
+/// into inbound is just a new arrival for it).
+fn retry(layout: &Layout, id: &str) -> Result<PathBuf, String> {
+    let mut matches = Vec::new();
+    for e in std::fs::read_dir(&layout.quarantine)
+        .map_err(|e| format!("{}: {e}", layout.quarantine.display()))?
+    {
+        let Ok(e) = e else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
+        let reason: Option<spool::Reason> = std::fs::read(e.path().join("reason.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let hit = name == id
+            || (id.len() >= 8 && name.starts_with(id))
+            || reason.as_ref().is_some_and(|r| r.arrival.to_string() == id);
+        if hit && e.path().join("package").is_dir() {
+            matches.push((e.path(), reason));
+        }
+    }
+    let (dir, reason) = match matches.len() {
+        1 => matches.pop().expect("one match"),
+        0 => return Err(format!("no quarantined package matches {id:?}")),
+        n => {
+            return Err(format!(
+                "{id:?} matches {n} quarantined packages; give more of the key"
+            ))
+        }
+    };
+    let original = reason
+        .map(|r| r.original_name)
+        .filter(|n| !n.is_empty() && !n.contains(['/', '\\']) && !n.starts_with('.'))
+        .unwrap_or_else(|| "retried".to_string());
+    let mut target = layout.inbound.join(&original);
+    let mut n = 1;
+    while target.exists() {
+        target = layout.inbound.join(format!("{original}.retry{n}"));
+        n += 1;
+    }
+    std::fs::rename(dir.join("package"), &target)
+        .map_err(|e| format!("cannot move {} back: {e}", dir.display()))?;
+    std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    Ok(target)
 }
 
 fn run_inspect(folders: &[PathBuf], compact: bool, limits: &Limits) -> ExitCode {

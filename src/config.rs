@@ -34,7 +34,16 @@ struct RawConfig {
     #[serde(default)]
     partners: Vec<RawPartner>,
     #[serde(default)]
+    receipts: Option<RawReceipts>,
+    #[serde(default)]
     limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReceipts {
+    #[serde(default)]
+    acknowledge_notifications: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +53,8 @@ struct RawGateway {
     organization: String,
     #[serde(default)]
     transport_address: Option<String>,
+    #[serde(default)]
+    utc_offset: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,6 +69,8 @@ struct RawSpool {
     rescan_secs: Option<u64>,
     #[serde(default)]
     incomplete_after_secs: Option<u64>,
+    #[serde(default)]
+    max_batch: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +128,8 @@ pub struct SpoolConfig {
     pub settle_ms: u64,
     pub rescan_secs: u64,
     pub incomplete_after_secs: u64,
+    /// Most packages claimed per pass (a bound on work per cycle).
+    pub max_batch: usize,
 }
 
 /// The validated configuration.
@@ -127,6 +142,10 @@ pub struct Config {
     pub number_template: String,
     pub partners: Vec<PartnerConfig>,
     pub limits: Limits,
+    /// Whether inbound notifications (Уведомление) get a Квитанция too.
+    pub acknowledge_notifications: bool,
+    /// The offset written into the date-times of our messages (default +03:00, Moscow).
+    pub utc_offset: time::UtcOffset,
 }
 
 impl Config {
@@ -199,6 +218,12 @@ impl Config {
                 format,
             });
         }
+        let offset_text = raw.gateway.utc_offset.as_deref().unwrap_or("+03:00");
+        let utc_offset = time::UtcOffset::parse(
+            offset_text,
+            time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
+        )
+        .map_err(|_| invalid(format!("gateway.utc_offset {offset_text:?}: use ±hh:mm")))?;
         let l = &raw.limits;
         if l.max_xml_depth == 0 || l.max_zip_entries == 0 || l.max_message_bytes == 0 {
             return Err(invalid("limits must be positive".into()));
@@ -216,11 +241,14 @@ impl Config {
                 settle_ms: raw.spool.settle_ms.unwrap_or(1000),
                 rescan_secs: raw.spool.rescan_secs.unwrap_or(60),
                 incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
+                max_batch: raw.spool.max_batch.unwrap_or(256).max(1),
             },
             mode,
             number_template,
             partners,
             limits: raw.limits,
+            acknowledge_notifications: raw.receipts.is_some_and(|r| r.acknowledge_notifications),
+            utc_offset,
         })
     }
 

@@ -5,6 +5,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod decide;
+pub mod gateway;
 pub mod inspect;
+pub mod journal;
+pub mod outbox;
 pub mod samples;
+pub mod spool;
+pub mod store;
 pub mod wire;

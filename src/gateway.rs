@@ -1,0 +1,686 @@
+//! The run loop: scan → claim → journal → decide → journal → effects → journal, in
+//! journal-first order. Owns the spool, the journal and the store for the process lifetime.
+//!
+//! Order of every pass (group-committed: one fsync per step for the whole batch):
+//! 1. claim ready folders from inbound (rename into `claimed/`), hash them → `received`;
+//! 2. for each unfinished arrival decide (`parsed`, `duplicate`, `quarantined`, `decided`);
+//! 3. effects: publish each decided output (tmp → fsync → rename → dir fsync) → `published`;
+//!    move the claimed folder to archive or quarantine → `archived`.
+//!
+//! The store is updated from journal records only, and flushed before effects. After a crash
+//! the journal replays into the store and every unfinished arrival resumes from its last
+//! journaled step; effects are idempotent (deterministic names, existing destination = done).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::config::Config;
+use crate::decide::{self, Facts};
+use crate::journal::{Event, Journal, JournalError, Output, Record};
+use crate::outbox;
+use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
+use crate::store::{self, Arrival, State, Store, StoreError};
+use crate::wire::message::{Body, Message};
+use crate::wire::package::{read_message_only, read_package, Package};
+
+/// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
+/// service (exit non-zero; the service manager restarts it).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl GatewayError {
+    /// Worth retrying later without stopping.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, GatewayError::Spool(SpoolError::Transient { .. }))
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PassReport {
+    pub claimed: usize,
+    pub parsed: usize,
+    pub duplicates: usize,
+    pub quarantined: usize,
+    pub published: usize,
+    pub archived: usize,
+    /// Complete folders still settling.
+    pub settling: usize,
+    /// Incomplete folders (missing files) not yet overdue.
+    pub incomplete: usize,
+    /// When to look again at the latest (settling or incomplete folders).
+    pub next_look: Option<Duration>,
+}
+
+impl PassReport {
+    fn add(&mut self, other: &PassReport) {
+        self.claimed += other.claimed;
+        self.parsed += other.parsed;
+        self.duplicates += other.duplicates;
+        self.quarantined += other.quarantined;
+        self.published += other.published;
+        self.archived += other.archived;
+        self.settling = other.settling;
+        self.incomplete = other.incomplete;
+        self.next_look = other.next_look;
+    }
+}
+
+fn now_utc() -> (OffsetDateTime, String) {
+    let now = OffsetDateTime::now_utc();
+    let text = now.format(&Rfc3339).expect("UTC times format");
+    (now, text)
+}
+
+/// The gateway: spool + journal + store, owned by one thread at a time.
+pub struct Gateway {
+    config: Config,
+    layout: Layout,
+    journal: Journal,
+    store: Store,
+    tracker: SettleTracker,
+    claims: u64,
+    /// Claims taken because they stayed incomplete too long, with the reason.
+    overdue: HashMap<String, String>,
+    _lock: InstanceLock,
+}
+
+impl Gateway {
+    /// Takes the lock, prepares the folders, opens the journal and the store (rebuilding or
+    /// catching it up from the journal), clears `tmp/`, adopts claimed folders the journal
+    /// does not know, and journals `service_start`.
+    pub fn open(config: Config) -> Result<Gateway, GatewayError> {
+        let layout = Layout::new(&config.spool);
+        std::fs::create_dir_all(&layout.state).map_err(|e| {
+            GatewayError::Other(format!(
+                "cannot create state_dir {}: {e}",
+                layout.state.display()
+            ))
+        })?;
+        let lock = InstanceLock::acquire(&layout.lock)?;
+        spool::prepare(&layout)?;
+        let (journal, _) = Journal::open(&layout.journal)?;
+        let (store, rebuilt) = Store::open_or_reset(&layout.store)?;
+        let behind = match store.applied_seq()? {
+            _ if rebuilt.is_some() => true,
+            Some(seq) => {
+                seq + 1 > journal.next_seq()
+                    || store.head()?.as_deref() != head_at(&layout.journal, seq)?.as_deref()
+            }
+            None => journal.next_seq() > 0,
+        };
+        if behind {
+            let n = store::rebuild(&store, &layout.journal)
+                .map_err(|e| GatewayError::Other(format!("store rebuild: {e}")))?;
+            tracing::info!(records = n, "store rebuilt from the journal");
+        }
+        if let Ok(n) = spool::clean_tmp(&layout) {
+            if n > 0 {
+                tracing::info!(entries = n, "removed unfinished builds from tmp/");
+            }
+        }
+        let mut gw = Gateway {
+            config,
+            layout,
+            journal,
+            store,
+            tracker: SettleTracker::default(),
+            claims: 0,
+            overdue: HashMap::new(),
+            _lock: lock,
+        };
+        gw.commit(vec![Event::ServiceStart {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }])?;
+        gw.adopt_orphan_claims()?;
+        Ok(gw)
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Journals events (one fsync), applies them to the store, flushes the store.
+    fn commit(&mut self, events: Vec<Event>) -> Result<Vec<Record>, GatewayError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (_, ts) = now_utc();
+        let records = self.journal.append(events, &ts)?;
+        for r in &records {
+            self.store.apply(r)?;
+        }
+        self.store.flush()?;
+        Ok(records)
+    }
+
+    /// Claimed folders without a `received` record (a crash between the rename and the
+    /// journal write) become arrivals now.
+    fn adopt_orphan_claims(&mut self) -> Result<(), GatewayError> {
+        let names = spool::claimed(&self.layout)
+            .map_err(|e| GatewayError::Other(format!("cannot list claimed/: {e}")))?;
+        let mut events = Vec::new();
+        for claim in names {
+            if self.store.by_claim(&claim)?.is_some() {
+                continue;
+            }
+            tracing::warn!(claim = %claim, "adopting a claimed folder the journal does not know (crash after claim)");
+            events.push(self.received_event(&claim, &claim)?);
+        }
+        self.commit(events)?;
+        Ok(())
+    }
+
+    fn received_event(&self, src: &str, claim: &str) -> Result<Event, GatewayError> {
+        let dir = self.layout.claimed.join(claim);
+        let (key, files, bytes) = spool::package_key(&dir, self.config.limits.max_package_files)
+            .map_err(|e| SpoolError::Transient {
+                what: format!("cannot hash {}", dir.display()),
+                source: e,
+            })?;
+        Ok(Event::Received {
+            key,
+            src: src.escape_default().to_string(),
+            claim: claim.to_string(),
+            files,
+            bytes,
+        })
+    }
+
+    /// One full cycle: scan and claim, decide, publish and file away.
+    pub fn pass(&mut self) -> Result<PassReport, GatewayError> {
+        let mut report = self.claim_ready()?;
+        self.decide_all(&mut report)?;
+        self.effects(&mut report)?;
+        Ok(report)
+    }
+
+    /// Scans inbound and claims what is ready (or overdue).
+    fn claim_ready(&mut self) -> Result<PassReport, GatewayError> {
+        let mut report = PassReport::default();
+        let names = spool::scan_inbound(&self.layout.inbound, 100_000)?;
+        self.tracker.retain(&names);
+        let now = Instant::now();
+        let mut events = Vec::new();
+        for name in &names {
+            if events.len() >= self.config.spool.max_batch {
+                report.next_look = Some(Duration::ZERO);
+                break;
+            }
+            let dir = self.layout.inbound.join(name);
+            match self
+                .tracker
+                .judge(name, &dir, now, &self.config.spool, &self.config.limits)
+            {
+                Verdict::Wait(d) => {
+                    report.next_look = Some(report.next_look.map_or(d, |n| n.min(d)));
+                    if matches!(
+                        spool::completeness(&dir, &self.config.limits),
+                        spool::Completeness::Complete
+                    ) {
+                        report.settling += 1;
+                    } else {
+                        report.incomplete += 1;
+                    }
+                }
+                verdict => {
+                    self.claims += 1;
+                    let claim = spool::claim_name(self.claims);
+                    match spool::claim(&self.layout, name, &claim) {
+                        Ok(_) => {}
+                        Err(SpoolError::Transient { what, source }) => {
+                            tracing::warn!(folder = %name, error = %source, "{what}; will retry");
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                    if let Verdict::Overdue(why) = verdict {
+                        self.overdue.insert(claim.clone(), why);
+                    }
+                    events.push(self.received_event(name, &claim)?);
+                    report.claimed += 1;
+                }
+            }
+        }
+        self.commit(events)?;
+        Ok(report)
+    }
+
+    /// Decides every arrival that is received or parsed but not yet decided.
+    fn decide_all(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
+        let pending: Vec<Arrival> = self
+            .store
+            .unfinished()?
+            .into_iter()
+            .filter(|a| matches!(a.state, State::Received | State::Parsed))
+            .collect();
+        let mut events = Vec::new();
+        // keys and uids first seen in this batch (the store learns them only on commit)
+        let mut batch_keys: HashMap<String, u64> = HashMap::new();
+        let mut batch_uids: HashMap<String, u64> = HashMap::new();
+        for a in pending {
+            let (now, _) = now_utc();
+            let dir = self.layout.claimed.join(&a.claim);
+            if let Some(why) = self.overdue.remove(&a.claim) {
+                let message = read_message_only(&dir, &self.config.limits).ok();
+                self.quarantine_events(
+                    &a,
+                    "incomplete",
+                    &format!("still incomplete after incomplete_after_secs: {why}"),
+                    message.as_ref(),
+                    now,
+                    &mut events,
+                );
+                report.quarantined += 1;
+                continue;
+            }
+            let package = match read_package(&dir, &self.config.limits) {
+                Ok(p) => p,
+                Err(e) => {
+                    let message = read_message_only(&dir, &self.config.limits).ok();
+                    self.quarantine_events(
+                        &a,
+                        e.code(),
+                        &e.to_string(),
+                        message.as_ref(),
+                        now,
+                        &mut events,
+                    );
+                    report.quarantined += 1;
+                    continue;
+                }
+            };
+            let facts = facts_of(&package.message);
+            if a.state == State::Received {
+                events.push(parsed_event(&a, &package, &facts));
+                report.parsed += 1;
+            }
+            if self.config.partner(&facts.source_uid).is_none() {
+                let msg = format!("sender {} is not a configured partner (add it under [[partners]], then `spool retry`)", facts.source_uid);
+                self.quarantine_events(
+                    &a,
+                    "unknown-partner",
+                    &msg,
+                    Some(&package.message),
+                    now,
+                    &mut events,
+                );
+                report.quarantined += 1;
+                continue;
+            }
+            let by_key = self
+                .store
+                .by_key(&a.key)?
+                .or_else(|| batch_keys.get(&a.key).copied());
+            let by_uid = self
+                .store
+                .by_uid(&facts.header_uid)?
+                .or_else(|| batch_uids.get(&facts.header_uid).copied());
+            batch_keys.entry(a.key.clone()).or_insert(a.arrival);
+            batch_uids
+                .entry(facts.header_uid.clone())
+                .or_insert(a.arrival);
+            if let Some((of, by)) = decide::duplicate_of(a.arrival, by_key, by_uid) {
+                events.push(Event::Duplicate {
+                    arrival: a.arrival,
+                    key: a.key.clone(),
+                    of,
+                    by: by.to_string(),
+                });
+                report.duplicates += 1;
+            }
+            let outputs: Vec<Output> = if decide::wants_receipt(&facts.header_type, &self.config) {
+                decide::receipt(&self.config, a.arrival, &a.key, &facts, true, None, now)
+                    .into_iter()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            events.push(Event::Decided {
+                arrival: a.arrival,
+                key: a.key.clone(),
+                outputs,
+            });
+        }
+        self.commit(events)?;
+        Ok(())
+    }
+
+    /// Journals a quarantine decision, with a negative receipt when the header could be read
+    /// and the sender is a partner.
+    fn quarantine_events(
+        &self,
+        a: &Arrival,
+        code: &str,
+        message: &str,
+        header: Option<&Message>,
+        now: OffsetDateTime,
+        events: &mut Vec<Event>,
+    ) {
+        let facts = header.map(facts_of);
+        events.push(Event::Quarantined {
+            arrival: a.arrival,
+            key: a.key.clone(),
+            code: code.to_string(),
+            message: message.to_string(),
+            header_uid: facts.as_ref().map(|f| f.header_uid.clone()),
+        });
+        let receipt = facts
+            .as_ref()
+            .filter(|f| decide::wants_receipt(&f.header_type, &self.config))
+            .and_then(|f| {
+                let comment = format!("Сообщение не принято: {code}");
+                decide::receipt(
+                    &self.config,
+                    a.arrival,
+                    &a.key,
+                    f,
+                    false,
+                    Some(comment),
+                    now,
+                )
+            });
+        events.push(Event::Decided {
+            arrival: a.arrival,
+            key: a.key.clone(),
+            outputs: receipt.into_iter().collect(),
+        });
+    }
+
+    /// Publishes unpublished outputs and files away every decided arrival.
+    fn effects(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
+        let ready: Vec<Arrival> = self
+            .store
+            .unfinished()?
+            .into_iter()
+            .filter(|a| matches!(a.state, State::Decided | State::Quarantined))
+            .collect();
+        let mut events = Vec::new();
+        let mut failure = None;
+        for a in ready {
+            match self.settle_arrival(&a, &mut events, report) {
+                Ok(()) => {}
+                Err(e) if e.is_transient() => {
+                    failure = Some(e);
+                    break;
+                }
+                Err(e) => {
+                    self.commit(events)?;
+                    return Err(e);
+                }
+            }
+        }
+        self.commit(events)?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn settle_arrival(
+        &self,
+        a: &Arrival,
+        events: &mut Vec<Event>,
+        report: &mut PassReport,
+    ) -> Result<(), GatewayError> {
+        for output in a.unpublished() {
+            let files = match outbox::render(output, &self.config) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!(output = %output.name, error = %e, "cannot render an output; it is skipped (journal keeps the decision)");
+                    continue;
+                }
+            };
+            let sha256 = spool::publish(&self.layout, &output.name, &files)?;
+            events.push(Event::Published {
+                arrival: a.arrival,
+                key: a.key.clone(),
+                name: output.name.clone(),
+                sha256,
+            });
+            report.published += 1;
+        }
+        let dir = match (&a.state, &a.quarantine) {
+            (State::Quarantined, Some((code, message))) => {
+                let rel = self.quarantine_dir(a)?;
+                let reason = Reason {
+                    code: code.clone(),
+                    message: message.clone(),
+                    time: now_utc().1,
+                    original_name: a.src.clone(),
+                    key: a.key.clone(),
+                    arrival: a.arrival,
+                    header_uid: a.header_uid.clone(),
+                };
+                spool::file_away(
+                    &self.layout,
+                    &a.claim,
+                    &self.layout.state.join(&rel),
+                    Some(&reason),
+                )?;
+                rel
+            }
+            _ => {
+                let rel = self.archive_dir(a)?;
+                spool::file_away(&self.layout, &a.claim, &self.layout.state.join(&rel), None)?;
+                rel
+            }
+        };
+        events.push(Event::Archived {
+            arrival: a.arrival,
+            key: a.key.clone(),
+            dir,
+        });
+        report.archived += 1;
+        Ok(())
+    }
+
+    /// `archive/<date received>/<key>` for the first arrival of a key, `<key>.<arrival>` after.
+    fn archive_dir(&self, a: &Arrival) -> Result<String, GatewayError> {
+        let date = a.received_at.get(..10).unwrap_or("undated");
+        let first = self
+            .store
+            .by_key(&a.key)?
+            .is_none_or(|first| first == a.arrival);
+        let leaf = if first {
+            a.key.clone()
+        } else {
+            format!("{}.{}", a.key, a.arrival)
+        };
+        Ok(format!("archive/{date}/{leaf}"))
+    }
+
+    /// `quarantine/<key>` unless taken by another arrival of the same key: `<key>.<arrival>`.
+    fn quarantine_dir(&self, a: &Arrival) -> Result<String, GatewayError> {
+        let plain = format!("quarantine/{}", a.key);
+        let reason = self.layout.state.join(&plain).join("reason.json");
+        let mine = match std::fs::read(&reason) {
+            Ok(bytes) => {
+                serde_json::from_slice::<Reason>(&bytes).is_ok_and(|r| r.arrival == a.arrival)
+            }
+            Err(_) => true,
+        };
+        Ok(if mine {
+            plain
+        } else {
+            format!("quarantine/{}.{}", a.key, a.arrival)
+        })
+    }
+
+    /// Processes until nothing is left that can be done now: folders still settling are
+    /// waited for (at most `max_rounds` settle periods); incomplete ones are left in inbound.
+    pub fn run_until_idle(&mut self, max_rounds: usize) -> Result<PassReport, GatewayError> {
+        let mut total = PassReport::default();
+        let mut transient_failures = 0u32;
+        for _ in 0..max_rounds.max(1) {
+            match self.pass() {
+                Ok(r) => {
+                    total.add(&r);
+                    let work_left = !self.store.unfinished()?.is_empty();
+                    if r.settling == 0 && !work_left && r.next_look != Some(Duration::ZERO) {
+                        return Ok(total);
+                    }
+                    let wait = if work_left || r.next_look == Some(Duration::ZERO) {
+                        Duration::ZERO
+                    } else {
+                        r.next_look.unwrap_or_default()
+                    };
+                    std::thread::sleep(
+                        wait.min(Duration::from_millis(self.config.spool.settle_ms.max(1))),
+                    );
+                }
+                Err(e) if e.is_transient() && transient_failures < 5 => {
+                    transient_failures += 1;
+                    let wait = backoff(transient_failures);
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "transient error; retrying");
+                    std::thread::sleep(wait);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Journals `service_stop` (clean shutdown).
+    pub fn close(mut self) -> Result<(), GatewayError> {
+        self.commit(vec![Event::ServiceStop])?;
+        Ok(())
+    }
+}
+
+/// Capped exponential backoff: 1 s, 2 s, 4 s … 64 s.
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.saturating_sub(1).min(6))
+}
+
+fn head_at(journal: &Path, seq: u64) -> Result<Option<String>, GatewayError> {
+    let mut head = None;
+    crate::journal::scan(journal, |r| {
+        if r.seq == seq {
+            head = Some(r.hash.clone());
+            return false;
+        }
+        true
+    })?;
+    Ok(head)
+}
+
+fn facts_of(m: &Message) -> Facts {
+    Facts {
+        header_uid: m.header.uid.clone(),
+        header_type: m.header.kind.clone(),
+        format: m.format,
+        source_uid: m.header.source.uid.clone(),
+    }
+}
+
+fn parsed_event(a: &Arrival, p: &Package, f: &Facts) -> Event {
+    Event::Parsed {
+        arrival: a.arrival,
+        key: a.key.clone(),
+        header_uid: f.header_uid.clone(),
+        header_type: f.header_type.as_str().to_string(),
+        format: p.message.format.version().to_string(),
+        source_uid: f.source_uid.clone(),
+        document_uid: match &p.message.body {
+            Body::Document { document, .. } => Some(document.uid.clone()),
+            Body::Container(_) => p.container.as_ref().and_then(|c| c.passport.uid.clone()),
+            _ => None,
+        },
+        warnings: p.warnings.len() as u64,
+    }
+}
+
+/// `run --once`: process everything ready now, publish all effects, stop.
+pub fn run_once(config: Config) -> Result<PassReport, GatewayError> {
+    let mut gw = Gateway::open(config)?;
+    let report = gw.run_until_idle(20);
+    let closed = gw.close();
+    let report = report?;
+    closed?;
+    Ok(report)
+}
+
+/// `run`: the service. Filesystem events only nudge the scan loop; it also rescans every
+/// `rescan_secs` and whenever a folder is settling. Returns on `shutdown` (clean stop) or on
+/// a fatal error.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), GatewayError> {
+    use notify::Watcher;
+    let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
+    let inbound = config.spool.inbound.clone();
+    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config))
+        .await
+        .map_err(|e| GatewayError::Other(e.to_string()))??;
+    let (nudge_tx, mut nudges) = tokio::sync::mpsc::channel::<()>(1);
+    let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
+        // any event, error or overflow (need_rescan) is just a nudge: the scan decides
+        let _ = nudge_tx.try_send(());
+    })
+    .map_err(|e| GatewayError::Other(format!("cannot watch {}: {e}", inbound.display())))?;
+    if let Err(e) = watcher.watch(&inbound, notify::RecursiveMode::Recursive) {
+        tracing::warn!(error = %e, "filesystem events unavailable; relying on periodic rescans");
+    }
+    tracing::info!(inbound = %inbound.display(), "medo-gateway running");
+    tokio::pin!(shutdown);
+    let mut failures = 0u32;
+    loop {
+        let (back, result) = tokio::task::spawn_blocking(move || {
+            let r = gw.pass();
+            (gw, r)
+        })
+        .await
+        .map_err(|e| GatewayError::Other(e.to_string()))?;
+        gw = back;
+        let wait = match result {
+            Ok(r) => {
+                failures = 0;
+                if r.claimed + r.published + r.quarantined > 0 {
+                    tracing::info!(
+                        claimed = r.claimed,
+                        published = r.published,
+                        quarantined = r.quarantined,
+                        duplicates = r.duplicates,
+                        "pass"
+                    );
+                }
+                r.next_look.map_or(rescan, |n| n.min(rescan))
+            }
+            Err(e) if e.is_transient() => {
+                failures += 1;
+                let wait = backoff(failures);
+                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "transient error; retrying");
+                wait
+            }
+            Err(e) => return Err(e),
+        };
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = nudges.recv() => {
+                // let a burst of events finish before scanning
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    drop(watcher);
+    tokio::task::spawn_blocking(move || gw.close())
+        .await
+        .map_err(|e| GatewayError::Other(e.to_string()))??;
+    tracing::info!("medo-gateway stopped");
+    Ok(())
+}

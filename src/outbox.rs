@@ -1,0 +1,71 @@
+//! Renders a journaled [`Output`] into the files of an outbound package (envelope + message),
+//! through the wire writers. Deterministic: the same output and config give the same bytes,
+//! so re-publishing after a crash rewrites the same package. No I/O.
+
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+use crate::config::Config;
+use crate::journal::Output;
+use crate::wire::envelope::{self, OutgoingEnvelope};
+use crate::wire::message::{Format, Outgoing, Partner};
+use crate::wire::write::write_message;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("output {name}: recipient {uid} is no longer a configured partner")]
+    UnknownPartner { name: String, uid: String },
+    #[error("output {name}: {what}")]
+    Invalid { name: String, what: String },
+}
+
+/// The files of the outbound package for `output`: the message, then `envelope.ini`.
+pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
+    let invalid = |what: String| RenderError::Invalid {
+        name: output.name.clone(),
+        what,
+    };
+    let partner =
+        config
+            .partner(&output.recipient_uid)
+            .ok_or_else(|| RenderError::UnknownPartner {
+                name: output.name.clone(),
+                uid: output.recipient_uid.clone(),
+            })?;
+    let format = Format::parse(&output.format)
+        .ok_or_else(|| invalid(format!("format {:?}", output.format)))?;
+    let created = OffsetDateTime::parse(&output.created, &Rfc3339)
+        .map_err(|e| invalid(format!("created: {e}")))?;
+    let outgoing = Outgoing {
+        format,
+        uid: output.message_uid.clone(),
+        created,
+        sender: config.sender.clone(),
+        recipient: Partner {
+            uid: partner.uid.clone(),
+            organization: Some(partner.name.clone()),
+            comment: None,
+        },
+    };
+    let (message, subject) = match output.kind.as_str() {
+        "receipt" => (
+            outgoing.receipt(&output.about_uid, output.accepted, output.comment.clone()),
+            match format {
+                Format::V271 => "Квитанция о приеме".to_string(),
+                _ => "ЭСД МЭДО (Квитанция)".to_string(),
+            },
+        ),
+        other => return Err(invalid(format!("unknown output kind {other:?}"))),
+    };
+    let xml = write_message(&message).map_err(|e| invalid(e.to_string()))?;
+    let message_file = format.message_file().to_string();
+    let env = envelope::write(&OutgoingEnvelope {
+        subject,
+        date: PrimitiveDateTime::new(created.date(), created.time()),
+        addressees: vec![partner.transport_address.clone()],
+        payload: Vec::new(),
+        message_file: message_file.clone(),
+        text_file: None,
+    });
+    Ok(vec![(message_file, xml), ("envelope.ini".to_string(), env)])
+}

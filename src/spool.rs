@@ -1,0 +1,508 @@
+//! The spool's filesystem protocol: the state directory's layout, the single-instance lock,
+//! scanning inbound, readiness (never touching a package before it is ready), claiming by
+//! rename, the package key, quarantine with `reason.json`, archiving, and outbound publishing
+//! (build in `tmp/`, fsync files, rename into outbound, fsync the directory).
+//!
+//! Touches only `inbound`, `outbound` and `state_dir`. Every move is a rename within one
+//! filesystem (checked at start); every effect is idempotent: a destination that already
+//! exists means the effect already happened.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::SpoolConfig;
+use crate::journal::fsync_dir;
+use crate::wire::container::is_readable_zip;
+use crate::wire::envelope;
+use crate::wire::hash::FileHasher;
+use crate::wire::package::{is_envelope_name, list_files};
+use crate::wire::Limits;
+
+/// Paths of the spool.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub inbound: PathBuf,
+    pub outbound: PathBuf,
+    pub state: PathBuf,
+    pub claimed: PathBuf,
+    pub archive: PathBuf,
+    pub quarantine: PathBuf,
+    pub tmp: PathBuf,
+    pub journal: PathBuf,
+    pub store: PathBuf,
+    pub lock: PathBuf,
+}
+
+impl Layout {
+    pub fn new(spool: &SpoolConfig) -> Layout {
+        let s = &spool.state_dir;
+        Layout {
+            inbound: spool.inbound.clone(),
+            outbound: spool.outbound.clone(),
+            state: s.clone(),
+            claimed: s.join("claimed"),
+            archive: s.join("archive"),
+            quarantine: s.join("quarantine"),
+            tmp: s.join("tmp"),
+            journal: s.join("journal"),
+            store: s.join("store"),
+            lock: s.join("lock"),
+        }
+    }
+}
+
+/// Errors of the spool layer, classified for the run loop.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// Setup problems (missing folders, different filesystems, another instance).
+    #[error("{0}")]
+    Setup(String),
+    /// Worth retrying later (outbound not writable, disk full).
+    #[error("{what}: {source}")]
+    Transient { what: String, source: io::Error },
+    /// fsync failed: the state of the disk is unknown; the process must stop.
+    #[error("fsync failed on {path}: {source} (stopping: never retry an fsync)")]
+    Fatal { path: PathBuf, source: io::Error },
+}
+
+fn transient(what: impl Into<String>) -> impl FnOnce(io::Error) -> SpoolError {
+    let what = what.into();
+    move |source| SpoolError::Transient { what, source }
+}
+
+fn fatal_sync(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
+    move |source| SpoolError::Fatal {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates the state folders and checks that inbound, outbound and state share a filesystem
+/// (every move is a rename).
+pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
+    for dir in [&layout.inbound, &layout.outbound] {
+        if !dir.is_dir() {
+            return Err(SpoolError::Setup(format!(
+                "{} is not a folder (check [spool] in the config)",
+                dir.display()
+            )));
+        }
+    }
+    for dir in [
+        &layout.state,
+        &layout.claimed,
+        &layout.archive,
+        &layout.quarantine,
+        &layout.tmp,
+        &layout.journal,
+    ] {
+        fs::create_dir_all(dir)
+            .map_err(|e| SpoolError::Setup(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    same_filesystem(&[&layout.inbound, &layout.outbound, &layout.state])?;
+    let probe = layout.state.join(".write-probe");
+    File::create(&probe)
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|e| {
+            SpoolError::Setup(format!(
+                "state_dir {} is not writable: {e}",
+                layout.state.display()
+            ))
+        })?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_filesystem(dirs: &[&Path]) -> Result<(), SpoolError> {
+    use std::os::unix::fs::MetadataExt;
+    let devs: Vec<(u64, &Path)> = dirs
+        .iter()
+        .map(|d| fs::metadata(d).map(|m| (m.dev(), *d)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| SpoolError::Setup(format!("cannot stat spool folders: {e}")))?;
+    if let Some((_, other)) = devs.iter().find(|(dev, _)| *dev != devs[0].0) {
+        return Err(SpoolError::Setup(format!(
+            "{} and {} are on different filesystems; inbound, outbound and state_dir must share one (packages move by rename)",
+            devs[0].1.display(),
+            other.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn same_filesystem(_dirs: &[&Path]) -> Result<(), SpoolError> {
+    Ok(())
+}
+
+/// The single-instance lock (`state_dir/lock`), held for the process lifetime.
+pub struct InstanceLock {
+    _file: File,
+}
+
+impl InstanceLock {
+    pub fn acquire(path: &Path) -> Result<InstanceLock, SpoolError> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                SpoolError::Setup(format!("cannot open lock file {}: {e}", path.display()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {
+                let _ = file.set_len(0);
+                let _ = writeln!(file, "{}", std::process::id());
+                Ok(InstanceLock { _file: file })
+            }
+            Err(fs::TryLockError::WouldBlock) => {
+                let pid = fs::read_to_string(path).unwrap_or_default();
+                Err(SpoolError::Setup(format!(
+                    "another medo-gateway (pid {}) holds {}; only one instance may run on a state_dir",
+                    pid.trim(),
+                    path.display()
+                )))
+            }
+            Err(fs::TryLockError::Error(e)) => Err(SpoolError::Setup(format!(
+                "cannot lock {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// What a folder looks like now: every entry's name, size, mtime; compared between scans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    entries: Vec<(String, u64, SystemTime)>,
+    pub newest: SystemTime,
+}
+
+/// Takes a snapshot of a package folder (lstat only; reads no content).
+pub fn snapshot(dir: &Path, max_entries: usize) -> io::Result<Snapshot> {
+    let mut entries = Vec::new();
+    let mut newest = fs::symlink_metadata(dir)?.modified()?;
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        if entries.len() > max_entries {
+            break;
+        }
+        let m = e.metadata()?;
+        let mtime = m.modified()?;
+        newest = newest.max(mtime);
+        entries.push((e.file_name().to_string_lossy().into_owned(), m.len(), mtime));
+    }
+    entries.sort();
+    Ok(Snapshot { entries, newest })
+}
+
+/// Whether a package folder is complete: exactly one envelope, every `[ФАЙЛЫ]` file present,
+/// every ZIP's central directory readable. Reads only; never modifies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completeness {
+    Complete,
+    /// Not yet complete; the reason is for logs and the quarantine record.
+    Incomplete(String),
+}
+
+pub fn completeness(dir: &Path, limits: &Limits) -> Completeness {
+    let files = match list_files(dir, limits) {
+        Ok(f) => f,
+        // unsafe entries (symlinks, FIFOs, control characters): complete as far as waiting
+        // helps; parsing will quarantine it with the precise reason
+        Err(e) if e.code() != "io" => return Completeness::Complete,
+        Err(e) => return Completeness::Incomplete(e.to_string()),
+    };
+    let envelopes: Vec<&String> = files.iter().filter(|n| is_envelope_name(n)).collect();
+    let [env_name] = envelopes.as_slice() else {
+        return Completeness::Incomplete(format!("{} envelopes", envelopes.len()));
+    };
+    let bytes = match fs::read(dir.join(env_name)) {
+        Ok(b) if b.len() as u64 <= limits.max_envelope_bytes => b,
+        Ok(_) => return Completeness::Complete, // too large: parsing will say so
+        Err(e) => return Completeness::Incomplete(format!("{env_name}: {e}")),
+    };
+    let env = match envelope::parse(&bytes, env_name, limits.max_package_files) {
+        Ok(env) => env,
+        Err(_) => return Completeness::Complete, // a bad envelope does not get better by waiting
+    };
+    for listed in &env.files {
+        if !files.iter().any(|f| f.eq_ignore_ascii_case(listed)) {
+            return Completeness::Incomplete(format!("{listed} listed but missing"));
+        }
+    }
+    for zip in files.iter().filter(|f| f.to_lowercase().ends_with(".zip")) {
+        if !is_readable_zip(&dir.join(zip)) {
+            return Completeness::Incomplete(format!("{zip}: no readable central directory yet"));
+        }
+    }
+    Completeness::Complete
+}
+
+/// What the scanner decided about a folder in inbound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Complete and unchanged for `settle_ms`: claim it.
+    Ready,
+    /// Still incomplete after `incomplete_after_secs`: claim it for quarantine.
+    Overdue(String),
+    /// Look again later (at the latest after this long).
+    Wait(Duration),
+}
+
+/// Remembers each inbound folder's last snapshot and since when it has been unchanged.
+#[derive(Default)]
+pub struct SettleTracker {
+    seen: HashMap<String, (Snapshot, Instant)>,
+}
+
+impl SettleTracker {
+    /// Looks at one folder.
+    pub fn judge(
+        &mut self,
+        name: &str,
+        dir: &Path,
+        now: Instant,
+        spool: &SpoolConfig,
+        limits: &Limits,
+    ) -> Verdict {
+        let settle = Duration::from_millis(spool.settle_ms);
+        let snap = match snapshot(dir, limits.max_package_files) {
+            Ok(s) => s,
+            Err(_) => return Verdict::Wait(settle),
+        };
+        let since = match self.seen.get(name) {
+            Some((old, since)) if *old == snap => *since,
+            _ => now,
+        };
+        self.seen.insert(name.to_string(), (snap.clone(), since));
+        let stable_for = now.duration_since(since);
+        let age = SystemTime::now()
+            .duration_since(snap.newest)
+            .unwrap_or_default();
+        match completeness(dir, limits) {
+            Completeness::Complete if stable_for >= settle => Verdict::Ready,
+            Completeness::Complete => Verdict::Wait(settle - stable_for),
+            Completeness::Incomplete(why) => {
+                if age >= Duration::from_secs(spool.incomplete_after_secs) && stable_for >= settle {
+                    Verdict::Overdue(why)
+                } else {
+                    Verdict::Wait(settle.max(Duration::from_millis(200)))
+                }
+            }
+        }
+    }
+
+    /// Forgets folders no longer in inbound.
+    pub fn retain(&mut self, present: &[String]) {
+        self.seen.retain(|k, _| present.contains(k));
+    }
+}
+
+/// Package folders in inbound (hidden names skipped), sorted, at most `max`.
+pub fn scan_inbound(inbound: &Path, max: usize) -> Result<Vec<String>, SpoolError> {
+    let mut names = Vec::new();
+    for e in
+        fs::read_dir(inbound).map_err(transient(format!("cannot read {}", inbound.display())))?
+    {
+        let Ok(e) = e else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        names.push(name);
+    }
+    names.sort();
+    names.truncate(max);
+    Ok(names)
+}
+
+/// A fresh claim folder name (unique: time, pid, counter).
+pub fn claim_name(counter: u64) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("c{nanos}-{}-{counter}", std::process::id())
+}
+
+/// Claims `inbound/<name>` by renaming it to `claimed/<claim>`, and makes the rename durable.
+pub fn claim(layout: &Layout, name: &str, claim: &str) -> Result<PathBuf, SpoolError> {
+    let src = layout.inbound.join(name);
+    let dst = layout.claimed.join(claim);
+    fs::rename(&src, &dst).map_err(transient(format!("cannot claim {}", src.display())))?;
+    fsync_dir(&layout.claimed).map_err(fatal_sync(&layout.claimed))?;
+    fsync_dir(&layout.inbound).map_err(fatal_sync(&layout.inbound))?;
+    Ok(dst)
+}
+
+/// The package key: SHA-256 over the sorted `name\0sha256\n` lines of every file in the
+/// folder, plus the file count and total bytes. Files are streamed, never held whole.
+pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64)> {
+    let mut names: Vec<String> = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        if names.len() >= max_files {
+            break;
+        }
+        if e.file_type()?.is_file() {
+            names.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    let mut hasher = FileHasher::new(256 * 1024);
+    let mut key = Sha256::new();
+    let mut bytes = 0;
+    for n in &names {
+        let (h, size) = hasher.hash_file(&dir.join(n))?;
+        bytes += size;
+        key.update(n.as_bytes());
+        key.update([0]);
+        key.update(h.as_bytes());
+        key.update(b"\n");
+    }
+    Ok((hex::encode(key.finalize()), names.len() as u64, bytes))
+}
+
+/// `reason.json` next to a quarantined package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub code: String,
+    pub message: String,
+    pub time: String,
+    pub original_name: String,
+    pub key: String,
+    pub arrival: u64,
+    pub header_uid: Option<String>,
+}
+
+/// Moves a claimed folder to its resting place `dest/package` (quarantine, with
+/// `dest/reason.json`) or `dest` (archive). Idempotent: done if the claim is gone and the
+/// destination exists.
+pub fn file_away(
+    layout: &Layout,
+    claim: &str,
+    dest: &Path,
+    reason: Option<&Reason>,
+) -> Result<(), SpoolError> {
+    let src = layout.claimed.join(claim);
+    let target = if reason.is_some() {
+        dest.join("package")
+    } else {
+        dest.to_path_buf()
+    };
+    if !src.exists() {
+        if target.exists() {
+            return Ok(());
+        }
+        return Err(SpoolError::Transient {
+            what: format!("claimed folder {} vanished", src.display()),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        });
+    }
+    let parent = target.parent().unwrap_or(dest);
+    fs::create_dir_all(parent).map_err(transient(format!("cannot create {}", parent.display())))?;
+    if let Some(r) = reason {
+        let tmp = dest.join(".reason.json.tmp");
+        let body = serde_json::to_vec_pretty(r).expect("reasons serialise");
+        write_synced(&tmp, &body)?;
+        fs::rename(&tmp, dest.join("reason.json"))
+            .map_err(transient("cannot write reason.json"))?;
+    }
+    fs::rename(&src, &target).map_err(transient(format!(
+        "cannot move {} to {}",
+        src.display(),
+        target.display()
+    )))?;
+    fsync_dir(parent).map_err(fatal_sync(parent))?;
+    if let Some(grand) = parent.parent() {
+        fsync_dir(grand).map_err(fatal_sync(grand))?;
+    }
+    fsync_dir(&layout.claimed).map_err(fatal_sync(&layout.claimed))?;
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
+    let mut f =
+        File::create(path).map_err(transient(format!("cannot create {}", path.display())))?;
+    f.write_all(bytes)
+        .map_err(transient(format!("cannot write {}", path.display())))?;
+    f.sync_all().map_err(fatal_sync(path))?;
+    Ok(())
+}
+
+/// Publishes one outbound package: builds `tmp/<name>/` (files fsynced, the envelope written
+/// last), renames it to `outbound/<name>`, fsyncs outbound. Idempotent: if `outbound/<name>`
+/// exists it was published already. Returns the SHA-256 over the files (`name\0sha256`
+/// lines, like package keys).
+pub fn publish(
+    layout: &Layout,
+    name: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<String, SpoolError> {
+    let digest = {
+        let mut sorted: Vec<&(String, Vec<u8>)> = files.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut key = Sha256::new();
+        for (n, bytes) in sorted {
+            key.update(n.as_bytes());
+            key.update([0]);
+            key.update(hex::encode(Sha256::digest(bytes)).as_bytes());
+            key.update(b"\n");
+        }
+        hex::encode(key.finalize())
+    };
+    let dst = layout.outbound.join(name);
+    if dst.exists() {
+        return Ok(digest);
+    }
+    let tmp = layout.tmp.join(name);
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(transient(format!("cannot clear {}", tmp.display())))?;
+    }
+    fs::create_dir_all(&tmp).map_err(transient(format!("cannot create {}", tmp.display())))?;
+    for (file, bytes) in files {
+        write_synced(&tmp.join(file), bytes)?;
+    }
+    fsync_dir(&tmp).map_err(fatal_sync(&tmp))?;
+    fs::rename(&tmp, &dst).map_err(transient(format!(
+        "cannot publish into {}",
+        layout.outbound.display()
+    )))?;
+    fsync_dir(&layout.outbound).map_err(fatal_sync(&layout.outbound))?;
+    Ok(digest)
+}
+
+/// Removes leftovers in `tmp/` (builds interrupted by a crash; they are rebuilt from the journal).
+pub fn clean_tmp(layout: &Layout) -> io::Result<usize> {
+    let mut n = 0;
+    for e in fs::read_dir(&layout.tmp)? {
+        let p = e?.path();
+        if p.is_dir() {
+            fs::remove_dir_all(&p)?;
+        } else {
+            fs::remove_file(&p)?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Claimed folders (names), for recovery.
+pub fn claimed(layout: &Layout) -> io::Result<Vec<String>> {
+    let mut v: Vec<String> = fs::read_dir(&layout.claimed)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    v.sort();
+    Ok(v)
+}
