@@ -111,6 +111,10 @@ pub enum ExportFormatArg {
 pub enum StoreCommand {
     /// Rebuild the index from the journal (the service must be stopped).
     Rebuild,
+    /// Check that the index agrees with the journal: rebuild a scratch copy from the journal
+    /// and compare every arrival. Exit 0 when they agree, 1 otherwise (the service must be
+    /// stopped).
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,11 +185,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 JournalCommand::Export { format } => run_export(&dir, format),
             }
         }
-        Command::Store {
-            command: StoreCommand::Rebuild,
-        } => {
+        Command::Store { command } => {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
-            run_rebuild(&config)
+            match command {
+                StoreCommand::Rebuild => run_rebuild(&config),
+                StoreCommand::Verify => run_store_verify(&config),
+            }
         }
         Command::Spool {
             command: SpoolCommand::Retry { id },
@@ -320,6 +325,49 @@ fn run_rebuild(config: &Config) -> Result<ExitCode, String> {
     let n = store::rebuild(&store, &layout.journal).map_err(|e| e.to_string())?;
     println!("store rebuilt from {n} journal records");
     Ok(ExitCode::SUCCESS)
+}
+
+fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
+    let layout = Layout::new(&config.spool);
+    let _lock = spool::InstanceLock::acquire(&layout.lock).map_err(|e| e.to_string())?;
+    let live = Store::open(&layout.store).map_err(|e| e.to_string())?;
+    let scratch_dir = layout
+        .tmp
+        .join(format!("store-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch_dir);
+    let differences = {
+        let scratch = Store::open(&scratch_dir).map_err(|e| e.to_string())?;
+        store::rebuild(&scratch, &layout.journal).map_err(|e| e.to_string())?;
+        let (a, b) = (
+            live.all().map_err(|e| e.to_string())?,
+            scratch.all().map_err(|e| e.to_string())?,
+        );
+        let mut diffs: Vec<String> = Vec::new();
+        if a.len() != b.len() {
+            diffs.push(format!(
+                "the store has {} arrivals, the journal {}",
+                a.len(),
+                b.len()
+            ));
+        }
+        for (x, y) in a.iter().zip(&b) {
+            if x != y {
+                diffs.push(format!("arrival {} differs", y.arrival));
+            }
+        }
+        diffs
+    };
+    let _ = std::fs::remove_dir_all(&scratch_dir);
+    if differences.is_empty() {
+        println!("store agrees with the journal");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for d in differences.iter().take(20) {
+            println!("{d}");
+        }
+        println!("store DISAGREES with the journal: run `medo-gateway store rebuild`");
+        Ok(ExitCode::from(1))
+    }
 }
 
 /// Moves a quarantined package back into inbound. Works while the service runs (a rename

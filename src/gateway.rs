@@ -227,12 +227,9 @@ impl Gateway {
                 .tracker
                 .judge(name, &dir, now, &self.config.spool, &self.config.limits)
             {
-                Verdict::Wait(d) => {
-                    report.next_look = Some(report.next_look.map_or(d, |n| n.min(d)));
-                    if matches!(
-                        spool::completeness(&dir, &self.config.limits),
-                        spool::Completeness::Complete
-                    ) {
+                Verdict::Wait { after, settling } => {
+                    report.next_look = Some(report.next_look.map_or(after, |n| n.min(after)));
+                    if settling {
                         report.settling += 1;
                     } else {
                         report.incomplete += 1;

@@ -254,8 +254,10 @@ pub enum Verdict {
     Ready,
     /// Still incomplete after `incomplete_after_secs`: claim it for quarantine.
     Overdue(String),
-    /// Look again later (at the latest after this long).
-    Wait(Duration),
+    /// Look again later (at the latest after this long). `settling`: it will be acted on
+    /// once unchanged for `settle_ms` (complete, or incomplete and overdue); otherwise it is
+    /// incomplete and waiting for files.
+    Wait { after: Duration, settling: bool },
 }
 
 /// Remembers each inbound folder's last snapshot and since when it has been unchanged.
@@ -277,7 +279,12 @@ impl SettleTracker {
         let settle = Duration::from_millis(spool.settle_ms);
         let snap = match snapshot(dir, limits.max_package_files) {
             Ok(s) => s,
-            Err(_) => return Verdict::Wait(settle),
+            Err(_) => {
+                return Verdict::Wait {
+                    after: settle,
+                    settling: false,
+                }
+            }
         };
         let since = match self.seen.get(name) {
             Some((old, since)) if *old == snap => *since,
@@ -290,12 +297,24 @@ impl SettleTracker {
             .unwrap_or_default();
         match completeness(dir, limits) {
             Completeness::Complete if stable_for >= settle => Verdict::Ready,
-            Completeness::Complete => Verdict::Wait(settle - stable_for),
+            Completeness::Complete => Verdict::Wait {
+                after: settle - stable_for,
+                settling: true,
+            },
             Completeness::Incomplete(why) => {
-                if age >= Duration::from_secs(spool.incomplete_after_secs) && stable_for >= settle {
+                let overdue = age >= Duration::from_secs(spool.incomplete_after_secs);
+                if overdue && stable_for >= settle {
                     Verdict::Overdue(why)
+                } else if overdue {
+                    Verdict::Wait {
+                        after: settle - stable_for,
+                        settling: true,
+                    }
                 } else {
-                    Verdict::Wait(settle.max(Duration::from_millis(200)))
+                    Verdict::Wait {
+                        after: settle.max(Duration::from_millis(200)),
+                        settling: false,
+                    }
                 }
             }
         }

@@ -1,0 +1,461 @@
+//! The durable spool through the binary: receipts, duplicates, quarantine, retry, readiness,
+//! the lock, the filesystem check, journal verification and store recovery.
+
+mod common;
+
+use std::fs;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use common::env::{copy_dir, names, Env, UROG_UID};
+
+#[test]
+fn samples_are_received_answered_and_archived() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "100001");
+    env.drop_sample("urog-appeal-2.7.1", "100002");
+    env.drop_sample("urog-receipt-2.7.1", "100003");
+    let out = env.once();
+    assert!(out.contains("claimed 3"), "{out}");
+    assert!(names(&env.inbound).is_empty());
+    assert!(names(&env.state.join("claimed")).is_empty());
+    assert!(names(&env.state.join("tmp")).is_empty());
+    // documents and containers get a receipt; receipts do not
+    let outs = env.outbound_names();
+    assert_eq!(outs.len(), 2, "{outs:?}");
+    let received = env.records_of_kind("received");
+    let srcs: Vec<&str> = received
+        .iter()
+        .map(|r| r["src"].as_str().unwrap())
+        .collect();
+    assert_eq!(srcs, ["100001", "100002", "100003"]);
+    // the 2.2 document is answered in 2.2 (mirror), the container in 2.7.1
+    let r22 = env
+        .outbound
+        .join(&outs.iter().find(|n| n.ends_with("-1")).unwrap());
+    assert!(r22.join("document.xml").exists() && r22.join("envelope.ini").exists());
+    let r271 = env
+        .outbound
+        .join(&outs.iter().find(|n| n.ends_with("-2")).unwrap());
+    let xml = fs::read_to_string(r271.join("message.xml")).unwrap();
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
+    assert!(xml.contains("<xdms:accepted>true</xdms:accepted>"));
+    assert!(
+        xml.contains(&format!("xdms:uid=\"{UROG_UID}\"")),
+        "deliveryIndex to УРОГ"
+    );
+    // every archived folder is complete
+    let archived = env.records_of_kind("archived");
+    assert_eq!(archived.len(), 3);
+    for a in &archived {
+        let dir = env.state.join(a["dir"].as_str().unwrap());
+        assert!(dir.join("envelope.ini").exists(), "{}", dir.display());
+    }
+    env.verify_all();
+    // nothing left to do: a second run changes nothing
+    let out = env.once();
+    assert!(
+        out.contains("claimed 0") && out.contains("published 0"),
+        "{out}"
+    );
+    assert_eq!(env.outbound_names().len(), 2);
+}
+
+#[test]
+fn receipts_are_valid_packages_that_inspect_reads() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    let name = env.outbound_names().pop().unwrap();
+    let out = common::bin()
+        .args(["inspect", "--compact"])
+        .arg(env.outbound.join(&name))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["header"]["type"], "Квитанция");
+    assert_eq!(v["envelope"]["addressees"][0], "WH-MEDO~APRF");
+    assert_eq!(v["body"]["accepted"], true);
+    let parsed = env.records_of_kind("parsed");
+    assert_eq!(v["body"]["uid"], parsed[0]["header_uid"]);
+}
+
+#[test]
+fn duplicates_by_key_and_by_uid_get_the_receipt_again_and_nothing_more() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "first");
+    env.once();
+    // the same bytes again
+    env.drop_sample("urog-appeal-2.2", "again");
+    // the same header uid, other bytes (a re-send with a changed envelope date)
+    let resend = env.drop_sample("urog-appeal-2.2", "resend");
+    let env_file = resend.join("envelope.ini");
+    let text = fs::read(&env_file).unwrap();
+    let mut changed = text.clone();
+    let at = changed.windows(4).position(|w| w == b"2026").unwrap();
+    changed[at + 3] = b'7';
+    fs::write(&env_file, changed).unwrap();
+    let out = env.once();
+    assert!(out.contains("duplicates 2"), "{out}");
+    let dups = env.records_of_kind("duplicate");
+    assert_eq!(dups.len(), 2);
+    let by: Vec<&str> = dups.iter().map(|d| d["by"].as_str().unwrap()).collect();
+    assert_eq!(by, ["key", "uid"]);
+    assert!(dups.iter().all(|d| d["of"] == 1));
+    assert_eq!(env.outbound_names().len(), 3, "one receipt per arrival");
+    // archived separately, nothing overwritten
+    let dirs: Vec<String> = env
+        .records_of_kind("archived")
+        .iter()
+        .map(|a| a["dir"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(dirs.len(), 3);
+    assert!(
+        dirs[1].ends_with(&format!(".{}", dups[0]["arrival"])),
+        "{dirs:?}"
+    );
+    env.verify_all();
+}
+
+fn reason_of(env: &Env) -> serde_json::Value {
+    let q = names(&env.state.join("quarantine"));
+    assert_eq!(q.len(), 1, "{q:?}");
+    serde_json::from_slice(
+        &fs::read(env.state.join("quarantine").join(&q[0]).join("reason.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_broken_message_is_quarantined_with_a_reason_and_no_receipt() {
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.2", "broken");
+    fs::write(
+        dir.join("document.xml"),
+        "<xdms:communication xmlns:xdms=\"http://www.infpres.com/IEDMS\">",
+    )
+    .unwrap();
+    let out = env.once();
+    assert!(out.contains("quarantined 1"), "{out}");
+    let reason = reason_of(&env);
+    assert_eq!(reason["code"], "malformed-xml");
+    assert_eq!(reason["original_name"], "broken");
+    assert!(reason["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("document.xml: malformed XML"));
+    let q = names(&env.state.join("quarantine"));
+    assert!(env
+        .state
+        .join("quarantine")
+        .join(&q[0])
+        .join("package/document.xml")
+        .exists());
+    assert!(env.outbound_names().is_empty(), "no header uid, no receipt");
+    env.verify_all();
+}
+
+#[test]
+fn a_hostile_container_is_quarantined_with_a_negative_receipt_and_writes_nothing_outside() {
+    use zip::write::SimpleFileOptions;
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.7.1", "slip");
+    let zip_name = names(&dir)
+        .into_iter()
+        .find(|n| n.ends_with(".zip"))
+        .unwrap();
+    let mut z = zip::ZipWriter::new(fs::File::create(dir.join(&zip_name)).unwrap());
+    z.start_file("passport.xml", SimpleFileOptions::default())
+        .unwrap();
+    z.write_all(b"<c:container xmlns:c='urn:IEDMS:CONTAINER'/>")
+        .unwrap();
+    z.start_file("../../../escaped.txt", SimpleFileOptions::default())
+        .unwrap();
+    z.write_all(b"owned").unwrap();
+    z.finish().unwrap();
+    env.once();
+    let reason = reason_of(&env);
+    assert_eq!(reason["code"], "bad-zip-entry");
+    assert!(reason["header_uid"].is_string());
+    let outs = env.outbound_names();
+    assert_eq!(outs.len(), 1);
+    let xml = fs::read_to_string(env.outbound.join(&outs[0]).join("message.xml")).unwrap();
+    assert!(xml.contains("<xdms:accepted>false</xdms:accepted>"));
+    assert!(xml.contains("bad-zip-entry"));
+    for p in [
+        env.root.path().join("escaped.txt"),
+        env.state.join("escaped.txt"),
+        env.inbound.join("escaped.txt"),
+    ] {
+        assert!(!p.exists(), "{}", p.display());
+    }
+    env.verify_all();
+}
+
+#[test]
+fn an_unknown_sender_is_quarantined_and_retry_puts_it_back() {
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.2", "stranger");
+    let xml = fs::read(dir.join("document.xml")).unwrap();
+    let text = encoding_rs::WINDOWS_1251
+        .decode(&xml)
+        .0
+        .replace(UROG_UID, "99999999-8888-4777-8666-555555555555");
+    fs::write(
+        dir.join("document.xml"),
+        encoding_rs::WINDOWS_1251.encode(&text).0,
+    )
+    .unwrap();
+    env.once();
+    let reason = reason_of(&env);
+    assert_eq!(reason["code"], "unknown-partner");
+    assert!(env.outbound_names().is_empty());
+    let arrival = reason["arrival"].to_string();
+    let out = env.cmd(&["spool", "retry", &arrival]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(names(&env.inbound), ["stranger"]);
+    assert!(names(&env.state.join("quarantine")).is_empty());
+    env.once();
+    assert_eq!(
+        reason_of(&env)["code"],
+        "unknown-partner",
+        "still unknown: quarantined again"
+    );
+    let out = env.cmd(&["spool", "retry", "no-such-thing"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn an_incomplete_folder_waits_and_is_quarantined_only_when_overdue() {
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.2", "partial");
+    fs::remove_file(dir.join("appeal.pdf")).unwrap();
+    let out = env.once();
+    assert!(
+        out.contains("claimed 0") && out.contains("1 incomplete"),
+        "{out}"
+    );
+    assert!(dir.exists(), "an incomplete package is never touched");
+    // once overdue (incomplete_after_secs = 0) it is quarantined as «incomplete»
+    let strict = Env::with(1, 0, "");
+    let dir = strict.drop_sample("urog-appeal-2.2", "partial");
+    fs::remove_file(dir.join("appeal.pdf")).unwrap();
+    strict.once();
+    let reason = reason_of(&strict);
+    assert_eq!(reason["code"], "incomplete");
+    assert!(reason["message"].as_str().unwrap().contains("appeal.pdf"));
+    // the header was readable: a negative receipt
+    assert_eq!(strict.outbound_names().len(), 1);
+}
+
+#[test]
+fn a_second_instance_is_refused_with_a_clear_message() {
+    let env = Env::new();
+    let mut service = common::bin()
+        .arg("--config")
+        .arg(&env.config)
+        .arg("run")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env.state.join("lock").exists() || env.records_of_kind("service_start").is_empty() {
+        assert!(Instant::now() < deadline, "service did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = env.cmd(&["run", "--once"]);
+    let _ = service.kill();
+    let _ = service.wait();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("another medo-gateway"), "{err}");
+}
+
+#[test]
+fn spool_folders_on_different_filesystems_are_refused() {
+    let shm = std::path::Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("SKIPPED: no /dev/shm to put outbound on another filesystem");
+        return;
+    }
+    let other = tempfile::tempdir_in(shm).unwrap();
+    let env = Env::new();
+    let text = fs::read_to_string(&env.config).unwrap().replace(
+        &env.outbound.display().to_string(),
+        &other.path().display().to_string(),
+    );
+    fs::write(&env.config, text).unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different filesystems"));
+}
+
+#[test]
+fn journal_verify_detects_every_kind_of_tampering() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    env.once();
+    let seg_dir = env.state.join("journal");
+    let seg = seg_dir.join(names(&seg_dir).pop().unwrap());
+    let original = fs::read_to_string(&seg).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+    assert!(lines.len() > 8);
+    let check = |content: String, expect_line: usize| {
+        fs::write(&seg, content).unwrap();
+        let out = env.cmd(&["journal", "verify", "--json"]);
+        assert_eq!(out.status.code(), Some(1), "tampering not detected");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["first_bad"]["line"], expect_line, "{v}");
+    };
+    // a flipped byte inside a record (a hex digit of a key)
+    let mut flipped = lines.clone();
+    let mut bytes = lines[4].as_bytes().to_vec();
+    let at = bytes.windows(7).position(|w| w == b"\"key\":\"").unwrap() + 7;
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    let l4 = String::from_utf8(bytes).unwrap();
+    flipped[4] = &l4;
+    check(flipped.join("\n") + "\n", 5);
+    // a deleted record
+    let mut deleted = lines.clone();
+    deleted.remove(3);
+    check(deleted.join("\n") + "\n", 4);
+    // two records swapped
+    let mut swapped = lines.clone();
+    swapped.swap(2, 3);
+    check(swapped.join("\n") + "\n", 3);
+    // a truncated last record
+    let mut truncated = lines.join("\n");
+    truncated.truncate(truncated.len() - 20);
+    check(truncated, lines.len());
+    // restored: intact again
+    fs::write(&seg, &original).unwrap();
+    env.verify_all();
+}
+
+#[test]
+fn a_corrupt_store_is_rebuilt_from_the_journal() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    let store = env.state.join("store");
+    for f in names(&store) {
+        let p = store.join(&f);
+        if p.is_file() {
+            fs::write(&p, b"garbage garbage garbage").unwrap();
+        }
+    }
+    // duplicates are still recognised after the rebuild: the store knows the first arrival
+    env.drop_sample("urog-appeal-2.2", "again");
+    let out = env.cmd(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("duplicates 1"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rebuilding it from the journal")
+            || String::from_utf8_lossy(&out.stderr).contains("store rebuilt")
+    );
+    env.verify_all();
+    let out = env.cmd(&["store", "rebuild"]);
+    assert!(out.status.success());
+    env.verify_all();
+}
+
+#[test]
+fn a_crash_after_claim_is_recovered_and_a_torn_journal_tail_is_cut() {
+    let env = Env::new();
+    env.once(); // creates the state layout
+                // a folder claimed but never journaled (crash right after the rename)
+    copy_dir(
+        &env.samples.join("urog-appeal-2.2"),
+        &env.state.join("claimed").join("c1-1-1"),
+    );
+    // and a torn record at the end of the journal
+    let seg_dir = env.state.join("journal");
+    let seg = seg_dir.join(names(&seg_dir).pop().unwrap());
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&seg)
+        .unwrap()
+        .write_all(b"{\"seq\":99,\"ts\":\"2026")
+        .unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("torn"));
+    assert_eq!(env.records_of_kind("received").len(), 1);
+    assert_eq!(env.outbound_names().len(), 1);
+    env.verify_all();
+}
+
+#[test]
+fn a_folder_written_over_three_seconds_is_processed_once_complete_and_never_before() {
+    let env = Env::with(1000, 3600, "");
+    let mut service = common::bin()
+        .arg("--config")
+        .arg(&env.config)
+        .arg("run")
+        .spawn()
+        .unwrap();
+    let src = env.samples.join("urog-appeal-2.2");
+    let dir = env.inbound.join("slow");
+    fs::create_dir(&dir).unwrap();
+    // envelope first (it lists files that do not exist yet), then the files one per second
+    for (i, f) in [
+        "envelope.ini",
+        "cover-letter.pdf",
+        "document.xml",
+        "appeal.pdf",
+    ]
+    .iter()
+    .enumerate()
+    {
+        fs::copy(src.join(f), dir.join(f)).unwrap();
+        if i < 3 {
+            std::thread::sleep(Duration::from_secs(1));
+            assert!(dir.exists(), "claimed before complete (after {f})");
+            assert!(env.outbound_names().is_empty());
+        }
+    }
+    let done_at = Instant::now();
+    let deadline = done_at + Duration::from_secs(10);
+    while env.outbound_names().is_empty() {
+        assert!(Instant::now() < deadline, "not processed after completion");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let latency = done_at.elapsed();
+    assert!(
+        latency >= Duration::from_millis(900),
+        "processed before settle_ms: {latency:?}"
+    );
+    // clean stop on SIGTERM
+    unsafe_sigterm(service.id());
+    let status = service.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(env.records_of_kind("service_stop").len(), 1);
+    assert_eq!(env.records_of_kind("received").len(), 1);
+    env.verify_all();
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
