@@ -115,19 +115,12 @@ impl Gateway {
         spool::prepare(&layout)?;
         let (journal, _) = Journal::open(&layout.journal)?;
         let (store, rebuilt) = Store::open_or_reset(&layout.store)?;
-        let behind = match store.applied_seq()? {
-            _ if rebuilt.is_some() => true,
-            Some(seq) => {
-                seq + 1 > journal.next_seq()
-                    || store.head()?.as_deref() != head_at(&layout.journal, seq)?.as_deref()
-            }
-            None => journal.next_seq() > 0,
-        };
-        if behind {
-            let n = store::rebuild(&store, &layout.journal)
-                .map_err(|e| GatewayError::Other(format!("store rebuild: {e}")))?;
-            tracing::info!(records = n, "store rebuilt from the journal");
-        }
+        catch_up(
+            &store,
+            &layout.journal,
+            rebuilt.is_some(),
+            journal.next_seq(),
+        )?;
         if let Ok(n) = spool::clean_tmp(&layout) {
             if n > 0 {
                 tracing::info!(entries = n, "removed unfinished builds from tmp/");
@@ -565,16 +558,38 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.saturating_sub(1).min(6))
 }
 
-fn head_at(journal: &Path, seq: u64) -> Result<Option<String>, GatewayError> {
-    let mut head = None;
-    crate::journal::scan(journal, |r| {
-        if r.seq == seq {
-            head = Some(r.hash.clone());
-            return false;
+/// Brings the store up to the journal: replays the records it has not applied (a crash
+/// between the journal's fsync and the store's flush leaves it behind), or rebuilds it from
+/// scratch when it was reset or does not match the journal (ahead of it, or another head).
+fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result<(), GatewayError> {
+    let applied = store.applied_seq()?;
+    let consistent = match applied {
+        _ if reset => false,
+        None => true,
+        Some(seq) if seq >= next_seq => false,
+        Some(seq) => {
+            let at = crate::journal::read_from(journal, seq)?;
+            let head = store.head()?;
+            at.first()
+                .is_some_and(|r| r.seq == seq && Some(&r.hash) == head.as_ref())
         }
-        true
-    })?;
-    Ok(head)
+    };
+    if !consistent {
+        let n = store::rebuild(store, journal)
+            .map_err(|e| GatewayError::Other(format!("store rebuild: {e}")))?;
+        tracing::warn!(records = n, "store rebuilt from the journal");
+        return Ok(());
+    }
+    let from = applied.map_or(0, |s| s + 1);
+    if from < next_seq {
+        let records = crate::journal::read_from(journal, from)?;
+        for r in &records {
+            store.apply(r)?;
+        }
+        store.flush()?;
+        tracing::info!(records = records.len(), "store caught up with the journal");
+    }
+    Ok(())
 }
 
 fn facts_of(m: &Message) -> Facts {
