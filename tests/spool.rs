@@ -32,11 +32,11 @@ fn samples_are_received_answered_and_archived() {
     // the 2.2 document is answered in 2.2 (mirror), the container in 2.7.1
     let r22 = env
         .outbound
-        .join(&outs.iter().find(|n| n.ends_with("-1")).unwrap());
+        .join(outs.iter().find(|n| n.ends_with("-1")).unwrap());
     assert!(r22.join("document.xml").exists() && r22.join("envelope.ini").exists());
     let r271 = env
         .outbound
-        .join(&outs.iter().find(|n| n.ends_with("-2")).unwrap());
+        .join(outs.iter().find(|n| n.ends_with("-2")).unwrap());
     let xml = fs::read_to_string(r271.join("message.xml")).unwrap();
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
     assert!(xml.contains("<xdms:accepted>true</xdms:accepted>"));
