@@ -11,7 +11,7 @@
 //! the journal replays into the store and every unfinished arrival resumes from its last
 //! journaled step; effects are idempotent (deterministic names, existing destination = done).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -209,9 +209,9 @@ impl Gateway {
         let names = spool::scan_inbound(&self.layout.inbound, 100_000)?;
         self.tracker.retain(&names);
         let now = Instant::now();
-        let mut events = Vec::new();
+        let mut claimed: Vec<(String, String)> = Vec::new();
         for name in &names {
-            if events.len() >= self.config.spool.max_batch {
+            if claimed.len() >= self.config.spool.max_batch {
                 report.next_look = Some(Duration::ZERO);
                 break;
             }
@@ -242,11 +242,19 @@ impl Gateway {
                     if let Verdict::Overdue(why) = verdict {
                         self.overdue.insert(claim.clone(), why);
                     }
-                    events.push(self.received_event(name, &claim)?);
+                    claimed.push((name.clone(), claim));
                     report.claimed += 1;
                 }
             }
         }
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        spool::sync_claims(&self.layout)?;
+        let events = claimed
+            .iter()
+            .map(|(name, claim)| self.received_event(name, claim))
+            .collect::<Result<Vec<_>, _>>()?;
         self.commit(events)?;
         Ok(report)
     }
@@ -392,7 +400,8 @@ impl Gateway {
         });
     }
 
-    /// Publishes unpublished outputs and files away every decided arrival.
+    /// Publishes unpublished outputs, then files away every decided arrival; each step is one
+    /// group commit (one sync of the files, one journal fsync).
     fn effects(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
         let ready: Vec<Arrival> = self
             .store
@@ -400,83 +409,83 @@ impl Gateway {
             .into_iter()
             .filter(|a| matches!(a.state, State::Decided | State::Quarantined))
             .collect();
-        let mut events = Vec::new();
-        let mut failure = None;
-        for a in ready {
-            match self.settle_arrival(&a, &mut events, report) {
-                Ok(()) => {}
-                Err(e) if e.is_transient() => {
-                    failure = Some(e);
-                    break;
-                }
-                Err(e) => {
-                    self.commit(events)?;
-                    return Err(e);
+        if ready.is_empty() {
+            return Ok(());
+        }
+        // 1. outputs
+        let mut packages = Vec::new();
+        let mut owners = Vec::new();
+        for a in &ready {
+            for output in a.unpublished() {
+                match outbox::render(output, &self.config) {
+                    Ok(files) => {
+                        packages.push(spool::Outgoing {
+                            name: output.name.clone(),
+                            files,
+                        });
+                        owners.push(a);
+                    }
+                    Err(e) => {
+                        tracing::error!(output = %output.name, error = %e, "cannot render an output; it is skipped (the journal keeps the decision)")
+                    }
                 }
             }
         }
-        self.commit(events)?;
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-
-    fn settle_arrival(
-        &self,
-        a: &Arrival,
-        events: &mut Vec<Event>,
-        report: &mut PassReport,
-    ) -> Result<(), GatewayError> {
-        for output in a.unpublished() {
-            let files = match outbox::render(output, &self.config) {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::error!(output = %output.name, error = %e, "cannot render an output; it is skipped (journal keeps the decision)");
-                    continue;
-                }
-            };
-            let sha256 = spool::publish(&self.layout, &output.name, &files)?;
-            events.push(Event::Published {
+        let digests = spool::publish_all(&self.layout, &packages)?;
+        let events: Vec<Event> = packages
+            .iter()
+            .zip(&owners)
+            .zip(digests)
+            .map(|((p, a), sha256)| Event::Published {
                 arrival: a.arrival,
                 key: a.key.clone(),
-                name: output.name.clone(),
+                name: p.name.clone(),
                 sha256,
+            })
+            .collect();
+        report.published += events.len();
+        self.commit(events)?;
+        // 2. resting places
+        let mut moves = Vec::new();
+        let mut dirs = Vec::new();
+        let mut taken: HashSet<String> = HashSet::new();
+        for a in &ready {
+            let (rel, reason) = match (&a.state, &a.quarantine) {
+                (State::Quarantined, Some((code, message))) => {
+                    let rel = self.quarantine_dir(a, &taken);
+                    let reason = Reason {
+                        code: code.clone(),
+                        message: message.clone(),
+                        time: now_utc().1,
+                        original_name: a.src.clone(),
+                        key: a.key.clone(),
+                        arrival: a.arrival,
+                        header_uid: a.header_uid.clone(),
+                    };
+                    (rel, Some(reason))
+                }
+                _ => (self.archive_dir(a)?, None),
+            };
+            taken.insert(rel.clone());
+            moves.push(spool::Move {
+                claim: a.claim.clone(),
+                dest: self.layout.state.join(&rel),
+                reason,
             });
-            report.published += 1;
+            dirs.push(rel);
         }
-        let dir = match (&a.state, &a.quarantine) {
-            (State::Quarantined, Some((code, message))) => {
-                let rel = self.quarantine_dir(a)?;
-                let reason = Reason {
-                    code: code.clone(),
-                    message: message.clone(),
-                    time: now_utc().1,
-                    original_name: a.src.clone(),
-                    key: a.key.clone(),
-                    arrival: a.arrival,
-                    header_uid: a.header_uid.clone(),
-                };
-                spool::file_away(
-                    &self.layout,
-                    &a.claim,
-                    &self.layout.state.join(&rel),
-                    Some(&reason),
-                )?;
-                rel
-            }
-            _ => {
-                let rel = self.archive_dir(a)?;
-                spool::file_away(&self.layout, &a.claim, &self.layout.state.join(&rel), None)?;
-                rel
-            }
-        };
-        events.push(Event::Archived {
-            arrival: a.arrival,
-            key: a.key.clone(),
-            dir,
-        });
-        report.archived += 1;
+        spool::file_away_all(&self.layout, &moves)?;
+        let events: Vec<Event> = ready
+            .iter()
+            .zip(dirs)
+            .map(|(a, dir)| Event::Archived {
+                arrival: a.arrival,
+                key: a.key.clone(),
+                dir,
+            })
+            .collect();
+        report.archived += events.len();
+        self.commit(events)?;
         Ok(())
     }
 
@@ -495,21 +504,22 @@ impl Gateway {
         Ok(format!("archive/{date}/{leaf}"))
     }
 
-    /// `quarantine/<key>` unless taken by another arrival of the same key: `<key>.<arrival>`.
-    fn quarantine_dir(&self, a: &Arrival) -> Result<String, GatewayError> {
+    /// `quarantine/<key>` unless another arrival of the same key holds it (on disk, or earlier
+    /// in this batch): then `quarantine/<key>.<arrival>`.
+    fn quarantine_dir(&self, a: &Arrival, taken: &HashSet<String>) -> String {
         let plain = format!("quarantine/{}", a.key);
         let reason = self.layout.state.join(&plain).join("reason.json");
         let mine = match std::fs::read(&reason) {
             Ok(bytes) => {
                 serde_json::from_slice::<Reason>(&bytes).is_ok_and(|r| r.arrival == a.arrival)
             }
-            Err(_) => true,
+            Err(_) => !self.layout.state.join(&plain).exists(),
         };
-        Ok(if mine {
+        if mine && !taken.contains(&plain) {
             plain
         } else {
             format!("quarantine/{}.{}", a.key, a.arrival)
-        })
+        }
     }
 
     /// Processes until nothing is left that can be done now: folders still settling are

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::SpoolConfig;
+#[cfg(not(target_os = "linux"))]
 use crate::journal::fsync_dir;
 use crate::wire::container::is_readable_zip;
 use crate::wire::envelope;
@@ -353,14 +354,54 @@ pub fn claim_name(counter: u64) -> String {
     format!("c{nanos}-{}-{counter}", std::process::id())
 }
 
-/// Claims `inbound/<name>` by renaming it to `claimed/<claim>`, and makes the rename durable.
+/// Claims `inbound/<name>` by renaming it to `claimed/<claim>`. Make a batch of claims
+/// durable with [`sync_claims`] before journaling them.
 pub fn claim(layout: &Layout, name: &str, claim: &str) -> Result<PathBuf, SpoolError> {
     let src = layout.inbound.join(name);
     let dst = layout.claimed.join(claim);
     fs::rename(&src, &dst).map_err(transient(format!("cannot claim {}", src.display())))?;
-    fsync_dir(&layout.claimed).map_err(fatal_sync(&layout.claimed))?;
-    fsync_dir(&layout.inbound).map_err(fatal_sync(&layout.inbound))?;
     Ok(dst)
+}
+
+/// Makes a batch of claims' renames durable.
+pub fn sync_claims(layout: &Layout) -> Result<(), SpoolError> {
+    sync_batch(
+        &layout.claimed,
+        &[],
+        &[layout.claimed.clone(), layout.inbound.clone()],
+    )
+}
+
+/// Makes written files and changed folders durable. On Linux one `syncfs` covers the whole
+/// filesystem (group commit for a batch); elsewhere every file and folder is fsynced.
+fn sync_batch(any: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), SpoolError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let _ = (files, dirs);
+        let handle = File::open(any).map_err(fatal_sync(any))?;
+        // SAFETY: syncfs takes a valid open file descriptor, which `handle` keeps open.
+        if unsafe { libc::syncfs(handle.as_raw_fd()) } != 0 {
+            return Err(SpoolError::Fatal {
+                path: any.to_path_buf(),
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = any;
+        for f in files {
+            File::open(f)
+                .and_then(|f| f.sync_all())
+                .map_err(fatal_sync(f))?;
+        }
+        for d in dirs {
+            fsync_dir(d).map_err(fatal_sync(d))?;
+        }
+        Ok(())
+    }
 }
 
 /// The package key: SHA-256 over the sorted `name\0sha256\n` lines of every file in the
@@ -403,101 +444,142 @@ pub struct Reason {
     pub header_uid: Option<String>,
 }
 
-/// Moves a claimed folder to its resting place `dest/package` (quarantine, with
-/// `dest/reason.json`) or `dest` (archive). Idempotent: done if the claim is gone and the
-/// destination exists.
-pub fn file_away(
-    layout: &Layout,
-    claim: &str,
-    dest: &Path,
-    reason: Option<&Reason>,
-) -> Result<(), SpoolError> {
-    let src = layout.claimed.join(claim);
-    let target = if reason.is_some() {
-        dest.join("package")
-    } else {
-        dest.to_path_buf()
-    };
-    if !src.exists() {
-        if target.exists() {
-            return Ok(());
-        }
-        return Err(SpoolError::Transient {
-            what: format!("claimed folder {} vanished", src.display()),
-            source: io::Error::from(io::ErrorKind::NotFound),
-        });
-    }
-    let parent = target.parent().unwrap_or(dest);
-    fs::create_dir_all(parent).map_err(transient(format!("cannot create {}", parent.display())))?;
-    if let Some(r) = reason {
-        let tmp = dest.join(".reason.json.tmp");
-        let body = serde_json::to_vec_pretty(r).expect("reasons serialise");
-        write_synced(&tmp, &body)?;
-        fs::rename(&tmp, dest.join("reason.json"))
-            .map_err(transient("cannot write reason.json"))?;
-    }
-    fs::rename(&src, &target).map_err(transient(format!(
-        "cannot move {} to {}",
-        src.display(),
-        target.display()
-    )))?;
-    fsync_dir(parent).map_err(fatal_sync(parent))?;
-    if let Some(grand) = parent.parent() {
-        fsync_dir(grand).map_err(fatal_sync(grand))?;
-    }
-    fsync_dir(&layout.claimed).map_err(fatal_sync(&layout.claimed))?;
-    Ok(())
+/// A claimed folder's move to its resting place: `dest` (archive) or `dest/package` with
+/// `dest/reason.json` (quarantine).
+pub struct Move {
+    pub claim: String,
+    pub dest: PathBuf,
+    pub reason: Option<Reason>,
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
-    let mut f =
-        File::create(path).map_err(transient(format!("cannot create {}", path.display())))?;
-    f.write_all(bytes)
-        .map_err(transient(format!("cannot write {}", path.display())))?;
-    f.sync_all().map_err(fatal_sync(path))?;
-    Ok(())
+impl Move {
+    fn target(&self) -> PathBuf {
+        if self.reason.is_some() {
+            self.dest.join("package")
+        } else {
+            self.dest.clone()
+        }
+    }
 }
 
-/// Publishes one outbound package: builds `tmp/<name>/` (files fsynced, the envelope written
-/// last), renames it to `outbound/<name>`, fsyncs outbound. Idempotent: if `outbound/<name>`
-/// exists it was published already. Returns the SHA-256 over the files (`name\0sha256`
-/// lines, like package keys).
-pub fn publish(
-    layout: &Layout,
-    name: &str,
-    files: &[(String, Vec<u8>)],
-) -> Result<String, SpoolError> {
-    let digest = {
-        let mut sorted: Vec<&(String, Vec<u8>)> = files.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut key = Sha256::new();
-        for (n, bytes) in sorted {
-            key.update(n.as_bytes());
-            key.update([0]);
-            key.update(hex::encode(Sha256::digest(bytes)).as_bytes());
-            key.update(b"\n");
+/// Moves claimed folders to their resting places, group-committed: reason files written and
+/// synced together, renames, then one fsync per touched folder. Idempotent: a move whose
+/// claim is gone and whose target exists is already done.
+pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<(), SpoolError> {
+    let mut written = Vec::new();
+    let mut todo = Vec::new();
+    for m in moves {
+        let src = layout.claimed.join(&m.claim);
+        let target = m.target();
+        if !src.exists() {
+            if target.exists() {
+                continue;
+            }
+            return Err(SpoolError::Transient {
+                what: format!("claimed folder {} vanished", src.display()),
+                source: io::Error::from(io::ErrorKind::NotFound),
+            });
         }
-        hex::encode(key.finalize())
-    };
-    let dst = layout.outbound.join(name);
-    if dst.exists() {
-        return Ok(digest);
+        let parent = target.parent().unwrap_or(&m.dest).to_path_buf();
+        fs::create_dir_all(&parent)
+            .map_err(transient(format!("cannot create {}", parent.display())))?;
+        if let Some(r) = &m.reason {
+            let tmp = m.dest.join(".reason.json.tmp");
+            let body = serde_json::to_vec_pretty(r).expect("reasons serialise");
+            fs::write(&tmp, body).map_err(transient(format!("cannot write {}", tmp.display())))?;
+            written.push(tmp);
+        }
+        todo.push((src, target, parent));
     }
-    let tmp = layout.tmp.join(name);
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(transient(format!("cannot clear {}", tmp.display())))?;
+    if todo.is_empty() {
+        return Ok(());
     }
-    fs::create_dir_all(&tmp).map_err(transient(format!("cannot create {}", tmp.display())))?;
-    for (file, bytes) in files {
-        write_synced(&tmp.join(file), bytes)?;
+    if !written.is_empty() {
+        sync_batch(&layout.state, &written, &[])?;
+        for tmp in &written {
+            let dest = tmp.with_file_name("reason.json");
+            fs::rename(tmp, &dest).map_err(transient("cannot write reason.json"))?;
+        }
     }
-    fsync_dir(&tmp).map_err(fatal_sync(&tmp))?;
-    fs::rename(&tmp, &dst).map_err(transient(format!(
-        "cannot publish into {}",
-        layout.outbound.display()
-    )))?;
-    fsync_dir(&layout.outbound).map_err(fatal_sync(&layout.outbound))?;
-    Ok(digest)
+    let mut dirs: Vec<PathBuf> = vec![layout.claimed.clone()];
+    for (src, target, parent) in &todo {
+        fs::rename(src, target).map_err(transient(format!(
+            "cannot move {} to {}",
+            src.display(),
+            target.display()
+        )))?;
+        dirs.push(parent.clone());
+        if let Some(grand) = parent.parent() {
+            dirs.push(grand.to_path_buf());
+        }
+    }
+    dirs.sort();
+    dirs.dedup();
+    sync_batch(&layout.state, &[], &dirs)
+}
+
+/// The digest of an outbound package: SHA-256 over its sorted `name\0sha256` lines (like
+/// package keys).
+pub fn files_digest(files: &[(String, Vec<u8>)]) -> String {
+    let mut sorted: Vec<&(String, Vec<u8>)> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut key = Sha256::new();
+    for (n, bytes) in sorted {
+        key.update(n.as_bytes());
+        key.update([0]);
+        key.update(hex::encode(Sha256::digest(bytes)).as_bytes());
+        key.update(b"\n");
+    }
+    hex::encode(key.finalize())
+}
+
+/// An outbound package to publish: its folder name and files (the envelope last).
+pub struct Outgoing {
+    pub name: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Publishes outbound packages, group-committed: each is built in `tmp/<name>/`, all their
+/// files are synced at once, each folder is renamed into outbound, and outbound is fsynced
+/// once. Idempotent: a package whose `outbound/<name>` exists was published already.
+/// Returns the digest of every package (published now or before).
+pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>, SpoolError> {
+    let mut written = Vec::new();
+    let mut staged = Vec::new();
+    for p in packages {
+        if layout.outbound.join(&p.name).exists() {
+            continue;
+        }
+        let tmp = layout.tmp.join(&p.name);
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)
+                .map_err(transient(format!("cannot clear {}", tmp.display())))?;
+        }
+        fs::create_dir_all(&tmp).map_err(transient(format!("cannot create {}", tmp.display())))?;
+        for (file, bytes) in &p.files {
+            let path = tmp.join(file);
+            fs::write(&path, bytes)
+                .map_err(transient(format!("cannot write {}", path.display())))?;
+            written.push(path);
+        }
+        staged.push((tmp, layout.outbound.join(&p.name)));
+    }
+    if !staged.is_empty() {
+        let tmp_dirs: Vec<PathBuf> = staged.iter().map(|(t, _)| t.clone()).collect();
+        sync_batch(&layout.tmp, &written, &tmp_dirs)?;
+        for (tmp, dst) in &staged {
+            fs::rename(tmp, dst).map_err(transient(format!(
+                "cannot publish into {}",
+                layout.outbound.display()
+            )))?;
+        }
+        sync_batch(
+            &layout.outbound,
+            &[],
+            &[layout.outbound.clone(), layout.tmp.clone()],
+        )?;
+    }
+    Ok(packages.iter().map(|p| files_digest(&p.files)).collect())
 }
 
 /// Removes leftovers in `tmp/` (builds interrupted by a crash; they are rebuilt from the journal).

@@ -1,0 +1,228 @@
+//! Spool benchmark (`cargo bench --bench spool`): prints figures, asserts nothing.
+//!
+//! * backlog: N small 2.2 appeals (distinct) in inbound, one `run --once` (in process):
+//!   packages/s with every receipt durable, divided by the create+write+fsync+rename+dir-fsync
+//!   cycle rate of the same disk measured in the same run;
+//! * latency: an idle service (settle_ms = 100); a package lands (atomic rename into inbound)
+//!   → its receipt appears in outbound; p50 / p99 over M packages;
+//! * memory: peak RSS of `medo-gateway run --once` on a container with a 1 GiB attachment.
+//!
+//! Environment: `BENCH_BACKLOG` (10000), `BENCH_LATENCY` (200), `BENCH_BIG_MIB` (1024).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use medo_gateway::config::Config;
+use medo_gateway::gateway;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn write_config(root: &Path, settle_ms: u64) -> PathBuf {
+    let text = fs::read_to_string("config/gateway.toml")
+        .unwrap()
+        .replace("\"spool/in\"", &format!("{:?}", root.join("in")))
+        .replace("\"spool/out\"", &format!("{:?}", root.join("out")))
+        .replace("\"spool/state\"", &format!("{:?}", root.join("state")))
+        .replace("settle_ms = 1000", &format!("settle_ms = {settle_ms}"));
+    for d in ["in", "out", "samples"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let path = root.join("gateway.toml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn bin() -> PathBuf {
+    // target/release/deps/spool-… → target/release/medo-gateway
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("medo-gateway")
+}
+
+fn samples(config: &Path, out: &Path) {
+    let status = std::process::Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .args(["samples", "--out"])
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "build the binary first: cargo build --release"
+    );
+}
+
+/// Makes a distinct copy of the 2.2 sample (its header uid rewritten) at `dst`.
+fn distinct_appeal(sample: &Path, dst: &Path, n: usize) {
+    fs::create_dir_all(dst).unwrap();
+    for e in fs::read_dir(sample).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == "document.xml" {
+            let bytes = fs::read(e.path()).unwrap();
+            let text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+            let at = text.find("xdms:uid=\"").unwrap() + 10;
+            let mut new = text.clone();
+            new.replace_range(at..at + 36, &format!("{n:08x}-0000-4000-8000-000000000000"));
+            fs::write(dst.join(&name), encoding_rs::WINDOWS_1251.encode(&new).0).unwrap();
+        } else {
+            fs::copy(e.path(), dst.join(&name)).unwrap();
+        }
+    }
+}
+
+/// create + write + fsync + rename + dir fsync, per second, on the same filesystem.
+fn fsync_cycle_rate(root: &Path, n: usize) -> f64 {
+    let tmp = root.join("cycle-tmp");
+    let out = root.join("cycle-out");
+    fs::create_dir_all(&tmp).unwrap();
+    fs::create_dir_all(&out).unwrap();
+    let payload = vec![b'x'; 1024];
+    let t = Instant::now();
+    for i in 0..n {
+        let p = tmp.join(format!("f{i}"));
+        let mut f = fs::File::create(&p).unwrap();
+        f.write_all(&payload).unwrap();
+        f.sync_all().unwrap();
+        fs::rename(&p, out.join(format!("f{i}"))).unwrap();
+        fs::File::open(&out).unwrap().sync_all().unwrap();
+    }
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+fn backlog(n: usize) {
+    let root = tempfile::tempdir_in(".").unwrap();
+    let config_path = write_config(root.path(), 1);
+    samples(&config_path, &root.path().join("samples"));
+    let sample = root.path().join("samples/urog-appeal-2.2");
+    for i in 0..n {
+        distinct_appeal(&sample, &root.path().join("in").join(format!("{i:06}")), i);
+    }
+    let config = Config::load(&config_path).unwrap();
+    let cycle = fsync_cycle_rate(root.path(), 500);
+    let t = Instant::now();
+    let report = gateway::run_once(config).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(report.published, n);
+    let rate = n as f64 / secs;
+    println!(
+        "backlog: {n} packages in {secs:.1} s = {rate:.0} packages/s (receipt + archive durable); fsync cycle {cycle:.0}/s; ratio = {:.2}",
+        rate / cycle
+    );
+}
+
+fn latency(m: usize) {
+    let root = tempfile::tempdir_in(".").unwrap();
+    let settle = 100;
+    let config_path = write_config(root.path(), settle);
+    samples(&config_path, &root.path().join("samples"));
+    let staging = root.path().join("staging");
+    let mut service = std::process::Command::new(bin())
+        .arg("--config")
+        .arg(&config_path)
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sample = root.path().join("samples/urog-appeal-2.2");
+    let out = root.path().join("out");
+    let mut lat = Vec::with_capacity(m);
+    for i in 0..m {
+        let s = staging.join(i.to_string());
+        distinct_appeal(&sample, &s, 1_000_000 + i);
+        let before = fs::read_dir(&out).unwrap().count();
+        let t = Instant::now();
+        fs::rename(&s, root.path().join("in").join(format!("p{i}"))).unwrap();
+        while fs::read_dir(&out).unwrap().count() == before {
+            std::thread::sleep(Duration::from_millis(1));
+            assert!(t.elapsed() < Duration::from_secs(30), "no receipt");
+        }
+        lat.push(t.elapsed());
+    }
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(service.id().to_string())
+        .status();
+    let _ = service.wait();
+    lat.sort();
+    let p =
+        |q: f64| lat[((lat.len() as f64 * q).ceil() as usize).clamp(1, lat.len()) - 1].as_millis();
+    println!("latency (settle_ms = {settle}): {m} packages, p50 = {} ms, p99 = {} ms, max = {} ms; goal p99 ≤ settle_ms + 150 = {} ms", p(0.5), p(0.99), lat.last().unwrap().as_millis(), settle + 150);
+}
+
+fn memory(mib: usize) {
+    use zip::write::SimpleFileOptions;
+    let root = tempfile::tempdir_in(".").unwrap();
+    let config_path = write_config(root.path(), 1);
+    samples(&config_path, &root.path().join("samples"));
+    // the 2.7.1 sample with a big attachment added to its container
+    let pkg = root.path().join("in/big");
+    fs::create_dir_all(&pkg).unwrap();
+    let src = root.path().join("samples/urog-appeal-2.7.1");
+    let zip_name = fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.ends_with(".zip"))
+        .unwrap();
+    for f in ["envelope.ini", "message.xml"] {
+        fs::copy(src.join(f), pkg.join(f)).unwrap();
+    }
+    let mut old = zip::ZipArchive::new(fs::File::open(src.join(&zip_name)).unwrap()).unwrap();
+    let mut z = zip::ZipWriter::new(fs::File::create(pkg.join(&zip_name)).unwrap());
+    for i in 0..old.len() {
+        z.raw_copy_file(old.by_index(i).unwrap()).unwrap();
+    }
+    z.start_file(
+        "big-attachment.bin",
+        SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true),
+    )
+    .unwrap();
+    let mut block = vec![0u8; 1 << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for _ in 0..mib {
+        for b in block.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        z.write_all(&block).unwrap();
+    }
+    z.finish().unwrap();
+    let out = std::process::Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg(bin())
+        .arg("--config")
+        .arg(&config_path)
+        .args(["run", "--once"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kib: u64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    println!(
+        "memory: run --once on a container with a {mib} MiB attachment: peak RSS {:.1} MiB (goal ≤ 64 MiB); {}",
+        kib as f64 / 1024.0,
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+}
+
+fn main() {
+    backlog(env_usize("BENCH_BACKLOG", 10_000));
+    latency(env_usize("BENCH_LATENCY", 200));
+    memory(env_usize("BENCH_BIG_MIB", 1024));
+}
