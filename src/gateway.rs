@@ -522,24 +522,29 @@ impl Gateway {
         }
     }
 
-    /// Processes until nothing is left that can be done now: folders still settling are
-    /// waited for (at most `max_rounds` settle periods); incomplete ones are left in inbound.
-    pub fn run_until_idle(&mut self, max_rounds: usize) -> Result<PassReport, GatewayError> {
+    /// Processes until nothing is left that can be done now. Passes that make progress repeat
+    /// at once (`max_batch` bounds each pass, not the run); folders still settling are waited
+    /// for, at most `max_waits` times; incomplete ones are left in inbound. Transient errors
+    /// are retried with backoff, five times.
+    pub fn run_until_idle(&mut self, max_waits: usize) -> Result<PassReport, GatewayError> {
         let mut total = PassReport::default();
         let mut transient_failures = 0u32;
-        for _ in 0..max_rounds.max(1) {
+        let mut waits = 0;
+        loop {
             match self.pass() {
                 Ok(r) => {
                     total.add(&r);
+                    transient_failures = 0;
+                    let progressed = r.claimed > 0 || r.published > 0 || r.archived > 0;
                     let work_left = !self.store.unfinished()?.is_empty();
-                    if r.settling == 0 && !work_left && r.next_look != Some(Duration::ZERO) {
+                    if progressed || work_left || r.next_look == Some(Duration::ZERO) {
+                        continue;
+                    }
+                    if r.settling == 0 || waits >= max_waits {
                         return Ok(total);
                     }
-                    let wait = if work_left || r.next_look == Some(Duration::ZERO) {
-                        Duration::ZERO
-                    } else {
-                        r.next_look.unwrap_or_default()
-                    };
+                    waits += 1;
+                    let wait = r.next_look.unwrap_or_default();
                     std::thread::sleep(
                         wait.min(Duration::from_millis(self.config.spool.settle_ms.max(1))),
                     );
@@ -553,7 +558,6 @@ impl Gateway {
                 Err(e) => return Err(e),
             }
         }
-        Ok(total)
     }
 
     /// Journals `service_stop` (clean shutdown).
