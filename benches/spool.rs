@@ -222,7 +222,15 @@ fn memory(mib: usize) {
 }
 
 fn main() {
-    backlog(env_usize("BENCH_BACKLOG", 10_000));
-    latency(env_usize("BENCH_LATENCY", 200));
-    memory(env_usize("BENCH_BIG_MIB", 1024));
+    // a size of 0 skips that part
+    let (b, l, m) = (env_usize("BENCH_BACKLOG", 10_000), env_usize("BENCH_LATENCY", 200), env_usize("BENCH_BIG_MIB", 1024));
+    if b > 0 {
+        backlog(b);
+    }
+    if l > 0 {
+        latency(l);
+    }
+    if m > 0 {
+        memory(m);
+    }
 }

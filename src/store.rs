@@ -80,6 +80,8 @@ pub struct Store {
     keys: sled::Tree,
     uids: sled::Tree,
     claims: sled::Tree,
+    /// Arrivals not yet at rest (so a pass never walks the whole history).
+    open: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -106,6 +108,7 @@ impl Store {
             keys: db.open_tree("keys")?,
             uids: db.open_tree("uids")?,
             claims: db.open_tree("claims")?,
+            open: db.open_tree("open")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -167,11 +170,10 @@ impl Store {
     /// Every arrival not yet at rest, oldest first.
     pub fn unfinished(&self) -> Result<Vec<Arrival>, StoreError> {
         let mut out = Vec::new();
-        for item in self.arrivals.iter() {
-            let (_, v) = item?;
-            let a: Arrival = decode(&v)?;
-            if a.state != State::Done {
-                out.push(a);
+        for item in self.open.iter() {
+            let (k, _) = item?;
+            if let Some(v) = self.arrivals.get(k)? {
+                out.push(decode(&v)?);
             }
         }
         Ok(out)
@@ -222,9 +224,10 @@ impl Store {
             &self.keys,
             &self.uids,
             &self.claims,
+            &self.open,
             &self.meta,
         )
-            .transaction(|(arrivals, keys, uids, claims, meta)| {
+            .transaction(|(arrivals, keys, uids, claims, open, meta)| {
                 if let Some(a) = &updated {
                     let bytes = serde_json::to_vec(a).map_err(|e| {
                         ConflictableTransactionError::Abort(StoreError::Decode(e.to_string()))
@@ -233,6 +236,7 @@ impl Store {
                     match &record.event {
                         Event::Received { claim, .. } => {
                             claims.insert(claim.as_bytes(), &be(a.arrival))?;
+                            open.insert(&be(a.arrival), &[])?;
                         }
                         Event::Parsed {
                             key, header_uid, ..
@@ -246,6 +250,7 @@ impl Store {
                         }
                         Event::Archived { .. } => {
                             claims.remove(a.claim.as_bytes())?;
+                            open.remove(&be(a.arrival))?;
                         }
                         _ => {}
                     }
