@@ -223,7 +223,11 @@ fn memory(mib: usize) {
 
 fn main() {
     // a size of 0 skips that part
-    let (b, l, m) = (env_usize("BENCH_BACKLOG", 10_000), env_usize("BENCH_LATENCY", 200), env_usize("BENCH_BIG_MIB", 1024));
+    let (b, l, m) = (
+        env_usize("BENCH_BACKLOG", 10_000),
+        env_usize("BENCH_LATENCY", 200),
+        env_usize("BENCH_BIG_MIB", 1024),
+    );
     if b > 0 {
         backlog(b);
     }

@@ -459,3 +459,44 @@ fn unsafe_sigterm(pid: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn an_unwritable_outbound_is_retried_with_backoff_and_nothing_is_lost() {
+    let env = Env::with(1, 3600, "");
+    let mut service = common::bin()
+        .arg("--config")
+        .arg(&env.config)
+        .arg("run")
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.records_of_kind("service_start").is_empty() {
+        assert!(Instant::now() < deadline, "service did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // outbound becomes unusable (a file where the folder was: even root cannot write into it)
+    let away = env.root.path().join("out.away");
+    fs::rename(&env.outbound, &away).unwrap();
+    fs::write(&env.outbound, b"not a folder").unwrap();
+    env.drop_sample("urog-appeal-2.2", "while-down");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        env.records_of_kind("received").len() == 1,
+        "claimed and journaled meanwhile"
+    );
+    assert!(env.records_of_kind("published").is_empty());
+    assert!(names(&away).is_empty());
+    // back: the receipt is published on a retry
+    fs::remove_file(&env.outbound).unwrap();
+    fs::rename(&away, &env.outbound).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.outbound_names().is_empty() {
+        assert!(Instant::now() < deadline, "not retried");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    unsafe_sigterm(service.id());
+    assert!(service.wait().unwrap().success());
+    assert_eq!(env.records_of_kind("published").len(), 1);
+    assert_eq!(env.records_of_kind("archived").len(), 1);
+    env.verify_all();
+}
