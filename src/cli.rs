@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
+use crate::control;
+use crate::operator;
 use crate::gateway::{self, GatewayError};
 use crate::inspect::inspect;
 use crate::journal;
@@ -82,6 +84,53 @@ pub enum Command {
     Spool {
         #[command(subcommand)]
         command: SpoolCommand,
+    },
+    /// Forwarded appeals: list, show, register or refuse those waiting for an operator.
+    Appeals {
+        #[command(subcommand)]
+        command: AppealsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppealsCommand {
+    /// List appeals with their status and next deadline.
+    List {
+        /// Only those past their deadline.
+        #[arg(long)]
+        overdue: bool,
+        /// Only those whose next deadline is within this many days.
+        #[arg(long, value_name = "DAYS")]
+        due_within: Option<i64>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one appeal: status, numbers, deadlines, signatures, history.
+    /// ID: our registration number, the УРОГ number (A26-… or А26-…), or the internal id.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        /// Also print the applicant's status PIN.
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Register an appeal waiting for an operator; notifies УРОГ «Зарегистрирован».
+    Register {
+        id: String,
+        /// Use this registration number instead of the next one from the template.
+        #[arg(long)]
+        number: Option<String>,
+    },
+    /// Refuse an appeal waiting for an operator; notifies УРОГ «Отказано в регистрации».
+    Refuse {
+        id: String,
+        /// One of the nine official reasons, e.g. "Ошибка адресации".
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        comment: Option<String>,
     },
 }
 
@@ -192,6 +241,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 StoreCommand::Verify => run_store_verify(&config),
             }
         }
+        Command::Appeals { command } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            run_appeals(config, command)
+        }
         Command::Spool {
             command: SpoolCommand::Retry { id },
         } => {
@@ -199,6 +252,86 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let layout = Layout::new(&config.spool);
             let back = retry(&layout, &id)?;
             println!("{id}: put back into inbound as {}", back.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, String> {
+    let today = operator::today(&config);
+    match command {
+        AppealsCommand::List { overdue, due_within, json } => {
+            let book = operator::load(&config)?;
+            let rows = operator::list(&book, &config, today, overdue, due_within);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"));
+            } else {
+                print!("{}", operator::table(&rows));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AppealsCommand::Show { id, json, pin } => {
+            let book = operator::load(&config)?;
+            let appeal = book.find(&id)?;
+            let secret = if pin { operator::pin_secret(&config) } else { None };
+            let details = operator::details(appeal, &config, today, secret.as_deref());
+            if json {
+                println!("{}", serde_json::to_string_pretty(&details).expect("details serialise"));
+            } else {
+                print!("{}", operator::show_text(&details));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AppealsCommand::Register { id, number } => submit(config, control::Command::Register { id, number }),
+        AppealsCommand::Refuse { id, reason, comment } => submit(config, control::Command::Refuse { id, reason, comment }),
+    }
+}
+
+/// Queues an operator command; applies it at once when no service is running, otherwise
+/// waits a little for the service to apply it.
+fn submit(config: Config, command: control::Command) -> Result<ExitCode, String> {
+    // fail fast on what can be checked without the service
+    let book = operator::load(&config)?;
+    let id = match &command {
+        control::Command::Register { id, .. } | control::Command::Refuse { id, .. } => id.clone(),
+    };
+    book.find(&id)?;
+    let state = config.spool.state_dir.clone();
+    let path = control::submit(&state, &command).map_err(|e| format!("cannot queue the command in {}: {e}", control::dir(&state).display()))?;
+    match gateway::Gateway::open(config.clone()) {
+        Ok(mut gw) => {
+            let applied = gw.apply_operator_commands();
+            let closed = gw.close();
+            applied.map_err(|e| e.to_string())?;
+            closed.map_err(|e| e.to_string())?;
+        }
+        Err(GatewayError::Spool(SpoolError::Setup(msg))) if msg.contains("another medo-gateway") => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while control::outcome(&path).is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    match control::outcome(&path) {
+        None => {
+            println!("queued; the running service applies it on its next pass");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(why)) => {
+            eprintln!("medo-gateway: {why}");
+            Ok(ExitCode::from(1))
+        }
+        Some(Ok(())) => {
+            let book = operator::load(&config)?;
+            let a = book.find(&id)?;
+            println!(
+                "appeal {} ({}): {}{}",
+                a.id,
+                a.urog_number,
+                a.state.label(),
+                a.number.as_deref().map(|n| format!(" под номером {n} от {}", a.registered_on.as_deref().unwrap_or("?"))).unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::deadlines::{Calendar, DayPolicy};
 use crate::wire::message::{Format, Sender};
+use crate::wire::time::parse_date;
 use crate::wire::read::is_guid;
 use crate::wire::Limits;
 
@@ -80,6 +82,20 @@ struct RawRegistration {
     mode: Option<String>,
     #[serde(default)]
     number_template: Option<String>,
+    #[serde(default)]
+    appeal_roles: Option<Vec<String>>,
+    #[serde(default)]
+    query_kinds: Option<Vec<String>>,
+    #[serde(default)]
+    require_signature: bool,
+    #[serde(default)]
+    signature_verifier: Option<String>,
+    #[serde(default)]
+    signature_timeout_secs: Option<u64>,
+    #[serde(default)]
+    days: Option<DayPolicy>,
+    #[serde(default)]
+    holidays: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +158,18 @@ pub struct Config {
     pub number_template: String,
     pub partners: Vec<PartnerConfig>,
     pub limits: Limits,
+    /// Partner roles whose documents are forwarded appeals (default `["urog"]`).
+    pub appeal_roles: Vec<String>,
+    /// Document kinds that are УРОГ queries, not appeals (default `["Запрос"]`).
+    pub query_kinds: Vec<String>,
+    /// Refuse («Нет подписи») appeals that carry no signature.
+    pub require_signature: bool,
+    /// Command verifying a detached signature: `{file}` and `{signature}` are replaced by paths;
+    /// exit 0 = valid. Run without a shell, with a timeout.
+    pub signature_verifier: Option<String>,
+    pub signature_timeout_secs: u64,
+    /// How 59-ФЗ days are counted, and the holidays.
+    pub calendar: Calendar,
     /// Whether inbound notifications (Уведомление) get a Квитанция too.
     pub acknowledge_notifications: bool,
     /// The offset written into the date-times of our messages (default +03:00, Moscow).
@@ -178,7 +206,19 @@ impl Config {
         let registration = raw.registration.unwrap_or(RawRegistration {
             mode: None,
             number_template: None,
+            appeal_roles: None,
+            query_kinds: None,
+            require_signature: false,
+            signature_verifier: None,
+            signature_timeout_secs: None,
+            days: None,
+            holidays: Vec::new(),
         });
+        let holidays = registration
+            .holidays
+            .iter()
+            .map(|h| parse_date(h).ok_or_else(|| invalid(format!("registration.holidays: {h:?} is not YYYY-MM-DD"))))
+            .collect::<Result<Vec<_>, _>>()?;
         let mode = match registration.mode.as_deref().unwrap_or("auto") {
             "auto" => RegistrationMode::Auto,
             "manual" => RegistrationMode::Manual,
@@ -247,6 +287,15 @@ impl Config {
             number_template,
             partners,
             limits: raw.limits,
+            appeal_roles: registration.appeal_roles.unwrap_or_else(|| vec!["urog".into()]),
+            query_kinds: registration.query_kinds.unwrap_or_else(|| vec!["Запрос".into()]),
+            require_signature: registration.require_signature,
+            signature_verifier: registration.signature_verifier.filter(|s| !s.trim().is_empty()),
+            signature_timeout_secs: registration.signature_timeout_secs.unwrap_or(30),
+            calendar: Calendar {
+                policy: registration.days.unwrap_or_default(),
+                holidays,
+            },
             acknowledge_notifications: raw.receipts.is_some_and(|r| r.acknowledge_notifications),
             utc_offset,
         })

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::{Config, ReplyFormat};
-use crate::journal::Output;
-use crate::wire::message::{Format, HeaderType};
+use crate::journal::{NoticeRef, Output};
+use crate::wire::message::{Format, HeaderType, RefusalReason};
 
 /// Namespace for the UUIDs of the messages we send.
 const UID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_7a52_9d4b_4f0e_8a61_5b2c_0d9e_7f14);
@@ -77,6 +77,59 @@ pub fn receipt(
         about_uid: facts.header_uid.clone(),
         accepted,
         comment,
+        foundation: None,
+        registration: None,
+        reason: None,
+    })
+}
+
+/// What a registration or refusal notice needs to know.
+#[derive(Debug, Clone)]
+pub struct NoticeCause<'a> {
+    /// The arrival the notice answers (the appeal's own, or a re-delivery's).
+    pub arrival: u64,
+    pub key: &'a str,
+    /// A distinguishing word when one arrival can cause several notices (`op` for operator).
+    pub tag: &'a str,
+    pub source_uid: &'a str,
+    pub inbound_format: Format,
+    pub document_uid: &'a str,
+    /// The sender's document: organisation, number, date.
+    pub foundation: NoticeRef,
+}
+
+/// Plans a «Зарегистрирован» (`registration` = our number and date) or an «Отказано в
+/// регистрации» (`refusal` = reason and comment) notice; `None` when the sender is not a
+/// configured partner.
+pub fn notice(
+    config: &Config,
+    cause: &NoticeCause<'_>,
+    registration: Option<NoticeRef>,
+    refusal: Option<(RefusalReason, Option<String>)>,
+    created: OffsetDateTime,
+) -> Option<Output> {
+    let partner = config.partner(cause.source_uid)?;
+    let kind = if registration.is_some() { "registered" } else { "refused" };
+    let format = reply_format(partner.format, cause.inbound_format);
+    let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
+    let label = format!("{kind}{}", cause.tag);
+    let (reason, comment) = match refusal {
+        Some((r, c)) => (Some(r.as_str().to_string()), c),
+        None => (None, None),
+    };
+    Some(Output {
+        name: output_name(&label, cause.key, cause.arrival),
+        kind: kind.into(),
+        message_uid: output_uid(&config.sender.uid, &label, cause.key, cause.arrival),
+        format: format.version().to_string(),
+        created: created.to_string(),
+        recipient_uid: partner.uid.clone(),
+        about_uid: cause.document_uid.to_string(),
+        accepted: registration.is_some(),
+        comment,
+        foundation: Some(cause.foundation.clone()),
+        registration,
+        reason,
     })
 }
 

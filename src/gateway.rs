@@ -19,7 +19,14 @@ use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::config::Config;
+use crate::appeals;
+use crate::book::{Appeal, AppealBook, AppealState};
+use crate::config::{Config, RegistrationMode};
+use crate::control;
+use crate::journal::NoticeRef;
+use crate::wire::container::{entry_head, extract_entries};
+use crate::wire::message::RefusalReason;
+use crate::wire::time::format_date;
 use crate::decide::{self, Facts};
 use crate::journal::{Event, Journal, JournalError, Output, Record};
 use crate::outbox;
@@ -96,6 +103,10 @@ pub struct Gateway {
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
     overdue: HashMap<String, String>,
+    /// Every appeal, folded from the journal.
+    book: AppealBook,
+    /// Secret for PINs (`state_dir/pin.key`).
+    pin_secret: Vec<u8>,
     _lock: InstanceLock,
 }
 
@@ -126,6 +137,8 @@ impl Gateway {
                 tracing::info!(entries = n, "removed unfinished builds from tmp/");
             }
         }
+        let book = AppealBook::load(&layout.journal)?;
+        let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
         let mut gw = Gateway {
             config,
             layout,
@@ -134,6 +147,8 @@ impl Gateway {
             tracker: SettleTracker::default(),
             claims: 0,
             overdue: HashMap::new(),
+            book,
+            pin_secret,
             _lock: lock,
         };
         gw.commit(vec![Event::ServiceStart {
@@ -157,6 +172,7 @@ impl Gateway {
         let records = self.journal.append(events, &ts)?;
         for r in &records {
             self.store.apply(r)?;
+            self.book.apply(r);
         }
         self.store.flush()?;
         Ok(records)
@@ -199,6 +215,7 @@ impl Gateway {
     pub fn pass(&mut self) -> Result<PassReport, GatewayError> {
         let mut report = self.claim_ready()?;
         self.decide_all(&mut report)?;
+        self.process_commands()?;
         self.effects(&mut report)?;
         Ok(report)
     }
@@ -271,6 +288,7 @@ impl Gateway {
         // keys and uids first seen in this batch (the store learns them only on commit)
         let mut batch_keys: HashMap<String, u64> = HashMap::new();
         let mut batch_uids: HashMap<String, u64> = HashMap::new();
+        let mut appeal_batch = AppealBatch::default();
         for a in pending {
             let (now, _) = now_utc();
             let dir = self.layout.claimed.join(&a.claim);
@@ -354,9 +372,251 @@ impl Gateway {
                 key: a.key.clone(),
                 outputs,
             });
+            self.appeal_events(&a, &package, &facts, now, &mut events, &mut appeal_batch)?;
         }
         self.commit(events)?;
         Ok(())
+    }
+
+    /// Recognises a forwarded appeal and journals what becomes of it: a re-delivery gets the
+    /// notice the first delivery got; a new one is received, its signatures recorded (and
+    /// verified when a verifier is configured), then — in auto mode and not held — refused by
+    /// the first rule that applies, or registered under the next number of the year.
+    fn appeal_events(&self, a: &Arrival, package: &Package, facts: &Facts, now: OffsetDateTime, events: &mut Vec<Event>, batch: &mut AppealBatch) -> Result<(), GatewayError> {
+        let Some(partner) = self.config.partner(&facts.source_uid) else {
+            return Ok(());
+        };
+        let kind = match &package.message.body {
+            Body::Document { document, .. } => document.kind.clone(),
+            Body::Container(_) => package.container.as_ref().and_then(|c| c.passport.kind.text.clone()),
+            _ => None,
+        };
+        if !appeals::is_forwarded_appeal(&partner.role, &self.config.appeal_roles, &facts.header_type, kind.as_deref(), &self.config.query_kinds) {
+            return Ok(());
+        }
+        let dir = self.layout.claimed.join(&a.claim);
+        let zip_path = package.container_file.as_ref().map(|f| dir.join(f));
+        let head = |name: &str| -> Option<String> {
+            let bytes = match &zip_path {
+                Some(zip) => entry_head(zip, name, 64)?,
+                None => {
+                    let base = crate::wire::envelope::file_base_name(name).ok()?;
+                    let mut buf = Vec::with_capacity(64);
+                    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(dir.join(base)).ok()?, 64), &mut buf).ok()?;
+                    buf
+                }
+            };
+            Some(appeals::signature_encoding(&bytes).to_string())
+        };
+        let Some(mut af) = appeals::facts(package, &head) else {
+            return Ok(());
+        };
+        let doc_uid = af.document_uid.clone();
+        let foundation = NoticeRef {
+            organization: af.urog_organization.clone(),
+            number: af.urog_number.clone(),
+            date: af.urog_date.map(format_date),
+        };
+        let notice_cause = decide::NoticeCause {
+            arrival: a.arrival,
+            key: &a.key,
+            tag: "",
+            source_uid: &facts.source_uid,
+            inbound_format: facts.format,
+            document_uid: &doc_uid,
+            foundation,
+        };
+        // a re-delivery of an appeal we already have
+        let original = match self.book.by_document(&af.document_uid) {
+            Some(o) if o.id != a.arrival => Some((o.id, outcome_of(o))),
+            _ => batch.docs.get(&af.document_uid).filter(|id| **id != a.arrival).map(|id| (*id, batch.outcomes.get(id).cloned().unwrap_or(Outcome::Pending))),
+        };
+        if let Some((of, outcome)) = original {
+            let outputs = match outcome {
+                Outcome::Registered(ours) => decide::notice(&self.config, &notice_cause, Some(ours), None, now),
+                Outcome::Refused(reason, comment) => decide::notice(&self.config, &notice_cause, None, Some((reason, comment)), now),
+                Outcome::Pending => None,
+            };
+            events.push(Event::AppealRedelivered {
+                appeal: a.arrival,
+                of,
+                outputs: outputs.into_iter().collect(),
+            });
+            return Ok(());
+        }
+        self.verify_signatures(&mut af, &dir, zip_path.as_deref(), a.arrival);
+        let invalid = af.signatures.iter().find(|s| s.status == "invalid").map(|s| s.signature.clone());
+        let held = match (invalid, self.config.mode) {
+            (Some(sig), _) => Some(format!("signature {sig} did not verify")),
+            (None, RegistrationMode::Manual) => Some("manual registration mode".to_string()),
+            (None, RegistrationMode::Auto) => None,
+        };
+        events.push(Event::AppealReceived {
+            appeal: a.arrival,
+            key: a.key.clone(),
+            urog_number: af.urog_number.clone(),
+            urog_number_norm: af.urog_number_norm.clone(),
+            urog_date: af.urog_date.map(format_date),
+            urog_organization: af.urog_organization.clone(),
+            document_uid: af.document_uid.clone(),
+            source_uid: facts.source_uid.clone(),
+            format: facts.format.version().to_string(),
+            restricted: af.restricted,
+            signatures: af.signatures.clone(),
+            held: held.clone(),
+        });
+        batch.docs.insert(af.document_uid.clone(), a.arrival);
+        if held.is_some() {
+            batch.outcomes.insert(a.arrival, Outcome::Pending);
+            return Ok(());
+        }
+        match appeals::refusal(&af, &self.config.sender.uid, self.config.require_signature) {
+            Some((reason, comment)) => {
+                let outputs = decide::notice(&self.config, &notice_cause, None, Some((reason, Some(comment.clone()))), now);
+                events.push(Event::AppealRefused {
+                    appeal: a.arrival,
+                    reason: reason.as_str().to_string(),
+                    comment: Some(comment.clone()),
+                    by: "auto".into(),
+                    outputs: outputs.into_iter().collect(),
+                });
+                batch.outcomes.insert(a.arrival, Outcome::Refused(reason, Some(comment)));
+            }
+            None => {
+                let (event, ours) = self.registration(a.arrival, None, now, &notice_cause, "auto", batch)?;
+                events.push(event);
+                batch.outcomes.insert(a.arrival, Outcome::Registered(ours));
+            }
+        }
+        Ok(())
+    }
+
+    /// Allocates the next number of the year (or uses the operator's) and builds the
+    /// `appeal_registered` event with its notice.
+    fn registration(&self, appeal: u64, number: Option<String>, now: OffsetDateTime, cause: &decide::NoticeCause<'_>, by: &str, batch: &mut AppealBatch) -> Result<(Event, NoticeRef), GatewayError> {
+        let date = now.to_offset(self.config.utc_offset).date();
+        let year = date.year();
+        let seq = self.book.next_seq(year).max(batch.seqs.get(&year).map_or(1, |s| s + 1));
+        let number = number.unwrap_or_else(|| appeals::format_number(&self.config.number_template, seq, date));
+        let ours = NoticeRef {
+            organization: Some(self.config.sender.organization.clone()),
+            number: number.clone(),
+            date: Some(format_date(date)),
+        };
+        let pin = appeals::pin(&self.pin_secret, appeal);
+        let outputs = decide::notice(&self.config, cause, Some(ours.clone()), None, now);
+        batch.seqs.insert(year, seq);
+        Ok((
+            Event::AppealRegistered {
+                appeal,
+                number,
+                year,
+                year_seq: seq,
+                date: format_date(date),
+                pin_hash: appeals::pin_hash(appeal, &pin),
+                by: by.to_string(),
+                outputs: outputs.into_iter().collect(),
+            },
+            ours,
+        ))
+    }
+
+    /// Runs the configured verifier on every signature not yet checked.
+    fn verify_signatures(&self, af: &mut appeals::AppealFacts, dir: &Path, zip: Option<&Path>, arrival: u64) {
+        let Some(command) = &self.config.signature_verifier else {
+            return;
+        };
+        let timeout = Duration::from_secs(self.config.signature_timeout_secs.max(1));
+        for (i, s) in af.signatures.iter_mut().enumerate().filter(|(_, s)| s.status == "not checked") {
+            let scratch = self.layout.tmp.join(format!("verify-{arrival}-{i}"));
+            let (file, sig) = match zip {
+                Some(zip) => {
+                    let _ = std::fs::remove_dir_all(&scratch);
+                    if std::fs::create_dir_all(&scratch).is_err() || extract_entries(zip, &[&s.document, &s.signature], &scratch, &self.config.limits).is_err() {
+                        continue;
+                    }
+                    (scratch.join(&s.document), scratch.join(&s.signature))
+                }
+                None => (dir.join(&s.document), dir.join(&s.signature)),
+            };
+            s.status = run_verifier(command, &file, &sig, timeout).to_string();
+            let _ = std::fs::remove_dir_all(&scratch);
+        }
+    }
+
+    /// Applies queued operator commands (register / refuse an appeal waiting for an operator).
+    fn process_commands(&mut self) -> Result<(), GatewayError> {
+        for (path, command) in control::pending(&self.layout.state, 64) {
+            let (now, _) = now_utc();
+            let result = command.and_then(|c| self.command_event(&c, now));
+            match result {
+                Ok(event) => {
+                    self.commit(vec![event])?;
+                    control::done(&path);
+                }
+                Err(why) => {
+                    tracing::warn!(command = %path.display(), reason = %why, "operator command rejected");
+                    control::reject(&path, &why);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn command_event(&self, command: &control::Command, now: OffsetDateTime) -> Result<Event, String> {
+        let id = match command {
+            control::Command::Register { id, .. } | control::Command::Refuse { id, .. } => id,
+        };
+        let appeal = self.book.find(id)?.clone();
+        if appeal.state != AppealState::Received {
+            return Err(format!("appeal {} is already {}", appeal.id, appeal.state.label()));
+        }
+        let format = crate::wire::message::Format::parse(&appeal.format).unwrap_or(crate::wire::message::Format::V22);
+        let cause = decide::NoticeCause {
+            arrival: appeal.id,
+            key: &appeal.key,
+            tag: "",
+            source_uid: &appeal.source_uid,
+            inbound_format: format,
+            document_uid: &appeal.document_uid,
+            foundation: NoticeRef {
+                organization: appeal.urog_organization.clone(),
+                number: appeal.urog_number.clone(),
+                date: appeal.urog_date.clone(),
+            },
+        };
+        match command {
+            control::Command::Register { number, .. } => {
+                if let Some(n) = number {
+                    if n.trim().is_empty() || n.chars().count() > 31 {
+                        return Err("a registration number has 1 to 31 characters".into());
+                    }
+                    if self.book.find(n).is_ok_and(|other| other.number.as_deref() == Some(n.as_str())) {
+                        return Err(format!("number {n} is already taken"));
+                    }
+                }
+                let mut batch = AppealBatch::default();
+                let (event, _) = self.registration(appeal.id, number.clone(), now, &cause, "operator", &mut batch).map_err(|e| e.to_string())?;
+                Ok(event)
+            }
+            control::Command::Refuse { reason, comment, .. } => {
+                let reason = RefusalReason::parse(reason).ok_or_else(|| {
+                    format!(
+                        "{reason:?} is not one of the nine official reasons: {}",
+                        RefusalReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("; ")
+                    )
+                })?;
+                let comment = comment.clone().filter(|c| !c.trim().is_empty());
+                let outputs = decide::notice(&self.config, &cause, None, Some((reason, comment.clone())), now);
+                Ok(Event::AppealRefused {
+                    appeal: appeal.id,
+                    reason: reason.as_str().to_string(),
+                    comment,
+                    by: "operator".into(),
+                    outputs: outputs.into_iter().collect(),
+                })
+            }
+        }
     }
 
     /// Journals a quarantine decision, with a negative receipt when the header could be read
@@ -409,26 +669,21 @@ impl Gateway {
             .into_iter()
             .filter(|a| matches!(a.state, State::Decided | State::Quarantined))
             .collect();
-        if ready.is_empty() {
-            return Ok(());
-        }
-        // 1. outputs
+        // 1. every output decided and not yet published (receipts, notices — also those of
+        //    operator decisions about arrivals long archived)
+        let pending = self.store.pending_outputs()?;
         let mut packages = Vec::new();
         let mut owners = Vec::new();
-        for a in &ready {
-            for output in a.unpublished() {
-                match outbox::render(output, &self.config) {
-                    Ok(files) => {
-                        packages.push(spool::Outgoing {
-                            name: output.name.clone(),
-                            files,
-                        });
-                        owners.push(a);
-                    }
-                    Err(e) => {
-                        tracing::error!(output = %output.name, error = %e, "cannot render an output; it is skipped (the journal keeps the decision)")
-                    }
+        for p in &pending {
+            match outbox::render(&p.output, &self.config) {
+                Ok(files) => {
+                    packages.push(spool::Outgoing {
+                        name: p.output.name.clone(),
+                        files,
+                    });
+                    owners.push(p);
                 }
+                Err(e) => tracing::error!(output = %p.output.name, error = %e, "cannot render an output; it stays pending (the journal keeps the decision)"),
             }
         }
         let digests = spool::publish_all(&self.layout, &packages)?;
@@ -436,9 +691,9 @@ impl Gateway {
             .iter()
             .zip(&owners)
             .zip(digests)
-            .map(|((p, a), sha256)| Event::Published {
-                arrival: a.arrival,
-                key: a.key.clone(),
+            .map(|((p, o), sha256)| Event::Published {
+                arrival: o.arrival,
+                key: o.key.clone(),
                 name: p.name.clone(),
                 sha256,
             })
@@ -446,6 +701,9 @@ impl Gateway {
         report.published += events.len();
         self.commit(events)?;
         // 2. resting places
+        if ready.is_empty() {
+            return Ok(());
+        }
         let mut moves = Vec::new();
         let mut dirs = Vec::new();
         let mut taken: HashSet<String> = HashSet::new();
@@ -560,10 +818,84 @@ impl Gateway {
         }
     }
 
+    /// Applies queued operator commands and publishes their notices, without touching inbound
+    /// (what `appeals register` / `appeals refuse` do when no service is running).
+    pub fn apply_operator_commands(&mut self) -> Result<PassReport, GatewayError> {
+        let mut report = PassReport::default();
+        self.process_commands()?;
+        self.effects(&mut report)?;
+        Ok(report)
+    }
+
     /// Journals `service_stop` (clean shutdown).
     pub fn close(mut self) -> Result<(), GatewayError> {
         self.commit(vec![Event::ServiceStop])?;
         Ok(())
+    }
+}
+
+/// What became of an appeal, for answering its re-deliveries.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Registered(NoticeRef),
+    Refused(RefusalReason, Option<String>),
+    Pending,
+}
+
+/// Appeal decisions made in the current batch (the book learns them only on commit).
+#[derive(Debug, Default)]
+struct AppealBatch {
+    docs: HashMap<String, u64>,
+    seqs: HashMap<i32, u64>,
+    outcomes: HashMap<u64, Outcome>,
+}
+
+fn outcome_of(a: &Appeal) -> Outcome {
+    match a.state {
+        AppealState::Registered => Outcome::Registered(NoticeRef {
+            organization: None,
+            number: a.number.clone().unwrap_or_default(),
+            date: a.registered_on.clone(),
+        }),
+        AppealState::Refused => match a.reason.as_deref().and_then(RefusalReason::parse) {
+            Some(r) => Outcome::Refused(r, a.comment.clone()),
+            None => Outcome::Pending,
+        },
+        AppealState::Received => Outcome::Pending,
+    }
+}
+
+/// Runs a signature verifier (no shell): `{file}` and `{signature}` in its arguments are
+/// replaced by paths. Exit 0 → `verified`, another exit → `invalid`, no result in time or
+/// cannot start → `not checked`.
+pub fn run_verifier(command: &str, file: &Path, signature: &Path, timeout: Duration) -> &'static str {
+    let mut parts = command.split_whitespace().map(|p| p.replace("{file}", &file.to_string_lossy()).replace("{signature}", &signature.to_string_lossy()));
+    let Some(program) = parts.next() else {
+        return "not checked";
+    };
+    let child = std::process::Command::new(program)
+        .args(parts)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else {
+        tracing::warn!(program = %command, "signature verifier cannot start");
+        return "not checked";
+    };
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return "verified",
+            Ok(Some(_)) => return "invalid",
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::warn!(timeout_s = timeout.as_secs(), "signature verifier timed out");
+                return "not checked";
+            }
+        }
     }
 }
 
@@ -604,6 +936,23 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
         tracing::info!(records = records.len(), "store caught up with the journal");
     }
     Ok(())
+}
+
+/// Reads the PIN secret, creating it (32 random bytes, mode 0600) the first time.
+fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
+    if let Ok(bytes) = std::fs::read(path) {
+        if bytes.len() >= 16 {
+            return Ok(bytes);
+        }
+    }
+    let secret: Vec<u8> = uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(|e| GatewayError::Other(format!("cannot create {}: {e}", path.display())))?;
+    std::io::Write::write_all(&mut f, &secret).and_then(|_| f.sync_all()).map_err(|e| GatewayError::Other(format!("cannot write {}: {e}", path.display())))?;
+    Ok(secret)
 }
 
 fn facts_of(m: &Message) -> Facts {
@@ -649,6 +998,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     use notify::Watcher;
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
+    let control_dir = control::dir(&config.spool.state_dir);
+    let _ = std::fs::create_dir_all(&control_dir);
     let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config))
         .await
         .map_err(|e| GatewayError::Other(e.to_string()))??;
@@ -661,6 +1012,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     if let Err(e) = watcher.watch(&inbound, notify::RecursiveMode::Recursive) {
         tracing::warn!(error = %e, "filesystem events unavailable; relying on periodic rescans");
     }
+    // operator commands are applied as soon as they are queued
+    let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
     tokio::pin!(shutdown);
     let mut failures = 0u32;

@@ -25,7 +25,7 @@ pub const SEGMENT_RECORDS: u64 = 100_000;
 pub struct Output {
     /// Outbound folder name, derived from the cause: `<kind>-<key[..16]>-<arrival>`.
     pub name: String,
-    /// `receipt` (more kinds come with appeals and queries).
+    /// `receipt`, `registered` («Зарегистрирован») or `refused` («Отказано в регистрации»).
     pub kind: String,
     /// `header/@uid` of the message we send (UUID v5 of the cause: deterministic).
     pub message_uid: String,
@@ -34,14 +34,34 @@ pub struct Output {
     /// Creation time written into the message (RFC 3339 with offset).
     pub created: String,
     pub recipient_uid: String,
-    /// For receipts: the acknowledged header uid.
+    /// Receipts: the acknowledged header uid; notices: the document uid.
     pub about_uid: String,
+    /// Receipts: accepted or not.
     pub accepted: bool,
-    /// For negative receipts: why (a machine code and message, no personal data).
+    /// Negative receipts and refusals: why (no personal data).
     pub comment: Option<String>,
+    /// Notices: the sender's document (УРОГ's cover letter): organisation, number, date.
+    pub foundation: Option<NoticeRef>,
+    /// «Зарегистрирован»: our registration number and date.
+    pub registration: Option<NoticeRef>,
+    /// «Отказано в регистрации»: one of the nine official reasons.
+    pub reason: Option<String>,
 }
 
-/// What happened. Per-package events name the arrival (the `seq` of its `received` record)
+/// A document reference in a notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeRef {
+    pub organization: Option<String>,
+    pub number: String,
+    /// `YYYY-MM-DD`.
+    pub date: Option<String>,
+}
+
+/// A signature recorded for an appeal document.
+pub use crate::appeals::SignatureFile;
+
+/// What happened. (Event fields never reuse the record's own names: `seq`, `ts`, `prev`,
+/// `kind`, `hash`.) Per-package events name the arrival (the `seq` of its `received` record)
 /// and the package key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -102,6 +122,51 @@ pub enum Event {
         key: String,
         dir: String,
     },
+    /// A forwarded appeal was recognised (`appeal` = its arrival). Numbers only: the
+    /// annotation and the applicant stay in the archived package.
+    AppealReceived {
+        appeal: u64,
+        key: String,
+        urog_number: String,
+        urog_number_norm: String,
+        urog_date: Option<String>,
+        /// The sender of the cover letter (an organisation, not a person).
+        urog_organization: Option<String>,
+        document_uid: String,
+        source_uid: String,
+        format: String,
+        restricted: bool,
+        signatures: Vec<SignatureFile>,
+        /// Why it waits for an operator (manual mode, an invalid signature), if it does.
+        held: Option<String>,
+    },
+    /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
+    AppealRegistered {
+        appeal: u64,
+        number: String,
+        year: i32,
+        /// The number's place in the year's sequence (1, 2, …; never reused or skipped).
+        year_seq: u64,
+        date: String,
+        pin_hash: String,
+        by: String,
+        outputs: Vec<Output>,
+    },
+    /// Refused with an official reason; `outputs` carries the «Отказано в регистрации» notice.
+    AppealRefused {
+        appeal: u64,
+        reason: String,
+        comment: Option<String>,
+        by: String,
+        outputs: Vec<Output>,
+    },
+    /// The same appeal delivered again (`appeal` = the new arrival): it gets the notice the
+    /// first one got, in `outputs`.
+    AppealRedelivered {
+        appeal: u64,
+        of: u64,
+        outputs: Vec<Output>,
+    },
 }
 
 impl Event {
@@ -114,6 +179,10 @@ impl Event {
             | Event::Decided { arrival, .. }
             | Event::Published { arrival, .. }
             | Event::Archived { arrival, .. } => Some(*arrival),
+            Event::AppealReceived { appeal, .. }
+            | Event::AppealRegistered { appeal, .. }
+            | Event::AppealRefused { appeal, .. }
+            | Event::AppealRedelivered { appeal, .. } => Some(*appeal),
             _ => None,
         }
     }
@@ -130,6 +199,21 @@ impl Event {
             Event::Decided { .. } => "decided",
             Event::Published { .. } => "published",
             Event::Archived { .. } => "archived",
+            Event::AppealReceived { .. } => "appeal_received",
+            Event::AppealRegistered { .. } => "appeal_registered",
+            Event::AppealRefused { .. } => "appeal_refused",
+            Event::AppealRedelivered { .. } => "appeal_redelivered",
+        }
+    }
+
+    /// Outbound messages this event asks for (published by the effects step).
+    pub fn outputs(&self) -> &[Output] {
+        match self {
+            Event::Decided { outputs, .. }
+            | Event::AppealRegistered { outputs, .. }
+            | Event::AppealRefused { outputs, .. }
+            | Event::AppealRedelivered { outputs, .. } => outputs,
+            _ => &[],
         }
     }
 }

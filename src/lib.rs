@@ -3,12 +3,17 @@
 //! The library holds all logic; `src/main.rs` only parses the command line and calls [`cli::main`].
 //! See `docs/ARCHITECTURE.md` for the module map and the invariants each module keeps.
 
+pub mod appeals;
+pub mod book;
 pub mod cli;
 pub mod config;
+pub mod control;
+pub mod deadlines;
 pub mod decide;
 pub mod gateway;
 pub mod inspect;
 pub mod journal;
+pub mod operator;
 pub mod outbox;
 pub mod samples;
 pub mod spool;

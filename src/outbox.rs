@@ -8,7 +8,9 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use crate::config::Config;
 use crate::journal::Output;
 use crate::wire::envelope::{self, OutgoingEnvelope};
-use crate::wire::message::{Format, Outgoing, Partner};
+use crate::journal::NoticeRef;
+use crate::wire::message::{Anyone, DocNumber, DocReference, Format, Outgoing, Partner, RefusalReason};
+use crate::wire::time::parse_date;
 use crate::wire::write::write_message;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,13 @@ pub enum RenderError {
     UnknownPartner { name: String, uid: String },
     #[error("output {name}: {what}")]
     Invalid { name: String, what: String },
+}
+
+fn doc_number(r: &NoticeRef) -> DocNumber {
+    DocNumber {
+        number: r.number.clone(),
+        date: r.date.as_deref().and_then(parse_date),
+    }
 }
 
 /// The files of the outbound package for `output`: the message, then `envelope.ini`.
@@ -55,6 +64,25 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
                 _ => "ЭСД МЭДО (Квитанция)".to_string(),
             },
         ),
+        "registered" | "refused" => {
+            let foundation = output.foundation.as_ref().ok_or_else(|| invalid("a notice needs its foundation".into()))?;
+            let foundation = DocReference {
+                who: Anyone {
+                    organization: foundation.organization.clone(),
+                    ..Anyone::default()
+                },
+                num: doc_number(foundation),
+            };
+            let message = match (&output.registration, &output.reason) {
+                (Some(ours), _) => outgoing.registered(&output.about_uid, foundation, doc_number(ours)),
+                (None, Some(reason)) => {
+                    let reason = RefusalReason::parse(reason).ok_or_else(|| invalid(format!("{reason:?} is not one of the nine official reasons")))?;
+                    outgoing.refused(&output.about_uid, foundation, reason, output.comment.clone())
+                }
+                (None, None) => return Err(invalid("a notice needs a registration or a reason".into())),
+            };
+            (message, "ЭСД МЭДО (Уведомление)".to_string())
+        }
         other => return Err(invalid(format!("unknown output kind {other:?}"))),
     };
     let xml = write_message(&message).map_err(|e| invalid(e.to_string()))?;

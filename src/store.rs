@@ -73,6 +73,14 @@ impl From<TransactionError<StoreError>> for StoreError {
     }
 }
 
+/// An output waiting to be published, with the arrival it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingOutput {
+    pub arrival: u64,
+    pub key: String,
+    pub output: Output,
+}
+
 /// The sled-backed index.
 pub struct Store {
     db: sled::Db,
@@ -82,6 +90,8 @@ pub struct Store {
     claims: sled::Tree,
     /// Arrivals not yet at rest (so a pass never walks the whole history).
     open: sled::Tree,
+    /// Outputs decided but not yet published: name → (arrival, key, output).
+    pending: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -109,6 +119,7 @@ impl Store {
             uids: db.open_tree("uids")?,
             claims: db.open_tree("claims")?,
             open: db.open_tree("open")?,
+            pending: db.open_tree("pending")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -225,9 +236,22 @@ impl Store {
             &self.uids,
             &self.claims,
             &self.open,
+            &self.pending,
             &self.meta,
         )
-            .transaction(|(arrivals, keys, uids, claims, open, meta)| {
+            .transaction(|(arrivals, keys, uids, claims, open, pending, meta)| {
+                for output in record.event.outputs() {
+                    let item = PendingOutput {
+                        arrival: record.event.arrival().unwrap_or(record.seq),
+                        key: updated.as_ref().map(|a| a.key.clone()).unwrap_or_default(),
+                        output: output.clone(),
+                    };
+                    let bytes = serde_json::to_vec(&item).map_err(|e| ConflictableTransactionError::Abort(StoreError::Decode(e.to_string())))?;
+                    pending.insert(output.name.as_bytes(), bytes)?;
+                }
+                if let Event::Published { name, .. } = &record.event {
+                    pending.remove(name.as_bytes())?;
+                }
                 if let Some(a) = &updated {
                     let bytes = serde_json::to_vec(a).map_err(|e| {
                         ConflictableTransactionError::Abort(StoreError::Decode(e.to_string()))
@@ -260,6 +284,11 @@ impl Store {
                 Ok(())
             })?;
         Ok(())
+    }
+
+    /// Outputs decided but not yet published, in name order.
+    pub fn pending_outputs(&self) -> Result<Vec<PendingOutput>, StoreError> {
+        self.pending.iter().map(|i| decode(&i?.1)).collect()
     }
 
     /// Durability barrier: everything applied so far is on disk when this returns.

@@ -122,6 +122,11 @@ pub fn format_envelope_date(at: PrimitiveDateTime) -> String {
         .expect("a PrimitiveDateTime always formats")
 }
 
+/// Serde helper: a required date as `YYYY-MM-DD`.
+pub fn serialize_date_req<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_date(*date))
+}
+
 /// Serde helper: a date as `YYYY-MM-DD`.
 pub fn serialize_date<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
     match date {

@@ -1,0 +1,283 @@
+//! Appeals forwarded by УРОГ: what a package says about the appeal (cover letter number and
+//! date, files, signatures, classification, addressing), the automatic refusal rules mapped
+//! to the nine official reasons, registration numbers from a template, and PINs for status
+//! lookups. Pure: works on parsed packages and configuration, touches nothing.
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::Date;
+
+use crate::wire::message::{Body, Format, HeaderType, RefusalReason, GROUP_DOCUMENT_TEXT};
+use crate::wire::package::Package;
+
+/// Normalises a УРОГ number for matching: a Latin `A26` prefix becomes Cyrillic `А26`;
+/// spaces trimmed; letters upper-cased.
+pub fn normalize_number(number: &str) -> String {
+    let t = number.trim().to_uppercase();
+    match t.strip_prefix('A') {
+        Some(rest) if rest.starts_with("26") => format!("А{rest}"),
+        _ => t,
+    }
+}
+
+/// A signature file found for a document, and what the verifier said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SignatureFile {
+    /// The signed file.
+    pub document: String,
+    /// The signature file.
+    pub signature: String,
+    /// `der`, `base64` or `unknown` (by content); `missing` when named but absent.
+    pub encoding: String,
+    /// `verified`, `invalid`, `not checked` (or `missing`).
+    pub status: String,
+}
+
+/// What the gateway extracts from a forwarded appeal's package. No personal data beyond
+/// the annotation, which is kept out of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppealFacts {
+    /// The УРОГ cover letter number as written.
+    pub urog_number: String,
+    /// Normalised for matching (`А26-…`).
+    pub urog_number_norm: String,
+    #[serde(serialize_with = "crate::wire::time::serialize_date")]
+    pub urog_date: Option<Date>,
+    pub urog_organization: Option<String>,
+    /// The document GUID notifications refer to.
+    pub document_uid: String,
+    pub kind: Option<String>,
+    pub annotation: Option<String>,
+    pub signatories: Vec<String>,
+    /// File names: the cover letter / main document first.
+    pub files: Vec<String>,
+    /// The files of group «Текст документа» (or the container's main document).
+    pub text_files: Vec<String>,
+    pub signatures: Vec<SignatureFile>,
+    pub classification: Option<String>,
+    pub restricted: bool,
+    /// Destinations of `deliveryIndex` (empty when there is none).
+    pub destinations: Vec<String>,
+    /// Files named by the message or passport that are absent.
+    pub missing: Vec<String>,
+    pub format: Format,
+}
+
+fn is_signature_name(name: &str) -> bool {
+    let l = name.to_lowercase();
+    l.ends_with(".p7s") || l.ends_with(".sig")
+}
+
+/// Extracts the appeal facts from a parsed package. `signature_encoding` tells the encoding of
+/// a signature file by name (the caller reads it; `None` = absent).
+pub fn facts(package: &Package, signature_encoding: &dyn Fn(&str) -> Option<String>) -> Option<AppealFacts> {
+    let m = &package.message;
+    let destinations: Vec<String> = m.delivery_index.iter().map(|p| p.uid.clone()).collect();
+    let mut missing = package.missing.clone();
+    let (number, date, org, doc_uid, kind, annotation, signatories, files, text_files, classification, restricted, signed) = match &m.body {
+        Body::Document { document, files } => {
+            let names: Vec<String> = files.iter().filter(|f| f.file_type.as_deref() != Some("reference")).map(|f| f.local_name.clone()).collect();
+            let text: Vec<String> = files
+                .iter()
+                .filter(|f| f.group.as_deref() == Some(GROUP_DOCUMENT_TEXT))
+                .map(|f| f.local_name.clone())
+                .collect();
+            // detached signatures next to a file: `<file>.p7s` / `<file>.sig`
+            let mut signed = Vec::new();
+            for f in &names {
+                for p in &package.files {
+                    let l = p.name.to_lowercase();
+                    if is_signature_name(&p.name) && (l == format!("{}.p7s", f.to_lowercase()) || l == format!("{}.sig", f.to_lowercase())) {
+                        signed.push((f.clone(), p.name.clone()));
+                    }
+                }
+            }
+            let restricted = document.classification.as_deref().is_some_and(|c| {
+                let c = c.to_lowercase();
+                c.contains("дсп") || c.contains("ограниченного")
+            });
+            (
+                document.num.number.clone(),
+                document.num.date,
+                m.header.source.organization.clone(),
+                document.uid.clone(),
+                document.kind.clone(),
+                document.annotation.clone(),
+                document.signatories.iter().filter_map(|s| s.who.person.clone()).collect(),
+                names,
+                text,
+                document.classification.clone(),
+                restricted,
+                signed,
+            )
+        }
+        Body::Container(_) => {
+            let c = package.container.as_ref()?;
+            let p = &c.passport;
+            missing.extend(c.missing.iter().cloned());
+            let author = p.authors.first();
+            let main = p.document.as_ref().map(|d| d.local_name.clone()).filter(|n| !n.is_empty());
+            let mut names: Vec<String> = main.iter().cloned().collect();
+            names.extend(p.attachments.iter().map(|a| a.local_name.clone()));
+            let text: Vec<String> = main.iter().filter(|n| c.entry(n).is_some()).cloned().collect();
+            let mut signed: Vec<(String, String)> = Vec::new();
+            if let Some(main) = &main {
+                signed.extend(p.document_signatures().into_iter().map(|s| (main.clone(), s.to_string())));
+            }
+            for a in &p.attachments {
+                signed.extend(a.signatures.iter().map(|s| (a.local_name.clone(), s.clone())));
+            }
+            (
+                author.and_then(|a| a.registration_number.clone()).unwrap_or_default(),
+                author.and_then(|a| a.registration_date),
+                author.and_then(|a| a.organization.title.clone()).or_else(|| m.header.source.organization.clone()),
+                p.uid.clone().unwrap_or_else(|| m.header.uid.clone()),
+                p.kind.text.clone(),
+                p.annotation.clone(),
+                p.authors.iter().flat_map(|a| &a.signs).filter_map(|s| s.person.name.clone()).collect(),
+                names,
+                text,
+                p.classification.as_ref().and_then(|c| c.text.clone().or_else(|| c.id.clone())),
+                p.is_restricted(),
+                signed,
+            )
+        }
+        _ => return None,
+    };
+    let signatures = signed
+        .into_iter()
+        .map(|(document, signature)| {
+            let encoding = signature_encoding(&signature);
+            SignatureFile {
+                document,
+                status: if encoding.is_some() { "not checked".into() } else { "missing".into() },
+                encoding: encoding.unwrap_or_else(|| "missing".into()),
+                signature,
+            }
+        })
+        .collect();
+    Some(AppealFacts {
+        urog_number_norm: normalize_number(&number),
+        urog_number: number,
+        urog_date: date,
+        urog_organization: org,
+        document_uid: doc_uid,
+        kind,
+        annotation,
+        signatories,
+        files,
+        text_files,
+        signatures,
+        classification,
+        restricted,
+        destinations,
+        missing,
+        format: m.format,
+    })
+}
+
+/// The encoding of a detached signature by its first bytes: DER (`0x30`, a SEQUENCE) or
+/// base64 text (PEM-less).
+pub fn signature_encoding(head: &[u8]) -> &'static str {
+    match head.first() {
+        Some(0x30) => "der",
+        Some(_) if head.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n- ".contains(b)) => "base64",
+        _ => "unknown",
+    }
+}
+
+/// Whether a message from a partner with `role` is a forwarded appeal.
+pub fn is_forwarded_appeal(role: &str, appeal_roles: &[String], header: &HeaderType, kind: Option<&str>, query_kinds: &[String]) -> bool {
+    appeal_roles.iter().any(|r| r == role)
+        && matches!(header, HeaderType::Document | HeaderType::Container)
+        && !kind.is_some_and(|k| query_kinds.iter().any(|q| q.eq_ignore_ascii_case(k.trim())))
+}
+
+/// The automatic refusal rules, in order; the first that applies wins.
+pub fn refusal(facts: &AppealFacts, our_uid: &str, require_signature: bool) -> Option<(RefusalReason, String)> {
+    if !facts.destinations.is_empty() && !facts.destinations.iter().any(|d| d.eq_ignore_ascii_case(our_uid)) {
+        return Some((RefusalReason::AddressingError, "Документ адресован другому участнику МЭДО".into()));
+    }
+    if facts.text_files.is_empty() {
+        return Some((RefusalReason::NoText, "В сообщении нет файла с текстом документа".into()));
+    }
+    if let Some(first) = facts.missing.first() {
+        return Some((RefusalReason::AttachmentMissing, format!("Отсутствует файл {first}")));
+    }
+    if require_signature && !facts.signatures.iter().any(|s| s.status != "missing") {
+        return Some((RefusalReason::NoSignature, "Документ не подписан электронной подписью".into()));
+    }
+    None
+}
+
+/// Fills a registration number template: `{seq}` (the per-year sequence; `{seq:5}` pads to 5
+/// digits), `{yy}`, `{yyyy}`, `{mm}`, `{dd}`.
+pub fn format_number(template: &str, seq: u64, date: Date) -> String {
+    let mut out = template
+        .replace("{yyyy}", &format!("{:04}", date.year()))
+        .replace("{yy}", &format!("{:02}", date.year() % 100))
+        .replace("{mm}", &format!("{:02}", u8::from(date.month())))
+        .replace("{dd}", &format!("{:02}", date.day()));
+    while let Some(start) = out.find("{seq") {
+        let Some(len) = out[start..].find('}') else { break };
+        let spec = &out[start + 4..start + len];
+        let width: usize = spec.strip_prefix(':').and_then(|w| w.parse().ok()).unwrap_or(0);
+        out.replace_range(start..=start + len, &format!("{seq:0width$}"));
+    }
+    out
+}
+
+/// A six-digit PIN for applicant status lookups: HMAC-SHA256(secret, appeal id), so it can be
+/// shown again to an operator without being stored; only its hash is journaled.
+pub fn pin(secret: &[u8], appeal: u64) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("pin/{appeal}").as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    let n = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) % 1_000_000;
+    format!("{n:06}")
+}
+
+/// The stored form of a PIN: SHA-256 over the appeal id and the PIN.
+pub fn pin_hash(appeal: u64, pin: &str) -> String {
+    hex::encode(Sha256::digest(format!("{appeal}:{pin}").as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn latin_a26_is_normalised() {
+        assert_eq!(normalize_number("A26-02-1234567"), "А26-02-1234567");
+        assert_eq!(normalize_number(" а26-02-1 "), "А26-02-1");
+        assert_eq!(normalize_number("A27-1"), "A27-1");
+        assert_eq!(normalize_number("01-02/345"), "01-02/345");
+    }
+
+    #[test]
+    fn number_templates() {
+        let d = date!(2027 - 01 - 05);
+        assert_eq!(format_number("ОГ-{seq}/{yy}", 7, d), "ОГ-7/27");
+        assert_eq!(format_number("{yyyy}-{mm}-{dd}/{seq:5}", 42, d), "2027-01-05/00042");
+        assert_eq!(format_number("П-{seq}", 1, d), "П-1");
+    }
+
+    #[test]
+    fn pins_are_stable_six_digits_and_stored_hashed() {
+        let p = pin(b"secret", 12);
+        assert_eq!(p.len(), 6);
+        assert_eq!(p, pin(b"secret", 12));
+        assert_ne!(p, pin(b"secret", 13));
+        assert_ne!(pin_hash(12, &p), p);
+        assert_eq!(pin_hash(12, &p).len(), 64);
+    }
+
+    #[test]
+    fn signature_encodings() {
+        assert_eq!(signature_encoding(&[0x30, 0x82, 0x01]), "der");
+        assert_eq!(signature_encoding(b"MIIGaAYJKoZIhvcNAQcCoIIGWTCCBlUCAQEx\r\n"), "base64");
+        assert_eq!(signature_encoding(&[0xff, 0x00]), "unknown");
+    }
+}

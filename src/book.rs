@@ -1,0 +1,241 @@
+//! The appeal book: every forwarded appeal as the journal tells it — a pure fold over journal
+//! records (`apply`). The service keeps one in memory (rebuilt from the journal at start);
+//! operator commands build one read-only from the journal, so they work while the service runs.
+//! Holds numbers and states only; the annotation and the applicant stay in the archived package.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::appeals::{normalize_number, SignatureFile};
+use crate::journal::{Event, JournalError, Record};
+
+/// Where an appeal stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppealState {
+    /// поступило (waiting for registration: manual mode, or held)
+    Received,
+    /// зарегистрировано
+    Registered,
+    /// отказано в регистрации
+    Refused,
+}
+
+impl AppealState {
+    /// The status an applicant or operator reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            AppealState::Received => "поступило",
+            AppealState::Registered => "зарегистрировано",
+            AppealState::Refused => "отказано в регистрации",
+        }
+    }
+}
+
+/// One forwarded appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appeal {
+    /// Internal id: the arrival (journal seq of its `received` record).
+    pub id: u64,
+    pub key: String,
+    pub received_at: String,
+    pub urog_number: String,
+    pub urog_number_norm: String,
+    pub urog_date: Option<String>,
+    pub urog_organization: Option<String>,
+    pub document_uid: String,
+    pub source_uid: String,
+    pub format: String,
+    pub restricted: bool,
+    pub signatures: Vec<SignatureFile>,
+    pub held: Option<String>,
+    pub state: AppealState,
+    pub number: Option<String>,
+    pub registered_on: Option<String>,
+    pub year: Option<i32>,
+    pub seq: Option<u64>,
+    #[serde(skip)]
+    pub pin_hash: Option<String>,
+    pub reason: Option<String>,
+    pub comment: Option<String>,
+    pub decided_by: Option<String>,
+    /// Where its package rests (`archive/…`).
+    pub dir: Option<String>,
+    /// Later arrivals of the same appeal.
+    pub redeliveries: Vec<u64>,
+    /// (time, what) in order.
+    pub history: Vec<(String, String)>,
+}
+
+/// All appeals, with lookups.
+#[derive(Debug, Default, Clone)]
+pub struct AppealBook {
+    appeals: BTreeMap<u64, Appeal>,
+    by_document: HashMap<String, u64>,
+    by_number: HashMap<String, u64>,
+    by_urog: HashMap<String, Vec<u64>>,
+    max_seq: HashMap<i32, u64>,
+    dirs: HashMap<u64, String>,
+}
+
+impl AppealBook {
+    /// Builds the book from the whole journal (stops with an error at a bad record).
+    pub fn load(journal: &Path) -> Result<AppealBook, JournalError> {
+        let mut book = AppealBook::default();
+        for r in crate::journal::read_all(journal)? {
+            book.apply(&r);
+        }
+        Ok(book)
+    }
+
+    /// Folds one record in.
+    pub fn apply(&mut self, r: &Record) {
+        match &r.event {
+            Event::AppealReceived {
+                appeal,
+                key,
+                urog_number,
+                urog_number_norm,
+                urog_date,
+                urog_organization,
+                document_uid,
+                source_uid,
+                format,
+                restricted,
+                signatures,
+                held,
+            } => {
+                let mut history = vec![(r.ts.clone(), format!("поступило: {urog_number}{}", urog_date.as_deref().map(|d| format!(" от {d}")).unwrap_or_default()))];
+                if let Some(h) = held {
+                    history.push((r.ts.clone(), format!("ожидает оператора: {h}")));
+                }
+                let a = Appeal {
+                    id: *appeal,
+                    key: key.clone(),
+                    received_at: r.ts.clone(),
+                    urog_number: urog_number.clone(),
+                    urog_number_norm: urog_number_norm.clone(),
+                    urog_date: urog_date.clone(),
+                    urog_organization: urog_organization.clone(),
+                    document_uid: document_uid.clone(),
+                    source_uid: source_uid.clone(),
+                    format: format.clone(),
+                    restricted: *restricted,
+                    signatures: signatures.clone(),
+                    held: held.clone(),
+                    state: AppealState::Received,
+                    number: None,
+                    registered_on: None,
+                    year: None,
+                    seq: None,
+                    pin_hash: None,
+                    reason: None,
+                    comment: None,
+                    decided_by: None,
+                    dir: self.dirs.get(appeal).cloned(),
+                    redeliveries: Vec::new(),
+                    history,
+                };
+                self.by_document.entry(document_uid.clone()).or_insert(*appeal);
+                self.by_urog.entry(urog_number_norm.clone()).or_default().push(*appeal);
+                self.appeals.insert(*appeal, a);
+            }
+            Event::AppealRegistered {
+                appeal,
+                number,
+                year,
+                year_seq,
+                date,
+                pin_hash,
+                by,
+                ..
+            } => {
+                let m = self.max_seq.entry(*year).or_default();
+                *m = (*m).max(*year_seq);
+                self.by_number.insert(normalize_number(number), *appeal);
+                if let Some(a) = self.appeals.get_mut(appeal) {
+                    a.state = AppealState::Registered;
+                    a.number = Some(number.clone());
+                    a.registered_on = Some(date.clone());
+                    a.year = Some(*year);
+                    a.seq = Some(*year_seq);
+                    a.pin_hash = Some(pin_hash.clone());
+                    a.decided_by = Some(by.clone());
+                    a.held = None;
+                    a.history.push((r.ts.clone(), format!("зарегистрировано: {number} от {date} ({by})")));
+                }
+            }
+            Event::AppealRefused {
+                appeal,
+                reason,
+                comment,
+                by,
+                ..
+            } => {
+                if let Some(a) = self.appeals.get_mut(appeal) {
+                    a.state = AppealState::Refused;
+                    a.reason = Some(reason.clone());
+                    a.comment = comment.clone();
+                    a.decided_by = Some(by.clone());
+                    a.held = None;
+                    a.history.push((r.ts.clone(), format!("отказано в регистрации: {reason} ({by})")));
+                }
+            }
+            Event::AppealRedelivered { appeal, of, .. } => {
+                if let Some(a) = self.appeals.get_mut(of) {
+                    a.redeliveries.push(*appeal);
+                    a.history.push((r.ts.clone(), format!("доставлено повторно (поступление {appeal})")));
+                }
+            }
+            Event::Archived { arrival, dir, .. } => {
+                self.dirs.insert(*arrival, dir.clone());
+                if let Some(a) = self.appeals.get_mut(arrival) {
+                    a.dir = Some(dir.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The next registration sequence number of `year` (never reused, never skipped).
+    pub fn next_seq(&self, year: i32) -> u64 {
+        self.max_seq.get(&year).copied().unwrap_or(0) + 1
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Appeal> {
+        self.appeals.get(&id)
+    }
+
+    /// The appeal first received with this document uid.
+    pub fn by_document(&self, uid: &str) -> Option<&Appeal> {
+        self.by_document.get(uid).and_then(|id| self.appeals.get(id))
+    }
+
+    /// Finds an appeal by our registration number, the УРОГ number (Latin or Cyrillic `А26`),
+    /// or the internal id.
+    pub fn find(&self, id: &str) -> Result<&Appeal, String> {
+        let norm = normalize_number(id);
+        if let Some(a) = self.by_number.get(&norm).and_then(|i| self.appeals.get(i)) {
+            return Ok(a);
+        }
+        if let Some(ids) = self.by_urog.get(&norm) {
+            return match ids.as_slice() {
+                [one] => Ok(&self.appeals[one]),
+                many => Err(format!("{id} is the УРОГ number of {} appeals ({}); use the internal id", many.len(), many.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))),
+            };
+        }
+        if let Ok(n) = id.trim().parse::<u64>() {
+            if let Some(a) = self.appeals.get(&n) {
+                return Ok(a);
+            }
+        }
+        Err(format!("no appeal {id:?} (give our registration number, the УРОГ number or the internal id)"))
+    }
+
+    /// Every appeal, oldest first.
+    pub fn all(&self) -> impl Iterator<Item = &Appeal> {
+        self.appeals.values()
+    }
+}

@@ -1,0 +1,91 @@
+//! Operator commands that change state (`appeals register`, `appeals refuse`) travel through a
+//! queue folder, `state_dir/control/`, so they work whether or not the service is running:
+//! the CLI drops a command file (written to a temporary name, then renamed), and the gateway
+//! applies it on its next pass — journal first, then the notice is published. A command that
+//! cannot be applied is moved to `control/rejected/` with the reason.
+//! Touches only `state_dir/control/`.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// A command for the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Register an appeal that waits for an operator (optionally under a given number).
+    Register { id: String, number: Option<String> },
+    /// Refuse it with one of the nine official reasons.
+    Refuse { id: String, reason: String, comment: Option<String> },
+}
+
+/// The queue folder.
+pub fn dir(state: &Path) -> PathBuf {
+    state.join("control")
+}
+
+/// Queues a command; returns its file.
+pub fn submit(state: &Path, command: &Command) -> io::Result<PathBuf> {
+    let dir = dir(state);
+    fs::create_dir_all(&dir)?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let name = format!("{nanos:020}-{}.json", std::process::id());
+    let tmp = dir.join(format!(".{name}.tmp"));
+    fs::write(&tmp, serde_json::to_vec_pretty(command).expect("commands serialise"))?;
+    let path = dir.join(name);
+    fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// Queued commands in order (bounded).
+pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String>)> {
+    let Ok(rd) = fs::read_dir(dir(state)) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .collect();
+    files.sort();
+    files.truncate(max);
+    files
+        .into_iter()
+        .map(|p| {
+            let parsed = fs::read(&p)
+                .map_err(|e| e.to_string())
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("not a command: {e}")));
+            (p, parsed)
+        })
+        .collect()
+}
+
+/// Marks a command done (removes its file).
+pub fn done(path: &Path) {
+    let _ = fs::remove_file(path);
+}
+
+/// Moves a command to `rejected/` with its reason next to it.
+pub fn reject(path: &Path, why: &str) {
+    let Some(parent) = path.parent() else { return };
+    let rejected = parent.join("rejected");
+    let _ = fs::create_dir_all(&rejected);
+    if let Some(name) = path.file_name() {
+        let target = rejected.join(name);
+        let _ = fs::rename(path, &target);
+        let _ = fs::write(target.with_extension("error.txt"), why);
+    }
+}
+
+/// What became of a submitted command: `None` while queued, else `Ok` or the rejection.
+pub fn outcome(path: &Path) -> Option<Result<(), String>> {
+    if path.exists() {
+        return None;
+    }
+    let rejected = path.parent()?.join("rejected").join(path.file_name()?);
+    if rejected.exists() {
+        return Some(Err(fs::read_to_string(rejected.with_extension("error.txt")).unwrap_or_default()));
+    }
+    Some(Ok(()))
+}

@@ -1,0 +1,160 @@
+//! 59-ФЗ deadlines: registration within 3 days of receipt, redirect within 7 days of
+//! registration, answer within 30 days of registration, one extension of at most 30 days.
+//! Days are calendar days by default; a policy may move a due date that falls on a day off
+//! to the next working day, or count working days only. Pure.
+
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration, Weekday};
+
+/// How days are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DayPolicy {
+    /// Calendar days (59-ФЗ says «дней»).
+    #[default]
+    Calendar,
+    /// Calendar days; a due date on a day off moves to the next working day.
+    CalendarNextWorkingDay,
+    /// Working days only (Monday–Friday, minus configured holidays).
+    Working,
+}
+
+/// The calendar in force: the policy and the public holidays (non-working weekdays).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Calendar {
+    pub policy: DayPolicy,
+    pub holidays: Vec<Date>,
+}
+
+/// Statutory periods, in days.
+pub const REGISTER_DAYS: i64 = 3;
+pub const REDIRECT_DAYS: i64 = 7;
+pub const ANSWER_DAYS: i64 = 30;
+pub const MAX_EXTENSION_DAYS: i64 = 30;
+
+impl Calendar {
+    pub fn is_working_day(&self, d: Date) -> bool {
+        !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) && !self.holidays.contains(&d)
+    }
+
+    fn next_working_day(&self, mut d: Date) -> Date {
+        while !self.is_working_day(d) {
+            d = d.next_day().unwrap_or(d);
+        }
+        d
+    }
+
+    /// The date `days` days after `from`, by the policy.
+    pub fn add_days(&self, from: Date, days: i64) -> Date {
+        match self.policy {
+            DayPolicy::Calendar => from + Duration::days(days),
+            DayPolicy::CalendarNextWorkingDay => self.next_working_day(from + Duration::days(days)),
+            DayPolicy::Working => {
+                let mut d = from;
+                let mut left = days;
+                while left > 0 {
+                    d = d.next_day().unwrap_or(d);
+                    if self.is_working_day(d) {
+                        left -= 1;
+                    }
+                }
+                d
+            }
+        }
+    }
+}
+
+/// The due dates of one appeal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DueDates {
+    /// Register by (receipt + 3 days).
+    #[serde(serialize_with = "crate::wire::time::serialize_date_req")]
+    pub register_by: Date,
+    /// Redirect by (registration + 7 days), once registered.
+    #[serde(serialize_with = "crate::wire::time::serialize_date")]
+    pub redirect_by: Option<Date>,
+    /// Answer by (registration + 30 days, or the extended date), once registered.
+    #[serde(serialize_with = "crate::wire::time::serialize_date")]
+    pub answer_by: Option<Date>,
+}
+
+/// Due dates from the receipt date, the registration date and an extension, if any.
+pub fn due_dates(cal: &Calendar, received: Date, registered: Option<Date>, extended_to: Option<Date>) -> DueDates {
+    DueDates {
+        register_by: cal.add_days(received, REGISTER_DAYS),
+        redirect_by: registered.map(|r| cal.add_days(r, REDIRECT_DAYS)),
+        answer_by: registered.map(|r| extended_to.unwrap_or_else(|| cal.add_days(r, ANSWER_DAYS))),
+    }
+}
+
+/// Whether an extension to `until` is allowed: once only, later than the current due date,
+/// and at most 30 days past it.
+pub fn check_extension(current_due: Date, until: Date, already_extended: bool) -> Result<(), String> {
+    if already_extended {
+        return Err("the term was already extended once (59-ФЗ ст. 12 ч. 2 allows one extension)".into());
+    }
+    if until <= current_due {
+        return Err(format!("the new date {until} is not after the current due date {current_due}"));
+    }
+    if until > current_due + Duration::days(MAX_EXTENSION_DAYS) {
+        return Err(format!(
+            "an extension may add at most {MAX_EXTENSION_DAYS} days: {until} is after {}",
+            current_due + Duration::days(MAX_EXTENSION_DAYS)
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn cal(policy: DayPolicy) -> Calendar {
+        Calendar {
+            policy,
+            holidays: vec![date!(2027 - 01 - 01), date!(2027 - 01 - 04), date!(2027 - 01 - 05), date!(2027 - 01 - 06), date!(2027 - 01 - 07), date!(2027 - 01 - 08)],
+        }
+    }
+
+    #[test]
+    fn deadline_table() {
+        // (policy, from, days, due)
+        let table = [
+            (DayPolicy::Calendar, date!(2026 - 11 - 20), 3, date!(2026 - 11 - 23)),
+            (DayPolicy::Calendar, date!(2026 - 12 - 30), 3, date!(2027 - 01 - 02)), // year boundary
+            (DayPolicy::Calendar, date!(2026 - 12 - 15), 30, date!(2027 - 01 - 14)),
+            (DayPolicy::Calendar, date!(2028 - 02 - 27), 3, date!(2028 - 03 - 01)), // leap year
+            (DayPolicy::Calendar, date!(2027 - 02 - 27), 3, date!(2027 - 03 - 02)),
+            (DayPolicy::CalendarNextWorkingDay, date!(2026 - 11 - 18), 3, date!(2026 - 11 - 23)), // Sat → Mon
+            (DayPolicy::CalendarNextWorkingDay, date!(2026 - 12 - 29), 3, date!(2027 - 01 - 11)), // New Year holidays
+            (DayPolicy::CalendarNextWorkingDay, date!(2026 - 11 - 20), 3, date!(2026 - 11 - 23)), // Mon stays
+            (DayPolicy::Working, date!(2026 - 11 - 20), 3, date!(2026 - 11 - 25)), // Fri + 3 working = Wed
+            (DayPolicy::Working, date!(2026 - 12 - 30), 3, date!(2027 - 01 - 12)),
+        ];
+        for (policy, from, days, due) in table {
+            assert_eq!(cal(policy).add_days(from, days), due, "{policy:?} {from} + {days}");
+        }
+    }
+
+    #[test]
+    fn due_dates_follow_registration() {
+        let c = cal(DayPolicy::Calendar);
+        let d = due_dates(&c, date!(2026 - 11 - 20), None, None);
+        assert_eq!((d.register_by, d.redirect_by, d.answer_by), (date!(2026 - 11 - 23), None, None));
+        let d = due_dates(&c, date!(2026 - 11 - 20), Some(date!(2026 - 11 - 21)), None);
+        assert_eq!(d.redirect_by, Some(date!(2026 - 11 - 28)));
+        assert_eq!(d.answer_by, Some(date!(2026 - 12 - 21)));
+        let d = due_dates(&c, date!(2026 - 11 - 20), Some(date!(2026 - 11 - 21)), Some(date!(2027 - 01 - 15)));
+        assert_eq!(d.answer_by, Some(date!(2027 - 01 - 15)));
+    }
+
+    #[test]
+    fn extensions_are_once_and_at_most_thirty_days() {
+        let due = date!(2026 - 12 - 21);
+        assert!(check_extension(due, date!(2027 - 01 - 20), false).is_ok());
+        assert!(check_extension(due, date!(2027 - 01 - 21), false).is_err());
+        assert!(check_extension(due, date!(2026 - 12 - 21), false).is_err());
+        assert!(check_extension(due, date!(2027 - 01 - 01), true).is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! Operators' view of appeals: listings with deadlines and the details of one appeal, built
+//! read-only from the journal (so they work while the service runs) and, for the annotation
+//! and files, from the archived package. Touches nothing it does not read.
+
+use std::path::Path;
+
+use serde::Serialize;
+use time::{Date, OffsetDateTime};
+
+use crate::book::{Appeal, AppealBook, AppealState};
+use crate::config::Config;
+use crate::deadlines::{due_dates, DueDates};
+use crate::wire::package::read_package;
+use crate::wire::time::parse_date;
+
+/// One line of `appeals list`.
+#[derive(Debug, Serialize)]
+pub struct Row<'a> {
+    #[serde(flatten)]
+    pub appeal: &'a Appeal,
+    pub status: &'static str,
+    pub due: DueDates,
+    /// The next deadline that matters now, and whether it has passed.
+    pub next_due: Option<String>,
+    pub overdue: bool,
+}
+
+/// The date of an RFC 3339 timestamp in the configured offset.
+fn local_date(ts: &str, config: &Config) -> Option<Date> {
+    OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.to_offset(config.utc_offset).date())
+}
+
+/// Deadlines of an appeal and the one that matters now.
+pub fn row<'a>(a: &'a Appeal, config: &Config, today: Date) -> Row<'a> {
+    let received = local_date(&a.received_at, config).unwrap_or(today);
+    let registered = a.registered_on.as_deref().and_then(parse_date);
+    let due = due_dates(&config.calendar, received, registered, None);
+    let next = match a.state {
+        AppealState::Received => Some(due.register_by),
+        AppealState::Registered => due.answer_by,
+        AppealState::Refused => None,
+    };
+    Row {
+        appeal: a,
+        status: a.state.label(),
+        due,
+        next_due: next.map(crate::wire::time::format_date),
+        overdue: next.is_some_and(|d| today > d),
+    }
+}
+
+/// `appeals list`: every appeal, or the overdue ones, or those due within `within` days.
+pub fn list<'a>(book: &'a AppealBook, config: &Config, today: Date, overdue: bool, within: Option<i64>) -> Vec<Row<'a>> {
+    book.all()
+        .map(|a| row(a, config, today))
+        .filter(|r| !overdue || r.overdue)
+        .filter(|r| {
+            within.is_none_or(|days| {
+                r.next_due
+                    .as_deref()
+                    .and_then(parse_date)
+                    .is_some_and(|d| d >= today && d <= today + time::Duration::days(days))
+            })
+        })
+        .collect()
+}
+
+/// Renders rows as a table.
+pub fn table(rows: &[Row<'_>]) -> String {
+    let mut out = format!("{:>6}  {:<18} {:<10}  {:<24} {:<14} {:<10}  {}\n", "ID", "УРОГ", "ОТ", "СТАТУС", "НАШ НОМЕР", "СРОК", "ОТМЕТКИ");
+    for r in rows {
+        let a = r.appeal;
+        let mut marks = Vec::new();
+        if r.overdue {
+            marks.push("ПРОСРОЧЕНО".to_string());
+        }
+        if a.restricted {
+            marks.push("ДСП".into());
+        }
+        if let Some(h) = &a.held {
+            marks.push(format!("ждёт оператора: {h}"));
+        }
+        if !a.redeliveries.is_empty() {
+            marks.push(format!("повторов: {}", a.redeliveries.len()));
+        }
+        out.push_str(&format!(
+            "{:>6}  {:<18} {:<10}  {:<24} {:<14} {:<10}  {}\n",
+            a.id,
+            a.urog_number,
+            a.urog_date.as_deref().unwrap_or("-"),
+            r.status,
+            a.number.as_deref().unwrap_or("-"),
+            r.next_due.as_deref().unwrap_or("-"),
+            marks.join(", ")
+        ));
+    }
+    out
+}
+
+/// What `appeals show` prints.
+#[derive(Debug, Serialize)]
+pub struct Details<'a> {
+    #[serde(flatten)]
+    pub row: Row<'a>,
+    pub kind: Option<String>,
+    pub annotation: Option<String>,
+    pub files: Vec<String>,
+    pub pin: Option<String>,
+}
+
+/// Details of one appeal; the annotation and files come from its archived package.
+pub fn details<'a>(a: &'a Appeal, config: &Config, today: Date, pin_secret: Option<&[u8]>) -> Details<'a> {
+    let package = a.dir.as_ref().and_then(|d| read_package(&config.spool.state_dir.join(d), &config.limits).ok());
+    let facts = package.as_ref().and_then(|p| crate::appeals::facts(p, &|_| None));
+    Details {
+        row: row(a, config, today),
+        kind: facts.as_ref().and_then(|f| f.kind.clone()),
+        annotation: facts.as_ref().and_then(|f| f.annotation.clone()),
+        files: facts.map(|f| f.files).unwrap_or_default(),
+        pin: pin_secret.filter(|_| a.state == AppealState::Registered).map(|s| crate::appeals::pin(s, a.id)),
+    }
+}
+
+/// Renders details for people.
+pub fn show_text(d: &Details<'_>) -> String {
+    let a = d.row.appeal;
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| s.push_str(&format!("{k:<22}{v}\n"));
+    line("Обращение", format!("{} (внутренний номер)", a.id));
+    line("Статус", d.row.status.to_string());
+    line("Сопроводительное", format!("{}{}", a.urog_number, a.urog_date.as_deref().map(|x| format!(" от {x}")).unwrap_or_default()));
+    if let Some(o) = &a.urog_organization {
+        line("Отправитель", o.clone());
+    }
+    if let Some(n) = &a.number {
+        line("Регистрация", format!("{n} от {}", a.registered_on.as_deref().unwrap_or("?")));
+    }
+    if let Some(r) = &a.reason {
+        line("Отказ", format!("{r}{}", a.comment.as_deref().map(|c| format!(" — {c}")).unwrap_or_default()));
+    }
+    if let Some(h) = &a.held {
+        line("Ждёт оператора", h.clone());
+    }
+    if a.restricted {
+        line("Гриф", "ДСП (информация ограниченного распространения)".into());
+    }
+    if let Some(k) = &d.kind {
+        line("Вид", k.clone());
+    }
+    if let Some(t) = &d.annotation {
+        line("Содержание", t.clone());
+    }
+    if !d.files.is_empty() {
+        line("Файлы", d.files.join(", "));
+    }
+    for sig in &a.signatures {
+        line("Подпись", format!("{} → {} ({}, {})", sig.signature, sig.document, sig.encoding, sig.status));
+    }
+    line("Зарегистрировать до", crate::wire::time::format_date(d.row.due.register_by));
+    if let Some(x) = d.row.due.redirect_by {
+        line("Переадресовать до", crate::wire::time::format_date(x));
+    }
+    if let Some(x) = d.row.due.answer_by {
+        line("Ответить до", crate::wire::time::format_date(x));
+    }
+    if let Some(p) = &d.pin {
+        line("PIN заявителя", p.clone());
+    }
+    if let Some(dir) = &a.dir {
+        line("Пакет", dir.clone());
+    }
+    s.push_str("История:\n");
+    for (ts, what) in &a.history {
+        s.push_str(&format!("  {ts}  {what}\n"));
+    }
+    s
+}
+
+/// Today in the configured offset.
+pub fn today(config: &Config) -> Date {
+    OffsetDateTime::now_utc().to_offset(config.utc_offset).date()
+}
+
+/// Loads the book from the configured journal.
+pub fn load(config: &Config) -> Result<AppealBook, String> {
+    let journal = config.spool.state_dir.join("journal");
+    if !journal.exists() {
+        return Ok(AppealBook::default());
+    }
+    AppealBook::load(&journal).map_err(|e| e.to_string())
+}
+
+/// The PIN secret, if the state has one.
+pub fn pin_secret(config: &Config) -> Option<Vec<u8>> {
+    std::fs::read(Path::new(&config.spool.state_dir).join("pin.key")).ok()
+}
