@@ -71,13 +71,33 @@ fn is_signature_name(name: &str) -> bool {
 
 /// Extracts the appeal facts from a parsed package. `signature_encoding` tells the encoding of
 /// a signature file by name (the caller reads it; `None` = absent).
-pub fn facts(package: &Package, signature_encoding: &dyn Fn(&str) -> Option<String>) -> Option<AppealFacts> {
+pub fn facts(
+    package: &Package,
+    signature_encoding: &dyn Fn(&str) -> Option<String>,
+) -> Option<AppealFacts> {
     let m = &package.message;
     let destinations: Vec<String> = m.delivery_index.iter().map(|p| p.uid.clone()).collect();
     let mut missing = package.missing.clone();
-    let (number, date, org, doc_uid, kind, annotation, signatories, files, text_files, classification, restricted, signed) = match &m.body {
+    let (
+        number,
+        date,
+        org,
+        doc_uid,
+        kind,
+        annotation,
+        signatories,
+        files,
+        text_files,
+        classification,
+        restricted,
+        signed,
+    ) = match &m.body {
         Body::Document { document, files } => {
-            let names: Vec<String> = files.iter().filter(|f| f.file_type.as_deref() != Some("reference")).map(|f| f.local_name.clone()).collect();
+            let names: Vec<String> = files
+                .iter()
+                .filter(|f| f.file_type.as_deref() != Some("reference"))
+                .map(|f| f.local_name.clone())
+                .collect();
             let text: Vec<String> = files
                 .iter()
                 .filter(|f| f.group.as_deref() == Some(GROUP_DOCUMENT_TEXT))
@@ -88,7 +108,10 @@ pub fn facts(package: &Package, signature_encoding: &dyn Fn(&str) -> Option<Stri
             for f in &names {
                 for p in &package.files {
                     let l = p.name.to_lowercase();
-                    if is_signature_name(&p.name) && (l == format!("{}.p7s", f.to_lowercase()) || l == format!("{}.sig", f.to_lowercase())) {
+                    if is_signature_name(&p.name)
+                        && (l == format!("{}.p7s", f.to_lowercase())
+                            || l == format!("{}.sig", f.to_lowercase()))
+                    {
                         signed.push((f.clone(), p.name.clone()));
                     }
                 }
@@ -104,7 +127,11 @@ pub fn facts(package: &Package, signature_encoding: &dyn Fn(&str) -> Option<Stri
                 document.uid.clone(),
                 document.kind.clone(),
                 document.annotation.clone(),
-                document.signatories.iter().filter_map(|s| s.who.person.clone()).collect(),
+                document
+                    .signatories
+                    .iter()
+                    .filter_map(|s| s.who.person.clone())
+                    .collect(),
                 names,
                 text,
                 document.classification.clone(),
@@ -117,28 +144,54 @@ pub fn facts(package: &Package, signature_encoding: &dyn Fn(&str) -> Option<Stri
             let p = &c.passport;
             missing.extend(c.missing.iter().cloned());
             let author = p.authors.first();
-            let main = p.document.as_ref().map(|d| d.local_name.clone()).filter(|n| !n.is_empty());
+            let main = p
+                .document
+                .as_ref()
+                .map(|d| d.local_name.clone())
+                .filter(|n| !n.is_empty());
             let mut names: Vec<String> = main.iter().cloned().collect();
             names.extend(p.attachments.iter().map(|a| a.local_name.clone()));
-            let text: Vec<String> = main.iter().filter(|n| c.entry(n).is_some()).cloned().collect();
+            let text: Vec<String> = main
+                .iter()
+                .filter(|n| c.entry(n).is_some())
+                .cloned()
+                .collect();
             let mut signed: Vec<(String, String)> = Vec::new();
             if let Some(main) = &main {
-                signed.extend(p.document_signatures().into_iter().map(|s| (main.clone(), s.to_string())));
+                signed.extend(
+                    p.document_signatures()
+                        .into_iter()
+                        .map(|s| (main.clone(), s.to_string())),
+                );
             }
             for a in &p.attachments {
-                signed.extend(a.signatures.iter().map(|s| (a.local_name.clone(), s.clone())));
+                signed.extend(
+                    a.signatures
+                        .iter()
+                        .map(|s| (a.local_name.clone(), s.clone())),
+                );
             }
             (
-                author.and_then(|a| a.registration_number.clone()).unwrap_or_default(),
+                author
+                    .and_then(|a| a.registration_number.clone())
+                    .unwrap_or_default(),
                 author.and_then(|a| a.registration_date),
-                author.and_then(|a| a.organization.title.clone()).or_else(|| m.header.source.organization.clone()),
+                author
+                    .and_then(|a| a.organization.title.clone())
+                    .or_else(|| m.header.source.organization.clone()),
                 p.uid.clone().unwrap_or_else(|| m.header.uid.clone()),
                 p.kind.text.clone(),
                 p.annotation.clone(),
-                p.authors.iter().flat_map(|a| &a.signs).filter_map(|s| s.person.name.clone()).collect(),
+                p.authors
+                    .iter()
+                    .flat_map(|a| &a.signs)
+                    .filter_map(|s| s.person.name.clone())
+                    .collect(),
                 names,
                 text,
-                p.classification.as_ref().and_then(|c| c.text.clone().or_else(|| c.id.clone())),
+                p.classification
+                    .as_ref()
+                    .and_then(|c| c.text.clone().or_else(|| c.id.clone())),
                 p.is_restricted(),
                 signed,
             )
@@ -151,7 +204,11 @@ pub fn facts(package: &Package, signature_encoding: &dyn Fn(&str) -> Option<Stri
             let encoding = signature_encoding(&signature);
             SignatureFile {
                 document,
-                status: if encoding.is_some() { "not checked".into() } else { "missing".into() },
+                status: if encoding.is_some() {
+                    "not checked".into()
+                } else {
+                    "missing".into()
+                },
                 encoding: encoding.unwrap_or_else(|| "missing".into()),
                 signature,
             }
@@ -182,31 +239,64 @@ pub fn facts(package: &Package, signature_encoding: &dyn Fn(&str) -> Option<Stri
 pub fn signature_encoding(head: &[u8]) -> &'static str {
     match head.first() {
         Some(0x30) => "der",
-        Some(_) if head.iter().all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n- ".contains(b)) => "base64",
+        Some(_)
+            if head
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n- ".contains(b)) =>
+        {
+            "base64"
+        }
         _ => "unknown",
     }
 }
 
 /// Whether a message from a partner with `role` is a forwarded appeal.
-pub fn is_forwarded_appeal(role: &str, appeal_roles: &[String], header: &HeaderType, kind: Option<&str>, query_kinds: &[String]) -> bool {
+pub fn is_forwarded_appeal(
+    role: &str,
+    appeal_roles: &[String],
+    header: &HeaderType,
+    kind: Option<&str>,
+    query_kinds: &[String],
+) -> bool {
     appeal_roles.iter().any(|r| r == role)
         && matches!(header, HeaderType::Document | HeaderType::Container)
         && !kind.is_some_and(|k| query_kinds.iter().any(|q| q.eq_ignore_ascii_case(k.trim())))
 }
 
 /// The automatic refusal rules, in order; the first that applies wins.
-pub fn refusal(facts: &AppealFacts, our_uid: &str, require_signature: bool) -> Option<(RefusalReason, String)> {
-    if !facts.destinations.is_empty() && !facts.destinations.iter().any(|d| d.eq_ignore_ascii_case(our_uid)) {
-        return Some((RefusalReason::AddressingError, "Документ адресован другому участнику МЭДО".into()));
+pub fn refusal(
+    facts: &AppealFacts,
+    our_uid: &str,
+    require_signature: bool,
+) -> Option<(RefusalReason, String)> {
+    if !facts.destinations.is_empty()
+        && !facts
+            .destinations
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(our_uid))
+    {
+        return Some((
+            RefusalReason::AddressingError,
+            "Документ адресован другому участнику МЭДО".into(),
+        ));
     }
     if facts.text_files.is_empty() {
-        return Some((RefusalReason::NoText, "В сообщении нет файла с текстом документа".into()));
+        return Some((
+            RefusalReason::NoText,
+            "В сообщении нет файла с текстом документа".into(),
+        ));
     }
     if let Some(first) = facts.missing.first() {
-        return Some((RefusalReason::AttachmentMissing, format!("Отсутствует файл {first}")));
+        return Some((
+            RefusalReason::AttachmentMissing,
+            format!("Отсутствует файл {first}"),
+        ));
     }
     if require_signature && !facts.signatures.iter().any(|s| s.status != "missing") {
-        return Some((RefusalReason::NoSignature, "Документ не подписан электронной подписью".into()));
+        return Some((
+            RefusalReason::NoSignature,
+            "Документ не подписан электронной подписью".into(),
+        ));
     }
     None
 }
@@ -220,9 +310,14 @@ pub fn format_number(template: &str, seq: u64, date: Date) -> String {
         .replace("{mm}", &format!("{:02}", u8::from(date.month())))
         .replace("{dd}", &format!("{:02}", date.day()));
     while let Some(start) = out.find("{seq") {
-        let Some(len) = out[start..].find('}') else { break };
+        let Some(len) = out[start..].find('}') else {
+            break;
+        };
         let spec = &out[start + 4..start + len];
-        let width: usize = spec.strip_prefix(':').and_then(|w| w.parse().ok()).unwrap_or(0);
+        let width: usize = spec
+            .strip_prefix(':')
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0);
         out.replace_range(start..=start + len, &format!("{seq:0width$}"));
     }
     out
@@ -231,7 +326,8 @@ pub fn format_number(template: &str, seq: u64, date: Date) -> String {
 /// A six-digit PIN for applicant status lookups: HMAC-SHA256(secret, appeal id), so it can be
 /// shown again to an operator without being stored; only its hash is journaled.
 pub fn pin(secret: &[u8], appeal: u64) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(format!("pin/{appeal}").as_bytes());
     let bytes = mac.finalize().into_bytes();
     let n = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) % 1_000_000;
@@ -260,7 +356,10 @@ mod tests {
     fn number_templates() {
         let d = date!(2027 - 01 - 05);
         assert_eq!(format_number("ОГ-{seq}/{yy}", 7, d), "ОГ-7/27");
-        assert_eq!(format_number("{yyyy}-{mm}-{dd}/{seq:5}", 42, d), "2027-01-05/00042");
+        assert_eq!(
+            format_number("{yyyy}-{mm}-{dd}/{seq:5}", 42, d),
+            "2027-01-05/00042"
+        );
         assert_eq!(format_number("П-{seq}", 1, d), "П-1");
     }
 
@@ -277,7 +376,10 @@ mod tests {
     #[test]
     fn signature_encodings() {
         assert_eq!(signature_encoding(&[0x30, 0x82, 0x01]), "der");
-        assert_eq!(signature_encoding(b"MIIGaAYJKoZIhvcNAQcCoIIGWTCCBlUCAQEx\r\n"), "base64");
+        assert_eq!(
+            signature_encoding(b"MIIGaAYJKoZIhvcNAQcCoIIGWTCCBlUCAQEx\r\n"),
+            "base64"
+        );
         assert_eq!(signature_encoding(&[0xff, 0x00]), "unknown");
     }
 }

@@ -107,7 +107,16 @@ impl AppealBook {
                 signatures,
                 held,
             } => {
-                let mut history = vec![(r.ts.clone(), format!("поступило: {urog_number}{}", urog_date.as_deref().map(|d| format!(" от {d}")).unwrap_or_default()))];
+                let mut history = vec![(
+                    r.ts.clone(),
+                    format!(
+                        "поступило: {urog_number}{}",
+                        urog_date
+                            .as_deref()
+                            .map(|d| format!(" от {d}"))
+                            .unwrap_or_default()
+                    ),
+                )];
                 if let Some(h) = held {
                     history.push((r.ts.clone(), format!("ожидает оператора: {h}")));
                 }
@@ -138,8 +147,13 @@ impl AppealBook {
                     redeliveries: Vec::new(),
                     history,
                 };
-                self.by_document.entry(document_uid.clone()).or_insert(*appeal);
-                self.by_urog.entry(urog_number_norm.clone()).or_default().push(*appeal);
+                self.by_document
+                    .entry(document_uid.clone())
+                    .or_insert(*appeal);
+                self.by_urog
+                    .entry(urog_number_norm.clone())
+                    .or_default()
+                    .push(*appeal);
                 self.appeals.insert(*appeal, a);
             }
             Event::AppealRegistered {
@@ -164,7 +178,10 @@ impl AppealBook {
                     a.pin_hash = Some(pin_hash.clone());
                     a.decided_by = Some(by.clone());
                     a.held = None;
-                    a.history.push((r.ts.clone(), format!("зарегистрировано: {number} от {date} ({by})")));
+                    a.history.push((
+                        r.ts.clone(),
+                        format!("зарегистрировано: {number} от {date} ({by})"),
+                    ));
                 }
             }
             Event::AppealRefused {
@@ -180,13 +197,19 @@ impl AppealBook {
                     a.comment = comment.clone();
                     a.decided_by = Some(by.clone());
                     a.held = None;
-                    a.history.push((r.ts.clone(), format!("отказано в регистрации: {reason} ({by})")));
+                    a.history.push((
+                        r.ts.clone(),
+                        format!("отказано в регистрации: {reason} ({by})"),
+                    ));
                 }
             }
             Event::AppealRedelivered { appeal, of, .. } => {
                 if let Some(a) = self.appeals.get_mut(of) {
                     a.redeliveries.push(*appeal);
-                    a.history.push((r.ts.clone(), format!("доставлено повторно (поступление {appeal})")));
+                    a.history.push((
+                        r.ts.clone(),
+                        format!("доставлено повторно (поступление {appeal})"),
+                    ));
                 }
             }
             Event::Archived { arrival, dir, .. } => {
@@ -210,7 +233,9 @@ impl AppealBook {
 
     /// The appeal first received with this document uid.
     pub fn by_document(&self, uid: &str) -> Option<&Appeal> {
-        self.by_document.get(uid).and_then(|id| self.appeals.get(id))
+        self.by_document
+            .get(uid)
+            .and_then(|id| self.appeals.get(id))
     }
 
     /// Finds an appeal by our registration number, the УРОГ number (Latin or Cyrillic `А26`),
@@ -223,7 +248,14 @@ impl AppealBook {
         if let Some(ids) = self.by_urog.get(&norm) {
             return match ids.as_slice() {
                 [one] => Ok(&self.appeals[one]),
-                many => Err(format!("{id} is the УРОГ number of {} appeals ({}); use the internal id", many.len(), many.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))),
+                many => Err(format!(
+                    "{id} is the УРОГ number of {} appeals ({}); use the internal id",
+                    many.len(),
+                    many.iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
             };
         }
         if let Ok(n) = id.trim().parse::<u64>() {
@@ -231,7 +263,9 @@ impl AppealBook {
                 return Ok(a);
             }
         }
-        Err(format!("no appeal {id:?} (give our registration number, the УРОГ number or the internal id)"))
+        Err(format!(
+            "no appeal {id:?} (give our registration number, the УРОГ number or the internal id)"
+        ))
     }
 
     /// Every appeal, oldest first.

@@ -12,10 +12,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::control;
-use crate::operator;
 use crate::gateway::{self, GatewayError};
 use crate::inspect::inspect;
 use crate::journal;
+use crate::operator;
 use crate::samples::{self, Parties};
 use crate::spool::{self, Layout, SpoolError};
 use crate::store::{self, Store};
@@ -260,11 +260,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, String> {
     let today = operator::today(&config);
     match command {
-        AppealsCommand::List { overdue, due_within, json } => {
+        AppealsCommand::List {
+            overdue,
+            due_within,
+            json,
+        } => {
             let book = operator::load(&config)?;
             let rows = operator::list(&book, &config, today, overdue, due_within);
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).expect("rows serialise")
+                );
             } else {
                 print!("{}", operator::table(&rows));
             }
@@ -273,17 +280,37 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
         AppealsCommand::Show { id, json, pin } => {
             let book = operator::load(&config)?;
             let appeal = book.find(&id)?;
-            let secret = if pin { operator::pin_secret(&config) } else { None };
+            let secret = if pin {
+                operator::pin_secret(&config)
+            } else {
+                None
+            };
             let details = operator::details(appeal, &config, today, secret.as_deref());
             if json {
-                println!("{}", serde_json::to_string_pretty(&details).expect("details serialise"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&details).expect("details serialise")
+                );
             } else {
                 print!("{}", operator::show_text(&details));
             }
             Ok(ExitCode::SUCCESS)
         }
-        AppealsCommand::Register { id, number } => submit(config, control::Command::Register { id, number }),
-        AppealsCommand::Refuse { id, reason, comment } => submit(config, control::Command::Refuse { id, reason, comment }),
+        AppealsCommand::Register { id, number } => {
+            submit(config, control::Command::Register { id, number })
+        }
+        AppealsCommand::Refuse {
+            id,
+            reason,
+            comment,
+        } => submit(
+            config,
+            control::Command::Refuse {
+                id,
+                reason,
+                comment,
+            },
+        ),
     }
 }
 
@@ -297,7 +324,12 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
     };
     book.find(&id)?;
     let state = config.spool.state_dir.clone();
-    let path = control::submit(&state, &command).map_err(|e| format!("cannot queue the command in {}: {e}", control::dir(&state).display()))?;
+    let path = control::submit(&state, &command).map_err(|e| {
+        format!(
+            "cannot queue the command in {}: {e}",
+            control::dir(&state).display()
+        )
+    })?;
     match gateway::Gateway::open(config.clone()) {
         Ok(mut gw) => {
             let applied = gw.apply_operator_commands();
@@ -305,7 +337,9 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
             applied.map_err(|e| e.to_string())?;
             closed.map_err(|e| e.to_string())?;
         }
-        Err(GatewayError::Spool(SpoolError::Setup(msg))) if msg.contains("another medo-gateway") => {
+        Err(GatewayError::Spool(SpoolError::Setup(msg)))
+            if msg.contains("another medo-gateway") =>
+        {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while control::outcome(&path).is_none() && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -330,7 +364,13 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
                 a.id,
                 a.urog_number,
                 a.state.label(),
-                a.number.as_deref().map(|n| format!(" под номером {n} от {}", a.registered_on.as_deref().unwrap_or("?"))).unwrap_or_default()
+                a.number
+                    .as_deref()
+                    .map(|n| format!(
+                        " под номером {n} от {}",
+                        a.registered_on.as_deref().unwrap_or("?")
+                    ))
+                    .unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }

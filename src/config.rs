@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use crate::deadlines::{Calendar, DayPolicy};
 use crate::wire::message::{Format, Sender};
-use crate::wire::time::parse_date;
 use crate::wire::read::is_guid;
+use crate::wire::time::parse_date;
 use crate::wire::Limits;
 
 /// Errors reading or validating the configuration.
@@ -217,7 +217,11 @@ impl Config {
         let holidays = registration
             .holidays
             .iter()
-            .map(|h| parse_date(h).ok_or_else(|| invalid(format!("registration.holidays: {h:?} is not YYYY-MM-DD"))))
+            .map(|h| {
+                parse_date(h).ok_or_else(|| {
+                    invalid(format!("registration.holidays: {h:?} is not YYYY-MM-DD"))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mode = match registration.mode.as_deref().unwrap_or("auto") {
             "auto" => RegistrationMode::Auto,
@@ -231,7 +235,7 @@ impl Config {
         let number_template = registration
             .number_template
             .unwrap_or_else(|| "ОГ-{seq}/{yy}".into());
-        if !number_template.contains("{seq}") {
+        if !number_template.contains("{seq}") && !number_template.contains("{seq:") {
             return Err(invalid(
                 "registration.number_template must contain {seq}".into(),
             ));
@@ -287,10 +291,16 @@ impl Config {
             number_template,
             partners,
             limits: raw.limits,
-            appeal_roles: registration.appeal_roles.unwrap_or_else(|| vec!["urog".into()]),
-            query_kinds: registration.query_kinds.unwrap_or_else(|| vec!["Запрос".into()]),
+            appeal_roles: registration
+                .appeal_roles
+                .unwrap_or_else(|| vec!["urog".into()]),
+            query_kinds: registration
+                .query_kinds
+                .unwrap_or_else(|| vec!["Запрос".into()]),
             require_signature: registration.require_signature,
-            signature_verifier: registration.signature_verifier.filter(|s| !s.trim().is_empty()),
+            signature_verifier: registration
+                .signature_verifier
+                .filter(|s| !s.trim().is_empty()),
             signature_timeout_secs: registration.signature_timeout_secs.unwrap_or(30),
             calendar: Calendar {
                 policy: registration.days.unwrap_or_default(),

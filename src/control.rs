@@ -18,7 +18,11 @@ pub enum Command {
     /// Register an appeal that waits for an operator (optionally under a given number).
     Register { id: String, number: Option<String> },
     /// Refuse it with one of the nine official reasons.
-    Refuse { id: String, reason: String, comment: Option<String> },
+    Refuse {
+        id: String,
+        reason: String,
+        comment: Option<String>,
+    },
 }
 
 /// The queue folder.
@@ -30,10 +34,16 @@ pub fn dir(state: &Path) -> PathBuf {
 pub fn submit(state: &Path, command: &Command) -> io::Result<PathBuf> {
     let dir = dir(state);
     fs::create_dir_all(&dir)?;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
     let name = format!("{nanos:020}-{}.json", std::process::id());
     let tmp = dir.join(format!(".{name}.tmp"));
-    fs::write(&tmp, serde_json::to_vec_pretty(command).expect("commands serialise"))?;
+    fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(command).expect("commands serialise"),
+    )?;
     let path = dir.join(name);
     fs::rename(&tmp, &path)?;
     Ok(path)
@@ -46,16 +56,22 @@ pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String
     };
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            p.is_file()
+                && p.extension().is_some_and(|x| x == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort();
     files.truncate(max);
     files
         .into_iter()
         .map(|p| {
-            let parsed = fs::read(&p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("not a command: {e}")));
+            let parsed = fs::read(&p).map_err(|e| e.to_string()).and_then(|b| {
+                serde_json::from_slice(&b).map_err(|e| format!("not a command: {e}"))
+            });
             (p, parsed)
         })
         .collect()
@@ -85,7 +101,10 @@ pub fn outcome(path: &Path) -> Option<Result<(), String>> {
     }
     let rejected = path.parent()?.join("rejected").join(path.file_name()?);
     if rejected.exists() {
-        return Some(Err(fs::read_to_string(rejected.with_extension("error.txt")).unwrap_or_default()));
+        return Some(Err(fs::read_to_string(
+            rejected.with_extension("error.txt"),
+        )
+        .unwrap_or_default()));
     }
     Some(Ok(()))
 }

@@ -79,7 +79,12 @@ pub struct DueDates {
 }
 
 /// Due dates from the receipt date, the registration date and an extension, if any.
-pub fn due_dates(cal: &Calendar, received: Date, registered: Option<Date>, extended_to: Option<Date>) -> DueDates {
+pub fn due_dates(
+    cal: &Calendar,
+    received: Date,
+    registered: Option<Date>,
+    extended_to: Option<Date>,
+) -> DueDates {
     DueDates {
         register_by: cal.add_days(received, REGISTER_DAYS),
         redirect_by: registered.map(|r| cal.add_days(r, REDIRECT_DAYS)),
@@ -89,12 +94,20 @@ pub fn due_dates(cal: &Calendar, received: Date, registered: Option<Date>, exten
 
 /// Whether an extension to `until` is allowed: once only, later than the current due date,
 /// and at most 30 days past it.
-pub fn check_extension(current_due: Date, until: Date, already_extended: bool) -> Result<(), String> {
+pub fn check_extension(
+    current_due: Date,
+    until: Date,
+    already_extended: bool,
+) -> Result<(), String> {
     if already_extended {
-        return Err("the term was already extended once (59-ФЗ ст. 12 ч. 2 allows one extension)".into());
+        return Err(
+            "the term was already extended once (59-ФЗ ст. 12 ч. 2 allows one extension)".into(),
+        );
     }
     if until <= current_due {
-        return Err(format!("the new date {until} is not after the current due date {current_due}"));
+        return Err(format!(
+            "the new date {until} is not after the current due date {current_due}"
+        ));
     }
     if until > current_due + Duration::days(MAX_EXTENSION_DAYS) {
         return Err(format!(
@@ -113,7 +126,14 @@ mod tests {
     fn cal(policy: DayPolicy) -> Calendar {
         Calendar {
             policy,
-            holidays: vec![date!(2027 - 01 - 01), date!(2027 - 01 - 04), date!(2027 - 01 - 05), date!(2027 - 01 - 06), date!(2027 - 01 - 07), date!(2027 - 01 - 08)],
+            holidays: vec![
+                date!(2027 - 01 - 01),
+                date!(2027 - 01 - 04),
+                date!(2027 - 01 - 05),
+                date!(2027 - 01 - 06),
+                date!(2027 - 01 - 07),
+                date!(2027 - 01 - 08),
+            ],
         }
     }
 
@@ -121,19 +141,73 @@ mod tests {
     fn deadline_table() {
         // (policy, from, days, due)
         let table = [
-            (DayPolicy::Calendar, date!(2026 - 11 - 20), 3, date!(2026 - 11 - 23)),
-            (DayPolicy::Calendar, date!(2026 - 12 - 30), 3, date!(2027 - 01 - 02)), // year boundary
-            (DayPolicy::Calendar, date!(2026 - 12 - 15), 30, date!(2027 - 01 - 14)),
-            (DayPolicy::Calendar, date!(2028 - 02 - 27), 3, date!(2028 - 03 - 01)), // leap year
-            (DayPolicy::Calendar, date!(2027 - 02 - 27), 3, date!(2027 - 03 - 02)),
-            (DayPolicy::CalendarNextWorkingDay, date!(2026 - 11 - 18), 3, date!(2026 - 11 - 23)), // Sat → Mon
-            (DayPolicy::CalendarNextWorkingDay, date!(2026 - 12 - 29), 3, date!(2027 - 01 - 11)), // New Year holidays
-            (DayPolicy::CalendarNextWorkingDay, date!(2026 - 11 - 20), 3, date!(2026 - 11 - 23)), // Mon stays
-            (DayPolicy::Working, date!(2026 - 11 - 20), 3, date!(2026 - 11 - 25)), // Fri + 3 working = Wed
-            (DayPolicy::Working, date!(2026 - 12 - 30), 3, date!(2027 - 01 - 12)),
+            (
+                DayPolicy::Calendar,
+                date!(2026 - 11 - 20),
+                3,
+                date!(2026 - 11 - 23),
+            ),
+            (
+                DayPolicy::Calendar,
+                date!(2026 - 12 - 30),
+                3,
+                date!(2027 - 01 - 02),
+            ), // year boundary
+            (
+                DayPolicy::Calendar,
+                date!(2026 - 12 - 15),
+                30,
+                date!(2027 - 01 - 14),
+            ),
+            (
+                DayPolicy::Calendar,
+                date!(2028 - 02 - 27),
+                3,
+                date!(2028 - 03 - 01),
+            ), // leap year
+            (
+                DayPolicy::Calendar,
+                date!(2027 - 02 - 27),
+                3,
+                date!(2027 - 03 - 02),
+            ),
+            (
+                DayPolicy::CalendarNextWorkingDay,
+                date!(2026 - 11 - 18),
+                3,
+                date!(2026 - 11 - 23),
+            ), // Sat → Mon
+            (
+                DayPolicy::CalendarNextWorkingDay,
+                date!(2026 - 12 - 29),
+                3,
+                date!(2027 - 01 - 11),
+            ), // New Year holidays
+            (
+                DayPolicy::CalendarNextWorkingDay,
+                date!(2026 - 11 - 20),
+                3,
+                date!(2026 - 11 - 23),
+            ), // Mon stays
+            (
+                DayPolicy::Working,
+                date!(2026 - 11 - 20),
+                3,
+                date!(2026 - 11 - 25),
+            ), // Fri + 3 working = Wed
+            (
+                DayPolicy::Working,
+                date!(2026 - 12 - 30),
+                3,
+                date!(2027 - 01 - 12),
+            ),
         ];
         for (policy, from, days, due) in table {
-            assert_eq!(cal(policy).add_days(from, days), due, "{policy:?} {from} + {days}");
+            assert_eq!(
+                cal(policy).add_days(from, days),
+                due,
+                "{policy:?} {from} + {days}"
+            );
         }
     }
 
@@ -141,11 +215,19 @@ mod tests {
     fn due_dates_follow_registration() {
         let c = cal(DayPolicy::Calendar);
         let d = due_dates(&c, date!(2026 - 11 - 20), None, None);
-        assert_eq!((d.register_by, d.redirect_by, d.answer_by), (date!(2026 - 11 - 23), None, None));
+        assert_eq!(
+            (d.register_by, d.redirect_by, d.answer_by),
+            (date!(2026 - 11 - 23), None, None)
+        );
         let d = due_dates(&c, date!(2026 - 11 - 20), Some(date!(2026 - 11 - 21)), None);
         assert_eq!(d.redirect_by, Some(date!(2026 - 11 - 28)));
         assert_eq!(d.answer_by, Some(date!(2026 - 12 - 21)));
-        let d = due_dates(&c, date!(2026 - 11 - 20), Some(date!(2026 - 11 - 21)), Some(date!(2027 - 01 - 15)));
+        let d = due_dates(
+            &c,
+            date!(2026 - 11 - 20),
+            Some(date!(2026 - 11 - 21)),
+            Some(date!(2027 - 01 - 15)),
+        );
         assert_eq!(d.answer_by, Some(date!(2027 - 01 - 15)));
     }
 

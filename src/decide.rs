@@ -109,7 +109,11 @@ pub fn notice(
     created: OffsetDateTime,
 ) -> Option<Output> {
     let partner = config.partner(cause.source_uid)?;
-    let kind = if registration.is_some() { "registered" } else { "refused" };
+    let kind = if registration.is_some() {
+        "registered"
+    } else {
+        "refused"
+    };
     let format = reply_format(partner.format, cause.inbound_format);
     let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
     let label = format!("{kind}{}", cause.tag);

@@ -23,17 +23,17 @@ use crate::appeals;
 use crate::book::{Appeal, AppealBook, AppealState};
 use crate::config::{Config, RegistrationMode};
 use crate::control;
-use crate::journal::NoticeRef;
-use crate::wire::container::{entry_head, extract_entries};
-use crate::wire::message::RefusalReason;
-use crate::wire::time::format_date;
 use crate::decide::{self, Facts};
+use crate::journal::NoticeRef;
 use crate::journal::{Event, Journal, JournalError, Output, Record};
 use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use crate::store::{self, Arrival, State, Store, StoreError};
+use crate::wire::container::{entry_head, extract_entries};
+use crate::wire::message::RefusalReason;
 use crate::wire::message::{Body, Message};
 use crate::wire::package::{read_message_only, read_package, Package};
+use crate::wire::time::format_date;
 
 /// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
 /// service (exit non-zero; the service manager restarts it).
@@ -382,16 +382,33 @@ impl Gateway {
     /// notice the first delivery got; a new one is received, its signatures recorded (and
     /// verified when a verifier is configured), then — in auto mode and not held — refused by
     /// the first rule that applies, or registered under the next number of the year.
-    fn appeal_events(&self, a: &Arrival, package: &Package, facts: &Facts, now: OffsetDateTime, events: &mut Vec<Event>, batch: &mut AppealBatch) -> Result<(), GatewayError> {
+    fn appeal_events(
+        &self,
+        a: &Arrival,
+        package: &Package,
+        facts: &Facts,
+        now: OffsetDateTime,
+        events: &mut Vec<Event>,
+        batch: &mut AppealBatch,
+    ) -> Result<(), GatewayError> {
         let Some(partner) = self.config.partner(&facts.source_uid) else {
             return Ok(());
         };
         let kind = match &package.message.body {
             Body::Document { document, .. } => document.kind.clone(),
-            Body::Container(_) => package.container.as_ref().and_then(|c| c.passport.kind.text.clone()),
+            Body::Container(_) => package
+                .container
+                .as_ref()
+                .and_then(|c| c.passport.kind.text.clone()),
             _ => None,
         };
-        if !appeals::is_forwarded_appeal(&partner.role, &self.config.appeal_roles, &facts.header_type, kind.as_deref(), &self.config.query_kinds) {
+        if !appeals::is_forwarded_appeal(
+            &partner.role,
+            &self.config.appeal_roles,
+            &facts.header_type,
+            kind.as_deref(),
+            &self.config.query_kinds,
+        ) {
             return Ok(());
         }
         let dir = self.layout.claimed.join(&a.claim);
@@ -402,7 +419,11 @@ impl Gateway {
                 None => {
                     let base = crate::wire::envelope::file_base_name(name).ok()?;
                     let mut buf = Vec::with_capacity(64);
-                    std::io::Read::read_to_end(&mut std::io::Read::take(std::fs::File::open(dir.join(base)).ok()?, 64), &mut buf).ok()?;
+                    std::io::Read::read_to_end(
+                        &mut std::io::Read::take(std::fs::File::open(dir.join(base)).ok()?, 64),
+                        &mut buf,
+                    )
+                    .ok()?;
                     buf
                 }
             };
@@ -429,12 +450,29 @@ impl Gateway {
         // a re-delivery of an appeal we already have
         let original = match self.book.by_document(&af.document_uid) {
             Some(o) if o.id != a.arrival => Some((o.id, outcome_of(o))),
-            _ => batch.docs.get(&af.document_uid).filter(|id| **id != a.arrival).map(|id| (*id, batch.outcomes.get(id).cloned().unwrap_or(Outcome::Pending))),
+            _ => batch
+                .docs
+                .get(&af.document_uid)
+                .filter(|id| **id != a.arrival)
+                .map(|id| {
+                    (
+                        *id,
+                        batch.outcomes.get(id).cloned().unwrap_or(Outcome::Pending),
+                    )
+                }),
         };
         if let Some((of, outcome)) = original {
             let outputs = match outcome {
-                Outcome::Registered(ours) => decide::notice(&self.config, &notice_cause, Some(ours), None, now),
-                Outcome::Refused(reason, comment) => decide::notice(&self.config, &notice_cause, None, Some((reason, comment)), now),
+                Outcome::Registered(ours) => {
+                    decide::notice(&self.config, &notice_cause, Some(ours), None, now)
+                }
+                Outcome::Refused(reason, comment) => decide::notice(
+                    &self.config,
+                    &notice_cause,
+                    None,
+                    Some((reason, comment)),
+                    now,
+                ),
                 Outcome::Pending => None,
             };
             events.push(Event::AppealRedelivered {
@@ -445,7 +483,11 @@ impl Gateway {
             return Ok(());
         }
         self.verify_signatures(&mut af, &dir, zip_path.as_deref(), a.arrival);
-        let invalid = af.signatures.iter().find(|s| s.status == "invalid").map(|s| s.signature.clone());
+        let invalid = af
+            .signatures
+            .iter()
+            .find(|s| s.status == "invalid")
+            .map(|s| s.signature.clone());
         let held = match (invalid, self.config.mode) {
             (Some(sig), _) => Some(format!("signature {sig} did not verify")),
             (None, RegistrationMode::Manual) => Some("manual registration mode".to_string()),
@@ -472,7 +514,13 @@ impl Gateway {
         }
         match appeals::refusal(&af, &self.config.sender.uid, self.config.require_signature) {
             Some((reason, comment)) => {
-                let outputs = decide::notice(&self.config, &notice_cause, None, Some((reason, Some(comment.clone()))), now);
+                let outputs = decide::notice(
+                    &self.config,
+                    &notice_cause,
+                    None,
+                    Some((reason, Some(comment.clone()))),
+                    now,
+                );
                 events.push(Event::AppealRefused {
                     appeal: a.arrival,
                     reason: reason.as_str().to_string(),
@@ -480,10 +528,13 @@ impl Gateway {
                     by: "auto".into(),
                     outputs: outputs.into_iter().collect(),
                 });
-                batch.outcomes.insert(a.arrival, Outcome::Refused(reason, Some(comment)));
+                batch
+                    .outcomes
+                    .insert(a.arrival, Outcome::Refused(reason, Some(comment)));
             }
             None => {
-                let (event, ours) = self.registration(a.arrival, None, now, &notice_cause, "auto", batch)?;
+                let (event, ours) =
+                    self.registration(a.arrival, None, now, &notice_cause, "auto", batch)?;
                 events.push(event);
                 batch.outcomes.insert(a.arrival, Outcome::Registered(ours));
             }
@@ -493,11 +544,23 @@ impl Gateway {
 
     /// Allocates the next number of the year (or uses the operator's) and builds the
     /// `appeal_registered` event with its notice.
-    fn registration(&self, appeal: u64, number: Option<String>, now: OffsetDateTime, cause: &decide::NoticeCause<'_>, by: &str, batch: &mut AppealBatch) -> Result<(Event, NoticeRef), GatewayError> {
+    fn registration(
+        &self,
+        appeal: u64,
+        number: Option<String>,
+        now: OffsetDateTime,
+        cause: &decide::NoticeCause<'_>,
+        by: &str,
+        batch: &mut AppealBatch,
+    ) -> Result<(Event, NoticeRef), GatewayError> {
         let date = now.to_offset(self.config.utc_offset).date();
         let year = date.year();
-        let seq = self.book.next_seq(year).max(batch.seqs.get(&year).map_or(1, |s| s + 1));
-        let number = number.unwrap_or_else(|| appeals::format_number(&self.config.number_template, seq, date));
+        let seq = self
+            .book
+            .next_seq(year)
+            .max(batch.seqs.get(&year).map_or(1, |s| s + 1));
+        let number = number
+            .unwrap_or_else(|| appeals::format_number(&self.config.number_template, seq, date));
         let ours = NoticeRef {
             organization: Some(self.config.sender.organization.clone()),
             number: number.clone(),
@@ -522,17 +585,36 @@ impl Gateway {
     }
 
     /// Runs the configured verifier on every signature not yet checked.
-    fn verify_signatures(&self, af: &mut appeals::AppealFacts, dir: &Path, zip: Option<&Path>, arrival: u64) {
+    fn verify_signatures(
+        &self,
+        af: &mut appeals::AppealFacts,
+        dir: &Path,
+        zip: Option<&Path>,
+        arrival: u64,
+    ) {
         let Some(command) = &self.config.signature_verifier else {
             return;
         };
         let timeout = Duration::from_secs(self.config.signature_timeout_secs.max(1));
-        for (i, s) in af.signatures.iter_mut().enumerate().filter(|(_, s)| s.status == "not checked") {
+        for (i, s) in af
+            .signatures
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, s)| s.status == "not checked")
+        {
             let scratch = self.layout.tmp.join(format!("verify-{arrival}-{i}"));
             let (file, sig) = match zip {
                 Some(zip) => {
                     let _ = std::fs::remove_dir_all(&scratch);
-                    if std::fs::create_dir_all(&scratch).is_err() || extract_entries(zip, &[&s.document, &s.signature], &scratch, &self.config.limits).is_err() {
+                    if std::fs::create_dir_all(&scratch).is_err()
+                        || extract_entries(
+                            zip,
+                            &[&s.document, &s.signature],
+                            &scratch,
+                            &self.config.limits,
+                        )
+                        .is_err()
+                    {
                         continue;
                     }
                     (scratch.join(&s.document), scratch.join(&s.signature))
@@ -563,15 +645,24 @@ impl Gateway {
         Ok(())
     }
 
-    fn command_event(&self, command: &control::Command, now: OffsetDateTime) -> Result<Event, String> {
+    fn command_event(
+        &self,
+        command: &control::Command,
+        now: OffsetDateTime,
+    ) -> Result<Event, String> {
         let id = match command {
             control::Command::Register { id, .. } | control::Command::Refuse { id, .. } => id,
         };
         let appeal = self.book.find(id)?.clone();
         if appeal.state != AppealState::Received {
-            return Err(format!("appeal {} is already {}", appeal.id, appeal.state.label()));
+            return Err(format!(
+                "appeal {} is already {}",
+                appeal.id,
+                appeal.state.label()
+            ));
         }
-        let format = crate::wire::message::Format::parse(&appeal.format).unwrap_or(crate::wire::message::Format::V22);
+        let format = crate::wire::message::Format::parse(&appeal.format)
+            .unwrap_or(crate::wire::message::Format::V22);
         let cause = decide::NoticeCause {
             arrival: appeal.id,
             key: &appeal.key,
@@ -591,23 +682,48 @@ impl Gateway {
                     if n.trim().is_empty() || n.chars().count() > 31 {
                         return Err("a registration number has 1 to 31 characters".into());
                     }
-                    if self.book.find(n).is_ok_and(|other| other.number.as_deref() == Some(n.as_str())) {
+                    if self
+                        .book
+                        .find(n)
+                        .is_ok_and(|other| other.number.as_deref() == Some(n.as_str()))
+                    {
                         return Err(format!("number {n} is already taken"));
                     }
                 }
                 let mut batch = AppealBatch::default();
-                let (event, _) = self.registration(appeal.id, number.clone(), now, &cause, "operator", &mut batch).map_err(|e| e.to_string())?;
+                let (event, _) = self
+                    .registration(
+                        appeal.id,
+                        number.clone(),
+                        now,
+                        &cause,
+                        "operator",
+                        &mut batch,
+                    )
+                    .map_err(|e| e.to_string())?;
                 Ok(event)
             }
-            control::Command::Refuse { reason, comment, .. } => {
+            control::Command::Refuse {
+                reason, comment, ..
+            } => {
                 let reason = RefusalReason::parse(reason).ok_or_else(|| {
                     format!(
                         "{reason:?} is not one of the nine official reasons: {}",
-                        RefusalReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("; ")
+                        RefusalReason::ALL
+                            .iter()
+                            .map(|r| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
                     )
                 })?;
                 let comment = comment.clone().filter(|c| !c.trim().is_empty());
-                let outputs = decide::notice(&self.config, &cause, None, Some((reason, comment.clone())), now);
+                let outputs = decide::notice(
+                    &self.config,
+                    &cause,
+                    None,
+                    Some((reason, comment.clone())),
+                    now,
+                );
                 Ok(Event::AppealRefused {
                     appeal: appeal.id,
                     reason: reason.as_str().to_string(),
@@ -683,7 +799,9 @@ impl Gateway {
                     });
                     owners.push(p);
                 }
-                Err(e) => tracing::error!(output = %p.output.name, error = %e, "cannot render an output; it stays pending (the journal keeps the decision)"),
+                Err(e) => {
+                    tracing::error!(output = %p.output.name, error = %e, "cannot render an output; it stays pending (the journal keeps the decision)")
+                }
             }
         }
         let digests = spool::publish_all(&self.layout, &packages)?;
@@ -868,8 +986,16 @@ fn outcome_of(a: &Appeal) -> Outcome {
 /// Runs a signature verifier (no shell): `{file}` and `{signature}` in its arguments are
 /// replaced by paths. Exit 0 → `verified`, another exit → `invalid`, no result in time or
 /// cannot start → `not checked`.
-pub fn run_verifier(command: &str, file: &Path, signature: &Path, timeout: Duration) -> &'static str {
-    let mut parts = command.split_whitespace().map(|p| p.replace("{file}", &file.to_string_lossy()).replace("{signature}", &signature.to_string_lossy()));
+pub fn run_verifier(
+    command: &str,
+    file: &Path,
+    signature: &Path,
+    timeout: Duration,
+) -> &'static str {
+    let mut parts = command.split_whitespace().map(|p| {
+        p.replace("{file}", &file.to_string_lossy())
+            .replace("{signature}", &signature.to_string_lossy())
+    });
     let Some(program) = parts.next() else {
         return "not checked";
     };
@@ -892,7 +1018,10 @@ pub fn run_verifier(command: &str, file: &Path, signature: &Path, timeout: Durat
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
-                tracing::warn!(timeout_s = timeout.as_secs(), "signature verifier timed out");
+                tracing::warn!(
+                    timeout_s = timeout.as_secs(),
+                    "signature verifier timed out"
+                );
                 return "not checked";
             }
         }
@@ -945,13 +1074,22 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
             return Ok(bytes);
         }
     }
-    let secret: Vec<u8> = uuid::Uuid::new_v4().as_bytes().iter().chain(uuid::Uuid::new_v4().as_bytes()).copied().collect();
+    let secret: Vec<u8> = uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .chain(uuid::Uuid::new_v4().as_bytes())
+        .copied()
+        .collect();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path).map_err(|e| GatewayError::Other(format!("cannot create {}: {e}", path.display())))?;
-    std::io::Write::write_all(&mut f, &secret).and_then(|_| f.sync_all()).map_err(|e| GatewayError::Other(format!("cannot write {}: {e}", path.display())))?;
+    let mut f = options
+        .open(path)
+        .map_err(|e| GatewayError::Other(format!("cannot create {}: {e}", path.display())))?;
+    std::io::Write::write_all(&mut f, &secret)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| GatewayError::Other(format!("cannot write {}: {e}", path.display())))?;
     Ok(secret)
 }
 

@@ -52,7 +52,13 @@ pub fn row<'a>(a: &'a Appeal, config: &Config, today: Date) -> Row<'a> {
 }
 
 /// `appeals list`: every appeal, or the overdue ones, or those due within `within` days.
-pub fn list<'a>(book: &'a AppealBook, config: &Config, today: Date, overdue: bool, within: Option<i64>) -> Vec<Row<'a>> {
+pub fn list<'a>(
+    book: &'a AppealBook,
+    config: &Config,
+    today: Date,
+    overdue: bool,
+    within: Option<i64>,
+) -> Vec<Row<'a>> {
     book.all()
         .map(|a| row(a, config, today))
         .filter(|r| !overdue || r.overdue)
@@ -69,7 +75,10 @@ pub fn list<'a>(book: &'a AppealBook, config: &Config, today: Date, overdue: boo
 
 /// Renders rows as a table.
 pub fn table(rows: &[Row<'_>]) -> String {
-    let mut out = format!("{:>6}  {:<18} {:<10}  {:<24} {:<14} {:<10}  {}\n", "ID", "УРОГ", "ОТ", "СТАТУС", "НАШ НОМЕР", "СРОК", "ОТМЕТКИ");
+    let mut out = format!(
+        "{:>6}  {:<18} {:<10}  {:<24} {:<14} {:<10}  {}\n",
+        "ID", "УРОГ", "ОТ", "СТАТУС", "НАШ НОМЕР", "СРОК", "ОТМЕТКИ"
+    );
     for r in rows {
         let a = r.appeal;
         let mut marks = Vec::new();
@@ -111,15 +120,27 @@ pub struct Details<'a> {
 }
 
 /// Details of one appeal; the annotation and files come from its archived package.
-pub fn details<'a>(a: &'a Appeal, config: &Config, today: Date, pin_secret: Option<&[u8]>) -> Details<'a> {
-    let package = a.dir.as_ref().and_then(|d| read_package(&config.spool.state_dir.join(d), &config.limits).ok());
-    let facts = package.as_ref().and_then(|p| crate::appeals::facts(p, &|_| None));
+pub fn details<'a>(
+    a: &'a Appeal,
+    config: &Config,
+    today: Date,
+    pin_secret: Option<&[u8]>,
+) -> Details<'a> {
+    let package = a
+        .dir
+        .as_ref()
+        .and_then(|d| read_package(&config.spool.state_dir.join(d), &config.limits).ok());
+    let facts = package
+        .as_ref()
+        .and_then(|p| crate::appeals::facts(p, &|_| None));
     Details {
         row: row(a, config, today),
         kind: facts.as_ref().and_then(|f| f.kind.clone()),
         annotation: facts.as_ref().and_then(|f| f.annotation.clone()),
         files: facts.map(|f| f.files).unwrap_or_default(),
-        pin: pin_secret.filter(|_| a.state == AppealState::Registered).map(|s| crate::appeals::pin(s, a.id)),
+        pin: pin_secret
+            .filter(|_| a.state == AppealState::Registered)
+            .map(|s| crate::appeals::pin(s, a.id)),
     }
 }
 
@@ -130,21 +151,46 @@ pub fn show_text(d: &Details<'_>) -> String {
     let mut line = |k: &str, v: String| s.push_str(&format!("{k:<22}{v}\n"));
     line("Обращение", format!("{} (внутренний номер)", a.id));
     line("Статус", d.row.status.to_string());
-    line("Сопроводительное", format!("{}{}", a.urog_number, a.urog_date.as_deref().map(|x| format!(" от {x}")).unwrap_or_default()));
+    line(
+        "Сопроводительное",
+        format!(
+            "{}{}",
+            a.urog_number,
+            a.urog_date
+                .as_deref()
+                .map(|x| format!(" от {x}"))
+                .unwrap_or_default()
+        ),
+    );
     if let Some(o) = &a.urog_organization {
         line("Отправитель", o.clone());
     }
     if let Some(n) = &a.number {
-        line("Регистрация", format!("{n} от {}", a.registered_on.as_deref().unwrap_or("?")));
+        line(
+            "Регистрация",
+            format!("{n} от {}", a.registered_on.as_deref().unwrap_or("?")),
+        );
     }
     if let Some(r) = &a.reason {
-        line("Отказ", format!("{r}{}", a.comment.as_deref().map(|c| format!(" — {c}")).unwrap_or_default()));
+        line(
+            "Отказ",
+            format!(
+                "{r}{}",
+                a.comment
+                    .as_deref()
+                    .map(|c| format!(" — {c}"))
+                    .unwrap_or_default()
+            ),
+        );
     }
     if let Some(h) = &a.held {
         line("Ждёт оператора", h.clone());
     }
     if a.restricted {
-        line("Гриф", "ДСП (информация ограниченного распространения)".into());
+        line(
+            "Гриф",
+            "ДСП (информация ограниченного распространения)".into(),
+        );
     }
     if let Some(k) = &d.kind {
         line("Вид", k.clone());
@@ -156,9 +202,18 @@ pub fn show_text(d: &Details<'_>) -> String {
         line("Файлы", d.files.join(", "));
     }
     for sig in &a.signatures {
-        line("Подпись", format!("{} → {} ({}, {})", sig.signature, sig.document, sig.encoding, sig.status));
+        line(
+            "Подпись",
+            format!(
+                "{} → {} ({}, {})",
+                sig.signature, sig.document, sig.encoding, sig.status
+            ),
+        );
     }
-    line("Зарегистрировать до", crate::wire::time::format_date(d.row.due.register_by));
+    line(
+        "Зарегистрировать до",
+        crate::wire::time::format_date(d.row.due.register_by),
+    );
     if let Some(x) = d.row.due.redirect_by {
         line("Переадресовать до", crate::wire::time::format_date(x));
     }
@@ -180,7 +235,9 @@ pub fn show_text(d: &Details<'_>) -> String {
 
 /// Today in the configured offset.
 pub fn today(config: &Config) -> Date {
-    OffsetDateTime::now_utc().to_offset(config.utc_offset).date()
+    OffsetDateTime::now_utc()
+        .to_offset(config.utc_offset)
+        .date()
 }
 
 /// Loads the book from the configured journal.

@@ -6,10 +6,12 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::config::Config;
+use crate::journal::NoticeRef;
 use crate::journal::Output;
 use crate::wire::envelope::{self, OutgoingEnvelope};
-use crate::journal::NoticeRef;
-use crate::wire::message::{Anyone, DocNumber, DocReference, Format, Outgoing, Partner, RefusalReason};
+use crate::wire::message::{
+    Anyone, DocNumber, DocReference, Format, Outgoing, Partner, RefusalReason,
+};
 use crate::wire::time::parse_date;
 use crate::wire::write::write_message;
 
@@ -65,7 +67,10 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
             },
         ),
         "registered" | "refused" => {
-            let foundation = output.foundation.as_ref().ok_or_else(|| invalid("a notice needs its foundation".into()))?;
+            let foundation = output
+                .foundation
+                .as_ref()
+                .ok_or_else(|| invalid("a notice needs its foundation".into()))?;
             let foundation = DocReference {
                 who: Anyone {
                     organization: foundation.organization.clone(),
@@ -74,12 +79,25 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
                 num: doc_number(foundation),
             };
             let message = match (&output.registration, &output.reason) {
-                (Some(ours), _) => outgoing.registered(&output.about_uid, foundation, doc_number(ours)),
-                (None, Some(reason)) => {
-                    let reason = RefusalReason::parse(reason).ok_or_else(|| invalid(format!("{reason:?} is not one of the nine official reasons")))?;
-                    outgoing.refused(&output.about_uid, foundation, reason, output.comment.clone())
+                (Some(ours), _) => {
+                    outgoing.registered(&output.about_uid, foundation, doc_number(ours))
                 }
-                (None, None) => return Err(invalid("a notice needs a registration or a reason".into())),
+                (None, Some(reason)) => {
+                    let reason = RefusalReason::parse(reason).ok_or_else(|| {
+                        invalid(format!(
+                            "{reason:?} is not one of the nine official reasons"
+                        ))
+                    })?;
+                    outgoing.refused(
+                        &output.about_uid,
+                        foundation,
+                        reason,
+                        output.comment.clone(),
+                    )
+                }
+                (None, None) => {
+                    return Err(invalid("a notice needs a registration or a reason".into()))
+                }
             };
             (message, "ЭСД МЭДО (Уведомление)".to_string())
         }

@@ -246,7 +246,9 @@ impl Store {
                         key: updated.as_ref().map(|a| a.key.clone()).unwrap_or_default(),
                         output: output.clone(),
                     };
-                    let bytes = serde_json::to_vec(&item).map_err(|e| ConflictableTransactionError::Abort(StoreError::Decode(e.to_string())))?;
+                    let bytes = serde_json::to_vec(&item).map_err(|e| {
+                        ConflictableTransactionError::Abort(StoreError::Decode(e.to_string()))
+                    })?;
                     pending.insert(output.name.as_bytes(), bytes)?;
                 }
                 if let Event::Published { name, .. } = &record.event {

@@ -53,33 +53,48 @@ fn header_uid(dir: &Path) -> String {
     text[at..at + 36].to_string()
 }
 
-/// Drops one package of a random kind; returns its key and whether it expects a receipt.
-fn drop_one(env: &Env, rng: &mut Rng, n: u64) -> (String, bool) {
+/// Rewrites a uid attribute in a windows-1251 document.xml.
+fn replace_attr_uid(path: &Path, element: &str, new_uid: &str) {
+    let bytes = fs::read(path).unwrap();
+    let mut text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    let at = text.find(&format!("<xdms:{element} ")).unwrap();
+    let uid_at = text[at..].find("xdms:uid=\"").unwrap() + at + 10;
+    text.replace_range(uid_at..uid_at + 36, new_uid);
+    fs::write(path, encoding_rs::WINDOWS_1251.encode(&text).0).unwrap();
+}
+
+/// Drops one package of a random kind; returns its key and how many outbound packages it
+/// must cause (receipt, notice).
+fn drop_one(env: &Env, rng: &mut Rng, n: u64) -> (String, usize) {
     let staging = env.root.path().join("staging").join(n.to_string());
-    let expects_receipt = match rng.below(4) {
+    let outputs = match rng.below(5) {
         0 => {
-            // a new container (fresh header uid)
-            copy_dir(&env.samples.join("urog-appeal-2.7.1"), &staging);
-            let uid = header_uid(&staging);
-            replace_in(
-                &staging.join("message.xml"),
-                &uid,
-                &format!("{:08x}-0000-4000-8000-{:012x}", n, n),
+            // a new appeal: new header and document uids → registered
+            copy_dir(&env.samples.join("urog-appeal-2.2"), &staging);
+            replace_attr_uid(
+                &staging.join("document.xml"),
+                "header",
+                &format!("{n:08x}-0000-4000-8000-{n:012x}"),
             );
-            true
+            replace_attr_uid(
+                &staging.join("document.xml"),
+                "document",
+                &format!("{n:08x}-3333-4000-8000-{n:012x}"),
+            );
+            2
         }
         1 => {
-            // the same 2.2 appeal again and again: duplicates after the first
+            // the same 2.2 appeal again and again: registered once, then re-delivered
             copy_dir(&env.samples.join("urog-appeal-2.2"), &staging);
-            true
+            2
         }
         2 => {
             // malformed: quarantined, no receipt (no readable header)
             copy_dir(&env.samples.join("urog-appeal-2.2"), &staging);
             fs::write(staging.join("document.xml"), format!("<broken n='{n}'>")).unwrap();
-            false
+            0
         }
-        _ => {
+        3 => {
             // a receipt from УРОГ: archived, not acknowledged
             copy_dir(&env.samples.join("urog-receipt-2.7.1"), &staging);
             let uid = header_uid(&staging);
@@ -88,13 +103,24 @@ fn drop_one(env: &Env, rng: &mut Rng, n: u64) -> (String, bool) {
                 &uid,
                 &format!("{:08x}-1111-4000-8000-{:012x}", n, n),
             );
-            false
+            0
+        }
+        _ => {
+            // the container re-sent under a fresh header uid (same document): re-delivery
+            copy_dir(&env.samples.join("urog-appeal-2.7.1"), &staging);
+            let uid = header_uid(&staging);
+            replace_in(
+                &staging.join("message.xml"),
+                &uid,
+                &format!("{:08x}-2222-4000-8000-{:012x}", n, n),
+            );
+            2
         }
     };
     let (key, _, _) = package_key(&staging, 1000).unwrap();
     // land it atomically, as VipNet's final rename would (the slow-arrival case has its own test)
     fs::rename(&staging, env.inbound.join(format!("pkg{n:05}"))).unwrap();
-    (key, expects_receipt)
+    (key, outputs)
 }
 
 #[test]
@@ -105,7 +131,7 @@ fn sigkill_at_random_points_loses_nothing_and_does_nothing_twice() {
     let mut rng = Rng(seed);
     let env = Env::with(1, 3600, "");
     fs::create_dir_all(env.root.path().join("staging")).unwrap();
-    let mut dropped: Vec<(String, bool)> = Vec::new();
+    let mut dropped: Vec<(String, usize)> = Vec::new();
     let mut kills = 0;
     for i in 0..iterations {
         for _ in 0..rng.below(3) {
@@ -181,30 +207,59 @@ fn sigkill_at_random_points_loses_nothing_and_does_nothing_twice() {
             "{kind} twice for an arrival (seed {seed})"
         );
     }
-    // receipts: one per package that expects one, all in outbound, nothing else there
-    let outputs: BTreeSet<String> = of_kind("decided")
-        .flat_map(|r| {
-            r["outputs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|o| o["name"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        })
+    // outputs: exactly those decided (receipts and notices), all published, nothing else
+    let outputs: BTreeSet<String> = records
+        .iter()
+        .flat_map(|r| r["outputs"].as_array().cloned().unwrap_or_default())
+        .map(|o| o["name"].as_str().unwrap().to_string())
         .collect();
-    let receipts_expected = dropped.iter().filter(|(_, r)| *r).count();
+    let expected_outputs: usize = dropped.iter().map(|(_, n)| n).sum();
     assert_eq!(
         outputs.len(),
-        receipts_expected,
-        "receipts decided (seed {seed})"
+        expected_outputs,
+        "outputs decided (seed {seed})"
     );
     let outbound: BTreeSet<String> = env.outbound_names().into_iter().collect();
     assert_eq!(
         outbound, outputs,
-        "outbound ≠ decided receipts (seed {seed})"
+        "outbound ≠ decided outputs (seed {seed})"
     );
     let published: BTreeSet<String> = of_kind("published")
         .map(|r| r["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(published, outputs, "published ≠ decided (seed {seed})");
+    // appeals: each document registered exactly once, numbers unique and without gaps
+    let registered: Vec<&serde_json::Value> = of_kind("appeal_registered").collect();
+    let received_docs: BTreeSet<&str> = of_kind("appeal_received")
+        .map(|r| r["document_uid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        registered.len(),
+        received_docs.len(),
+        "one registration per appeal (seed {seed})"
+    );
+    assert_eq!(
+        of_kind("appeal_received").count(),
+        received_docs.len(),
+        "an appeal received twice (seed {seed})"
+    );
+    let numbers: BTreeSet<&str> = registered
+        .iter()
+        .map(|r| r["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        numbers.len(),
+        registered.len(),
+        "duplicate registration numbers (seed {seed})"
+    );
+    let mut seqs: Vec<u64> = registered
+        .iter()
+        .map(|r| r["year_seq"].as_u64().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(
+        seqs,
+        (1..=registered.len() as u64).collect::<Vec<_>>(),
+        "numbers skip or repeat (seed {seed})"
+    );
 }

@@ -311,14 +311,20 @@ pub fn entry_head(zip_path: &Path, name: &str, max: usize) -> Option<Vec<u8>> {
 
 /// Copies the named entries of a ZIP into `dir` (created new), each at most
 /// `limits.max_zip_entry_bytes`. Used to hand a document and its signature to a verifier.
-pub fn extract_entries(zip_path: &Path, names: &[&str], dir: &Path, limits: &Limits) -> Result<(), WireErrorKind> {
+pub fn extract_entries(
+    zip_path: &Path,
+    names: &[&str],
+    dir: &Path,
+    limits: &Limits,
+) -> Result<(), WireErrorKind> {
     let io = |e: io::Error| WireErrorKind::Io(e.to_string());
     let mut archive = ZipArchive::new(File::open(zip_path).map_err(io)?).map_err(zip_error)?;
     for name in names {
         check_entry_name(name).map_err(|why| WireErrorKind::UnsafeName(name.to_string(), why))?;
         let entry = archive.by_name(name).map_err(zip_error)?;
         let mut out = create_new(&dir.join(name)).map_err(io)?;
-        let copied = io::copy(&mut entry.take(limits.max_zip_entry_bytes + 1), &mut out).map_err(io)?;
+        let copied =
+            io::copy(&mut entry.take(limits.max_zip_entry_bytes + 1), &mut out).map_err(io)?;
         if copied > limits.max_zip_entry_bytes {
             return Err(WireErrorKind::TooLarge {
                 what: "ZIP entry size",

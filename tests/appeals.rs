@@ -1,0 +1,405 @@
+//! Appeals end to end through the binary: automatic registration and every refusal rule,
+//! manual mode with operator commands, re-deliveries, signatures and the verifier, ДСП,
+//! deadlines in listings, lookups by any number.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::env::{names, Env};
+
+fn cp1251_edit(path: &Path, edit: impl Fn(String) -> String) {
+    let bytes = fs::read(path).unwrap();
+    let text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    fs::write(path, encoding_rs::WINDOWS_1251.encode(&edit(text)).0).unwrap();
+}
+
+fn list_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["appeals", "list", "--json"];
+    all.extend_from_slice(args);
+    let out = env.cmd(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
+}
+
+/// The one notice of `kind` in outbound, as `inspect` sees it.
+fn notice(env: &Env, kind: &str) -> serde_json::Value {
+    let found: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with(kind))
+        .collect();
+    assert_eq!(found.len(), 1, "{kind}: {:?}", env.outbound_names());
+    let out = common::bin()
+        .args(["inspect", "--compact"])
+        .arg(env.outbound.join(&found[0]))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn year_suffix() -> String {
+    let now =
+        time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap());
+    format!("{:02}", now.year() % 100)
+}
+
+#[test]
+fn valid_appeals_are_registered_with_consecutive_numbers_and_notified() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    env.once();
+    let rows = list_json(&env, &[]);
+    assert_eq!(rows.len(), 2);
+    let yy = year_suffix();
+    assert_eq!(rows[0]["number"], format!("ОГ-1/{yy}"));
+    assert_eq!(rows[1]["number"], format!("ОГ-2/{yy}"));
+    assert_eq!(rows[0]["status"], "зарегистрировано");
+    // the 2.2 notice: «Зарегистрирован», foundation = УРОГ's letter, correspondent = us, num = ours
+    let regs: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("registered-"))
+        .collect();
+    assert_eq!(regs.len(), 2);
+    for r in &regs {
+        let out = common::bin()
+            .args(["inspect", "--compact"])
+            .arg(env.outbound.join(r))
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["header"]["type"], "Уведомление");
+        assert_eq!(v["body"]["type"], "Зарегистрирован");
+        assert_eq!(
+            v["body"]["correspondent"]["organization"],
+            "Федеральное агентство по образцам (пример)"
+        );
+        assert!(v["body"]["foundation"]["num"]["number"]
+            .as_str()
+            .unwrap()
+            .starts_with("А26-02-"));
+        assert!(v["body"]["detail"]["num"]["number"]
+            .as_str()
+            .unwrap()
+            .starts_with("ОГ-"));
+        let xml = env.outbound.join(r).join(if v["format"] == "2.2" {
+            "document.xml"
+        } else {
+            "message.xml"
+        });
+        let schema = if v["format"] == "2.2" {
+            common::schema("iedms_2x.xsd")
+        } else {
+            common::schema("iedms_271_derived.xsd")
+        };
+        common::xmllint_validate(&xml, &schema);
+    }
+    env.verify_all();
+}
+
+#[test]
+fn a_redelivered_appeal_gets_the_same_notice_and_no_second_registration() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "first");
+    env.once();
+    env.drop_sample("urog-appeal-2.2", "again");
+    env.once();
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 1);
+    let redelivered = env.records_of_kind("appeal_redelivered");
+    assert_eq!(redelivered.len(), 1);
+    let number = env.records_of_kind("appeal_registered")[0]["number"].clone();
+    assert_eq!(
+        redelivered[0]["outputs"][0]["registration"]["number"],
+        number
+    );
+    let regs: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("registered-"))
+        .collect();
+    assert_eq!(regs.len(), 2, "the notice is sent again");
+}
+
+#[test]
+fn not_addressed_to_us_is_refused_with_addressing_error() {
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.7.1", "elsewhere");
+    let msg = dir.join("message.xml");
+    let text = fs::read_to_string(&msg).unwrap().replace(
+        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        "99999999-1111-4222-8333-444444444444",
+    );
+    fs::write(&msg, text).unwrap();
+    env.once();
+    let refused = env.records_of_kind("appeal_refused");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["reason"], "Ошибка адресации");
+    let v = notice(&env, "refused-");
+    assert_eq!(v["body"]["type"], "Отказано в регистрации");
+    assert_eq!(v["body"]["detail"]["reason"], "Ошибка адресации");
+    assert!(env.records_of_kind("appeal_registered").is_empty());
+}
+
+#[test]
+fn no_document_text_is_refused() {
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.2", "notext");
+    cp1251_edit(&dir.join("document.xml"), |t| {
+        t.replace("Текст документа", "Текст приложения")
+    });
+    env.once();
+    let refused = env.records_of_kind("appeal_refused");
+    assert_eq!(refused[0]["reason"], "Отсутствует текст");
+    assert_eq!(
+        notice(&env, "refused-")["body"]["detail"]["reason_text"],
+        "Отсутствует текст"
+    );
+}
+
+#[test]
+fn a_file_named_by_the_message_but_absent_is_refused_as_attachment_missing() {
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.2", "noattachment");
+    fs::remove_file(dir.join("appeal.pdf")).unwrap();
+    // the envelope no longer lists it (the transport is complete), the message still names it
+    cp1251_edit(&dir.join("envelope.ini"), |t| {
+        t.replace("1=appeal.pdf\r\n2=document.xml", "1=document.xml")
+    });
+    env.once();
+    let refused = env.records_of_kind("appeal_refused");
+    assert_eq!(refused.len(), 1, "{:?}", env.journal_lines());
+    assert_eq!(refused[0]["reason"], "Приложение отсутствует");
+    assert!(refused[0]["comment"]
+        .as_str()
+        .unwrap()
+        .contains("appeal.pdf"));
+}
+
+#[test]
+fn a_required_signature_that_is_absent_is_refused_and_a_present_one_recorded() {
+    let env = Env::with(1, 3600, "");
+    let text = fs::read_to_string(&env.config).unwrap().replace(
+        "[[partners]]",
+        "[registration]\nrequire_signature = true\n\n[[partners]]",
+    );
+    fs::write(&env.config, text).unwrap();
+    env.drop_sample("urog-appeal-2.2", "unsigned");
+    env.drop_sample("urog-appeal-2.7.1", "signed");
+    env.once();
+    let refused = env.records_of_kind("appeal_refused");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["reason"], "Нет подписи");
+    let received = env.records_of_kind("appeal_received");
+    let signed = received.iter().find(|r| r["format"] == "2.7.1").unwrap();
+    assert_eq!(signed["signatures"][0]["signature"], "cover-letter.pdf.p7s");
+    assert_eq!(signed["signatures"][0]["encoding"], "base64");
+    assert_eq!(signed["signatures"][0]["status"], "not checked");
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 1);
+}
+
+#[test]
+fn the_signature_verifier_decides_verified_or_held() {
+    for (cmd, registered, status) in [
+        ("true {file} {signature}", 1, "verified"),
+        ("false {file} {signature}", 0, "invalid"),
+    ] {
+        let env = Env::new();
+        let text = fs::read_to_string(&env.config).unwrap().replace(
+            "[[partners]]",
+            &format!("[registration]\nsignature_verifier = \"{cmd}\"\n\n[[partners]]"),
+        );
+        fs::write(&env.config, text).unwrap();
+        env.drop_sample("urog-appeal-2.7.1", "signed");
+        env.once();
+        let received = env.records_of_kind("appeal_received");
+        assert_eq!(received[0]["signatures"][0]["status"], status, "{cmd}");
+        assert_eq!(
+            env.records_of_kind("appeal_registered").len(),
+            registered,
+            "{cmd}"
+        );
+        if registered == 0 {
+            assert!(received[0]["held"]
+                .as_str()
+                .unwrap()
+                .contains("did not verify"));
+            assert!(
+                env.outbound_names()
+                    .iter()
+                    .all(|n| n.starts_with("receipt-")),
+                "no notice while held"
+            );
+        }
+    }
+}
+
+#[test]
+fn manual_mode_waits_for_the_operator() {
+    let env = Env::new();
+    let text = fs::read_to_string(&env.config).unwrap().replace(
+        "[[partners]]",
+        "[registration]\nmode = \"manual\"\nnumber_template = \"{yyyy}/П-{seq:4}\"\n\n[[partners]]",
+    );
+    fs::write(&env.config, text).unwrap();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    env.once();
+    let rows = list_json(&env, &[]);
+    assert!(rows.iter().all(|r| r["status"] == "поступило"), "{rows:?}");
+    assert!(env
+        .outbound_names()
+        .iter()
+        .all(|n| n.starts_with("receipt-")));
+    // due within 3 days (registration), nothing overdue yet
+    assert_eq!(list_json(&env, &["--due-within", "3"]).len(), 2);
+    assert_eq!(list_json(&env, &["--due-within", "2"]).len(), 0);
+    assert_eq!(list_json(&env, &["--overdue"]).len(), 0);
+    // register by the УРОГ number written with a Latin A, under the template
+    let out = env.cmd(&["appeals", "register", "A26-02-1234567"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let year = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap())
+        .year();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{year}/П-0001")),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // a reason outside the nine is refused, nothing sent
+    let out = env.cmd(&[
+        "appeals",
+        "refuse",
+        "А26-02-7654321",
+        "--reason",
+        "Не нравится",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not one of the nine"));
+    let out = env.cmd(&[
+        "appeals",
+        "refuse",
+        "А26-02-7654321",
+        "--reason",
+        "Не подлежит регистрации",
+        "--comment",
+        "по договоренности",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        notice(&env, "refused-")["body"]["comment"],
+        "по договоренности"
+    );
+    notice(&env, "registered-");
+    // an appeal already decided cannot be decided again
+    let out = env.cmd(&["appeals", "register", "А26-02-7654321"]);
+    assert_eq!(out.status.code(), Some(1));
+    // show by our number
+    let out = env.cmd(&[
+        "appeals",
+        "show",
+        &format!("{year}/П-0001"),
+        "--json",
+        "--pin",
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"], "зарегистрировано");
+    assert_eq!(v["decided_by"], "operator");
+    assert_eq!(v["pin"].as_str().unwrap().len(), 6);
+    assert_eq!(
+        v["annotation"],
+        "О направлении обращения гражданина для рассмотрения по компетенции"
+    );
+    assert!(!v.to_string().contains("pin_hash"));
+    env.verify_all();
+    assert!(names(&env.state.join("control"))
+        .iter()
+        .all(|n| n == "rejected"));
+}
+
+#[test]
+fn an_operator_number_must_be_free() {
+    let env = Env::new();
+    let text = fs::read_to_string(&env.config).unwrap().replace(
+        "[[partners]]",
+        "[registration]\nmode = \"manual\"\n\n[[partners]]",
+    );
+    fs::write(&env.config, text).unwrap();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    env.once();
+    let ok = env.cmd(&["appeals", "register", "1", "--number", "ВХ-100"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let taken = env.cmd(&["appeals", "register", "2", "--number", "ВХ-100"]);
+    assert_eq!(taken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("already taken"));
+}
+
+#[test]
+fn a_restricted_container_is_registered_and_flagged() {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.7.1", "dsp");
+    let zip_name = names(&dir)
+        .into_iter()
+        .find(|n| n.ends_with(".zip"))
+        .unwrap();
+    let mut old = zip::ZipArchive::new(fs::File::open(dir.join(&zip_name)).unwrap()).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..old.len() {
+        let mut e = old.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+        entries.push((e.name().unwrap().to_string(), bytes));
+    }
+    drop(old);
+    let mut z = zip::ZipWriter::new(fs::File::create(dir.join(&zip_name)).unwrap());
+    for (name, bytes) in entries {
+        let bytes = if name == "passport.xml" {
+            String::from_utf8(bytes)
+                .unwrap()
+                .replace("DC00000000", "DC00000001")
+                .replace(
+                    "Обычная информация",
+                    "Информация ограниченного распространения",
+                )
+                .into_bytes()
+        } else {
+            bytes
+        };
+        z.start_file(name, SimpleFileOptions::default()).unwrap();
+        z.write_all(&bytes).unwrap();
+    }
+    z.finish().unwrap();
+    env.once();
+    let rows = list_json(&env, &[]);
+    assert_eq!(rows[0]["restricted"], true);
+    assert_eq!(rows[0]["status"], "зарегистрировано");
+    let out = env.cmd(&["appeals", "list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ДСП"));
+}
