@@ -68,9 +68,16 @@ fn distinct_appeal(sample: &Path, dst: &Path, n: usize) {
         if name == "document.xml" {
             let bytes = fs::read(e.path()).unwrap();
             let text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
-            let at = text.find("xdms:uid=\"").unwrap() + 10;
+            // a distinct message and a distinct document: a new appeal each
             let mut new = text.clone();
-            new.replace_range(at..at + 36, &format!("{n:08x}-0000-4000-8000-000000000000"));
+            for (element, tag) in [("<xdms:header ", "0000"), ("<xdms:document ", "1111")] {
+                let el = new.find(element).unwrap();
+                let at = new[el..].find("xdms:uid=\"").unwrap() + el + 10;
+                new.replace_range(
+                    at..at + 36,
+                    &format!("{n:08x}-{tag}-4000-8000-000000000000"),
+                );
+            }
             fs::write(dst.join(&name), encoding_rs::WINDOWS_1251.encode(&new).0).unwrap();
         } else {
             fs::copy(e.path(), dst.join(&name)).unwrap();
@@ -110,10 +117,14 @@ fn backlog(n: usize) {
     let t = Instant::now();
     let report = gateway::run_once(config).unwrap();
     let secs = t.elapsed().as_secs_f64();
-    assert_eq!(report.published, n);
+    assert_eq!(
+        report.published,
+        2 * n,
+        "a receipt and a «Зарегистрирован» per appeal"
+    );
     let rate = n as f64 / secs;
     println!(
-        "backlog: {n} packages in {secs:.1} s = {rate:.0} packages/s (receipt + archive durable); fsync cycle {cycle:.0}/s; ratio = {:.2}",
+        "backlog: {n} appeals in {secs:.1} s = {rate:.0} registrations/s (receipt + notice + archive durable); fsync cycle {cycle:.0}/s; ratio = {:.2}",
         rate / cycle
     );
 }

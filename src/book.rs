@@ -24,6 +24,16 @@ pub enum AppealState {
 }
 
 impl AppealState {
+    /// The ССТУ.РФ question status that goes with it (`None`: not reported — a technical
+    /// refusal never reaches ССТУ).
+    pub fn sstu_status(self) -> Option<&'static str> {
+        match self {
+            AppealState::Received => Some("NotRegistered"),
+            AppealState::Registered => Some("InWork"),
+            AppealState::Refused => None,
+        }
+    }
+
     /// The status an applicant or operator reads.
     pub fn label(self) -> &'static str {
         match self {

@@ -474,6 +474,20 @@ fn run_export(dir: &Path, format: ExportFormatArg) -> Result<ExitCode, String> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let report = journal::export(dir, format, &mut out).map_err(|e| e.to_string())?;
     drop(out);
+    // a last line still being written by the running service is not damage: stop before it
+    let last_segment = journal::segments(dir).ok().and_then(|s| {
+        s.last()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    });
+    if let Some(bad) = report.first_bad.as_ref().filter(|b| {
+        b.problem.starts_with("truncated record") && Some(&b.file) == last_segment.as_ref()
+    }) {
+        eprintln!(
+            "note: the last record in {} is still being written; exported up to it",
+            bad.file
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(bad) = report.first_bad {
         eprintln!(
             "export stopped at {} line {}: {}",

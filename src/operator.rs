@@ -19,6 +19,8 @@ pub struct Row<'a> {
     #[serde(flatten)]
     pub appeal: &'a Appeal,
     pub status: &'static str,
+    /// The ССТУ.РФ per-question status alongside.
+    pub sstu_status: Option<&'static str>,
     pub due: DueDates,
     /// The next deadline that matters now, and whether it has passed.
     pub next_due: Option<String>,
@@ -45,6 +47,7 @@ pub fn row<'a>(a: &'a Appeal, config: &Config, today: Date) -> Row<'a> {
     Row {
         appeal: a,
         status: a.state.label(),
+        sstu_status: a.state.sstu_status(),
         due,
         next_due: next.map(crate::wire::time::format_date),
         overdue: next.is_some_and(|d| today > d),
@@ -150,7 +153,17 @@ pub fn show_text(d: &Details<'_>) -> String {
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("{k:<22}{v}\n"));
     line("Обращение", format!("{} (внутренний номер)", a.id));
-    line("Статус", d.row.status.to_string());
+    line(
+        "Статус",
+        format!(
+            "{}{}",
+            d.row.status,
+            d.row
+                .sstu_status
+                .map(|s| format!(" (ССТУ: {s})"))
+                .unwrap_or_default()
+        ),
+    );
     line(
         "Сопроводительное",
         format!(

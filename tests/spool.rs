@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::env::{copy_dir, names, Env, UROG_UID};
+use common::env::{copy_dir, names, Env, Service, UROG_UID};
 
 #[test]
 fn samples_are_received_answered_and_archived() {
@@ -21,7 +21,7 @@ fn samples_are_received_answered_and_archived() {
     assert!(names(&env.state.join("claimed")).is_empty());
     assert!(names(&env.state.join("tmp")).is_empty());
     // documents and containers get a receipt; receipts do not
-    let outs = env.outbound_names();
+    let outs = env.receipts();
     assert_eq!(outs.len(), 2, "{outs:?}");
     let received = env.records_of_kind("received");
     let srcs: Vec<&str> = received
@@ -58,7 +58,7 @@ fn samples_are_received_answered_and_archived() {
         out.contains("claimed 0") && out.contains("published 0"),
         "{out}"
     );
-    assert_eq!(env.outbound_names().len(), 2);
+    assert_eq!(env.receipts().len(), 2);
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn receipts_are_valid_packages_that_inspect_reads() {
     let env = Env::new();
     env.drop_sample("urog-appeal-2.2", "a");
     env.once();
-    let name = env.outbound_names().pop().unwrap();
+    let name = env.receipts().pop().unwrap();
     let out = common::bin()
         .args(["inspect", "--compact"])
         .arg(env.outbound.join(&name))
@@ -107,7 +107,7 @@ fn duplicates_by_key_and_by_uid_get_the_receipt_again_and_nothing_more() {
     let by: Vec<&str> = dups.iter().map(|d| d["by"].as_str().unwrap()).collect();
     assert_eq!(by, ["key", "uid"]);
     assert!(dups.iter().all(|d| d["of"] == 1));
-    assert_eq!(env.outbound_names().len(), 3, "one receipt per arrival");
+    assert_eq!(env.receipts().len(), 3, "one receipt per arrival");
     // archived separately, nothing overwritten
     let dirs: Vec<String> = env
         .records_of_kind("archived")
@@ -260,20 +260,9 @@ fn an_incomplete_folder_waits_and_is_quarantined_only_when_overdue() {
 #[test]
 fn a_second_instance_is_refused_with_a_clear_message() {
     let env = Env::new();
-    let mut service = common::bin()
-        .arg("--config")
-        .arg(&env.config)
-        .arg("run")
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !env.state.join("lock").exists() || env.records_of_kind("service_start").is_empty() {
-        assert!(Instant::now() < deadline, "service did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let service = Service::start(&env);
     let out = env.cmd(&["run", "--once"]);
-    let _ = service.kill();
-    let _ = service.wait();
+    drop(service);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("another medo-gateway"), "{err}");
@@ -398,19 +387,14 @@ fn a_crash_after_claim_is_recovered_and_a_torn_journal_tail_is_cut() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("torn"));
     assert_eq!(env.records_of_kind("received").len(), 1);
-    assert_eq!(env.outbound_names().len(), 1);
+    assert_eq!(env.receipts().len(), 1);
     env.verify_all();
 }
 
 #[test]
 fn a_folder_written_over_three_seconds_is_processed_once_complete_and_never_before() {
     let env = Env::with(1000, 3600, "");
-    let mut service = common::bin()
-        .arg("--config")
-        .arg(&env.config)
-        .arg("run")
-        .spawn()
-        .unwrap();
+    let service = Service::start(&env);
     let src = env.samples.join("urog-appeal-2.2");
     let dir = env.inbound.join("slow");
     fs::create_dir(&dir).unwrap();
@@ -443,37 +427,17 @@ fn a_folder_written_over_three_seconds_is_processed_once_complete_and_never_befo
         "processed before settle_ms: {latency:?}"
     );
     // clean stop on SIGTERM
-    unsafe_sigterm(service.id());
-    let status = service.wait().unwrap();
+    let status = service.stop();
     assert!(status.success(), "{status:?}");
     assert_eq!(env.records_of_kind("service_stop").len(), 1);
     assert_eq!(env.records_of_kind("received").len(), 1);
     env.verify_all();
 }
 
-fn unsafe_sigterm(pid: u32) {
-    let status = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn an_unwritable_outbound_is_retried_with_backoff_and_nothing_is_lost() {
     let env = Env::with(1, 3600, "");
-    let mut service = common::bin()
-        .arg("--config")
-        .arg(&env.config)
-        .arg("run")
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while env.records_of_kind("service_start").is_empty() {
-        assert!(Instant::now() < deadline, "service did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let service = Service::start(&env);
     // outbound becomes unusable (a file where the folder was: even root cannot write into it)
     let away = env.root.path().join("out.away");
     fs::rename(&env.outbound, &away).unwrap();
@@ -494,9 +458,8 @@ fn an_unwritable_outbound_is_retried_with_backoff_and_nothing_is_lost() {
         assert!(Instant::now() < deadline, "not retried");
         std::thread::sleep(Duration::from_millis(50));
     }
-    unsafe_sigterm(service.id());
-    assert!(service.wait().unwrap().success());
-    assert_eq!(env.records_of_kind("published").len(), 1);
+    assert!(service.stop().success());
+    assert_eq!(env.records_of_kind("published").len(), 2);
     assert_eq!(env.records_of_kind("archived").len(), 1);
     env.verify_all();
 }

@@ -2,7 +2,7 @@
 //! duplicate, pass, crash (the gateway dropped mid-life without a clean stop, a torn record
 //! appended to the journal) and restart; then a final clean run. The model says which packages
 //! must have been received (each complete drop exactly once, partial ones never before they
-//! are finished) and which receipts must exist.
+//! are finished) and which receipts and notices must exist.
 
 mod common;
 
@@ -49,7 +49,8 @@ struct World {
     n: u64,
     /// key → number of complete drops
     expected: BTreeMap<String, usize>,
-    receipts: usize,
+    /// Outbound packages expected: a receipt and a notice per complete appeal delivery.
+    outputs: usize,
     /// folders in inbound still missing appeal.pdf
     partial: Vec<String>,
 }
@@ -66,7 +67,7 @@ impl World {
     fn land(&mut self, staging: &std::path::Path, name: &str) {
         let (key, _, _) = package_key(staging, 1000).unwrap();
         *self.expected.entry(key).or_default() += 1;
-        self.receipts += 1;
+        self.outputs += 2;
         fs::rename(staging, self.env.inbound.join(name)).unwrap();
     }
 
@@ -110,7 +111,7 @@ impl World {
                     .unwrap();
                     let (key, _, _) = package_key(&dir, 1000).unwrap();
                     *self.expected.entry(key).or_default() += 1;
-                    self.receipts += 1;
+                    self.outputs += 2;
                 }
             }
             Op::Pass => {
@@ -150,7 +151,7 @@ proptest! {
     #[test]
     fn the_spool_keeps_its_promises(ops in proptest::collection::vec(op(), 1..25)) {
         let env = Env::with(0, 3600, "");
-        let mut world = World { env, gw: None, n: 0, expected: BTreeMap::new(), receipts: 0, partial: Vec::new() };
+        let mut world = World { env, gw: None, n: 0, expected: BTreeMap::new(), outputs: 0, partial: Vec::new() };
         for op in &ops {
             world.apply(op);
         }
@@ -164,7 +165,7 @@ proptest! {
             *received.entry(r["key"].as_str().unwrap().to_string()).or_default() += 1;
         }
         prop_assert_eq!(&received, &world.expected);
-        prop_assert_eq!(env.outbound_names().len(), world.receipts);
+        prop_assert_eq!(env.outbound_names().len(), world.outputs);
         let mut partial = world.partial.clone();
         partial.sort();
         prop_assert_eq!(names(&env.inbound), partial);

@@ -121,7 +121,18 @@ format = "mirror"
         names(&self.outbound)
     }
 
+    /// Receipt folders in outbound.
+    pub fn receipts(&self) -> Vec<String> {
+        self.outbound_names()
+            .into_iter()
+            .filter(|n| n.starts_with("receipt-"))
+            .collect()
+    }
+
     pub fn journal_lines(&self) -> Vec<serde_json::Value> {
+        if !self.state.join("journal").exists() {
+            return Vec::new();
+        }
         let out = self.cmd(&["journal", "export", "--format", "jsonl"]);
         assert!(out.status.success());
         String::from_utf8(out.stdout)
@@ -138,6 +149,11 @@ format = "mirror"
             .collect()
     }
 
+    /// `service_stop` records so far.
+    pub fn count_stops(&self) -> usize {
+        self.records_of_kind("service_stop").len()
+    }
+
     pub fn verify_all(&self) {
         let out = self.cmd(&["journal", "verify"]);
         assert!(
@@ -152,6 +168,51 @@ format = "mirror"
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// A running `medo-gateway run`, killed when dropped (also when a test panics).
+pub struct Service(pub std::process::Child);
+
+impl Service {
+    /// Starts the service and waits until it has journaled `service_start`.
+    pub fn start(env: &Env) -> Service {
+        let child = bin()
+            .arg("--config")
+            .arg(&env.config)
+            .arg("run")
+            .spawn()
+            .unwrap();
+        let service = Service(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while env.records_of_kind("service_start").len() <= env.count_stops() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "service did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        service
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.0.wait().unwrap();
+        std::mem::forget(self);
+        exit
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
