@@ -47,15 +47,6 @@ pub struct Arrival {
     pub dir: Option<String>,
 }
 
-impl Arrival {
-    /// Outputs decided but not yet published.
-    pub fn unpublished(&self) -> impl Iterator<Item = &Output> {
-        self.outputs
-            .iter()
-            .filter(|o| !self.published.contains(&o.name))
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store: {0}")]

@@ -218,8 +218,8 @@ fn find_message(
     }))
 }
 
-/// Reads a whole package folder.
-pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
+/// Lists the folder and reads its one envelope: (files present, envelope name, envelope).
+fn open_folder(dir: &Path, limits: &Limits) -> Result<(Vec<String>, String, Envelope), WireError> {
     let present = list_files(dir, limits)?;
     let envelope_file = find_envelope(&present)?;
     let env_bytes = read_bounded(
@@ -230,6 +230,12 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
     )?;
     let envelope = envelope::parse(&env_bytes, &envelope_file, limits.max_package_files)
         .map_err(|k| WireError::new(&envelope_file, k))?;
+    Ok((present, envelope_file, envelope))
+}
+
+/// Reads a whole package folder.
+pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
+    let (present, envelope_file, envelope) = open_folder(dir, limits)?;
     let mut warnings: Vec<String> = envelope
         .warnings
         .iter()
@@ -359,16 +365,7 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
 /// Reads only the envelope and the communication XML of a folder — enough to answer a
 /// package that fails later (a bad container, a missing file) with a negative receipt.
 pub fn read_message_only(dir: &Path, limits: &Limits) -> Result<Message, WireError> {
-    let present = list_files(dir, limits)?;
-    let envelope_file = find_envelope(&present)?;
-    let env_bytes = read_bounded(
-        &dir.join(&envelope_file),
-        &envelope_file,
-        limits.max_envelope_bytes,
-        "envelope size",
-    )?;
-    let envelope = envelope::parse(&env_bytes, &envelope_file, limits.max_package_files)
-        .map_err(|k| WireError::new(&envelope_file, k))?;
+    let (present, _, envelope) = open_folder(dir, limits)?;
     let mut warnings = Vec::new();
     let (_, parsed, _) = find_message(dir, &envelope, &present, limits, &mut warnings)?;
     Ok(parsed.message)
