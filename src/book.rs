@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::appeals::{normalize_number, SignatureFile};
+use crate::control::Step;
 use crate::journal::{Event, JournalError, Record};
 
 /// Where an appeal stands.
@@ -21,6 +22,12 @@ pub enum AppealState {
     Registered,
     /// отказано в регистрации
     Refused,
+    /// рассматривается (an executor is assigned, or the term extended)
+    InWork,
+    /// направлено (по компетенции)
+    Redirected,
+    /// рассмотрено (with a result)
+    Answered,
 }
 
 impl AppealState {
@@ -29,8 +36,10 @@ impl AppealState {
     pub fn sstu_status(self) -> Option<&'static str> {
         match self {
             AppealState::Received => Some("NotRegistered"),
-            AppealState::Registered => Some("InWork"),
+            AppealState::Registered | AppealState::InWork => Some("InWork"),
             AppealState::Refused => None,
+            AppealState::Redirected => Some("Transferred"),
+            AppealState::Answered => Some("Answered"),
         }
     }
 
@@ -40,6 +49,9 @@ impl AppealState {
             AppealState::Received => "поступило",
             AppealState::Registered => "зарегистрировано",
             AppealState::Refused => "отказано в регистрации",
+            AppealState::InWork => "рассматривается",
+            AppealState::Redirected => "направлено",
+            AppealState::Answered => "рассмотрено",
         }
     }
 }
@@ -73,6 +85,14 @@ pub struct Appeal {
     pub decided_by: Option<String>,
     /// Where its package rests (`archive/…`).
     pub dir: Option<String>,
+    /// Steps of consideration reported so far.
+    pub steps: u64,
+    pub executor: Option<String>,
+    pub extended_to: Option<String>,
+    pub redirected_to: Option<String>,
+    /// The answer's result code and ССТУ status.
+    pub result: Option<String>,
+    pub sstu_result: Option<String>,
     /// Later arrivals of the same appeal.
     pub redeliveries: Vec<u64>,
     /// (time, what) in order.
@@ -154,6 +174,12 @@ impl AppealBook {
                     comment: None,
                     decided_by: None,
                     dir: self.dirs.get(appeal).cloned(),
+                    steps: 0,
+                    executor: None,
+                    extended_to: None,
+                    redirected_to: None,
+                    result: None,
+                    sstu_result: None,
                     redeliveries: Vec::new(),
                     history,
                 };
@@ -211,6 +237,64 @@ impl AppealBook {
                         r.ts.clone(),
                         format!("отказано в регистрации: {reason} ({by})"),
                     ));
+                }
+            }
+            Event::AppealProgress { appeal, step, .. } => {
+                if let Some(a) = self.appeals.get_mut(appeal) {
+                    a.steps += 1;
+                    let what = match step {
+                        Step::ExecutorAssigned { executor, post } => {
+                            a.state = AppealState::InWork;
+                            a.executor = Some(executor.clone());
+                            format!(
+                                "рассматривается: назначен исполнитель {executor}{}",
+                                post.as_deref()
+                                    .map(|p| format!(", {p}"))
+                                    .unwrap_or_default()
+                            )
+                        }
+                        Step::Extended { until, reason } => {
+                            a.state = AppealState::InWork;
+                            a.extended_to = Some(until.clone());
+                            let shown = crate::wire::time::parse_date(until)
+                                .and_then(|d| {
+                                    d.format(time::macros::format_description!(
+                                        "[day].[month].[year]"
+                                    ))
+                                    .ok()
+                                })
+                                .unwrap_or_else(|| until.clone());
+                            format!("продлено до {shown}: {reason}")
+                        }
+                        Step::Redirected { to, number, .. } => {
+                            a.state = AppealState::Redirected;
+                            a.redirected_to = Some(to.clone());
+                            format!(
+                                "направлено по компетенции: {to}{}",
+                                number
+                                    .as_deref()
+                                    .map(|n| format!(" (исх. № {n})"))
+                                    .unwrap_or_default()
+                            )
+                        }
+                        Step::Answered { result, file } => {
+                            a.state = AppealState::Answered;
+                            a.result = Some(result.clone());
+                            a.sstu_result =
+                                crate::control::result(result).map(|(_, s)| s.to_string());
+                            let label =
+                                crate::control::result(result).map_or(result.as_str(), |(l, _)| l);
+                            format!(
+                                "рассмотрено: {label}{}",
+                                if file.is_some() {
+                                    " (ответ приложен)"
+                                } else {
+                                    ""
+                                }
+                            )
+                        }
+                    };
+                    a.history.push((r.ts.clone(), what));
                 }
             }
             Event::AppealRedelivered { appeal, of, .. } => {

@@ -132,6 +132,51 @@ pub enum AppealsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Report a step of consideration of a registered appeal (what the SED does); notifies УРОГ.
+    Event {
+        id: String,
+        #[command(subcommand)]
+        step: EventStep,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventStep {
+    /// «Назначен исполнитель»; status «рассматривается».
+    ExecutorAssigned {
+        #[arg(long)]
+        executor: String,
+        #[arg(long)]
+        post: Option<String>,
+    },
+    /// «Исполнение»: the term extended (once, at most 30 days past the due date).
+    Extended {
+        /// The new due date, YYYY-MM-DD.
+        #[arg(long)]
+        until: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// «Исполнение»: redirected to the competent body; status «направлено».
+    Redirected {
+        #[arg(long)]
+        to: String,
+        /// The body's GUID in the ССТУ.РФ directory.
+        #[arg(long)]
+        sstu_id: Option<String>,
+        /// Our cover letter's number.
+        #[arg(long)]
+        number: Option<String>,
+    },
+    /// «Доклад направлен»; status «рассмотрено».
+    Answered {
+        /// explained | supported | supported-measures | not-supported | answered | left-without-answer
+        #[arg(long)]
+        result: String,
+        /// The answer file (kept under state_dir/answers/).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,6 +356,34 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
                 comment,
             },
         ),
+        AppealsCommand::Event { id, step } => {
+            let step = match step {
+                EventStep::ExecutorAssigned { executor, post } => {
+                    control::Step::ExecutorAssigned { executor, post }
+                }
+                EventStep::Extended { until, reason } => control::Step::Extended { until, reason },
+                EventStep::Redirected {
+                    to,
+                    sstu_id,
+                    number,
+                } => control::Step::Redirected {
+                    to,
+                    sstu_id,
+                    number,
+                },
+                EventStep::Answered { result, file } => {
+                    let file = file
+                        .map(|f| {
+                            std::fs::canonicalize(&f)
+                                .map_err(|e| format!("--file {}: {e}", f.display()))
+                        })
+                        .transpose()?
+                        .map(|f| f.to_string_lossy().into_owned());
+                    control::Step::Answered { result, file }
+                }
+            };
+            submit(config, control::Command::Progress { id, step })
+        }
     }
 }
 
@@ -319,9 +392,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
 fn submit(config: Config, command: control::Command) -> Result<ExitCode, String> {
     // fail fast on what can be checked without the service
     let book = operator::load(&config)?;
-    let id = match &command {
-        control::Command::Register { id, .. } | control::Command::Refuse { id, .. } => id.clone(),
-    };
+    let id = command.id().to_string();
     book.find(&id)?;
     let state = config.spool.state_dir.clone();
     let path = control::submit(&state, &command).map_err(|e| {
@@ -396,7 +467,10 @@ fn run_service(config: Config, once: bool) -> ExitCode {
                 return ExitCode::from(3);
             }
         };
-        runtime.block_on(gateway::run(config, shutdown_signal()))
+        runtime.block_on(async {
+            let shutdown = shutdown_signal();
+            gateway::run(config, shutdown).await
+        })
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -415,23 +489,31 @@ fn run_service(config: Config, once: bool) -> ExitCode {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called (inside the
+/// runtime), not when the future is first polled, so a signal during start-up is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                _ => std::future::pending().await,
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

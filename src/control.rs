@@ -23,6 +23,69 @@ pub enum Command {
         reason: String,
         comment: Option<String>,
     },
+    /// A step of consideration reported by the SED (executor, extension, redirect, answer).
+    Progress { id: String, step: Step },
+}
+
+impl Command {
+    /// The appeal the command is about (any of its numbers).
+    pub fn id(&self) -> &str {
+        match self {
+            Command::Register { id, .. }
+            | Command::Refuse { id, .. }
+            | Command::Progress { id, .. } => id,
+        }
+    }
+}
+
+/// A step of consideration of a registered appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    /// «Назначен исполнитель».
+    ExecutorAssigned {
+        executor: String,
+        post: Option<String>,
+    },
+    /// «Исполнение»: the term extended (once, at most 30 days past the due date).
+    Extended { until: String, reason: String },
+    /// «Исполнение»: redirected to the competent body; status «направлено».
+    Redirected {
+        to: String,
+        sstu_id: Option<String>,
+        number: Option<String>,
+    },
+    /// «Доклад направлен»: answered; status «рассмотрено».
+    Answered {
+        result: String,
+        file: Option<String>,
+    },
+}
+
+/// The results an answer may have (ССТУ.РФ statuses in brackets).
+pub const RESULTS: [(&str, &str, &str); 6] = [
+    ("explained", "разъяснено", "Explained"),
+    ("supported", "поддержано", "Supported"),
+    (
+        "supported-measures",
+        "поддержано, меры приняты",
+        "Supported",
+    ),
+    ("not-supported", "не поддержано", "NotSupported"),
+    ("answered", "дан ответ автору", "Answered"),
+    (
+        "left-without-answer",
+        "оставлено без ответа автору",
+        "LeftWithoutAnswer",
+    ),
+];
+
+/// The label and ССТУ status of a result code.
+pub fn result(code: &str) -> Option<(&'static str, &'static str)> {
+    RESULTS
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, label, sstu)| (*label, *sstu))
 }
 
 /// The queue folder.

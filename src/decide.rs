@@ -80,6 +80,8 @@ pub fn receipt(
         foundation: None,
         registration: None,
         reason: None,
+        text: None,
+        post: None,
     })
 }
 
@@ -134,6 +136,55 @@ pub fn notice(
         foundation: Some(cause.foundation.clone()),
         registration,
         reason,
+        text: None,
+        post: None,
+    })
+}
+
+/// What a progress notice says: `executor` («Назначен исполнитель»: `text` = name, `post`),
+/// `course` («Исполнение»: `text` = course text) or `report` («Доклад направлен»: `text` =
+/// the result). `step` (the appeal's step count) makes the name unique among its notices.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub kind: &'static str,
+    pub step: u64,
+    pub text: String,
+    pub post: Option<String>,
+}
+
+/// Plans a progress notice; `registration` is our number and date (the report refers to it).
+pub fn progress_notice(
+    config: &Config,
+    cause: &NoticeCause<'_>,
+    progress: Progress,
+    registration: NoticeRef,
+    created: OffsetDateTime,
+) -> Option<Output> {
+    let partner = config.partner(cause.source_uid)?;
+    let format = reply_format(partner.format, cause.inbound_format);
+    let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
+    let Progress {
+        kind,
+        step,
+        text,
+        post,
+    } = progress;
+    let label = format!("{kind}{step}");
+    Some(Output {
+        name: output_name(&label, cause.key, cause.arrival),
+        kind: kind.into(),
+        message_uid: output_uid(&config.sender.uid, &label, cause.key, cause.arrival),
+        format: format.version().to_string(),
+        created: created.to_string(),
+        recipient_uid: partner.uid.clone(),
+        about_uid: cause.document_uid.to_string(),
+        accepted: true,
+        comment: None,
+        foundation: Some(cause.foundation.clone()),
+        registration: Some(registration),
+        reason: None,
+        text: Some(text),
+        post,
     })
 }
 

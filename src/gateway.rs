@@ -650,13 +650,14 @@ impl Gateway {
         command: &control::Command,
         now: OffsetDateTime,
     ) -> Result<Event, String> {
-        let id = match command {
-            control::Command::Register { id, .. } | control::Command::Refuse { id, .. } => id,
+        let appeal = self.book.find(command.id())?.clone();
+        let wanted: &[AppealState] = match command {
+            control::Command::Progress { .. } => &[AppealState::Registered, AppealState::InWork],
+            _ => &[AppealState::Received],
         };
-        let appeal = self.book.find(id)?.clone();
-        if appeal.state != AppealState::Received {
+        if !wanted.contains(&appeal.state) {
             return Err(format!(
-                "appeal {} is already {}",
+                "appeal {} is {}: that step does not apply",
                 appeal.id,
                 appeal.state.label()
             ));
@@ -677,6 +678,9 @@ impl Gateway {
             },
         };
         match command {
+            control::Command::Progress { step, .. } => {
+                self.progress_event(&appeal, step, now, &cause)
+            }
             control::Command::Register { number, .. } => {
                 if let Some(n) = number {
                     if n.trim().is_empty() || n.chars().count() > 31 {
@@ -733,6 +737,124 @@ impl Gateway {
                 })
             }
         }
+    }
+
+    /// A step of consideration: validated against the appeal's state and deadlines, journaled
+    /// with its notice to УРОГ.
+    fn progress_event(
+        &self,
+        appeal: &Appeal,
+        step: &control::Step,
+        now: OffsetDateTime,
+        cause: &decide::NoticeCause<'_>,
+    ) -> Result<Event, String> {
+        let registration = NoticeRef {
+            organization: Some(self.config.sender.organization.clone()),
+            number: appeal.number.clone().unwrap_or_default(),
+            date: appeal.registered_on.clone(),
+        };
+        let n = appeal.steps + 1;
+        let (kind, text, post) = match step {
+            control::Step::ExecutorAssigned { executor, post } => {
+                if executor.trim().is_empty() {
+                    return Err("--executor must not be empty".into());
+                }
+                (
+                    "executor",
+                    executor.trim().to_string(),
+                    post.clone().filter(|p| !p.trim().is_empty()),
+                )
+            }
+            control::Step::Extended { until, reason } => {
+                let until_date = crate::wire::time::parse_date(until)
+                    .ok_or_else(|| format!("--until {until:?} is not YYYY-MM-DD"))?;
+                if reason.trim().is_empty() {
+                    return Err("an extension needs a --reason".into());
+                }
+                let registered = appeal
+                    .registered_on
+                    .as_deref()
+                    .and_then(crate::wire::time::parse_date)
+                    .ok_or("the appeal has no registration date")?;
+                let due = crate::deadlines::due_dates(
+                    &self.config.calendar,
+                    registered,
+                    Some(registered),
+                    None,
+                )
+                .answer_by
+                .expect("registered appeals have an answer date");
+                crate::deadlines::check_extension(due, until_date, appeal.extended_to.is_some())?;
+                let shown = until_date
+                    .format(time::macros::format_description!("[day].[month].[year]"))
+                    .map_err(|e| e.to_string())?;
+                (
+                    "course",
+                    format!("Срок рассмотрения продлён до {shown}: {}", reason.trim()),
+                    None,
+                )
+            }
+            control::Step::Redirected {
+                to,
+                sstu_id,
+                number,
+            } => {
+                if to.trim().is_empty() {
+                    return Err("--to must name the competent body".into());
+                }
+                if let Some(g) = sstu_id {
+                    if !crate::wire::read::is_guid(g) {
+                        return Err(format!("--sstu-id {g:?} is not a GUID"));
+                    }
+                }
+                let letter = number
+                    .as_deref()
+                    .map(|n| format!(" (исх. № {n})"))
+                    .unwrap_or_default();
+                (
+                    "course",
+                    format!("Направлено по компетенции: {}{letter}", to.trim()),
+                    None,
+                )
+            }
+            control::Step::Answered { result, file } => {
+                let (label, _) = control::result(result).ok_or_else(|| {
+                    format!(
+                        "--result {result:?}: use one of {}",
+                        control::RESULTS
+                            .iter()
+                            .map(|r| r.0)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?;
+                if let Some(f) = file {
+                    let src = Path::new(f);
+                    let name = src.file_name().ok_or("--file has no file name")?;
+                    let dir = self
+                        .layout
+                        .state
+                        .join("answers")
+                        .join(appeal.id.to_string());
+                    std::fs::create_dir_all(&dir)
+                        .and_then(|_| std::fs::copy(src, dir.join(name)))
+                        .map_err(|e| format!("cannot keep the answer file {f}: {e}"))?;
+                }
+                ("report", format!("Рассмотрено: {label}"), None)
+            }
+        };
+        let progress = decide::Progress {
+            kind,
+            step: n,
+            text,
+            post,
+        };
+        let outputs = decide::progress_notice(&self.config, cause, progress, registration, now);
+        Ok(Event::AppealProgress {
+            appeal: appeal.id,
+            step: step.clone(),
+            outputs: outputs.into_iter().collect(),
+        })
     }
 
     /// Journals a quarantine decision, with a negative receipt when the header could be read
@@ -979,6 +1101,14 @@ fn outcome_of(a: &Appeal) -> Outcome {
             Some(r) => Outcome::Refused(r, a.comment.clone()),
             None => Outcome::Pending,
         },
+        // registered and then considered: a re-delivery gets the registration notice again
+        AppealState::InWork | AppealState::Redirected | AppealState::Answered => {
+            Outcome::Registered(NoticeRef {
+                organization: None,
+                number: a.number.clone().unwrap_or_default(),
+                date: a.registered_on.clone(),
+            })
+        }
         AppealState::Received => Outcome::Pending,
     }
 }

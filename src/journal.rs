@@ -19,7 +19,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// Records per segment file before a new one is started.
 pub const SEGMENT_RECORDS: u64 = 100_000;
 
-/// One outbound message the gateway decided to send. Everything needed to write it again,
+/// One outbound message the gateway decided to send. Fields added after the first journal
+/// format are optional and left out when empty, so older records keep their canonical bytes. Everything needed to write it again,
 /// byte for byte, after a crash is here (the creation time included).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Output {
@@ -41,11 +42,20 @@ pub struct Output {
     /// Negative receipts and refusals: why (no personal data).
     pub comment: Option<String>,
     /// Notices: the sender's document (УРОГ's cover letter): organisation, number, date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foundation: Option<NoticeRef>,
     /// «Зарегистрирован»: our registration number and date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<NoticeRef>,
     /// «Отказано в регистрации»: one of the nine official reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// «Исполнение»: the course text; «Назначен исполнитель»: the executor's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// «Назначен исполнитель»: the executor's post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<String>,
 }
 
 /// A document reference in a notice.
@@ -167,6 +177,12 @@ pub enum Event {
         of: u64,
         outputs: Vec<Output>,
     },
+    /// A step of consideration reported by the SED; `outputs` carries its notice.
+    AppealProgress {
+        appeal: u64,
+        step: crate::control::Step,
+        outputs: Vec<Output>,
+    },
 }
 
 impl Event {
@@ -182,7 +198,8 @@ impl Event {
             Event::AppealReceived { appeal, .. }
             | Event::AppealRegistered { appeal, .. }
             | Event::AppealRefused { appeal, .. }
-            | Event::AppealRedelivered { appeal, .. } => Some(*appeal),
+            | Event::AppealRedelivered { appeal, .. }
+            | Event::AppealProgress { appeal, .. } => Some(*appeal),
             _ => None,
         }
     }
@@ -203,6 +220,7 @@ impl Event {
             Event::AppealRegistered { .. } => "appeal_registered",
             Event::AppealRefused { .. } => "appeal_refused",
             Event::AppealRedelivered { .. } => "appeal_redelivered",
+            Event::AppealProgress { .. } => "appeal_progress",
         }
     }
 
@@ -212,7 +230,8 @@ impl Event {
             Event::Decided { outputs, .. }
             | Event::AppealRegistered { outputs, .. }
             | Event::AppealRefused { outputs, .. }
-            | Event::AppealRedelivered { outputs, .. } => outputs,
+            | Event::AppealRedelivered { outputs, .. }
+            | Event::AppealProgress { outputs, .. } => outputs,
             _ => &[],
         }
     }

@@ -27,6 +27,15 @@ pub struct Row<'a> {
     pub overdue: bool,
 }
 
+/// The static ССТУ status name for a result status (the set is fixed).
+fn sstu_static(s: &str) -> &'static str {
+    crate::control::RESULTS
+        .iter()
+        .map(|r| r.2)
+        .find(|x| *x == s)
+        .unwrap_or("Answered")
+}
+
 /// The date of an RFC 3339 timestamp in the configured offset.
 fn local_date(ts: &str, config: &Config) -> Option<Date> {
     OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
@@ -38,16 +47,22 @@ fn local_date(ts: &str, config: &Config) -> Option<Date> {
 pub fn row<'a>(a: &'a Appeal, config: &Config, today: Date) -> Row<'a> {
     let received = local_date(&a.received_at, config).unwrap_or(today);
     let registered = a.registered_on.as_deref().and_then(parse_date);
-    let due = due_dates(&config.calendar, received, registered, None);
+    let extended = a.extended_to.as_deref().and_then(parse_date);
+    let due = due_dates(&config.calendar, received, registered, extended);
     let next = match a.state {
         AppealState::Received => Some(due.register_by),
-        AppealState::Registered => due.answer_by,
-        AppealState::Refused => None,
+        // not yet redirected: the 7-day redirect limit runs alongside the answer date
+        AppealState::Registered | AppealState::InWork => due.answer_by,
+        AppealState::Refused | AppealState::Redirected | AppealState::Answered => None,
     };
     Row {
         appeal: a,
         status: a.state.label(),
-        sstu_status: a.state.sstu_status(),
+        sstu_status: a
+            .sstu_result
+            .as_deref()
+            .map(sstu_static)
+            .or(a.state.sstu_status()),
         due,
         next_due: next.map(crate::wire::time::format_date),
         overdue: next.is_some_and(|d| today > d),
@@ -198,6 +213,21 @@ pub fn show_text(d: &Details<'_>) -> String {
     }
     if let Some(h) = &a.held {
         line("Ждёт оператора", h.clone());
+    }
+    if let Some(e) = &a.executor {
+        line("Исполнитель", e.clone());
+    }
+    if let Some(x) = &a.extended_to {
+        line("Продлено до", x.clone());
+    }
+    if let Some(t) = &a.redirected_to {
+        line("Направлено", t.clone());
+    }
+    if let Some(r) = &a.result {
+        line(
+            "Результат",
+            crate::control::result(r).map_or(r.clone(), |(l, _)| l.to_string()),
+        );
     }
     if a.restricted {
         line(

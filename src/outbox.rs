@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::journal::NoticeRef;
 use crate::journal::Output;
 use crate::wire::envelope::{self, OutgoingEnvelope};
+use crate::wire::message::NotificationDetail;
 use crate::wire::message::{
     Anyone, DocNumber, DocReference, Format, Outgoing, Partner, RefusalReason,
 };
@@ -100,6 +101,52 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
                 }
             };
             (message, "ЭСД МЭДО (Уведомление)".to_string())
+        }
+        "executor" | "course" | "report" => {
+            let foundation = output
+                .foundation
+                .as_ref()
+                .ok_or_else(|| invalid("a notice needs its foundation".into()))?;
+            let foundation = DocReference {
+                who: Anyone {
+                    organization: foundation.organization.clone(),
+                    ..Anyone::default()
+                },
+                num: doc_number(foundation),
+            };
+            let text = output.text.clone().unwrap_or_default();
+            let us = || Anyone::organization(config.sender.organization.clone());
+            let detail = match output.kind.as_str() {
+                "executor" => NotificationDetail::ExecutorAssigned {
+                    secretary: us(),
+                    manager: us(),
+                    executor: Anyone {
+                        organization: Some(config.sender.organization.clone()),
+                        person: Some(text),
+                        post: output.post.clone(),
+                        ..Anyone::default()
+                    },
+                },
+                "course" => NotificationDetail::CourseChanged {
+                    course_text: text,
+                    reference: None,
+                },
+                _ => NotificationDetail::ReportSent {
+                    report: DocReference {
+                        who: us(),
+                        num: doc_number(output.registration.as_ref().ok_or_else(|| {
+                            invalid("a report refers to our registration".into())
+                        })?),
+                    },
+                },
+            };
+            let comment = (output.kind == "report")
+                .then(|| output.text.clone())
+                .flatten();
+            (
+                outgoing.notification(&output.about_uid, foundation, detail, comment),
+                "ЭСД МЭДО (Уведомление)".to_string(),
+            )
         }
         other => return Err(invalid(format!("unknown output kind {other:?}"))),
     };

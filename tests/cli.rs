@@ -14,7 +14,7 @@ fn root() -> &'static Path {
 
 #[test]
 fn help_is_available_on_every_command() {
-    let commands: [&[&str]; 16] = [
+    let commands: [&[&str]; 18] = [
         &["--help"],
         &["help"],
         &["inspect", "--help"],
@@ -31,6 +31,8 @@ fn help_is_available_on_every_command() {
         &["appeals", "register", "--help"],
         &["appeals", "refuse", "--help"],
         &["appeals", "--help"],
+        &["appeals", "event", "--help"],
+        &["appeals", "event", "1", "extended", "--help"],
     ];
     for args in commands {
         let out = bin().args(args).output().unwrap();
