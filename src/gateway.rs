@@ -29,7 +29,8 @@ use crate::journal::{Event, Journal, JournalError, Output, Record};
 use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use crate::store::{self, Arrival, State, Store, StoreError};
-use crate::wire::container::{entry_head, extract_entries};
+use crate::urog;
+use crate::wire::container::{entry_bytes, entry_head, extract_entries};
 use crate::wire::message::RefusalReason;
 use crate::wire::message::{Body, Message};
 use crate::wire::package::{read_message_only, read_package, Package};
@@ -402,6 +403,12 @@ impl Gateway {
                 .and_then(|c| c.passport.kind.text.clone()),
             _ => None,
         };
+        if let Some(event) =
+            self.query_event(a, package, facts, &partner.role, kind.as_deref(), now)
+        {
+            events.push(event);
+            return Ok(());
+        }
         if !appeals::is_forwarded_appeal(
             &partner.role,
             &self.config.appeal_roles,
@@ -540,6 +547,113 @@ impl Gateway {
             }
         }
         Ok(())
+    }
+
+    /// Answers a УРОГ query, if this package is one: the numbers it names (links, `А26-…` in the
+    /// annotation, an attached `query.xml`) looked up in the book; unknown ones reported as not
+    /// found and logged for the operator.
+    fn query_event(
+        &self,
+        a: &Arrival,
+        package: &Package,
+        facts: &Facts,
+        role: &str,
+        kind: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Option<Event> {
+        let document = package.message.document();
+        let container = package.container.as_ref();
+        let annotation = document
+            .and_then(|d| d.annotation.clone())
+            .or_else(|| container.and_then(|c| c.passport.annotation.clone()));
+        let dir = self.layout.claimed.join(&a.claim);
+        let query_xml = match &package.container_file {
+            Some(zip) => entry_bytes(
+                &dir.join(zip),
+                "query.xml",
+                self.config.limits.max_passport_bytes,
+            ),
+            None => package
+                .files
+                .iter()
+                .find(|f| f.name.eq_ignore_ascii_case("query.xml"))
+                .and_then(|f| std::fs::read(dir.join(&f.name)).ok()),
+        };
+        let from_xml = query_xml
+            .and_then(|b| crate::wire::urog::parse_query(&b, &self.config.limits).ok())
+            .unwrap_or_default();
+        let requested = urog::referenced_numbers(document, annotation.as_deref(), &from_xml);
+        let known = requested.iter().any(|n| self.book.find(n).is_ok());
+        if !urog::is_query(
+            role,
+            &self.config.appeal_roles,
+            &facts.header_type,
+            kind,
+            &self.config.query_kinds,
+            known,
+        ) {
+            return None;
+        }
+        let (number, date) = match (document, container) {
+            (Some(d), _) => (d.num.number.clone(), d.num.date),
+            (None, Some(c)) => (
+                c.passport
+                    .authors
+                    .first()
+                    .and_then(|x| x.registration_number.clone())
+                    .unwrap_or_default(),
+                c.passport.authors.first().and_then(|x| x.registration_date),
+            ),
+            _ => (String::new(), None),
+        };
+        let items = urog::response_items(&requested, &self.book, &self.config.calendar);
+        let unresolved: Vec<String> = items
+            .iter()
+            .filter(|i| !i.found)
+            .map(|i| i.requested.clone())
+            .collect();
+        if !unresolved.is_empty() || requested.is_empty() {
+            tracing::warn!(query = %number, unresolved = unresolved.len(), "УРОГ query names appeals we cannot resolve; answered as not found — check it");
+        }
+        let doc_uid = document
+            .map(|d| d.uid.clone())
+            .or_else(|| container.and_then(|c| c.passport.uid.clone()))
+            .unwrap_or_else(|| facts.header_uid.clone());
+        let cause = decide::NoticeCause {
+            arrival: a.arrival,
+            key: &a.key,
+            tag: "",
+            source_uid: &facts.source_uid,
+            inbound_format: facts.format,
+            document_uid: &doc_uid,
+            foundation: NoticeRef {
+                organization: facts_org(package),
+                number: number.clone(),
+                date: date.map(format_date),
+            },
+        };
+        let ours = NoticeRef {
+            organization: Some(self.config.sender.organization.clone()),
+            number: format!("ОЗ-{}", a.arrival),
+            date: Some(format_date(now.to_offset(self.config.utc_offset).date())),
+        };
+        let text = serde_json::to_string(&items).expect("items serialise");
+        let progress = decide::Progress {
+            kind: "response",
+            step: 0,
+            text,
+            post: None,
+        };
+        let output = decide::progress_notice(&self.config, &cause, progress, ours, now);
+        Some(Event::QueryAnswered {
+            arrival: a.arrival,
+            key: a.key.clone(),
+            query_number: number,
+            query_date: date.map(format_date),
+            requested,
+            unresolved,
+            outputs: output.into_iter().collect(),
+        })
     }
 
     /// Allocates the next number of the year (or uses the operator's) and builds the
@@ -1221,6 +1335,11 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
         .and_then(|_| f.sync_all())
         .map_err(|e| GatewayError::Other(format!("cannot write {}: {e}", path.display())))?;
     Ok(secret)
+}
+
+/// The sender organisation of a package (header source).
+fn facts_org(package: &Package) -> Option<String> {
+    package.message.header.source.organization.clone()
 }
 
 fn facts_of(m: &Message) -> Facts {

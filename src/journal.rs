@@ -177,6 +177,17 @@ pub enum Event {
         of: u64,
         outputs: Vec<Output>,
     },
+    /// A УРОГ query answered (`arrival` = the query's arrival): the numbers it named, those we
+    /// could not resolve (an operator alert), and the response in `outputs`.
+    QueryAnswered {
+        arrival: u64,
+        key: String,
+        query_number: String,
+        query_date: Option<String>,
+        requested: Vec<String>,
+        unresolved: Vec<String>,
+        outputs: Vec<Output>,
+    },
     /// A step of consideration reported by the SED; `outputs` carries its notice.
     AppealProgress {
         appeal: u64,
@@ -194,7 +205,8 @@ impl Event {
             | Event::Quarantined { arrival, .. }
             | Event::Decided { arrival, .. }
             | Event::Published { arrival, .. }
-            | Event::Archived { arrival, .. } => Some(*arrival),
+            | Event::Archived { arrival, .. }
+            | Event::QueryAnswered { arrival, .. } => Some(*arrival),
             Event::AppealReceived { appeal, .. }
             | Event::AppealRegistered { appeal, .. }
             | Event::AppealRefused { appeal, .. }
@@ -221,6 +233,7 @@ impl Event {
             Event::AppealRefused { .. } => "appeal_refused",
             Event::AppealRedelivered { .. } => "appeal_redelivered",
             Event::AppealProgress { .. } => "appeal_progress",
+            Event::QueryAnswered { .. } => "query_answered",
         }
     }
 
@@ -231,7 +244,8 @@ impl Event {
             | Event::AppealRegistered { outputs, .. }
             | Event::AppealRefused { outputs, .. }
             | Event::AppealRedelivered { outputs, .. }
-            | Event::AppealProgress { outputs, .. } => outputs,
+            | Event::AppealProgress { outputs, .. }
+            | Event::QueryAnswered { outputs, .. } => outputs,
             _ => &[],
         }
     }

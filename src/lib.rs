@@ -18,4 +18,5 @@ pub mod outbox;
 pub mod samples;
 pub mod spool;
 pub mod store;
+pub mod urog;
 pub mod wire;

@@ -9,11 +9,15 @@ use crate::config::Config;
 use crate::journal::NoticeRef;
 use crate::journal::Output;
 use crate::wire::envelope::{self, OutgoingEnvelope};
-use crate::wire::message::NotificationDetail;
 use crate::wire::message::{
     Anyone, DocNumber, DocReference, Format, Outgoing, Partner, RefusalReason,
 };
+use crate::wire::message::{
+    AssociatedFile, Document, Link, NotificationDetail, Signatory, GROUP_ATTACHMENT_TEXT,
+    GROUP_DOCUMENT_TEXT,
+};
 use crate::wire::time::parse_date;
+use crate::wire::urog::ResponseItem;
 use crate::wire::write::write_message;
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +105,106 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
                 }
             };
             (message, "ЭСД МЭДО (Уведомление)".to_string())
+        }
+        "response" => {
+            let foundation = output
+                .foundation
+                .as_ref()
+                .ok_or_else(|| invalid("a response needs the query's number".into()))?;
+            let ours = output
+                .registration
+                .as_ref()
+                .ok_or_else(|| invalid("a response needs its own number".into()))?;
+            let items: Vec<ResponseItem> =
+                serde_json::from_str(output.text.as_deref().unwrap_or("[]"))
+                    .map_err(|e| invalid(format!("response items: {e}")))?;
+            let xml = crate::wire::urog::write_response(
+                &foundation.number,
+                foundation.date.as_deref(),
+                &items,
+            );
+            let mut txt = "\u{feff}".to_string();
+            txt.push_str(&crate::urog::response_text(
+                &config.sender.organization,
+                &foundation.number,
+                foundation.date.as_deref(),
+                &items,
+            ));
+            let date = ours.date.as_deref().and_then(parse_date);
+            let doc_uid = uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("{}/document", output.message_uid).as_bytes(),
+            )
+            .to_string();
+            let document = Document {
+                uid: doc_uid,
+                kind: Some("Ответ на запрос".into()),
+                num: doc_number(ours),
+                signatories: vec![Signatory {
+                    who: Anyone::organization(config.sender.organization.clone()),
+                    signed: date,
+                }],
+                addressees: vec![Anyone::organization(partner.name.clone())],
+                pages: Some(1),
+                annotation: Some(format!(
+                    "Ответ на запрос № {}{}",
+                    foundation.number,
+                    foundation
+                        .date
+                        .as_deref()
+                        .map(|d| format!(" от {d}"))
+                        .unwrap_or_default()
+                )),
+                links: vec![Link {
+                    link_type: "В ответ на".into(),
+                    reference: Some(DocReference {
+                        who: Anyone {
+                            organization: foundation.organization.clone(),
+                            ..Anyone::default()
+                        },
+                        num: doc_number(foundation),
+                    }),
+                    ..Link::default()
+                }],
+                ..Document::default()
+            };
+            let files = vec![
+                AssociatedFile {
+                    local_name: "response.txt".into(),
+                    local_id: Some(0),
+                    file_type: Some("txt".into()),
+                    group: Some(GROUP_DOCUMENT_TEXT.into()),
+                    description: Some("Ответ на запрос".into()),
+                    pages: Some(1),
+                },
+                AssociatedFile {
+                    local_name: "response.xml".into(),
+                    local_id: Some(1),
+                    file_type: None,
+                    group: Some(GROUP_ATTACHMENT_TEXT.into()),
+                    description: Some(
+                        "Сведения по обращениям (urn:medo-gateway:urog-response:1)".into(),
+                    ),
+                    pages: None,
+                },
+            ];
+            let message = outgoing.document(document, files);
+            let xml_msg = write_message(&message).map_err(|e| invalid(e.to_string()))?;
+            let message_file = format.message_file().to_string();
+            let env = envelope::write(&OutgoingEnvelope {
+                subject: format!("ЭСД МЭДО (Ответ на запрос № {})", foundation.number),
+                date: PrimitiveDateTime::new(created.date(), created.time()),
+                addressees: vec![partner.transport_address.clone()],
+                payload: vec!["response.txt".into(), "response.xml".into()],
+                message_file: message_file.clone(),
+                text_file: None,
+            });
+            return Ok(vec![
+                ("response.txt".into(), txt.into_bytes()),
+                ("response.xml".into(), xml),
+                (message_file, xml_msg),
+                ("envelope.ini".into(), env),
+            ]);
         }
         "executor" | "course" | "report" => {
             let foundation = output

@@ -334,3 +334,13 @@ pub fn extract_entries(
     }
     Ok(())
 }
+
+/// The whole of one (small) entry of a ZIP, at most `max` bytes (e.g. a `query.xml`).
+pub fn entry_bytes(zip_path: &Path, name: &str, max: u64) -> Option<Vec<u8>> {
+    check_entry_name(name).ok()?;
+    let mut archive = ZipArchive::new(File::open(zip_path).ok()?).ok()?;
+    let entry = archive.by_name(name).ok()?;
+    let mut bytes = Vec::new();
+    entry.take(max + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= max).then_some(bytes)
+}

@@ -21,6 +21,7 @@ pub mod passport;
 pub mod read;
 pub mod text;
 pub mod time;
+pub mod urog;
 pub mod write;
 pub mod xml;
 

@@ -1,0 +1,199 @@
+//! УРОГ queries (DESIGN §5, our profile): which numbers a query refers to, whether a document
+//! is a query, and the content of the answer — per appeal what the book knows, unknown numbers
+//! listed as not found. Pure: works on parsed messages and the appeal book.
+
+use crate::appeals::normalize_number;
+use crate::book::{AppealBook, AppealState};
+use crate::deadlines::{due_dates, Calendar};
+use crate::wire::message::{Document, HeaderType};
+use crate::wire::time::{format_date, parse_date};
+use crate::wire::urog::ResponseItem;
+
+/// Most numbers one query may name (a bound on the work of one answer).
+pub const MAX_REFERENCES: usize = 10_000;
+
+/// УРОГ numbers written in free text: `А26-…` or `A26-…` followed by digits and dashes.
+pub fn numbers_in_text(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 4 <= chars.len() {
+        let is_a = chars[i] == 'А' || chars[i] == 'A' || chars[i] == 'а' || chars[i] == 'a';
+        let boundary = i == 0 || !chars[i - 1].is_alphanumeric();
+        if is_a && boundary && chars[i + 1] == '2' && chars[i + 2] == '6' && chars[i + 3] == '-' {
+            let mut j = i + 4;
+            while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '-') {
+                j += 1;
+            }
+            let token: String = chars[i..j]
+                .iter()
+                .collect::<String>()
+                .trim_end_matches('-')
+                .to_string();
+            if token.len() > 4 {
+                out.push(token);
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Every number a query refers to: link references, `А26-…` in the annotation, and the
+/// numbers of an attached `query.xml`; de-duplicated after normalisation, in that order.
+pub fn referenced_numbers(
+    document: Option<&Document>,
+    annotation: Option<&str>,
+    from_query_xml: &[String],
+) -> Vec<String> {
+    let mut raw: Vec<String> = Vec::new();
+    if let Some(d) = document {
+        raw.extend(
+            d.links
+                .iter()
+                .filter_map(|l| l.reference.as_ref())
+                .map(|r| r.num.number.clone()),
+        );
+    }
+    if let Some(a) = annotation {
+        raw.extend(numbers_in_text(a));
+    }
+    raw.extend(from_query_xml.iter().cloned());
+    let mut seen = std::collections::HashSet::new();
+    raw.into_iter()
+        .filter(|n| !n.trim().is_empty() && seen.insert(normalize_number(n)))
+        .take(MAX_REFERENCES)
+        .collect()
+}
+
+/// Whether a document from a partner with `role` is a УРОГ query: from a query role, a
+/// Документ or container, and its kind is a query kind or it refers to appeals we know.
+pub fn is_query(
+    role: &str,
+    appeal_roles: &[String],
+    header: &HeaderType,
+    kind: Option<&str>,
+    query_kinds: &[String],
+    refers_to_known: bool,
+) -> bool {
+    let kind_says =
+        kind.is_some_and(|k| query_kinds.iter().any(|q| q.eq_ignore_ascii_case(k.trim())));
+    appeal_roles.iter().any(|r| r == role)
+        && matches!(header, HeaderType::Document | HeaderType::Container)
+        && (kind_says || refers_to_known)
+}
+
+/// The answer's content for each requested number.
+pub fn response_items(
+    numbers: &[String],
+    book: &AppealBook,
+    calendar: &Calendar,
+) -> Vec<ResponseItem> {
+    numbers
+        .iter()
+        .map(|n| match book.find(n) {
+            Ok(a) => {
+                let received = a.received_at.get(..10).and_then(parse_date);
+                let registered = a.registered_on.as_deref().and_then(parse_date);
+                let extended = a.extended_to.as_deref().and_then(parse_date);
+                let due = received.map(|r| due_dates(calendar, r, registered, extended));
+                let due_date = match a.state {
+                    AppealState::Received => due.map(|d| d.register_by),
+                    _ => due.and_then(|d| d.answer_by),
+                };
+                ResponseItem {
+                    requested: n.clone(),
+                    found: true,
+                    urog_number: Some(a.urog_number.clone()),
+                    urog_date: a.urog_date.clone(),
+                    registration_number: a.number.clone(),
+                    registration_date: a.registered_on.clone(),
+                    status: a.state.label().to_string(),
+                    sstu_status: a
+                        .sstu_result
+                        .clone()
+                        .or(a.state.sstu_status().map(str::to_string)),
+                    executor: a.executor.clone(),
+                    due_date: due_date.map(format_date),
+                    extended_to: a.extended_to.clone(),
+                    redirected_to: a.redirected_to.clone(),
+                    result: a
+                        .result
+                        .as_deref()
+                        .and_then(crate::control::result)
+                        .map(|(label, _)| label.to_string()),
+                }
+            }
+            Err(_) => ResponseItem {
+                requested: n.clone(),
+                found: false,
+                status: "не найдено".into(),
+                ..ResponseItem::default()
+            },
+        })
+        .collect()
+}
+
+/// The human-readable rendering of an answer (UTF-8 text).
+pub fn response_text(
+    organization: &str,
+    query_number: &str,
+    query_date: Option<&str>,
+    items: &[ResponseItem],
+) -> String {
+    let mut s = format!(
+        "{organization}\n\nОтвет на запрос № {query_number}{}\n\n",
+        query_date.map(|d| format!(" от {d}")).unwrap_or_default()
+    );
+    if items.is_empty() {
+        s.push_str("В запросе не найдено ни одного номера обращения (А26-… или нашего регистрационного номера).\n");
+    }
+    for (k, i) in items.iter().enumerate() {
+        s.push_str(&format!("{}. {}: {}", k + 1, i.requested, i.status));
+        if let Some(n) = &i.registration_number {
+            s.push_str(&format!(
+                ", рег. № {n} от {}",
+                i.registration_date.as_deref().unwrap_or("?")
+            ));
+        }
+        for (label, v) in [
+            ("исполнитель", &i.executor),
+            ("срок", &i.due_date),
+            ("продлено до", &i.extended_to),
+            ("направлено", &i.redirected_to),
+            ("результат", &i.result),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!(", {label}: {v}"));
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_found_in_text() {
+        assert_eq!(
+            numbers_in_text("по обращениям А26-02-1234567 и A26-05-99, а также ZA26-1"),
+            ["А26-02-1234567", "A26-05-99"]
+        );
+        assert!(numbers_in_text("нет номеров, A26 без дефиса").is_empty());
+    }
+
+    #[test]
+    fn references_are_deduplicated_by_normal_form() {
+        let n = referenced_numbers(
+            None,
+            Some("А26-1 и A26-1"),
+            &["ОГ-5/26".into(), "а26-1".into()],
+        );
+        assert_eq!(n, ["А26-1", "ОГ-5/26"]);
+    }
+}

@@ -1,0 +1,135 @@
+//! УРОГ queries (our profile, DESIGN §5): recognised by kind or by the appeals they name,
+//! answered with a Документ «Ответ на запрос» linked «В ответ на», carrying response.xml
+//! (schemas/urog-response.xsd) and a readable text; unknown numbers are listed as not found.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::env::Env;
+
+/// Turns a copy of the 2.2 sample into a query: new uids, kind, number, annotation.
+fn make_query(dir: &Path, kind: &str, annotation: &str, n: u32) {
+    let path = dir.join("document.xml");
+    let bytes = fs::read(&path).unwrap();
+    let mut t = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    for (element, tag) in [("<xdms:header ", "0001"), ("<xdms:document ", "0002")] {
+        let el = t.find(element).unwrap();
+        let at = t[el..].find("xdms:uid=\"").unwrap() + el + 10;
+        t.replace_range(
+            at..at + 36,
+            &format!("{n:08x}-{tag}-4000-8000-000000000000"),
+        );
+    }
+    t = t
+        .replace(
+            "<xdms:kind>Письмо</xdms:kind>",
+            &format!("<xdms:kind>{kind}</xdms:kind>"),
+        )
+        .replace(
+            "О направлении обращения гражданина для рассмотрения по компетенции",
+            annotation,
+        )
+        .replace(
+            "<xdms:number>А26-02-1234567</xdms:number>",
+            &format!("<xdms:number>А26-05-{n}</xdms:number>"),
+        );
+    fs::write(&path, encoding_rs::WINDOWS_1251.encode(&t).0).unwrap();
+}
+
+fn response_dir(env: &Env) -> std::path::PathBuf {
+    let found: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("response"))
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", env.outbound_names());
+    env.outbound.join(&found[0])
+}
+
+#[test]
+fn a_query_is_answered_per_appeal_with_unknown_numbers_listed() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    make_query(
+        &q,
+        "Запрос",
+        "О ходе рассмотрения обращений A26-02-1234567 и А26-99-0000001",
+        777,
+    );
+    env.once();
+    let answered = env.records_of_kind("query_answered");
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["unresolved"][0], "А26-99-0000001");
+    assert!(
+        env.records_of_kind("appeal_received").len() == 1,
+        "a query is not an appeal"
+    );
+    let dir = response_dir(&env);
+    common::xmllint_validate(
+        &dir.join("response.xml"),
+        &common::schema("urog-response.xsd"),
+    );
+    common::xmllint_validate(&dir.join("document.xml"), &common::schema("iedms_2x.xsd"));
+    let xml = fs::read_to_string(dir.join("response.xml")).unwrap();
+    assert!(
+        xml.contains("<r:appeal r:found=\"true\">") && xml.contains("<r:registrationNumber>ОГ-1/")
+    );
+    assert!(
+        xml.contains("<r:appeal r:found=\"false\">\n    <r:requested>А26-99-0000001</r:requested>")
+    );
+    let out = common::bin()
+        .args(["inspect", "--compact"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["body"]["document"]["kind"], "Ответ на запрос");
+    assert_eq!(v["body"]["document"]["links"][0]["link_type"], "В ответ на");
+    assert_eq!(
+        v["body"]["document"]["links"][0]["reference"]["num"]["number"],
+        "А26-05-777"
+    );
+    let txt = fs::read_to_string(dir.join("response.txt")).unwrap();
+    assert!(txt.contains("не найдено") && txt.contains("зарегистрировано"));
+    env.verify_all();
+}
+
+#[test]
+fn a_document_naming_a_known_appeal_is_a_query_and_query_xml_counts() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let number = env.records_of_kind("appeal_registered")[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    make_query(&q, "Письмо", "Прошу сообщить", 778);
+    fs::write(
+        q.join("query.xml"),
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><query xmlns=\"urn:medo-gateway:urog-query:1\" version=\"1\"><appeal><number>{number}</number></appeal></query>"),
+    )
+    .unwrap();
+    env.once();
+    let answered = env.records_of_kind("query_answered");
+    assert_eq!(answered.len(), 1, "recognised by the appeal it names");
+    assert_eq!(answered[0]["requested"][0], number.as_str());
+    assert!(answered[0]["unresolved"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_query_naming_nothing_still_gets_an_answer() {
+    let env = Env::new();
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    make_query(&q, "Запрос", "Прошу сообщить о ходе рассмотрения", 779);
+    env.once();
+    let answered = env.records_of_kind("query_answered");
+    assert_eq!(answered.len(), 1);
+    assert!(answered[0]["requested"].as_array().unwrap().is_empty());
+    let txt = fs::read_to_string(response_dir(&env).join("response.txt")).unwrap();
+    assert!(txt.contains("не найдено ни одного номера"));
+}
