@@ -97,6 +97,19 @@ pub struct Appeal {
     pub redeliveries: Vec<u64>,
     /// (time, what) in order.
     pub history: Vec<(String, String)>,
+    /// What the applicant sees: one entry per status reached, with its details.
+    pub timeline: Vec<TimelineEntry>,
+    /// An answer file was attached when it was answered.
+    pub answer_attached: bool,
+}
+
+/// One status in the applicant's timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    /// поступило, зарегистрировано, направлено, рассматривается, рассмотрено
+    pub status: &'static str,
+    pub at: String,
+    pub detail: Option<String>,
 }
 
 /// All appeals, with lookups.
@@ -182,6 +195,12 @@ impl AppealBook {
                     sstu_result: None,
                     redeliveries: Vec::new(),
                     history,
+                    timeline: vec![TimelineEntry {
+                        status: "поступило",
+                        at: r.ts.clone(),
+                        detail: None,
+                    }],
+                    answer_attached: false,
                 };
                 self.by_document
                     .entry(document_uid.clone())
@@ -218,6 +237,11 @@ impl AppealBook {
                         r.ts.clone(),
                         format!("зарегистрировано: {number} от {date} ({by})"),
                     ));
+                    a.timeline.push(TimelineEntry {
+                        status: "зарегистрировано",
+                        at: r.ts.clone(),
+                        detail: Some(format!("№ {number} от {date}")),
+                    });
                 }
             }
             Event::AppealRefused {
@@ -294,6 +318,31 @@ impl AppealBook {
                             )
                         }
                     };
+                    let (status, detail) = match step {
+                        Step::ExecutorAssigned { executor, .. } => {
+                            ("рассматривается", format!("исполнитель: {executor}"))
+                        }
+                        Step::Extended { until, reason } => (
+                            "рассматривается",
+                            format!("срок продлён до {until}: {reason}"),
+                        ),
+                        Step::Redirected { to, .. } => {
+                            ("направлено", format!("направлено по компетенции: {to}"))
+                        }
+                        Step::Answered { result, file } => {
+                            a.answer_attached = file.is_some();
+                            (
+                                "рассмотрено",
+                                crate::control::result(result)
+                                    .map_or(result.clone(), |(l, _)| l.to_string()),
+                            )
+                        }
+                    };
+                    a.timeline.push(TimelineEntry {
+                        status,
+                        at: r.ts.clone(),
+                        detail: Some(detail),
+                    });
                     a.history.push((r.ts.clone(), what));
                 }
             }

@@ -38,7 +38,18 @@ struct RawConfig {
     #[serde(default)]
     receipts: Option<RawReceipts>,
     #[serde(default)]
+    http: Option<RawHttp>,
+    #[serde(default)]
     limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    api_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +181,10 @@ pub struct Config {
     pub signature_timeout_secs: u64,
     /// How 59-ФЗ days are counted, and the holidays.
     pub calendar: Calendar,
+    /// Where the HTTP API listens (off when `None`).
+    pub http_listen: Option<std::net::SocketAddr>,
+    /// File holding the bearer token for write endpoints (disabled when `None`).
+    pub api_token_file: Option<PathBuf>,
     /// Whether inbound notifications (Уведомление) get a Квитанция too.
     pub acknowledge_notifications: bool,
     /// The offset written into the date-times of our messages (default +03:00, Moscow).
@@ -268,6 +283,14 @@ impl Config {
             time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
         )
         .map_err(|_| invalid(format!("gateway.utc_offset {offset_text:?}: use ±hh:mm")))?;
+        let http_listen = match raw.http.as_ref().and_then(|h| h.listen.as_deref()) {
+            None | Some("") => None,
+            Some(a) => Some(a.parse().map_err(|_| {
+                invalid(format!(
+                    "http.listen {a:?}: use ADDR:PORT, e.g. 127.0.0.1:8080"
+                ))
+            })?),
+        };
         let l = &raw.limits;
         if l.max_xml_depth == 0 || l.max_zip_entries == 0 || l.max_message_bytes == 0 {
             return Err(invalid("limits must be positive".into()));
@@ -306,6 +329,8 @@ impl Config {
                 policy: registration.days.unwrap_or_default(),
                 holidays,
             },
+            http_listen,
+            api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
             acknowledge_notifications: raw.receipts.is_some_and(|r| r.acknowledge_notifications),
             utc_offset,
         })

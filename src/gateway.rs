@@ -164,6 +164,11 @@ impl Gateway {
         &self.config
     }
 
+    /// The appeal book as of the last commit.
+    pub fn book(&self) -> &AppealBook {
+        &self.book
+    }
+
     /// Journals events (one fsync), applies them to the store, flushes the store.
     fn commit(&mut self, events: Vec<Event>) -> Result<Vec<Record>, GatewayError> {
         if events.is_empty() {
@@ -1385,6 +1390,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     use notify::Watcher;
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
+    let http_listen = config.http_listen;
+    let token_file = config.api_token_file.clone();
     let control_dir = control::dir(&config.spool.state_dir);
     let _ = std::fs::create_dir_all(&control_dir);
     let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config))
@@ -1401,6 +1408,41 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     // operator commands are applied as soon as they are queued
     let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
+    // the HTTP API, when configured, reads the book the loop publishes after each pass
+    let shared_book = std::sync::Arc::new(std::sync::RwLock::new(gw.book().clone()));
+    let (http_stop, http_task) = match http_listen {
+        Some(listen) => {
+            let token = match &token_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(f)
+                        .map_err(|e| {
+                            GatewayError::Other(format!(
+                                "cannot read api_token_file {}: {e}",
+                                f.display()
+                            ))
+                        })?
+                        .trim()
+                        .to_string(),
+                )
+                .filter(|t| !t.is_empty()),
+                None => None,
+            };
+            let state = std::sync::Arc::new(crate::http::HttpState::new(
+                gw.config().clone(),
+                shared_book.clone(),
+                token,
+            ));
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| GatewayError::Other(format!("cannot listen on {listen}: {e}")))?;
+            let task = tokio::spawn(crate::http::serve(listener, state, async {
+                let _ = rx.await;
+            }));
+            (Some(tx), Some(task))
+        }
+        None => (None, None),
+    };
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
     tokio::pin!(shutdown);
     let mut failures = 0u32;
@@ -1412,6 +1454,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .await
         .map_err(|e| GatewayError::Other(e.to_string()))?;
         gw = back;
+        if http_task.is_some() {
+            *shared_book.write().expect("book lock") = gw.book().clone();
+        }
         let wait = match result {
             Ok(r) => {
                 failures = 0;
@@ -1444,6 +1489,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     }
     drop(watcher);
+    if let (Some(stop), Some(task)) = (http_stop, http_task) {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     tokio::task::spawn_blocking(move || gw.close())
         .await
         .map_err(|e| GatewayError::Other(e.to_string()))??;

@@ -11,6 +11,7 @@ pub mod control;
 pub mod deadlines;
 pub mod decide;
 pub mod gateway;
+pub mod http;
 pub mod inspect;
 pub mod journal;
 pub mod operator;

@@ -156,8 +156,9 @@ pub fn details<'a>(
         kind: facts.as_ref().and_then(|f| f.kind.clone()),
         annotation: facts.as_ref().and_then(|f| f.annotation.clone()),
         files: facts.map(|f| f.files).unwrap_or_default(),
+        // every appeal that has our number has a PIN
         pin: pin_secret
-            .filter(|_| a.state == AppealState::Registered)
+            .filter(|_| a.number.is_some())
             .map(|s| crate::appeals::pin(s, a.id)),
     }
 }

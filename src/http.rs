@@ -1,0 +1,211 @@
+//! The HTTP API inside `run` (when `[http] listen` is set): SED events
+//! (`POST /api/v1/appeals/{id}/events`, bearer token from `api_token_file`), the applicant's
+//! status (`GET /api/v1/status?number=…&pin=…`, rate-limited per client; a wrong PIN answers
+//! exactly like an unknown number) and `/healthz`. Reads the appeal book the run loop publishes
+//! after each pass; writes only operator commands into the control queue.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::appeals::pin_hash;
+use crate::book::{AppealBook, AppealState, TimelineEntry};
+use crate::config::Config;
+use crate::control;
+
+/// Status lookups allowed per client per minute.
+pub const STATUS_LOOKUPS_PER_MINUTE: u32 = 20;
+
+/// What the handlers share.
+pub struct HttpState {
+    pub config: Config,
+    /// The appeal book as of the last pass.
+    pub book: Arc<RwLock<AppealBook>>,
+    /// The bearer token for write endpoints; `None` disables them (403).
+    pub token: Option<String>,
+    limiter: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl HttpState {
+    pub fn new(config: Config, book: Arc<RwLock<AppealBook>>, token: Option<String>) -> HttpState {
+        HttpState {
+            config,
+            book,
+            token,
+            limiter: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `ip` may make another status lookup now (fixed one-minute windows).
+    fn allow(&self, ip: IpAddr) -> bool {
+        let mut map = self.limiter.lock().expect("limiter lock");
+        let now = Instant::now();
+        if map.len() > 100_000 {
+            map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        }
+        let entry = map.entry(ip).or_insert((now, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= STATUS_LOOKUPS_PER_MINUTE
+    }
+}
+
+/// The routes.
+pub fn router(state: Arc<HttpState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/appeals/{id}/events", post(event))
+        .with_state(state)
+}
+
+fn error(code: StatusCode, message: &str) -> Response {
+    (code, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    number: String,
+    pin: String,
+}
+
+/// What an applicant sees.
+#[derive(Debug, Serialize)]
+struct ApplicantStatus {
+    number: String,
+    registered_on: Option<String>,
+    status: &'static str,
+    timeline: Vec<TimelineEntry>,
+    answer_available: bool,
+}
+
+async fn status(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Query(q): Query<StatusQuery>,
+) -> Response {
+    if !state.allow(client.ip()) {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many lookups; try again in a minute",
+        );
+    }
+    let not_found = || error(StatusCode::NOT_FOUND, "no appeal with this number and PIN");
+    let book = state.book.read().expect("book lock");
+    // only our registration number, and only with the right PIN
+    let Ok(a) = book.find(&q.number) else {
+        return not_found();
+    };
+    let pin_ok = a.number.as_deref() == Some(q.number.trim())
+        && a.pin_hash.as_deref() == Some(pin_hash(a.id, q.pin.trim()).as_str());
+    if !pin_ok || a.state == AppealState::Received || a.state == AppealState::Refused {
+        return not_found();
+    }
+    Json(ApplicantStatus {
+        number: a.number.clone().unwrap_or_default(),
+        registered_on: a.registered_on.clone(),
+        status: a.state.label(),
+        timeline: a.timeline.clone(),
+        answer_available: a.answer_attached,
+    })
+    .into_response()
+}
+
+/// `None` when the request carries the configured bearer token; otherwise the refusal
+/// (403 when no token is configured, 401 when it is missing or wrong).
+fn refusal(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = &state.token else {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "write endpoints are disabled: no api_token_file is configured",
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    // compare without an early exit on the first differing byte
+    let ok = given.is_some_and(|g| {
+        g.len() == token.len()
+            && g.bytes()
+                .zip(token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    (!ok).then(|| error(StatusCode::UNAUTHORIZED, "a valid bearer token is required"))
+}
+
+async fn event(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<control::Step>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    if let Some(r) = refusal(&state, &headers) {
+        return r;
+    }
+    let Json(step) = match body {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+    };
+    if state.book.read().expect("book lock").find(&id).is_err() {
+        return error(StatusCode::NOT_FOUND, "no such appeal");
+    }
+    let command = control::Command::Progress { id, step };
+    let path = match control::submit(&state.config.spool.state_dir, &command) {
+        Ok(p) => p,
+        Err(e) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("cannot queue the event: {e}"),
+            )
+        }
+    };
+    // the run loop applies it on its next pass (it watches the queue): wait a little for it
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match control::outcome(&path) {
+            Some(Ok(())) => {
+                return (StatusCode::OK, Json(serde_json::json!({ "applied": true })))
+                    .into_response()
+            }
+            Some(Err(why)) => return error(StatusCode::UNPROCESSABLE_ENTITY, &why),
+            None if Instant::now() >= deadline => {
+                return (
+                    StatusCode::ACCEPTED,
+                    Json(serde_json::json!({ "applied": false, "queued": true })),
+                )
+                    .into_response()
+            }
+            None => tokio::time::sleep(Duration::from_millis(25)).await,
+        }
+    }
+}
+
+/// Serves on a bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<HttpState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(listen = %addr, "HTTP API listening");
+    }
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,242 @@
+//! The HTTP API of `run`: SED events with a bearer token (401 without, 403 when no token is
+//! configured), the applicant's status by registration number and PIN (a wrong PIN answers like
+//! an unknown number; lookups rate-limited), `/healthz`.
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::env::{Env, Service};
+
+/// A minimal HTTP/1.1 client: (status, body).
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn env_with_http(token: Option<&str>) -> (Env, u16) {
+    let env = Env::new();
+    let port = free_port();
+    let mut http = format!("[http]\nlisten = \"127.0.0.1:{port}\"\n");
+    if let Some(t) = token {
+        let f = env.root.path().join("token");
+        fs::write(&f, format!("{t}\n")).unwrap();
+        http.push_str(&format!("api_token_file = {:?}\n", f));
+    }
+    let text = fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("[[partners]]", &format!("{http}\n[[partners]]"));
+    fs::write(&env.config, text).unwrap();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    (env, port)
+}
+
+fn wait_http(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "HTTP did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn events_need_the_token_and_status_needs_the_pin() {
+    let (env, port) = env_with_http(Some("s3cret-token"));
+    let service = Service::start(&env);
+    wait_http(port);
+    assert_eq!(request(port, "GET", "/healthz", None, None).0, 200);
+    let number = env.records_of_kind("appeal_registered")[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    let body = r#"{"step":"executor-assigned","executor":"Иванов И.И."}"#;
+    assert_eq!(
+        request(port, "POST", "/api/v1/appeals/1/events", None, Some(body)).0,
+        401
+    );
+    assert_eq!(
+        request(
+            port,
+            "POST",
+            "/api/v1/appeals/1/events",
+            Some("wrong"),
+            Some(body)
+        )
+        .0,
+        401
+    );
+    let (code, text) = request(
+        port,
+        "POST",
+        "/api/v1/appeals/1/events",
+        Some("s3cret-token"),
+        Some(body),
+    );
+    assert_eq!(code, 200, "{text}");
+    let (code, text) = request(
+        port,
+        "POST",
+        "/api/v1/appeals/1/events",
+        Some("s3cret-token"),
+        Some(r#"{"step":"extended","until":"1999-01-01","reason":"x"}"#),
+    );
+    assert_eq!(code, 422, "{text}");
+    assert_eq!(
+        request(
+            port,
+            "POST",
+            "/api/v1/appeals/999/events",
+            Some("s3cret-token"),
+            Some(body)
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        request(
+            port,
+            "POST",
+            "/api/v1/appeals/1/events",
+            Some("s3cret-token"),
+            Some("{not json")
+        )
+        .0,
+        400
+    );
+
+    // the applicant's view: the PIN from `appeals show --pin`
+    let out = env.cmd(&["appeals", "show", &number, "--json", "--pin"]);
+    let pin = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["pin"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (code, text) = loop {
+        let r = request(
+            port,
+            "GET",
+            &format!("/api/v1/status?number={}&pin={pin}", enc(&number)),
+            None,
+            None,
+        );
+        if r.1.contains("рассматривается") || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["status"], "рассматривается");
+    let statuses: Vec<&str> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["поступило", "зарегистрировано", "рассматривается"]
+    );
+    assert!(v["timeline"][2]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Иванов"));
+    // a wrong PIN answers exactly like an unknown number
+    let wrong = request(
+        port,
+        "GET",
+        &format!("/api/v1/status?number={}&pin=000000", enc(&number)),
+        None,
+        None,
+    );
+    let unknown = request(
+        port,
+        "GET",
+        &format!("/api/v1/status?number={}&pin={pin}", enc("ОГ-999/99")),
+        None,
+        None,
+    );
+    assert_eq!(wrong.0, 404);
+    assert_eq!(wrong, unknown);
+    // rate limit per client
+    let mut limited = false;
+    for _ in 0..40 {
+        if request(port, "GET", "/api/v1/status?number=x&pin=1", None, None).0 == 429 {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "status lookups are not rate-limited");
+    assert!(service.stop().success());
+    env.verify_all();
+}
+
+#[test]
+fn without_a_token_file_write_endpoints_are_forbidden() {
+    let (env, port) = env_with_http(None);
+    let service = Service::start(&env);
+    wait_http(port);
+    let body = r#"{"step":"executor-assigned","executor":"X"}"#;
+    assert_eq!(
+        request(
+            port,
+            "POST",
+            "/api/v1/appeals/1/events",
+            Some("anything"),
+            Some(body)
+        )
+        .0,
+        403
+    );
+    assert_eq!(request(port, "GET", "/healthz", None, None).0, 200);
+    drop(service);
+}
