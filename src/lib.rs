@@ -16,6 +16,7 @@ pub mod inspect;
 pub mod journal;
 pub mod operator;
 pub mod outbox;
+pub mod pdf;
 pub mod samples;
 pub mod spool;
 pub mod store;

@@ -123,13 +123,13 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
                 foundation.date.as_deref(),
                 &items,
             );
-            let mut txt = "\u{feff}".to_string();
-            txt.push_str(&crate::urog::response_text(
+            let text = crate::urog::response_text(
                 &config.sender.organization,
                 &foundation.number,
                 foundation.date.as_deref(),
                 &items,
-            ));
+            );
+            let pdf = crate::pdf::text_pdf("Ответ на запрос", &text);
             let date = ours.date.as_deref().and_then(parse_date);
             let doc_uid = uuid::Uuid::new_v5(
                 &uuid::Uuid::NAMESPACE_OID,
@@ -170,9 +170,9 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
             };
             let files = vec![
                 AssociatedFile {
-                    local_name: "response.txt".into(),
+                    local_name: "response.pdf".into(),
                     local_id: Some(0),
-                    file_type: Some("txt".into()),
+                    file_type: Some("pdf".into()),
                     group: Some(GROUP_DOCUMENT_TEXT.into()),
                     description: Some("Ответ на запрос".into()),
                     pages: Some(1),
@@ -195,12 +195,12 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
                 subject: format!("ЭСД МЭДО (Ответ на запрос № {})", foundation.number),
                 date: PrimitiveDateTime::new(created.date(), created.time()),
                 addressees: vec![partner.transport_address.clone()],
-                payload: vec!["response.txt".into(), "response.xml".into()],
+                payload: vec!["response.pdf".into(), "response.xml".into()],
                 message_file: message_file.clone(),
                 text_file: None,
             });
             return Ok(vec![
-                ("response.txt".into(), txt.into_bytes()),
+                ("response.pdf".into(), pdf),
                 ("response.xml".into(), xml),
                 (message_file, xml_msg),
                 ("envelope.ini".into(), env),

@@ -579,7 +579,24 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
             &[layout.outbound.clone(), layout.tmp.clone()],
         )?;
     }
-    Ok(packages.iter().map(|p| files_digest(&p.files)).collect())
+    // the digest of what is in outbound: for a package published before (a replay), read it
+    // back rather than trust a re-rendering
+    packages
+        .iter()
+        .map(|p| {
+            let dst = layout.outbound.join(&p.name);
+            if staged.iter().any(|(_, d)| d == &dst) {
+                return Ok(files_digest(&p.files));
+            }
+            let on_disk: Vec<(String, Vec<u8>)> = p
+                .files
+                .iter()
+                .map(|(n, _)| fs::read(dst.join(n)).map(|b| (n.clone(), b)))
+                .collect::<Result<_, _>>()
+                .map_err(transient(format!("cannot read back {}", dst.display())))?;
+            Ok(files_digest(&on_disk))
+        })
+        .collect()
 }
 
 /// Removes leftovers in `tmp/` (builds interrupted by a crash; they are rebuilt from the journal).

@@ -1,6 +1,6 @@
 //! УРОГ queries (our profile, DESIGN §5): recognised by kind or by the appeals they name,
 //! answered with a Документ «Ответ на запрос» linked «В ответ на», carrying response.xml
-//! (schemas/urog-response.xsd) and a readable text; unknown numbers are listed as not found.
+//! (schemas/urog-response.xsd) and a PDF rendering; unknown numbers are listed as not found.
 
 mod common;
 
@@ -93,8 +93,29 @@ fn a_query_is_answered_per_appeal_with_unknown_numbers_listed() {
         v["body"]["document"]["links"][0]["reference"]["num"]["number"],
         "А26-05-777"
     );
-    let txt = fs::read_to_string(dir.join("response.txt")).unwrap();
-    assert!(txt.contains("не найдено") && txt.contains("зарегистрировано"));
+    let pdf = fs::read(dir.join("response.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"), "a PDF rendering");
+    // the PDF carries readable Cyrillic text (pdftotext from poppler-utils; required in CI)
+    match std::process::Command::new("pdftotext")
+        .arg(dir.join("response.pdf"))
+        .arg("-")
+        .output()
+    {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("Ответ на запрос № А26-05-777") && text.contains("не найдено"),
+                "{text}"
+            );
+        }
+        Err(e) => {
+            assert!(
+                !common::in_ci(),
+                "pdftotext is required in CI (apt-get install poppler-utils): {e}"
+            );
+            eprintln!("SKIPPED PDF text check: pdftotext not available");
+        }
+    }
     env.verify_all();
 }
 
@@ -130,6 +151,9 @@ fn a_query_naming_nothing_still_gets_an_answer() {
     let answered = env.records_of_kind("query_answered");
     assert_eq!(answered.len(), 1);
     assert!(answered[0]["requested"].as_array().unwrap().is_empty());
-    let txt = fs::read_to_string(response_dir(&env).join("response.txt")).unwrap();
-    assert!(txt.contains("не найдено ни одного номера"));
+    assert!(fs::read(response_dir(&env).join("response.pdf"))
+        .unwrap()
+        .starts_with(b"%PDF-"));
+    let xml = fs::read_to_string(response_dir(&env).join("response.xml")).unwrap();
+    assert!(!xml.contains("<r:appeal"), "nothing to report: {xml}");
 }

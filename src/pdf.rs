@@ -1,0 +1,87 @@
+//! Human-readable PDF renderings of what the gateway sends (the answer to a УРОГ query):
+//! plain paragraphs in a bundled Cyrillic font (DejaVu Sans; licence in
+//! `src/assets/DejaVuSans.LICENSE`), A4, wrapped and paginated. Pure: text in, bytes out.
+
+use printpdf::{Mm, Op, ParsedFont, PdfDocument, PdfPage, PdfSaveOptions, Point, Pt, TextItem};
+
+const FONT: &[u8] = include_bytes!("assets/DejaVuSans.ttf");
+/// Characters per line at 11 pt on A4 with 20 mm margins (DejaVu Sans is wide).
+const LINE_CHARS: usize = 85;
+const LINES_PER_PAGE: usize = 52;
+
+/// Wraps a paragraph at word boundaries.
+fn wrap(paragraph: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in paragraph.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
+}
+
+/// Renders `text` (paragraphs separated by newlines) as an A4 PDF.
+pub fn text_pdf(title: &str, text: &str) -> Vec<u8> {
+    let font = ParsedFont::from_bytes(FONT, 0, &mut Vec::new()).expect("the bundled font parses");
+    let mut doc = PdfDocument::new(title);
+    let font_id = doc.add_font(&font);
+    let lines: Vec<String> = text
+        .lines()
+        .flat_map(|p| wrap(p.trim_start_matches('\u{feff}'), LINE_CHARS))
+        .collect();
+    let pages: Vec<PdfPage> = lines
+        .chunks(LINES_PER_PAGE)
+        .map(|chunk| {
+            let mut ops = vec![
+                Op::StartTextSection,
+                Op::SetFontSize {
+                    font: font_id.clone(),
+                    size: Pt(11.0),
+                },
+                Op::SetLineHeight { lh: Pt(14.0) },
+                Op::SetTextCursor {
+                    pos: Point::new(Mm(20.0), Mm(277.0)),
+                },
+            ];
+            for line in chunk {
+                ops.push(Op::WriteText {
+                    font: font_id.clone(),
+                    items: vec![TextItem::Text(line.clone())],
+                });
+                ops.push(Op::AddLineBreak);
+            }
+            ops.push(Op::EndTextSection);
+            PdfPage::new(Mm(210.0), Mm(297.0), ops)
+        })
+        .collect();
+    doc.with_pages(pages)
+        .save(&PdfSaveOptions::default(), &mut Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cyrillic_text_renders_to_a_pdf() {
+        let pdf = text_pdf(
+            "Ответ",
+            "Ответ на запрос № А26-05-777\nОбращение зарегистрировано",
+        );
+        assert!(pdf.starts_with(b"%PDF-"));
+        assert!(pdf.len() > 1000);
+    }
+
+    #[test]
+    fn long_paragraphs_wrap() {
+        let lines = wrap(&"слово ".repeat(40), 30);
+        assert!(lines.len() > 5);
+        assert!(lines.iter().all(|l| l.chars().count() <= 30));
+    }
+}
