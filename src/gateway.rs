@@ -373,12 +373,14 @@ impl Gateway {
             } else {
                 Vec::new()
             };
+            // the appeal's records come before `decided`, which closes the arrival's decision:
+            // a batch cut short by a crash is decided again, never half-applied
+            self.appeal_events(&a, &package, &facts, now, &mut events, &mut appeal_batch)?;
             events.push(Event::Decided {
                 arrival: a.arrival,
                 key: a.key.clone(),
                 outputs,
             });
-            self.appeal_events(&a, &package, &facts, now, &mut events, &mut appeal_batch)?;
         }
         self.commit(events)?;
         Ok(())
@@ -459,6 +461,15 @@ impl Gateway {
             document_uid: &doc_uid,
             foundation,
         };
+        // decided before a crash cut the batch short: do not decide twice
+        if let Some(known) = self.book.get(a.arrival) {
+            if known.state != AppealState::Received
+                || known.held.is_some()
+                || self.config.mode == RegistrationMode::Manual
+            {
+                return Ok(());
+            }
+        }
         // a re-delivery of an appeal we already have
         let original = match self.book.by_document(&af.document_uid) {
             Some(o) if o.id != a.arrival => Some((o.id, outcome_of(o))),
@@ -494,6 +505,7 @@ impl Gateway {
             });
             return Ok(());
         }
+        let already_received = self.book.get(a.arrival).is_some();
         self.verify_signatures(&mut af, &dir, zip_path.as_deref(), a.arrival);
         let invalid = af
             .signatures
@@ -505,20 +517,22 @@ impl Gateway {
             (None, RegistrationMode::Manual) => Some("manual registration mode".to_string()),
             (None, RegistrationMode::Auto) => None,
         };
-        events.push(Event::AppealReceived {
-            appeal: a.arrival,
-            key: a.key.clone(),
-            urog_number: af.urog_number.clone(),
-            urog_number_norm: af.urog_number_norm.clone(),
-            urog_date: af.urog_date.map(format_date),
-            urog_organization: af.urog_organization.clone(),
-            document_uid: af.document_uid.clone(),
-            source_uid: facts.source_uid.clone(),
-            format: facts.format.version().to_string(),
-            restricted: af.restricted,
-            signatures: af.signatures.clone(),
-            held: held.clone(),
-        });
+        if !already_received {
+            events.push(Event::AppealReceived {
+                appeal: a.arrival,
+                key: a.key.clone(),
+                urog_number: af.urog_number.clone(),
+                urog_number_norm: af.urog_number_norm.clone(),
+                urog_date: af.urog_date.map(format_date),
+                urog_organization: af.urog_organization.clone(),
+                document_uid: af.document_uid.clone(),
+                source_uid: facts.source_uid.clone(),
+                format: facts.format.version().to_string(),
+                restricted: af.restricted,
+                signatures: af.signatures.clone(),
+                held: held.clone(),
+            });
+        }
         batch.docs.insert(af.document_uid.clone(), a.arrival);
         if held.is_some() {
             batch.outcomes.insert(a.arrival, Outcome::Pending);
