@@ -100,6 +100,37 @@ pub struct NoticeCause<'a> {
     pub foundation: NoticeRef,
 }
 
+/// The common part of every notice: addressed to the partner that sent the cause, in its
+/// format, named and identified deterministically by `label`; `None` when the sender is not a
+/// configured partner.
+fn notice_base(
+    config: &Config,
+    cause: &NoticeCause<'_>,
+    kind: &str,
+    label: &str,
+    created: OffsetDateTime,
+) -> Option<Output> {
+    let partner = config.partner(cause.source_uid)?;
+    let format = reply_format(partner.format, cause.inbound_format);
+    let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
+    Some(Output {
+        name: output_name(label, cause.key, cause.arrival),
+        kind: kind.into(),
+        message_uid: output_uid(&config.sender.uid, label, cause.key, cause.arrival),
+        format: format.version().to_string(),
+        created: created.to_string(),
+        recipient_uid: partner.uid.clone(),
+        about_uid: cause.document_uid.to_string(),
+        accepted: true,
+        comment: None,
+        foundation: Some(cause.foundation.clone()),
+        registration: None,
+        reason: None,
+        text: None,
+        post: None,
+    })
+}
+
 /// Plans a «Зарегистрирован» (`registration` = our number and date) or an «Отказано в
 /// регистрации» (`refusal` = reason and comment) notice; `None` when the sender is not a
 /// configured partner.
@@ -110,40 +141,31 @@ pub fn notice(
     refusal: Option<(RefusalReason, Option<String>)>,
     created: OffsetDateTime,
 ) -> Option<Output> {
-    let partner = config.partner(cause.source_uid)?;
     let kind = if registration.is_some() {
         "registered"
     } else {
         "refused"
     };
-    let format = reply_format(partner.format, cause.inbound_format);
-    let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
-    let label = format!("{kind}{}", cause.tag);
-    let (reason, comment) = match refusal {
-        Some((r, c)) => (Some(r.as_str().to_string()), c),
-        None => (None, None),
-    };
-    Some(Output {
-        name: output_name(&label, cause.key, cause.arrival),
-        kind: kind.into(),
-        message_uid: output_uid(&config.sender.uid, &label, cause.key, cause.arrival),
-        format: format.version().to_string(),
-        created: created.to_string(),
-        recipient_uid: partner.uid.clone(),
-        about_uid: cause.document_uid.to_string(),
-        accepted: registration.is_some(),
-        comment,
-        foundation: Some(cause.foundation.clone()),
-        registration,
-        reason,
-        text: None,
-        post: None,
-    })
+    let mut out = notice_base(
+        config,
+        cause,
+        kind,
+        &format!("{kind}{}", cause.tag),
+        created,
+    )?;
+    out.accepted = registration.is_some();
+    out.registration = registration;
+    if let Some((reason, comment)) = refusal {
+        out.reason = Some(reason.as_str().to_string());
+        out.comment = comment;
+    }
+    Some(out)
 }
 
 /// What a progress notice says: `executor` («Назначен исполнитель»: `text` = name, `post`),
-/// `course` («Исполнение»: `text` = course text) or `report` («Доклад направлен»: `text` =
-/// the result). `step` (the appeal's step count) makes the name unique among its notices.
+/// `course` («Исполнение»: `text` = course text), `report` («Доклад направлен»: `text` = the
+/// result) or `response` (the answer to a query: `text` = its items). `step` makes the name
+/// unique among the appeal's notices.
 #[derive(Debug, Clone)]
 pub struct Progress {
     pub kind: &'static str,
@@ -160,32 +182,12 @@ pub fn progress_notice(
     registration: NoticeRef,
     created: OffsetDateTime,
 ) -> Option<Output> {
-    let partner = config.partner(cause.source_uid)?;
-    let format = reply_format(partner.format, cause.inbound_format);
-    let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
-    let Progress {
-        kind,
-        step,
-        text,
-        post,
-    } = progress;
-    let label = format!("{kind}{step}");
-    Some(Output {
-        name: output_name(&label, cause.key, cause.arrival),
-        kind: kind.into(),
-        message_uid: output_uid(&config.sender.uid, &label, cause.key, cause.arrival),
-        format: format.version().to_string(),
-        created: created.to_string(),
-        recipient_uid: partner.uid.clone(),
-        about_uid: cause.document_uid.to_string(),
-        accepted: true,
-        comment: None,
-        foundation: Some(cause.foundation.clone()),
-        registration: Some(registration),
-        reason: None,
-        text: Some(text),
-        post,
-    })
+    let label = format!("{}{}", progress.kind, progress.step);
+    let mut out = notice_base(config, cause, progress.kind, &label, created)?;
+    out.registration = Some(registration);
+    out.text = Some(progress.text);
+    out.post = progress.post;
+    Some(out)
 }
 
 /// Why an arrival repeats an earlier one, if it does: same key first, then same header uid.

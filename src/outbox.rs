@@ -28,6 +28,18 @@ pub enum RenderError {
     Invalid { name: String, what: String },
 }
 
+/// The sender's document a notice refers to.
+fn foundation_of(output: &Output) -> Option<DocReference> {
+    let f = output.foundation.as_ref()?;
+    Some(DocReference {
+        who: Anyone {
+            organization: f.organization.clone(),
+            ..Anyone::default()
+        },
+        num: doc_number(f),
+    })
+}
+
 fn doc_number(r: &NoticeRef) -> DocNumber {
     DocNumber {
         number: r.number.clone(),
@@ -72,17 +84,8 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
             },
         ),
         "registered" | "refused" => {
-            let foundation = output
-                .foundation
-                .as_ref()
+            let foundation = foundation_of(output)
                 .ok_or_else(|| invalid("a notice needs its foundation".into()))?;
-            let foundation = DocReference {
-                who: Anyone {
-                    organization: foundation.organization.clone(),
-                    ..Anyone::default()
-                },
-                num: doc_number(foundation),
-            };
             let message = match (&output.registration, &output.reason) {
                 (Some(ours), _) => {
                     outgoing.registered(&output.about_uid, foundation, doc_number(ours))
@@ -207,17 +210,8 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
             ]);
         }
         "executor" | "course" | "report" => {
-            let foundation = output
-                .foundation
-                .as_ref()
+            let foundation = foundation_of(output)
                 .ok_or_else(|| invalid("a notice needs its foundation".into()))?;
-            let foundation = DocReference {
-                who: Anyone {
-                    organization: foundation.organization.clone(),
-                    ..Anyone::default()
-                },
-                num: doc_number(foundation),
-            };
             let text = output.text.clone().unwrap_or_default();
             let us = || Anyone::organization(config.sender.organization.clone());
             let detail = match output.kind.as_str() {
