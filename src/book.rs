@@ -101,6 +101,11 @@ pub struct Appeal {
     pub timeline: Vec<TimelineEntry>,
     /// An answer file was attached when it was answered.
     pub answer_attached: bool,
+    /// The answer's file name (kept under `state_dir/answers/<id>/`) and date.
+    pub answer_file: Option<String>,
+    pub answered_on: Option<String>,
+    /// Redirect: the receiving body's ССТУ id, the date, our cover letter's number.
+    pub transfer: Option<(String, String, String)>,
 }
 
 /// One status in the applicant's timeline.
@@ -201,6 +206,9 @@ impl AppealBook {
                         detail: None,
                     }],
                     answer_attached: false,
+                    answer_file: None,
+                    answered_on: None,
+                    transfer: None,
                 };
                 self.by_document
                     .entry(document_uid.clone())
@@ -326,11 +334,25 @@ impl AppealBook {
                             "рассматривается",
                             format!("срок продлён до {until}: {reason}"),
                         ),
-                        Step::Redirected { to, .. } => {
+                        Step::Redirected {
+                            to,
+                            sstu_id,
+                            number,
+                        } => {
+                            a.transfer = Some((
+                                sstu_id.clone().unwrap_or_default(),
+                                r.ts.get(..10).unwrap_or("").to_string(),
+                                number.clone().unwrap_or_default(),
+                            ));
                             ("направлено", format!("направлено по компетенции: {to}"))
                         }
                         Step::Answered { result, file } => {
                             a.answer_attached = file.is_some();
+                            a.answer_file = file
+                                .as_deref()
+                                .and_then(|f| std::path::Path::new(f).file_name())
+                                .map(|n| n.to_string_lossy().into_owned());
+                            a.answered_on = r.ts.get(..10).map(str::to_string);
                             (
                                 "рассмотрено",
                                 crate::control::result(result)

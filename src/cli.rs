@@ -85,10 +85,28 @@ pub enum Command {
         #[command(subcommand)]
         command: SpoolCommand,
     },
+    /// ССТУ.РФ reporting.
+    Sstu {
+        #[command(subcommand)]
+        command: SstuCommand,
+    },
     /// Forwarded appeals: list, show, register or refuse those waiting for an operator.
     Appeals {
         #[command(subcommand)]
         command: AppealsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SstuCommand {
+    /// Write one JSON per appeal (urog-appeals §2.1), validated first: an invalid appeal is
+    /// reported, not written. Exit 1 when any is invalid.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+        /// Also pack them into ZIP parts of at most 50 MB.
+        #[arg(long)]
+        zip: bool,
     },
 }
 
@@ -131,6 +149,21 @@ pub enum AppealsCommand {
         reason: String,
         #[arg(long)]
         comment: Option<String>,
+    },
+    /// Record the applicant card used by the ССТУ.РФ export (personal data: kept in
+    /// state_dir/cards/, mode 0600, never in the journal).
+    Card {
+        id: String,
+        /// The applicant's full name.
+        #[arg(long)]
+        name: String,
+        /// A ТОТК classifier code; one per question (repeat the option).
+        #[arg(long = "code", required = true)]
+        codes: Vec<String>,
+        #[arg(long)]
+        address: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Report a step of consideration of a registered appeal (what the SED does); notifies УРОГ.
     Event {
@@ -286,6 +319,27 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 StoreCommand::Verify => run_store_verify(&config),
             }
         }
+        Command::Sstu {
+            command: SstuCommand::Export { out, zip },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let book = operator::load(&config)?;
+            let report = operator::sstu_export(&config, &book, &out, zip)?;
+            for name in &report.written {
+                println!("wrote {}", out.join(name).display());
+            }
+            for name in &report.archives {
+                println!("packed {}", out.join(name).display());
+            }
+            for (id, problems) in &report.invalid {
+                eprintln!("appeal {id} not exported: {}", problems.join("; "));
+            }
+            Ok(if report.invalid.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
         Command::Appeals { command } => {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             run_appeals(config, command)
@@ -356,6 +410,25 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
                 comment,
             },
         ),
+        AppealsCommand::Card {
+            id,
+            name,
+            codes,
+            address,
+            email,
+        } => {
+            let book = operator::load(&config)?;
+            let appeal = book.find(&id)?;
+            let card = crate::sstu::Card {
+                name,
+                codes,
+                address,
+                email,
+            };
+            operator::write_card(&config, appeal.id, &card)?;
+            println!("card saved for appeal {}", appeal.id);
+            Ok(ExitCode::SUCCESS)
+        }
         AppealsCommand::Event { id, step } => {
             let step = match step {
                 EventStep::ExecutorAssigned { executor, post } => {

@@ -40,7 +40,16 @@ struct RawConfig {
     #[serde(default)]
     http: Option<RawHttp>,
     #[serde(default)]
+    sstu: Option<RawSstu>,
+    #[serde(default)]
     limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSstu {
+    #[serde(default)]
+    department_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +190,8 @@ pub struct Config {
     pub signature_timeout_secs: u64,
     /// How 59-ФЗ days are counted, and the holidays.
     pub calendar: Calendar,
+    /// Our body's id in the ССТУ.РФ directory (for the export).
+    pub sstu_department_id: Option<String>,
     /// Where the HTTP API listens (off when `None`).
     pub http_listen: Option<std::net::SocketAddr>,
     /// File holding the bearer token for write endpoints (disabled when `None`).
@@ -330,6 +341,10 @@ impl Config {
                 holidays,
             },
             http_listen,
+            sstu_department_id: raw
+                .sstu
+                .and_then(|s| s.department_id)
+                .filter(|d| !d.trim().is_empty()),
             api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
             acknowledge_notifications: raw.receipts.is_some_and(|r| r.acknowledge_notifications),
             utc_offset,

@@ -297,3 +297,132 @@ pub fn load(config: &Config) -> Result<AppealBook, String> {
 pub fn pin_secret(config: &Config) -> Option<Vec<u8>> {
     std::fs::read(Path::new(&config.spool.state_dir).join("pin.key")).ok()
 }
+
+/// Where applicant cards live (personal data: outside the journal, mode 0600).
+fn card_path(config: &Config, appeal: u64) -> std::path::PathBuf {
+    config
+        .spool
+        .state_dir
+        .join("cards")
+        .join(format!("{appeal}.json"))
+}
+
+/// Saves an applicant card for the ССТУ.РФ export.
+pub fn write_card(config: &Config, appeal: u64, card: &crate::sstu::Card) -> Result<(), String> {
+    let path = card_path(config, appeal);
+    let dir = path.parent().expect("cards/ has a parent");
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::Write::write_all(
+        &mut f,
+        &serde_json::to_vec_pretty(card).expect("cards serialise"),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn read_card(config: &Config, appeal: u64) -> Option<crate::sstu::Card> {
+    std::fs::read(card_path(config, appeal))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// What `sstu export` did.
+#[derive(Debug, Default, Serialize)]
+pub struct ExportReport {
+    pub written: Vec<String>,
+    /// appeal id → why it was not written
+    pub invalid: Vec<(u64, Vec<String>)>,
+    pub archives: Vec<String>,
+}
+
+/// Largest ZIP part of an export (ССТУ.РФ accepts archives up to 50 MB).
+pub const SSTU_ZIP_PART_BYTES: usize = 50 * 1024 * 1024;
+
+/// Writes one JSON per exportable appeal into `out` (and, with `zip`, packs them into parts of
+/// at most 50 MB); appeals that fail validation are reported, not written.
+pub fn sstu_export(
+    config: &Config,
+    book: &AppealBook,
+    out: &Path,
+    zip: bool,
+) -> Result<ExportReport, String> {
+    let department = config
+        .sstu_department_id
+        .as_deref()
+        .ok_or("set [sstu] department_id (our body's id in the ССТУ.РФ directory)")?;
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let mut report = ExportReport::default();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for a in book.all().filter(|a| a.state != AppealState::Refused) {
+        let answer_bytes = a.answer_file.as_ref().and_then(|f| {
+            std::fs::read(
+                config
+                    .spool
+                    .state_dir
+                    .join("answers")
+                    .join(a.id.to_string())
+                    .join(f),
+            )
+            .ok()
+        });
+        let answer = match (&a.answer_file, &answer_bytes) {
+            (Some(name), Some(bytes)) => Some(crate::sstu::Answer { name, bytes }),
+            _ => None,
+        };
+        let transfer = a
+            .transfer
+            .as_ref()
+            .map(|(d, t, n)| (d.as_str(), t.as_str(), n.as_str()));
+        match crate::sstu::request(
+            a,
+            read_card(config, a.id).as_ref(),
+            department,
+            a.answered_on.as_deref(),
+            transfer,
+            answer,
+        ) {
+            Ok(json) => {
+                let name = format!("appeal-{}.json", a.id);
+                let bytes = serde_json::to_vec_pretty(&json).expect("json serialises");
+                std::fs::write(out.join(&name), &bytes).map_err(|e| format!("{name}: {e}"))?;
+                report.written.push(name.clone());
+                files.push((name, bytes));
+            }
+            Err(problems) => report.invalid.push((a.id, problems)),
+        }
+    }
+    if zip {
+        let mut part: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut size = 0;
+        let flush = |part: &mut Vec<(String, Vec<u8>)>,
+                     report: &mut ExportReport|
+         -> Result<(), String> {
+            if part.is_empty() {
+                return Ok(());
+            }
+            let name = format!("sstu-{:03}.zip", report.archives.len() + 1);
+            let f = std::fs::File::create(out.join(&name)).map_err(|e| format!("{name}: {e}"))?;
+            crate::wire::container::write_zip(f, part).map_err(|e| format!("{name}: {e}"))?;
+            report.archives.push(name);
+            part.clear();
+            Ok(())
+        };
+        for (name, bytes) in files {
+            // JSON compresses well; counting raw bytes keeps every part under the limit
+            if size + bytes.len() > SSTU_ZIP_PART_BYTES {
+                flush(&mut part, &mut report)?;
+                size = 0;
+            }
+            size += bytes.len();
+            part.push((name, bytes));
+        }
+        flush(&mut part, &mut report)?;
+    }
+    Ok(report)
+}

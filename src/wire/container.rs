@@ -344,3 +344,20 @@ pub fn entry_bytes(zip_path: &Path, name: &str, max: u64) -> Option<Vec<u8>> {
     entry.take(max + 1).read_to_end(&mut bytes).ok()?;
     (bytes.len() as u64 <= max).then_some(bytes)
 }
+
+/// Writes a plain deflated ZIP of in-memory files (exports), fixed timestamps.
+pub fn write_zip<W: Write + Seek>(out: W, files: &[(String, Vec<u8>)]) -> Result<W, WireErrorKind> {
+    let werr = |e: ZipError| WireErrorKind::Write(e.to_string());
+    let options = SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .last_modified_time(DateTime::default())
+        .unix_permissions(0o644);
+    let mut zip = ZipWriter::new(out);
+    for (name, bytes) in files {
+        check_entry_name(name).map_err(|why| WireErrorKind::UnsafeName(name.clone(), why))?;
+        zip.start_file(name.as_str(), options).map_err(werr)?;
+        zip.write_all(bytes)
+            .map_err(|e| WireErrorKind::Write(e.to_string()))?;
+    }
+    zip.finish().map_err(werr)
+}

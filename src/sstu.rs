@@ -1,0 +1,179 @@
+//! ССТУ.РФ export (urog-appeals.md §2.1–2.2): one JSON object per appeal («request») with one
+//! question per classifier code, status-dependent fields, and the date-order rules of the
+//! public clients. Pure: builds and validates; an invalid appeal is reported, never written.
+//! The applicant's name and the classifier codes come from the operator's card
+//! (`appeals card`), never from the journal.
+
+use serde::{Deserialize, Serialize};
+
+use crate::book::{Appeal, AppealState};
+use crate::wire::time::parse_date;
+
+/// The applicant card an operator (or the SED) supplies: personal data, kept out of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Card {
+    pub name: String,
+    /// ТОТК classifier codes, one question each (e.g. `0003.0008.0086.0567`).
+    pub codes: Vec<String>,
+    pub address: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The largest base64 attachment public clients accept (`< 10^7` characters).
+pub const MAX_ATTACHMENT_BASE64: usize = 10_000_000 - 1;
+
+/// An answer file: name and bytes.
+pub struct Answer<'a> {
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+}
+
+fn question_status(a: &Appeal) -> Option<&'static str> {
+    match a.state {
+        AppealState::Received => Some("NotRegistered"),
+        AppealState::Registered | AppealState::InWork => Some("InWork"),
+        AppealState::Redirected => Some("Transferred"),
+        AppealState::Answered => crate::control::RESULTS
+            .iter()
+            .find(|r| Some(r.0) == a.result.as_deref())
+            .map(|r| r.2),
+        AppealState::Refused => None,
+    }
+}
+
+/// Builds the request JSON for one appeal, or says why it cannot be exported.
+pub fn request(
+    a: &Appeal,
+    card: Option<&Card>,
+    department_id: &str,
+    answered_on: Option<&str>,
+    transfer: Option<(&str, &str, &str)>,
+    answer: Option<Answer<'_>>,
+) -> Result<serde_json::Value, Vec<String>> {
+    let mut problems = Vec::new();
+    let Some(card) = card else {
+        return Err(vec![
+            "no applicant card (appeals card ID --name … --code …)".into(),
+        ]);
+    };
+    if card.name.trim().is_empty() {
+        problems.push("the applicant's name is empty".into());
+    }
+    if card.codes.is_empty() {
+        problems.push("no classifier code".into());
+    }
+    let Some(status) = question_status(a) else {
+        return Err(vec![format!(
+            "a {} appeal is not reported to ССТУ.РФ",
+            a.state.label()
+        )]);
+    };
+    let incoming = a.received_at.get(..10).map(str::to_string);
+    let create = a.urog_date.clone();
+    let registration = a.registered_on.clone();
+    // date order: incoming ≥ create, registration ≥ incoming, response ≥ registration
+    let d = |x: &Option<String>| x.as_deref().and_then(parse_date);
+    if let (Some(c), Some(i)) = (d(&create), d(&incoming)) {
+        if i < c {
+            problems.push(format!("incomingDate {i} is before createDate {c}"));
+        }
+    }
+    if status != "NotRegistered" {
+        match (d(&incoming), d(&registration)) {
+            (Some(i), Some(r)) if r < i => {
+                problems.push(format!("registrationDate {r} is before incomingDate {i}"))
+            }
+            (_, None) => problems.push("registrationDate is required from InWork on".into()),
+            _ => {}
+        }
+    }
+    let result_status = matches!(
+        status,
+        "Explained" | "Supported" | "NotSupported" | "Answered" | "LeftWithoutAnswer"
+    );
+    if result_status {
+        match (d(&registration), answered_on.and_then(parse_date)) {
+            (Some(r), Some(x)) if x < r => {
+                problems.push(format!("responseDate {x} is before registrationDate {r}"))
+            }
+            (_, None) => problems.push("responseDate is required for a result".into()),
+            _ => {}
+        }
+    }
+    let needs_attachment = matches!(
+        status,
+        "Explained" | "Supported" | "NotSupported" | "Answered"
+    );
+    let attachment = match (&answer, needs_attachment) {
+        (Some(f), true) => {
+            use base64::Engine;
+            let content = base64::engine::general_purpose::STANDARD.encode(f.bytes);
+            if content.len() > MAX_ATTACHMENT_BASE64 {
+                problems.push(format!(
+                    "the answer file {} is too large for ССТУ.РФ",
+                    f.name
+                ));
+            }
+            Some(serde_json::json!({ "name": f.name, "content": content }))
+        }
+        (None, true) => {
+            problems.push(format!(
+                "status {status} needs the answer file (appeals event … answered --file)"
+            ));
+            None
+        }
+        _ => None,
+    };
+    if status == "Transferred" && transfer.is_none_or(|(dept, _, _)| dept.is_empty()) {
+        problems.push(
+            "status Transferred needs the receiving body's ССТУ id (redirected --sstu-id)".into(),
+        );
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let questions: Vec<serde_json::Value> = card
+        .codes
+        .iter()
+        .map(|code| {
+            let mut q = serde_json::json!({ "code": code, "status": status, "incomingDate": incoming });
+            let o = q.as_object_mut().expect("an object");
+            if status != "NotRegistered" {
+                o.insert("registrationDate".into(), serde_json::json!(registration));
+            }
+            if result_status {
+                o.insert("responseDate".into(), serde_json::json!(answered_on));
+            }
+            if status == "Supported" {
+                o.insert("actionsTaken".into(), serde_json::json!(a.result.as_deref() == Some("supported-measures")));
+            }
+            if let Some(att) = &attachment {
+                o.insert("attachment".into(), att.clone());
+            }
+            if let Some((dept, date, number)) = transfer.filter(|_| status == "Transferred") {
+                o.insert("transfer".into(), serde_json::json!({ "departmentId": dept, "transferDate": date, "transferNumber": number }));
+            }
+            if a.extended_to.is_some() && status == "InWork" {
+                o.insert("isExtend".into(), serde_json::json!(true));
+            }
+            q
+        })
+        .collect();
+    let mut req = serde_json::json!({
+        "departmentId": department_id,
+        "isDirect": false,
+        "format": "Electronic",
+        "number": a.urog_number,
+        "createDate": create,
+        "name": card.name,
+        "questions": questions,
+    });
+    let o = req.as_object_mut().expect("an object");
+    if let Some(x) = &card.address {
+        o.insert("address".into(), serde_json::json!(x));
+    }
+    if let Some(x) = &card.email {
+        o.insert("email".into(), serde_json::json!(x));
+    }
+    Ok(req)
+}
