@@ -27,27 +27,6 @@ fn list_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
     serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
 }
 
-/// The one notice of `kind` in outbound, as `inspect` sees it.
-fn notice(env: &Env, kind: &str) -> serde_json::Value {
-    let found: Vec<String> = env
-        .outbound_names()
-        .into_iter()
-        .filter(|n| n.starts_with(kind))
-        .collect();
-    assert_eq!(found.len(), 1, "{kind}: {:?}", env.outbound_names());
-    let out = common::bin()
-        .args(["inspect", "--compact"])
-        .arg(env.outbound.join(&found[0]))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn year_suffix() -> String {
     let now =
         time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap());
@@ -146,7 +125,7 @@ fn not_addressed_to_us_is_refused_with_addressing_error() {
     let refused = env.records_of_kind("appeal_refused");
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0]["reason"], "Ошибка адресации");
-    let v = notice(&env, "refused-");
+    let v = env.notice("refused-");
     assert_eq!(v["body"]["type"], "Отказано в регистрации");
     assert_eq!(v["body"]["detail"]["reason"], "Ошибка адресации");
     assert!(env.records_of_kind("appeal_registered").is_empty());
@@ -163,7 +142,7 @@ fn no_document_text_is_refused() {
     let refused = env.records_of_kind("appeal_refused");
     assert_eq!(refused[0]["reason"], "Отсутствует текст");
     assert_eq!(
-        notice(&env, "refused-")["body"]["detail"]["reason_text"],
+        env.notice("refused-")["body"]["detail"]["reason_text"],
         "Отсутствует текст"
     );
 }
@@ -306,10 +285,10 @@ fn manual_mode_waits_for_the_operator() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        notice(&env, "refused-")["body"]["comment"],
+        env.notice("refused-")["body"]["comment"],
         "по договоренности"
     );
-    notice(&env, "registered-");
+    env.notice("registered-");
     // an appeal already decided cannot be decided again
     let out = env.cmd(&["appeals", "register", "А26-02-7654321"]);
     assert_eq!(out.status.code(), Some(1));

@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::env::{Env, Service};
 
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = env.cmd(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 fn fails(env: &Env, args: &[&str], expect: &str) {
     let out = env.cmd(args);
     assert_eq!(out.status.code(), Some(1), "{args:?} should be rejected");
@@ -26,23 +16,7 @@ fn fails(env: &Env, args: &[&str], expect: &str) {
 }
 
 fn show(env: &Env, id: &str) -> serde_json::Value {
-    serde_json::from_str(&ok(env, &["appeals", "show", id, "--json"])).unwrap()
-}
-
-fn notice(env: &Env, prefix: &str) -> serde_json::Value {
-    let found: Vec<String> = env
-        .outbound_names()
-        .into_iter()
-        .filter(|n| n.starts_with(prefix))
-        .collect();
-    assert_eq!(found.len(), 1, "{prefix}: {:?}", env.outbound_names());
-    let out = common::bin()
-        .args(["inspect", "--compact"])
-        .arg(env.outbound.join(&found[0]))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&env.ok(&["appeals", "show", id, "--json"])).unwrap()
 }
 
 fn registered_env() -> Env {
@@ -56,22 +30,19 @@ fn registered_env() -> Env {
 fn executor_extension_and_answer_follow_the_lifecycle() {
     let env = registered_env();
     let number = show(&env, "1")["number"].as_str().unwrap().to_string();
-    ok(
-        &env,
-        &[
-            "appeals",
-            "event",
-            &number,
-            "executor-assigned",
-            "--executor",
-            "Иванов И.И.",
-            "--post",
-            "Начальник отдела",
-        ],
-    );
+    env.ok(&[
+        "appeals",
+        "event",
+        &number,
+        "executor-assigned",
+        "--executor",
+        "Иванов И.И.",
+        "--post",
+        "Начальник отдела",
+    ]);
     let v = show(&env, &number);
     assert_eq!(v["status"], "рассматривается");
-    let n = notice(&env, "executor1-");
+    let n = env.notice("executor1-");
     assert_eq!(n["body"]["type"], "Назначен исполнитель");
     assert_eq!(n["body"]["detail"]["executor"]["person"], "Иванов И.И.");
     common::xmllint_validate(
@@ -102,22 +73,19 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
         "at most 30 days",
     );
     let until = (due_date + time::Duration::days(30)).to_string();
-    ok(
-        &env,
-        &[
-            "appeals",
-            "event",
-            &number,
-            "extended",
-            "--until",
-            &until,
-            "--reason",
-            "запрос в другой орган",
-        ],
-    );
+    env.ok(&[
+        "appeals",
+        "event",
+        &number,
+        "extended",
+        "--until",
+        &until,
+        "--reason",
+        "запрос в другой орган",
+    ]);
     let v = show(&env, &number);
     assert_eq!(v["due"]["answer_by"], until);
-    let n = notice(&env, "course2-");
+    let n = env.notice("course2-");
     assert_eq!(n["body"]["type"], "Исполнение");
     assert!(n["body"]["detail"]["course_text"]
         .as_str()
@@ -140,24 +108,21 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
         &["appeals", "event", &number, "answered", "--result", "maybe"],
         "--result",
     );
-    ok(
-        &env,
-        &[
-            "appeals",
-            "event",
-            &number,
-            "answered",
-            "--result",
-            "explained",
-            "--file",
-            answer.to_str().unwrap(),
-        ],
-    );
+    env.ok(&[
+        "appeals",
+        "event",
+        &number,
+        "answered",
+        "--result",
+        "explained",
+        "--file",
+        answer.to_str().unwrap(),
+    ]);
     let v = show(&env, &number);
     assert_eq!(v["status"], "рассмотрено");
     assert_eq!(v["sstu_status"], "Explained");
     assert!(env.state.join("answers/1/answer.pdf").exists());
-    let n = notice(&env, "report3-");
+    let n = env.notice("report3-");
     assert_eq!(n["body"]["type"], "Доклад направлен");
     assert_eq!(
         n["body"]["detail"]["report"]["num"]["number"],
@@ -196,25 +161,22 @@ fn a_redirect_marks_the_appeal_sent_on() {
         ],
         "not a GUID",
     );
-    ok(
-        &env,
-        &[
-            "appeals",
-            "event",
-            "1",
-            "redirected",
-            "--to",
-            "Минтруд России",
-            "--sstu-id",
-            "11111111-2222-4333-8444-555555555555",
-            "--number",
-            "12-34",
-        ],
-    );
+    env.ok(&[
+        "appeals",
+        "event",
+        "1",
+        "redirected",
+        "--to",
+        "Минтруд России",
+        "--sstu-id",
+        "11111111-2222-4333-8444-555555555555",
+        "--number",
+        "12-34",
+    ]);
     let v = show(&env, "1");
     assert_eq!(v["status"], "направлено");
     assert_eq!(v["sstu_status"], "Transferred");
-    let n = notice(&env, "course1-");
+    let n = env.notice("course1-");
     assert!(n["body"]["detail"]["course_text"]
         .as_str()
         .unwrap()
@@ -249,17 +211,14 @@ fn steps_need_a_registered_appeal() {
 fn a_running_service_applies_the_step() {
     let env = registered_env();
     let service = Service::start(&env);
-    let out = ok(
-        &env,
-        &[
-            "appeals",
-            "event",
-            "1",
-            "executor-assigned",
-            "--executor",
-            "Петров П.П.",
-        ],
-    );
+    let out = env.ok(&[
+        "appeals",
+        "event",
+        "1",
+        "executor-assigned",
+        "--executor",
+        "Петров П.П.",
+    ]);
     assert!(
         out.contains("рассматривается") || out.contains("queued"),
         "{out}"

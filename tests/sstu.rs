@@ -20,16 +20,6 @@ fn env_with_department() -> Env {
     env
 }
 
-fn ok(env: &Env, args: &[&str]) -> String {
-    let out = env.cmd(args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn appeals_without_a_card_or_answer_file_are_reported_not_written() {
     let env = env_with_department();
@@ -46,34 +36,28 @@ fn appeals_without_a_card_or_answer_file_are_reported_not_written() {
 #[test]
 fn valid_appeals_export_with_their_status_fields() {
     let env = env_with_department();
-    ok(
-        &env,
-        &[
-            "appeals",
-            "card",
-            "1",
-            "--name",
-            "Иванов Иван Иванович",
-            "--code",
-            "0003.0008.0086.0567",
-            "--email",
-            "a@example.invalid",
-        ],
-    );
-    ok(
-        &env,
-        &[
-            "appeals",
-            "card",
-            "2",
-            "--name",
-            "Петров Пётр",
-            "--code",
-            "0001.0001.0001.0001",
-            "--code",
-            "0005.0005.0056.1149",
-        ],
-    );
+    env.ok(&[
+        "appeals",
+        "card",
+        "1",
+        "--name",
+        "Иванов Иван Иванович",
+        "--code",
+        "0003.0008.0086.0567",
+        "--email",
+        "a@example.invalid",
+    ]);
+    env.ok(&[
+        "appeals",
+        "card",
+        "2",
+        "--name",
+        "Петров Пётр",
+        "--code",
+        "0001.0001.0001.0001",
+        "--code",
+        "0005.0005.0056.1149",
+    ]);
     // card files hold personal data: private, and never in the journal
     #[cfg(unix)]
     {
@@ -91,45 +75,36 @@ fn valid_appeals_export_with_their_status_fields() {
     // 1 answered with a file (Supported, measures taken); 2 redirected
     let answer = env.root.path().join("answer.pdf");
     fs::write(&answer, b"%PDF-1.4 answer").unwrap();
-    ok(
-        &env,
-        &[
-            "appeals",
-            "event",
-            "1",
-            "answered",
-            "--result",
-            "supported-measures",
-            "--file",
-            answer.to_str().unwrap(),
-        ],
-    );
-    ok(
-        &env,
-        &[
-            "appeals",
-            "event",
-            "2",
-            "redirected",
-            "--to",
-            "Минтруд России",
-            "--sstu-id",
-            "55555555-6666-4777-8888-999999999999",
-            "--number",
-            "12-34",
-        ],
-    );
+    env.ok(&[
+        "appeals",
+        "event",
+        "1",
+        "answered",
+        "--result",
+        "supported-measures",
+        "--file",
+        answer.to_str().unwrap(),
+    ]);
+    env.ok(&[
+        "appeals",
+        "event",
+        "2",
+        "redirected",
+        "--to",
+        "Минтруд России",
+        "--sstu-id",
+        "55555555-6666-4777-8888-999999999999",
+        "--number",
+        "12-34",
+    ]);
     let out_dir = env.root.path().join("export");
-    let stdout = ok(
-        &env,
-        &[
-            "sstu",
-            "export",
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--zip",
-        ],
-    );
+    let stdout = env.ok(&[
+        "sstu",
+        "export",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--zip",
+    ]);
     assert!(stdout.contains("packed"), "{stdout}");
     let one: serde_json::Value =
         serde_json::from_slice(&fs::read(out_dir.join("appeal-1.json")).unwrap()).unwrap();
@@ -161,34 +136,25 @@ fn valid_appeals_export_with_their_status_fields() {
 #[test]
 fn a_result_without_its_answer_file_is_invalid() {
     let env = env_with_department();
-    ok(
-        &env,
-        &[
-            "appeals",
-            "card",
-            "1",
-            "--name",
-            "Иванов",
-            "--code",
-            "0003.0008.0086.0567",
-        ],
-    );
-    ok(
-        &env,
-        &[
-            "appeals",
-            "card",
-            "2",
-            "--name",
-            "Петров",
-            "--code",
-            "0003.0008.0086.0567",
-        ],
-    );
-    ok(
-        &env,
-        &["appeals", "event", "1", "answered", "--result", "explained"],
-    );
+    env.ok(&[
+        "appeals",
+        "card",
+        "1",
+        "--name",
+        "Иванов",
+        "--code",
+        "0003.0008.0086.0567",
+    ]);
+    env.ok(&[
+        "appeals",
+        "card",
+        "2",
+        "--name",
+        "Петров",
+        "--code",
+        "0003.0008.0086.0567",
+    ]);
+    env.ok(&["appeals", "event", "1", "answered", "--result", "explained"]);
     let out_dir = env.root.path().join("export");
     let out = env.cmd(&["sstu", "export", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));

@@ -149,6 +149,38 @@ format = "mirror"
             .collect()
     }
 
+    /// Runs a command that must succeed; its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The one outbound package whose name starts with `prefix`, as `inspect` sees it.
+    pub fn notice(&self, prefix: &str) -> serde_json::Value {
+        let found: Vec<String> = self
+            .outbound_names()
+            .into_iter()
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        assert_eq!(found.len(), 1, "{prefix}: {:?}", self.outbound_names());
+        let out = bin()
+            .args(["inspect", "--compact"])
+            .arg(self.outbound.join(&found[0]))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// `service_stop` records so far.
     pub fn count_stops(&self) -> usize {
         self.records_of_kind("service_stop").len()
