@@ -18,6 +18,7 @@ use crate::journal;
 use crate::operator;
 use crate::samples::{self, Parties};
 use crate::spool::{self, Layout, SpoolError};
+use crate::spoolview;
 use crate::store::{self, Store};
 use crate::wire::message::Sender;
 use crate::wire::Limits;
@@ -246,6 +247,25 @@ pub enum StoreCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum SpoolCommand {
+    /// Counts per state (ready, incomplete, processing, quarantined, archived, outbound) and
+    /// the oldest age in each.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every package the spool knows, with its original folder name; `--state` filters.
+    List {
+        #[arg(long, value_parser = ["ready", "incomplete", "processing", "quarantined", "archived", "outbound"])]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The journal records of one arrival (ID: arrival number or ≥ 8 characters of its key).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Put a quarantined package back into inbound for another attempt.
     Retry {
         /// The quarantine folder name, its package key (or a unique prefix of it), or the
@@ -343,6 +363,61 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Appeals { command } => {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             run_appeals(config, command)
+        }
+        Command::Spool {
+            command: SpoolCommand::Status { json },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let status = spoolview::status(&spoolview::items(&config)?);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&status).expect("status serialises")
+                );
+            } else {
+                for (state, n) in &status.counts {
+                    let oldest = status
+                        .oldest_secs
+                        .get(state)
+                        .map(|a| format!("  (oldest {a} s)"))
+                        .unwrap_or_default();
+                    println!("{state:<12} {n:>6}{oldest}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Spool {
+            command: SpoolCommand::List { state, json },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let items: Vec<spoolview::Item> = spoolview::items(&config)?
+                .into_iter()
+                .filter(|i| state.as_deref().is_none_or(|s| s == i.state))
+                .collect();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&items).expect("items serialise")
+                );
+            } else {
+                print!("{}", spoolview::table(&items));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Spool {
+            command: SpoolCommand::Show { id, json },
+        } => {
+            let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            let records = spoolview::show(&config, &id)?;
+            for r in &records {
+                if json {
+                    println!("{}", r.line());
+                } else {
+                    let detail = serde_json::to_value(&r.event).unwrap_or_default();
+                    println!("{:>8}  {}  {:<20} {}", r.seq, r.ts, r.event.kind(), detail);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Spool {
             command: SpoolCommand::Retry { id },

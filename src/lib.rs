@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod pdf;
 pub mod samples;
 pub mod spool;
+pub mod spoolview;
 pub mod sstu;
 pub mod store;
 pub mod urog;

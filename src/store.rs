@@ -220,6 +220,8 @@ impl Store {
             Some(a) => self.arrival(a)?,
             None => None,
         };
+        // the package key of the arrival the record is about (appeal events carry none)
+        let key = current.as_ref().map(|a| a.key.clone()).unwrap_or_default();
         let updated = next_arrival(record, current);
         (
             &self.arrivals,
@@ -234,7 +236,9 @@ impl Store {
                 for output in record.event.outputs() {
                     let item = PendingOutput {
                         arrival: record.event.arrival().unwrap_or(record.seq),
-                        key: updated.as_ref().map(|a| a.key.clone()).unwrap_or_default(),
+                        key: updated
+                            .as_ref()
+                            .map_or_else(|| key.clone(), |a| a.key.clone()),
                         output: output.clone(),
                     };
                     let bytes = serde_json::to_vec(&item).map_err(|e| {

@@ -14,7 +14,7 @@ fn root() -> &'static Path {
 
 #[test]
 fn help_is_available_on_every_command() {
-    let commands: [&[&str]; 18] = [
+    let commands: [&[&str]; 22] = [
         &["--help"],
         &["help"],
         &["inspect", "--help"],
@@ -33,6 +33,10 @@ fn help_is_available_on_every_command() {
         &["appeals", "--help"],
         &["appeals", "event", "--help"],
         &["appeals", "event", "1", "extended", "--help"],
+        &["spool", "status", "--help"],
+        &["spool", "list", "--help"],
+        &["spool", "show", "--help"],
+        &["sstu", "export", "--help"],
     ];
     for args in commands {
         let out = bin().args(args).output().unwrap();

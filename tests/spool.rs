@@ -463,3 +463,50 @@ fn an_unwritable_outbound_is_retried_with_backoff_and_nothing_is_lost() {
     assert_eq!(env.records_of_kind("archived").len(), 1);
     env.verify_all();
 }
+
+#[test]
+fn operators_see_every_state_with_original_names() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "54334177");
+    let broken = env.drop_sample("urog-appeal-2.2", "broken");
+    fs::write(broken.join("document.xml"), "<nope").unwrap();
+    env.once();
+    let partial = env.drop_sample("urog-appeal-2.2", "partial");
+    fs::remove_file(partial.join("appeal.pdf")).unwrap();
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&env.ok(&["spool", "list", "--json"])).unwrap();
+    let state_of = |name: &str| {
+        list.iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["state"].as_str().unwrap().to_string())
+    };
+    assert_eq!(state_of("54334177").as_deref(), Some("archived"));
+    assert_eq!(state_of("broken").as_deref(), Some("quarantined"));
+    assert_eq!(state_of("partial").as_deref(), Some("incomplete"));
+    assert!(
+        list.iter().find(|i| i["name"] == "broken").unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed-xml")
+    );
+    assert_eq!(
+        list.iter().filter(|i| i["state"] == "outbound").count(),
+        2,
+        "receipt and notice of the appeal"
+    );
+    let only: Vec<serde_json::Value> =
+        serde_json::from_str(&env.ok(&["spool", "list", "--state", "quarantined", "--json"]))
+            .unwrap();
+    assert_eq!(only.len(), 1);
+    let status: serde_json::Value =
+        serde_json::from_str(&env.ok(&["spool", "status", "--json"])).unwrap();
+    assert_eq!(status["counts"]["archived"], 1);
+    assert_eq!(status["counts"]["quarantined"], 1);
+    assert_eq!(status["counts"]["incomplete"], 1);
+    let shown = env.ok(&["spool", "show", "1"]);
+    assert!(
+        shown.contains("received") && shown.contains("archived"),
+        "{shown}"
+    );
+    assert!(!env.cmd(&["spool", "show", "999"]).status.success());
+}

@@ -1,0 +1,209 @@
+//! Operators' view of the spool (`spool status`, `spool list`, `spool show`): what waits in
+//! inbound (ready or incomplete), what is being processed, quarantined (with reasons), archived,
+//! and what VipNet has not yet picked up from outbound — built read-only from the folders and
+//! the journal, so it works while the service runs. Writes nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::journal::{self, Event, Record};
+use crate::spool::{completeness, Completeness, Layout, Reason};
+
+/// One line of `spool list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    /// `ready`, `incomplete`, `processing`, `quarantined`, `archived`, `outbound`.
+    pub state: &'static str,
+    /// The arrival number when the package was claimed; the folder name otherwise.
+    pub id: String,
+    /// The folder's name as VipNet delivered it (or the outbound folder's name).
+    pub name: String,
+    pub key: Option<String>,
+    pub age_secs: Option<u64>,
+    pub detail: Option<String>,
+}
+
+fn age(path: &Path) -> Option<u64> {
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    SystemTime::now()
+        .duration_since(m)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+fn dirs(path: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(path)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Every package the spool knows, in every state.
+pub fn items(config: &Config) -> Result<Vec<Item>, String> {
+    let layout = Layout::new(&config.spool);
+    let records = if layout.journal.exists() {
+        journal::read_all(&layout.journal).map_err(|e| e.to_string())?
+    } else {
+        Vec::new()
+    };
+    // arrival → (src, key, claim, final dir)
+    let mut arrivals: BTreeMap<u64, (String, String, String, Option<String>)> = BTreeMap::new();
+    for r in &records {
+        match &r.event {
+            Event::Received {
+                key, src, claim, ..
+            } => {
+                arrivals.insert(r.seq, (src.clone(), key.clone(), claim.clone(), None));
+            }
+            Event::Archived { arrival, dir, .. } => {
+                if let Some(a) = arrivals.get_mut(arrival) {
+                    a.3 = Some(dir.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for name in dirs(&layout.inbound) {
+        let dir = layout.inbound.join(&name);
+        let (state, detail) = match completeness(&dir, &config.limits) {
+            Completeness::Complete => ("ready", None),
+            Completeness::Incomplete(why) => ("incomplete", Some(why)),
+        };
+        out.push(Item {
+            state,
+            id: name.clone(),
+            name,
+            key: None,
+            age_secs: age(&dir),
+            detail,
+        });
+    }
+    for (arrival, (src, key, claim, dir)) in &arrivals {
+        let (state, path) = match dir {
+            None => ("processing", layout.claimed.join(claim)),
+            Some(d) if d.starts_with("quarantine/") => ("quarantined", layout.state.join(d)),
+            Some(d) => ("archived", layout.state.join(d)),
+        };
+        let detail = match state {
+            "quarantined" => std::fs::read(path.join("reason.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Reason>(&b).ok())
+                .map(|r| format!("{}: {}", r.code, r.message))
+                .or_else(|| Some("moved back to inbound (spool retry)".into())),
+            _ => dir.clone(),
+        };
+        out.push(Item {
+            state,
+            id: arrival.to_string(),
+            name: src.clone(),
+            key: Some(key.clone()),
+            age_secs: age(&path),
+            detail,
+        });
+    }
+    for name in dirs(&layout.outbound) {
+        let dir = layout.outbound.join(&name);
+        out.push(Item {
+            state: "outbound",
+            id: name.clone(),
+            name,
+            key: None,
+            age_secs: age(&dir),
+            detail: Some("not yet picked up by VipNet".into()),
+        });
+    }
+    Ok(out)
+}
+
+/// `spool status`: counts per state and the oldest age in each.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub counts: BTreeMap<&'static str, usize>,
+    pub oldest_secs: BTreeMap<&'static str, u64>,
+}
+
+pub fn status(items: &[Item]) -> Status {
+    let mut counts = BTreeMap::new();
+    let mut oldest = BTreeMap::new();
+    for state in [
+        "ready",
+        "incomplete",
+        "processing",
+        "quarantined",
+        "archived",
+        "outbound",
+    ] {
+        counts.insert(state, 0);
+    }
+    for i in items {
+        *counts.entry(i.state).or_insert(0) += 1;
+        if let Some(a) = i.age_secs {
+            let e = oldest.entry(i.state).or_insert(0);
+            *e = (*e).max(a);
+        }
+    }
+    Status {
+        counts,
+        oldest_secs: oldest,
+    }
+}
+
+/// Renders items as a table.
+pub fn table(items: &[Item]) -> String {
+    let mut s = format!(
+        "{:<12} {:>8}  {:<28} {:<16} {:>8}  {}\n",
+        "STATE", "ID", "NAME", "KEY", "AGE(s)", "DETAIL"
+    );
+    for i in items {
+        s.push_str(&format!(
+            "{:<12} {:>8}  {:<28} {:<16} {:>8}  {}\n",
+            i.state,
+            if i.id == i.name { "-" } else { &i.id },
+            i.name,
+            i.key
+                .as_deref()
+                .map(|k| &k[..k.len().min(16)])
+                .unwrap_or("-"),
+            i.age_secs
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "-".into()),
+            i.detail.as_deref().unwrap_or("")
+        ));
+    }
+    s
+}
+
+/// `spool show ID`: the journal records of one arrival (ID: arrival number or key prefix).
+pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
+    let layout = Layout::new(&config.spool);
+    let records = journal::read_all(&layout.journal).map_err(|e| e.to_string())?;
+    let arrival = records
+        .iter()
+        .find_map(|r| match &r.event {
+            Event::Received { key, .. }
+                if r.seq.to_string() == id || (id.len() >= 8 && key.starts_with(id)) =>
+            {
+                Some(r.seq)
+            }
+            _ => None,
+        })
+        .ok_or_else(|| {
+            format!("no arrival {id:?} (give its number or at least 8 characters of its key)")
+        })?;
+    Ok(records
+        .into_iter()
+        .filter(|r| r.seq == arrival || r.event.arrival() == Some(arrival))
+        .collect())
+}
