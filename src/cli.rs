@@ -222,10 +222,22 @@ pub enum JournalCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Write the journal to stdout for auditors.
+    /// Write the journal to stdout for auditors (the chain is verified while reading).
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
         format: ExportFormatArg,
+        /// Only records on or after this UTC date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records on or before this UTC date (YYYY-MM-DD).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only the records of one appeal (our number, the УРОГ number, or its id).
+        #[arg(long)]
+        appeal: Option<String>,
+        /// Only the records of arrivals from this МЭДО participant (GUID).
+        #[arg(long)]
+        partner: Option<String>,
     },
 }
 
@@ -329,7 +341,43 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let dir = Layout::new(&config.spool).journal;
             match command {
                 JournalCommand::Verify { json } => run_verify(&dir, json),
-                JournalCommand::Export { format } => run_export(&dir, format),
+                JournalCommand::Export {
+                    format,
+                    since,
+                    until,
+                    appeal,
+                    partner,
+                } => {
+                    for d in [&since, &until].into_iter().flatten() {
+                        if crate::wire::time::parse_date(d).is_none() {
+                            return Err(format!("{d:?} is not a date (YYYY-MM-DD)"));
+                        }
+                    }
+                    let appeal = match appeal {
+                        Some(id) => Some(operator::load(&config)?.find(&id)?.id),
+                        None => None,
+                    };
+                    let partner = match partner {
+                        Some(uid) => {
+                            Some(journal::arrivals_from(&dir, &uid).map_err(|e| e.to_string())?)
+                        }
+                        None => None,
+                    };
+                    let keep = move |r: &journal::Record| {
+                        let day = r.ts.get(..10).unwrap_or("");
+                        let arrival = match &r.event {
+                            journal::Event::Received { .. } => Some(r.seq),
+                            e => e.arrival(),
+                        };
+                        since.as_deref().is_none_or(|s| day >= s)
+                            && until.as_deref().is_none_or(|u| day <= u)
+                            && appeal.is_none_or(|a| arrival == Some(a))
+                            && partner
+                                .as_ref()
+                                .is_none_or(|set| arrival.is_some_and(|a| set.contains(&a)))
+                    };
+                    run_export(&dir, format, &keep)
+                }
             }
         }
         Command::Store { command } => {
@@ -695,14 +743,18 @@ fn run_verify(dir: &Path, json: bool) -> Result<ExitCode, String> {
     }
 }
 
-fn run_export(dir: &Path, format: ExportFormatArg) -> Result<ExitCode, String> {
+fn run_export(
+    dir: &Path,
+    format: ExportFormatArg,
+    keep: &dyn Fn(&journal::Record) -> bool,
+) -> Result<ExitCode, String> {
     let format = match format {
         ExportFormatArg::Jsonl => journal::ExportFormat::Jsonl,
         ExportFormatArg::Csv => journal::ExportFormat::Csv,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let report = journal::export(dir, format, &mut out).map_err(|e| e.to_string())?;
+    let report = journal::export(dir, format, keep, &mut out).map_err(|e| e.to_string())?;
     drop(out);
     // a last line still being written by the running service is not damage: stop before it
     let last_segment = journal::segments(dir).ok().and_then(|s| {

@@ -705,6 +705,28 @@ fn check_line(line: &[u8], expected_seq: u64, prev: &str) -> Result<Record, Stri
     Ok(record)
 }
 
+/// The arrivals whose messages came from participant `uid` (by their `parsed` records).
+pub fn arrivals_from(
+    dir: &Path,
+    uid: &str,
+) -> Result<std::collections::HashSet<u64>, JournalError> {
+    let mut set = std::collections::HashSet::new();
+    scan(dir, |r| {
+        if let Event::Parsed {
+            arrival,
+            source_uid,
+            ..
+        } = &r.event
+        {
+            if source_uid.eq_ignore_ascii_case(uid) {
+                set.insert(*arrival);
+            }
+        }
+        true
+    })?;
+    Ok(set)
+}
+
 /// Export formats for auditors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -713,10 +735,12 @@ pub enum ExportFormat {
 }
 
 /// Writes the journal for auditors: JSON lines (the records as stored) or CSV
-/// (`seq,ts,kind,arrival,key,detail,hash`).
+/// (`seq,ts,kind,arrival,key,detail,prev,hash`), the records `keep` selects. The chain is
+/// verified over every record, kept or not.
 pub fn export(
     dir: &Path,
     format: ExportFormat,
+    keep: &dyn Fn(&Record) -> bool,
     out: &mut dyn Write,
 ) -> Result<VerifyReport, JournalError> {
     let stdout_err = |e: io::Error| JournalError::Io {
@@ -728,6 +752,9 @@ pub fn export(
         writeln!(out, "seq,ts,kind,arrival,key,detail,prev,hash").map_err(stdout_err)?;
     }
     let report = scan(dir, |r| {
+        if !keep(r) {
+            return true;
+        }
         let res = match format {
             ExportFormat::Jsonl => writeln!(out, "{}", r.line()),
             ExportFormat::Csv => writeln!(out, "{}", csv_row(r)),

@@ -510,3 +510,41 @@ fn operators_see_every_state_with_original_names() {
     );
     assert!(!env.cmd(&["spool", "show", "999"]).status.success());
 }
+
+#[test]
+fn journal_export_filters_by_date_appeal_and_partner() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    env.once();
+    let all = env.journal_lines().len();
+    let lines = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut a = vec!["journal", "export"];
+        a.extend_from_slice(args);
+        env.ok(&a)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    assert_eq!(lines(&["--since", "2000-01-01"]).len(), all);
+    assert!(lines(&["--since", "2999-01-01"]).is_empty());
+    assert!(lines(&["--until", "2000-01-01"]).is_empty());
+    let one = lines(&["--appeal", "А26-02-1234567"]);
+    assert!(
+        one.iter()
+            .all(|r| r["seq"] == 1 || r["arrival"] == 1 || r["appeal"] == 1),
+        "{one:?}"
+    );
+    assert!(one.iter().any(|r| r["kind"] == "appeal_registered"));
+    assert!(one.len() < all);
+    let urog = lines(&["--partner", UROG_UID]);
+    assert!(urog.iter().any(|r| r["kind"] == "received"));
+    assert!(!urog.iter().any(|r| r["kind"] == "service_start"));
+    assert!(lines(&["--partner", "99999999-8888-4777-8666-555555555555"]).is_empty());
+    assert_eq!(
+        env.cmd(&["journal", "export", "--since", "yesterday"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
