@@ -1,7 +1,7 @@
 //! The HTTP API inside `run` (when `[http] listen` is set): SED events
 //! (`POST /api/v1/appeals/{id}/events`, bearer token from `api_token_file`), the applicant's
 //! status (`GET /api/v1/status?number=…&pin=…`, rate-limited per client; a wrong PIN answers
-//! exactly like an unknown number) and `/healthz`. Reads the appeal book the run loop publishes
+//! exactly like an unknown number), `/metrics` (Prometheus text) and `/healthz`. Reads the appeal book the run loop publishes
 //! after each pass; writes only operator commands into the control queue.
 
 use std::collections::HashMap;
@@ -29,16 +29,24 @@ pub struct HttpState {
     pub config: Config,
     /// The appeal book as of the last pass.
     pub book: Arc<RwLock<AppealBook>>,
+    /// The metrics as of the last pass.
+    pub metrics: Arc<RwLock<crate::metrics::Metrics>>,
     /// The bearer token for write endpoints; `None` disables them (403).
     pub token: Option<String>,
     limiter: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl HttpState {
-    pub fn new(config: Config, book: Arc<RwLock<AppealBook>>, token: Option<String>) -> HttpState {
+    pub fn new(
+        config: Config,
+        book: Arc<RwLock<AppealBook>>,
+        metrics: Arc<RwLock<crate::metrics::Metrics>>,
+        token: Option<String>,
+    ) -> HttpState {
         HttpState {
             config,
             book,
+            metrics,
             token,
             limiter: Mutex::new(HashMap::new()),
         }
@@ -64,6 +72,19 @@ impl HttpState {
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(|State(state): State<Arc<HttpState>>| async move {
+                let body = state.metrics.read().expect("metrics lock").render();
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
+                    body,
+                )
+            }),
+        )
         .route("/api/v1/status", get(status))
         .route("/api/v1/appeals/{id}/events", post(event))
         .with_state(state)

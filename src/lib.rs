@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod http;
 pub mod inspect;
 pub mod journal;
+pub mod metrics;
 pub mod operator;
 pub mod outbox;
 pub mod pdf;

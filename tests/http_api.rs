@@ -240,3 +240,52 @@ fn without_a_token_file_write_endpoints_are_forbidden() {
     assert_eq!(request(port, "GET", "/healthz", None, None).0, 200);
     drop(service);
 }
+
+#[test]
+fn metrics_are_served_in_prometheus_text() {
+    let (env, port) = env_with_http(None);
+    let service = Service::start(&env);
+    wait_http(port);
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (code, text) = request(port, "GET", "/metrics", None, None);
+        assert_eq!(code, 200);
+        if text.contains("medo_packages_received_total 1")
+            && text.contains("medo_outbound_waiting 4")
+        {
+            break text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metrics never showed the package:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    for (name, kind) in [
+        ("medo_packages_received_total", "counter"),
+        ("medo_packages_archived_total", "counter"),
+        ("medo_packages_quarantined_total", "counter"),
+        ("medo_packages_in_flight", "gauge"),
+        ("medo_inbound_waiting", "gauge"),
+        ("medo_outbound_waiting", "gauge"),
+        ("medo_appeals_overdue", "gauge"),
+        ("medo_journal_records", "gauge"),
+        ("medo_last_scan_timestamp_seconds", "gauge"),
+        ("medo_processing_latency_seconds", "histogram"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} {kind}\n")),
+            "{name} {kind} missing:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("medo_processing_latency_seconds_count 1"),
+        "{text}"
+    );
+    assert!(text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .all(|l| l.starts_with("medo_")));
+    drop(service);
+}

@@ -111,6 +111,8 @@ pub struct Gateway {
     book: AppealBook,
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
+    /// What `/metrics` shows.
+    metrics: crate::metrics::Metrics,
     _lock: InstanceLock,
 }
 
@@ -153,6 +155,7 @@ impl Gateway {
             overdue: HashMap::new(),
             book,
             pin_secret,
+            metrics: crate::metrics::Metrics::default(),
             _lock: lock,
         };
         gw.commit(vec![Event::ServiceStart {
@@ -172,6 +175,33 @@ impl Gateway {
         &self.book
     }
 
+    /// The metrics after a pass: counters from the journal records of this process, gauges
+    /// measured now.
+    pub fn metrics(&mut self, report: &PassReport) -> crate::metrics::Metrics {
+        let today = crate::operator::today(&self.config);
+        self.metrics.in_flight = self
+            .store
+            .unfinished()
+            .map(|u| u.len() as u64)
+            .unwrap_or(self.metrics.in_flight);
+        self.metrics.inbound_waiting = (report.settling + report.incomplete) as u64;
+        self.metrics.outbound_waiting = std::fs::read_dir(&self.layout.outbound)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_dir())
+                    .count() as u64
+            })
+            .unwrap_or(0);
+        self.metrics.overdue_appeals = self
+            .book
+            .all()
+            .filter(|a| crate::operator::row(a, &self.config, today).overdue)
+            .count() as u64;
+        self.metrics.journal_records = self.journal.next_seq();
+        self.metrics.last_scan_unix = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
+        self.metrics.clone()
+    }
+
     /// Journals events (one fsync), applies them to the store, flushes the store.
     fn commit(&mut self, events: Vec<Event>) -> Result<Vec<Record>, GatewayError> {
         if events.is_empty() {
@@ -182,6 +212,7 @@ impl Gateway {
         for r in &records {
             self.store.apply(r)?;
             self.book.apply(r);
+            self.metrics.record(r);
         }
         self.store.flush()?;
         Ok(records)
@@ -739,6 +770,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
     // the HTTP API, when configured, reads the book the loop publishes after each pass
     let shared_book = std::sync::Arc::new(std::sync::RwLock::new(gw.book().clone()));
+    let shared_metrics =
+        std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
     let (http_stop, http_task) = match http_listen {
         Some(listen) => {
             let token = match &token_file {
@@ -759,6 +792,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             let state = std::sync::Arc::new(crate::http::HttpState::new(
                 gw.config().clone(),
                 shared_book.clone(),
+                shared_metrics.clone(),
                 token,
             ));
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -776,15 +810,24 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tokio::pin!(shutdown);
     let mut failures = 0u32;
     loop {
+        let publish_metrics = http_task.is_some();
         let (back, result) = tokio::task::spawn_blocking(move || {
             let r = gw.pass();
-            (gw, r)
+            let m = match (&r, publish_metrics) {
+                (Ok(report), true) => Some(gw.metrics(report)),
+                _ => None,
+            };
+            (gw, (r, m))
         })
         .await
         .map_err(|e| GatewayError::Other(e.to_string()))?;
         gw = back;
+        let (result, metrics) = result;
         if http_task.is_some() {
             *shared_book.write().expect("book lock") = gw.book().clone();
+        }
+        if let Some(m) = metrics {
+            *shared_metrics.write().expect("metrics lock") = m;
         }
         let wait = match result {
             Ok(r) => {
