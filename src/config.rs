@@ -93,6 +93,8 @@ struct RawSpool {
     incomplete_after_secs: Option<u64>,
     #[serde(default)]
     max_batch: Option<usize>,
+    #[serde(default)]
+    outbound_stale_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +168,8 @@ pub struct SpoolConfig {
     pub incomplete_after_secs: u64,
     /// Most packages claimed per pass (a bound on work per cycle).
     pub max_batch: usize,
+    /// An outbound package older than this was not picked up by VipNet: alert.
+    pub outbound_stale_secs: u64,
 }
 
 /// The validated configuration.
@@ -320,6 +324,7 @@ impl Config {
                 rescan_secs: raw.spool.rescan_secs.unwrap_or(60),
                 incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
                 max_batch: raw.spool.max_batch.unwrap_or(256).max(1),
+                outbound_stale_secs: raw.spool.outbound_stale_secs.unwrap_or(3600),
             },
             mode,
             number_template,

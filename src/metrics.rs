@@ -25,6 +25,8 @@ pub struct Metrics {
     pub in_flight: u64,
     pub inbound_waiting: u64,
     pub outbound_waiting: u64,
+    /// Age of the oldest outbound package, seconds.
+    pub outbound_oldest_secs: u64,
     pub overdue_appeals: u64,
     pub journal_records: u64,
     pub last_scan_unix: f64,

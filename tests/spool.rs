@@ -548,3 +548,22 @@ fn journal_export_filters_by_date_appeal_and_partner() {
         Some(2)
     );
 }
+
+#[test]
+fn outbound_packages_not_picked_up_raise_an_alert() {
+    let env = Env::with(1, 3600, "outbound_stale_secs = 60");
+    let old = env.outbound.join("receipt-old");
+    fs::create_dir(&old).unwrap();
+    let status = std::process::Command::new("touch")
+        .args(["-d", "2 hours ago"])
+        .arg(&old)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = env.cmd(&["run", "--once"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not being picked up by VipNet"));
+    fs::remove_dir(&old).unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not being picked up"));
+}

@@ -175,6 +175,34 @@ impl Gateway {
         &self.book
     }
 
+    /// Outbound packages VipNet has not picked up: how many, and the oldest age in seconds.
+    fn outbound_backlog(&self) -> (u64, u64) {
+        let now = std::time::SystemTime::now();
+        let ages: Vec<u64> = std::fs::read_dir(&self.layout.outbound)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_dir())
+                    .filter_map(|e| e.metadata().ok()?.modified().ok())
+                    .map(|m| now.duration_since(m).map(|d| d.as_secs()).unwrap_or(0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (ages.len() as u64, ages.into_iter().max().unwrap_or(0))
+    }
+
+    /// Warns when outbound packages wait longer than `outbound_stale_secs` (VipNet is not
+    /// picking them up).
+    fn check_outbound(&self) {
+        let (waiting, oldest) = self.outbound_backlog();
+        if waiting > 0 && oldest > self.config.spool.outbound_stale_secs {
+            tracing::warn!(
+                waiting,
+                oldest_secs = oldest,
+                "outbound packages are not being picked up by VipNet"
+            );
+        }
+    }
+
     /// The metrics after a pass: counters from the journal records of this process, gauges
     /// measured now.
     pub fn metrics(&mut self, report: &PassReport) -> crate::metrics::Metrics {
@@ -185,13 +213,9 @@ impl Gateway {
             .map(|u| u.len() as u64)
             .unwrap_or(self.metrics.in_flight);
         self.metrics.inbound_waiting = (report.settling + report.incomplete) as u64;
-        self.metrics.outbound_waiting = std::fs::read_dir(&self.layout.outbound)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.path().is_dir())
-                    .count() as u64
-            })
-            .unwrap_or(0);
+        let (waiting, oldest) = self.outbound_backlog();
+        self.metrics.outbound_waiting = waiting;
+        self.metrics.outbound_oldest_secs = oldest;
         self.metrics.overdue_appeals = self
             .book
             .all()
@@ -257,6 +281,7 @@ impl Gateway {
         self.decide_all(&mut report)?;
         self.process_commands()?;
         self.effects(&mut report)?;
+        self.check_outbound();
         Ok(report)
     }
 
