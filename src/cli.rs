@@ -222,6 +222,11 @@ pub enum JournalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Signed checkpoints (size and head hash, Ed25519).
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
+    },
     /// Write the journal to stdout for auditors (the chain is verified while reading).
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
@@ -238,6 +243,21 @@ pub enum JournalCommand {
         /// Only the records of arrivals from this МЭДО participant (GUID).
         #[arg(long)]
         partner: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// Print the public key auditors verify checkpoints with (base64, one line).
+    Pubkey,
+    /// Check every signed checkpoint: the signature, and that the journal still has the named
+    /// head at the named size. Exit 0 when all hold, 1 otherwise.
+    Verify {
+        /// File with the public key line.
+        #[arg(long)]
+        pubkey: PathBuf,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -341,6 +361,44 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let dir = Layout::new(&config.spool).journal;
             match command {
                 JournalCommand::Verify { json } => run_verify(&dir, json),
+                JournalCommand::Checkpoint {
+                    command: CheckpointCommand::Pubkey,
+                } => {
+                    let key_path = config.spool.state_dir.join("checkpoint.key");
+                    if !key_path.exists() {
+                        return Err(format!(
+                            "{} does not exist yet: run the gateway once",
+                            key_path.display()
+                        ));
+                    }
+                    let key = crate::checkpoint::load_or_create_key(&key_path)?;
+                    println!("{}", crate::checkpoint::public_key_line(&key));
+                    Ok(ExitCode::SUCCESS)
+                }
+                JournalCommand::Checkpoint {
+                    command: CheckpointCommand::Verify { pubkey, json },
+                } => {
+                    let key = std::fs::read_to_string(&pubkey)
+                        .map_err(|e| format!("{}: {e}", pubkey.display()))?;
+                    let report = crate::checkpoint::verify(&dir, &key)?;
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&report).expect("reports serialise")
+                        );
+                    } else if report.bad.is_empty() {
+                        println!("{} checkpoints verified", report.checkpoints);
+                    } else {
+                        for b in &report.bad {
+                            println!("BAD {b}");
+                        }
+                    }
+                    Ok(if report.bad.is_empty() && report.checkpoints > 0 {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    })
+                }
                 JournalCommand::Export {
                     format,
                     since,

@@ -42,7 +42,16 @@ struct RawConfig {
     #[serde(default)]
     sstu: Option<RawSstu>,
     #[serde(default)]
+    journal: Option<RawJournal>,
+    #[serde(default)]
     limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJournal {
+    #[serde(default)]
+    checkpoint_every: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +203,8 @@ pub struct Config {
     pub signature_timeout_secs: u64,
     /// How 59-ФЗ days are counted, and the holidays.
     pub calendar: Calendar,
+    /// A signed checkpoint every this many journal records (and at clean shutdown).
+    pub checkpoint_every: u64,
     /// Our body's id in the ССТУ.РФ directory (for the export).
     pub sstu_department_id: Option<String>,
     /// Where the HTTP API listens (off when `None`).
@@ -346,6 +357,11 @@ impl Config {
                 holidays,
             },
             http_listen,
+            checkpoint_every: raw
+                .journal
+                .and_then(|j| j.checkpoint_every)
+                .unwrap_or(1000)
+                .max(1),
             sstu_department_id: raw
                 .sstu
                 .and_then(|s| s.department_id)

@@ -5,6 +5,7 @@
 
 pub mod appeals;
 pub mod book;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod control;

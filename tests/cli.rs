@@ -14,7 +14,7 @@ fn root() -> &'static Path {
 
 #[test]
 fn help_is_available_on_every_command() {
-    let commands: [&[&str]; 22] = [
+    let commands: [&[&str]; 24] = [
         &["--help"],
         &["help"],
         &["inspect", "--help"],
@@ -37,6 +37,8 @@ fn help_is_available_on_every_command() {
         &["spool", "list", "--help"],
         &["spool", "show", "--help"],
         &["sstu", "export", "--help"],
+        &["journal", "checkpoint", "pubkey", "--help"],
+        &["journal", "checkpoint", "verify", "--help"],
     ];
     for args in commands {
         let out = bin().args(args).output().unwrap();

@@ -113,6 +113,8 @@ pub struct Gateway {
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
     metrics: crate::metrics::Metrics,
+    /// Signs journal checkpoints (`state_dir/checkpoint.key`).
+    checkpoint_key: ed25519_dalek::SigningKey,
     _lock: InstanceLock,
 }
 
@@ -145,6 +147,9 @@ impl Gateway {
         }
         let book = AppealBook::load(&layout.journal)?;
         let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
+        let checkpoint_key =
+            crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))
+                .map_err(GatewayError::Other)?;
         let mut gw = Gateway {
             config,
             layout,
@@ -156,6 +161,7 @@ impl Gateway {
             book,
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
+            checkpoint_key,
             _lock: lock,
         };
         gw.commit(vec![Event::ServiceStart {
@@ -232,7 +238,13 @@ impl Gateway {
             return Ok(Vec::new());
         }
         let (_, ts) = now_utc();
+        let before = self.journal.next_seq();
         let records = self.journal.append(events, &ts)?;
+        if before / self.config.checkpoint_every
+            != self.journal.next_seq() / self.config.checkpoint_every
+        {
+            self.checkpoint()?;
+        }
         for r in &records {
             self.store.apply(r)?;
             self.book.apply(r);
@@ -655,10 +667,24 @@ impl Gateway {
         Ok(report)
     }
 
-    /// Journals `service_stop` (clean shutdown).
+    /// Signs a checkpoint of the journal as it stands.
+    fn checkpoint(&self) -> Result<(), GatewayError> {
+        let origin = format!("medo-gateway/{}", self.config.sender.uid);
+        crate::checkpoint::write(
+            &self.layout.journal,
+            &self.checkpoint_key,
+            &origin,
+            self.journal.next_seq(),
+            self.journal.head(),
+        )
+        .map_err(GatewayError::Other)?;
+        Ok(())
+    }
+
+    /// Journals `service_stop` and signs a checkpoint (clean shutdown).
     pub fn close(mut self) -> Result<(), GatewayError> {
         self.commit(vec![Event::ServiceStop])?;
-        Ok(())
+        self.checkpoint()
     }
 }
 

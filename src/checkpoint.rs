@@ -1,0 +1,161 @@
+//! Signed journal checkpoints: every `checkpoint_every` records and at clean shutdown the
+//! gateway signs (Ed25519) a short note naming the journal's size and head hash, in
+//! `journal/checkpoints/<size>.note`. An auditor holding the public key checks each note's
+//! signature and that the journal still has that head at that size — so rewriting history
+//! before a checkpoint is detected even if the chain is recomputed.
+//! Touches only `state_dir/checkpoint.key` and `journal/checkpoints/`.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use crate::journal;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// The signing key, created (32 random bytes, mode 0600) the first time.
+pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
+    if let Ok(bytes) = fs::read(path) {
+        let arr: [u8; 32] = bytes
+            .as_slice()
+            .try_into()
+            .map_err(|_| format!("{}: not a 32-byte Ed25519 key", path.display()))?;
+        return Ok(SigningKey::from_bytes(&arr));
+    }
+    let seed: Vec<u8> = uuid::Uuid::new_v4()
+        .as_bytes()
+        .iter()
+        .chain(uuid::Uuid::new_v4().as_bytes())
+        .copied()
+        .collect();
+    let arr: [u8; 32] = seed.as_slice().try_into().expect("two UUIDs are 32 bytes");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    f.write_all(&arr)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(SigningKey::from_bytes(&arr))
+}
+
+/// The public key as one line of base64 (what auditors keep).
+pub fn public_key_line(key: &SigningKey) -> String {
+    B64.encode(key.verifying_key().to_bytes())
+}
+
+fn body(origin: &str, size: u64, head: &str) -> String {
+    format!("{origin}\n{size}\n{head}\n")
+}
+
+/// Writes the checkpoint for a journal of `size` records whose last hash is `head`.
+pub fn write(
+    dir: &Path,
+    key: &SigningKey,
+    origin: &str,
+    size: u64,
+    head: &str,
+) -> Result<PathBuf, String> {
+    let dir = dir.join("checkpoints");
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let text = body(origin, size, head);
+    let sig = key.sign(text.as_bytes());
+    let note = format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()));
+    let path = dir.join(format!("{size:020}.note"));
+    let tmp = dir.join(format!(".{size}.tmp"));
+    fs::write(&tmp, note)
+        .and_then(|_| fs::rename(&tmp, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// The outcome of verifying every checkpoint.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    pub checkpoints: u64,
+    pub bad: Vec<String>,
+}
+
+/// Checks every note's signature with `pubkey` (base64 line) and that the journal's record
+/// number `size - 1` has the named head hash.
+pub fn verify(journal_dir: &Path, pubkey: &str) -> Result<Report, String> {
+    let bytes = B64
+        .decode(pubkey.trim())
+        .map_err(|e| format!("public key: {e}"))?;
+    let arr: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| "public key: not 32 bytes".to_string())?;
+    let key = VerifyingKey::from_bytes(&arr).map_err(|e| format!("public key: {e}"))?;
+    let mut heads = std::collections::HashMap::new();
+    let scan = journal::scan(journal_dir, |r| {
+        heads.insert(r.seq + 1, r.hash.clone());
+        true
+    })
+    .map_err(|e| e.to_string())?;
+    let mut report = Report {
+        checkpoints: 0,
+        bad: Vec::new(),
+    };
+    if let Some(b) = scan.first_bad {
+        report.bad.push(format!(
+            "journal broken at {} line {}: {}",
+            b.file, b.line, b.problem
+        ));
+    }
+    let dir = journal_dir.join("checkpoints");
+    let mut notes: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "note"))
+                .collect()
+        })
+        .unwrap_or_default();
+    notes.sort();
+    for note in notes {
+        report.checkpoints += 1;
+        let name = note
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let text = fs::read_to_string(&note).unwrap_or_default();
+        let Some((signed, sig_line)) = text.split_once("\n\n") else {
+            report.bad.push(format!("{name}: not a checkpoint note"));
+            continue;
+        };
+        let signed = format!("{signed}\n");
+        let sig = sig_line
+            .trim()
+            .rsplit(' ')
+            .next()
+            .and_then(|s| B64.decode(s).ok())
+            .and_then(|b| Signature::from_slice(&b).ok());
+        let Some(sig) = sig else {
+            report.bad.push(format!("{name}: no signature"));
+            continue;
+        };
+        if key.verify(signed.as_bytes(), &sig).is_err() {
+            report.bad.push(format!(
+                "{name}: the signature does not verify with this public key"
+            ));
+            continue;
+        }
+        let lines: Vec<&str> = signed.lines().collect();
+        let (size, head) = (
+            lines.get(1).and_then(|s| s.parse::<u64>().ok()),
+            lines.get(2).copied(),
+        );
+        match (size, head) {
+            (Some(size), Some(head)) if heads.get(&size).map(String::as_str) == Some(head) => {}
+            (Some(size), Some(_)) => report.bad.push(format!("{name}: the journal no longer has this head at size {size} (history rewritten or truncated)")),
+            _ => report.bad.push(format!("{name}: malformed body")),
+        }
+    }
+    Ok(report)
+}
