@@ -293,8 +293,7 @@ fn journal_verify_detects_every_kind_of_tampering() {
     env.drop_sample("urog-appeal-2.2", "a");
     env.drop_sample("urog-appeal-2.7.1", "b");
     env.once();
-    let seg_dir = env.state.join("journal");
-    let seg = seg_dir.join(names(&seg_dir).pop().unwrap());
+    let seg = env.last_segment();
     let original = fs::read_to_string(&seg).unwrap();
     let lines: Vec<&str> = original.lines().collect();
     assert!(lines.len() > 8);
@@ -371,8 +370,7 @@ fn a_crash_after_claim_is_recovered_and_a_torn_journal_tail_is_cut() {
         &env.state.join("claimed").join("c1-1-1"),
     );
     // and a torn record at the end of the journal
-    let seg_dir = env.state.join("journal");
-    let seg = seg_dir.join(names(&seg_dir).pop().unwrap());
+    let seg = env.last_segment();
     fs::OpenOptions::new()
         .append(true)
         .open(&seg)

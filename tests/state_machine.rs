@@ -121,7 +121,8 @@ impl World {
                 if let Some(gw) = self.gw.take() {
                     drop(gw); // no service_stop: like a kill between two passes
                     let seg_dir = self.env.state.join("journal");
-                    if let Some(seg) = names(&seg_dir).pop() {
+                    if let Some(seg) = names(&seg_dir).into_iter().rfind(|n| n.ends_with(".jsonl"))
+                    {
                         let mut f = fs::OpenOptions::new()
                             .append(true)
                             .open(seg_dir.join(seg))

@@ -181,6 +181,16 @@ format = "mirror"
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The last journal segment file.
+    pub fn last_segment(&self) -> std::path::PathBuf {
+        let dir = self.state.join("journal");
+        let seg = names(&dir)
+            .into_iter()
+            .rfind(|n| n.ends_with(".jsonl"))
+            .expect("a journal segment");
+        dir.join(seg)
+    }
+
     /// `service_stop` records so far.
     pub fn count_stops(&self) -> usize {
         self.records_of_kind("service_stop").len()
