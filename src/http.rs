@@ -71,6 +71,7 @@ impl HttpState {
 /// The routes.
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/metrics",
@@ -92,6 +93,26 @@ pub fn router(state: Arc<HttpState>) -> Router {
 
 fn error(code: StatusCode, message: &str) -> Response {
     (code, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct DashboardQuery {
+    q: Option<String>,
+}
+
+async fn dashboard(
+    State(state): State<Arc<HttpState>>,
+    Query(q): Query<DashboardQuery>,
+) -> Response {
+    let state = state.clone();
+    // the page reads the journal and folders: off the async threads
+    let html = tokio::task::spawn_blocking(move || {
+        let book = state.book.read().expect("book lock").clone();
+        crate::dashboard::page(&state.config, &book, q.q.as_deref())
+    })
+    .await
+    .unwrap_or_else(|e| format!("<p>error: {e}</p>"));
+    axum::response::Html(html).into_response()
 }
 
 #[derive(Debug, Deserialize)]

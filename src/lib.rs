@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod dashboard;
 pub mod deadlines;
 pub mod decide;
 pub mod gateway;

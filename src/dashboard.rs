@@ -1,0 +1,153 @@
+//! The operators' dashboard at `/`: one server-rendered HTML page (no scripts): the spool by
+//! state with reasons and ages, appeals (recent, search by any number, overdue and due soon,
+//! each with its history), and the recent exchange log. Built from the same read-only views as
+//! the CLI; escapes everything it prints. Reads only.
+
+use std::fmt::Write;
+
+use crate::book::AppealBook;
+use crate::config::Config;
+use crate::operator;
+use crate::spoolview;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Renders the page; `query` searches appeals by any of their numbers.
+pub fn page(config: &Config, book: &AppealBook, query: Option<&str>) -> String {
+    let today = operator::today(config);
+    let mut h = String::from("<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>medo-gateway</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.bad{color:#b00}</style></head><body>");
+    let _ = write!(
+        h,
+        "<h1>medo-gateway — {}</h1>",
+        esc(&config.sender.organization)
+    );
+    // spool
+    match spoolview::items(config) {
+        Ok(items) => {
+            let status = spoolview::status(&items);
+            h.push_str("<h2>Спул</h2><table id=\"spool-status\"><tr><th>состояние</th><th>пакетов</th><th>старейший, с</th></tr>");
+            for (state, n) in &status.counts {
+                let _ = write!(
+                    h,
+                    "<tr><td>{state}</td><td>{n}</td><td>{}</td></tr>",
+                    status
+                        .oldest_secs
+                        .get(state)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default()
+                );
+            }
+            h.push_str("</table><h3>Карантин и ожидающие</h3><table id=\"spool-items\"><tr><th>состояние</th><th>ID</th><th>папка</th><th>причина</th></tr>");
+            for i in items.iter().filter(|i| {
+                matches!(
+                    i.state,
+                    "quarantined" | "incomplete" | "ready" | "processing" | "outbound"
+                )
+            }) {
+                let _ = write!(
+                    h,
+                    "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    if i.state == "quarantined" { "bad" } else { "" },
+                    i.state,
+                    esc(&i.id),
+                    esc(&i.name),
+                    esc(i.detail.as_deref().unwrap_or(""))
+                );
+            }
+            h.push_str("</table>");
+        }
+        Err(e) => {
+            let _ = write!(h, "<p class=\"bad\">журнал не читается: {}</p>", esc(&e));
+        }
+    }
+    // appeals
+    let _ = write!(h, "<h2>Обращения</h2><form method=\"get\" action=\"/\"><input name=\"q\" placeholder=\"номер (наш, А26-…, id)\" value=\"{}\"> <button>Найти</button></form>", esc(query.unwrap_or("")));
+    let rows = operator::list(book, config, today, false, None);
+    let selected: Vec<&operator::Row<'_>> = match query.filter(|q| !q.trim().is_empty()) {
+        Some(q) => match book.find(q) {
+            Ok(a) => rows.iter().filter(|r| r.appeal.id == a.id).collect(),
+            Err(e) => {
+                let _ = write!(h, "<p class=\"bad\">{}</p>", esc(&e));
+                Vec::new()
+            }
+        },
+        None => rows.iter().rev().take(50).collect(),
+    };
+    table(&mut h, "appeals", &selected);
+    let overdue: Vec<&operator::Row<'_>> = rows.iter().filter(|r| r.overdue).collect();
+    h.push_str("<h3>Просроченные</h3>");
+    table(&mut h, "overdue", &overdue);
+    let soon: Vec<&operator::Row<'_>> = rows
+        .iter()
+        .filter(|r| {
+            !r.overdue
+                && r.next_due
+                    .as_deref()
+                    .and_then(crate::wire::time::parse_date)
+                    .is_some_and(|d| d <= today + time::Duration::days(3))
+        })
+        .collect();
+    h.push_str("<h3>Срок в ближайшие 3 дня</h3>");
+    table(&mut h, "due-soon", &soon);
+    if let Some(a) = selected.first().filter(|_| query.is_some()) {
+        let _ = write!(
+            h,
+            "<h3>История {}</h3><ul id=\"history\">",
+            esc(a.appeal.number.as_deref().unwrap_or(&a.appeal.urog_number))
+        );
+        for (ts, what) in &a.appeal.history {
+            let _ = write!(h, "<li>{} — {}</li>", esc(ts), esc(what));
+        }
+        h.push_str("</ul>");
+    }
+    // exchange log
+    h.push_str("<h2>Журнал обмена (последние 50)</h2><table id=\"log\"><tr><th>№</th><th>время</th><th>событие</th><th>поступление</th></tr>");
+    let journal = config.spool.state_dir.join("journal");
+    if let Ok(records) = crate::journal::read_all(&journal) {
+        for r in records.iter().rev().take(50) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                r.seq,
+                esc(&r.ts),
+                r.event.kind(),
+                r.event.arrival().map(|a| a.to_string()).unwrap_or_default()
+            );
+        }
+    }
+    h.push_str("</table></body></html>");
+    h
+}
+
+fn table(h: &mut String, id: &str, rows: &[&operator::Row<'_>]) {
+    let _ = write!(h, "<table id=\"{id}\"><tr><th>id</th><th>УРОГ</th><th>наш номер</th><th>статус</th><th>срок</th><th>отметки</th></tr>");
+    for r in rows {
+        let a = r.appeal;
+        let marks = [
+            r.overdue.then_some("просрочено"),
+            a.restricted.then_some("ДСП"),
+            a.held.as_ref().map(|_| "ждёт оператора"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        let _ = write!(
+            h,
+            "<tr><td><a href=\"/?q={}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            a.id,
+            a.id,
+            esc(&a.urog_number),
+            esc(a.number.as_deref().unwrap_or("-")),
+            r.status,
+            esc(r.next_due.as_deref().unwrap_or("-")),
+            marks
+        );
+    }
+    h.push_str("</table>");
+}

@@ -1,0 +1,125 @@
+//! The operators' dashboard: served by `run` at `/`, checked over HTTP and in headless
+//! Chromium (Debian's `chromium`; required in CI, skipped with a notice elsewhere).
+
+mod common;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::env::{Env, Service};
+
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+fn running_dashboard() -> (Env, Service, u16) {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = fs::read_to_string(&env.config).unwrap().replace(
+        "[[partners]]",
+        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n\n[[partners]]"),
+    );
+    fs::write(&env.config, text).unwrap();
+    env.drop_sample("urog-appeal-2.2", "54334177");
+    let broken = env.drop_sample("urog-appeal-2.2", "broken-package");
+    fs::write(broken.join("document.xml"), "<nope").unwrap();
+    let service = Service::start(&env);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"");
+            let (_, body) = get(port, "/");
+            if body.contains("ОГ-1/") && body.contains("broken-package") {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "dashboard did not show the packages"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (env, service, port)
+}
+
+#[test]
+fn the_dashboard_shows_spool_appeals_and_log() {
+    let (_env, service, port) = running_dashboard();
+    let (code, page) = get(port, "/");
+    assert_eq!(code, 200);
+    assert!(page.contains("id=\"spool-status\""));
+    assert!(page.contains("malformed-xml"), "quarantine reason shown");
+    assert!(page.contains("А26-02-1234567"));
+    assert!(page.contains("appeal_registered"), "exchange log");
+    assert!(!page.contains("<script"), "no scripts");
+    let (_, found) = get(port, "/?q=A26-02-1234567");
+    assert!(
+        found.contains("id=\"history\"") && found.contains("зарегистрировано"),
+        "search by the УРОГ number (Latin A)"
+    );
+    let (_, missing) = get(port, "/?q=%3Cb%3Enope");
+    assert!(
+        missing.contains("&lt;b&gt;nope") && !missing.contains("<b>nope"),
+        "escaped"
+    );
+    assert!(service.stop().success());
+}
+
+#[test]
+fn headless_chromium_renders_the_dashboard() {
+    let (env, service, port) = running_dashboard();
+    let profile = env.root.path().join("chromium-profile");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output();
+    drop(service);
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(
+                !common::in_ci(),
+                "chromium is required in CI (apt-get install chromium): {e}"
+            );
+            eprintln!("SKIPPED: chromium not available ({e})");
+            return;
+        }
+    };
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("<table id=\"appeals\">"),
+        "no appeals table in the rendered DOM:\n{}",
+        &dom[..dom.len().min(2000)]
+    );
+    assert!(dom.contains("ОГ-1/"), "the registered appeal");
+    assert!(
+        dom.contains("broken-package") && dom.contains("quarantined"),
+        "the quarantined package"
+    );
+}
