@@ -75,6 +75,8 @@ struct RawHttp {
 struct RawReceipts {
     #[serde(default)]
     acknowledge_notifications: bool,
+    #[serde(default)]
+    resend_after_secs: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -211,6 +213,8 @@ pub struct Config {
     pub http_listen: Option<std::net::SocketAddr>,
     /// File holding the bearer token for write endpoints (disabled when `None`).
     pub api_token_file: Option<PathBuf>,
+    /// Waits before each re-send of our documents that got no receipt (the last repeats).
+    pub resend_after_secs: Vec<u64>,
     /// Whether inbound notifications (Уведомление) get a Квитанция too.
     pub acknowledge_notifications: bool,
     /// The offset written into the date-times of our messages (default +03:00, Moscow).
@@ -367,6 +371,12 @@ impl Config {
                 .and_then(|s| s.department_id)
                 .filter(|d| !d.trim().is_empty()),
             api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
+            resend_after_secs: raw
+                .receipts
+                .as_ref()
+                .and_then(|r| r.resend_after_secs.clone())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| crate::resend::DEFAULT_SCHEDULE.to_vec()),
             acknowledge_notifications: raw.receipts.is_some_and(|r| r.acknowledge_notifications),
             utc_offset,
         })

@@ -188,6 +188,20 @@ pub enum Event {
         unresolved: Vec<String>,
         outputs: Vec<Output>,
     },
+    /// A Квитанция about one of our messages arrived (`arrival` = the receipt's arrival).
+    ReceiptReceived {
+        arrival: u64,
+        about_uid: String,
+        accepted: bool,
+        comment: Option<String>,
+    },
+    /// Our document got no receipt in time: sent again (same message uid) as `outputs`.
+    Resent {
+        arrival: u64,
+        message_uid: String,
+        attempt: u32,
+        outputs: Vec<Output>,
+    },
     /// A step of consideration reported by the SED; `outputs` carries its notice.
     AppealProgress {
         appeal: u64,
@@ -206,7 +220,9 @@ impl Event {
             | Event::Decided { arrival, .. }
             | Event::Published { arrival, .. }
             | Event::Archived { arrival, .. }
-            | Event::QueryAnswered { arrival, .. } => Some(*arrival),
+            | Event::QueryAnswered { arrival, .. }
+            | Event::ReceiptReceived { arrival, .. }
+            | Event::Resent { arrival, .. } => Some(*arrival),
             Event::AppealReceived { appeal, .. }
             | Event::AppealRegistered { appeal, .. }
             | Event::AppealRefused { appeal, .. }
@@ -234,6 +250,8 @@ impl Event {
             Event::AppealRedelivered { .. } => "appeal_redelivered",
             Event::AppealProgress { .. } => "appeal_progress",
             Event::QueryAnswered { .. } => "query_answered",
+            Event::ReceiptReceived { .. } => "receipt_received",
+            Event::Resent { .. } => "resent",
         }
     }
 
@@ -245,7 +263,8 @@ impl Event {
             | Event::AppealRefused { outputs, .. }
             | Event::AppealRedelivered { outputs, .. }
             | Event::AppealProgress { outputs, .. }
-            | Event::QueryAnswered { outputs, .. } => outputs,
+            | Event::QueryAnswered { outputs, .. }
+            | Event::Resent { outputs, .. } => outputs,
             _ => &[],
         }
     }

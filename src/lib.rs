@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod operator;
 pub mod outbox;
 pub mod pdf;
+pub mod resend;
 pub mod samples;
 pub mod spool;
 pub mod spoolview;

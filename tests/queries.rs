@@ -157,3 +157,48 @@ fn a_query_naming_nothing_still_gets_an_answer() {
     let xml = fs::read_to_string(response_dir(&env).join("response.xml")).unwrap();
     assert!(!xml.contains("<r:appeal"), "nothing to report: {xml}");
 }
+
+#[test]
+fn an_answer_without_a_receipt_is_sent_again_until_one_arrives() {
+    let env = Env::new();
+    let text = fs::read_to_string(&env.config).unwrap().replace(
+        "[[partners]]",
+        "[receipts]\nresend_after_secs = [1]\n\n[[partners]]",
+    );
+    fs::write(&env.config, text).unwrap();
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    make_query(&q, "Запрос", "Прошу сообщить", 780);
+    env.once();
+    let uid = env.records_of_kind("query_answered")[0]["outputs"][0]["message_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.once();
+    let resent = env.records_of_kind("resent");
+    assert_eq!(resent.len(), 1, "re-sent once after the wait");
+    assert_eq!(resent[0]["message_uid"], uid.as_str());
+    assert!(env
+        .outbound_names()
+        .iter()
+        .any(|n| n.starts_with("response") && n.ends_with("-r1")));
+    // УРОГ's receipt for it stops the re-sending
+    let r = env.drop_sample("urog-receipt-2.7.1", "their-receipt");
+    let msg = r.join("message.xml");
+    let xml = fs::read_to_string(&msg).unwrap();
+    let at = xml.find("<xdms:acknowledgment xdms:uid=\"").unwrap()
+        + "<xdms:acknowledgment xdms:uid=\"".len();
+    let mut xml = xml;
+    xml.replace_range(at..at + 36, &uid);
+    fs::write(&msg, xml).unwrap();
+    env.once();
+    assert_eq!(env.records_of_kind("receipt_received").len(), 1);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.once();
+    assert_eq!(
+        env.records_of_kind("resent").len(),
+        1,
+        "no re-send after the receipt"
+    );
+    env.verify_all();
+}

@@ -36,6 +36,20 @@ impl Gateway {
                 .and_then(|c| c.passport.kind.text.clone()),
             _ => None,
         };
+        if let Body::Acknowledgment(ack) = &package.message.body {
+            if self.resend.awaits(&ack.uid) {
+                if !ack.accepted {
+                    tracing::warn!(about = %ack.uid, "a partner did not accept our document (negative receipt)");
+                }
+                events.push(Event::ReceiptReceived {
+                    arrival: a.arrival,
+                    about_uid: ack.uid.clone(),
+                    accepted: ack.accepted,
+                    comment: ack.comment.clone(),
+                });
+            }
+            return Ok(());
+        }
         if let Some(event) =
             self.query_event(a, package, facts, &partner.role, kind.as_deref(), now)
         {

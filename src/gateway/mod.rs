@@ -113,6 +113,8 @@ pub struct Gateway {
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
     metrics: crate::metrics::Metrics,
+    /// Our documents awaiting a receipt.
+    resend: crate::resend::Tracker,
     /// Signs journal checkpoints (`state_dir/checkpoint.key`).
     checkpoint_key: ed25519_dalek::SigningKey,
     _lock: InstanceLock,
@@ -145,7 +147,13 @@ impl Gateway {
                 tracing::info!(entries = n, "removed unfinished builds from tmp/");
             }
         }
-        let book = AppealBook::load(&layout.journal)?;
+        // one reading of the journal feeds both folds
+        let mut book = AppealBook::default();
+        let mut resend = crate::resend::Tracker::default();
+        for r in crate::journal::read_all(&layout.journal)? {
+            book.apply(&r);
+            resend.apply(&r);
+        }
         let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
         let checkpoint_key =
             crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))
@@ -162,6 +170,7 @@ impl Gateway {
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
             checkpoint_key,
+            resend,
             _lock: lock,
         };
         gw.commit(vec![Event::ServiceStart {
@@ -179,6 +188,33 @@ impl Gateway {
     /// The appeal book as of the last commit.
     pub fn book(&self) -> &AppealBook {
         &self.book
+    }
+
+    /// Sends our documents again that got no receipt in time (same message uid, a new folder),
+    /// and alerts after `ESCALATE_AFTER` re-sends.
+    fn resend_due(&mut self) -> Result<(), GatewayError> {
+        let (now, _) = now_utc();
+        let events: Vec<Event> = self
+            .resend
+            .due(now, &self.config.resend_after_secs)
+            .into_iter()
+            .map(|w| {
+                let attempt = w.resends + 1;
+                if attempt >= crate::resend::ESCALATE_AFTER {
+                    tracing::warn!(message_uid = %w.output.message_uid, attempt, "no receipt for our document after repeated sending: check with the partner");
+                }
+                let mut output = w.output.clone();
+                output.name = format!("{}-r{attempt}", w.output.name);
+                Event::Resent {
+                    arrival: w.arrival,
+                    message_uid: w.output.message_uid.clone(),
+                    attempt,
+                    outputs: vec![output],
+                }
+            })
+            .collect();
+        self.commit(events)?;
+        Ok(())
     }
 
     /// Outbound packages VipNet has not picked up: how many, and the oldest age in seconds.
@@ -248,6 +284,7 @@ impl Gateway {
         for r in &records {
             self.store.apply(r)?;
             self.book.apply(r);
+            self.resend.apply(r);
             self.metrics.record(r);
         }
         self.store.flush()?;
@@ -292,6 +329,7 @@ impl Gateway {
         let mut report = self.claim_ready()?;
         self.decide_all(&mut report)?;
         self.process_commands()?;
+        self.resend_due()?;
         self.effects(&mut report)?;
         self.check_outbound();
         Ok(report)
