@@ -27,6 +27,8 @@ pub struct Metrics {
     pub outbound_waiting: u64,
     /// Age of the oldest outbound package, seconds.
     pub outbound_oldest_secs: u64,
+    /// Folders in quarantine now.
+    pub quarantine_now: u64,
     pub overdue_appeals: u64,
     pub journal_records: u64,
     pub last_scan_unix: f64,
@@ -148,6 +150,18 @@ impl Metrics {
             "gauge",
             format!("{:.3}", self.last_scan_unix),
         );
+        let _ = writeln!(
+            s,
+            "# HELP medo_packages Packages by state now.\n# TYPE medo_packages gauge"
+        );
+        for (state, n) in [
+            ("inbound", self.inbound_waiting),
+            ("processing", self.in_flight),
+            ("quarantined", self.quarantine_now),
+            ("outbound", self.outbound_waiting),
+        ] {
+            let _ = writeln!(s, "medo_packages{{state=\"{state}\"}} {n}");
+        }
         let _ = writeln!(s, "# HELP medo_processing_latency_seconds Time from claim to rest.\n# TYPE medo_processing_latency_seconds histogram");
         for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
             let _ = writeln!(

@@ -273,6 +273,7 @@ fn metrics_are_served_in_prometheus_text() {
         ("medo_journal_records", "gauge"),
         ("medo_last_scan_timestamp_seconds", "gauge"),
         ("medo_processing_latency_seconds", "histogram"),
+        ("medo_packages", "gauge"),
     ] {
         assert!(
             text.contains(&format!("# TYPE {name} {kind}\n")),

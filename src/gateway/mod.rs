@@ -258,6 +258,9 @@ impl Gateway {
         let (waiting, oldest) = self.outbound_backlog();
         self.metrics.outbound_waiting = waiting;
         self.metrics.outbound_oldest_secs = oldest;
+        self.metrics.quarantine_now = std::fs::read_dir(&self.layout.quarantine)
+            .map(|rd| rd.count() as u64)
+            .unwrap_or(0);
         self.metrics.overdue_appeals = self
             .book
             .all()
