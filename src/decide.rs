@@ -91,8 +91,6 @@ pub struct NoticeCause<'a> {
     /// The arrival the notice answers (the appeal's own, or a re-delivery's).
     pub arrival: u64,
     pub key: &'a str,
-    /// A distinguishing word when one arrival can cause several notices (`op` for operator).
-    pub tag: &'a str,
     pub source_uid: &'a str,
     pub inbound_format: Format,
     pub document_uid: &'a str,
@@ -146,13 +144,7 @@ pub fn notice(
     } else {
         "refused"
     };
-    let mut out = notice_base(
-        config,
-        cause,
-        kind,
-        &format!("{kind}{}", cause.tag),
-        created,
-    )?;
+    let mut out = notice_base(config, cause, kind, kind, created)?;
     out.accepted = registration.is_some();
     out.registration = registration;
     if let Some((reason, comment)) = refusal {

@@ -95,7 +95,6 @@ impl Gateway {
         let notice_cause = decide::NoticeCause {
             arrival: a.arrival,
             key: &a.key,
-            tag: "",
             source_uid: &facts.source_uid,
             inbound_format: facts.format,
             document_uid: &doc_uid,
@@ -281,12 +280,11 @@ impl Gateway {
         let cause = decide::NoticeCause {
             arrival: a.arrival,
             key: &a.key,
-            tag: "",
             source_uid: &facts.source_uid,
             inbound_format: facts.format,
             document_uid: &doc_uid,
             foundation: NoticeRef {
-                organization: facts_org(package),
+                organization: package.message.header.source.organization.clone(),
                 number: number.clone(),
                 date: date.map(format_date),
             },
@@ -440,7 +438,6 @@ impl Gateway {
         let cause = decide::NoticeCause {
             arrival: appeal.id,
             key: &appeal.key,
-            tag: "",
             source_uid: &appeal.source_uid,
             inbound_format: format,
             document_uid: &appeal.document_uid,

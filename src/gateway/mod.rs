@@ -794,11 +794,6 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
     Ok(secret)
 }
 
-/// The sender organisation of a package (header source).
-fn facts_org(package: &Package) -> Option<String> {
-    package.message.header.source.organization.clone()
-}
-
 fn facts_of(m: &Message) -> Facts {
     Facts {
         header_uid: m.header.uid.clone(),

@@ -40,14 +40,6 @@ pub struct Envelope {
 }
 
 impl Envelope {
-    /// A main-section value by key (case-insensitive).
-    pub fn field(&self, key: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k.to_uppercase() == key.to_uppercase())
-            .map(|(_, v)| v.as_str())
-    }
-
     /// `ДАТА`, when it parses.
     pub fn parsed_date(&self) -> Option<PrimitiveDateTime> {
         self.date.as_deref().and_then(parse_envelope_date)
