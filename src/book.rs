@@ -1,19 +1,22 @@
 //! The appeal book: every forwarded appeal as the journal tells it — a pure fold over journal
-//! records (`apply`). The service keeps one in memory (rebuilt from the journal at start);
-//! operator commands build one read-only from the journal, so they work while the service runs.
+//! records ([`fold`]) onto a [`Shelf`], read through [`Appeals`]. Two shelves exist: the
+//! service keeps the book in the sled store (`Store`, updated in the same transaction as the
+//! record's other indexes, so a restart reads nothing back); operator commands fold an
+//! in-memory [`AppealBook`] from the journal, so they work while the service runs.
 //! Holds numbers and states only; the annotation and the applicant stay in the archived package.
+//! No I/O here: the shelf does the storing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::appeals::{normalize_number, SignatureFile};
 use crate::control::Step;
 use crate::journal::{Event, JournalError, Record};
 
 /// Where an appeal stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AppealState {
     /// поступило (waiting for registration: manual mode, or held)
@@ -56,8 +59,8 @@ impl AppealState {
     }
 }
 
-/// One forwarded appeal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One forwarded appeal. (`pin_hash` is never serialised: shelves keep it apart.)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Appeal {
     /// Internal id: the arrival (journal seq of its `received` record).
     pub id: u64,
@@ -109,15 +112,360 @@ pub struct Appeal {
 }
 
 /// One status in the applicant's timeline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     /// поступило, зарегистрировано, направлено, рассматривается, рассмотрено
-    pub status: &'static str,
+    pub status: String,
     pub at: String,
     pub detail: Option<String>,
 }
 
-/// All appeals, with lookups.
+/// Where a fold keeps the appeals: an in-memory [`AppealBook`], or the sled store inside
+/// the transaction that applies the record. Each method is one small, typed step.
+pub trait Shelf {
+    type Error;
+    /// The appeal with this id (its `pin_hash` included).
+    fn load(&self, id: u64) -> Result<Option<Appeal>, Self::Error>;
+    /// Stores the appeal (its `pin_hash` included).
+    fn save(&mut self, appeal: &Appeal) -> Result<(), Self::Error>;
+    /// Remembers the first appeal that carried this document uid (later ones do not replace it).
+    fn index_document(&mut self, uid: &str, id: u64) -> Result<(), Self::Error>;
+    /// Our registration number (normalised) → the appeal.
+    fn index_number(&mut self, norm: &str, id: u64) -> Result<(), Self::Error>;
+    /// The УРОГ number (normalised) → every appeal that carried it.
+    fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), Self::Error>;
+    /// The highest registration sequence number used in `year` is at least `seq`.
+    fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error>;
+    /// Where an arrival's package rests, if it was archived already.
+    fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error>;
+    /// An arrival's package came to rest in `dir`.
+    fn note_dir(&mut self, arrival: u64, dir: &str) -> Result<(), Self::Error>;
+}
+
+fn update<S: Shelf>(
+    shelf: &mut S,
+    id: u64,
+    change: impl FnOnce(&mut Appeal),
+) -> Result<(), S::Error> {
+    if let Some(mut a) = shelf.load(id)? {
+        change(&mut a);
+        shelf.save(&a)?;
+    }
+    Ok(())
+}
+
+/// Folds one journal record into the shelf. Records that are not about appeals change
+/// nothing (but `archived`, which says where a package rests).
+pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
+    match &r.event {
+        Event::AppealReceived {
+            appeal,
+            key,
+            urog_number,
+            urog_number_norm,
+            urog_date,
+            urog_organization,
+            document_uid,
+            source_uid,
+            format,
+            restricted,
+            signatures,
+            held,
+        } => {
+            let mut history = vec![(
+                r.ts.clone(),
+                format!(
+                    "поступило: {urog_number}{}",
+                    urog_date
+                        .as_deref()
+                        .map(|d| format!(" от {d}"))
+                        .unwrap_or_default()
+                ),
+            )];
+            if let Some(h) = held {
+                history.push((r.ts.clone(), format!("ожидает оператора: {h}")));
+            }
+            let a = Appeal {
+                id: *appeal,
+                key: key.clone(),
+                received_at: r.ts.clone(),
+                urog_number: urog_number.clone(),
+                urog_number_norm: urog_number_norm.clone(),
+                urog_date: urog_date.clone(),
+                urog_organization: urog_organization.clone(),
+                document_uid: document_uid.clone(),
+                source_uid: source_uid.clone(),
+                format: format.clone(),
+                restricted: *restricted,
+                signatures: signatures.clone(),
+                held: held.clone(),
+                state: AppealState::Received,
+                number: None,
+                registered_on: None,
+                year: None,
+                seq: None,
+                pin_hash: None,
+                reason: None,
+                comment: None,
+                decided_by: None,
+                dir: shelf.dir_of(*appeal)?,
+                steps: 0,
+                executor: None,
+                extended_to: None,
+                redirected_to: None,
+                result: None,
+                sstu_result: None,
+                redeliveries: Vec::new(),
+                history,
+                timeline: vec![TimelineEntry {
+                    status: "поступило".into(),
+                    at: r.ts.clone(),
+                    detail: None,
+                }],
+                answer_attached: false,
+                answer_file: None,
+                answered_on: None,
+                transfer: None,
+            };
+            shelf.index_document(document_uid, *appeal)?;
+            shelf.index_urog(urog_number_norm, *appeal)?;
+            shelf.save(&a)?;
+        }
+        Event::AppealRegistered {
+            appeal,
+            number,
+            year,
+            year_seq,
+            date,
+            pin_hash,
+            by,
+            ..
+        } => {
+            shelf.raise_seq(*year, *year_seq)?;
+            shelf.index_number(&normalize_number(number), *appeal)?;
+            update(shelf, *appeal, |a| {
+                a.state = AppealState::Registered;
+                a.number = Some(number.clone());
+                a.registered_on = Some(date.clone());
+                a.year = Some(*year);
+                a.seq = Some(*year_seq);
+                a.pin_hash = Some(pin_hash.clone());
+                a.decided_by = Some(by.clone());
+                a.held = None;
+                a.history.push((
+                    r.ts.clone(),
+                    format!("зарегистрировано: {number} от {date} ({by})"),
+                ));
+                a.timeline.push(TimelineEntry {
+                    status: "зарегистрировано".into(),
+                    at: r.ts.clone(),
+                    detail: Some(format!("№ {number} от {date}")),
+                });
+            })?;
+        }
+        Event::AppealRefused {
+            appeal,
+            reason,
+            comment,
+            by,
+            ..
+        } => {
+            update(shelf, *appeal, |a| {
+                a.state = AppealState::Refused;
+                a.reason = Some(reason.clone());
+                a.comment = comment.clone();
+                a.decided_by = Some(by.clone());
+                a.held = None;
+                a.history.push((
+                    r.ts.clone(),
+                    format!("отказано в регистрации: {reason} ({by})"),
+                ));
+            })?;
+        }
+        Event::AppealProgress { appeal, step, .. } => {
+            update(shelf, *appeal, |a| {
+                a.steps += 1;
+                let what = match step {
+                    Step::ExecutorAssigned { executor, post } => {
+                        a.state = AppealState::InWork;
+                        a.executor = Some(executor.clone());
+                        format!(
+                            "рассматривается: назначен исполнитель {executor}{}",
+                            post.as_deref()
+                                .map(|p| format!(", {p}"))
+                                .unwrap_or_default()
+                        )
+                    }
+                    Step::Extended { until, reason } => {
+                        a.state = AppealState::InWork;
+                        a.extended_to = Some(until.clone());
+                        let shown = crate::wire::time::parse_date(until)
+                            .and_then(|d| {
+                                d.format(time::macros::format_description!("[day].[month].[year]"))
+                                    .ok()
+                            })
+                            .unwrap_or_else(|| until.clone());
+                        format!("продлено до {shown}: {reason}")
+                    }
+                    Step::Redirected { to, number, .. } => {
+                        a.state = AppealState::Redirected;
+                        a.redirected_to = Some(to.clone());
+                        format!(
+                            "направлено по компетенции: {to}{}",
+                            number
+                                .as_deref()
+                                .map(|n| format!(" (исх. № {n})"))
+                                .unwrap_or_default()
+                        )
+                    }
+                    Step::Answered { result, file } => {
+                        a.state = AppealState::Answered;
+                        a.result = Some(result.clone());
+                        a.sstu_result = crate::control::result(result).map(|(_, s)| s.to_string());
+                        let label =
+                            crate::control::result(result).map_or(result.as_str(), |(l, _)| l);
+                        format!(
+                            "рассмотрено: {label}{}",
+                            if file.is_some() {
+                                " (ответ приложен)"
+                            } else {
+                                ""
+                            }
+                        )
+                    }
+                };
+                let (status, detail) = match step {
+                    Step::ExecutorAssigned { executor, .. } => {
+                        ("рассматривается", format!("исполнитель: {executor}"))
+                    }
+                    Step::Extended { until, reason } => (
+                        "рассматривается",
+                        format!("срок продлён до {until}: {reason}"),
+                    ),
+                    Step::Redirected {
+                        to,
+                        sstu_id,
+                        number,
+                    } => {
+                        a.transfer = Some((
+                            sstu_id.clone().unwrap_or_default(),
+                            r.ts.get(..10).unwrap_or("").to_string(),
+                            number.clone().unwrap_or_default(),
+                        ));
+                        ("направлено", format!("направлено по компетенции: {to}"))
+                    }
+                    Step::Answered { result, file } => {
+                        a.answer_attached = file.is_some();
+                        a.answer_file = file
+                            .as_deref()
+                            .and_then(|f| std::path::Path::new(f).file_name())
+                            .map(|n| n.to_string_lossy().into_owned());
+                        a.answered_on = r.ts.get(..10).map(str::to_string);
+                        (
+                            "рассмотрено",
+                            crate::control::result(result)
+                                .map_or(result.clone(), |(l, _)| l.to_string()),
+                        )
+                    }
+                };
+                a.timeline.push(TimelineEntry {
+                    status: status.into(),
+                    at: r.ts.clone(),
+                    detail: Some(detail),
+                });
+                a.history.push((r.ts.clone(), what));
+            })?;
+        }
+        Event::AppealRedelivered { appeal, of, .. } => {
+            update(shelf, *of, |a| {
+                a.redeliveries.push(*appeal);
+                a.history.push((
+                    r.ts.clone(),
+                    format!("доставлено повторно (поступление {appeal})"),
+                ));
+            })?;
+        }
+        Event::Archived { arrival, dir, .. } => {
+            shelf.note_dir(*arrival, dir)?;
+            update(shelf, *arrival, |a| {
+                a.dir = Some(dir.clone());
+            })?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Read access to the appeals, whichever shelf holds them.
+pub trait Appeals {
+    /// The appeal with this internal id.
+    fn appeal(&self, id: u64) -> Option<Appeal>;
+    /// The appeal first received with this document uid.
+    fn by_document(&self, uid: &str) -> Option<Appeal>;
+    /// By our registration number, the УРОГ number (Latin or Cyrillic `А26`) or the internal
+    /// id; an error says why not (unknown, or a УРОГ number shared by several appeals).
+    fn find(&self, id: &str) -> Result<Appeal, String>;
+    /// The next registration sequence number of `year` (never reused, never skipped).
+    fn next_seq(&self, year: i32) -> u64;
+    /// Every appeal, oldest first (operator commands and exports; the service uses the
+    /// bounded walks below).
+    fn all(&self) -> Vec<Appeal>;
+    /// Visits every appeal still under consideration (received, registered, in work),
+    /// oldest first, one at a time.
+    fn each_open(&self, visit: &mut dyn FnMut(Appeal));
+    /// The `n` most recent appeals, newest first.
+    fn recent(&self, n: usize) -> Vec<Appeal>;
+}
+
+impl AppealState {
+    /// Still under consideration: deadlines run.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            AppealState::Received | AppealState::Registered | AppealState::InWork
+        )
+    }
+}
+
+/// Resolves `id` through the three lookups every shelf offers.
+pub fn find_in(
+    id: &str,
+    by_number: impl FnOnce(&str) -> Option<u64>,
+    by_urog: impl FnOnce(&str) -> Vec<u64>,
+    get: impl Fn(u64) -> Option<Appeal>,
+) -> Result<Appeal, String> {
+    let norm = normalize_number(id);
+    if let Some(a) = by_number(&norm).and_then(&get) {
+        return Ok(a);
+    }
+    match by_urog(&norm).as_slice() {
+        [] => {}
+        [one] => {
+            if let Some(a) = get(*one) {
+                return Ok(a);
+            }
+        }
+        many => {
+            return Err(format!(
+                "{id} is the УРОГ number of {} appeals ({}); use the internal id",
+                many.len(),
+                many.iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }
+    }
+    if let Some(a) = id.trim().parse::<u64>().ok().and_then(&get) {
+        return Ok(a);
+    }
+    Err(format!(
+        "no appeal {id:?} (give our registration number, the УРОГ number or the internal id)"
+    ))
+}
+
+/// The in-memory shelf: all appeals, with lookups (operator commands fold one from the
+/// journal).
 #[derive(Debug, Default, Clone)]
 pub struct AppealBook {
     appeals: BTreeMap<u64, Appeal>,
@@ -140,301 +488,82 @@ impl AppealBook {
 
     /// Folds one record in.
     pub fn apply(&mut self, r: &Record) {
-        match &r.event {
-            Event::AppealReceived {
-                appeal,
-                key,
-                urog_number,
-                urog_number_norm,
-                urog_date,
-                urog_organization,
-                document_uid,
-                source_uid,
-                format,
-                restricted,
-                signatures,
-                held,
-            } => {
-                let mut history = vec![(
-                    r.ts.clone(),
-                    format!(
-                        "поступило: {urog_number}{}",
-                        urog_date
-                            .as_deref()
-                            .map(|d| format!(" от {d}"))
-                            .unwrap_or_default()
-                    ),
-                )];
-                if let Some(h) = held {
-                    history.push((r.ts.clone(), format!("ожидает оператора: {h}")));
-                }
-                let a = Appeal {
-                    id: *appeal,
-                    key: key.clone(),
-                    received_at: r.ts.clone(),
-                    urog_number: urog_number.clone(),
-                    urog_number_norm: urog_number_norm.clone(),
-                    urog_date: urog_date.clone(),
-                    urog_organization: urog_organization.clone(),
-                    document_uid: document_uid.clone(),
-                    source_uid: source_uid.clone(),
-                    format: format.clone(),
-                    restricted: *restricted,
-                    signatures: signatures.clone(),
-                    held: held.clone(),
-                    state: AppealState::Received,
-                    number: None,
-                    registered_on: None,
-                    year: None,
-                    seq: None,
-                    pin_hash: None,
-                    reason: None,
-                    comment: None,
-                    decided_by: None,
-                    dir: self.dirs.get(appeal).cloned(),
-                    steps: 0,
-                    executor: None,
-                    extended_to: None,
-                    redirected_to: None,
-                    result: None,
-                    sstu_result: None,
-                    redeliveries: Vec::new(),
-                    history,
-                    timeline: vec![TimelineEntry {
-                        status: "поступило",
-                        at: r.ts.clone(),
-                        detail: None,
-                    }],
-                    answer_attached: false,
-                    answer_file: None,
-                    answered_on: None,
-                    transfer: None,
-                };
-                self.by_document
-                    .entry(document_uid.clone())
-                    .or_insert(*appeal);
-                self.by_urog
-                    .entry(urog_number_norm.clone())
-                    .or_default()
-                    .push(*appeal);
-                self.appeals.insert(*appeal, a);
-            }
-            Event::AppealRegistered {
-                appeal,
-                number,
-                year,
-                year_seq,
-                date,
-                pin_hash,
-                by,
-                ..
-            } => {
-                let m = self.max_seq.entry(*year).or_default();
-                *m = (*m).max(*year_seq);
-                self.by_number.insert(normalize_number(number), *appeal);
-                if let Some(a) = self.appeals.get_mut(appeal) {
-                    a.state = AppealState::Registered;
-                    a.number = Some(number.clone());
-                    a.registered_on = Some(date.clone());
-                    a.year = Some(*year);
-                    a.seq = Some(*year_seq);
-                    a.pin_hash = Some(pin_hash.clone());
-                    a.decided_by = Some(by.clone());
-                    a.held = None;
-                    a.history.push((
-                        r.ts.clone(),
-                        format!("зарегистрировано: {number} от {date} ({by})"),
-                    ));
-                    a.timeline.push(TimelineEntry {
-                        status: "зарегистрировано",
-                        at: r.ts.clone(),
-                        detail: Some(format!("№ {number} от {date}")),
-                    });
-                }
-            }
-            Event::AppealRefused {
-                appeal,
-                reason,
-                comment,
-                by,
-                ..
-            } => {
-                if let Some(a) = self.appeals.get_mut(appeal) {
-                    a.state = AppealState::Refused;
-                    a.reason = Some(reason.clone());
-                    a.comment = comment.clone();
-                    a.decided_by = Some(by.clone());
-                    a.held = None;
-                    a.history.push((
-                        r.ts.clone(),
-                        format!("отказано в регистрации: {reason} ({by})"),
-                    ));
-                }
-            }
-            Event::AppealProgress { appeal, step, .. } => {
-                if let Some(a) = self.appeals.get_mut(appeal) {
-                    a.steps += 1;
-                    let what = match step {
-                        Step::ExecutorAssigned { executor, post } => {
-                            a.state = AppealState::InWork;
-                            a.executor = Some(executor.clone());
-                            format!(
-                                "рассматривается: назначен исполнитель {executor}{}",
-                                post.as_deref()
-                                    .map(|p| format!(", {p}"))
-                                    .unwrap_or_default()
-                            )
-                        }
-                        Step::Extended { until, reason } => {
-                            a.state = AppealState::InWork;
-                            a.extended_to = Some(until.clone());
-                            let shown = crate::wire::time::parse_date(until)
-                                .and_then(|d| {
-                                    d.format(time::macros::format_description!(
-                                        "[day].[month].[year]"
-                                    ))
-                                    .ok()
-                                })
-                                .unwrap_or_else(|| until.clone());
-                            format!("продлено до {shown}: {reason}")
-                        }
-                        Step::Redirected { to, number, .. } => {
-                            a.state = AppealState::Redirected;
-                            a.redirected_to = Some(to.clone());
-                            format!(
-                                "направлено по компетенции: {to}{}",
-                                number
-                                    .as_deref()
-                                    .map(|n| format!(" (исх. № {n})"))
-                                    .unwrap_or_default()
-                            )
-                        }
-                        Step::Answered { result, file } => {
-                            a.state = AppealState::Answered;
-                            a.result = Some(result.clone());
-                            a.sstu_result =
-                                crate::control::result(result).map(|(_, s)| s.to_string());
-                            let label =
-                                crate::control::result(result).map_or(result.as_str(), |(l, _)| l);
-                            format!(
-                                "рассмотрено: {label}{}",
-                                if file.is_some() {
-                                    " (ответ приложен)"
-                                } else {
-                                    ""
-                                }
-                            )
-                        }
-                    };
-                    let (status, detail) = match step {
-                        Step::ExecutorAssigned { executor, .. } => {
-                            ("рассматривается", format!("исполнитель: {executor}"))
-                        }
-                        Step::Extended { until, reason } => (
-                            "рассматривается",
-                            format!("срок продлён до {until}: {reason}"),
-                        ),
-                        Step::Redirected {
-                            to,
-                            sstu_id,
-                            number,
-                        } => {
-                            a.transfer = Some((
-                                sstu_id.clone().unwrap_or_default(),
-                                r.ts.get(..10).unwrap_or("").to_string(),
-                                number.clone().unwrap_or_default(),
-                            ));
-                            ("направлено", format!("направлено по компетенции: {to}"))
-                        }
-                        Step::Answered { result, file } => {
-                            a.answer_attached = file.is_some();
-                            a.answer_file = file
-                                .as_deref()
-                                .and_then(|f| std::path::Path::new(f).file_name())
-                                .map(|n| n.to_string_lossy().into_owned());
-                            a.answered_on = r.ts.get(..10).map(str::to_string);
-                            (
-                                "рассмотрено",
-                                crate::control::result(result)
-                                    .map_or(result.clone(), |(l, _)| l.to_string()),
-                            )
-                        }
-                    };
-                    a.timeline.push(TimelineEntry {
-                        status,
-                        at: r.ts.clone(),
-                        detail: Some(detail),
-                    });
-                    a.history.push((r.ts.clone(), what));
-                }
-            }
-            Event::AppealRedelivered { appeal, of, .. } => {
-                if let Some(a) = self.appeals.get_mut(of) {
-                    a.redeliveries.push(*appeal);
-                    a.history.push((
-                        r.ts.clone(),
-                        format!("доставлено повторно (поступление {appeal})"),
-                    ));
-                }
-            }
-            Event::Archived { arrival, dir, .. } => {
-                self.dirs.insert(*arrival, dir.clone());
-                if let Some(a) = self.appeals.get_mut(arrival) {
-                    a.dir = Some(dir.clone());
-                }
-            }
-            _ => {}
+        match fold(self, r) {
+            Ok(()) => {}
+            Err(never) => match never {},
         }
     }
+}
 
-    /// The next registration sequence number of `year` (never reused, never skipped).
-    pub fn next_seq(&self, year: i32) -> u64 {
-        self.max_seq.get(&year).copied().unwrap_or(0) + 1
+impl Shelf for AppealBook {
+    type Error = std::convert::Infallible;
+
+    fn load(&self, id: u64) -> Result<Option<Appeal>, Self::Error> {
+        Ok(self.appeals.get(&id).cloned())
     }
-
-    pub fn get(&self, id: u64) -> Option<&Appeal> {
-        self.appeals.get(&id)
+    fn save(&mut self, appeal: &Appeal) -> Result<(), Self::Error> {
+        self.appeals.insert(appeal.id, appeal.clone());
+        Ok(())
     }
+    fn index_document(&mut self, uid: &str, id: u64) -> Result<(), Self::Error> {
+        self.by_document.entry(uid.to_string()).or_insert(id);
+        Ok(())
+    }
+    fn index_number(&mut self, norm: &str, id: u64) -> Result<(), Self::Error> {
+        self.by_number.insert(norm.to_string(), id);
+        Ok(())
+    }
+    fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), Self::Error> {
+        let ids = self.by_urog.entry(norm.to_string()).or_default();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+        Ok(())
+    }
+    fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error> {
+        let m = self.max_seq.entry(year).or_default();
+        *m = (*m).max(seq);
+        Ok(())
+    }
+    fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error> {
+        Ok(self.dirs.get(&arrival).cloned())
+    }
+    fn note_dir(&mut self, arrival: u64, dir: &str) -> Result<(), Self::Error> {
+        self.dirs.insert(arrival, dir.to_string());
+        Ok(())
+    }
+}
 
-    /// The appeal first received with this document uid.
-    pub fn by_document(&self, uid: &str) -> Option<&Appeal> {
+impl Appeals for AppealBook {
+    fn appeal(&self, id: u64) -> Option<Appeal> {
+        self.appeals.get(&id).cloned()
+    }
+    fn by_document(&self, uid: &str) -> Option<Appeal> {
         self.by_document
             .get(uid)
             .and_then(|id| self.appeals.get(id))
+            .cloned()
     }
-
-    /// Finds an appeal by our registration number, the УРОГ number (Latin or Cyrillic `А26`),
-    /// or the internal id.
-    pub fn find(&self, id: &str) -> Result<&Appeal, String> {
-        let norm = normalize_number(id);
-        if let Some(a) = self.by_number.get(&norm).and_then(|i| self.appeals.get(i)) {
-            return Ok(a);
-        }
-        if let Some(ids) = self.by_urog.get(&norm) {
-            return match ids.as_slice() {
-                [one] => Ok(&self.appeals[one]),
-                many => Err(format!(
-                    "{id} is the УРОГ number of {} appeals ({}); use the internal id",
-                    many.len(),
-                    many.iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
-            };
-        }
-        if let Ok(n) = id.trim().parse::<u64>() {
-            if let Some(a) = self.appeals.get(&n) {
-                return Ok(a);
-            }
-        }
-        Err(format!(
-            "no appeal {id:?} (give our registration number, the УРОГ number or the internal id)"
-        ))
+    fn find(&self, id: &str) -> Result<Appeal, String> {
+        find_in(
+            id,
+            |n| self.by_number.get(n).copied(),
+            |n| self.by_urog.get(n).cloned().unwrap_or_default(),
+            |i| self.appeals.get(&i).cloned(),
+        )
     }
-
-    /// Every appeal, oldest first.
-    pub fn all(&self) -> impl Iterator<Item = &Appeal> {
-        self.appeals.values()
+    fn next_seq(&self, year: i32) -> u64 {
+        self.max_seq.get(&year).copied().unwrap_or(0) + 1
+    }
+    fn all(&self) -> Vec<Appeal> {
+        self.appeals.values().cloned().collect()
+    }
+    fn each_open(&self, visit: &mut dyn FnMut(Appeal)) {
+        for a in self.appeals.values().filter(|a| a.state.is_open()) {
+            visit(a.clone());
+        }
+    }
+    fn recent(&self, n: usize) -> Vec<Appeal> {
+        self.appeals.values().rev().take(n).cloned().collect()
     }
 }

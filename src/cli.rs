@@ -5,6 +5,7 @@
 //! 2 usage or configuration error; 3 the service stopped on a fatal error (fsync, journal,
 //! store); 4 transient errors persisted through every retry of `run --once`.
 
+use crate::book::Appeals;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -565,7 +566,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             } else {
                 None
             };
-            let details = operator::details(appeal, &config, today, secret.as_deref());
+            let details = operator::details(&appeal, &config, today, secret.as_deref());
             if json {
                 println!(
                     "{}",
@@ -772,7 +773,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 }
 
 fn run_verify(dir: &Path, json: bool) -> Result<ExitCode, String> {
-    let report = journal::scan(dir, |_| true).map_err(|e| e.to_string())?;
+    let report = journal::verify(dir).map_err(|e| e.to_string())?;
     if json {
         println!(
             "{}",
@@ -866,8 +867,8 @@ fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
         let scratch = Store::open(&scratch_dir).map_err(|e| e.to_string())?;
         store::rebuild(&scratch, &layout.journal).map_err(|e| e.to_string())?;
         let (a, b) = (
-            live.all().map_err(|e| e.to_string())?,
-            scratch.all().map_err(|e| e.to_string())?,
+            live.all_arrivals().map_err(|e| e.to_string())?,
+            scratch.all_arrivals().map_err(|e| e.to_string())?,
         );
         let mut diffs: Vec<String> = Vec::new();
         if a.len() != b.len() {
@@ -880,6 +881,17 @@ fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
         for (x, y) in a.iter().zip(&b) {
             if x != y {
                 diffs.push(format!("arrival {} differs", y.arrival));
+            }
+        }
+        let (da, db) = (
+            live.digests().map_err(|e| e.to_string())?,
+            scratch.digests().map_err(|e| e.to_string())?,
+        );
+        for ((name, n, x), (_, m, y)) in da.iter().zip(&db) {
+            if x != y {
+                diffs.push(format!(
+                    "tree {name} differs ({n} entries in the store, {m} from the journal)"
+                ));
             }
         }
         diffs

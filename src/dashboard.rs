@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::book::AppealBook;
+use crate::book::Appeals;
 use crate::config::Config;
 use crate::operator;
 use crate::spoolview;
@@ -18,7 +18,7 @@ fn esc(s: &str) -> String {
 }
 
 /// Renders the page; `query` searches appeals by any of their numbers.
-pub fn page(config: &Config, book: &AppealBook, query: Option<&str>) -> String {
+pub fn page(config: &Config, book: &dyn Appeals, query: Option<&str>) -> String {
     let today = operator::today(config);
     let mut h = String::from("<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>medo-gateway</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.bad{color:#b00}</style></head><body>");
     let _ = write!(
@@ -67,31 +67,38 @@ pub fn page(config: &Config, book: &AppealBook, query: Option<&str>) -> String {
     }
     // appeals
     let _ = write!(h, "<h2>Обращения</h2><form method=\"get\" action=\"/\"><input name=\"q\" placeholder=\"номер (наш, А26-…, id)\" value=\"{}\"> <button>Найти</button></form>", esc(query.unwrap_or("")));
-    let rows = operator::list(book, config, today, false, None);
-    let selected: Vec<&operator::Row<'_>> = match query.filter(|q| !q.trim().is_empty()) {
+    let selected: Vec<operator::Row> = match query.filter(|q| !q.trim().is_empty()) {
         Some(q) => match book.find(q) {
-            Ok(a) => rows.iter().filter(|r| r.appeal.id == a.id).collect(),
+            Ok(a) => vec![operator::row(&a, config, today)],
             Err(e) => {
                 let _ = write!(h, "<p class=\"bad\">{}</p>", esc(&e));
                 Vec::new()
             }
         },
-        None => rows.iter().rev().take(50).collect(),
+        None => book
+            .recent(50)
+            .iter()
+            .map(|a| operator::row(a, config, today))
+            .collect(),
     };
     table(&mut h, "appeals", &selected);
-    let overdue: Vec<&operator::Row<'_>> = rows.iter().filter(|r| r.overdue).collect();
+    // deadlines run only for open appeals: walk those, keep what the lists show
+    let (mut overdue, mut soon) = (Vec::new(), Vec::new());
+    book.each_open(&mut |a| {
+        let r = operator::row(&a, config, today);
+        let due_soon = r
+            .next_due
+            .as_deref()
+            .and_then(crate::wire::time::parse_date)
+            .is_some_and(|d| d <= today + time::Duration::days(3));
+        if r.overdue {
+            overdue.push(r);
+        } else if due_soon {
+            soon.push(r);
+        }
+    });
     h.push_str("<h3>Просроченные</h3>");
     table(&mut h, "overdue", &overdue);
-    let soon: Vec<&operator::Row<'_>> = rows
-        .iter()
-        .filter(|r| {
-            !r.overdue
-                && r.next_due
-                    .as_deref()
-                    .and_then(crate::wire::time::parse_date)
-                    .is_some_and(|d| d <= today + time::Duration::days(3))
-        })
-        .collect();
     h.push_str("<h3>Срок в ближайшие 3 дня</h3>");
     table(&mut h, "due-soon", &soon);
     if let Some(a) = selected.first().filter(|_| query.is_some()) {
@@ -108,8 +115,8 @@ pub fn page(config: &Config, book: &AppealBook, query: Option<&str>) -> String {
     // exchange log
     h.push_str("<h2>Журнал обмена (последние 50)</h2><table id=\"log\"><tr><th>№</th><th>время</th><th>событие</th><th>поступление</th></tr>");
     let journal = config.spool.state_dir.join("journal");
-    if let Ok(records) = crate::journal::read_all(&journal) {
-        for r in records.iter().rev().take(50) {
+    if let Ok(records) = crate::journal::tail(&journal, 50) {
+        for r in records.iter().rev() {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -124,10 +131,10 @@ pub fn page(config: &Config, book: &AppealBook, query: Option<&str>) -> String {
     h
 }
 
-fn table(h: &mut String, id: &str, rows: &[&operator::Row<'_>]) {
+fn table(h: &mut String, id: &str, rows: &[operator::Row]) {
     let _ = write!(h, "<table id=\"{id}\"><tr><th>id</th><th>УРОГ</th><th>наш номер</th><th>статус</th><th>срок</th><th>отметки</th></tr>");
     for r in rows {
-        let a = r.appeal;
+        let a = &r.appeal;
         let marks = [
             r.overdue.then_some("просрочено"),
             a.restricted.then_some("ДСП"),

@@ -1,8 +1,9 @@
 //! The HTTP API inside `run` (when `[http] listen` is set): SED events
 //! (`POST /api/v1/appeals/{id}/events`, bearer token from `api_token_file`), the applicant's
 //! status (`GET /api/v1/status?number=…&pin=…`, rate-limited per client; a wrong PIN answers
-//! exactly like an unknown number), `/metrics` (Prometheus text) and `/healthz`. Reads the appeal book the run loop publishes
-//! after each pass; writes only operator commands into the control queue.
+//! exactly like an unknown number), `/metrics` (Prometheus text) and `/healthz`. Reads appeals from the store (every commit
+//! is visible) and the metrics the run loop publishes after each pass; writes only operator
+//! commands into the control queue.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,7 +18,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use crate::appeals::pin_hash;
-use crate::book::{AppealBook, AppealState, TimelineEntry};
+use crate::book::{AppealState, Appeals, TimelineEntry};
 use crate::config::Config;
 use crate::control;
 
@@ -27,8 +28,8 @@ pub const STATUS_LOOKUPS_PER_MINUTE: u32 = 20;
 /// What the handlers share.
 pub struct HttpState {
     pub config: Config,
-    /// The appeal book as of the last pass.
-    pub book: Arc<RwLock<AppealBook>>,
+    /// The appeals (the service's store: reads see each commit).
+    pub book: Arc<dyn Appeals + Send + Sync>,
     /// The metrics as of the last pass.
     pub metrics: Arc<RwLock<crate::metrics::Metrics>>,
     /// The bearer token for write endpoints; `None` disables them (403).
@@ -39,7 +40,7 @@ pub struct HttpState {
 impl HttpState {
     pub fn new(
         config: Config,
-        book: Arc<RwLock<AppealBook>>,
+        book: Arc<dyn Appeals + Send + Sync>,
         metrics: Arc<RwLock<crate::metrics::Metrics>>,
         token: Option<String>,
     ) -> HttpState {
@@ -107,8 +108,7 @@ async fn dashboard(
     let state = state.clone();
     // the page reads the journal and folders: off the async threads
     let html = tokio::task::spawn_blocking(move || {
-        let book = state.book.read().expect("book lock").clone();
-        crate::dashboard::page(&state.config, &book, q.q.as_deref())
+        crate::dashboard::page(&state.config, state.book.as_ref(), q.q.as_deref())
     })
     .await
     .unwrap_or_else(|e| format!("<p>error: {e}</p>"));
@@ -143,9 +143,8 @@ async fn status(
         );
     }
     let not_found = || error(StatusCode::NOT_FOUND, "no appeal with this number and PIN");
-    let book = state.book.read().expect("book lock");
     // only our registration number, and only with the right PIN
-    let Ok(a) = book.find(&q.number) else {
+    let Ok(a) = state.book.find(&q.number) else {
         return not_found();
     };
     let pin_ok = a.number.as_deref() == Some(q.number.trim())
@@ -201,7 +200,7 @@ async fn event(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
     };
-    if state.book.read().expect("book lock").find(&id).is_err() {
+    if state.book.find(&id).is_err() {
         return error(StatusCode::NOT_FOUND, "no such appeal");
     }
     let command = control::Command::Progress { id, step };

@@ -540,6 +540,13 @@ fn last_record(path: &Path) -> Result<Option<Record>, JournalError> {
         })
 }
 
+/// The seq at the start of a line in the writer's layout (`{"seq":N,…`).
+fn line_seq(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("{\"seq\":")?;
+    let end = rest.find(|c: char| !c.is_ascii_digit())?;
+    rest[..end].parse().ok()
+}
+
 /// Records with `seq >= from`, read from the segments that can hold them (segments entirely
 /// before `from` are skipped). Each record's own hash and the chain between the records read
 /// are checked; a bad record is an error.
@@ -564,6 +571,9 @@ pub fn read_from(dir: &Path, from: u64) -> Result<Vec<Record>, JournalError> {
                 line: i as u64 + 1,
                 problem,
             };
+            if line_seq(line).is_some_and(|seq| seq < from) {
+                continue; // before the range: not decoded
+            }
             let r: Record = serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
             if r.seq < from {
                 continue;
@@ -580,6 +590,22 @@ pub fn read_from(dir: &Path, from: u64) -> Result<Vec<Record>, JournalError> {
         }
     }
     Ok(out)
+}
+
+/// The last `n` records (from the last one or two segments only), oldest first.
+pub fn tail(dir: &Path, n: u64) -> Result<Vec<Record>, JournalError> {
+    let segs = segments(dir).map_err(io_err(dir))?;
+    let Some(last) = segs.last() else {
+        return Ok(Vec::new());
+    };
+    let next = match last_record(last)? {
+        Some(r) => r.seq + 1,
+        None => return Ok(Vec::new()),
+    };
+    let mut records = read_from(dir, next.saturating_sub(n))?;
+    let extra = records.len().saturating_sub(n as usize);
+    records.drain(..extra);
+    Ok(records)
 }
 
 /// Reads every record, checking the chain as it goes; stops at the first bad record.
@@ -626,6 +652,62 @@ pub fn scan(
     dir: &Path,
     mut visit: impl FnMut(&Record) -> bool,
 ) -> Result<VerifyReport, JournalError> {
+    walk(dir, |line, expected_seq, prev| {
+        let record = check_line(line, expected_seq, prev)?;
+        let go_on = visit(&record);
+        Ok((record.hash, go_on))
+    })
+}
+
+/// Verifies the whole journal as [`scan`] does, without decoding records whose bytes hash
+/// right (`journal verify`): the chain, the seqs and each record's hash are checked on the
+/// raw line; a line that does not have the writer's shape is decoded to say what is wrong.
+pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
+    walk(dir, |line, expected_seq, prev| {
+        match check_raw(line, expected_seq, prev) {
+            Some(hash) => Ok((hash, true)),
+            None => check_line(line, expected_seq, prev).map(|r| (r.hash, true)),
+        }
+    })
+}
+
+/// The writer's layout: `{"seq":N,"ts":"…","prev":"<64 hex>",…,"hash":"<64 hex>"}`, and the
+/// hash is SHA-256 of the line without its `,"hash":"…"` member. Returns the hash when the
+/// line is exactly that and everything checks; `None` otherwise (the slow path then decides).
+fn check_raw(line: &[u8], expected_seq: u64, prev: &str) -> Option<String> {
+    const HASH_TAIL: usize = 9 + 64 + 2; // ,"hash":" + hex + "}
+    let head = format!("{{\"seq\":{expected_seq},\"ts\":\"");
+    let rest = line.strip_prefix(head.as_bytes())?;
+    let ts_end = rest.iter().position(|b| *b == b'"')?;
+    let rest = rest[ts_end..].strip_prefix(b"\",\"prev\":\"")?;
+    if rest.get(..64)? != prev.as_bytes() || rest.get(64)? != &b'"' {
+        return None;
+    }
+    let cut = line.len().checked_sub(HASH_TAIL)?;
+    let tail = &line[cut..];
+    if !tail.starts_with(b",\"hash\":\"") || !tail.ends_with(b"\"}") {
+        return None;
+    }
+    let hash = std::str::from_utf8(&tail[9..73]).ok()?;
+    if !hash
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return None;
+    }
+    let mut h = Sha256::new();
+    h.update(&line[..cut]);
+    h.update(b"}");
+    (hex::encode(h.finalize()) == hash).then(|| hash.to_string())
+}
+
+/// The walk shared by [`scan`] and [`verify`]: segments in order, lines in order, torn lines
+/// and misnamed segments reported; `step` checks one line against the expected seq and the
+/// previous hash and returns its hash and whether to go on.
+fn walk(
+    dir: &Path,
+    mut step: impl FnMut(&[u8], u64, &str) -> Result<(String, bool), String>,
+) -> Result<VerifyReport, JournalError> {
     let segs = segments(dir).map_err(io_err(dir))?;
     let mut expected_seq = 0u64;
     let mut prev = GENESIS.to_string();
@@ -659,7 +741,7 @@ pub fn scan(
             return Ok(report);
         }
         let file = File::open(seg).map_err(io_err(seg))?;
-        let mut reader = BufReader::new(file);
+        let mut reader = BufReader::with_capacity(1 << 20, file);
         let mut line_no = 0u64;
         let mut raw = Vec::new();
         loop {
@@ -678,14 +760,13 @@ pub fn scan(
                 return Ok(report);
             }
             let line = &raw[..raw.len() - 1];
-            let problem = check_line(line, expected_seq, &prev);
-            match problem {
-                Ok(record) => {
-                    prev = record.hash.clone();
+            match step(line, expected_seq, &prev) {
+                Ok((hash, go_on)) => {
                     expected_seq += 1;
                     report.records += 1;
-                    report.head = record.hash.clone();
-                    if !visit(&record) {
+                    report.head.clone_from(&hash);
+                    prev = hash;
+                    if !go_on {
                         return Ok(report);
                     }
                 }
@@ -834,6 +915,35 @@ fn csv_row(r: &Record) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_raw_check_accepts_exactly_what_the_decoding_check_accepts() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = Journal::open(dir.path()).unwrap();
+        let records = j.append(events(20), "2026-11-23T05:00:00.5Z").unwrap();
+        let mut prev = GENESIS.to_string();
+        for r in &records {
+            let line = r.line();
+            assert_eq!(
+                check_raw(line.as_bytes(), r.seq, &prev),
+                Some(r.hash.clone())
+            );
+            // wrong seq, wrong prev, a changed byte, a changed hash: not accepted raw
+            assert_eq!(check_raw(line.as_bytes(), r.seq + 1, &prev), None);
+            assert_eq!(check_raw(line.as_bytes(), r.seq, &"1".repeat(64)), None);
+            let changed = line.replacen("pkg", "pkh", 1);
+            assert_eq!(check_raw(changed.as_bytes(), r.seq, &prev), None);
+            assert!(check_line(changed.as_bytes(), r.seq, &prev).is_err());
+            let mut bad_hash = line.clone().into_bytes();
+            let at = bad_hash.len() - 3;
+            bad_hash[at] = if bad_hash[at] == b'0' { b'1' } else { b'0' };
+            assert_eq!(check_raw(&bad_hash, r.seq, &prev), None);
+            prev = r.hash.clone();
+        }
+        let report = verify(dir.path()).unwrap();
+        assert_eq!((report.records, report.first_bad), (20, None));
+        assert_eq!(report.head, records.last().unwrap().hash);
+    }
 
     fn events(n: usize) -> Vec<Event> {
         (0..n)

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-use crate::book::{Appeal, AppealBook, AppealState};
+use crate::book::{Appeal, AppealBook, AppealState, Appeals};
 use crate::config::Config;
 use crate::deadlines::{due_dates, DueDates};
 use crate::wire::package::read_package;
@@ -15,9 +15,9 @@ use crate::wire::time::parse_date;
 
 /// One line of `appeals list`.
 #[derive(Debug, Serialize)]
-pub struct Row<'a> {
+pub struct Row {
     #[serde(flatten)]
-    pub appeal: &'a Appeal,
+    pub appeal: Appeal,
     pub status: &'static str,
     /// The ССТУ.РФ per-question status alongside.
     pub sstu_status: Option<&'static str>,
@@ -44,7 +44,7 @@ fn local_date(ts: &str, config: &Config) -> Option<Date> {
 }
 
 /// Deadlines of an appeal and the one that matters now.
-pub fn row<'a>(a: &'a Appeal, config: &Config, today: Date) -> Row<'a> {
+pub fn row(a: &Appeal, config: &Config, today: Date) -> Row {
     let received = local_date(&a.received_at, config).unwrap_or(today);
     let registered = a.registered_on.as_deref().and_then(parse_date);
     let extended = a.extended_to.as_deref().and_then(parse_date);
@@ -56,7 +56,7 @@ pub fn row<'a>(a: &'a Appeal, config: &Config, today: Date) -> Row<'a> {
         AppealState::Refused | AppealState::Redirected | AppealState::Answered => None,
     };
     Row {
-        appeal: a,
+        appeal: a.clone(),
         status: a.state.label(),
         sstu_status: a
             .sstu_result
@@ -70,14 +70,15 @@ pub fn row<'a>(a: &'a Appeal, config: &Config, today: Date) -> Row<'a> {
 }
 
 /// `appeals list`: every appeal, or the overdue ones, or those due within `within` days.
-pub fn list<'a>(
-    book: &'a AppealBook,
+pub fn list(
+    book: &dyn Appeals,
     config: &Config,
     today: Date,
     overdue: bool,
     within: Option<i64>,
-) -> Vec<Row<'a>> {
+) -> Vec<Row> {
     book.all()
+        .iter()
         .map(|a| row(a, config, today))
         .filter(|r| !overdue || r.overdue)
         .filter(|r| {
@@ -92,13 +93,13 @@ pub fn list<'a>(
 }
 
 /// Renders rows as a table.
-pub fn table(rows: &[Row<'_>]) -> String {
+pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
         "{:>6}  {:<18} {:<10}  {:<24} {:<14} {:<10}  {}\n",
         "ID", "УРОГ", "ОТ", "СТАТУС", "НАШ НОМЕР", "СРОК", "ОТМЕТКИ"
     );
     for r in rows {
-        let a = r.appeal;
+        let a = &r.appeal;
         let mut marks = Vec::new();
         if r.overdue {
             marks.push("ПРОСРОЧЕНО".to_string());
@@ -128,9 +129,9 @@ pub fn table(rows: &[Row<'_>]) -> String {
 
 /// What `appeals show` prints.
 #[derive(Debug, Serialize)]
-pub struct Details<'a> {
+pub struct Details {
     #[serde(flatten)]
-    pub row: Row<'a>,
+    pub row: Row,
     pub kind: Option<String>,
     pub annotation: Option<String>,
     pub files: Vec<String>,
@@ -138,12 +139,7 @@ pub struct Details<'a> {
 }
 
 /// Details of one appeal; the annotation and files come from its archived package.
-pub fn details<'a>(
-    a: &'a Appeal,
-    config: &Config,
-    today: Date,
-    pin_secret: Option<&[u8]>,
-) -> Details<'a> {
+pub fn details(a: &Appeal, config: &Config, today: Date, pin_secret: Option<&[u8]>) -> Details {
     let package = a
         .dir
         .as_ref()
@@ -164,8 +160,8 @@ pub fn details<'a>(
 }
 
 /// Renders details for people.
-pub fn show_text(d: &Details<'_>) -> String {
-    let a = d.row.appeal;
+pub fn show_text(d: &Details) -> String {
+    let a = &d.row.appeal;
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("{k:<22}{v}\n"));
     line("Обращение", format!("{} (внутренний номер)", a.id));
@@ -348,7 +344,7 @@ pub const SSTU_ZIP_PART_BYTES: usize = 50 * 1024 * 1024;
 /// at most 50 MB); appeals that fail validation are reported, not written.
 pub fn sstu_export(
     config: &Config,
-    book: &AppealBook,
+    book: &dyn Appeals,
     out: &Path,
     zip: bool,
 ) -> Result<ExportReport, String> {
@@ -359,7 +355,11 @@ pub fn sstu_export(
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut report = ExportReport::default();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    for a in book.all().filter(|a| a.state != AppealState::Refused) {
+    for a in book
+        .all()
+        .iter()
+        .filter(|a| a.state != AppealState::Refused)
+    {
         let answer_bytes = a.answer_file.as_ref().and_then(|f| {
             std::fs::read(
                 config

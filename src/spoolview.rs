@@ -52,26 +52,31 @@ fn dirs(path: &Path) -> Vec<String> {
 /// Every package the spool knows, in every state.
 pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     let layout = Layout::new(&config.spool);
-    let records = if layout.journal.exists() {
-        journal::read_all(&layout.journal).map_err(|e| e.to_string())?
-    } else {
-        Vec::new()
-    };
-    // arrival → (src, key, claim, final dir)
+    // arrival → (src, key, claim, final dir); one pass, no record kept
     let mut arrivals: BTreeMap<u64, (String, String, String, Option<String>)> = BTreeMap::new();
-    for r in &records {
-        match &r.event {
-            Event::Received {
-                key, src, claim, ..
-            } => {
-                arrivals.insert(r.seq, (src.clone(), key.clone(), claim.clone(), None));
-            }
-            Event::Archived { arrival, dir, .. } => {
-                if let Some(a) = arrivals.get_mut(arrival) {
-                    a.3 = Some(dir.clone());
+    if layout.journal.exists() {
+        let report = journal::scan(&layout.journal, |r| {
+            match &r.event {
+                Event::Received {
+                    key, src, claim, ..
+                } => {
+                    arrivals.insert(r.seq, (src.clone(), key.clone(), claim.clone(), None));
                 }
+                Event::Archived { arrival, dir, .. } => {
+                    if let Some(a) = arrivals.get_mut(arrival) {
+                        a.3 = Some(dir.clone());
+                    }
+                }
+                _ => {}
             }
-            _ => {}
+            true
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(bad) = report.first_bad {
+            return Err(format!(
+                "journal {} line {}: {}",
+                bad.file, bad.line, bad.problem
+            ));
         }
     }
     let mut out = Vec::new();
@@ -188,22 +193,32 @@ pub fn table(items: &[Item]) -> String {
 /// `spool show ID`: the journal records of one arrival (ID: arrival number or key prefix).
 pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
     let layout = Layout::new(&config.spool);
-    let records = journal::read_all(&layout.journal).map_err(|e| e.to_string())?;
-    let arrival = records
-        .iter()
-        .find_map(|r| match &r.event {
-            Event::Received { key, .. }
-                if r.seq.to_string() == id || (id.len() >= 8 && key.starts_with(id)) =>
-            {
-                Some(r.seq)
+    let mut arrival: Option<u64> = None;
+    let mut out = Vec::new();
+    let report = journal::scan(&layout.journal, |r| {
+        if arrival.is_none() {
+            if let Event::Received { key, .. } = &r.event {
+                if r.seq.to_string() == id || (id.len() >= 8 && key.starts_with(id)) {
+                    arrival = Some(r.seq);
+                }
             }
-            _ => None,
-        })
-        .ok_or_else(|| {
-            format!("no arrival {id:?} (give its number or at least 8 characters of its key)")
-        })?;
-    Ok(records
-        .into_iter()
-        .filter(|r| r.seq == arrival || r.event.arrival() == Some(arrival))
-        .collect())
+        }
+        if arrival.is_some_and(|a| r.seq == a || r.event.arrival() == Some(a)) {
+            out.push(r.clone());
+        }
+        true
+    })
+    .map_err(|e| e.to_string())?;
+    if let Some(bad) = report.first_bad {
+        return Err(format!(
+            "journal {} line {}: {}",
+            bad.file, bad.line, bad.problem
+        ));
+    }
+    if arrival.is_none() {
+        return Err(format!(
+            "no arrival {id:?} (give its number or at least 8 characters of its key)"
+        ));
+    }
+    Ok(out)
 }

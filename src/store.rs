@@ -8,10 +8,15 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use crate::book::{Appeal, Appeals, Shelf};
 use crate::journal::{Event, Output, Record};
+use crate::resend::{ResendShelf, Waiting};
+
+type TxError = ConflictableTransactionError<StoreError>;
 
 /// Where an arrival stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,7 +77,8 @@ pub struct PendingOutput {
     pub output: Output,
 }
 
-/// The sled-backed index.
+/// The sled-backed index. Cloning shares the same database (sled handles are shared).
+#[derive(Clone)]
 pub struct Store {
     db: sled::Db,
     arrivals: sled::Tree,
@@ -84,9 +90,22 @@ pub struct Store {
     /// Outputs decided but not yet published: name → (arrival, key, output).
     pending: sled::Tree,
     meta: sled::Tree,
+    /// The appeal book: id → appeal (JSON, without its PIN hash).
+    appeals: sled::Tree,
+    /// Appeal lookups, by prefix: `d` document uid → id, `n` our number → id,
+    /// `u` УРОГ number + id → (), `y` year → highest sequence number, `p` id → PIN hash,
+    /// `o` id → () while the appeal is under consideration.
+    appeal_index: sled::Tree,
+    /// Our documents awaiting a receipt: `d` output name → (arrival, output) until
+    /// published, `w` message uid → [`Waiting`].
+    awaiting: sled::Tree,
 }
 
 const APPLIED: &[u8] = b"applied_seq";
+/// sled's page cache (its default is 1 GiB): bounds the service's memory whatever the history.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// Records applied per transaction when replaying the journal.
+const REPLAY_BATCH: usize = 512;
 const HEAD: &[u8] = b"head";
 
 fn be(n: u64) -> [u8; 8] {
@@ -103,6 +122,7 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .mode(sled::Mode::HighThroughput)
+            .cache_capacity(CACHE_BYTES)
             .open()?;
         Ok(Store {
             arrivals: db.open_tree("arrivals")?,
@@ -112,6 +132,9 @@ impl Store {
             open: db.open_tree("open")?,
             pending: db.open_tree("pending")?,
             meta: db.open_tree("meta")?,
+            appeals: db.open_tree("appeals")?,
+            appeal_index: db.open_tree("appeal_index")?,
+            awaiting: db.open_tree("awaiting")?,
             db,
         })
     }
@@ -154,7 +177,12 @@ impl Store {
             &self.keys,
             &self.uids,
             &self.claims,
+            &self.open,
+            &self.pending,
             &self.meta,
+            &self.appeals,
+            &self.appeal_index,
+            &self.awaiting,
         ] {
             t.clear()?;
         }
@@ -182,7 +210,7 @@ impl Store {
     }
 
     /// Every arrival, oldest first.
-    pub fn all(&self) -> Result<Vec<Arrival>, StoreError> {
+    pub fn all_arrivals(&self) -> Result<Vec<Arrival>, StoreError> {
         self.arrivals.iter().map(|i| decode(&i?.1)).collect()
     }
 
@@ -213,16 +241,11 @@ impl Store {
     /// Applies one journal record, atomically across trees. Records at or below the applied
     /// seq are skipped (replay is idempotent).
     pub fn apply(&self, record: &Record) -> Result<(), StoreError> {
-        if self.applied_seq()?.is_some_and(|s| record.seq <= s) {
-            return Ok(());
-        }
-        let current = match record.event.arrival() {
-            Some(a) => self.arrival(a)?,
-            None => None,
-        };
-        // the package key of the arrival the record is about (appeal events carry none)
-        let key = current.as_ref().map(|a| a.key.clone()).unwrap_or_default();
-        let updated = next_arrival(record, current);
+        self.apply_all(std::slice::from_ref(record))
+    }
+
+    /// Applies records in order in one transaction (all or none).
+    pub fn apply_all(&self, records: &[Record]) -> Result<(), StoreError> {
         (
             &self.arrivals,
             &self.keys,
@@ -231,56 +254,49 @@ impl Store {
             &self.open,
             &self.pending,
             &self.meta,
+            &self.appeals,
+            &self.appeal_index,
+            &self.awaiting,
         )
-            .transaction(|(arrivals, keys, uids, claims, open, pending, meta)| {
-                for output in record.event.outputs() {
-                    let item = PendingOutput {
-                        arrival: record.event.arrival().unwrap_or(record.seq),
-                        key: updated
-                            .as_ref()
-                            .map_or_else(|| key.clone(), |a| a.key.clone()),
-                        output: output.clone(),
-                    };
-                    let bytes = serde_json::to_vec(&item).map_err(|e| {
-                        ConflictableTransactionError::Abort(StoreError::Decode(e.to_string()))
-                    })?;
-                    pending.insert(output.name.as_bytes(), bytes)?;
+            .transaction(|trees| {
+                for record in records {
+                    apply_one(trees, record)?;
                 }
-                if let Event::Published { name, .. } = &record.event {
-                    pending.remove(name.as_bytes())?;
-                }
-                if let Some(a) = &updated {
-                    let bytes = serde_json::to_vec(a).map_err(|e| {
-                        ConflictableTransactionError::Abort(StoreError::Decode(e.to_string()))
-                    })?;
-                    arrivals.insert(&be(a.arrival), bytes)?;
-                    match &record.event {
-                        Event::Received { claim, .. } => {
-                            claims.insert(claim.as_bytes(), &be(a.arrival))?;
-                            open.insert(&be(a.arrival), &[])?;
-                        }
-                        Event::Parsed {
-                            key, header_uid, ..
-                        } => {
-                            if keys.get(key.as_bytes())?.is_none() {
-                                keys.insert(key.as_bytes(), &be(a.arrival))?;
-                            }
-                            if uids.get(header_uid.as_bytes())?.is_none() {
-                                uids.insert(header_uid.as_bytes(), &be(a.arrival))?;
-                            }
-                        }
-                        Event::Archived { .. } => {
-                            claims.remove(a.claim.as_bytes())?;
-                            open.remove(&be(a.arrival))?;
-                        }
-                        _ => {}
-                    }
-                }
-                meta.insert(APPLIED, &be(record.seq))?;
-                meta.insert(HEAD, record.hash.as_bytes())?;
                 Ok(())
             })?;
         Ok(())
+    }
+
+    /// Per tree: its name, how many entries, and SHA-256 over its keys and values in order —
+    /// two stores hold the same index exactly when these agree (`store verify`).
+    pub fn digests(&self) -> Result<Vec<(&'static str, u64, String)>, StoreError> {
+        let trees = [
+            ("arrivals", &self.arrivals),
+            ("keys", &self.keys),
+            ("uids", &self.uids),
+            ("claims", &self.claims),
+            ("open", &self.open),
+            ("pending", &self.pending),
+            ("meta", &self.meta),
+            ("appeals", &self.appeals),
+            ("appeal_index", &self.appeal_index),
+            ("awaiting", &self.awaiting),
+        ];
+        let mut out = Vec::new();
+        for (name, tree) in trees {
+            let mut h = sha2::Sha256::new();
+            let mut n = 0u64;
+            for item in tree.iter() {
+                let (k, v) = item?;
+                for part in [&k, &v] {
+                    h.update((part.len() as u64).to_be_bytes());
+                    h.update(part);
+                }
+                n += 1;
+            }
+            out.push((name, n, hex::encode(h.finalize())));
+        }
+        Ok(out)
     }
 
     /// Outputs decided but not yet published, in name order.
@@ -292,6 +308,348 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+type Trees = (
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
+);
+
+fn abort(e: impl std::fmt::Display) -> TxError {
+    ConflictableTransactionError::Abort(StoreError::Decode(e.to_string()))
+}
+
+fn tx_decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, TxError> {
+    serde_json::from_slice(bytes).map_err(abort)
+}
+
+fn tx_encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TxError> {
+    serde_json::to_vec(value).map_err(abort)
+}
+
+fn read_u64(v: &[u8]) -> u64 {
+    u64::from_be_bytes(v.try_into().unwrap_or([0; 8]))
+}
+
+/// One record into the trees of a running transaction.
+fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
+    let (arrivals, keys, uids, claims, open, pending, meta, appeals, index, awaiting) = trees;
+    if meta
+        .get(APPLIED)?
+        .is_some_and(|s| record.seq <= read_u64(&s))
+    {
+        return Ok(());
+    }
+    let current: Option<Arrival> = match record.event.arrival() {
+        Some(a) => arrivals.get(be(a))?.map(|v| tx_decode(&v)).transpose()?,
+        None => None,
+    };
+    // the package key of the arrival the record is about (appeal events carry none)
+    let key = current.as_ref().map(|a| a.key.clone()).unwrap_or_default();
+    let updated = next_arrival(record, current);
+    for output in record.event.outputs() {
+        let item = PendingOutput {
+            arrival: record.event.arrival().unwrap_or(record.seq),
+            key: updated
+                .as_ref()
+                .map_or_else(|| key.clone(), |a| a.key.clone()),
+            output: output.clone(),
+        };
+        pending.insert(output.name.as_bytes(), tx_encode(&item)?)?;
+    }
+    if let Event::Published { name, .. } = &record.event {
+        pending.remove(name.as_bytes())?;
+    }
+    if let Some(a) = &updated {
+        arrivals.insert(&be(a.arrival), tx_encode(a)?)?;
+        match &record.event {
+            Event::Received { claim, .. } => {
+                claims.insert(claim.as_bytes(), &be(a.arrival))?;
+                open.insert(&be(a.arrival), &[])?;
+            }
+            Event::Parsed {
+                key, header_uid, ..
+            } => {
+                if keys.get(key.as_bytes())?.is_none() {
+                    keys.insert(key.as_bytes(), &be(a.arrival))?;
+                }
+                if uids.get(header_uid.as_bytes())?.is_none() {
+                    uids.insert(header_uid.as_bytes(), &be(a.arrival))?;
+                }
+            }
+            Event::Archived { .. } => {
+                claims.remove(a.claim.as_bytes())?;
+                open.remove(&be(a.arrival))?;
+            }
+            _ => {}
+        }
+    }
+    crate::book::fold(
+        &mut TxShelf {
+            appeals,
+            index,
+            arrivals,
+        },
+        record,
+    )?;
+    crate::resend::fold(&mut TxAwaiting(awaiting), record)?;
+    meta.insert(APPLIED, &be(record.seq))?;
+    meta.insert(HEAD, record.hash.as_bytes())?;
+    Ok(())
+}
+
+fn prefixed(tag: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(rest.len() + 2);
+    k.push(tag);
+    k.push(0);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn urog_key(norm: &str, id: u64) -> Vec<u8> {
+    let mut k = prefixed(b'u', norm.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&be(id));
+    k
+}
+
+fn year_key(year: i32) -> Vec<u8> {
+    prefixed(b'y', &year.to_be_bytes())
+}
+
+/// The appeal book inside a store transaction.
+struct TxShelf<'a> {
+    appeals: &'a sled::transaction::TransactionalTree,
+    index: &'a sled::transaction::TransactionalTree,
+    arrivals: &'a sled::transaction::TransactionalTree,
+}
+
+impl Shelf for TxShelf<'_> {
+    type Error = TxError;
+
+    fn load(&self, id: u64) -> Result<Option<Appeal>, TxError> {
+        let Some(v) = self.appeals.get(be(id))? else {
+            return Ok(None);
+        };
+        let mut a: Appeal = tx_decode(&v)?;
+        a.pin_hash = self
+            .index
+            .get(prefixed(b'p', &be(id)))?
+            .map(|p| String::from_utf8_lossy(&p).into_owned());
+        Ok(Some(a))
+    }
+    fn save(&mut self, appeal: &Appeal) -> Result<(), TxError> {
+        self.appeals.insert(&be(appeal.id), tx_encode(appeal)?)?;
+        let open = prefixed(b'o', &be(appeal.id));
+        if appeal.state.is_open() {
+            self.index.insert(open, &[])?;
+        } else {
+            self.index.remove(open)?;
+        }
+        if let Some(pin) = &appeal.pin_hash {
+            self.index
+                .insert(prefixed(b'p', &be(appeal.id)), pin.as_bytes())?;
+        }
+        Ok(())
+    }
+    fn index_document(&mut self, uid: &str, id: u64) -> Result<(), TxError> {
+        let k = prefixed(b'd', uid.as_bytes());
+        if self.index.get(&k)?.is_none() {
+            self.index.insert(k, &be(id))?;
+        }
+        Ok(())
+    }
+    fn index_number(&mut self, norm: &str, id: u64) -> Result<(), TxError> {
+        self.index
+            .insert(prefixed(b'n', norm.as_bytes()), &be(id))?;
+        Ok(())
+    }
+    fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), TxError> {
+        self.index.insert(urog_key(norm, id), &[])?;
+        Ok(())
+    }
+    fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), TxError> {
+        let k = year_key(year);
+        let old = self.index.get(&k)?.map_or(0, |v| read_u64(&v));
+        if seq > old {
+            self.index.insert(k, &be(seq))?;
+        }
+        Ok(())
+    }
+    fn dir_of(&self, arrival: u64) -> Result<Option<String>, TxError> {
+        let a: Option<Arrival> = self
+            .arrivals
+            .get(be(arrival))?
+            .map(|v| tx_decode(&v))
+            .transpose()?;
+        Ok(a.and_then(|a| a.dir))
+    }
+    fn note_dir(&mut self, _arrival: u64, _dir: &str) -> Result<(), TxError> {
+        Ok(()) // the arrival itself records where it rests
+    }
+}
+
+/// The re-send tracker inside a store transaction.
+struct TxAwaiting<'a>(&'a sled::transaction::TransactionalTree);
+
+impl ResendShelf for TxAwaiting<'_> {
+    type Error = TxError;
+
+    fn decided(&self, name: &str) -> Result<Option<(u64, Output)>, TxError> {
+        self.0
+            .get(prefixed(b'd', name.as_bytes()))?
+            .map(|v| tx_decode(&v))
+            .transpose()
+    }
+    fn decide(&mut self, name: &str, arrival: u64, output: &Output) -> Result<(), TxError> {
+        self.0.insert(
+            prefixed(b'd', name.as_bytes()),
+            tx_encode(&(arrival, output))?,
+        )?;
+        Ok(())
+    }
+    fn forget_decided(&mut self, name: &str) -> Result<(), TxError> {
+        self.0.remove(prefixed(b'd', name.as_bytes()))?;
+        Ok(())
+    }
+    fn waiting(&self, uid: &str) -> Result<Option<Waiting>, TxError> {
+        self.0
+            .get(prefixed(b'w', uid.as_bytes()))?
+            .map(|v| tx_decode(&v))
+            .transpose()
+    }
+    fn wait(&mut self, uid: &str, w: &Waiting) -> Result<(), TxError> {
+        self.0
+            .insert(prefixed(b'w', uid.as_bytes()), tx_encode(w)?)?;
+        Ok(())
+    }
+    fn stop_waiting(&mut self, uid: &str) -> Result<(), TxError> {
+        self.0.remove(prefixed(b'w', uid.as_bytes()))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    fn appeal_by_id(&self, id: u64) -> Result<Option<Appeal>, StoreError> {
+        let Some(v) = self.appeals.get(be(id))? else {
+            return Ok(None);
+        };
+        let mut a: Appeal = decode(&v)?;
+        a.pin_hash = self
+            .appeal_index
+            .get(prefixed(b'p', &be(id)))?
+            .map(|p| String::from_utf8_lossy(&p).into_owned());
+        Ok(Some(a))
+    }
+
+    fn index_id(&self, tag: u8, key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .appeal_index
+            .get(prefixed(tag, key.as_bytes()))?
+            .map(|v| read_u64(&v)))
+    }
+
+    fn urog_ids(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        let mut p = prefixed(b'u', norm.as_bytes());
+        p.push(0);
+        self.appeal_index
+            .scan_prefix(&p)
+            .map(|i| Ok(read_u64(&i?.0[p.len()..])))
+            .collect()
+    }
+
+    /// Our documents awaiting a receipt.
+    pub fn waiting(&self) -> Result<Vec<Waiting>, StoreError> {
+        self.awaiting
+            .scan_prefix(prefixed(b'w', b""))
+            .map(|i| decode(&i?.1))
+            .collect()
+    }
+
+    /// Whether we sent a message with this uid and still wait for its receipt.
+    pub fn awaits(&self, message_uid: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .awaiting
+            .contains_key(prefixed(b'w', message_uid.to_lowercase().as_bytes()))?)
+    }
+}
+
+/// Reads never fail silently: a store error is logged and reads as "not there" — the
+/// store is an index, and `store verify` / a rebuild is the remedy.
+fn logged<T: Default>(what: &str, r: Result<T, StoreError>) -> T {
+    r.unwrap_or_else(|e| {
+        tracing::error!(error = %e, what, "store read failed");
+        T::default()
+    })
+}
+
+impl Appeals for Store {
+    fn appeal(&self, id: u64) -> Option<Appeal> {
+        logged("appeal", self.appeal_by_id(id))
+    }
+    fn by_document(&self, uid: &str) -> Option<Appeal> {
+        let id = logged("appeal by document", self.index_id(b'd', uid));
+        id.and_then(|id| self.appeal(id))
+    }
+    fn find(&self, id: &str) -> Result<Appeal, String> {
+        crate::book::find_in(
+            id,
+            |n| logged("appeal by number", self.index_id(b'n', n)),
+            |n| logged("appeal by УРОГ number", self.urog_ids(n)),
+            |i| self.appeal(i),
+        )
+    }
+    fn next_seq(&self, year: i32) -> u64 {
+        let max = self
+            .appeal_index
+            .get(year_key(year))
+            .map(|v| v.map_or(0, |v| read_u64(&v)))
+            .map_err(StoreError::from);
+        logged("year sequence", max) + 1
+    }
+    fn all(&self) -> Vec<Appeal> {
+        let ids: Vec<u64> = self
+            .appeals
+            .iter()
+            .keys()
+            .filter_map(|k| k.ok().map(|k| read_u64(&k)))
+            .collect();
+        ids.into_iter().filter_map(|i| self.appeal(i)).collect()
+    }
+    fn each_open(&self, visit: &mut dyn FnMut(Appeal)) {
+        let p = prefixed(b'o', b"");
+        for item in self.appeal_index.scan_prefix(&p).keys() {
+            let Some(id) = logged(
+                "open appeals",
+                item.map(|k| Some(read_u64(&k[p.len()..])))
+                    .map_err(StoreError::from),
+            ) else {
+                break;
+            };
+            if let Some(a) = self.appeal(id) {
+                visit(a);
+            }
+        }
+    }
+    fn recent(&self, n: usize) -> Vec<Appeal> {
+        let ids: Vec<u64> = self
+            .appeals
+            .iter()
+            .keys()
+            .rev()
+            .take(n)
+            .filter_map(|k| k.ok().map(|k| read_u64(&k)))
+            .collect();
+        ids.into_iter().filter_map(|i| self.appeal(i)).collect()
     }
 }
 
@@ -370,16 +728,30 @@ pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, Box<dyn std::er
     store.clear()?;
     let mut applied = 0u64;
     let mut failure: Option<StoreError> = None;
-    let report = crate::journal::scan(journal_dir, |r| match store.apply(r) {
-        Ok(()) => {
-            applied += 1;
-            true
+    let mut batch: Vec<Record> = Vec::with_capacity(REPLAY_BATCH);
+    let report = crate::journal::scan(journal_dir, |r| {
+        batch.push(r.clone());
+        if batch.len() < REPLAY_BATCH {
+            return true;
         }
-        Err(e) => {
-            failure = Some(e);
-            false
+        match store.apply_all(&batch) {
+            Ok(()) => {
+                applied += batch.len() as u64;
+                batch.clear();
+                true
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
         }
     })?;
+    if failure.is_none() && !batch.is_empty() {
+        match store.apply_all(&batch) {
+            Ok(()) => applied += batch.len() as u64,
+            Err(e) => failure = Some(e),
+        }
+    }
     if let Some(e) = failure {
         return Err(Box::new(e));
     }

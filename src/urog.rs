@@ -3,7 +3,7 @@
 //! listed as not found. Pure: works on parsed messages and the appeal book.
 
 use crate::appeals::normalize_number;
-use crate::book::{AppealBook, AppealState};
+use crate::book::{AppealState, Appeals};
 use crate::deadlines::{due_dates, Calendar};
 use crate::wire::message::{Document, HeaderType};
 use crate::wire::time::{format_date, parse_date};
@@ -88,7 +88,7 @@ pub fn is_query(
 /// The answer's content for each requested number.
 pub fn response_items(
     numbers: &[String],
-    book: &AppealBook,
+    book: &dyn Appeals,
     calendar: &Calendar,
 ) -> Vec<ResponseItem> {
     numbers

@@ -37,7 +37,7 @@ impl Gateway {
             _ => None,
         };
         if let Body::Acknowledgment(ack) = &package.message.body {
-            if self.resend.awaits(&ack.uid) {
+            if self.store.awaits(&ack.uid)? {
                 if !ack.accepted {
                     tracing::warn!(about = %ack.uid, "a partner did not accept our document (negative receipt)");
                 }
@@ -101,7 +101,7 @@ impl Gateway {
             foundation,
         };
         // decided before a crash cut the batch short: do not decide twice
-        if let Some(known) = self.book.get(a.arrival) {
+        if let Some(known) = self.store.appeal(a.arrival) {
             if known.state != AppealState::Received
                 || known.held.is_some()
                 || self.config.mode == RegistrationMode::Manual
@@ -110,8 +110,8 @@ impl Gateway {
             }
         }
         // a re-delivery of an appeal we already have
-        let original = match self.book.by_document(&af.document_uid) {
-            Some(o) if o.id != a.arrival => Some((o.id, outcome_of(o))),
+        let original = match self.store.by_document(&af.document_uid) {
+            Some(o) if o.id != a.arrival => Some((o.id, outcome_of(&o))),
             _ => batch
                 .docs
                 .get(&af.document_uid)
@@ -144,7 +144,7 @@ impl Gateway {
             });
             return Ok(());
         }
-        let already_received = self.book.get(a.arrival).is_some();
+        let already_received = self.store.appeal(a.arrival).is_some();
         self.verify_signatures(&mut af, &dir, zip_path.as_deref(), a.arrival);
         let invalid = af
             .signatures
@@ -241,7 +241,7 @@ impl Gateway {
             .and_then(|b| crate::wire::urog::parse_query(&b, &self.config.limits).ok())
             .unwrap_or_default();
         let requested = urog::referenced_numbers(document, annotation.as_deref(), &from_xml);
-        let known = requested.iter().any(|n| self.book.find(n).is_ok());
+        let known = requested.iter().any(|n| self.store.find(n).is_ok());
         if !urog::is_query(
             role,
             &self.config.appeal_roles,
@@ -264,7 +264,7 @@ impl Gateway {
             ),
             _ => (String::new(), None),
         };
-        let items = urog::response_items(&requested, &self.book, &self.config.calendar);
+        let items = urog::response_items(&requested, &self.store, &self.config.calendar);
         let unresolved: Vec<String> = items
             .iter()
             .filter(|i| !i.found)
@@ -327,7 +327,7 @@ impl Gateway {
         let date = now.to_offset(self.config.utc_offset).date();
         let year = date.year();
         let seq = self
-            .book
+            .store
             .next_seq(year)
             .max(batch.seqs.get(&year).map_or(1, |s| s + 1));
         let number = number
@@ -421,7 +421,7 @@ impl Gateway {
         command: &control::Command,
         now: OffsetDateTime,
     ) -> Result<Event, String> {
-        let appeal = self.book.find(command.id())?.clone();
+        let appeal = self.store.find(command.id())?;
         let wanted: &[AppealState] = match command {
             control::Command::Progress { .. } => &[AppealState::Registered, AppealState::InWork],
             _ => &[AppealState::Received],
@@ -457,7 +457,7 @@ impl Gateway {
                         return Err("a registration number has 1 to 31 characters".into());
                     }
                     if self
-                        .book
+                        .store
                         .find(n)
                         .is_ok_and(|other| other.number.as_deref() == Some(n.as_str()))
                     {

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 use crate::appeals;
 
 mod intake;
-use crate::book::{Appeal, AppealBook, AppealState};
+use crate::book::{Appeal, AppealState, Appeals};
 use crate::config::{Config, RegistrationMode};
 use crate::control;
 use crate::decide::{self, Facts};
@@ -107,14 +107,13 @@ pub struct Gateway {
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
     overdue: HashMap<String, String>,
-    /// Every appeal, folded from the journal.
-    book: AppealBook,
+    /// When the overdue-appeals gauge was last counted, and the count (a walk over open
+    /// appeals: done at most once a minute).
+    overdue_counted: Option<(std::time::Instant, u64)>,
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
     metrics: crate::metrics::Metrics,
-    /// Our documents awaiting a receipt.
-    resend: crate::resend::Tracker,
     /// Signs journal checkpoints (`state_dir/checkpoint.key`).
     checkpoint_key: ed25519_dalek::SigningKey,
     _lock: InstanceLock,
@@ -147,13 +146,6 @@ impl Gateway {
                 tracing::info!(entries = n, "removed unfinished builds from tmp/");
             }
         }
-        // one reading of the journal feeds both folds
-        let mut book = AppealBook::default();
-        let mut resend = crate::resend::Tracker::default();
-        for r in crate::journal::read_all(&layout.journal)? {
-            book.apply(&r);
-            resend.apply(&r);
-        }
         let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
         let checkpoint_key =
             crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))
@@ -166,11 +158,10 @@ impl Gateway {
             tracker: SettleTracker::default(),
             claims: 0,
             overdue: HashMap::new(),
-            book,
+            overdue_counted: None,
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
             checkpoint_key,
-            resend,
             _lock: lock,
         };
         gw.commit(vec![Event::ServiceStart {
@@ -185,18 +176,17 @@ impl Gateway {
         &self.config
     }
 
-    /// The appeal book as of the last commit.
-    pub fn book(&self) -> &AppealBook {
-        &self.book
+    /// The appeals as of the last commit (the store holds them).
+    pub fn appeals(&self) -> &Store {
+        &self.store
     }
 
     /// Sends our documents again that got no receipt in time (same message uid, a new folder),
     /// and alerts after `ESCALATE_AFTER` re-sends.
     fn resend_due(&mut self) -> Result<(), GatewayError> {
         let (now, _) = now_utc();
-        let events: Vec<Event> = self
-            .resend
-            .due(now, &self.config.resend_after_secs)
+        let waiting = self.store.waiting()?;
+        let events: Vec<Event> = crate::resend::due(waiting, now, &self.config.resend_after_secs)
             .into_iter()
             .map(|w| {
                 let attempt = w.resends + 1;
@@ -261,14 +251,27 @@ impl Gateway {
         self.metrics.quarantine_now = std::fs::read_dir(&self.layout.quarantine)
             .map(|rd| rd.count() as u64)
             .unwrap_or(0);
-        self.metrics.overdue_appeals = self
-            .book
-            .all()
-            .filter(|a| crate::operator::row(a, &self.config, today).overdue)
-            .count() as u64;
+        self.metrics.overdue_appeals = self.overdue_count(today);
         self.metrics.journal_records = self.journal.next_seq();
         self.metrics.last_scan_unix = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
         self.metrics.clone()
+    }
+
+    /// Appeals past their deadline, counted at most once a minute (a walk over open appeals).
+    fn overdue_count(&mut self, today: time::Date) -> u64 {
+        if let Some((at, n)) = self.overdue_counted {
+            if at.elapsed() < std::time::Duration::from_secs(60) {
+                return n;
+            }
+        }
+        let mut n = 0u64;
+        self.store.each_open(&mut |a| {
+            if crate::operator::row(&a, &self.config, today).overdue {
+                n += 1;
+            }
+        });
+        self.overdue_counted = Some((std::time::Instant::now(), n));
+        n
     }
 
     /// Journals events (one fsync), applies them to the store, flushes the store.
@@ -284,10 +287,8 @@ impl Gateway {
         {
             self.checkpoint()?;
         }
+        self.store.apply_all(&records)?;
         for r in &records {
-            self.store.apply(r)?;
-            self.book.apply(r);
-            self.resend.apply(r);
             self.metrics.record(r);
         }
         self.store.flush()?;
@@ -759,8 +760,8 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
     let from = applied.map_or(0, |s| s + 1);
     if from < next_seq {
         let records = crate::journal::read_from(journal, from)?;
-        for r in &records {
-            store.apply(r)?;
+        for chunk in records.chunks(512) {
+            store.apply_all(chunk)?;
         }
         store.flush()?;
         tracing::info!(records = records.len(), "store caught up with the journal");
@@ -855,8 +856,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     // operator commands are applied as soon as they are queued
     let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
-    // the HTTP API, when configured, reads the book the loop publishes after each pass
-    let shared_book = std::sync::Arc::new(std::sync::RwLock::new(gw.book().clone()));
+    // the HTTP API, when configured, reads the appeals straight from the store (sled
+    // handles are shared and safe to read from other threads)
+    let appeals: std::sync::Arc<dyn Appeals + Send + Sync> =
+        std::sync::Arc::new(gw.appeals().clone());
     let shared_metrics =
         std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
     let (http_stop, http_task) = match http_listen {
@@ -878,7 +881,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             };
             let state = std::sync::Arc::new(crate::http::HttpState::new(
                 gw.config().clone(),
-                shared_book.clone(),
+                appeals,
                 shared_metrics.clone(),
                 token,
             ));
@@ -910,9 +913,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .map_err(|e| GatewayError::Other(e.to_string()))?;
         gw = back;
         let (result, metrics) = result;
-        if http_task.is_some() {
-            *shared_book.write().expect("book lock") = gw.book().clone();
-        }
         if let Some(m) = metrics {
             *shared_metrics.write().expect("metrics lock") = m;
         }

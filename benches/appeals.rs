@@ -1,0 +1,442 @@
+//! Scale benchmark (`cargo bench --bench appeals`): a store of N appeals. Prints figures,
+//! asserts only that the service answered.
+//!
+//! A journal of `BENCH_APPEALS` (100,000) registered appeals is written through the journal
+//! API, record for record what `run` journals for an appeal (received, parsed,
+//! appeal_received, appeal_registered, decided, two published, archived), plus receipts-only
+//! arrivals up to `BENCH_RECORDS` (1,000,000) records in all. Then, through the binary:
+//!
+//! * `store rebuild`: records/s;
+//! * `journal verify`: records/s (goal ≥ 500,000/s at 1,000,000 records);
+//! * restart: `run` started, `kill -9`, started again → `/healthz` answers (goal ≤ 1 s);
+//! * memory: peak RSS of the service after start and after answering a query (goal ≤ 128 MiB);
+//! * УРОГ query naming 1,000 appeals: claimed → answer durable in outbound, from the
+//!   journal's own timestamps (goal ≤ 100 ms).
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use medo_gateway::journal::{Event, Journal, NoticeRef, Output};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("medo-gateway")
+}
+
+const PORT: u16 = 18_917;
+
+fn write_config(root: &Path) -> PathBuf {
+    let text = fs::read_to_string("config/gateway.toml")
+        .unwrap()
+        .replace("\"spool/in\"", &format!("{:?}", root.join("in")))
+        .replace("\"spool/out\"", &format!("{:?}", root.join("out")))
+        .replace("\"spool/state\"", &format!("{:?}", root.join("state")))
+        .replace("settle_ms = 1000", "settle_ms = 1");
+    let text = format!("{text}\n");
+    let text = if text.contains("[http]") {
+        text.replace("[http]", &format!("[http]\nlisten = \"127.0.0.1:{PORT}\""))
+    } else {
+        format!("{text}\n[http]\nlisten = \"127.0.0.1:{PORT}\"\n")
+    };
+    for d in ["in", "out", "samples"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    let path = root.join("gateway.toml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn hex64(n: u64, tag: u8) -> String {
+    format!("{tag:02x}{n:062x}")
+}
+
+fn uid(n: u64, tag: u16) -> String {
+    format!("{n:08x}-{tag:04x}-4000-8000-000000000000")
+}
+
+fn output(kind: &str, key: &str, arrival: u64, tag: u16) -> Output {
+    Output {
+        name: format!("{kind}-{}-{arrival}", &key[..16]),
+        kind: kind.into(),
+        message_uid: uid(arrival, tag),
+        format: "2.2".into(),
+        created: "2026-11-23T08:46:22+03:00".into(),
+        recipient_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
+        about_uid: uid(arrival, 1),
+        accepted: true,
+        comment: None,
+        foundation: (kind == "registered").then(|| NoticeRef {
+            organization: Some("Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into()),
+            number: format!("А26-02-{arrival:07}"),
+            date: Some("2026-11-19".into()),
+        }),
+        registration: (kind == "registered").then(|| NoticeRef {
+            organization: None,
+            number: format!("ОГ-{arrival}/26"),
+            date: Some("2026-11-23".into()),
+        }),
+        reason: None,
+        text: None,
+        post: None,
+    }
+}
+
+/// The records `run` journals for one registered appeal (arrival = the next seq).
+fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
+    let key = hex64(arrival, 0xa1);
+    let receipt = output("receipt", &key, arrival, 2);
+    let notice = output("registered", &key, arrival, 3);
+    vec![
+        Event::Received {
+            key: key.clone(),
+            src: format!("{arrival:08}"),
+            claim: format!("c{arrival}-1-1"),
+            files: 4,
+            bytes: 3889,
+        },
+        Event::Parsed {
+            arrival,
+            key: key.clone(),
+            header_uid: uid(arrival, 1),
+            header_type: "Документ".into(),
+            format: "2.2".into(),
+            source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
+            document_uid: Some(uid(arrival, 4)),
+            warnings: 0,
+        },
+        Event::AppealReceived {
+            appeal: arrival,
+            key: key.clone(),
+            urog_number: format!("А26-02-{arrival:07}"),
+            urog_number_norm: format!("А26-02-{arrival:07}"),
+            urog_date: Some("2026-11-19".into()),
+            urog_organization: Some("Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into()),
+            document_uid: uid(arrival, 4),
+            source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
+            format: "2.2".into(),
+            restricted: false,
+            signatures: Vec::new(),
+            held: None,
+        },
+        Event::AppealRegistered {
+            appeal: arrival,
+            number: format!("ОГ-{year_seq}/26"),
+            year: 2026,
+            year_seq,
+            date: "2026-11-23".into(),
+            pin_hash: hex64(arrival, 0xb2),
+            by: "auto".into(),
+            outputs: vec![notice.clone()],
+        },
+        Event::Decided {
+            arrival,
+            key: key.clone(),
+            outputs: vec![receipt.clone()],
+        },
+        Event::Published {
+            arrival,
+            key: key.clone(),
+            name: receipt.name,
+            sha256: hex64(arrival, 0xc3),
+        },
+        Event::Published {
+            arrival,
+            key: key.clone(),
+            name: notice.name,
+            sha256: hex64(arrival, 0xc4),
+        },
+        Event::Archived {
+            arrival,
+            key: key.clone(),
+            dir: format!("archive/2026-11-23/{key}"),
+        },
+    ]
+}
+
+/// A receipt from the partner about one of ours: received, parsed, decided, archived.
+fn receipt_events(arrival: u64) -> Vec<Event> {
+    let key = hex64(arrival, 0xd5);
+    vec![
+        Event::Received {
+            key: key.clone(),
+            src: format!("{arrival:08}"),
+            claim: format!("c{arrival}-1-1"),
+            files: 2,
+            bytes: 1287,
+        },
+        Event::Parsed {
+            arrival,
+            key: key.clone(),
+            header_uid: uid(arrival, 1),
+            header_type: "Квитанция".into(),
+            format: "2.7.1".into(),
+            source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
+            document_uid: None,
+            warnings: 0,
+        },
+        Event::Decided {
+            arrival,
+            key: key.clone(),
+            outputs: Vec::new(),
+        },
+        Event::Archived {
+            arrival,
+            key: key.clone(),
+            dir: format!("archive/2026-11-23/{key}"),
+        },
+    ]
+}
+
+/// Writes the synthetic journal; returns the number of records.
+fn generate(state: &Path, appeals: usize, records: usize) -> u64 {
+    let (mut journal, _) = Journal::open(&state.join("journal")).unwrap();
+    let ts = "2026-11-23T05:46:22.795752263Z";
+    let mut made = 0usize;
+    let mut batch = Vec::new();
+    let mut next = journal.next_seq();
+    let flush = |journal: &mut Journal, batch: &mut Vec<Event>| {
+        journal.append(std::mem::take(batch), ts).unwrap();
+    };
+    let receipts = records.saturating_sub(appeals * 8) / 4;
+    let total = appeals + receipts;
+    for i in 0..total {
+        // receipts spread evenly among the appeals
+        let is_appeal = (i * appeals) / total != ((i + 1) * appeals) / total;
+        let events = if is_appeal {
+            made += 1;
+            appeal_events(next, made as u64)
+        } else {
+            receipt_events(next)
+        };
+        next += events.len() as u64;
+        batch.extend(events);
+        if batch.len() >= 4_000 {
+            flush(&mut journal, &mut batch);
+        }
+    }
+    flush(&mut journal, &mut batch);
+    journal.next_seq()
+}
+
+fn run(config: &Path, args: &[&str]) -> (Duration, String) {
+    let t = Instant::now();
+    let out = std::process::Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (took, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn healthz() -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", PORT)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    if s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf.starts_with("HTTP/1.1 200")
+}
+
+fn start(config: &Path) -> (std::process::Child, Duration) {
+    let t = Instant::now();
+    let child = std::process::Command::new(bin())
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while !healthz() {
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(t.elapsed() < Duration::from_secs(600), "never served");
+    }
+    (child, t.elapsed())
+}
+
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|k| k.parse::<f64>().ok())
+        .map_or(0.0, |k| k / 1024.0)
+}
+
+/// A query (kind «Запрос») naming `n` appeals in an attached query.xml.
+fn drop_query(root: &Path, config: &Path, n: usize) {
+    let samples = root.join("samples");
+    run(config, &["samples", "--out", samples.to_str().unwrap()]);
+    let q = root.join("staging-query");
+    fs::create_dir_all(&q).unwrap();
+    let src = samples.join("urog-appeal-2.2");
+    for e in fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), q.join(e.file_name())).unwrap();
+    }
+    let path = q.join("document.xml");
+    let bytes = fs::read(&path).unwrap();
+    let mut t = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    for (element, tag) in [("<xdms:header ", "0e01"), ("<xdms:document ", "0e02")] {
+        let el = t.find(element).unwrap();
+        let at = t[el..].find("xdms:uid=\"").unwrap() + el + 10;
+        t.replace_range(
+            at..at + 36,
+            &format!("ffffffff-{tag}-4000-8000-000000000000"),
+        );
+    }
+    t = t.replace(
+        "<xdms:kind>Письмо</xdms:kind>",
+        "<xdms:kind>Запрос</xdms:kind>",
+    );
+    fs::write(&path, encoding_rs::WINDOWS_1251.encode(&t).0).unwrap();
+    let numbers: String = (0..n)
+        .map(|i| format!("<appeal><number>ОГ-{}/26</number></appeal>", i * 97 + 1))
+        .collect();
+    fs::write(
+        q.join("query.xml"),
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><query xmlns=\"urn:medo-gateway:urog-query:1\" version=\"1\">{numbers}</query>"),
+    )
+    .unwrap();
+    // the envelope must list query.xml too
+    let env_path = q.join("envelope.ini");
+    let env = encoding_rs::WINDOWS_1251
+        .decode(&fs::read(&env_path).unwrap())
+        .0
+        .into_owned();
+    let files_at = env.find("[ФАЙЛЫ]").unwrap();
+    let count = env[files_at..]
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains('='))
+        .count();
+    let env = format!("{}\r\n{count}=query.xml\r\n", env.trim_end());
+    fs::write(&env_path, encoding_rs::WINDOWS_1251.encode(&env).0).unwrap();
+    fs::rename(&q, root.join("in/query")).unwrap();
+}
+
+/// ms from a query's `received` record to the last `published` of its answer.
+fn query_latency_ms(state: &Path) -> Option<f64> {
+    use time::format_description::well_known::Rfc3339;
+    let segs = medo_gateway::journal::segments(&state.join("journal")).ok()?;
+    let text = fs::read_to_string(segs.last()?).ok()?;
+    let mut received = None;
+    let mut published = None;
+    for line in text.lines().rev() {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let ts = time::OffsetDateTime::parse(v["ts"].as_str()?, &Rfc3339).ok()?;
+        match v["kind"].as_str()? {
+            "published" if v["name"].as_str()?.starts_with("response") && published.is_none() => {
+                published = Some(ts)
+            }
+            "received" if v["src"] == "query" => {
+                received = Some(ts);
+                break;
+            }
+            _ => {}
+        }
+    }
+    Some((published? - received?).as_seconds_f64() * 1000.0)
+}
+
+fn main() {
+    let appeals = env_usize("BENCH_APPEALS", 100_000);
+    let records = env_usize("BENCH_RECORDS", 1_000_000).max(appeals * 8 + 1);
+    let root = tempfile::tempdir_in(".").unwrap();
+    let config = write_config(root.path());
+    let state = root.path().join("state");
+    let t = Instant::now();
+    let n = generate(&state, appeals, records);
+    println!(
+        "scale: journal of {n} records ({appeals} registered appeals) written in {:.1} s, {:.0} MB",
+        t.elapsed().as_secs_f64(),
+        dir_bytes(&state.join("journal")) as f64 / 1e6
+    );
+    let (took, _) = run(&config, &["journal", "verify"]);
+    println!(
+        "journal verify: {n} records in {:.2} s = {:.0} records/s (goal ≥ 500,000/s)",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    let (took, _) = run(&config, &["store", "rebuild"]);
+    println!(
+        "store rebuild: {n} records in {:.1} s = {:.0} records/s",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    let (mut first, cold) = start(&config);
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let (service, warm) = start(&config);
+    println!(
+        "restart with {appeals} appeals stored: first start {:.0} ms; after kill -9 → /healthz answers in {:.0} ms (goal ≤ 1000 ms)",
+        cold.as_secs_f64() * 1000.0,
+        warm.as_secs_f64() * 1000.0
+    );
+    let after_start = peak_rss_mib(service.id());
+    drop_query(root.path(), &config, 1_000.min(appeals));
+    let t = Instant::now();
+    while !fs::read_dir(root.path().join("out")).unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("response")
+    }) {
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "no answer to the query"
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let after_query = peak_rss_mib(service.id());
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(service.id().to_string())
+        .status();
+    let mut service = service;
+    let _ = service.wait();
+    println!(
+        "memory with {appeals} appeals stored: peak RSS {after_start:.1} MiB after start, {after_query:.1} MiB after a 1,000-appeal query (goal ≤ 128 MiB)"
+    );
+    match query_latency_ms(&state) {
+        Some(ms) => println!(
+            "УРОГ query naming 1,000 appeals over {appeals}: claimed → answer published in {ms:.0} ms (goal ≤ 100 ms)"
+        ),
+        None => println!("УРОГ query: no timing found in the journal"),
+    }
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}

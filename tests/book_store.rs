@@ -1,0 +1,254 @@
+//! The two shelves of the appeal book agree: the sled store the service reads (folded inside
+//! each record's transaction) and the in-memory book operator commands fold from the journal.
+//! Random journals of appeal events (received, registered, refused, redelivered, progress,
+//! archived; answers awaiting receipts, receipts, re-sends) are written through the journal
+//! API, then both shelves are compared appeal by appeal and lookup by lookup.
+
+use medo_gateway::book::{AppealBook, Appeals};
+use medo_gateway::control::Step;
+use medo_gateway::journal::{Event, Journal, Output};
+use medo_gateway::resend::Tracker;
+use medo_gateway::store::{self, Store};
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Receive { urog: u8, held: bool },
+    Register(u8),
+    Refuse(u8),
+    Redeliver(u8),
+    Progress(u8, u8),
+    Archive(u8),
+    Answer,
+    Publish(u8),
+    Receipt(u8),
+    Resend(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (0u8..6, any::<bool>()).prop_map(|(urog, held)| Op::Receive { urog, held }),
+        any::<u8>().prop_map(Op::Register),
+        any::<u8>().prop_map(Op::Refuse),
+        any::<u8>().prop_map(Op::Redeliver),
+        (any::<u8>(), 0u8..4).prop_map(|(a, s)| Op::Progress(a, s)),
+        any::<u8>().prop_map(Op::Archive),
+        Just(Op::Answer),
+        any::<u8>().prop_map(Op::Publish),
+        any::<u8>().prop_map(Op::Receipt),
+        any::<u8>().prop_map(Op::Resend),
+    ]
+}
+
+fn output(name: &str, kind: &str, uid: &str) -> Output {
+    Output {
+        name: name.into(),
+        kind: kind.into(),
+        message_uid: uid.into(),
+        format: "2.2".into(),
+        created: "2026-11-23T08:00:00+03:00".into(),
+        recipient_uid: "r".into(),
+        about_uid: "a".into(),
+        accepted: true,
+        comment: None,
+        foundation: None,
+        registration: None,
+        reason: None,
+        text: None,
+        post: None,
+    }
+}
+
+/// Turns operations into events; ids refer to earlier arrivals (by index, wrapping).
+fn events(ops: &[Op]) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut appeals: Vec<u64> = Vec::new();
+    let mut answers: Vec<(String, String)> = Vec::new(); // (output name, message uid)
+    let mut seq = 0u64;
+    let mut year_seq = 0u64;
+    let pick = |v: &[u64], i: u8| (!v.is_empty()).then(|| v[i as usize % v.len()]);
+    for op in ops {
+        let e = match op {
+            Op::Receive { urog, held } => {
+                appeals.push(seq);
+                Event::AppealReceived {
+                    appeal: seq,
+                    key: format!("k{seq}"),
+                    urog_number: format!("A26-02-{urog}"),
+                    urog_number_norm: format!("А26-02-{urog}"),
+                    urog_date: Some("2026-11-19".into()),
+                    urog_organization: Some("УРОГ".into()),
+                    document_uid: format!("doc-{}", seq % 7),
+                    source_uid: "s".into(),
+                    format: "2.2".into(),
+                    restricted: seq.is_multiple_of(3),
+                    signatures: Vec::new(),
+                    held: held.then(|| "manual".into()),
+                }
+            }
+            Op::Register(i) => {
+                let Some(a) = pick(&appeals, *i) else {
+                    continue;
+                };
+                year_seq += 1;
+                Event::AppealRegistered {
+                    appeal: a,
+                    number: format!("ОГ-{year_seq}/26"),
+                    year: 2026,
+                    year_seq,
+                    date: "2026-11-23".into(),
+                    pin_hash: format!("pin{a}"),
+                    by: "auto".into(),
+                    outputs: Vec::new(),
+                }
+            }
+            Op::Refuse(i) => {
+                let Some(a) = pick(&appeals, *i) else {
+                    continue;
+                };
+                Event::AppealRefused {
+                    appeal: a,
+                    reason: "нет адреса".into(),
+                    comment: None,
+                    by: "operator".into(),
+                    outputs: Vec::new(),
+                }
+            }
+            Op::Redeliver(i) => {
+                let Some(a) = pick(&appeals, *i) else {
+                    continue;
+                };
+                Event::AppealRedelivered {
+                    appeal: seq,
+                    of: a,
+                    outputs: Vec::new(),
+                }
+            }
+            Op::Progress(i, s) => {
+                let Some(a) = pick(&appeals, *i) else {
+                    continue;
+                };
+                let step = match s {
+                    0 => Step::ExecutorAssigned {
+                        executor: "Иванов".into(),
+                        post: None,
+                    },
+                    1 => Step::Extended {
+                        until: "2026-12-30".into(),
+                        reason: "проверка".into(),
+                    },
+                    2 => Step::Redirected {
+                        to: "Минстрой".into(),
+                        sstu_id: None,
+                        number: Some("1".into()),
+                    },
+                    _ => Step::Answered {
+                        result: "explained".into(),
+                        file: None,
+                    },
+                };
+                Event::AppealProgress {
+                    appeal: a,
+                    step,
+                    outputs: Vec::new(),
+                }
+            }
+            Op::Archive(i) => {
+                let Some(a) = pick(&appeals, *i) else {
+                    continue;
+                };
+                Event::Archived {
+                    arrival: a,
+                    key: format!("k{a}"),
+                    dir: format!("archive/2026-11-23/k{a}"),
+                }
+            }
+            Op::Answer => {
+                let name = format!("response-{seq}");
+                let uid = format!("UID-{seq}");
+                answers.push((name.clone(), uid.clone()));
+                Event::QueryAnswered {
+                    arrival: seq,
+                    key: format!("q{seq}"),
+                    query_number: "1".into(),
+                    query_date: None,
+                    requested: Vec::new(),
+                    unresolved: Vec::new(),
+                    outputs: vec![output(&name, "response", &uid)],
+                }
+            }
+            Op::Publish(i) | Op::Receipt(i) | Op::Resend(i) if answers.is_empty() => {
+                let _ = i;
+                continue;
+            }
+            Op::Publish(i) => {
+                let (name, _) = &answers[*i as usize % answers.len()];
+                Event::Published {
+                    arrival: 0,
+                    key: "k".into(),
+                    name: name.clone(),
+                    sha256: "0".repeat(64),
+                }
+            }
+            Op::Receipt(i) => {
+                let (_, uid) = &answers[*i as usize % answers.len()];
+                Event::ReceiptReceived {
+                    arrival: seq,
+                    about_uid: uid.to_lowercase(),
+                    accepted: true,
+                    comment: None,
+                }
+            }
+            Op::Resend(i) => {
+                let (name, uid) = &answers[*i as usize % answers.len()];
+                Event::Resent {
+                    arrival: 0,
+                    message_uid: uid.clone(),
+                    attempt: 1,
+                    outputs: vec![output(&format!("{name}-r"), "response", uid)],
+                }
+            }
+        };
+        out.push(e);
+        seq += 1;
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn the_store_and_the_journal_fold_agree(ops in proptest::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().unwrap();
+        let journal_dir = dir.path().join("journal");
+        let (mut journal, _) = Journal::open(&journal_dir).unwrap();
+        // one event per record, so the generated seqs are the arrival ids
+        for e in events(&ops) {
+            journal.append(vec![e], "2026-11-23T05:00:00Z").unwrap();
+        }
+        let book = AppealBook::load(&journal_dir).unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        store::rebuild(&store, &journal_dir).unwrap();
+        prop_assert_eq!(book.all(), store.all());
+        let mut open_book = Vec::new();
+        book.each_open(&mut |a| open_book.push(a.id));
+        let mut open_store = Vec::new();
+        store.each_open(&mut |a| open_store.push(a.id));
+        prop_assert_eq!(open_book, open_store);
+        prop_assert_eq!(book.recent(5), store.recent(5));
+        prop_assert_eq!(book.next_seq(2026), store.next_seq(2026));
+        for a in book.all() {
+            prop_assert_eq!(book.by_document(&a.document_uid), store.by_document(&a.document_uid));
+            for id in [a.urog_number.clone(), a.id.to_string(), a.number.clone().unwrap_or_default()] {
+                prop_assert_eq!(book.find(&id), store.find(&id));
+            }
+        }
+        let mut tracker = Tracker::default();
+        for r in medo_gateway::journal::read_all(&journal_dir).unwrap() {
+            tracker.apply(&r);
+        }
+        let mut waiting = store.waiting().unwrap();
+        waiting.sort_by(|a, b| a.output.message_uid.cmp(&b.output.message_uid));
+        prop_assert_eq!(tracker.all_waiting(), waiting);
+    }
+}
