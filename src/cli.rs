@@ -707,8 +707,9 @@ fn run_service(config: Config, once: bool) -> ExitCode {
     let result = if once {
         gateway::run_once(config).map(|r| {
             println!(
-                "run --once: claimed {}, parsed {}, duplicates {}, quarantined {}, published {}, archived {}; left in inbound: {} incomplete, {} settling",
-                r.claimed, r.parsed, r.duplicates, r.quarantined, r.published, r.archived, r.incomplete, r.settling
+                "run --once: claimed {}, parsed {}, duplicates {}, quarantined {}, published {}, archived {}; left in inbound: {} incomplete, {} settling{}",
+                r.claimed, r.parsed, r.duplicates, r.quarantined, r.published, r.archived, r.incomplete, r.settling,
+                peak_rss_kib().map(|k| format!("; peak RSS {} KiB", k)).unwrap_or_default()
             );
         })
     } else {
@@ -853,6 +854,20 @@ fn run_rebuild(config: &Config) -> Result<ExitCode, String> {
     let n = store::rebuild(&store, &layout.journal).map_err(|e| e.to_string())?;
     println!("store rebuilt from {n} journal records");
     Ok(ExitCode::SUCCESS)
+}
+
+/// This process's peak resident memory (Linux: `VmHWM`, which, unlike `getrusage`, does not
+/// carry over the parent's peak across `exec`).
+fn peak_rss_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn run_store_verify(config: &Config) -> Result<ExitCode, String> {

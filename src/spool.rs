@@ -264,7 +264,8 @@ pub enum Verdict {
 /// Remembers each inbound folder's last snapshot and since when it has been unchanged.
 #[derive(Default)]
 pub struct SettleTracker {
-    seen: HashMap<String, (Snapshot, Instant)>,
+    /// Per folder: its last snapshot, since when it has looked like that, when first seen.
+    seen: HashMap<String, (Snapshot, Instant, Instant)>,
 }
 
 impl SettleTracker {
@@ -287,12 +288,21 @@ impl SettleTracker {
                 }
             }
         };
-        let since = match self.seen.get(name) {
-            Some((old, since)) if *old == snap => *since,
-            _ => now,
+        let (since, first_seen) = match self.seen.get(name) {
+            Some((old, since, first)) if *old == snap => (*since, *first),
+            Some((_, _, first)) => (now, *first),
+            None => (now, now),
         };
-        self.seen.insert(name.to_string(), (snap.clone(), since));
+        self.seen
+            .insert(name.to_string(), (snap.clone(), since, first_seen));
         let stable_for = now.duration_since(since);
+        let limit = Duration::from_secs(spool.incomplete_after_secs);
+        // a folder that never stops changing (a writer gone mad, or a slow attack) is not
+        // waited for longer than the incomplete limit, counted from when we first saw it
+        let watched = now.duration_since(first_seen);
+        if stable_for < settle && watched >= limit && watched >= settle {
+            return Verdict::Overdue(format!("still changing after {} s", watched.as_secs()));
+        }
         let age = SystemTime::now()
             .duration_since(snap.newest)
             .unwrap_or_default();
@@ -323,9 +333,13 @@ impl SettleTracker {
 
     /// Forgets folders no longer in inbound.
     pub fn retain(&mut self, present: &[String]) {
-        self.seen.retain(|k, _| present.contains(k));
+        let present: std::collections::HashSet<&str> = present.iter().map(String::as_str).collect();
+        self.seen.retain(|k, _| present.contains(k.as_str()));
     }
 }
+
+/// Folders in inbound one pass looks at (a bound on memory; the rest wait).
+pub const MAX_INBOUND_FOLDERS: usize = 1_000_000;
 
 /// Package folders in inbound (hidden names skipped), sorted, at most `max`.
 pub fn scan_inbound(inbound: &Path, max: usize) -> Result<Vec<String>, SpoolError> {
@@ -338,10 +352,16 @@ pub fn scan_inbound(inbound: &Path, max: usize) -> Result<Vec<String>, SpoolErro
         if name.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
+        if names.len() >= max {
+            tracing::warn!(
+                limit = max,
+                "more folders in inbound than a pass looks at; the rest wait for later passes"
+            );
+            break;
+        }
         names.push(name);
     }
     names.sort();
-    names.truncate(max);
     Ok(names)
 }
 

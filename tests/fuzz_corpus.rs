@@ -40,3 +40,8 @@ fn container_corpus() {
 fn passport_corpus() {
     replay("passport", fuzzing::passport);
 }
+
+#[test]
+fn journal_corpus() {
+    replay("journal", medo_gateway::journal::fuzz_line);
+}

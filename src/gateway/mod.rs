@@ -342,7 +342,7 @@ impl Gateway {
     /// Scans inbound and claims what is ready (or overdue).
     fn claim_ready(&mut self) -> Result<PassReport, GatewayError> {
         let mut report = PassReport::default();
-        let names = spool::scan_inbound(&self.layout.inbound, 100_000)?;
+        let names = spool::scan_inbound(&self.layout.inbound, spool::MAX_INBOUND_FOLDERS)?;
         self.tracker.retain(&names);
         let now = Instant::now();
         let mut claimed: Vec<(String, String)> = Vec::new();

@@ -54,8 +54,8 @@ pub fn is_envelope_name(name: &str) -> bool {
     lower.ends_with(".ini") || lower.ends_with(".ltr")
 }
 
-/// Regular files directly in `dir`, sorted by name. Symlinks, FIFOs, sockets, devices and
-/// sub-folders are refused, and so are names that are not UTF-8 or hold control characters:
+/// Regular files directly in `dir`, sorted by name. Symlinks, FIFOs, sockets, devices,
+/// sub-folders and hard-linked files are refused, and so are names that are not UTF-8 or hold control characters:
 /// a package is a flat folder of plain files.
 pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<String>, WireError> {
     let mut files = Vec::new();
@@ -92,10 +92,32 @@ pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<String>, WireError>
                 WireErrorKind::NotRegularFile(name.clone()),
             ));
         }
+        if hard_linked(&entry) {
+            return Err(WireError::new(
+                &name,
+                WireErrorKind::UnsafeName(
+                    name.clone(),
+                    "hard link (the file has other names outside the package)",
+                ),
+            ));
+        }
         files.push(name);
     }
     files.sort();
     Ok(files)
+}
+
+/// A regular file that also has other names: a package's files are its own (VipNet writes
+/// them afresh), and a link to a file elsewhere must not be archived or served.
+#[cfg(unix)]
+fn hard_linked(entry: &fs::DirEntry) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    entry.metadata().is_ok_and(|m| m.nlink() > 1)
+}
+
+#[cfg(not(unix))]
+fn hard_linked(_entry: &fs::DirEntry) -> bool {
+    false
 }
 
 /// Reads a file of at most `limit` bytes.

@@ -21,11 +21,15 @@ fn sniff_bom(bytes: &[u8]) -> Option<(&'static Encoding, usize)> {
     Encoding::for_bom(bytes)
 }
 
-/// Decodes `bytes` strictly (no replacement characters) or returns `None`.
+/// Decodes `bytes` strictly (no replacement characters) or returns `None`. A byte that a
+/// single-byte encoding leaves undefined (windows-1251's 0x98, which the WHATWG table maps
+/// to the C1 control U+0098) counts as invalid: no МЭДО text holds C1 controls.
 fn decode_strict(encoding: &'static Encoding, bytes: &[u8]) -> Option<String> {
-    encoding
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .map(|text| text.into_owned())
+    let text = encoding.decode_without_bom_handling_and_without_replacement(bytes)?;
+    if encoding != UTF_8 && text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+        return None;
+    }
+    Some(text.into_owned())
 }
 
 /// The fallback partner of an encoding: the other of the two МЭДО encodings.
@@ -62,8 +66,9 @@ pub fn declared_xml_encoding(bytes: &[u8]) -> Option<String> {
     Some(value[..close].trim().to_string())
 }
 
-/// Decodes an XML file: the BOM wins, then the declared encoding, then a fallback
-/// (windows-1251 ↔ UTF-8) with a warning. UTF-16 is accepted only with a BOM.
+/// Decodes an XML file: the BOM (a declaration that contradicts it is an error), then the
+/// declared encoding, then a fallback (windows-1251 ↔ UTF-8) with a warning. UTF-16 is
+/// accepted only with a BOM.
 ///
 /// A file declared windows-1251 whose bytes are valid, non-ASCII UTF-8 is read as UTF-8 with a
 /// warning: re-encoding tools often change the bytes but not the declaration, and genuine
@@ -77,12 +82,16 @@ pub fn decode_xml(bytes: &[u8]) -> Result<Decoded, WireErrorKind> {
             if encoding == UTF_8 { body } else { b"" },
         );
         if let Some(label) = declared {
+            // XML 1.0 §4.3.3 and Appendix F: an entity presented in an encoding other than
+            // the one it declares is a fatal error — which of the two lies cannot be known
             match Encoding::for_label(label.as_bytes()) {
                 Some(e) if e == encoding => {}
-                _ => warnings.push(format!(
-                    "byte order mark says {} but the declaration says {label:?}; the BOM wins",
-                    encoding.name()
-                )),
+                _ => {
+                    return Err(WireErrorKind::Encoding(format!(
+                        "byte order mark says {} but the declaration says {label:?}",
+                        encoding.name()
+                    )))
+                }
             }
         }
         let text = decode_strict(encoding, body).ok_or_else(|| {
@@ -256,13 +265,17 @@ mod tests {
     }
 
     #[test]
-    fn bom_wins_over_declaration() {
+    fn a_bom_that_contradicts_the_declaration_is_an_error() {
         let mut bytes = UTF8_BOM.to_vec();
         bytes.extend("<?xml version=\"1.0\" encoding=\"windows-1251\"?><a>Да</a>".as_bytes());
-        let d = decode_xml(&bytes).unwrap();
-        assert_eq!(d.encoding, "UTF-8");
-        assert!(d.text.starts_with("<?xml"));
-        assert_eq!(d.warnings.len(), 1);
+        assert!(matches!(
+            decode_xml(&bytes),
+            Err(WireErrorKind::Encoding(_))
+        ));
+        let mut agreeing = UTF8_BOM.to_vec();
+        agreeing.extend("<?xml version=\"1.0\" encoding=\"utf-8\"?><a>Да</a>".as_bytes());
+        let d = decode_xml(&agreeing).unwrap();
+        assert_eq!((d.encoding, d.warnings.len()), ("UTF-8", 0));
     }
 
     #[test]
