@@ -382,6 +382,8 @@ pub struct Journal {
     segment_first: u64,
     next_seq: u64,
     head: String,
+    /// The time of the last record (RFC 3339), if any.
+    last_ts: Option<String>,
 }
 
 /// What opening the journal found.
@@ -399,8 +401,8 @@ impl Journal {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
         let mut report = OpenReport::default();
         let segs = segments(dir).map_err(io_err(dir))?;
-        let (segment_first, next_seq, head) = match segs.last() {
-            None => (0, 0, GENESIS.to_string()),
+        let (segment_first, next_seq, head, last_ts) = match segs.last() {
+            None => (0, 0, GENESIS.to_string(), None),
             Some(last) => {
                 report.torn_bytes_truncated = truncate_torn_tail(last)?;
                 let first: u64 = last
@@ -409,7 +411,7 @@ impl Journal {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
                 match last_record(last)? {
-                    Some(r) => (first, r.seq + 1, r.hash),
+                    Some(r) => (first, r.seq + 1, r.hash, Some(r.ts)),
                     None if segs.len() >= 2 => {
                         let prev = last_record(&segs[segs.len() - 2])?.ok_or_else(|| {
                             JournalError::Corrupt {
@@ -418,9 +420,9 @@ impl Journal {
                                 problem: "empty segment".into(),
                             }
                         })?;
-                        (first, prev.seq + 1, prev.hash)
+                        (first, prev.seq + 1, prev.hash, Some(prev.ts))
                     }
-                    None => (first, first, GENESIS.to_string()),
+                    None => (first, first, GENESIS.to_string(), None),
                 }
             }
         };
@@ -437,6 +439,7 @@ impl Journal {
                 segment_first,
                 next_seq,
                 head,
+                last_ts,
             },
             report,
         ))
@@ -450,6 +453,11 @@ impl Journal {
     /// The hash of the last record (or [`GENESIS`]).
     pub fn head(&self) -> &str {
         &self.head
+    }
+
+    /// The time of the last record (RFC 3339), if any.
+    pub fn last_ts(&self) -> Option<&str> {
+        self.last_ts.as_deref()
     }
 
     /// Appends events and makes them durable with one fsync (group commit). Returns the
@@ -473,6 +481,7 @@ impl Journal {
             records.push(r);
         }
         self.flush_buf(&mut buf)?;
+        self.last_ts = Some(now.to_string());
         Ok(records)
     }
 

@@ -400,7 +400,7 @@ impl Gateway {
     /// Applies queued operator commands (register / refuse an appeal waiting for an operator).
     pub(super) fn process_commands(&mut self) -> Result<(), GatewayError> {
         for (path, command) in control::pending(&self.layout.state, 64) {
-            let (now, _) = now_utc();
+            let (now, _) = self.now();
             let result = command.and_then(|c| self.command_event(&c, now));
             match result {
                 Ok(event) => {

@@ -91,10 +91,29 @@ impl PassReport {
     }
 }
 
-fn now_utc() -> (OffsetDateTime, String) {
-    let now = OffsetDateTime::now_utc();
-    let text = now.format(&Rfc3339).expect("UTC times format");
-    (now, text)
+/// The time as the gateway keeps it: the system clock, but never before the last journal
+/// record. A clock set back (NTP step, a wrong manual change, a restored VM snapshot) must
+/// not make the journal run backwards or date a registration before an earlier one; the
+/// gateway holds time at the journal's last instant and warns until the clock catches up.
+fn monotone_now(last_journaled: Option<&str>, behind_warned: &mut bool) -> OffsetDateTime {
+    let system = OffsetDateTime::now_utc();
+    let last = last_journaled.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
+    match last {
+        Some(last) if system < last => {
+            if !*behind_warned {
+                tracing::warn!(
+                    behind_secs = (last - system).as_seconds_f64(),
+                    "the system clock is behind the journal's last record; holding time at that record until the clock catches up"
+                );
+                *behind_warned = true;
+            }
+            last
+        }
+        _ => {
+            *behind_warned = false;
+            system
+        }
+    }
 }
 
 /// The gateway: spool + journal + store, owned by one thread at a time.
@@ -110,6 +129,8 @@ pub struct Gateway {
     /// When the overdue-appeals gauge was last counted, and the count (a walk over open
     /// appeals: done at most once a minute).
     overdue_counted: Option<(std::time::Instant, u64)>,
+    /// Whether the clock-behind warning was given (once per episode).
+    clock_behind_warned: bool,
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
@@ -159,6 +180,7 @@ impl Gateway {
             claims: 0,
             overdue: HashMap::new(),
             overdue_counted: None,
+            clock_behind_warned: false,
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
             checkpoint_key,
@@ -169,6 +191,13 @@ impl Gateway {
         }])?;
         gw.adopt_orphan_claims()?;
         Ok(gw)
+    }
+
+    /// Now, never before the last journal record (see [`monotone_now`]).
+    fn now(&mut self) -> (OffsetDateTime, String) {
+        let now = monotone_now(self.journal.last_ts(), &mut self.clock_behind_warned);
+        let text = now.format(&Rfc3339).expect("UTC times format");
+        (now, text)
     }
 
     /// The config in force.
@@ -184,7 +213,7 @@ impl Gateway {
     /// Sends our documents again that got no receipt in time (same message uid, a new folder),
     /// and alerts after `ESCALATE_AFTER` re-sends.
     fn resend_due(&mut self) -> Result<(), GatewayError> {
-        let (now, _) = now_utc();
+        let (now, _) = self.now();
         let waiting = self.store.waiting()?;
         let events: Vec<Event> = crate::resend::due(waiting, now, &self.config.resend_after_secs)
             .into_iter()
@@ -279,7 +308,7 @@ impl Gateway {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let (_, ts) = now_utc();
+        let (_, ts) = self.now();
         let before = self.journal.next_seq();
         let records = self.journal.append(events, &ts)?;
         if before / self.config.checkpoint_every
@@ -409,7 +438,7 @@ impl Gateway {
         let mut batch_uids: HashMap<String, u64> = HashMap::new();
         let mut appeal_batch = AppealBatch::default();
         for a in pending {
-            let (now, _) = now_utc();
+            let (now, _) = self.now();
             let dir = self.layout.claimed.join(&a.claim);
             if let Some(why) = self.overdue.remove(&a.claim) {
                 let message = read_message_only(&dir, &self.config.limits).ok();
@@ -596,7 +625,7 @@ impl Gateway {
                     let reason = Reason {
                         code: code.clone(),
                         message: message.clone(),
-                        time: now_utc().1,
+                        time: self.now().1,
                         original_name: a.src.clone(),
                         key: a.key.clone(),
                         arrival: a.arrival,
@@ -938,9 +967,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             }
             Err(e) => return Err(e),
         };
+        // while failing, the backoff holds: filesystem events (our own retries touch the
+        // claimed folder, whose inotify watch followed it out of inbound) must not turn it
+        // into a busy loop
+        let backing_off = failures > 0;
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = nudges.recv() => {
+            _ = nudges.recv(), if !backing_off => {
                 // let a burst of events finish before scanning
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }

@@ -1,0 +1,205 @@
+//! Fault injection through the binary. Here: the disk filling up while publishing, a
+//! read-only state_dir at start, the clock jumping backwards. (Also fault tests, in
+//! tests/spool.rs: outbound not writable for a while, a corrupt sled store rebuilt from the
+//! journal, a journal whose last record was torn by a crash.)
+//!
+//! The filesystem faults mount small tmpfs file systems, which needs root (CAP_SYS_ADMIN);
+//! without it those tests say so and return. The clock test runs the binary under
+//! libfaketime (Debian `faketime`, installed by `.ci/run`).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::env::{Env, Service};
+
+/// A tmpfs mounted at a folder; unmounted when dropped.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, options: &str) -> Option<Mount> {
+        fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("NOTE: cannot mount tmpfs (needs root/CAP_SYS_ADMIN): filesystem fault test not run");
+        }
+        ok.then(|| Mount(at.to_path_buf()))
+    }
+
+    fn remount(&self, options: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_full_disk_while_publishing_is_retried_and_loses_nothing() {
+    let env = Env::new();
+    let service = Service::start(&env);
+    // outbound packages are built in state_dir/tmp and renamed into outbound: a full,
+    // one-page file system there makes every build fail with ENOSPC
+    let tmp = env.state.join("tmp");
+    let Some(full) = Mount::tmpfs(&tmp, "size=4k") else {
+        return;
+    };
+    let _ = fs::write(tmp.join("filler"), vec![0u8; 4096]);
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    wait_for("the decision", Duration::from_secs(20), || {
+        !env.records_of_kind("appeal_registered").is_empty()
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        env.outbound_names().is_empty(),
+        "published onto a full disk?"
+    );
+    assert!(env.records_of_kind("published").is_empty());
+    let claimed: Vec<_> = fs::read_dir(env.state.join("claimed")).unwrap().collect();
+    assert_eq!(claimed.len(), 1, "the package must wait in claimed/");
+    // space comes back
+    drop(full);
+    wait_for(
+        "publishing after space returned",
+        Duration::from_secs(90),
+        || env.records_of_kind("published").len() == 2,
+    );
+    wait_for("archiving", Duration::from_secs(20), || {
+        !env.records_of_kind("archived").is_empty()
+    });
+    let status = service.stop();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(env.outbound_names().len(), 2, "{:?}", env.outbound_names());
+    env.verify_all();
+}
+
+#[test]
+fn a_read_only_state_dir_at_start_is_a_clear_error() {
+    let env = Env::new();
+    // in, out and state on one small file system, made read-only before the start
+    let fs_root = env.root.path().join("fs");
+    let Some(mount) = Mount::tmpfs(&fs_root, "size=16m") else {
+        return;
+    };
+    let config = fs::read_to_string(&env.config)
+        .unwrap()
+        .replace(
+            env.inbound.to_str().unwrap(),
+            fs_root.join("in").to_str().unwrap(),
+        )
+        .replace(
+            env.outbound.to_str().unwrap(),
+            fs_root.join("out").to_str().unwrap(),
+        )
+        .replace(
+            env.state.to_str().unwrap(),
+            fs_root.join("state").to_str().unwrap(),
+        );
+    fs::write(&env.config, config).unwrap();
+    for d in ["in", "out", "state"] {
+        fs::create_dir_all(fs_root.join(d)).unwrap();
+    }
+    mount.remount("ro");
+    let out = env.cmd(&["run", "--once"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("Read-only file system") && stderr.contains("state"),
+        "unclear error: {stderr}"
+    );
+    // and once writable, it starts
+    mount.remount("rw");
+    let out = env.cmd(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `run --once` under libfaketime, the clock moved by `offset` (e.g. `-3d`).
+fn once_at(env: &Env, offset: &str) -> std::process::Output {
+    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    assert!(
+        Path::new(lib).exists(),
+        "libfaketime missing: apt-get install faketime (.ci/run does)"
+    );
+    common::bin()
+        .arg("--config")
+        .arg(&env.config)
+        .args(["run", "--once"])
+        .env("LD_PRELOAD", lib)
+        .env("FAKETIME", offset)
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .env("FAKETIME_DONT_RESET", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_clock_jumping_backwards_never_makes_the_journal_run_backwards() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "first");
+    env.once();
+    // three days back: the clock was set wrong, or a VM snapshot restored
+    env.drop_sample("urog-appeal-2.7.1", "second");
+    let out = once_at(&env, "-3d");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("clock is behind the journal"),
+        "no warning: {stderr}"
+    );
+    let ts: Vec<String> = env
+        .journal_lines()
+        .iter()
+        .map(|r| r["ts"].as_str().unwrap().to_string())
+        .collect();
+    let parsed: Vec<time::OffsetDateTime> = ts
+        .iter()
+        .map(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).unwrap()
+        })
+        .collect();
+    assert!(
+        parsed.windows(2).all(|w| w[0] <= w[1]),
+        "journal time runs backwards: {ts:?}"
+    );
+    // the second registration is not dated before the first
+    let dates: Vec<String> = env
+        .records_of_kind("appeal_registered")
+        .iter()
+        .map(|r| r["date"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(dates.len(), 2);
+    assert!(dates[0] <= dates[1], "{dates:?}");
+    env.verify_all();
+    // the clock right again: business as usual, no warning
+    let out = env.cmd(&["run", "--once"]);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("clock is behind"));
+}
