@@ -5,7 +5,8 @@
 //!   and MB/s, next to the rate of merely reading the same bytes (warm cache), same run;
 //! * streaming SHA-256 of a 1 GiB file next to `openssl speed -evp sha256` (one core), same run.
 //!
-//! Environment: `BENCH_PACKAGES` (default 2000 per kind), `BENCH_SHA_MIB` (default 1024).
+//! Environment: `BENCH_PACKAGES` (default 10,000 per kind), `BENCH_SHA_MIB` (default 1024),
+//! `BENCH_PROFILE_PARSE` (extra parse rounds to profile, default 0).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -122,7 +123,7 @@ fn sha_bench(dir: &Path) {
 
 fn main() {
     // `cargo bench` passes --bench; ignore arguments.
-    let n = env_usize("BENCH_PACKAGES", 2000);
+    let n = env_usize("BENCH_PACKAGES", 10_000);
     let tmp = tempfile::tempdir().unwrap();
     let urog = Sender {
         uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
@@ -145,6 +146,13 @@ fn main() {
         let made = generate(&out, &parties).unwrap();
         v22.push(made[0].clone());
         v271.push(made[1].clone());
+    }
+    // BENCH_PROFILE_PARSE=N: parse everything N more times first (a long parse-only phase to
+    // profile with perf; figures below are unaffected but for a warmer cache)
+    for _ in 0..env_usize("BENCH_PROFILE_PARSE", 0) {
+        for d in v22.iter().chain(&v271) {
+            read_package(d, &Limits::default()).unwrap();
+        }
     }
     parse_bench("2.2 document (envelope + cp1251 XML + 2 PDFs)", &v22);
     parse_bench(

@@ -4,7 +4,7 @@
 //! given folder; never follows a name out of it; never writes.
 
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::Path;
 
 use serde::Serialize;
@@ -120,6 +120,23 @@ fn hard_linked(_entry: &fs::DirEntry) -> bool {
     false
 }
 
+/// Containers up to this size are read into memory once (hash and parse from one read).
+const SMALL_CONTAINER_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The whole file when it is at most [`SMALL_CONTAINER_BYTES`]; `None` when larger.
+fn read_small(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > SMALL_CONTAINER_BYTES {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(len as usize + 1);
+    (&mut file)
+        .take(SMALL_CONTAINER_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= SMALL_CONTAINER_BYTES).then_some(bytes))
+}
+
 /// Reads a file of at most `limit` bytes.
 fn read_bounded(
     path: &Path,
@@ -128,7 +145,9 @@ fn read_bounded(
     what: &'static str,
 ) -> Result<Vec<u8>, WireError> {
     let file = File::open(path).map_err(|e| io_error(name, e))?;
-    let mut bytes = Vec::new();
+    // sized from the file's length: one read for the bytes, one for the end (no probing)
+    let size_hint = file.metadata().map_or(0, |m| m.len()).min(limit + 1);
+    let mut bytes = Vec::with_capacity(size_hint as usize + 1);
     file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| io_error(name, e))?;
@@ -325,12 +344,32 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
         }
     }
 
+    let container_name = match &message.body {
+        Body::Container(c) => file_base_name(&c.body).ok(),
+        _ => None,
+    };
     let mut files = Vec::new();
     let mut hasher = FileHasher::new(64 * 1024);
+    // a small container is read once: hashed from memory and parsed from the same bytes
+    let mut container_bytes: Option<(String, Vec<u8>)> = None;
     for name in present.iter().filter(|n| *n != &envelope_file) {
         // the message was hashed from the bytes already read; everything else is streamed
+        let is_container = container_name
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(name));
         let (sha256, size) = if name == &message_file {
             message_sha256.clone()
+        } else if is_container {
+            match read_small(&dir.join(name)).map_err(|e| io_error(name, e))? {
+                Some(bytes) => {
+                    let digest = (sha256_bytes(&bytes), bytes.len() as u64);
+                    container_bytes = Some((name.clone(), bytes));
+                    digest
+                }
+                None => hasher
+                    .hash_file(&dir.join(name))
+                    .map_err(|e| io_error(name, e))?,
+            }
         } else {
             hasher
                 .hash_file(&dir.join(name))
@@ -353,9 +392,17 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
                 .cloned();
             match actual {
                 Some(actual) => {
-                    let f = File::open(dir.join(&actual)).map_err(|e| io_error(&actual, e))?;
-                    let info =
-                        read_container(f, limits, None).map_err(|k| WireError::new(&actual, k))?;
+                    let info = match container_bytes.take() {
+                        Some((n, bytes)) if n == actual => {
+                            read_container(std::io::Cursor::new(bytes), limits, None)
+                        }
+                        _ => {
+                            let f =
+                                File::open(dir.join(&actual)).map_err(|e| io_error(&actual, e))?;
+                            read_container(std::io::BufReader::with_capacity(64 * 1024, f), limits, None)
+                        }
+                    }
+                    .map_err(|k| WireError::new(&actual, k))?;
                     warnings.extend(info.warnings.iter().map(|w| format!("{actual}: {w}")));
                     for m in &info.missing {
                         warnings.push(format!(
