@@ -484,21 +484,23 @@ impl Move {
 
 /// Moves claimed folders to their resting places, group-committed: reason files written and
 /// synced together, renames, then one fsync per touched folder. Idempotent: a move whose
-/// claim is gone and whose target exists is already done.
-pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<(), SpoolError> {
+/// claim is gone and whose target exists is already done; one whose claim is gone and whose
+/// target does not exist was removed from outside — its index is returned (`vanished`).
+pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<Vec<usize>, SpoolError> {
     let mut written = Vec::new();
     let mut todo = Vec::new();
-    for m in moves {
+    let mut vanished = Vec::new();
+    for (i, m) in moves.iter().enumerate() {
         let src = layout.claimed.join(&m.claim);
         let target = m.target();
         if !src.exists() {
             if target.exists() {
                 continue;
             }
-            return Err(SpoolError::Transient {
-                what: format!("claimed folder {} vanished", src.display()),
-                source: io::Error::from(io::ErrorKind::NotFound),
-            });
+            // removed from outside after we claimed it: nothing to move, and waiting would
+            // stall every other package of the batch; the caller journals it as vanished
+            vanished.push(i);
+            continue;
         }
         let parent = target.parent().unwrap_or(&m.dest).to_path_buf();
         fs::create_dir_all(&parent)
@@ -512,7 +514,7 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<(), SpoolError> 
         todo.push((src, target, parent));
     }
     if todo.is_empty() {
-        return Ok(());
+        return Ok(vanished);
     }
     if !written.is_empty() {
         sync_batch(&layout.state, &written, &[])?;
@@ -535,7 +537,8 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<(), SpoolError> 
     }
     dirs.sort();
     dirs.dedup();
-    sync_batch(&layout.state, &[], &dirs)
+    sync_batch(&layout.state, &[], &dirs)?;
+    Ok(vanished)
 }
 
 /// The digest of an outbound package: SHA-256 over its sorted `name\0sha256` lines (like

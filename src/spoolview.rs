@@ -16,7 +16,8 @@ use crate::spool::{completeness, Completeness, Layout, Reason};
 /// One line of `spool list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    /// `ready`, `incomplete`, `processing`, `quarantined`, `archived`, `outbound`.
+    /// `ready`, `incomplete`, `processing`, `quarantined`, `archived`, `vanished` (removed
+    /// from `claimed/` by someone else), `outbound`.
     pub state: &'static str,
     /// The arrival number when the package was claimed; the folder name otherwise.
     pub id: String,
@@ -99,6 +100,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
         let (state, path) = match dir {
             None => ("processing", layout.claimed.join(claim)),
             Some(d) if d.starts_with("quarantine/") => ("quarantined", layout.state.join(d)),
+            Some(d) if d.starts_with("vanished/") => ("vanished", layout.state.join(d)),
             Some(d) => ("archived", layout.state.join(d)),
         };
         let detail = match state {
@@ -148,6 +150,7 @@ pub fn status(items: &[Item]) -> Status {
         "processing",
         "quarantined",
         "archived",
+        "vanished",
         "outbound",
     ] {
         counts.insert(state, 0);

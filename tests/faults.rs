@@ -203,3 +203,44 @@ fn the_clock_jumping_backwards_never_makes_the_journal_run_backwards() {
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("clock is behind"));
 }
+
+#[test]
+fn a_claimed_folder_removed_from_outside_does_not_stall_the_others() {
+    let env = Env::new();
+    let service = Service::start(&env);
+    // outbound unusable, so the package waits in claimed/ after its decision
+    let away = env.root.path().join("out.away");
+    fs::rename(&env.outbound, &away).unwrap();
+    fs::write(&env.outbound, b"not a folder").unwrap();
+    env.drop_sample("urog-appeal-2.2", "doomed");
+    wait_for("the decision", Duration::from_secs(20), || {
+        !env.records_of_kind("decided").is_empty()
+    });
+    // someone deletes the claimed folder by hand
+    for e in fs::read_dir(env.state.join("claimed")).unwrap() {
+        fs::remove_dir_all(e.unwrap().path()).unwrap();
+    }
+    fs::remove_file(&env.outbound).unwrap();
+    fs::rename(&away, &env.outbound).unwrap();
+    wait_for(
+        "the vanished package to be journaled",
+        Duration::from_secs(90),
+        || !env.records_of_kind("archived").is_empty(),
+    );
+    let archived = env.records_of_kind("archived");
+    assert!(
+        archived[0]["dir"]
+            .as_str()
+            .unwrap()
+            .starts_with("vanished/"),
+        "{archived:?}"
+    );
+    // its receipt and notice still went out; the next package is processed as usual
+    assert_eq!(env.records_of_kind("published").len(), 2);
+    env.drop_sample("urog-appeal-2.7.1", "next");
+    wait_for("the next package", Duration::from_secs(20), || {
+        env.records_of_kind("archived").len() == 2
+    });
+    assert!(service.stop().success());
+    env.verify_all();
+}

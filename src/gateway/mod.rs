@@ -643,14 +643,23 @@ impl Gateway {
             });
             dirs.push(rel);
         }
-        spool::file_away_all(&self.layout, &moves)?;
+        let vanished = spool::file_away_all(&self.layout, &moves)?;
         let events: Vec<Event> = ready
             .iter()
             .zip(dirs)
-            .map(|(a, dir)| Event::Archived {
-                arrival: a.arrival,
-                key: a.key.clone(),
-                dir,
+            .enumerate()
+            .map(|(i, (a, dir))| {
+                let dir = if vanished.contains(&i) {
+                    tracing::error!(arrival = a.arrival, claim = %a.claim, "the claimed folder was removed from outside; its journal records and outputs stand, the package itself is lost");
+                    format!("vanished/{}", a.claim)
+                } else {
+                    dir
+                };
+                Event::Archived {
+                    arrival: a.arrival,
+                    key: a.key.clone(),
+                    dir,
+                }
             })
             .collect();
         report.archived += events.len();

@@ -399,7 +399,11 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
                         _ => {
                             let f =
                                 File::open(dir.join(&actual)).map_err(|e| io_error(&actual, e))?;
-                            read_container(std::io::BufReader::with_capacity(64 * 1024, f), limits, None)
+                            read_container(
+                                std::io::BufReader::with_capacity(64 * 1024, f),
+                                limits,
+                                None,
+                            )
                         }
                     }
                     .map_err(|k| WireError::new(&actual, k))?;
