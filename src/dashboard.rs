@@ -18,7 +18,14 @@ fn esc(s: &str) -> String {
 }
 
 /// Renders the page; `query` searches appeals by any of their numbers.
-pub fn page(config: &Config, book: &dyn Appeals, query: Option<&str>) -> String {
+/// `store`: the running service's index — the spool section then costs the same whatever
+/// the history; without it the journal is walked.
+pub fn page(
+    config: &Config,
+    book: &dyn Appeals,
+    store: Option<&crate::store::Store>,
+    query: Option<&str>,
+) -> String {
     let today = operator::today(config);
     let mut h = String::from("<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>medo-gateway</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.bad{color:#b00}</style></head><body>");
     let _ = write!(
@@ -27,9 +34,14 @@ pub fn page(config: &Config, book: &dyn Appeals, query: Option<&str>) -> String 
         esc(&config.sender.organization)
     );
     // spool
-    match spoolview::items(config) {
-        Ok(items) => {
-            let status = spoolview::status(&items);
+    let listed = match store {
+        Some(store) => spoolview::live_items(config, store),
+        None => spoolview::items(config).map(|items| (items, 0)),
+    };
+    match listed {
+        Ok((items, archived_uncounted)) => {
+            let mut status = spoolview::status(&items);
+            *status.counts.entry("archived").or_insert(0) += archived_uncounted;
             h.push_str("<h2>Спул</h2><table id=\"spool-status\"><tr><th>состояние</th><th>пакетов</th><th>старейший, с</th></tr>");
             for (state, n) in &status.counts {
                 let _ = write!(

@@ -30,6 +30,8 @@ pub struct HttpState {
     pub config: Config,
     /// The appeals (the service's store: reads see each commit).
     pub book: Arc<dyn Appeals + Send + Sync>,
+    /// The service's store, for the dashboard's spool section (read-only).
+    pub store: Option<crate::store::Store>,
     /// The metrics as of the last pass.
     pub metrics: Arc<RwLock<crate::metrics::Metrics>>,
     /// The bearer token for write endpoints; `None` disables them (403).
@@ -40,13 +42,14 @@ pub struct HttpState {
 impl HttpState {
     pub fn new(
         config: Config,
-        book: Arc<dyn Appeals + Send + Sync>,
+        store: crate::store::Store,
         metrics: Arc<RwLock<crate::metrics::Metrics>>,
         token: Option<String>,
     ) -> HttpState {
         HttpState {
             config,
-            book,
+            book: Arc::new(store.clone()),
+            store: Some(store),
             metrics,
             token,
             limiter: Mutex::new(HashMap::new()),
@@ -108,7 +111,12 @@ async fn dashboard(
     let state = state.clone();
     // the page reads the journal and folders: off the async threads
     let html = tokio::task::spawn_blocking(move || {
-        crate::dashboard::page(&state.config, state.book.as_ref(), q.q.as_deref())
+        crate::dashboard::page(
+            &state.config,
+            state.book.as_ref(),
+            state.store.as_ref(),
+            q.q.as_deref(),
+        )
     })
     .await
     .unwrap_or_else(|e| format!("<p>error: {e}</p>"));

@@ -514,38 +514,75 @@ impl Journal {
 }
 
 /// Cuts a last line that has no newline (a torn write). Returns the bytes removed.
+/// The last `n` complete lines of a file (without their newlines), oldest first, and the
+/// length of a torn tail after the last newline. Reads backwards in chunks: the cost is the
+/// size of those lines, not of the file.
+fn last_lines(path: &Path, n: usize) -> io::Result<(Vec<Vec<u8>>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut pos = len;
+    let mut tail: Vec<u8> = Vec::new(); // bytes from `pos` to the end
+    let mut chunk = 64 * 1024u64;
+    loop {
+        let newlines = tail.iter().filter(|b| **b == b'\n').count();
+        // the first line may be cut where we started reading: n complete lines need n + 1
+        // newlines, unless we started at the beginning of the file
+        if pos == 0 || newlines > n {
+            break;
+        }
+        let step = chunk.min(pos);
+        pos -= step;
+        let mut buf = vec![0u8; step as usize];
+        file.seek(SeekFrom::Start(pos))?;
+        file.read_exact(&mut buf)?;
+        buf.extend_from_slice(&tail);
+        tail = buf;
+        chunk = chunk.saturating_mul(2);
+    }
+    let complete_end = tail.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let torn = (tail.len() - complete_end) as u64;
+    let mut lines: Vec<Vec<u8>> = tail[..complete_end]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    if pos > 0 && !lines.is_empty() {
+        lines.remove(0); // may be cut at its start
+    }
+    let skip = lines.len().saturating_sub(n);
+    Ok((lines.split_off(skip), torn))
+}
+
 fn truncate_torn_tail(path: &Path) -> Result<u64, JournalError> {
-    let bytes = fs::read(path).map_err(io_err(path))?;
-    if bytes.is_empty() || bytes.ends_with(b"\n") {
+    let len = fs::metadata(path).map_err(io_err(path))?.len();
+    let (_, torn) = last_lines(path, 0).map_err(io_err(path))?;
+    if torn == 0 {
         return Ok(0);
     }
-    let keep = bytes
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
+    let keep = len - torn;
     let file = OpenOptions::new()
         .write(true)
         .open(path)
         .map_err(io_err(path))?;
     file.set_len(keep as u64).map_err(io_err(path))?;
     file.sync_all().map_err(io_err(path))?;
-    let cut = (bytes.len() - keep) as u64;
+    let cut = torn;
     tracing::warn!(segment = %path.display(), bytes = cut, "journal: truncated a torn last record (a crash interrupted its write; nothing acted on it)");
     Ok(cut)
 }
 
 fn last_record(path: &Path) -> Result<Option<Record>, JournalError> {
-    let text = fs::read_to_string(path).map_err(io_err(path))?;
-    let Some(line) = text.lines().rev().find(|l| !l.is_empty()) else {
+    let (lines, _) = last_lines(path, 1).map_err(io_err(path))?;
+    let Some(line) = lines.last() else {
         return Ok(None);
     };
-    serde_json::from_str(line)
+    serde_json::from_slice(line)
         .map(Some)
         .map_err(|e| JournalError::Corrupt {
             file: path.display().to_string(),
-            line: text.lines().count() as u64,
-            problem: e.to_string(),
+            line: 0,
+            problem: format!("last record: {e}"),
         })
 }
 
@@ -573,8 +610,11 @@ pub fn read_from(dir: &Path, from: u64) -> Result<Vec<Record>, JournalError> {
     let start = firsts.iter().rposition(|f| *f <= from).unwrap_or(0);
     let mut out: Vec<Record> = Vec::new();
     for seg in &segs[start..] {
-        let text = fs::read_to_string(seg).map_err(io_err(seg))?;
-        for (i, line) in text.lines().enumerate() {
+        // streamed: memory is the records returned, not the segment
+        let reader = BufReader::with_capacity(1 << 20, File::open(seg).map_err(io_err(seg))?);
+        for (i, line) in reader.lines().enumerate() {
+            let line = line.map_err(io_err(seg))?;
+            let line = line.as_str();
             let corrupt = |problem: String| JournalError::Corrupt {
                 file: seg.display().to_string(),
                 line: i as u64 + 1,
@@ -601,19 +641,46 @@ pub fn read_from(dir: &Path, from: u64) -> Result<Vec<Record>, JournalError> {
     Ok(out)
 }
 
-/// The last `n` records (from the last one or two segments only), oldest first.
+/// The last `n` records, oldest first, read backwards from the end of the last segments
+/// (cost: those records, not the journal). Each record's hash and the chain between them are
+/// checked.
 pub fn tail(dir: &Path, n: u64) -> Result<Vec<Record>, JournalError> {
     let segs = segments(dir).map_err(io_err(dir))?;
-    let Some(last) = segs.last() else {
-        return Ok(Vec::new());
-    };
-    let next = match last_record(last)? {
-        Some(r) => r.seq + 1,
-        None => return Ok(Vec::new()),
-    };
-    let mut records = read_from(dir, next.saturating_sub(n))?;
-    let extra = records.len().saturating_sub(n as usize);
-    records.drain(..extra);
+    let mut records: Vec<Record> = Vec::new();
+    for seg in segs.iter().rev() {
+        let want = (n as usize).saturating_sub(records.len());
+        if want == 0 {
+            break;
+        }
+        let (lines, _) = last_lines(seg, want).map_err(io_err(seg))?;
+        let mut older = Vec::with_capacity(lines.len());
+        for line in &lines {
+            let r: Record = serde_json::from_slice(line).map_err(|e| JournalError::Corrupt {
+                file: seg.display().to_string(),
+                line: 0,
+                problem: e.to_string(),
+            })?;
+            older.push(r);
+        }
+        older.append(&mut records);
+        records = older;
+    }
+    for pair in records.windows(2) {
+        if pair[1].prev != pair[0].hash || pair[1].seq != pair[0].seq + 1 {
+            return Err(JournalError::Corrupt {
+                file: dir.display().to_string(),
+                line: 0,
+                problem: format!("chain broken at seq {}", pair[1].seq),
+            });
+        }
+    }
+    if let Some(bad) = records.iter().find(|r| r.computed_hash() != r.hash) {
+        return Err(JournalError::Corrupt {
+            file: dir.display().to_string(),
+            line: 0,
+            problem: format!("record {} does not match its hash", bad.seq),
+        });
+    }
     Ok(records)
 }
 
@@ -948,6 +1015,30 @@ fn csv_row(r: &Record) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_lines_reads_backwards_across_chunks_and_reports_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let lines: Vec<String> = (0..5000)
+            .map(|i| format!("line {i} {}", "x".repeat(i % 97)))
+            .collect();
+        let mut text = lines.join("\n");
+        text.push('\n');
+        fs::write(&p, &text).unwrap();
+        for n in [0, 1, 2, 50, 4999, 5000, 6000] {
+            let (got, torn) = last_lines(&p, n).unwrap();
+            let want: Vec<Vec<u8>> = lines[lines.len().saturating_sub(n)..]
+                .iter()
+                .map(|l| l.as_bytes().to_vec())
+                .collect();
+            assert_eq!((got, torn), (want, 0), "n = {n}");
+        }
+        text.push_str("torn rec");
+        fs::write(&p, &text).unwrap();
+        let (got, torn) = last_lines(&p, 1).unwrap();
+        assert_eq!((got, torn), (vec![lines[4999].as_bytes().to_vec()], 8));
+    }
 
     #[test]
     fn the_raw_check_accepts_exactly_what_the_decoding_check_accepts() {

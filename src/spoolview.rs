@@ -134,6 +134,75 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     Ok(out)
 }
 
+/// What the running service shows (the dashboard): like [`items`], but from the store and
+/// the folders instead of a walk over the whole journal — cost independent of history.
+/// Archived arrivals are only counted (second value).
+pub fn live_items(
+    config: &Config,
+    store: &crate::store::Store,
+) -> Result<(Vec<Item>, usize), String> {
+    let layout = Layout::new(&config.spool);
+    let mut out = Vec::new();
+    for name in dirs(&layout.inbound) {
+        let dir = layout.inbound.join(&name);
+        let (state, detail) = match completeness(&dir, &config.limits) {
+            Completeness::Complete => ("ready", None),
+            Completeness::Incomplete(why) => ("incomplete", Some(why)),
+        };
+        out.push(Item {
+            state,
+            id: name.clone(),
+            name,
+            key: None,
+            age_secs: age(&dir),
+            detail,
+        });
+    }
+    for a in store.unfinished().map_err(|e| e.to_string())? {
+        out.push(Item {
+            state: "processing",
+            id: a.arrival.to_string(),
+            name: a.src.clone(),
+            key: Some(a.key.clone()),
+            age_secs: age(&layout.claimed.join(&a.claim)),
+            detail: None,
+        });
+    }
+    let mut quarantined = 0usize;
+    for name in dirs(&layout.quarantine) {
+        let dir = layout.quarantine.join(&name);
+        let reason = std::fs::read(dir.join("reason.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Reason>(&b).ok());
+        quarantined += 1;
+        out.push(Item {
+            state: "quarantined",
+            id: reason
+                .as_ref()
+                .map_or_else(|| name.clone(), |r| r.arrival.to_string()),
+            name: reason
+                .as_ref()
+                .map_or_else(|| name.clone(), |r| r.original_name.clone()),
+            key: reason.as_ref().map(|r| r.key.clone()),
+            age_secs: age(&dir),
+            detail: reason.map(|r| format!("{}: {}", r.code, r.message)),
+        });
+    }
+    for name in dirs(&layout.outbound) {
+        let dir = layout.outbound.join(&name);
+        out.push(Item {
+            state: "outbound",
+            id: name.clone(),
+            name,
+            key: None,
+            age_secs: age(&dir),
+            detail: Some("not yet picked up by VipNet".into()),
+        });
+    }
+    let at_rest = store.arrivals_at_rest().map_err(|e| e.to_string())?;
+    Ok((out, at_rest.saturating_sub(quarantined)))
+}
+
 /// `spool status`: counts per state and the oldest age in each.
 #[derive(Debug, Serialize)]
 pub struct Status {

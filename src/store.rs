@@ -209,6 +209,11 @@ impl Store {
         Ok(out)
     }
 
+    /// How many arrivals are at rest (archived or quarantined): all minus the open ones.
+    pub fn arrivals_at_rest(&self) -> Result<usize, StoreError> {
+        Ok(self.arrivals.len().saturating_sub(self.open.len()))
+    }
+
     /// Every arrival, oldest first.
     pub fn all_arrivals(&self) -> Result<Vec<Arrival>, StoreError> {
         self.arrivals.iter().map(|i| decode(&i?.1)).collect()

@@ -894,10 +894,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
     // operator commands are applied as soon as they are queued
     let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
-    // the HTTP API, when configured, reads the appeals straight from the store (sled
-    // handles are shared and safe to read from other threads)
-    let appeals: std::sync::Arc<dyn Appeals + Send + Sync> =
-        std::sync::Arc::new(gw.appeals().clone());
+    // the HTTP API, when configured, reads appeals and the spool straight from the store
+    // (sled handles are shared and safe to read from other threads)
+    let store_for_http = gw.appeals().clone();
     let shared_metrics =
         std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
     let (http_stop, http_task) = match http_listen {
@@ -919,7 +918,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             };
             let state = std::sync::Arc::new(crate::http::HttpState::new(
                 gw.config().clone(),
-                appeals,
+                store_for_http,
                 shared_metrics.clone(),
                 token,
             ));
