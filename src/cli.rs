@@ -531,9 +531,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             let layout = Layout::new(&config.spool);
-            let back = retry(&layout, &id)?;
+            let (back, arrival) = retry(&layout, &id)?;
             println!("{id}: put back into inbound as {}", back.display());
-            Ok(ExitCode::SUCCESS)
+            // the journal records the operator's action (through the service when it runs)
+            match arrival {
+                Some(arrival) => {
+                    let to = back
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    submit(config, control::Command::Retried { arrival, to })
+                }
+                None => Ok(ExitCode::SUCCESS),
+            }
         }
     }
 }
@@ -645,10 +655,13 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
 /// Queues an operator command; applies it at once when no service is running, otherwise
 /// waits a little for the service to apply it.
 fn submit(config: Config, command: control::Command) -> Result<ExitCode, String> {
-    // fail fast on what can be checked without the service
-    let book = operator::load(&config)?;
     let id = command.id().to_string();
-    book.find(&id)?;
+    let about_an_appeal = !matches!(command, control::Command::Retried { .. });
+    // fail fast on what can be checked without the service
+    if about_an_appeal {
+        let book = operator::load(&config)?;
+        book.find(command.id())?;
+    }
     let state = config.spool.state_dir.clone();
     let path = control::submit(&state, &command).map_err(|e| {
         format!(
@@ -681,6 +694,10 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
         Some(Err(why)) => {
             eprintln!("medo-gateway: {why}");
             Ok(ExitCode::from(1))
+        }
+        Some(Ok(())) if !about_an_appeal => {
+            println!("journaled");
+            Ok(ExitCode::SUCCESS)
         }
         Some(Ok(())) => {
             let book = operator::load(&config)?;
@@ -926,7 +943,7 @@ fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
 
 /// Moves a quarantined package back into inbound. Works while the service runs (a rename
 /// into inbound is just a new arrival for it).
-fn retry(layout: &Layout, id: &str) -> Result<PathBuf, String> {
+fn retry(layout: &Layout, id: &str) -> Result<(PathBuf, Option<u64>), String> {
     let mut matches = Vec::new();
     for e in std::fs::read_dir(&layout.quarantine)
         .map_err(|e| format!("{}: {e}", layout.quarantine.display()))?
@@ -952,6 +969,7 @@ fn retry(layout: &Layout, id: &str) -> Result<PathBuf, String> {
             ))
         }
     };
+    let arrival = reason.as_ref().map(|r| r.arrival);
     let original = reason
         .map(|r| r.original_name)
         .filter(|n| !n.is_empty() && !n.contains(['/', '\\']) && !n.starts_with('.'))
@@ -965,7 +983,7 @@ fn retry(layout: &Layout, id: &str) -> Result<PathBuf, String> {
     std::fs::rename(dir.join("package"), &target)
         .map_err(|e| format!("cannot move {} back: {e}", dir.display()))?;
     std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
-    Ok(target)
+    Ok((target, arrival))
 }
 
 fn run_inspect(folders: &[PathBuf], compact: bool, limits: &Limits) -> ExitCode {

@@ -25,6 +25,9 @@ pub enum Command {
     },
     /// A step of consideration reported by the SED (executor, extension, redirect, answer).
     Progress { id: String, step: Step },
+    /// `spool retry` moved a quarantined arrival's package back into inbound as `to`: journal
+    /// it (operators' actions are part of the record).
+    Retried { arrival: u64, to: String },
 }
 
 impl Command {
@@ -34,6 +37,7 @@ impl Command {
             Command::Register { id, .. }
             | Command::Refuse { id, .. }
             | Command::Progress { id, .. } => id,
+            Command::Retried { .. } => "",
         }
     }
 }

@@ -202,6 +202,12 @@ pub enum Event {
         attempt: u32,
         outputs: Vec<Output>,
     },
+    /// An operator put a quarantined arrival's package back into inbound (`spool retry`) as
+    /// the folder `to`; it comes back as a new arrival.
+    Retried {
+        arrival: u64,
+        to: String,
+    },
     /// A step of consideration reported by the SED; `outputs` carries its notice.
     AppealProgress {
         appeal: u64,
@@ -222,7 +228,8 @@ impl Event {
             | Event::Archived { arrival, .. }
             | Event::QueryAnswered { arrival, .. }
             | Event::ReceiptReceived { arrival, .. }
-            | Event::Resent { arrival, .. } => Some(*arrival),
+            | Event::Resent { arrival, .. }
+            | Event::Retried { arrival, .. } => Some(*arrival),
             Event::AppealReceived { appeal, .. }
             | Event::AppealRegistered { appeal, .. }
             | Event::AppealRefused { appeal, .. }
@@ -252,6 +259,7 @@ impl Event {
             Event::QueryAnswered { .. } => "query_answered",
             Event::ReceiptReceived { .. } => "receipt_received",
             Event::Resent { .. } => "resent",
+            Event::Retried { .. } => "retried",
         }
     }
 

@@ -224,6 +224,11 @@ fn an_unknown_sender_is_quarantined_and_retry_puts_it_back() {
     );
     assert_eq!(names(&env.inbound), ["stranger"]);
     assert!(names(&env.state.join("quarantine")).is_empty());
+    // the operator's action is in the journal
+    let retried = env.records_of_kind("retried");
+    assert_eq!(retried.len(), 1, "{retried:?}");
+    assert_eq!(retried[0]["arrival"].to_string(), arrival);
+    assert_eq!(retried[0]["to"], "stranger");
     env.once();
     assert_eq!(
         reason_of(&env)["code"],

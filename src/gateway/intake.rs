@@ -421,6 +421,16 @@ impl Gateway {
         command: &control::Command,
         now: OffsetDateTime,
     ) -> Result<Event, String> {
+        if let control::Command::Retried { arrival, to } = command {
+            return match self.store.arrival(*arrival) {
+                Ok(Some(_)) => Ok(Event::Retried {
+                    arrival: *arrival,
+                    to: to.clone(),
+                }),
+                Ok(None) => Err(format!("no arrival {arrival}")),
+                Err(e) => Err(e.to_string()),
+            };
+        }
         let appeal = self.store.find(command.id())?;
         let wanted: &[AppealState] = match command {
             control::Command::Progress { .. } => &[AppealState::Registered, AppealState::InWork],
@@ -506,6 +516,7 @@ impl Gateway {
                     outputs: outputs.into_iter().collect(),
                 })
             }
+            control::Command::Retried { .. } => unreachable!("handled before the appeal lookup"),
         }
     }
 
