@@ -44,7 +44,11 @@ fn running_dashboard() -> (Env, Service, u16) {
         if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
             let _ = s.write_all(b"");
             let (_, body) = get(port, "/");
-            if body.contains("ОГ-1/") && body.contains("broken-package") {
+            // registered, and the broken one quarantined (not merely processing)
+            if body.contains("ОГ-1/")
+                && body.contains("broken-package")
+                && body.contains("malformed-xml")
+            {
                 break;
             }
         }
