@@ -572,6 +572,29 @@ impl Store {
             .collect()
     }
 
+    /// The appeal with this id — a read error is an error (decisions must not guess).
+    pub fn try_appeal(&self, id: u64) -> Result<Option<Appeal>, StoreError> {
+        self.appeal_by_id(id)
+    }
+
+    /// The appeal first received with this document uid — a read error is an error.
+    pub fn try_by_document(&self, uid: &str) -> Result<Option<Appeal>, StoreError> {
+        match self.index_id(b'd', uid)? {
+            Some(id) => self.appeal_by_id(id),
+            None => Ok(None),
+        }
+    }
+
+    /// The next registration sequence number of `year` — a read error is an error (a
+    /// guessed number could be a number given twice).
+    pub fn try_next_seq(&self, year: i32) -> Result<u64, StoreError> {
+        Ok(self
+            .appeal_index
+            .get(year_key(year))?
+            .map_or(0, |v| read_u64(&v))
+            + 1)
+    }
+
     /// Our documents awaiting a receipt.
     pub fn waiting(&self) -> Result<Vec<Waiting>, StoreError> {
         self.awaiting
@@ -588,8 +611,9 @@ impl Store {
     }
 }
 
-/// Reads never fail silently: a store error is logged and reads as "not there" — the
-/// store is an index, and `store verify` / a rebuild is the remedy.
+/// For views (HTTP, dashboard, query answers): a store error is logged and reads as "not
+/// there" — the store is an index, and `store verify` / a rebuild is the remedy. Decisions
+/// use the `try_` reads, where an error stops the pass.
 fn logged<T: Default>(what: &str, r: Result<T, StoreError>) -> T {
     r.unwrap_or_else(|e| {
         tracing::error!(error = %e, what, "store read failed");

@@ -101,7 +101,7 @@ impl Gateway {
             foundation,
         };
         // decided before a crash cut the batch short: do not decide twice
-        if let Some(known) = self.store.appeal(a.arrival) {
+        if let Some(known) = self.store.try_appeal(a.arrival)? {
             if known.state != AppealState::Received
                 || known.held.is_some()
                 || self.config.mode == RegistrationMode::Manual
@@ -110,7 +110,7 @@ impl Gateway {
             }
         }
         // a re-delivery of an appeal we already have
-        let original = match self.store.by_document(&af.document_uid) {
+        let original = match self.store.try_by_document(&af.document_uid)? {
             Some(o) if o.id != a.arrival => Some((o.id, outcome_of(&o))),
             _ => batch
                 .docs
@@ -144,7 +144,7 @@ impl Gateway {
             });
             return Ok(());
         }
-        let already_received = self.store.appeal(a.arrival).is_some();
+        let already_received = self.store.try_appeal(a.arrival)?.is_some();
         self.verify_signatures(&mut af, &dir, zip_path.as_deref(), a.arrival);
         let invalid = af
             .signatures
@@ -328,7 +328,7 @@ impl Gateway {
         let year = date.year();
         let seq = self
             .store
-            .next_seq(year)
+            .try_next_seq(year)?
             .max(batch.seqs.get(&year).map_or(1, |s| s + 1));
         let number = number
             .unwrap_or_else(|| appeals::format_number(&self.config.number_template, seq, date));
