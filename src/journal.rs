@@ -631,12 +631,9 @@ pub fn read_from(dir: &Path, from: u64) -> Result<Vec<Record>, JournalError> {
             if line_seq(line).is_some_and(|seq| seq < from) {
                 continue; // before the range: not decoded
             }
-            let r: Record = serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
+            let r = own_checks(line.as_bytes()).map_err(corrupt)?;
             if r.seq < from {
                 continue;
-            }
-            if r.computed_hash() != r.hash {
-                return Err(corrupt("hash does not match the content".into()));
             }
             if let Some(last) = out.last() {
                 if r.seq != last.seq + 1 || r.prev != last.hash {
@@ -663,10 +660,10 @@ pub fn tail(dir: &Path, n: u64) -> Result<Vec<Record>, JournalError> {
         let (lines, _) = last_lines(seg, want).map_err(io_err(seg))?;
         let mut older = Vec::with_capacity(lines.len());
         for line in &lines {
-            let r: Record = serde_json::from_slice(line).map_err(|e| JournalError::Corrupt {
+            let r = own_checks(line).map_err(|problem| JournalError::Corrupt {
                 file: seg.display().to_string(),
                 line: 0,
-                problem: e.to_string(),
+                problem,
             })?;
             older.push(r);
         }
@@ -681,13 +678,6 @@ pub fn tail(dir: &Path, n: u64) -> Result<Vec<Record>, JournalError> {
                 problem: format!("chain broken at seq {}", pair[1].seq),
             });
         }
-    }
-    if let Some(bad) = records.iter().find(|r| r.computed_hash() != r.hash) {
-        return Err(JournalError::Corrupt {
-            file: dir.display().to_string(),
-            line: 0,
-            problem: format!("record {} does not match its hash", bad.seq),
-        });
     }
     Ok(records)
 }
@@ -728,9 +718,9 @@ pub struct VerifyReport {
     pub first_bad: Option<BadRecord>,
 }
 
-/// Walks every record in order, verifying: canonical encoding (re-encoding gives the same
-/// bytes), the record's own hash, `prev` = the previous hash, contiguous `seq`, the segment
-/// name = its first seq, and no torn last line. Calls `visit` for each good record (return
+/// Walks every record in order, verifying: the line decodes as a record and ends with its
+/// hash member, that hash is SHA-256 of the line's exact bytes without it, `prev` = the
+/// previous hash, contiguous `seq`, the segment name = its first seq, and no torn last line. Calls `visit` for each good record (return
 /// false to stop early).
 pub fn scan(
     dir: &Path,
@@ -745,24 +735,23 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
 }
 
 /// Fuzzing entry (`fuzz/fuzz_targets/journal.rs`, replayed by `tests/fuzz_corpus.rs`): one
-/// line through the checks. Must never panic; a line that passes them is the writer's own
-/// line for that record; a line that decodes re-encodes to a line that decodes to the same
-/// record.
+/// line through the checks. Must never panic; a line that passes them decodes to a record
+/// whose hash is SHA-256 of exactly the line without its hash member (the definition
+/// auditors check with `sha256sum`, docs/JOURNAL.md); a line that decodes re-encodes to a
+/// line that decodes to the same record.
 pub fn fuzz_line(data: &[u8]) {
     let parsed = serde_json::from_slice::<Record>(data).ok();
     let (seq, prev) = parsed
         .as_ref()
         .map_or((0, GENESIS.to_string()), |r| (r.seq, r.prev.clone()));
     if let Ok(r) = check_line(data, seq, &prev) {
+        let mut h = Sha256::new();
+        h.update(&data[..data.len() - HASH_MEMBER]);
+        h.update(b"}");
         assert_eq!(
-            r.line().as_bytes(),
-            data,
-            "accepted a line the writer would not write"
-        );
-        assert_eq!(
-            r.computed_hash(),
+            hex::encode(h.finalize()),
             r.hash,
-            "accepted a record whose hash is wrong"
+            "accepted a line whose hash is wrong"
         );
     }
     if let Some(r) = parsed {
@@ -777,33 +766,54 @@ enum Inspected {
     Undecodable(String),
     Decoded {
         record: Box<Record>,
-        /// Re-encoding gives exactly these bytes.
-        canonical: bool,
-        /// The record's hash is SHA-256 of its canonical bytes without the hash.
+        /// The line ends with its hash member, `,"hash":"<64 hex>"}`, as the writer puts it.
+        well_formed: bool,
+        /// That hash is SHA-256 of the line without its hash member (the closing brace kept)
+        /// — for the writer's lines, exactly its canonical encoding without the hash.
         hash_ok: bool,
     },
 }
 
-/// Decodes a line, re-encodes it once (the unsigned bytes give both the canonical line and
-/// the hash) and compares.
+/// `,"hash":"` + 64 hex digits + `"}`: the end of every line.
+const HASH_MEMBER: usize = 9 + 64 + 2;
+
+/// Decodes a line and hashes its bytes (no re-encoding: the hash is over the exact bytes,
+/// as docs/JOURNAL.md tells auditors to check it).
 fn inspect_line(line: &[u8]) -> Inspected {
     let record: Record = match serde_json::from_slice(line) {
         Ok(r) => r,
         Err(e) => return Inspected::Undecodable(format!("not a journal record: {e}")),
     };
-    let unsigned = unsigned_bytes(record.seq, &record.ts, &record.prev, &record.event);
-    // the canonical line is the unsigned object with `,"hash":"…"` before its closing brace
-    let body = &unsigned[..unsigned.len() - 1];
-    let canonical = line.len() == body.len() + 9 + record.hash.len() + 2
-        && line.starts_with(body)
-        && line[body.len()..].starts_with(b",\"hash\":\"")
-        && &line[body.len() + 9..line.len() - 2] == record.hash.as_bytes()
-        && line.ends_with(b"\"}");
-    let hash_ok = hex::encode(Sha256::digest(&unsigned)) == record.hash;
+    let well_formed = line.len() > HASH_MEMBER
+        && line[line.len() - HASH_MEMBER..].starts_with(b",\"hash\":\"")
+        && line.ends_with(b"\"}")
+        && &line[line.len() - HASH_MEMBER + 9..line.len() - 2] == record.hash.as_bytes();
+    let hash_ok = well_formed && {
+        let mut h = Sha256::new();
+        h.update(&line[..line.len() - HASH_MEMBER]);
+        h.update(b"}");
+        hex::encode(h.finalize()) == record.hash
+    };
     Inspected::Decoded {
         record: Box::new(record),
-        canonical,
+        well_formed,
         hash_ok,
+    }
+}
+
+/// The checks a line passes on its own (format and hash, not the chain).
+fn own_checks(line: &[u8]) -> Result<Record, String> {
+    match inspect_line(line) {
+        Inspected::Undecodable(problem) => Err(problem),
+        Inspected::Decoded {
+            record,
+            well_formed,
+            hash_ok,
+        } => match (well_formed, hash_ok) {
+            (true, true) => Ok(*record),
+            (false, _) => Err("not in the journal's line format".into()),
+            (true, false) => Err("hash does not match the content".into()),
+        },
     }
 }
 
@@ -814,16 +824,19 @@ fn check_line(line: &[u8], expected_seq: u64, prev: &str) -> Result<Record, Stri
 
 /// The checks that need the previous record, in the order problems are reported.
 fn chain_check(inspected: Inspected, expected_seq: u64, prev: &str) -> Result<Record, String> {
-    let (record, canonical, hash_ok) = match inspected {
+    let (record, well_formed, hash_ok) = match inspected {
         Inspected::Undecodable(problem) => return Err(problem),
         Inspected::Decoded {
             record,
-            canonical,
+            well_formed,
             hash_ok,
-        } => (*record, canonical, hash_ok),
+        } => (*record, well_formed, hash_ok),
     };
-    if !canonical {
-        return Err("not in canonical form (bytes were changed)".into());
+    if !well_formed {
+        return Err(
+            "not in the journal's line format: the hash member must end the line (bytes were changed)"
+                .into(),
+        );
     }
     if record.seq != expected_seq {
         return Err(format!(
@@ -1073,9 +1086,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_non_canonical_line_is_refused_even_with_a_hash_over_its_own_bytes() {
-        // what the journal fuzzer built: a field left out (it decodes to the same record) and
-        // the hash recomputed over the changed bytes — not a line our writer writes
+    fn the_hash_covers_the_exact_bytes_and_must_end_the_line() {
         let r = Record::new(
             0,
             "2026-11-23T05:00:00Z".into(),
@@ -1093,13 +1104,15 @@ mod tests {
         );
         let line = r.line();
         assert!(check_line(line.as_bytes(), 0, GENESIS).is_ok());
-        let body = line[..line.find(",\"hash\":").unwrap()].replace(",\"document_uid\":null", "");
-        let forged = format!(
-            "{body},\"hash\":\"{}\"}}",
-            hex::encode(Sha256::digest(format!("{body}}}").as_bytes()))
-        );
-        let problem = check_line(forged.as_bytes(), 0, GENESIS).unwrap_err();
-        assert!(problem.contains("canonical"), "{problem}");
+        // a byte added that keeps the meaning (whitespace): the hash no longer matches
+        let spaced = line.replacen(",\"kind\"", ", \"kind\"", 1);
+        let problem = check_line(spaced.as_bytes(), 0, GENESIS).unwrap_err();
+        assert!(problem.contains("hash does not match"), "{problem}");
+        // the hash member moved to the front: refused as malformed
+        let hash_member = &line[line.len() - HASH_MEMBER + 1..line.len() - 1];
+        let moved = format!("{{{hash_member},{}}}", &line[1..line.len() - HASH_MEMBER]);
+        let problem = check_line(moved.as_bytes(), 0, GENESIS).unwrap_err();
+        assert!(problem.contains("line format"), "{problem}");
     }
 
     #[test]
