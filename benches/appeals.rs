@@ -13,6 +13,9 @@
 //! * memory: peak RSS of the service after start and after answering a query (goal ≤ 128 MiB);
 //! * УРОГ query naming 1,000 appeals: claimed → answer durable in outbound, from the
 //!   journal's own timestamps (goal ≤ 100 ms).
+//!
+//! `BENCH_QUERY` sets how many appeals the query names (1,000); `BENCH_KEEP=1` leaves the
+//! generated spool behind (its path is printed) to profile the service by hand.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -447,6 +450,12 @@ fn main() {
     println!(
         "memory with {appeals} appeals stored: peak RSS {after_start:.1} MiB after start, {idle:.1} MiB after idle passes, {after_page:.1} MiB after a dashboard view, {after_query:.1} MiB after a {asked}-appeal query (goal ≤ 128 MiB)"
     );
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // leave the spool behind for profiling the service by hand
+        eprintln!("kept: {}", root.path().display());
+        std::mem::forget(root);
+        return;
+    }
     match query_latency_ms(&state) {
         Some(ms) => println!(
             "УРОГ query naming {asked} appeals over {appeals}: claimed → answer published in {ms:.0} ms (goal ≤ 100 ms for 1,000)"
