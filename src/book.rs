@@ -413,8 +413,32 @@ pub trait Appeals {
     /// Visits every appeal still under consideration (received, registered, in work),
     /// oldest first, one at a time.
     fn each_open(&self, visit: &mut dyn FnMut(Appeal));
+    /// Visits the deadline facts of every open appeal (small: no need to decode appeals to
+    /// find the overdue ones), oldest first.
+    fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts));
     /// The `n` most recent appeals, newest first.
     fn recent(&self, n: usize) -> Vec<Appeal>;
+}
+
+/// What an open appeal's deadlines depend on — kept apart in the store's index so that
+/// finding the overdue ones reads a few bytes per appeal, not the appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlineFacts {
+    pub state: AppealState,
+    pub received_at: String,
+    pub registered_on: Option<String>,
+    pub extended_to: Option<String>,
+}
+
+impl From<&Appeal> for DeadlineFacts {
+    fn from(a: &Appeal) -> Self {
+        DeadlineFacts {
+            state: a.state,
+            received_at: a.received_at.clone(),
+            registered_on: a.registered_on.clone(),
+            extended_to: a.extended_to.clone(),
+        }
+    }
 }
 
 impl AppealState {
@@ -565,5 +589,10 @@ impl Appeals for AppealBook {
     }
     fn recent(&self, n: usize) -> Vec<Appeal> {
         self.appeals.values().rev().take(n).cloned().collect()
+    }
+    fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts)) {
+        for a in self.appeals.values().filter(|a| a.state.is_open()) {
+            visit(a.id, &DeadlineFacts::from(a));
+        }
     }
 }

@@ -94,21 +94,8 @@ pub fn page(
             .collect(),
     };
     table(&mut h, "appeals", &selected);
-    // deadlines run only for open appeals: walk those, keep what the lists show
-    let (mut overdue, mut soon) = (Vec::new(), Vec::new());
-    book.each_open(&mut |a| {
-        let r = operator::row(&a, config, today);
-        let due_soon = r
-            .next_due
-            .as_deref()
-            .and_then(crate::wire::time::parse_date)
-            .is_some_and(|d| d <= today + time::Duration::days(3));
-        if r.overdue {
-            overdue.push(r);
-        } else if due_soon {
-            soon.push(r);
-        }
-    });
+    // deadlines run only for open appeals: their deadline facts say which to show
+    let (overdue, soon) = operator::due_lists(book, config, today, 3);
     h.push_str("<h3>Просроченные</h3>");
     table(&mut h, "overdue", &overdue);
     h.push_str("<h3>Срок в ближайшие 3 дня</h3>");

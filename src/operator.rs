@@ -43,18 +43,65 @@ fn local_date(ts: &str, config: &Config) -> Option<Date> {
         .map(|t| t.to_offset(config.utc_offset).date())
 }
 
-/// Deadlines of an appeal and the one that matters now.
-pub fn row(a: &Appeal, config: &Config, today: Date) -> Row {
-    let received = local_date(&a.received_at, config).unwrap_or(today);
-    let registered = a.registered_on.as_deref().and_then(parse_date);
-    let extended = a.extended_to.as_deref().and_then(parse_date);
+/// An appeal's deadlines and the one that matters now (`None` once it is closed).
+pub fn deadlines(
+    f: &crate::book::DeadlineFacts,
+    config: &Config,
+    today: Date,
+) -> (DueDates, Option<Date>) {
+    let received = local_date(&f.received_at, config).unwrap_or(today);
+    let registered = f.registered_on.as_deref().and_then(parse_date);
+    let extended = f.extended_to.as_deref().and_then(parse_date);
     let due = due_dates(&config.calendar, received, registered, extended);
-    let next = match a.state {
+    let next = match f.state {
         AppealState::Received => Some(due.register_by),
         // not yet redirected: the 7-day redirect limit runs alongside the answer date
         AppealState::Registered | AppealState::InWork => due.answer_by,
         AppealState::Refused | AppealState::Redirected | AppealState::Answered => None,
     };
+    (due, next)
+}
+
+/// Open appeals past their deadline, and those due within `soon_days` (not yet past),
+/// found from the deadline facts; only those appeals are read.
+pub fn due_lists(
+    book: &dyn Appeals,
+    config: &Config,
+    today: Date,
+    soon_days: i64,
+) -> (Vec<Row>, Vec<Row>) {
+    let (mut overdue, mut soon) = (Vec::new(), Vec::new());
+    book.each_open_deadline(&mut |id, f| {
+        let (_, next) = deadlines(f, config, today);
+        let Some(next) = next else { return };
+        let list = if today > next {
+            &mut overdue
+        } else if next <= today + time::Duration::days(soon_days) {
+            &mut soon
+        } else {
+            return;
+        };
+        if let Some(a) = book.appeal(id) {
+            list.push(row(&a, config, today));
+        }
+    });
+    (overdue, soon)
+}
+
+/// How many open appeals are past their deadline (from the deadline facts alone).
+pub fn overdue_count(book: &dyn Appeals, config: &Config, today: Date) -> u64 {
+    let mut n = 0;
+    book.each_open_deadline(&mut |_, f| {
+        if deadlines(f, config, today).1.is_some_and(|d| today > d) {
+            n += 1;
+        }
+    });
+    n
+}
+
+/// Deadlines of an appeal and the one that matters now.
+pub fn row(a: &Appeal, config: &Config, today: Date) -> Row {
+    let (due, next) = deadlines(&crate::book::DeadlineFacts::from(a), config, today);
     Row {
         appeal: a.clone(),
         status: a.state.label(),
@@ -425,4 +472,67 @@ pub fn sstu_export(
         flush(&mut part, &mut report)?;
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Event, Record, GENESIS};
+
+    fn received(id: u64, ts: &str) -> Record {
+        Record::new(
+            id,
+            ts.into(),
+            GENESIS.into(),
+            Event::AppealReceived {
+                appeal: id,
+                key: format!("k{id}"),
+                urog_number: format!("А26-02-{id}"),
+                urog_number_norm: format!("А26-02-{id}"),
+                urog_date: None,
+                urog_organization: None,
+                document_uid: format!("d{id}"),
+                source_uid: "s".into(),
+                format: "2.2".into(),
+                restricted: false,
+                signatures: Vec::new(),
+                held: Some("manual".into()),
+            },
+        )
+    }
+
+    #[test]
+    fn due_lists_find_overdue_and_due_soon_from_the_deadline_facts() {
+        let config =
+            Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml"))
+                .unwrap();
+        let mut book = AppealBook::default();
+        // waiting for registration since 1 November: 3 days to register → overdue
+        book.apply(&received(1, "2026-11-02T09:00:00Z"));
+        // received yesterday: registration due within 3 days
+        book.apply(&received(2, "2026-11-22T09:00:00Z"));
+        // registered on the 20th: the answer is due in December → neither list
+        book.apply(&received(3, "2026-11-20T09:00:00Z"));
+        book.apply(&Record::new(
+            4,
+            "2026-11-20T10:00:00Z".into(),
+            GENESIS.into(),
+            Event::AppealRegistered {
+                appeal: 3,
+                number: "ОГ-1/26".into(),
+                year: 2026,
+                year_seq: 1,
+                date: "2026-11-20".into(),
+                pin_hash: "p".into(),
+                by: "auto".into(),
+                outputs: Vec::new(),
+            },
+        ));
+        let today = time::macros::date!(2026 - 11 - 23);
+        let (overdue, soon) = due_lists(&book, &config, today, 3);
+        let ids = |rows: &[Row]| rows.iter().map(|r| r.appeal.id).collect::<Vec<_>>();
+        assert_eq!((ids(&overdue), ids(&soon)), (vec![1], vec![2]));
+        assert!(overdue[0].overdue && !soon[0].overdue);
+        assert_eq!(overdue_count(&book, &config, today), 1);
+    }
 }

@@ -12,7 +12,7 @@ use sha2::Digest;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::book::{Appeal, Appeals, Shelf};
+use crate::book::{Appeal, Appeals, DeadlineFacts, Shelf};
 use crate::journal::{Event, Output, Record};
 use crate::resend::{ResendShelf, Waiting};
 
@@ -94,7 +94,7 @@ pub struct Store {
     appeals: sled::Tree,
     /// Appeal lookups, by prefix: `d` document uid → id, `n` our number → id,
     /// `u` УРОГ number + id → (), `y` year → highest sequence number, `p` id → PIN hash,
-    /// `o` id → () while the appeal is under consideration.
+    /// `o` id → its deadline facts while the appeal is under consideration.
     appeal_index: sled::Tree,
     /// Our documents awaiting a receipt: `d` output name → (arrival, output) until
     /// published, `w` message uid → [`Waiting`].
@@ -102,6 +102,8 @@ pub struct Store {
 }
 
 const APPLIED: &[u8] = b"applied_seq";
+/// How many arrivals the store holds.
+const ARRIVALS: &[u8] = b"arrivals";
 /// sled's page cache (its default is 1 GiB): bounds the service's memory whatever the history.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Records applied per transaction when replaying the journal.
@@ -124,7 +126,7 @@ impl Store {
             .mode(sled::Mode::HighThroughput)
             .cache_capacity(CACHE_BYTES)
             .open()?;
-        Ok(Store {
+        let store = Store {
             arrivals: db.open_tree("arrivals")?,
             keys: db.open_tree("keys")?,
             uids: db.open_tree("uids")?,
@@ -136,7 +138,17 @@ impl Store {
             appeal_index: db.open_tree("appeal_index")?,
             awaiting: db.open_tree("awaiting")?,
             db,
-        })
+        };
+        store.with_arrival_count()
+    }
+
+    /// A store written before the arrival counter existed gets it now (one walk, once).
+    fn with_arrival_count(self) -> Result<Store, StoreError> {
+        if self.meta.get(ARRIVALS)?.is_none() && !self.arrivals.is_empty() {
+            self.meta
+                .insert(ARRIVALS, &be(self.arrivals.len() as u64))?;
+        }
+        Ok(self)
     }
 
     /// Opens the store; when that fails (corruption), moves it aside and starts empty —
@@ -211,7 +223,13 @@ impl Store {
 
     /// How many arrivals are at rest (archived or quarantined): all minus the open ones.
     pub fn arrivals_at_rest(&self) -> Result<usize, StoreError> {
-        Ok(self.arrivals.len().saturating_sub(self.open.len()))
+        // a counter kept with the records (sled's `len` walks every entry); a store written
+        // before the counter existed is counted once the slow way
+        let total = match self.meta.get(ARRIVALS)? {
+            Some(v) => read_u64(&v) as usize,
+            None => self.arrivals.len(),
+        };
+        Ok(total.saturating_sub(self.open.len()))
     }
 
     /// Every arrival, oldest first.
@@ -380,6 +398,8 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
             Event::Received { claim, .. } => {
                 claims.insert(claim.as_bytes(), &be(a.arrival))?;
                 open.insert(&be(a.arrival), &[])?;
+                let count = meta.get(ARRIVALS)?.map_or(0, |v| read_u64(&v));
+                meta.insert(ARRIVALS, &be(count + 1))?;
             }
             Event::Parsed {
                 key, header_uid, ..
@@ -456,7 +476,8 @@ impl Shelf for TxShelf<'_> {
         self.appeals.insert(&be(appeal.id), tx_encode(appeal)?)?;
         let open = prefixed(b'o', &be(appeal.id));
         if appeal.state.is_open() {
-            self.index.insert(open, &[])?;
+            self.index
+                .insert(open, tx_encode(&DeadlineFacts::from(appeal))?)?;
         } else {
             self.index.remove(open)?;
         }
@@ -666,6 +687,23 @@ impl Appeals for Store {
             };
             if let Some(a) = self.appeal(id) {
                 visit(a);
+            }
+        }
+    }
+    fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts)) {
+        let p = prefixed(b'o', b"");
+        for item in self.appeal_index.scan_prefix(&p) {
+            let Some((k, v)) = logged("open appeals", item.map(Some).map_err(StoreError::from))
+            else {
+                break;
+            };
+            let id = read_u64(&k[p.len()..]);
+            // an index written by an older version holds no facts: read the appeal instead
+            let facts = decode::<DeadlineFacts>(&v)
+                .ok()
+                .or_else(|| self.appeal(id).map(|a| DeadlineFacts::from(&a)));
+            if let Some(facts) = facts {
+                visit(id, &facts);
             }
         }
     }

@@ -235,6 +235,11 @@ proptest! {
         let mut open_store = Vec::new();
         store.each_open(&mut |a| open_store.push(a.id));
         prop_assert_eq!(open_book, open_store);
+        let mut facts_book = Vec::new();
+        book.each_open_deadline(&mut |id, f| facts_book.push((id, f.clone())));
+        let mut facts_store = Vec::new();
+        store.each_open_deadline(&mut |id, f| facts_store.push((id, f.clone())));
+        prop_assert_eq!(facts_book, facts_store);
         prop_assert_eq!(book.recent(5), store.recent(5));
         prop_assert_eq!(book.next_seq(2026), store.next_seq(2026));
         for a in book.all() {

@@ -293,12 +293,7 @@ impl Gateway {
                 return n;
             }
         }
-        let mut n = 0u64;
-        self.store.each_open(&mut |a| {
-            if crate::operator::row(&a, &self.config, today).overdue {
-                n += 1;
-            }
-        });
+        let n = crate::operator::overdue_count(&self.store, &self.config, today);
         self.overdue_counted = Some((std::time::Instant::now(), n));
         n
     }
