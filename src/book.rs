@@ -410,11 +410,9 @@ pub trait Appeals {
     /// Every appeal, oldest first (operator commands and exports; the service uses the
     /// bounded walks below).
     fn all(&self) -> Vec<Appeal>;
-    /// Visits every appeal still under consideration (received, registered, in work),
-    /// oldest first, one at a time.
-    fn each_open(&self, visit: &mut dyn FnMut(Appeal));
-    /// Visits the deadline facts of every open appeal (small: no need to decode appeals to
-    /// find the overdue ones), oldest first.
+    /// Visits the deadline facts of every appeal still under consideration (received,
+    /// registered, in work), oldest first — a few bytes each, so finding the overdue ones
+    /// does not read the appeals.
     fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts));
     /// The `n` most recent appeals, newest first.
     fn recent(&self, n: usize) -> Vec<Appeal>;
@@ -581,11 +579,6 @@ impl Appeals for AppealBook {
     }
     fn all(&self) -> Vec<Appeal> {
         self.appeals.values().cloned().collect()
-    }
-    fn each_open(&self, visit: &mut dyn FnMut(Appeal)) {
-        for a in self.appeals.values().filter(|a| a.state.is_open()) {
-            visit(a.clone());
-        }
     }
     fn recent(&self, n: usize) -> Vec<Appeal> {
         self.appeals.values().rev().take(n).cloned().collect()

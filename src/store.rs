@@ -675,21 +675,6 @@ impl Appeals for Store {
             .collect();
         ids.into_iter().filter_map(|i| self.appeal(i)).collect()
     }
-    fn each_open(&self, visit: &mut dyn FnMut(Appeal)) {
-        let p = prefixed(b'o', b"");
-        for item in self.appeal_index.scan_prefix(&p).keys() {
-            let Some(id) = logged(
-                "open appeals",
-                item.map(|k| Some(read_u64(&k[p.len()..])))
-                    .map_err(StoreError::from),
-            ) else {
-                break;
-            };
-            if let Some(a) = self.appeal(id) {
-                visit(a);
-            }
-        }
-    }
     fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts)) {
         let p = prefixed(b'o', b"");
         for item in self.appeal_index.scan_prefix(&p) {
