@@ -726,12 +726,12 @@ pub fn scan(
     dir: &Path,
     mut visit: impl FnMut(&Record) -> bool,
 ) -> Result<VerifyReport, JournalError> {
-    walk(dir, &mut visit)
+    walk(dir, Some(&mut visit))
 }
 
 /// Verifies the whole journal (`journal verify`): exactly the checks of [`scan`].
 pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
-    walk(dir, &mut |_| true)
+    walk(dir, None)
 }
 
 /// Fuzzing entry (`fuzz/fuzz_targets/journal.rs`, replayed by `tests/fuzz_corpus.rs`): one
@@ -860,20 +860,27 @@ fn chain_check(inspected: Inspected, expected_seq: u64, prev: &str) -> Result<Re
 const WALK_BATCH: usize = 4096;
 
 /// Inspects a batch of lines on all cores (each line on its own), in order.
-fn inspect_batch(lines: &[Vec<u8>]) -> Vec<Inspected> {
+/// With `keep` false (nobody will look at the records, only at the chain), each record's
+/// event is dropped on the worker thread that decoded it.
+fn inspect_batch(lines: &[Vec<u8>], keep: bool) -> Vec<Inspected> {
+    let inspect = move |l: &Vec<u8>| {
+        let mut i = inspect_line(l);
+        if let (false, Inspected::Decoded { record, .. }) = (keep, &mut i) {
+            record.event = Event::ServiceStop;
+        }
+        i
+    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     if threads == 1 || lines.len() < 256 {
-        return lines.iter().map(|l| inspect_line(l)).collect();
+        return lines.iter().map(inspect).collect();
     }
     let per = lines.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let parts: Vec<_> = lines
             .chunks(per)
-            .map(|chunk| {
-                scope.spawn(move || chunk.iter().map(|l| inspect_line(l)).collect::<Vec<_>>())
-            })
+            .map(|chunk| scope.spawn(move || chunk.iter().map(inspect).collect::<Vec<_>>()))
             .collect();
         parts
             .into_iter()
@@ -885,7 +892,10 @@ fn inspect_batch(lines: &[Vec<u8>]) -> Vec<Inspected> {
 /// The walk shared by [`scan`] and [`verify`]: segments in order, lines in batches — each
 /// line inspected on its own in parallel, then the chain (seq, prev) checked in order, the
 /// first problem reported with its file and line; torn lines and misnamed segments too.
-fn walk(dir: &Path, visit: &mut dyn FnMut(&Record) -> bool) -> Result<VerifyReport, JournalError> {
+fn walk(
+    dir: &Path,
+    mut visit: Option<&mut dyn FnMut(&Record) -> bool>,
+) -> Result<VerifyReport, JournalError> {
     let segs = segments(dir).map_err(io_err(dir))?;
     let mut expected_seq = 0u64;
     let mut prev = GENESIS.to_string();
@@ -939,14 +949,14 @@ fn walk(dir: &Path, visit: &mut dyn FnMut(&Record) -> bool) -> Result<VerifyRepo
                 batch.push(raw);
             }
             let done = batch.len() < WALK_BATCH;
-            for inspected in inspect_batch(&batch) {
+            for inspected in inspect_batch(&batch, visit.is_some()) {
                 line_no += 1;
                 match chain_check(inspected, expected_seq, &prev) {
                     Ok(record) => {
                         expected_seq += 1;
                         report.records += 1;
                         report.head.clone_from(&record.hash);
-                        let go_on = visit(&record);
+                        let go_on = visit.as_mut().is_none_or(|v| v(&record));
                         prev = record.hash;
                         if !go_on {
                             return Ok(report);
