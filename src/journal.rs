@@ -709,6 +709,16 @@ pub struct BadRecord {
     pub problem: String,
 }
 
+impl std::fmt::Display for BadRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "journal {} line {}: {}",
+            self.file, self.line, self.problem
+        )
+    }
+}
+
 /// Result of verifying the whole journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {

@@ -50,6 +50,43 @@ fn dirs(path: &Path) -> Vec<String> {
     v
 }
 
+/// Folders waiting in inbound: `ready` or `incomplete` (with why).
+fn inbound_items(layout: &Layout, config: &Config) -> Vec<Item> {
+    dirs(&layout.inbound)
+        .into_iter()
+        .map(|name| {
+            let dir = layout.inbound.join(&name);
+            let (state, detail) = match completeness(&dir, &config.limits) {
+                Completeness::Complete => ("ready", None),
+                Completeness::Incomplete(why) => ("incomplete", Some(why)),
+            };
+            Item {
+                state,
+                id: name.clone(),
+                name,
+                key: None,
+                age_secs: age(&dir),
+                detail,
+            }
+        })
+        .collect()
+}
+
+/// Our packages VipNet has not picked up yet.
+fn outbound_items(layout: &Layout) -> Vec<Item> {
+    dirs(&layout.outbound)
+        .into_iter()
+        .map(|name| Item {
+            state: "outbound",
+            id: name.clone(),
+            age_secs: age(&layout.outbound.join(&name)),
+            name,
+            key: None,
+            detail: Some("not yet picked up by VipNet".into()),
+        })
+        .collect()
+}
+
 /// Every package the spool knows, in every state.
 pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     let layout = Layout::new(&config.spool);
@@ -74,28 +111,11 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
         })
         .map_err(|e| e.to_string())?;
         if let Some(bad) = report.first_bad {
-            return Err(format!(
-                "journal {} line {}: {}",
-                bad.file, bad.line, bad.problem
-            ));
+            return Err(bad.to_string());
         }
     }
     let mut out = Vec::new();
-    for name in dirs(&layout.inbound) {
-        let dir = layout.inbound.join(&name);
-        let (state, detail) = match completeness(&dir, &config.limits) {
-            Completeness::Complete => ("ready", None),
-            Completeness::Incomplete(why) => ("incomplete", Some(why)),
-        };
-        out.push(Item {
-            state,
-            id: name.clone(),
-            name,
-            key: None,
-            age_secs: age(&dir),
-            detail,
-        });
-    }
+    out.extend(inbound_items(&layout, config));
     for (arrival, (src, key, claim, dir)) in &arrivals {
         let (state, path) = match dir {
             None => ("processing", layout.claimed.join(claim)),
@@ -120,17 +140,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
             detail,
         });
     }
-    for name in dirs(&layout.outbound) {
-        let dir = layout.outbound.join(&name);
-        out.push(Item {
-            state: "outbound",
-            id: name.clone(),
-            name,
-            key: None,
-            age_secs: age(&dir),
-            detail: Some("not yet picked up by VipNet".into()),
-        });
-    }
+    out.extend(outbound_items(&layout));
     Ok(out)
 }
 
@@ -143,21 +153,7 @@ pub fn live_items(
 ) -> Result<(Vec<Item>, usize), String> {
     let layout = Layout::new(&config.spool);
     let mut out = Vec::new();
-    for name in dirs(&layout.inbound) {
-        let dir = layout.inbound.join(&name);
-        let (state, detail) = match completeness(&dir, &config.limits) {
-            Completeness::Complete => ("ready", None),
-            Completeness::Incomplete(why) => ("incomplete", Some(why)),
-        };
-        out.push(Item {
-            state,
-            id: name.clone(),
-            name,
-            key: None,
-            age_secs: age(&dir),
-            detail,
-        });
-    }
+    out.extend(inbound_items(&layout, config));
     for a in store.unfinished().map_err(|e| e.to_string())? {
         out.push(Item {
             state: "processing",
@@ -168,13 +164,11 @@ pub fn live_items(
             detail: None,
         });
     }
-    let mut quarantined = 0usize;
     for name in dirs(&layout.quarantine) {
         let dir = layout.quarantine.join(&name);
         let reason = std::fs::read(dir.join("reason.json"))
             .ok()
             .and_then(|b| serde_json::from_slice::<Reason>(&b).ok());
-        quarantined += 1;
         out.push(Item {
             state: "quarantined",
             id: reason
@@ -188,17 +182,8 @@ pub fn live_items(
             detail: reason.map(|r| format!("{}: {}", r.code, r.message)),
         });
     }
-    for name in dirs(&layout.outbound) {
-        let dir = layout.outbound.join(&name);
-        out.push(Item {
-            state: "outbound",
-            id: name.clone(),
-            name,
-            key: None,
-            age_secs: age(&dir),
-            detail: Some("not yet picked up by VipNet".into()),
-        });
-    }
+    out.extend(outbound_items(&layout));
+    let quarantined = out.iter().filter(|i| i.state == "quarantined").count();
     let at_rest = store.arrivals_at_rest().map_err(|e| e.to_string())?;
     Ok((out, at_rest.saturating_sub(quarantined)))
 }
@@ -282,10 +267,7 @@ pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
     })
     .map_err(|e| e.to_string())?;
     if let Some(bad) = report.first_bad {
-        return Err(format!(
-            "journal {} line {}: {}",
-            bad.file, bad.line, bad.problem
-        ));
+        return Err(bad.to_string());
     }
     if arrival.is_none() {
         return Err(format!(

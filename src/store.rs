@@ -808,7 +808,7 @@ pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, Box<dyn std::er
         return Err(Box::new(e));
     }
     if let Some(bad) = report.first_bad {
-        return Err(format!("journal {} line {}: {}", bad.file, bad.line, bad.problem).into());
+        return Err(bad.to_string().into());
     }
     store.flush()?;
     Ok(applied)
