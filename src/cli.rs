@@ -383,10 +383,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         .map_err(|e| format!("{}: {e}", pubkey.display()))?;
                     let report = crate::checkpoint::verify(&dir, &key)?;
                     if json {
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&report).expect("reports serialise")
-                        );
+                        print_json(&report);
                     } else if report.bad.is_empty() {
                         println!("{} checkpoints verified", report.checkpoints);
                     } else {
@@ -477,10 +474,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             let status = spoolview::status(&spoolview::items(&config)?);
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&status).expect("status serialises")
-                );
+                print_json(&status);
             } else {
                 for (state, n) in &status.counts {
                     let oldest = status
@@ -502,10 +496,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .filter(|i| state.as_deref().is_none_or(|s| s == i.state))
                 .collect();
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&items).expect("items serialise")
-                );
+                print_json(&items);
             } else {
                 print!("{}", spoolview::table(&items));
             }
@@ -559,10 +550,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             let book = operator::load(&config)?;
             let rows = operator::list(&book, &config, today, overdue, due_within);
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&rows).expect("rows serialise")
-                );
+                print_json(&rows);
             } else {
                 print!("{}", operator::table(&rows));
             }
@@ -578,10 +566,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             };
             let details = operator::details(&appeal, &config, today, secret.as_deref());
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&details).expect("details serialise")
-                );
+                print_json(&details);
             } else {
                 print!("{}", operator::show_text(&details));
             }
@@ -793,10 +778,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 fn run_verify(dir: &Path, json: bool) -> Result<ExitCode, String> {
     let report = journal::verify(dir).map_err(|e| e.to_string())?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("reports serialise")
-        );
+        print_json(&report);
     }
     match &report.first_bad {
         None => {
@@ -871,6 +853,14 @@ fn run_rebuild(config: &Config) -> Result<ExitCode, String> {
     let n = store::rebuild(&store, &layout.journal).map_err(|e| e.to_string())?;
     println!("store rebuilt from {n} journal records");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a value as pretty JSON on stdout (every `--json` output).
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("reports serialise")
+    );
 }
 
 /// This process's peak resident memory (Linux: `VmHWM`, which, unlike `getrusage`, does not
