@@ -169,11 +169,7 @@ fn a_file_named_by_the_message_but_absent_is_refused_as_attachment_missing() {
 #[test]
 fn a_required_signature_that_is_absent_is_refused_and_a_present_one_recorded() {
     let env = Env::with(1, 3600, "");
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        "[registration]\nrequire_signature = true\n\n[[partners]]",
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections("[registration]\nrequire_signature = true");
     env.drop_sample("urog-appeal-2.2", "unsigned");
     env.drop_sample("urog-appeal-2.7.1", "signed");
     env.once();
@@ -195,11 +191,7 @@ fn the_signature_verifier_decides_verified_or_held() {
         ("false {file} {signature}", 0, "invalid"),
     ] {
         let env = Env::new();
-        let text = fs::read_to_string(&env.config).unwrap().replace(
-            "[[partners]]",
-            &format!("[registration]\nsignature_verifier = \"{cmd}\"\n\n[[partners]]"),
-        );
-        fs::write(&env.config, text).unwrap();
+        env.add_sections(&format!("[registration]\nsignature_verifier = \"{cmd}\""));
         env.drop_sample("urog-appeal-2.7.1", "signed");
         env.once();
         let received = env.records_of_kind("appeal_received");
@@ -227,11 +219,7 @@ fn the_signature_verifier_decides_verified_or_held() {
 #[test]
 fn manual_mode_waits_for_the_operator() {
     let env = Env::new();
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        "[registration]\nmode = \"manual\"\nnumber_template = \"{yyyy}/П-{seq:4}\"\n\n[[partners]]",
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections("[registration]\nmode = \"manual\"\nnumber_template = \"{yyyy}/П-{seq:4}\"");
     env.drop_sample("urog-appeal-2.2", "a");
     env.drop_sample("urog-appeal-2.7.1", "b");
     env.once();
@@ -319,11 +307,7 @@ fn manual_mode_waits_for_the_operator() {
 #[test]
 fn an_operator_number_must_be_free() {
     let env = Env::new();
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        "[registration]\nmode = \"manual\"\n\n[[partners]]",
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections("[registration]\nmode = \"manual\"");
     env.drop_sample("urog-appeal-2.2", "a");
     env.drop_sample("urog-appeal-2.7.1", "b");
     env.once();

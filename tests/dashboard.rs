@@ -30,11 +30,7 @@ fn running_dashboard() -> (Env, Service, u16) {
         .local_addr()
         .unwrap()
         .port();
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n\n[[partners]]"),
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections(&format!("[http]\nlisten = \"127.0.0.1:{port}\""));
     env.drop_sample("urog-appeal-2.2", "54334177");
     let broken = env.drop_sample("urog-appeal-2.2", "broken-package");
     fs::write(broken.join("document.xml"), "<nope").unwrap();

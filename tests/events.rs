@@ -186,11 +186,7 @@ fn a_redirect_marks_the_appeal_sent_on() {
 #[test]
 fn steps_need_a_registered_appeal() {
     let env = Env::new();
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        "[registration]\nmode = \"manual\"\n\n[[partners]]",
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections("[registration]\nmode = \"manual\"");
     env.drop_sample("urog-appeal-2.2", "a");
     env.once();
     fails(

@@ -60,10 +60,7 @@ fn env_with_http(token: Option<&str>) -> (Env, u16) {
         fs::write(&f, format!("{t}\n")).unwrap();
         http.push_str(&format!("api_token_file = {:?}\n", f));
     }
-    let text = fs::read_to_string(&env.config)
-        .unwrap()
-        .replace("[[partners]]", &format!("{http}\n[[partners]]"));
-    fs::write(&env.config, text).unwrap();
+    env.add_sections(&http);
     env.drop_sample("urog-appeal-2.2", "a");
     env.once();
     (env, port)

@@ -161,11 +161,7 @@ fn a_query_naming_nothing_still_gets_an_answer() {
 #[test]
 fn an_answer_without_a_receipt_is_sent_again_until_one_arrives() {
     let env = Env::new();
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        "[receipts]\nresend_after_secs = [1]\n\n[[partners]]",
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections("[receipts]\nresend_after_secs = [1]");
     let q = env.drop_sample("urog-appeal-2.2", "query");
     make_query(&q, "Запрос", "Прошу сообщить", 780);
     env.once();

@@ -574,11 +574,7 @@ fn outbound_packages_not_picked_up_raise_an_alert() {
 #[test]
 fn signed_checkpoints_detect_rewritten_history() {
     let env = Env::with(1, 3600, "");
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        "[journal]\ncheckpoint_every = 5\n\n[[partners]]",
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections("[journal]\ncheckpoint_every = 5");
     env.drop_sample("urog-appeal-2.2", "a");
     env.drop_sample("urog-appeal-2.7.1", "b");
     env.once();

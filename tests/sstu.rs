@@ -9,11 +9,7 @@ use common::env::Env;
 
 fn env_with_department() -> Env {
     let env = Env::new();
-    let text = fs::read_to_string(&env.config).unwrap().replace(
-        "[[partners]]",
-        "[sstu]\ndepartment_id = \"00000000-1111-4222-8333-444444444444\"\n\n[[partners]]",
-    );
-    fs::write(&env.config, text).unwrap();
+    env.add_sections("[sstu]\ndepartment_id = \"00000000-1111-4222-8333-444444444444\"");
     env.drop_sample("urog-appeal-2.2", "a");
     env.drop_sample("urog-appeal-2.7.1", "b");
     env.once();

@@ -86,6 +86,14 @@ format = "mirror"
         env
     }
 
+    /// Adds config sections (TOML) before the partners.
+    pub fn add_sections(&self, toml: &str) {
+        let text = fs::read_to_string(&self.config)
+            .unwrap()
+            .replace("[[partners]]", &format!("{toml}\n[[partners]]"));
+        fs::write(&self.config, text).unwrap();
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Output {
         bin()
             .arg("--config")
