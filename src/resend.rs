@@ -106,7 +106,7 @@ pub fn due(waiting: Vec<Waiting>, now: OffsetDateTime, schedule: &[u64]) -> Vec<
         .collect()
 }
 
-/// The in-memory shelf.
+/// The in-memory shelf (the reference fold `tests/book_store.rs` compares the store with).
 #[derive(Debug, Default, Clone)]
 pub struct Tracker {
     decided: BTreeMap<String, (u64, Output)>,
@@ -119,11 +119,6 @@ impl Tracker {
             Ok(()) => {}
             Err(never) => match never {},
         }
-    }
-
-    /// Whether we sent a message with this uid and still wait for its receipt.
-    pub fn awaits(&self, message_uid: &str) -> bool {
-        self.waiting.contains_key(&message_uid.to_lowercase())
     }
 
     /// Everything awaiting a receipt.
