@@ -6,7 +6,8 @@
 //! * streaming SHA-256 of a 1 GiB file next to `openssl speed -evp sha256` (one core), same run.
 //!
 //! Environment: `BENCH_PACKAGES` (default 10,000 per kind), `BENCH_SHA_MIB` (default 1024),
-//! `BENCH_PROFILE_PARSE` (extra parse rounds to profile, default 0).
+//! `BENCH_PROFILE_PARSE` (extra parse rounds to profile, default 0), `BENCH_PROFILE_KIND`
+//! (`2.2` or `2.7.1`: profile rounds of one kind only).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,20 +45,39 @@ fn read_all(folders: &[PathBuf]) -> u64 {
     n
 }
 
+/// CPU time of this process so far: (user, system) seconds.
+fn cpu_times() -> (f64, f64) {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
+}
+
+/// Runs `work` and returns (wall, user, system) seconds spent in it.
+fn timed(work: impl FnOnce()) -> (f64, f64, f64) {
+    let (u0, s0) = cpu_times();
+    let t = Instant::now();
+    work();
+    let wall = t.elapsed().as_secs_f64();
+    let (u1, s1) = cpu_times();
+    (wall, u1 - u0, s1 - s0)
+}
+
 fn parse_bench(label: &str, folders: &[PathBuf]) {
     let limits = Limits::default();
     let bytes: u64 = folders.iter().map(|d| folder_bytes(d)).sum();
     read_all(folders); // warm the page cache
-    let t = Instant::now();
-    let baseline_bytes = read_all(folders);
-    let read_secs = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    for d in folders {
-        read_package(d, &limits).expect("sample packages read");
-    }
-    let parse_secs = t.elapsed().as_secs_f64();
+    let mut baseline_bytes = 0;
+    let (read_secs, read_user, read_sys) = timed(|| baseline_bytes = read_all(folders));
+    let (parse_secs, parse_user, parse_sys) = timed(|| {
+        for d in folders {
+            read_package(d, &limits).expect("sample packages read");
+        }
+    });
     assert_eq!(bytes, baseline_bytes);
     let n = folders.len() as f64;
+    let micros = |secs: f64| secs / n * 1e6;
     println!(
         "parse {label}: {} packages, {:.1} KiB each: {:.0} packages/s, {:.1} MB/s; plain read {:.0} folders/s; ratio parse/read = {:.2}",
         folders.len(),
@@ -66,6 +86,15 @@ fn parse_bench(label: &str, folders: &[PathBuf]) {
         bytes as f64 / parse_secs / 1e6,
         n / read_secs,
         read_secs / parse_secs
+    );
+    println!(
+        "  per package: parse {:.0} µs (user {:.0}, system {:.0}); plain read {:.0} µs (user {:.0}, system {:.0})",
+        micros(parse_secs),
+        micros(parse_user),
+        micros(parse_sys),
+        micros(read_secs),
+        micros(read_user),
+        micros(read_sys)
     );
 }
 
@@ -149,8 +178,15 @@ fn main() {
     }
     // BENCH_PROFILE_PARSE=N: parse everything N more times first (a long parse-only phase to
     // profile with perf; figures below are unaffected but for a warmer cache)
+    // BENCH_PROFILE_KIND=2.2 or 2.7.1: profile rounds of that kind only
+    let kind = std::env::var("BENCH_PROFILE_KIND").unwrap_or_default();
+    let profiled: Vec<&PathBuf> = match kind.as_str() {
+        "2.2" => v22.iter().collect(),
+        "2.7.1" => v271.iter().collect(),
+        _ => v22.iter().chain(&v271).collect(),
+    };
     for _ in 0..env_usize("BENCH_PROFILE_PARSE", 0) {
-        for d in v22.iter().chain(&v271) {
+        for d in &profiled {
             read_package(d, &Limits::default()).unwrap();
         }
     }

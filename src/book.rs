@@ -405,6 +405,14 @@ pub trait Appeals {
     /// By our registration number, the УРОГ number (Latin or Cyrillic `А26`) or the internal
     /// id; an error says why not (unknown, or a УРОГ number shared by several appeals).
     fn find(&self, id: &str) -> Result<Appeal, String>;
+    /// What an answer to a УРОГ query says of each of `ids` (resolved as [`Appeals::find`]
+    /// does), in the same order. A query names up to thousands of appeals: a shelf may read
+    /// compact [`StatusFacts`] instead of whole appeals, and resolve them in parallel.
+    fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
+        ids.iter()
+            .map(|id| self.find(id).map(|a| StatusFacts::from(&a)))
+            .collect()
+    }
     /// The next registration sequence number of `year` (never reused, never skipped).
     fn next_seq(&self, year: i32) -> u64;
     /// Every appeal, oldest first (operator commands and exports; the service uses the
@@ -416,6 +424,42 @@ pub trait Appeals {
     fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts));
     /// The `n` most recent appeals, newest first.
     fn recent(&self, n: usize) -> Vec<Appeal>;
+}
+
+/// What the answer to a УРОГ query says of an appeal — kept apart in the store (a few hundred
+/// bytes, where the appeal with its history is kilobytes) so that a query naming thousands
+/// of appeals reads little per appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusFacts {
+    pub state: AppealState,
+    pub received_at: String,
+    pub urog_number: String,
+    pub urog_date: Option<String>,
+    pub number: Option<String>,
+    pub registered_on: Option<String>,
+    pub executor: Option<String>,
+    pub extended_to: Option<String>,
+    pub redirected_to: Option<String>,
+    pub result: Option<String>,
+    pub sstu_result: Option<String>,
+}
+
+impl From<&Appeal> for StatusFacts {
+    fn from(a: &Appeal) -> Self {
+        StatusFacts {
+            state: a.state,
+            received_at: a.received_at.clone(),
+            urog_number: a.urog_number.clone(),
+            urog_date: a.urog_date.clone(),
+            number: a.number.clone(),
+            registered_on: a.registered_on.clone(),
+            executor: a.executor.clone(),
+            extended_to: a.extended_to.clone(),
+            redirected_to: a.redirected_to.clone(),
+            result: a.result.clone(),
+            sstu_result: a.sstu_result.clone(),
+        }
+    }
 }
 
 /// What an open appeal's deadlines depend on — kept apart in the store's index so that
@@ -450,12 +494,12 @@ impl AppealState {
 }
 
 /// Resolves `id` through the three lookups every shelf offers.
-pub fn find_in(
+pub fn find_in<T>(
     id: &str,
     by_number: impl FnOnce(&str) -> Option<u64>,
     by_urog: impl FnOnce(&str) -> Vec<u64>,
-    get: impl Fn(u64) -> Option<Appeal>,
-) -> Result<Appeal, String> {
+    get: impl Fn(u64) -> Option<T>,
+) -> Result<T, String> {
     let norm = normalize_number(id);
     if let Some(a) = by_number(&norm).and_then(&get) {
         return Ok(a);

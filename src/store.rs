@@ -12,7 +12,7 @@ use sha2::Digest;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::book::{Appeal, Appeals, DeadlineFacts, Shelf};
+use crate::book::{Appeal, Appeals, DeadlineFacts, Shelf, StatusFacts};
 use crate::journal::{Event, Output, Record};
 use crate::resend::{ResendShelf, Waiting};
 
@@ -77,6 +77,9 @@ pub struct PendingOutput {
     pub output: Output,
 }
 
+/// Most threads one batch of appeal lookups ([`Appeals::find_status_many`]) uses.
+const MAX_LOOKUP_THREADS: usize = 4;
+
 /// The sled-backed index. Cloning shares the same database (sled handles are shared).
 #[derive(Clone)]
 pub struct Store {
@@ -96,6 +99,9 @@ pub struct Store {
     /// `u` УРОГ number + id → (), `y` year → highest sequence number, `p` id → PIN hash,
     /// `o` id → its deadline facts while the appeal is under consideration.
     appeal_index: sled::Tree,
+    /// id → the appeal's [`StatusFacts`] (what a УРОГ query answer needs; an appeal saved by
+    /// an older version has none: its appeal is read instead).
+    status: sled::Tree,
     /// Our documents awaiting a receipt: `d` output name → (arrival, output) until
     /// published, `w` message uid → [`Waiting`].
     awaiting: sled::Tree,
@@ -136,6 +142,7 @@ impl Store {
             meta: db.open_tree("meta")?,
             appeals: db.open_tree("appeals")?,
             appeal_index: db.open_tree("appeal_index")?,
+            status: db.open_tree("appeal_status")?,
             awaiting: db.open_tree("awaiting")?,
             db,
         };
@@ -194,6 +201,7 @@ impl Store {
             &self.meta,
             &self.appeals,
             &self.appeal_index,
+            &self.status,
             &self.awaiting,
         ] {
             t.clear()?;
@@ -279,6 +287,7 @@ impl Store {
             &self.meta,
             &self.appeals,
             &self.appeal_index,
+            &self.status,
             &self.awaiting,
         )
             .transaction(|trees| {
@@ -303,6 +312,7 @@ impl Store {
             ("meta", &self.meta),
             ("appeals", &self.appeals),
             ("appeal_index", &self.appeal_index),
+            ("appeal_status", &self.status),
             ("awaiting", &self.awaiting),
         ];
         let mut out = Vec::new();
@@ -345,6 +355,7 @@ type Trees = (
     sled::transaction::TransactionalTree,
     sled::transaction::TransactionalTree,
     sled::transaction::TransactionalTree,
+    sled::transaction::TransactionalTree,
 );
 
 fn abort(e: impl std::fmt::Display) -> TxError {
@@ -365,7 +376,8 @@ fn read_u64(v: &[u8]) -> u64 {
 
 /// One record into the trees of a running transaction.
 fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
-    let (arrivals, keys, uids, claims, open, pending, meta, appeals, index, awaiting) = trees;
+    let (arrivals, keys, uids, claims, open, pending, meta, appeals, index, status, awaiting) =
+        trees;
     if meta
         .get(APPLIED)?
         .is_some_and(|s| record.seq <= read_u64(&s))
@@ -422,6 +434,7 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
         &mut TxShelf {
             appeals,
             index,
+            status,
             arrivals,
         },
         record,
@@ -455,6 +468,7 @@ fn year_key(year: i32) -> Vec<u8> {
 struct TxShelf<'a> {
     appeals: &'a sled::transaction::TransactionalTree,
     index: &'a sled::transaction::TransactionalTree,
+    status: &'a sled::transaction::TransactionalTree,
     arrivals: &'a sled::transaction::TransactionalTree,
 }
 
@@ -474,6 +488,8 @@ impl Shelf for TxShelf<'_> {
     }
     fn save(&mut self, appeal: &Appeal) -> Result<(), TxError> {
         self.appeals.insert(&be(appeal.id), tx_encode(appeal)?)?;
+        self.status
+            .insert(&be(appeal.id), tx_encode(&StatusFacts::from(appeal))?)?;
         let open = prefixed(b'o', &be(appeal.id));
         if appeal.state.is_open() {
             self.index
@@ -577,6 +593,24 @@ impl Store {
         Ok(Some(a))
     }
 
+    /// The status facts of an appeal: stored, or (saved by an older version) from the appeal.
+    fn status_by_id(&self, id: u64) -> Result<Option<StatusFacts>, StoreError> {
+        match self.status.get(be(id))? {
+            Some(v) => Ok(Some(decode(&v)?)),
+            None => Ok(self.appeal_by_id(id)?.as_ref().map(StatusFacts::from)),
+        }
+    }
+
+    /// [`Appeals::find`], reading status facts instead of the appeal.
+    fn find_status(&self, id: &str) -> Result<StatusFacts, String> {
+        crate::book::find_in(
+            id,
+            |n| logged("appeal by number", self.index_id(b'n', n)),
+            |n| logged("appeal by УРОГ number", self.urog_ids(n)),
+            |i| logged("appeal status", self.status_by_id(i)),
+        )
+    }
+
     fn index_id(&self, tag: u8, key: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
             .appeal_index
@@ -657,6 +691,34 @@ impl Appeals for Store {
             |n| logged("appeal by УРОГ number", self.urog_ids(n)),
             |i| self.appeal(i),
         )
+    }
+    /// Reads compact status facts (a whole appeal is kilobytes, and a cold one costs a sled
+    /// page load), and splits a long list across the cores.
+    fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
+        const SEQUENTIAL_BELOW: usize = 64;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_LOOKUP_THREADS);
+        if ids.len() < SEQUENTIAL_BELOW || threads < 2 {
+            return ids.iter().map(|id| self.find_status(id)).collect();
+        }
+        let chunk = ids.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = ids
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|id| self.find_status(id))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a lookup thread panicked"))
+                .collect()
+        })
     }
     fn next_seq(&self, year: i32) -> u64 {
         let max = self

@@ -93,7 +93,8 @@ pub fn response_items(
 ) -> Vec<ResponseItem> {
     numbers
         .iter()
-        .map(|n| match book.find(n) {
+        .zip(book.find_status_many(numbers))
+        .map(|(n, found)| match found {
             Ok(a) => {
                 let received = a.received_at.get(..10).and_then(parse_date);
                 let registered = a.registered_on.as_deref().and_then(parse_date);

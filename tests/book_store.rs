@@ -237,12 +237,17 @@ proptest! {
         prop_assert_eq!(facts_book, facts_store);
         prop_assert_eq!(book.recent(5), store.recent(5));
         prop_assert_eq!(book.next_seq(2026), store.next_seq(2026));
+        let mut asked = vec!["ОГ-999999/26".to_string(), "nonsense".to_string()];
         for a in book.all() {
             prop_assert_eq!(book.by_document(&a.document_uid), store.by_document(&a.document_uid));
             for id in [a.urog_number.clone(), a.id.to_string(), a.number.clone().unwrap_or_default()] {
                 prop_assert_eq!(book.find(&id), store.find(&id));
+                asked.push(id);
             }
         }
+        // a query's lookups (compact facts, in parallel past 64 names) agree with the book's
+        let asked: Vec<String> = asked.iter().cycle().take(asked.len().max(100)).cloned().collect();
+        prop_assert_eq!(book.find_status_many(&asked), store.find_status_many(&asked));
         let mut tracker = Tracker::default();
         for r in medo_gateway::journal::read_all(&journal_dir).unwrap() {
             tracker.apply(&r);
