@@ -1278,7 +1278,12 @@ mod tests {
         // one byte changed in a line past the first block: found, with its line number
         let mut bytes = std::fs::read(&seg).unwrap();
         let at = bytes.len() / 2;
-        let key = at + bytes[at..].windows(6).position(|w| w == b"\"key\":").unwrap() + 8;
+        let key = at
+            + bytes[at..]
+                .windows(6)
+                .position(|w| w == b"\"key\":")
+                .unwrap()
+            + 8;
         let line = bytes[..key].iter().filter(|b| **b == b'\n').count() as u64 + 1;
         bytes[key] = if bytes[key] == b'0' { b'1' } else { b'0' };
         std::fs::write(&seg, &bytes).unwrap();

@@ -264,8 +264,7 @@ fn sample_passport(
 
 #[test]
 fn passports_round_trip_and_match_golden_files() {
-    use medo_gateway::wire::passport::{passport_from_tree, write_passport, PassportFormat};
-    use medo_gateway::wire::read::parse_tree;
+    use medo_gateway::wire::passport::{parse_passport, write_passport, PassportFormat};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     for (format, file) in [
         (PassportFormat::V27, "passport_27.xml"),
@@ -274,9 +273,8 @@ fn passports_round_trip_and_match_golden_files() {
         let p = sample_passport(format);
         let bytes = write_passport(&p).unwrap();
         let limits = Limits::default();
-        let (root, _, mut warnings) =
-            parse_tree(&bytes, limits.max_passport_bytes, &limits).unwrap();
-        assert_eq!(passport_from_tree(&root, &mut warnings).unwrap(), p);
+        let (parsed, warnings) = parse_passport(&bytes, &limits).unwrap();
+        assert_eq!(parsed, p);
         assert!(warnings.is_empty(), "{warnings:?}");
         let path = dir.join(file);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {

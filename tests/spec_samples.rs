@@ -13,8 +13,8 @@ use medo_gateway::wire::container::{write_container, ContainerFile};
 use medo_gateway::wire::envelope;
 use medo_gateway::wire::message::*;
 use medo_gateway::wire::package::read_package;
-use medo_gateway::wire::passport::{passport_from_tree, Passport, PassportFormat};
-use medo_gateway::wire::read::{parse_message, parse_tree};
+use medo_gateway::wire::passport::{parse_passport, Passport, PassportFormat};
+use medo_gateway::wire::read::parse_message;
 use medo_gateway::wire::time::parse_date;
 use medo_gateway::wire::Limits;
 
@@ -32,8 +32,7 @@ fn data() -> Option<PathBuf> {
 fn passport_of(path: &Path) -> Passport {
     let bytes = fs::read(path).unwrap();
     let limits = Limits::default();
-    let (root, _, mut warnings) = parse_tree(&bytes, limits.max_passport_bytes, &limits).unwrap();
-    passport_from_tree(&root, &mut warnings).unwrap()
+    parse_passport(&bytes, &limits).unwrap().0
 }
 
 /// Builds `dir/zip_name` holding `passport_file` as passport.xml plus a placeholder for every

@@ -20,8 +20,7 @@ use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 use super::error::WireErrorKind;
 use super::hash::HashingReader;
 use super::limits::Limits;
-use super::passport::{passport_from_tree, Passport};
-use super::read::parse_tree;
+use super::passport::{parse_passport, Passport};
 
 /// One file inside the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -234,12 +233,7 @@ fn pick_passport(
     candidates.sort_by_key(|(name, _)| !name.eq_ignore_ascii_case("passport.xml"));
     let mut first_error = None;
     for (name, bytes) in candidates {
-        let attempt = parse_tree(&bytes, limits.max_passport_bytes, limits).and_then(
-            |(root, _, mut warnings)| {
-                passport_from_tree(&root, &mut warnings).map(|p| (p, warnings))
-            },
-        );
-        match attempt {
+        match parse_passport(&bytes, limits) {
             Ok((passport, warnings)) => return Ok((name, passport, warnings)),
             Err(e) => {
                 first_error.get_or_insert((name, e));

@@ -50,8 +50,12 @@ impl Envelope {
 /// the first word is six letters from {П,И,С,Ь,М,О} (catches `ПСИЬМО`), extra brackets ignored.
 pub fn is_main_section(title: &str) -> bool {
     let first = title.split_whitespace().next().unwrap_or("");
-    let first = first.to_uppercase();
-    first.chars().count() == 6 && first.chars().all(|c| "ПИСЬМО".contains(c))
+    // per character, without allocating (a character whose upper case is several characters
+    // is never one of the six letters, so this agrees with upper-casing the word first)
+    first.chars().count() == 6
+        && first
+            .chars()
+            .all(|c| c.to_uppercase().all(|u| "ПИСЬМО".contains(u)))
 }
 
 /// Normalises a section header line (`[[ПИСЬМО КП ПС СЗИ]` → `ПИСЬМО КП ПС СЗИ`).
@@ -120,6 +124,7 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
     let mut files = Vec::new();
     let mut text = Vec::new();
     let mut current: Option<String> = None;
+    let mut in_main_section = false;
     for (n, raw) in decoded.text.lines().enumerate() {
         let line = raw.trim_end_matches('\r').trim();
         if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
@@ -127,7 +132,8 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
         }
         if let Some(title) = section_title(line) {
             let upper = title.to_uppercase();
-            if is_main_section(&upper) && main_section.is_none() {
+            in_main_section = is_main_section(&upper);
+            if in_main_section && main_section.is_none() {
                 if current.is_some() {
                     warnings.push("main section is not the first section".into());
                 }
@@ -144,7 +150,7 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
         };
         let entry = (key.trim().to_string(), value.trim().to_string());
         match current.as_deref() {
-            Some(s) if is_main_section(s) => fields.push(entry),
+            Some(_) if in_main_section => fields.push(entry),
             Some(ADDRESSEES) => addressees.push(entry),
             Some(FILES) => {
                 if files.len() >= max_files {

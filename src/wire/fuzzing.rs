@@ -7,8 +7,8 @@ use std::io::Cursor;
 use super::container::read_container;
 use super::envelope;
 use super::limits::Limits;
-use super::passport::passport_from_tree;
-use super::read::{parse_message, parse_tree};
+use super::passport::parse_passport;
+use super::read::parse_message;
 use super::write::write_message;
 
 /// Limits small enough that a fuzz iteration stays fast.
@@ -50,7 +50,5 @@ pub fn container(data: &[u8]) {
 
 pub fn passport(data: &[u8]) {
     let limits = fuzz_limits();
-    if let Ok((root, _, mut warnings)) = parse_tree(data, limits.max_passport_bytes, &limits) {
-        let _ = passport_from_tree(&root, &mut warnings);
-    }
+    let _ = parse_passport(data, &limits);
 }

@@ -15,7 +15,9 @@ use super::error::{WireError, WireErrorKind};
 use super::hash::{sha256_bytes, FileHasher};
 use super::limits::Limits;
 use super::message::{Body, Message};
-use super::read::{is_communication, message_from_root, parse_tree, ParsedMessage};
+use super::read::{
+    decode_xml_bounded, is_communication, message_from_root, xml_tree, ParsedMessage,
+};
 
 /// A file of the package folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -216,12 +218,17 @@ fn find_message(
             limits.max_message_bytes,
             "message size",
         )?;
-        match parse_tree(&bytes, limits.max_message_bytes, limits) {
-            Ok((root, encoding, tree_warnings)) if is_communication(&root) => {
+        let decoded = decode_xml_bounded(&bytes, limits.max_message_bytes);
+        let tree = decoded
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|d| xml_tree(&d.text, limits).map(|root| (root, d)));
+        match tree {
+            Ok((root, d)) if is_communication(&root) => {
                 if i >= listed {
                     warnings.push(format!("the message {name} is not listed in [ФАЙЛЫ]"));
                 }
-                let parsed = message_from_root(&root, encoding, tree_warnings)
+                let parsed = message_from_root(&root, d.encoding, d.warnings.clone())
                     .map_err(|k| WireError::new(*name, k))?;
                 return Ok((
                     (*name).clone(),
@@ -229,9 +236,9 @@ fn find_message(
                     (sha256_bytes(&bytes), bytes.len() as u64),
                 ));
             }
-            Ok((root, encoding, tree_warnings)) => {
+            Ok((root, d)) => {
                 let looks_like = root.name == "communication";
-                if let Err(kind) = message_from_root(&root, encoding, tree_warnings) {
+                if let Err(kind) = message_from_root(&root, d.encoding, d.warnings.clone()) {
                     not_medo.push((looks_like, WireError::new(*name, kind)));
                 }
             }

@@ -5,7 +5,8 @@ use serde::Serialize;
 use time::Date;
 
 use super::error::WireErrorKind;
-use super::read::normalize_guid;
+use super::limits::Limits;
+use super::read::{decode_xml_bounded, normalize_guid, xml_tree};
 use super::time::{format_date, parse_date, serialize_date};
 use super::xml::{Element, XmlWriter};
 
@@ -274,12 +275,24 @@ fn author(e: &Element) -> Author {
     }
 }
 
+/// Decodes and parses a passport's bytes: the passport and warnings for the operator.
+pub fn parse_passport(
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(Passport, Vec<String>), WireErrorKind> {
+    let decoded = decode_xml_bounded(bytes, limits.max_passport_bytes)?;
+    let root = xml_tree(&decoded.text, limits)?;
+    let mut warnings = decoded.warnings;
+    let passport = passport_from_tree(&root, &mut warnings)?;
+    Ok((passport, warnings))
+}
+
 /// Reads a passport from its XML tree.
 pub fn passport_from_tree(
     root: &Element,
     warnings: &mut Vec<String>,
 ) -> Result<Passport, WireErrorKind> {
-    let format = match (root.name.as_str(), root.ns.as_deref()) {
+    let format = match (&*root.name, root.ns.as_deref()) {
         ("container", Some(NS_CONTAINER_27)) => PassportFormat::V27,
         ("container", Some(NS_CONTAINER_271)) => PassportFormat::V271,
         (name, ns) => {

@@ -6,7 +6,7 @@
 use super::error::{invalid, WireErrorKind};
 use super::limits::Limits;
 use super::message::*;
-use super::text::decode_xml;
+use super::text::{decode_xml, Decoded};
 use super::time::{parse_date, XmlDateTime};
 use super::xml::{self, Element, XmlLimits};
 
@@ -18,33 +18,34 @@ pub struct ParsedMessage {
     pub warnings: Vec<String>,
 }
 
-/// Decodes and parses XML bytes into a tree under the limits.
-pub fn parse_tree(
-    bytes: &[u8],
-    max_bytes: u64,
-    limits: &Limits,
-) -> Result<(Element, &'static str, Vec<String>), WireErrorKind> {
+/// Checks XML bytes against a size limit and decodes them (declared or sniffed encoding);
+/// [`xml_tree`] then parses the text.
+pub fn decode_xml_bounded(bytes: &[u8], max_bytes: u64) -> Result<Decoded, WireErrorKind> {
     if bytes.len() as u64 > max_bytes {
         return Err(WireErrorKind::TooLarge {
             what: "XML file",
             limit: max_bytes,
         });
     }
-    let decoded = decode_xml(bytes)?;
-    let root = xml::parse(
-        &decoded.text,
+    decode_xml(bytes)
+}
+
+/// Parses decoded text into a tree under the limits (the tree borrows the text).
+pub fn xml_tree<'a>(text: &'a str, limits: &Limits) -> Result<Element<'a>, WireErrorKind> {
+    xml::parse(
+        text,
         XmlLimits {
             max_depth: limits.max_xml_depth,
             max_elements: limits.max_xml_elements,
         },
-    )?;
-    Ok((root, decoded.encoding, decoded.warnings))
+    )
 }
 
 /// Parses a communication message.
 pub fn parse_message(bytes: &[u8], limits: &Limits) -> Result<ParsedMessage, WireErrorKind> {
-    let (root, encoding, warnings) = parse_tree(bytes, limits.max_message_bytes, limits)?;
-    message_from_root(&root, encoding, warnings)
+    let decoded = decode_xml_bounded(bytes, limits.max_message_bytes)?;
+    let root = xml_tree(&decoded.text, limits)?;
+    message_from_root(&root, decoded.encoding, decoded.warnings)
 }
 
 /// Maps an already parsed tree (see [`parse_tree`]) to a message.
@@ -264,7 +265,7 @@ fn body_from(
         let element = root
             .children
             .iter()
-            .map(|c| c.name.clone())
+            .map(|c| c.name.to_string())
             .find(|n| n != "header" && n != "deliveryIndex");
         warnings.push(format!("no known message body (found {:?})", element));
         Body::Unknown { element }
@@ -336,7 +337,7 @@ fn document_from(e: &Element, warnings: &mut Vec<String>) -> Result<Document, Wi
     let num = e
         .child("num")
         .ok_or_else(|| WireErrorKind::Missing("document/num".into()))?;
-    fn list<'a>(e: &'a Element, outer: &str, inner: &'a str) -> Vec<&'a Element> {
+    fn list<'a, 'x>(e: &'a Element<'x>, outer: &str, inner: &'a str) -> Vec<&'a Element<'x>> {
         e.child(outer)
             .map(|o| o.children_named(inner).collect())
             .unwrap_or_default()
@@ -489,7 +490,7 @@ fn notification_from(
     let Some(inner) = e.children.iter().find(|c| c.name != "comment") else {
         return Err(WireErrorKind::Missing("notification content".into()));
     };
-    let detail = match inner.name.as_str() {
+    let detail = match &*inner.name {
         "documentAccepted" => NotificationDetail::DocumentAccepted {
             num: doc_number_from(
                 inner

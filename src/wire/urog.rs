@@ -4,7 +4,7 @@
 
 use super::error::WireErrorKind;
 use super::limits::Limits;
-use super::read::parse_tree;
+use super::read::{decode_xml_bounded, xml_tree};
 use super::xml::XmlWriter;
 
 pub const NS_QUERY: &str = "urn:medo-gateway:urog-query:1";
@@ -12,7 +12,8 @@ pub const NS_RESPONSE: &str = "urn:medo-gateway:urog-response:1";
 
 /// The appeal numbers a `query.xml` names.
 pub fn parse_query(bytes: &[u8], limits: &Limits) -> Result<Vec<String>, WireErrorKind> {
-    let (root, _, _) = parse_tree(bytes, limits.max_passport_bytes, limits)?;
+    let decoded = decode_xml_bounded(bytes, limits.max_passport_bytes)?;
+    let root = xml_tree(&decoded.text, limits)?;
     if root.name != "query" || root.ns.as_deref() != Some(NS_QUERY) {
         return Err(WireErrorKind::NotMedo(format!(
             "query.xml root is <{}>, not a {NS_QUERY} query",

@@ -6,6 +6,9 @@
 //! indented XML with every attribute prefixed and empty values left out.
 //! Pure: text in, text out.
 
+use std::borrow::Cow;
+use std::rc::Rc;
+
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -13,34 +16,37 @@ use quick_xml::reader::NsReader;
 
 use super::error::WireErrorKind;
 
-/// An attribute with its namespace resolved (`None` when unprefixed).
+/// An attribute with its namespace resolved (`None` when unprefixed). Names and values
+/// borrow the parsed text where they can.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attribute {
-    pub ns: Option<String>,
-    pub name: String,
-    pub value: String,
+pub struct Attribute<'a> {
+    pub ns: Option<Rc<str>>,
+    pub name: Cow<'a, str>,
+    pub value: Cow<'a, str>,
 }
 
-/// An element with its namespace resolved. Text is the concatenation of its direct text nodes.
+/// An element with its namespace resolved. Text is the concatenation of its direct text
+/// nodes. Names and text borrow the parsed text where they can (a tree costs few
+/// allocations); namespaces are shared.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Element {
-    pub ns: Option<String>,
-    pub name: String,
-    pub attributes: Vec<Attribute>,
-    pub children: Vec<Element>,
-    pub text: String,
+pub struct Element<'a> {
+    pub ns: Option<Rc<str>>,
+    pub name: Cow<'a, str>,
+    pub attributes: Vec<Attribute<'a>>,
+    pub children: Vec<Element<'a>>,
+    pub text: Cow<'a, str>,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     /// The value of an attribute by local name, prefixed (any namespace) or not.
     /// A prefixed attribute in the element's own namespace wins over an unprefixed one.
     pub fn attr(&self, name: &str) -> Option<&str> {
         let mut fallback = None;
         for a in self.attributes.iter().filter(|a| a.name == name) {
             if a.ns.is_some() && a.ns == self.ns {
-                return Some(a.value.as_str());
+                return Some(&a.value);
             }
-            fallback.get_or_insert(a.value.as_str());
+            fallback.get_or_insert(&*a.value);
         }
         fallback
     }
@@ -60,14 +66,17 @@ impl Element {
     }
 
     /// The first child with this local name.
-    pub fn child(&self, name: &str) -> Option<&Element> {
+    pub fn child(&self, name: &str) -> Option<&Element<'a>> {
         self.children
             .iter()
             .find(|c| c.name == name && self.is_own(c))
     }
 
     /// Every child with this local name.
-    pub fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+    pub fn children_named<'s>(
+        &'s self,
+        name: &'s str,
+    ) -> impl Iterator<Item = &'s Element<'a>> + 's {
         self.children
             .iter()
             .filter(move |c| c.name == name && self.is_own(c))
@@ -101,21 +110,52 @@ fn malformed(e: impl std::fmt::Display) -> WireErrorKind {
     WireErrorKind::MalformedXml(e.to_string())
 }
 
-fn namespace_of(resolved: ResolveResult<'_>) -> Result<Option<String>, WireErrorKind> {
-    match resolved {
-        ResolveResult::Bound(ns) => Ok(Some(AsRef::<str>::as_ref(&ns).to_string())),
-        ResolveResult::Unbound => Ok(None),
-        ResolveResult::Unknown(prefix) => Err(malformed(format!("unbound prefix {prefix:?}"))),
+/// `part` (bytes quick-xml hands back with a shorter lifetime) as a slice of the parsed
+/// `text` itself, when it lies inside it; `None` for a copy (a normalised value).
+fn within<'a>(text: &'a str, part: &[u8]) -> Option<&'a str> {
+    let offset = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    text.get(offset..offset.checked_add(part.len())?)
+}
+
+/// Borrowed from `text` when possible, else owned.
+fn borrow_or_own<'a>(text: &'a str, part: Cow<'_, str>) -> Cow<'a, str> {
+    match within(text, part.as_bytes()) {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(part.into_owned()),
+    }
+}
+
+/// The namespaces of one document, each allocated once and shared by its elements.
+#[derive(Default)]
+struct Namespaces(Vec<Rc<str>>);
+
+impl Namespaces {
+    fn of(&mut self, resolved: ResolveResult<'_>) -> Result<Option<Rc<str>>, WireErrorKind> {
+        match resolved {
+            ResolveResult::Bound(ns) => {
+                let uri: &str = ns.as_ref();
+                if let Some(known) = self.0.iter().find(|k| &***k == uri) {
+                    return Ok(Some(known.clone()));
+                }
+                let new: Rc<str> = Rc::from(uri);
+                self.0.push(new.clone());
+                Ok(Some(new))
+            }
+            ResolveResult::Unbound => Ok(None),
+            ResolveResult::Unknown(prefix) => Err(malformed(format!("unbound prefix {prefix:?}"))),
+        }
     }
 }
 
 /// Builds an element (without children) from a start tag.
-fn open_element(
+fn open_element<'a>(
+    text: &'a str,
     reader: &NsReader<&[u8]>,
-    ns: Option<String>,
+    namespaces: &mut Namespaces,
+    ns: Option<Rc<str>>,
     start: &quick_xml::events::BytesStart<'_>,
-) -> Result<Element, WireErrorKind> {
-    let name = AsRef::<str>::as_ref(&start.local_name()).to_string();
+) -> Result<Element<'a>, WireErrorKind> {
+    let name = borrow_or_own(text, Cow::Borrowed(start.local_name().as_ref()));
     let mut attributes = Vec::new();
     for attr in start.attributes() {
         let attr = attr.map_err(malformed)?;
@@ -127,12 +167,11 @@ fn open_element(
         let (resolved, local) = reader.resolver().resolve_attribute(key);
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(malformed)?
-            .into_owned();
+            .map_err(malformed)?;
         attributes.push(Attribute {
-            ns: namespace_of(resolved)?,
-            name: AsRef::<str>::as_ref(&local).to_string(),
-            value,
+            ns: namespaces.of(resolved)?,
+            name: borrow_or_own(text, Cow::Borrowed(local.as_ref())),
+            value: borrow_or_own(text, value),
         });
     }
     Ok(Element {
@@ -140,20 +179,21 @@ fn open_element(
         name,
         attributes,
         children: Vec::new(),
-        text: String::new(),
+        text: Cow::Borrowed(""),
     })
 }
 
-/// Parses a whole document into its root element.
-pub fn parse(text: &str, limits: XmlLimits) -> Result<Element, WireErrorKind> {
+/// Parses a whole document into its root element, which borrows from `text`.
+pub fn parse(text: &str, limits: XmlLimits) -> Result<Element<'_>, WireErrorKind> {
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
+    let mut namespaces = Namespaces::default();
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
     loop {
         let (resolved, event) = reader.read_resolved_event().map_err(malformed)?;
-        let ns = namespace_of(resolved);
+        let ns = namespaces.of(resolved);
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 if root.is_some() {
@@ -166,7 +206,7 @@ pub fn parse(text: &str, limits: XmlLimits) -> Result<Element, WireErrorKind> {
                 if stack.len() >= limits.max_depth {
                     return Err(WireErrorKind::XmlTooDeep(limits.max_depth));
                 }
-                let element = open_element(&reader, ns?, start)?;
+                let element = open_element(text, &reader, &mut namespaces, ns?, start)?;
                 if matches!(event, Event::Start(_)) {
                     stack.push(element);
                 } else {
@@ -177,8 +217,8 @@ pub fn parse(text: &str, limits: XmlLimits) -> Result<Element, WireErrorKind> {
                 let element = stack.pop().ok_or_else(|| malformed("unexpected end tag"))?;
                 attach(&mut stack, &mut root, element);
             }
-            Event::Text(t) => append_text(&mut stack, &t.xml10_content())?,
-            Event::CData(t) => append_text(&mut stack, &t.xml10_content())?,
+            Event::Text(t) => append_text(&mut stack, borrow_or_own(text, t.xml10_content()))?,
+            Event::CData(t) => append_text(&mut stack, borrow_or_own(text, t.xml10_content()))?,
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref().map_err(malformed)? {
                     Some(ch) => ch.to_string(),
@@ -189,7 +229,7 @@ pub fn parse(text: &str, limits: XmlLimits) -> Result<Element, WireErrorKind> {
                             .to_string()
                     }
                 };
-                append_text(&mut stack, &resolved)?;
+                append_text(&mut stack, Cow::Owned(resolved))?;
             }
             Event::DocType(_) => return Err(WireErrorKind::XmlDoctype),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
@@ -202,17 +242,21 @@ pub fn parse(text: &str, limits: XmlLimits) -> Result<Element, WireErrorKind> {
     root.ok_or_else(|| malformed("no root element"))
 }
 
-fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
+fn attach<'a>(stack: &mut [Element<'a>], root: &mut Option<Element<'a>>, element: Element<'a>) {
     match stack.last_mut() {
         Some(parent) => parent.children.push(element),
         None => *root = Some(element),
     }
 }
 
-fn append_text(stack: &mut [Element], text: &str) -> Result<(), WireErrorKind> {
+fn append_text<'a>(stack: &mut [Element<'a>], text: Cow<'a, str>) -> Result<(), WireErrorKind> {
     match stack.last_mut() {
+        Some(parent) if parent.text.is_empty() => {
+            parent.text = text;
+            Ok(())
+        }
         Some(parent) => {
-            parent.text.push_str(text);
+            parent.text.to_mut().push_str(&text);
             Ok(())
         }
         None if text.trim().is_empty() => Ok(()),
@@ -387,6 +431,22 @@ mod tests {
     }
 
     #[test]
+    fn names_and_text_borrow_the_document_and_entities_are_resolved() {
+        let text =
+            r#"<a xmlns="urn:n" k="v" e="x &amp; y"><b>plain</b><c>t &lt; u<d/>tail</c></a>"#;
+        let a = parse(text, LIMITS).unwrap();
+        assert!(matches!(a.name, Cow::Borrowed("a")));
+        assert!(matches!(a.attributes[0].value, Cow::Borrowed("v")));
+        assert_eq!(a.attr("e"), Some("x & y"));
+        let b = a.child("b").unwrap();
+        assert!(matches!(b.text, Cow::Borrowed("plain")));
+        // text split by an entity and by a child element is joined
+        assert_eq!(a.child("c").unwrap().text, "t < utail");
+        // every element of the document shares one namespace allocation
+        assert!(Rc::ptr_eq(a.ns.as_ref().unwrap(), b.ns.as_ref().unwrap()));
+    }
+
+    #[test]
     fn limits_and_dtds_are_enforced() {
         let deep = "<a>".repeat(9) + &"</a>".repeat(9);
         assert_eq!(parse(&deep, LIMITS), Err(WireErrorKind::XmlTooDeep(8)));
@@ -437,7 +497,8 @@ mod tests {
         w.root("r", "urn:n", &[]);
         w.leaf("a", "a\u{1}b\u{FFFF}c");
         w.close();
-        let back = parse(&w.finish(), LIMITS).unwrap();
+        let written = w.finish();
+        let back = parse(&written, LIMITS).unwrap();
         assert_eq!(back.child_text("a").as_deref(), Some("abc"));
     }
 }
