@@ -115,7 +115,9 @@ pub fn read_container<R: Read + Seek>(
     let mut entries: Vec<ContainerEntry> = Vec::with_capacity(archive.len());
     let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total: u64 = 0;
-    let mut buf = vec![0u8; 64 * 1024];
+    // the decompressor buffers its input; 16 KiB of output per read keeps the zeroing of a
+    // buffer per container cheap
+    let mut buf = vec![0u8; 16 * 1024];
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).map_err(zip_error)?;
         let name = file.name().map_err(zip_error)?.into_owned();

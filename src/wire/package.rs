@@ -356,7 +356,14 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
         _ => None,
     };
     let mut files = Vec::new();
-    let mut hasher = FileHasher::new(64 * 1024);
+    // made on first use: a 2.7.1 package often has no file to stream
+    let mut hasher: Option<FileHasher> = None;
+    let mut hash_file = |name: &str| {
+        hasher
+            .get_or_insert_with(|| FileHasher::new(64 * 1024))
+            .hash_file(&dir.join(name))
+            .map_err(|e| io_error(name, e))
+    };
     // a small container is read once: hashed from memory and parsed from the same bytes
     let mut container_bytes: Option<(String, Vec<u8>)> = None;
     for name in present.iter().filter(|n| *n != &envelope_file) {
@@ -373,14 +380,10 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
                     container_bytes = Some((name.clone(), bytes));
                     digest
                 }
-                None => hasher
-                    .hash_file(&dir.join(name))
-                    .map_err(|e| io_error(name, e))?,
+                None => hash_file(name)?,
             }
         } else {
-            hasher
-                .hash_file(&dir.join(name))
-                .map_err(|e| io_error(name, e))?
+            hash_file(name)?
         };
         files.push(PackageFile {
             listed: envelope.files.iter().any(|f| f == name),
