@@ -116,6 +116,25 @@ fn monotone_now(last_journaled: Option<&str>, behind_warned: &mut bool) -> Offse
     }
 }
 
+/// How long a count of outbound folders is reused (the gauge and the stale alert).
+const OUTBOUND_COUNT_EVERY: Duration = Duration::from_secs(5);
+
+/// Folders in outbound (packages VipNet has not picked up) and the oldest one's age in
+/// seconds. The entry type comes from the directory listing; only folders are stat'ed.
+fn count_outbound(outbound: &std::path::Path) -> (u64, u64) {
+    let now = std::time::SystemTime::now();
+    let ages: Vec<u64> = std::fs::read_dir(outbound)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .filter_map(|e| e.metadata().ok()?.modified().ok())
+                .map(|m| now.duration_since(m).map(|d| d.as_secs()).unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
+    (ages.len() as u64, ages.into_iter().max().unwrap_or(0))
+}
+
 /// The gateway: spool + journal + store, owned by one thread at a time.
 pub struct Gateway {
     config: Config,
@@ -129,6 +148,9 @@ pub struct Gateway {
     /// When the overdue-appeals gauge was last counted, and the count (a walk over open
     /// appeals: done at most once a minute).
     overdue_counted: Option<(std::time::Instant, u64)>,
+    /// When outbound was last listed for the waiting-packages gauge and alert, and the
+    /// result (a stat per outbound folder: done at most every few seconds, not every pass).
+    outbound_counted: Option<(std::time::Instant, (u64, u64))>,
     /// Whether the clock-behind warning was given (once per episode).
     clock_behind_warned: bool,
     /// Secret for PINs (`state_dir/pin.key`).
@@ -180,6 +202,7 @@ impl Gateway {
             claims: 0,
             overdue: HashMap::new(),
             overdue_counted: None,
+            outbound_counted: None,
             clock_behind_warned: false,
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
@@ -237,23 +260,22 @@ impl Gateway {
     }
 
     /// Outbound packages VipNet has not picked up: how many, and the oldest age in seconds.
-    fn outbound_backlog(&self) -> (u64, u64) {
-        let now = std::time::SystemTime::now();
-        let ages: Vec<u64> = std::fs::read_dir(&self.layout.outbound)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter(|e| e.path().is_dir())
-                    .filter_map(|e| e.metadata().ok()?.modified().ok())
-                    .map(|m| now.duration_since(m).map(|d| d.as_secs()).unwrap_or(0))
-                    .collect()
-            })
-            .unwrap_or_default();
-        (ages.len() as u64, ages.into_iter().max().unwrap_or(0))
+    /// Listed at most every [`OUTBOUND_COUNT_EVERY`]: after an outage outbound holds tens of
+    /// thousands of folders, and a listing per pass made a backlog quadratic.
+    fn outbound_backlog(&mut self) -> (u64, u64) {
+        if let Some((at, counted)) = self.outbound_counted {
+            if at.elapsed() < OUTBOUND_COUNT_EVERY {
+                return counted;
+            }
+        }
+        let counted = count_outbound(&self.layout.outbound);
+        self.outbound_counted = Some((std::time::Instant::now(), counted));
+        counted
     }
 
     /// Warns when outbound packages wait longer than `outbound_stale_secs` (VipNet is not
     /// picking them up).
-    fn check_outbound(&self) {
+    fn check_outbound(&mut self) {
         let (waiting, oldest) = self.outbound_backlog();
         if waiting > 0 && oldest > self.config.spool.outbound_stale_secs {
             tracing::warn!(
@@ -593,6 +615,11 @@ impl Gateway {
             }
         }
         let digests = spool::publish_all(&self.layout, &packages)?;
+        // the outbound count is kept current between listings (VipNet's pick-ups show at the
+        // next listing)
+        if let Some((_, (waiting, _))) = &mut self.outbound_counted {
+            *waiting += packages.len() as u64;
+        }
         let events: Vec<Event> = packages
             .iter()
             .zip(&owners)
