@@ -261,11 +261,22 @@ pub enum Verdict {
     Wait { after: Duration, settling: bool },
 }
 
+/// What the tracker knows of one inbound folder.
+struct Seen {
+    /// Its last snapshot.
+    snap: Snapshot,
+    /// Since when it has looked like that.
+    since: Instant,
+    /// When it was first seen.
+    first: Instant,
+    /// It was complete when it looked like that (unchanged files need no second look).
+    complete: bool,
+}
+
 /// Remembers each inbound folder's last snapshot and since when it has been unchanged.
 #[derive(Default)]
 pub struct SettleTracker {
-    /// Per folder: its last snapshot, since when it has looked like that, when first seen.
-    seen: HashMap<String, (Snapshot, Instant, Instant)>,
+    seen: HashMap<String, Seen>,
 }
 
 impl SettleTracker {
@@ -288,13 +299,21 @@ impl SettleTracker {
                 }
             }
         };
-        let (since, first_seen) = match self.seen.get(name) {
-            Some((old, since, first)) if *old == snap => (*since, *first),
-            Some((_, _, first)) => (now, *first),
-            None => (now, now),
+        let (since, first_seen, known_complete) = match self.seen.get(name) {
+            Some(old) if old.snap == snap => (old.since, old.first, old.complete),
+            Some(old) => (now, old.first, false),
+            None => (now, now, false),
         };
-        self.seen
-            .insert(name.to_string(), (snap.clone(), since, first_seen));
+        let newest = snap.newest;
+        self.seen.insert(
+            name.to_string(),
+            Seen {
+                snap,
+                since,
+                first: first_seen,
+                complete: known_complete,
+            },
+        );
         let stable_for = now.duration_since(since);
         let limit = Duration::from_secs(spool.incomplete_after_secs);
         // a folder that never stops changing (a writer gone mad, or a slow attack) is not
@@ -303,10 +322,16 @@ impl SettleTracker {
         if stable_for < settle && watched >= limit && watched >= settle {
             return Verdict::Overdue(format!("still changing after {} s", watched.as_secs()));
         }
-        let age = SystemTime::now()
-            .duration_since(snap.newest)
-            .unwrap_or_default();
-        match completeness(dir, limits) {
+        let age = SystemTime::now().duration_since(newest).unwrap_or_default();
+        let complete = if known_complete {
+            Completeness::Complete
+        } else {
+            completeness(dir, limits)
+        };
+        if let Some(seen) = self.seen.get_mut(name) {
+            seen.complete = complete == Completeness::Complete;
+        }
+        match complete {
             Completeness::Complete if stable_for >= settle => Verdict::Ready,
             Completeness::Complete => Verdict::Wait {
                 after: settle - stable_for,
@@ -438,7 +463,9 @@ pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64
         }
     }
     names.sort();
-    let mut hasher = FileHasher::new(256 * 1024);
+    // 64 KiB: below malloc's mmap threshold (a 256 KiB buffer was mapped, faulted in and
+    // unmapped again for every package)
+    let mut hasher = FileHasher::new(64 * 1024);
     let mut key = Sha256::new();
     let mut bytes = 0;
     for n in &names {
@@ -646,4 +673,58 @@ pub fn claimed(layout: &Layout) -> io::Result<Vec<String>> {
         .collect();
     v.sort();
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spool_config(dir: &Path) -> SpoolConfig {
+        SpoolConfig {
+            inbound: dir.join("in"),
+            outbound: dir.join("out"),
+            state_dir: dir.join("state"),
+            settle_ms: 0,
+            rescan_secs: 60,
+            incomplete_after_secs: 3600,
+            max_batch: 16,
+            outbound_stale_secs: 3600,
+        }
+    }
+
+    fn write_envelope(dir: &Path, files: &[&str]) {
+        let mut text = String::from("[ПИСЬМО КП ПС СЗИ]\r\nТЕМА=т\r\n[ФАЙЛЫ]\r\n");
+        for (i, f) in files.iter().enumerate() {
+            text.push_str(&format!("{i}={f}\r\n"));
+        }
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(&text);
+        fs::write(dir.join("envelope.ini"), bytes).unwrap();
+    }
+
+    #[test]
+    fn a_folder_judged_complete_is_looked_at_again_once_it_changes() {
+        let root = tempfile::tempdir().unwrap();
+        let spool = spool_config(root.path());
+        let limits = Limits::default();
+        let dir = root.path().join("pkg");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join("document.xml"), b"<a/>").unwrap();
+        write_envelope(&dir, &["document.xml"]);
+        let mut tracker = SettleTracker::default();
+        let judge = |t: &mut SettleTracker| t.judge("pkg", &dir, Instant::now(), &spool, &limits);
+        assert_eq!(judge(&mut tracker), Verdict::Ready);
+        // unchanged: still ready (from what was learnt)
+        assert_eq!(judge(&mut tracker), Verdict::Ready);
+        // the envelope now lists a file that is not there: incomplete again
+        write_envelope(&dir, &["document.xml", "appeal.pdf"]);
+        assert!(matches!(
+            judge(&mut tracker),
+            Verdict::Wait {
+                settling: false,
+                ..
+            }
+        ));
+        fs::write(dir.join("appeal.pdf"), b"%PDF").unwrap();
+        assert_eq!(judge(&mut tracker), Verdict::Ready);
+    }
 }
