@@ -886,26 +886,7 @@ fn inspect_batch_while<T>(
         }
         i
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    if threads == 1 || lines.len() < 256 {
-        let inspected = lines.iter().map(inspect).collect();
-        return (inspected, meanwhile());
-    }
-    let per = lines.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = lines
-            .chunks(per)
-            .map(|chunk| scope.spawn(move || chunk.iter().map(inspect).collect::<Vec<_>>()))
-            .collect();
-        let other = meanwhile();
-        let inspected = parts
-            .into_iter()
-            .flat_map(|h| h.join().expect("a line check does not panic"))
-            .collect();
-        (inspected, other)
-    })
+    crate::parallel::map_in_order(lines, 8, 256, inspect, meanwhile)
 }
 
 /// The lines of a block (each ended by `\n`, which is not included).
@@ -935,8 +916,8 @@ enum Block {
 struct LineBlocks {
     file: File,
     carry: Vec<u8>,
-    /// A block's buffer handed back by [`LineBlocks::recycle`] (fresh 4 MiB buffers cost a
-    /// page fault per page).
+    /// A block's buffer handed back by [`LineBlocks::recycle`] (a fresh buffer costs a page
+    /// fault per page).
     spare: Vec<u8>,
     at_end: bool,
 }

@@ -19,6 +19,7 @@ pub mod journal;
 pub mod metrics;
 pub mod operator;
 pub mod outbox;
+pub mod parallel;
 pub mod pdf;
 pub mod resend;
 pub mod samples;

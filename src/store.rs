@@ -696,29 +696,14 @@ impl Appeals for Store {
     /// page load), and splits a long list across the cores.
     fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
         const SEQUENTIAL_BELOW: usize = 64;
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_LOOKUP_THREADS);
-        if ids.len() < SEQUENTIAL_BELOW || threads < 2 {
-            return ids.iter().map(|id| self.find_status(id)).collect();
-        }
-        let chunk = ids.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = ids
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|id| self.find_status(id))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a lookup thread panicked"))
-                .collect()
-        })
+        let (found, ()) = crate::parallel::map_in_order(
+            ids,
+            MAX_LOOKUP_THREADS,
+            SEQUENTIAL_BELOW,
+            |id| self.find_status(id),
+            || (),
+        );
+        found
     }
     fn next_seq(&self, year: i32) -> u64 {
         let max = self
