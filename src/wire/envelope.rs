@@ -58,6 +58,11 @@ pub fn is_main_section(title: &str) -> bool {
             .all(|c| c.to_uppercase().all(|u| "ПИСЬМО".contains(u)))
 }
 
+/// Whether a key, upper-cased, is `upper` (compared per character, without allocating).
+fn is_key(key: &str, upper: &str) -> bool {
+    key.chars().flat_map(char::to_uppercase).eq(upper.chars())
+}
+
 /// Normalises a section header line (`[[ПИСЬМО КП ПС СЗИ]` → `ПИСЬМО КП ПС СЗИ`).
 fn section_title(line: &str) -> Option<String> {
     let t = line.trim();
@@ -202,7 +207,7 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
     }
     let text_file = text
         .into_iter()
-        .find(|(k, _)| k.to_uppercase() == "ФАЙЛ")
+        .find(|(k, _)| is_key(k, "ФАЙЛ"))
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty())
         .map(|v| file_base_name(&v))
@@ -210,7 +215,7 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
     let field = |key: &str| {
         fields
             .iter()
-            .find(|(k, _): &&(String, String)| k.to_uppercase() == key)
+            .find(|(k, _): &&(String, String)| is_key(k, key))
             .map(|(_, v)| v.clone())
             .filter(|v| !v.is_empty())
     };

@@ -56,9 +56,10 @@ pub fn is_envelope_name(name: &str) -> bool {
     lower.ends_with(".ini") || lower.ends_with(".ltr")
 }
 
-/// Regular files directly in `dir`, sorted by name. Symlinks, FIFOs, sockets, devices,
-/// sub-folders and hard-linked files are refused, and so are names that are not UTF-8 or hold control characters:
-/// a package is a flat folder of plain files.
+/// Regular files directly in `dir`, sorted by name. Symlinks, FIFOs, sockets, devices and
+/// sub-folders are refused (by the directory entry's type, no extra stat), and so are names that
+/// are not UTF-8 or hold control characters: a package is a flat folder of plain files.
+/// Hard links are refused when a file is opened ([`open_member`]), on the open file itself.
 pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<String>, WireError> {
     let mut files = Vec::new();
     let read = fs::read_dir(dir).map_err(|e| io_error("-", e))?;
@@ -94,66 +95,111 @@ pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<String>, WireError>
                 WireErrorKind::NotRegularFile(name.clone()),
             ));
         }
-        if hard_linked(&entry) {
-            return Err(WireError::new(
-                &name,
-                WireErrorKind::UnsafeName(
-                    name.clone(),
-                    "hard link (the file has other names outside the package)",
-                ),
-            ));
-        }
         files.push(name);
     }
     files.sort();
     Ok(files)
 }
 
-/// A regular file that also has other names: a package's files are its own (VipNet writes
-/// them afresh), and a link to a file elsewhere must not be archived or served.
+/// Opens a file of the package folder for reading and checks the open file itself (so a
+/// folder changed since it was listed cannot slip anything past): the last component is not
+/// followed if it is a symlink, a FIFO swapped in cannot block the open, and anything but a
+/// regular file with a single name (a hard link would let a package archive or serve a file
+/// from elsewhere) is refused. Returns the file and its length, from the one `fstat`.
+pub fn open_member(dir: &Path, name: &str) -> Result<(File, u64), WireError> {
+    let file = open_no_follow(&dir.join(name)).map_err(|e| match e.raw_os_error() {
+        Some(code) if code == ELOOP => {
+            WireError::new(name, WireErrorKind::NotRegularFile(name.to_string()))
+        }
+        _ => io_error(name, e),
+    })?;
+    let meta = file.metadata().map_err(|e| io_error(name, e))?;
+    if !meta.is_file() {
+        return Err(WireError::new(
+            name,
+            WireErrorKind::NotRegularFile(name.to_string()),
+        ));
+    }
+    if link_count(&meta) > 1 {
+        return Err(WireError::new(
+            name,
+            WireErrorKind::UnsafeName(
+                name.to_string(),
+                "hard link (the file has other names outside the package)",
+            ),
+        ));
+    }
+    Ok((file, meta.len()))
+}
+
 #[cfg(unix)]
-fn hard_linked(entry: &fs::DirEntry) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    entry.metadata().is_ok_and(|m| m.nlink() > 1)
+const ELOOP: i32 = libc::ELOOP;
+#[cfg(not(unix))]
+const ELOOP: i32 = -1;
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
 }
 
 #[cfg(not(unix))]
-fn hard_linked(_entry: &fs::DirEntry) -> bool {
-    false
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    File::open(path)
 }
 
-/// Containers up to this size are read into memory once (hash and parse from one read).
-const SMALL_CONTAINER_BYTES: u64 = 4 * 1024 * 1024;
+#[cfg(unix)]
+fn link_count(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink()
+}
 
-/// The whole file when it is at most [`SMALL_CONTAINER_BYTES`]; `None` when larger.
-fn read_small(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    if len > SMALL_CONTAINER_BYTES {
-        return Ok(None);
+#[cfg(not(unix))]
+fn link_count(_meta: &fs::Metadata) -> u64 {
+    1
+}
+
+/// Files up to this size are read whole (one read into a reused buffer, hashed from memory);
+/// larger ones are streamed through a [`FileHasher`]. Containers up to this size are also
+/// parsed from the bytes read (hash and parse from one read).
+const SMALL_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads an open file of `len` bytes (from its `fstat`) into `into`, at most `limit` bytes:
+/// `Ok(false)` when it holds more. One `read` asks for a byte more than `len`; getting exactly
+/// `len` is the end of the file (a regular file reads short only at its end), so no second
+/// `read` probes for it. Anything else (shorter: still being written or shrunk; longer: grown
+/// since the `fstat`) reads on to the end, bounded by `limit`.
+fn read_open(mut file: File, len: u64, limit: u64, into: &mut Vec<u8>) -> io::Result<bool> {
+    let want = len.min(limit).saturating_add(1);
+    into.clear();
+    into.resize(want as usize, 0);
+    let first = loop {
+        match file.read(into) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => break result?,
+        }
+    };
+    into.truncate(first);
+    if first as u64 != len {
+        let rest = (limit + 1).saturating_sub(first as u64);
+        file.take(rest).read_to_end(into)?;
     }
-    let mut bytes = Vec::with_capacity(len as usize + 1);
-    (&mut file)
-        .take(SMALL_CONTAINER_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    Ok((bytes.len() as u64 <= SMALL_CONTAINER_BYTES).then_some(bytes))
+    Ok(into.len() as u64 <= limit)
 }
 
-/// Reads a file of at most `limit` bytes.
+/// Reads a package file of at most `limit` bytes.
 fn read_bounded(
-    path: &Path,
+    dir: &Path,
     name: &str,
     limit: u64,
     what: &'static str,
 ) -> Result<Vec<u8>, WireError> {
-    let file = File::open(path).map_err(|e| io_error(name, e))?;
-    // sized from the file's length: one read for the bytes, one for the end (no probing)
-    let size_hint = file.metadata().map_or(0, |m| m.len()).min(limit + 1);
-    let mut bytes = Vec::with_capacity(size_hint as usize + 1);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| io_error(name, e))?;
-    if bytes.len() as u64 > limit {
+    let (file, len) = open_member(dir, name)?;
+    let mut bytes = Vec::new();
+    if !read_open(file, len, limit, &mut bytes).map_err(|e| io_error(name, e))? {
         return Err(WireError::new(
             name,
             WireErrorKind::TooLarge { what, limit },
@@ -212,12 +258,7 @@ fn find_message(
     // why each well-formed candidate is not a МЭДО message, by candidate
     let mut not_medo: Vec<(bool, WireError)> = Vec::new();
     for (i, name) in candidates.iter().enumerate() {
-        let bytes = read_bounded(
-            &dir.join(name),
-            name,
-            limits.max_message_bytes,
-            "message size",
-        )?;
+        let bytes = read_bounded(dir, name, limits.max_message_bytes, "message size")?;
         let decoded = decode_xml_bounded(&bytes, limits.max_message_bytes);
         let tree = decoded
             .as_ref()
@@ -271,7 +312,7 @@ fn open_folder(dir: &Path, limits: &Limits) -> Result<(Vec<String>, String, Enve
     let present = list_files(dir, limits)?;
     let envelope_file = find_envelope(&present)?;
     let env_bytes = read_bounded(
-        &dir.join(&envelope_file),
+        dir,
         &envelope_file,
         limits.max_envelope_bytes,
         "envelope size",
@@ -356,34 +397,41 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
         _ => None,
     };
     let mut files = Vec::new();
-    // made on first use: a 2.7.1 package often has no file to stream
+    // one buffer for every small file; the streaming hasher only for a big one
+    let mut scratch: Vec<u8> = Vec::new();
     let mut hasher: Option<FileHasher> = None;
-    let mut hash_file = |name: &str| {
-        hasher
-            .get_or_insert_with(|| FileHasher::new(64 * 1024))
-            .hash_file(&dir.join(name))
-            .map_err(|e| io_error(name, e))
-    };
     // a small container is read once: hashed from memory and parsed from the same bytes
     let mut container_bytes: Option<(String, Vec<u8>)> = None;
     for name in present.iter().filter(|n| *n != &envelope_file) {
-        // the message was hashed from the bytes already read; everything else is streamed
-        let is_container = container_name
-            .as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case(name));
+        // the message was hashed from the bytes already read
         let (sha256, size) = if name == &message_file {
             message_sha256.clone()
-        } else if is_container {
-            match read_small(&dir.join(name)).map_err(|e| io_error(name, e))? {
-                Some(bytes) => {
-                    let digest = (sha256_bytes(&bytes), bytes.len() as u64);
-                    container_bytes = Some((name.clone(), bytes));
-                    digest
-                }
-                None => hash_file(name)?,
-            }
         } else {
-            hash_file(name)?
+            let (file, len) = open_member(dir, name)?;
+            let mut stream = |file: File| {
+                hasher
+                    .get_or_insert_with(|| FileHasher::new(64 * 1024))
+                    .hash_reader(file)
+                    .map_err(|e| io_error(name, e))
+            };
+            if len > SMALL_FILE_BYTES {
+                stream(file)?
+            } else if !read_open(file, len, SMALL_FILE_BYTES, &mut scratch)
+                .map_err(|e| io_error(name, e))?
+            {
+                // grown past the small size since its fstat: streamed from the start
+                stream(open_member(dir, name)?.0)?
+            } else if container_name
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(name))
+            {
+                let bytes = std::mem::take(&mut scratch);
+                let digest = (sha256_bytes(&bytes), bytes.len() as u64);
+                container_bytes = Some((name.clone(), bytes));
+                digest
+            } else {
+                (sha256_bytes(&scratch), scratch.len() as u64)
+            }
         };
         files.push(PackageFile {
             listed: envelope.files.iter().any(|f| f == name),
@@ -407,8 +455,7 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
                             read_container(std::io::Cursor::new(bytes), limits, None)
                         }
                         _ => {
-                            let f =
-                                File::open(dir.join(&actual)).map_err(|e| io_error(&actual, e))?;
+                            let (f, _) = open_member(dir, &actual)?;
                             read_container(
                                 std::io::BufReader::with_capacity(64 * 1024, f),
                                 limits,
@@ -452,4 +499,66 @@ pub fn read_message_only(dir: &Path, limits: &Limits) -> Result<Message, WireErr
     let mut warnings = Vec::new();
     let (_, parsed, _) = find_message(dir, &envelope, &present, limits, &mut warnings)?;
     Ok(parsed.message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `read_open` with a stated length, as if the file had changed since its `fstat`.
+    fn read_stated(content: &[u8], stated: u64, limit: u64) -> (bool, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("f"), content).unwrap();
+        let (file, len) = open_member(dir.path(), "f").unwrap();
+        assert_eq!(len, content.len() as u64);
+        let mut into = b"old".to_vec();
+        let fits = read_open(file, stated, limit, &mut into).unwrap();
+        (fits, into)
+    }
+
+    #[test]
+    fn read_open_reads_whole_files_whatever_their_stated_length() {
+        let content: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        for stated in [5000, 0, 1, 4999, 5001, 100_000] {
+            assert_eq!(
+                read_stated(&content, stated, 1 << 20),
+                (true, content.clone())
+            );
+        }
+        assert_eq!(read_stated(b"", 0, 10), (true, vec![]));
+    }
+
+    #[test]
+    fn read_open_stops_past_the_limit() {
+        let content = vec![7u8; 100];
+        for stated in [100, 10, 0, 1000] {
+            let (fits, bytes) = read_stated(&content, stated, 50);
+            assert!(!fits);
+            assert_eq!(bytes.len(), 51, "stated {stated}");
+        }
+        assert!(read_stated(&content, 100, 100).0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn open_member_refuses_links_and_special_files_on_the_open_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        fs::write(p.join("plain"), b"x").unwrap();
+        fs::hard_link(p.join("plain"), p.join("second-name")).unwrap();
+        std::os::unix::fs::symlink(p.join("plain"), p.join("link")).unwrap();
+        fs::create_dir(p.join("sub")).unwrap();
+        let code = |name: &str| open_member(p, name).unwrap_err().code();
+        assert_eq!(code("second-name"), "unsafe-name");
+        assert_eq!(code("link"), "not-regular-file");
+        assert_eq!(code("sub"), "not-regular-file");
+        assert_eq!(code("absent"), "io");
+        let fifo = std::ffi::CString::new(p.join("fifo").to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        // refused at once, not blocked waiting for a writer
+        assert_eq!(code("fifo"), "not-regular-file");
+        fs::remove_file(p.join("second-name")).unwrap();
+        assert_eq!(open_member(p, "plain").unwrap().1, 1);
+    }
 }

@@ -26,10 +26,18 @@ fn sniff_bom(bytes: &[u8]) -> Option<(&'static Encoding, usize)> {
 /// to the C1 control U+0098) counts as invalid: no МЭДО text holds C1 controls.
 fn decode_strict(encoding: &'static Encoding, bytes: &[u8]) -> Option<String> {
     let text = encoding.decode_without_bom_handling_and_without_replacement(bytes)?;
-    if encoding != UTF_8 && text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
+    if encoding != UTF_8 && has_c1_control(&text) {
         return None;
     }
     Some(text.into_owned())
+}
+
+/// Whether text holds a C1 control (U+0080–U+009F): what a single-byte decoder yields for a
+/// byte its code page leaves undefined (0x98 in windows-1251). Scans the UTF-8 bytes, where
+/// these are exactly `C2 80`–`C2 9F`.
+fn has_c1_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(0xC2, bytes).any(|at| matches!(bytes.get(at + 1), Some(0x80..=0x9F)))
 }
 
 /// The fallback partner of an encoding: the other of the two МЭДО encodings.
@@ -310,6 +318,28 @@ mod tests {
         bom.extend(utf);
         let d = decode_envelope(&bom).unwrap();
         assert_eq!(d.text, "[ПИСЬМО КП ПС СЗИ]\n");
+    }
+
+    #[test]
+    fn c1_controls_are_found_in_utf8_bytes() {
+        assert!(has_c1_control("a\u{98}b"));
+        assert!(has_c1_control("\u{80}"));
+        assert!(has_c1_control("«\u{9f}"));
+        assert!(!has_c1_control("«Привет» № \u{a0}\u{7f}"));
+        // the undefined windows-1251 byte decodes to U+0098 and is refused
+        assert_eq!(decode_strict(WINDOWS_1251, b"ab\x98"), None);
+        assert!(decode_strict(WINDOWS_1251, b"ab\xab\xb9").is_some());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn c1_scan_agrees_with_a_char_scan(text in "\\PC*", extra in proptest::char::range('\u{70}', '\u{c0}')) {
+            let with = format!("{text}{extra}");
+            for t in [text.as_str(), with.as_str()] {
+                let by_chars = t.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c));
+                proptest::prop_assert_eq!(has_c1_control(t), by_chars);
+            }
+        }
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub struct Attribute<'a> {
 }
 
 /// An element with its namespace resolved. Text is the concatenation of its direct text
-/// nodes. Names and text borrow the parsed text where they can (a tree costs few
+/// nodes (XML 1.0 line ends), except that blank nodes before the first non-blank one are
+/// dropped: indentation is no text (and costs no allocation). Names and text borrow the parsed text where they can (a tree costs few
 /// allocations); namespaces are shared.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element<'a> {
@@ -217,7 +218,21 @@ pub fn parse(text: &str, limits: XmlLimits) -> Result<Element<'_>, WireErrorKind
                 let element = stack.pop().ok_or_else(|| malformed("unexpected end tag"))?;
                 attach(&mut stack, &mut root, element);
             }
-            Event::Text(t) => append_text(&mut stack, borrow_or_own(text, t.xml10_content()))?,
+            Event::Text(t) => {
+                let raw: &[u8] = t[..].as_bytes();
+                let blank = raw
+                    .iter()
+                    .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+                // blank text before any real text (indentation) is no text: nothing to keep
+                if blank && stack.last().is_none_or(|parent| parent.text.is_empty()) {
+                    continue;
+                }
+                let content = match within(text, raw) {
+                    Some(s) => normalize_line_ends(s),
+                    None => Cow::Owned(t.xml10_content().into_owned()),
+                };
+                append_text(&mut stack, content)?
+            }
             Event::CData(t) => append_text(&mut stack, borrow_or_own(text, t.xml10_content()))?,
             Event::GeneralRef(r) => {
                 let resolved = match r.resolve_char_ref().map_err(malformed)? {
@@ -240,6 +255,15 @@ pub fn parse(text: &str, limits: XmlLimits) -> Result<Element<'_>, WireErrorKind
         return Err(malformed("unexpected end of document (unclosed elements)"));
     }
     root.ok_or_else(|| malformed("no root element"))
+}
+
+/// Text with XML 1.0 line ends (`\r\n` and a lone `\r` become `\n`); borrowed when there is
+/// no `\r`.
+fn normalize_line_ends(text: &str) -> Cow<'_, str> {
+    if !text.contains('\r') {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
 fn attach<'a>(stack: &mut [Element<'a>], root: &mut Option<Element<'a>>, element: Element<'a>) {
@@ -444,6 +468,26 @@ mod tests {
         assert_eq!(a.child("c").unwrap().text, "t < utail");
         // every element of the document shares one namespace allocation
         assert!(Rc::ptr_eq(a.ns.as_ref().unwrap(), b.ns.as_ref().unwrap()));
+    }
+
+    #[test]
+    fn blank_text_counts_only_before_real_text_and_line_ends_are_normalised() {
+        let doc = "<a>\r\n  <b> x\r\ny </b>\r\n  <c>\r\n  <d/>\r\ntail\r\n</c>\r\n  <e>  </e><f>p<g/>\r\n</f></a>\r\n";
+        let a = parse(doc, LIMITS).unwrap();
+        // indentation alone is no text, and costs no allocation
+        assert_eq!(a.text, "");
+        assert!(matches!(a.text, Cow::Borrowed(_)));
+        assert_eq!(a.child("e").unwrap().text, "");
+        // text keeps its blanks, with XML 1.0 line ends
+        assert_eq!(a.child("b").unwrap().text, " x\ny ");
+        // blank text before real text in the same element is dropped, not what follows
+        assert_eq!(a.child("c").unwrap().text, "\ntail\n");
+        // blank text after real text is kept too
+        assert_eq!(a.child("f").unwrap().text, "p\n");
+        assert_eq!(a.child_text("c").as_deref(), Some("tail"));
+        // a lone CR is a line end as well
+        let lone = parse("<a>x\ry</a>", LIMITS).unwrap();
+        assert_eq!(lone.text, "x\ny");
     }
 
     #[test]
