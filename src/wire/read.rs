@@ -83,12 +83,12 @@ pub fn normalize_guid(raw: &str, field: &str, warnings: &mut Vec<String>) -> Str
 
 /// `[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}`, case-insensitive.
 pub fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+    let bytes = s.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 fn required_guid(
@@ -586,4 +586,38 @@ fn acknowledgment_from(
         accepted,
         comment: e.child_text("comment"),
     })
+}
+
+#[cfg(test)]
+mod guid_tests {
+    use super::is_guid;
+
+    /// The definition: five hex groups of 8-4-4-4-12 joined by dashes.
+    fn by_groups(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.len() == 5
+            && parts
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+    }
+
+    #[test]
+    fn examples() {
+        assert!(is_guid("2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d"));
+        assert!(is_guid("2D7C5A1E-8B3F-4E6A-9C0D-1F2E3A4B5C6D"));
+        assert!(!is_guid("2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6"));
+        assert!(!is_guid("2d7c5a1e8b3f-4e6a-9c0d-1f2e3a4b5c6d-"));
+        assert!(!is_guid("{2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d}"));
+        assert!(!is_guid("2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5cжd"));
+        assert!(!is_guid(""));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_group_definition(s in "[0-9a-fA-Fg\\-ж]{0,40}", guid in "[0-9a-f]{8}-[0-9A-F]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}") {
+            proptest::prop_assert_eq!(is_guid(&s), by_groups(&s));
+            proptest::prop_assert!(is_guid(&guid));
+        }
+    }
 }
