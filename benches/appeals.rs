@@ -8,6 +8,7 @@
 //!
 //! * `store rebuild`: records/s;
 //! * `journal verify`: records/s (goal ≥ 500,000/s at 1,000,000 records);
+//! * `appeals list` and `appeals show` (the operator's commands fold the journal), timed;
 //! * restart: `run` started, `kill -9`, started again → `/healthz` answers (goal ≤ 1 s);
 //! * the dashboard page and a search, timed;
 //! * memory: peak RSS of the service after start and after answering a query (goal ≤ 128 MiB);
@@ -397,6 +398,15 @@ fn main() {
         "journal verify: {n} records in {:.2} s = {:.0} records/s (goal ≥ 500,000/s)",
         took.as_secs_f64(),
         n as f64 / took.as_secs_f64()
+    );
+    // the operator's commands read the journal (they work while the service runs)
+    let (list, listed) = run(&config, &["appeals", "list"]);
+    let (show, _) = run(&config, &["appeals", "show", "ОГ-777/26"]);
+    println!(
+        "operator CLI over {n} records: appeals list {:.1} s ({} rows), appeals show {:.1} s",
+        list.as_secs_f64(),
+        listed.lines().count().saturating_sub(1),
+        show.as_secs_f64()
     );
     let (took, _) = run(&config, &["store", "rebuild"]);
     println!(

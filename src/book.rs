@@ -128,6 +128,18 @@ pub trait Shelf {
     fn load(&self, id: u64) -> Result<Option<Appeal>, Self::Error>;
     /// Stores the appeal (its `pin_hash` included).
     fn save(&mut self, appeal: &Appeal) -> Result<(), Self::Error>;
+    /// Changes the stored appeal with this id, if there is one: load, change, save. A shelf
+    /// that holds its appeals in memory changes them where they are (no copy per record).
+    fn change(&mut self, id: u64, change: impl FnOnce(&mut Appeal)) -> Result<(), Self::Error>
+    where
+        Self: Sized,
+    {
+        if let Some(mut a) = self.load(id)? {
+            change(&mut a);
+            self.save(&a)?;
+        }
+        Ok(())
+    }
     /// Remembers the first appeal that carried this document uid (later ones do not replace it).
     fn index_document(&mut self, uid: &str, id: u64) -> Result<(), Self::Error>;
     /// Our registration number (normalised) → the appeal.
@@ -147,11 +159,7 @@ fn update<S: Shelf>(
     id: u64,
     change: impl FnOnce(&mut Appeal),
 ) -> Result<(), S::Error> {
-    if let Some(mut a) = shelf.load(id)? {
-        change(&mut a);
-        shelf.save(&a)?;
-    }
-    Ok(())
+    shelf.change(id, change)
 }
 
 /// Folds one journal record into the shelf. Records that are not about appeals change
@@ -418,6 +426,12 @@ pub trait Appeals {
     /// Every appeal, oldest first (operator commands and exports; the service uses the
     /// bounded walks below).
     fn all(&self) -> Vec<Appeal>;
+    /// Visits every appeal, oldest first, without collecting copies of them all.
+    fn each(&self, visit: &mut dyn FnMut(&Appeal)) {
+        for a in self.all() {
+            visit(&a);
+        }
+    }
     /// Visits the deadline facts of every appeal still under consideration (received,
     /// registered, in work), oldest first — a few bytes each, so finding the overdue ones
     /// does not read the appeals.
@@ -546,9 +560,7 @@ impl AppealBook {
     /// Builds the book from the whole journal (stops with an error at a bad record).
     pub fn load(journal: &Path) -> Result<AppealBook, JournalError> {
         let mut book = AppealBook::default();
-        for r in crate::journal::read_all(journal)? {
-            book.apply(&r);
-        }
+        crate::journal::fold_all(journal, |r| book.apply(r))?;
         Ok(book)
     }
 
@@ -569,6 +581,12 @@ impl Shelf for AppealBook {
     }
     fn save(&mut self, appeal: &Appeal) -> Result<(), Self::Error> {
         self.appeals.insert(appeal.id, appeal.clone());
+        Ok(())
+    }
+    fn change(&mut self, id: u64, change: impl FnOnce(&mut Appeal)) -> Result<(), Self::Error> {
+        if let Some(a) = self.appeals.get_mut(&id) {
+            change(a);
+        }
         Ok(())
     }
     fn index_document(&mut self, uid: &str, id: u64) -> Result<(), Self::Error> {
@@ -623,6 +641,9 @@ impl Appeals for AppealBook {
     }
     fn all(&self) -> Vec<Appeal> {
         self.appeals.values().cloned().collect()
+    }
+    fn each(&self, visit: &mut dyn FnMut(&Appeal)) {
+        self.appeals.values().for_each(visit);
     }
     fn recent(&self, n: usize) -> Vec<Appeal> {
         self.appeals.values().rev().take(n).cloned().collect()

@@ -685,12 +685,20 @@ pub fn tail(dir: &Path, n: u64) -> Result<Vec<Record>, JournalError> {
 /// Reads every record, checking the chain as it goes; stops at the first bad record.
 pub fn read_all(dir: &Path) -> Result<Vec<Record>, JournalError> {
     let mut out = Vec::new();
+    fold_all(dir, |r| out.push(r.clone()))?;
+    Ok(out)
+}
+
+/// Hands every record in order to `visit`, checking the chain as it goes, without keeping
+/// them (a fold over a million records need not hold a million records); stops at the first
+/// bad record and names it.
+pub fn fold_all(dir: &Path, mut visit: impl FnMut(&Record)) -> Result<(), JournalError> {
     let report = scan(dir, |r| {
-        out.push(r.clone());
+        visit(r);
         true
     })?;
     match report.first_bad {
-        None => Ok(out),
+        None => Ok(()),
         Some(bad) => Err(JournalError::Corrupt {
             file: bad.file,
             line: bad.line,

@@ -124,19 +124,23 @@ pub fn list(
     overdue: bool,
     within: Option<i64>,
 ) -> Vec<Row> {
-    book.all()
-        .iter()
-        .map(|a| row(a, config, today))
-        .filter(|r| !overdue || r.overdue)
-        .filter(|r| {
-            within.is_none_or(|days| {
+    let wanted = |r: &Row| {
+        (!overdue || r.overdue)
+            && within.is_none_or(|days| {
                 r.next_due
                     .as_deref()
                     .and_then(parse_date)
                     .is_some_and(|d| d >= today && d <= today + time::Duration::days(days))
             })
-        })
-        .collect()
+    };
+    let mut rows = Vec::new();
+    book.each(&mut |a| {
+        let r = row(a, config, today);
+        if wanted(&r) {
+            rows.push(r);
+        }
+    });
+    rows
 }
 
 /// Renders rows as a table.
