@@ -27,8 +27,8 @@ pub struct Attribute<'a> {
 
 /// An element with its namespace resolved. Text is the concatenation of its direct text
 /// nodes (XML 1.0 line ends), except that blank nodes before the first non-blank one are
-/// dropped: indentation is no text (and costs no allocation). Names and text borrow the parsed text where they can (a tree costs few
-/// allocations); namespaces are shared.
+/// dropped: indentation is no text (and costs no allocation). Names and text borrow the
+/// parsed text where they can (a tree costs few allocations); namespaces are shared.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Element<'a> {
     pub ns: Option<Rc<str>>,
@@ -471,7 +471,7 @@ mod tests {
     }
 
     #[test]
-    fn blank_text_counts_only_before_real_text_and_line_ends_are_normalised() {
+    fn indentation_before_real_text_is_no_text_and_line_ends_are_normalised() {
         let doc = "<a>\r\n  <b> x\r\ny </b>\r\n  <c>\r\n  <d/>\r\ntail\r\n</c>\r\n  <e>  </e><f>p<g/>\r\n</f></a>\r\n";
         let a = parse(doc, LIMITS).unwrap();
         // indentation alone is no text, and costs no allocation
