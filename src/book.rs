@@ -154,14 +154,6 @@ pub trait Shelf {
     fn note_dir(&mut self, arrival: u64, dir: &str) -> Result<(), Self::Error>;
 }
 
-fn update<S: Shelf>(
-    shelf: &mut S,
-    id: u64,
-    change: impl FnOnce(&mut Appeal),
-) -> Result<(), S::Error> {
-    shelf.change(id, change)
-}
-
 /// Folds one journal record into the shelf. Records that are not about appeals change
 /// nothing (but `archived`, which says where a package rests).
 pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
@@ -251,7 +243,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         } => {
             shelf.raise_seq(*year, *year_seq)?;
             shelf.index_number(&normalize_number(number), *appeal)?;
-            update(shelf, *appeal, |a| {
+            shelf.change(*appeal, |a| {
                 a.state = AppealState::Registered;
                 a.number = Some(number.clone());
                 a.registered_on = Some(date.clone());
@@ -278,7 +270,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             by,
             ..
         } => {
-            update(shelf, *appeal, |a| {
+            shelf.change(*appeal, |a| {
                 a.state = AppealState::Refused;
                 a.reason = Some(reason.clone());
                 a.comment = comment.clone();
@@ -291,7 +283,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             })?;
         }
         Event::AppealProgress { appeal, step, .. } => {
-            update(shelf, *appeal, |a| {
+            shelf.change(*appeal, |a| {
                 a.steps += 1;
                 let what = match step {
                     Step::ExecutorAssigned { executor, post } => {
@@ -385,7 +377,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             })?;
         }
         Event::AppealRedelivered { appeal, of, .. } => {
-            update(shelf, *of, |a| {
+            shelf.change(*of, |a| {
                 a.redeliveries.push(*appeal);
                 a.history.push((
                     r.ts.clone(),
@@ -395,7 +387,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         }
         Event::Archived { arrival, dir, .. } => {
             shelf.note_dir(*arrival, dir)?;
-            update(shelf, *arrival, |a| {
+            shelf.change(*arrival, |a| {
                 a.dir = Some(dir.clone());
             })?;
         }

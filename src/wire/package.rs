@@ -106,7 +106,7 @@ pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<String>, WireError>
 /// followed if it is a symlink, a FIFO swapped in cannot block the open, and anything but a
 /// regular file with a single name (a hard link would let a package archive or serve a file
 /// from elsewhere) is refused. Returns the file and its length, from the one `fstat`.
-pub fn open_member(dir: &Path, name: &str) -> Result<(File, u64), WireError> {
+fn open_member(dir: &Path, name: &str) -> Result<(File, u64), WireError> {
     let file = open_no_follow(&dir.join(name)).map_err(|e| match e.raw_os_error() {
         Some(code) if code == ELOOP => {
             WireError::new(name, WireErrorKind::NotRegularFile(name.to_string()))
