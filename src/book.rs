@@ -7,13 +7,12 @@
 //! No I/O here: the shelf does the storing.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::appeals::{normalize_number, SignatureFile};
 use crate::control::Step;
-use crate::journal::{Event, JournalError, Record};
+use crate::model::{Event, Record};
 
 /// Where an appeal stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -549,13 +548,6 @@ pub struct AppealBook {
 }
 
 impl AppealBook {
-    /// Builds the book from the whole journal (stops with an error at a bad record).
-    pub fn load(journal: &Path) -> Result<AppealBook, JournalError> {
-        let mut book = AppealBook::default();
-        crate::journal::fold_all(journal, |r| book.apply(r))?;
-        Ok(book)
-    }
-
     /// Folds one record in.
     pub fn apply(&mut self, r: &Record) {
         match fold(self, r) {

@@ -44,7 +44,16 @@ struct RawConfig {
     #[serde(default)]
     journal: Option<RawJournal>,
     #[serde(default)]
+    numbering: Option<RawNumbering>,
+    #[serde(default)]
     limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNumbering {
+    #[serde(default)]
+    outgoing_template: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -191,11 +200,16 @@ pub struct Config {
     pub spool: SpoolConfig,
     pub mode: RegistrationMode,
     pub number_template: String,
+    /// Numbers of the documents we originate (answers to УРОГ queries): `[numbering]
+    /// outgoing_template`, default `"ОЗ-{seq}/{yy}"`, a sequence per year like registrations.
+    pub outgoing_template: String,
     pub partners: Vec<PartnerConfig>,
     pub limits: Limits,
     /// Partner roles whose documents are forwarded appeals (default `["urog"]`).
     pub appeal_roles: Vec<String>,
-    /// Document kinds that are УРОГ queries, not appeals (default `["Запрос"]`).
+    /// Document kinds that are УРОГ queries, not appeals (default `["Запрос", "Запрос
+    /// информации"]`); a link of one of these types (or to a document of one of these kinds)
+    /// makes a query too.
     pub query_kinds: Vec<String>,
     /// Refuse («Нет подписи») appeals that carry no signature.
     pub require_signature: bool,
@@ -285,6 +299,15 @@ impl Config {
                 "registration.number_template must contain {seq}".into(),
             ));
         }
+        let outgoing_template = raw
+            .numbering
+            .and_then(|n| n.outgoing_template)
+            .unwrap_or_else(|| "ОЗ-{seq}/{yy}".into());
+        if !outgoing_template.contains("{seq}") && !outgoing_template.contains("{seq:") {
+            return Err(invalid(
+                "numbering.outgoing_template must contain {seq}".into(),
+            ));
+        }
         let mut partners = Vec::new();
         for p in raw.partners {
             if !is_guid(p.uid.trim()) {
@@ -343,6 +366,7 @@ impl Config {
             },
             mode,
             number_template,
+            outgoing_template,
             partners,
             limits: raw.limits,
             appeal_roles: registration
@@ -350,7 +374,7 @@ impl Config {
                 .unwrap_or_else(|| vec!["urog".into()]),
             query_kinds: registration
                 .query_kinds
-                .unwrap_or_else(|| vec!["Запрос".into()]),
+                .unwrap_or_else(|| vec!["Запрос".into(), "Запрос информации".into()]),
             require_signature: registration.require_signature,
             signature_verifier: registration
                 .signature_verifier

@@ -42,29 +42,8 @@ impl Command {
     }
 }
 
-/// A step of consideration of a registered appeal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
-pub enum Step {
-    /// «Назначен исполнитель».
-    ExecutorAssigned {
-        executor: String,
-        post: Option<String>,
-    },
-    /// «Исполнение»: the term extended (once, at most 30 days past the due date).
-    Extended { until: String, reason: String },
-    /// «Исполнение»: redirected to the competent body; status «направлено».
-    Redirected {
-        to: String,
-        sstu_id: Option<String>,
-        number: Option<String>,
-    },
-    /// «Доклад направлен»: answered; status «рассмотрено».
-    Answered {
-        result: String,
-        file: Option<String>,
-    },
-}
+/// A step of consideration (the journal's type; the file carries it as journaled).
+pub use crate::model::Step;
 
 /// The results an answer may have (ССТУ.РФ statuses in brackets).
 pub const RESULTS: [(&str, &str, &str); 6] = [

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::{Config, ReplyFormat};
-use crate::journal::{NoticeRef, Output};
+use crate::model::{NoticeRef, Output};
 use crate::wire::message::{Format, HeaderType, RefusalReason};
 
 /// Namespace for the UUIDs of the messages we send.

@@ -17,6 +17,7 @@ pub mod http;
 pub mod inspect;
 pub mod journal;
 pub mod metrics;
+pub mod model;
 pub mod operator;
 pub mod outbox;
 pub mod parallel;

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::journal::{Event, Record};
+use crate::model::{Event, Record};
 
 /// Upper bounds of the latency histogram, seconds.
 pub const LATENCY_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];

@@ -337,7 +337,7 @@ pub fn load(config: &Config) -> Result<AppealBook, String> {
     if !journal.exists() {
         return Ok(AppealBook::default());
     }
-    AppealBook::load(&journal).map_err(|e| e.to_string())
+    crate::journal::load_book(&journal).map_err(|e| e.to_string())
 }
 
 /// The PIN secret, if the state has one.

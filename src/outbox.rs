@@ -6,8 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::config::Config;
-use crate::journal::NoticeRef;
-use crate::journal::Output;
+use crate::model::{NoticeRef, Output};
 use crate::wire::envelope::{self, OutgoingEnvelope};
 use crate::wire::message::{
     Anyone, DocNumber, DocReference, Format, Outgoing, Partner, RefusalReason,

@@ -4,7 +4,7 @@
 //! archived; answers awaiting receipts, receipts, re-sends) are written through the journal
 //! API, then both shelves are compared appeal by appeal and lookup by lookup.
 
-use medo_gateway::book::{AppealBook, Appeals};
+use medo_gateway::book::Appeals;
 use medo_gateway::control::Step;
 use medo_gateway::journal::{Event, Journal, Output};
 use medo_gateway::resend::Tracker;
@@ -226,7 +226,7 @@ proptest! {
         for e in events(&ops) {
             journal.append(vec![e], "2026-11-23T05:00:00Z").unwrap();
         }
-        let book = AppealBook::load(&journal_dir).unwrap();
+        let book = medo_gateway::journal::load_book(&journal_dir).unwrap();
         let store = Store::open(&dir.path().join("store")).unwrap();
         store::rebuild(&store, &journal_dir).unwrap();
         prop_assert_eq!(book.all(), store.all());

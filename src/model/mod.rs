@@ -1,0 +1,306 @@
+//! The typed message model: what the gateway decides and journals. [`Event`] is a journal
+//! record's content (its serde form *is* the journal format: fields added later are optional
+//! and left out when empty, so older lines keep their canonical bytes and still verify);
+//! [`Output`] is one message we send, with [`Notice`] as its typed reading; [`Step`] a step of
+//! consideration as journaled. The control-file format (`control::Command`) and the HTTP
+//! request bodies (`http`) have their own types, converted into these, so changing an input
+//! format never changes the hashed journal format. Pure data: no I/O, no hashing (the journal
+//! computes a [`Record`]'s hash).
+
+use serde::{Deserialize, Serialize};
+
+/// One outbound message the gateway decided to send. Fields added after the first journal
+/// format are optional and left out when empty, so older records keep their canonical bytes. Everything needed to write it again,
+/// byte for byte, after a crash is here (the creation time included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    /// Outbound folder name, derived from the cause: `<kind>-<key[..16]>-<arrival>`.
+    pub name: String,
+    /// `receipt`, `registered` («Зарегистрирован») or `refused` («Отказано в регистрации»).
+    pub kind: String,
+    /// `header/@uid` of the message we send (UUID v5 of the cause: deterministic).
+    pub message_uid: String,
+    /// `2.2`, `2.7` or `2.7.1`.
+    pub format: String,
+    /// Creation time written into the message (RFC 3339 with offset).
+    pub created: String,
+    pub recipient_uid: String,
+    /// Receipts: the acknowledged header uid; notices: the document uid.
+    pub about_uid: String,
+    /// Receipts: accepted or not.
+    pub accepted: bool,
+    /// Negative receipts and refusals: why (no personal data).
+    pub comment: Option<String>,
+    /// Notices: the sender's document (УРОГ's cover letter): organisation, number, date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foundation: Option<NoticeRef>,
+    /// «Зарегистрирован»: our registration number and date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<NoticeRef>,
+    /// «Отказано в регистрации»: one of the nine official reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// «Исполнение»: the course text; «Назначен исполнитель»: the executor's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// «Назначен исполнитель»: the executor's post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post: Option<String>,
+}
+
+/// A document reference in a notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeRef {
+    pub organization: Option<String>,
+    pub number: String,
+    /// `YYYY-MM-DD`.
+    pub date: Option<String>,
+}
+
+/// A signature recorded for an appeal document.
+pub use crate::appeals::SignatureFile;
+
+/// What happened. (Event fields never reuse the record's own names: `seq`, `ts`, `prev`,
+/// `kind`, `hash`.) Per-package events name the arrival (the `seq` of its `received` record)
+/// and the package key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    ServiceStart {
+        version: String,
+    },
+    ServiceStop,
+    /// A folder was claimed from inbound.
+    Received {
+        key: String,
+        /// The folder's name in inbound (transport-assigned, e.g. `54334177`).
+        src: String,
+        /// The folder's name under `state_dir/claimed/`.
+        claim: String,
+        files: u64,
+        bytes: u64,
+    },
+    Parsed {
+        arrival: u64,
+        key: String,
+        header_uid: String,
+        header_type: String,
+        format: String,
+        source_uid: String,
+        document_uid: Option<String>,
+        warnings: u64,
+    },
+    Duplicate {
+        arrival: u64,
+        key: String,
+        /// The earlier arrival it repeats.
+        of: u64,
+        /// `key` (same bytes) or `uid` (same header uid).
+        by: String,
+    },
+    Quarantined {
+        arrival: u64,
+        key: String,
+        code: String,
+        message: String,
+        header_uid: Option<String>,
+    },
+    Decided {
+        arrival: u64,
+        key: String,
+        outputs: Vec<Output>,
+    },
+    Published {
+        arrival: u64,
+        key: String,
+        name: String,
+        sha256: String,
+    },
+    /// The claimed folder reached its resting place (`archive/…` or `quarantine/…`).
+    Archived {
+        arrival: u64,
+        key: String,
+        dir: String,
+    },
+    /// A forwarded appeal was recognised (`appeal` = its arrival). Numbers only: the
+    /// annotation and the applicant stay in the archived package.
+    AppealReceived {
+        appeal: u64,
+        key: String,
+        urog_number: String,
+        urog_number_norm: String,
+        urog_date: Option<String>,
+        /// The sender of the cover letter (an organisation, not a person).
+        urog_organization: Option<String>,
+        document_uid: String,
+        source_uid: String,
+        format: String,
+        restricted: bool,
+        signatures: Vec<SignatureFile>,
+        /// Why it waits for an operator (manual mode, an invalid signature), if it does.
+        held: Option<String>,
+    },
+    /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
+    AppealRegistered {
+        appeal: u64,
+        number: String,
+        year: i32,
+        /// The number's place in the year's sequence (1, 2, …; never reused or skipped).
+        year_seq: u64,
+        date: String,
+        pin_hash: String,
+        by: String,
+        outputs: Vec<Output>,
+    },
+    /// Refused with an official reason; `outputs` carries the «Отказано в регистрации» notice.
+    AppealRefused {
+        appeal: u64,
+        reason: String,
+        comment: Option<String>,
+        by: String,
+        outputs: Vec<Output>,
+    },
+    /// The same appeal delivered again (`appeal` = the new arrival): it gets the notice the
+    /// first one got, in `outputs`.
+    AppealRedelivered {
+        appeal: u64,
+        of: u64,
+        outputs: Vec<Output>,
+    },
+    /// A УРОГ query answered (`arrival` = the query's arrival): the numbers it named, those we
+    /// could not resolve (an operator alert), and the response in `outputs`.
+    QueryAnswered {
+        arrival: u64,
+        key: String,
+        query_number: String,
+        query_date: Option<String>,
+        requested: Vec<String>,
+        unresolved: Vec<String>,
+        outputs: Vec<Output>,
+    },
+    /// A Квитанция about one of our messages arrived (`arrival` = the receipt's arrival).
+    ReceiptReceived {
+        arrival: u64,
+        about_uid: String,
+        accepted: bool,
+        comment: Option<String>,
+    },
+    /// Our document got no receipt in time: sent again (same message uid) as `outputs`.
+    Resent {
+        arrival: u64,
+        message_uid: String,
+        attempt: u32,
+        outputs: Vec<Output>,
+    },
+    /// An operator put a quarantined arrival's package back into inbound (`spool retry`) as
+    /// the folder `to`; it comes back as a new arrival.
+    Retried {
+        arrival: u64,
+        to: String,
+    },
+    /// A step of consideration reported by the SED; `outputs` carries its notice.
+    AppealProgress {
+        appeal: u64,
+        step: Step,
+        outputs: Vec<Output>,
+    },
+}
+
+impl Event {
+    /// The arrival a per-package event belongs to.
+    pub fn arrival(&self) -> Option<u64> {
+        match self {
+            Event::Parsed { arrival, .. }
+            | Event::Duplicate { arrival, .. }
+            | Event::Quarantined { arrival, .. }
+            | Event::Decided { arrival, .. }
+            | Event::Published { arrival, .. }
+            | Event::Archived { arrival, .. }
+            | Event::QueryAnswered { arrival, .. }
+            | Event::ReceiptReceived { arrival, .. }
+            | Event::Resent { arrival, .. }
+            | Event::Retried { arrival, .. } => Some(*arrival),
+            Event::AppealReceived { appeal, .. }
+            | Event::AppealRegistered { appeal, .. }
+            | Event::AppealRefused { appeal, .. }
+            | Event::AppealRedelivered { appeal, .. }
+            | Event::AppealProgress { appeal, .. } => Some(*appeal),
+            _ => None,
+        }
+    }
+
+    /// The `kind` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::ServiceStart { .. } => "service_start",
+            Event::ServiceStop => "service_stop",
+            Event::Received { .. } => "received",
+            Event::Parsed { .. } => "parsed",
+            Event::Duplicate { .. } => "duplicate",
+            Event::Quarantined { .. } => "quarantined",
+            Event::Decided { .. } => "decided",
+            Event::Published { .. } => "published",
+            Event::Archived { .. } => "archived",
+            Event::AppealReceived { .. } => "appeal_received",
+            Event::AppealRegistered { .. } => "appeal_registered",
+            Event::AppealRefused { .. } => "appeal_refused",
+            Event::AppealRedelivered { .. } => "appeal_redelivered",
+            Event::AppealProgress { .. } => "appeal_progress",
+            Event::QueryAnswered { .. } => "query_answered",
+            Event::ReceiptReceived { .. } => "receipt_received",
+            Event::Resent { .. } => "resent",
+            Event::Retried { .. } => "retried",
+        }
+    }
+
+    /// Outbound messages this event asks for (published by the effects step).
+    pub fn outputs(&self) -> &[Output] {
+        match self {
+            Event::Decided { outputs, .. }
+            | Event::AppealRegistered { outputs, .. }
+            | Event::AppealRefused { outputs, .. }
+            | Event::AppealRedelivered { outputs, .. }
+            | Event::AppealProgress { outputs, .. }
+            | Event::QueryAnswered { outputs, .. }
+            | Event::Resent { outputs, .. } => outputs,
+            _ => &[],
+        }
+    }
+}
+
+/// A journal record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub seq: u64,
+    /// UTC, RFC 3339.
+    pub ts: String,
+    pub prev: String,
+    #[serde(flatten)]
+    pub event: Event,
+    pub hash: String,
+}
+
+/// A step of consideration of a registered appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    /// «Назначен исполнитель».
+    ExecutorAssigned {
+        executor: String,
+        post: Option<String>,
+    },
+    /// «Исполнение»: the term extended (once, at most 30 days past the due date).
+    Extended { until: String, reason: String },
+    /// «Исполнение»: redirected to the competent body; status «направлено».
+    Redirected {
+        to: String,
+        sstu_id: Option<String>,
+        number: Option<String>,
+    },
+    /// «Доклад направлен»: answered; status «рассмотрено».
+    Answered {
+        result: String,
+        file: Option<String>,
+    },
+}
+
