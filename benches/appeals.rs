@@ -132,6 +132,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             restricted: false,
             signatures: Vec::new(),
             held: None,
+            cites: Vec::new(),
         },
         Event::AppealRegistered {
             appeal: arrival,
@@ -142,6 +143,9 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             pin_hash: hex64(arrival, 0xb2),
             by: "auto".into(),
             outputs: vec![notice.clone()],
+            overrides: None,
+            comment: None,
+            operator: None,
         },
         Event::Decided {
             arrival,

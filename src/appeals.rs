@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::Date;
 
-use crate::wire::message::{Body, Format, HeaderType, RefusalReason, GROUP_DOCUMENT_TEXT};
+use crate::wire::message::{Body, Format, RefusalReason, GROUP_DOCUMENT_TEXT};
 use crate::wire::package::Package;
 
 /// Normalises a УРОГ number for matching: a Latin `A26` prefix becomes Cyrillic `А26`;
@@ -248,19 +248,6 @@ pub fn signature_encoding(head: &[u8]) -> &'static str {
         }
         _ => "unknown",
     }
-}
-
-/// Whether a message from a partner with `role` is a forwarded appeal.
-pub fn is_forwarded_appeal(
-    role: &str,
-    appeal_roles: &[String],
-    header: &HeaderType,
-    kind: Option<&str>,
-    query_kinds: &[String],
-) -> bool {
-    appeal_roles.iter().any(|r| r == role)
-        && matches!(header, HeaderType::Document | HeaderType::Container)
-        && !kind.is_some_and(|k| query_kinds.iter().any(|q| q.eq_ignore_ascii_case(k.trim())))
 }
 
 /// The automatic refusal rules, in order; the first that applies wins.

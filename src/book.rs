@@ -108,6 +108,31 @@ pub struct Appeal {
     pub answered_on: Option<String>,
     /// Redirect: the receiving body's ССТУ id, the date, our cover letter's number.
     pub transfer: Option<(String, String, String)>,
+    /// Earlier appeals this one cites (a repeat appeal), and later ones citing it.
+    #[serde(default)]
+    pub cites: Vec<u64>,
+    #[serde(default)]
+    pub cited_by: Vec<u64>,
+}
+
+/// A УРОГ query we answered, as the book keeps it: our answer's number and date, what it
+/// asked for and what we could not find (re-answered when such an appeal becomes known).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryFacts {
+    pub arrival: u64,
+    /// The query package's key (names our answers).
+    pub key: String,
+    pub query_number: String,
+    pub query_date: Option<String>,
+    /// Our answer's outgoing number and date (the latest answer's).
+    pub number: Option<String>,
+    pub date: Option<String>,
+    pub requested: Vec<String>,
+    pub unresolved: Vec<String>,
+    /// Answers sent so far (1 = the first answer).
+    pub answers: u32,
+    /// The latest answer as sent (addressing, foundation: what a new answer repeats).
+    pub answer: Option<crate::model::Output>,
 }
 
 /// One status in the applicant's timeline.
@@ -147,6 +172,13 @@ pub trait Shelf {
     fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), Self::Error>;
     /// The highest registration sequence number used in `year` is at least `seq`.
     fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error>;
+    /// The highest outgoing-document sequence number used in `year` is at least `seq`.
+    fn raise_outgoing_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error>;
+    /// A query answered (again): its facts, and the numbers still not found (normalised),
+    /// indexed so that the appeal's arrival can trigger a new answer.
+    fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), Self::Error>;
+    /// The query answered from this arrival, if any.
+    fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, Self::Error>;
     /// Where an arrival's package rests, if it was archived already.
     fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error>;
     /// An arrival's package came to rest in `dir`.
@@ -170,6 +202,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             restricted,
             signatures,
             held,
+            cites,
         } => {
             let mut history = vec![(
                 r.ts.clone(),
@@ -181,8 +214,23 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                         .unwrap_or_default()
                 ),
             )];
+            if !cites.is_empty() {
+                history.push((
+                    r.ts.clone(),
+                    format!("повторное обращение: ссылается на {}", ids_text(cites)),
+                ));
+            }
             if let Some(h) = held {
                 history.push((r.ts.clone(), format!("ожидает оператора: {h}")));
+            }
+            for earlier in cites {
+                shelf.change(*earlier, |e| {
+                    e.cited_by.push(*appeal);
+                    e.history.push((
+                        r.ts.clone(),
+                        format!("на него ссылается обращение {appeal}"),
+                    ));
+                })?;
             }
             let a = Appeal {
                 id: *appeal,
@@ -225,6 +273,8 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 answer_file: None,
                 answered_on: None,
                 transfer: None,
+                cites: cites.clone(),
+                cited_by: Vec::new(),
             };
             shelf.index_document(document_uid, *appeal)?;
             shelf.index_urog(urog_number_norm, *appeal)?;
@@ -238,6 +288,8 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             date,
             pin_hash,
             by,
+            overrides,
+            comment,
             ..
         } => {
             shelf.raise_seq(*year, *year_seq)?;
@@ -251,9 +303,18 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 a.pin_hash = Some(pin_hash.clone());
                 a.decided_by = Some(by.clone());
                 a.held = None;
+                let forced = overrides
+                    .as_deref()
+                    .map(|o| {
+                        format!(
+                            " вопреки основанию для отказа «{o}»: {}",
+                            comment.as_deref().unwrap_or("")
+                        )
+                    })
+                    .unwrap_or_default();
                 a.history.push((
                     r.ts.clone(),
-                    format!("зарегистрировано: {number} от {date} ({by})"),
+                    format!("зарегистрировано: {number} от {date} ({by}){forced}"),
                 ));
                 a.timeline.push(TimelineEntry {
                     status: "зарегистрировано".into(),
@@ -384,6 +445,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 ));
             })?;
         }
+        Event::QueryAnswered { .. } => fold_query(shelf, &r.event)?,
         Event::Archived { arrival, dir, .. } => {
             shelf.note_dir(*arrival, dir)?;
             shelf.change(*arrival, |a| {
@@ -393,6 +455,64 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         _ => {}
     }
     Ok(())
+}
+
+/// A query answered: the outgoing sequence raised, the query's facts kept, the numbers it
+/// could not resolve indexed (and those resolved since the last answer unindexed).
+fn fold_query<S: Shelf>(shelf: &mut S, event: &Event) -> Result<(), S::Error> {
+    let Event::QueryAnswered {
+        arrival,
+        key,
+        query_number,
+        query_date,
+        requested,
+        unresolved,
+        outputs,
+        number,
+        year,
+        year_seq,
+        reanswer,
+        ..
+    } = event
+    else {
+        return Ok(());
+    };
+    if let (Some(y), Some(s)) = (year, year_seq) {
+        shelf.raise_outgoing_seq(*y, *s)?;
+    }
+    let still: std::collections::HashSet<String> =
+        unresolved.iter().map(|u| normalize_number(u)).collect();
+    let resolved: Vec<String> = shelf
+        .load_query(*arrival)?
+        .map(|p| p.unresolved)
+        .unwrap_or_default()
+        .iter()
+        .map(|u| normalize_number(u))
+        .filter(|u| !still.contains(u))
+        .collect();
+    let q = QueryFacts {
+        arrival: *arrival,
+        key: key.clone(),
+        query_number: query_number.clone(),
+        query_date: query_date.clone(),
+        number: number.clone(),
+        date: outputs
+            .first()
+            .and_then(|o| o.registration.as_ref())
+            .and_then(|r| r.date.clone()),
+        requested: requested.clone(),
+        unresolved: unresolved.clone(),
+        answers: reanswer.map_or(1, |k| k + 1),
+        answer: outputs.first().cloned(),
+    };
+    shelf.note_query(&q, &resolved)
+}
+
+fn ids_text(ids: &[u64]) -> String {
+    ids.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Read access to the appeals, whichever shelf holds them.
@@ -544,10 +664,37 @@ pub struct AppealBook {
     by_number: HashMap<String, u64>,
     by_urog: HashMap<String, Vec<u64>>,
     max_seq: HashMap<i32, u64>,
+    max_outgoing: HashMap<i32, u64>,
+    queries: HashMap<u64, QueryFacts>,
+    /// Normalised numbers a query could not resolve → the queries.
+    unresolved: HashMap<String, std::collections::BTreeSet<u64>>,
     dirs: HashMap<u64, String>,
 }
 
 impl AppealBook {
+    /// Our registration number (normalised) → the appeal.
+    pub fn number_index(&self, norm: &str) -> Option<u64> {
+        self.by_number.get(norm).copied()
+    }
+
+    /// The appeals that carried this УРОГ number (normalised).
+    pub fn urog_index(&self, norm: &str) -> Vec<u64> {
+        self.by_urog.get(norm).cloned().unwrap_or_default()
+    }
+
+    /// The highest outgoing-document sequence number used in `year` (0: none).
+    pub fn outgoing_seq(&self, year: i32) -> u64 {
+        self.max_outgoing.get(&year).copied().unwrap_or(0)
+    }
+
+    /// Queries that reported this (normalised) number as not found.
+    pub fn awaiting_index(&self, norm: &str) -> Vec<u64> {
+        self.unresolved
+            .get(norm)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Folds one record in.
     pub fn apply(&mut self, r: &Record) {
         match fold(self, r) {
@@ -592,6 +739,29 @@ impl Shelf for AppealBook {
         let m = self.max_seq.entry(year).or_default();
         *m = (*m).max(seq);
         Ok(())
+    }
+    fn raise_outgoing_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error> {
+        let m = self.max_outgoing.entry(year).or_default();
+        *m = (*m).max(seq);
+        Ok(())
+    }
+    fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), Self::Error> {
+        for n in resolved {
+            if let Some(ids) = self.unresolved.get_mut(n) {
+                ids.remove(&q.arrival);
+            }
+        }
+        for n in &q.unresolved {
+            self.unresolved
+                .entry(normalize_number(n))
+                .or_default()
+                .insert(q.arrival);
+        }
+        self.queries.insert(q.arrival, q.clone());
+        Ok(())
+    }
+    fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, Self::Error> {
+        Ok(self.queries.get(&arrival).cloned())
     }
     fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error> {
         Ok(self.dirs.get(&arrival).cloned())

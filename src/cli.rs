@@ -142,6 +142,12 @@ pub enum AppealsCommand {
         /// Use this registration number instead of the next one from the template.
         #[arg(long)]
         number: Option<String>,
+        /// Register although a refusal rule applies (the override is journaled; needs --comment).
+        #[arg(long, requires = "comment")]
+        force: bool,
+        /// Why the appeal is registered despite the rule.
+        #[arg(long)]
+        comment: Option<String>,
     },
     /// Refuse an appeal waiting for an operator; notifies УРОГ «Отказано в регистрации».
     Refuse {
@@ -564,7 +570,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             } else {
                 None
             };
-            let details = operator::details(&appeal, &config, today, secret.as_deref());
+            let details = operator::details(&appeal, &book, &config, today, secret.as_deref());
             if json {
                 print_json(&details);
             } else {
@@ -572,8 +578,26 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             }
             Ok(ExitCode::SUCCESS)
         }
-        AppealsCommand::Register { id, number } => {
-            submit(config, control::Command::Register { id, number })
+        AppealsCommand::Register {
+            id,
+            number,
+            force,
+            comment,
+        } => {
+            let operator = std::env::var("SUDO_USER")
+                .or_else(|_| std::env::var("USER"))
+                .ok()
+                .filter(|u| !u.trim().is_empty());
+            submit(
+                config,
+                control::Command::Register {
+                    id,
+                    number,
+                    force,
+                    comment,
+                    operator,
+                },
+            )
         }
         AppealsCommand::Refuse {
             id,

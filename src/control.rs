@@ -16,7 +16,18 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     /// Register an appeal that waits for an operator (optionally under a given number).
-    Register { id: String, number: Option<String> },
+    /// `force` registers it although a refusal rule applies, `comment` says why; `operator`
+    /// is who asked (the login of the CLI's user).
+    Register {
+        id: String,
+        number: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+    },
     /// Refuse it with one of the nine official reasons.
     Refuse {
         id: String,

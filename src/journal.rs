@@ -886,6 +886,14 @@ fn csv_row(r: &Record) -> String {
     .join(",")
 }
 
+/// The appeal book folded from the whole journal (operator commands and views; stops with an
+/// error at a bad record).
+pub fn load_book(journal: &Path) -> Result<crate::book::AppealBook, JournalError> {
+    let mut book = crate::book::AppealBook::default();
+    fold_all(journal, |r| book.apply(r))?;
+    Ok(book)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1030,12 +1038,4 @@ mod tests {
         assert_eq!(j.next_seq(), 2);
         assert!(scan(d.path(), |_| true).unwrap().first_bad.is_none());
     }
-}
-
-/// The appeal book folded from the whole journal (operator commands and views; stops with an
-/// error at a bad record).
-pub fn load_book(journal: &Path) -> Result<crate::book::AppealBook, JournalError> {
-    let mut book = crate::book::AppealBook::default();
-    fold_all(journal, |r| book.apply(r))?;
-    Ok(book)
 }

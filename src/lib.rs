@@ -11,7 +11,7 @@ pub mod config;
 pub mod control;
 pub mod dashboard;
 pub mod deadlines;
-pub mod decide;
+pub mod decision;
 pub mod gateway;
 pub mod http;
 pub mod inspect;

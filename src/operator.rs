@@ -187,10 +187,38 @@ pub struct Details {
     pub annotation: Option<String>,
     pub files: Vec<String>,
     pub pin: Option<String>,
+    /// Earlier appeals this one cites (a repeat appeal), and later ones citing it.
+    pub cites: Vec<Related>,
+    pub cited_by: Vec<Related>,
+}
+
+/// Another appeal an appeal is linked to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Related {
+    pub id: u64,
+    pub number: Option<String>,
+    pub urog_number: String,
+}
+
+fn related(book: &dyn Appeals, ids: &[u64]) -> Vec<Related> {
+    ids.iter()
+        .filter_map(|id| book.appeal(*id))
+        .map(|a| Related {
+            id: a.id,
+            number: a.number,
+            urog_number: a.urog_number,
+        })
+        .collect()
 }
 
 /// Details of one appeal; the annotation and files come from its archived package.
-pub fn details(a: &Appeal, config: &Config, today: Date, pin_secret: Option<&[u8]>) -> Details {
+pub fn details(
+    a: &Appeal,
+    book: &dyn Appeals,
+    config: &Config,
+    today: Date,
+    pin_secret: Option<&[u8]>,
+) -> Details {
     let package = a
         .dir
         .as_ref()
@@ -207,6 +235,8 @@ pub fn details(a: &Appeal, config: &Config, today: Date, pin_secret: Option<&[u8
         pin: pin_secret
             .filter(|_| a.number.is_some())
             .map(|s| crate::appeals::pin(s, a.id)),
+        cites: related(book, &a.cites),
+        cited_by: related(book, &a.cited_by),
     }
 }
 
@@ -261,6 +291,20 @@ pub fn show_text(d: &Details) -> String {
     }
     if let Some(h) = &a.held {
         line("Ждёт оператора", h.clone());
+    }
+    let shown = |r: &Related| {
+        let ours = r
+            .number
+            .as_deref()
+            .map(|n| format!("{n}, "))
+            .unwrap_or_default();
+        format!("{ours}{} (внутренний номер {})", r.urog_number, r.id)
+    };
+    for r in &d.cites {
+        line("Повторное обращение к", shown(r));
+    }
+    for r in &d.cited_by {
+        line("На него ссылается", shown(r));
     }
     if let Some(e) = &a.executor {
         line("Исполнитель", e.clone());
@@ -501,6 +545,7 @@ mod tests {
                 restricted: false,
                 signatures: Vec::new(),
                 held: Some("manual".into()),
+                cites: Vec::new(),
             },
         )
     }
@@ -530,6 +575,9 @@ mod tests {
                 pin_hash: "p".into(),
                 by: "auto".into(),
                 outputs: Vec::new(),
+                overrides: None,
+                comment: None,
+                operator: None,
             },
         ));
         let today = time::macros::date!(2026 - 11 - 23);

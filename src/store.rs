@@ -12,7 +12,7 @@ use sha2::Digest;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::book::{Appeal, Appeals, DeadlineFacts, Shelf, StatusFacts};
+use crate::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, Shelf, StatusFacts};
 use crate::journal::{Event, Output, Record};
 use crate::resend::{ResendShelf, Waiting};
 
@@ -97,7 +97,9 @@ pub struct Store {
     appeals: sled::Tree,
     /// Appeal lookups, by prefix: `d` document uid → id, `n` our number → id,
     /// `u` УРОГ number + id → (), `y` year → highest sequence number, `p` id → PIN hash,
-    /// `o` id → its deadline facts while the appeal is under consideration.
+    /// `o` id → its deadline facts while the appeal is under consideration, `z` year →
+    /// highest outgoing-document number, `q` query arrival → its [`QueryFacts`], `r` number
+    /// a query could not resolve + query arrival → ().
     appeal_index: sled::Tree,
     /// id → the appeal's [`StatusFacts`] (what a УРОГ query answer needs; an appeal saved by
     /// an older version has none: its appeal is read instead).
@@ -464,6 +466,30 @@ fn year_key(year: i32) -> Vec<u8> {
     prefixed(b'y', &year.to_be_bytes())
 }
 
+fn outgoing_year_key(year: i32) -> Vec<u8> {
+    prefixed(b'z', &year.to_be_bytes())
+}
+
+fn unresolved_key(norm: &str, query: u64) -> Vec<u8> {
+    let mut k = prefixed(b'r', norm.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&be(query));
+    k
+}
+
+/// Raises the sequence stored under `k` to at least `seq`.
+fn raise(
+    index: &sled::transaction::TransactionalTree,
+    k: Vec<u8>,
+    seq: u64,
+) -> Result<(), TxError> {
+    let old = index.get(&k)?.map_or(0, |v| read_u64(&v));
+    if seq > old {
+        index.insert(k, &be(seq))?;
+    }
+    Ok(())
+}
+
 /// The appeal book inside a store transaction.
 struct TxShelf<'a> {
     appeals: &'a sled::transaction::TransactionalTree,
@@ -520,12 +546,28 @@ impl Shelf for TxShelf<'_> {
         Ok(())
     }
     fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), TxError> {
-        let k = year_key(year);
-        let old = self.index.get(&k)?.map_or(0, |v| read_u64(&v));
-        if seq > old {
-            self.index.insert(k, &be(seq))?;
+        raise(self.index, year_key(year), seq)
+    }
+    fn raise_outgoing_seq(&mut self, year: i32, seq: u64) -> Result<(), TxError> {
+        raise(self.index, outgoing_year_key(year), seq)
+    }
+    fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), TxError> {
+        for n in resolved {
+            self.index.remove(unresolved_key(n, q.arrival))?;
         }
+        for n in &q.unresolved {
+            let norm = crate::appeals::normalize_number(n);
+            self.index.insert(unresolved_key(&norm, q.arrival), &[])?;
+        }
+        self.index
+            .insert(prefixed(b'q', &be(q.arrival)), tx_encode(q)?)?;
         Ok(())
+    }
+    fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, TxError> {
+        self.index
+            .get(prefixed(b'q', &be(arrival)))?
+            .map(|v| tx_decode(&v))
+            .transpose()
     }
     fn dir_of(&self, arrival: u64) -> Result<Option<String>, TxError> {
         let a: Option<Arrival> = self
@@ -601,14 +643,36 @@ impl Store {
         }
     }
 
-    /// [`Appeals::find`], reading status facts instead of the appeal.
-    fn find_status(&self, id: &str) -> Result<StatusFacts, String> {
-        crate::book::find_in(
+    /// [`Appeals::find`], reading status facts instead of the appeal; a read error is an
+    /// error (the inner `Err` says why a number is not found).
+    fn try_find_status(&self, id: &str) -> Result<Result<StatusFacts, String>, StoreError> {
+        let failed = std::cell::RefCell::new(None);
+        let found = crate::book::find_in(
             id,
-            |n| logged("appeal by number", self.index_id(b'n', n)),
-            |n| logged("appeal by УРОГ number", self.urog_ids(n)),
-            |i| logged("appeal status", self.status_by_id(i)),
-        )
+            |n| remember(&failed, self.index_id(b'n', n)),
+            |n| remember(&failed, self.urog_ids(n)),
+            |i| remember(&failed, self.status_by_id(i)),
+        );
+        match failed.into_inner() {
+            Some(e) => Err(e),
+            None => Ok(found),
+        }
+    }
+
+    /// What an answer says of each of `ids`, on all cores — a read error is an error.
+    pub fn try_find_status_many(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Result<StatusFacts, String>>, StoreError> {
+        const SEQUENTIAL_BELOW: usize = 64;
+        let (found, ()) = crate::parallel::map_in_order(
+            ids,
+            MAX_LOOKUP_THREADS,
+            SEQUENTIAL_BELOW,
+            |id| self.try_find_status(id),
+            || (),
+        );
+        found.into_iter().collect()
     }
 
     fn index_id(&self, tag: u8, key: &str) -> Result<Option<u64>, StoreError> {
@@ -650,6 +714,53 @@ impl Store {
             + 1)
     }
 
+    /// The next outgoing-document sequence number of `year` — a read error is an error.
+    pub fn try_next_outgoing_seq(&self, year: i32) -> Result<u64, StoreError> {
+        Ok(self
+            .appeal_index
+            .get(outgoing_year_key(year))?
+            .map_or(0, |v| read_u64(&v))
+            + 1)
+    }
+
+    /// The query answered from this arrival — a read error is an error.
+    pub fn try_query(&self, arrival: u64) -> Result<Option<QueryFacts>, StoreError> {
+        self.appeal_index
+            .get(prefixed(b'q', &be(arrival)))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Queries that reported this (normalised) number as not found.
+    pub fn try_queries_awaiting(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        let mut p = prefixed(b'r', norm.as_bytes());
+        p.push(0);
+        self.appeal_index
+            .scan_prefix(&p)
+            .map(|i| Ok(read_u64(&i?.0[p.len()..])))
+            .collect()
+    }
+
+    /// Our registration number (normalised) → the appeal — a read error is an error.
+    pub fn try_id_by_number(&self, norm: &str) -> Result<Option<u64>, StoreError> {
+        self.index_id(b'n', norm)
+    }
+
+    /// Every appeal that carried this УРОГ number (normalised) — a read error is an error.
+    pub fn try_ids_by_urog(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        self.urog_ids(norm)
+    }
+
+    /// The appeal first received with this document uid (its id) — a read error is an error.
+    pub fn try_id_by_document(&self, uid: &str) -> Result<Option<u64>, StoreError> {
+        self.index_id(b'd', uid)
+    }
+
+    /// An appeal's status facts — a read error is an error.
+    pub fn try_status(&self, id: u64) -> Result<Option<StatusFacts>, StoreError> {
+        self.status_by_id(id)
+    }
+
     /// Our documents awaiting a receipt.
     pub fn waiting(&self) -> Result<Vec<Waiting>, StoreError> {
         self.awaiting
@@ -664,6 +775,17 @@ impl Store {
             .awaiting
             .contains_key(prefixed(b'w', message_uid.to_lowercase().as_bytes()))?)
     }
+}
+
+/// A read's value, or the default with the (first) error kept in `failed`.
+fn remember<T: Default>(
+    failed: &std::cell::RefCell<Option<StoreError>>,
+    r: Result<T, StoreError>,
+) -> T {
+    r.unwrap_or_else(|e| {
+        failed.borrow_mut().get_or_insert(e);
+        T::default()
+    })
 }
 
 /// For views (HTTP, dashboard, query answers): a store error is logged and reads as "not
@@ -695,15 +817,8 @@ impl Appeals for Store {
     /// Reads compact status facts (a whole appeal is kilobytes, and a cold one costs a sled
     /// page load), and splits a long list across the cores.
     fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
-        const SEQUENTIAL_BELOW: usize = 64;
-        let (found, ()) = crate::parallel::map_in_order(
-            ids,
-            MAX_LOOKUP_THREADS,
-            SEQUENTIAL_BELOW,
-            |id| self.find_status(id),
-            || (),
-        );
-        found
+        logged("appeal status", self.try_find_status_many(ids).map(Some))
+            .unwrap_or_else(|| vec![Err("the store cannot be read".to_string()); ids.len()])
     }
     fn next_seq(&self, year: i32) -> u64 {
         let max = self

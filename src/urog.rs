@@ -1,11 +1,10 @@
-//! УРОГ queries (DESIGN §5, our profile): which numbers a query refers to, whether a document
-//! is a query, and the content of the answer — per appeal what the book knows, unknown numbers
-//! listed as not found. Pure: works on parsed messages and the appeal book.
+//! УРОГ queries (DESIGN §5, our profile): which numbers a query refers to and the content of
+//! the answer — per appeal what the book knows, unknown numbers listed as not found. (Whether
+//! a document *is* a query is `decision::classify`'s rule 4.) Pure.
 
 use crate::appeals::normalize_number;
-use crate::book::{AppealState, Appeals};
+use crate::book::{AppealState, StatusFacts};
 use crate::deadlines::{due_dates, Calendar};
-use crate::wire::message::{Document, HeaderType};
 use crate::wire::time::{format_date, parse_date};
 use crate::wire::urog::ResponseItem;
 
@@ -44,19 +43,11 @@ pub fn numbers_in_text(text: &str) -> Vec<String> {
 /// Every number a query refers to: link references, `А26-…` in the annotation, and the
 /// numbers of an attached `query.xml`; de-duplicated after normalisation, in that order.
 pub fn referenced_numbers(
-    document: Option<&Document>,
+    link_numbers: &[String],
     annotation: Option<&str>,
     from_query_xml: &[String],
 ) -> Vec<String> {
-    let mut raw: Vec<String> = Vec::new();
-    if let Some(d) = document {
-        raw.extend(
-            d.links
-                .iter()
-                .filter_map(|l| l.reference.as_ref())
-                .map(|r| r.num.number.clone()),
-        );
-    }
+    let mut raw: Vec<String> = link_numbers.to_vec();
     if let Some(a) = annotation {
         raw.extend(numbers_in_text(a));
     }
@@ -68,32 +59,17 @@ pub fn referenced_numbers(
         .collect()
 }
 
-/// Whether a document from a partner with `role` is a УРОГ query: from a query role, a
-/// Документ or container, and its kind is a query kind or it refers to appeals we know.
-pub fn is_query(
-    role: &str,
-    appeal_roles: &[String],
-    header: &HeaderType,
-    kind: Option<&str>,
-    query_kinds: &[String],
-    refers_to_known: bool,
-) -> bool {
-    let kind_says =
-        kind.is_some_and(|k| query_kinds.iter().any(|q| q.eq_ignore_ascii_case(k.trim())));
-    appeal_roles.iter().any(|r| r == role)
-        && matches!(header, HeaderType::Document | HeaderType::Container)
-        && (kind_says || refers_to_known)
-}
-
 /// The answer's content for each requested number.
+/// `found` holds what the book says of each number, in order
+/// ([`crate::book::Appeals::find_status_many`]).
 pub fn response_items(
     numbers: &[String],
-    book: &dyn Appeals,
+    found: Vec<Result<StatusFacts, String>>,
     calendar: &Calendar,
 ) -> Vec<ResponseItem> {
     numbers
         .iter()
-        .zip(book.find_status_many(numbers))
+        .zip(found)
         .map(|(n, found)| match found {
             Ok(a) => {
                 let received = a.received_at.get(..10).and_then(parse_date);
@@ -191,7 +167,7 @@ mod tests {
     #[test]
     fn references_are_deduplicated_by_normal_form() {
         let n = referenced_numbers(
-            None,
+            &[],
             Some("А26-1 и A26-1"),
             &["ОГ-5/26".into(), "а26-1".into()],
         );

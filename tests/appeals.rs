@@ -257,7 +257,7 @@ fn manual_mode_waits_for_the_operator() {
         "Не нравится",
     ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not one of the nine"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("не одно из девяти"));
     let out = env.cmd(&[
         "appeals",
         "refuse",
@@ -319,7 +319,7 @@ fn an_operator_number_must_be_free() {
     );
     let taken = env.cmd(&["appeals", "register", "2", "--number", "ВХ-100"]);
     assert_eq!(taken.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&taken.stderr).contains("already taken"));
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("уже присвоен"));
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 use medo_gateway::book::Appeals;
 use medo_gateway::control::Step;
+use medo_gateway::decision::BookView;
 use medo_gateway::journal::{Event, Journal, Output};
 use medo_gateway::resend::Tracker;
 use medo_gateway::store::{self, Store};
@@ -84,6 +85,15 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     restricted: seq.is_multiple_of(3),
                     signatures: Vec::new(),
                     held: held.then(|| "manual".into()),
+                    // a repeat appeal cites the one received before it
+                    cites: appeals
+                        .iter()
+                        .rev()
+                        .nth(1)
+                        .copied()
+                        .filter(|_| *urog % 2 == 0)
+                        .into_iter()
+                        .collect(),
                 }
             }
             Op::Register(i) => {
@@ -100,6 +110,9 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     pin_hash: format!("pin{a}"),
                     by: "auto".into(),
                     outputs: Vec::new(),
+                    overrides: None,
+                    comment: None,
+                    operator: None,
                 }
             }
             Op::Refuse(i) => {
@@ -172,9 +185,13 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     key: format!("q{seq}"),
                     query_number: "1".into(),
                     query_date: None,
-                    requested: Vec::new(),
-                    unresolved: Vec::new(),
+                    requested: vec!["А26-02-1".into(), format!("А26-02-{}", seq % 5)],
+                    unresolved: vec![format!("А26-02-{}", seq % 5)],
                     outputs: vec![output(&name, "response", &uid)],
+                    number: Some(format!("ОЗ-{seq}/26")),
+                    year: Some(2026),
+                    year_seq: Some(seq),
+                    reanswer: None,
                 }
             }
             Op::Publish(i) | Op::Receipt(i) | Op::Resend(i) if answers.is_empty() => {
@@ -236,12 +253,21 @@ proptest! {
         store.each_open_deadline(&mut |id, f| facts_store.push((id, f.clone())));
         prop_assert_eq!(facts_book, facts_store);
         prop_assert_eq!(book.recent(5), store.recent(5));
-        prop_assert_eq!(book.next_seq(2026), store.next_seq(2026));
+        prop_assert_eq!(Appeals::next_seq(&book, 2026), store.next_seq(2026));
+        // what decisions read: outgoing numbers, queries answered, numbers they did not find
+        prop_assert_eq!(BookView::next_outgoing_seq(&book, 2026), store.try_next_outgoing_seq(2026).unwrap());
+        for n in 0..5 {
+            let norm = format!("А26-02-{n}");
+            prop_assert_eq!(book.queries_awaiting(&norm), store.try_queries_awaiting(&norm).unwrap());
+        }
+        for arrival in 0..ops.len() as u64 {
+            prop_assert_eq!(BookView::query(&book, arrival), store.try_query(arrival).unwrap());
+        }
         let mut asked = vec!["ОГ-999999/26".to_string(), "nonsense".to_string()];
         for a in book.all() {
             prop_assert_eq!(book.by_document(&a.document_uid), store.by_document(&a.document_uid));
             for id in [a.urog_number.clone(), a.id.to_string(), a.number.clone().unwrap_or_default()] {
-                prop_assert_eq!(book.find(&id), store.find(&id));
+                prop_assert_eq!(Appeals::find(&book, &id), store.find(&id));
                 asked.push(id);
             }
         }

@@ -139,7 +139,7 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
             "--executor",
             "X",
         ],
-        "does not apply",
+        "не применим",
     );
     env.verify_all();
 }
@@ -159,7 +159,7 @@ fn a_redirect_marks_the_appeal_sent_on() {
             "--sstu-id",
             "not-a-guid",
         ],
-        "not a GUID",
+        "не GUID",
     );
     env.ok(&[
         "appeals",

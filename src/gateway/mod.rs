@@ -22,22 +22,19 @@ use time::OffsetDateTime;
 use crate::appeals;
 
 mod intake;
-use crate::book::{Appeal, AppealState, Appeals};
-use crate::config::{Config, RegistrationMode};
+mod strict;
+use crate::config::Config;
 use crate::control;
-use crate::decide::{self, Facts};
-use crate::journal::NoticeRef;
+use crate::decision::notice::{self as decide, Facts};
+use crate::decision::Overlay;
 use crate::journal::{Event, Journal, JournalError, Output, Record};
 use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use crate::store::{self, Arrival, State, Store, StoreError};
-use crate::urog;
 use crate::wire::container::{entry_bytes, entry_head, extract_entries};
-use crate::wire::message::RefusalReason;
 use crate::wire::message::{Body, Message};
 use crate::wire::package::{read_message_only, read_package, Package};
-use crate::wire::time::format_date;
-use intake::AppealBatch;
+pub(crate) use strict::StrictStore;
 
 /// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
 /// service (exit non-zero; the service manager restarts it).
@@ -238,23 +235,23 @@ impl Gateway {
     fn resend_due(&mut self) -> Result<(), GatewayError> {
         let (now, _) = self.now();
         let waiting = self.store.waiting()?;
-        let events: Vec<Event> = crate::resend::due(waiting, now, &self.config.resend_after_secs)
-            .into_iter()
+        let due = crate::resend::due(waiting, now, &self.config.resend_after_secs);
+        if due.is_empty() {
+            return Ok(());
+        }
+        let strict = StrictStore::new(self.store.clone());
+        let ctx = self.context(now);
+        let events: Vec<Event> = due
+            .iter()
             .map(|w| {
                 let attempt = w.resends + 1;
                 if attempt >= crate::resend::ESCALATE_AFTER {
                     tracing::warn!(message_uid = %w.output.message_uid, attempt, "no receipt for our document after repeated sending: check with the partner");
                 }
-                let mut output = w.output.clone();
-                output.name = format!("{}-r{attempt}", w.output.name);
-                Event::Resent {
-                    arrival: w.arrival,
-                    message_uid: w.output.message_uid.clone(),
-                    attempt,
-                    outputs: vec![output],
-                }
+                crate::decision::resend(w, &strict, ctx)
             })
             .collect();
+        strict.take_error()?;
         self.commit(events)?;
         Ok(())
     }
@@ -367,7 +364,7 @@ impl Gateway {
             })?;
         Ok(Event::Received {
             key,
-            src: src.escape_default().to_string(),
+            src: crate::wire::text::escape_controls(src),
             claim: claim.to_string(),
             files,
             bytes,
@@ -453,7 +450,12 @@ impl Gateway {
         // keys and uids first seen in this batch (the store learns them only on commit)
         let mut batch_keys: HashMap<String, u64> = HashMap::new();
         let mut batch_uids: HashMap<String, u64> = HashMap::new();
-        let mut appeal_batch = AppealBatch::default();
+        // the book as of the previous decision: the store plus what this batch decided
+        let strict = StrictStore::new(self.store.clone());
+        let mut batch = intake::Batch {
+            view: Overlay::new(&strict),
+            strict: &strict,
+        };
         for a in pending {
             let (now, _) = self.now();
             let dir = self.layout.claimed.join(&a.claim);
@@ -516,7 +518,8 @@ impl Gateway {
             batch_uids
                 .entry(facts.header_uid.clone())
                 .or_insert(a.arrival);
-            if let Some((of, by)) = decide::duplicate_of(a.arrival, by_key, by_uid) {
+            let duplicate = decide::duplicate_of(a.arrival, by_key, by_uid);
+            if let Some((of, by)) = duplicate {
                 events.push(Event::Duplicate {
                     arrival: a.arrival,
                     key: a.key.clone(),
@@ -534,7 +537,7 @@ impl Gateway {
             };
             // the appeal's records come before `decided`, which closes the arrival's decision:
             // a batch cut short by a crash is decided again, never half-applied
-            self.appeal_events(&a, &package, &facts, now, &mut events, &mut appeal_batch)?;
+            events.extend(self.book_events(&a, &package, &facts, duplicate, now, &mut batch)?);
             events.push(Event::Decided {
                 arrival: a.arrival,
                 key: a.key.clone(),

@@ -137,8 +137,12 @@ pub enum Event {
         format: String,
         restricted: bool,
         signatures: Vec<SignatureFile>,
-        /// Why it waits for an operator (manual mode, an invalid signature), if it does.
+        /// Why it waits for an operator (manual mode, an invalid signature, an ambiguous
+        /// classification), if it does.
         held: Option<String>,
+        /// Earlier appeals this one cites (a repeat appeal): registered as a new appeal, linked.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cites: Vec<u64>,
     },
     /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
     AppealRegistered {
@@ -151,6 +155,15 @@ pub enum Event {
         pin_hash: String,
         by: String,
         outputs: Vec<Output>,
+        /// An operator registered it although a refusal rule applied (`--force`): the
+        /// official reason overridden, and the operator's comment.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        overrides: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// Who registered it by hand (the operator's login; `api` for the HTTP API).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
     },
     /// Refused with an official reason; `outputs` carries the «Отказано в регистрации» notice.
     AppealRefused {
@@ -177,6 +190,18 @@ pub enum Event {
         requested: Vec<String>,
         unresolved: Vec<String>,
         outputs: Vec<Output>,
+        /// Our answer's outgoing number (`[numbering] outgoing_template`), its place in the
+        /// year's sequence and date; absent in journals written before outgoing numbering.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        number: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        year: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        year_seq: Option<u64>,
+        /// A later answer to the same query (`arrival` = the query's arrival), sent because
+        /// an appeal it reported as not found became known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reanswer: Option<u32>,
     },
     /// A Квитанция about one of our messages arrived (`arrival` = the receipt's arrival).
     ReceiptReceived {
@@ -303,4 +328,3 @@ pub enum Step {
         file: Option<String>,
     },
 }
-

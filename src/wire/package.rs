@@ -83,7 +83,7 @@ pub fn list_files(dir: &Path, limits: &Limits) -> Result<Vec<String>, WireError>
         })?;
         if name.chars().any(|c| c.is_control()) {
             return Err(WireError::new(
-                name.escape_default().to_string(),
+                super::text::escape_controls(&name),
                 WireErrorKind::UnsafeName(name.clone(), "control character in file name"),
             ));
         }
@@ -130,6 +130,19 @@ fn open_member(dir: &Path, name: &str) -> Result<(File, u64), WireError> {
         ));
     }
     Ok((file, meta.len()))
+}
+
+/// The first `max` bytes of a file of the package folder, and its whole length — a bounded
+/// read through [`open_member`] (decisions read signature heads and `query.xml` this way).
+/// `name` is reduced to its base name first.
+pub fn read_member(dir: &Path, name: &str, max: u64) -> Result<(Vec<u8>, u64), WireError> {
+    let base = super::envelope::file_base_name(name).map_err(|k| WireError::new(name, k))?;
+    let (file, len) = open_member(dir, &base)?;
+    let mut bytes = Vec::with_capacity(len.min(max) as usize);
+    file.take(max)
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error(&base, e))?;
+    Ok((bytes, len))
 }
 
 #[cfg(unix)]

@@ -227,6 +227,20 @@ pub fn encode_cp1251_xml(text: &str) -> Vec<u8> {
     WINDOWS_1251.encode(text).0.into_owned()
 }
 
+/// A name for people and the journal: control characters escaped (`\u{7}`, `\n`), everything
+/// else — Cyrillic included — as it is.
+pub fn escape_controls(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +360,11 @@ mod tests {
     fn unmappable_characters() {
         assert_eq!(encode_cp1251_plain("a€b✓"), b"a\x88b?".to_vec());
         assert_eq!(encode_cp1251_xml("✓"), b"&#10003;".to_vec());
+    }
+
+    #[test]
+    fn only_control_characters_are_escaped() {
+        assert_eq!(escape_controls("П-У-738 пакет"), "П-У-738 пакет");
+        assert_eq!(escape_controls("a\u{7}b\nc"), "a\\u{7}b\\nc");
     }
 }

@@ -1,0 +1,253 @@
+//! Forwarded appeals: received, then (in auto mode, not held) refused by the first rule that
+//! applies or registered under the next number of the year; re-deliveries get the notice the
+//! first delivery got.
+
+use crate::appeals::{self, normalize_number, AppealFacts};
+use crate::book::{Appeal, AppealState};
+use crate::config::RegistrationMode;
+use crate::model::{Event, NoticeRef};
+use crate::wire::message::{Format, RefusalReason};
+use crate::wire::time::format_date;
+
+use super::notice::{self, NoticeCause};
+use super::{ArrivalInput, BookView, Context, DocumentInput};
+
+/// A new appeal: `appeal_received`, then its first decision unless it waits for an operator
+/// (`held`: an ambiguous classification, an invalid signature, manual mode).
+pub(super) fn new_appeal(
+    input: &ArrivalInput,
+    doc: &DocumentInput,
+    cites: Vec<u64>,
+    held: Option<String>,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Vec<Event> {
+    let Some(facts) = &doc.appeal else {
+        return Vec::new();
+    };
+    let invalid = facts
+        .signatures
+        .iter()
+        .find(|s| s.status == "invalid")
+        .map(|s| format!("signature {} did not verify", s.signature));
+    let manual = (ctx.config.mode == RegistrationMode::Manual)
+        .then(|| "manual registration mode".to_string());
+    let held = held.or(invalid).or(manual);
+    let mut events = vec![Event::AppealReceived {
+        appeal: input.arrival,
+        key: input.key.clone(),
+        urog_number: facts.urog_number.clone(),
+        urog_number_norm: facts.urog_number_norm.clone(),
+        urog_date: facts.urog_date.map(format_date),
+        urog_organization: facts.urog_organization.clone(),
+        document_uid: facts.document_uid.clone(),
+        source_uid: input.facts.source_uid.clone(),
+        format: input.facts.format.version().to_string(),
+        restricted: facts.restricted,
+        signatures: facts.signatures.clone(),
+        held: held.clone(),
+        cites,
+    }];
+    if held.is_none() {
+        let cause = cause_of_facts(input.arrival, &input.key, input, facts);
+        events.push(first_decision(input.arrival, facts, &cause, view, ctx));
+    }
+    events
+}
+
+/// An appeal whose `appeal_received` is journaled but whose decision a crash cut off.
+pub(super) fn resume(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>) -> Vec<Event> {
+    let Some(known) = view.appeal(input.arrival) else {
+        return Vec::new();
+    };
+    let facts = match &input.body {
+        super::Incoming::Document(d) => d.appeal.as_ref(),
+        _ => None,
+    };
+    let undecided = known.state == AppealState::Received
+        && known.held.is_none()
+        && ctx.config.mode == RegistrationMode::Auto;
+    match (undecided, facts) {
+        (true, Some(facts)) => {
+            let cause = cause_of_appeal(input.arrival, &input.key, &known);
+            vec![first_decision(input.arrival, facts, &cause, view, ctx)]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The first refusal rule that applies, or the registration.
+fn first_decision(
+    appeal: u64,
+    facts: &AppealFacts,
+    cause: &NoticeCause<'_>,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Event {
+    let config = ctx.config;
+    match appeals::refusal(facts, &config.sender.uid, config.require_signature) {
+        Some((reason, comment)) => refusal(appeal, reason, Some(comment), "auto", cause, ctx),
+        None => registration(appeal, None, cause, "auto", view, ctx),
+    }
+}
+
+/// `appeal_refused` with its «Отказано в регистрации» notice.
+pub(super) fn refusal(
+    appeal: u64,
+    reason: RefusalReason,
+    comment: Option<String>,
+    by: &str,
+    cause: &NoticeCause<'_>,
+    ctx: Context<'_>,
+) -> Event {
+    let outputs = notice::notice(
+        ctx.config,
+        cause,
+        None,
+        Some((reason, comment.clone())),
+        ctx.now,
+    );
+    Event::AppealRefused {
+        appeal,
+        reason: reason.as_str().to_string(),
+        comment,
+        by: by.into(),
+        outputs: outputs.into_iter().collect(),
+    }
+}
+
+/// `appeal_registered` under `number` (an operator's) or the next number of the year — a
+/// number never given twice: the sequence skips numbers an operator took by hand.
+pub(super) fn registration(
+    appeal: u64,
+    number: Option<String>,
+    cause: &NoticeCause<'_>,
+    by: &str,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Event {
+    let date = ctx.today();
+    let year = date.year();
+    let mut seq = view.next_seq(year);
+    let template = &ctx.config.number_template;
+    while number.is_none()
+        && view
+            .id_by_number(&normalize_number(&appeals::format_number(
+                template, seq, date,
+            )))
+            .is_some()
+    {
+        seq += 1;
+    }
+    let number = number.unwrap_or_else(|| appeals::format_number(template, seq, date));
+    let ours = our_ref(ctx, &number, date);
+    let pin = appeals::pin(ctx.pin_secret, appeal);
+    let outputs = notice::notice(ctx.config, cause, Some(ours), None, ctx.now);
+    Event::AppealRegistered {
+        appeal,
+        number,
+        year,
+        year_seq: seq,
+        date: format_date(date),
+        pin_hash: appeals::pin_hash(appeal, &pin),
+        by: by.to_string(),
+        outputs: outputs.into_iter().collect(),
+        overrides: None,
+        comment: None,
+        operator: None,
+    }
+}
+
+/// A re-delivery of appeal `of`: the notice its first delivery got (none while it waits).
+pub(super) fn redelivery(
+    input: &ArrivalInput,
+    of: u64,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Vec<Event> {
+    let Some(original) = view.appeal(of) else {
+        return Vec::new();
+    };
+    let cause = cause_of_appeal(input.arrival, &input.key, &original);
+    let registered = original
+        .number
+        .as_deref()
+        .filter(|_| original.state != AppealState::Refused);
+    let outputs = match (original.state, registered) {
+        (AppealState::Refused, _) => original
+            .reason
+            .as_deref()
+            .and_then(RefusalReason::parse)
+            .and_then(|r| {
+                notice::notice(
+                    ctx.config,
+                    &cause,
+                    None,
+                    Some((r, original.comment.clone())),
+                    ctx.now,
+                )
+            }),
+        (_, Some(n)) => {
+            let date = original.registered_on.clone();
+            let ours = NoticeRef {
+                organization: Some(ctx.config.sender.organization.clone()),
+                number: n.to_string(),
+                date,
+            };
+            notice::notice(ctx.config, &cause, Some(ours), None, ctx.now)
+        }
+        _ => None,
+    };
+    vec![Event::AppealRedelivered {
+        appeal: input.arrival,
+        of,
+        outputs: outputs.into_iter().collect(),
+    }]
+}
+
+/// Our registration (or outgoing) number and date as a notice reference.
+pub(super) fn our_ref(ctx: Context<'_>, number: &str, date: time::Date) -> NoticeRef {
+    NoticeRef {
+        organization: Some(ctx.config.sender.organization.clone()),
+        number: number.to_string(),
+        date: Some(format_date(date)),
+    }
+}
+
+/// The notice cause of an appeal from the facts of its package.
+fn cause_of_facts<'a>(
+    arrival: u64,
+    key: &'a str,
+    input: &'a ArrivalInput,
+    facts: &'a AppealFacts,
+) -> NoticeCause<'a> {
+    NoticeCause {
+        arrival,
+        key,
+        source_uid: &input.facts.source_uid,
+        inbound_format: input.facts.format,
+        document_uid: &facts.document_uid,
+        foundation: NoticeRef {
+            organization: facts.urog_organization.clone(),
+            number: facts.urog_number.clone(),
+            date: facts.urog_date.map(format_date),
+        },
+    }
+}
+
+/// The notice cause of an appeal in the book, answering `arrival` (its own or a
+/// re-delivery's, whose package `key` names the output).
+pub(super) fn cause_of_appeal<'a>(arrival: u64, key: &'a str, a: &'a Appeal) -> NoticeCause<'a> {
+    NoticeCause {
+        arrival,
+        key,
+        source_uid: &a.source_uid,
+        inbound_format: Format::parse(&a.format).unwrap_or(Format::V22),
+        document_uid: &a.document_uid,
+        foundation: NoticeRef {
+            organization: a.urog_organization.clone(),
+            number: a.urog_number.clone(),
+            date: a.urog_date.clone(),
+        },
+    }
+}

@@ -1,0 +1,279 @@
+//! Operator commands (CLI, control files, HTTP) as decisions: register, refuse, steps of
+//! consideration. Manual registration runs the same refusal rules as automatic registration,
+//! as checks: an appeal the rules would refuse is registered only with `--force` and a
+//! comment, and the override is journaled with who and why.
+
+use crate::appeals::{self, normalize_number, AppealFacts};
+use crate::book::{Appeal, AppealState};
+use crate::control;
+use crate::deadlines;
+use crate::model::{Event, NoticeRef, Step};
+use crate::wire::message::RefusalReason;
+use crate::wire::time::parse_date;
+
+use super::appeal::{cause_of_appeal, refusal, registration};
+use super::notice::{self, NoticeCause, Progress};
+use super::{BookView, Context};
+
+/// What an operator asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Register (under the operator's number, or the next); `force` overrides a refusal
+    /// rule, with `comment` saying why.
+    Register {
+        number: Option<String>,
+        force: bool,
+        comment: Option<String>,
+    },
+    Refuse {
+        reason: String,
+        comment: Option<String>,
+    },
+    Progress(Step),
+}
+
+/// A command with what the loop gathered for it.
+#[derive(Debug, Clone)]
+pub struct CommandInput {
+    /// The appeal: our number, the УРОГ number or the internal id.
+    pub id: String,
+    pub op: Op,
+    /// Who (the operator's login, `api` for the HTTP API), when known.
+    pub operator: Option<String>,
+    /// The appeal's facts read again from its package (registration checks); `Err`: why the
+    /// package could not be read.
+    pub facts: Option<Result<AppealFacts, String>>,
+    /// An answer file: its name when it can be kept, or why not.
+    pub answer_file: Option<Result<String, String>>,
+}
+
+/// The event for one command, or why it does not apply (the operator reads it).
+pub fn decide_command(
+    input: &CommandInput,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Result<Event, String> {
+    let appeal = view.find(&input.id)?;
+    let wanted: &[AppealState] = match input.op {
+        Op::Progress(_) => &[AppealState::Registered, AppealState::InWork],
+        _ => &[AppealState::Received],
+    };
+    if !wanted.contains(&appeal.state) {
+        return Err(format!(
+            "обращение {} — {}: этот шаг к нему не применим",
+            appeal.id,
+            appeal.state.label()
+        ));
+    }
+    let cause = cause_of_appeal(appeal.id, &appeal.key, &appeal);
+    match &input.op {
+        Op::Progress(step) => progress(&appeal, step, input, &cause, ctx),
+        Op::Register {
+            number,
+            force,
+            comment,
+        } => register(&appeal, number, *force, comment, input, &cause, view, ctx),
+        Op::Refuse { reason, comment } => {
+            let reason = RefusalReason::parse(reason).ok_or_else(|| {
+                format!(
+                    "{reason:?} — не одно из девяти официальных оснований: {}",
+                    reasons()
+                )
+            })?;
+            let comment = comment.clone().filter(|c| !c.trim().is_empty());
+            Ok(refusal(appeal.id, reason, comment, "operator", &cause, ctx))
+        }
+    }
+}
+
+fn reasons() -> String {
+    RefusalReason::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Manual registration: the operator's number checked, the refusal rules run as checks.
+#[allow(clippy::too_many_arguments)]
+fn register(
+    appeal: &Appeal,
+    number: &Option<String>,
+    force: bool,
+    comment: &Option<String>,
+    input: &CommandInput,
+    cause: &NoticeCause<'_>,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Result<Event, String> {
+    if let Some(n) = number {
+        if n.trim().is_empty() || n.chars().count() > 31 {
+            return Err("регистрационный номер — от 1 до 31 символа".into());
+        }
+        if view.id_by_number(&normalize_number(n)).is_some() {
+            return Err(format!("номер {n} уже присвоен другому обращению"));
+        }
+    }
+    let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
+    let rule = match &input.facts {
+        Some(Ok(f)) => appeals::refusal(f, &ctx.config.sender.uid, ctx.config.require_signature)
+            .map(|(reason, why)| (Some(reason), why)),
+        Some(Err(why)) => Some((None, format!("правила отказа не проверены: {why}"))),
+        None => Some((
+            None,
+            "правила отказа не проверены: пакет обращения не найден".into(),
+        )),
+    };
+    let overrides = match (rule, force, comment) {
+        (None, _, _) => None,
+        (Some((reason, why)), false, _) => return Err(refusable(appeal.id, reason, &why)),
+        (Some(_), true, None) => {
+            return Err(
+                "--force требует --comment: почему обращение регистрируется вопреки правилу".into(),
+            )
+        }
+        (Some((reason, _)), true, Some(c)) => Some((reason, c.to_string())),
+    };
+    let mut event = registration(appeal.id, number.clone(), cause, "operator", view, ctx);
+    if let Event::AppealRegistered {
+        overrides: o,
+        comment: c,
+        operator,
+        ..
+    } = &mut event
+    {
+        if let Some((reason, why)) = overrides {
+            *o = Some(
+                reason
+                    .map_or("правила не проверены", |r| r.as_str())
+                    .to_string(),
+            );
+            *c = Some(why);
+        }
+        operator.clone_from(&input.operator);
+    }
+    Ok(event)
+}
+
+/// Why a manual registration is refused: the official reason and the way forward.
+fn refusable(id: u64, reason: Option<RefusalReason>, why: &str) -> String {
+    match reason {
+        Some(r) => format!(
+            "обращение {id} подлежит отказу в регистрации: «{}» ({why}). Отказать: appeals refuse {id} --reason «{}»; зарегистрировать всё равно: appeals register {id} --force --comment ТЕКСТ",
+            r.as_str(),
+            r.as_str()
+        ),
+        None => format!(
+            "обращение {id}: {why}. Зарегистрировать всё равно: appeals register {id} --force --comment ТЕКСТ"
+        ),
+    }
+}
+
+/// A step of consideration: validated against the appeal's state and deadlines, with its
+/// notice to УРОГ.
+fn progress(
+    appeal: &Appeal,
+    step: &Step,
+    input: &CommandInput,
+    cause: &NoticeCause<'_>,
+    ctx: Context<'_>,
+) -> Result<Event, String> {
+    let (kind, text, post) = step_notice(appeal, step, input, ctx)?;
+    let registration = NoticeRef {
+        organization: Some(ctx.config.sender.organization.clone()),
+        number: appeal.number.clone().unwrap_or_default(),
+        date: appeal.registered_on.clone(),
+    };
+    let progress = Progress {
+        kind,
+        step: appeal.steps + 1,
+        text,
+        post,
+    };
+    let outputs = notice::progress_notice(ctx.config, cause, progress, registration, ctx.now);
+    Ok(Event::AppealProgress {
+        appeal: appeal.id,
+        step: step.clone(),
+        outputs: outputs.into_iter().collect(),
+    })
+}
+
+type StepNotice = (&'static str, String, Option<String>);
+
+/// The notice kind, text and post of a step, or why the step does not apply.
+fn step_notice(
+    appeal: &Appeal,
+    step: &Step,
+    input: &CommandInput,
+    ctx: Context<'_>,
+) -> Result<StepNotice, String> {
+    match step {
+        Step::ExecutorAssigned { executor, post } => {
+            if executor.trim().is_empty() {
+                return Err("--executor не может быть пустым".into());
+            }
+            let post = post.clone().filter(|p| !p.trim().is_empty());
+            Ok(("executor", executor.trim().to_string(), post))
+        }
+        Step::Extended { until, reason } => extension(appeal, until, reason, ctx),
+        Step::Redirected {
+            to,
+            sstu_id,
+            number,
+        } => {
+            if to.trim().is_empty() {
+                return Err("--to должен назвать орган по компетенции".into());
+            }
+            if let Some(g) = sstu_id
+                .as_deref()
+                .filter(|g| !crate::wire::read::is_guid(g))
+            {
+                return Err(format!("--sstu-id {g:?} — не GUID"));
+            }
+            let letter = number
+                .as_deref()
+                .map(|n| format!(" (исх. № {n})"))
+                .unwrap_or_default();
+            let text = format!("Направлено по компетенции: {}{letter}", to.trim());
+            Ok(("course", text, None))
+        }
+        Step::Answered { result, .. } => {
+            let (label, _) = control::result(result).ok_or_else(|| {
+                let codes: Vec<&str> = control::RESULTS.iter().map(|r| r.0).collect();
+                format!("--result {result:?}: одно из {}", codes.join(", "))
+            })?;
+            if let Some(Err(why)) = &input.answer_file {
+                return Err(why.clone());
+            }
+            Ok(("report", format!("Рассмотрено: {label}"), None))
+        }
+    }
+}
+
+/// An extension: once, at most 30 days past the due date.
+fn extension(
+    appeal: &Appeal,
+    until: &str,
+    reason: &str,
+    ctx: Context<'_>,
+) -> Result<StepNotice, String> {
+    let until_date =
+        parse_date(until).ok_or_else(|| format!("--until {until:?} — не дата ГГГГ-ММ-ДД"))?;
+    if reason.trim().is_empty() {
+        return Err("продление требует --reason".into());
+    }
+    let registered = appeal
+        .registered_on
+        .as_deref()
+        .and_then(parse_date)
+        .ok_or("у обращения нет даты регистрации")?;
+    let due = deadlines::due_dates(&ctx.config.calendar, registered, Some(registered), None)
+        .answer_by
+        .ok_or("у обращения нет срока ответа")?;
+    deadlines::check_extension(due, until_date, appeal.extended_to.is_some())?;
+    let shown = until_date
+        .format(time::macros::format_description!("[day].[month].[year]"))
+        .map_err(|e| e.to_string())?;
+    let text = format!("Срок рассмотрения продлён до {shown}: {}", reason.trim());
+    Ok(("course", text, None))
+}

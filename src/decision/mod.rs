@@ -1,0 +1,155 @@
+//! The decision core: every official answer the gateway gives is decided here, by pure
+//! functions of (what the loop gathered, the book as of the previous decision, the config,
+//! the time). No I/O, no store handle, no clock: the loop reads the package, the signature
+//! heads, `query.xml` and the verifier's results first ([`ArrivalInput`], [`CommandInput`]),
+//! calls the core, journals the events it returns, folds them into the [`Overlay`] the next
+//! decision reads, and performs effects (publishing, copying an answer file) only after the
+//! journal record.
+//!
+//! * [`classify`]: what an arrival is, by the documented rules, in order (see
+//!   `docs/ARCHITECTURE.md`, "Classification").
+//! * [`decide_arrival`]: the events for one arrival (appeal received / refused / registered /
+//!   re-delivered, query answered, receipt noted).
+//! * [`decide_command`]: the event for one operator command (register, refuse, a step).
+//! * [`reanswers`]: queries that said «не найдено» answered again once the appeal is known.
+//! * [`resend`]: a document without a receipt sent again, re-rendered as of now.
+
+mod appeal;
+mod classify;
+pub mod command;
+pub mod notice;
+mod query;
+pub mod view;
+
+#[cfg(test)]
+mod tests;
+
+use time::{Date, OffsetDateTime};
+
+use crate::appeals::AppealFacts;
+use crate::config::Config;
+use crate::model::Event;
+pub use classify::{classify, Class};
+pub use command::{decide_command, CommandInput};
+pub use notice::Facts;
+pub use query::{reanswers, resend};
+pub use view::{BookView, Overlay};
+
+/// What every decision is given besides its input and the view.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub config: &'a Config,
+    /// The secret an applicant's PIN is derived from (only the PIN's hash is journaled).
+    pub pin_secret: &'a [u8],
+    /// The decision's time (journal time: never before the last record).
+    pub now: OffsetDateTime,
+}
+
+impl Context<'_> {
+    /// Today in the configured zone (registration and document dates).
+    pub fn today(&self) -> Date {
+        self.now.to_offset(self.config.utc_offset).date()
+    }
+}
+
+/// What the loop gathered about an arrival before deciding it; nothing is read after this.
+#[derive(Debug, Clone)]
+pub struct ArrivalInput {
+    pub arrival: u64,
+    pub key: String,
+    pub facts: Facts,
+    /// An earlier arrival of the same package (same key, or same header uid), and by which.
+    pub duplicate_of: Option<(u64, &'static str)>,
+    pub body: Incoming,
+}
+
+/// The part of an arrival a decision looks at.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// A Квитанция about a message; `awaited`: one of ours that waits for it.
+    Receipt {
+        about_uid: String,
+        accepted: bool,
+        comment: Option<String>,
+        awaited: bool,
+    },
+    /// A Документ or Транспортный контейнер.
+    Document(Box<DocumentInput>),
+    /// Anything else (notifications, unknown bodies): nothing beyond the receipt.
+    Other,
+}
+
+/// A Документ or container as decisions see it.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentInput {
+    /// `document/kind` (the passport's `documentKind` for containers).
+    pub kind: Option<String>,
+    /// The document uid (the passport's for containers; the header uid when there is none).
+    pub uid: String,
+    /// The sender's registration number and date of the document, and the sender.
+    pub number: String,
+    pub date: Option<Date>,
+    pub organization: Option<String>,
+    pub annotation: Option<String>,
+    pub links: Vec<LinkInput>,
+    /// Numbers of an attached `query.xml` (`None`: there is none).
+    pub query_xml: Option<Vec<String>>,
+    /// The appeal facts (signatures verified when a verifier is configured and it is new).
+    pub appeal: Option<AppealFacts>,
+}
+
+/// One `links/link` of a document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkInput {
+    pub link_type: String,
+    /// The referenced document's number.
+    pub number: Option<String>,
+    /// The kind of an embedded linked document.
+    pub document_kind: Option<String>,
+}
+
+/// The events one arrival gives (without `parsed`, `duplicate` and `decided`, which the loop
+/// writes around them). Empty when the sender is not a partner in an appeal role, or the
+/// message is nothing the book cares about.
+pub fn decide_arrival(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>) -> Vec<Event> {
+    match &input.body {
+        Incoming::Receipt {
+            about_uid,
+            accepted,
+            comment,
+            awaited,
+        } => match awaited {
+            true => vec![Event::ReceiptReceived {
+                arrival: input.arrival,
+                about_uid: about_uid.clone(),
+                accepted: *accepted,
+                comment: comment.clone(),
+            }],
+            false => Vec::new(),
+        },
+        Incoming::Other => Vec::new(),
+        Incoming::Document(doc) => match classify(input, doc, view, ctx.config) {
+            Class::NotOurs | Class::Answered => Vec::new(),
+            Class::Resume => appeal::resume(input, view, ctx),
+            Class::Redelivery { of, .. } => appeal::redelivery(input, of, view, ctx),
+            Class::QueryAgain { of } => query::again(input, of, view, ctx),
+            Class::Query { .. } => query::answer(input, doc, view, ctx),
+            Class::Appeal { cites } => appeal::new_appeal(input, doc, cites, None, view, ctx),
+            Class::Held { reason, cites } => {
+                appeal::new_appeal(input, doc, cites, Some(reason), view, ctx)
+            }
+        },
+    }
+}
+
+/// Whether deciding this arrival needs the signature verifier's results (a new appeal):
+/// the loop runs the verifier only then.
+pub fn needs_verification(input: &ArrivalInput, view: &dyn BookView, config: &Config) -> bool {
+    match &input.body {
+        Incoming::Document(doc) => matches!(
+            classify(input, doc, view, config),
+            Class::Appeal { .. } | Class::Held { .. }
+        ),
+        _ => false,
+    }
+}

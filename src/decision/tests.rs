@@ -1,0 +1,633 @@
+//! Table tests of the core, rust-analyzer style: a sequence of arrivals and commands (the
+//! book's history), then one more input, and the events it gives rendered as text. In
+//! process, no files: the book is an in-memory `AppealBook`, the batch an `Overlay`.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use time::macros::datetime;
+
+use super::command::Op;
+use super::*;
+use crate::appeals::{normalize_number, AppealFacts, SignatureFile};
+use crate::book::AppealBook;
+use crate::model::{Event, Record};
+use crate::wire::message::{Format, HeaderType};
+
+const UROG: &str = "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d";
+const US: &str = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+
+fn config(mode: &str) -> Config {
+    let text = include_str!("../../config/gateway.toml")
+        .replace("mode = \"auto\"", &format!("mode = \"{mode}\""));
+    Config::parse(&text, Path::new("gateway.toml")).expect("the bundled config parses")
+}
+
+fn ctx(config: &Config) -> Context<'_> {
+    Context {
+        config,
+        pin_secret: b"0123456789abcdef",
+        now: datetime!(2026-12-31 22:30 UTC), // 2027-01-01 01:30 in Moscow: the year is 27
+    }
+}
+
+/// One step of a scenario.
+#[derive(Debug, Clone)]
+enum Step {
+    Arrive(ArrivalInput),
+    Command(Box<CommandInput>),
+}
+
+/// A forwarded appeal: УРОГ cover letter `urog`, document `doc`, text present, addressed to us.
+fn appeal(arrival: u64, urog: &str, doc: &str) -> ArrivalInput {
+    let facts = AppealFacts {
+        urog_number: urog.into(),
+        urog_number_norm: normalize_number(urog),
+        urog_date: Some(time::macros::date!(2026 - 11 - 27)),
+        urog_organization: Some("Администрация Президента".into()),
+        document_uid: doc.into(),
+        kind: Some("Письмо".into()),
+        annotation: Some("О направлении обращения".into()),
+        signatories: Vec::new(),
+        files: vec!["letter.pdf".into(), "appeal.pdf".into()],
+        text_files: vec!["letter.pdf".into()],
+        signatures: vec![SignatureFile {
+            document: "letter.pdf".into(),
+            signature: "letter.pdf.sig".into(),
+            encoding: "der".into(),
+            status: "not checked".into(),
+        }],
+        classification: None,
+        restricted: false,
+        destinations: vec![US.into()],
+        missing: Vec::new(),
+        format: Format::V22,
+    };
+    let doc = DocumentInput {
+        kind: Some("Письмо".into()),
+        uid: doc.into(),
+        number: urog.into(),
+        date: facts.urog_date,
+        organization: facts.urog_organization.clone(),
+        annotation: facts.annotation.clone(),
+        appeal: Some(facts),
+        ..DocumentInput::default()
+    };
+    arrive(arrival, doc)
+}
+
+fn arrive(arrival: u64, doc: DocumentInput) -> ArrivalInput {
+    ArrivalInput {
+        arrival,
+        key: format!("{arrival:064x}"),
+        facts: Facts {
+            header_uid: format!("00000000-0000-4000-8000-{arrival:012x}"),
+            header_type: HeaderType::Document,
+            format: Format::V22,
+            source_uid: UROG.into(),
+        },
+        duplicate_of: None,
+        body: Incoming::Document(Box::new(doc)),
+    }
+}
+
+/// A document of `kind` from УРОГ naming `numbers` in its annotation.
+fn letter(arrival: u64, kind: &str, numbers: &[&str]) -> ArrivalInput {
+    let mut a = appeal(arrival, &format!("А26-05-{arrival}"), &doc_uid(arrival));
+    if let Incoming::Document(d) = &mut a.body {
+        d.kind = Some(kind.into());
+        d.annotation = Some(format!("О ходе рассмотрения {}", numbers.join(", ")));
+        if let Some(f) = d.appeal.as_mut() {
+            f.kind = d.kind.clone();
+            f.annotation = d.annotation.clone();
+        }
+    }
+    a
+}
+
+fn doc_uid(n: u64) -> String {
+    format!("d0c00000-0000-4000-8000-{n:012x}")
+}
+
+fn with(mut a: ArrivalInput, change: impl FnOnce(&mut DocumentInput)) -> ArrivalInput {
+    if let Incoming::Document(d) = &mut a.body {
+        change(d);
+    }
+    a
+}
+
+fn again(of: u64, by: &'static str, mut a: ArrivalInput) -> ArrivalInput {
+    a.duplicate_of = Some((of, by));
+    a
+}
+
+fn command(id: &str, op: Op, facts: Option<AppealFacts>) -> CommandInput {
+    CommandInput {
+        id: id.into(),
+        op,
+        operator: Some("ivanova".into()),
+        facts: facts.map(Ok),
+        answer_file: None,
+    }
+}
+
+fn register(force: bool, comment: Option<&str>) -> Op {
+    Op::Register {
+        number: None,
+        force,
+        comment: comment.map(str::to_string),
+    }
+}
+
+/// Runs the steps in one pass (one overlay) or one pass each (the book committed after each
+/// step); returns every step's events.
+fn run(steps: &[Step], config: &Config, one_pass: bool) -> Vec<Vec<Event>> {
+    let mut book = AppealBook::default();
+    let mut out = Vec::new();
+    let mut pending: Vec<Event> = Vec::new();
+    for chunk in steps.chunks(if one_pass { steps.len().max(1) } else { 1 }) {
+        let mut view = Overlay::new(&book);
+        for step in chunk {
+            let mut events = match step {
+                Step::Arrive(a) => decide_arrival(a, &view, ctx(config)),
+                Step::Command(c) => decide_command(c, &view, ctx(config)).into_iter().collect(),
+            };
+            view.apply(&events, "2026-11-30T22:30:00Z");
+            let again = reanswers(&events, &view, ctx(config));
+            view.apply(&again, "2026-11-30T22:30:00Z");
+            events.extend(again);
+            pending.extend(events.iter().cloned());
+            out.push(events);
+        }
+        drop(view);
+        for (seq, event) in pending.drain(..).enumerate() {
+            book.apply(&Record {
+                seq: seq as u64,
+                ts: "2026-11-30T22:30:00Z".into(),
+                prev: String::new(),
+                event,
+                hash: String::new(),
+            });
+        }
+    }
+    out
+}
+
+/// One line per event: its kind, appeal or arrival, and what matters.
+fn render(events: &[Event]) -> String {
+    events.iter().map(line).collect::<Vec<_>>().join("\n")
+}
+
+fn line(e: &Event) -> String {
+    let notice = |outputs: &[crate::model::Output]| {
+        outputs
+            .iter()
+            .map(|o| {
+                let n = o
+                    .registration
+                    .as_ref()
+                    .map(|r| r.number.as_str())
+                    .unwrap_or("");
+                let r = o.reason.as_deref().unwrap_or("");
+                format!(" → {} {n}{r}", o.kind)
+            })
+            .collect::<String>()
+    };
+    match e {
+        Event::AppealReceived {
+            appeal,
+            held,
+            cites,
+            ..
+        } => format!(
+            "appeal_received #{appeal}{}{}",
+            if cites.is_empty() {
+                String::new()
+            } else {
+                format!(" cites={cites:?}")
+            },
+            held.as_deref()
+                .map(|h| format!(" held: {h}"))
+                .unwrap_or_default()
+        ),
+        Event::AppealRegistered {
+            appeal,
+            number,
+            overrides,
+            operator,
+            outputs,
+            ..
+        } => format!(
+            "appeal_registered #{appeal} {number}{}{}{}",
+            overrides
+                .as_deref()
+                .map(|o| format!(" overrides «{o}»"))
+                .unwrap_or_default(),
+            operator
+                .as_deref()
+                .map(|o| format!(" by {o}"))
+                .unwrap_or_default(),
+            notice(outputs)
+        ),
+        Event::AppealRefused {
+            appeal,
+            reason,
+            outputs,
+            ..
+        } => {
+            format!("appeal_refused #{appeal} «{reason}»{}", notice(outputs))
+        }
+        Event::AppealRedelivered {
+            appeal,
+            of,
+            outputs,
+        } => {
+            format!("appeal_redelivered #{appeal} of #{of}{}", notice(outputs))
+        }
+        Event::QueryAnswered {
+            arrival,
+            number,
+            unresolved,
+            outputs,
+            reanswer,
+            ..
+        } => {
+            let items: Vec<crate::wire::urog::ResponseItem> = outputs
+                .first()
+                .and_then(|o| serde_json::from_str(o.text.as_deref()?).ok())
+                .unwrap_or_default();
+            let said: Vec<String> = items
+                .iter()
+                .map(|i| format!("{}: {}", i.requested, i.status))
+                .collect();
+            format!(
+                "query_answered #{arrival} {}{} [{}] unresolved={unresolved:?}",
+                number.as_deref().unwrap_or("-"),
+                reanswer
+                    .map(|k| format!(" (answer {})", k + 1))
+                    .unwrap_or_default(),
+                said.join("; ")
+            )
+        }
+        Event::Resent {
+            arrival, outputs, ..
+        } => format!("resent #{arrival}{}", notice(outputs)),
+        other => other.kind().to_string(),
+    }
+}
+
+/// Runs `history` then `last` in one pass and checks the last step's events.
+fn check(history: Vec<Step>, last: Step, expect: &str) {
+    check_with(&config("auto"), history, last, expect)
+}
+
+fn check_with(config: &Config, mut history: Vec<Step>, last: Step, expect: &str) {
+    history.push(last);
+    let got = run(&history, config, true);
+    let text = render(got.last().unwrap());
+    assert_eq!(text.trim(), expect.trim(), "\n--- got:\n{text}\n");
+}
+
+fn arr(a: ArrivalInput) -> Step {
+    Step::Arrive(a)
+}
+
+#[test]
+fn a_new_appeal_is_received_and_registered() {
+    check(
+        vec![],
+        arr(appeal(1, "А26-02-1", &doc_uid(1))),
+        "appeal_received #1\nappeal_registered #1 ОГ-1/27 → registered ОГ-1/27",
+    );
+}
+
+#[test]
+fn a_repeat_appeal_citing_an_earlier_number_is_registered_and_linked() {
+    let repeat = with(appeal(2, "А26-02-2", &doc_uid(2)), |d| {
+        d.annotation = Some("Повторное обращение, ранее А26-02-1".into());
+    });
+    check(
+        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
+        arr(repeat),
+        "appeal_received #2 cites=[1]\nappeal_registered #2 ОГ-2/27 → registered ОГ-2/27",
+    );
+}
+
+#[test]
+fn a_letter_linked_to_an_earlier_appeal_by_our_number_is_an_appeal_too() {
+    let repeat = with(appeal(2, "А26-02-2", &doc_uid(2)), |d| {
+        d.links.push(LinkInput {
+            link_type: "Связан с".into(),
+            number: Some("ОГ-1/27".into()),
+            document_kind: None,
+        });
+    });
+    check(
+        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
+        arr(repeat),
+        "appeal_received #2 cites=[1]\nappeal_registered #2 ОГ-2/27 → registered ОГ-2/27",
+    );
+}
+
+#[test]
+fn a_redelivery_in_a_later_pass_gets_the_same_notice() {
+    check(
+        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
+        arr(again(1, "key", appeal(2, "А26-02-1", &doc_uid(1)))),
+        "appeal_redelivered #2 of #1 → registered ОГ-1/27",
+    );
+}
+
+#[test]
+fn same_document_and_cover_letter_under_a_new_header_is_a_redelivery() {
+    check(
+        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
+        arr(appeal(2, "А26-02-1", &doc_uid(1))),
+        "appeal_redelivered #2 of #1 → registered ОГ-1/27",
+    );
+}
+
+#[test]
+fn same_document_under_another_cover_letter_is_held_for_the_operator() {
+    check(
+        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
+        arr(appeal(2, "А26-02-9", &doc_uid(1))),
+        "appeal_received #2 cites=[1] held: документ d0c00000-0000-4000-8000-000000000001 уже получен как обращение 1 с сопроводительным письмом № А26-02-1, а это письмо № А26-02-9: повторная доставка или новое обращение — решает оператор",
+    );
+}
+
+#[test]
+fn a_redelivery_of_a_refused_appeal_gets_the_refusal_again() {
+    let no_text = with(appeal(1, "А26-02-1", &doc_uid(1)), |d| {
+        d.appeal.as_mut().unwrap().text_files.clear();
+    });
+    check(
+        vec![arr(no_text.clone())],
+        arr(again(
+            1,
+            "uid",
+            ArrivalInput {
+                arrival: 2,
+                ..no_text
+            },
+        )),
+        "appeal_redelivered #2 of #1 → refused Отсутствует текст",
+    );
+}
+
+#[test]
+fn a_query_is_a_query_only_when_it_says_so() {
+    let known = || vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))];
+    check(
+        known(),
+        arr(letter(2, "Запрос", &["А26-02-1"])),
+        "query_answered #2 ОЗ-1/27 [А26-02-1: зарегистрировано] unresolved=[]",
+    );
+    check(
+        known(),
+        arr(letter(2, "запрос информации", &["А26-02-1"])),
+        "query_answered #2 ОЗ-1/27 [А26-02-1: зарегистрировано] unresolved=[]",
+    );
+    check(
+        known(),
+        arr(with(letter(2, "Письмо", &["А26-02-1"]), |d| {
+            d.query_xml = Some(vec!["ОГ-1/27".into()])
+        })),
+        "query_answered #2 ОЗ-1/27 [А26-02-1: зарегистрировано; ОГ-1/27: зарегистрировано] unresolved=[]",
+    );
+    check(
+        known(),
+        arr(with(letter(2, "Письмо", &[]), |d| {
+            d.links.push(LinkInput {
+                link_type: "Связан с".into(),
+                number: Some("А26-02-1".into()),
+                document_kind: Some("Запрос".into()),
+            })
+        })),
+        "query_answered #2 ОЗ-1/27 [А26-02-1: зарегистрировано] unresolved=[]",
+    );
+    // merely naming a known appeal does not make a query
+    check(
+        known(),
+        arr(letter(2, "Письмо", &["А26-02-1"])),
+        "appeal_received #2 cites=[1]\nappeal_registered #2 ОГ-2/27 → registered ОГ-2/27",
+    );
+}
+
+#[test]
+fn a_query_in_the_same_batch_as_its_appeal_finds_it() {
+    check(
+        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
+        arr(letter(2, "Запрос", &["A26-02-1", "А26-99-1"])),
+        "query_answered #2 ОЗ-1/27 [A26-02-1: зарегистрировано; А26-99-1: не найдено] unresolved=[\"А26-99-1\"]",
+    );
+}
+
+#[test]
+fn an_answer_that_said_not_found_is_answered_again_when_the_appeal_arrives() {
+    check(
+        vec![arr(letter(1, "Запрос", &["А26-02-7"]))],
+        arr(appeal(2, "А26-02-7", &doc_uid(2))),
+        "appeal_received #2\nappeal_registered #2 ОГ-1/27 → registered ОГ-1/27\nquery_answered #1 ОЗ-2/27 (answer 2) [А26-02-7: зарегистрировано] unresolved=[]",
+    );
+}
+
+#[test]
+fn a_redelivered_query_gets_its_answer_again_not_a_new_number() {
+    let q = letter(1, "Запрос", &["А26-02-7"]);
+    check(
+        vec![arr(q.clone())],
+        arr(again(1, "key", ArrivalInput { arrival: 2, ..q })),
+        "resent #1 → response ОЗ-1/27",
+    );
+}
+
+#[test]
+fn outgoing_numbers_follow_their_own_sequence() {
+    check(
+        vec![
+            arr(appeal(1, "А26-02-1", &doc_uid(1))),
+            arr(letter(2, "Запрос", &[])),
+            arr(appeal(3, "А26-02-3", &doc_uid(3))),
+        ],
+        arr(with(letter(4, "Запрос", &[]), |d| {
+            d.query_xml = Some(vec!["ОГ-2/27".into()])
+        })),
+        "query_answered #4 ОЗ-2/27 [ОГ-2/27: зарегистрировано] unresolved=[]",
+    );
+}
+
+#[test]
+fn manual_registration_runs_the_refusal_rules_as_checks() {
+    let manual = config("manual");
+    let elsewhere = with(appeal(1, "А26-02-1", &doc_uid(1)), |d| {
+        d.appeal.as_mut().unwrap().destinations =
+            vec!["99999999-1111-4222-8333-444444444444".into()];
+    });
+    let facts = match &elsewhere.body {
+        Incoming::Document(d) => d.appeal.clone(),
+        _ => None,
+    };
+    let history = || vec![arr(elsewhere.clone())];
+    let refused = run(
+        &[
+            history(),
+            vec![Step::Command(Box::new(command(
+                "1",
+                register(false, None),
+                facts.clone(),
+            )))],
+        ]
+        .concat(),
+        &manual,
+        true,
+    );
+    assert_eq!(
+        render(&refused[0]),
+        "appeal_received #1 held: manual registration mode"
+    );
+    assert!(refused[1].is_empty(), "refused: no event");
+    let err = decide_command(
+        &command("1", register(false, None), facts.clone()),
+        &Overlay::new(&book_of(&history(), &manual)),
+        ctx(&manual),
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("«Ошибка адресации»") && err.contains("--force"),
+        "{err}"
+    );
+    check_with(
+        &manual,
+        history(),
+        Step::Command(Box::new(command(
+            "1",
+            register(true, Some("адресат уточнён по телефону")),
+            facts,
+        ))),
+        "appeal_registered #1 ОГ-1/27 overrides «Ошибка адресации» by ivanova → registered ОГ-1/27",
+    );
+}
+
+#[test]
+fn manual_registration_of_a_clean_appeal_needs_no_force() {
+    let manual = config("manual");
+    let a = appeal(1, "А26-02-1", &doc_uid(1));
+    let facts = match &a.body {
+        Incoming::Document(d) => d.appeal.clone(),
+        _ => None,
+    };
+    check_with(
+        &manual,
+        vec![arr(a)],
+        Step::Command(Box::new(command("А26-02-1", register(false, None), facts))),
+        "appeal_registered #1 ОГ-1/27 by ivanova → registered ОГ-1/27",
+    );
+}
+
+#[test]
+fn the_sequence_skips_a_number_an_operator_took_by_hand() {
+    let manual = config("manual");
+    let facts = |n: u64| match &appeal(n, "А26", &doc_uid(n)).body {
+        Incoming::Document(d) => d.appeal.clone(),
+        _ => None,
+    };
+    let by_hand = Op::Register {
+        number: Some("ОГ-2/27".into()),
+        force: false,
+        comment: None,
+    };
+    check_with(
+        &manual,
+        vec![
+            arr(appeal(1, "А26-02-1", &doc_uid(1))),
+            arr(appeal(2, "А26-02-2", &doc_uid(2))),
+            Step::Command(Box::new(command("1", by_hand, facts(1)))),
+        ],
+        Step::Command(Box::new(command("2", register(false, None), facts(2)))),
+        "appeal_registered #2 ОГ-3/27 by ivanova → registered ОГ-3/27",
+    );
+}
+
+fn book_of(steps: &[Step], config: &Config) -> AppealBook {
+    let mut book = AppealBook::default();
+    for (seq, event) in run(steps, config, true).into_iter().flatten().enumerate() {
+        book.apply(&Record {
+            seq: seq as u64,
+            ts: "2026-11-30T22:30:00Z".into(),
+            prev: String::new(),
+            event,
+            hash: String::new(),
+        });
+    }
+    book
+}
+
+/// Random scenarios over a few numbers and documents, so that they collide.
+fn step_strategy() -> impl Strategy<Value = (u8, u8, u8, u8)> {
+    (0u8..6, 0u8..4, 0u8..3, 0u8..4)
+}
+
+fn make_steps(raw: &[(u8, u8, u8, u8)]) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (i, (what, n, d, other)) in raw.iter().enumerate() {
+        let arrival = i as u64 + 1;
+        let urog = format!("А26-02-{n}");
+        let step = match what {
+            0 | 1 => arr(appeal(arrival, &urog, &doc_uid(u64::from(*d)))),
+            2 => arr(letter(
+                arrival,
+                "Запрос",
+                &[&urog, &format!("ОГ-{other}/27")],
+            )),
+            3 => arr(letter(arrival, "Письмо", &[&urog])),
+            4 if arrival > 1 => {
+                let of = u64::from(*other) % (arrival - 1) + 1;
+                arr(again(
+                    of,
+                    "key",
+                    appeal(arrival, &urog, &doc_uid(u64::from(*d))),
+                ))
+            }
+            _ => Step::Command(Box::new(command(
+                &urog,
+                register(*other == 0, Some("проверено")),
+                None,
+            ))),
+        };
+        steps.push(step);
+    }
+    steps
+}
+
+proptest! {
+    /// The consistency invariant: any sequence gives the same journal in one pass as in one
+    /// pass per step (the view includes everything decided earlier in the batch).
+    #[test]
+    fn one_pass_or_one_per_step_gives_the_same_journal(
+        raw in proptest::collection::vec(step_strategy(), 1..14),
+        manual in any::<bool>(),
+    ) {
+        let config = config(if manual { "manual" } else { "auto" });
+        let steps = make_steps(&raw);
+        prop_assert_eq!(run(&steps, &config, true), run(&steps, &config, false));
+    }
+
+    /// Numbers are never given twice, whatever the sequence.
+    #[test]
+    fn no_number_is_given_twice(raw in proptest::collection::vec(step_strategy(), 1..20)) {
+        let config = config("auto");
+        let events: Vec<Event> = run(&make_steps(&raw), &config, true).into_iter().flatten().collect();
+        let mut seen = std::collections::HashSet::new();
+        for e in &events {
+            let n = match e {
+                Event::AppealRegistered { number, .. } => Some(number.clone()),
+                Event::QueryAnswered { number, .. } => number.clone(),
+                _ => None,
+            };
+            if let Some(n) = n {
+                prop_assert!(seen.insert(n.clone()), "{} given twice", n);
+            }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Right answers to УРОГ through the binary (issue 13): a query in the same batch as the
+//! appeal it names, a repeat appeal citing an earlier number (registered, linked), a
+//! re-delivery in a later run (the same notice, no answer), manual registration running the
+//! refusal rules as checks, outgoing numbering, a «не найдено» answered again, Cyrillic
+//! folder names kept as they are.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::env::Env;
+
+fn cp1251_edit(path: &Path, edit: impl Fn(String) -> String) {
+    let bytes = fs::read(path).unwrap();
+    let text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
+    fs::write(path, encoding_rs::WINDOWS_1251.encode(&edit(text)).0).unwrap();
+}
+
+/// A copy of the 2.2 sample as a new document: fresh header and document uids (tag `n`), its
+/// kind, cover-letter number and annotation replaced.
+fn new_document(dir: &Path, n: u32, kind: &str, number: &str, annotation: &str) {
+    cp1251_edit(&dir.join("document.xml"), |mut t| {
+        for (element, tag) in [("<xdms:header ", "0001"), ("<xdms:document ", "0002")] {
+            let el = t.find(element).unwrap();
+            let at = t[el..].find("xdms:uid=\"").unwrap() + el + 10;
+            t.replace_range(
+                at..at + 36,
+                &format!("{n:08x}-{tag}-4000-8000-000000000000"),
+            );
+        }
+        t.replace(
+            "<xdms:kind>Письмо</xdms:kind>",
+            &format!("<xdms:kind>{kind}</xdms:kind>"),
+        )
+        .replace(
+            "О направлении обращения гражданина для рассмотрения по компетенции",
+            annotation,
+        )
+        .replace(
+            "<xdms:number>А26-02-1234567</xdms:number>",
+            &format!("<xdms:number>{number}</xdms:number>"),
+        )
+    });
+}
+
+fn yy() -> String {
+    let now =
+        time::OffsetDateTime::now_utc().to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap());
+    format!("{:02}", now.year() % 100)
+}
+
+fn response_items(env: &Env, event: &serde_json::Value) -> Vec<serde_json::Value> {
+    let _ = env;
+    serde_json::from_str(event["outputs"][0]["text"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn a_query_in_the_same_batch_as_its_appeal_finds_it() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a-appeal");
+    let q = env.drop_sample("urog-appeal-2.2", "b-query");
+    new_document(
+        &q,
+        901,
+        "Запрос",
+        "А26-05-901",
+        "О ходе рассмотрения обращения А26-02-1234567",
+    );
+    env.once();
+    let answered = env.records_of_kind("query_answered");
+    assert_eq!(answered.len(), 1, "one answer");
+    assert!(
+        answered[0]["unresolved"].as_array().unwrap().is_empty(),
+        "the appeal decided earlier in the same batch is found: {}",
+        answered[0]
+    );
+    let items = response_items(&env, &answered[0]);
+    assert_eq!(items[0]["status"], "зарегистрировано");
+    assert_eq!(items[0]["registration_number"], format!("ОГ-1/{}", yy()));
+    // our own outgoing number, not the arrival
+    assert_eq!(answered[0]["number"], format!("ОЗ-1/{}", yy()));
+    assert_eq!(
+        answered[0]["outputs"][0]["registration"]["number"],
+        format!("ОЗ-1/{}", yy())
+    );
+    env.verify_all();
+}
+
+#[test]
+fn a_repeat_appeal_citing_an_earlier_number_is_registered_and_linked() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "first");
+    env.once();
+    let repeat = env.drop_sample("urog-appeal-2.2", "repeat");
+    new_document(
+        &repeat,
+        902,
+        "Письмо",
+        "А26-02-7777777",
+        "Повторное обращение гражданина, ранее А26-02-1234567",
+    );
+    env.once();
+    assert!(
+        env.records_of_kind("query_answered").is_empty(),
+        "a citizen's appeal is not a query"
+    );
+    let registered = env.records_of_kind("appeal_registered");
+    assert_eq!(registered.len(), 2, "both appeals registered");
+    assert_eq!(registered[1]["number"], format!("ОГ-2/{}", yy()));
+    let received = env.records_of_kind("appeal_received");
+    let first = received[0]["appeal"].as_u64().unwrap();
+    assert_eq!(received[1]["cites"], serde_json::json!([first]));
+    let out = env.ok(&["appeals", "show", &format!("ОГ-2/{}", yy()), "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["cites"][0]["number"], format!("ОГ-1/{}", yy()), "{v}");
+    let text = env.ok(&["appeals", "show", &format!("ОГ-2/{}", yy())]);
+    assert!(text.contains("Повторное обращение к"), "{text}");
+    env.verify_all();
+}
+
+#[test]
+fn a_redelivery_in_a_later_run_gets_its_notice_not_an_answer() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "first");
+    env.once();
+    let again = env.drop_sample("urog-appeal-2.2", "again");
+    // the same document under a new header uid (VipNet re-delivered it re-wrapped)
+    cp1251_edit(&again.join("document.xml"), |mut t| {
+        let el = t.find("<xdms:header ").unwrap();
+        let at = t[el..].find("xdms:uid=\"").unwrap() + el + 10;
+        t.replace_range(at..at + 36, "00000903-0001-4000-8000-000000000000");
+        t
+    });
+    env.once();
+    assert!(env.records_of_kind("query_answered").is_empty());
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 1);
+    let redelivered = env.records_of_kind("appeal_redelivered");
+    assert_eq!(redelivered.len(), 1);
+    assert_eq!(
+        redelivered[0]["outputs"][0]["registration"]["number"],
+        format!("ОГ-1/{}", yy())
+    );
+    assert!(env
+        .outbound_names()
+        .iter()
+        .all(|n| !n.starts_with("response")));
+}
+
+#[test]
+fn manual_registration_checks_the_refusal_rules_and_force_is_journaled() {
+    let env = Env::new();
+    env.add_sections("[registration]\nmode = \"manual\"");
+    let dir = env.drop_sample("urog-appeal-2.7.1", "elsewhere");
+    let msg = dir.join("message.xml");
+    let text = fs::read_to_string(&msg).unwrap().replace(
+        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        "99999999-1111-4222-8333-444444444444",
+    );
+    fs::write(&msg, text).unwrap();
+    env.once();
+    let out = env.cmd(&["appeals", "register", "1"]);
+    assert_eq!(out.status.code(), Some(1), "refused: exit 1");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("«Ошибка адресации»"), "{err}");
+    assert!(env.records_of_kind("appeal_registered").is_empty());
+    // --force without a comment is a usage error
+    let out = env.cmd(&["appeals", "register", "1", "--force"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.cmd(&[
+        "appeals",
+        "register",
+        "1",
+        "--force",
+        "--comment",
+        "адресат подтвердил по телефону",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registered = env.records_of_kind("appeal_registered");
+    assert_eq!(registered.len(), 1);
+    assert_eq!(registered[0]["by"], "operator");
+    assert_eq!(registered[0]["overrides"], "Ошибка адресации");
+    assert_eq!(registered[0]["comment"], "адресат подтвердил по телефону");
+    env.verify_all();
+}
+
+#[test]
+fn a_not_found_answer_is_answered_again_when_the_appeal_arrives() {
+    let env = Env::new();
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    new_document(
+        &q,
+        904,
+        "Запрос",
+        "А26-05-904",
+        "О ходе рассмотрения А26-02-1234567",
+    );
+    env.once();
+    let first = env.records_of_kind("query_answered");
+    assert_eq!(first[0]["unresolved"][0], "А26-02-1234567");
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let answers = env.records_of_kind("query_answered");
+    assert_eq!(answers.len(), 2, "answered again");
+    assert_eq!(answers[1]["arrival"], first[0]["arrival"]);
+    assert_eq!(answers[1]["reanswer"], 1);
+    assert!(answers[1]["unresolved"].as_array().unwrap().is_empty());
+    assert_eq!(answers[1]["number"], format!("ОЗ-2/{}", yy()));
+    let items = response_items(&env, &answers[1]);
+    assert_eq!(items[0]["status"], "зарегистрировано");
+    let responses: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("response"))
+        .collect();
+    assert_eq!(responses.len(), 2, "{responses:?}");
+    env.verify_all();
+}
+
+#[test]
+fn cyrillic_folder_names_are_kept_as_they_are() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "П-У-738-обращение");
+    env.once();
+    let received = env.records_of_kind("received");
+    assert_eq!(received[0]["src"], "П-У-738-обращение");
+    let listed = env.ok(&["spool", "list"]);
+    assert!(listed.contains("П-У-738-обращение"), "{listed}");
+}
