@@ -103,10 +103,11 @@ pub struct Appeal {
     pub timeline: Vec<TimelineEntry>,
     /// An answer file was attached when it was answered.
     pub answer_attached: bool,
-    /// The answer's file name (kept under `state_dir/answers/<id>/`) and date.
+    /// The answer's file name (kept under `state_dir/answers/<id>/`) and when it was answered
+    /// (the journal time; `YYYY-MM-DD` in books folded by older versions).
     pub answer_file: Option<String>,
     pub answered_on: Option<String>,
-    /// Redirect: the receiving body's ССТУ id, the date, our cover letter's number.
+    /// Redirect: the receiving body's ССТУ id, when (as `answered_on`), our cover letter's number.
     pub transfer: Option<(String, String, String)>,
     /// Earlier appeals this one cites (a repeat appeal), and later ones citing it.
     #[serde(default)]
@@ -407,9 +408,10 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                         sstu_id,
                         number,
                     } => {
+                        // the journal time: readers show its day in the configured zone
                         a.transfer = Some((
                             sstu_id.clone().unwrap_or_default(),
-                            r.ts.get(..10).unwrap_or("").to_string(),
+                            r.ts.clone(),
                             number.clone().unwrap_or_default(),
                         ));
                         ("направлено", format!("направлено по компетенции: {to}"))
@@ -420,7 +422,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                             .as_deref()
                             .and_then(|f| std::path::Path::new(f).file_name())
                             .map(|n| n.to_string_lossy().into_owned());
-                        a.answered_on = r.ts.get(..10).map(str::to_string);
+                        a.answered_on = Some(r.ts.clone());
                         (
                             "рассмотрено",
                             crate::control::result(result)

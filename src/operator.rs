@@ -481,6 +481,7 @@ pub fn sstu_export(
             a.answered_on.as_deref(),
             transfer,
             answer,
+            config.utc_offset,
         ) {
             Ok(json) => {
                 let name = format!("appeal-{}.json", a.id);

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::book::{Appeal, AppealState};
-use crate::wire::time::parse_date;
+use crate::wire::time::{format_date, local_day, parse_date};
 
 /// The applicant card an operator (or the SED) supplies: personal data, kept out of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +49,14 @@ pub fn request(
     answered_on: Option<&str>,
     transfer: Option<(&str, &str, &str)>,
     answer: Option<Answer<'_>>,
+    offset: time::UtcOffset,
 ) -> Result<serde_json::Value, Vec<String>> {
+    // every date in the request is a day in the configured zone (journal times are UTC)
+    let day = |t: &str| local_day(t, offset).map(format_date);
+    let answered_on = answered_on.and_then(day);
+    let answered_on = answered_on.as_deref();
+    let transfer_day = transfer.and_then(|(_, t, _)| day(t));
+    let transfer = transfer.map(|(d, _, n)| (d, transfer_day.as_deref().unwrap_or(""), n));
     let mut problems = Vec::new();
     let Some(card) = card else {
         return Err(vec![
@@ -68,7 +75,7 @@ pub fn request(
             a.state.label()
         )]);
     };
-    let incoming = a.received_at.get(..10).map(str::to_string);
+    let incoming = day(&a.received_at);
     let create = a.urog_date.clone();
     let registration = a.registered_on.clone();
     // date order: incoming ≥ create, registration ≥ incoming, response ≥ registration
@@ -176,4 +183,92 @@ pub fn request(
         o.insert("email".into(), serde_json::json!(x));
     }
     Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::AppealBook;
+    use crate::model::{Event, Record, Step};
+
+    fn record(seq: u64, ts: &str, event: Event) -> Record {
+        Record {
+            seq,
+            ts: ts.into(),
+            prev: String::new(),
+            event,
+            hash: String::new(),
+        }
+    }
+
+    /// Received, registered and answered between 00:00 and 03:00 Moscow time (the evening
+    /// before in UTC): every date of the request is the Moscow day, and the order holds.
+    #[test]
+    fn dates_are_days_in_the_configured_zone() {
+        let mut book = AppealBook::default();
+        let received = Event::AppealReceived {
+            appeal: 1,
+            key: "k".into(),
+            urog_number: "А26-02-1".into(),
+            urog_number_norm: "А26-02-1".into(),
+            urog_date: Some("2026-11-30".into()),
+            urog_organization: None,
+            document_uid: "d".into(),
+            source_uid: "s".into(),
+            format: "2.2".into(),
+            restricted: false,
+            signatures: Vec::new(),
+            held: None,
+            cites: Vec::new(),
+        };
+        book.apply(&record(1, "2026-11-30T21:10:00Z", received));
+        let registered = Event::AppealRegistered {
+            appeal: 1,
+            number: "ОГ-1/26".into(),
+            year: 2026,
+            year_seq: 1,
+            date: "2026-12-01".into(),
+            pin_hash: "p".into(),
+            by: "auto".into(),
+            outputs: Vec::new(),
+            overrides: None,
+            comment: None,
+            operator: None,
+        };
+        book.apply(&record(2, "2026-11-30T21:10:01Z", registered));
+        let answered = Event::AppealProgress {
+            appeal: 1,
+            step: Step::Answered {
+                result: "explained".into(),
+                file: Some("answer.pdf".into()),
+            },
+            outputs: Vec::new(),
+        };
+        book.apply(&record(3, "2026-11-30T23:50:00Z", answered));
+        let a = crate::book::Appeals::appeal(&book, 1).unwrap();
+        let card = Card {
+            name: "Иванов Иван".into(),
+            codes: vec!["0003.0008.0086.0567".into()],
+            address: None,
+            email: None,
+        };
+        let moscow = time::UtcOffset::from_hms(3, 0, 0).unwrap();
+        let json = request(
+            &a,
+            Some(&card),
+            "00000000-1111-4222-8333-444444444444",
+            a.answered_on.as_deref(),
+            None,
+            Some(Answer {
+                name: "answer.pdf",
+                bytes: b"%PDF-1.4",
+            }),
+            moscow,
+        )
+        .expect("valid: the answer is not before the registration");
+        let q = &json["questions"][0];
+        assert_eq!(q["incomingDate"], "2026-12-01", "{json}");
+        assert_eq!(q["registrationDate"], "2026-12-01");
+        assert_eq!(q["responseDate"], "2026-12-01");
+    }
 }

@@ -5,7 +5,7 @@
 use crate::appeals::normalize_number;
 use crate::book::{AppealState, StatusFacts};
 use crate::deadlines::{due_dates, Calendar};
-use crate::wire::time::{format_date, parse_date};
+use crate::wire::time::{format_date, local_day, parse_date};
 use crate::wire::urog::ResponseItem;
 
 /// Most numbers one query may name (a bound on the work of one answer).
@@ -66,13 +66,15 @@ pub fn response_items(
     numbers: &[String],
     found: Vec<Result<StatusFacts, String>>,
     calendar: &Calendar,
+    offset: time::UtcOffset,
 ) -> Vec<ResponseItem> {
     numbers
         .iter()
         .zip(found)
         .map(|(n, found)| match found {
             Ok(a) => {
-                let received = a.received_at.get(..10).and_then(parse_date);
+                // the day it arrived in the configured zone (journal times are UTC)
+                let received = local_day(&a.received_at, offset);
                 let registered = a.registered_on.as_deref().and_then(parse_date);
                 let extended = a.extended_to.as_deref().and_then(parse_date);
                 let due = received.map(|r| due_dates(calendar, r, registered, extended));

@@ -69,6 +69,7 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
         &asked.requested,
         view.status_many(&asked.requested),
         &ctx.config.calendar,
+        ctx.config.utc_offset,
     );
     let unresolved: Vec<String> = items
         .iter()
@@ -204,6 +205,7 @@ fn rerendered(o: &Output, view: &dyn BookView, ctx: Context<'_>) -> Output {
         &requested,
         view.status_many(&requested),
         &ctx.config.calendar,
+        ctx.config.utc_offset,
     );
     o.text = Some(serde_json::to_string(&fresh).expect("items serialise"));
     o

@@ -631,3 +631,27 @@ proptest! {
         }
     }
 }
+
+/// A crash cut a batch after an appeal's `appeal_received` (the journal keeps it, the
+/// registration was lost with the torn tail): deciding the arrival again finishes it — no
+/// second `appeal_received`, one registration.
+#[test]
+fn an_appeal_cut_short_by_a_crash_is_finished_not_received_twice() {
+    let config = config("auto");
+    let a = appeal(1, "А26-02-1", &doc_uid(1));
+    let first = decide_arrival(&a, &AppealBook::default(), ctx(&config));
+    let mut book = AppealBook::default();
+    book.apply(&Record {
+        seq: 1,
+        ts: "2026-12-31T22:30:00Z".into(),
+        prev: String::new(),
+        event: first[0].clone(),
+        hash: String::new(),
+    });
+    let again = decide_arrival(&a, &Overlay::new(&book), ctx(&config));
+    assert_eq!(
+        render(&again),
+        "appeal_registered #1 ОГ-1/27 → registered ОГ-1/27"
+    );
+    assert_eq!(again[0], first[1], "the same decision, byte for byte");
+}

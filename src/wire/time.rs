@@ -106,6 +106,15 @@ pub fn parse_date(text: &str) -> Option<Date> {
     Date::parse(head, DATE).ok()
 }
 
+/// The day of a journal time (RFC 3339) in the zone at `offset` — what people and partners
+/// read; a bare `YYYY-MM-DD` (a day recorded by an older version) is taken as it is.
+pub fn local_day(text: &str, offset: UtcOffset) -> Option<Date> {
+    match OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => Some(t.to_offset(offset).date()),
+        Err(_) => parse_date(text),
+    }
+}
+
 /// Formats a date as `YYYY-MM-DD`.
 pub fn format_date(date: Date) -> String {
     date.format(DATE).expect("a Date always formats")
