@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::appeals::{normalize_number, SignatureFile};
-use crate::control::Step;
+use crate::model::Step;
 use crate::model::{Event, Record};
 
 /// Where an appeal stands.

@@ -53,8 +53,50 @@ impl Command {
     }
 }
 
-/// A step of consideration (the journal's type; the file carries it as journaled).
-pub use crate::model::Step;
+/// A step of consideration as a command file carries it — its own type: the file format can
+/// change without changing the hashed journal format (`model::Step`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case")]
+pub enum Step {
+    ExecutorAssigned {
+        executor: String,
+        post: Option<String>,
+    },
+    Extended {
+        until: String,
+        reason: String,
+    },
+    Redirected {
+        to: String,
+        sstu_id: Option<String>,
+        number: Option<String>,
+    },
+    /// `file`: a path on the operator's host (the CLI only; the HTTP API never takes one).
+    Answered {
+        result: String,
+        file: Option<String>,
+    },
+}
+
+impl From<Step> for crate::model::Step {
+    fn from(s: Step) -> Self {
+        use crate::model::Step as M;
+        match s {
+            Step::ExecutorAssigned { executor, post } => M::ExecutorAssigned { executor, post },
+            Step::Extended { until, reason } => M::Extended { until, reason },
+            Step::Redirected {
+                to,
+                sstu_id,
+                number,
+            } => M::Redirected {
+                to,
+                sstu_id,
+                number,
+            },
+            Step::Answered { result, file } => M::Answered { result, file },
+        }
+    }
+}
 
 /// The results an answer may have (ССТУ.РФ statuses in brackets).
 pub const RESULTS: [(&str, &str, &str); 6] = [

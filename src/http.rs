@@ -195,11 +195,56 @@ fn refusal(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
     (!ok).then(|| error(StatusCode::UNAUTHORIZED, "a valid bearer token is required"))
 }
 
+/// The body of `POST /api/v1/appeals/{id}/events`: a step of consideration. Its own type
+/// (not the command file's, not the journal's); it names no file — no host path ever crosses
+/// the HTTP API — and unknown fields are refused.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "step", rename_all = "kebab-case", deny_unknown_fields)]
+enum EventBody {
+    ExecutorAssigned {
+        executor: String,
+        post: Option<String>,
+    },
+    Extended {
+        until: String,
+        reason: String,
+    },
+    Redirected {
+        to: String,
+        sstu_id: Option<String>,
+        number: Option<String>,
+    },
+    Answered {
+        result: String,
+    },
+}
+
+impl From<EventBody> for control::Step {
+    fn from(b: EventBody) -> Self {
+        match b {
+            EventBody::ExecutorAssigned { executor, post } => {
+                control::Step::ExecutorAssigned { executor, post }
+            }
+            EventBody::Extended { until, reason } => control::Step::Extended { until, reason },
+            EventBody::Redirected {
+                to,
+                sstu_id,
+                number,
+            } => control::Step::Redirected {
+                to,
+                sstu_id,
+                number,
+            },
+            EventBody::Answered { result } => control::Step::Answered { result, file: None },
+        }
+    }
+}
+
 async fn event(
     State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<control::Step>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<EventBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     if let Some(r) = refusal(&state, &headers) {
         return r;
@@ -211,7 +256,10 @@ async fn event(
     if state.book.find(&id).is_err() {
         return error(StatusCode::NOT_FOUND, "no such appeal");
     }
-    let command = control::Command::Progress { id, step };
+    let command = control::Command::Progress {
+        id,
+        step: step.into(),
+    };
     let path = match control::submit(&state.config.spool.state_dir, &command) {
         Ok(p) => p,
         Err(e) => {

@@ -5,7 +5,7 @@
 //! API, then both shelves are compared appeal by appeal and lookup by lookup.
 
 use medo_gateway::book::Appeals;
-use medo_gateway::control::Step;
+use medo_gateway::model::Step;
 use medo_gateway::decision::BookView;
 use medo_gateway::journal::{Event, Journal, Output};
 use medo_gateway::resend::Tracker;

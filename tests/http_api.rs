@@ -149,6 +149,16 @@ fn events_need_the_token_and_status_needs_the_pin() {
         .0,
         400
     );
+    // no host path crosses the API: an answer naming a file is refused, nothing is copied
+    let (code, text) = request(
+        port,
+        "POST",
+        "/api/v1/appeals/1/events",
+        Some("s3cret-token"),
+        Some(r#"{"step":"answered","result":"explained","file":"/etc/passwd"}"#),
+    );
+    assert_eq!(code, 400, "{text}");
+    assert!(!env.state.join("answers").exists(), "no file kept");
 
     // the applicant's view: the PIN from `appeals show --pin`
     let out = env.cmd(&["appeals", "show", &number, "--json", "--pin"]);

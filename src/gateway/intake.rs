@@ -282,7 +282,7 @@ impl Gateway {
             control::Command::Refuse {
                 reason, comment, ..
             } => (Op::Refuse { reason, comment }, None),
-            control::Command::Progress { step, .. } => (Op::Progress(step), None),
+            control::Command::Progress { step, .. } => (Op::Progress(step.into()), None),
             control::Command::Retried { .. } => unreachable!("handled before"),
         };
         let facts = match &op {
