@@ -5,9 +5,9 @@
 //! API, then both shelves are compared appeal by appeal and lookup by lookup.
 
 use medo_gateway::book::Appeals;
-use medo_gateway::model::Step;
 use medo_gateway::decision::BookView;
 use medo_gateway::journal::{Event, Journal, Output};
+use medo_gateway::model::Step;
 use medo_gateway::resend::Tracker;
 use medo_gateway::store::{self, Store};
 use proptest::prelude::*;

@@ -9,6 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::message::RefusalReason;
+use crate::wire::urog::ResponseItem;
+
 /// One outbound message the gateway decided to send. Fields added after the first journal
 /// format are optional and left out when empty, so older records keep their canonical bytes. Everything needed to write it again,
 /// byte for byte, after a crash is here (the creation time included).
@@ -327,4 +330,164 @@ pub enum Step {
         result: String,
         file: Option<String>,
     },
+}
+
+/// What an [`Output`] says, typed. The journal keeps the flat `Output` (its serde form is the
+/// hashed format); this is its reading — checked once, so the outbox renders cases, not
+/// string kinds and optional fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Квитанция about the message `about_uid`.
+    Receipt {
+        accepted: bool,
+        comment: Option<String>,
+    },
+    /// «Зарегистрирован»: their document (`foundation`), our number and date.
+    Registered {
+        foundation: NoticeRef,
+        ours: NoticeRef,
+    },
+    /// «Отказано в регистрации» with one of the nine official reasons.
+    Refused {
+        foundation: NoticeRef,
+        reason: RefusalReason,
+        comment: Option<String>,
+    },
+    /// A step of consideration reported to the sender of `foundation`.
+    Progress {
+        foundation: NoticeRef,
+        step: ProgressNotice,
+    },
+    /// Our answer to a query (`query`), under our outgoing number.
+    Response {
+        query: NoticeRef,
+        ours: NoticeRef,
+        items: Vec<ResponseItem>,
+    },
+}
+
+/// The notice of a step of consideration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressNotice {
+    /// «Назначен исполнитель».
+    Executor { name: String, post: Option<String> },
+    /// «Исполнение»: extension or redirect, in words.
+    Course { text: String },
+    /// «Доклад направлен»: our registration of the appeal, the result in words.
+    Report { ours: NoticeRef, text: String },
+}
+
+impl Output {
+    /// The typed reading of this output, or what is missing.
+    pub fn notice(&self) -> Result<Notice, String> {
+        let foundation = || {
+            self.foundation
+                .clone()
+                .ok_or_else(|| format!("a {} notice needs the sender's document", self.kind))
+        };
+        let ours = || {
+            self.registration
+                .clone()
+                .ok_or_else(|| format!("a {} notice needs our number", self.kind))
+        };
+        let text = || self.text.clone().unwrap_or_default();
+        let progress = |step| {
+            Ok(Notice::Progress {
+                foundation: foundation()?,
+                step,
+            })
+        };
+        match self.kind.as_str() {
+            "receipt" => Ok(Notice::Receipt {
+                accepted: self.accepted,
+                comment: self.comment.clone(),
+            }),
+            "registered" => Ok(Notice::Registered {
+                foundation: foundation()?,
+                ours: ours()?,
+            }),
+            "refused" => {
+                let reason = self.reason.as_deref().unwrap_or_default();
+                Ok(Notice::Refused {
+                    foundation: foundation()?,
+                    reason: RefusalReason::parse(reason).ok_or_else(|| {
+                        format!("{reason:?} is not one of the nine official reasons")
+                    })?,
+                    comment: self.comment.clone(),
+                })
+            }
+            "executor" => progress(ProgressNotice::Executor {
+                name: text(),
+                post: self.post.clone(),
+            }),
+            "course" => progress(ProgressNotice::Course { text: text() }),
+            "report" => progress(ProgressNotice::Report {
+                ours: ours()?,
+                text: text(),
+            }),
+            "response" => Ok(Notice::Response {
+                query: foundation()?,
+                ours: ours()?,
+                items: serde_json::from_str(self.text.as_deref().unwrap_or("[]"))
+                    .map_err(|e| format!("response items: {e}"))?,
+            }),
+            other => Err(format!("unknown output kind {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines written before the fields added since (cites, outgoing numbers, overrides) read
+    /// back and write out byte for byte: old journals still verify and fold.
+    #[test]
+    fn older_lines_keep_their_bytes() {
+        for line in [
+            r#"{"seq":7,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"query_answered","arrival":7,"key":"k","query_number":"А26-05-1","query_date":null,"requested":["А26-02-1"],"unresolved":[],"outputs":[],"hash":"h"}"#,
+            r#"{"seq":3,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_received","appeal":3,"key":"k","urog_number":"А26-02-1","urog_number_norm":"А26-02-1","urog_date":null,"urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.2","restricted":false,"signatures":[],"held":null,"hash":"h"}"#,
+            r#"{"seq":4,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_registered","appeal":3,"number":"ОГ-1/26","year":2026,"year_seq":1,"date":"2026-11-23","pin_hash":"x","by":"auto","outputs":[],"hash":"h"}"#,
+        ] {
+            let r: Record = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&r).unwrap(), line);
+        }
+    }
+
+    #[test]
+    fn an_output_reads_as_its_notice_or_says_what_is_missing() {
+        let mut o = Output {
+            name: "n".into(),
+            kind: "refused".into(),
+            message_uid: "u".into(),
+            format: "2.2".into(),
+            created: "2026-11-23T08:00:00+03:00".into(),
+            recipient_uid: "r".into(),
+            about_uid: "a".into(),
+            accepted: false,
+            comment: None,
+            foundation: Some(NoticeRef {
+                organization: None,
+                number: "А26-02-1".into(),
+                date: None,
+            }),
+            registration: None,
+            reason: Some("Отсутствует текст".into()),
+            text: None,
+            post: None,
+        };
+        assert!(matches!(
+            o.notice(),
+            Ok(Notice::Refused {
+                reason: RefusalReason::NoText,
+                ..
+            })
+        ));
+        o.reason = Some("Не нравится".into());
+        assert!(o.notice().unwrap_err().contains("nine official reasons"));
+        o.kind = "registered".into();
+        assert!(o.notice().unwrap_err().contains("our number"));
+        o.kind = "fax".into();
+        assert!(o.notice().unwrap_err().contains("unknown output kind"));
+    }
 }
