@@ -56,7 +56,7 @@ impl Command {
 /// A step of consideration as a command file carries it — its own type: the file format can
 /// change without changing the hashed journal format (`model::Step`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case")]
+#[serde(tag = "step", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Step {
     ExecutorAssigned {
         executor: String,

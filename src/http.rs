@@ -195,47 +195,20 @@ fn refusal(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
     (!ok).then(|| error(StatusCode::UNAUTHORIZED, "a valid bearer token is required"))
 }
 
-/// The body of `POST /api/v1/appeals/{id}/events`: a step of consideration. Its own type
-/// (not the command file's, not the journal's); it names no file — no host path ever crosses
-/// the HTTP API — and unknown fields are refused.
+/// The body of `POST /api/v1/appeals/{id}/events`: a step of consideration, as a command
+/// file carries it (its own type: not the journal's), without a file — no host path ever
+/// crosses the HTTP API.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "step", rename_all = "kebab-case", deny_unknown_fields)]
-enum EventBody {
-    ExecutorAssigned {
-        executor: String,
-        post: Option<String>,
-    },
-    Extended {
-        until: String,
-        reason: String,
-    },
-    Redirected {
-        to: String,
-        sstu_id: Option<String>,
-        number: Option<String>,
-    },
-    Answered {
-        result: String,
-    },
-}
+#[serde(transparent)]
+struct EventBody(control::Step);
 
-impl From<EventBody> for control::Step {
-    fn from(b: EventBody) -> Self {
-        match b {
-            EventBody::ExecutorAssigned { executor, post } => {
-                control::Step::ExecutorAssigned { executor, post }
+impl EventBody {
+    fn step(self) -> Result<control::Step, &'static str> {
+        match self.0 {
+            control::Step::Answered { file: Some(_), .. } => {
+                Err("the API takes no file path (files come in the request body)")
             }
-            EventBody::Extended { until, reason } => control::Step::Extended { until, reason },
-            EventBody::Redirected {
-                to,
-                sstu_id,
-                number,
-            } => control::Step::Redirected {
-                to,
-                sstu_id,
-                number,
-            },
-            EventBody::Answered { result } => control::Step::Answered { result, file: None },
+            step => Ok(step),
         }
     }
 }
@@ -249,17 +222,15 @@ async fn event(
     if let Some(r) = refusal(&state, &headers) {
         return r;
     }
-    let Json(step) = match body {
-        Ok(b) => b,
+    let step = match body.map(|Json(b)| b.step()) {
+        Ok(Ok(step)) => step,
+        Ok(Err(why)) => return error(StatusCode::BAD_REQUEST, why),
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
     };
     if state.book.find(&id).is_err() {
         return error(StatusCode::NOT_FOUND, "no such appeal");
     }
-    let command = control::Command::Progress {
-        id,
-        step: step.into(),
-    };
+    let command = control::Command::Progress { id, step };
     let path = match control::submit(&state.config.spool.state_dir, &command) {
         Ok(p) => p,
         Err(e) => {

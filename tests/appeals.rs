@@ -5,15 +5,9 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
 use common::env::{names, Env};
-
-fn cp1251_edit(path: &Path, edit: impl Fn(String) -> String) {
-    let bytes = fs::read(path).unwrap();
-    let text = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
-    fs::write(path, encoding_rs::WINDOWS_1251.encode(&edit(text)).0).unwrap();
-}
+use common::packages::cp1251_edit;
 
 fn list_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["appeals", "list", "--json"];

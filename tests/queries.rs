@@ -8,34 +8,11 @@ use std::fs;
 use std::path::Path;
 
 use common::env::Env;
+use common::packages::new_document;
 
 /// Turns a copy of the 2.2 sample into a query: new uids, kind, number, annotation.
 fn make_query(dir: &Path, kind: &str, annotation: &str, n: u32) {
-    let path = dir.join("document.xml");
-    let bytes = fs::read(&path).unwrap();
-    let mut t = encoding_rs::WINDOWS_1251.decode(&bytes).0.into_owned();
-    for (element, tag) in [("<xdms:header ", "0001"), ("<xdms:document ", "0002")] {
-        let el = t.find(element).unwrap();
-        let at = t[el..].find("xdms:uid=\"").unwrap() + el + 10;
-        t.replace_range(
-            at..at + 36,
-            &format!("{n:08x}-{tag}-4000-8000-000000000000"),
-        );
-    }
-    t = t
-        .replace(
-            "<xdms:kind>Письмо</xdms:kind>",
-            &format!("<xdms:kind>{kind}</xdms:kind>"),
-        )
-        .replace(
-            "О направлении обращения гражданина для рассмотрения по компетенции",
-            annotation,
-        )
-        .replace(
-            "<xdms:number>А26-02-1234567</xdms:number>",
-            &format!("<xdms:number>А26-05-{n}</xdms:number>"),
-        );
-    fs::write(&path, encoding_rs::WINDOWS_1251.encode(&t).0).unwrap();
+    new_document(dir, n, kind, &format!("А26-05-{n}"), annotation);
 }
 
 fn response_dir(env: &Env) -> std::path::PathBuf {
@@ -120,7 +97,7 @@ fn a_query_is_answered_per_appeal_with_unknown_numbers_listed() {
 }
 
 #[test]
-fn a_document_naming_a_known_appeal_is_a_query_and_query_xml_counts() {
+fn a_letter_carrying_query_xml_is_a_query_and_its_numbers_count() {
     let env = Env::new();
     env.drop_sample("urog-appeal-2.2", "appeal");
     env.once();
@@ -137,7 +114,7 @@ fn a_document_naming_a_known_appeal_is_a_query_and_query_xml_counts() {
     .unwrap();
     env.once();
     let answered = env.records_of_kind("query_answered");
-    assert_eq!(answered.len(), 1, "recognised by the appeal it names");
+    assert_eq!(answered.len(), 1, "recognised by its query.xml");
     assert_eq!(answered[0]["requested"][0], number.as_str());
     assert!(answered[0]["unresolved"].as_array().unwrap().is_empty());
 }

@@ -160,17 +160,22 @@ fn run(steps: &[Step], config: &Config, one_pass: bool) -> Vec<Vec<Event>> {
             out.push(events);
         }
         drop(view);
-        for (seq, event) in pending.drain(..).enumerate() {
-            book.apply(&Record {
-                seq: seq as u64,
-                ts: "2026-11-30T22:30:00Z".into(),
-                prev: String::new(),
-                event,
-                hash: String::new(),
-            });
-        }
+        commit(&mut book, pending.drain(..));
     }
     out
+}
+
+/// Folds events into the book as the store does when they are journaled.
+fn commit(book: &mut AppealBook, events: impl Iterator<Item = Event>) {
+    for (seq, event) in events.enumerate() {
+        book.apply(&Record {
+            seq: seq as u64,
+            ts: "2026-12-31T22:30:00Z".into(),
+            prev: String::new(),
+            event,
+            hash: String::new(),
+        });
+    }
 }
 
 /// One line per event: its kind, appeal or arrival, and what matters.
@@ -329,31 +334,27 @@ fn a_letter_linked_to_an_earlier_appeal_by_our_number_is_an_appeal_too() {
     );
 }
 
+/// Re-deliveries: by key or header uid of an earlier arrival, or by the same document and
+/// cover letter — the same notice; the same document under another cover letter — held.
 #[test]
-fn a_redelivery_in_a_later_pass_gets_the_same_notice() {
-    check(
-        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
-        arr(again(1, "key", appeal(2, "А26-02-1", &doc_uid(1)))),
-        "appeal_redelivered #2 of #1 → registered ОГ-1/27",
-    );
-}
-
-#[test]
-fn same_document_and_cover_letter_under_a_new_header_is_a_redelivery() {
-    check(
-        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
-        arr(appeal(2, "А26-02-1", &doc_uid(1))),
-        "appeal_redelivered #2 of #1 → registered ОГ-1/27",
-    );
-}
-
-#[test]
-fn same_document_under_another_cover_letter_is_held_for_the_operator() {
-    check(
-        vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))],
-        arr(appeal(2, "А26-02-9", &doc_uid(1))),
-        "appeal_received #2 cites=[1] held: документ d0c00000-0000-4000-8000-000000000001 уже получен как обращение 1 с сопроводительным письмом № А26-02-1, а это письмо № А26-02-9: повторная доставка или новое обращение — решает оператор",
-    );
+fn redeliveries_get_the_same_notice_and_ambiguity_is_held() {
+    let first = || vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))];
+    for (last, expect) in [
+        (
+            again(1, "key", appeal(2, "А26-02-1", &doc_uid(1))),
+            "appeal_redelivered #2 of #1 → registered ОГ-1/27",
+        ),
+        (
+            appeal(2, "А26-02-1", &doc_uid(1)),
+            "appeal_redelivered #2 of #1 → registered ОГ-1/27",
+        ),
+        (
+            appeal(2, "А26-02-9", &doc_uid(1)),
+            "appeal_received #2 cites=[1] held: документ d0c00000-0000-4000-8000-000000000001 уже получен как обращение 1 с сопроводительным письмом № А26-02-1, а это письмо № А26-02-9: повторная доставка или новое обращение — решает оператор",
+        ),
+    ] {
+        check(first(), arr(last), expect);
+    }
 }
 
 #[test]
@@ -551,15 +552,7 @@ fn the_sequence_skips_a_number_an_operator_took_by_hand() {
 
 fn book_of(steps: &[Step], config: &Config) -> AppealBook {
     let mut book = AppealBook::default();
-    for (seq, event) in run(steps, config, true).into_iter().flatten().enumerate() {
-        book.apply(&Record {
-            seq: seq as u64,
-            ts: "2026-11-30T22:30:00Z".into(),
-            prev: String::new(),
-            event,
-            hash: String::new(),
-        });
-    }
+    commit(&mut book, run(steps, config, true).into_iter().flatten());
     book
 }
 
@@ -641,13 +634,7 @@ fn an_appeal_cut_short_by_a_crash_is_finished_not_received_twice() {
     let a = appeal(1, "А26-02-1", &doc_uid(1));
     let first = decide_arrival(&a, &AppealBook::default(), ctx(&config));
     let mut book = AppealBook::default();
-    book.apply(&Record {
-        seq: 1,
-        ts: "2026-12-31T22:30:00Z".into(),
-        prev: String::new(),
-        event: first[0].clone(),
-        hash: String::new(),
-    });
+    commit(&mut book, first.iter().take(1).cloned());
     let again = decide_arrival(&a, &Overlay::new(&book), ctx(&config));
     assert_eq!(
         render(&again),

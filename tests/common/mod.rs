@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod env;
+pub mod packages;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
