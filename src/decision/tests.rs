@@ -16,6 +16,8 @@ use crate::wire::message::{Format, HeaderType};
 
 const UROG: &str = "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d";
 const US: &str = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
+/// The decision time of every test (ctx().now), as the journal writes it.
+const TS: &str = "2026-12-31T22:30:00Z";
 
 fn config(mode: &str) -> Config {
     let text = include_str!("../../config/gateway.toml")
@@ -152,9 +154,9 @@ fn run(steps: &[Step], config: &Config, one_pass: bool) -> Vec<Vec<Event>> {
                 Step::Arrive(a) => decide_arrival(a, &view, ctx(config)),
                 Step::Command(c) => decide_command(c, &view, ctx(config)).into_iter().collect(),
             };
-            view.apply(&events, "2026-11-30T22:30:00Z");
+            view.apply(&events, TS);
             let again = reanswers(&events, &view, ctx(config));
-            view.apply(&again, "2026-11-30T22:30:00Z");
+            view.apply(&again, TS);
             events.extend(again);
             pending.extend(events.iter().cloned());
             out.push(events);
@@ -170,7 +172,7 @@ fn commit(book: &mut AppealBook, events: impl Iterator<Item = Event>) {
     for (seq, event) in events.enumerate() {
         book.apply(&Record {
             seq: seq as u64,
-            ts: "2026-12-31T22:30:00Z".into(),
+            ts: TS.into(),
             prev: String::new(),
             event,
             hash: String::new(),
