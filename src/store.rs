@@ -117,6 +117,10 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Records applied per transaction when replaying the journal.
 const REPLAY_BATCH: usize = 512;
 const HEAD: &[u8] = b"head";
+/// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
+/// find, appeals citing each other (issue 13).
+const SCHEMA: u64 = 2;
+const SCHEMA_KEY: &[u8] = b"schema";
 
 fn be(n: u64) -> [u8; 8] {
     n.to_be_bytes()
@@ -189,6 +193,18 @@ impl Store {
             .meta
             .get(HEAD)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Whether the store was built by a fold of this layout ([`SCHEMA`]); an older one is
+    /// rebuilt from the journal (its indexes may lack entries a newer fold writes).
+    pub fn schema_current(&self) -> Result<bool, StoreError> {
+        Ok(self.meta.get(SCHEMA_KEY)?.as_deref() == Some(&be(SCHEMA)[..]))
+    }
+
+    /// Marks the store as built by this layout's fold.
+    pub fn mark_schema(&self) -> Result<(), StoreError> {
+        self.meta.insert(SCHEMA_KEY, &be(SCHEMA))?;
+        Ok(())
     }
 
     /// Empties every tree (before a rebuild).
@@ -972,6 +988,7 @@ pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, Box<dyn std::er
     if let Some(bad) = report.first_bad {
         return Err(bad.to_string().into());
     }
+    store.mark_schema()?;
     store.flush()?;
     Ok(applied)
 }

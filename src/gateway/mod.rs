@@ -803,8 +803,13 @@ pub fn backoff(failures: u32) -> Duration {
 /// scratch when it was reset or does not match the journal (ahead of it, or another head).
 fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result<(), GatewayError> {
     let applied = store.applied_seq()?;
+    // a store folded by an older layout lacks index entries: rebuilt once
+    let outdated = applied.is_some() && !store.schema_current()?;
+    if outdated {
+        tracing::warn!("the store was built by an older version; rebuilding it from the journal");
+    }
     let consistent = match applied {
-        _ if reset => false,
+        _ if reset || outdated => false,
         None => true,
         Some(seq) if seq >= next_seq => false,
         Some(seq) => {
@@ -820,6 +825,7 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
         tracing::warn!(records = n, "store rebuilt from the journal");
         return Ok(());
     }
+    store.mark_schema()?;
     let from = applied.map_or(0, |s| s + 1);
     if from < next_seq {
         let records = crate::journal::read_from(journal, from)?;
