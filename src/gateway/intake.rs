@@ -15,7 +15,9 @@ use crate::decision::{
     self, ArrivalInput, BookView, CommandInput, Context, DocumentInput, Incoming, LinkInput,
     Overlay,
 };
-use crate::wire::package::read_member;
+use crate::wire::package::{
+    container_entry, container_entry_head, extract_container_entries, read_member,
+};
 
 /// A command's event and an answer file to keep once it is journaled, or why it does not
 /// apply.
@@ -106,14 +108,8 @@ impl Gateway {
         let passport = package.container.as_ref().map(|c| &c.passport);
         let author = passport.and_then(|p| p.authors.first());
         let dir = self.layout.claimed.join(&a.claim);
-        let zip = package.container_file.as_ref().map(|f| dir.join(f));
-        let head = |name: &str| -> Option<String> {
-            let bytes = match &zip {
-                Some(zip) => entry_head(zip, name, SIGNATURE_HEAD as usize)?,
-                None => read_member(&dir, name, SIGNATURE_HEAD).ok()?.0,
-            };
-            Some(appeals::signature_encoding(&bytes).to_string())
-        };
+        let zip = package.container_file.as_deref();
+        let head = |name: &str| signature_head(&dir, zip, name);
         DocumentInput {
             kind: document
                 .and_then(|d| d.kind.clone())
@@ -134,17 +130,17 @@ impl Gateway {
                 .and_then(|d| d.annotation.clone())
                 .or_else(|| passport.and_then(|p| p.annotation.clone())),
             links: document.map(links_of).unwrap_or_default(),
-            query_xml: self.query_xml(package, &dir, zip.as_deref()),
+            query_xml: self.query_xml(package, &dir, zip),
             appeal: appeals::facts(package, &head),
         }
     }
 
     /// The numbers of an attached `query.xml`, `None` when there is none (one that does not
     /// parse still makes the document a query, naming nothing).
-    fn query_xml(&self, package: &Package, dir: &Path, zip: Option<&Path>) -> Option<Vec<String>> {
+    fn query_xml(&self, package: &Package, dir: &Path, zip: Option<&str>) -> Option<Vec<String>> {
         let max = self.config.limits.max_passport_bytes;
         let bytes = match zip {
-            Some(zip) => entry_bytes(zip, "query.xml", max)?,
+            Some(zip) => container_entry(dir, zip, "query.xml", max)?,
             None => {
                 let f = package
                     .files
@@ -170,7 +166,7 @@ impl Gateway {
             return;
         };
         let dir = self.layout.claimed.join(&a.claim);
-        let zip = package.container_file.as_ref().map(|f| dir.join(f));
+        let zip = package.container_file.as_deref();
         let timeout = Duration::from_secs(self.config.signature_timeout_secs.max(1));
         for (i, s) in af
             .signatures
@@ -179,11 +175,12 @@ impl Gateway {
             .filter(|(_, s)| s.status == "not checked")
         {
             let scratch = self.layout.tmp.join(format!("verify-{}-{i}", a.arrival));
-            let (file, sig) = match &zip {
+            let (file, sig) = match zip {
                 Some(zip) => {
                     let _ = std::fs::remove_dir_all(&scratch);
                     if std::fs::create_dir_all(&scratch).is_err()
-                        || extract_entries(
+                        || extract_container_entries(
+                            &dir,
                             zip,
                             &[&s.document, &s.signature],
                             &scratch,
@@ -318,23 +315,15 @@ impl Gateway {
         };
         let package = read_package(&dir, &self.config.limits)
             .map_err(|e| format!("пакет обращения {} не читается: {e}", appeal.id))?;
-        let zip = package.container_file.as_ref().map(|f| dir.join(f));
+        let zip = package.container_file.as_deref();
         // the book keeps the signatures as they were checked on arrival
-        let checked = |name: &str| {
+        let head = |name: &str| {
             appeal
                 .signatures
                 .iter()
                 .find(|s| s.signature == name)
                 .map(|s| s.encoding.clone())
-        };
-        let head = |name: &str| -> Option<String> {
-            checked(name).or_else(|| {
-                let bytes = match &zip {
-                    Some(zip) => entry_head(zip, name, SIGNATURE_HEAD as usize)?,
-                    None => read_member(&dir, name, SIGNATURE_HEAD).ok()?.0,
-                };
-                Some(appeals::signature_encoding(&bytes).to_string())
-            })
+                .or_else(|| signature_head(&dir, zip, name))
         };
         appeals::facts(&package, &head).ok_or_else(|| "пакет обращения — не документ".to_string())
     }
@@ -355,6 +344,16 @@ impl Gateway {
             tracing::error!(appeal, error = %e, "the answer is journaled but its file could not be kept; copy it into state_dir/answers by hand");
         }
     }
+}
+
+/// The encoding of a signature file of the package in `dir` (or of its container `zip`), by
+/// its first bytes read through the package reader.
+fn signature_head(dir: &Path, zip: Option<&str>, name: &str) -> Option<String> {
+    let bytes = match zip {
+        Some(zip) => container_entry_head(dir, zip, name, SIGNATURE_HEAD as usize)?,
+        None => read_member(dir, name, SIGNATURE_HEAD).ok()?.0,
+    };
+    Some(appeals::signature_encoding(&bytes).to_string())
 }
 
 /// An answer file's name when it is a readable regular file, or why not.

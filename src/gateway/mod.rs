@@ -31,7 +31,6 @@ use crate::journal::{Event, Journal, JournalError, Output, Record};
 use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use crate::store::{self, Arrival, State, Store, StoreError};
-use crate::wire::container::{entry_bytes, entry_head, extract_entries};
 use crate::wire::message::{Body, Message};
 use crate::wire::package::{read_message_only, read_package, Package};
 pub(crate) use strict::StrictStore;

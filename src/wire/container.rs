@@ -295,26 +295,26 @@ pub fn write_container<W: Write + Seek>(
     zip.finish().map_err(werr)
 }
 
-/// The first `max` bytes of one entry of a ZIP (for sniffing a signature's encoding).
-pub fn entry_head(zip_path: &Path, name: &str, max: usize) -> Option<Vec<u8>> {
+/// The first `max` bytes of one entry of an opened ZIP (for sniffing a signature's encoding).
+pub fn entry_head(zip: File, name: &str, max: usize) -> Option<Vec<u8>> {
     check_entry_name(name).ok()?;
-    let mut archive = ZipArchive::new(File::open(zip_path).ok()?).ok()?;
+    let mut archive = ZipArchive::new(zip).ok()?;
     let entry = archive.by_name(name).ok()?;
     let mut head = Vec::with_capacity(max);
     entry.take(max as u64).read_to_end(&mut head).ok()?;
     Some(head)
 }
 
-/// Copies the named entries of a ZIP into `dir` (created new), each at most
+/// Copies the named entries of an opened ZIP into `dir` (created new), each at most
 /// `limits.max_zip_entry_bytes`. Used to hand a document and its signature to a verifier.
 pub fn extract_entries(
-    zip_path: &Path,
+    zip: File,
     names: &[&str],
     dir: &Path,
     limits: &Limits,
 ) -> Result<(), WireErrorKind> {
     let io = |e: io::Error| WireErrorKind::Io(e.to_string());
-    let mut archive = ZipArchive::new(File::open(zip_path).map_err(io)?).map_err(zip_error)?;
+    let mut archive = ZipArchive::new(zip).map_err(zip_error)?;
     for name in names {
         check_entry_name(name).map_err(|why| WireErrorKind::UnsafeName(name.to_string(), why))?;
         let entry = archive.by_name(name).map_err(zip_error)?;
@@ -331,10 +331,10 @@ pub fn extract_entries(
     Ok(())
 }
 
-/// The whole of one (small) entry of a ZIP, at most `max` bytes (e.g. a `query.xml`).
-pub fn entry_bytes(zip_path: &Path, name: &str, max: u64) -> Option<Vec<u8>> {
+/// The whole of one (small) entry of an opened ZIP, at most `max` bytes (e.g. a `query.xml`).
+pub fn entry_bytes(zip: File, name: &str, max: u64) -> Option<Vec<u8>> {
     check_entry_name(name).ok()?;
-    let mut archive = ZipArchive::new(File::open(zip_path).ok()?).ok()?;
+    let mut archive = ZipArchive::new(zip).ok()?;
     let entry = archive.by_name(name).ok()?;
     let mut bytes = Vec::new();
     entry.take(max + 1).read_to_end(&mut bytes).ok()?;

@@ -145,6 +145,30 @@ pub fn read_member(dir: &Path, name: &str, max: u64) -> Result<(Vec<u8>, u64), W
     Ok((bytes, len))
 }
 
+/// The first `max` bytes of an entry of the package's container `zip` (opened through
+/// [`open_member`]).
+pub fn container_entry_head(dir: &Path, zip: &str, entry: &str, max: usize) -> Option<Vec<u8>> {
+    super::container::entry_head(open_member(dir, zip).ok()?.0, entry, max)
+}
+
+/// The whole of a small entry of the package's container `zip`, at most `max` bytes.
+pub fn container_entry(dir: &Path, zip: &str, entry: &str, max: u64) -> Option<Vec<u8>> {
+    super::container::entry_bytes(open_member(dir, zip).ok()?.0, entry, max)
+}
+
+/// Copies entries of the package's container `zip` into `out` (created new).
+pub fn extract_container_entries(
+    dir: &Path,
+    zip: &str,
+    entries: &[&str],
+    out: &Path,
+    limits: &Limits,
+) -> Result<(), WireError> {
+    let (file, _) = open_member(dir, zip)?;
+    super::container::extract_entries(file, entries, out, limits)
+        .map_err(|k| WireError::new(zip, k))
+}
+
 #[cfg(unix)]
 const ELOOP: i32 = libc::ELOOP;
 #[cfg(not(unix))]
