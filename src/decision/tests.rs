@@ -186,37 +186,24 @@ fn render(events: &[Event]) -> String {
 }
 
 fn line(e: &Event) -> String {
-    let notice = |outputs: &[crate::model::Output]| {
-        outputs
-            .iter()
-            .map(|o| {
-                let n = o
-                    .registration
-                    .as_ref()
-                    .map(|r| r.number.as_str())
-                    .unwrap_or("");
-                let r = o.reason.as_deref().unwrap_or("");
-                format!(" → {} {n}{r}", o.kind)
-            })
-            .collect::<String>()
-    };
     match e {
         Event::AppealReceived {
             appeal,
             held,
             cites,
             ..
-        } => format!(
-            "appeal_received #{appeal}{}{}",
-            if cites.is_empty() {
+        } => {
+            let cites = if cites.is_empty() {
                 String::new()
             } else {
                 format!(" cites={cites:?}")
-            },
-            held.as_deref()
-                .map(|h| format!(" held: {h}"))
-                .unwrap_or_default()
-        ),
+            };
+            let held = held.as_deref().map(|h| format!(" held: {h}"));
+            format!(
+                "appeal_received #{appeal}{cites}{}",
+                held.unwrap_or_default()
+            )
+        }
         Event::AppealRegistered {
             appeal,
             number,
@@ -224,63 +211,75 @@ fn line(e: &Event) -> String {
             operator,
             outputs,
             ..
-        } => format!(
-            "appeal_registered #{appeal} {number}{}{}{}",
-            overrides
-                .as_deref()
-                .map(|o| format!(" overrides «{o}»"))
-                .unwrap_or_default(),
-            operator
-                .as_deref()
-                .map(|o| format!(" by {o}"))
-                .unwrap_or_default(),
-            notice(outputs)
-        ),
+        } => {
+            let overrides = overrides.as_deref().map(|o| format!(" overrides «{o}»"));
+            let by = operator.as_deref().map(|o| format!(" by {o}"));
+            format!(
+                "appeal_registered #{appeal} {number}{}{}{}",
+                overrides.unwrap_or_default(),
+                by.unwrap_or_default(),
+                notices(outputs)
+            )
+        }
         Event::AppealRefused {
             appeal,
             reason,
             outputs,
             ..
-        } => {
-            format!("appeal_refused #{appeal} «{reason}»{}", notice(outputs))
-        }
+        } => format!("appeal_refused #{appeal} «{reason}»{}", notices(outputs)),
         Event::AppealRedelivered {
             appeal,
             of,
             outputs,
-        } => {
-            format!("appeal_redelivered #{appeal} of #{of}{}", notice(outputs))
-        }
-        Event::QueryAnswered {
-            arrival,
-            number,
-            unresolved,
-            outputs,
-            reanswer,
-            ..
-        } => {
-            let items: Vec<crate::wire::urog::ResponseItem> = outputs
-                .first()
-                .and_then(|o| serde_json::from_str(o.text.as_deref()?).ok())
-                .unwrap_or_default();
-            let said: Vec<String> = items
-                .iter()
-                .map(|i| format!("{}: {}", i.requested, i.status))
-                .collect();
-            format!(
-                "query_answered #{arrival} {}{} [{}] unresolved={unresolved:?}",
-                number.as_deref().unwrap_or("-"),
-                reanswer
-                    .map(|k| format!(" (answer {})", k + 1))
-                    .unwrap_or_default(),
-                said.join("; ")
-            )
-        }
+        } => format!("appeal_redelivered #{appeal} of #{of}{}", notices(outputs)),
+        Event::QueryAnswered { .. } => answer_line(e),
         Event::Resent {
             arrival, outputs, ..
-        } => format!("resent #{arrival}{}", notice(outputs)),
+        } => format!("resent #{arrival}{}", notices(outputs)),
         other => other.kind().to_string(),
     }
+}
+
+/// ` → kind number-or-reason` per output.
+fn notices(outputs: &[crate::model::Output]) -> String {
+    outputs
+        .iter()
+        .map(|o| {
+            let n = o.registration.as_ref().map_or("", |r| r.number.as_str());
+            let r = o.reason.as_deref().unwrap_or("");
+            format!(" → {} {n}{r}", o.kind)
+        })
+        .collect()
+}
+
+/// A query answer: our number, which answer, what it says per number.
+fn answer_line(e: &Event) -> String {
+    let Event::QueryAnswered {
+        arrival,
+        number,
+        unresolved,
+        outputs,
+        reanswer,
+        ..
+    } = e
+    else {
+        return String::new();
+    };
+    let items: Vec<crate::wire::urog::ResponseItem> = outputs
+        .first()
+        .and_then(|o| serde_json::from_str(o.text.as_deref()?).ok())
+        .unwrap_or_default();
+    let said: Vec<String> = items
+        .iter()
+        .map(|i| format!("{}: {}", i.requested, i.status))
+        .collect();
+    let which = reanswer.map(|k| format!(" (answer {})", k + 1));
+    format!(
+        "query_answered #{arrival} {}{} [{}] unresolved={unresolved:?}",
+        number.as_deref().unwrap_or("-"),
+        which.unwrap_or_default(),
+        said.join("; ")
+    )
 }
 
 /// Runs `history` then `last` in one pass and checks the last step's events.

@@ -4,6 +4,7 @@
 //! checks — calls the core against the batch's [`Overlay`], and performs what the core may
 //! not (running the verifier, copying an answer file after its record is journaled).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -23,10 +24,44 @@ use crate::wire::package::{
 /// apply.
 type CommandOutcome = Result<(Event, Option<(u64, String)>), String>;
 
-/// The decisions of one pass: the book as of the previous decision, over the strict store.
+/// The decisions of one pass: the book as of the previous decision, over the strict store,
+/// and the package keys and header uids first seen in this batch (the store learns them only
+/// on commit).
 pub(super) struct Batch<'s> {
-    pub view: Overlay<'s>,
-    pub strict: &'s StrictStore,
+    view: Overlay<'s>,
+    strict: &'s StrictStore,
+    keys: HashMap<String, u64>,
+    uids: HashMap<String, u64>,
+}
+
+impl<'s> Batch<'s> {
+    pub(super) fn new(strict: &'s StrictStore) -> Batch<'s> {
+        Batch {
+            view: Overlay::new(strict),
+            strict,
+            keys: HashMap::new(),
+            uids: HashMap::new(),
+        }
+    }
+
+    /// The earlier arrival this one repeats (same key first, then same header uid), in the
+    /// store or earlier in this batch.
+    pub(super) fn duplicate_of(
+        &mut self,
+        store: &Store,
+        a: &Arrival,
+        header_uid: &str,
+    ) -> Result<Option<(u64, &'static str)>, GatewayError> {
+        let by_key = store
+            .by_key(&a.key)?
+            .or_else(|| self.keys.get(&a.key).copied());
+        let by_uid = store
+            .by_uid(header_uid)?
+            .or_else(|| self.uids.get(header_uid).copied());
+        self.keys.entry(a.key.clone()).or_insert(a.arrival);
+        self.uids.entry(header_uid.to_string()).or_insert(a.arrival);
+        Ok(decide::duplicate_of(a.arrival, by_key, by_uid))
+    }
 }
 
 /// Bytes of a signature read to tell its encoding.

@@ -26,8 +26,7 @@ mod strict;
 use crate::config::Config;
 use crate::control;
 use crate::decision::notice::{self as decide, Facts};
-use crate::decision::Overlay;
-use crate::journal::{Event, Journal, JournalError, Output, Record};
+use crate::journal::{Event, Journal, JournalError, Record};
 use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use crate::store::{self, Arrival, State, Store, StoreError};
@@ -445,106 +444,78 @@ impl Gateway {
             .into_iter()
             .filter(|a| matches!(a.state, State::Received | State::Parsed))
             .collect();
-        let mut events = Vec::new();
-        // keys and uids first seen in this batch (the store learns them only on commit)
-        let mut batch_keys: HashMap<String, u64> = HashMap::new();
-        let mut batch_uids: HashMap<String, u64> = HashMap::new();
         // the book as of the previous decision: the store plus what this batch decided
         let strict = StrictStore::new(self.store.clone());
-        let mut batch = intake::Batch {
-            view: Overlay::new(&strict),
-            strict: &strict,
-        };
+        let mut batch = intake::Batch::new(&strict);
+        let mut events = Vec::new();
         for a in pending {
-            let (now, _) = self.now();
-            let dir = self.layout.claimed.join(&a.claim);
-            if let Some(why) = self.overdue.remove(&a.claim) {
-                let message = read_message_only(&dir, &self.config.limits).ok();
-                self.quarantine_events(
-                    &a,
-                    "incomplete",
-                    &format!("still incomplete after incomplete_after_secs: {why}"),
-                    message.as_ref(),
-                    now,
-                    &mut events,
-                );
-                report.quarantined += 1;
-                continue;
-            }
-            let package = match read_package(&dir, &self.config.limits) {
-                Ok(p) => p,
-                Err(e) => {
-                    let message = read_message_only(&dir, &self.config.limits).ok();
-                    self.quarantine_events(
-                        &a,
-                        e.code(),
-                        &e.to_string(),
-                        message.as_ref(),
-                        now,
-                        &mut events,
-                    );
-                    report.quarantined += 1;
-                    continue;
-                }
-            };
-            let facts = facts_of(&package.message);
-            if a.state == State::Received {
-                events.push(parsed_event(&a, &package, &facts));
-                report.parsed += 1;
-            }
-            if self.config.partner(&facts.source_uid).is_none() {
-                let msg = format!("sender {} is not a configured partner (add it under [[partners]], then `spool retry`)", facts.source_uid);
-                self.quarantine_events(
-                    &a,
-                    "unknown-partner",
-                    &msg,
-                    Some(&package.message),
-                    now,
-                    &mut events,
-                );
-                report.quarantined += 1;
-                continue;
-            }
-            let by_key = self
-                .store
-                .by_key(&a.key)?
-                .or_else(|| batch_keys.get(&a.key).copied());
-            let by_uid = self
-                .store
-                .by_uid(&facts.header_uid)?
-                .or_else(|| batch_uids.get(&facts.header_uid).copied());
-            batch_keys.entry(a.key.clone()).or_insert(a.arrival);
-            batch_uids
-                .entry(facts.header_uid.clone())
-                .or_insert(a.arrival);
-            let duplicate = decide::duplicate_of(a.arrival, by_key, by_uid);
-            if let Some((of, by)) = duplicate {
-                events.push(Event::Duplicate {
-                    arrival: a.arrival,
-                    key: a.key.clone(),
-                    of,
-                    by: by.to_string(),
-                });
-                report.duplicates += 1;
-            }
-            let outputs: Vec<Output> = if decide::wants_receipt(&facts.header_type, &self.config) {
-                decide::receipt(&self.config, a.arrival, &a.key, &facts, true, None, now)
-                    .into_iter()
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            // the appeal's records come before `decided`, which closes the arrival's decision:
-            // a batch cut short by a crash is decided again, never half-applied
-            events.extend(self.book_events(&a, &package, &facts, duplicate, now, &mut batch)?);
-            events.push(Event::Decided {
-                arrival: a.arrival,
-                key: a.key.clone(),
-                outputs,
-            });
+            events.extend(self.decide_one(&a, &mut batch, report)?);
         }
         self.commit(events)?;
         Ok(())
+    }
+
+    /// One arrival's records: `quarantined`, or `parsed` (and `duplicate`), the book's events
+    /// and `decided`. The book's records come before `decided`, which closes the arrival's
+    /// decision: a batch cut short by a crash is decided again, never half-applied.
+    fn decide_one(
+        &mut self,
+        a: &Arrival,
+        batch: &mut intake::Batch<'_>,
+        report: &mut PassReport,
+    ) -> Result<Vec<Event>, GatewayError> {
+        let (now, _) = self.now();
+        let mut events = Vec::new();
+        let dir = self.layout.claimed.join(&a.claim);
+        let read = match self.overdue.remove(&a.claim) {
+            Some(why) => Err((
+                "incomplete".to_string(),
+                format!("still incomplete after incomplete_after_secs: {why}"),
+            )),
+            None => read_package(&dir, &self.config.limits)
+                .map_err(|e| (e.code().to_string(), e.to_string())),
+        };
+        let package = match read {
+            Ok(p) => p,
+            Err((code, why)) => {
+                let message = read_message_only(&dir, &self.config.limits).ok();
+                self.quarantine_events(a, &code, &why, message.as_ref(), now, &mut events);
+                report.quarantined += 1;
+                return Ok(events);
+            }
+        };
+        let facts = facts_of(&package.message);
+        if a.state == State::Received {
+            events.push(parsed_event(a, &package, &facts));
+            report.parsed += 1;
+        }
+        if self.config.partner(&facts.source_uid).is_none() {
+            let msg = format!("sender {} is not a configured partner (add it under [[partners]], then `spool retry`)", facts.source_uid);
+            let message = Some(&package.message);
+            self.quarantine_events(a, "unknown-partner", &msg, message, now, &mut events);
+            report.quarantined += 1;
+            return Ok(events);
+        }
+        let duplicate = batch.duplicate_of(&self.store, a, &facts.header_uid)?;
+        if let Some((of, by)) = duplicate {
+            events.push(Event::Duplicate {
+                arrival: a.arrival,
+                key: a.key.clone(),
+                of,
+                by: by.to_string(),
+            });
+            report.duplicates += 1;
+        }
+        let receipt = decide::wants_receipt(&facts.header_type, &self.config)
+            .then(|| decide::receipt(&self.config, a.arrival, &a.key, &facts, true, None, now))
+            .flatten();
+        events.extend(self.book_events(a, &package, &facts, duplicate, now, batch)?);
+        events.push(Event::Decided {
+            arrival: a.arrival,
+            key: a.key.clone(),
+            outputs: receipt.into_iter().collect(),
+        });
+        Ok(events)
     }
 
     /// Journals a quarantine decision, with a negative receipt when the header could be read
