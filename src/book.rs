@@ -382,9 +382,9 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     Step::Answered { result, file } => {
                         a.state = AppealState::Answered;
                         a.result = Some(result.clone());
-                        a.sstu_result = crate::control::result(result).map(|(_, s)| s.to_string());
+                        a.sstu_result = crate::model::result(result).map(|(_, s)| s.to_string());
                         let label =
-                            crate::control::result(result).map_or(result.as_str(), |(l, _)| l);
+                            crate::model::result(result).map_or(result.as_str(), |(l, _)| l);
                         format!(
                             "рассмотрено: {label}{}",
                             if file.is_some() {
@@ -425,7 +425,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                         a.answered_on = Some(r.ts.clone());
                         (
                             "рассмотрено",
-                            crate::control::result(result)
+                            crate::model::result(result)
                                 .map_or(result.clone(), |(l, _)| l.to_string()),
                         )
                     }

@@ -98,31 +98,8 @@ impl From<Step> for crate::model::Step {
     }
 }
 
-/// The results an answer may have (ССТУ.РФ statuses in brackets).
-pub const RESULTS: [(&str, &str, &str); 6] = [
-    ("explained", "разъяснено", "Explained"),
-    ("supported", "поддержано", "Supported"),
-    (
-        "supported-measures",
-        "поддержано, меры приняты",
-        "Supported",
-    ),
-    ("not-supported", "не поддержано", "NotSupported"),
-    ("answered", "дан ответ автору", "Answered"),
-    (
-        "left-without-answer",
-        "оставлено без ответа автору",
-        "LeftWithoutAnswer",
-    ),
-];
-
-/// The label and ССТУ status of a result code.
-pub fn result(code: &str) -> Option<(&'static str, &'static str)> {
-    RESULTS
-        .iter()
-        .find(|(c, _, _)| *c == code)
-        .map(|(_, label, sstu)| (*label, *sstu))
-}
+/// The results an answer may have (the model's vocabulary).
+pub use crate::model::{result, RESULTS};
 
 /// The queue folder.
 pub fn dir(state: &Path) -> PathBuf {

@@ -886,14 +886,6 @@ fn csv_row(r: &Record) -> String {
     .join(",")
 }
 
-/// The appeal book folded from the whole journal (operator commands and views; stops with an
-/// error at a bad record).
-pub fn load_book(journal: &Path) -> Result<crate::book::AppealBook, JournalError> {
-    let mut book = crate::book::AppealBook::default();
-    fold_all(journal, |r| book.apply(r))?;
-    Ok(book)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -381,7 +381,7 @@ pub fn load(config: &Config) -> Result<AppealBook, String> {
     if !journal.exists() {
         return Ok(AppealBook::default());
     }
-    crate::journal::load_book(&journal).map_err(|e| e.to_string())
+    load_book(&journal).map_err(|e| e.to_string())
 }
 
 /// The PIN secret, if the state has one.
@@ -521,6 +521,13 @@ pub fn sstu_export(
         flush(&mut part, &mut report)?;
     }
     Ok(report)
+}
+
+/// The appeal book folded from the whole journal (stops with an error at a bad record).
+pub fn load_book(journal: &Path) -> Result<AppealBook, crate::journal::JournalError> {
+    let mut book = AppealBook::default();
+    crate::journal::fold_all(journal, |r| book.apply(r))?;
+    Ok(book)
 }
 
 #[cfg(test)]

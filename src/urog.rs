@@ -101,7 +101,7 @@ pub fn response_items(
                     result: a
                         .result
                         .as_deref()
-                        .and_then(crate::control::result)
+                        .and_then(crate::model::result)
                         .map(|(label, _)| label.to_string()),
                 }
             }

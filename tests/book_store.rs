@@ -243,7 +243,7 @@ proptest! {
         for e in events(&ops) {
             journal.append(vec![e], "2026-11-23T05:00:00Z").unwrap();
         }
-        let book = medo_gateway::journal::load_book(&journal_dir).unwrap();
+        let book = medo_gateway::operator::load_book(&journal_dir).unwrap();
         let store = Store::open(&dir.path().join("store")).unwrap();
         store::rebuild(&store, &journal_dir).unwrap();
         prop_assert_eq!(book.all(), store.all());

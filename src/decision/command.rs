@@ -5,7 +5,6 @@
 
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
-use crate::control;
 use crate::deadlines;
 use crate::model::{Event, NoticeRef, Step};
 use crate::wire::message::RefusalReason;
@@ -238,8 +237,8 @@ fn step_notice(
             Ok(("course", text, None))
         }
         Step::Answered { result, .. } => {
-            let (label, _) = control::result(result).ok_or_else(|| {
-                let codes: Vec<&str> = control::RESULTS.iter().map(|r| r.0).collect();
+            let (label, _) = crate::model::result(result).ok_or_else(|| {
+                let codes: Vec<&str> = crate::model::RESULTS.iter().map(|r| r.0).collect();
                 format!("--result {result:?}: одно из {}", codes.join(", "))
             })?;
             if let Some(Err(why)) = &input.answer_file {

@@ -332,6 +332,32 @@ pub enum Step {
     },
 }
 
+/// The results an answer may have (ССТУ.РФ statuses in brackets).
+pub const RESULTS: [(&str, &str, &str); 6] = [
+    ("explained", "разъяснено", "Explained"),
+    ("supported", "поддержано", "Supported"),
+    (
+        "supported-measures",
+        "поддержано, меры приняты",
+        "Supported",
+    ),
+    ("not-supported", "не поддержано", "NotSupported"),
+    ("answered", "дан ответ автору", "Answered"),
+    (
+        "left-without-answer",
+        "оставлено без ответа автору",
+        "LeftWithoutAnswer",
+    ),
+];
+
+/// The label and ССТУ status of a result code.
+pub fn result(code: &str) -> Option<(&'static str, &'static str)> {
+    RESULTS
+        .iter()
+        .find(|(c, _, _)| *c == code)
+        .map(|(_, label, sstu)| (*label, *sstu))
+}
+
 /// What an [`Output`] says, typed. The journal keeps the flat `Output` (its serde form is the
 /// hashed format); this is its reading — checked once, so the outbox renders cases, not
 /// string kinds and optional fields.
