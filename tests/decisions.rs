@@ -54,6 +54,35 @@ fn a_query_in_the_same_batch_as_its_appeal_finds_it() {
     env.verify_all();
 }
 
+/// The query's folder sorts (and is claimed) before the appeal's: queries are decided after
+/// the batch's other arrivals, so the one answer finds the appeal.
+#[test]
+fn a_query_claimed_before_its_appeal_in_one_batch_still_finds_it() {
+    let env = Env::new();
+    let q = env.drop_sample("urog-appeal-2.2", "0001-query");
+    new_document(
+        &q,
+        905,
+        "Запрос",
+        "А26-05-905",
+        "О ходе рассмотрения обращения A26-02-1234567",
+    );
+    env.drop_sample("urog-appeal-2.2", "0002-appeal");
+    env.once();
+    let answered = env.records_of_kind("query_answered");
+    assert_eq!(
+        answered.len(),
+        1,
+        "one answer, not «не найдено» and a correction"
+    );
+    assert!(answered[0]["unresolved"].as_array().unwrap().is_empty());
+    assert_eq!(
+        response_items(&env, &answered[0])[0]["status"],
+        "зарегистрировано"
+    );
+    env.verify_all();
+}
+
 #[test]
 fn a_repeat_appeal_citing_an_earlier_number_is_registered_and_linked() {
     let env = Env::new();

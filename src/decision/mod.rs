@@ -142,6 +142,20 @@ pub fn decide_arrival(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_
     }
 }
 
+/// Whether the document says it is a УРОГ query (classification rule 4, from an appeal
+/// role): the loop decides queries after a batch's other arrivals.
+pub fn is_query(input: &ArrivalInput, config: &Config) -> bool {
+    let role_ok = config
+        .partner(&input.facts.source_uid)
+        .is_some_and(|p| config.appeal_roles.contains(&p.role));
+    match &input.body {
+        Incoming::Document(doc) => {
+            role_ok && classify::query_signal(doc, &config.query_kinds).is_some()
+        }
+        _ => false,
+    }
+}
+
 /// Whether deciding this arrival needs the signature verifier's results (a new appeal):
 /// the loop runs the verifier only then.
 pub fn needs_verification(input: &ArrivalInput, view: &dyn BookView, config: &Config) -> bool {

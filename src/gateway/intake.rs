@@ -73,15 +73,13 @@ impl Gateway {
     /// error discards the decision and stops the pass.
     pub(super) fn book_events(
         &self,
+        mut input: ArrivalInput,
         a: &Arrival,
         package: &Package,
-        facts: &Facts,
-        duplicate_of: Option<(u64, &'static str)>,
         now: OffsetDateTime,
         batch: &mut Batch<'_>,
     ) -> Result<Vec<Event>, GatewayError> {
         let (view, strict) = (&mut batch.view, batch.strict);
-        let mut input = self.gather(a, package, facts, duplicate_of)?;
         if self.config.signature_verifier.is_some()
             && decision::needs_verification(&input, view, &self.config)
         {
@@ -108,13 +106,13 @@ impl Gateway {
         }
     }
 
-    /// Everything a decision about this arrival reads, read now.
-    fn gather(
+    /// Everything a decision about this arrival reads, read now (`duplicate_of` is set by
+    /// the caller, once the batch has seen it).
+    pub(super) fn gather(
         &self,
         a: &Arrival,
         package: &Package,
         facts: &Facts,
-        duplicate_of: Option<(u64, &'static str)>,
     ) -> Result<ArrivalInput, GatewayError> {
         let body = match &package.message.body {
             Body::Acknowledgment(ack) => Incoming::Receipt {
@@ -132,7 +130,7 @@ impl Gateway {
             arrival: a.arrival,
             key: a.key.clone(),
             facts: facts.clone(),
-            duplicate_of,
+            duplicate_of: None,
             body,
         })
     }

@@ -25,6 +25,7 @@ mod intake;
 mod strict;
 use crate::config::Config;
 use crate::control;
+use crate::decision;
 use crate::decision::notice::{self as decide, Facts};
 use crate::journal::{Event, Journal, JournalError, Record};
 use crate::outbox;
@@ -448,8 +449,20 @@ impl Gateway {
         let strict = StrictStore::new(self.store.clone());
         let mut batch = intake::Batch::new(&strict);
         let mut events = Vec::new();
+        // queries last: an answer says what the gateway knows when it answers, and after an
+        // outage one batch holds both the appeals and the queries about them
+        let mut queries = Vec::new();
         for a in pending {
-            events.extend(self.decide_one(&a, &mut batch, report)?);
+            match self.decide_one(&a, &mut batch, report, true)? {
+                Some(decided) => events.extend(decided),
+                None => queries.push(a),
+            }
+        }
+        for a in queries {
+            events.extend(
+                self.decide_one(&a, &mut batch, report, false)?
+                    .unwrap_or_default(),
+            );
         }
         self.commit(events)?;
         Ok(())
@@ -458,12 +471,14 @@ impl Gateway {
     /// One arrival's records: `quarantined`, or `parsed` (and `duplicate`), the book's events
     /// and `decided`. The book's records come before `decided`, which closes the arrival's
     /// decision: a batch cut short by a crash is decided again, never half-applied.
+    /// `None`: a query, left for after the batch's other arrivals (`defer_queries`).
     fn decide_one(
         &mut self,
         a: &Arrival,
         batch: &mut intake::Batch<'_>,
         report: &mut PassReport,
-    ) -> Result<Vec<Event>, GatewayError> {
+        defer_queries: bool,
+    ) -> Result<Option<Vec<Event>>, GatewayError> {
         let (now, _) = self.now();
         let mut events = Vec::new();
         let dir = self.layout.claimed.join(&a.claim);
@@ -481,21 +496,33 @@ impl Gateway {
                 let message = read_message_only(&dir, &self.config.limits).ok();
                 self.quarantine_events(a, &code, &why, message.as_ref(), now, &mut events);
                 report.quarantined += 1;
-                return Ok(events);
+                return Ok(Some(events));
             }
         };
         let facts = facts_of(&package.message);
+        let known = self.config.partner(&facts.source_uid).is_some();
+        let mut input = match known {
+            true => Some(self.gather(a, &package, &facts)?),
+            false => None,
+        };
+        if defer_queries
+            && input
+                .as_ref()
+                .is_some_and(|i| decision::is_query(i, &self.config))
+        {
+            return Ok(None);
+        }
         if a.state == State::Received {
             events.push(parsed_event(a, &package, &facts));
             report.parsed += 1;
         }
-        if self.config.partner(&facts.source_uid).is_none() {
+        let Some(mut input) = input.take() else {
             let msg = format!("sender {} is not a configured partner (add it under [[partners]], then `spool retry`)", facts.source_uid);
             let message = Some(&package.message);
             self.quarantine_events(a, "unknown-partner", &msg, message, now, &mut events);
             report.quarantined += 1;
-            return Ok(events);
-        }
+            return Ok(Some(events));
+        };
         let duplicate = batch.duplicate_of(&self.store, a, &facts.header_uid)?;
         if let Some((of, by)) = duplicate {
             events.push(Event::Duplicate {
@@ -509,13 +536,14 @@ impl Gateway {
         let receipt = decide::wants_receipt(&facts.header_type, &self.config)
             .then(|| decide::receipt(&self.config, a.arrival, &a.key, &facts, true, None, now))
             .flatten();
-        events.extend(self.book_events(a, &package, &facts, duplicate, now, batch)?);
+        input.duplicate_of = duplicate;
+        events.extend(self.book_events(input, a, &package, now, batch)?);
         events.push(Event::Decided {
             arrival: a.arrival,
             key: a.key.clone(),
             outputs: receipt.into_iter().collect(),
         });
-        Ok(events)
+        Ok(Some(events))
     }
 
     /// Journals a quarantine decision, with a negative receipt when the header could be read
