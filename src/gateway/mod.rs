@@ -500,10 +500,9 @@ impl Gateway {
             }
         };
         let facts = facts_of(&package.message);
-        let known = self.config.partner(&facts.source_uid).is_some();
-        let mut input = match known {
-            true => Some(self.gather(a, &package, &facts)?),
-            false => None,
+        let input = match self.config.partner(&facts.source_uid) {
+            Some(_) => Some(self.gather(a, &package, &facts)?),
+            None => None,
         };
         if defer_queries
             && input
@@ -516,7 +515,7 @@ impl Gateway {
             events.push(parsed_event(a, &package, &facts));
             report.parsed += 1;
         }
-        let Some(mut input) = input.take() else {
+        let Some(mut input) = input else {
             let msg = format!("sender {} is not a configured partner (add it under [[partners]], then `spool retry`)", facts.source_uid);
             let message = Some(&package.message);
             self.quarantine_events(a, "unknown-partner", &msg, message, now, &mut events);
