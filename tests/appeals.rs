@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use common::env::{names, Env};
-use common::packages::cp1251_edit;
+use common::packages::{cp1251_edit, rewrite_container};
 
 fn list_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["appeals", "list", "--json"];
@@ -318,41 +318,23 @@ fn an_operator_number_must_be_free() {
 
 #[test]
 fn a_restricted_container_is_registered_and_flagged() {
-    use std::io::Write;
-    use zip::write::SimpleFileOptions;
     let env = Env::new();
     let dir = env.drop_sample("urog-appeal-2.7.1", "dsp");
-    let zip_name = names(&dir)
-        .into_iter()
-        .find(|n| n.ends_with(".zip"))
-        .unwrap();
-    let mut old = zip::ZipArchive::new(fs::File::open(dir.join(&zip_name)).unwrap()).unwrap();
-    let mut entries = Vec::new();
-    for i in 0..old.len() {
-        let mut e = old.by_index(i).unwrap();
-        let mut bytes = Vec::new();
-        std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
-        entries.push((e.name().unwrap().to_string(), bytes));
-    }
-    drop(old);
-    let mut z = zip::ZipWriter::new(fs::File::create(dir.join(&zip_name)).unwrap());
-    for (name, bytes) in entries {
-        let bytes = if name == "passport.xml" {
-            String::from_utf8(bytes)
+    rewrite_container(
+        &dir,
+        |name, bytes| match name {
+            "passport.xml" => String::from_utf8(bytes)
                 .unwrap()
                 .replace("DC00000000", "DC00000001")
                 .replace(
                     "Обычная информация",
                     "Информация ограниченного распространения",
                 )
-                .into_bytes()
-        } else {
-            bytes
-        };
-        z.start_file(name, SimpleFileOptions::default()).unwrap();
-        z.write_all(&bytes).unwrap();
-    }
-    z.finish().unwrap();
+                .into_bytes(),
+            _ => bytes,
+        },
+        &[],
+    );
     env.once();
     let rows = list_json(&env, &[]);
     assert_eq!(rows[0]["restricted"], true);

@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 
 use common::env::Env;
-use common::packages::{cp1251_edit, new_document};
+use common::packages::{cp1251_edit, new_document, rewrite_container};
 
 fn yy() -> String {
     let now =
@@ -226,4 +226,88 @@ fn cyrillic_folder_names_are_kept_as_they_are() {
     assert_eq!(received[0]["src"], "П-У-738-обращение");
     let listed = env.ok(&["spool", "list"]);
     assert!(listed.contains("П-У-738-обращение"), "{listed}");
+}
+
+/// A re-send after no receipt carries what the gateway knows at the re-send, not what it knew
+/// when it first answered (same message uid: the same document, brought up to date).
+#[test]
+fn a_resent_answer_says_what_is_known_at_the_resend() {
+    let env = Env::new();
+    env.add_sections("[receipts]\nresend_after_secs = [1]");
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    new_document(
+        &q,
+        906,
+        "Запрос",
+        "А26-05-906",
+        "О ходе рассмотрения А26-02-1234567",
+    );
+    env.once();
+    let first = &env.records_of_kind("query_answered")[0];
+    assert_eq!(response_items(&env, first)[0]["status"], "зарегистрировано");
+    env.ok(&[
+        "appeals",
+        "event",
+        &format!("ОГ-1/{}", yy()),
+        "executor-assigned",
+        "--executor",
+        "Иванова А.А.",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.once();
+    let resent = env.records_of_kind("resent");
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0]["message_uid"], first["outputs"][0]["message_uid"]);
+    let items = response_items(&env, &resent[0]);
+    assert_eq!(items[0]["status"], "рассматривается");
+    assert_eq!(items[0]["executor"], "Иванова А.А.");
+    env.verify_all();
+}
+
+/// A 2.7.1 transport container whose passport says «Запрос информации» and whose ZIP carries
+/// `query.xml` is a query; what it names is found.
+#[test]
+fn a_container_query_is_answered() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a-appeal");
+    env.once();
+    let q = env.drop_sample("urog-appeal-2.7.1", "b-query");
+    let query_xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><query xmlns=\"urn:medo-gateway:urog-query:1\" version=\"1\"><appeal><number>ОГ-1/{}</number></appeal></query>",
+        yy()
+    );
+    rewrite_container(
+        &q,
+        |name, bytes| match name {
+            "passport.xml" => String::from_utf8(bytes)
+                .unwrap()
+                .replace(">Письмо<", ">Запрос информации<")
+                .replace("А26-02-7654321", "А26-05-907")
+                .replace(
+                    "О направлении обращения гражданина для рассмотрения по компетенции",
+                    "О ходе рассмотрения обращения А26-02-1234567",
+                )
+                .into_bytes(),
+            _ => bytes,
+        },
+        &[("query.xml", query_xml.as_bytes())],
+    );
+    env.once();
+    assert_eq!(
+        env.records_of_kind("appeal_received").len(),
+        1,
+        "not an appeal"
+    );
+    let answered = env.records_of_kind("query_answered");
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0]["query_number"], "А26-05-907");
+    assert!(
+        answered[0]["unresolved"].as_array().unwrap().is_empty(),
+        "{}",
+        answered[0]
+    );
+    assert_eq!(answered[0]["requested"].as_array().unwrap().len(), 2);
+    env.verify_all();
 }

@@ -36,3 +36,36 @@ pub fn new_document(dir: &Path, n: u32, kind: &str, number: &str, annotation: &s
         )
     });
 }
+
+/// Rewrites the container (`*.zip`) of a package folder: each entry through `edit` (name,
+/// bytes → new bytes), then the `extra` entries appended.
+pub fn rewrite_container(
+    dir: &Path,
+    edit: impl Fn(&str, Vec<u8>) -> Vec<u8>,
+    extra: &[(&str, &[u8])],
+) {
+    use std::io::Write;
+    let zip_name = super::env::names(dir)
+        .into_iter()
+        .find(|n| n.ends_with(".zip"))
+        .unwrap();
+    let mut old = zip::ZipArchive::new(fs::File::open(dir.join(&zip_name)).unwrap()).unwrap();
+    let mut entries = Vec::new();
+    for i in 0..old.len() {
+        let mut e = old.by_index(i).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+        let name = e.name().unwrap().to_string();
+        let bytes = edit(&name, bytes);
+        entries.push((name, bytes));
+    }
+    drop(old);
+    entries.extend(extra.iter().map(|(n, b)| (n.to_string(), b.to_vec())));
+    let mut z = zip::ZipWriter::new(fs::File::create(dir.join(&zip_name)).unwrap());
+    for (name, bytes) in entries {
+        z.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(&bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
