@@ -2,7 +2,8 @@
 //!
 //! 0. not from a partner whose role is in `appeal_roles` → [`Class::NotOurs`];
 //! 1. this very arrival is in the book already (a crash cut its batch short after some of
-//!    its records) → [`Class::Resume`] (an appeal) or [`Class::Answered`] (a query);
+//!    its records) → [`Class::Resume`] (an appeal) or [`Class::Decided`] (a query answered,
+//!    a re-delivery noted);
 //! 2. a re-delivery: the same package (same key) or the same header uid as an earlier
 //!    arrival that is an appeal → [`Class::Redelivery`], or that was a query →
 //!    [`Class::QueryAgain`]; or the same document uid *and* the same УРОГ cover-letter
@@ -31,8 +32,9 @@ pub enum Class {
     NotOurs,
     /// An appeal already received from this arrival: finish its decision.
     Resume,
-    /// A query already answered from this arrival.
-    Answered,
+    /// Already decided from this arrival before a crash cut its batch short (a query
+    /// answered, a re-delivery noted): nothing more.
+    Decided,
     /// The appeal `of` delivered again (`by`: `key`, `uid` or `document`).
     Redelivery {
         of: u64,
@@ -74,10 +76,14 @@ pub fn classify(
         return Class::Resume;
     }
     if view.query(input.arrival).is_some() {
-        return Class::Answered;
+        return Class::Decided;
     }
-    if let Some(class) = redelivery(input, doc, view) {
-        return class;
+    match redelivery(input, doc, view) {
+        Some(Class::Redelivery { of, .. }) if noted(view, of, input.arrival) => {
+            return Class::Decided
+        }
+        Some(class) => return class,
+        None => {}
     }
     if let Some(by) = query_signal(doc, &config.query_kinds) {
         return Class::Query { by };
@@ -116,6 +122,12 @@ fn redelivery(input: &ArrivalInput, doc: &DocumentInput, view: &dyn BookView) ->
         ),
         cites: vec![id],
     })
+}
+
+/// Whether `arrival` is already noted as a re-delivery of appeal `of`.
+fn noted(view: &dyn BookView, of: u64, arrival: u64) -> bool {
+    view.appeal(of)
+        .is_some_and(|a| a.redeliveries.contains(&arrival))
 }
 
 /// Rule 4: what makes a document a query, if anything.

@@ -129,7 +129,7 @@ pub fn decide_arrival(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_
         },
         Incoming::Other => Vec::new(),
         Incoming::Document(doc) => match classify(input, doc, view, ctx.config) {
-            Class::NotOurs | Class::Answered => Vec::new(),
+            Class::NotOurs | Class::Decided => Vec::new(),
             Class::Resume => appeal::resume(input, view, ctx),
             Class::Redelivery { of, .. } => appeal::redelivery(input, of, view, ctx),
             Class::QueryAgain { of } => query::again(input, of, view, ctx),

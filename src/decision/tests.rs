@@ -643,3 +643,16 @@ fn an_appeal_cut_short_by_a_crash_is_finished_not_received_twice() {
     );
     assert_eq!(again[0], first[1], "the same decision, byte for byte");
 }
+
+/// A crash cut a batch after a re-delivery's `appeal_redelivered`: deciding the arrival again
+/// notes nothing twice and sends no second notice.
+#[test]
+fn a_redelivery_cut_short_by_a_crash_is_not_noted_twice() {
+    let config = config("auto");
+    let first = appeal(1, "А26-02-1", &doc_uid(1));
+    let again_ = again(1, "key", appeal(2, "А26-02-1", &doc_uid(1)));
+    let history = run(&[arr(first), arr(again_.clone())], &config, true);
+    let mut book = AppealBook::default();
+    commit(&mut book, history.into_iter().flatten());
+    assert!(decide_arrival(&again_, &Overlay::new(&book), ctx(&config)).is_empty());
+}
