@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use common::env::{names, Env};
-use common::packages::{cp1251_edit, rewrite_container};
+use common::packages::{address_elsewhere, cp1251_edit, rewrite_container};
 
 fn list_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["appeals", "list", "--json"];
@@ -108,13 +108,7 @@ fn a_redelivered_appeal_gets_the_same_notice_and_no_second_registration() {
 #[test]
 fn not_addressed_to_us_is_refused_with_addressing_error() {
     let env = Env::new();
-    let dir = env.drop_sample("urog-appeal-2.7.1", "elsewhere");
-    let msg = dir.join("message.xml");
-    let text = fs::read_to_string(&msg).unwrap().replace(
-        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
-        "99999999-1111-4222-8333-444444444444",
-    );
-    fs::write(&msg, text).unwrap();
+    address_elsewhere(&env.drop_sample("urog-appeal-2.7.1", "elsewhere"));
     env.once();
     let refused = env.records_of_kind("appeal_refused");
     assert_eq!(refused.len(), 1);

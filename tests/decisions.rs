@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::fs;
-
 use common::env::Env;
-use common::packages::{cp1251_edit, new_document, rewrite_container};
+use common::packages::{address_elsewhere, cp1251_edit, new_document, rewrite_container};
 
 fn yy() -> String {
     let now =
@@ -67,8 +65,7 @@ fn a_query_claimed_before_its_appeal_in_one_batch_still_finds_it() {
         "А26-05-905",
         "О ходе рассмотрения обращения A26-02-1234567",
     );
-    env.drop_sample("urog-appeal-2.2", "0002-appeal");
-    env.once();
+    env.deliver("urog-appeal-2.2", "0002-appeal");
     let answered = env.records_of_kind("query_answered");
     assert_eq!(
         answered.len(),
@@ -86,8 +83,7 @@ fn a_query_claimed_before_its_appeal_in_one_batch_still_finds_it() {
 #[test]
 fn a_repeat_appeal_citing_an_earlier_number_is_registered_and_linked() {
     let env = Env::new();
-    env.drop_sample("urog-appeal-2.2", "first");
-    env.once();
+    env.deliver("urog-appeal-2.2", "first");
     let repeat = env.drop_sample("urog-appeal-2.2", "repeat");
     new_document(
         &repeat,
@@ -118,8 +114,7 @@ fn a_repeat_appeal_citing_an_earlier_number_is_registered_and_linked() {
 #[test]
 fn a_redelivery_in_a_later_run_gets_its_notice_not_an_answer() {
     let env = Env::new();
-    env.drop_sample("urog-appeal-2.2", "first");
-    env.once();
+    env.deliver("urog-appeal-2.2", "first");
     let again = env.drop_sample("urog-appeal-2.2", "again");
     // the same document under a new header uid (VipNet re-delivered it re-wrapped)
     cp1251_edit(&again.join("document.xml"), |mut t| {
@@ -147,13 +142,7 @@ fn a_redelivery_in_a_later_run_gets_its_notice_not_an_answer() {
 fn manual_registration_checks_the_refusal_rules_and_force_is_journaled() {
     let env = Env::new();
     env.add_sections("[registration]\nmode = \"manual\"");
-    let dir = env.drop_sample("urog-appeal-2.7.1", "elsewhere");
-    let msg = dir.join("message.xml");
-    let text = fs::read_to_string(&msg).unwrap().replace(
-        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
-        "99999999-1111-4222-8333-444444444444",
-    );
-    fs::write(&msg, text).unwrap();
+    address_elsewhere(&env.drop_sample("urog-appeal-2.7.1", "elsewhere"));
     env.once();
     let out = env.cmd(&["appeals", "register", "1"]);
     assert_eq!(out.status.code(), Some(1), "refused: exit 1");
@@ -198,8 +187,7 @@ fn a_not_found_answer_is_answered_again_when_the_appeal_arrives() {
     env.once();
     let first = env.records_of_kind("query_answered");
     assert_eq!(first[0]["unresolved"][0], "А26-02-1234567");
-    env.drop_sample("urog-appeal-2.2", "appeal");
-    env.once();
+    env.deliver("urog-appeal-2.2", "appeal");
     let answers = env.records_of_kind("query_answered");
     assert_eq!(answers.len(), 2, "answered again");
     assert_eq!(answers[1]["arrival"], first[0]["arrival"]);
@@ -220,8 +208,7 @@ fn a_not_found_answer_is_answered_again_when_the_appeal_arrives() {
 #[test]
 fn cyrillic_folder_names_are_kept_as_they_are() {
     let env = Env::new();
-    env.drop_sample("urog-appeal-2.2", "П-У-738-обращение");
-    env.once();
+    env.deliver("urog-appeal-2.2", "П-У-738-обращение");
     let received = env.records_of_kind("received");
     assert_eq!(received[0]["src"], "П-У-738-обращение");
     let listed = env.ok(&["spool", "list"]);
@@ -234,8 +221,7 @@ fn cyrillic_folder_names_are_kept_as_they_are() {
 fn a_resent_answer_says_what_is_known_at_the_resend() {
     let env = Env::new();
     env.add_sections("[receipts]\nresend_after_secs = [1]");
-    env.drop_sample("urog-appeal-2.2", "appeal");
-    env.once();
+    env.deliver("urog-appeal-2.2", "appeal");
     let q = env.drop_sample("urog-appeal-2.2", "query");
     new_document(
         &q,
@@ -271,8 +257,7 @@ fn a_resent_answer_says_what_is_known_at_the_resend() {
 #[test]
 fn a_container_query_is_answered() {
     let env = Env::new();
-    env.drop_sample("urog-appeal-2.2", "a-appeal");
-    env.once();
+    env.deliver("urog-appeal-2.2", "a-appeal");
     let q = env.drop_sample("urog-appeal-2.7.1", "b-query");
     let query_xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><query xmlns=\"urn:medo-gateway:urog-query:1\" version=\"1\"><appeal><number>ОГ-1/{}</number></appeal></query>",

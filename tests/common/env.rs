@@ -116,6 +116,12 @@ format = "mirror"
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Drops a sample into inbound and processes it at once (`run --once`).
+    pub fn deliver(&self, name: &str, as_name: &str) {
+        self.drop_sample(name, as_name);
+        self.once();
+    }
+
     /// Copies sample `name` (`urog-appeal-2.2`, `urog-appeal-2.7.1`, `urog-receipt-2.7.1`)
     /// into inbound as `as_name`.
     pub fn drop_sample(&self, name: &str, as_name: &str) -> PathBuf {

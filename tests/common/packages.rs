@@ -69,3 +69,14 @@ pub fn rewrite_container(
     }
     z.finish().unwrap();
 }
+
+/// Addresses a copy of the 2.7.1 sample to another МЭДО participant (its `deliveryIndex`
+/// names someone else: «Ошибка адресации»).
+pub fn address_elsewhere(dir: &Path) {
+    let msg = dir.join("message.xml");
+    let text = fs::read_to_string(&msg).unwrap().replace(
+        "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b",
+        "99999999-1111-4222-8333-444444444444",
+    );
+    fs::write(&msg, text).unwrap();
+}
