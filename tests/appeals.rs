@@ -310,6 +310,25 @@ fn an_operator_number_must_be_free() {
     assert!(String::from_utf8_lossy(&taken.stderr).contains("уже присвоен"));
 }
 
+/// Issue 14, item 4: a number an operator took by hand is never given again by the sequence.
+#[test]
+fn the_sequence_skips_a_number_taken_by_hand() {
+    let env = Env::new();
+    env.add_sections("[registration]\nmode = \"manual\"");
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    env.once();
+    let yy = year_suffix();
+    env.ok(&["appeals", "register", "1", "--number", &format!("ОГ-2/{yy}")]);
+    env.ok(&["appeals", "register", "2"]);
+    let numbers: Vec<String> = env
+        .records_of_kind("appeal_registered")
+        .iter()
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(numbers, [format!("ОГ-2/{yy}"), format!("ОГ-3/{yy}")]);
+}
+
 #[test]
 fn a_restricted_container_is_registered_and_flagged() {
     let env = Env::new();
