@@ -146,6 +146,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             overrides: None,
             comment: None,
             operator: None,
+            command: None,
         },
         Event::Decided {
             arrival,

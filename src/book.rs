@@ -180,6 +180,8 @@ pub trait Shelf {
     fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), Self::Error>;
     /// The query answered from this arrival, if any.
     fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, Self::Error>;
+    /// An operator command (its id) was carried out.
+    fn note_command(&mut self, id: &str) -> Result<(), Self::Error>;
     /// Where an arrival's package rests, if it was archived already.
     fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error>;
     /// An arrival's package came to rest in `dir`.
@@ -189,6 +191,9 @@ pub trait Shelf {
 /// Folds one journal record into the shelf. Records that are not about appeals change
 /// nothing (but `archived`, which says where a package rests).
 pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
+    if let Some(id) = r.event.command() {
+        shelf.note_command(id)?;
+    }
     match &r.event {
         Event::AppealReceived {
             appeal,
@@ -670,6 +675,8 @@ pub struct AppealBook {
     queries: HashMap<u64, QueryFacts>,
     /// Normalised numbers a query could not resolve → the queries.
     unresolved: HashMap<String, std::collections::BTreeSet<u64>>,
+    /// Operator commands carried out (their ids).
+    commands: std::collections::HashSet<String>,
     dirs: HashMap<u64, String>,
 }
 
@@ -687,6 +694,11 @@ impl AppealBook {
     /// The highest outgoing-document sequence number used in `year` (0: none).
     pub fn outgoing_seq(&self, year: i32) -> u64 {
         self.max_outgoing.get(&year).copied().unwrap_or(0)
+    }
+
+    /// Whether the operator command with this id was carried out.
+    pub fn command_done(&self, id: &str) -> bool {
+        self.commands.contains(id)
     }
 
     /// Queries that reported this (normalised) number as not found.
@@ -764,6 +776,10 @@ impl Shelf for AppealBook {
     }
     fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, Self::Error> {
         Ok(self.queries.get(&arrival).cloned())
+    }
+    fn note_command(&mut self, id: &str) -> Result<(), Self::Error> {
+        self.commands.insert(id.to_string());
+        Ok(())
     }
     fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error> {
         Ok(self.dirs.get(&arrival).cloned())

@@ -125,6 +125,14 @@ pub fn submit(state: &Path, command: &Command) -> io::Result<PathBuf> {
     Ok(path)
 }
 
+/// A queued command's id: its file's name without `.json` (unique: time and process id),
+/// journaled with what the command did.
+pub fn command_id(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// Queued commands in order (bounded).
 pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String>)> {
     let Ok(rd) = fs::read_dir(dir(state)) else {

@@ -12,6 +12,7 @@ pub mod control;
 pub mod dashboard;
 pub mod deadlines;
 pub mod decision;
+pub mod fault;
 pub mod gateway;
 pub mod http;
 pub mod inspect;

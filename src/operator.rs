@@ -586,6 +586,7 @@ mod tests {
                 overrides: None,
                 comment: None,
                 operator: None,
+                command: None,
             },
         ));
         let today = time::macros::date!(2026 - 11 - 23);

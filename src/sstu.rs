@@ -234,6 +234,7 @@ mod tests {
             overrides: None,
             comment: None,
             operator: None,
+            command: None,
         };
         book.apply(&record(2, "2026-11-30T21:10:01Z", registered));
         let answered = Event::AppealProgress {
@@ -243,6 +244,7 @@ mod tests {
                 file: Some("answer.pdf".into()),
             },
             outputs: Vec::new(),
+            command: None,
         };
         book.apply(&record(3, "2026-11-30T23:50:00Z", answered));
         let a = crate::book::Appeals::appeal(&book, 1).unwrap();

@@ -99,7 +99,7 @@ pub struct Store {
     /// `u` УРОГ number + id → (), `y` year → highest sequence number, `p` id → PIN hash,
     /// `o` id → its deadline facts while the appeal is under consideration, `z` year →
     /// highest outgoing-document number, `q` query arrival → its [`QueryFacts`], `r` number
-    /// a query could not resolve + query arrival → ().
+    /// a query could not resolve + query arrival → (), `c` operator command id → ().
     appeal_index: sled::Tree,
     /// id → the appeal's [`StatusFacts`] (what a УРОГ query answer needs; an appeal saved by
     /// an older version has none: its appeal is read instead).
@@ -118,7 +118,7 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const REPLAY_BATCH: usize = 512;
 const HEAD: &[u8] = b"head";
 /// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
-/// find, appeals citing each other (issue 13).
+/// find, appeals citing each other (issue 13), operator commands carried out (issue 14).
 const SCHEMA: u64 = 2;
 const SCHEMA_KEY: &[u8] = b"schema";
 
@@ -579,6 +579,10 @@ impl Shelf for TxShelf<'_> {
             .insert(prefixed(b'q', &be(q.arrival)), tx_encode(q)?)?;
         Ok(())
     }
+    fn note_command(&mut self, id: &str) -> Result<(), TxError> {
+        self.index.insert(prefixed(b'c', id.as_bytes()), &[])?;
+        Ok(())
+    }
     fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, TxError> {
         self.index
             .get(prefixed(b'q', &be(arrival)))?
@@ -745,6 +749,14 @@ impl Store {
             .get(prefixed(b'q', &be(arrival)))?
             .map(|v| decode(&v))
             .transpose()
+    }
+
+    /// Whether the operator command with this id was carried out (journaled) — a read
+    /// error is an error.
+    pub fn try_command_done(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .appeal_index
+            .contains_key(prefixed(b'c', id.as_bytes()))?)
     }
 
     /// Queries that reported this (normalised) number as not found.

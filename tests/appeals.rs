@@ -319,7 +319,13 @@ fn the_sequence_skips_a_number_taken_by_hand() {
     env.drop_sample("urog-appeal-2.7.1", "b");
     env.once();
     let yy = year_suffix();
-    env.ok(&["appeals", "register", "1", "--number", &format!("ОГ-2/{yy}")]);
+    env.ok(&[
+        "appeals",
+        "register",
+        "1",
+        "--number",
+        &format!("ОГ-2/{yy}"),
+    ]);
     env.ok(&["appeals", "register", "2"]);
     let numbers: Vec<String> = env
         .records_of_kind("appeal_registered")

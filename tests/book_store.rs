@@ -113,6 +113,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     overrides: None,
                     comment: None,
                     operator: None,
+                    command: None,
                 }
             }
             Op::Refuse(i) => {
@@ -125,6 +126,8 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     comment: None,
                     by: "operator".into(),
                     outputs: Vec::new(),
+                    // operator commands carry their id (compared below)
+                    command: Some(format!("cmd-{seq}")),
                 }
             }
             Op::Redeliver(i) => {
@@ -164,6 +167,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     appeal: a,
                     step,
                     outputs: Vec::new(),
+                    command: Some(format!("cmd-{seq}")),
                 }
             }
             Op::Archive(i) => {
@@ -262,6 +266,8 @@ proptest! {
         }
         for arrival in 0..ops.len() as u64 {
             prop_assert_eq!(BookView::query(&book, arrival), store.try_query(arrival).unwrap());
+            let id = format!("cmd-{arrival}");
+            prop_assert_eq!(book.command_done(&id), store.try_command_done(&id).unwrap());
         }
         let mut asked = vec!["ОГ-999999/26".to_string(), "nonsense".to_string()];
         for a in book.all() {

@@ -113,6 +113,7 @@ pub(super) fn refusal(
         comment,
         by: by.into(),
         outputs: outputs.into_iter().collect(),
+        command: None,
     }
 }
 
@@ -155,6 +156,7 @@ pub(super) fn registration(
         overrides: None,
         comment: None,
         operator: None,
+        command: None,
     }
 }
 

@@ -44,6 +44,9 @@ pub struct CommandInput {
     pub facts: Option<Result<AppealFacts, String>>,
     /// An answer file: its name when it can be kept, or why not.
     pub answer_file: Option<Result<String, String>>,
+    /// The command's id (its queue file's): journaled with the event, so that it is never
+    /// applied twice.
+    pub command: Option<String>,
 }
 
 /// The event for one command, or why it does not apply (the operator reads it).
@@ -65,13 +68,31 @@ pub fn decide_command(
         ));
     }
     let cause = cause_of_appeal(appeal.id, &appeal.key, &appeal);
+    let mut event = decide_op(&appeal, input, &cause, view, ctx)?;
+    if let Event::AppealRegistered { command, .. }
+    | Event::AppealRefused { command, .. }
+    | Event::AppealProgress { command, .. } = &mut event
+    {
+        command.clone_from(&input.command);
+    }
+    Ok(event)
+}
+
+/// The event for an operator's request on an appeal in the state it applies to.
+fn decide_op(
+    appeal: &Appeal,
+    input: &CommandInput,
+    cause: &NoticeCause<'_>,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Result<Event, String> {
     match &input.op {
-        Op::Progress(step) => progress(&appeal, step, input, &cause, ctx),
+        Op::Progress(step) => progress(appeal, step, input, cause, ctx),
         Op::Register {
             number,
             force,
             comment,
-        } => register(&appeal, number, *force, comment, input, &cause, view, ctx),
+        } => register(appeal, number, *force, comment, input, cause, view, ctx),
         Op::Refuse { reason, comment } => {
             let reason = RefusalReason::parse(reason).ok_or_else(|| {
                 format!(
@@ -80,7 +101,7 @@ pub fn decide_command(
                 )
             })?;
             let comment = comment.clone().filter(|c| !c.trim().is_empty());
-            Ok(refusal(appeal.id, reason, comment, "operator", &cause, ctx))
+            Ok(refusal(appeal.id, reason, comment, "operator", cause, ctx))
         }
     }
 }
@@ -194,6 +215,7 @@ fn progress(
         appeal: appeal.id,
         step: step.clone(),
         outputs: outputs.into_iter().collect(),
+        command: None,
     })
 }
 

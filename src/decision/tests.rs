@@ -130,6 +130,7 @@ fn command(id: &str, op: Op, facts: Option<AppealFacts>) -> CommandInput {
         operator: Some("ivanova".into()),
         facts: facts.map(Ok),
         answer_file: None,
+        command: None,
     }
 }
 

@@ -231,6 +231,9 @@ impl Shelf for Overlay<'_> {
     fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), Self::Error> {
         self.delta.note_query(q, resolved)
     }
+    fn note_command(&mut self, id: &str) -> Result<(), Self::Error> {
+        self.delta.note_command(id)
+    }
     fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, Self::Error> {
         Ok(BookView::query(self, arrival))
     }

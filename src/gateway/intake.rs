@@ -235,14 +235,22 @@ impl Gateway {
     /// Applies queued operator commands (register / refuse / steps), one journal commit each.
     pub(super) fn process_commands(&mut self) -> Result<(), GatewayError> {
         for (path, command) in control::pending(&self.layout.state, 64) {
+            let id = control::command_id(&path);
+            if self.store.try_command_done(&id)? {
+                // journaled before a crash cut the removal of its file: never applied twice
+                tracing::info!(command = %id, "operator command already applied; removing its file");
+                control::done(&path);
+                continue;
+            }
             let (now, _) = self.now();
             let result = match command {
-                Ok(c) => self.command_event(&c, now),
+                Ok(c) => self.command_event(&c, &id, now),
                 Err(e) => Ok(Err(e)),
             }?;
             match result {
                 Ok((event, answer)) => {
                     self.commit(vec![event])?;
+                    crate::fault::point("after-command-commit");
                     control::done(&path);
                     self.keep_answer(answer);
                 }
@@ -260,6 +268,7 @@ impl Gateway {
     fn command_event(
         &self,
         command: &control::Command,
+        id: &str,
         now: OffsetDateTime,
     ) -> Result<CommandOutcome, GatewayError> {
         if let control::Command::Retried { arrival, to } = command {
@@ -268,6 +277,7 @@ impl Gateway {
                     Event::Retried {
                         arrival: *arrival,
                         to: to.clone(),
+                        command: Some(id.to_string()),
                     },
                     None,
                 )),
@@ -275,7 +285,8 @@ impl Gateway {
             });
         }
         let strict = StrictStore::new(self.store.clone());
-        let input = self.command_input(command, &strict);
+        let mut input = self.command_input(command, &strict);
+        input.command = Some(id.to_string());
         let decided = decision::decide_command(&input, &strict, self.context(now));
         strict.take_error()?;
         let answer = match (&decided, &input.answer_file) {
@@ -332,6 +343,7 @@ impl Gateway {
             operator,
             facts,
             answer_file,
+            command: None,
         }
     }
 

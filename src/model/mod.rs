@@ -167,6 +167,10 @@ pub enum Event {
         /// Who registered it by hand (the operator's login; `api` for the HTTP API).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         operator: Option<String>,
+        /// The operator command (its queue file's id) this event carries out: a command
+        /// whose id is journaled is never applied again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
     },
     /// Refused with an official reason; `outputs` carries the «Отказано в регистрации» notice.
     AppealRefused {
@@ -175,6 +179,10 @@ pub enum Event {
         comment: Option<String>,
         by: String,
         outputs: Vec<Output>,
+        /// The operator command (its queue file's id) this event carries out: a command
+        /// whose id is journaled is never applied again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
     },
     /// The same appeal delivered again (`appeal` = the new arrival): it gets the notice the
     /// first one got, in `outputs`.
@@ -225,12 +233,20 @@ pub enum Event {
     Retried {
         arrival: u64,
         to: String,
+        /// The operator command (its queue file's id) this event carries out: a command
+        /// whose id is journaled is never applied again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
     },
     /// A step of consideration reported by the SED; `outputs` carries its notice.
     AppealProgress {
         appeal: u64,
         step: Step,
         outputs: Vec<Output>,
+        /// The operator command (its queue file's id) this event carries out: a command
+        /// whose id is journaled is never applied again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
     },
 }
 
@@ -278,6 +294,17 @@ impl Event {
             Event::ReceiptReceived { .. } => "receipt_received",
             Event::Resent { .. } => "resent",
             Event::Retried { .. } => "retried",
+        }
+    }
+
+    /// The operator command this event carries out, if any.
+    pub fn command(&self) -> Option<&str> {
+        match self {
+            Event::AppealRegistered { command, .. }
+            | Event::AppealRefused { command, .. }
+            | Event::AppealProgress { command, .. }
+            | Event::Retried { command, .. } => command.as_deref(),
+            _ => None,
         }
     }
 

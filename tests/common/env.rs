@@ -103,6 +103,24 @@ format = "mirror"
             .unwrap()
     }
 
+    /// The binary stopped at a named fault point (`MEDO_FAULT_STOP`, see `src/fault.rs`):
+    /// asserts it stopped there, as a crash would.
+    pub fn crash_at(&self, point: &str, args: &[&str]) {
+        let out = bin()
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env("MEDO_FAULT_STOP", point)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(&format!("fault point {point} reached")),
+            "{args:?} did not stop at {point}: {:?}\n{stderr}",
+            out.status
+        );
+    }
+
     /// `run --once`, asserting success; returns stdout.
     pub fn once(&self) -> String {
         let out = self.cmd(&["run", "--once"]);

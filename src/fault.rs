@@ -1,0 +1,21 @@
+//! Named fault points, so tests can stop the process exactly inside a narrow window (between
+//! two durable steps) instead of by luck: with `MEDO_FAULT_STOP=<point>` in its environment,
+//! the process aborts — as a `kill -9` would: no clean-up, nothing flushed — when it reaches
+//! that point. Unset (production), a point costs one comparison.
+//!
+//! Points: `after-command-commit` (an operator command journaled, its queue file not yet
+//! removed).
+
+use std::sync::OnceLock;
+
+/// Stops the process here when `MEDO_FAULT_STOP` names this point.
+pub fn point(name: &str) {
+    static STOP: OnceLock<Option<String>> = OnceLock::new();
+    let stop = STOP.get_or_init(|| std::env::var("MEDO_FAULT_STOP").ok());
+    if stop.as_deref() == Some(name) {
+        eprintln!(
+            "medo-gateway: fault point {name} reached (MEDO_FAULT_STOP): stopping as a crash would"
+        );
+        std::process::abort();
+    }
+}
