@@ -4,7 +4,9 @@
 //! that point. Unset (production), a point costs one comparison.
 //!
 //! Points: `after-command-commit` (an operator command journaled, its queue file not yet
-//! removed).
+//! removed); `after-publish-intents` (packages staged in `tmp/` and synced, their publish
+//! intents durable, nothing renamed into outbound yet); `after-publish` (outbound packages renamed into outbound and synced, `published`
+//! not yet journaled).
 
 use std::sync::OnceLock;
 

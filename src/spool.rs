@@ -7,7 +7,7 @@
 //! filesystem (checked at start); every effect is idempotent: a destination that already
 //! exists means the effect already happened.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +41,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Publish intents (`publishing/<name>@<digest>`, see [`publish_all`]).
+    pub fn publishing(&self) -> PathBuf {
+        self.state.join("publishing")
+    }
+
     pub fn new(spool: &SpoolConfig) -> Layout {
         let s = &spool.state_dir;
         Layout {
@@ -589,35 +594,51 @@ pub struct Outgoing {
     pub files: Vec<(String, Vec<u8>)>,
 }
 
-/// Publishes outbound packages, group-committed: each is built in `tmp/<name>/`, all their
-/// files are synced at once, each folder is renamed into outbound, and outbound is fsynced
-/// once. Idempotent: a package whose `outbound/<name>` exists was published already.
-/// Returns the digest of every package (published now or before).
+/// Publishes outbound packages exactly once, group-committed:
+/// 1. each is built in `tmp/<name>/`, and all their files are synced at once;
+/// 2. an *intent* `publishing/<name>@<digest>` is created for each and the folder fsynced:
+///    from here on, "intent present, staged copy gone" means the package was renamed into
+///    outbound — even if VipNet has taken it away since;
+/// 3. each folder is renamed into outbound, and outbound is fsynced once.
+///
+/// The caller journals `published`, then removes the intents ([`forget_intents`]).
+/// Idempotent after a crash at any point: a package in outbound, or with an intent and no
+/// staged copy, was published (its digest read back, or from the intent); a staged copy with
+/// an intent is complete (it was synced first) and is renamed now; anything else is built
+/// again. Returns the digest of every package (published now or before).
 pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>, SpoolError> {
-    let mut written = Vec::new();
-    let mut staged = Vec::new();
-    for p in packages {
-        if layout.outbound.join(&p.name).exists() {
+    let intents = read_intents(layout)?;
+    let mut digests: Vec<Option<String>> = vec![None; packages.len()];
+    let mut built = Vec::new();
+    let mut renames = Vec::new();
+    for (i, p) in packages.iter().enumerate() {
+        let (tmp, dst) = (layout.tmp.join(&p.name), layout.outbound.join(&p.name));
+        if dst.exists() {
             continue;
         }
-        let tmp = layout.tmp.join(&p.name);
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp)
-                .map_err(transient(format!("cannot clear {}", tmp.display())))?;
+        if let Some(d) = intents.get(&p.name) {
+            if !tmp.exists() {
+                digests[i] = Some(d.clone()); // renamed before a crash: published
+                continue;
+            }
+            if staged_digest(&tmp, p).as_ref() == Some(d) {
+                digests[i] = Some(d.clone()); // staged and synced before a crash
+                renames.push((tmp, dst));
+                continue;
+            }
         }
-        fs::create_dir_all(&tmp).map_err(transient(format!("cannot create {}", tmp.display())))?;
-        for (file, bytes) in &p.files {
-            let path = tmp.join(file);
-            fs::write(&path, bytes)
-                .map_err(transient(format!("cannot write {}", path.display())))?;
-            written.push(path);
-        }
-        staged.push((tmp, layout.outbound.join(&p.name)));
+        let digest = stage(layout, p, &tmp)?;
+        digests[i] = Some(digest.clone());
+        built.push((p.name.clone(), digest));
+        renames.push((tmp, dst));
     }
-    if !staged.is_empty() {
-        let tmp_dirs: Vec<PathBuf> = staged.iter().map(|(t, _)| t.clone()).collect();
-        sync_batch(&layout.tmp, &written, &tmp_dirs)?;
-        for (tmp, dst) in &staged {
+    if !built.is_empty() {
+        sync_batch(&layout.tmp, &[], std::slice::from_ref(&layout.tmp))?;
+        write_intents(layout, &built)?;
+        crate::fault::point("after-publish-intents");
+    }
+    if !renames.is_empty() {
+        for (tmp, dst) in &renames {
             fs::rename(tmp, dst).map_err(transient(format!(
                 "cannot publish into {}",
                 layout.outbound.display()
@@ -629,31 +650,123 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
             &[layout.outbound.clone(), layout.tmp.clone()],
         )?;
     }
-    // the digest of what is in outbound: for a package published before (a replay), read it
-    // back rather than trust a re-rendering
     packages
         .iter()
-        .map(|p| {
-            let dst = layout.outbound.join(&p.name);
-            if staged.iter().any(|(_, d)| d == &dst) {
-                return Ok(files_digest(&p.files));
-            }
-            let on_disk: Vec<(String, Vec<u8>)> = p
-                .files
-                .iter()
-                .map(|(n, _)| fs::read(dst.join(n)).map(|b| (n.clone(), b)))
-                .collect::<Result<_, _>>()
-                .map_err(transient(format!("cannot read back {}", dst.display())))?;
-            Ok(files_digest(&on_disk))
+        .zip(digests)
+        .map(|(p, d)| match d {
+            Some(d) => Ok(d),
+            // published before (a replay): read back what is in outbound, not a re-rendering
+            None => read_back(&layout.outbound.join(&p.name), p),
         })
         .collect()
 }
 
+/// Builds one package in `tmp` (files written, not yet synced); returns its digest.
+fn stage(layout: &Layout, p: &Outgoing, tmp: &Path) -> Result<String, SpoolError> {
+    if tmp.exists() {
+        fs::remove_dir_all(tmp).map_err(transient(format!("cannot clear {}", tmp.display())))?;
+    }
+    forget_intents(layout, std::slice::from_ref(&p.name));
+    fs::create_dir_all(tmp).map_err(transient(format!("cannot create {}", tmp.display())))?;
+    for (file, bytes) in &p.files {
+        let path = tmp.join(file);
+        fs::write(&path, bytes).map_err(transient(format!("cannot write {}", path.display())))?;
+    }
+    Ok(files_digest(&p.files))
+}
+
+/// The digest of a staged copy's files (named as the package names them), if readable.
+fn staged_digest(tmp: &Path, p: &Outgoing) -> Option<String> {
+    let files: Vec<(String, Vec<u8>)> = p
+        .files
+        .iter()
+        .map(|(n, _)| fs::read(tmp.join(n)).map(|b| (n.clone(), b)))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    Some(files_digest(&files))
+}
+
+fn read_back(dst: &Path, p: &Outgoing) -> Result<String, SpoolError> {
+    staged_digest(dst, p).ok_or_else(|| SpoolError::Transient {
+        what: format!("cannot read back {}", dst.display()),
+        source: io::Error::other("a file of the published package is unreadable"),
+    })
+}
+
+/// The intents in `state_dir/publishing/`: package name → digest.
+fn read_intents(layout: &Layout) -> Result<HashMap<String, String>, SpoolError> {
+    let dir = layout.publishing();
+    let entries = match fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => {
+            return Err(SpoolError::Transient {
+                what: format!("cannot read {}", dir.display()),
+                source: e,
+            })
+        }
+    };
+    Ok(entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let (name, digest) = n.rsplit_once('@')?;
+            Some((name.to_string(), digest.to_string()))
+        })
+        .collect())
+}
+
+/// Creates the intents (empty files named `<name>@<digest>`) and makes them durable (one
+/// fsync of their folder: a name is all an intent holds).
+fn write_intents(layout: &Layout, built: &[(String, String)]) -> Result<(), SpoolError> {
+    let dir = layout.publishing();
+    fs::create_dir_all(&dir).map_err(transient(format!("cannot create {}", dir.display())))?;
+    for (name, digest) in built {
+        let path = dir.join(format!("{name}@{digest}"));
+        File::create(&path).map_err(transient(format!("cannot create {}", path.display())))?;
+    }
+    crate::journal::fsync_dir(&dir).map_err(fatal_sync(&dir))
+}
+
+/// Removes the intents of these packages (their `published` is journaled, or they are being
+/// built again). Not synced: a stale intent is removed at the next start
+/// ([`prune_intents`]).
+pub fn forget_intents(layout: &Layout, names: &[String]) {
+    let Ok(intents) = read_intents(layout) else {
+        return;
+    };
+    for name in names {
+        if let Some(d) = intents.get(name) {
+            let _ = fs::remove_file(layout.publishing().join(format!("{name}@{d}")));
+        }
+    }
+}
+
+/// Removes intents of packages no longer waiting to be published (a crash after their
+/// `published` record); returns how many.
+pub fn prune_intents(layout: &Layout, pending: &HashSet<String>) -> usize {
+    let Ok(intents) = read_intents(layout) else {
+        return 0;
+    };
+    let stale: Vec<String> = intents
+        .into_keys()
+        .filter(|name| !pending.contains(name))
+        .collect();
+    forget_intents(layout, &stale);
+    stale.len()
+}
+
 /// Removes leftovers in `tmp/` (builds interrupted by a crash; they are rebuilt from the journal).
 pub fn clean_tmp(layout: &Layout) -> io::Result<usize> {
+    // a staged copy with an intent is complete and about to be renamed: kept
+    let intents = read_intents(layout).unwrap_or_default();
     let mut n = 0;
     for e in fs::read_dir(&layout.tmp)? {
-        let p = e?.path();
+        let e = e?;
+        if intents.contains_key(e.file_name().to_string_lossy().as_ref()) {
+            continue;
+        }
+        let p = e.path();
         if p.is_dir() {
             fs::remove_dir_all(&p)?;
         } else {

@@ -52,3 +52,66 @@ fn a_command_journaled_before_a_crash_is_not_applied_again() {
     );
     env.verify_all();
 }
+
+fn published_names(env: &Env) -> Vec<String> {
+    let mut n: Vec<String> = env
+        .records_of_kind("published")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    n.sort();
+    n
+}
+
+/// Item 1: a crash right after the packages appeared in outbound, before `published` was
+/// journaled, and VipNet took them meanwhile: the restart does not send them again — their
+/// intents say they were renamed into outbound.
+#[test]
+fn a_crash_after_publishing_does_not_send_the_batch_again() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.crash_at("after-publish", &["run", "--once"]);
+    let mut sent = env.outbound_names();
+    sent.sort();
+    assert_eq!(sent.len(), 2, "receipt and notice: {sent:?}");
+    assert!(env.records_of_kind("published").is_empty());
+    for n in &sent {
+        std::fs::remove_dir_all(env.outbound.join(n)).unwrap(); // VipNet took them
+    }
+    env.once();
+    assert!(
+        env.outbound_names().is_empty(),
+        "sent again: {:?}",
+        env.outbound_names()
+    );
+    assert_eq!(
+        published_names(&env),
+        sent,
+        "each journaled as published once"
+    );
+    assert!(
+        names(&env.state.join("publishing")).is_empty(),
+        "no intent left"
+    );
+    env.verify_all();
+}
+
+/// Item 1, the other side: a crash after the intents are durable but before any rename: the
+/// staged copies survive the restart's clean-up and are published, once.
+#[test]
+fn a_crash_before_the_rename_publishes_the_staged_packages_once() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.crash_at("after-publish-intents", &["run", "--once"]);
+    assert!(env.outbound_names().is_empty());
+    env.once();
+    let mut sent = env.outbound_names();
+    sent.sort();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(published_names(&env), sent);
+    assert!(
+        names(&env.state.join("publishing")).is_empty(),
+        "no intent left"
+    );
+    env.verify_all();
+}

@@ -180,6 +180,18 @@ impl Gateway {
             rebuilt.is_some(),
             journal.next_seq(),
         )?;
+        let pending: HashSet<String> = store
+            .pending_outputs()?
+            .into_iter()
+            .map(|p| p.output.name)
+            .collect();
+        let stale = spool::prune_intents(&layout, &pending);
+        if stale > 0 {
+            tracing::info!(
+                intents = stale,
+                "removed publish intents of packages already journaled as published"
+            );
+        }
         if let Ok(n) = spool::clean_tmp(&layout) {
             if n > 0 {
                 tracing::info!(entries = n, "removed unfinished builds from tmp/");
@@ -615,6 +627,9 @@ impl Gateway {
             }
         }
         let digests = spool::publish_all(&self.layout, &packages)?;
+        if !packages.is_empty() {
+            crate::fault::point("after-publish");
+        }
         // the outbound count is kept current between listings (VipNet's pick-ups show at the
         // next listing)
         if let Some((_, (waiting, _))) = &mut self.outbound_counted {
@@ -633,6 +648,8 @@ impl Gateway {
             .collect();
         report.published += events.len();
         self.commit(events)?;
+        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
+        spool::forget_intents(&self.layout, &names);
         // 2. resting places
         if ready.is_empty() {
             return Ok(());
