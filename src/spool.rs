@@ -596,7 +596,7 @@ pub struct Outgoing {
 
 /// Publishes outbound packages exactly once, group-committed:
 /// 1. each is built in `tmp/<name>/`, and all their files are synced at once;
-/// 2. an *intent* `publishing/<name>@<digest>` is created for each and the folder fsynced:
+/// 2. an *intent* file `publishing/<batch>.intent` names each with its digest, durable:
 ///    from here on, "intent present, staged copy gone" means the package was renamed into
 ///    outbound — even if VipNet has taken it away since;
 /// 3. each folder is renamed into outbound, and outbound is fsynced once.
@@ -611,6 +611,7 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
     let mut digests: Vec<Option<String>> = vec![None; packages.len()];
     let mut built = Vec::new();
     let mut renames = Vec::new();
+    let (mut written, mut staged_dirs) = (Vec::new(), Vec::new());
     for (i, p) in packages.iter().enumerate() {
         let (tmp, dst) = (layout.tmp.join(&p.name), layout.outbound.join(&p.name));
         if dst.exists() {
@@ -627,14 +628,18 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
                 continue;
             }
         }
-        let digest = stage(layout, p, &tmp)?;
+        let digest = stage(p, &tmp, &mut written)?;
         digests[i] = Some(digest.clone());
         built.push((p.name.clone(), digest));
+        staged_dirs.push(tmp.clone());
         renames.push((tmp, dst));
     }
     if !built.is_empty() {
-        sync_batch(&layout.tmp, &[], std::slice::from_ref(&layout.tmp))?;
-        write_intents(layout, &built)?;
+        let intent = stage_intents(layout, &built)?;
+        written.push(intent.clone());
+        staged_dirs.extend([layout.tmp.clone(), layout.publishing()]);
+        sync_batch(&layout.tmp, &written, &staged_dirs)?;
+        commit_intents(layout, &intent)?;
         crate::fault::point("after-publish-intents");
     }
     if !renames.is_empty() {
@@ -661,16 +666,17 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
         .collect()
 }
 
-/// Builds one package in `tmp` (files written, not yet synced); returns its digest.
-fn stage(layout: &Layout, p: &Outgoing, tmp: &Path) -> Result<String, SpoolError> {
+/// Builds one package in `tmp` (files written, not yet synced); returns its digest. (A stale
+/// intent for the same name is superseded: intent files are read oldest first.)
+fn stage(p: &Outgoing, tmp: &Path, written: &mut Vec<PathBuf>) -> Result<String, SpoolError> {
     if tmp.exists() {
         fs::remove_dir_all(tmp).map_err(transient(format!("cannot clear {}", tmp.display())))?;
     }
-    forget_intents(layout, std::slice::from_ref(&p.name));
     fs::create_dir_all(tmp).map_err(transient(format!("cannot create {}", tmp.display())))?;
     for (file, bytes) in &p.files {
         let path = tmp.join(file);
         fs::write(&path, bytes).map_err(transient(format!("cannot write {}", path.display())))?;
+        written.push(path);
     }
     Ok(files_digest(&p.files))
 }
@@ -693,67 +699,105 @@ fn read_back(dst: &Path, p: &Outgoing) -> Result<String, SpoolError> {
     })
 }
 
-/// The intents in `state_dir/publishing/`: package name → digest.
+/// The intents in `state_dir/publishing/`: package name → digest, from every `*.intent`
+/// file (one per published batch: `name<TAB>digest` lines).
 fn read_intents(layout: &Layout) -> Result<HashMap<String, String>, SpoolError> {
-    let dir = layout.publishing();
-    let entries = match fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
-        Err(e) => {
-            return Err(SpoolError::Transient {
-                what: format!("cannot read {}", dir.display()),
-                source: e,
-            })
-        }
-    };
-    Ok(entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let (name, digest) = n.rsplit_once('@')?;
-            Some((name.to_string(), digest.to_string()))
-        })
-        .collect())
+    let mut out = HashMap::new();
+    for (_, lines) in intent_files(layout)? {
+        out.extend(lines);
+    }
+    Ok(out)
 }
 
-/// Creates the intents (empty files named `<name>@<digest>`) and makes them durable (one
-/// fsync of their folder: a name is all an intent holds).
-fn write_intents(layout: &Layout, built: &[(String, String)]) -> Result<(), SpoolError> {
+/// Every intent file with its `(name, digest)` lines.
+type IntentFile = (PathBuf, Vec<(String, String)>);
+
+fn intent_files(layout: &Layout) -> Result<Vec<IntentFile>, SpoolError> {
+    let dir = layout.publishing();
+    let unreadable = |e: io::Error| SpoolError::Transient {
+        what: format!("cannot read {}", dir.display()),
+        source: e,
+    };
+    let entries = match fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut files = Vec::new();
+    for e in entries.filter_map(|e| e.ok()) {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "intent") {
+            continue;
+        }
+        let text = fs::read_to_string(&path).map_err(unreadable)?;
+        let lines = text
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(n, d)| (n.to_string(), d.to_string()))
+            .collect();
+        files.push((path, lines));
+    }
+    // oldest first (names begin with the time): a newer intent for a name supersedes
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
+}
+
+/// Writes the batch's intent file (`name<TAB>digest` per package) as `.tmp`, unsynced: the
+/// sync of the staged packages makes it durable with them.
+fn stage_intents(layout: &Layout, built: &[(String, String)]) -> Result<PathBuf, SpoolError> {
     let dir = layout.publishing();
     fs::create_dir_all(&dir).map_err(transient(format!("cannot create {}", dir.display())))?;
-    for (name, digest) in built {
-        let path = dir.join(format!("{name}@{digest}"));
-        File::create(&path).map_err(transient(format!("cannot create {}", path.display())))?;
-    }
+    let tmp = dir.join(format!("{}.tmp", claim_name(built.len() as u64)));
+    let text: String = built.iter().map(|(n, d)| format!("{n}\t{d}\n")).collect();
+    fs::write(&tmp, text).map_err(transient(format!("cannot write {}", tmp.display())))?;
+    Ok(tmp)
+}
+
+/// Makes a staged intent valid — renamed to `.intent`, the folder fsynced — once the packages
+/// and the intent's bytes are durable: an intent is either whole or absent, and never names a
+/// package that is not durably staged.
+fn commit_intents(layout: &Layout, staged: &Path) -> Result<(), SpoolError> {
+    let path = staged.with_extension("intent");
+    fs::rename(staged, &path).map_err(transient(format!("cannot create {}", path.display())))?;
+    let dir = layout.publishing();
     crate::journal::fsync_dir(&dir).map_err(fatal_sync(&dir))
 }
 
-/// Removes the intents of these packages (their `published` is journaled, or they are being
-/// built again). Not synced: a stale intent is removed at the next start
-/// ([`prune_intents`]).
-pub fn forget_intents(layout: &Layout, names: &[String]) {
-    let Ok(intents) = read_intents(layout) else {
+/// Removes the intent files all of whose packages are in `done` (their `published` is
+/// journaled). Not synced: a stale intent is removed at the next start ([`prune_intents`]).
+pub fn forget_intents(layout: &Layout, done: &HashSet<String>) {
+    let Ok(files) = intent_files(layout) else {
         return;
     };
-    for name in names {
-        if let Some(d) = intents.get(name) {
-            let _ = fs::remove_file(layout.publishing().join(format!("{name}@{d}")));
+    for (path, lines) in files {
+        if lines.iter().all(|(n, _)| done.contains(n)) {
+            let _ = fs::remove_file(path);
         }
     }
 }
 
-/// Removes intents of packages no longer waiting to be published (a crash after their
-/// `published` record); returns how many.
+/// Removes intent files none of whose packages is still waiting to be published (a crash
+/// after their `published` record) and unfinished `.tmp` ones; returns how many.
 pub fn prune_intents(layout: &Layout, pending: &HashSet<String>) -> usize {
-    let Ok(intents) = read_intents(layout) else {
+    let Ok(files) = intent_files(layout) else {
         return 0;
     };
-    let stale: Vec<String> = intents
-        .into_keys()
-        .filter(|name| !pending.contains(name))
-        .collect();
-    forget_intents(layout, &stale);
-    stale.len()
+    let mut n = 0;
+    for (path, lines) in files {
+        if lines.iter().all(|(name, _)| !pending.contains(name)) {
+            let _ = fs::remove_file(path);
+            n += 1;
+        }
+    }
+    if let Ok(rd) = fs::read_dir(layout.publishing()) {
+        for e in rd.filter_map(|e| e.ok()) {
+            if e.path().extension().is_some_and(|x| x == "tmp") {
+                let _ = fs::remove_file(e.path());
+                n += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Removes leftovers in `tmp/` (builds interrupted by a crash; they are rebuilt from the journal).

@@ -648,8 +648,8 @@ impl Gateway {
             .collect();
         report.published += events.len();
         self.commit(events)?;
-        let names: Vec<String> = packages.iter().map(|p| p.name.clone()).collect();
-        spool::forget_intents(&self.layout, &names);
+        let done: HashSet<String> = packages.iter().map(|p| p.name.clone()).collect();
+        spool::forget_intents(&self.layout, &done);
         // 2. resting places
         if ready.is_empty() {
             return Ok(());
