@@ -646,17 +646,29 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
                     number,
                 },
                 EventStep::Answered { result, file } => {
-                    let file = file
-                        .map(|f| {
-                            std::fs::canonicalize(&f)
-                                .map_err(|e| format!("--file {}: {e}", f.display()))
-                        })
-                        .transpose()?
-                        .map(|f| f.to_string_lossy().into_owned());
+                    // read here, with the operator's own rights; the service gets a copy
+                    let state = &config.spool.state_dir;
+                    let max = config.limits.max_answer_bytes;
+                    let file = match file.map(|f| control::attach(state, &f, max)).transpose() {
+                        Ok(file) => file,
+                        Err(why) => {
+                            eprintln!("medo-gateway: {why}");
+                            return Ok(ExitCode::from(1));
+                        }
+                    };
                     control::Step::Answered { result, file }
                 }
             };
-            submit(config, control::Command::Progress { id, step })
+            let attachment = match &step {
+                control::Step::Answered { file, .. } => file.clone(),
+                _ => None,
+            };
+            let state = config.spool.state_dir.clone();
+            let submitted = submit(config, control::Command::Progress { id, step });
+            if let (Err(_), Some(a)) = (&submitted, &attachment) {
+                control::detach(&state, a);
+            }
+            submitted
         }
     }
 }

@@ -71,7 +71,8 @@ pub enum Step {
         sstu_id: Option<String>,
         number: Option<String>,
     },
-    /// `file`: a path on the operator's host (the CLI only; the HTTP API never takes one).
+    /// `file`: an attachment reference (`<stem>/<name>` under `control/files/`, made by
+    /// [`attach`]) — never a host path.
     Answered {
         result: String,
         file: Option<String>,
@@ -106,15 +107,20 @@ pub fn dir(state: &Path) -> PathBuf {
     state.join("control")
 }
 
-/// Queues a command; returns its file.
-pub fn submit(state: &Path, command: &Command) -> io::Result<PathBuf> {
-    let dir = dir(state);
-    fs::create_dir_all(&dir)?;
+/// A name unique on this host, in time order: nanoseconds and the process id.
+fn unique_name() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    let name = format!("{nanos:020}-{}.json", std::process::id());
+    format!("{nanos:020}-{}", std::process::id())
+}
+
+/// Queues a command; returns its file.
+pub fn submit(state: &Path, command: &Command) -> io::Result<PathBuf> {
+    let dir = dir(state);
+    fs::create_dir_all(&dir)?;
+    let name = format!("{}.json", unique_name());
     let tmp = dir.join(format!(".{name}.tmp"));
     fs::write(
         &tmp,
@@ -123,6 +129,72 @@ pub fn submit(state: &Path, command: &Command) -> io::Result<PathBuf> {
     let path = dir.join(name);
     fs::rename(&tmp, &path)?;
     Ok(path)
+}
+
+/// Attaches an operator's file to the queue: the CLI copies the regular file (read with the
+/// operator's own rights, at most `max` bytes) into `control/files/<stem>/<name>`; the command
+/// names only the reference `<stem>/<name>` — never a host path, so the service never opens a
+/// path it was given. Returns the reference.
+pub fn attach(state: &Path, file: &Path, max: u64) -> Result<String, String> {
+    let shown = file.display();
+    let meta = fs::metadata(file).map_err(|e| format!("--file {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("--file {shown}: не обычный файл"));
+    }
+    if meta.len() > max {
+        return Err(format!(
+            "--file {shown}: {} байт, больше предела {max} (limits.max_answer_bytes)",
+            meta.len()
+        ));
+    }
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.chars().any(char::is_control))
+        .ok_or_else(|| format!("--file {shown}: нет пригодного имени файла"))?;
+    let stem = unique_name();
+    let dir = dir(state).join("files").join(&stem);
+    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut src = fs::File::open(file).map_err(|e| format!("--file {shown}: {e}"))?;
+    let mut dst =
+        fs::File::create(dir.join(&name)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copied = io::copy(&mut io::Read::take(&mut src, max + 1), &mut dst)
+        .map_err(|e| format!("--file {shown}: {e}"))?;
+    if copied > max {
+        let _ = fs::remove_dir_all(&dir);
+        return Err(format!(
+            "--file {shown}: больше предела {max} (limits.max_answer_bytes)"
+        ));
+    }
+    Ok(format!("{stem}/{name}"))
+}
+
+/// The attached file a reference names: `<stem>/<name>` under `control/files/`, a regular
+/// file (not a link); anything else — an absolute path above all — is refused.
+pub fn attached(state: &Path, reference: &str) -> Result<PathBuf, String> {
+    let mut parts = reference.split('/');
+    let (Some(stem), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("{reference:?}: файл ответа передаётся через appeals event … --file (путь не принимается)"));
+    };
+    let plain = |p: &str| !p.is_empty() && p != "." && p != ".." && !p.contains('\\');
+    if !plain(stem) || !plain(name) {
+        return Err(format!("{reference:?}: не ссылка на приложенный файл"));
+    }
+    let path = dir(state).join("files").join(stem).join(name);
+    match fs::symlink_metadata(&path) {
+        Ok(m) if m.is_file() => Ok(path),
+        Ok(_) => Err(format!("{reference:?}: не обычный файл")),
+        Err(e) => Err(format!("{reference:?}: {e}")),
+    }
+}
+
+/// Removes an attachment (its command was applied and the file kept, or rejected).
+pub fn detach(state: &Path, reference: &str) {
+    if let Some((stem, _)) = reference.split_once('/') {
+        if !stem.is_empty() && stem != "." && stem != ".." {
+            let _ = fs::remove_dir_all(dir(state).join("files").join(stem));
+        }
+    }
 }
 
 /// A queued command's id: its file's name without `.json` (unique: time and process id),

@@ -205,9 +205,9 @@ struct EventBody(control::Step);
 impl EventBody {
     fn step(self) -> Result<control::Step, &'static str> {
         match self.0 {
-            control::Step::Answered { file: Some(_), .. } => {
-                Err("the API takes no file path (files come in the request body)")
-            }
+            control::Step::Answered { file: Some(_), .. } => Err(
+                "the API takes no file path: report «answered» without \"file\", and attach the answer file on the gateway host with `medo-gateway appeals event ID answered --result R --file FILE` (it is read with the operator's rights, at most limits.max_answer_bytes)",
+            ),
             step => Ok(step),
         }
     }

@@ -235,3 +235,66 @@ fn a_running_service_applies_the_step() {
     assert_eq!(show(&env, "1")["executor"], "Петров П.П.");
     env.verify_all();
 }
+
+/// Issue 14, item 8: an answer file is read by the CLI with the operator's rights and copied
+/// into the queue (at most `limits.max_answer_bytes`); the service never opens a path it is
+/// given — a command file naming a host path is refused, nothing is copied.
+#[test]
+fn answer_files_travel_as_copies_never_as_paths() {
+    let env = registered_env();
+    env.add_sections("[limits]\nmax_answer_bytes = 1000");
+    let big = env.root.path().join("big.pdf");
+    fs::write(&big, vec![b'x'; 1001]).unwrap();
+    let big = big.to_str().unwrap().to_string();
+    let answered = |file: &str| {
+        env.cmd(&[
+            "appeals",
+            "event",
+            "1",
+            "answered",
+            "--result",
+            "explained",
+            "--file",
+            file,
+        ])
+    };
+    let out = answered(&big);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_answer_bytes"));
+    let out = answered("/dev/zero");
+    assert_eq!(out.status.code(), Some(1), "not a regular file");
+    // a command file written by hand that names a host path: refused by the service
+    let control = env.state.join("control");
+    fs::create_dir_all(&control).unwrap();
+    fs::write(
+        control.join("00000000000000000001-1.json"),
+        r#"{"op":"progress","id":"1","step":{"step":"answered","result":"explained","file":"/etc/hostname"}}"#,
+    )
+    .unwrap();
+    env.once();
+    assert!(env.records_of_kind("appeal_progress").is_empty());
+    let why =
+        fs::read_to_string(control.join("rejected/00000000000000000001-1.error.txt")).unwrap();
+    assert!(why.contains("путь не принимается"), "{why}");
+    assert!(!env.state.join("answers").exists(), "nothing copied");
+    // the CLI's copy of a small file is kept, the queue's copy removed
+    let small = env.root.path().join("answer.pdf");
+    fs::write(&small, b"%PDF-1.4 answer").unwrap();
+    let out = answered(small.to_str().unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kept = env.state.join("answers/1/answer.pdf");
+    assert_eq!(fs::read(kept).unwrap(), b"%PDF-1.4 answer");
+    let left: Vec<_> = fs::read_dir(control.join("files"))
+        .map(|rd| rd.collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "the attachment is removed: {left:?}");
+    let step = &env.records_of_kind("appeal_progress")[0]["step"];
+    assert!(
+        !step["file"].as_str().unwrap().starts_with('/'),
+        "no host path journaled: {step}"
+    );
+}

@@ -158,6 +158,10 @@ fn events_need_the_token_and_status_needs_the_pin() {
         Some(r#"{"step":"answered","result":"explained","file":"/etc/passwd"}"#),
     );
     assert_eq!(code, 400, "{text}");
+    assert!(
+        text.contains("--file"),
+        "the body says how to send a file: {text}"
+    );
     assert!(!env.state.join("answers").exists(), "no file kept");
 
     // the applicant's view: the PIN from `appeals show --pin`

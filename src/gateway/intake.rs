@@ -236,10 +236,19 @@ impl Gateway {
     pub(super) fn process_commands(&mut self) -> Result<(), GatewayError> {
         for (path, command) in control::pending(&self.layout.state, 64) {
             let id = control::command_id(&path);
+            let attachment = command.as_ref().ok().and_then(attachment_of);
             if self.store.try_command_done(&id)? {
                 // journaled before a crash cut the removal of its file: never applied twice
                 tracing::info!(command = %id, "operator command already applied; removing its file");
+                let appeal = command
+                    .as_ref()
+                    .ok()
+                    .and_then(|c| crate::book::Appeals::find(&self.store, c.id()).ok());
+                if let (Some(a), Some(r)) = (appeal, &attachment) {
+                    self.keep_answer(a.id, r);
+                }
                 control::done(&path);
+                attachment.inspect(|r| control::detach(&self.layout.state, r));
                 continue;
             }
             let (now, _) = self.now();
@@ -251,14 +260,17 @@ impl Gateway {
                 Ok((event, answer)) => {
                     self.commit(vec![event])?;
                     crate::fault::point("after-command-commit");
+                    if let Some((appeal, r)) = &answer {
+                        self.keep_answer(*appeal, r);
+                    }
                     control::done(&path);
-                    self.keep_answer(answer);
                 }
                 Err(why) => {
                     tracing::warn!(command = %path.display(), reason = %why, "operator command rejected");
                     control::reject(&path, &why);
                 }
             }
+            attachment.inspect(|r| control::detach(&self.layout.state, r));
         }
         Ok(())
     }
@@ -290,13 +302,9 @@ impl Gateway {
         let decided = decision::decide_command(&input, &strict, self.context(now));
         strict.take_error()?;
         let answer = match (&decided, &input.answer_file) {
-            (Ok(Event::AppealProgress { appeal, .. }), Some(Ok(_))) => match command {
-                control::Command::Progress {
-                    step: control::Step::Answered { file: Some(f), .. },
-                    ..
-                } => Some((*appeal, f.clone())),
-                _ => None,
-            },
+            (Ok(Event::AppealProgress { appeal, .. }), Some(Ok(_))) => {
+                attachment_of(command).map(|r| (*appeal, r))
+            }
             _ => None,
         };
         Ok(decided.map(|e| (e, answer)))
@@ -334,7 +342,11 @@ impl Gateway {
             control::Command::Progress {
                 step: control::Step::Answered { file: Some(f), .. },
                 ..
-            } => Some(answer_file_name(f)),
+            } => Some(control::attached(&self.layout.state, f).map(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            })),
             _ => None,
         };
         CommandInput {
@@ -373,21 +385,30 @@ impl Gateway {
         appeals::facts(&package, &head).ok_or_else(|| "пакет обращения — не документ".to_string())
     }
 
-    /// Keeps an answer file under `state_dir/answers/<id>/` — after its step is journaled.
-    fn keep_answer(&self, answer: Option<(u64, String)>) {
-        let Some((appeal, file)) = answer else {
-            return;
-        };
-        let src = Path::new(&file);
-        let Some(name) = src.file_name() else {
-            return;
-        };
-        let dir = self.layout.state.join("answers").join(appeal.to_string());
-        if let Err(e) =
-            std::fs::create_dir_all(&dir).and_then(|_| std::fs::copy(src, dir.join(name)))
-        {
-            tracing::error!(appeal, error = %e, "the answer is journaled but its file could not be kept; copy it into state_dir/answers by hand");
+    /// Keeps an attached answer file under `state_dir/answers/<id>/` — after its step is
+    /// journaled (a copy: doing it again after a crash is harmless).
+    fn keep_answer(&self, appeal: u64, reference: &str) {
+        let kept = control::attached(&self.layout.state, reference).and_then(|src| {
+            let dir = self.layout.state.join("answers").join(appeal.to_string());
+            let name = src.file_name().ok_or("no file name")?.to_owned();
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::copy(&src, dir.join(name)))
+                .map_err(|e| e.to_string())
+        });
+        if let Err(e) = kept {
+            tracing::error!(appeal, error = %e, "the answer is journaled but its file could not be kept");
         }
+    }
+}
+
+/// The attachment a command carries (an answer file), if any.
+fn attachment_of(c: &control::Command) -> Option<String> {
+    match c {
+        control::Command::Progress {
+            step: control::Step::Answered { file, .. },
+            ..
+        } => file.clone(),
+        _ => None,
     }
 }
 
@@ -399,19 +420,6 @@ fn signature_head(dir: &Path, zip: Option<&str>, name: &str) -> Option<String> {
         None => read_member(dir, name, SIGNATURE_HEAD).ok()?.0,
     };
     Some(appeals::signature_encoding(&bytes).to_string())
-}
-
-/// An answer file's name when it is a readable regular file, or why not.
-fn answer_file_name(f: &str) -> Result<String, String> {
-    let src = Path::new(f);
-    let name = src
-        .file_name()
-        .ok_or_else(|| format!("--file {f}: нет имени файла"))?;
-    match std::fs::metadata(src) {
-        Ok(m) if m.is_file() => Ok(name.to_string_lossy().into_owned()),
-        Ok(_) => Err(format!("--file {f}: не обычный файл")),
-        Err(e) => Err(format!("--file {f}: {e}")),
-    }
 }
 
 /// The links of a document as the core sees them.

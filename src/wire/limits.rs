@@ -33,6 +33,9 @@ pub struct Limits {
     pub max_zip_ratio: u64,
     /// Below this many decompressed bytes an entry's ratio is not checked (tiny files compress well).
     pub ratio_check_after_bytes: u64,
+    /// Largest answer file an operator attaches to «рассмотрено» (it goes to ССТУ.РФ base64
+    /// encoded, under 10^7 characters there: 7 MiB).
+    pub max_answer_bytes: u64,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             max_zip_entry_bytes: 2 * 1024 * 1024 * 1024,
             max_zip_ratio: 1_000,
             ratio_check_after_bytes: 1024 * 1024,
+            max_answer_bytes: 7 * 1024 * 1024,
         }
     }
 }
