@@ -112,6 +112,7 @@ pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
             .map_err(|e| SpoolError::Setup(format!("cannot create {}: {e}", dir.display())))?;
     }
     same_filesystem(&[&layout.inbound, &layout.outbound, &layout.state])?;
+    check_layout(layout)?;
     let probe = layout.state.join(".write-probe");
     File::create(&probe)
         .and_then(|_| fs::remove_file(&probe))
@@ -144,6 +145,56 @@ fn same_filesystem(dirs: &[&Path]) -> Result<(), SpoolError> {
 
 #[cfg(not(unix))]
 fn same_filesystem(_dirs: &[&Path]) -> Result<(), SpoolError> {
+    Ok(())
+}
+
+/// The three spool folders are real folders — not symbolic links — and none is, or lies
+/// inside, another, compared by device and inode whatever the path text says (inbound
+/// replaced by a link into state_dir would have the service claim its own journal). Checked
+/// at start and before every claim.
+#[cfg(unix)]
+pub fn check_layout(layout: &Layout) -> Result<(), SpoolError> {
+    use std::os::unix::fs::MetadataExt;
+    let named = [
+        ("inbound", &layout.inbound),
+        ("outbound", &layout.outbound),
+        ("state_dir", &layout.state),
+    ];
+    let setup = |p: &Path, e: io::Error| SpoolError::Setup(format!("{}: {e}", p.display()));
+    for (what, p) in named {
+        let m = fs::symlink_metadata(p).map_err(|e| setup(p, e))?;
+        if m.file_type().is_symlink() {
+            return Err(SpoolError::Setup(format!(
+                "{what} {} is a symbolic link: configure the real folder",
+                p.display()
+            )));
+        }
+    }
+    let id = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| (m.dev(), m.ino()))
+            .map_err(|e| setup(p, e))
+    };
+    for (outer_what, outer) in named {
+        let outer_id = id(outer)?;
+        for (inner_what, inner) in named.iter().filter(|(w, _)| *w != outer_what) {
+            let real = fs::canonicalize(inner).map_err(|e| setup(inner, e))?;
+            for ancestor in real.ancestors() {
+                if id(ancestor)? == outer_id {
+                    return Err(SpoolError::Setup(format!(
+                        "{inner_what} {} is {outer_what} {} or lies inside it: they must be separate folders",
+                        inner.display(),
+                        outer.display()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn check_layout(_layout: &Layout) -> Result<(), SpoolError> {
     Ok(())
 }
 

@@ -115,3 +115,57 @@ fn a_crash_before_the_rename_publishes_the_staged_packages_once() {
     );
     env.verify_all();
 }
+
+/// Item 6: inbound replaced by a symbolic link into state_dir (an admin's mistake): the
+/// gateway refuses to run (exit 2) and claims nothing of its own state; the journal keeps
+/// every record.
+#[cfg(unix)]
+#[test]
+fn inbound_linked_into_state_dir_is_refused() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.2", "appeal");
+    let records = env.journal_lines().len();
+    std::fs::remove_dir_all(&env.inbound).unwrap();
+    std::os::unix::fs::symlink(&env.state, &env.inbound).unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    assert_eq!(out.status.code(), Some(2), "refused at start");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    assert_eq!(
+        env.journal_lines().len(),
+        records,
+        "nothing claimed or journaled"
+    );
+    env.verify_all();
+}
+
+/// Item 6: folders that overlap without any link (inbound configured inside state_dir, or
+/// state_dir inside inbound) are refused too — compared by device and inode.
+#[test]
+fn overlapping_spool_folders_are_refused() {
+    for (inbound_in_state, expect) in [(true, "inbound"), (false, "state_dir")] {
+        let env = Env::new();
+        let text = std::fs::read_to_string(&env.config).unwrap();
+        let (from, to) = if inbound_in_state {
+            let inner = env.state.join("in");
+            std::fs::create_dir_all(&inner).unwrap();
+            (
+                format!("inbound = \"{}\"", env.inbound.display()),
+                format!("inbound = \"{}\"", inner.display()),
+            )
+        } else {
+            let inner = env.inbound.join("state");
+            (
+                format!("state_dir = \"{}\"", env.state.display()),
+                format!("state_dir = \"{}\"", inner.display()),
+            )
+        };
+        std::fs::write(&env.config, text.replace(&from, &to)).unwrap();
+        let out = env.cmd(&["run", "--once"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{expect} ")) && err.contains("lies inside"),
+            "{err}"
+        );
+    }
+}
