@@ -310,15 +310,41 @@ pub fn format_number(template: &str, seq: u64, date: Date) -> String {
     out
 }
 
-/// A six-digit PIN for applicant status lookups: HMAC-SHA256(secret, appeal id), so it can be
-/// shown again to an operator without being stored; only its hash is journaled.
+/// Digits of a PIN issued now. At most `http::PIN_WRONG_TRIES` wrong tries per number per minute
+/// (the HTTP API locks the number after them), guessing one of 10^10 PINs takes on average
+/// 5·10^9 tries ÷ 5 a minute = 10^9 minutes, about 1,900 years.
+pub const PIN_DIGITS: usize = 10;
+
+/// The PIN for applicant status lookups: HMAC-SHA256(secret, appeal id), so it can be shown
+/// again to an operator without being stored; only its hash is journaled. Ten digits.
 pub fn pin(secret: &[u8], appeal: u64) -> String {
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(format!("pin/{appeal}").as_bytes());
-    let bytes = mac.finalize().into_bytes();
+    let bytes = pin_mac(secret, &format!("pin/v2/{appeal}"));
+    let n = u64::from_be_bytes(bytes[..8].try_into().expect("32 bytes")) % 10_000_000_000;
+    format!("{n:010}")
+}
+
+/// The six-digit PIN issued before ten-digit ones (appeals registered earlier keep it).
+fn pin_v1(secret: &[u8], appeal: u64) -> String {
+    let bytes = pin_mac(secret, &format!("pin/{appeal}"));
     let n = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) % 1_000_000;
     format!("{n:06}")
+}
+
+fn pin_mac(secret: &[u8], what: &str) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(what.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The PIN an appeal was issued: the one whose hash was journaled (six digits for appeals
+/// registered before ten-digit PINs).
+pub fn issued_pin(secret: &[u8], appeal: u64, journaled_hash: Option<&str>) -> String {
+    let old = pin_v1(secret, appeal);
+    match journaled_hash {
+        Some(h) if h == pin_hash(appeal, &old) => old,
+        _ => pin(secret, appeal),
+    }
 }
 
 /// The stored form of a PIN: SHA-256 over the appeal id and the PIN.
@@ -351,9 +377,9 @@ mod tests {
     }
 
     #[test]
-    fn pins_are_stable_six_digits_and_stored_hashed() {
+    fn pins_are_stable_ten_digits_and_stored_hashed() {
         let p = pin(b"secret", 12);
-        assert_eq!(p.len(), 6);
+        assert_eq!(p.len(), PIN_DIGITS);
         assert_eq!(p, pin(b"secret", 12));
         assert_ne!(p, pin(b"secret", 13));
         assert_ne!(pin_hash(12, &p), p);
@@ -368,5 +394,17 @@ mod tests {
             "base64"
         );
         assert_eq!(signature_encoding(&[0xff, 0x00]), "unknown");
+    }
+
+    #[test]
+    fn pins_issued_before_keep_working_new_ones_have_ten_digits() {
+        let secret = b"0123456789abcdef";
+        let new = pin(secret, 7);
+        assert_eq!(new.len(), PIN_DIGITS);
+        assert_eq!(issued_pin(secret, 7, Some(&pin_hash(7, &new))), new);
+        let old = pin_v1(secret, 7);
+        assert_eq!(old.len(), 6);
+        assert_eq!(issued_pin(secret, 7, Some(&pin_hash(7, &old))), old);
+        assert_eq!(issued_pin(secret, 7, None), new);
     }
 }

@@ -24,6 +24,47 @@ use crate::control;
 
 /// Status lookups allowed per client per minute.
 pub const STATUS_LOOKUPS_PER_MINUTE: u32 = 20;
+/// Wrong PINs for one number after which that number answers «not found» to every PIN —
+/// the right one too — until no wrong PIN has come for [`PIN_LOCK`].
+pub const PIN_WRONG_TRIES: u32 = 5;
+/// How long a number stays locked after its last wrong PIN.
+pub const PIN_LOCK: Duration = Duration::from_secs(60);
+
+/// Wrong PINs per appeal number (whatever the addresses they come from): a lock after
+/// [`PIN_WRONG_TRIES`] that ends [`PIN_LOCK`] after the last wrong try, so an attacker can
+/// neither guess on (10^10 PINs at 5 a minute) nor lock the applicant out for longer than the
+/// attack lasts plus a minute.
+#[derive(Debug, Default)]
+pub struct PinGuard {
+    wrong: HashMap<String, (u32, Instant)>,
+}
+
+impl PinGuard {
+    /// Whether lookups of `number` are locked at `now`.
+    pub fn locked(&self, number: &str, now: Instant) -> bool {
+        self.wrong
+            .get(number)
+            .is_some_and(|(n, last)| *n >= PIN_WRONG_TRIES && now.duration_since(*last) < PIN_LOCK)
+    }
+
+    /// A wrong PIN (or a try while locked) for `number` at `now`.
+    pub fn failed(&mut self, number: &str, now: Instant) {
+        if self.wrong.len() > 100_000 {
+            self.wrong
+                .retain(|_, (_, last)| now.duration_since(*last) < PIN_LOCK);
+        }
+        let e = self.wrong.entry(number.to_string()).or_insert((0, now));
+        if now.duration_since(e.1) >= PIN_LOCK {
+            e.0 = 0;
+        }
+        *e = (e.0.saturating_add(1), now);
+    }
+
+    /// The right PIN: the count starts again.
+    pub fn succeeded(&mut self, number: &str) {
+        self.wrong.remove(number);
+    }
+}
 
 /// What the handlers share.
 pub struct HttpState {
@@ -37,6 +78,7 @@ pub struct HttpState {
     /// The bearer token for write endpoints; `None` disables them (403).
     pub token: Option<String>,
     limiter: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    pins: Mutex<PinGuard>,
 }
 
 impl HttpState {
@@ -53,6 +95,7 @@ impl HttpState {
             metrics,
             token,
             limiter: Mutex::new(HashMap::new()),
+            pins: Mutex::new(PinGuard::default()),
         }
     }
 
@@ -151,13 +194,26 @@ async fn status(
         );
     }
     let not_found = || error(StatusCode::NOT_FOUND, "no appeal with this number and PIN");
-    // only our registration number, and only with the right PIN
-    let Ok(a) = state.book.find(&q.number) else {
+    let number = crate::appeals::normalize_number(&q.number);
+    let now = Instant::now();
+    let mut pins = state.pins.lock().expect("pin guard lock");
+    if pins.locked(&number, now) {
+        pins.failed(&number, now);
+        return not_found();
+    }
+    // only our registration number, and only with the right PIN (spaces and dashes aside)
+    let pin: String = q.pin.chars().filter(char::is_ascii_digit).collect();
+    let found = state.book.find(&q.number).ok().filter(|a| {
+        a.number.as_deref() == Some(q.number.trim())
+            && a.pin_hash.as_deref() == Some(pin_hash(a.id, &pin).as_str())
+    });
+    let Some(a) = found else {
+        pins.failed(&number, now);
         return not_found();
     };
-    let pin_ok = a.number.as_deref() == Some(q.number.trim())
-        && a.pin_hash.as_deref() == Some(pin_hash(a.id, q.pin.trim()).as_str());
-    if !pin_ok || a.state == AppealState::Received || a.state == AppealState::Refused {
+    pins.succeeded(&number);
+    drop(pins);
+    if a.state == AppealState::Received || a.state == AppealState::Refused {
         return not_found();
     }
     Json(ApplicantStatus {
@@ -276,4 +332,31 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_locks_after_wrong_pins_and_opens_a_minute_after_the_last() {
+        let mut g = PinGuard::default();
+        let t0 = Instant::now();
+        for i in 0..PIN_WRONG_TRIES {
+            assert!(!g.locked("ОГ-1/26", t0), "open before try {i}");
+            g.failed("ОГ-1/26", t0);
+        }
+        assert!(g.locked("ОГ-1/26", t0 + Duration::from_secs(59)));
+        assert!(!g.locked("ОГ-2/26", t0), "other numbers stay open");
+        // the attack goes on: every try while locked extends the lock
+        g.failed("ОГ-1/26", t0 + Duration::from_secs(50));
+        assert!(g.locked("ОГ-1/26", t0 + Duration::from_secs(109)));
+        // it stopped: a minute after the last wrong try the right PIN works again
+        assert!(!g.locked("ОГ-1/26", t0 + Duration::from_secs(110)));
+        g.failed("ОГ-1/26", t0 + Duration::from_secs(111));
+        assert!(
+            !g.locked("ОГ-1/26", t0 + Duration::from_secs(111)),
+            "the count started again"
+        );
+    }
 }

@@ -234,7 +234,7 @@ pub fn details(
         // every appeal that has our number has a PIN
         pin: pin_secret
             .filter(|_| a.number.is_some())
-            .map(|s| crate::appeals::pin(s, a.id)),
+            .map(|s| crate::appeals::issued_pin(s, a.id, a.pin_hash.as_deref())),
         cites: related(book, &a.cites),
         cited_by: related(book, &a.cited_by),
     }

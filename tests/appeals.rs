@@ -280,7 +280,7 @@ fn manual_mode_waits_for_the_operator() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["status"], "зарегистрировано");
     assert_eq!(v["decided_by"], "operator");
-    assert_eq!(v["pin"].as_str().unwrap().len(), 6);
+    assert_eq!(v["pin"].as_str().unwrap().len(), 10);
     assert_eq!(
         v["annotation"],
         "О направлении обращения гражданина для рассмотрения по компетенции"

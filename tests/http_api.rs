@@ -218,6 +218,23 @@ fn events_need_the_token_and_status_needs_the_pin() {
     );
     assert_eq!(wrong.0, 404);
     assert_eq!(wrong, unknown);
+    // issue 14, item 9: after five wrong PINs the number is locked — even the right PIN gets
+    // the same «not found» (a lock lasts a minute after the last wrong try: unit-tested)
+    for _ in 0..4 {
+        let url = format!("/api/v1/status?number={}&pin=0000000000", enc(&number));
+        assert_eq!(request(port, "GET", &url, None, None).0, 404);
+    }
+    let locked = request(
+        port,
+        "GET",
+        &format!("/api/v1/status?number={}&pin={pin}", enc(&number)),
+        None,
+        None,
+    );
+    assert_eq!(
+        locked, unknown,
+        "locked: the right PIN answers like an unknown number"
+    );
     // rate limit per client
     let mut limited = false;
     for _ in 0..40 {
