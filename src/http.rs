@@ -317,7 +317,16 @@ async fn event(
     }
 }
 
-/// Serves on a bound listener until `shutdown` resolves.
+/// Most connections served at once; more are closed at once (the process's file descriptors
+/// belong to the spool first: a flood of idle clients must never stop intake).
+pub const MAX_CONNECTIONS: usize = 256;
+/// A client must send a request's headers within this time, or the connection is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest a connection lives, whatever it does (a slow body, a kept-alive idle one).
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Serves on a bound listener until `shutdown` resolves: each connection under
+/// [`HEADER_READ_TIMEOUT`] and [`CONNECTION_LIFETIME`], at most [`MAX_CONNECTIONS`] at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<HttpState>,
@@ -326,12 +335,55 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(listen = %addr, "HTTP API listening");
     }
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let app = router(state);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // out of descriptors or the like: back off instead of spinning
+                tracing::warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(
+                limit = MAX_CONNECTIONS,
+                "too many HTTP connections; closing a new one"
+            );
+            continue;
+        };
+        tokio::spawn(connection(stream, peer, app.clone(), slot));
+    }
+}
+
+/// One HTTP/1 connection, bounded in time; the client's address is given to the handlers.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+) {
+    use tower::ServiceExt;
+    let service = hyper::service::service_fn(
+        move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request.map(axum::body::Body::new))
+        },
+    );
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let served = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    if let Ok(Err(e)) = tokio::time::timeout(CONNECTION_LIFETIME, served).await {
+        tracing::debug!(error = %e, "HTTP connection ended with an error");
+    }
 }
 
 #[cfg(test)]

@@ -318,3 +318,62 @@ fn metrics_are_served_in_prometheus_text() {
         .all(|l| l.starts_with("medo_")));
     drop(service);
 }
+
+/// Issue 14, item 10: a flood of half-sent requests (more than the service's descriptors)
+/// neither stops intake nor keeps the API down: connections beyond the cap are closed, idle
+/// ones time out after the header-read timeout (10 s), and an appeal dropped meanwhile is
+/// answered.
+#[cfg(unix)]
+#[test]
+fn idle_connections_never_starve_intake() {
+    const FLOOD: usize = 600;
+    // the test itself holds FLOOD sockets
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on this process
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    if lim.rlim_max < FLOOD as u64 + 200 {
+        eprintln!(
+            "SKIPPED idle-connection flood: hard descriptor limit {} too low",
+            lim.rlim_max
+        );
+        return;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    let (env, port) = env_with_http(None);
+    let service = Service::start_with(&env, Some(512));
+    wait_http(port);
+    let mut held = Vec::new();
+    for _ in 0..FLOOD {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
+            held.push(s);
+        }
+    }
+    env.drop_sample("urog-appeal-2.7.1", "during-flood");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.receipts().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "intake starved: {:?}",
+            env.outbound_names()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // the idle ones are closed after the header-read timeout; the API answers again
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, _) = std::panic::catch_unwind(|| request(port, "GET", "/healthz", None, None))
+            .unwrap_or((0, String::new()));
+        if code == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/healthz stayed down");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    drop(held);
+    assert!(service.stop().success());
+}

@@ -251,12 +251,31 @@ pub struct Service(pub std::process::Child);
 impl Service {
     /// Starts the service and waits until it has journaled `service_start`.
     pub fn start(env: &Env) -> Service {
-        let child = bin()
-            .arg("--config")
-            .arg(&env.config)
-            .arg("run")
-            .spawn()
-            .unwrap();
+        Service::start_with(env, None)
+    }
+
+    /// Starts `run` with at most `nofile` open file descriptors (as `LimitNOFILE` would).
+    pub fn start_with(env: &Env, nofile: Option<u64>) -> Service {
+        let mut cmd = bin();
+        cmd.arg("--config").arg(&env.config).arg("run");
+        #[cfg(unix)]
+        if let Some(n) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().unwrap();
         let service = Service(child);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while env.records_of_kind("service_start").len() <= env.count_stops() {
