@@ -76,6 +76,8 @@ struct RawHttp {
     #[serde(default)]
     listen: Option<String>,
     #[serde(default)]
+    public_listen: Option<String>,
+    #[serde(default)]
     api_token_file: Option<PathBuf>,
 }
 
@@ -225,6 +227,8 @@ pub struct Config {
     pub sstu_department_id: Option<String>,
     /// Where the HTTP API listens (off when `None`).
     pub http_listen: Option<std::net::SocketAddr>,
+    /// Where the public listener (the applicant's status, `/healthz`) listens, if anywhere.
+    pub http_public_listen: Option<std::net::SocketAddr>,
     /// File holding the bearer token for write endpoints (disabled when `None`).
     pub api_token_file: Option<PathBuf>,
     /// Waits before each re-send of our documents that got no receipt (the last repeats).
@@ -336,14 +340,22 @@ impl Config {
             time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
         )
         .map_err(|_| invalid(format!("gateway.utc_offset {offset_text:?}: use ±hh:mm")))?;
-        let http_listen = match raw.http.as_ref().and_then(|h| h.listen.as_deref()) {
-            None | Some("") => None,
-            Some(a) => Some(a.parse().map_err(|_| {
+        let address = |key: &str, a: Option<&str>| match a {
+            None | Some("") => Ok(None),
+            Some(a) => a.parse().map(Some).map_err(|_| {
                 invalid(format!(
-                    "http.listen {a:?}: use ADDR:PORT, e.g. 127.0.0.1:8080"
+                    "http.{key} {a:?}: use ADDR:PORT, e.g. 127.0.0.1:8080"
                 ))
-            })?),
+            }),
         };
+        let http_listen = address(
+            "listen",
+            raw.http.as_ref().and_then(|h| h.listen.as_deref()),
+        )?;
+        let http_public_listen = address(
+            "public_listen",
+            raw.http.as_ref().and_then(|h| h.public_listen.as_deref()),
+        )?;
         let l = &raw.limits;
         if l.max_xml_depth == 0 || l.max_zip_entries == 0 || l.max_message_bytes == 0 {
             return Err(invalid("limits must be positive".into()));
@@ -385,6 +397,7 @@ impl Config {
                 holidays,
             },
             http_listen,
+            http_public_listen,
             checkpoint_every: raw
                 .journal
                 .and_then(|j| j.checkpoint_every)

@@ -1,4 +1,6 @@
-//! The HTTP API inside `run` (when `[http] listen` is set): SED events
+//! The HTTP API inside `run`: the operators' listener (`[http] listen`: dashboard, metrics,
+//! the write API; off loopback the dashboard and metrics need the token) and, optionally, a
+//! public one (`[http] public_listen`: the applicant's status and `/healthz` only). SED events
 //! (`POST /api/v1/appeals/{id}/events`, bearer token from `api_token_file`), the applicant's
 //! status (`GET /api/v1/status?number=…&pin=…`, rate-limited per client; a wrong PIN answers
 //! exactly like an unknown number), `/metrics` (Prometheus text) and `/healthz`. Reads appeals from the store (every commit
@@ -79,6 +81,9 @@ pub struct HttpState {
     pub token: Option<String>,
     limiter: Mutex<HashMap<IpAddr, (Instant, u32)>>,
     pins: Mutex<PinGuard>,
+    /// The operators' listener is bound to a loopback address (then the dashboard and
+    /// `/metrics` need no token).
+    pub loopback: bool,
 }
 
 impl HttpState {
@@ -96,6 +101,7 @@ impl HttpState {
             token,
             limiter: Mutex::new(HashMap::new()),
             pins: Mutex::new(PinGuard::default()),
+            loopback: true,
         }
     }
 
@@ -115,27 +121,49 @@ impl HttpState {
     }
 }
 
-/// The routes.
-pub fn router(state: Arc<HttpState>) -> Router {
-    Router::new()
-        .route("/", get(dashboard))
+/// Which routes a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// `[http] listen`: the dashboard, `/metrics`, the write API (and the status lookup).
+    Operators,
+    /// `[http] public_listen`: only `GET /api/v1/status` and `/healthz`; anything else 404.
+    Public,
+}
+
+/// The routes of a surface.
+pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
+    let public = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get(|State(state): State<Arc<HttpState>>| async move {
-                let body = state.metrics.read().expect("metrics lock").render();
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4",
-                    )],
-                    body,
-                )
-            }),
-        )
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/appeals/{id}/events", post(event))
-        .with_state(state)
+        .route("/api/v1/status", get(status));
+    let routes = match surface {
+        Surface::Public => public,
+        Surface::Operators => public
+            .route("/", get(dashboard))
+            .route("/metrics", get(metrics))
+            .route("/api/v1/appeals/{id}/events", post(event)),
+    };
+    routes.with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = operators_only(&state, &headers) {
+        return r;
+    }
+    let body = state.metrics.read().expect("metrics lock").render();
+    let text = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/plain; version=0.0.4",
+    )];
+    (text, body).into_response()
+}
+
+/// On an operators' listener bound to a non-loopback address, the dashboard and `/metrics`
+/// need the bearer token too; `None` when the request may pass.
+fn operators_only(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
+    if state.loopback {
+        return None;
+    }
+    refusal(state, headers)
 }
 
 fn error(code: StatusCode, message: &str) -> Response {
@@ -149,8 +177,12 @@ struct DashboardQuery {
 
 async fn dashboard(
     State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
     Query(q): Query<DashboardQuery>,
 ) -> Response {
+    if let Some(r) = operators_only(&state, &headers) {
+        return r;
+    }
     let state = state.clone();
     // the page reads the journal and folders: off the async threads
     let html = tokio::task::spawn_blocking(move || {
@@ -330,12 +362,13 @@ pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<HttpState>,
+    surface: Surface,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(listen = %addr, "HTTP API listening");
+        tracing::info!(listen = %addr, surface = ?surface, "HTTP API listening");
     }
-    let app = router(state);
+    let app = router(state, surface);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {

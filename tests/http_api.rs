@@ -377,3 +377,49 @@ fn idle_connections_never_starve_intake() {
     drop(held);
     assert!(service.stop().success());
 }
+
+/// Issue 14, item 11: the public listener serves the applicant's status and /healthz only;
+/// the operators' listener, bound off loopback, wants the token for the dashboard and
+/// /metrics too.
+#[test]
+fn public_and_operator_surfaces_are_separate() {
+    let env = Env::new();
+    let (operators, public) = (free_port(), free_port());
+    let token = env.root.path().join("token");
+    fs::write(&token, "s3cret-token\n").unwrap();
+    env.add_sections(&format!(
+        "[http]\nlisten = \"0.0.0.0:{operators}\"\npublic_listen = \"127.0.0.1:{public}\"\napi_token_file = {token:?}\n"
+    ));
+    env.deliver("urog-appeal-2.2", "a");
+    let service = Service::start(&env);
+    wait_http(public);
+    wait_http(operators);
+    let get = |port, path: &str, token| request(port, "GET", path, token, None).0;
+    assert_eq!(get(public, "/healthz", None), 200);
+    assert_eq!(get(public, "/api/v1/status?number=x&pin=1", None), 404);
+    for path in ["/", "/metrics", "/?q=%D0%9E%D0%93"] {
+        assert_eq!(get(public, path, None), 404, "{path} is not public");
+    }
+    let body = r#"{"step":"executor-assigned","executor":"X"}"#;
+    let post = |port| {
+        request(
+            port,
+            "POST",
+            "/api/v1/appeals/1/events",
+            Some("s3cret-token"),
+            Some(body),
+        )
+        .0
+    };
+    assert_eq!(post(public), 404, "no write API on the public listener");
+    assert_eq!(
+        get(operators, "/", None),
+        401,
+        "off loopback the dashboard needs the token"
+    );
+    assert_eq!(get(operators, "/metrics", None), 401);
+    assert_eq!(get(operators, "/", Some("s3cret-token")), 200);
+    assert_eq!(get(operators, "/metrics", Some("s3cret-token")), 200);
+    assert_eq!(post(operators), 200);
+    assert!(service.stop().success());
+}

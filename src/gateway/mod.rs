@@ -809,6 +809,54 @@ impl Gateway {
     }
 }
 
+/// A running HTTP listener: what stops it, and its task.
+type Listener = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// Starts the configured HTTP listeners: the operators' (`[http] listen`) and the public one
+/// (`[http] public_listen`), sharing one state (limits, PIN locks).
+async fn start_http(
+    config: &Config,
+    store: Store,
+    metrics: std::sync::Arc<std::sync::RwLock<crate::metrics::Metrics>>,
+) -> Result<Vec<Listener>, GatewayError> {
+    use crate::http::Surface;
+    let surfaces = [
+        (config.http_listen, Surface::Operators),
+        (config.http_public_listen, Surface::Public),
+    ];
+    if surfaces.iter().all(|(a, _)| a.is_none()) {
+        return Ok(Vec::new());
+    }
+    let token = match &config.api_token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| {
+                GatewayError::Other(format!("cannot read api_token_file {}: {e}", f.display()))
+            })
+            .map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty()))?,
+        None => None,
+    };
+    let mut state = crate::http::HttpState::new(config.clone(), store, metrics, token);
+    state.loopback = config.http_listen.is_none_or(|a| a.ip().is_loopback());
+    let state = std::sync::Arc::new(state);
+    let mut listeners = Vec::new();
+    for (address, surface) in surfaces {
+        let Some(address) = address else { continue };
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| GatewayError::Other(format!("cannot listen on {address}: {e}")))?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let stopped = async {
+            let _ = rx.await;
+        };
+        let serving = crate::http::serve(listener, state.clone(), surface, stopped);
+        listeners.push((tx, tokio::spawn(serving)));
+    }
+    Ok(listeners)
+}
+
 /// Capped exponential backoff: 1 s, 2 s, 4 s … 64 s.
 pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.saturating_sub(1).min(6))
@@ -923,8 +971,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     use notify::Watcher;
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
-    let http_listen = config.http_listen;
-    let token_file = config.api_token_file.clone();
     let control_dir = control::dir(&config.spool.state_dir);
     let _ = std::fs::create_dir_all(&control_dir);
     let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config))
@@ -946,45 +992,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let store_for_http = gw.appeals().clone();
     let shared_metrics =
         std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
-    let (http_stop, http_task) = match http_listen {
-        Some(listen) => {
-            let token = match &token_file {
-                Some(f) => Some(
-                    std::fs::read_to_string(f)
-                        .map_err(|e| {
-                            GatewayError::Other(format!(
-                                "cannot read api_token_file {}: {e}",
-                                f.display()
-                            ))
-                        })?
-                        .trim()
-                        .to_string(),
-                )
-                .filter(|t| !t.is_empty()),
-                None => None,
-            };
-            let state = std::sync::Arc::new(crate::http::HttpState::new(
-                gw.config().clone(),
-                store_for_http,
-                shared_metrics.clone(),
-                token,
-            ));
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| GatewayError::Other(format!("cannot listen on {listen}: {e}")))?;
-            let task = tokio::spawn(crate::http::serve(listener, state, async {
-                let _ = rx.await;
-            }));
-            (Some(tx), Some(task))
-        }
-        None => (None, None),
-    };
+    let http = start_http(gw.config(), store_for_http, shared_metrics.clone()).await?;
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
     tokio::pin!(shutdown);
     let mut failures = 0u32;
     loop {
-        let publish_metrics = http_task.is_some();
+        let publish_metrics = !http.is_empty();
         let (back, result) = tokio::task::spawn_blocking(move || {
             let r = gw.pass();
             let m = match (&r, publish_metrics) {
@@ -1036,7 +1049,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     }
     drop(watcher);
-    if let (Some(stop), Some(task)) = (http_stop, http_task) {
+    for (stop, task) in http {
         let _ = stop.send(());
         let _ = task.await;
     }
