@@ -60,6 +60,38 @@ pub enum StoreError {
     Decode(String),
 }
 
+impl StoreError {
+    /// Whether the error is the machine's (disk full, quota, read-only, no rights, no
+    /// descriptors or memory), not the store's own data.
+    pub fn is_environment(&self) -> bool {
+        let StoreError::Sled(sled::Error::Io(e)) = self else {
+            return false;
+        };
+        #[cfg(unix)]
+        if let Some(code) = e.raw_os_error() {
+            return [
+                libc::ENOSPC,
+                libc::EDQUOT,
+                libc::EROFS,
+                libc::EACCES,
+                libc::EPERM,
+                libc::EMFILE,
+                libc::ENFILE,
+                libc::ENOMEM,
+                libc::EIO,
+            ]
+            .contains(&code);
+        }
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::StorageFull
+                | std::io::ErrorKind::ReadOnlyFilesystem
+                | std::io::ErrorKind::PermissionDenied
+                | std::io::ErrorKind::OutOfMemory
+        )
+    }
+}
+
 impl From<TransactionError<StoreError>> for StoreError {
     fn from(e: TransactionError<StoreError>) -> Self {
         match e {
@@ -169,6 +201,9 @@ impl Store {
     pub fn open_or_reset(dir: &Path) -> Result<(Store, Option<PathBuf>), StoreError> {
         match Store::open(dir) {
             Ok(s) => Ok((s, None)),
+            // a full or read-only disk, missing rights: the store is fine, the place is not —
+            // moving it aside would cost a rebuild at every restart and fix nothing
+            Err(e) if e.is_environment() => Err(e),
             Err(e) => {
                 let aside = dir.with_extension(format!("corrupt-{}", std::process::id()));
                 tracing::warn!(error = %e, moved_to = %aside.display(), "store cannot be opened; moving it aside and rebuilding it from the journal");

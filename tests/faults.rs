@@ -244,3 +244,53 @@ fn a_claimed_folder_removed_from_outside_does_not_stall_the_others() {
     assert!(service.stop().success());
     env.verify_all();
 }
+
+/// Issue 14, item 7: restarts on a full state disk keep the store where it is (no
+/// `store.corrupt-*` copy, no rebuild): a full disk is not a corrupt store.
+#[test]
+fn a_full_state_disk_is_not_a_corrupt_store() {
+    let env = Env::new();
+    let fs_root = env.root.path().join("fs");
+    let Some(_mount) = Mount::tmpfs(&fs_root, "size=16m") else {
+        return;
+    };
+    let mut config = fs::read_to_string(&env.config).unwrap();
+    for (from, d) in [
+        (&env.inbound, "in"),
+        (&env.outbound, "out"),
+        (&env.state, "state"),
+    ] {
+        config = config.replace(from.to_str().unwrap(), fs_root.join(d).to_str().unwrap());
+        fs::create_dir_all(fs_root.join(d)).unwrap();
+    }
+    fs::write(&env.config, config).unwrap();
+    common::env::copy_dir(&env.samples.join("urog-appeal-2.2"), &fs_root.join("in/a"));
+    env.once();
+    // fill the file system to the last byte
+    let filler = fs_root.join("filler");
+    let mut f = fs::File::create(&filler).unwrap();
+    let block = vec![0u8; 64 * 1024];
+    while std::io::Write::write_all(&mut f, &block).is_ok() {}
+    let _ = std::io::Write::write_all(&mut f, &[0u8; 512]);
+    drop(f);
+    for _ in 0..3 {
+        let out = env.cmd(&["run", "--once"]);
+        assert!(!out.status.success(), "a full disk cannot be worked on");
+    }
+    let aside: Vec<String> = common::env::names(&fs_root.join("state"))
+        .into_iter()
+        .filter(|n| n.contains("corrupt"))
+        .collect();
+    assert!(
+        aside.is_empty(),
+        "the healthy store was moved aside: {aside:?}"
+    );
+    fs::remove_file(&filler).unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("rebuilt"),
+        "no rebuild once there is room: {stderr}"
+    );
+}
