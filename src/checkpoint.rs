@@ -75,6 +75,104 @@ pub fn write(
     Ok(path)
 }
 
+/// Writes the anchor — the checkpoint of every group commit — to `path` (outside the journal
+/// folder, `state_dir/anchor.note`, so that restoring an older journal does not restore an
+/// older anchor with it). Replaced atomically, not synced: a crash can only lose the newest
+/// anchor, leaving an older one.
+pub fn write_anchor(
+    path: &Path,
+    key: &SigningKey,
+    origin: &str,
+    size: u64,
+    head: &str,
+) -> Result<(), String> {
+    let text = body(origin, size, head);
+    let sig = key.sign(text.as_bytes());
+    let note = format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()));
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, note)
+        .and_then(|_| fs::rename(&tmp, path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The journal's size and head as the newest signed note says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    pub size: u64,
+    pub head: String,
+    /// Which note says so.
+    pub note: String,
+}
+
+/// The newest anchor among the numbered checkpoints in `journal/checkpoints/` and
+/// `anchor` (the per-commit one): the largest size whose signature verifies with `key`.
+/// Notes whose signature does not verify are ignored (and reported by `checkpoint verify`).
+pub fn newest(journal_dir: &Path, anchor: &Path, key: &VerifyingKey) -> Option<Anchor> {
+    let mut notes: Vec<PathBuf> = fs::read_dir(journal_dir.join("checkpoints"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "note"))
+                .collect()
+        })
+        .unwrap_or_default();
+    notes.push(anchor.to_path_buf());
+    notes
+        .iter()
+        .filter_map(|p| {
+            let text = fs::read_to_string(p).ok()?;
+            let (size, head) = signed_body(&text, key).ok()?;
+            let note = p.file_name()?.to_string_lossy().into_owned();
+            Some(Anchor { size, head, note })
+        })
+        .max_by_key(|a| a.size)
+}
+
+/// The size and head of a note whose signature verifies with `key`, or what is wrong.
+fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), String> {
+    let (signed, sig_line) = text.split_once("\n\n").ok_or("not a checkpoint note")?;
+    let signed = format!("{signed}\n");
+    let sig = sig_line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|s| B64.decode(s).ok())
+        .and_then(|b| Signature::from_slice(&b).ok())
+        .ok_or("no signature")?;
+    key.verify(signed.as_bytes(), &sig)
+        .map_err(|_| "the signature does not verify with this public key")?;
+    let lines: Vec<&str> = signed.lines().collect();
+    match (
+        lines.get(1).and_then(|s| s.parse::<u64>().ok()),
+        lines.get(2),
+    ) {
+        (Some(size), Some(head)) => Ok((size, head.to_string())),
+        _ => Err("malformed body".into()),
+    }
+}
+
+/// Whether the journal agrees with `anchor`: at least that many records, and the record
+/// `size - 1` has that hash (`hash_at` reads it). `Err` says what is wrong, for people.
+pub fn check_anchor(
+    anchor: &Anchor,
+    records: u64,
+    hash_at: impl FnOnce(u64) -> Option<String>,
+) -> Result<(), String> {
+    if anchor.size > records {
+        return Err(format!(
+            "the journal has {records} records, but its signed checkpoint {} says {}: records were removed from its end, or an older copy was restored",
+            anchor.note, anchor.size
+        ));
+    }
+    if anchor.size > 0 && hash_at(anchor.size - 1).as_deref() != Some(anchor.head.as_str()) {
+        return Err(format!(
+            "record {} of the journal is not the one its signed checkpoint {} names: the journal was rewritten or replaced",
+            anchor.size - 1,
+            anchor.note
+        ));
+    }
+    Ok(())
+}
+
 /// The outcome of verifying every checkpoint.
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
@@ -125,36 +223,10 @@ pub fn verify(journal_dir: &Path, pubkey: &str) -> Result<Report, String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let text = fs::read_to_string(&note).unwrap_or_default();
-        let Some((signed, sig_line)) = text.split_once("\n\n") else {
-            report.bad.push(format!("{name}: not a checkpoint note"));
-            continue;
-        };
-        let signed = format!("{signed}\n");
-        let sig = sig_line
-            .trim()
-            .rsplit(' ')
-            .next()
-            .and_then(|s| B64.decode(s).ok())
-            .and_then(|b| Signature::from_slice(&b).ok());
-        let Some(sig) = sig else {
-            report.bad.push(format!("{name}: no signature"));
-            continue;
-        };
-        if key.verify(signed.as_bytes(), &sig).is_err() {
-            report.bad.push(format!(
-                "{name}: the signature does not verify with this public key"
-            ));
-            continue;
-        }
-        let lines: Vec<&str> = signed.lines().collect();
-        let (size, head) = (
-            lines.get(1).and_then(|s| s.parse::<u64>().ok()),
-            lines.get(2).copied(),
-        );
-        match (size, head) {
-            (Some(size), Some(head)) if heads.get(&size).map(String::as_str) == Some(head) => {}
-            (Some(size), Some(_)) => report.bad.push(format!("{name}: the journal no longer has this head at size {size} (history rewritten or truncated)")),
-            _ => report.bad.push(format!("{name}: malformed body")),
+        match signed_body(&text, &key) {
+            Ok((size, head)) if heads.get(&size) == Some(&head) => {}
+            Ok((size, _)) => report.bad.push(format!("{name}: the journal no longer has this head at size {size} (history rewritten or truncated)")),
+            Err(why) => report.bad.push(format!("{name}: {why}")),
         }
     }
     Ok(report)

@@ -367,7 +367,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             let dir = Layout::new(&config.spool).journal;
             match command {
-                JournalCommand::Verify { json } => run_verify(&dir, json),
+                JournalCommand::Verify { json } => run_verify(&dir, &config.spool.state_dir, json),
                 JournalCommand::Checkpoint {
                     command: CheckpointCommand::Pubkey,
                 } => {
@@ -811,10 +811,19 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-fn run_verify(dir: &Path, json: bool) -> Result<ExitCode, String> {
+fn run_verify(dir: &Path, state: &Path, json: bool) -> Result<ExitCode, String> {
     let report = journal::verify(dir).map_err(|e| e.to_string())?;
+    let anchored = anchor_check(dir, state, report.records);
     if json {
-        print_json(&report);
+        let mut v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        v["anchor_problem"] = serde_json::json!(anchored.as_ref().err());
+        print_json(&v);
+    }
+    if let (None, Err(why)) = (&report.first_bad, &anchored) {
+        if !json {
+            println!("journal BROKEN: {why}");
+        }
+        return Ok(ExitCode::from(1));
     }
     match &report.first_bad {
         None => {
@@ -836,6 +845,21 @@ fn run_verify(dir: &Path, json: bool) -> Result<ExitCode, String> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The journal against its newest signed checkpoint (when this host has the key: the
+/// service's `checkpoint.key`; auditors use `journal checkpoint verify --pubkey`).
+fn anchor_check(dir: &Path, state: &Path, records: u64) -> Result<(), String> {
+    let key_path = state.join("checkpoint.key");
+    if !key_path.exists() {
+        return Ok(());
+    }
+    let key = crate::checkpoint::load_or_create_key(&key_path)?.verifying_key();
+    let Some(anchor) = crate::checkpoint::newest(dir, &state.join("anchor.note"), &key) else {
+        return Ok(());
+    };
+    let hash_at = |seq: u64| Some(journal::read_from(dir, seq).ok()?.first()?.hash.clone());
+    crate::checkpoint::check_anchor(&anchor, records, hash_at)
 }
 
 fn run_export(

@@ -169,3 +169,68 @@ fn overlapping_spool_folders_are_refused() {
         );
     }
 }
+
+fn registered_numbers(env: &Env) -> Vec<String> {
+    env.records_of_kind("appeal_registered")
+        .iter()
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Item 3: the journal's tail cut from the last registration on. `journal verify` says so
+/// (the signed anchor names a longer journal), the service refuses to start (exit 2) — the
+/// next appeal does not get the lost number a second time.
+#[test]
+fn a_journal_cut_from_the_last_registration_on_is_refused() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.2", "a");
+    env.deliver("urog-appeal-2.7.1", "b");
+    assert_eq!(registered_numbers(&env).len(), 2);
+    let segment = env.last_segment();
+    let text = std::fs::read_to_string(&segment).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines
+        .iter()
+        .rposition(|l| l.contains("\"kind\":\"appeal_registered\""))
+        .unwrap();
+    std::fs::write(&segment, lines[..cut].join("\n") + "\n").unwrap();
+    let verify = env.cmd(&["journal", "verify"]);
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "{said}");
+    assert!(said.contains("checkpoint"), "{said}");
+    env.drop_sample("urog-appeal-2.2", "c");
+    let out = env.cmd(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "refused: {err}");
+    assert!(err.contains("refusing to start"), "{err}");
+    assert_eq!(
+        registered_numbers(&env).len(),
+        1,
+        "nothing registered after the cut"
+    );
+}
+
+/// Item 3: an older copy of the journal restored (its own checkpoints with it): the store,
+/// and the anchor outside the journal folder, have seen more — refused.
+#[test]
+fn an_older_journal_restored_is_refused() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.2", "a");
+    let backup = env.root.path().join("journal-backup");
+    let cp = |from: &std::path::Path, to: &std::path::Path| {
+        let ok = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status();
+        assert!(ok.unwrap().success());
+    };
+    cp(&env.state.join("journal"), &backup);
+    env.deliver("urog-appeal-2.7.1", "b");
+    std::fs::remove_dir_all(env.state.join("journal")).unwrap();
+    cp(&backup, &env.state.join("journal"));
+    let out = env.cmd(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "refused: {err}");
+    assert!(err.contains("older copy"), "{err}");
+}

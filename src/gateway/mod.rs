@@ -173,6 +173,10 @@ impl Gateway {
         let lock = InstanceLock::acquire(&layout.lock)?;
         spool::prepare(&layout)?;
         let (journal, _) = Journal::open(&layout.journal)?;
+        let checkpoint_key =
+            crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))
+                .map_err(GatewayError::Other)?;
+        check_journal_anchor(&layout, &journal, &checkpoint_key)?;
         let (store, rebuilt) = Store::open_or_reset(&layout.store)?;
         catch_up(
             &store,
@@ -198,9 +202,6 @@ impl Gateway {
             }
         }
         let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
-        let checkpoint_key =
-            crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))
-                .map_err(GatewayError::Other)?;
         let mut gw = Gateway {
             config,
             layout,
@@ -341,6 +342,15 @@ impl Gateway {
         {
             self.checkpoint()?;
         }
+        // the anchor of every group commit: a journal cut or replaced is refused at start
+        crate::checkpoint::write_anchor(
+            &anchor_path(&self.layout),
+            &self.checkpoint_key,
+            &self.checkpoint_origin(),
+            self.journal.next_seq(),
+            self.journal.head(),
+        )
+        .map_err(GatewayError::Other)?;
         self.store.apply_all(&records)?;
         for r in &records {
             self.metrics.record(r);
@@ -788,9 +798,13 @@ impl Gateway {
         Ok(report)
     }
 
+    fn checkpoint_origin(&self) -> String {
+        format!("medo-gateway/{}", self.config.sender.uid)
+    }
+
     /// Signs a checkpoint of the journal as it stands.
     fn checkpoint(&self) -> Result<(), GatewayError> {
-        let origin = format!("medo-gateway/{}", self.config.sender.uid);
+        let origin = self.checkpoint_origin();
         crate::checkpoint::write(
             &self.layout.journal,
             &self.checkpoint_key,
@@ -875,12 +889,17 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
     let consistent = match applied {
         _ if reset || outdated => false,
         None => true,
-        Some(seq) if seq >= next_seq => false,
+        Some(seq) if seq >= next_seq => return Err(journal_lost(seq, next_seq)),
         Some(seq) => {
             let at = crate::journal::read_from(journal, seq)?;
             let head = store.head()?;
-            at.first()
+            if !at
+                .first()
                 .is_some_and(|r| r.seq == seq && Some(&r.hash) == head.as_ref())
+            {
+                return Err(journal_lost(seq, next_seq));
+            }
+            true
         }
     };
     if !consistent {
@@ -900,6 +919,43 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
         tracing::info!(records = records.len(), "store caught up with the journal");
     }
     Ok(())
+}
+
+/// The journal behind the store: records the store applied are gone or different. Never
+/// rebuilt silently — that would give numbers a second time.
+fn journal_lost(applied: u64, next_seq: u64) -> GatewayError {
+    GatewayError::Spool(SpoolError::Setup(format!(
+        "the store has applied journal record {applied}, but the journal has {next_seq} records or a different record there: the journal was cut or an older copy restored. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
+    )))
+}
+
+/// `state_dir/anchor.note`: the signed size and head of every group commit.
+fn anchor_path(layout: &Layout) -> std::path::PathBuf {
+    layout.state.join("anchor.note")
+}
+
+/// Refuses a journal shorter than, or different from, its newest signed checkpoint.
+fn check_journal_anchor(
+    layout: &Layout,
+    journal: &Journal,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<(), GatewayError> {
+    let anchor =
+        crate::checkpoint::newest(&layout.journal, &anchor_path(layout), &key.verifying_key());
+    let Some(anchor) = anchor else {
+        return Ok(());
+    };
+    let hash_at = |seq: u64| {
+        crate::journal::read_from(&layout.journal, seq)
+            .ok()?
+            .first()
+            .map(|r| r.hash.clone())
+    };
+    crate::checkpoint::check_anchor(&anchor, journal.next_seq(), hash_at).map_err(|why| {
+        GatewayError::Spool(SpoolError::Setup(format!(
+            "{why}. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
+        )))
+    })
 }
 
 /// Reads the PIN secret, creating it (32 random bytes, mode 0600) the first time.
