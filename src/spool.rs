@@ -8,6 +8,7 @@
 //! exists means the effect already happened.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -332,14 +333,14 @@ struct Seen {
 /// Remembers each inbound folder's last snapshot and since when it has been unchanged.
 #[derive(Default)]
 pub struct SettleTracker {
-    seen: HashMap<String, Seen>,
+    seen: HashMap<OsString, Seen>,
 }
 
 impl SettleTracker {
     /// Looks at one folder.
     pub fn judge(
         &mut self,
-        name: &str,
+        name: &OsStr,
         dir: &Path,
         now: Instant,
         spool: &SpoolConfig,
@@ -362,7 +363,7 @@ impl SettleTracker {
         };
         let newest = snap.newest;
         self.seen.insert(
-            name.to_string(),
+            name.to_os_string(),
             Seen {
                 snap,
                 since,
@@ -413,9 +414,9 @@ impl SettleTracker {
     }
 
     /// Forgets folders no longer in inbound.
-    pub fn retain(&mut self, present: &[String]) {
-        let present: std::collections::HashSet<&str> = present.iter().map(String::as_str).collect();
-        self.seen.retain(|k, _| present.contains(k.as_str()));
+    pub fn retain(&mut self, present: &[OsString]) {
+        let present: HashSet<&OsStr> = present.iter().map(OsString::as_os_str).collect();
+        self.seen.retain(|k, _| present.contains(k.as_os_str()));
     }
 }
 
@@ -423,14 +424,15 @@ impl SettleTracker {
 pub const MAX_INBOUND_FOLDERS: usize = 1_000_000;
 
 /// Package folders in inbound (hidden names skipped), sorted, at most `max`.
-pub fn scan_inbound(inbound: &Path, max: usize) -> Result<Vec<String>, SpoolError> {
+pub fn scan_inbound(inbound: &Path, max: usize) -> Result<Vec<OsString>, SpoolError> {
     let mut names = Vec::new();
     for e in
         fs::read_dir(inbound).map_err(transient(format!("cannot read {}", inbound.display())))?
     {
         let Ok(e) = e else { continue };
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || !e.file_type().is_ok_and(|t| t.is_dir()) {
+        // names are bytes: VipNet on Linux may write them in cp1251 (claimed all the same)
+        let name = e.file_name();
+        if name.as_encoded_bytes().starts_with(b".") || !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
         if names.len() >= max {
@@ -457,7 +459,7 @@ pub fn claim_name(counter: u64) -> String {
 
 /// Claims `inbound/<name>` by renaming it to `claimed/<claim>`. Make a batch of claims
 /// durable with [`sync_claims`] before journaling them.
-pub fn claim(layout: &Layout, name: &str, claim: &str) -> Result<PathBuf, SpoolError> {
+pub fn claim(layout: &Layout, name: &OsStr, claim: &str) -> Result<PathBuf, SpoolError> {
     let src = layout.inbound.join(name);
     let dst = layout.claimed.join(claim);
     fs::rename(&src, &dst).map_err(transient(format!("cannot claim {}", src.display())))?;
@@ -508,14 +510,15 @@ fn sync_batch(any: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), Spo
 /// The package key: SHA-256 over the sorted `name\0sha256\n` lines of every file in the
 /// folder, plus the file count and total bytes. Files are streamed, never held whole.
 pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64)> {
-    let mut names: Vec<String> = Vec::new();
+    // names as the bytes on disk (not UTF-8 ones included): every file is hashed
+    let mut names: Vec<OsString> = Vec::new();
     for e in fs::read_dir(dir)? {
         let e = e?;
         if names.len() >= max_files {
             break;
         }
         if e.file_type()?.is_file() {
-            names.push(e.file_name().to_string_lossy().into_owned());
+            names.push(e.file_name());
         }
     }
     names.sort();
@@ -527,12 +530,39 @@ pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64
     for n in &names {
         let (h, size) = hasher.hash_file(&dir.join(n))?;
         bytes += size;
-        key.update(n.as_bytes());
+        key.update(n.as_encoded_bytes());
         key.update([0]);
         key.update(h.as_bytes());
         key.update(b"\n");
     }
     Ok((hex::encode(key.finalize()), names.len() as u64, bytes))
+}
+
+/// Gives files of a claimed folder whose names are not UTF-8 — VipNet on Linux may write
+/// them in windows-1251 — their windows-1251 reading as UTF-8 names, so they match the
+/// envelope's entries (decoded the same way). A name that cannot be given (a control
+/// character, a clash, too long in UTF-8) stays: the package is then quarantined with the
+/// reason. Only ever on our own claimed copy; idempotent. Returns how many were renamed.
+pub fn normalize_names(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut renamed = 0;
+    for e in entries.filter_map(|e| e.ok()) {
+        let raw = e.file_name();
+        if raw.to_str().is_some() {
+            continue;
+        }
+        let name = crate::wire::text::cp1251_name(raw.as_encoded_bytes());
+        let plain = !name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\');
+        let target = dir.join(&name);
+        if plain && !target.exists() && fs::rename(e.path(), &target).is_ok() {
+            renamed += 1;
+        }
+    }
+    renamed
 }
 
 /// `reason.json` next to a quarantined package.
@@ -919,7 +949,9 @@ mod tests {
         fs::write(dir.join("document.xml"), b"<a/>").unwrap();
         write_envelope(&dir, &["document.xml"]);
         let mut tracker = SettleTracker::default();
-        let judge = |t: &mut SettleTracker| t.judge("pkg", &dir, Instant::now(), &spool, &limits);
+        let judge = |t: &mut SettleTracker| {
+            t.judge(OsStr::new("pkg"), &dir, Instant::now(), &spool, &limits)
+        };
         assert_eq!(judge(&mut tracker), Verdict::Ready);
         // unchanged: still ready (from what was learnt)
         assert_eq!(judge(&mut tracker), Verdict::Ready);

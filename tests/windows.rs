@@ -234,3 +234,61 @@ fn an_older_journal_restored_is_refused() {
     assert_eq!(out.status.code(), Some(2), "refused: {err}");
     assert!(err.contains("older copy"), "{err}");
 }
+
+/// Item 5: names are bytes. A folder named in windows-1251 holding an appeal whose attachment
+/// is stored under its windows-1251 name is claimed, read (the names matched by decoding both
+/// ways) and registered; beside it a package whose 250-letter Cyrillic file name cannot be
+/// given in UTF-8 is quarantined with the reason — the good appeal beside them is answered, and
+/// the next start does not fail.
+#[cfg(unix)]
+#[test]
+fn names_written_in_windows_1251_never_stall_the_gateway() {
+    use common::packages::{cp1251_edit, new_document};
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let cp1251 = |s: &str| {
+        std::ffi::OsStr::from_bytes(&encoding_rs::WINDOWS_1251.encode(s).0).to_os_string()
+    };
+    let package = |n: u32, label: &str, attachment: &str| {
+        let staging = env.root.path().join(format!("staging-{n}"));
+        common::env::copy_dir(&env.samples.join("urog-appeal-2.2"), &staging);
+        new_document(
+            &staging,
+            n,
+            "Письмо",
+            &format!("А26-02-{n}"),
+            "Обращение гражданина",
+        );
+        std::fs::rename(staging.join("appeal.pdf"), staging.join(cp1251(attachment))).unwrap();
+        for file in ["envelope.ini", "document.xml"] {
+            cp1251_edit(&staging.join(file), |t| t.replace("appeal.pdf", attachment));
+        }
+        std::fs::rename(&staging, env.inbound.join(cp1251(label))).unwrap();
+    };
+    package(5001, "Пакет-1", "обращение.pdf");
+    package(5002, "Пакет-2", &format!("{}.pdf", "я".repeat(246)));
+    env.drop_sample("urog-appeal-2.7.1", "good");
+    env.once();
+    let sources: Vec<String> = env
+        .records_of_kind("received")
+        .iter()
+        .map(|r| r["src"].as_str().unwrap().to_string())
+        .collect();
+    assert!(sources.contains(&"Пакет-1".to_string()), "{sources:?}");
+    assert_eq!(sources.len(), 3, "every folder claimed: {sources:?}");
+    let registered: Vec<String> = env
+        .records_of_kind("appeal_received")
+        .iter()
+        .map(|r| r["urog_number"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        registered.contains(&"А26-02-5001".to_string()),
+        "{registered:?}"
+    );
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 2);
+    let quarantined = env.records_of_kind("quarantined");
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(quarantined[0]["code"], "unsafe-name");
+    env.once(); // starts again
+    env.verify_all();
+}

@@ -140,7 +140,7 @@ pub struct Gateway {
     tracker: SettleTracker,
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
-    overdue: HashMap<String, String>,
+    overdue: HashMap<String, (String, String)>,
     /// When the overdue-appeals gauge was last counted, and the count (a walk over open
     /// appeals: done at most once a minute).
     overdue_counted: Option<(std::time::Instant, u64)>,
@@ -376,16 +376,38 @@ impl Gateway {
         Ok(())
     }
 
-    fn received_event(&self, src: &str, claim: &str) -> Result<Event, GatewayError> {
+    /// The `received` record of a claimed folder. A folder whose files cannot be read (no
+    /// rights, a file gone) is received under a key of its claim and quarantined
+    /// («unreadable») — it never holds up the rest; a machine's error (descriptors, memory,
+    /// I/O) stops the pass and is retried.
+    fn received_event(&mut self, src: &str, claim: &str) -> Result<Event, GatewayError> {
         let dir = self.layout.claimed.join(claim);
-        let (key, files, bytes) = spool::package_key(&dir, self.config.limits.max_package_files)
-            .map_err(|e| SpoolError::Transient {
-                what: format!("cannot hash {}", dir.display()),
-                source: e,
-            })?;
+        let (key, files, bytes) = match spool::package_key(
+            &dir,
+            self.config.limits.max_package_files,
+        ) {
+            Ok(k) => k,
+            Err(e) if package_fault(&e) => {
+                tracing::error!(folder = %src, error = %e, "cannot read a package's files; it is quarantined as unreadable");
+                let why = format!("cannot read the package's files: {e}");
+                self.overdue
+                    .insert(claim.to_string(), ("unreadable".into(), why));
+                let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!(
+                    "unreadable/{claim}"
+                )));
+                (key, 0, 0)
+            }
+            Err(e) => {
+                return Err(SpoolError::Transient {
+                    what: format!("cannot hash {}", dir.display()),
+                    source: e,
+                }
+                .into())
+            }
+        };
         Ok(Event::Received {
             key,
-            src: crate::wire::text::escape_controls(src),
+            src: src.to_string(),
             claim: claim.to_string(),
             files,
             bytes,
@@ -411,7 +433,7 @@ impl Gateway {
         let names = spool::scan_inbound(&self.layout.inbound, spool::MAX_INBOUND_FOLDERS)?;
         self.tracker.retain(&names);
         let now = Instant::now();
-        let mut claimed: Vec<(String, String)> = Vec::new();
+        let mut claimed: Vec<(String, String)> = Vec::new(); // (name shown, claim)
         for name in &names {
             if claimed.len() >= self.config.spool.max_batch {
                 report.next_look = Some(Duration::ZERO);
@@ -436,15 +458,17 @@ impl Gateway {
                     match spool::claim(&self.layout, name, &claim) {
                         Ok(_) => {}
                         Err(SpoolError::Transient { what, source }) => {
-                            tracing::warn!(folder = %name, error = %source, "{what}; will retry");
+                            let folder = crate::wire::text::display_name(name);
+                            tracing::warn!(folder = %folder, error = %source, "{what}; will retry");
                             continue;
                         }
                         Err(e) => return Err(e.into()),
                     }
                     if let Verdict::Overdue(why) = verdict {
-                        self.overdue.insert(claim.clone(), why);
+                        self.overdue
+                            .insert(claim.clone(), ("incomplete".into(), why));
                     }
-                    claimed.push((name.clone(), claim));
+                    claimed.push((crate::wire::text::display_name(name), claim));
                     report.claimed += 1;
                 }
             }
@@ -507,12 +531,24 @@ impl Gateway {
         let mut events = Vec::new();
         let dir = self.layout.claimed.join(&a.claim);
         let read = match self.overdue.remove(&a.claim) {
-            Some(why) => Err((
-                "incomplete".to_string(),
+            Some((code, why)) if code == "incomplete" => Err((
+                code,
                 format!("still incomplete after incomplete_after_secs: {why}"),
             )),
-            None => read_package(&dir, &self.config.limits)
-                .map_err(|e| (e.code().to_string(), e.to_string())),
+            Some(quarantine) => Err(quarantine),
+            None => {
+                // names written in windows-1251 read as the envelope lists them
+                let renamed = spool::normalize_names(&dir);
+                if renamed > 0 {
+                    tracing::info!(
+                        arrival = a.arrival,
+                        files = renamed,
+                        "file names in windows-1251 renamed to their UTF-8 reading"
+                    );
+                }
+                read_package(&dir, &self.config.limits)
+                    .map_err(|e| (e.code().to_string(), e.to_string()))
+            }
         };
         let package = match read {
             Ok(p) => p,
@@ -869,6 +905,17 @@ async fn start_http(
         listeners.push((tx, tokio::spawn(serving)));
     }
     Ok(listeners)
+}
+
+/// Whether hashing a claimed folder failed because of the package itself (its files cannot
+/// be read by us), not because of the machine.
+fn package_fault(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        NotFound | PermissionDenied | InvalidInput | InvalidData
+    ) || e.raw_os_error() == Some(libc::ENAMETOOLONG)
+        || e.raw_os_error() == Some(libc::ELOOP)
 }
 
 /// Capped exponential backoff: 1 s, 2 s, 4 s … 64 s.

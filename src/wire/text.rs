@@ -227,6 +227,23 @@ pub fn encode_cp1251_xml(text: &str) -> Vec<u8> {
     WINDOWS_1251.encode(text).0.into_owned()
 }
 
+/// A file or folder name as people read it: UTF-8 as it is; other bytes — VipNet on Linux
+/// writes names in windows-1251 — decoded as windows-1251. Control characters escaped.
+pub fn display_name(name: &std::ffi::OsStr) -> String {
+    match name.to_str() {
+        Some(s) => escape_controls(s),
+        None => escape_controls(&cp1251_name(name.as_encoded_bytes())),
+    }
+}
+
+/// The windows-1251 reading of a name's bytes.
+pub fn cp1251_name(bytes: &[u8]) -> String {
+    encoding_rs::WINDOWS_1251
+        .decode_without_bom_handling(bytes)
+        .0
+        .into_owned()
+}
+
 /// A name for people and the journal: control characters escaped (`\u{7}`, `\n`), everything
 /// else — Cyrillic included — as it is.
 pub fn escape_controls(name: &str) -> String {
