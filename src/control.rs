@@ -152,18 +152,36 @@ pub fn attach(state: &Path, file: &Path, max: u64) -> Result<String, String> {
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| !n.chars().any(char::is_control))
         .ok_or_else(|| format!("--file {shown}: нет пригодного имени файла"))?;
+    let src = fs::File::open(file).map_err(|e| format!("--file {shown}: {e}"))?;
+    attach_from(state, &name, src, max).map_err(|e| format!("--file {shown}: {e}"))
+}
+
+/// Attaches bytes sent in a request body under `name` (a plain file name), at most `max`.
+pub fn attach_bytes(state: &Path, name: &str, bytes: &[u8], max: u64) -> Result<String, String> {
+    let plain = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\');
+    if !plain {
+        return Err(format!("{name:?}: нужно простое имя файла"));
+    }
+    attach_from(state, name, bytes, max)
+}
+
+/// Copies at most `max` bytes from `src` into `control/files/<stem>/<name>`; the reference.
+fn attach_from(state: &Path, name: &str, src: impl io::Read, max: u64) -> Result<String, String> {
     let stem = unique_name();
     let dir = dir(state).join("files").join(&stem);
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut src = fs::File::open(file).map_err(|e| format!("--file {shown}: {e}"))?;
     let mut dst =
-        fs::File::create(dir.join(&name)).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let copied = io::copy(&mut io::Read::take(&mut src, max + 1), &mut dst)
-        .map_err(|e| format!("--file {shown}: {e}"))?;
+        fs::File::create(dir.join(name)).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copied = io::copy(&mut src.take(max + 1), &mut dst).map_err(|e| e.to_string())?;
     if copied > max {
         let _ = fs::remove_dir_all(&dir);
         return Err(format!(
-            "--file {shown}: больше предела {max} (limits.max_answer_bytes)"
+            "больше предела {max} байт (limits.max_answer_bytes)"
         ));
     }
     Ok(format!("{stem}/{name}"))

@@ -132,6 +132,8 @@ pub enum Surface {
 
 /// The routes of a surface.
 pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
+    // a step with the largest answer file in base64, and room for the rest
+    let body_limit = (state.config.limits.max_answer_bytes as usize / 3 + 1) * 4 + 64 * 1024;
     let public = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/status", get(status));
@@ -140,7 +142,10 @@ pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
         Surface::Operators => public
             .route("/", get(dashboard))
             .route("/metrics", get(metrics))
-            .route("/api/v1/appeals/{id}/events", post(event)),
+            .route(
+                "/api/v1/appeals/{id}/events",
+                post(event).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+            ),
     };
     routes.with_state(state)
 }
@@ -284,40 +289,88 @@ fn refusal(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
 }
 
 /// The body of `POST /api/v1/appeals/{id}/events`: a step of consideration, as a command
-/// file carries it (its own type: not the journal's), without a file — no host path ever
-/// crosses the HTTP API.
-#[derive(Debug, Deserialize)]
-#[serde(transparent)]
-struct EventBody(control::Step);
+/// file carries it (its own type: not the journal's). It never names a path — no host path
+/// crosses the HTTP API; an answer file comes in the body itself: `file_name` and
+/// `file_base64` (at most `limits.max_answer_bytes`).
+struct EventBody {
+    step: control::Step,
+    file: Option<(String, Vec<u8>)>,
+}
 
 impl EventBody {
-    fn step(self) -> Result<control::Step, &'static str> {
-        match self.0 {
-            control::Step::Answered { file: Some(_), .. } => Err(
-                "the API takes no file path: report «answered» without \"file\", and attach the answer file on the gateway host with `medo-gateway appeals event ID answered --result R --file FILE` (it is read with the operator's rights, at most limits.max_answer_bytes)",
-            ),
-            step => Ok(step),
+    fn parse(bytes: &[u8], max: u64) -> Result<EventBody, String> {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+        let object = v.as_object_mut().ok_or("the body is a JSON object")?;
+        let (name, content) = (object.remove("file_name"), object.remove("file_base64"));
+        let step: control::Step =
+            serde_json::from_value(v).map_err(|e| format!("not a step: {e}"))?;
+        if matches!(step, control::Step::Answered { file: Some(_), .. }) {
+            return Err(NO_PATHS.into());
         }
+        let file = match (name, content) {
+            (None, None) => None,
+            (Some(serde_json::Value::String(n)), Some(serde_json::Value::String(b64))) => {
+                Some((n, decode_file(&b64, max)?))
+            }
+            _ => {
+                return Err("an answer file needs both file_name and file_base64 (strings)".into())
+            }
+        };
+        if file.is_some() && !matches!(step, control::Step::Answered { .. }) {
+            return Err("only «answered» takes a file".into());
+        }
+        Ok(EventBody { step, file })
     }
 }
+
+/// A file sent as base64, at most `max` bytes once decoded.
+fn decode_file(b64: &str, max: u64) -> Result<Vec<u8>, String> {
+    let too_large = || format!("the file is larger than limits.max_answer_bytes ({max} bytes)");
+    if (b64.len() as u64) > max.saturating_mul(4) / 3 + 4 {
+        return Err(too_large());
+    }
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim())
+        .map_err(|e| format!("file_base64: {e}"))?;
+    match bytes.len() as u64 > max {
+        true => Err(too_large()),
+        false => Ok(bytes),
+    }
+}
+
+/// What a body naming a path is told.
+const NO_PATHS: &str = "the API takes no file path: send the answer file in the body as \"file_name\" and \"file_base64\" (at most limits.max_answer_bytes), or attach it on the gateway host with `medo-gateway appeals event ID answered --result R --file FILE`";
 
 async fn event(
     State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<EventBody>, axum::extract::rejection::JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Response {
     if let Some(r) = refusal(&state, &headers) {
         return r;
     }
-    let step = match body.map(|Json(b)| b.step()) {
-        Ok(Ok(step)) => step,
-        Ok(Err(why)) => return error(StatusCode::BAD_REQUEST, why),
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+    let max = state.config.limits.max_answer_bytes;
+    let body = match EventBody::parse(&body, max) {
+        Ok(b) => b,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     if state.book.find(&id).is_err() {
         return error(StatusCode::NOT_FOUND, "no such appeal");
     }
+    let state_dir = &state.config.spool.state_dir;
+    let step = match (body.step, body.file) {
+        (control::Step::Answered { result, .. }, Some((name, bytes))) => {
+            match control::attach_bytes(state_dir, &name, &bytes, max) {
+                Ok(reference) => control::Step::Answered {
+                    result,
+                    file: Some(reference),
+                },
+                Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+            }
+        }
+        (step, _) => step,
+    };
     let command = control::Command::Progress { id, step };
     let path = match control::submit(&state.config.spool.state_dir, &command) {
         Ok(p) => p,
@@ -370,6 +423,8 @@ pub async fn serve(
     }
     let app = router(state, surface);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    // refused connections are logged at most every 10 s (a flood must not flood the log)
+    let (mut last_warned, mut refused) = (None, 0u64);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -386,10 +441,15 @@ pub async fn serve(
             }
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(
-                limit = MAX_CONNECTIONS,
-                "too many HTTP connections; closing a new one"
-            );
+            refused += 1;
+            if last_warned.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(10)) {
+                tracing::warn!(
+                    limit = MAX_CONNECTIONS,
+                    refused,
+                    "too many HTTP connections; closing new ones"
+                );
+                (last_warned, refused) = (Some(Instant::now()), 0);
+            }
             continue;
         };
         tokio::spawn(connection(stream, peer, app.clone(), slot));

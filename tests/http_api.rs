@@ -159,7 +159,7 @@ fn events_need_the_token_and_status_needs_the_pin() {
     );
     assert_eq!(code, 400, "{text}");
     assert!(
-        text.contains("--file"),
+        text.contains("file_base64"),
         "the body says how to send a file: {text}"
     );
     assert!(!env.state.join("answers").exists(), "no file kept");
@@ -422,4 +422,41 @@ fn public_and_operator_surfaces_are_separate() {
     assert_eq!(get(operators, "/metrics", Some("s3cret-token")), 200);
     assert_eq!(post(operators), 200);
     assert!(service.stop().success());
+}
+
+/// Issue 14, item 8: an answer file comes in the request body (base64, at most
+/// `limits.max_answer_bytes`) and is kept with the answer; a larger one is refused.
+#[test]
+fn an_answer_file_comes_in_the_body() {
+    let (env, port) = env_with_http(Some("s3cret-token"));
+    env.add_sections("[limits]\nmax_answer_bytes = 64");
+    let service = Service::start(&env);
+    wait_http(port);
+    let post = |body: &str| {
+        request(
+            port,
+            "POST",
+            "/api/v1/appeals/1/events",
+            Some("s3cret-token"),
+            Some(body),
+        )
+    };
+    let (code, text) = post(r#"{"step":"executor-assigned","executor":"Иванов"}"#);
+    assert_eq!(code, 200, "{text}");
+    let big = "QUFB".repeat(40); // 120 bytes decoded
+    let (code, text) = post(&format!(
+        r#"{{"step":"answered","result":"explained","file_name":"a.pdf","file_base64":"{big}"}}"#
+    ));
+    assert_eq!(code, 400, "{text}");
+    assert!(text.contains("max_answer_bytes"), "{text}");
+    let (code, text) = post(
+        r#"{"step":"answered","result":"explained","file_name":"answer.pdf","file_base64":"JVBERi0xLjQgYW5zd2Vy"}"#,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(
+        fs::read(env.state.join("answers/1/answer.pdf")).unwrap(),
+        b"%PDF-1.4 answer"
+    );
+    assert!(service.stop().success());
+    env.verify_all();
 }
