@@ -42,7 +42,7 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Publish intents (`publishing/<name>@<digest>`, see [`publish_all`]).
+    /// Publish intents (`publishing/<batch>.intent`, see [`publish_all`]).
     pub fn publishing(&self) -> PathBuf {
         self.state.join("publishing")
     }
