@@ -170,15 +170,13 @@ fn events_need_the_token_and_status_needs_the_pin() {
         .as_str()
         .unwrap()
         .to_string();
+    let lookup = |number: &str, pin: &str| {
+        let url = format!("/api/v1/status?number={}&pin={pin}", enc(number));
+        request(port, "GET", &url, None, None)
+    };
     let deadline = Instant::now() + Duration::from_secs(5);
     let (code, text) = loop {
-        let r = request(
-            port,
-            "GET",
-            &format!("/api/v1/status?number={}&pin={pin}", enc(&number)),
-            None,
-            None,
-        );
+        let r = lookup(&number, &pin);
         if r.1.contains("рассматривается") || Instant::now() > deadline {
             break r;
         }
@@ -202,35 +200,16 @@ fn events_need_the_token_and_status_needs_the_pin() {
         .unwrap()
         .contains("Иванов"));
     // a wrong PIN answers exactly like an unknown number
-    let wrong = request(
-        port,
-        "GET",
-        &format!("/api/v1/status?number={}&pin=000000", enc(&number)),
-        None,
-        None,
-    );
-    let unknown = request(
-        port,
-        "GET",
-        &format!("/api/v1/status?number={}&pin={pin}", enc("ОГ-999/99")),
-        None,
-        None,
-    );
+    let wrong = lookup(&number, "000000");
+    let unknown = lookup("ОГ-999/99", &pin);
     assert_eq!(wrong.0, 404);
     assert_eq!(wrong, unknown);
     // issue 14, item 9: after five wrong PINs the number is locked — even the right PIN gets
     // the same «not found» (a lock lasts a minute after the last wrong try: unit-tested)
     for _ in 0..4 {
-        let url = format!("/api/v1/status?number={}&pin=0000000000", enc(&number));
-        assert_eq!(request(port, "GET", &url, None, None).0, 404);
+        assert_eq!(lookup(&number, "0000000000").0, 404);
     }
-    let locked = request(
-        port,
-        "GET",
-        &format!("/api/v1/status?number={}&pin={pin}", enc(&number)),
-        None,
-        None,
-    );
+    let locked = lookup(&number, &pin);
     assert_eq!(
         locked, unknown,
         "locked: the right PIN answers like an unknown number"
