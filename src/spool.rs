@@ -272,18 +272,32 @@ pub enum Completeness {
 }
 
 pub fn completeness(dir: &Path, limits: &Limits) -> Completeness {
-    let files = match list_files(dir, limits) {
-        Ok(f) => f,
+    // names as read: UTF-8, or the windows-1251 reading of other bytes (VipNet on Linux), with
+    // the name on disk to open
+    let listed: Vec<(String, OsString)> = match list_files(dir, limits) {
+        Ok(f) => f.into_iter().map(|n| (n.clone(), n.into())).collect(),
+        Err(e) if e.code() == "unsafe-name" => match decoded_listing(dir, limits) {
+            Some(f) => f,
+            None => return Completeness::Complete,
+        },
         // unsafe entries (symlinks, FIFOs, control characters): complete as far as waiting
         // helps; parsing will quarantine it with the precise reason
         Err(e) if e.code() != "io" => return Completeness::Complete,
         Err(e) => return Completeness::Incomplete(e.to_string()),
     };
+    let files: Vec<String> = listed.iter().map(|(n, _)| n.clone()).collect();
+    let on_disk = |name: &str| {
+        let raw = listed
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, r)| r.clone());
+        dir.join(raw.unwrap_or_else(|| name.into()))
+    };
     let envelopes: Vec<&String> = files.iter().filter(|n| is_envelope_name(n)).collect();
     let [env_name] = envelopes.as_slice() else {
         return Completeness::Incomplete(format!("{} envelopes", envelopes.len()));
     };
-    let bytes = match fs::read(dir.join(env_name)) {
+    let bytes = match fs::read(on_disk(env_name)) {
         Ok(b) if b.len() as u64 <= limits.max_envelope_bytes => b,
         Ok(_) => return Completeness::Complete, // too large: parsing will say so
         Err(e) => return Completeness::Incomplete(format!("{env_name}: {e}")),
@@ -298,11 +312,35 @@ pub fn completeness(dir: &Path, limits: &Limits) -> Completeness {
         }
     }
     for zip in files.iter().filter(|f| f.to_lowercase().ends_with(".zip")) {
-        if !is_readable_zip(&dir.join(zip)) {
+        if !is_readable_zip(&on_disk(zip)) {
             return Completeness::Incomplete(format!("{zip}: no readable central directory yet"));
         }
     }
     Completeness::Complete
+}
+
+/// The regular files of a folder whose names are not all UTF-8: each with its UTF-8 or
+/// windows-1251 reading and its name on disk; `None` when anything else is wrong with it
+/// (parsing then says what).
+fn decoded_listing(dir: &Path, limits: &Limits) -> Option<Vec<(String, OsString)>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).ok()? {
+        let e = e.ok()?;
+        if out.len() >= limits.max_package_files || !e.file_type().ok()?.is_file() {
+            return None;
+        }
+        let raw = e.file_name();
+        let name = match raw.to_str() {
+            Some(n) => n.to_string(),
+            None => crate::wire::text::cp1251_name(raw.as_encoded_bytes()),
+        };
+        if name.chars().any(char::is_control) {
+            return None;
+        }
+        out.push((name, raw));
+    }
+    out.sort();
+    Some(out)
 }
 
 /// What the scanner decided about a folder in inbound.

@@ -292,3 +292,38 @@ fn names_written_in_windows_1251_never_stall_the_gateway() {
     env.once(); // starts again
     env.verify_all();
 }
+
+/// Item 5: readiness reads names both ways too — a windows-1251 package whose listed
+/// attachment has not arrived yet is waited for, not claimed (and refused «Приложение
+/// отсутствует»); once the file is there it is registered.
+#[cfg(unix)]
+#[test]
+fn a_windows_1251_package_is_waited_for_until_complete() {
+    use common::packages::cp1251_edit;
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let cp1251 = |s: &str| {
+        std::ffi::OsStr::from_bytes(&encoding_rs::WINDOWS_1251.encode(s).0).to_os_string()
+    };
+    let dir = env.inbound.join(cp1251("Пакет-3"));
+    common::env::copy_dir(&env.samples.join("urog-appeal-2.2"), &dir);
+    // the cover letter is there under its windows-1251 name, the appeal text not yet
+    std::fs::rename(dir.join("cover-letter.pdf"), dir.join(cp1251("письмо.pdf"))).unwrap();
+    let pdf = std::fs::read(dir.join("appeal.pdf")).unwrap();
+    std::fs::remove_file(dir.join("appeal.pdf")).unwrap();
+    for file in ["envelope.ini", "document.xml"] {
+        cp1251_edit(&dir.join(file), |t| {
+            t.replace("appeal.pdf", "обращение.pdf")
+                .replace("cover-letter.pdf", "письмо.pdf")
+        });
+    }
+    let out = env.once();
+    assert!(
+        env.records_of_kind("received").is_empty(),
+        "claimed incomplete: {out}"
+    );
+    std::fs::write(dir.join(cp1251("обращение.pdf")), pdf).unwrap();
+    env.once();
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 1);
+    assert!(env.records_of_kind("appeal_refused").is_empty());
+}
