@@ -37,12 +37,18 @@ fn age(path: &Path) -> Option<u64> {
 }
 
 fn dirs(path: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(path)
+    raw_dirs(path).into_iter().map(|(name, _)| name).collect()
+}
+
+/// Sub-folders (hidden ones aside) as people read their names (windows-1251 ones decoded),
+/// with the path to reach them.
+fn raw_dirs(path: &Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut v: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(path)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .filter(|e| e.path().is_dir())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| !n.starts_with('.'))
+                .filter(|e| !e.file_name().as_encoded_bytes().starts_with(b"."))
+                .map(|e| (crate::wire::text::display_name(&e.file_name()), e.path()))
                 .collect()
         })
         .unwrap_or_default();
@@ -52,10 +58,9 @@ fn dirs(path: &Path) -> Vec<String> {
 
 /// Folders waiting in inbound: `ready` or `incomplete` (with why).
 fn inbound_items(layout: &Layout, config: &Config) -> Vec<Item> {
-    dirs(&layout.inbound)
+    raw_dirs(&layout.inbound)
         .into_iter()
-        .map(|name| {
-            let dir = layout.inbound.join(&name);
+        .map(|(name, dir)| {
             let (state, detail) = match completeness(&dir, &config.limits) {
                 Completeness::Complete => ("ready", None),
                 Completeness::Incomplete(why) => ("incomplete", Some(why)),

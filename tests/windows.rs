@@ -322,6 +322,11 @@ fn a_windows_1251_package_is_waited_for_until_complete() {
         env.records_of_kind("received").is_empty(),
         "claimed incomplete: {out}"
     );
+    let listed = env.ok(&["spool", "list"]);
+    assert!(
+        listed.contains("Пакет-3") && listed.contains("обращение.pdf listed but missing"),
+        "operators see it waiting, by its name: {listed}"
+    );
     std::fs::write(dir.join(cp1251("обращение.pdf")), pdf).unwrap();
     env.once();
     assert_eq!(env.records_of_kind("appeal_registered").len(), 1);
