@@ -68,9 +68,9 @@ impl<'s> Batch<'s> {
 const SIGNATURE_HEAD: u64 = 64;
 
 impl Gateway {
-    /// Decides the book's events for one parsed arrival against `view` (the book as of the
-    /// previous decision), folds them into it, and appends them to `events`. A store read
-    /// error discards the decision and stops the pass.
+    /// Decides the book's events for one parsed arrival against the batch's view (the book as
+    /// of the previous decision), folds them into it and returns them. A store read error
+    /// discards the decision and stops the pass.
     pub(super) fn book_events(
         &self,
         mut input: ArrivalInput,
@@ -93,7 +93,7 @@ impl Gateway {
         view.apply(&again, &ts);
         decided.extend(again);
         strict.take_error()?;
-        warn_unresolved(&decided);
+        tell_operator(&decided);
         Ok(decided)
     }
 
@@ -434,19 +434,27 @@ fn links_of(d: &crate::wire::message::Document) -> Vec<LinkInput> {
         .collect()
 }
 
-/// Tells the operator about queries that named appeals we cannot resolve (numbers only).
-fn warn_unresolved(events: &[Event]) {
+/// Tells the operator what needs a look (numbers only): queries naming appeals we cannot
+/// resolve, partners not accepting our documents.
+fn tell_operator(events: &[Event]) {
     for e in events {
-        if let Event::QueryAnswered {
-            query_number,
-            requested,
-            unresolved,
-            ..
-        } = e
-        {
-            if !unresolved.is_empty() || requested.is_empty() {
+        match e {
+            Event::QueryAnswered {
+                query_number,
+                requested,
+                unresolved,
+                ..
+            } if !unresolved.is_empty() || requested.is_empty() => {
                 tracing::warn!(query = %query_number, unresolved = unresolved.len(), "УРОГ query names appeals we cannot resolve; answered as not found — check it");
             }
+            Event::ReceiptReceived {
+                about_uid,
+                accepted: false,
+                ..
+            } => {
+                tracing::warn!(about = %about_uid, "a partner did not accept our document (negative receipt)");
+            }
+            _ => {}
         }
     }
 }
