@@ -54,6 +54,42 @@ fn body(origin: &str, size: u64, head: &str) -> String {
     format!("{origin}\n{size}\n{head}\n")
 }
 
+/// A note naming the journal's size and head, signed.
+fn signed_note(key: &SigningKey, origin: &str, size: u64, head: &str) -> String {
+    let text = body(origin, size, head);
+    let sig = key.sign(text.as_bytes());
+    format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()))
+}
+
+/// Where the per-commit anchor lives: `state_dir/anchor.note`.
+pub fn anchor_path(state: &Path) -> PathBuf {
+    state.join("anchor.note")
+}
+
+/// The journal in `journal_dir` (of `records` records) against the newest note signed with
+/// `key` — the numbered checkpoints and the anchor of `state`; `Err` says what is wrong, for
+/// people. No note yet: nothing to check.
+pub fn check_journal(
+    journal_dir: &Path,
+    state: &Path,
+    key: &VerifyingKey,
+    records: u64,
+) -> Result<(), String> {
+    let Some(anchor) = newest(journal_dir, &anchor_path(state), key) else {
+        return Ok(());
+    };
+    let hash_at = |seq: u64| {
+        Some(
+            journal::read_from(journal_dir, seq)
+                .ok()?
+                .first()?
+                .hash
+                .clone(),
+        )
+    };
+    check_anchor(&anchor, records, hash_at)
+}
+
 /// Writes the checkpoint for a journal of `size` records whose last hash is `head`.
 pub fn write(
     dir: &Path,
@@ -64,9 +100,7 @@ pub fn write(
 ) -> Result<PathBuf, String> {
     let dir = dir.join("checkpoints");
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let text = body(origin, size, head);
-    let sig = key.sign(text.as_bytes());
-    let note = format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()));
+    let note = signed_note(key, origin, size, head);
     let path = dir.join(format!("{size:020}.note"));
     let tmp = dir.join(format!(".{size}.tmp"));
     fs::write(&tmp, note)
@@ -86,9 +120,7 @@ pub fn write_anchor(
     size: u64,
     head: &str,
 ) -> Result<(), String> {
-    let text = body(origin, size, head);
-    let sig = key.sign(text.as_bytes());
-    let note = format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()));
+    let note = signed_note(key, origin, size, head);
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, note)
         .and_then(|_| fs::rename(&tmp, path))
@@ -107,7 +139,7 @@ pub struct Anchor {
 /// The newest anchor among the numbered checkpoints in `journal/checkpoints/` and
 /// `anchor` (the per-commit one): the largest size whose signature verifies with `key`.
 /// Notes whose signature does not verify are ignored (and reported by `checkpoint verify`).
-pub fn newest(journal_dir: &Path, anchor: &Path, key: &VerifyingKey) -> Option<Anchor> {
+fn newest(journal_dir: &Path, anchor: &Path, key: &VerifyingKey) -> Option<Anchor> {
     let mut notes: Vec<PathBuf> = fs::read_dir(journal_dir.join("checkpoints"))
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
@@ -152,7 +184,7 @@ fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), String> 
 
 /// Whether the journal agrees with `anchor`: at least that many records, and the record
 /// `size - 1` has that hash (`hash_at` reads it). `Err` says what is wrong, for people.
-pub fn check_anchor(
+fn check_anchor(
     anchor: &Anchor,
     records: u64,
     hash_at: impl FnOnce(u64) -> Option<String>,

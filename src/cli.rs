@@ -855,11 +855,7 @@ fn anchor_check(dir: &Path, state: &Path, records: u64) -> Result<(), String> {
         return Ok(());
     }
     let key = crate::checkpoint::load_or_create_key(&key_path)?.verifying_key();
-    let Some(anchor) = crate::checkpoint::newest(dir, &state.join("anchor.note"), &key) else {
-        return Ok(());
-    };
-    let hash_at = |seq: u64| Some(journal::read_from(dir, seq).ok()?.first()?.hash.clone());
-    crate::checkpoint::check_anchor(&anchor, records, hash_at)
+    crate::checkpoint::check_journal(dir, state, &key, records)
 }
 
 fn run_export(

@@ -344,7 +344,7 @@ impl Gateway {
         }
         // the anchor of every group commit: a journal cut or replaced is refused at start
         crate::checkpoint::write_anchor(
-            &anchor_path(&self.layout),
+            &crate::checkpoint::anchor_path(&self.layout.state),
             &self.checkpoint_key,
             &self.checkpoint_origin(),
             self.journal.next_seq(),
@@ -976,33 +976,19 @@ fn journal_lost(applied: u64, next_seq: u64) -> GatewayError {
     )))
 }
 
-/// `state_dir/anchor.note`: the signed size and head of every group commit.
-fn anchor_path(layout: &Layout) -> std::path::PathBuf {
-    layout.state.join("anchor.note")
-}
-
 /// Refuses a journal shorter than, or different from, its newest signed checkpoint.
 fn check_journal_anchor(
     layout: &Layout,
     journal: &Journal,
     key: &ed25519_dalek::SigningKey,
 ) -> Result<(), GatewayError> {
-    let anchor =
-        crate::checkpoint::newest(&layout.journal, &anchor_path(layout), &key.verifying_key());
-    let Some(anchor) = anchor else {
-        return Ok(());
-    };
-    let hash_at = |seq: u64| {
-        crate::journal::read_from(&layout.journal, seq)
-            .ok()?
-            .first()
-            .map(|r| r.hash.clone())
-    };
-    crate::checkpoint::check_anchor(&anchor, journal.next_seq(), hash_at).map_err(|why| {
-        GatewayError::Spool(SpoolError::Setup(format!(
-            "{why}. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
-        )))
-    })
+    let records = journal.next_seq();
+    crate::checkpoint::check_journal(&layout.journal, &layout.state, &key.verifying_key(), records)
+        .map_err(|why| {
+            GatewayError::Spool(SpoolError::Setup(format!(
+                "{why}. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
+            )))
+        })
 }
 
 /// Reads the PIN secret, creating it (32 random bytes, mode 0600) the first time.
