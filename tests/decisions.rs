@@ -15,8 +15,7 @@ fn yy() -> String {
     format!("{:02}", now.year() % 100)
 }
 
-fn response_items(env: &Env, event: &serde_json::Value) -> Vec<serde_json::Value> {
-    let _ = env;
+fn response_items(event: &serde_json::Value) -> Vec<serde_json::Value> {
     serde_json::from_str(event["outputs"][0]["text"].as_str().unwrap()).unwrap()
 }
 
@@ -40,7 +39,7 @@ fn a_query_in_the_same_batch_as_its_appeal_finds_it() {
         "the appeal decided earlier in the same batch is found: {}",
         answered[0]
     );
-    let items = response_items(&env, &answered[0]);
+    let items = response_items(&answered[0]);
     assert_eq!(items[0]["status"], "зарегистрировано");
     assert_eq!(items[0]["registration_number"], format!("ОГ-1/{}", yy()));
     // our own outgoing number, not the arrival
@@ -74,7 +73,7 @@ fn a_query_claimed_before_its_appeal_in_one_batch_still_finds_it() {
     );
     assert!(answered[0]["unresolved"].as_array().unwrap().is_empty());
     assert_eq!(
-        response_items(&env, &answered[0])[0]["status"],
+        response_items(&answered[0])[0]["status"],
         "зарегистрировано"
     );
     env.verify_all();
@@ -194,7 +193,7 @@ fn a_not_found_answer_is_answered_again_when_the_appeal_arrives() {
     assert_eq!(answers[1]["reanswer"], 1);
     assert!(answers[1]["unresolved"].as_array().unwrap().is_empty());
     assert_eq!(answers[1]["number"], format!("ОЗ-2/{}", yy()));
-    let items = response_items(&env, &answers[1]);
+    let items = response_items(&answers[1]);
     assert_eq!(items[0]["status"], "зарегистрировано");
     let responses: Vec<String> = env
         .outbound_names()
@@ -232,7 +231,7 @@ fn a_resent_answer_says_what_is_known_at_the_resend() {
     );
     env.once();
     let first = &env.records_of_kind("query_answered")[0];
-    assert_eq!(response_items(&env, first)[0]["status"], "зарегистрировано");
+    assert_eq!(response_items(first)[0]["status"], "зарегистрировано");
     env.ok(&[
         "appeals",
         "event",
@@ -246,7 +245,7 @@ fn a_resent_answer_says_what_is_known_at_the_resend() {
     let resent = env.records_of_kind("resent");
     assert_eq!(resent.len(), 1);
     assert_eq!(resent[0]["message_uid"], first["outputs"][0]["message_uid"]);
-    let items = response_items(&env, &resent[0]);
+    let items = response_items(&resent[0]);
     assert_eq!(items[0]["status"], "рассматривается");
     assert_eq!(items[0]["executor"], "Иванова А.А.");
     env.verify_all();

@@ -43,6 +43,17 @@ fn request(
     (status, body)
 }
 
+/// `POST /api/v1/appeals/1/events` with the tests' token.
+fn post_event(port: u16, body: &str) -> (u16, String) {
+    request(
+        port,
+        "POST",
+        "/api/v1/appeals/1/events",
+        Some("s3cret-token"),
+        Some(body),
+    )
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -380,16 +391,7 @@ fn public_and_operator_surfaces_are_separate() {
         assert_eq!(get(public, path, None), 404, "{path} is not public");
     }
     let body = r#"{"step":"executor-assigned","executor":"X"}"#;
-    let post = |port| {
-        request(
-            port,
-            "POST",
-            "/api/v1/appeals/1/events",
-            Some("s3cret-token"),
-            Some(body),
-        )
-        .0
-    };
+    let post = |port| post_event(port, body).0;
     assert_eq!(post(public), 404, "no write API on the public listener");
     assert_eq!(
         get(operators, "/", None),
@@ -411,15 +413,7 @@ fn an_answer_file_comes_in_the_body() {
     env.add_sections("[limits]\nmax_answer_bytes = 64");
     let service = Service::start(&env);
     wait_http(port);
-    let post = |body: &str| {
-        request(
-            port,
-            "POST",
-            "/api/v1/appeals/1/events",
-            Some("s3cret-token"),
-            Some(body),
-        )
-    };
+    let post = |body: &str| post_event(port, body);
     let (code, text) = post(r#"{"step":"executor-assigned","executor":"Иванов"}"#);
     assert_eq!(code, 200, "{text}");
     let big = "QUFB".repeat(40); // 120 bytes decoded

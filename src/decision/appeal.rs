@@ -49,7 +49,7 @@ pub(super) fn new_appeal(
         cites,
     }];
     if held.is_none() {
-        let cause = cause_of_facts(input.arrival, &input.key, input, facts);
+        let cause = cause_of_facts(input, facts);
         events.push(first_decision(input.arrival, facts, &cause, view, ctx));
     }
     events
@@ -171,11 +171,7 @@ pub(super) fn redelivery(
         return Vec::new();
     };
     let cause = cause_of_appeal(input.arrival, &input.key, &original);
-    let registered = original
-        .number
-        .as_deref()
-        .filter(|_| original.state != AppealState::Refused);
-    let outputs = match (original.state, registered) {
+    let outputs = match (original.state, original.number.as_deref()) {
         (AppealState::Refused, _) => original
             .reason
             .as_deref()
@@ -217,15 +213,10 @@ pub(super) fn our_ref(ctx: Context<'_>, number: &str, date: time::Date) -> Notic
 }
 
 /// The notice cause of an appeal from the facts of its package.
-fn cause_of_facts<'a>(
-    arrival: u64,
-    key: &'a str,
-    input: &'a ArrivalInput,
-    facts: &'a AppealFacts,
-) -> NoticeCause<'a> {
+fn cause_of_facts<'a>(input: &'a ArrivalInput, facts: &'a AppealFacts) -> NoticeCause<'a> {
     NoticeCause {
-        arrival,
-        key,
+        arrival: input.arrival,
+        key: &input.key,
         source_uid: &input.facts.source_uid,
         inbound_format: input.facts.format,
         document_uid: &facts.document_uid,

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::appeals::{self, normalize_number};
+use crate::appeals;
 use crate::book::QueryFacts;
 use crate::model::{Event, NoticeRef, Output};
 use crate::resend::Waiting;
@@ -149,12 +149,11 @@ pub fn reanswers(decided: &[Event], view: &dyn BookView, ctx: Context<'_>) -> Ve
 /// The next answer to a query, when it now resolves a number it could not.
 fn reanswer(q: &QueryFacts, view: &dyn BookView, ctx: Context<'_>, earlier: u64) -> Option<Event> {
     let answer = q.answer.as_ref()?;
-    let before: HashSet<String> = q.unresolved.iter().map(|n| normalize_number(n)).collect();
     let now_found = view
         .status_many(&q.unresolved)
         .iter()
         .any(|found| found.is_ok());
-    if before.is_empty() || !now_found {
+    if !now_found {
         return None;
     }
     let asked = Asked {
