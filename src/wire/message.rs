@@ -452,6 +452,29 @@ pub struct Acknowledgment {
     pub time: Option<XmlDateTime>,
     pub accepted: bool,
     pub comment: Option<String>,
+    /// `@content`: what the receipt is about, in words — the МЭДО operator writes
+    /// `MEDOErrorAcknowledgment` on its error receipts.
+    pub content: Option<String>,
+    /// `errorCode`: the МЭДО operator's error code (e.g. 248) on a message it could not deliver.
+    pub error_code: Option<String>,
+    /// `errorFileMessage`: the file the МЭДО operator rejected (ties a zero-uid error receipt
+    /// to our message).
+    pub error_file: Option<String>,
+}
+
+/// The `@content` of the МЭДО operator's error receipts.
+pub const MEDO_ERROR_CONTENT: &str = "MEDOErrorAcknowledgment";
+
+impl Acknowledgment {
+    /// The МЭДО operator's error receipt (not a partner's answer): marked by `@content`, or
+    /// carrying an `errorCode`.
+    pub fn is_operator_error(&self) -> bool {
+        self.error_code.is_some()
+            || self
+                .content
+                .as_deref()
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case(MEDO_ERROR_CONTENT))
+    }
 }
 
 /// `container` (2.7+): the ZIP next to the message.
@@ -521,6 +544,9 @@ impl Outgoing {
             time: Some(XmlDateTime::from_offset(self.created)),
             accepted,
             comment,
+            content: None,
+            error_code: None,
+            error_file: None,
         };
         self.message(HeaderType::Acknowledgment, Body::Acknowledgment(ack))
     }

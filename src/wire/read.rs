@@ -585,6 +585,9 @@ fn acknowledgment_from(
         time: date_time_of(e.child_text("time"), "acknowledgment/time", warnings),
         accepted,
         comment: e.child_text("comment"),
+        content: e.attr_text("content"),
+        error_code: e.child_text("errorCode"),
+        error_file: e.child_text("errorFileMessage"),
     })
 }
 

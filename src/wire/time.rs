@@ -17,6 +17,11 @@ const LOCAL_FRACTION: &[FormatItem<'static>] =
 const OFFSET: &[FormatItem<'static>] = format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
 );
+const LOCAL_MILLIS: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]");
+const OFFSET_MILLIS: &[FormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
+);
 const ENVELOPE: &[FormatItem<'static>] =
     format_description!("[day].[month].[year] [hour]:[minute]:[second]");
 
@@ -85,8 +90,11 @@ fn split_offset(text: &str) -> Option<(&str, Option<UtcOffset>)> {
 
 impl fmt::Display for XmlDateTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // a fraction as received is kept (to the millisecond: what real receipts carry)
         let text = match self {
+            XmlDateTime::Offset(t) if t.millisecond() > 0 => t.format(OFFSET_MILLIS),
             XmlDateTime::Offset(t) => t.format(OFFSET),
+            XmlDateTime::Local(t) if t.millisecond() > 0 => t.format(LOCAL_MILLIS),
             XmlDateTime::Local(t) => t.format(LOCAL),
         };
         f.write_str(&text.map_err(|_| fmt::Error)?)
@@ -163,6 +171,16 @@ mod tests {
                 XmlDateTime::Offset(t) => XmlDateTime::from_offset(t),
                 XmlDateTime::Local(t) => XmlDateTime::Local(t.replace_nanosecond(0).unwrap()),
             };
+            assert_eq!(parsed.to_string(), output, "{input}");
+        }
+        // as received, the fraction is kept to the millisecond (real receipts carry it)
+        for (input, output) in [
+            ("2018-03-30T10:41:12.502", "2018-03-30T10:41:12.502"),
+            ("2023-06-22T18:45:51.267", "2023-06-22T18:45:51.267"),
+            ("2024-03-15T11:02:30.1+03:00", "2024-03-15T11:02:30.100+03:00"),
+            ("2024-03-15T11:02:30.000+03:00", "2024-03-15T11:02:30+03:00"),
+        ] {
+            let parsed = XmlDateTime::parse(input).unwrap_or_else(|| panic!("{input}"));
             assert_eq!(parsed.to_string(), output, "{input}");
         }
         assert_eq!(XmlDateTime::parse("15.03.2024"), None);
