@@ -46,7 +46,45 @@ struct RawConfig {
     #[serde(default)]
     numbering: Option<RawNumbering>,
     #[serde(default)]
+    documents: Option<RawDocuments>,
+    #[serde(default)]
     limits: Limits,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDocuments {
+    #[serde(default)]
+    signer_post: Option<String>,
+    #[serde(default)]
+    signer_name: Option<String>,
+    #[serde(default)]
+    place: Option<String>,
+    #[serde(default)]
+    kind_id: Option<String>,
+    #[serde(default)]
+    kind_ids: std::collections::BTreeMap<String, String>,
+}
+
+/// How our own documents are described in a transport container's passport (`[documents]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DocumentsConfig {
+    /// Who signs our documents (`author/sign/person`): post and name.
+    pub signer_post: Option<String>,
+    pub signer_name: Option<String>,
+    /// `requisites/documentPlace` (e.g. «г. Москва»).
+    pub place: Option<String>,
+    /// `documentKind/@id` of a kind not listed in `kind_ids` (Tessa's default `DK00000000`).
+    pub kind_id: String,
+    /// `documentKind/@id` per kind («Ответ на запрос» = "DK…").
+    pub kind_ids: std::collections::BTreeMap<String, String>,
+}
+
+impl DocumentsConfig {
+    /// The directory code of a document kind.
+    pub fn kind_id(&self, kind: &str) -> &str {
+        self.kind_ids.get(kind).unwrap_or(&self.kind_id)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +243,8 @@ pub struct Config {
     /// Numbers of the documents we originate (answers to УРОГ queries): `[numbering]
     /// outgoing_template`, default `"ОЗ-{seq}/{yy}"`, a sequence per year like registrations.
     pub outgoing_template: String,
+    /// How our documents are described in a container's passport.
+    pub documents: DocumentsConfig,
     pub partners: Vec<PartnerConfig>,
     pub limits: Limits,
     /// Partner roles whose documents are forwarded appeals (default `["urog"]`).
@@ -321,7 +361,7 @@ impl Config {
                 "mirror" => ReplyFormat::Mirror,
                 f => ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| {
                     invalid(format!(
-                        "partner {:?}: format {f:?}: use 2.2, 2.7.1 or mirror",
+                        "partner {:?}: format {f:?}: use 2.2, 2.7, 2.7.1 or mirror",
                         p.name
                     ))
                 })?),
@@ -379,6 +419,7 @@ impl Config {
             mode,
             number_template,
             outgoing_template,
+            documents: documents(raw.documents.unwrap_or_default()),
             partners,
             limits: raw.limits,
             appeal_roles: registration
@@ -424,5 +465,17 @@ impl Config {
         self.partners
             .iter()
             .find(|p| p.uid.eq_ignore_ascii_case(uid))
+    }
+}
+
+/// `[documents]` with its defaults; blank values are absent.
+fn documents(raw: RawDocuments) -> DocumentsConfig {
+    let given = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    DocumentsConfig {
+        signer_post: given(raw.signer_post),
+        signer_name: given(raw.signer_name),
+        place: given(raw.place),
+        kind_id: given(raw.kind_id).unwrap_or_else(|| "DK00000000".into()),
+        kind_ids: raw.kind_ids,
     }
 }

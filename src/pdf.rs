@@ -70,6 +70,23 @@ pub fn text_pdf(title: &str, text: &str) -> Vec<u8> {
         .save(&PdfSaveOptions::default(), &mut Vec::new())
 }
 
+/// The magic bytes every PDF starts with.
+const PDF_MAGIC: &[u8] = b"%PDF-";
+
+/// Whether `bytes` are a PDF by its magic bytes (within the first KiB, as readers allow).
+pub fn is_pdf(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(1024)];
+    head.windows(PDF_MAGIC.len()).any(|w| w == PDF_MAGIC)
+}
+
+/// The number of pages of a PDF, read with lopdf; `None` when it does not parse.
+pub fn page_count(bytes: &[u8]) -> Option<u32> {
+    let doc = lopdf::Document::load_mem(bytes).ok()?;
+    u32::try_from(doc.get_pages().len())
+        .ok()
+        .filter(|n| *n > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

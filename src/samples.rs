@@ -213,6 +213,7 @@ fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
             text: Some("Письмо".into()),
         },
         place: None,
+        links: Vec::new(),
         classification: Some(Coded {
             id: Some(CLASSIFICATION_ORDINARY.into()),
             text: Some("Обычная информация".into()),

@@ -206,6 +206,13 @@ fn sample_passport(
             text: Some("Информация ограниченного распространения".into()),
         }),
         annotation: Some("Ответ на запрос & <прочее>".into()),
+        links: vec![PassportLink {
+            uid: Some(THEM_UID.into()),
+            link_type: Some("В ответ на".into()),
+            organization: Some(THEM_ORG.into()),
+            number: Some("А26-05-1".into()),
+            date: parse_date("2024-03-01"),
+        }],
         authors: vec![Author {
             organization: Organization {
                 title: Some(US_ORG.into()),

@@ -357,3 +357,18 @@ pub fn write_zip<W: Write + Seek>(out: W, files: &[(String, Vec<u8>)]) -> Result
     }
     zip.finish().map_err(werr)
 }
+
+/// A container in memory: `passport.xml` first, then `files` in order (the outbound
+/// documents: their files are small and already in memory); deterministic bytes.
+pub fn container_bytes(
+    passport: &[u8],
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, WireErrorKind> {
+    let mut all = Vec::with_capacity(files.len() + 1);
+    all.push(("passport.xml".to_string(), passport.to_vec()));
+    all.extend(files.iter().cloned());
+    if all.len() > 1 && files.iter().any(|(n, _)| n.eq_ignore_ascii_case("passport.xml")) {
+        return Err(WireErrorKind::Write("a file is named passport.xml".into()));
+    }
+    Ok(write_zip(io::Cursor::new(Vec::new()), &all)?.into_inner())
+}

@@ -126,6 +126,19 @@ pub struct Attachment {
     pub signatures: Vec<String>,
 }
 
+/// A link to another document (`requisites/links/link`): the document this one answers
+/// («В ответ на») or carries out («Во исполнение»), by its uid and its author's registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct PassportLink {
+    pub uid: Option<String>,
+    /// `@type`: «В ответ на», «Во исполнение», … (the 2.x `linkType` values).
+    pub link_type: Option<String>,
+    pub organization: Option<String>,
+    pub number: Option<String>,
+    #[serde(serialize_with = "serialize_date")]
+    pub date: Option<Date>,
+}
+
 /// A parsed passport.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Passport {
@@ -136,6 +149,7 @@ pub struct Passport {
     pub place: Option<Coded>,
     pub classification: Option<Coded>,
     pub annotation: Option<String>,
+    pub links: Vec<PassportLink>,
     pub authors: Vec<Author>,
     pub addressees: Vec<PassportAddressee>,
     pub document: Option<MainDocument>,
@@ -275,6 +289,21 @@ fn author(e: &Element) -> Author {
     }
 }
 
+fn link(e: &Element) -> PassportLink {
+    let reg = e.child("registration");
+    PassportLink {
+        uid: e.attr_text("uid").map(|u| u.to_lowercase()),
+        link_type: e.attr_text("type"),
+        organization: e
+            .child("organization")
+            .and_then(|o| o.child_text("title")),
+        number: reg.and_then(|r| r.child_text("number")),
+        date: reg
+            .and_then(|r| r.child_text("date"))
+            .and_then(|d| parse_date(&d)),
+    }
+}
+
 /// Decodes and parses a passport's bytes: the passport and warnings for the operator.
 pub fn parse_passport(
     bytes: &[u8],
@@ -329,6 +358,10 @@ pub fn passport_from_tree(
         place: req.and_then(|r| r.child("documentPlace")).map(coded),
         classification: req.and_then(|r| r.child("classification")).map(coded),
         annotation: req.and_then(|r| r.child_text("annotation")),
+        links: req
+            .and_then(|r| r.child("links"))
+            .map(|l| l.children_named("link").map(link).collect())
+            .unwrap_or_default(),
         authors: root
             .child("authors")
             .map(|a| a.children_named("author").map(author).collect())
@@ -423,6 +456,26 @@ fn write_org(w: &mut XmlWriter, o: &Organization) {
     w.close();
 }
 
+fn write_link(w: &mut XmlWriter, l: &PassportLink) {
+    let uid = l.uid.as_deref().unwrap_or("").to_lowercase();
+    let kind = l.link_type.as_deref().unwrap_or("");
+    w.open("link", &[("uid", &uid), ("type", kind)]);
+    if let Some(title) = &l.organization {
+        w.open("organization", &[]);
+        w.leaf("title", title);
+        w.close();
+    }
+    if let Some(number) = &l.number {
+        w.open("registration", &[]);
+        w.leaf("number", number);
+        if let Some(d) = l.date {
+            w.leaf("date", &format_date(d));
+        }
+        w.close();
+    }
+    w.close();
+}
+
 /// Writes a passport as UTF-8 XML.
 pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
     let doc = p
@@ -455,6 +508,13 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
         write_coded(&mut w, "classification", c);
     }
     w.opt("annotation", p.annotation.as_deref());
+    if !p.links.is_empty() {
+        w.open("links", &[]);
+        for l in &p.links {
+            write_link(&mut w, l);
+        }
+        w.close();
+    }
     w.close();
     w.open("authors", &[]);
     for a in &p.authors {

@@ -9,10 +9,11 @@ use crate::config::Config;
 use crate::model::{Notice, NoticeRef, Output, ProgressNotice};
 use crate::wire::envelope::{self, OutgoingEnvelope};
 use crate::wire::message::{Anyone, DocNumber, DocReference, Format, Message, Outgoing, Partner};
-use crate::wire::message::{
-    AssociatedFile, Document, Link, NotificationDetail, Signatory, GROUP_ATTACHMENT_TEXT,
-    GROUP_DOCUMENT_TEXT,
-};
+use crate::wire::message::{Document, Link, NotificationDetail, Signatory};
+
+mod document;
+
+pub use document::{container_name, DocFile, OwnDocument};
 use crate::wire::time::parse_date;
 use crate::wire::urog::ResponseItem;
 use crate::wire::write::write_message;
@@ -107,17 +108,9 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
             Vec::new(),
         ),
         Notice::Response { query, ours, items } => {
-            let (message, files) = response(
-                &outgoing,
-                output,
-                &query,
-                &ours,
-                &items,
-                &partner.name,
-                config,
-            );
-            let subject = format!("ЭСД МЭДО (Ответ на запрос № {})", query.number);
-            (message, subject, files)
+            let doc = response(output, &query, &ours, &items, &partner.name, config);
+            let packed = document::pack(&outgoing, doc, config).map_err(invalid)?;
+            (packed.message, packed.subject, packed.payload)
         }
     };
     let xml = write_message(&message).map_err(|e| invalid(e.to_string()))?;
@@ -179,17 +172,16 @@ fn progress_message(
     outgoing.notification(about, reference(foundation), detail, comment)
 }
 
-/// An answer to a query: a Документ «Ответ на запрос» linked «В ответ на» the query, with
-/// `response.pdf` (the text) and `response.xml` (the items).
+/// An answer to a query: a document «Ответ на запрос» linked «В ответ на» the query, with
+/// `response.pdf` (the text) and `response.xml` (the items), packed for the partner's format.
 fn response(
-    outgoing: &Outgoing,
     output: &Output,
     query: &NoticeRef,
     ours: &NoticeRef,
     items: &[ResponseItem],
     partner_name: &str,
     config: &Config,
-) -> (Message, Vec<(String, Vec<u8>)>) {
+) -> OwnDocument {
     let query_date = query.date.as_deref();
     let xml = crate::wire::urog::write_response(&query.number, query_date, items);
     let text = crate::urog::response_text(
@@ -199,54 +191,87 @@ fn response(
         items,
     );
     let pdf = crate::pdf::text_pdf("Ответ на запрос", &text);
-    let doc_uid = uuid::Uuid::new_v5(
+    let pages = crate::pdf::page_count(&pdf);
+    let annotation = format!(
+        "Ответ на запрос № {}{}",
+        query.number,
+        query_date.map(|d| format!(" от {d}")).unwrap_or_default()
+    );
+    let document = own_document(output, "Ответ на запрос", ours, partner_name, config)
+        .annotated(annotation, pages)
+        .linked("В ответ на", query);
+    OwnDocument {
+        document,
+        answers_uid: Some(output.about_uid.clone()),
+        restricted: false,
+        files: vec![
+            DocFile {
+                name: "response.pdf".into(),
+                bytes: pdf,
+                description: "Ответ на запрос".into(),
+                pages,
+            },
+            DocFile {
+                name: "response.xml".into(),
+                bytes: xml,
+                description: "Сведения по обращениям (urn:medo-gateway:urog-response:1)".into(),
+                pages: None,
+            },
+        ],
+    }
+}
+
+/// The 2.x description of a document of ours: its uid (derived from the message uid), kind,
+/// our number and date, us as signatory, the partner as addressee.
+fn own_document(
+    output: &Output,
+    kind: &str,
+    ours: &NoticeRef,
+    partner_name: &str,
+    config: &Config,
+) -> Document {
+    let uid = uuid::Uuid::new_v5(
         &uuid::Uuid::NAMESPACE_OID,
         format!("{}/document", output.message_uid).as_bytes(),
     )
     .to_string();
-    let document = Document {
-        uid: doc_uid,
-        kind: Some("Ответ на запрос".into()),
+    let signer = &config.documents;
+    Document {
+        uid,
+        kind: Some(kind.into()),
         num: doc_number(ours),
         signatories: vec![Signatory {
-            who: Anyone::organization(config.sender.organization.clone()),
+            who: Anyone {
+                organization: Some(config.sender.organization.clone()),
+                person: signer.signer_name.clone(),
+                post: signer.signer_post.clone(),
+                ..Anyone::default()
+            },
             signed: ours.date.as_deref().and_then(parse_date),
         }],
         addressees: vec![Anyone::organization(partner_name.to_string())],
-        pages: Some(1),
-        annotation: Some(format!(
-            "Ответ на запрос № {}{}",
-            query.number,
-            query_date.map(|d| format!(" от {d}")).unwrap_or_default()
-        )),
-        links: vec![Link {
-            link_type: "В ответ на".into(),
-            reference: Some(reference(query)),
-            ..Link::default()
-        }],
         ..Document::default()
-    };
-    let files = vec![
-        AssociatedFile {
-            local_name: "response.pdf".into(),
-            local_id: Some(0),
-            file_type: Some("pdf".into()),
-            group: Some(GROUP_DOCUMENT_TEXT.into()),
-            description: Some("Ответ на запрос".into()),
-            pages: Some(1),
-        },
-        AssociatedFile {
-            local_name: "response.xml".into(),
-            local_id: Some(1),
-            file_type: None,
-            group: Some(GROUP_ATTACHMENT_TEXT.into()),
-            description: Some("Сведения по обращениям (urn:medo-gateway:urog-response:1)".into()),
-            pages: None,
-        },
-    ];
-    let message = outgoing.document(document, files);
-    (
-        message,
-        vec![("response.pdf".into(), pdf), ("response.xml".into(), xml)],
-    )
+    }
+}
+
+/// Finishing touches of a [`Document`] under construction.
+trait DocumentExt {
+    fn annotated(self, annotation: String, pages: Option<u32>) -> Self;
+    fn linked(self, link_type: &str, to: &NoticeRef) -> Self;
+}
+
+impl DocumentExt for Document {
+    fn annotated(mut self, annotation: String, pages: Option<u32>) -> Self {
+        self.annotation = Some(annotation);
+        self.pages = Some(pages.unwrap_or(1));
+        self
+    }
+    fn linked(mut self, link_type: &str, to: &NoticeRef) -> Self {
+        self.links.push(Link {
+            link_type: link_type.into(),
+            reference: Some(reference(to)),
+            ..Link::default()
+        });
+        self
+    }
 }

@@ -1,0 +1,225 @@
+//! Our own documents (answers to queries, reports with their files) packed in the partner's
+//! format: a 2.x `Документ` with its files beside the message, or — from 2.7 on — a
+//! «Транспортный контейнер»: a flat `<uid>.edc.zip` holding `passport.xml` and the files,
+//! the message naming it, as the real federal packages are written. Builds the models; the
+//! wire writers make the bytes. Pure.
+
+use crate::config::Config;
+use crate::wire::container::container_bytes;
+use crate::wire::message::{
+    AssociatedFile, ContainerRef, Document, Format, Message, Outgoing, GROUP_ATTACHMENT_TEXT,
+    GROUP_DOCUMENT_TEXT,
+};
+use crate::wire::passport::{
+    write_passport, Attachment, Author, Coded, MainDocument, Organization, Passport,
+    PassportAddressee, PassportFormat, PassportLink, Person, Sign, CLASSIFICATION_ORDINARY,
+    CLASSIFICATION_RESTRICTED,
+};
+use crate::wire::time::format_date;
+
+/// One file of a document: the main text first, then the attachments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub description: String,
+    /// Pages, when the file is a PDF whose pages are known.
+    pub pages: Option<u32>,
+}
+
+/// A document of ours ready to pack.
+#[derive(Debug, Clone)]
+pub struct OwnDocument {
+    /// The 2.x description (kind, our number and date, signatory, addressee, annotation,
+    /// links to the document it answers).
+    pub document: Document,
+    /// The uid of the document it answers or carries out (the passport's link).
+    pub answers_uid: Option<String>,
+    /// ДСП: restricted access, kept from the appeal or query.
+    pub restricted: bool,
+    /// `files[0]` is the main text.
+    pub files: Vec<DocFile>,
+}
+
+/// The packed document: the message, the files beside it (a container or the payload) and
+/// the envelope's subject.
+pub struct Packed {
+    pub message: Message,
+    pub payload: Vec<(String, Vec<u8>)>,
+    pub subject: String,
+}
+
+/// The container's file name: the document uid without dashes (Tessa's `MedoHelper.ZipName`),
+/// unique per document — a МЭДО operator's error receipt that names it ties back to it.
+pub fn container_name(document_uid: &str) -> String {
+    format!("{}.edc.zip", document_uid.replace('-', "").to_lowercase())
+}
+
+/// Packs `doc` for `outgoing.format`.
+pub fn pack(outgoing: &Outgoing, doc: OwnDocument, config: &Config) -> Result<Packed, String> {
+    let subject = subject(&doc.document);
+    let passport_format = match outgoing.format {
+        Format::V22 => {
+            let files = associated(&doc.files);
+            let payload = doc.files.into_iter().map(|f| (f.name, f.bytes)).collect();
+            let message = outgoing.document(doc.document, files);
+            return Ok(Packed {
+                message,
+                payload,
+                subject,
+            });
+        }
+        Format::V27 => PassportFormat::V27,
+        Format::V271 => PassportFormat::V271,
+    };
+    let passport = write_passport(&passport(&doc, passport_format, config))
+        .map_err(|e| format!("passport: {e}"))?;
+    let name = container_name(&doc.document.uid);
+    let files: Vec<(String, Vec<u8>)> = doc.files.into_iter().map(|f| (f.name, f.bytes)).collect();
+    let zip = container_bytes(&passport, &files).map_err(|e| format!("container: {e}"))?;
+    let message = outgoing.container(ContainerRef {
+        container_type: None,
+        body: name.clone(),
+        signature: None,
+    });
+    Ok(Packed {
+        message,
+        payload: vec![(name, zip)],
+        subject,
+    })
+}
+
+/// The envelope's subject as real senders write it: `№ 299-СФ от 21/06/2023 Постановление СФ`.
+fn subject(d: &Document) -> String {
+    let date = d
+        .num
+        .date
+        .map(|d| {
+            let iso = format_date(d);
+            format!(" от {}/{}/{}", &iso[8..10], &iso[5..7], &iso[..4])
+        })
+        .unwrap_or_default();
+    let kind = d.kind.as_deref().unwrap_or("Документ");
+    format!("№ {}{date} {kind}", d.num.number)
+}
+
+/// The 2.x `files` list: the main text, then the attachments.
+fn associated(files: &[DocFile]) -> Vec<AssociatedFile> {
+    files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| AssociatedFile {
+            local_name: f.name.clone(),
+            local_id: Some(i as u32),
+            file_type: extension(&f.name),
+            group: Some(if i == 0 { GROUP_DOCUMENT_TEXT } else { GROUP_ATTACHMENT_TEXT }.into()),
+            description: Some(f.description.clone()),
+            pages: f.pages,
+        })
+        .collect()
+}
+
+fn extension(name: &str) -> Option<String> {
+    let (_, ext) = name.rsplit_once('.')?;
+    matches!(ext.to_ascii_lowercase().as_str(), "pdf" | "tif" | "doc" | "txt" | "docx")
+        .then(|| ext.to_ascii_lowercase())
+}
+
+/// The passport as real senders write it: kind with its code, classification, annotation,
+/// links, us as the first author (our number and date, the signer), the addressee, the main
+/// document and the attachments in order.
+fn passport(doc: &OwnDocument, format: PassportFormat, config: &Config) -> Passport {
+    let d = &doc.document;
+    let kind = d.kind.clone().unwrap_or_else(|| "Документ".into());
+    let (code, label) = match doc.restricted {
+        true => (CLASSIFICATION_RESTRICTED, "Информация ограниченного распространения"),
+        false => (CLASSIFICATION_ORDINARY, "Обычная информация"),
+    };
+    let docs = &config.documents;
+    let signer = (docs.signer_post.is_some() || docs.signer_name.is_some()).then(|| Sign {
+        person: Person {
+            post: docs.signer_post.clone(),
+            name: docs.signer_name.clone(),
+            ..Person::default()
+        },
+        signatures: Vec::new(),
+    });
+    let (main, attachments) = doc.files.split_first().expect("a document has a main file");
+    Passport {
+        format,
+        uid: Some(d.uid.to_lowercase()),
+        version: None,
+        kind: Coded {
+            id: Some(docs.kind_id(&kind).to_string()),
+            text: Some(kind),
+        },
+        place: docs.place.clone().map(|p| Coded {
+            id: None,
+            text: Some(p),
+        }),
+        classification: Some(Coded {
+            id: Some(code.into()),
+            text: Some(label.into()),
+        }),
+        annotation: d.annotation.clone(),
+        links: links(doc),
+        authors: vec![Author {
+            organization: title(&config.sender.organization),
+            registration_number: Some(d.num.number.clone()),
+            registration_date: d.num.date,
+            registration_stamp: None,
+            signs: signer.into_iter().collect(),
+            executor: None,
+        }],
+        addressees: d
+            .addressees
+            .iter()
+            .filter_map(|a| a.organization.as_deref())
+            .map(|o| PassportAddressee {
+                organization: title(o),
+                person: None,
+            })
+            .collect(),
+        document: Some(MainDocument {
+            local_name: main.name.clone(),
+            pages: Some(main.pages.unwrap_or(1)),
+            enclosure_pages: None,
+            description: Some(main.description.clone()),
+        }),
+        attachments: attachments
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Attachment {
+                local_name: a.name.clone(),
+                order: Some(i as u32 + 1),
+                description: Some(a.description.clone()),
+                signatures: Vec::new(),
+            })
+            .collect(),
+    }
+}
+
+fn title(organization: &str) -> Organization {
+    Organization {
+        title: Some(organization.to_string()),
+        ..Organization::default()
+    }
+}
+
+/// The document's links (`В ответ на` the query, `Во исполнение` the appeal's letter).
+fn links(doc: &OwnDocument) -> Vec<PassportLink> {
+    doc.document
+        .links
+        .iter()
+        .filter_map(|l| {
+            let r = l.reference.as_ref()?;
+            Some(PassportLink {
+                uid: doc.answers_uid.clone(),
+                link_type: Some(l.link_type.clone()),
+                organization: r.who.organization.clone(),
+                number: Some(r.num.number.clone()),
+                date: r.num.date,
+            })
+        })
+        .collect()
+}
