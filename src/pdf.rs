@@ -82,9 +82,7 @@ pub fn is_pdf(bytes: &[u8]) -> bool {
 /// The number of pages of a PDF, read with lopdf; `None` when it does not parse.
 pub fn page_count(bytes: &[u8]) -> Option<u32> {
     let doc = lopdf::Document::load_mem(bytes).ok()?;
-    u32::try_from(doc.get_pages().len())
-        .ok()
-        .filter(|n| *n > 0)
+    u32::try_from(doc.get_pages().len()).ok().filter(|n| *n > 0)
 }
 
 #[cfg(test)]

@@ -112,7 +112,14 @@ fn associated(files: &[DocFile]) -> Vec<AssociatedFile> {
             local_name: f.name.clone(),
             local_id: Some(i as u32),
             file_type: extension(&f.name),
-            group: Some(if i == 0 { GROUP_DOCUMENT_TEXT } else { GROUP_ATTACHMENT_TEXT }.into()),
+            group: Some(
+                if i == 0 {
+                    GROUP_DOCUMENT_TEXT
+                } else {
+                    GROUP_ATTACHMENT_TEXT
+                }
+                .into(),
+            ),
             description: Some(f.description.clone()),
             pages: f.pages,
         })
@@ -121,8 +128,11 @@ fn associated(files: &[DocFile]) -> Vec<AssociatedFile> {
 
 fn extension(name: &str) -> Option<String> {
     let (_, ext) = name.rsplit_once('.')?;
-    matches!(ext.to_ascii_lowercase().as_str(), "pdf" | "tif" | "doc" | "txt" | "docx")
-        .then(|| ext.to_ascii_lowercase())
+    matches!(
+        ext.to_ascii_lowercase().as_str(),
+        "pdf" | "tif" | "doc" | "txt" | "docx"
+    )
+    .then(|| ext.to_ascii_lowercase())
 }
 
 /// The passport as real senders write it: kind with its code, classification, annotation,
@@ -132,7 +142,10 @@ fn passport(doc: &OwnDocument, format: PassportFormat, config: &Config) -> Passp
     let d = &doc.document;
     let kind = d.kind.clone().unwrap_or_else(|| "Документ".into());
     let (code, label) = match doc.restricted {
-        true => (CLASSIFICATION_RESTRICTED, "Информация ограниченного распространения"),
+        true => (
+            CLASSIFICATION_RESTRICTED,
+            "Информация ограниченного распространения",
+        ),
         false => (CLASSIFICATION_ORDINARY, "Обычная информация"),
     };
     let docs = &config.documents;

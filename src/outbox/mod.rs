@@ -13,10 +13,10 @@ use crate::wire::message::{Document, Link, NotificationDetail, Signatory};
 
 mod document;
 
-pub use document::{container_name, DocFile, OwnDocument};
 use crate::wire::time::parse_date;
 use crate::wire::urog::ResponseItem;
 use crate::wire::write::write_message;
+pub use document::{container_name, DocFile, OwnDocument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -367,7 +367,11 @@ pub fn container_bytes(
     let mut all = Vec::with_capacity(files.len() + 1);
     all.push(("passport.xml".to_string(), passport.to_vec()));
     all.extend(files.iter().cloned());
-    if all.len() > 1 && files.iter().any(|(n, _)| n.eq_ignore_ascii_case("passport.xml")) {
+    if all.len() > 1
+        && files
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("passport.xml"))
+    {
         return Err(WireErrorKind::Write("a file is named passport.xml".into()));
     }
     Ok(write_zip(io::Cursor::new(Vec::new()), &all)?.into_inner())

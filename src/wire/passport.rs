@@ -294,9 +294,7 @@ fn link(e: &Element) -> PassportLink {
     PassportLink {
         uid: e.attr_text("uid").map(|u| u.to_lowercase()),
         link_type: e.attr_text("type"),
-        organization: e
-            .child("organization")
-            .and_then(|o| o.child_text("title")),
+        organization: e.child("organization").and_then(|o| o.child_text("title")),
         number: reg.and_then(|r| r.child_text("number")),
         date: reg
             .and_then(|r| r.child_text("date"))

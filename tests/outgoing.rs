@@ -1,0 +1,290 @@
+//! Our documents as real senders write them (issue 15): from 2.7 on, an answer travels as a
+//! «Транспортный контейнер» — a flat `.edc.zip` holding `passport.xml` and the files, the
+//! message beside it naming the ZIP — and its shape is compared with the real federal
+//! packages in `../shared/spec/data/real_packages/` (read in place).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use common::env::Env;
+use common::packages::rewrite_container;
+
+/// Makes a copy of the 2.7.1 sample container a УРОГ query: fresh uids, kind «Запрос», its
+/// number and an annotation naming `names`; `as_27` rewrites it as a 2.7 package.
+fn container_query(dir: &Path, n: u32, number: &str, names: &str, as_27: bool) {
+    let header_uid = format!("{n:08x}-0001-4000-8000-000000000000");
+    let doc_uid = format!("{n:08x}-0002-4000-8000-000000000000");
+    let msg = dir.join("message.xml");
+    let mut text = fs::read_to_string(&msg).unwrap();
+    let at = text.find("xdms:uid=\"").unwrap() + 10;
+    text.replace_range(at..at + 36, &header_uid);
+    if as_27 {
+        text = text
+            .replace("urn:IEDMS:MESSAGE", "http://www.infpres.com/IEDMS")
+            .replace("xdms:version=\"2.7.1\"", "xdms:version=\"2.7\"");
+        let cut = text.find("  <xdms:deliveryIndex>").unwrap();
+        let end = text.find("</xdms:deliveryIndex>").unwrap() + 21;
+        text.replace_range(cut..end, "");
+        fs::remove_file(&msg).unwrap();
+        fs::write(dir.join("document.xml"), &text).unwrap();
+        common::packages::cp1251_edit(&dir.join("envelope.ini"), |e| {
+            e.replace("message.xml", "document.xml")
+        });
+    } else {
+        fs::write(&msg, &text).unwrap();
+    }
+    rewrite_container(
+        dir,
+        |name, bytes| {
+            if name != "passport.xml" {
+                return bytes;
+            }
+            let p = String::from_utf8(bytes).unwrap();
+            let p = p
+                .replace("0e12c1ce-4f39-50b2-a9bd-4a365a5cc024", &doc_uid)
+                .replace(">Письмо<", ">Запрос<")
+                .replace("А26-02-7654321", number)
+                .replace(
+                    "О направлении обращения гражданина для рассмотрения по компетенции",
+                    &format!("О ходе рассмотрения обращений {names}"),
+                );
+            let p = if as_27 {
+                p.replace("urn:IEDMS:CONTAINER", "http://minsvyaz.ru/container")
+            } else {
+                p
+            };
+            p.into_bytes()
+        },
+        &[],
+    );
+}
+
+fn response_dir(env: &Env) -> PathBuf {
+    let found: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("response"))
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", env.outbound_names());
+    env.outbound.join(&found[0])
+}
+
+/// The entries of a ZIP in order, with their bytes.
+fn unzip(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(fs::File::open(path).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut e = z.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).unwrap();
+            (e.name().unwrap().to_string(), bytes)
+        })
+        .collect()
+}
+
+/// Every element path of an XML document by local names (`container/requisites/annotation`),
+/// decoded from UTF-8 or windows-1251 as declared.
+fn shape(bytes: &[u8]) -> BTreeSet<String> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.trim_start_matches('\u{feff}').to_string(),
+        Err(_) => encoding_rs::WINDOWS_1251.decode(bytes).0.into_owned(),
+    };
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut stack: Vec<String> = Vec::new();
+    let mut paths = BTreeSet::new();
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) => {
+                stack.push(e.local_name().into_inner().to_string());
+                paths.insert(stack.join("/"));
+            }
+            quick_xml::events::Event::Empty(e) => {
+                let name = e.local_name().into_inner().to_string();
+                paths.insert(format!("{}/{name}", stack.join("/")));
+            }
+            quick_xml::events::Event::End(_) => {
+                stack.pop();
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    paths
+}
+
+/// The real packages' passports and messages, when the spec data is present.
+fn real(name: &str) -> Option<Vec<u8>> {
+    let dir = common::spec_data()?.join("real_packages");
+    Some(fs::read(dir.join(name)).unwrap())
+}
+
+/// Checks a written container answer in `format` against the real packages of that format.
+fn check_container_answer(env: &Env, format: &str, query_number: &str) {
+    let dir = response_dir(env);
+    let names = common::env::names(&dir);
+    let message_file = if format == "2.7.1" {
+        "message.xml"
+    } else {
+        "document.xml"
+    };
+    let zip_name = names
+        .iter()
+        .find(|n| n.ends_with(".edc.zip"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        names.len(),
+        3,
+        "envelope, message and container only: {names:?}"
+    );
+    assert!(names.contains(&message_file.to_string()), "{names:?}");
+    // the envelope lists the ZIP and the message (the XML last)
+    let env_text = encoding_rs::WINDOWS_1251
+        .decode(&fs::read(dir.join("envelope.ini")).unwrap())
+        .0
+        .into_owned();
+    assert!(
+        env_text.contains(&format!("[ФАЙЛЫ]\r\n0={zip_name}\r\n1={message_file}")),
+        "{env_text}"
+    );
+    assert!(env_text.contains("ТЕМА=№ ОЗ-1/"), "{env_text}");
+    // the message: a container naming the ZIP
+    let message = fs::read(dir.join(message_file)).unwrap();
+    let message_shape = shape(&message);
+    let text = String::from_utf8_lossy(&message).into_owned();
+    if format == "2.7.1" {
+        assert!(text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
+        assert!(message_shape.contains("communication/deliveryIndex/destination/destination"));
+    }
+    let message_schema = match format {
+        "2.7.1" => "iedms_271_derived.xsd",
+        _ => "iedms_27_derived.xsd",
+    };
+    common::xmllint_validate(&dir.join(message_file), &common::schema(message_schema));
+    // the ZIP: flat, the passport first, then the PDF and the items
+    let entries = unzip(&dir.join(&zip_name));
+    let entry_names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        entry_names,
+        ["passport.xml", "response.pdf", "response.xml"]
+    );
+    assert!(entries[1].1.starts_with(b"%PDF-"));
+    let passport = &entries[0].1;
+    let ptext = String::from_utf8(passport.clone()).unwrap();
+    let ns = match format {
+        "2.7.1" => "urn:IEDMS:CONTAINER",
+        _ => "http://minsvyaz.ru/container",
+    };
+    assert!(ptext.contains(&format!("xmlns:c=\"{ns}\"")), "{ptext}");
+    for needle in [
+        "<c:documentKind c:id=\"DK00000000\">Ответ на запрос</c:documentKind>",
+        "<c:classification c:id=\"DC00000000\">Обычная информация</c:classification>",
+        "<c:title>Федеральное агентство по образцам (пример)</c:title>",
+        "<c:number>ОЗ-1/",
+        "<c:title>УРОГ</c:title>",
+        "<c:document c:localName=\"response.pdf\">",
+        "<c:attachment c:localName=\"response.xml\">\n      <c:order>1</c:order>",
+        "c:type=\"В ответ на\"",
+        &format!("<c:number>{query_number}</c:number>"),
+    ] {
+        assert!(ptext.contains(needle), "{needle} not in\n{ptext}");
+    }
+    // read back through our own reader
+    let out = common::bin()
+        .args(["inspect", "--compact"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["header"]["type"], "Транспортный контейнер");
+    assert_eq!(
+        v["container"]["passport"]["kind"]["text"],
+        "Ответ на запрос"
+    );
+    assert_eq!(v["container"]["missing"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        v["container"]["passport"]["links"][0]["number"],
+        query_number
+    );
+    // the real packages' shape: the message has exactly theirs; every passport element we
+    // write is one a real sender wrote (links: Tessa's vocabulary, not in these three)
+    // (the passport vocabulary is the same in 2.7 and 2.7.1: all three real passports count)
+    let real_message = match format {
+        "2.7.1" => "70178878_container.xml",
+        _ => "38773995_document.xml",
+    };
+    let real_passports = [
+        "70178878_container_passport.xml",
+        "38773995_container_passport.xml",
+        "gd2_container_passport.xml",
+    ];
+    let Some(theirs) = real(real_message) else {
+        eprintln!("SKIPPED comparison with the real packages: spec data not found");
+        return;
+    };
+    assert_eq!(
+        message_shape,
+        shape(&theirs),
+        "message shape differs from {real_message}"
+    );
+    let mut known = BTreeSet::new();
+    for p in &real_passports {
+        known.extend(shape(&real(p).unwrap()));
+    }
+    let ours: BTreeSet<String> = shape(passport)
+        .into_iter()
+        .filter(|p| !p.starts_with("container/requisites/links"))
+        .collect();
+    let unknown: Vec<&String> = ours.difference(&known).collect();
+    assert!(
+        unknown.is_empty(),
+        "not written by real senders: {unknown:?}"
+    );
+}
+
+#[test]
+fn a_271_container_query_is_answered_with_a_271_container() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let q = env.drop_sample("urog-appeal-2.7.1", "query");
+    container_query(&q, 901, "А26-05-901", "А26-02-1234567", false);
+    env.once();
+    assert_eq!(env.records_of_kind("query_answered").len(), 1);
+    check_container_answer(&env, "2.7.1", "А26-05-901");
+    env.verify_all();
+}
+
+#[test]
+fn a_27_container_query_under_mirror_is_answered_with_a_27_container() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let q = env.drop_sample("urog-appeal-2.7.1", "query");
+    container_query(&q, 902, "А26-05-902", "А26-02-1234567", true);
+    env.once();
+    assert_eq!(env.records_of_kind("query_answered").len(), 1);
+    check_container_answer(&env, "2.7", "А26-05-902");
+}
+
+#[test]
+fn a_partner_fixed_at_27_gets_a_container_for_a_22_query() {
+    let env = Env::new();
+    let text = fs::read_to_string(&env.config)
+        .unwrap()
+        .replace("format = \"mirror\"", "format = \"2.7\"");
+    fs::write(&env.config, text).unwrap();
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    common::packages::new_document(&q, 903, "Запрос", "А26-05-903", "О ходе А26-02-1234567");
+    env.once();
+    check_container_answer(&env, "2.7", "А26-05-903");
+}
