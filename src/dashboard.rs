@@ -58,13 +58,17 @@ pub fn page(
             for i in items.iter().filter(|i| {
                 matches!(
                     i.state,
-                    "quarantined" | "incomplete" | "ready" | "processing" | "outbound"
+                    "quarantined" | "incomplete" | "ready" | "processing" | "outbound" | "rejected"
                 )
             }) {
                 let _ = write!(
                     h,
                     "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    if i.state == "quarantined" { "bad" } else { "" },
+                    if matches!(i.state, "quarantined" | "rejected") {
+                        "bad"
+                    } else {
+                        ""
+                    },
                     i.state,
                     esc(&i.id),
                     esc(&i.name),

@@ -22,6 +22,8 @@ pub struct Metrics {
     pub quarantined: u64,
     pub duplicates: u64,
     pub published: u64,
+    /// Our messages rejected (the МЭДО operator's error receipts, partners' negative ones).
+    pub rejected: u64,
     pub in_flight: u64,
     pub inbound_waiting: u64,
     pub outbound_waiting: u64,
@@ -57,6 +59,9 @@ impl Metrics {
             Event::Quarantined { .. } => self.quarantined += 1,
             Event::Duplicate { .. } => self.duplicates += 1,
             Event::Published { .. } => self.published += 1,
+            Event::ReceiptReceived {
+                accepted: false, ..
+            } => self.rejected += 1,
             Event::Archived { arrival, .. } => {
                 self.archived += 1;
                 self.in_flight = self.in_flight.saturating_sub(1);
@@ -113,6 +118,12 @@ impl Metrics {
             "Outbound packages published.",
             "counter",
             self.published.to_string(),
+        );
+        gauge(
+            "medo_outbound_rejected_total",
+            "Our messages rejected: the МЭДО operator's error receipts and partners' negative receipts.",
+            "counter",
+            self.rejected.to_string(),
         );
         gauge(
             "medo_packages_in_flight",
@@ -186,5 +197,38 @@ impl Metrics {
             self.latency_count
         );
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(accepted: bool) -> Record {
+        Record {
+            seq: 5,
+            ts: "2026-12-02T10:00:00Z".into(),
+            prev: String::new(),
+            hash: String::new(),
+            event: Event::ReceiptReceived {
+                arrival: 5,
+                about_uid: "u".into(),
+                accepted,
+                comment: None,
+                by_operator: !accepted,
+                error_code: Some("248".into()),
+                error_file: None,
+                output: None,
+            },
+        }
+    }
+
+    #[test]
+    fn rejections_of_our_messages_are_counted() {
+        let mut m = Metrics::default();
+        m.record(&receipt(true));
+        m.record(&receipt(false));
+        m.record(&receipt(false));
+        assert!(m.render().contains("\nmedo_outbound_rejected_total 2\n"));
     }
 }

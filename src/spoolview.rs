@@ -17,7 +17,8 @@ use crate::spool::{completeness, Completeness, Layout, Reason};
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
     /// `ready`, `incomplete`, `processing`, `quarantined`, `archived`, `vanished` (removed
-    /// from `claimed/` by someone else), `outbound`.
+    /// from `claimed/` by someone else), `outbound`, `rejected` (a message of ours the МЭДО
+    /// operator or the partner did not accept).
     pub state: &'static str,
     /// The arrival number when the package was claimed; the folder name otherwise.
     pub id: String,
@@ -97,6 +98,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     let layout = Layout::new(&config.spool);
     // arrival → (src, key, claim, final dir); one pass, no record kept
     let mut arrivals: BTreeMap<u64, (String, String, String, Option<String>)> = BTreeMap::new();
+    let mut rejected = Vec::new();
     if layout.journal.exists() {
         let report = journal::scan(&layout.journal, |r| {
             match &r.event {
@@ -110,6 +112,9 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
                         a.3 = Some(dir.clone());
                     }
                 }
+                Event::ReceiptReceived {
+                    accepted: false, ..
+                } => rejected.extend(rejection(r)),
                 _ => {}
             }
             true
@@ -146,7 +151,46 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
         });
     }
     out.extend(outbound_items(&layout));
+    out.extend(rejected);
     Ok(out)
+}
+
+/// A receipt that rejected one of our messages, as a line: «отклонено оператором МЭДО» with
+/// the code and text, or the partner's «не принято».
+pub fn rejection(r: &Record) -> Option<Item> {
+    let Event::ReceiptReceived {
+        about_uid,
+        accepted: false,
+        comment,
+        by_operator,
+        error_code,
+        error_file,
+        output,
+        ..
+    } = &r.event
+    else {
+        return None;
+    };
+    let text = comment.as_deref().unwrap_or("без пояснения");
+    let detail = match by_operator {
+        true => format!(
+            "отклонено оператором МЭДО (код {}{}): {text}",
+            error_code.as_deref().unwrap_or("—"),
+            error_file
+                .as_deref()
+                .map(|f| format!(", файл {f}"))
+                .unwrap_or_default()
+        ),
+        false => format!("не принято получателем: {text}"),
+    };
+    Some(Item {
+        state: "rejected",
+        id: r.seq.to_string(),
+        name: output.clone().unwrap_or_else(|| about_uid.clone()),
+        key: None,
+        age_secs: None,
+        detail: Some(format!("{detail} — повторно не отправляется")),
+    })
 }
 
 /// What the running service shows (the dashboard): like [`items`], but from the store and
@@ -188,6 +232,8 @@ pub fn live_items(
         });
     }
     out.extend(outbound_items(&layout));
+    let rejections = store.rejections().map_err(|e| e.to_string())?;
+    out.extend(rejections.iter().filter_map(rejection));
     let quarantined = out.iter().filter(|i| i.state == "quarantined").count();
     let at_rest = store.arrivals_at_rest().map_err(|e| e.to_string())?;
     Ok((out, at_rest.saturating_sub(quarantined)))
@@ -211,6 +257,7 @@ pub fn status(items: &[Item]) -> Status {
         "archived",
         "vanished",
         "outbound",
+        "rejected",
     ] {
         counts.insert(state, 0);
     }

@@ -151,7 +151,7 @@ const REPLAY_BATCH: usize = 512;
 const HEAD: &[u8] = b"head";
 /// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
 /// find, appeals citing each other (issue 13), operator commands carried out (issue 14).
-const SCHEMA: u64 = 2;
+const SCHEMA: u64 = 3;
 const SCHEMA_KEY: &[u8] = b"schema";
 
 fn be(n: u64) -> [u8; 8] {
@@ -455,7 +455,16 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
         pending.insert(output.name.as_bytes(), tx_encode(&item)?)?;
     }
     if let Event::Published { name, .. } = &record.event {
+        if let Some(sent) = pending.get(name.as_bytes())? {
+            index_sent(awaiting, &tx_decode::<PendingOutput>(&sent)?.output)?;
+        }
         pending.remove(name.as_bytes())?;
+    }
+    if let Event::ReceiptReceived {
+        accepted: false, ..
+    } = &record.event
+    {
+        awaiting.insert(prefixed(b'x', &be(record.seq)), tx_encode(record)?)?;
     }
     if let Some(a) = &updated {
         arrivals.insert(&be(a.arrival), tx_encode(a)?)?;
@@ -495,6 +504,21 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
     crate::resend::fold(&mut TxAwaiting(awaiting), record)?;
     meta.insert(APPLIED, &be(record.seq))?;
     meta.insert(HEAD, record.hash.as_bytes())?;
+    Ok(())
+}
+
+/// Every message we sent, by its uid (`s` → output name) and by the file names a rejection
+/// may cite (`f` → uid, output name): a receipt about any of them ties back to it.
+fn index_sent(
+    awaiting: &sled::transaction::TransactionalTree,
+    output: &crate::model::Output,
+) -> Result<(), TxError> {
+    let uid = output.message_uid.to_lowercase();
+    awaiting.insert(prefixed(b's', uid.as_bytes()), output.name.as_bytes())?;
+    for file in crate::outbox::cited_names(output) {
+        let value = tx_encode(&(uid.as_str(), output.name.as_str()))?;
+        awaiting.insert(prefixed(b'f', file.to_lowercase().as_bytes()), value)?;
+    }
     Ok(())
 }
 
@@ -828,6 +852,37 @@ impl Store {
     pub fn waiting(&self) -> Result<Vec<Waiting>, StoreError> {
         self.awaiting
             .scan_prefix(prefixed(b'w', b""))
+            .map(|i| decode(&i?.1))
+            .collect()
+    }
+
+    /// The output name of the message we sent with this uid.
+    pub fn sent(&self, message_uid: &str) -> Result<Option<String>, StoreError> {
+        let key = prefixed(b's', message_uid.to_lowercase().as_bytes());
+        Ok(self
+            .awaiting
+            .get(key)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The message (uid, output name) a rejected file name cites: our folder or container
+    /// name, with or without `.zip`.
+    pub fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError> {
+        let file = file.trim().to_lowercase();
+        let stem = file.strip_suffix(".zip").unwrap_or(&file);
+        for name in [file.as_str(), stem] {
+            if let Some(v) = self.awaiting.get(prefixed(b'f', name.as_bytes()))? {
+                return Ok(Some(decode(&v)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Receipts that rejected our messages (the partner's negative receipts, the МЭДО
+    /// operator's errors), oldest first.
+    pub fn rejections(&self) -> Result<Vec<Record>, StoreError> {
+        self.awaiting
+            .scan_prefix(prefixed(b'x', b""))
             .map(|i| decode(&i?.1))
             .collect()
     }

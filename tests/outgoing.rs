@@ -288,3 +288,121 @@ fn a_partner_fixed_at_27_gets_a_container_for_a_22_query() {
     env.once();
     check_container_answer(&env, "2.7", "А26-05-903");
 }
+
+/// The МЭДО operator's real error receipt (public fragment), copied into inbound with its
+/// acknowledgment uid and rejected file name replaced.
+fn operator_error(env: &Env, as_name: &str, uid: &str, file: &str) -> bool {
+    let Some(data) = common::spec_data() else {
+        eprintln!("SKIPPED: spec data (public_fragments) not found");
+        return false;
+    };
+    let dir = env.inbound.join(as_name);
+    common::env::copy_dir(&data.join("public_fragments/frag_medo_error_ack"), &dir);
+    let msg = dir.join("document.xml");
+    let xml = fs::read_to_string(&msg)
+        .unwrap()
+        .replace(
+            "xdms:acknowledgment xdms:uid=\"00000000-0000-0000-0000-000000000000\"",
+            &format!("xdms:acknowledgment xdms:uid=\"{uid}\""),
+        )
+        .replace("originalMessage.zip", file)
+        .replace(
+            "9f0e8a52-1c3b-4f6e-9d2a-7b5c4e3f2a12",
+            &format!("9f0e8a52-1c3b-4f6e-9d2a-{:012}", as_name.len()),
+        );
+    let _ = fs::set_permissions(
+        &msg,
+        fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
+    );
+    fs::write(&msg, xml).unwrap();
+    true
+}
+
+/// An answer waiting for its receipt, with its message uid and container name.
+fn answered_271(env: &Env) -> (String, String) {
+    env.add_sections("[receipts]\nresend_after_secs = [1]");
+    let q = env.drop_sample("urog-appeal-2.7.1", "query");
+    container_query(&q, 904, "А26-05-904", "А26-02-1234567", false);
+    env.once();
+    let uid = env.records_of_kind("query_answered")[0]["outputs"][0]["message_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let zip = common::env::names(&response_dir(env))
+        .into_iter()
+        .find(|n| n.ends_with(".edc.zip"))
+        .unwrap();
+    (uid, zip)
+}
+
+/// The rejection is journaled, listed, and the answer is not sent again.
+fn check_rejected(env: &Env, uid: &str) {
+    let got = env.records_of_kind("receipt_received");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["about_uid"], uid);
+    assert_eq!(got[0]["by_operator"], true);
+    assert_eq!(got[0]["error_code"], "248");
+    assert!(got[0]["output"].as_str().unwrap().starts_with("response"));
+    assert!(
+        env.records_of_kind("quarantined").is_empty(),
+        "not quarantined"
+    );
+    let list = env.ok(&["spool", "list"]);
+    assert!(
+        list.contains("отклонено оператором МЭДО (код 248"),
+        "{list}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.once();
+    assert!(
+        env.records_of_kind("resent").is_empty(),
+        "a rejected message is not re-sent"
+    );
+    env.verify_all();
+}
+
+#[test]
+fn an_operator_error_receipt_about_our_answer_is_journaled_listed_and_stops_resends() {
+    let env = Env::new();
+    let (uid, _) = answered_271(&env);
+    if !operator_error(&env, "medo-error", &uid, "originalMessage.zip") {
+        return;
+    }
+    env.once();
+    check_rejected(&env, &uid);
+}
+
+#[test]
+fn a_zero_uid_operator_rejection_is_tied_by_the_file_it_names() {
+    let env = Env::new();
+    let (uid, zip) = answered_271(&env);
+    if !operator_error(
+        &env,
+        "medo-error-zero",
+        "00000000-0000-0000-0000-000000000000",
+        &zip,
+    ) {
+        return;
+    }
+    env.once();
+    check_rejected(&env, &uid);
+}
+
+#[test]
+fn an_operator_receipt_about_nothing_of_ours_stays_quarantined() {
+    let env = Env::new();
+    let (_, _) = answered_271(&env);
+    if !operator_error(
+        &env,
+        "medo-stray",
+        "00000000-0000-0000-0000-000000000000",
+        "unknown.zip",
+    ) {
+        return;
+    }
+    env.once();
+    assert!(env.records_of_kind("receipt_received").is_empty());
+    let q = env.records_of_kind("quarantined");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["code"], "unknown-partner");
+}

@@ -66,17 +66,30 @@ pub struct ArrivalInput {
 /// The part of an arrival a decision looks at.
 #[derive(Debug, Clone)]
 pub enum Incoming {
-    /// A Квитанция about a message; `awaited`: one of ours that waits for it.
-    Receipt {
-        about_uid: String,
-        accepted: bool,
-        comment: Option<String>,
-        awaited: bool,
-    },
+    /// A Квитанция about a message (a partner's, or the МЭДО operator's error receipt).
+    Receipt(ReceiptInput),
     /// A Документ or Транспортный контейнер.
     Document(Box<DocumentInput>),
     /// Anything else (notifications, unknown bodies): nothing beyond the receipt.
     Other,
+}
+
+/// A Квитанция as decisions see it.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptInput {
+    /// `acknowledgment/@uid` as written (all zeros in some МЭДО operator receipts).
+    pub about_uid: String,
+    pub accepted: bool,
+    pub comment: Option<String>,
+    /// The МЭДО operator's error receipt (`content="MEDOErrorAcknowledgment"`, `errorCode`).
+    pub by_operator: bool,
+    pub error_code: Option<String>,
+    pub error_file: Option<String>,
+    /// One of our documents waits for this receipt.
+    pub awaited: bool,
+    /// Our message it is about — by its uid, or by the file the operator names when the uid
+    /// is zero: (message uid, output name).
+    pub ours: Option<(String, String)>,
 }
 
 /// A Документ or container as decisions see it.
@@ -113,20 +126,7 @@ pub struct LinkInput {
 /// message is nothing the book cares about.
 pub fn decide_arrival(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>) -> Vec<Event> {
     match &input.body {
-        Incoming::Receipt {
-            about_uid,
-            accepted,
-            comment,
-            awaited,
-        } => match awaited {
-            true => vec![Event::ReceiptReceived {
-                arrival: input.arrival,
-                about_uid: about_uid.clone(),
-                accepted: *accepted,
-                comment: comment.clone(),
-            }],
-            false => Vec::new(),
-        },
+        Incoming::Receipt(r) => receipt(input.arrival, r),
         Incoming::Other => Vec::new(),
         Incoming::Document(doc) => match classify(input, doc, view, ctx.config) {
             Class::NotOurs | Class::Decided => Vec::new(),
@@ -140,6 +140,30 @@ pub fn decide_arrival(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_
             }
         },
     }
+}
+
+/// A receipt is journaled when a document of ours waits for it, and when it rejects one of
+/// our messages (the partner's negative receipt or the МЭДО operator's error): the operator
+/// sees it and the message is not sent again.
+fn receipt(arrival: u64, r: &ReceiptInput) -> Vec<Event> {
+    let rejects_ours = !r.accepted && r.ours.is_some();
+    if !r.awaited && !rejects_ours {
+        return Vec::new();
+    }
+    let (about_uid, output) = match &r.ours {
+        Some((uid, name)) => (uid.clone(), Some(name.clone())),
+        None => (r.about_uid.clone(), None),
+    };
+    vec![Event::ReceiptReceived {
+        arrival,
+        about_uid,
+        accepted: r.accepted,
+        comment: r.comment.clone(),
+        by_operator: r.by_operator,
+        error_code: r.error_code.clone(),
+        error_file: r.error_file.clone(),
+        output,
+    }]
 }
 
 /// Whether the document says it is a УРОГ query (classification rule 4, from an appeal

@@ -14,8 +14,9 @@ use super::*;
 use crate::decision::command::Op;
 use crate::decision::{
     self, ArrivalInput, BookView, CommandInput, Context, DocumentInput, Incoming, LinkInput,
-    Overlay,
+    Overlay, ReceiptInput,
 };
+use crate::wire::message::Acknowledgment;
 use crate::wire::package::{
     container_entry, container_entry_head, extract_container_entries, read_member,
 };
@@ -115,12 +116,7 @@ impl Gateway {
         facts: &Facts,
     ) -> Result<ArrivalInput, GatewayError> {
         let body = match &package.message.body {
-            Body::Acknowledgment(ack) => Incoming::Receipt {
-                about_uid: ack.uid.clone(),
-                accepted: ack.accepted,
-                comment: ack.comment.clone(),
-                awaited: self.store.awaits(&ack.uid)?,
-            },
+            Body::Acknowledgment(ack) => Incoming::Receipt(self.receipt_input(ack)?),
             Body::Document { .. } | Body::Container(_) => {
                 Incoming::Document(Box::new(self.document_input(a, package, facts)))
             }
@@ -132,6 +128,33 @@ impl Gateway {
             facts: facts.clone(),
             duplicate_of: None,
             body,
+        })
+    }
+
+    /// A receipt with what it is about: a document of ours waiting for it, or any message of
+    /// ours — by its uid, or (a zero uid) by the file the МЭДО operator names.
+    pub(super) fn receipt_input(&self, ack: &Acknowledgment) -> Result<ReceiptInput, GatewayError> {
+        let by_uid = match ack.uid.trim_start_matches(['0', '-']).is_empty() {
+            true => None,
+            false => self
+                .store
+                .sent(&ack.uid)?
+                .map(|name| (ack.uid.to_lowercase(), name)),
+        };
+        let ours = match (by_uid, ack.error_file.as_deref()) {
+            (Some(found), _) => Some(found),
+            (None, Some(file)) => self.store.sent_file(file)?,
+            (None, None) => None,
+        };
+        Ok(ReceiptInput {
+            about_uid: ack.uid.clone(),
+            accepted: ack.accepted,
+            comment: ack.comment.clone(),
+            by_operator: ack.is_operator_error(),
+            error_code: ack.error_code.clone(),
+            error_file: ack.error_file.clone(),
+            awaited: self.store.awaits(&ack.uid)?,
+            ours,
         })
     }
 
@@ -450,9 +473,20 @@ fn tell_operator(events: &[Event]) {
             Event::ReceiptReceived {
                 about_uid,
                 accepted: false,
+                by_operator,
+                error_code,
+                output,
                 ..
             } => {
-                tracing::warn!(about = %about_uid, "a partner did not accept our document (negative receipt)");
+                let output = output.as_deref().unwrap_or("");
+                match by_operator {
+                    true => {
+                        tracing::warn!(about = %about_uid, %output, code = error_code.as_deref().unwrap_or(""), "the МЭДО operator rejected our message; it is not sent again — see `spool list` (state rejected)")
+                    }
+                    false => {
+                        tracing::warn!(about = %about_uid, %output, "a partner did not accept our message (negative receipt); it is not sent again — see `spool list`")
+                    }
+                }
             }
             _ => {}
         }

@@ -560,9 +560,11 @@ impl Gateway {
             }
         };
         let facts = facts_of(&package.message);
-        let input = match self.config.partner(&facts.source_uid) {
-            Some(_) => Some(self.gather(a, &package, &facts)?),
-            None => None,
+        let input = match self.config.partner(&facts.source_uid).is_some()
+            || self.operator_rejection(&package)?
+        {
+            true => Some(self.gather(a, &package, &facts)?),
+            false => None,
         };
         if defer_queries
             && input
@@ -603,6 +605,18 @@ impl Gateway {
             outputs: receipt.into_iter().collect(),
         });
         Ok(Some(events))
+    }
+
+    /// Whether a package is the МЭДО operator's error receipt about one of our messages: the
+    /// operator is no partner of ours, but its rejection of our message is taken from
+    /// whoever sent it; anything else from an unknown sender is quarantined.
+    fn operator_rejection(&self, package: &Package) -> Result<bool, GatewayError> {
+        Ok(match &package.message.body {
+            Body::Acknowledgment(ack) if ack.is_operator_error() => {
+                self.receipt_input(ack)?.ours.is_some()
+            }
+            _ => false,
+        })
     }
 
     /// Journals a quarantine decision, with a negative receipt when the header could be read

@@ -220,6 +220,17 @@ pub enum Event {
         about_uid: String,
         accepted: bool,
         comment: Option<String>,
+        /// The МЭДО operator's error receipt (not the partner's): its `errorCode` and the
+        /// file it names (`errorFileMessage`; how a zero-uid rejection was tied to us).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        by_operator: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_code: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_file: Option<String>,
+        /// Our output (its outbound folder name) the receipt is about, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<String>,
     },
     /// Our document got no receipt in time: sent again (same message uid) as `outputs`.
     Resent {

@@ -221,6 +221,25 @@ fn response(
     }
 }
 
+/// The uid of the document our message `message_uid` carries (stable: derived from it).
+pub fn document_uid(message_uid: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("{message_uid}/document").as_bytes(),
+    )
+    .to_string()
+}
+
+/// The file names a partner or the МЭДО operator may cite for one of our outputs: its
+/// folder, and the container of a document sent at 2.7 or later.
+pub fn cited_names(output: &Output) -> Vec<String> {
+    let mut names = vec![output.name.clone()];
+    if output.kind == "response" && Format::parse(&output.format) != Some(Format::V22) {
+        names.push(container_name(&document_uid(&output.message_uid)));
+    }
+    names
+}
+
 /// The 2.x description of a document of ours: its uid (derived from the message uid), kind,
 /// our number and date, us as signatory, the partner as addressee.
 fn own_document(
@@ -230,14 +249,9 @@ fn own_document(
     partner_name: &str,
     config: &Config,
 ) -> Document {
-    let uid = uuid::Uuid::new_v5(
-        &uuid::Uuid::NAMESPACE_OID,
-        format!("{}/document", output.message_uid).as_bytes(),
-    )
-    .to_string();
     let signer = &config.documents;
     Document {
-        uid,
+        uid: document_uid(&output.message_uid),
         kind: Some(kind.into()),
         num: doc_number(ours),
         signatories: vec![Signatory {
