@@ -348,7 +348,17 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 ));
             })?;
         }
-        Event::AppealProgress { appeal, step, .. } => {
+        Event::AppealProgress {
+            appeal,
+            step,
+            year,
+            year_seq,
+            ..
+        } => {
+            // a report sent as a document took an outgoing number
+            if let (Some(y), Some(s)) = (year, year_seq) {
+                shelf.raise_outgoing_seq(*y, *s)?;
+            }
             shelf.change(*appeal, |a| {
                 a.steps += 1;
                 let what = match step {

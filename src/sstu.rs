@@ -245,6 +245,9 @@ mod tests {
             },
             outputs: Vec::new(),
             command: None,
+            number: None,
+            year: None,
+            year_seq: None,
         };
         book.apply(&record(3, "2026-11-30T23:50:00Z", answered));
         let a = crate::book::Appeals::appeal(&book, 1).unwrap();

@@ -57,6 +57,8 @@ fn output(name: &str, kind: &str, uid: &str) -> Output {
         reason: None,
         text: None,
         post: None,
+        files: Vec::new(),
+        restricted: false,
     }
 }
 
@@ -163,11 +165,16 @@ fn events(ops: &[Op]) -> Vec<Event> {
                         file: None,
                     },
                 };
+                // an answer sent as a document takes an outgoing number
+                let numbered = matches!(step, Step::Answered { .. });
                 Event::AppealProgress {
                     appeal: a,
                     step,
                     outputs: Vec::new(),
                     command: Some(format!("cmd-{seq}")),
+                    number: numbered.then(|| format!("ОЗ-{seq}/26")),
+                    year: numbered.then_some(2026),
+                    year_seq: numbered.then_some(seq),
                 }
             }
             Op::Archive(i) => {
@@ -218,6 +225,10 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     about_uid: uid.to_lowercase(),
                     accepted: true,
                     comment: None,
+                    by_operator: false,
+                    error_code: None,
+                    error_file: None,
+                    output: None,
                 }
             }
             Op::Resend(i) => {

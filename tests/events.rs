@@ -122,12 +122,21 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
     assert_eq!(v["status"], "рассмотрено");
     assert_eq!(v["sstu_status"], "Explained");
     assert!(env.state.join("answers/1/answer.pdf").exists());
+    // the answer went to УРОГ as our document (numbered from the outgoing sequence) with the
+    // file, and «Доклад направлен» names that document
     let n = env.notice("report3-");
     assert_eq!(n["body"]["type"], "Доклад направлен");
+    let ours = n["body"]["detail"]["report"]["num"]["number"]
+        .as_str()
+        .unwrap();
+    assert!(ours.starts_with("ОЗ-1/"), "{ours}");
+    let d = env.notice("report-document3-");
+    assert_eq!(d["body"]["document"]["num"]["number"], ours);
     assert_eq!(
-        n["body"]["detail"]["report"]["num"]["number"],
-        number.as_str()
+        d["body"]["document"]["links"][0]["link_type"],
+        "Во исполнение"
     );
+    assert_eq!(d["files"][0]["name"], "answer.pdf");
     // nothing more once answered
     fails(
         &env,

@@ -406,3 +406,80 @@ fn an_operator_receipt_about_nothing_of_ours_stays_quarantined() {
     assert_eq!(q.len(), 1);
     assert_eq!(q[0]["code"], "unknown-partner");
 }
+
+#[test]
+fn a_report_with_a_pdf_goes_as_a_container_and_the_notice_names_it() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.7.1", "appeal");
+    env.once();
+    let number = env.records_of_kind("appeal_registered")[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = env.root.path().join("answer.pdf");
+    let pdf = medo_gateway::pdf::text_pdf("Ответ", &"Текст ответа заявителю.\n".repeat(80));
+    let pages = medo_gateway::pdf::page_count(&pdf).unwrap();
+    assert!(pages > 1);
+    fs::write(&answer, &pdf).unwrap();
+    let not_pdf = env.root.path().join("answer.docx");
+    fs::write(&not_pdf, b"PK\x03\x04 not a pdf").unwrap();
+    let refused = env.cmd(&[
+        "appeals",
+        "event",
+        &number,
+        "answered",
+        "--result",
+        "explained",
+        "--file",
+        not_pdf.to_str().unwrap(),
+    ]);
+    assert!(
+        !refused.status.success(),
+        "a file that is not a PDF is refused"
+    );
+    env.ok(&[
+        "appeals",
+        "event",
+        &number,
+        "answered",
+        "--result",
+        "explained",
+        "--file",
+        answer.to_str().unwrap(),
+    ]);
+    let found: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("report-document"))
+        .collect();
+    assert_eq!(found.len(), 1, "{:?}", env.outbound_names());
+    let dir = env.outbound.join(&found[0]);
+    let zip = common::env::names(&dir)
+        .into_iter()
+        .find(|n| n.ends_with(".edc.zip"))
+        .expect("a container");
+    let entries = unzip(&dir.join(zip));
+    assert_eq!(entries[0].0, "passport.xml");
+    assert_eq!(entries[1], ("answer.pdf".to_string(), pdf));
+    let passport = String::from_utf8(entries[0].1.clone()).unwrap();
+    for needle in [
+        "<c:documentKind c:id=\"DK00000000\">Доклад</c:documentKind>",
+        "c:type=\"Во исполнение\"",
+        "<c:number>А26-02-7654321</c:number>",
+        "<c:document c:localName=\"answer.pdf\">",
+        &format!("<c:pagesQuantity>{pages}</c:pagesQuantity>"),
+        "<c:number>ОЗ-1/",
+    ] {
+        assert!(passport.contains(needle), "{needle} not in\n{passport}");
+    }
+    let n = env.notice("report1-");
+    assert_eq!(n["body"]["type"], "Доклад направлен");
+    let ours = n["body"]["detail"]["report"]["num"]["number"]
+        .as_str()
+        .unwrap();
+    assert!(
+        passport.contains(&format!("<c:number>{ours}</c:number>")),
+        "{ours}"
+    );
+    env.verify_all();
+}

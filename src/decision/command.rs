@@ -6,7 +6,7 @@
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::deadlines;
-use crate::model::{Event, NoticeRef, Step};
+use crate::model::{AnswerFile, Event, NoticeRef, OutFile, Output, Step};
 use crate::wire::message::RefusalReason;
 use crate::wire::time::parse_date;
 
@@ -42,8 +42,8 @@ pub struct CommandInput {
     /// The appeal's facts read again from its package (registration checks); `Err`: why the
     /// package could not be read.
     pub facts: Option<Result<AppealFacts, String>>,
-    /// An answer file: its name when it can be kept, or why not.
-    pub answer_file: Option<Result<String, String>>,
+    /// An answer file (a PDF, checked), or why it cannot be used.
+    pub answer_file: Option<Result<AnswerFile, String>>,
     /// The command's id (its queue file's): journaled with the event, so that it is never
     /// applied twice.
     pub command: Option<String>,
@@ -87,7 +87,7 @@ fn decide_op(
     ctx: Context<'_>,
 ) -> Result<Event, String> {
     match &input.op {
-        Op::Progress(step) => progress(appeal, step, input, cause, ctx),
+        Op::Progress(step) => progress(appeal, step, input, cause, view, ctx),
         Op::Register {
             number,
             force,
@@ -190,12 +190,15 @@ fn refusable(id: u64, reason: Option<RefusalReason>, why: &str) -> String {
 }
 
 /// A step of consideration: validated against the appeal's state and deadlines, with its
-/// notice to УРОГ.
+/// notice to УРОГ. An answer with its file goes first as a document of ours (numbered from
+/// the outgoing sequence, «Во исполнение» the appeal's letter), and «Доклад направлен»
+/// names that document.
 fn progress(
     appeal: &Appeal,
     step: &Step,
     input: &CommandInput,
     cause: &NoticeCause<'_>,
+    view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Result<Event, String> {
     let (kind, text, post) = step_notice(appeal, step, input, ctx)?;
@@ -204,19 +207,90 @@ fn progress(
         number: appeal.number.clone().unwrap_or_default(),
         date: appeal.registered_on.clone(),
     };
+    let mut event = Event::AppealProgress {
+        appeal: appeal.id,
+        step: step.clone(),
+        outputs: Vec::new(),
+        command: None,
+        number: None,
+        year: None,
+        year_seq: None,
+    };
+    let file = match (step, &input.answer_file) {
+        (Step::Answered { .. }, Some(Ok(file))) => Some(file),
+        _ => None,
+    };
+    let reported = match file {
+        Some(file) => {
+            let (doc, ours) = report_document(appeal, file, &text, cause, view, ctx, &mut event);
+            event_outputs(&mut event).extend(doc);
+            ours
+        }
+        None => registration,
+    };
     let progress = Progress {
         kind,
         step: appeal.steps + 1,
         text,
         post,
     };
-    let outputs = notice::progress_notice(ctx.config, cause, progress, registration, ctx.now);
-    Ok(Event::AppealProgress {
-        appeal: appeal.id,
-        step: step.clone(),
-        outputs: outputs.into_iter().collect(),
-        command: None,
-    })
+    let notice = notice::progress_notice(ctx.config, cause, progress, reported, ctx.now);
+    event_outputs(&mut event).extend(notice);
+    Ok(event)
+}
+
+fn event_outputs(event: &mut Event) -> &mut Vec<Output> {
+    match event {
+        Event::AppealProgress { outputs, .. } => outputs,
+        _ => unreachable!("a progress event"),
+    }
+}
+
+/// The report as a document of ours: the next outgoing number (journaled in `event`), the
+/// answer file kept under `answers/<appeal>/`; returns it and its reference.
+fn report_document(
+    appeal: &Appeal,
+    file: &AnswerFile,
+    text: &str,
+    cause: &NoticeCause<'_>,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+    event: &mut Event,
+) -> (Option<Output>, NoticeRef) {
+    let date = ctx.today();
+    let seq = view.next_outgoing_seq(date.year());
+    let number = appeals::format_number(&ctx.config.outgoing_template, seq, date);
+    let ours = super::appeal::our_ref(ctx, &number, date);
+    if let Event::AppealProgress {
+        number: n,
+        year,
+        year_seq,
+        ..
+    } = event
+    {
+        *n = Some(number);
+        *year = Some(date.year());
+        *year_seq = Some(seq);
+    }
+    let progress = Progress {
+        kind: "report-document",
+        step: appeal.steps + 1,
+        text: text.to_string(),
+        post: None,
+    };
+    let doc =
+        notice::progress_notice(ctx.config, cause, progress, ours.clone(), ctx.now).map(|mut o| {
+            o.files = vec![OutFile {
+                kept: format!("answers/{}/{}", appeal.id, file.name),
+                name: file.name.clone(),
+                sha256: file.sha256.clone(),
+                pages: file.pages,
+                description: "Ответ заявителю".into(),
+            }];
+            o.restricted = appeal.restricted;
+            o
+        });
+    (doc, ours)
 }
 
 type StepNotice = (&'static str, String, Option<String>);

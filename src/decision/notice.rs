@@ -82,6 +82,8 @@ pub fn receipt(
         reason: None,
         text: None,
         post: None,
+        files: Vec::new(),
+        restricted: false,
     })
 }
 
@@ -126,6 +128,8 @@ fn notice_base(
         reason: None,
         text: None,
         post: None,
+        files: Vec::new(),
+        restricted: false,
     })
 }
 

@@ -16,6 +16,7 @@ use crate::decision::{
     self, ArrivalInput, BookView, CommandInput, Context, DocumentInput, Incoming, LinkInput,
     Overlay, ReceiptInput,
 };
+use crate::model::AnswerFile;
 use crate::wire::message::Acknowledgment;
 use crate::wire::package::{
     container_entry, container_entry_head, extract_container_entries, read_member,
@@ -365,11 +366,7 @@ impl Gateway {
             control::Command::Progress {
                 step: control::Step::Answered { file: Some(f), .. },
                 ..
-            } => Some(control::attached(&self.layout.state, f).map(|p| {
-                p.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            })),
+            } => Some(control::attached(&self.layout.state, f).and_then(|p| answer_file(&p))),
             _ => None,
         };
         CommandInput {
@@ -422,6 +419,26 @@ impl Gateway {
             tracing::error!(appeal, error = %e, "the answer is journaled but its file could not be kept");
         }
     }
+}
+
+/// An attached answer file read for its decision: a PDF (by its magic bytes), its pages
+/// when they can be counted, its digest.
+fn answer_file(path: &Path) -> Result<AnswerFile, String> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = std::fs::read(path).map_err(|e| format!("файл ответа {name}: {e}"))?;
+    if !crate::pdf::is_pdf(&bytes) {
+        return Err(format!("файл ответа {name} — не PDF (нет сигнатуры %PDF-)"));
+    }
+    // pages as lopdf counts them; a PDF it cannot parse is still sent (pages unknown)
+    let pages = crate::pdf::page_count(&bytes);
+    Ok(AnswerFile {
+        name,
+        sha256: crate::wire::hash::sha256_bytes(&bytes),
+        pages,
+    })
 }
 
 /// The attachment a command carries (an answer file), if any.

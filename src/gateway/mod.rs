@@ -675,7 +675,9 @@ impl Gateway {
         let mut packages = Vec::new();
         let mut owners = Vec::new();
         for p in &pending {
-            match outbox::render(&p.output, &self.config) {
+            let state = &self.layout.state;
+            let kept = |rel: &str| std::fs::read(state.join(rel));
+            match outbox::render(&p.output, &self.config, &kept) {
                 Ok(files) => {
                     packages.push(spool::Outgoing {
                         name: p.output.name.clone(),

@@ -49,6 +49,34 @@ pub struct Output {
     /// «Назначен исполнитель»: the executor's post.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post: Option<String>,
+    /// A document of ours: the files it carries, as kept under `state_dir` (their digests
+    /// journaled, so a re-send carries the same bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<OutFile>,
+    /// A document about a ДСП appeal: restricted access in its passport.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restricted: bool,
+}
+
+/// A file one of our documents carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutFile {
+    /// Where it is kept, relative to `state_dir` (`answers/<appeal>/<name>`).
+    pub kept: String,
+    /// Its name in the package.
+    pub name: String,
+    pub sha256: String,
+    pub pages: Option<u32>,
+    pub description: String,
+}
+
+/// An answer file as the loop read it for a decision (a PDF, checked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerFile {
+    /// Its name, kept under `answers/<appeal>/`.
+    pub name: String,
+    pub sha256: String,
+    pub pages: Option<u32>,
 }
 
 /// A document reference in a notice.
@@ -258,6 +286,14 @@ pub enum Event {
         /// whose id is journaled is never applied again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<String>,
+        /// A report sent as a document with its file: its outgoing number, the year and
+        /// its place in the year's sequence (shared with answers to queries).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        number: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        year: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        year_seq: Option<u64>,
     },
 }
 
@@ -422,6 +458,14 @@ pub enum Notice {
         foundation: NoticeRef,
         step: ProgressNotice,
     },
+    /// A report on an appeal as a document of ours (`ours`: its outgoing number), «Во
+    /// исполнение» the appeal's cover letter (`foundation`), with its files.
+    ReportDocument {
+        foundation: NoticeRef,
+        ours: NoticeRef,
+        text: String,
+        files: Vec<OutFile>,
+    },
     /// Our answer to a query (`query`), under our outgoing number.
     Response {
         query: NoticeRef,
@@ -489,6 +533,12 @@ impl Output {
                 ours: ours()?,
                 text: text(),
             }),
+            "report-document" if !self.files.is_empty() => Ok(Notice::ReportDocument {
+                foundation: foundation()?,
+                ours: ours()?,
+                text: text(),
+                files: self.files.clone(),
+            }),
             "response" => Ok(Notice::Response {
                 query: foundation()?,
                 ours: ours()?,
@@ -539,6 +589,8 @@ mod tests {
             reason: Some("Отсутствует текст".into()),
             text: None,
             post: None,
+            files: Vec::new(),
+            restricted: false,
         };
         assert!(matches!(
             o.notice(),

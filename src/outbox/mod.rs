@@ -6,7 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::config::Config;
-use crate::model::{Notice, NoticeRef, Output, ProgressNotice};
+use crate::model::{Notice, NoticeRef, OutFile, Output, ProgressNotice};
 use crate::wire::envelope::{self, OutgoingEnvelope};
 use crate::wire::message::{Anyone, DocNumber, DocReference, Format, Message, Outgoing, Partner};
 use crate::wire::message::{Document, Link, NotificationDetail, Signatory};
@@ -46,9 +46,17 @@ fn doc_number(r: &NoticeRef) -> DocNumber {
 
 const NOTICE_SUBJECT: &str = "ЭСД МЭДО (Уведомление)";
 
-/// The files of the outbound package for `output`: the message (and a response's files),
-/// then `envelope.ini`.
-pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
+/// Reads a kept file of ours (`OutFile::kept`, relative to `state_dir`).
+pub type Kept<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<u8>>;
+
+/// The files of the outbound package for `output`: the message (and a document's files or
+/// container), then `envelope.ini`. `kept` reads the files a report carries (checked against
+/// their journaled digests).
+pub fn render(
+    output: &Output,
+    config: &Config,
+    kept: Kept<'_>,
+) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
     let invalid = |what: String| RenderError::Invalid {
         name: output.name.clone(),
         what,
@@ -107,6 +115,25 @@ pub fn render(output: &Output, config: &Config) -> Result<Vec<(String, Vec<u8>)>
             NOTICE_SUBJECT.to_string(),
             Vec::new(),
         ),
+        Notice::ReportDocument {
+            foundation,
+            ours,
+            text,
+            files,
+        } => {
+            let files = load(&files, kept).map_err(invalid)?;
+            let doc = report(
+                output,
+                &foundation,
+                &ours,
+                text,
+                files,
+                &partner.name,
+                config,
+            );
+            let packed = document::pack(&outgoing, doc, config).map_err(invalid)?;
+            (packed.message, packed.subject, packed.payload)
+        }
         Notice::Response { query, ours, items } => {
             let doc = response(output, &query, &ours, &items, &partner.name, config);
             let packed = document::pack(&outgoing, doc, config).map_err(invalid)?;
@@ -221,6 +248,60 @@ fn response(
     }
 }
 
+/// The files a report carries, read and checked against their journaled digests.
+fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, String> {
+    files
+        .iter()
+        .map(|f| {
+            let bytes = kept(&f.kept).map_err(|e| format!("{}: {e}", f.name))?;
+            if crate::wire::hash::sha256_bytes(&bytes) != f.sha256 {
+                return Err(format!(
+                    "{}: the kept file is not the one journaled",
+                    f.name
+                ));
+            }
+            Ok(DocFile {
+                name: f.name.clone(),
+                bytes,
+                description: f.description.clone(),
+                pages: f.pages,
+            })
+        })
+        .collect()
+}
+
+/// A report on an appeal as our document «Ответ заявителю»: «Во исполнение» the appeal's
+/// cover letter, with the answer file.
+fn report(
+    output: &Output,
+    foundation: &NoticeRef,
+    ours: &NoticeRef,
+    text: String,
+    files: Vec<DocFile>,
+    partner_name: &str,
+    config: &Config,
+) -> OwnDocument {
+    let pages = files.first().and_then(|f| f.pages);
+    let annotation = format!(
+        "Доклад о рассмотрении обращения (№ {}{}): {text}",
+        foundation.number,
+        foundation
+            .date
+            .as_deref()
+            .map(|d| format!(" от {d}"))
+            .unwrap_or_default()
+    );
+    let document = own_document(output, "Доклад", ours, partner_name, config)
+        .annotated(annotation, pages)
+        .linked("Во исполнение", foundation);
+    OwnDocument {
+        document,
+        answers_uid: Some(output.about_uid.clone()),
+        restricted: output.restricted,
+        files,
+    }
+}
+
 /// The uid of the document our message `message_uid` carries (stable: derived from it).
 pub fn document_uid(message_uid: &str) -> String {
     uuid::Uuid::new_v5(
@@ -234,7 +315,9 @@ pub fn document_uid(message_uid: &str) -> String {
 /// folder, and the container of a document sent at 2.7 or later.
 pub fn cited_names(output: &Output) -> Vec<String> {
     let mut names = vec![output.name.clone()];
-    if output.kind == "response" && Format::parse(&output.format) != Some(Format::V22) {
+    if matches!(output.kind.as_str(), "response" | "report-document")
+        && Format::parse(&output.format) != Some(Format::V22)
+    {
         names.push(container_name(&document_uid(&output.message_uid)));
     }
     names
