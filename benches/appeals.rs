@@ -93,6 +93,8 @@ fn output(kind: &str, key: &str, arrival: u64, tag: u16) -> Output {
         reason: None,
         text: None,
         post: None,
+        files: Vec::new(),
+        restricted: false,
     }
 }
 

@@ -310,10 +310,7 @@ fn operator_error(env: &Env, as_name: &str, uid: &str, file: &str) -> bool {
             "9f0e8a52-1c3b-4f6e-9d2a-7b5c4e3f2a12",
             &format!("9f0e8a52-1c3b-4f6e-9d2a-{:012}", as_name.len()),
         );
-    let _ = fs::set_permissions(
-        &msg,
-        fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
-    );
+    let _ = fs::set_permissions(&msg, std::os::unix::fs::PermissionsExt::from_mode(0o644));
     fs::write(&msg, xml).unwrap();
     true
 }

@@ -256,7 +256,8 @@ fn real_ministry_notifications() {
     );
     assert_eq!(
         accepted.message.header.created.unwrap().to_string(),
-        "2018-03-30T10:41:12"
+        "2018-03-30T10:41:12.502",
+        "the milliseconds as sent are kept"
     );
 
     let refused = parse_message(
@@ -399,7 +400,8 @@ fn real_package_2_7_state_duma_with_root_named_passport() {
     assert_eq!(p.message_file, "passport.xml");
     assert_eq!(
         p.message.header.created.unwrap().to_string(),
-        "2023-06-22T18:45:51"
+        "2023-06-22T18:45:51.267",
+        "the milliseconds as sent are kept"
     );
     let c = p.container.as_ref().unwrap();
     assert_eq!(c.passport.attachments.len(), 4);

@@ -67,7 +67,7 @@ pub struct ArrivalInput {
 #[derive(Debug, Clone)]
 pub enum Incoming {
     /// A Квитанция about a message (a partner's, or the МЭДО operator's error receipt).
-    Receipt(ReceiptInput),
+    Receipt(Box<ReceiptInput>),
     /// A Документ or Транспортный контейнер.
     Document(Box<DocumentInput>),
     /// Anything else (notifications, unknown bodies): nothing beyond the receipt.

@@ -117,7 +117,7 @@ impl Gateway {
         facts: &Facts,
     ) -> Result<ArrivalInput, GatewayError> {
         let body = match &package.message.body {
-            Body::Acknowledgment(ack) => Incoming::Receipt(self.receipt_input(ack)?),
+            Body::Acknowledgment(ack) => Incoming::Receipt(Box::new(self.receipt_input(ack)?)),
             Body::Document { .. } | Body::Container(_) => {
                 Incoming::Document(Box::new(self.document_input(a, package, facts)))
             }
