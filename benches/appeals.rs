@@ -95,6 +95,8 @@ fn output(kind: &str, key: &str, arrival: u64, tag: u16) -> Output {
         post: None,
         files: Vec::new(),
         restricted: false,
+        document_kind: None,
+        document: None,
     }
 }
 

@@ -197,6 +197,9 @@ pub enum EventStep {
         until: String,
         #[arg(long)]
         reason: String,
+        /// The extension letter (a PDF), sent to УРОГ as our document before the notice.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// «Исполнение»: redirected to the competent body; status «направлено».
     Redirected {
@@ -208,13 +211,17 @@ pub enum EventStep {
         /// Our cover letter's number.
         #[arg(long)]
         number: Option<String>,
+        /// The redirect letter (a PDF), sent to УРОГ as our document before the notice.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
     /// «Доклад направлен»; status «рассмотрено».
     Answered {
         /// explained | supported | supported-measures | not-supported | answered | left-without-answer
         #[arg(long)]
         result: String,
-        /// The answer file (kept under state_dir/answers/).
+        /// The answer file (a PDF): sent to УРОГ as our document «Доклад» before the notice,
+        /// kept under state_dir/answers/.
         #[arg(long)]
         file: Option<PathBuf>,
     },
@@ -631,38 +638,52 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             Ok(ExitCode::SUCCESS)
         }
         AppealsCommand::Event { id, step } => {
-            let step = match step {
+            let (step, file) = match step {
                 EventStep::ExecutorAssigned { executor, post } => {
-                    control::Step::ExecutorAssigned { executor, post }
+                    (control::Step::ExecutorAssigned { executor, post }, None)
                 }
-                EventStep::Extended { until, reason } => control::Step::Extended { until, reason },
+                EventStep::Extended {
+                    until,
+                    reason,
+                    file,
+                } => (
+                    control::Step::Extended {
+                        until,
+                        reason,
+                        file: None,
+                    },
+                    file,
+                ),
                 EventStep::Redirected {
                     to,
                     sstu_id,
                     number,
-                } => control::Step::Redirected {
-                    to,
-                    sstu_id,
-                    number,
-                },
+                    file,
+                } => (
+                    control::Step::Redirected {
+                        to,
+                        sstu_id,
+                        number,
+                        file: None,
+                    },
+                    file,
+                ),
                 EventStep::Answered { result, file } => {
-                    // read here, with the operator's own rights; the service gets a copy
-                    let state = &config.spool.state_dir;
-                    let max = config.limits.max_answer_bytes;
-                    let file = match file.map(|f| control::attach(state, &f, max)).transpose() {
-                        Ok(file) => file,
-                        Err(why) => {
-                            eprintln!("medo-gateway: {why}");
-                            return Ok(ExitCode::from(1));
-                        }
-                    };
-                    control::Step::Answered { result, file }
+                    (control::Step::Answered { result, file: None }, file)
                 }
             };
-            let attachment = match &step {
-                control::Step::Answered { file, .. } => file.clone(),
-                _ => None,
+            // read here, with the operator's own rights; the service gets a copy
+            let state = &config.spool.state_dir;
+            let max = config.limits.max_answer_bytes;
+            let step = match file.map(|f| control::attach(state, &f, max)).transpose() {
+                Ok(Some(reference)) => step.with_file(reference).unwrap_or_else(|s| s),
+                Ok(None) => step,
+                Err(why) => {
+                    eprintln!("medo-gateway: {why}");
+                    return Ok(ExitCode::from(1));
+                }
             };
+            let attachment = step.file().cloned();
             let state = config.spool.state_dir.clone();
             let submitted = submit(config, control::Command::Progress { id, step });
             if let (Err(_), Some(a)) = (&submitted, &attachment) {

@@ -62,14 +62,20 @@ pub enum Step {
         executor: String,
         post: Option<String>,
     },
+    /// `file`: the extension letter, an attachment reference (as for `Answered`).
     Extended {
         until: String,
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
+    /// `file`: the redirect letter, an attachment reference (as for `Answered`).
     Redirected {
         to: String,
         sstu_id: Option<String>,
         number: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
     /// `file`: an attachment reference (`<stem>/<name>` under `control/files/`, made by
     /// [`attach`]) — never a host path.
@@ -79,16 +85,52 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The attached file (answer, extension or redirect letter), if any.
+    pub fn file(&self) -> Option<&String> {
+        match self {
+            Step::Extended { file, .. }
+            | Step::Redirected { file, .. }
+            | Step::Answered { file, .. } => file.as_ref(),
+            Step::ExecutorAssigned { .. } => None,
+        }
+    }
+
+    /// The same step carrying the attachment `reference`; `Err` for a step that takes none.
+    pub fn with_file(mut self, reference: String) -> Result<Step, Step> {
+        match &mut self {
+            Step::Extended { file, .. }
+            | Step::Redirected { file, .. }
+            | Step::Answered { file, .. } => {
+                *file = Some(reference);
+                Ok(self)
+            }
+            Step::ExecutorAssigned { .. } => Err(self),
+        }
+    }
+
+    /// The name a step's file is kept under in `answers/<appeal>/` (an answer by its own
+    /// name, as ССТУ.РФ exports it; the letters prefixed: each step's file kept apart).
+    pub fn kept_name(&self, name: &str) -> String {
+        match self {
+            Step::Extended { .. } => format!("extension-{name}"),
+            Step::Redirected { .. } => format!("redirect-{name}"),
+            _ => name.to_string(),
+        }
+    }
+}
+
 impl From<Step> for crate::model::Step {
     fn from(s: Step) -> Self {
         use crate::model::Step as M;
         match s {
             Step::ExecutorAssigned { executor, post } => M::ExecutorAssigned { executor, post },
-            Step::Extended { until, reason } => M::Extended { until, reason },
+            Step::Extended { until, reason, .. } => M::Extended { until, reason },
             Step::Redirected {
                 to,
                 sstu_id,
                 number,
+                ..
             } => M::Redirected {
                 to,
                 sstu_id,

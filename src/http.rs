@@ -305,7 +305,7 @@ impl EventBody {
         let (name, content) = (object.remove("file_name"), object.remove("file_base64"));
         let step: control::Step =
             serde_json::from_value(v).map_err(|e| format!("not a step: {e}"))?;
-        if matches!(step, control::Step::Answered { file: Some(_), .. }) {
+        if step.file().is_some() {
             return Err(NO_PATHS.into());
         }
         let file = match (name, content) {
@@ -317,8 +317,10 @@ impl EventBody {
                 return Err("an answer file needs both file_name and file_base64 (strings)".into())
             }
         };
-        if file.is_some() && !matches!(step, control::Step::Answered { .. }) {
-            return Err("only «answered» takes a file".into());
+        if file.is_some() && matches!(step, control::Step::ExecutorAssigned { .. }) {
+            return Err(
+                "only «answered», «extended» and «redirected» take a file (the answer, the extension or the redirect letter)".into(),
+            );
         }
         Ok(EventBody { step, file })
     }
@@ -359,17 +361,12 @@ async fn event(
         return error(StatusCode::NOT_FOUND, "no such appeal");
     }
     let state_dir = &state.config.spool.state_dir;
-    let step = match (body.step, body.file) {
-        (control::Step::Answered { result, .. }, Some((name, bytes))) => {
-            match control::attach_bytes(state_dir, &name, &bytes, max) {
-                Ok(reference) => control::Step::Answered {
-                    result,
-                    file: Some(reference),
-                },
-                Err(why) => return error(StatusCode::BAD_REQUEST, &why),
-            }
-        }
-        (step, _) => step,
+    let step = match body.file {
+        Some((name, bytes)) => match control::attach_bytes(state_dir, &name, &bytes, max) {
+            Ok(reference) => body.step.with_file(reference).unwrap_or_else(|s| s),
+            Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+        },
+        None => body.step,
     };
     let command = control::Command::Progress { id, step };
     let path = match control::submit(&state.config.spool.state_dir, &command) {

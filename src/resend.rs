@@ -1,4 +1,4 @@
-//! Our own documents (answers to УРОГ queries) that get no Квитанция are sent again with
+//! Our own documents (answers to УРОГ queries, reports with their files) that get no Квитанция are sent again with
 //! back-off — by default after 1, 6, 12 and 24 hours, then daily — and escalated to the
 //! operator. A pure fold over the journal onto a [`ResendShelf`]: what was published and awaits
 //! a receipt, what was acknowledged, what was re-sent. No I/O here.
@@ -41,9 +41,10 @@ pub trait ResendShelf {
     fn stop_waiting(&mut self, uid: &str) -> Result<(), Self::Error>;
 }
 
-/// Outputs that expect a receipt from the partner: our documents.
+/// Outputs that expect a receipt from the partner: our documents (answers to queries,
+/// reports with their files).
 fn wants_receipt(o: &Output) -> bool {
-    o.kind == "response"
+    matches!(o.kind.as_str(), "response" | "report-document")
 }
 
 /// Folds one journal record in: decided documents become waiting when published (again

@@ -59,6 +59,8 @@ fn output(name: &str, kind: &str, uid: &str) -> Output {
         post: None,
         files: Vec::new(),
         restricted: false,
+        document_kind: None,
+        document: None,
     }
 }
 

@@ -422,12 +422,32 @@ fn an_answer_file_comes_in_the_body() {
     ));
     assert_eq!(code, 400, "{text}");
     assert!(text.contains("max_answer_bytes"), "{text}");
+    // the executor step takes no file; a redirect letter must be a PDF
+    let (code, text) = post(
+        r#"{"step":"executor-assigned","executor":"Петров","file_name":"a.pdf","file_base64":"JVBERi0xLjQgYW5zd2Vy"}"#,
+    );
+    assert_eq!(code, 400, "{text}");
+    let (code, text) = post(
+        r#"{"step":"redirected","to":"Минтруд России","file_name":"letter.docx","file_base64":"UEsDBA=="}"#,
+    );
+    assert_ne!(code, 200, "a file that is not a PDF is refused: {text}");
+    assert!(text.contains("не PDF"), "{text}");
     let (code, text) = post(
         r#"{"step":"answered","result":"explained","file_name":"answer.pdf","file_base64":"JVBERi0xLjQgYW5zd2Vy"}"#,
     );
     assert_eq!(code, 200, "{text}");
     assert_eq!(
         fs::read(env.state.join("answers/1/answer.pdf")).unwrap(),
+        b"%PDF-1.4 answer"
+    );
+    // sent to УРОГ as our document with that file, the notice naming it
+    let doc = env
+        .outbound_names()
+        .into_iter()
+        .find(|n| n.starts_with("report-document"))
+        .expect("the report document");
+    assert_eq!(
+        fs::read(env.outbound.join(doc).join("answer.pdf")).unwrap(),
         b"%PDF-1.4 answer"
     );
     assert!(service.stop().success());

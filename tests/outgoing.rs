@@ -480,3 +480,99 @@ fn a_report_with_a_pdf_goes_as_a_container_and_the_notice_names_it() {
     );
     env.verify_all();
 }
+
+#[test]
+fn an_extension_and_a_redirect_with_letters_go_as_documents_the_notices_refer_to() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let number = env.records_of_kind("appeal_registered")[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let show = env.ok(&["appeals", "show", &number, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+    let due = v["due"]["answer_by"].as_str().unwrap();
+    let due = time::Date::parse(
+        due,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .unwrap();
+    let letter = env.root.path().join("letter.pdf");
+    fs::write(
+        &letter,
+        medo_gateway::pdf::text_pdf("Письмо", "Срок продлён"),
+    )
+    .unwrap();
+    let until = (due + time::Duration::days(10)).to_string();
+    env.ok(&[
+        "appeals",
+        "event",
+        &number,
+        "extended",
+        "--until",
+        &until,
+        "--reason",
+        "запрос в орган",
+        "--file",
+        letter.to_str().unwrap(),
+    ]);
+    // 2.2: our document «Уведомление о продлении срока рассмотрения» with the letter beside it
+    let d = env.notice("report-document1-");
+    assert_eq!(d["header"]["type"], "Документ");
+    let doc = &d["body"]["document"];
+    assert_eq!(doc["kind"], "Уведомление о продлении срока рассмотрения");
+    assert_eq!(doc["links"][0]["link_type"], "Во исполнение");
+    assert_eq!(
+        doc["links"][0]["reference"]["num"]["number"],
+        "А26-02-1234567"
+    );
+    let ours = doc["num"]["number"].as_str().unwrap().to_string();
+    assert!(ours.starts_with("ОЗ-1/"), "{ours}");
+    assert_eq!(d["body"]["files"][0]["local_name"], "letter.pdf");
+    // «Исполнение» refers to it
+    let n = env.notice("course1-");
+    assert_eq!(
+        n["body"]["detail"]["reference"]["num"]["number"],
+        ours.as_str()
+    );
+    assert!(env.state.join("answers/1/extension-letter.pdf").exists());
+    // the redirect letter: the next outgoing number
+    env.ok(&[
+        "appeals",
+        "event",
+        &number,
+        "redirected",
+        "--to",
+        "Минтруд России",
+        "--file",
+        letter.to_str().unwrap(),
+    ]);
+    let d = env.notice("report-document2-");
+    assert_eq!(
+        d["body"]["document"]["kind"],
+        "Письмо о переадресации обращения"
+    );
+    let second = d["body"]["document"]["num"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(second.starts_with("ОЗ-2/"), "{second}");
+    let n = env.notice("course2-");
+    assert_eq!(
+        n["body"]["detail"]["reference"]["num"]["number"],
+        second.as_str()
+    );
+    common::xmllint_validate(
+        &env.outbound
+            .join(
+                env.outbound_names()
+                    .into_iter()
+                    .find(|n| n.starts_with("report-document2-"))
+                    .unwrap(),
+            )
+            .join("document.xml"),
+        &common::schema("iedms_2x.xsd"),
+    );
+    env.verify_all();
+}

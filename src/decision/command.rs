@@ -190,9 +190,9 @@ fn refusable(id: u64, reason: Option<RefusalReason>, why: &str) -> String {
 }
 
 /// A step of consideration: validated against the appeal's state and deadlines, with its
-/// notice to УРОГ. An answer with its file goes first as a document of ours (numbered from
-/// the outgoing sequence, «Во исполнение» the appeal's letter), and «Доклад направлен»
-/// names that document.
+/// notice to УРОГ. A step with its file (the answer, the extension or redirect letter) goes
+/// first as a document of ours (numbered from the outgoing sequence, «Во исполнение» the
+/// appeal's letter); «Доклад направлен» names that document, «Исполнение» refers to it.
 fn progress(
     appeal: &Appeal,
     step: &Step,
@@ -201,7 +201,12 @@ fn progress(
     view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Result<Event, String> {
-    let (kind, text, post) = step_notice(appeal, step, input, ctx)?;
+    let (kind, text, post) = step_notice(appeal, step, ctx)?;
+    let file = match &input.answer_file {
+        Some(Err(why)) => return Err(why.clone()),
+        Some(Ok(file)) => Some(file),
+        None => None,
+    };
     let registration = NoticeRef {
         organization: Some(ctx.config.sender.organization.clone()),
         number: appeal.number.clone().unwrap_or_default(),
@@ -216,17 +221,14 @@ fn progress(
         year: None,
         year_seq: None,
     };
-    let file = match (step, &input.answer_file) {
-        (Step::Answered { .. }, Some(Ok(file))) => Some(file),
-        _ => None,
-    };
-    let reported = match file {
-        Some(file) => {
-            let (doc, ours) = report_document(appeal, file, &text, cause, view, ctx, &mut event);
-            event_outputs(&mut event).extend(doc);
-            ours
-        }
-        None => registration,
+    let sent = file.map(|f| {
+        let (doc, ours) = step_document(appeal, step, f, &text, cause, view, ctx, &mut event);
+        event_outputs(&mut event).extend(doc);
+        ours
+    });
+    let reported = match (kind, &sent) {
+        ("report", Some(ours)) => ours.clone(),
+        _ => registration,
     };
     let progress = Progress {
         kind,
@@ -235,6 +237,12 @@ fn progress(
         post,
     };
     let notice = notice::progress_notice(ctx.config, cause, progress, reported, ctx.now);
+    let notice = notice.map(|mut o| {
+        if kind == "course" {
+            o.document = sent;
+        }
+        o
+    });
     event_outputs(&mut event).extend(notice);
     Ok(event)
 }
@@ -246,10 +254,27 @@ fn event_outputs(event: &mut Event) -> &mut Vec<Output> {
     }
 }
 
-/// The report as a document of ours: the next outgoing number (journaled in `event`), the
-/// answer file kept under `answers/<appeal>/`; returns it and its reference.
-fn report_document(
+/// The kind of our document for a step, and the description of its file.
+fn document_kind(step: &Step) -> (&'static str, &'static str) {
+    match step {
+        Step::Extended { .. } => (
+            "Уведомление о продлении срока рассмотрения",
+            "Уведомление заявителю о продлении срока",
+        ),
+        Step::Redirected { .. } => (
+            "Письмо о переадресации обращения",
+            "Письмо о направлении обращения по компетенции",
+        ),
+        _ => ("Доклад", "Ответ заявителю"),
+    }
+}
+
+/// A step's letter as a document of ours: the next outgoing number (journaled in `event`),
+/// the file kept under `answers/<appeal>/`; returns it and its reference.
+#[allow(clippy::too_many_arguments)]
+fn step_document(
     appeal: &Appeal,
+    step: &Step,
     file: &AnswerFile,
     text: &str,
     cause: &NoticeCause<'_>,
@@ -278,16 +303,18 @@ fn report_document(
         text: text.to_string(),
         post: None,
     };
+    let (kind, description) = document_kind(step);
     let doc =
         notice::progress_notice(ctx.config, cause, progress, ours.clone(), ctx.now).map(|mut o| {
             o.files = vec![OutFile {
-                kept: format!("answers/{}/{}", appeal.id, file.name),
+                kept: format!("answers/{}/{}", appeal.id, file.kept),
                 name: file.name.clone(),
                 sha256: file.sha256.clone(),
                 pages: file.pages,
-                description: "Ответ заявителю".into(),
+                description: description.into(),
             }];
             o.restricted = appeal.restricted;
+            o.document_kind = Some(kind.into());
             o
         });
     (doc, ours)
@@ -296,12 +323,7 @@ fn report_document(
 type StepNotice = (&'static str, String, Option<String>);
 
 /// The notice kind, text and post of a step, or why the step does not apply.
-fn step_notice(
-    appeal: &Appeal,
-    step: &Step,
-    input: &CommandInput,
-    ctx: Context<'_>,
-) -> Result<StepNotice, String> {
+fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNotice, String> {
     match step {
         Step::ExecutorAssigned { executor, post } => {
             if executor.trim().is_empty() {
@@ -337,9 +359,6 @@ fn step_notice(
                 let codes: Vec<&str> = crate::model::RESULTS.iter().map(|r| r.0).collect();
                 format!("--result {result:?}: одно из {}", codes.join(", "))
             })?;
-            if let Some(Err(why)) = &input.answer_file {
-                return Err(why.clone());
-            }
             Ok(("report", format!("Рассмотрено: {label}"), None))
         }
     }

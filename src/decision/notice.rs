@@ -84,6 +84,8 @@ pub fn receipt(
         post: None,
         files: Vec::new(),
         restricted: false,
+        document_kind: None,
+        document: None,
     })
 }
 
@@ -130,6 +132,8 @@ fn notice_base(
         post: None,
         files: Vec::new(),
         restricted: false,
+        document_kind: None,
+        document: None,
     })
 }
 

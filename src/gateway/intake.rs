@@ -24,7 +24,8 @@ use crate::wire::package::{
 
 /// A command's event and an answer file to keep once it is journaled, or why it does not
 /// apply.
-type CommandOutcome = Result<(Event, Option<(u64, String)>), String>;
+/// A command's event, with the attachment to keep (appeal, (reference, kept name)), or why not.
+type CommandOutcome = Result<(Event, Option<(u64, (String, String))>), String>;
 
 /// The decisions of one pass: the book as of the previous decision, over the strict store,
 /// and the package keys and header uids first seen in this batch (the store learns them only
@@ -272,7 +273,7 @@ impl Gateway {
                     self.keep_answer(a.id, r);
                 }
                 control::done(&path);
-                attachment.inspect(|r| control::detach(&self.layout.state, r));
+                attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
                 continue;
             }
             let (now, _) = self.now();
@@ -294,7 +295,7 @@ impl Gateway {
                     control::reject(&path, &why);
                 }
             }
-            attachment.inspect(|r| control::detach(&self.layout.state, r));
+            attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
         }
         Ok(())
     }
@@ -363,10 +364,9 @@ impl Gateway {
             _ => None,
         };
         let answer_file = match command {
-            control::Command::Progress {
-                step: control::Step::Answered { file: Some(f), .. },
-                ..
-            } => Some(control::attached(&self.layout.state, f).and_then(|p| answer_file(&p))),
+            control::Command::Progress { step, .. } => step.file().map(|f| {
+                control::attached(&self.layout.state, f).and_then(|p| answer_file(&p, step))
+            }),
             _ => None,
         };
         CommandInput {
@@ -405,14 +405,13 @@ impl Gateway {
         appeals::facts(&package, &head).ok_or_else(|| "пакет обращения — не документ".to_string())
     }
 
-    /// Keeps an attached answer file under `state_dir/answers/<id>/` — after its step is
+    /// Keeps an attached file under `state_dir/answers/<id>/<kept>` — after its step is
     /// journaled (a copy: doing it again after a crash is harmless).
-    fn keep_answer(&self, appeal: u64, reference: &str) {
+    fn keep_answer(&self, appeal: u64, (reference, kept): &(String, String)) {
         let kept = control::attached(&self.layout.state, reference).and_then(|src| {
             let dir = self.layout.state.join("answers").join(appeal.to_string());
-            let name = src.file_name().ok_or("no file name")?.to_owned();
             std::fs::create_dir_all(&dir)
-                .and_then(|_| std::fs::copy(&src, dir.join(name)))
+                .and_then(|_| std::fs::copy(&src, dir.join(kept)))
                 .map_err(|e| e.to_string())
         });
         if let Err(e) = kept {
@@ -423,7 +422,7 @@ impl Gateway {
 
 /// An attached answer file read for its decision: a PDF (by its magic bytes), its pages
 /// when they can be counted, its digest.
-fn answer_file(path: &Path) -> Result<AnswerFile, String> {
+fn answer_file(path: &Path, step: &control::Step) -> Result<AnswerFile, String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -435,19 +434,22 @@ fn answer_file(path: &Path) -> Result<AnswerFile, String> {
     // pages as lopdf counts them; a PDF it cannot parse is still sent (pages unknown)
     let pages = crate::pdf::page_count(&bytes);
     Ok(AnswerFile {
+        kept: step.kept_name(&name),
         name,
         sha256: crate::wire::hash::sha256_bytes(&bytes),
         pages,
     })
 }
 
-/// The attachment a command carries (an answer file), if any.
-fn attachment_of(c: &control::Command) -> Option<String> {
+/// The attachment a command carries (an answer, extension or redirect letter) and the name
+/// it is kept under, if any.
+fn attachment_of(c: &control::Command) -> Option<(String, String)> {
     match c {
-        control::Command::Progress {
-            step: control::Step::Answered { file, .. },
-            ..
-        } => file.clone(),
+        control::Command::Progress { step, .. } => {
+            let reference = step.file()?;
+            let name = reference.rsplit('/').next().unwrap_or(reference);
+            Some((reference.clone(), step.kept_name(name)))
+        }
         _ => None,
     }
 }

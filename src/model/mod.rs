@@ -56,6 +56,12 @@ pub struct Output {
     /// A document about a ДСП appeal: restricted access in its passport.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restricted: bool,
+    /// A document of ours: its kind («Доклад», «Уведомление о продлении срока рассмотрения»,
+    /// «Письмо о переадресации обращения»); «Исполнение»: the document of ours it refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<NoticeRef>,
 }
 
 /// A file one of our documents carries.
@@ -73,8 +79,10 @@ pub struct OutFile {
 /// An answer file as the loop read it for a decision (a PDF, checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerFile {
-    /// Its name, kept under `answers/<appeal>/`.
+    /// Its name (in the package we send).
     pub name: String,
+    /// The name it is kept under in `answers/<appeal>/`.
+    pub kept: String,
     pub sha256: String,
     pub pages: Option<u32>,
 }
@@ -463,6 +471,7 @@ pub enum Notice {
     ReportDocument {
         foundation: NoticeRef,
         ours: NoticeRef,
+        kind: String,
         text: String,
         files: Vec<OutFile>,
     },
@@ -479,8 +488,11 @@ pub enum Notice {
 pub enum ProgressNotice {
     /// «Назначен исполнитель».
     Executor { name: String, post: Option<String> },
-    /// «Исполнение»: extension or redirect, in words.
-    Course { text: String },
+    /// «Исполнение»: extension or redirect, in words; the letter of ours sent about it.
+    Course {
+        text: String,
+        document: Option<NoticeRef>,
+    },
     /// «Доклад направлен»: our registration of the appeal, the result in words.
     Report { ours: NoticeRef, text: String },
 }
@@ -528,7 +540,10 @@ impl Output {
                 name: text(),
                 post: self.post.clone(),
             }),
-            "course" => progress(ProgressNotice::Course { text: text() }),
+            "course" => progress(ProgressNotice::Course {
+                text: text(),
+                document: self.document.clone(),
+            }),
             "report" => progress(ProgressNotice::Report {
                 ours: ours()?,
                 text: text(),
@@ -536,6 +551,10 @@ impl Output {
             "report-document" if !self.files.is_empty() => Ok(Notice::ReportDocument {
                 foundation: foundation()?,
                 ours: ours()?,
+                kind: self
+                    .document_kind
+                    .clone()
+                    .unwrap_or_else(|| "Доклад".into()),
                 text: text(),
                 files: self.files.clone(),
             }),
@@ -591,6 +610,8 @@ mod tests {
             post: None,
             files: Vec::new(),
             restricted: false,
+            document_kind: None,
+            document: None,
         };
         assert!(matches!(
             o.notice(),

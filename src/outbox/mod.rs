@@ -118,19 +118,18 @@ pub fn render(
         Notice::ReportDocument {
             foundation,
             ours,
+            kind,
             text,
             files,
         } => {
             let files = load(&files, kept).map_err(invalid)?;
-            let doc = report(
-                output,
-                &foundation,
-                &ours,
+            let about = Report {
+                foundation: &foundation,
+                ours: &ours,
+                kind: &kind,
                 text,
-                files,
-                &partner.name,
-                config,
-            );
+            };
+            let doc = report(output, about, files, &partner.name, config);
             let packed = document::pack(&outgoing, doc, config).map_err(invalid)?;
             (packed.message, packed.subject, packed.payload)
         }
@@ -179,10 +178,13 @@ fn progress_message(
             },
             None,
         ),
-        ProgressNotice::Course { text } => (
+        ProgressNotice::Course { text, document } => (
             NotificationDetail::CourseChanged {
                 course_text: text,
-                reference: None,
+                reference: document.map(|d| DocReference {
+                    who: us(),
+                    num: doc_number(&d),
+                }),
             },
             None,
         ),
@@ -270,30 +272,39 @@ fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, String> {
         .collect()
 }
 
-/// A report on an appeal as our document «Ответ заявителю»: «Во исполнение» the appeal's
-/// cover letter, with the answer file.
+/// What a report document says: about the appeal's letter (`foundation`), under our
+/// number, its kind and the step in words.
+struct Report<'a> {
+    foundation: &'a NoticeRef,
+    ours: &'a NoticeRef,
+    kind: &'a str,
+    text: String,
+}
+
+/// A report on an appeal as a document of ours («Доклад», the extension or redirect letter):
+/// «Во исполнение» the appeal's cover letter, with its file.
 fn report(
     output: &Output,
-    foundation: &NoticeRef,
-    ours: &NoticeRef,
-    text: String,
+    about: Report<'_>,
     files: Vec<DocFile>,
     partner_name: &str,
     config: &Config,
 ) -> OwnDocument {
     let pages = files.first().and_then(|f| f.pages);
+    let f = about.foundation;
     let annotation = format!(
-        "Доклад о рассмотрении обращения (№ {}{}): {text}",
-        foundation.number,
-        foundation
-            .date
+        "{} по обращению (№ {}{}): {}",
+        about.kind,
+        f.number,
+        f.date
             .as_deref()
             .map(|d| format!(" от {d}"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        about.text
     );
-    let document = own_document(output, "Доклад", ours, partner_name, config)
+    let document = own_document(output, about.kind, about.ours, partner_name, config)
         .annotated(annotation, pages)
-        .linked("Во исполнение", foundation);
+        .linked("Во исполнение", f);
     OwnDocument {
         document,
         answers_uid: Some(output.about_uid.clone()),
