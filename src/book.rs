@@ -375,12 +375,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     Step::Extended { until, reason } => {
                         a.state = AppealState::InWork;
                         a.extended_to = Some(until.clone());
-                        let shown = crate::wire::time::parse_date(until)
-                            .and_then(|d| {
-                                d.format(time::macros::format_description!("[day].[month].[year]"))
-                                    .ok()
-                            })
-                            .unwrap_or_else(|| until.clone());
+                        let shown = crate::wire::time::show_date_ru(until);
                         format!("продлено до {shown}: {reason}")
                     }
                     Step::Redirected { to, number, .. } => {

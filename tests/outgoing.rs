@@ -576,3 +576,138 @@ fn an_extension_and_a_redirect_with_letters_go_as_documents_the_notices_refer_to
     );
     env.verify_all();
 }
+
+/// A УРОГ query answer as journaled, in `format`.
+fn response_output(format: &str) -> medo_gateway::model::Output {
+    let items = r#"[{"requested":"А26-02-1234567","found":true,"registration_number":"ОГ-1/26","registration_date":"2026-11-20","status":"зарегистрировано"}]"#;
+    medo_gateway::model::Output {
+        name: "response-0123456789abcdef-7".into(),
+        kind: "response".into(),
+        message_uid: "5b0c8f7e-1d2a-5c3b-9e4f-6a7b8c9d0e1f".into(),
+        format: format.into(),
+        created: "2026-12-02T10:00:00+03:00".into(),
+        recipient_uid: common::env::UROG_UID.into(),
+        about_uid: "00000384-0002-4000-8000-000000000000".into(),
+        accepted: true,
+        comment: None,
+        foundation: Some(medo_gateway::model::NoticeRef {
+            organization: Some("УРОГ".into()),
+            number: "А26-05-900".into(),
+            date: Some("2026-12-01".into()),
+        }),
+        registration: Some(medo_gateway::model::NoticeRef {
+            organization: Some("Федеральное агентство по образцам (пример)".into()),
+            number: "ОЗ-7/26".into(),
+            date: Some("2026-12-02".into()),
+        }),
+        reason: None,
+        text: Some(items.into()),
+        post: None,
+        files: Vec::new(),
+        restricted: false,
+        document_kind: None,
+        document: None,
+    }
+}
+
+/// The golden container answers (passport and message, 2.7 and 2.7.1): byte for byte, and
+/// valid against our derived schemas — which the three real passports satisfy too, and a
+/// passport out of order does not. The 2.2 answer checks against the independent br4j schema.
+#[test]
+fn container_answers_match_golden_files_and_validate() {
+    let env = Env::new();
+    let config = medo_gateway::config::Config::load(&env.config).unwrap();
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let no_files =
+        |_: &str| -> std::io::Result<Vec<u8>> { unreachable!("an answer keeps no files") };
+    let tmp = tempfile::tempdir().unwrap();
+    for (format, message_file, passport_schema, message_schema) in [
+        (
+            "2.7",
+            "document.xml",
+            "passport_27_derived.xsd",
+            "iedms_27_derived.xsd",
+        ),
+        (
+            "2.7.1",
+            "message.xml",
+            "passport_271_derived.xsd",
+            "iedms_271_derived.xsd",
+        ),
+    ] {
+        let files =
+            medo_gateway::outbox::render(&response_output(format), &config, &no_files).unwrap();
+        let get = |name: &str| files.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        let zip = files.iter().find(|(n, _)| n.ends_with(".edc.zip")).unwrap();
+        let path = tmp.path().join(&zip.0);
+        fs::write(&path, &zip.1).unwrap();
+        let passport = unzip(&path).remove(0).1;
+        let tag = format.replace('.', "");
+        for (name, bytes, schema) in [
+            (
+                format!("answer_{tag}_passport.xml"),
+                passport,
+                passport_schema,
+            ),
+            (
+                format!("answer_{tag}_{message_file}"),
+                get(message_file),
+                message_schema,
+            ),
+        ] {
+            let file = golden.join(&name);
+            if std::env::var_os("UPDATE_GOLDEN").is_some() {
+                fs::write(&file, &bytes).unwrap();
+            }
+            assert!(
+                fs::read(&file).unwrap() == bytes,
+                "{} differs",
+                file.display()
+            );
+            common::xmllint_validate(&file, &common::schema(schema));
+        }
+    }
+    // the derived passport schemas accept the real passports, refuse one out of order
+    if let Some(data) = common::spec_data() {
+        let real = data.join("real_packages");
+        common::xmllint_validate(
+            &real.join("70178878_container_passport.xml"),
+            &common::schema("passport_271_derived.xsd"),
+        );
+        for p in [
+            "38773995_container_passport.xml",
+            "gd2_container_passport.xml",
+        ] {
+            common::xmllint_validate(&real.join(p), &common::schema("passport_27_derived.xsd"));
+        }
+    }
+    let text = fs::read_to_string(golden.join("answer_271_passport.xml")).unwrap();
+    let (head, rest) = text.split_at(text.find("  <c:authors>").unwrap());
+    let (authors, tail) = rest.split_at(rest.find("  <c:addressees>").unwrap());
+    let (addressees, tail) = tail.split_at(tail.find("  <c:document ").unwrap());
+    let swapped = tmp.path().join("swapped.xml");
+    fs::write(&swapped, format!("{head}{addressees}{authors}{tail}")).unwrap();
+    if let Ok(out) = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(common::schema("passport_271_derived.xsd"))
+        .arg(&swapped)
+        .output()
+    {
+        assert!(
+            !out.status.success(),
+            "a passport out of order must not validate"
+        );
+    }
+    // the 2.2 answer, a Документ, against the independent 2.x schema (structure)
+    let files = medo_gateway::outbox::render(&response_output("2.2"), &config, &no_files).unwrap();
+    let doc = tmp.path().join("document.xml");
+    fs::write(
+        &doc,
+        &files.iter().find(|(n, _)| n == "document.xml").unwrap().1,
+    )
+    .unwrap();
+    if let Some(data) = common::spec_data() {
+        let br4j = data.join("xsd-br4j-fixed/br4j_ExchangeAgent_fixed.xsd");
+        common::xmllint_validate(&doc, &br4j);
+    }
+}

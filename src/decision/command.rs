@@ -385,9 +385,7 @@ fn extension(
         .answer_by
         .ok_or("у обращения нет срока ответа")?;
     deadlines::check_extension(due, until_date, appeal.extended_to.is_some())?;
-    let shown = until_date
-        .format(time::macros::format_description!("[day].[month].[year]"))
-        .map_err(|e| e.to_string())?;
+    let shown = crate::wire::time::format_date_ru(until_date);
     let text = format!("Срок рассмотрения продлён до {shown}: {}", reason.trim());
     Ok(("course", text, None))
 }

@@ -13,7 +13,7 @@ use crate::wire::message::{Document, Link, NotificationDetail, Signatory};
 
 mod document;
 
-use crate::wire::time::parse_date;
+use crate::wire::time::{parse_date, show_date_ru};
 use crate::wire::urog::ResponseItem;
 use crate::wire::write::write_message;
 pub use document::{container_name, DocFile, OwnDocument};
@@ -224,7 +224,9 @@ fn response(
     let annotation = format!(
         "Ответ на запрос № {}{}",
         query.number,
-        query_date.map(|d| format!(" от {d}")).unwrap_or_default()
+        query_date
+            .map(|d| format!(" от {}", show_date_ru(d)))
+            .unwrap_or_default()
     );
     let document = own_document(output, "Ответ на запрос", ours, partner_name, config)
         .annotated(annotation, pages)
@@ -298,7 +300,7 @@ fn report(
         f.number,
         f.date
             .as_deref()
-            .map(|d| format!(" от {d}"))
+            .map(|d| format!(" от {}", show_date_ru(d)))
             .unwrap_or_default(),
         about.text
     );

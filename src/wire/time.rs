@@ -22,6 +22,7 @@ const LOCAL_MILLIS: &[FormatItem<'static>] =
 const OFFSET_MILLIS: &[FormatItem<'static>] = format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory]:[offset_minute]"
 );
+const RU_DATE: &[FormatItem<'static>] = format_description!("[day].[month].[year]");
 const ENVELOPE: &[FormatItem<'static>] =
     format_description!("[day].[month].[year] [hour]:[minute]:[second]");
 
@@ -126,6 +127,16 @@ pub fn local_day(text: &str, offset: UtcOffset) -> Option<Date> {
 /// Formats a date as `YYYY-MM-DD`.
 pub fn format_date(date: Date) -> String {
     date.format(DATE).expect("a Date always formats")
+}
+
+/// A date as people read it in Russian documents: `01.12.2026`.
+pub fn format_date_ru(date: Date) -> String {
+    date.format(RU_DATE).expect("a Date always formats")
+}
+
+/// An ISO date (`2026-12-01`) as people read it (`01.12.2026`); other text as it is.
+pub fn show_date_ru(iso: &str) -> String {
+    parse_date(iso).map_or_else(|| iso.to_string(), format_date_ru)
 }
 
 /// Parses the envelope's `ДАТА=dd.MM.yyyy HH:mm:ss`.
