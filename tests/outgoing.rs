@@ -711,3 +711,77 @@ fn container_answers_match_golden_files_and_validate() {
         common::xmllint_validate(&doc, &br4j);
     }
 }
+
+/// A container is staged and published atomically like any package: a crash after the
+/// publish intents leaves, after the restart, one whole container answer (sent once).
+#[test]
+fn a_crash_while_publishing_a_container_answer_leaves_one_whole_container() {
+    let env = Env::new();
+    let q = env.drop_sample("urog-appeal-2.7.1", "query");
+    container_query(&q, 905, "А26-05-905", "А26-02-1234567", false);
+    env.crash_at("after-publish-intents", &["run", "--once"]);
+    env.once();
+    let dir = response_dir(&env);
+    let out = common::bin()
+        .args(["inspect", "--compact"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["container"]["missing"].as_array().unwrap().len(), 0);
+    let published: Vec<_> = env
+        .records_of_kind("published")
+        .into_iter()
+        .filter(|r| r["name"].as_str().unwrap().starts_with("response"))
+        .collect();
+    assert_eq!(published.len(), 1, "published once: {published:?}");
+    env.verify_all();
+}
+
+/// The window between journaling a report with its file and keeping that file: after the
+/// crash the file is kept from the queued attachment and the document goes out with it.
+#[test]
+fn a_crash_right_after_the_report_is_journaled_still_sends_its_file() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.7.1", "appeal");
+    let answer = env.root.path().join("answer.pdf");
+    let pdf = medo_gateway::pdf::text_pdf("Ответ", "Текст ответа");
+    fs::write(&answer, &pdf).unwrap();
+    env.crash_at(
+        "after-command-commit",
+        &[
+            "appeals",
+            "event",
+            "1",
+            "answered",
+            "--result",
+            "explained",
+            "--file",
+            answer.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(env.records_of_kind("appeal_progress").len(), 1, "journaled");
+    env.once();
+    assert_eq!(
+        env.records_of_kind("appeal_progress").len(),
+        1,
+        "applied once"
+    );
+    let dir = env.outbound.join(
+        env.outbound_names()
+            .into_iter()
+            .find(|n| n.starts_with("report-document"))
+            .expect("the report document went out"),
+    );
+    let zip = common::env::names(&dir)
+        .into_iter()
+        .find(|n| n.ends_with(".edc.zip"))
+        .unwrap();
+    assert_eq!(unzip(&dir.join(zip))[1], ("answer.pdf".to_string(), pdf));
+    env.verify_all();
+}
