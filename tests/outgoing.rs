@@ -296,7 +296,8 @@ fn operator_error(env: &Env, as_name: &str, uid: &str, file: &str) -> bool {
         eprintln!("SKIPPED: spec data (public_fragments) not found");
         return false;
     };
-    let dir = env.inbound.join(as_name);
+    // made beside inbound and moved in whole (a running service may be watching)
+    let dir = env.root.path().join(format!("staging-{as_name}"));
     common::env::copy_dir(&data.join("public_fragments/frag_medo_error_ack"), &dir);
     let msg = dir.join("document.xml");
     let xml = fs::read_to_string(&msg)
@@ -312,6 +313,7 @@ fn operator_error(env: &Env, as_name: &str, uid: &str, file: &str) -> bool {
         );
     let _ = fs::set_permissions(&msg, std::os::unix::fs::PermissionsExt::from_mode(0o644));
     fs::write(&msg, xml).unwrap();
+    fs::rename(&dir, env.inbound.join(as_name)).unwrap();
     true
 }
 
@@ -784,4 +786,65 @@ fn a_crash_right_after_the_report_is_journaled_still_sends_its_file() {
         .unwrap();
     assert_eq!(unzip(&dir.join(zip))[1], ("answer.pdf".to_string(), pdf));
     env.verify_all();
+}
+
+/// Polls until `cond` holds (the running service works on its own schedule).
+fn wait_for(what: &str, cond: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The running service shows a rejection on the dashboard and counts it in /metrics.
+#[test]
+fn a_rejection_shows_on_the_dashboard_and_in_metrics() {
+    let env = Env::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    env.add_sections(&format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+    let service = common::env::Service::start(&env);
+    let q = env.drop_sample("urog-appeal-2.7.1", "query");
+    container_query(&q, 906, "А26-05-906", "А26-02-1234567", false);
+    wait_for("the answer", || {
+        !env.records_of_kind("query_answered").is_empty()
+    });
+    let uid = env.records_of_kind("query_answered")[0]["outputs"][0]["message_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    if !operator_error(&env, "medo-error", &uid, "originalMessage.zip") {
+        return;
+    }
+    wait_for("the rejection", || {
+        !env.records_of_kind("receipt_received").is_empty()
+    });
+    let page = http_get(port, "/");
+    assert!(
+        page.contains("отклонено оператором МЭДО (код 248"),
+        "{page}"
+    );
+    let metrics = http_get(port, "/metrics");
+    assert!(
+        metrics.contains("\nmedo_outbound_rejected_total 1\n"),
+        "{metrics}"
+    );
+    assert!(service.stop().success());
 }
