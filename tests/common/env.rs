@@ -200,17 +200,7 @@ format = "mirror"
             .filter(|n| n.starts_with(prefix))
             .collect();
         assert_eq!(found.len(), 1, "{prefix}: {:?}", self.outbound_names());
-        let out = bin()
-            .args(["inspect", "--compact"])
-            .arg(self.outbound.join(&found[0]))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        inspect(&self.outbound.join(&found[0]))
     }
 
     /// The last journal segment file.
@@ -307,6 +297,21 @@ impl Drop for Service {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// `inspect --compact` of a package folder: it must read, and its report.
+pub fn inspect(dir: &Path) -> serde_json::Value {
+    let out = bin()
+        .args(["inspect", "--compact"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 pub fn names(dir: &Path) -> Vec<String> {
