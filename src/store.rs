@@ -453,11 +453,11 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
             output: output.clone(),
         };
         pending.insert(output.name.as_bytes(), tx_encode(&item)?)?;
+        // every message we send, by its uid: a receipt about it ties back to it
+        let uid = output.message_uid.to_lowercase();
+        awaiting.insert(prefixed(b's', uid.as_bytes()), output.name.as_bytes())?;
     }
     if let Event::Published { name, .. } = &record.event {
-        if let Some(sent) = pending.get(name.as_bytes())? {
-            index_sent(awaiting, &tx_decode::<PendingOutput>(&sent)?.output)?;
-        }
         pending.remove(name.as_bytes())?;
     }
     if let Event::ReceiptReceived {
@@ -504,21 +504,6 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
     crate::resend::fold(&mut TxAwaiting(awaiting), record)?;
     meta.insert(APPLIED, &be(record.seq))?;
     meta.insert(HEAD, record.hash.as_bytes())?;
-    Ok(())
-}
-
-/// Every message we sent, by its uid (`s` → output name) and by the file names a rejection
-/// may cite (`f` → uid, output name): a receipt about any of them ties back to it.
-fn index_sent(
-    awaiting: &sled::transaction::TransactionalTree,
-    output: &crate::model::Output,
-) -> Result<(), TxError> {
-    let uid = output.message_uid.to_lowercase();
-    awaiting.insert(prefixed(b's', uid.as_bytes()), output.name.as_bytes())?;
-    for file in crate::outbox::cited_names(output) {
-        let value = tx_encode(&(uid.as_str(), output.name.as_str()))?;
-        awaiting.insert(prefixed(b'f', file.to_lowercase().as_bytes()), value)?;
-    }
     Ok(())
 }
 
@@ -856,7 +841,7 @@ impl Store {
             .collect()
     }
 
-    /// The output name of the message we sent with this uid.
+    /// The output name of the message we decided to send with this uid.
     pub fn sent(&self, message_uid: &str) -> Result<Option<String>, StoreError> {
         let key = prefixed(b's', message_uid.to_lowercase().as_bytes());
         Ok(self
@@ -865,17 +850,13 @@ impl Store {
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
-    /// The message (uid, output name) a rejected file name cites: our folder or container
-    /// name, with or without `.zip`.
+    /// The message (uid, output name) a rejected file name cites: a container of ours is
+    /// named by its message uid.
     pub fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError> {
-        let file = file.trim().to_lowercase();
-        let stem = file.strip_suffix(".zip").unwrap_or(&file);
-        for name in [file.as_str(), stem] {
-            if let Some(v) = self.awaiting.get(prefixed(b'f', name.as_bytes()))? {
-                return Ok(Some(decode(&v)?));
-            }
-        }
-        Ok(None)
+        let Some(uid) = crate::outbox::message_uid_of_file(file) else {
+            return Ok(None);
+        };
+        Ok(self.sent(&uid)?.map(|name| (uid, name)))
     }
 
     /// Receipts that rejected our messages (the partner's negative receipts, the МЭДО

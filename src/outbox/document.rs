@@ -49,10 +49,31 @@ pub struct Packed {
     pub subject: String,
 }
 
-/// The container's file name: the document uid without dashes (Tessa's `MedoHelper.ZipName`),
-/// unique per document — a МЭДО operator's error receipt that names it ties back to it.
-pub fn container_name(document_uid: &str) -> String {
-    format!("{}.edc.zip", document_uid.replace('-', "").to_lowercase())
+/// The container's file name: our message uid without dashes (as Tessa names it by a GUID,
+/// `MedoHelper.ZipName`) — a МЭДО operator's error receipt with a zero uid that names the file
+/// ties back to the message by it ([`message_uid_of_file`]).
+pub fn container_name(message_uid: &str) -> String {
+    format!("{}.edc.zip", message_uid.replace('-', "").to_lowercase())
+}
+
+/// The message uid a container name of ours carries (`<32 hex>.edc.zip`, `.zip` or bare).
+pub fn message_uid_of_file(file: &str) -> Option<String> {
+    let file = file.trim().to_ascii_lowercase();
+    let stem = file
+        .strip_suffix(".edc.zip")
+        .or_else(|| file.strip_suffix(".zip"))
+        .unwrap_or(&file);
+    let hex = stem.replace('-', "");
+    (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        )
+    })
 }
 
 /// Packs `doc` for `outgoing.format`.
@@ -74,7 +95,7 @@ pub fn pack(outgoing: &Outgoing, doc: OwnDocument, config: &Config) -> Result<Pa
     };
     let passport = write_passport(&passport(&doc, passport_format, config))
         .map_err(|e| format!("passport: {e}"))?;
-    let name = container_name(&doc.document.uid);
+    let name = container_name(&outgoing.uid);
     let files: Vec<(String, Vec<u8>)> = doc.files.into_iter().map(|f| (f.name, f.bytes)).collect();
     let zip = container_bytes(&passport, &files).map_err(|e| format!("container: {e}"))?;
     let message = outgoing.container(ContainerRef {
@@ -235,4 +256,27 @@ fn links(doc: &OwnDocument) -> Vec<PassportLink> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_container_name_gives_back_its_message_uid() {
+        let uid = "5b0c8f7e-1d2a-5c3b-9e4f-6a7b8c9d0e1f";
+        let name = container_name(uid);
+        assert_eq!(name, "5b0c8f7e1d2a5c3b9e4f6a7b8c9d0e1f.edc.zip");
+        for cited in [name.as_str(), "5B0C8F7E1D2A5C3B9E4F6A7B8C9D0E1F.zip", uid] {
+            assert_eq!(message_uid_of_file(cited).as_deref(), Some(uid), "{cited}");
+        }
+        for other in [
+            "originalMessage.zip",
+            "container.edc.zip",
+            "5b0c8f7e.edc.zip",
+            "",
+        ] {
+            assert_eq!(message_uid_of_file(other), None, "{other}");
+        }
+    }
 }

@@ -16,7 +16,7 @@ mod document;
 use crate::wire::time::{parse_date, show_date_ru};
 use crate::wire::urog::ResponseItem;
 use crate::wire::write::write_message;
-pub use document::{container_name, DocFile, OwnDocument};
+pub use document::{container_name, message_uid_of_file, DocFile, OwnDocument};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -322,18 +322,6 @@ pub fn document_uid(message_uid: &str) -> String {
         format!("{message_uid}/document").as_bytes(),
     )
     .to_string()
-}
-
-/// The file names a partner or the МЭДО operator may cite for one of our outputs: its
-/// folder, and the container of a document sent at 2.7 or later.
-pub fn cited_names(output: &Output) -> Vec<String> {
-    let mut names = vec![output.name.clone()];
-    if matches!(output.kind.as_str(), "response" | "report-document")
-        && Format::parse(&output.format) != Some(Format::V22)
-    {
-        names.push(container_name(&document_uid(&output.message_uid)));
-    }
-    names
 }
 
 /// The 2.x description of a document of ours: its uid (derived from the message uid), kind,
