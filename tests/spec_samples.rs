@@ -450,3 +450,47 @@ fn hand_edited_real_variants_warn_about_type_and_body_mismatch() {
     .unwrap();
     assert!(matches!(&m.message.body, Body::Container(c) if c.body == "container.zip"));
 }
+
+/// The receipts quoted in public code (`public_fragments/`): what real receipts carry is kept —
+/// the МЭДО operator's error fields, `@content`, `time` with milliseconds, upper-case GUIDs
+/// normalised — and a header of an old producer without `created` still reads.
+#[test]
+fn real_receipts_keep_what_they_carry() {
+    let Some(d) = data() else { return };
+    let frags = d.join("public_fragments");
+    let ack = |folder: &str| {
+        let p = read_package(&frags.join(folder), &Limits::default()).unwrap();
+        match p.message.body {
+            Body::Acknowledgment(a) => (p.message.header, a),
+            other => panic!("{folder}: {other:?}"),
+        }
+    };
+    let (_, error) = ack("frag_medo_error_ack");
+    assert!(!error.accepted && error.is_operator_error());
+    assert_eq!(error.uid, "00000000-0000-0000-0000-000000000000");
+    assert_eq!(error.content.as_deref(), Some("MEDOErrorAcknowledgment"));
+    assert_eq!(error.error_code.as_deref(), Some("248"));
+    assert_eq!(error.error_file.as_deref(), Some("originalMessage.zip"));
+    assert!(error.comment.unwrap().contains("communication:header:@uid"));
+    let (_, upper) = ack("frag_ack_content_upperguid");
+    assert_eq!(upper.uid, "4a45cd60-5ad4-487c-acb9-85c5be055b43");
+    assert!(upper
+        .content
+        .as_deref()
+        .unwrap()
+        .starts_with("Квитанция на сообщение типа \"Уведомление\""));
+    assert_eq!(upper.time.unwrap().to_string(), "2023-01-03T18:05:04.917");
+    assert!(upper.accepted && !upper.is_operator_error());
+    let (header, c271) = ack("frag_ack_271_cprefix");
+    assert_eq!(
+        header.created.unwrap().to_string(),
+        "2023-01-10T20:57:02+03:00"
+    );
+    assert_eq!(c271.uid, "8084c1c4-db4d-4a0a-b0f0-2711ab0c073c");
+    // an old 2.0 producer's header without `created`
+    let text = fs::read_to_string(frags.join("frag_medo_error_ack/document.xml")).unwrap();
+    let text = text.replace(" xdms:created=\"2023-01-03T13:34:06+03:00\"", "");
+    let parsed = parse_message(text.as_bytes(), &Limits::default()).unwrap();
+    assert!(parsed.message.header.created.is_none());
+    assert!(matches!(parsed.message.body, Body::Acknowledgment(_)));
+}
