@@ -22,9 +22,8 @@ use crate::wire::package::{
     container_entry, container_entry_head, extract_container_entries, read_member,
 };
 
-/// A command's event and an answer file to keep once it is journaled, or why it does not
-/// apply.
-/// A command's event, with the attachment to keep (appeal, (reference, kept name)), or why not.
+/// A command's event with the attached file to keep once it is journaled (appeal,
+/// (reference, kept name)), or why the command does not apply.
 type CommandOutcome = Result<(Event, Option<(u64, (String, String))>), String>;
 
 /// The decisions of one pass: the book as of the previous decision, over the strict store,
