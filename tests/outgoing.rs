@@ -824,3 +824,46 @@ fn a_rejection_shows_on_the_dashboard_and_in_metrics() {
     );
     assert!(service.stop().success());
 }
+
+/// A report document waits for its receipt like an answer: re-sent (same message uid, the
+/// same file) when none comes.
+#[test]
+fn a_report_document_without_a_receipt_is_sent_again() {
+    let env = Env::new();
+    env.add_sections("[receipts]\nresend_after_secs = [1]");
+    env.deliver("urog-appeal-2.7.1", "appeal");
+    let answer = env.root.path().join("answer.pdf");
+    fs::write(&answer, medo_gateway::pdf::text_pdf("Ответ", "Текст")).unwrap();
+    env.ok(&[
+        "appeals",
+        "event",
+        "1",
+        "answered",
+        "--result",
+        "explained",
+        "--file",
+        answer.to_str().unwrap(),
+    ]);
+    let progress = env.records_of_kind("appeal_progress");
+    let doc_uid = progress[0]["outputs"][0]["message_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(progress[0]["outputs"][0]["kind"], "report-document");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.once();
+    let resent = env.records_of_kind("resent");
+    assert_eq!(resent.len(), 1, "{resent:?}");
+    assert_eq!(resent[0]["message_uid"], doc_uid.as_str());
+    let again = env
+        .outbound_names()
+        .into_iter()
+        .find(|n| n.starts_with("report-document") && n.ends_with("-r1"))
+        .expect("the re-sent document");
+    let zip = common::env::names(&env.outbound.join(&again))
+        .into_iter()
+        .find(|n| n.ends_with(".edc.zip"))
+        .unwrap();
+    assert_eq!(zip, medo_gateway::outbox::container_name(&doc_uid));
+    env.verify_all();
+}
