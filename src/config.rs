@@ -59,6 +59,10 @@ struct RawDocuments {
     #[serde(default)]
     signer_name: Option<String>,
     #[serde(default)]
+    executor_name: Option<String>,
+    #[serde(default)]
+    executor_phone: Option<String>,
+    #[serde(default)]
     place: Option<String>,
     #[serde(default)]
     kind_id: Option<String>,
@@ -72,6 +76,9 @@ pub struct DocumentsConfig {
     /// Who signs our documents (`author/sign/person`): post and name.
     pub signer_post: Option<String>,
     pub signer_name: Option<String>,
+    /// The executor (`author/executor`): who prepared the document, and a phone.
+    pub executor_name: Option<String>,
+    pub executor_phone: Option<String>,
     /// `requisites/documentPlace` (e.g. «г. Москва»).
     pub place: Option<String>,
     /// `documentKind/@id` of a kind not listed in `kind_ids` (Tessa's default `DK00000000`).
@@ -474,6 +481,8 @@ fn documents(raw: RawDocuments) -> DocumentsConfig {
     DocumentsConfig {
         signer_post: given(raw.signer_post),
         signer_name: given(raw.signer_name),
+        executor_name: given(raw.executor_name),
+        executor_phone: given(raw.executor_phone),
         place: given(raw.place),
         kind_id: given(raw.kind_id).unwrap_or_else(|| "DK00000000".into()),
         kind_ids: raw.kind_ids,

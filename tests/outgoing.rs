@@ -207,16 +207,10 @@ fn check_container_answer(env: &Env, format: &str, query_number: &str) {
     );
     // the real packages' shape: the message has exactly theirs; every passport element we
     // write is one a real sender wrote (links: Tessa's vocabulary, not in these three)
-    // (the passport vocabulary is the same in 2.7 and 2.7.1: all three real passports count)
     let real_message = match format {
         "2.7.1" => "70178878_container.xml",
         _ => "38773995_document.xml",
     };
-    let real_passports = [
-        "70178878_container_passport.xml",
-        "38773995_container_passport.xml",
-        "gd2_container_passport.xml",
-    ];
     let Some(theirs) = real(real_message) else {
         eprintln!("SKIPPED comparison with the real packages: spec data not found");
         return;
@@ -226,9 +220,20 @@ fn check_container_answer(env: &Env, format: &str, query_number: &str) {
         shape(&theirs),
         "message shape differs from {real_message}"
     );
+    assert_passport_as_real_senders_write(passport);
+}
+
+/// Every element of our passport is one a real sender wrote (the vocabulary is the same in
+/// 2.7 and 2.7.1: all three real passports count; links are Tessa's, not in these three).
+fn assert_passport_as_real_senders_write(passport: &[u8]) {
     let mut known = BTreeSet::new();
-    for p in &real_passports {
-        known.extend(shape(&real(p).unwrap()));
+    for p in [
+        "70178878_container_passport.xml",
+        "38773995_container_passport.xml",
+        "gd2_container_passport.xml",
+    ] {
+        let Some(bytes) = real(p) else { return };
+        known.extend(shape(&bytes));
     }
     let ours: BTreeSet<String> = shape(passport)
         .into_iter()
@@ -395,6 +400,9 @@ fn an_operator_receipt_about_nothing_of_ours_stays_quarantined() {
 #[test]
 fn a_report_with_a_pdf_goes_as_a_container_and_the_notice_names_it() {
     let env = Env::new();
+    env.add_sections(
+        "[documents]\nsigner_post = \"Руководитель\"\nsigner_name = \"Иванов И.И.\"\nexecutor_name = \"Петрова А.А.\"\nexecutor_phone = \"+7 495 000-00-00\"\nplace = \"г. Москва\"\n",
+    );
     env.drop_sample("urog-appeal-2.7.1", "appeal");
     env.once();
     let number = env.records_of_kind("appeal_registered")[0]["number"]
@@ -454,9 +462,16 @@ fn a_report_with_a_pdf_goes_as_a_container_and_the_notice_names_it() {
         "<c:document c:localName=\"answer.pdf\">",
         &format!("<c:pagesQuantity>{pages}</c:pagesQuantity>"),
         "<c:number>ОЗ-1/",
+        "<c:documentPlace>г. Москва</c:documentPlace>",
+        "<c:post>Руководитель</c:post>\n          <c:name>Иванов И.И.</c:name>",
+        "<c:executor>\n        <c:name>Петрова А.А.</c:name>\n        <c:phone>+7 495 000-00-00</c:phone>",
     ] {
         assert!(passport.contains(needle), "{needle} not in\n{passport}");
     }
+    assert_passport_as_real_senders_write(passport.as_bytes());
+    let file = env.root.path().join("passport.xml");
+    fs::write(&file, &passport).unwrap();
+    common::xmllint_validate(&file, &common::schema("passport_271_derived.xsd"));
     let n = env.notice("report1-");
     assert_eq!(n["body"]["type"], "Доклад направлен");
     let ours = n["body"]["detail"]["report"]["num"]["number"]

@@ -203,7 +203,13 @@ fn passport(doc: &OwnDocument, format: PassportFormat, config: &Config) -> Passp
             registration_date: d.num.date,
             registration_stamp: None,
             signs: signer.into_iter().collect(),
-            executor: None,
+            executor: (docs.executor_name.is_some() || docs.executor_phone.is_some()).then(|| {
+                Person {
+                    name: docs.executor_name.clone(),
+                    phone: docs.executor_phone.clone(),
+                    ..Person::default()
+                }
+            }),
         }],
         addressees: d
             .addressees
