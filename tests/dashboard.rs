@@ -25,12 +25,7 @@ fn get(port: u16, path: &str) -> (u16, String) {
 
 fn running_dashboard() -> (Env, Service, u16) {
     let env = Env::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    env.add_sections(&format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+    let port = env.listen_http();
     env.drop_sample("urog-appeal-2.2", "54334177");
     let broken = env.drop_sample("urog-appeal-2.2", "broken-package");
     fs::write(broken.join("document.xml"), "<nope").unwrap();

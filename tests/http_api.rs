@@ -54,13 +54,7 @@ fn post_event(port: u16, body: &str) -> (u16, String) {
     )
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::env::free_port;
 
 fn env_with_http(token: Option<&str>) -> (Env, u16) {
     let env = Env::new();

@@ -246,29 +246,29 @@ fn assert_passport_as_real_senders_write(passport: &[u8]) {
     );
 }
 
-#[test]
-fn a_271_container_query_is_answered_with_a_271_container() {
+/// An appeal, then a container query about it in 2.7 or 2.7.1 (`n`: its number's tail),
+/// answered under `mirror`; the answer checked.
+fn container_query_answered(as_27: bool, n: u32) -> Env {
     let env = Env::new();
     env.drop_sample("urog-appeal-2.2", "appeal");
     env.once();
     let q = env.drop_sample("urog-appeal-2.7.1", "query");
-    container_query(&q, 901, "А26-05-901", "А26-02-1234567", false);
+    let number = format!("А26-05-{n}");
+    container_query(&q, n, &number, "А26-02-1234567", as_27);
     env.once();
     assert_eq!(env.records_of_kind("query_answered").len(), 1);
-    check_container_answer(&env, "2.7.1", "А26-05-901");
-    env.verify_all();
+    check_container_answer(&env, if as_27 { "2.7" } else { "2.7.1" }, &number);
+    env
+}
+
+#[test]
+fn a_271_container_query_is_answered_with_a_271_container() {
+    container_query_answered(false, 901).verify_all();
 }
 
 #[test]
 fn a_27_container_query_under_mirror_is_answered_with_a_27_container() {
-    let env = Env::new();
-    env.drop_sample("urog-appeal-2.2", "appeal");
-    env.once();
-    let q = env.drop_sample("urog-appeal-2.7.1", "query");
-    container_query(&q, 902, "А26-05-902", "А26-02-1234567", true);
-    env.once();
-    assert_eq!(env.records_of_kind("query_answered").len(), 1);
-    check_container_answer(&env, "2.7", "А26-05-902");
+    container_query_answered(true, 902).verify_all();
 }
 
 #[test]
@@ -805,12 +805,7 @@ fn http_get(port: u16, path: &str) -> String {
 #[test]
 fn a_rejection_shows_on_the_dashboard_and_in_metrics() {
     let env = Env::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    env.add_sections(&format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+    let port = env.listen_http();
     let service = common::env::Service::start(&env);
     let q = env.drop_sample("urog-appeal-2.7.1", "query");
     container_query(&q, 906, "А26-05-906", "А26-02-1234567", false);

@@ -86,6 +86,13 @@ format = "mirror"
         env
     }
 
+    /// Turns the operators' HTTP listener on, at a free local port (returned).
+    pub fn listen_http(&self) -> u16 {
+        let port = free_port();
+        self.add_sections(&format!("[http]\nlisten = \"127.0.0.1:{port}\""));
+        port
+    }
+
     /// Adds config sections (TOML) before the partners.
     pub fn add_sections(&self, toml: &str) {
         let text = fs::read_to_string(&self.config)
@@ -297,6 +304,15 @@ impl Drop for Service {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A local port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `inspect --compact` of a package folder: it must read, and its report.
