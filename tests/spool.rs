@@ -67,17 +67,7 @@ fn receipts_are_valid_packages_that_inspect_reads() {
     env.drop_sample("urog-appeal-2.2", "a");
     env.once();
     let name = env.receipts().pop().unwrap();
-    let out = common::bin()
-        .args(["inspect", "--compact"])
-        .arg(env.outbound.join(&name))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::env::inspect(&env.outbound.join(&name));
     assert_eq!(v["header"]["type"], "Квитанция");
     assert_eq!(v["envelope"]["addressees"][0], "WH-MEDO~APRF");
     assert_eq!(v["body"]["accepted"], true);
