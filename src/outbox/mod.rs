@@ -1,22 +1,24 @@
-//! Renders a journaled [`Output`] into the files of an outbound package (envelope + message),
-//! through the wire writers. Deterministic: the same output and config give the same bytes,
-//! so re-publishing after a crash rewrites the same package. No I/O.
+//! Renders a journaled [`Output`] into the files of an outbound package (envelope + message,
+//! a document's files or container), through the wire writers. Deterministic: the same output,
+//! config and kept files give the same bytes, so re-publishing after a crash rewrites the same
+//! package. No I/O of its own: the files a report carries are read through the reader it is
+//! given, and checked against their journaled digests.
+
+mod document;
 
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::config::Config;
+use crate::config::{Config, PartnerConfig};
 use crate::model::{Notice, NoticeRef, OutFile, Output, ProgressNotice};
 use crate::wire::envelope::{self, OutgoingEnvelope};
 use crate::wire::message::{Anyone, DocNumber, DocReference, Format, Message, Outgoing, Partner};
 use crate::wire::message::{Document, Link, NotificationDetail, Signatory};
-
-mod document;
-
 use crate::wire::time::{parse_date, show_date_ru};
 use crate::wire::urog::ResponseItem;
 use crate::wire::write::write_message;
-pub use document::{container_name, message_uid_of_file, DocFile, OwnDocument};
+
+pub use document::{container_name, message_uid_of_file, DocFile, OwnDocument, Packed};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -83,62 +85,11 @@ pub fn render(
             comment: None,
         },
     };
-    let about = output.about_uid.as_str();
-    let (message, subject, payload) = match output.notice().map_err(invalid)? {
-        Notice::Receipt { accepted, comment } => {
-            let subject = match format {
-                Format::V271 => "Квитанция о приеме",
-                _ => "ЭСД МЭДО (Квитанция)",
-            };
-            (
-                outgoing.receipt(about, accepted, comment),
-                subject.to_string(),
-                Vec::new(),
-            )
-        }
-        Notice::Registered { foundation, ours } => (
-            outgoing.registered(about, reference(&foundation), doc_number(&ours)),
-            NOTICE_SUBJECT.to_string(),
-            Vec::new(),
-        ),
-        Notice::Refused {
-            foundation,
-            reason,
-            comment,
-        } => (
-            outgoing.refused(about, reference(&foundation), reason, comment),
-            NOTICE_SUBJECT.to_string(),
-            Vec::new(),
-        ),
-        Notice::Progress { foundation, step } => (
-            progress_message(&outgoing, about, &foundation, step, config),
-            NOTICE_SUBJECT.to_string(),
-            Vec::new(),
-        ),
-        Notice::ReportDocument {
-            foundation,
-            ours,
-            kind,
-            text,
-            files,
-        } => {
-            let files = load(&files, kept).map_err(invalid)?;
-            let about = Report {
-                foundation: &foundation,
-                ours: &ours,
-                kind: &kind,
-                text,
-            };
-            let doc = report(output, about, files, &partner.name, config);
-            let packed = document::pack(&outgoing, doc, config).map_err(invalid)?;
-            (packed.message, packed.subject, packed.payload)
-        }
-        Notice::Response { query, ours, items } => {
-            let doc = response(output, &query, &ours, &items, &partner.name, config);
-            let packed = document::pack(&outgoing, doc, config).map_err(invalid)?;
-            (packed.message, packed.subject, packed.payload)
-        }
-    };
+    let Packed {
+        message,
+        payload,
+        subject,
+    } = compose(output, &outgoing, partner, config, kept).map_err(invalid)?;
     let xml = write_message(&message).map_err(|e| invalid(e.to_string()))?;
     let message_file = format.message_file().to_string();
     let env = envelope::write(&OutgoingEnvelope {
@@ -153,6 +104,70 @@ pub fn render(
     files.push((message_file, xml));
     files.push(("envelope.ini".to_string(), env));
     Ok(files)
+}
+
+/// The message, the envelope's subject and the files beside the message, for what `output`
+/// says.
+fn compose(
+    output: &Output,
+    outgoing: &Outgoing,
+    partner: &PartnerConfig,
+    config: &Config,
+    kept: Kept<'_>,
+) -> Result<Packed, String> {
+    let about = output.about_uid.as_str();
+    let format = outgoing.format;
+    let notice = |message: Message, subject: &str| Packed {
+        message,
+        payload: Vec::new(),
+        subject: subject.to_string(),
+    };
+    Ok(match output.notice()? {
+        Notice::Receipt { accepted, comment } => {
+            let subject = match format {
+                Format::V271 => "Квитанция о приеме",
+                _ => "ЭСД МЭДО (Квитанция)",
+            };
+            notice(outgoing.receipt(about, accepted, comment), subject)
+        }
+        Notice::Registered { foundation, ours } => notice(
+            outgoing.registered(about, reference(&foundation), doc_number(&ours)),
+            NOTICE_SUBJECT,
+        ),
+        Notice::Refused {
+            foundation,
+            reason,
+            comment,
+        } => notice(
+            outgoing.refused(about, reference(&foundation), reason, comment),
+            NOTICE_SUBJECT,
+        ),
+        Notice::Progress { foundation, step } => notice(
+            progress_message(outgoing, about, &foundation, step, config),
+            NOTICE_SUBJECT,
+        ),
+        Notice::ReportDocument {
+            foundation,
+            ours,
+            kind,
+            text,
+            files,
+        } => {
+            let files = load(&files, kept)?;
+            let about = Report {
+                foundation: &foundation,
+                ours: &ours,
+                kind: &kind,
+                text,
+            };
+            let doc = report(output, about, files, &partner.name, config);
+            document::pack(outgoing, doc, config)?
+        }
+        Notice::Response { query, ours, items } => {
+            let doc = response(output, &query, &ours, &items, &partner.name, config);
+            document::pack(outgoing, doc, config)?
+        }
+    })
 }
 
 /// The notification of a step of consideration.
