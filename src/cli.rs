@@ -92,10 +92,27 @@ pub enum Command {
         #[command(subcommand)]
         command: SstuCommand,
     },
+    /// The HTTP API's СЭД clients.
+    Api {
+        #[command(subcommand)]
+        command: ApiCommand,
+    },
     /// Forwarded appeals: list, show, register or refuse those waiting for an operator.
     Appeals {
         #[command(subcommand)]
         command: AppealsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Print a fresh random bearer token for the client NAME (once: it is stored nowhere)
+    /// and the `[[api.clients]]` lines with its SHA-256 to paste into the config.
+    Token {
+        name: String,
+        /// Scopes: read, write, dsp (default read and write).
+        #[arg(long, value_delimiter = ',', default_values = ["read", "write"])]
+        scopes: Vec<String>,
     },
 }
 
@@ -456,6 +473,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 StoreCommand::Verify => run_store_verify(&config),
             }
         }
+        Command::Api {
+            command: ApiCommand::Token { name, scopes },
+        } => api_token(&name, &scopes),
         Command::Sstu {
             command: SstuCommand::Export { out, zip },
         } => {
@@ -1097,5 +1117,34 @@ fn run_samples(config: &Config, out: Option<PathBuf>) -> Result<ExitCode, String
     for dir in written {
         println!("wrote {}", dir.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `api token NAME`: 32 random bytes from the OS as the token (printed once), its SHA-256 in
+/// the config lines to paste.
+fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
+    use sha2::Digest;
+    if name.trim().is_empty() || name.contains(['"', '\\', '\n']) {
+        return Err("имя клиента — непустое, без кавычек и переводов строки".into());
+    }
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| !matches!(s.as_str(), "read" | "write" | "dsp"))
+    {
+        return Err(format!("область {bad:?}: read, write или dsp"));
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("нет случайных байтов от ОС: {e}"))?;
+    let token = hex::encode(bytes);
+    let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    let listed: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
+    println!("Токен клиента «{name}» (передайте его СЭД; он нигде не хранится и больше не будет показан):");
+    println!("{token}");
+    println!();
+    println!("Добавьте в конфигурацию:");
+    println!("[[api.clients]]");
+    println!("name = {name:?}");
+    println!("token_sha256 = \"{digest}\"");
+    println!("scopes = [{}]", listed.join(", "));
     Ok(ExitCode::SUCCESS)
 }

@@ -48,7 +48,80 @@ struct RawConfig {
     #[serde(default)]
     documents: Option<RawDocuments>,
     #[serde(default)]
+    api: Option<RawApi>,
+    #[serde(default)]
     limits: Limits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    #[serde(default)]
+    clients: Vec<RawClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    name: String,
+    token_sha256: String,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// What an API client may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Scopes {
+    /// Read appeals, files, the changes feed; the dashboard and `/metrics` off loopback.
+    pub read: bool,
+    /// Register, refuse, report steps.
+    pub write: bool,
+    /// Read ДСП (restricted) appeals' files.
+    pub dsp: bool,
+}
+
+/// One СЭД client of the HTTP API (`[[api.clients]]`): its token is kept only as a SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiClient {
+    pub name: String,
+    pub token_sha256: [u8; 32],
+    pub scopes: Scopes,
+}
+
+/// The `[[api.clients]]`, checked: unique names, 64-hex token digests, known scopes.
+fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, String> {
+    let mut clients: Vec<ApiClient> = Vec::new();
+    for c in raw.map(|a| a.clients).unwrap_or_default() {
+        let name = c.name.trim().to_string();
+        if name.is_empty() || clients.iter().any(|k| k.name == name) {
+            return Err(format!("api.clients: name {name:?} is empty or repeated"));
+        }
+        let digest = hex::decode(c.token_sha256.trim())
+            .ok()
+            .and_then(|d| <[u8; 32]>::try_from(d).ok())
+            .ok_or_else(|| {
+                format!("api.clients {name:?}: token_sha256 must be 64 hex digits (`medo-gateway api token {name}` prints one)")
+            })?;
+        let mut scopes = Scopes::default();
+        for s in &c.scopes {
+            match s.as_str() {
+                "read" => scopes.read = true,
+                "write" => scopes.write = true,
+                "dsp" => scopes.dsp = true,
+                other => {
+                    return Err(format!(
+                        "api.clients {name:?}: scope {other:?}: use read, write, dsp"
+                    ))
+                }
+            }
+        }
+        clients.push(ApiClient {
+            name,
+            token_sha256: digest,
+            scopes,
+        });
+    }
+    Ok(clients)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -252,6 +325,8 @@ pub struct Config {
     pub outgoing_template: String,
     /// How our documents are described in a container's passport.
     pub documents: DocumentsConfig,
+    /// The СЭД clients of the HTTP API (`[[api.clients]]`).
+    pub api_clients: Vec<ApiClient>,
     pub partners: Vec<PartnerConfig>,
     pub limits: Limits,
     /// Partner roles whose documents are forwarded appeals (default `["urog"]`).
@@ -427,6 +502,7 @@ impl Config {
             number_template,
             outgoing_template,
             documents: documents(raw.documents.unwrap_or_default()),
+            api_clients: api_clients(raw.api).map_err(invalid)?,
             partners,
             limits: raw.limits,
             appeal_roles: registration

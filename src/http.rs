@@ -18,10 +18,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::appeals::pin_hash;
 use crate::book::{AppealState, Appeals, TimelineEntry};
-use crate::config::Config;
+use crate::config::{ApiClient, Config, Scopes};
 use crate::control;
 
 /// Status lookups allowed per client per minute.
@@ -77,8 +78,9 @@ pub struct HttpState {
     pub store: Option<crate::store::Store>,
     /// The metrics as of the last pass.
     pub metrics: Arc<RwLock<crate::metrics::Metrics>>,
-    /// The bearer token for write endpoints; `None` disables them (403).
-    pub token: Option<String>,
+    /// The API's clients: `[[api.clients]]` and the `api_token_file` (client `api`, read and
+    /// write) — each token kept only as its SHA-256. None: the API is off (403).
+    pub clients: Vec<ApiClient>,
     limiter: Mutex<HashMap<IpAddr, (Instant, u32)>>,
     pins: Mutex<PinGuard>,
     /// The operators' listener is bound to a loopback address (then the dashboard and
@@ -93,12 +95,24 @@ impl HttpState {
         metrics: Arc<RwLock<crate::metrics::Metrics>>,
         token: Option<String>,
     ) -> HttpState {
+        let mut clients = config.api_clients.clone();
+        if let Some(t) = token {
+            clients.push(ApiClient {
+                name: "api".into(),
+                token_sha256: Sha256::digest(t.as_bytes()).into(),
+                scopes: Scopes {
+                    read: true,
+                    write: true,
+                    dsp: false,
+                },
+            });
+        }
         HttpState {
             config,
             book: Arc::new(store.clone()),
             store: Some(store),
             metrics,
-            token,
+            clients,
             limiter: Mutex::new(HashMap::new()),
             pins: Mutex::new(PinGuard::default()),
             loopback: true,
@@ -168,11 +182,21 @@ fn operators_only(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
     if state.loopback {
         return None;
     }
-    refusal(state, headers)
+    refusal(state, headers, Need::Read)
 }
 
+/// An error as RFC 9457 problem details (`application/problem+json`); `error` repeats the
+/// detail for clients written against the first version of the API.
 fn error(code: StatusCode, message: &str) -> Response {
-    (code, Json(serde_json::json!({ "error": message }))).into_response()
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": code.canonical_reason().unwrap_or("Error"),
+        "status": code.as_u16(),
+        "detail": message,
+        "error": message,
+    });
+    let kind = [(axum::http::header::CONTENT_TYPE, "application/problem+json")];
+    (code, kind, body.to_string()).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,29 +287,62 @@ async fn status(
     .into_response()
 }
 
-/// `None` when the request carries the configured bearer token; otherwise the refusal
-/// (403 when no token is configured, 401 when it is missing or wrong).
-fn refusal(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
-    let Some(token) = &state.token else {
-        return Some(error(
-            StatusCode::FORBIDDEN,
-            "write endpoints are disabled: no api_token_file is configured",
-        ));
-    };
+/// A scope an endpoint needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Read,
+    Write,
+}
+
+/// The client whose bearer token the request carries: its SHA-256 compared with every
+/// client's (all of them, without an early exit).
+fn client<'a>(state: &'a HttpState, headers: &HeaderMap) -> Option<&'a ApiClient> {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    // compare without an early exit on the first differing byte
-    let ok = given.is_some_and(|g| {
-        g.len() == token.len()
-            && g.bytes()
-                .zip(token.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    });
-    (!ok).then(|| error(StatusCode::UNAUTHORIZED, "a valid bearer token is required"))
+        .map(str::trim)?;
+    let digest: [u8; 32] = Sha256::digest(given.as_bytes()).into();
+    let mut found = None;
+    for c in &state.clients {
+        let diff = c
+            .token_sha256
+            .iter()
+            .zip(digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff == 0 {
+            found = Some(c);
+        }
+    }
+    found
+}
+
+/// `None` when the request carries a client's token with the scope `need`; otherwise the
+/// refusal: 403 when the API has no client, 401 without a valid token, 403 for a missing
+/// scope.
+fn refusal(state: &HttpState, headers: &HeaderMap, need: Need) -> Option<Response> {
+    if state.clients.is_empty() {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "the API is disabled: no [[api.clients]] and no api_token_file are configured",
+        ));
+    }
+    let Some(c) = client(state, headers) else {
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required",
+        ));
+    };
+    let (allowed, scope) = match need {
+        Need::Read => (c.scopes.read, "read"),
+        Need::Write => (c.scopes.write, "write"),
+    };
+    (!allowed).then(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            &format!("the client {:?} lacks the scope {scope:?}", c.name),
+        )
+    })
 }
 
 /// The body of `POST /api/v1/appeals/{id}/events`: a step of consideration, as a command
@@ -349,7 +406,7 @@ async fn event(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(r) = refusal(&state, &headers) {
+    if let Some(r) = refusal(&state, &headers, Need::Write) {
         return r;
     }
     let max = state.config.limits.max_answer_bytes;

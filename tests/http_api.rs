@@ -56,6 +56,67 @@ fn post_event(port: u16, body: &str) -> (u16, String) {
 
 use common::env::free_port;
 
+/// `api token NAME --scopes …`: the token printed once and the config lines to paste.
+fn new_client(env: &Env, name: &str, scopes: &str) -> (String, String) {
+    let out = env.ok(&["api", "token", name, "--scopes", scopes]);
+    let lines: Vec<&str> = out.lines().collect();
+    let token = lines[1].trim().to_string();
+    let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
+    (token, lines[at..].join("\n") + "\n")
+}
+
+/// Issue 16, item 4: clients with hashed tokens and scopes; errors as problem details.
+#[test]
+fn clients_have_hashed_tokens_and_scopes() {
+    let (env, port) = env_with_http(Some("s3cret-token"));
+    let (reader, reader_toml) = new_client(&env, "reader", "read");
+    let (writer, writer_toml) = new_client(&env, "delo", "read,write,dsp");
+    assert_eq!(reader.len(), 64);
+    assert_ne!(reader, writer, "a fresh token each time");
+    env.add_sections(&format!("[api]\n{reader_toml}\n{writer_toml}"));
+    let config = fs::read_to_string(&env.config).unwrap();
+    assert!(
+        !config.contains(&reader) && !config.contains(&writer),
+        "tokens are not stored"
+    );
+    let service = Service::start(&env);
+    wait_http(port);
+    let body = r#"{"step":"executor-assigned","executor":"Иванов"}"#;
+    let post =
+        |token: Option<&str>| request(port, "POST", "/api/v1/appeals/1/events", token, Some(body));
+    let (code, text) = post(Some(&reader));
+    assert_eq!(code, 403, "{text}");
+    let problem: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(problem["status"], 403);
+    assert_eq!(problem["title"], "Forbidden");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("\"write\""),
+        "{text}"
+    );
+    let (code, text) = post(Some("not-a-token"));
+    assert_eq!(code, 401, "{text}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["status"],
+        401
+    );
+    let (code, text) = post(Some(&writer));
+    assert_eq!(code, 200, "{text}");
+    // the api_token_file still works, as the client `api` (read and write)
+    let (code, text) = post_event(port, r#"{"step":"executor-assigned","executor":"Петров"}"#);
+    assert_eq!(code, 200, "{text}");
+    assert!(service.stop().success());
+    // a malformed digest or an unknown scope is a config error
+    let text = fs::read_to_string(&env.config).unwrap();
+    fs::write(
+        &env.config,
+        text.replace("scopes = [\"read\"]", "scopes = [\"admin\"]"),
+    )
+    .unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scope \"admin\""));
+}
+
 fn env_with_http(token: Option<&str>) -> (Env, u16) {
     let env = Env::new();
     let port = free_port();
