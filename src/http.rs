@@ -156,6 +156,7 @@ pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
         Surface::Operators => public
             .route("/", get(dashboard))
             .route("/metrics", get(metrics))
+            .route("/api/v1/changes", get(changes))
             .route(
                 "/api/v1/appeals/{id}/events",
                 post(event).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
@@ -197,6 +198,48 @@ fn error(code: StatusCode, message: &str) -> Response {
     });
     let kind = [(axum::http::header::CONTENT_TYPE, "application/problem+json")];
     (code, kind, body.to_string()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct ChangesQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/changes?after=&limit=`: the changes feed (scope `read`), journal order, up to
+/// what the store has applied (durable).
+async fn changes(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Query(q): Query<ChangesQuery>,
+) -> Response {
+    if let Some(r) = refusal(&state, &headers, Need::Read) {
+        return r;
+    }
+    let Some(from) = crate::feed::parse_cursor(q.after.as_deref().unwrap_or("")) else {
+        return error(StatusCode::BAD_REQUEST, "after: not a cursor of this feed");
+    };
+    let Some(store) = state.store.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the feed needs the running service",
+        );
+    };
+    let journal = crate::spool::Layout::new(&state.config.spool).journal;
+    let limit = q.limit.unwrap_or(100);
+    let page = tokio::task::spawn_blocking(move || {
+        let durable = store
+            .applied_seq()
+            .map_err(|e| e.to_string())?
+            .map_or(0, |s| s + 1);
+        crate::feed::page(&journal, from, durable, limit).map_err(|e| e.to_string())
+    })
+    .await;
+    match page {
+        Ok(Ok(page)) => Json(page).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("journal: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -337,6 +337,17 @@ fn line_seq(line: &str) -> Option<u64> {
 /// before `from` are skipped). Each record's own hash and the chain between the records read
 /// are checked; a bad record is an error.
 pub fn read_from(dir: &Path, from: u64) -> Result<Vec<Record>, JournalError> {
+    read_range(dir, from, u64::MAX, usize::MAX)
+}
+
+/// Records with `from <= seq < until`, at most `max` of them (a bounded page: the changes
+/// feed), checked as [`read_from`] checks them; reading stops at `until` or `max`.
+pub fn read_range(
+    dir: &Path,
+    from: u64,
+    until: u64,
+    max: usize,
+) -> Result<Vec<Record>, JournalError> {
     let segs = segments(dir).map_err(io_err(dir))?;
     let firsts: Vec<u64> = segs
         .iter()
@@ -362,6 +373,9 @@ pub fn read_from(dir: &Path, from: u64) -> Result<Vec<Record>, JournalError> {
             };
             if line_seq(line).is_some_and(|seq| seq < from) {
                 continue; // before the range: not decoded
+            }
+            if out.len() >= max || line_seq(line).is_some_and(|seq| seq >= until) {
+                return Ok(out);
             }
             let r = own_checks(line.as_bytes()).map_err(corrupt)?;
             if r.seq < from {

@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod deadlines;
 pub mod decision;
 pub mod fault;
+pub mod feed;
 pub mod gateway;
 pub mod http;
 pub mod inspect;
