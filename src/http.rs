@@ -157,6 +157,8 @@ pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
             .route("/", get(dashboard))
             .route("/metrics", get(metrics))
             .route("/api/v1/changes", get(changes))
+            .route("/api/v1/appeals", get(appeals_page))
+            .route("/api/v1/appeals/{id}", get(appeal_one))
             .route(
                 "/api/v1/appeals/{id}/events",
                 post(event).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
@@ -238,6 +240,89 @@ async fn changes(
     match page {
         Ok(Ok(page)) => Json(page).into_response(),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("journal: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AppealsQuery {
+    status: Option<String>,
+    updated_since: Option<String>,
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/appeals?status=&updated_since=&cursor=&limit=` (scope `read`).
+async fn appeals_page(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Query(q): Query<AppealsQuery>,
+) -> Response {
+    use crate::appeals_api as api;
+    if let Some(r) = refusal(&state, &headers, Need::Read) {
+        return r;
+    }
+    let Some(after) = api::parse_cursor(q.cursor.as_deref().unwrap_or("")) else {
+        return error(StatusCode::BAD_REQUEST, "cursor: not a cursor of this list");
+    };
+    let status =
+        match q.status.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match api::parse_status(s) {
+                Some(s) => Some(s),
+                None => return error(
+                    StatusCode::BAD_REQUEST,
+                    "status: one of received, registered, refused, in_work, redirected, answered",
+                ),
+            },
+        };
+    let filter = api::Filter {
+        status,
+        updated_since: q.updated_since.filter(|s| !s.is_empty()),
+    };
+    let Some(store) = state.store.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the list needs the running service",
+        );
+    };
+    let config = state.config.clone();
+    let limit = q.limit.unwrap_or(100);
+    let page = tokio::task::spawn_blocking(move || {
+        let scanned = store.appeals_after(after, api::MAX_SCAN)?;
+        Ok::<_, crate::store::StoreError>(api::page(&scanned, after, &filter, limit, &config))
+    })
+    .await;
+    match page {
+        Ok(Ok(page)) => Json(page).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("store: {e}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// `GET /api/v1/appeals/{id}` (scope `read`): one appeal, by our number, the УРОГ number or
+/// the id, with its history.
+async fn appeal_one(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(r) = refusal(&state, &headers, Need::Read) {
+        return r;
+    }
+    let book = state.book.clone();
+    let config = state.config.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        book.find(&id).map(|a| {
+            let summary =
+                crate::appeals_api::summary(&a, &config, crate::operator::today(&config));
+            serde_json::json!({ "appeal": summary, "history": a.history, "cites": a.cites, "cited_by": a.cited_by })
+        })
+    })
+    .await;
+    match found {
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(why)) => error(StatusCode::NOT_FOUND, &why),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

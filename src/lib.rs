@@ -4,6 +4,7 @@
 //! See `docs/ARCHITECTURE.md` for the module map and the invariants each module keeps.
 
 pub mod appeals;
+pub mod appeals_api;
 pub mod book;
 pub mod checkpoint;
 pub mod cli;

@@ -691,6 +691,21 @@ impl ResendShelf for TxAwaiting<'_> {
 }
 
 impl Store {
+    /// Appeals with ids after `after`, in id order, at most `max` of them (the API's pages).
+    pub fn appeals_after(&self, after: u64, max: usize) -> Result<Vec<Appeal>, StoreError> {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in self.appeals.range(be(from)..).take(max) {
+            let (_, v) = item?;
+            let mut a: Appeal = decode(&v)?;
+            a.pin_hash = None;
+            out.push(a);
+        }
+        Ok(out)
+    }
+
     fn appeal_by_id(&self, id: u64) -> Result<Option<Appeal>, StoreError> {
         let Some(v) = self.appeals.get(be(id))? else {
             return Ok(None);

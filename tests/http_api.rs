@@ -603,3 +603,55 @@ fn the_changes_feed_neither_skips_nor_repeats_across_a_kill() {
     );
     assert!(service.stop().success());
 }
+
+fn get_json(port: u16, path: &str) -> (u16, serde_json::Value) {
+    let (code, text) = request(port, "GET", path, Some("s3cret-token"), None);
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// Issue 16, item 1 (the list): pages after an opaque cursor, filtered by status; one
+/// appeal with its history.
+#[test]
+fn appeals_are_listed_in_pages_and_shown_one_by_one() {
+    let (env, port) = env_with_http(Some("s3cret-token"));
+    for n in 1..=2u32 {
+        let d = env.drop_sample("urog-appeal-2.2", &format!("more-{n}"));
+        common::packages::new_document(&d, 300 + n, "Письмо", &format!("А26-02-30{n}"), "x");
+    }
+    env.once();
+    let service = Service::start(&env);
+    wait_http(port);
+    let (code, first) = get_json(port, "/api/v1/appeals?limit=2");
+    assert_eq!(code, 200, "{first}");
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["items"][0]["status"], "registered");
+    assert_eq!(first["items"][0]["status_label"], "зарегистрировано");
+    assert!(first["items"][0]["due"]["answer_by"].is_string());
+    let next = first["next"].as_str().unwrap();
+    let (_, second) = get_json(port, &format!("/api/v1/appeals?limit=2&cursor={next}"));
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    let last = second["next"].as_str().unwrap();
+    let (_, empty) = get_json(port, &format!("/api/v1/appeals?cursor={last}"));
+    assert_eq!(empty["items"].as_array().unwrap().len(), 0);
+    assert_eq!(empty["next"], last, "nothing more now: the same cursor");
+    let (_, refused) = get_json(port, "/api/v1/appeals?status=refused");
+    assert_eq!(refused["items"].as_array().unwrap().len(), 0);
+    let (code, _) = get_json(port, "/api/v1/appeals?status=lost");
+    assert_eq!(code, 400);
+    let (code, _) = get_json(port, "/api/v1/appeals?cursor=x1");
+    assert_eq!(code, 400);
+    let number = first["items"][0]["number"].as_str().unwrap().to_string();
+    let (code, one) = get_json(port, "/api/v1/appeals/1");
+    assert_eq!(code, 200, "{one}");
+    assert_eq!(one["appeal"]["number"], number.as_str());
+    assert!(!one["history"].as_array().unwrap().is_empty());
+    let (code, missing) = get_json(port, "/api/v1/appeals/999");
+    assert_eq!(code, 404, "{missing}");
+    assert_eq!(missing["status"], 404);
+    let (code, _) = request(port, "GET", "/api/v1/appeals", None, None);
+    assert_eq!(code, 401);
+    assert!(service.stop().success());
+}

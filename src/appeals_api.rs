@@ -1,0 +1,155 @@
+//! The read side of the СЭД API over the appeal book: `GET /api/v1/appeals` (a page of
+//! compact appeals after an opaque cursor, filtered by status and last change) and
+//! `GET /api/v1/appeals/{id}` (one appeal with its history). Numbers, dates and states only —
+//! the applicant's data stays in the archived package. Pure over the appeals it is given.
+
+use serde::Serialize;
+use time::Date;
+
+use crate::book::{Appeal, AppealState};
+use crate::config::Config;
+use crate::deadlines::DueDates;
+use crate::operator;
+
+/// Appeals one page looks at, at most (a page may hold fewer items and still advance).
+pub const MAX_SCAN: usize = 10_000;
+/// Items per page, at most.
+pub const MAX_LIMIT: usize = 500;
+
+/// An appeal as a list shows it.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub id: u64,
+    pub urog_number: String,
+    pub urog_date: Option<String>,
+    pub number: Option<String>,
+    pub registered_on: Option<String>,
+    /// `received`, `registered`, `refused`, `in_work`, `redirected`, `answered`.
+    pub status: AppealState,
+    pub status_label: &'static str,
+    pub sstu_status: Option<&'static str>,
+    pub due: DueDates,
+    pub overdue: bool,
+    /// ДСП: its files need the `dsp` scope.
+    pub restricted: bool,
+    /// Each signature file and its check (`verified`, `invalid`, `not checked`).
+    pub signatures: Vec<(String, String)>,
+    /// When it last changed (UTC, RFC 3339).
+    pub updated: String,
+}
+
+/// What a page of appeals is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<AppealState>,
+    /// Only appeals changed at or after this time (RFC 3339, compared as UTC text).
+    pub updated_since: Option<String>,
+}
+
+/// A page and the cursor to ask for the next one with (the same cursor when nothing more is
+/// there now: ask again later).
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub items: Vec<Summary>,
+    pub next: String,
+}
+
+pub fn cursor(id: u64) -> String {
+    format!("a{id}")
+}
+
+/// The appeal id a cursor names; an empty cursor is the beginning.
+pub fn parse_cursor(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return Some(0);
+    }
+    let digits = text.strip_prefix('a')?;
+    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// A status as the API names it.
+pub fn parse_status(text: &str) -> Option<AppealState> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+}
+
+fn updated(a: &Appeal) -> String {
+    a.history
+        .last()
+        .map_or_else(|| a.received_at.clone(), |(t, _)| t.clone())
+}
+
+pub fn summary(a: &Appeal, config: &Config, today: Date) -> Summary {
+    let row = operator::row(a, config, today);
+    Summary {
+        id: a.id,
+        urog_number: a.urog_number.clone(),
+        urog_date: a.urog_date.clone(),
+        number: a.number.clone(),
+        registered_on: a.registered_on.clone(),
+        status: a.state,
+        status_label: row.status,
+        sstu_status: row.sstu_status,
+        due: row.due,
+        overdue: row.overdue,
+        restricted: a.restricted,
+        signatures: a
+            .signatures
+            .iter()
+            .map(|s| (s.signature.clone(), s.status.clone()))
+            .collect(),
+        updated: updated(a),
+    }
+}
+
+/// A page out of `scanned` (the appeals after the cursor `after`, in id order, as read): the
+/// matching ones up to `limit`; `next` is the cursor after the last appeal looked at.
+pub fn page(
+    scanned: &[Appeal],
+    after: u64,
+    filter: &Filter,
+    limit: usize,
+    config: &Config,
+) -> Page {
+    let today = operator::today(config);
+    let limit = limit.clamp(1, MAX_LIMIT);
+    let mut items = Vec::new();
+    let mut last = after;
+    for a in scanned {
+        let wanted = filter.status.is_none_or(|s| s == a.state)
+            && filter
+                .updated_since
+                .as_deref()
+                .is_none_or(|since| updated(a).as_str() >= since);
+        if wanted {
+            if items.len() == limit {
+                break;
+            }
+            items.push(summary(a, config, today));
+        }
+        last = a.id;
+    }
+    Page {
+        items,
+        next: cursor(last),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_and_statuses_are_strict() {
+        assert_eq!(parse_cursor(""), Some(0));
+        assert_eq!(parse_cursor(&cursor(17)), Some(17));
+        for bad in ["17", "a", "a1x", "j17", "a-1"] {
+            assert_eq!(parse_cursor(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_status("in_work"), Some(AppealState::InWork));
+        assert_eq!(parse_status("answered"), Some(AppealState::Answered));
+        assert_eq!(parse_status("InWork"), None);
+    }
+}
