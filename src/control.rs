@@ -160,9 +160,21 @@ fn unique_name() -> String {
 
 /// Queues a command; returns its file.
 pub fn submit(state: &Path, command: &Command) -> io::Result<PathBuf> {
+    submit_named(state, command, &unique_name())
+}
+
+/// A queue file name (without `.json`) for a command whose id is `id` (an API client's
+/// idempotency key): queue order (time first), and the id after `~` — the id journaled, so a
+/// repeated request never applies twice.
+pub fn keyed_name(id: &str) -> String {
+    format!("{}~{id}", unique_name())
+}
+
+/// Queues a command under the file name `name` (`.json` added); returns its file.
+pub fn submit_named(state: &Path, command: &Command, name: &str) -> io::Result<PathBuf> {
     let dir = dir(state);
     fs::create_dir_all(&dir)?;
-    let name = format!("{}.json", unique_name());
+    let name = format!("{name}.json");
     let tmp = dir.join(format!(".{name}.tmp"));
     fs::write(
         &tmp,
@@ -260,9 +272,14 @@ pub fn detach(state: &Path, reference: &str) {
 /// A queued command's id: its file's name without `.json` (unique: time and process id),
 /// journaled with what the command did.
 pub fn command_id(path: &Path) -> String {
-    path.file_stem()
+    let stem = path
+        .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    match stem.split_once('~') {
+        Some((_, id)) if !id.is_empty() => id.to_string(),
+        _ => stem,
+    }
 }
 
 /// Queued commands in order (bounded).

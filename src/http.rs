@@ -24,6 +24,7 @@ use crate::appeals::pin_hash;
 use crate::book::{AppealState, Appeals, TimelineEntry};
 use crate::config::{ApiClient, Config, Scopes};
 use crate::control;
+use crate::idempotency::Seen;
 
 /// Status lookups allowed per client per minute.
 pub const STATUS_LOOKUPS_PER_MINUTE: u32 = 20;
@@ -532,13 +533,17 @@ async fn event(
     State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    raw: axum::body::Bytes,
 ) -> Response {
     if let Some(r) = refusal(&state, &headers, Need::Write) {
         return r;
     }
+    let keyed = match idempotency_key(&state, &headers, &[b"events", id.as_bytes(), &raw]) {
+        Ok(k) => k,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    };
     let max = state.config.limits.max_answer_bytes;
-    let body = match EventBody::parse(&body, max) {
+    let body = match EventBody::parse(&raw, max) {
         Ok(b) => b,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
@@ -546,6 +551,23 @@ async fn event(
         return error(StatusCode::NOT_FOUND, "no such appeal");
     }
     let state_dir = &state.config.spool.state_dir;
+    let name = match &keyed {
+        None => None,
+        Some(k) => match crate::idempotency::recall(state_dir, k) {
+            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("keys: {e}")),
+            Ok(Seen::Conflict) => {
+                return error(
+                    StatusCode::CONFLICT,
+                    "this Idempotency-Key was used with another request",
+                )
+            }
+            Ok(Seen::Same(first)) => match replay(&state, k, &first).await {
+                Some(r) => return r,
+                None => Some(first), // remembered, never queued (a crash): queue it now
+            },
+            Ok(Seen::New(name)) => Some(name),
+        },
+    };
     let step = match body.file {
         Some((name, bytes)) => match control::attach_bytes(state_dir, &name, &bytes, max) {
             Ok(reference) => body.step.with_file(reference).unwrap_or_else(|s| s),
@@ -554,19 +576,66 @@ async fn event(
         None => body.step,
     };
     let command = control::Command::Progress { id, step };
-    let path = match control::submit(&state.config.spool.state_dir, &command) {
-        Ok(p) => p,
-        Err(e) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("cannot queue the event: {e}"),
-            )
-        }
+    let queued = match &name {
+        Some(n) => control::submit_named(state_dir, &command, n),
+        None => control::submit(state_dir, &command),
     };
-    // the run loop applies it on its next pass (it watches the queue): wait a little for it
+    match queued {
+        Ok(path) => wait_outcome(&path).await,
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("cannot queue the event: {e}"),
+        ),
+    }
+}
+
+/// The request's `Idempotency-Key`, bound to the client and the request (`Ok(None)`: none
+/// given), or why a malformed one is refused.
+fn idempotency_key(
+    state: &HttpState,
+    headers: &HeaderMap,
+    request: &[&[u8]],
+) -> Result<Option<crate::idempotency::Key>, String> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let client = client(state, headers).map_or("", |c| c.name.as_str());
+    value
+        .to_str()
+        .map_err(|_| "Idempotency-Key: visible ASCII only".to_string())
+        .and_then(|v| crate::idempotency::key(client, v, request))
+        .map(Some)
+}
+
+/// The first result of a repeated keyed request: applied (journaled), rejected (its
+/// reason), or still queued (waited for); `None` when it was never queued.
+async fn replay(state: &HttpState, key: &crate::idempotency::Key, first: &str) -> Option<Response> {
+    let applied = state
+        .store
+        .as_ref()
+        .is_some_and(|s| s.try_command_done(&key.id).unwrap_or(false));
+    if applied {
+        return Some(
+            (
+                StatusCode::OK,
+                Json(serde_json::json!({ "applied": true, "replayed": true })),
+            )
+                .into_response(),
+        );
+    }
+    let queue = control::dir(&state.config.spool.state_dir);
+    let path = queue.join(format!("{first}.json"));
+    let rejected = queue.join("rejected").join(format!("{first}.json"));
+    (path.exists() || rejected.exists()).then_some(())?;
+    Some(wait_outcome(&path).await)
+}
+
+/// Waits a little for the run loop to apply a queued command (it watches the queue): 200
+/// applied, 422 rejected with the reason, 202 still queued.
+async fn wait_outcome(path: &std::path::Path) -> Response {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        match control::outcome(&path) {
+        match control::outcome(path) {
             Some(Ok(())) => {
                 return (StatusCode::OK, Json(serde_json::json!({ "applied": true })))
                     .into_response()

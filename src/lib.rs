@@ -17,6 +17,7 @@ pub mod fault;
 pub mod feed;
 pub mod gateway;
 pub mod http;
+pub mod idempotency;
 pub mod inspect;
 pub mod journal;
 pub mod metrics;

@@ -655,3 +655,71 @@ fn appeals_are_listed_in_pages_and_shown_one_by_one() {
     assert_eq!(code, 401);
     assert!(service.stop().success());
 }
+
+/// `POST /api/v1/appeals/1/events` with an `Idempotency-Key`.
+fn post_keyed(port: u16, key: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "POST /api/v1/appeals/1/events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+/// Issue 16, item 2 (idempotency): a retried request with the same key and body answers the
+/// first result and applies nothing again (one step, one notice); the key with another body
+/// is refused (409); a new key is a new request.
+#[test]
+fn retries_with_an_idempotency_key_apply_once() {
+    let (env, port) = env_with_http(Some("s3cret-token"));
+    let service = Service::start(&env);
+    wait_http(port);
+    let body = r#"{"step":"executor-assigned","executor":"Иванов"}"#;
+    let (code, text) = post_keyed(port, "sed-42", body);
+    assert_eq!(code, 200, "{text}");
+    for _ in 0..3 {
+        let (code, text) = post_keyed(port, "sed-42", body);
+        assert_eq!(code, 200, "{text}");
+        assert!(text.contains("\"replayed\":true"), "{text}");
+    }
+    let (code, text) = post_keyed(
+        port,
+        "sed-42",
+        r#"{"step":"executor-assigned","executor":"Петров"}"#,
+    );
+    assert_eq!(code, 409, "{text}");
+    let (code, text) = post_keyed(port, "ключ", body);
+    assert_eq!(code, 400, "{text}");
+    assert_eq!(
+        env.records_of_kind("appeal_progress").len(),
+        1,
+        "applied once"
+    );
+    let notices = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("executor"))
+        .count();
+    assert_eq!(notices, 1, "one notice");
+    let (code, text) = post_keyed(port, "sed-43", body);
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(
+        env.records_of_kind("appeal_progress").len(),
+        2,
+        "a new key is a new request"
+    );
+    let progress = env.records_of_kind("appeal_progress");
+    assert!(
+        progress[0]["command"].as_str().unwrap().starts_with('k'),
+        "the key's id journaled"
+    );
+    assert!(service.stop().success());
+}
