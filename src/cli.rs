@@ -165,6 +165,10 @@ pub enum AppealsCommand {
         /// Why the appeal is registered despite the rule.
         #[arg(long)]
         comment: Option<String>,
+        /// The registration date (YYYY-MM-DD) when it was registered earlier (not after today,
+        /// not before it arrived).
+        #[arg(long)]
+        date: Option<String>,
     },
     /// Refuse an appeal waiting for an operator; notifies УРОГ «Отказано в регистрации».
     Refuse {
@@ -610,6 +614,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             number,
             force,
             comment,
+            date,
         } => {
             let operator = std::env::var("SUDO_USER")
                 .or_else(|_| std::env::var("USER"))
@@ -623,6 +628,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
                     force,
                     comment,
                     operator,
+                    date,
                 },
             )
         }

@@ -27,6 +27,9 @@ pub enum Command {
         comment: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         operator: Option<String>,
+        /// The registration date (`YYYY-MM-DD`) when the СЭД registered it earlier than now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        date: Option<String>,
     },
     /// Refuse it with one of the nine official reasons.
     Refuse {

@@ -160,6 +160,8 @@ pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
             .route("/api/v1/changes", get(changes))
             .route("/api/v1/appeals", get(appeals_page))
             .route("/api/v1/appeals/{id}", get(appeal_one))
+            .route("/api/v1/appeals/{id}/registration", post(registration))
+            .route("/api/v1/appeals/{id}/refusal", post(refusal_of))
             .route(
                 "/api/v1/appeals/{id}/events",
                 post(event).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
@@ -550,6 +552,28 @@ async fn event(
     if state.book.find(&id).is_err() {
         return error(StatusCode::NOT_FOUND, "no such appeal");
     }
+    let state_dir = state.config.spool.state_dir.clone();
+    queue(&state, keyed, move || {
+        let step = match body.file {
+            Some((name, bytes)) => {
+                let reference = control::attach_bytes(&state_dir, &name, &bytes, max)?;
+                body.step.with_file(reference).unwrap_or_else(|s| s)
+            }
+            None => body.step,
+        };
+        Ok(control::Command::Progress { id, step })
+    })
+    .await
+}
+
+/// Queues the command `build` makes (an operator command, applied by the run loop) and
+/// waits a little for its outcome; with an idempotency key, a repeat answers the first
+/// result and never queues twice (`build` is not called then).
+async fn queue(
+    state: &HttpState,
+    keyed: Option<crate::idempotency::Key>,
+    build: impl FnOnce() -> Result<control::Command, String>,
+) -> Response {
     let state_dir = &state.config.spool.state_dir;
     let name = match &keyed {
         None => None,
@@ -561,21 +585,17 @@ async fn event(
                     "this Idempotency-Key was used with another request",
                 )
             }
-            Ok(Seen::Same(first)) => match replay(&state, k, &first).await {
+            Ok(Seen::Same(first)) => match replay(state, k, &first).await {
                 Some(r) => return r,
                 None => Some(first), // remembered, never queued (a crash): queue it now
             },
             Ok(Seen::New(name)) => Some(name),
         },
     };
-    let step = match body.file {
-        Some((name, bytes)) => match control::attach_bytes(state_dir, &name, &bytes, max) {
-            Ok(reference) => body.step.with_file(reference).unwrap_or_else(|s| s),
-            Err(why) => return error(StatusCode::BAD_REQUEST, &why),
-        },
-        None => body.step,
+    let command = match build() {
+        Ok(c) => c,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
-    let command = control::Command::Progress { id, step };
     let queued = match &name {
         Some(n) => control::submit_named(state_dir, &command, n),
         None => control::submit(state_dir, &command),
@@ -584,9 +604,103 @@ async fn event(
         Ok(path) => wait_outcome(&path).await,
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("cannot queue the event: {e}"),
+            &format!("cannot queue the command: {e}"),
         ),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationBody {
+    number: Option<String>,
+    date: Option<String>,
+    #[serde(default)]
+    force: bool,
+    comment: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefusalBody {
+    reason: String,
+    comment: Option<String>,
+}
+
+/// `POST /api/v1/appeals/{id}/registration` (scope `write`): register under the СЭД's own
+/// number and date; the refusal rules apply as in manual mode (`force` with a `comment`
+/// overrides, journaled with the client as operator).
+async fn registration(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Response {
+    let (operator, keyed) = match write_access(&state, &headers, b"registration", &id, &raw) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let body: RegistrationBody = match serde_json::from_slice(&raw) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a registration: {e}")),
+    };
+    queue(&state, keyed, move || {
+        Ok(control::Command::Register {
+            id,
+            number: body.number,
+            force: body.force,
+            comment: body.comment,
+            operator: Some(operator),
+            date: body.date,
+        })
+    })
+    .await
+}
+
+/// `POST /api/v1/appeals/{id}/refusal` (scope `write`): refuse with one of the nine reasons.
+async fn refusal_of(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Response {
+    let (_, keyed) = match write_access(&state, &headers, b"refusal", &id, &raw) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let body: RefusalBody = match serde_json::from_slice(&raw) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a refusal: {e}")),
+    };
+    queue(&state, keyed, move || {
+        Ok(control::Command::Refuse {
+            id,
+            reason: body.reason,
+            comment: body.comment,
+        })
+    })
+    .await
+}
+
+/// A write's checks: the `write` scope, the appeal exists, the idempotency key; the
+/// client's name as the operator (`api:<name>`).
+#[allow(clippy::result_large_err)]
+fn write_access(
+    state: &HttpState,
+    headers: &HeaderMap,
+    what: &[u8],
+    id: &str,
+    raw: &[u8],
+) -> Result<(String, Option<crate::idempotency::Key>), Response> {
+    if let Some(r) = refusal(state, headers, Need::Write) {
+        return Err(r);
+    }
+    if state.book.find(id).is_err() {
+        return Err(error(StatusCode::NOT_FOUND, "no such appeal"));
+    }
+    let keyed = idempotency_key(state, headers, &[what, id.as_bytes(), raw])
+        .map_err(|why| error(StatusCode::BAD_REQUEST, &why))?;
+    let name = client(state, headers).map_or("api", |c| c.name.as_str());
+    Ok((format!("api:{name}"), keyed))
 }
 
 /// The request's `Idempotency-Key`, bound to the client and the request (`Ok(None)`: none

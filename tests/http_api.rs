@@ -723,3 +723,87 @@ fn retries_with_an_idempotency_key_apply_once() {
     );
     assert!(service.stop().success());
 }
+
+/// `POST` with an optional `Idempotency-Key` to any path.
+fn post_with_key(port: u16, path: &str, key: Option<&str>, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let key = key
+        .map(|k| format!("Idempotency-Key: {k}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\n{key}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+/// Issue 16, item 2: the СЭД registers under its own number and date (the rules apply as in
+/// manual mode), refuses with one of the nine reasons; retries are idempotent.
+#[test]
+fn the_sed_registers_under_its_own_number_and_refuses_over_http() {
+    let env = Env::new();
+    let port = free_port();
+    let token = env.root.path().join("token");
+    fs::write(&token, "s3cret-token\n").unwrap();
+    env.add_sections(&format!(
+        "[registration]\nmode = \"manual\"\n[http]\nlisten = \"127.0.0.1:{port}\"\napi_token_file = {token:?}\n"
+    ));
+    env.drop_sample("urog-appeal-2.2", "a");
+    let d = env.drop_sample("urog-appeal-2.2", "b");
+    common::packages::new_document(&d, 400, "Письмо", "А26-02-400", "x");
+    env.once();
+    let service = Service::start(&env);
+    wait_http(port);
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap())
+        .date();
+    let tomorrow = (today + time::Duration::days(1)).to_string();
+    let path = "/api/v1/appeals/1/registration";
+    let (code, text) = post_with_key(
+        port,
+        path,
+        None,
+        &format!(r#"{{"number":"СЭД-77","date":"{tomorrow}"}}"#),
+    );
+    assert_eq!(code, 422, "a date after today is refused: {text}");
+    let body = format!(r#"{{"number":"СЭД-77","date":"{today}"}}"#);
+    let (code, text) = post_with_key(port, path, Some("reg-1"), &body);
+    assert_eq!(code, 200, "{text}");
+    let (code, text) = post_with_key(port, path, Some("reg-1"), &body);
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains("replayed"), "{text}");
+    let registered = env.records_of_kind("appeal_registered");
+    assert_eq!(registered.len(), 1, "registered once");
+    assert_eq!(registered[0]["number"], "СЭД-77");
+    assert_eq!(registered[0]["date"], today.to_string());
+    assert_eq!(registered[0]["operator"], "api:api");
+    let refuse = "/api/v1/appeals/2/refusal";
+    let (code, text) = post_with_key(port, refuse, None, r#"{"reason":"Не нравится"}"#);
+    assert_eq!(code, 422, "{text}");
+    let (code, text) = post_with_key(
+        port,
+        refuse,
+        None,
+        r#"{"reason":"Отсутствует текст","comment":"пусто"}"#,
+    );
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(env.records_of_kind("appeal_refused").len(), 1);
+    let (code, _) = post_with_key(
+        port,
+        "/api/v1/appeals/99/refusal",
+        None,
+        r#"{"reason":"x"}"#,
+    );
+    assert_eq!(code, 404);
+    let (code, _) = post_with_key(port, refuse, None, r#"{"reason":"x","extra":1}"#);
+    assert_eq!(code, 400, "unknown fields are refused");
+    assert!(service.stop().success());
+}

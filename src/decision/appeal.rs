@@ -87,7 +87,7 @@ fn first_decision(
     let config = ctx.config;
     match appeals::refusal(facts, &config.sender.uid, config.require_signature) {
         Some((reason, comment)) => refusal(appeal, reason, Some(comment), "auto", cause, ctx),
-        None => registration(appeal, None, cause, "auto", view, ctx),
+        None => registration(appeal, None, None, cause, "auto", view, ctx),
     }
 }
 
@@ -119,15 +119,17 @@ pub(super) fn refusal(
 
 /// `appeal_registered` under `number` (an operator's) or the next number of the year — a
 /// number never given twice: the sequence skips numbers an operator took by hand.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn registration(
     appeal: u64,
     number: Option<String>,
+    date: Option<time::Date>,
     cause: &NoticeCause<'_>,
     by: &str,
     view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Event {
-    let date = ctx.today();
+    let date = date.unwrap_or_else(|| ctx.today());
     let year = date.year();
     let mut seq = view.next_seq(year);
     let template = &ctx.config.number_template;

@@ -23,6 +23,8 @@ pub enum Op {
         number: Option<String>,
         force: bool,
         comment: Option<String>,
+        /// The registration date when it is not today (the СЭД registered it earlier).
+        date: Option<String>,
     },
     Refuse {
         reason: String,
@@ -92,7 +94,13 @@ fn decide_op(
             number,
             force,
             comment,
-        } => register(appeal, number, *force, comment, input, cause, view, ctx),
+            date,
+        } => {
+            let date = registration_date(appeal, date.as_deref(), ctx)?;
+            register(
+                appeal, number, *force, comment, date, input, cause, view, ctx,
+            )
+        }
         Op::Refuse { reason, comment } => {
             let reason = RefusalReason::parse(reason).ok_or_else(|| {
                 format!(
@@ -114,6 +122,24 @@ fn reasons() -> String {
         .join("; ")
 }
 
+/// A registration date given by the СЭД: not after today, not before the appeal arrived.
+fn registration_date(
+    appeal: &Appeal,
+    date: Option<&str>,
+    ctx: Context<'_>,
+) -> Result<Option<time::Date>, String> {
+    let Some(text) = date else { return Ok(None) };
+    let date =
+        parse_date(text).ok_or_else(|| format!("дата регистрации {text:?} — не ГГГГ-ММ-ДД"))?;
+    let received = crate::wire::time::local_day(&appeal.received_at, ctx.config.utc_offset);
+    if date > ctx.today() || received.is_some_and(|r| date < r) {
+        return Err(format!(
+            "дата регистрации {text} — не раньше поступления обращения и не позже сегодняшнего дня"
+        ));
+    }
+    Ok(Some(date))
+}
+
 /// Manual registration: the operator's number checked, the refusal rules run as checks.
 #[allow(clippy::too_many_arguments)]
 fn register(
@@ -121,6 +147,7 @@ fn register(
     number: &Option<String>,
     force: bool,
     comment: &Option<String>,
+    date: Option<time::Date>,
     input: &CommandInput,
     cause: &NoticeCause<'_>,
     view: &dyn BookView,
@@ -154,7 +181,15 @@ fn register(
         }
         (Some((reason, _)), true, Some(c)) => Some((reason, c.to_string())),
     };
-    let mut event = registration(appeal.id, number.clone(), cause, "operator", view, ctx);
+    let mut event = registration(
+        appeal.id,
+        number.clone(),
+        date,
+        cause,
+        "operator",
+        view,
+        ctx,
+    );
     if let Event::AppealRegistered {
         overrides: o,
         comment: c,

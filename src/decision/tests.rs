@@ -139,6 +139,7 @@ fn register(force: bool, comment: Option<&str>) -> Op {
         number: None,
         force,
         comment: comment.map(str::to_string),
+        date: None,
     }
 }
 
@@ -539,6 +540,7 @@ fn the_sequence_skips_a_number_an_operator_took_by_hand() {
         number: Some("ОГ-2/27".into()),
         force: false,
         comment: None,
+        date: None,
     };
     check_with(
         &manual,

@@ -343,12 +343,14 @@ impl Gateway {
                 force,
                 comment,
                 operator,
+                date,
                 ..
             } => (
                 Op::Register {
                     number,
                     force,
                     comment,
+                    date,
                 },
                 operator,
             ),
