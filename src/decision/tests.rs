@@ -659,3 +659,37 @@ fn a_redelivery_cut_short_by_a_crash_is_not_noted_twice() {
     commit(&mut book, history.into_iter().flatten());
     assert!(decide_arrival(&again_, &Overlay::new(&book), ctx(&config)).is_empty());
 }
+
+/// The СЭД's registration date: taken when it is between the appeal's arrival and today
+/// (both in `utc_offset`), refused otherwise (the command does not apply).
+#[test]
+fn a_registration_date_is_taken_between_arrival_and_today() {
+    let manual = config("manual");
+    let dated = |date: &str| {
+        let op = Op::Register {
+            number: Some("СЭД-1".into()),
+            force: false,
+            comment: None,
+            date: Some(date.into()),
+        };
+        let facts = match &appeal(1, "А26-02-1", &doc_uid(1)).body {
+            Incoming::Document(d) => d.appeal.clone(),
+            _ => None,
+        };
+        let steps = vec![
+            arr(appeal(1, "А26-02-1", &doc_uid(1))),
+            Step::Command(Box::new(command("1", op, facts))),
+        ];
+        run(&steps, &manual, true).pop().unwrap()
+    };
+    // arrival at 22:30 UTC on 31 December is 1 January in Moscow: that day is today too
+    match dated("2027-01-01").as_slice() {
+        [Event::AppealRegistered { date, number, .. }] => {
+            assert_eq!((date.as_str(), number.as_str()), ("2027-01-01", "СЭД-1"));
+        }
+        other => panic!("{other:?}"),
+    }
+    for refused in ["2026-12-31", "2027-01-02", "01.01.2027"] {
+        assert!(dated(refused).is_empty(), "{refused} must not apply");
+    }
+}
