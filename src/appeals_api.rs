@@ -60,14 +60,7 @@ pub fn cursor(id: u64) -> String {
 
 /// The appeal id a cursor names; an empty cursor is the beginning.
 pub fn parse_cursor(text: &str) -> Option<u64> {
-    if text.is_empty() {
-        return Some(0);
-    }
-    let digits = text.strip_prefix('a')?;
-    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    crate::feed::numbered_cursor(text, 'a')
 }
 
 /// A status as the API names it.

@@ -54,10 +54,16 @@ pub fn cursor(seq: u64) -> String {
 /// The journal position a cursor names; `None` for anything else. An empty cursor is the
 /// beginning.
 pub fn parse_cursor(text: &str) -> Option<u64> {
+    numbered_cursor(text, 'j')
+}
+
+/// An opaque cursor `<tag><decimal>`, or empty (0): strict, so a wrong one is an error, not
+/// the beginning.
+pub fn numbered_cursor(text: &str, tag: char) -> Option<u64> {
     if text.is_empty() {
         return Some(0);
     }
-    let digits = text.strip_prefix('j')?;
+    let digits = text.strip_prefix(tag)?;
     if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -658,20 +658,7 @@ fn appeals_are_listed_in_pages_and_shown_one_by_one() {
 
 /// `POST /api/v1/appeals/1/events` with an `Idempotency-Key`.
 fn post_keyed(port: u16, key: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let req = format!(
-        "POST /api/v1/appeals/1/events HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    )
+    post_with_key(port, "/api/v1/appeals/1/events", Some(key), body)
 }
 
 /// Issue 16, item 2 (idempotency): a retried request with the same key and body answers the
