@@ -132,6 +132,23 @@ fn env_with_http(token: Option<&str>) -> (Env, u16) {
     (env, port)
 }
 
+/// The outbound folders starting with `prefix`, once the running service has published one
+/// (at most 10 s); empty if none came.
+fn published(env: &Env, prefix: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Vec<String> = env
+            .outbound_names()
+            .into_iter()
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        if !found.is_empty() || Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_http(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -495,11 +512,10 @@ fn an_answer_file_comes_in_the_body() {
         fs::read(env.state.join("answers/1/answer.pdf")).unwrap(),
         b"%PDF-1.4 answer"
     );
-    // sent to УРОГ as our document with that file, the notice naming it
-    let doc = env
-        .outbound_names()
-        .into_iter()
-        .find(|n| n.starts_with("report-document"))
+    // sent to УРОГ as our document with that file (published right after the command's
+    // commit, in the same pass: waited for)
+    let doc = published(&env, "report-document")
+        .pop()
         .expect("the report document");
     assert_eq!(
         fs::read(env.outbound.join(doc).join("answer.pdf")).unwrap(),
@@ -690,12 +706,7 @@ fn retries_with_an_idempotency_key_apply_once() {
         1,
         "applied once"
     );
-    let notices = env
-        .outbound_names()
-        .into_iter()
-        .filter(|n| n.starts_with("executor"))
-        .count();
-    assert_eq!(notices, 1, "one notice");
+    assert_eq!(published(&env, "executor").len(), 1, "one notice");
     let (code, text) = post_keyed(port, "sed-43", body);
     assert_eq!(code, 200, "{text}");
     assert_eq!(
