@@ -1133,12 +1133,7 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
     if name.trim().is_empty() || name.contains(['"', '\\', '\n']) {
         return Err("имя клиента — непустое, без кавычек и переводов строки".into());
     }
-    if let Some(bad) = scopes
-        .iter()
-        .find(|s| !matches!(s.as_str(), "read" | "write" | "dsp"))
-    {
-        return Err(format!("область {bad:?}: read, write или dsp"));
-    }
+    crate::config::Scopes::parse(scopes).map_err(|e| format!("области доступа: {e}"))?;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("нет случайных байтов от ОС: {e}"))?;
     let token = hex::encode(bytes);

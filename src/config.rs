@@ -80,6 +80,22 @@ pub struct Scopes {
     pub dsp: bool,
 }
 
+impl Scopes {
+    /// Scopes by name (`read`, `write`, `dsp`), or the unknown one.
+    pub fn parse(names: &[String]) -> Result<Scopes, String> {
+        let mut scopes = Scopes::default();
+        for s in names {
+            match s.as_str() {
+                "read" => scopes.read = true,
+                "write" => scopes.write = true,
+                "dsp" => scopes.dsp = true,
+                other => return Err(format!("scope {other:?}: use read, write, dsp")),
+            }
+        }
+        Ok(scopes)
+    }
+}
+
 /// One СЭД client of the HTTP API (`[[api.clients]]`): its token is kept only as a SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiClient {
@@ -102,19 +118,7 @@ fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, String> {
             .ok_or_else(|| {
                 format!("api.clients {name:?}: token_sha256 must be 64 hex digits (`medo-gateway api token {name}` prints one)")
             })?;
-        let mut scopes = Scopes::default();
-        for s in &c.scopes {
-            match s.as_str() {
-                "read" => scopes.read = true,
-                "write" => scopes.write = true,
-                "dsp" => scopes.dsp = true,
-                other => {
-                    return Err(format!(
-                        "api.clients {name:?}: scope {other:?}: use read, write, dsp"
-                    ))
-                }
-            }
-        }
+        let scopes = Scopes::parse(&c.scopes).map_err(|e| format!("api.clients {name:?}: {e}"))?;
         clients.push(ApiClient {
             name,
             token_sha256: digest,

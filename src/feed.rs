@@ -148,7 +148,7 @@ pub fn page(journal: &Path, from: u64, durable: u64, limit: usize) -> Result<Pag
     let limit = limit.clamp(1, MAX_LIMIT);
     let records = journal::read_range(journal, from, durable, MAX_SCAN)?;
     let mut items = Vec::new();
-    let mut next = from.max(records.first().map_or(from, |r| r.seq));
+    let mut next = from;
     for r in &records {
         if let Some(i) = item(r) {
             if items.len() == limit {

@@ -448,18 +448,23 @@ fn client<'a>(state: &'a HttpState, headers: &HeaderMap) -> Option<&'a ApiClient
     found
 }
 
-/// `None` when the request carries a client's token with the scope `need`; otherwise the
+/// The client whose token the request carries, when it has the scope `need`; otherwise the
 /// refusal: 403 when the API has no client, 401 without a valid token, 403 for a missing
 /// scope.
-fn refusal(state: &HttpState, headers: &HeaderMap, need: Need) -> Option<Response> {
+#[allow(clippy::result_large_err)]
+fn authorize<'a>(
+    state: &'a HttpState,
+    headers: &HeaderMap,
+    need: Need,
+) -> Result<&'a ApiClient, Response> {
     if state.clients.is_empty() {
-        return Some(error(
+        return Err(error(
             StatusCode::FORBIDDEN,
             "the API is disabled: no [[api.clients]] and no api_token_file are configured",
         ));
     }
     let Some(c) = client(state, headers) else {
-        return Some(error(
+        return Err(error(
             StatusCode::UNAUTHORIZED,
             "a valid bearer token is required",
         ));
@@ -468,12 +473,18 @@ fn refusal(state: &HttpState, headers: &HeaderMap, need: Need) -> Option<Respons
         Need::Read => (c.scopes.read, "read"),
         Need::Write => (c.scopes.write, "write"),
     };
-    (!allowed).then(|| {
-        error(
+    match allowed {
+        true => Ok(c),
+        false => Err(error(
             StatusCode::FORBIDDEN,
             &format!("the client {:?} lacks the scope {scope:?}", c.name),
-        )
-    })
+        )),
+    }
+}
+
+/// `None` when the request may pass ([`authorize`]), otherwise the refusal.
+fn refusal(state: &HttpState, headers: &HeaderMap, need: Need) -> Option<Response> {
+    authorize(state, headers, need).err()
 }
 
 /// The body of `POST /api/v1/appeals/{id}/events`: a step of consideration, as a command
@@ -537,21 +548,15 @@ async fn event(
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> Response {
-    if let Some(r) = refusal(&state, &headers, Need::Write) {
-        return r;
-    }
-    let keyed = match idempotency_key(&state, &headers, &[b"events", id.as_bytes(), &raw]) {
-        Ok(k) => k,
-        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    let (_, keyed) = match write_access(&state, &headers, b"events", &id, &raw) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let max = state.config.limits.max_answer_bytes;
     let body = match EventBody::parse(&raw, max) {
         Ok(b) => b,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
-    if state.book.find(&id).is_err() {
-        return error(StatusCode::NOT_FOUND, "no such appeal");
-    }
     let state_dir = state.config.spool.state_dir.clone();
     queue(&state, keyed, move || {
         let step = match body.file {
@@ -691,29 +696,25 @@ fn write_access(
     id: &str,
     raw: &[u8],
 ) -> Result<(String, Option<crate::idempotency::Key>), Response> {
-    if let Some(r) = refusal(state, headers, Need::Write) {
-        return Err(r);
-    }
+    let client = authorize(state, headers, Need::Write)?;
     if state.book.find(id).is_err() {
         return Err(error(StatusCode::NOT_FOUND, "no such appeal"));
     }
-    let keyed = idempotency_key(state, headers, &[what, id.as_bytes(), raw])
+    let keyed = idempotency_key(&client.name, headers, &[what, id.as_bytes(), raw])
         .map_err(|why| error(StatusCode::BAD_REQUEST, &why))?;
-    let name = client(state, headers).map_or("api", |c| c.name.as_str());
-    Ok((format!("api:{name}"), keyed))
+    Ok((format!("api:{}", client.name), keyed))
 }
 
 /// The request's `Idempotency-Key`, bound to the client and the request (`Ok(None)`: none
 /// given), or why a malformed one is refused.
 fn idempotency_key(
-    state: &HttpState,
+    client: &str,
     headers: &HeaderMap,
     request: &[&[u8]],
 ) -> Result<Option<crate::idempotency::Key>, String> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let client = client(state, headers).map_or("", |c| c.name.as_str());
     value
         .to_str()
         .map_err(|_| "Idempotency-Key: visible ASCII only".to_string())
@@ -724,10 +725,16 @@ fn idempotency_key(
 /// The first result of a repeated keyed request: applied (journaled), rejected (its
 /// reason), or still queued (waited for); `None` when it was never queued.
 async fn replay(state: &HttpState, key: &crate::idempotency::Key, first: &str) -> Option<Response> {
-    let applied = state
-        .store
-        .as_ref()
-        .is_some_and(|s| s.try_command_done(&key.id).unwrap_or(false));
+    let applied = match state.store.as_ref().map(|s| s.try_command_done(&key.id)) {
+        Some(Err(e)) => {
+            return Some(error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("store: {e}"),
+            ))
+        }
+        Some(Ok(done)) => done,
+        None => false,
+    };
     if applied {
         return Some(
             (

@@ -460,9 +460,7 @@ pub fn sstu_export(
                 config
                     .spool
                     .state_dir
-                    .join("answers")
-                    .join(a.id.to_string())
-                    .join(f),
+                    .join(crate::model::kept_path(a.id, f)),
             )
             .ok()
         });

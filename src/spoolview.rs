@@ -159,6 +159,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
 /// the code and text, or the partner's «не принято».
 pub fn rejection(r: &Record) -> Option<Item> {
     let Event::ReceiptReceived {
+        arrival,
         about_uid,
         accepted: false,
         comment,
@@ -185,7 +186,7 @@ pub fn rejection(r: &Record) -> Option<Item> {
     };
     Some(Item {
         state: "rejected",
-        id: r.seq.to_string(),
+        id: arrival.to_string(),
         name: output.clone().unwrap_or_else(|| about_uid.clone()),
         key: None,
         age_secs: None,

@@ -342,7 +342,7 @@ fn step_document(
     let doc =
         notice::progress_notice(ctx.config, cause, progress, ours.clone(), ctx.now).map(|mut o| {
             o.files = vec![OutFile {
-                kept: format!("answers/{}/{}", appeal.id, file.kept),
+                kept: crate::model::kept_path(appeal.id, &file.kept),
                 name: file.name.clone(),
                 sha256: file.sha256.clone(),
                 pages: file.pages,

@@ -364,12 +364,9 @@ impl Gateway {
             Op::Register { .. } => Some(self.reread_facts(command.id(), view)),
             _ => None,
         };
-        let answer_file = match command {
-            control::Command::Progress { step, .. } => step.file().map(|f| {
-                control::attached(&self.layout.state, f).and_then(|p| answer_file(&p, step))
-            }),
-            _ => None,
-        };
+        let answer_file = attachment_of(command).map(|(reference, kept)| {
+            control::attached(&self.layout.state, &reference).and_then(|p| answer_file(&p, kept))
+        });
         CommandInput {
             id: command.id().to_string(),
             op,
@@ -410,9 +407,13 @@ impl Gateway {
     /// journaled (a copy: doing it again after a crash is harmless).
     fn keep_answer(&self, appeal: u64, (reference, kept): &(String, String)) {
         let kept = control::attached(&self.layout.state, reference).and_then(|src| {
-            let dir = self.layout.state.join("answers").join(appeal.to_string());
-            std::fs::create_dir_all(&dir)
-                .and_then(|_| std::fs::copy(&src, dir.join(kept)))
+            let to = self
+                .layout
+                .state
+                .join(crate::model::kept_path(appeal, kept));
+            to.parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|_| std::fs::copy(&src, &to))
                 .map_err(|e| e.to_string())
         });
         if let Err(e) = kept {
@@ -423,7 +424,7 @@ impl Gateway {
 
 /// An attached answer file read for its decision: a PDF (by its magic bytes), its pages
 /// when they can be counted, its digest.
-fn answer_file(path: &Path, step: &control::Step) -> Result<AnswerFile, String> {
+fn answer_file(path: &Path, kept: String) -> Result<AnswerFile, String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -435,7 +436,7 @@ fn answer_file(path: &Path, step: &control::Step) -> Result<AnswerFile, String> 
     // pages as lopdf counts them; a PDF it cannot parse is still sent (pages unknown)
     let pages = crate::pdf::page_count(&bytes);
     Ok(AnswerFile {
-        kept: step.kept_name(&name),
+        kept,
         name,
         sha256: crate::wire::hash::sha256_bytes(&bytes),
         pages,

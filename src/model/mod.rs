@@ -76,6 +76,12 @@ pub struct OutFile {
     pub description: String,
 }
 
+/// Where an appeal's file of ours is kept, relative to `state_dir`: `answers/<appeal>/<name>`
+/// (the answer, the extension and redirect letters; ССТУ.РФ exports the answer from here).
+pub fn kept_path(appeal: u64, name: &str) -> String {
+    format!("answers/{appeal}/{name}")
+}
+
 /// An answer file as the loop read it for a decision (a PDF, checked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AnswerFile {
