@@ -137,6 +137,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             signatures: Vec::new(),
             held: None,
             cites: Vec::new(),
+            files: arrived_files(arrival),
         },
         Event::AppealRegistered {
             appeal: arrival,
@@ -500,4 +501,24 @@ fn dir_bytes(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+/// The files a 2.2 appeal arrives with (the message, the cover letter, the appeal), as the
+/// gateway journals them.
+fn arrived_files(arrival: u64) -> Vec<medo_gateway::model::ArrivedFile> {
+    use medo_gateway::model::{ArrivedFile, FileRole};
+    [
+        ("document.xml", FileRole::Message, 6_210),
+        ("letter.pdf", FileRole::Document, 48_113),
+        ("appeal.pdf", FileRole::Attachment, 131_072),
+    ]
+    .into_iter()
+    .map(|(name, role, size)| ArrivedFile {
+        name: name.into(),
+        role,
+        size,
+        sha256: format!("{arrival:064x}"),
+        container: None,
+    })
+    .collect()
 }

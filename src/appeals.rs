@@ -8,6 +8,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::Date;
 
+use crate::model::{ArrivedFile, FileRole};
 use crate::wire::message::{Body, Format, RefusalReason, GROUP_DOCUMENT_TEXT};
 use crate::wire::package::Package;
 
@@ -62,6 +63,8 @@ pub struct AppealFacts {
     /// Files named by the message or passport that are absent.
     pub missing: Vec<String>,
     pub format: Format,
+    /// Every file it arrived with, its role and digest (journaled with `appeal_received`).
+    pub arrived: Vec<ArrivedFile>,
 }
 
 fn is_signature_name(name: &str) -> bool {
@@ -198,6 +201,7 @@ pub fn facts(
         }
         _ => return None,
     };
+    let arrived = arrived(package, &files, &signed);
     let signatures = signed
         .into_iter()
         .map(|(document, signature)| {
@@ -231,7 +235,65 @@ pub fn facts(
         destinations,
         missing,
         format: m.format,
+        arrived,
     })
+}
+
+/// The files a package brings: every file of the folder but the envelope (of a container that
+/// was read, its entries instead of the ZIP itself), each with its role: `listed` = the
+/// document's files, the main one first; `signed` = (file, its detached signature).
+fn arrived(package: &Package, listed: &[String], signed: &[(String, String)]) -> Vec<ArrivedFile> {
+    let role = |name: &str| {
+        let is = |f: &String| f.eq_ignore_ascii_case(name);
+        if listed.first().is_some_and(is) {
+            FileRole::Document
+        } else if listed.iter().any(is) {
+            FileRole::Attachment
+        } else if signed.iter().any(|(_, s)| is(s)) || is_signature_name(name) {
+            FileRole::Signature
+        } else {
+            FileRole::Other
+        }
+    };
+    let zip = package
+        .container
+        .as_ref()
+        .and(package.container_file.as_deref());
+    let mut out: Vec<ArrivedFile> = package
+        .files
+        .iter()
+        .filter(|f| Some(f.name.as_str()) != zip)
+        .map(|f| ArrivedFile {
+            name: f.name.clone(),
+            role: match f.name == package.message_file {
+                true => FileRole::Message,
+                false => role(&f.name),
+            },
+            size: f.size,
+            sha256: f.sha256.clone(),
+            container: None,
+        })
+        .collect();
+    if let (Some(zip), Some(c)) = (zip, &package.container) {
+        for e in &c.entries {
+            // an entry named like a file of the folder is told apart by its container
+            let taken = out.iter().any(|f| f.name.eq_ignore_ascii_case(&e.name));
+            out.push(ArrivedFile {
+                name: match taken {
+                    true => format!("{zip}/{}", e.name),
+                    false => e.name.clone(),
+                },
+                role: match e.name == c.passport_name {
+                    true => FileRole::Passport,
+                    false => role(&e.name),
+                },
+                size: e.size,
+                sha256: e.sha256.clone(),
+                container: Some(zip.to_string()),
+            });
+        }
+    }
+    out
 }
 
 /// The encoding of a detached signature by its first bytes: DER (`0x30`, a SEQUENCE) or

@@ -34,6 +34,10 @@ pub struct Summary {
     pub restricted: bool,
     /// Each signature file and its check (`verified`, `invalid`, `not checked`).
     pub signatures: Vec<(String, String)>,
+    /// The files it arrived with (name, role, size, SHA-256; `GET …/files/{name}` serves
+    /// each). Appeals journaled before files were have an empty list here; `GET
+    /// /api/v1/appeals/{id}` lists theirs from the archived package.
+    pub files: Vec<crate::model::ArrivedFile>,
     /// When it last changed (UTC, RFC 3339).
     pub updated: String,
 }
@@ -93,6 +97,7 @@ pub fn summary(a: &Appeal, config: &Config, today: Date) -> Summary {
             .iter()
             .map(|s| (s.signature.clone(), s.status.clone()))
             .collect(),
+        files: a.files.clone(),
         updated: updated(a),
     }
 }

@@ -74,6 +74,9 @@ pub struct Appeal {
     pub format: String,
     pub restricted: bool,
     pub signatures: Vec<SignatureFile>,
+    /// The files it arrived with (empty when its journal predates them).
+    #[serde(default)]
+    pub files: Vec<crate::model::ArrivedFile>,
     pub held: Option<String>,
     pub state: AppealState,
     pub number: Option<String>,
@@ -209,6 +212,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             signatures,
             held,
             cites,
+            files,
         } => {
             let mut history = vec![(
                 r.ts.clone(),
@@ -251,6 +255,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 format: format.clone(),
                 restricted: *restricted,
                 signatures: signatures.clone(),
+                files: files.clone(),
                 held: held.clone(),
                 state: AppealState::Received,
                 number: None,

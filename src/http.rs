@@ -160,6 +160,7 @@ pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
             .route("/api/v1/changes", get(changes))
             .route("/api/v1/appeals", get(appeals_page))
             .route("/api/v1/appeals/{id}", get(appeal_one))
+            .route("/api/v1/appeals/{id}/files/{name}", get(appeal_file))
             .route("/api/v1/appeals/{id}/registration", post(registration))
             .route("/api/v1/appeals/{id}/refusal", post(refusal_of))
             .route(
@@ -313,12 +314,22 @@ async fn appeal_one(
     if let Some(r) = refusal(&state, &headers, Need::Read) {
         return r;
     }
-    let book = state.book.clone();
-    let config = state.config.clone();
+    let (book, store, config) = (
+        state.book.clone(),
+        state.store.clone(),
+        state.config.clone(),
+    );
     let found = tokio::task::spawn_blocking(move || {
         book.find(&id).map(|a| {
-            let summary =
+            let mut summary =
                 crate::appeals_api::summary(&a, &config, crate::operator::today(&config));
+            if let (true, Some(store)) = (summary.files.is_empty(), store) {
+                // journaled before files were: as its package holds them
+                let layout = crate::spool::Layout::new(&config.spool);
+                summary.files = crate::appeal_files::package_dir(&layout, &store, &a)
+                    .and_then(|dir| crate::appeal_files::list(&a.files, &dir, &config.limits))
+                    .unwrap_or_default();
+            }
             serde_json::json!({ "appeal": summary, "history": a.history, "cites": a.cites, "cited_by": a.cited_by })
         })
     })
@@ -328,6 +339,78 @@ async fn appeal_one(
         Ok(Err(why)) => error(StatusCode::NOT_FOUND, &why),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
+}
+
+/// `GET /api/v1/appeals/{id}/files/{name}` (scope `read`; an appeal's files marked ДСП need
+/// `dsp` too): one file the appeal arrived with, streamed from the archive (see
+/// [`crate::appeal_files`]); `If-None-Match` with its `ETag` answers 304.
+async fn appeal_file(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path((id, name)): Path<(String, String)>,
+) -> Response {
+    use crate::appeal_files as files;
+    use axum::http::header;
+    let client = match authorize(&state, &headers, Need::Read) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let dsp = client.scopes.dsp;
+    let Some(store) = state.store.clone() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "files need the running service",
+        );
+    };
+    let (book, config) = (state.book.clone(), state.config.clone());
+    let found = tokio::task::spawn_blocking(move || {
+        let a = book.find(&id).map_err(|why| (StatusCode::NOT_FOUND, why))?;
+        if a.restricted && !dsp {
+            let why = "the appeal is ДСП: its files need the dsp scope";
+            return Err((StatusCode::FORBIDDEN, why.to_string()));
+        }
+        let layout = crate::spool::Layout::new(&config.spool);
+        let dir = files::package_dir(&layout, &store, &a)
+            .and_then(|dir| files::list(&a.files, &dir, &config.limits).map(|l| (dir, l)));
+        let (dir, list) = dir.map_err(|why| (StatusCode::INTERNAL_SERVER_ERROR, why))?;
+        match files::find(&list, &name) {
+            Some(f) => Ok((a.id, dir, f.clone())),
+            None => Err((
+                StatusCode::NOT_FOUND,
+                format!("the appeal has no file {name:?}"),
+            )),
+        }
+    })
+    .await;
+    let (appeal, dir, file) = match found {
+        Ok(Ok(x)) => x,
+        Ok(Err((code, why))) => return error(code, &why),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let etag = format!("\"{}\"", file.sha256);
+    let same = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    let mut h = HeaderMap::new();
+    let mut put = |k, v: String| {
+        if let Ok(v) = axum::http::HeaderValue::from_str(&v) {
+            h.insert(k, v);
+        }
+    };
+    put(header::ETAG, etag);
+    put(header::CACHE_CONTROL, "private, no-store".into());
+    if same {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    put(header::CONTENT_TYPE, files::content_type(&file.name));
+    put(header::CONTENT_LENGTH, file.size.to_string());
+    put(
+        header::CONTENT_DISPOSITION,
+        files::content_disposition(&file.name),
+    );
+    put(header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
+    (h, files::stream(dir, file, appeal)).into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -3,6 +3,7 @@
 //! The library holds all logic; `src/main.rs` only parses the command line and calls [`cli::main`].
 //! See `docs/ARCHITECTURE.md` for the module map and the invariants each module keeps.
 
+pub mod appeal_files;
 pub mod appeals;
 pub mod appeals_api;
 pub mod book;

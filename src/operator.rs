@@ -552,6 +552,7 @@ mod tests {
                 signatures: Vec::new(),
                 held: Some("manual".into()),
                 cites: Vec::new(),
+                files: Vec::new(),
             },
         )
     }

@@ -220,6 +220,7 @@ mod tests {
             signatures: Vec::new(),
             held: None,
             cites: Vec::new(),
+            files: Vec::new(),
         };
         book.apply(&record(1, "2026-11-30T21:10:00Z", received));
         let registered = Event::AppealRegistered {

@@ -89,6 +89,13 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     restricted: seq.is_multiple_of(3),
                     signatures: Vec::new(),
                     held: held.then(|| "manual".into()),
+                    files: vec![medo_gateway::model::ArrivedFile {
+                        name: format!("{seq}.pdf"),
+                        role: medo_gateway::model::FileRole::Document,
+                        size: seq,
+                        sha256: format!("{seq:064x}"),
+                        container: None,
+                    }],
                     // a repeat appeal cites the one received before it
                     cites: appeals
                         .iter()

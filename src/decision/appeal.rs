@@ -47,6 +47,7 @@ pub(super) fn new_appeal(
         signatures: facts.signatures.clone(),
         held: held.clone(),
         cites,
+        files: facts.arrived.clone(),
     }];
     if held.is_none() {
         let cause = cause_of_facts(input, facts);

@@ -64,6 +64,13 @@ fn appeal(arrival: u64, urog: &str, doc: &str) -> ArrivalInput {
         destinations: vec![US.into()],
         missing: Vec::new(),
         format: Format::V22,
+        arrived: vec![crate::model::ArrivedFile {
+            name: "letter.pdf".into(),
+            role: crate::model::FileRole::Document,
+            size: 4,
+            sha256: "ab".repeat(32),
+            container: None,
+        }],
     };
     let doc = DocumentInput {
         kind: Some("Письмо".into()),

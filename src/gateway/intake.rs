@@ -380,14 +380,7 @@ impl Gateway {
     /// An appeal's facts read again from its package (archived, or still claimed).
     fn reread_facts(&self, id: &str, view: &dyn BookView) -> Result<appeals::AppealFacts, String> {
         let appeal = view.find(id)?;
-        let dir = match &appeal.dir {
-            Some(rel) => self.layout.state.join(rel),
-            None => {
-                let arrival = self.store.arrival(appeal.id).map_err(|e| e.to_string())?;
-                let claim = arrival.map(|a| a.claim).unwrap_or_default();
-                self.layout.claimed.join(claim)
-            }
-        };
+        let dir = crate::appeal_files::package_dir(&self.layout, &self.store, &appeal)?;
         let package = read_package(&dir, &self.config.limits)
             .map_err(|e| format!("пакет обращения {} не читается: {e}", appeal.id))?;
         let zip = package.container_file.as_deref();

@@ -76,6 +76,39 @@ pub struct OutFile {
     pub description: String,
 }
 
+/// What a file an appeal arrived with is, as the wire names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileRole {
+    /// The main document: УРОГ's cover letter (the first file of `Документ`, the passport's
+    /// `document`).
+    Document,
+    /// Any other file the document lists: the appeal itself and the applicant's files.
+    Attachment,
+    /// A detached signature (`.p7s`, `.sig`) of one of them.
+    Signature,
+    /// The communication XML.
+    Message,
+    /// The container's `passport.xml`.
+    Passport,
+    /// In the package but named by nothing.
+    Other,
+}
+
+/// A file an appeal arrived with, journaled with its digest: the СЭД lists and fetches them
+/// (`GET /api/v1/appeals/{id}/files/{name}`) and gets exactly the bytes that arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrivedFile {
+    /// Its name in the package folder, or in the container (unique within the appeal).
+    pub name: String,
+    pub role: FileRole,
+    pub size: u64,
+    pub sha256: String,
+    /// The transport container (a file of the folder) it is an entry of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
 /// Where an appeal's file of ours is kept, relative to `state_dir`: `answers/<appeal>/<name>`
 /// (the answer, the extension and redirect letters; ССТУ.РФ exports the answer from here).
 pub fn kept_path(appeal: u64, name: &str) -> String {
@@ -188,6 +221,10 @@ pub enum Event {
         /// Earlier appeals this one cites (a repeat appeal): registered as a new appeal, linked.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         cites: Vec<u64>,
+        /// The files it arrived with and their digests (absent in journals written before
+        /// files were recorded: they are read from the archived package then).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        files: Vec<ArrivedFile>,
     },
     /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
     AppealRegistered {

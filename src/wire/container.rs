@@ -331,6 +331,18 @@ pub fn extract_entries(
     Ok(())
 }
 
+/// Runs `read` over one entry of an opened ZIP (a reader of its inflated bytes).
+pub fn with_entry<T>(
+    zip: File,
+    name: &str,
+    read: impl FnOnce(&mut dyn Read) -> T,
+) -> Result<T, WireErrorKind> {
+    check_entry_name(name).map_err(|why| WireErrorKind::UnsafeName(name.to_string(), why))?;
+    let mut archive = ZipArchive::new(zip).map_err(zip_error)?;
+    let mut entry = archive.by_name(name).map_err(zip_error)?;
+    Ok(read(&mut entry))
+}
+
 /// The whole of one (small) entry of an opened ZIP, at most `max` bytes (e.g. a `query.xml`).
 pub fn entry_bytes(zip: File, name: &str, max: u64) -> Option<Vec<u8>> {
     check_entry_name(name).ok()?;

@@ -156,6 +156,47 @@ pub fn container_entry(dir: &Path, zip: &str, entry: &str, max: u64) -> Option<V
     super::container::entry_bytes(open_member(dir, zip).ok()?.0, entry, max)
 }
 
+/// Copies one file of the package folder — or, with `zip`, one entry of that container — into
+/// `out`, at most `max` bytes (more is an error: nothing past it is read). Returns the length
+/// and SHA-256 of what was copied, so the caller can tell it from what arrived.
+pub fn copy_member(
+    dir: &Path,
+    name: &str,
+    zip: Option<&str>,
+    max: u64,
+    out: &mut dyn io::Write,
+) -> Result<(u64, String), WireError> {
+    let too_large = |what: &str| {
+        WireError::new(
+            what,
+            WireErrorKind::TooLarge {
+                what: "file size",
+                limit: max,
+            },
+        )
+    };
+    let mut copy = |reader: &mut dyn Read, what: &str| {
+        let mut hashing = super::hash::HashingReader::new(reader.take(max + 1));
+        io::copy(&mut hashing, out).map_err(|e| io_error(what, e))?;
+        let (sha256, len) = hashing.finish();
+        match len > max {
+            true => Err(too_large(what)),
+            false => Ok((len, sha256)),
+        }
+    };
+    match zip {
+        None => {
+            let base = file_base_name(name).map_err(|k| WireError::new(name, k))?;
+            copy(&mut open_member(dir, &base)?.0, &base)
+        }
+        Some(zip) => {
+            let file = open_member(dir, zip)?.0;
+            super::container::with_entry(file, name, |entry| copy(entry, name))
+                .map_err(|k| WireError::new(format!("{zip}/{name}"), k))?
+        }
+    }
+}
+
 /// Copies entries of the package's container `zip` into `out` (created new).
 pub fn extract_container_entries(
     dir: &Path,

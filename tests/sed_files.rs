@@ -1,0 +1,269 @@
+//! Issue 16, item 1 (files): the СЭД fetches an appeal's files over HTTP — listed with their
+//! digests, streamed from the archive with type, length, `ETag` and an RFC 6266 name; ДСП
+//! files only with the `dsp` scope; a file changed in the archive is never served whole.
+
+mod common;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::env::{free_port, Env, Service};
+use sha2::{Digest, Sha256};
+
+/// A response: status, headers (lower-case names), the body bytes as far as they came.
+struct Reply {
+    status: u16,
+    headers: HashMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// `GET path` with a bearer token and extra headers; reads until the server closes (a
+/// connection cut short gives what came).
+fn get(port: u16, path: &str, token: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\n"
+    );
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    s.write_all(format!("{req}\r\n").as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..end].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_lowercase(), v.to_string()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    }
+}
+
+fn json(r: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null)
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// `api token NAME --scopes …`: (token, config lines).
+fn client(env: &Env, name: &str, scopes: &str) -> (String, String) {
+    let out = env.ok(&["api", "token", name, "--scopes", scopes]);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
+    (lines[1].trim().to_string(), lines[at..].join("\n") + "\n")
+}
+
+fn wait_http(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "HTTP did not come up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Percent-encodes a path segment.
+fn segment(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Where a file of an archived package rests (the test looks; the API never says).
+fn archived(state: &Path, name: &str) -> PathBuf {
+    let mut stack = vec![state.join("archive")];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.file_name().unwrap() == name {
+                return p;
+            }
+        }
+    }
+    panic!("{name} is not archived");
+}
+
+/// The 2.2 sample with its appeal file renamed to a Cyrillic name, as a new document.
+fn cyrillic_appeal(env: &Env) {
+    let d = env.drop_sample("urog-appeal-2.2", "cyr");
+    common::packages::new_document(&d, 500, "Письмо", "А26-02-500", "x");
+    fs::rename(d.join("appeal.pdf"), d.join("Обращение гражданина.pdf")).unwrap();
+    for f in ["document.xml", "envelope.ini"] {
+        common::packages::cp1251_edit(&d.join(f), |t| {
+            t.replace("appeal.pdf", "Обращение гражданина.pdf")
+        });
+    }
+}
+
+/// The 2.7.1 sample classified ДСП.
+fn restricted_container(env: &Env) {
+    let d = env.drop_sample("urog-appeal-2.7.1", "dsp");
+    common::packages::rewrite_container(
+        &d,
+        |name, bytes| match name {
+            "passport.xml" => String::from_utf8(bytes)
+                .unwrap()
+                .replace("DC00000000", "DC00000001")
+                .replace(
+                    "Обычная информация",
+                    "Информация ограниченного распространения",
+                )
+                .into_bytes(),
+            _ => bytes,
+        },
+        &[],
+    );
+}
+
+#[test]
+fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
+    let env = Env::new();
+    let port = free_port();
+    let (reader, reader_toml) = client(&env, "reader", "read");
+    let (dsp, dsp_toml) = client(&env, "delo", "read,write,dsp");
+    env.add_sections(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{reader_toml}\n{dsp_toml}"
+    ));
+    cyrillic_appeal(&env);
+    restricted_container(&env);
+    env.once();
+    let service = Service::start(&env);
+    wait_http(port);
+    let list = json(&get(port, "/api/v1/appeals", &reader, &[]));
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{list}");
+    let plain = items.iter().find(|a| a["restricted"] == false).unwrap();
+    let secret = items.iter().find(|a| a["restricted"] == true).unwrap();
+
+    // the 2.2 appeal: every file of its folder but the envelope, each with its role
+    let files = plain["files"].as_array().unwrap();
+    let role = |name: &str| {
+        files
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["role"].clone())
+    };
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(role("document.xml").unwrap(), "message");
+    assert_eq!(role("cover-letter.pdf").unwrap(), "document");
+    assert_eq!(role("Обращение гражданина.pdf").unwrap(), "attachment");
+    let id = plain["id"].as_u64().unwrap();
+    for f in files {
+        let name = f["name"].as_str().unwrap();
+        let bytes = fs::read(archived(&env.state, name)).unwrap();
+        assert_eq!(f["sha256"], sha256(&bytes), "{name}");
+        assert_eq!(f["size"], bytes.len() as u64, "{name}");
+        let r = get(
+            port,
+            &format!("/api/v1/appeals/{id}/files/{}", segment(name)),
+            &reader,
+            &[],
+        );
+        assert_eq!(r.status, 200, "{name}");
+        assert_eq!(r.body, bytes, "{name}: the bytes that arrived");
+        assert_eq!(r.headers["etag"], format!("\"{}\"", sha256(&bytes)));
+        assert_eq!(r.headers["content-length"], bytes.len().to_string());
+    }
+    let name = "Обращение гражданина.pdf";
+    let path = format!("/api/v1/appeals/{id}/files/{}", segment(name));
+    let r = get(port, &path, &reader, &[]);
+    assert_eq!(r.headers["content-type"], "application/pdf");
+    assert_eq!(
+        r.headers["content-disposition"],
+        format!(
+            "attachment; filename=\"_________ __________.pdf\"; filename*=UTF-8''{}",
+            segment(name).replace("%2E", ".")
+        )
+    );
+    let etag = r.headers["etag"].clone();
+    let again = get(port, &path, &reader, &[("If-None-Match", &etag)]);
+    assert_eq!((again.status, again.body.len()), (304, 0), "unchanged: 304");
+    let missing = get(
+        port,
+        &format!("/api/v1/appeals/{id}/files/nothing.pdf"),
+        &reader,
+        &[],
+    );
+    assert_eq!(missing.status, 404);
+    assert_eq!(json(&missing)["status"], 404);
+    let r = get(
+        port,
+        &format!("/api/v1/appeals/{id}/files/..%2Fenvelope.ini"),
+        &reader,
+        &[],
+    );
+    assert_eq!(r.status, 404, "only listed names");
+
+    // the ДСП container: its entries, only to a token with `dsp`
+    let sid = secret["id"].as_u64().unwrap();
+    let entries = secret["files"].as_array().unwrap();
+    let passport = entries.iter().find(|f| f["role"] == "passport").unwrap();
+    assert!(passport["container"]
+        .as_str()
+        .unwrap()
+        .ends_with(".edc.zip"));
+    let doc = entries.iter().find(|f| f["role"] == "document").unwrap();
+    let doc_path = format!(
+        "/api/v1/appeals/{sid}/files/{}",
+        segment(doc["name"].as_str().unwrap())
+    );
+    let refused = get(port, &doc_path, &reader, &[]);
+    assert_eq!(refused.status, 403);
+    assert!(json(&refused)["detail"].as_str().unwrap().contains("dsp"));
+    let r = get(port, &doc_path, &dsp, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        sha256(&r.body),
+        doc["sha256"].as_str().unwrap(),
+        "the entry as inflated"
+    );
+
+    // a file changed in the archive after it arrived: cut off, never served whole
+    let at = archived(&env.state, "cover-letter.pdf");
+    let mut bytes = fs::read(&at).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&at, &bytes).unwrap();
+    let r = get(
+        port,
+        &format!("/api/v1/appeals/{id}/files/cover-letter.pdf"),
+        &reader,
+        &[],
+    );
+    assert!(
+        r.body.len() < bytes.len(),
+        "the changed file must not arrive whole"
+    );
+    assert!(service.stop().success());
+}
