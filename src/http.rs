@@ -572,24 +572,33 @@ fn refusal(state: &HttpState, headers: &HeaderMap, need: Need) -> Option<Respons
 
 /// The body of `POST /api/v1/appeals/{id}/events`: a step of consideration, as a command
 /// file carries it (its own type: not the journal's). It never names a path — no host path
-/// crosses the HTTP API; an answer file comes in the body itself: `file_name` and
-/// `file_base64` (at most `limits.max_answer_bytes`).
+/// crosses the HTTP API; a file (the answer, the extension or redirect letter) comes in the
+/// request itself, at most `limits.max_answer_bytes`: as `file_name` + `file_base64` in the
+/// JSON, or as `multipart/form-data` with the part `event` (the step as JSON) and the part
+/// `file` (its `filename` the file's name).
 struct EventBody {
     step: control::Step,
     file: Option<(String, Vec<u8>)>,
 }
 
 impl EventBody {
+    /// The body by its content type.
+    async fn read(headers: &HeaderMap, raw: axum::body::Bytes, max: u64) -> Result<Self, String> {
+        let kind = headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json");
+        match kind.starts_with("multipart/form-data") {
+            true => Self::from_form(kind, raw, max).await,
+            false => Self::parse(&raw, max),
+        }
+    }
+
     fn parse(bytes: &[u8], max: u64) -> Result<EventBody, String> {
         let mut v: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
         let object = v.as_object_mut().ok_or("the body is a JSON object")?;
         let (name, content) = (object.remove("file_name"), object.remove("file_base64"));
-        let step: control::Step =
-            serde_json::from_value(v).map_err(|e| format!("not a step: {e}"))?;
-        if step.file().is_some() {
-            return Err(NO_PATHS.into());
-        }
         let file = match (name, content) {
             (None, None) => None,
             (Some(serde_json::Value::String(n)), Some(serde_json::Value::String(b64))) => {
@@ -599,6 +608,51 @@ impl EventBody {
                 return Err("an answer file needs both file_name and file_base64 (strings)".into())
             }
         };
+        Self::checked(v, file)
+    }
+
+    async fn from_form(kind: &str, raw: axum::body::Bytes, max: u64) -> Result<Self, String> {
+        use axum::extract::{FromRequest, Multipart};
+        let request = axum::http::Request::builder()
+            .header(axum::http::header::CONTENT_TYPE, kind)
+            .body(axum::body::Body::from(raw))
+            .map_err(|e| e.to_string())?;
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| e.body_text())?;
+        let bad = |e: axum::extract::multipart::MultipartError| format!("multipart: {e}");
+        let (mut step, mut file) = (None, None);
+        while let Some(part) = form.next_field().await.map_err(bad)? {
+            match part.name() {
+                Some("event") => step = Some(part.bytes().await.map_err(bad)?),
+                Some("file") => {
+                    let name = part.file_name().ok_or("the part \"file\" needs a filename")?;
+                    let name = name.to_string();
+                    let bytes = part.bytes().await.map_err(bad)?;
+                    if bytes.len() as u64 > max {
+                        return Err(too_large(max));
+                    }
+                    file = Some((name, bytes.to_vec()));
+                }
+                other => {
+                    return Err(format!(
+                        "unknown part {other:?}: the parts are \"event\" (the step as JSON) and \"file\""
+                    ))
+                }
+            }
+        }
+        let step = step.ok_or("the part \"event\" (the step as JSON) is missing")?;
+        let v = serde_json::from_slice(&step).map_err(|e| format!("event: not JSON: {e}"))?;
+        Self::checked(v, file)
+    }
+
+    /// The step (no path in it; a file only for the steps that take one).
+    fn checked(v: serde_json::Value, file: Option<(String, Vec<u8>)>) -> Result<Self, String> {
+        let step: control::Step =
+            serde_json::from_value(v).map_err(|e| format!("not a step: {e}"))?;
+        if step.file().is_some() {
+            return Err(NO_PATHS.into());
+        }
         if file.is_some() && matches!(step, control::Step::ExecutorAssigned { .. }) {
             return Err(
                 "only «answered», «extended» and «redirected» take a file (the answer, the extension or the redirect letter)".into(),
@@ -606,24 +660,37 @@ impl EventBody {
         }
         Ok(EventBody { step, file })
     }
+
+    /// What the idempotency key binds, whatever the form it came in: the step, the file's
+    /// name and digest.
+    fn canonical(&self) -> Vec<u8> {
+        let file = self
+            .file
+            .as_ref()
+            .map(|(name, bytes)| (name, hex::encode(Sha256::digest(bytes))));
+        serde_json::to_vec(&(&self.step, file)).unwrap_or_default()
+    }
+}
+
+fn too_large(max: u64) -> String {
+    format!("the file is larger than limits.max_answer_bytes ({max} bytes)")
 }
 
 /// A file sent as base64, at most `max` bytes once decoded.
 fn decode_file(b64: &str, max: u64) -> Result<Vec<u8>, String> {
-    let too_large = || format!("the file is larger than limits.max_answer_bytes ({max} bytes)");
     if (b64.len() as u64) > max.saturating_mul(4) / 3 + 4 {
-        return Err(too_large());
+        return Err(too_large(max));
     }
     let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim())
         .map_err(|e| format!("file_base64: {e}"))?;
     match bytes.len() as u64 > max {
-        true => Err(too_large()),
+        true => Err(too_large(max)),
         false => Ok(bytes),
     }
 }
 
 /// What a body naming a path is told.
-const NO_PATHS: &str = "the API takes no file path: send the answer file in the body as \"file_name\" and \"file_base64\" (at most limits.max_answer_bytes), or attach it on the gateway host with `medo-gateway appeals event ID answered --result R --file FILE`";
+const NO_PATHS: &str = "the API takes no file path: send the answer file in the body as \"file_name\" and \"file_base64\", or as the part \"file\" of a multipart/form-data body (at most limits.max_answer_bytes), or attach it on the gateway host with `medo-gateway appeals event ID answered --result R --file FILE`";
 
 async fn event(
     State(state): State<Arc<HttpState>>,
@@ -631,14 +698,17 @@ async fn event(
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> Response {
-    let (_, keyed) = match write_access(&state, &headers, b"events", &id, &raw) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    if let Some(r) = refusal(&state, &headers, Need::Write) {
+        return r;
+    }
     let max = state.config.limits.max_answer_bytes;
-    let body = match EventBody::parse(&raw, max) {
+    let body = match EventBody::read(&headers, raw, max).await {
         Ok(b) => b,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    };
+    let (_, keyed) = match write_access(&state, &headers, b"events", &id, &body.canonical()) {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let state_dir = state.config.spool.state_dir.clone();
     queue(&state, keyed, move || {

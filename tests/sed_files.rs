@@ -24,16 +24,40 @@ struct Reply {
 /// `GET path` with a bearer token and extra headers; reads until the server closes (a
 /// connection cut short gives what came).
 fn get(port: u16, path: &str, token: &str, extra: &[(&str, &str)]) -> Reply {
+    send(port, "GET", path, token, extra, None)
+}
+
+/// Any request, with a body of a content type.
+fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: &str,
+    extra: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Reply {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!(
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
          Authorization: Bearer {token}\r\n"
     );
     for (k, v) in extra {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    s.write_all(format!("{req}\r\n").as_bytes()).unwrap();
+    let mut bytes = req.into_bytes();
+    match body {
+        Some((kind, body)) => {
+            let head = format!(
+                "Content-Type: {kind}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            bytes.extend_from_slice(head.as_bytes());
+            bytes.extend_from_slice(body);
+        }
+        None => bytes.extend_from_slice(b"\r\n"),
+    }
+    s.write_all(&bytes).unwrap();
     let mut raw = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
@@ -265,5 +289,113 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
         r.body.len() < bytes.len(),
         "the changed file must not arrive whole"
     );
+    assert!(service.stop().success());
+}
+
+/// A `multipart/form-data` body: the part `event` (JSON) and, if given, the part `file`.
+fn form(boundary: &str, event: &str, file: Option<(&str, &[u8])>) -> Vec<u8> {
+    let mut b = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"event\"\r\n\
+         Content-Type: application/json\r\n\r\n{event}\r\n"
+    )
+    .into_bytes();
+    if let Some((name, bytes)) = file {
+        b.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+                 Content-Type: application/pdf\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        b.extend_from_slice(bytes);
+        b.extend_from_slice(b"\r\n");
+    }
+    b.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    b
+}
+
+/// Issue 16, item 2: a step's file as `multipart/form-data`; a retry with another boundary
+/// is the same request (replayed), another file under the same key a conflict.
+#[test]
+fn a_step_takes_its_file_as_multipart_form_data() {
+    let env = Env::new();
+    let port = free_port();
+    let (token, toml) = client(&env, "delo", "read,write");
+    env.add_sections(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\n[limits]\nmax_answer_bytes = 4096\n[api]\n{toml}"
+    ));
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    let service = Service::start(&env);
+    wait_http(port);
+    let path = "/api/v1/appeals/1/events";
+    let post = |boundary: &str, key: &str, event: &str, file: Option<(&str, &[u8])>| {
+        let kind = format!("multipart/form-data; boundary={boundary}");
+        let body = form(boundary, event, file);
+        send(
+            port,
+            "POST",
+            path,
+            &token,
+            &[("Idempotency-Key", key)],
+            Some((&kind, &body)),
+        )
+    };
+    let answer = r#"{"step":"answered","result":"explained"}"#;
+    let pdf: &[u8] = b"%PDF-1.4 multipart answer";
+    let r = post("b1", "k1", answer, Some(("Ответ заявителю.pdf", pdf)));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let r = post(
+        "another-boundary",
+        "k1",
+        answer,
+        Some(("Ответ заявителю.pdf", pdf)),
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(json(&r)["replayed"], true, "the same request, framed anew");
+    let r = post(
+        "b2",
+        "k1",
+        answer,
+        Some(("Ответ заявителю.pdf", b"%PDF-1.4 other")),
+    );
+    assert_eq!(r.status, 409, "another file under the same key");
+    assert_eq!(
+        env.records_of_kind("appeal_progress").len(),
+        1,
+        "applied once"
+    );
+    assert_eq!(
+        fs::read(env.state.join("answers/1/Ответ заявителю.pdf")).unwrap(),
+        pdf
+    );
+    let refused = [
+        (
+            post(
+                "b3",
+                "k2",
+                r#"{"step":"executor-assigned","executor":"Иванов"}"#,
+                Some(("a.pdf", pdf)),
+            ),
+            "take a file",
+        ),
+        (
+            post("b4", "k3", answer, Some(("../x.pdf", pdf))),
+            "имя файла",
+        ),
+        (
+            post("b5", "k4", answer, Some(("big.pdf", &[b'%'; 5000]))),
+            "max_answer_bytes",
+        ),
+    ];
+    for (r, why) in &refused {
+        let detail = json(r)["detail"].as_str().unwrap_or_default().to_string();
+        assert!(r.status == 400 || r.status == 422, "{}: {detail}", r.status);
+        assert!(detail.contains(why), "{why}: {detail}");
+    }
+    let kind = "multipart/form-data; boundary=x";
+    let r = send(port, "POST", path, &token, &[], Some((kind, b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n\r\n%PDF\r\n--x--\r\n")));
+    assert_eq!(r.status, 400);
+    assert!(json(&r)["detail"].as_str().unwrap().contains("\"event\""));
     assert!(service.stop().success());
 }
