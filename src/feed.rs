@@ -64,7 +64,8 @@ pub fn numbered_cursor(text: &str, tag: char) -> Option<u64> {
         return Some(0);
     }
     let digits = text.strip_prefix(tag)?;
-    if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // at most 19 digits: always a u64, so the cursor's syntax alone says whether it is one
+    if digits.is_empty() || digits.len() > 19 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     digits.parse().ok()

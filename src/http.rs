@@ -145,30 +145,109 @@ pub enum Surface {
     Public,
 }
 
-/// The routes of a surface.
+/// A route: its method, path and handler (one table, so the OpenAPI document can be checked
+/// against what is served).
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub surface: Surface,
+    handler: axum::routing::MethodRouter<Arc<HttpState>>,
+}
+
+/// Every route: the public surface's, then the operators' (which serve the public ones too).
+pub fn routes(body_limit: usize) -> Vec<Route> {
+    use Surface::{Operators as O, Public as P};
+    let route = |method, path, surface, handler| Route {
+        method,
+        path,
+        surface,
+        handler,
+    };
+    vec![
+        route("GET", "/healthz", P, get(|| async { "ok" })),
+        route("GET", "/api/v1/status", P, get(status)),
+        route("GET", "/", O, get(dashboard)),
+        route("GET", "/metrics", O, get(metrics)),
+        route("GET", "/api/v1/openapi.json", O, get(openapi)),
+        route("GET", "/api/v1/changes", O, get(changes)),
+        route("GET", "/api/v1/appeals", O, get(appeals_page)),
+        route("GET", "/api/v1/appeals/{id}", O, get(appeal_one)),
+        route(
+            "GET",
+            "/api/v1/appeals/{id}/files/{name}",
+            O,
+            get(appeal_file),
+        ),
+        route(
+            "POST",
+            "/api/v1/appeals/{id}/registration",
+            O,
+            post(registration),
+        ),
+        route("POST", "/api/v1/appeals/{id}/refusal", O, post(refusal_of)),
+        route(
+            "POST",
+            "/api/v1/appeals/{id}/events",
+            O,
+            post(event).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+        ),
+    ]
+}
+
+/// The routes of a surface; every error answered as problem details.
 pub fn router(state: Arc<HttpState>, surface: Surface) -> Router {
     // a step with the largest answer file in base64, and room for the rest
     let body_limit = (state.config.limits.max_answer_bytes as usize / 3 + 1) * 4 + 64 * 1024;
-    let public = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/status", get(status));
-    let routes = match surface {
-        Surface::Public => public,
-        Surface::Operators => public
-            .route("/", get(dashboard))
-            .route("/metrics", get(metrics))
-            .route("/api/v1/changes", get(changes))
-            .route("/api/v1/appeals", get(appeals_page))
-            .route("/api/v1/appeals/{id}", get(appeal_one))
-            .route("/api/v1/appeals/{id}/files/{name}", get(appeal_file))
-            .route("/api/v1/appeals/{id}/registration", post(registration))
-            .route("/api/v1/appeals/{id}/refusal", post(refusal_of))
-            .route(
-                "/api/v1/appeals/{id}/events",
-                post(event).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
-            ),
+    routes(body_limit)
+        .into_iter()
+        .filter(|r| surface == Surface::Operators || r.surface == Surface::Public)
+        .fold(Router::new(), |router, r| router.route(r.path, r.handler))
+        .layer(axum::middleware::map_response(problems))
+        .with_state(state)
+}
+
+/// The OpenAPI document (`docs/openapi.yaml`, built in), as JSON.
+pub fn openapi_document() -> &'static serde_json::Value {
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        yaml_serde::from_str(include_str!("../docs/openapi.yaml"))
+            .expect("docs/openapi.yaml is valid YAML (checked by the tests)")
+    });
+    &DOCUMENT
+}
+
+async fn openapi() -> Response {
+    Json(openapi_document()).into_response()
+}
+
+/// Any error response that is not problem details yet — axum's own rejections (plain text),
+/// an unknown route or method (no body) — becomes one, its text the detail; its other headers
+/// (`Allow`, `Retry-After`) kept.
+async fn problems(response: Response) -> Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let status = response.status();
+    let done = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v == "application/problem+json");
+    if status.as_u16() < 400 || done {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let detail = match text.is_empty() {
+        true => status.canonical_reason().unwrap_or("error").to_string(),
+        false => text,
     };
-    routes.with_state(state)
+    let mut problem = error(status, &detail);
+    for (name, value) in &parts.headers {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            problem.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    problem
 }
 
 async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
@@ -232,7 +311,10 @@ async fn changes(
         );
     };
     let journal = crate::spool::Layout::new(&state.config.spool).journal;
-    let limit = q.limit.unwrap_or(100);
+    let limit = match page_size(q.limit, crate::feed::MAX_LIMIT) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let page = tokio::task::spawn_blocking(move || {
         let durable = store
             .applied_seq()
@@ -245,6 +327,18 @@ async fn changes(
         Ok(Ok(page)) => Json(page).into_response(),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("journal: {e}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A page's `limit`: 100 when absent, otherwise 1 to `max` (more is an error, not a clamp).
+#[allow(clippy::result_large_err)]
+fn page_size(limit: Option<usize>, max: usize) -> Result<usize, Response> {
+    match limit.unwrap_or(100) {
+        n if (1..=max).contains(&n) => Ok(n),
+        _ => Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("limit: from 1 to {max}"),
+        )),
     }
 }
 
@@ -291,7 +385,10 @@ async fn appeals_page(
         );
     };
     let config = state.config.clone();
-    let limit = q.limit.unwrap_or(100);
+    let limit = match page_size(q.limit, api::MAX_LIMIT) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
     let page = tokio::task::spawn_blocking(move || {
         let scanned = store.appeals_after(after, api::MAX_SCAN)?;
         Ok::<_, crate::store::StoreError>(api::page(&scanned, after, &filter, limit, &config))
@@ -626,8 +723,7 @@ impl EventBody {
             match part.name() {
                 Some("event") => step = Some(part.bytes().await.map_err(bad)?),
                 Some("file") => {
-                    let name = part.file_name().ok_or("the part \"file\" needs a filename")?;
-                    let name = name.to_string();
+                    let name = part.file_name().unwrap_or(UNNAMED).to_string();
                     let bytes = part.bytes().await.map_err(bad)?;
                     if bytes.len() as u64 > max {
                         return Err(too_large(max));
@@ -646,17 +742,12 @@ impl EventBody {
         Self::checked(v, file)
     }
 
-    /// The step (no path in it; a file only for the steps that take one).
+    /// The step (no path in it).
     fn checked(v: serde_json::Value, file: Option<(String, Vec<u8>)>) -> Result<Self, String> {
         let step: control::Step =
             serde_json::from_value(v).map_err(|e| format!("not a step: {e}"))?;
         if step.file().is_some() {
             return Err(NO_PATHS.into());
-        }
-        if file.is_some() && matches!(step, control::Step::ExecutorAssigned { .. }) {
-            return Err(
-                "only «answered», «extended» and «redirected» take a file (the answer, the extension or the redirect letter)".into(),
-            );
         }
         Ok(EventBody { step, file })
     }
@@ -672,6 +763,9 @@ impl EventBody {
     }
 }
 
+/// The name a `file` part without a `filename` is sent under.
+const UNNAMED: &str = "document.pdf";
+
 fn too_large(max: u64) -> String {
     format!("the file is larger than limits.max_answer_bytes ({max} bytes)")
 }
@@ -681,8 +775,12 @@ fn decode_file(b64: &str, max: u64) -> Result<Vec<u8>, String> {
     if (b64.len() as u64) > max.saturating_mul(4) / 3 + 4 {
         return Err(too_large(max));
     }
-    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64.trim())
-        .map_err(|e| format!("file_base64: {e}"))?;
+    // standard alphabet and padding; the unused bits of the last symbol are not judged
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    let bytes = base64::Engine::decode(&engine, b64).map_err(|e| format!("file_base64: {e}"))?;
     match bytes.len() as u64 > max {
         true => Err(too_large(max)),
         false => Ok(bytes),
@@ -706,6 +804,10 @@ async fn event(
         Ok(b) => b,
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
+    if body.file.is_some() && matches!(body.step, control::Step::ExecutorAssigned { .. }) {
+        let why = "only «answered», «extended» and «redirected» take a file (the answer, the extension or the redirect letter)";
+        return error(StatusCode::UNPROCESSABLE_ENTITY, why);
+    }
     let (_, keyed) = match write_access(&state, &headers, b"events", &id, &body.canonical()) {
         Ok(x) => x,
         Err(r) => return r,
@@ -1007,6 +1109,35 @@ async fn connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Item 5: the routes served and the operations `docs/openapi.yaml` documents are the
+    /// same set; every operation documents its errors as problem details.
+    #[test]
+    fn the_routes_and_the_openapi_document_agree() {
+        let doc = openapi_document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut documented = std::collections::BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                if method == "parameters" {
+                    continue;
+                }
+                documented.insert((method.to_uppercase(), path.clone()));
+                let responses = op["responses"].as_object().unwrap();
+                let open = op["security"].as_array().is_some_and(|s| s.is_empty());
+                for needed in ["401", "403"] {
+                    assert!(open || responses.contains_key(needed), "{path}: {needed}");
+                }
+            }
+        }
+        let served: std::collections::BTreeSet<_> = routes(0)
+            .iter()
+            .map(|r| (r.method.to_string(), r.path.to_string()))
+            .collect();
+        assert_eq!(served, documented);
+        let problem = &doc["components"]["responses"]["NotFound"]["content"];
+        assert!(problem["application/problem+json"].is_object());
+    }
 
     #[test]
     fn a_number_locks_after_wrong_pins_and_opens_a_minute_after_the_last() {

@@ -498,7 +498,7 @@ fn an_answer_file_comes_in_the_body() {
     let (code, text) = post(
         r#"{"step":"executor-assigned","executor":"Петров","file_name":"a.pdf","file_base64":"JVBERi0xLjQgYW5zd2Vy"}"#,
     );
-    assert_eq!(code, 400, "{text}");
+    assert_eq!(code, 422, "{text}");
     let (code, text) = post(
         r#"{"step":"redirected","to":"Минтруд России","file_name":"letter.docx","file_base64":"UEsDBA=="}"#,
     );

@@ -9,7 +9,7 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::env::{free_port, Env, Service};
 use sha2::{Digest, Sha256};
@@ -104,14 +104,6 @@ fn client(env: &Env, name: &str, scopes: &str) -> (String, String) {
     (lines[1].trim().to_string(), lines[at..].join("\n") + "\n")
 }
 
-fn wait_http(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "HTTP did not come up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Percent-encodes a path segment.
 fn segment(name: &str) -> String {
     name.bytes()
@@ -183,7 +175,7 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
     restricted_container(&env);
     env.once();
     let service = Service::start(&env);
-    wait_http(port);
+    common::wait_http(port);
     let list = json(&get(port, "/api/v1/appeals", &reader, &[]));
     let items = list["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{list}");
@@ -327,7 +319,7 @@ fn a_step_takes_its_file_as_multipart_form_data() {
     env.drop_sample("urog-appeal-2.2", "a");
     env.once();
     let service = Service::start(&env);
-    wait_http(port);
+    common::wait_http(port);
     let path = "/api/v1/appeals/1/events";
     let post = |boundary: &str, key: &str, event: &str, file: Option<(&str, &[u8])>| {
         let kind = format!("multipart/form-data; boundary={boundary}");

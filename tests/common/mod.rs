@@ -290,3 +290,12 @@ pub fn all_messages(format: Format) -> Vec<(&'static str, Message)> {
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_medo-gateway"))
 }
+
+/// Waits (at most 10 s) until something listens on the local `port`.
+pub fn wait_http(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "HTTP did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
