@@ -67,6 +67,10 @@ struct RawClient {
     token_sha256: String,
     #[serde(default)]
     scopes: Vec<String>,
+    #[serde(default)]
+    webhook_url: Option<String>,
+    #[serde(default)]
+    webhook_secret_file: Option<PathBuf>,
 }
 
 /// What an API client may do.
@@ -102,6 +106,44 @@ pub struct ApiClient {
     pub name: String,
     pub token_sha256: [u8; 32],
     pub scopes: Scopes,
+    /// Changes pushed to the СЭД as they happen (optional; the feed stays the source of truth).
+    pub webhook: Option<Webhook>,
+}
+
+/// A client's webhook: each change of the feed POSTed to `url`, signed with the secret in
+/// `secret_file` (read at start; `X-Medo-Signature: sha256=<HMAC>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    pub secret_file: PathBuf,
+}
+
+/// `webhook_url` and `webhook_secret_file`: both or neither; an http(s) URL; the `read` scope
+/// (a change is what the feed shows).
+fn webhook(
+    name: &str,
+    url: Option<String>,
+    secret: Option<PathBuf>,
+    scopes: Scopes,
+) -> Result<Option<Webhook>, String> {
+    let at = |what: &str| format!("api.clients {name:?}: {what}");
+    match (url, secret) {
+        (None, None) => Ok(None),
+        (Some(url), Some(secret_file)) => {
+            let url = url.trim().to_string();
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            if !scheme_ok || url.len() <= "https://".len() {
+                return Err(at("webhook_url must be an http:// or https:// URL"));
+            }
+            if !scopes.read {
+                return Err(at(
+                    "a webhook sends what the feed shows: it needs the read scope",
+                ));
+            }
+            Ok(Some(Webhook { url, secret_file }))
+        }
+        _ => Err(at("webhook_url and webhook_secret_file go together")),
+    }
 }
 
 /// The `[[api.clients]]`, checked: unique names, 64-hex token digests, known scopes.
@@ -119,10 +161,12 @@ fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, String> {
                 format!("api.clients {name:?}: token_sha256 must be 64 hex digits (`medo-gateway api token {name}` prints one)")
             })?;
         let scopes = Scopes::parse(&c.scopes).map_err(|e| format!("api.clients {name:?}: {e}"))?;
+        let webhook = webhook(&name, c.webhook_url, c.webhook_secret_file, scopes)?;
         clients.push(ApiClient {
             name,
             token_sha256: digest,
             scopes,
+            webhook,
         });
     }
     Ok(clients)

@@ -17,6 +17,36 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// The webhooks, each with how it fares (a failing one in red, with since when and why).
+fn webhooks_table(
+    h: &mut String,
+    hooks: &std::collections::BTreeMap<String, crate::webhooks::HookStatus>,
+) {
+    if hooks.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Веб-хуки СЭД</h2><table id=\"webhooks\"><tr><th>клиент</th><th>доставлено</th><th>неудачных попыток</th><th>состояние</th></tr>");
+    for (client, s) in hooks {
+        let state = match (&s.failing_since, &s.last_error) {
+            (Some(since), why) => format!(
+                "не доставляется с {since}: {} — повторяется",
+                why.as_deref().unwrap_or("")
+            ),
+            (None, _) => "доставляется".to_string(),
+        };
+        let _ = write!(
+            h,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if s.failing_since.is_some() { "bad" } else { "" },
+            esc(client),
+            s.delivered,
+            s.failures,
+            esc(&state)
+        );
+    }
+    h.push_str("</table>");
+}
+
 /// Renders the page; `query` searches appeals by any of their numbers.
 /// `store`: the running service's index — the spool section then costs the same whatever
 /// the history; without it the journal is walked.
@@ -25,6 +55,7 @@ pub fn page(
     book: &dyn Appeals,
     store: Option<&crate::store::Store>,
     query: Option<&str>,
+    webhooks: &std::collections::BTreeMap<String, crate::webhooks::HookStatus>,
 ) -> String {
     let today = operator::today(config);
     let mut h = String::from("<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>medo-gateway</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.bad{color:#b00}</style></head><body>");
@@ -33,6 +64,7 @@ pub fn page(
         "<h1>medo-gateway — {}</h1>",
         esc(&config.sender.organization)
     );
+    webhooks_table(&mut h, webhooks);
     // spool
     let listed = match store {
         Some(store) => spoolview::live_items(config, store),

@@ -87,6 +87,8 @@ pub struct HttpState {
     /// The operators' listener is bound to a loopback address (then the dashboard and
     /// `/metrics` need no token).
     pub loopback: bool,
+    /// The clients' webhooks, as they fare.
+    pub webhooks: crate::webhooks::Statuses,
 }
 
 impl HttpState {
@@ -106,6 +108,7 @@ impl HttpState {
                     write: true,
                     dsp: false,
                 },
+                webhook: None,
             });
         }
         HttpState {
@@ -117,6 +120,7 @@ impl HttpState {
             limiter: Mutex::new(HashMap::new()),
             pins: Mutex::new(PinGuard::default()),
             loopback: true,
+            webhooks: Default::default(),
         }
     }
 
@@ -254,7 +258,13 @@ async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Res
     if let Some(r) = operators_only(&state, &headers) {
         return r;
     }
-    let body = state.metrics.read().expect("metrics lock").render();
+    let mut body = state.metrics.read().expect("metrics lock").render();
+    let hooks = state
+        .webhooks
+        .lock()
+        .expect("webhook statuses lock")
+        .clone();
+    body.push_str(&crate::metrics::render_webhooks(&hooks));
     let text = [(
         axum::http::header::CONTENT_TYPE,
         "text/plain; version=0.0.4",
@@ -526,11 +536,17 @@ async fn dashboard(
     let state = state.clone();
     // the page reads the journal and folders: off the async threads
     let html = tokio::task::spawn_blocking(move || {
+        let hooks = state
+            .webhooks
+            .lock()
+            .expect("webhook statuses lock")
+            .clone();
         crate::dashboard::page(
             &state.config,
             state.book.as_ref(),
             state.store.as_ref(),
             q.q.as_deref(),
+            &hooks,
         )
     })
     .await

@@ -34,4 +34,5 @@ pub mod spoolview;
 pub mod sstu;
 pub mod store;
 pub mod urog;
+pub mod webhooks;
 pub mod wire;

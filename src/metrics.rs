@@ -200,6 +200,46 @@ impl Metrics {
     }
 }
 
+/// The webhooks' series: deliveries, failed tries, and whether each is failing now (labelled
+/// by client name; nothing when no webhook is configured).
+pub fn render_webhooks(
+    hooks: &std::collections::BTreeMap<String, crate::webhooks::HookStatus>,
+) -> String {
+    let mut s = String::new();
+    if hooks.is_empty() {
+        return s;
+    }
+    type Value = fn(&crate::webhooks::HookStatus) -> u64;
+    let series: [(&str, &str, &str, Value); 3] = [
+        (
+            "medo_webhook_delivered_total",
+            "Changes a СЭД's webhook took (2xx).",
+            "counter",
+            |h| h.delivered,
+        ),
+        (
+            "medo_webhook_failures_total",
+            "Webhook tries that failed (retried with back-off).",
+            "counter",
+            |h| h.failures,
+        ),
+        (
+            "medo_webhook_failing",
+            "1 while a webhook's delivery is being retried.",
+            "gauge",
+            |h| u64::from(h.failing_since.is_some()),
+        ),
+    ];
+    for (name, help, kind, value) in series {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (client, h) in hooks {
+            let client = client.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(s, "{name}{{client=\"{client}\"}} {}", value(h));
+        }
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -889,12 +889,14 @@ async fn start_http(
     metrics: std::sync::Arc<std::sync::RwLock<crate::metrics::Metrics>>,
 ) -> Result<Vec<Listener>, GatewayError> {
     use crate::http::Surface;
+    let webhooks = crate::webhooks::Statuses::default();
+    let mut listeners = start_webhooks(config, &store, &webhooks)?;
     let surfaces = [
         (config.http_listen, Surface::Operators),
         (config.http_public_listen, Surface::Public),
     ];
     if surfaces.iter().all(|(a, _)| a.is_none()) {
-        return Ok(Vec::new());
+        return Ok(listeners);
     }
     let token = match &config.api_token_file {
         Some(f) => std::fs::read_to_string(f)
@@ -906,8 +908,8 @@ async fn start_http(
     };
     let mut state = crate::http::HttpState::new(config.clone(), store, metrics, token);
     state.loopback = config.http_listen.is_none_or(|a| a.ip().is_loopback());
+    state.webhooks = webhooks;
     let state = std::sync::Arc::new(state);
-    let mut listeners = Vec::new();
     for (address, surface) in surfaces {
         let Some(address) = address else { continue };
         let listener = tokio::net::TcpListener::bind(address)
@@ -921,6 +923,26 @@ async fn start_http(
         listeners.push((tx, tokio::spawn(serving)));
     }
     Ok(listeners)
+}
+
+/// Starts one task per client webhook (`crate::webhooks`), stopped like the listeners.
+fn start_webhooks(
+    config: &Config,
+    store: &Store,
+    statuses: &crate::webhooks::Statuses,
+) -> Result<Vec<Listener>, GatewayError> {
+    let hooks = crate::webhooks::Hook::all(config).map_err(GatewayError::Other)?;
+    let mut running = Vec::new();
+    for hook in hooks {
+        tracing::info!(client = %hook.client, "webhook on");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let stopped = async {
+            let _ = rx.await;
+        };
+        let task = crate::webhooks::run(hook, store.clone(), statuses.clone(), stopped);
+        running.push((tx, tokio::spawn(task)));
+    }
+    Ok(running)
 }
 
 /// Whether hashing a claimed folder failed because of the package itself (its files cannot
