@@ -612,3 +612,27 @@ fn documents(raw: RawDocuments) -> DocumentsConfig {
         kind_ids: raw.kind_ids,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhook_needs_its_secret_an_http_url_and_the_read_scope() {
+        let read = Scopes::parse(&["read".into()]).unwrap();
+        let url = || Some("https://sed.local/hook".to_string());
+        let secret = || Some(PathBuf::from("/etc/s"));
+        assert!(webhook("d", None, None, read).unwrap().is_none());
+        assert!(webhook("d", url(), secret(), read).unwrap().is_some());
+        for (u, s, scopes, why) in [
+            (url(), None, read, "go together"),
+            (None, secret(), read, "go together"),
+            (Some("ftp://x".into()), secret(), read, "http"),
+            (Some("https://".into()), secret(), read, "http"),
+            (url(), secret(), Scopes::default(), "read scope"),
+        ] {
+            let e = webhook("d", u, s, scopes).unwrap_err();
+            assert!(e.contains(why) && e.contains("\"d\""), "{e}");
+        }
+    }
+}
