@@ -554,6 +554,16 @@ pub trait Appeals {
     /// Every appeal, oldest first (operator commands and exports; the service uses the
     /// bounded walks below).
     fn all(&self) -> Vec<Appeal>;
+    /// Up to `max` appeals after the id `after`, in id order (a page of the operator's list).
+    fn after(&self, after: u64, max: usize) -> Vec<Appeal> {
+        let mut out = Vec::new();
+        self.each(&mut |a| {
+            if a.id > after && out.len() < max {
+                out.push(a.clone());
+            }
+        });
+        out
+    }
     /// Visits every appeal, oldest first, without collecting copies of them all.
     fn each(&self, visit: &mut dyn FnMut(&Appeal)) {
         for a in self.all() {
@@ -826,6 +836,11 @@ impl Appeals for AppealBook {
     }
     fn each(&self, visit: &mut dyn FnMut(&Appeal)) {
         self.appeals.values().for_each(visit);
+    }
+    fn after(&self, after: u64, max: usize) -> Vec<Appeal> {
+        let from = after.saturating_add(1);
+        let range = self.appeals.range(from..).take(max);
+        range.map(|(_, a)| a.clone()).collect()
     }
     fn recent(&self, n: usize) -> Vec<Appeal> {
         self.appeals.values().rev().take(n).cloned().collect()

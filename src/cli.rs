@@ -17,6 +17,7 @@ use crate::gateway::{self, GatewayError};
 use crate::inspect::inspect;
 use crate::journal;
 use crate::operator;
+use crate::operator_view;
 use crate::samples::{self, Parties};
 use crate::spool::{self, Layout, SpoolError};
 use crate::spoolview;
@@ -142,6 +143,15 @@ pub enum AppealsCommand {
         /// JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Rows per page (the next page: `--after` the id the note names).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        limit: u64,
+        /// Start after this appeal id.
+        #[arg(long, value_name = "ID", default_value_t = 0)]
+        after: u64,
+        /// Every appeal, not a page.
+        #[arg(long, conflicts_with_all = ["limit", "after"])]
+        all: bool,
     },
     /// Show one appeal: status, numbers, deadlines, signatures, history.
     /// ID: our registration number, the УРОГ number (A26-… or А26-…), or the internal id.
@@ -576,38 +586,52 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     }
 }
 
+/// `appeals list` / `show`: from the running service, else the store caught up, else the
+/// journal folded ([`operator_view`]).
+fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCode, String> {
+    let layout = Layout::new(&config.spool);
+    let answer = match operator_view::ask(&layout, query) {
+        Some(answer) => answer?,
+        None => match operator_view::store_view(&layout) {
+            Some((_lock, store)) => {
+                let secret = operator::pin_secret(config);
+                operator_view::answer(query, &store, config, secret.as_deref())?
+            }
+            None => {
+                let book = operator::load(config)?;
+                let secret = operator::pin_secret(config);
+                operator_view::answer(query, &book, config, secret.as_deref())?
+            }
+        },
+    };
+    print!("{}", answer.stdout);
+    if let Some(note) = answer.note {
+        eprintln!("{note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, String> {
-    let today = operator::today(&config);
     match command {
         AppealsCommand::List {
             overdue,
             due_within,
             json,
+            limit,
+            after,
+            all,
         } => {
-            let book = operator::load(&config)?;
-            let rows = operator::list(&book, &config, today, overdue, due_within);
-            if json {
-                print_json(&rows);
-            } else {
-                print!("{}", operator::table(&rows));
-            }
-            Ok(ExitCode::SUCCESS)
+            let query = operator_view::Query::List {
+                overdue,
+                due_within,
+                after,
+                limit: (!all).then_some(limit as usize),
+                json,
+            };
+            print_answer(&config, &query)
         }
         AppealsCommand::Show { id, json, pin } => {
-            let book = operator::load(&config)?;
-            let appeal = book.find(&id)?;
-            let secret = if pin {
-                operator::pin_secret(&config)
-            } else {
-                None
-            };
-            let details = operator::details(&appeal, &book, &config, today, secret.as_deref());
-            if json {
-                print_json(&details);
-            } else {
-                print!("{}", operator::show_text(&details));
-            }
-            Ok(ExitCode::SUCCESS)
+            print_answer(&config, &operator_view::Query::Show { id, json, pin })
         }
         AppealsCommand::Register {
             id,

@@ -24,6 +24,7 @@ pub mod journal;
 pub mod metrics;
 pub mod model;
 pub mod operator;
+pub mod operator_view;
 pub mod outbox;
 pub mod parallel;
 pub mod pdf;

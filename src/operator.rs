@@ -116,6 +116,55 @@ pub fn row(a: &Appeal, config: &Config, today: Date) -> Row {
     }
 }
 
+/// Appeals one step of a page reads at a time.
+const PAGE_SCAN: usize = 1_000;
+
+/// A page of `appeals list`: the rows after the appeal `after` (id order) that pass the
+/// filters (as [`list`]), at most `limit`; and the id to continue after, when more follow.
+pub fn page(
+    book: &dyn Appeals,
+    config: &Config,
+    today: Date,
+    (overdue, within): (bool, Option<i64>),
+    after: u64,
+    limit: usize,
+) -> (Vec<Row>, Option<u64>) {
+    let mut rows = Vec::new();
+    let mut last = after;
+    loop {
+        let chunk = book.after(last, (limit + 1).clamp(1, PAGE_SCAN));
+        if chunk.is_empty() {
+            return (rows, None);
+        }
+        for a in &chunk {
+            last = a.id;
+            rows.extend(list_one(a, config, today, overdue, within));
+            if rows.len() == limit {
+                let more = !book.after(last, 1).is_empty();
+                return (rows, more.then_some(last));
+            }
+        }
+    }
+}
+
+/// An appeal's row if it passes the filters of `appeals list`.
+fn list_one(
+    a: &Appeal,
+    config: &Config,
+    today: Date,
+    overdue: bool,
+    within: Option<i64>,
+) -> Option<Row> {
+    let r = row(a, config, today);
+    let due_soon = within.is_none_or(|days| {
+        r.next_due
+            .as_deref()
+            .and_then(parse_date)
+            .is_some_and(|d| d >= today && d <= today + time::Duration::days(days))
+    });
+    ((!overdue || r.overdue) && due_soon).then_some(r)
+}
+
 /// `appeals list`: every appeal, or the overdue ones, or those due within `within` days.
 pub fn list(
     book: &dyn Appeals,
@@ -124,22 +173,8 @@ pub fn list(
     overdue: bool,
     within: Option<i64>,
 ) -> Vec<Row> {
-    let wanted = |r: &Row| {
-        (!overdue || r.overdue)
-            && within.is_none_or(|days| {
-                r.next_due
-                    .as_deref()
-                    .and_then(parse_date)
-                    .is_some_and(|d| d >= today && d <= today + time::Duration::days(days))
-            })
-    };
     let mut rows = Vec::new();
-    book.each(&mut |a| {
-        let r = row(a, config, today);
-        if wanted(&r) {
-            rows.push(r);
-        }
-    });
+    book.each(&mut |a| rows.extend(list_one(a, config, today, overdue, within)));
     rows
 }
 

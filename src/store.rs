@@ -920,6 +920,9 @@ impl Appeals for Store {
     fn appeal(&self, id: u64) -> Option<Appeal> {
         logged("appeal", self.appeal_by_id(id))
     }
+    fn after(&self, after: u64, max: usize) -> Vec<Appeal> {
+        logged("appeals after", self.appeals_after(after, max))
+    }
     fn by_document(&self, uid: &str) -> Option<Appeal> {
         let id = logged("appeal by document", self.index_id(b'd', uid));
         id.and_then(|id| self.appeal(id))

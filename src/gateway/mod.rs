@@ -891,6 +891,7 @@ async fn start_http(
     use crate::http::Surface;
     let webhooks = crate::webhooks::Statuses::default();
     let mut listeners = start_webhooks(config, &store, &webhooks)?;
+    listeners.push(start_operator_socket(config, &store)?);
     let surfaces = [
         (config.http_listen, Surface::Operators),
         (config.http_public_listen, Surface::Public),
@@ -923,6 +924,22 @@ async fn start_http(
         listeners.push((tx, tokio::spawn(serving)));
     }
     Ok(listeners)
+}
+
+/// The operators' local socket (`crate::operator_view`): `appeals list` / `show` answered
+/// from the store while the service runs.
+fn start_operator_socket(config: &Config, store: &Store) -> Result<Listener, GatewayError> {
+    let layout = Layout::new(&config.spool);
+    let listener = crate::operator_view::bind(&layout).map_err(|e| {
+        let path = crate::operator_view::socket(&layout);
+        GatewayError::Other(format!("cannot listen on {}: {e}", path.display()))
+    })?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async {
+        let _ = rx.await;
+    };
+    let task = crate::operator_view::serve(listener, config.clone(), store.clone(), stopped);
+    Ok((tx, tokio::spawn(task)))
 }
 
 /// Starts one task per client webhook (`crate::webhooks`), stopped like the listeners.
@@ -1123,8 +1140,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
     tokio::pin!(shutdown);
     let mut failures = 0u32;
+    // the metrics are read by the HTTP handlers only
+    let publish_metrics =
+        gw.config().http_listen.is_some() || gw.config().http_public_listen.is_some();
     loop {
-        let publish_metrics = !http.is_empty();
         let (back, result) = tokio::task::spawn_blocking(move || {
             let r = gw.pass();
             let m = match (&r, publish_metrics) {
