@@ -7,7 +7,7 @@ mod common;
 use std::fs;
 
 use common::env::{names, Env};
-use common::packages::{address_elsewhere, cp1251_edit, rewrite_container};
+use common::packages::{address_elsewhere, cp1251_edit};
 
 fn list_json(env: &Env, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["appeals", "list", "--json"];
@@ -339,21 +339,7 @@ fn the_sequence_skips_a_number_taken_by_hand() {
 fn a_restricted_container_is_registered_and_flagged() {
     let env = Env::new();
     let dir = env.drop_sample("urog-appeal-2.7.1", "dsp");
-    rewrite_container(
-        &dir,
-        |name, bytes| match name {
-            "passport.xml" => String::from_utf8(bytes)
-                .unwrap()
-                .replace("DC00000000", "DC00000001")
-                .replace(
-                    "Обычная информация",
-                    "Информация ограниченного распространения",
-                )
-                .into_bytes(),
-            _ => bytes,
-        },
-        &[],
-    );
+    common::packages::make_restricted(&dir);
     env.once();
     let rows = list_json(&env, &[]);
     assert_eq!(rows[0]["restricted"], true);

@@ -78,13 +78,10 @@ fn the_example_client_imports_registers_answers_and_survives_kills() {
     }
     let env = Env::new();
     let port = free_port();
-    let out = env.ok(&["api", "token", "delo", "--scopes", "read,write"]);
-    let lines: Vec<&str> = out.lines().collect();
-    let token = lines[1].trim().to_string();
-    let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
+    let (token, client_toml) = env.api_client("delo", "read,write");
     env.add_sections(&format!(
         "[registration]\nmode = \"manual\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{}\n",
-        lines[at..].join("\n")
+        client_toml
     ));
     let pdf = medo_gateway::samples::minimal_pdf("Answer to the applicant");
     fs::write(env.root.path().join("answer.pdf"), &pdf).unwrap();

@@ -56,21 +56,12 @@ fn post_event(port: u16, body: &str) -> (u16, String) {
 
 use common::env::free_port;
 
-/// `api token NAME --scopes …`: the token printed once and the config lines to paste.
-fn new_client(env: &Env, name: &str, scopes: &str) -> (String, String) {
-    let out = env.ok(&["api", "token", name, "--scopes", scopes]);
-    let lines: Vec<&str> = out.lines().collect();
-    let token = lines[1].trim().to_string();
-    let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
-    (token, lines[at..].join("\n") + "\n")
-}
-
 /// Issue 16, item 4: clients with hashed tokens and scopes; errors as problem details.
 #[test]
 fn clients_have_hashed_tokens_and_scopes() {
     let (env, port) = env_with_http(Some("s3cret-token"));
-    let (reader, reader_toml) = new_client(&env, "reader", "read");
-    let (writer, writer_toml) = new_client(&env, "delo", "read,write,dsp");
+    let (reader, reader_toml) = env.api_client("reader", "read");
+    let (writer, writer_toml) = env.api_client("delo", "read,write,dsp");
     assert_eq!(reader.len(), 64);
     assert_ne!(reader, writer, "a fresh token each time");
     env.add_sections(&format!("[api]\n{reader_toml}\n{writer_toml}"));

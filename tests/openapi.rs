@@ -43,13 +43,10 @@ fn every_response_conforms_to_the_openapi_document() {
     };
     let env = Env::new();
     let port = free_port();
-    let out = env.ok(&["api", "token", "delo", "--scopes", "read,write,dsp"]);
-    let lines: Vec<&str> = out.lines().collect();
-    let token = lines[1].trim().to_string();
-    let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
+    let (token, client_toml) = env.api_client("delo", "read,write,dsp");
     env.add_sections(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{}\n",
-        lines[at..].join("\n")
+        client_toml
     ));
     env.drop_sample("urog-appeal-2.2", "a");
     env.drop_sample("urog-appeal-2.7.1", "b");

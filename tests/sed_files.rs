@@ -96,14 +96,6 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// `api token NAME --scopes …`: (token, config lines).
-fn client(env: &Env, name: &str, scopes: &str) -> (String, String) {
-    let out = env.ok(&["api", "token", name, "--scopes", scopes]);
-    let lines: Vec<&str> = out.lines().collect();
-    let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
-    (lines[1].trim().to_string(), lines[at..].join("\n") + "\n")
-}
-
 /// Percent-encodes a path segment.
 fn segment(name: &str) -> String {
     name.bytes()
@@ -142,37 +134,17 @@ fn cyrillic_appeal(env: &Env) {
     }
 }
 
-/// The 2.7.1 sample classified ДСП.
-fn restricted_container(env: &Env) {
-    let d = env.drop_sample("urog-appeal-2.7.1", "dsp");
-    common::packages::rewrite_container(
-        &d,
-        |name, bytes| match name {
-            "passport.xml" => String::from_utf8(bytes)
-                .unwrap()
-                .replace("DC00000000", "DC00000001")
-                .replace(
-                    "Обычная информация",
-                    "Информация ограниченного распространения",
-                )
-                .into_bytes(),
-            _ => bytes,
-        },
-        &[],
-    );
-}
-
 #[test]
 fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
     let env = Env::new();
     let port = free_port();
-    let (reader, reader_toml) = client(&env, "reader", "read");
-    let (dsp, dsp_toml) = client(&env, "delo", "read,write,dsp");
+    let (reader, reader_toml) = env.api_client("reader", "read");
+    let (dsp, dsp_toml) = env.api_client("delo", "read,write,dsp");
     env.add_sections(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{reader_toml}\n{dsp_toml}"
     ));
     cyrillic_appeal(&env);
-    restricted_container(&env);
+    common::packages::make_restricted(&env.drop_sample("urog-appeal-2.7.1", "dsp"));
     env.once();
     let service = Service::start(&env);
     common::wait_http(port);
@@ -312,7 +284,7 @@ fn form(boundary: &str, event: &str, file: Option<(&str, &[u8])>) -> Vec<u8> {
 fn a_step_takes_its_file_as_multipart_form_data() {
     let env = Env::new();
     let port = free_port();
-    let (token, toml) = client(&env, "delo", "read,write");
+    let (token, toml) = env.api_client("delo", "read,write");
     env.add_sections(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[limits]\nmax_answer_bytes = 4096\n[api]\n{toml}"
     ));

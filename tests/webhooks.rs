@@ -155,13 +155,10 @@ fn every_change_is_pushed_signed_in_order_and_retried_across_a_kill() {
     let secret = b"a-secret-shared-with-the-sed";
     let secret_file = env.root.path().join("delo.secret");
     std::fs::write(&secret_file, [secret.as_slice(), b"\n"].concat()).unwrap();
-    let out = env.ok(&["api", "token", "delo", "--scopes", "read"]);
-    let lines: Vec<&str> = out.lines().collect();
-    let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
-    let token = lines[1].trim().to_string();
+    let (token, client_toml) = env.api_client("delo", "read");
     env.add_sections(&format!(
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{}\nwebhook_url = \"http://127.0.0.1:{}/medo\"\nwebhook_secret_file = {secret_file:?}\n",
-        lines[at..].join("\n"),
+        client_toml,
         hook.port
     ));
     let service = Service::start(&env);

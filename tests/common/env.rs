@@ -93,6 +93,16 @@ format = "mirror"
         port
     }
 
+    /// `api token NAME --scopes …`: the token printed once, and the `[[api.clients]]` lines
+    /// to paste.
+    pub fn api_client(&self, name: &str, scopes: &str) -> (String, String) {
+        let out = self.ok(&["api", "token", name, "--scopes", scopes]);
+        let lines: Vec<&str> = out.lines().collect();
+        let token = lines[1].trim().to_string();
+        let at = lines.iter().position(|l| *l == "[[api.clients]]").unwrap();
+        (token, lines[at..].join("\n") + "\n")
+    }
+
     /// Adds config sections (TOML) before the partners.
     pub fn add_sections(&self, toml: &str) {
         let text = fs::read_to_string(&self.config)

@@ -80,3 +80,22 @@ pub fn address_elsewhere(dir: &Path) {
     );
     fs::write(&msg, text).unwrap();
 }
+
+/// Classifies a copy of the 2.7.1 sample ДСП (its passport: DC00000001).
+pub fn make_restricted(dir: &Path) {
+    rewrite_container(
+        dir,
+        |name, bytes| match name {
+            "passport.xml" => String::from_utf8(bytes)
+                .unwrap()
+                .replace("DC00000000", "DC00000001")
+                .replace(
+                    "Обычная информация",
+                    "Информация ограниченного распространения",
+                )
+                .into_bytes(),
+            _ => bytes,
+        },
+        &[],
+    );
+}
