@@ -332,7 +332,7 @@ pub enum SpoolCommand {
     },
     /// Every package the spool knows, with its original folder name; `--state` filters.
     List {
-        #[arg(long, value_parser = ["ready", "incomplete", "processing", "quarantined", "archived", "outbound"])]
+        #[arg(long, value_parser = ["ready", "incomplete", "processing", "quarantined", "archived", "vanished", "outbound", "rejected"])]
         state: Option<String>,
         #[arg(long)]
         json: bool,
@@ -354,8 +354,11 @@ pub enum SpoolCommand {
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // colours only for a person at a terminal (a journal, a file or a pipe gets plain text)
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(terminal)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -519,6 +522,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             command: SpoolCommand::Status { json },
         } => {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            spool::check_transport_folders(&Layout::new(&config.spool))
+                .map_err(|e| e.to_string())?;
             let status = spoolview::status(&spoolview::items(&config)?);
             if json {
                 print_json(&status);
@@ -538,6 +543,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             command: SpoolCommand::List { state, json },
         } => {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
+            spool::check_transport_folders(&Layout::new(&config.spool))
+                .map_err(|e| e.to_string())?;
             let items: Vec<spoolview::Item> = spoolview::items(&config)?
                 .into_iter()
                 .filter(|i| state.as_deref().is_none_or(|s| s == i.state))

@@ -90,17 +90,23 @@ fn fatal_sync(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
     }
 }
 
-/// Creates the state folders and checks that inbound, outbound and state share a filesystem
-/// (every move is a rename).
-pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
-    for dir in [&layout.inbound, &layout.outbound] {
+/// Inbound and outbound are folders (VipNet's: never created by us).
+pub fn check_transport_folders(layout: &Layout) -> Result<(), SpoolError> {
+    for (dir, key) in [(&layout.inbound, "inbound"), (&layout.outbound, "outbound")] {
         if !dir.is_dir() {
             return Err(SpoolError::Setup(format!(
-                "{} is not a folder (check [spool] in the config)",
+                "{} is not a folder (check [spool] {key} in the config)",
                 dir.display()
             )));
         }
     }
+    Ok(())
+}
+
+/// Creates the state folders and checks that inbound, outbound and state share a filesystem
+/// (every move is a rename).
+pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
+    check_transport_folders(layout)?;
     for dir in [
         &layout.state,
         &layout.claimed,

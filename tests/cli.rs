@@ -161,6 +161,27 @@ fn an_invalid_config_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("participant_uid must be a GUID"));
 }
 
+/// Issue 17, item 7: the spool tools check the transport folders as `run` does (exit 2,
+/// naming the key), and take every state they list.
+#[test]
+fn spool_tools_check_the_folders_and_take_every_state() {
+    let env = common::env::Env::new();
+    for state in ["vanished", "rejected", "outbound"] {
+        env.ok(&["spool", "list", "--state", state]);
+    }
+    fs::remove_dir(&env.inbound).unwrap();
+    for args in [
+        &["spool", "status"][..],
+        &["spool", "list"],
+        &["run", "--once"],
+    ] {
+        let out = env.cmd(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("[spool] inbound"), "{args:?}: {err}");
+    }
+}
+
 /// Every file under `dir`, relative path → bytes.
 fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
