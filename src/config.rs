@@ -245,6 +245,8 @@ struct RawHttp {
     public_listen: Option<String>,
     #[serde(default)]
     api_token_file: Option<PathBuf>,
+    #[serde(default)]
+    health_stale_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -401,6 +403,9 @@ pub struct Config {
     pub http_public_listen: Option<std::net::SocketAddr>,
     /// File holding the bearer token for write endpoints (disabled when `None`).
     pub api_token_file: Option<PathBuf>,
+    /// `/healthz` says 503 when no pass completed for this long (`[http] health_stale_secs`;
+    /// default three rescan periods and 30 s).
+    pub health_stale_secs: u64,
     /// Waits before each re-send of our documents that got no receipt (the last repeats).
     pub resend_after_secs: Vec<u64>,
     /// Whether inbound notifications (Уведомление) get a Квитанция too.
@@ -522,6 +527,7 @@ impl Config {
             "listen",
             raw.http.as_ref().and_then(|h| h.listen.as_deref()),
         )?;
+        let rescan_secs = raw.spool.rescan_secs.unwrap_or(60);
         let http_public_listen = address(
             "public_listen",
             raw.http.as_ref().and_then(|h| h.public_listen.as_deref()),
@@ -541,7 +547,7 @@ impl Config {
                 outbound: raw.spool.outbound,
                 state_dir: raw.spool.state_dir,
                 settle_ms: raw.spool.settle_ms.unwrap_or(1000),
-                rescan_secs: raw.spool.rescan_secs.unwrap_or(60),
+                rescan_secs,
                 incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
                 max_batch: raw.spool.max_batch.unwrap_or(256).max(1),
                 outbound_stale_secs: raw.spool.outbound_stale_secs.unwrap_or(3600),
@@ -580,6 +586,12 @@ impl Config {
                 .and_then(|s| s.department_id)
                 .filter(|d| !d.trim().is_empty()),
             api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
+            health_stale_secs: raw
+                .http
+                .as_ref()
+                .and_then(|h| h.health_stale_secs)
+                .unwrap_or(3 * rescan_secs + 30)
+                .max(1),
             resend_after_secs: raw
                 .receipts
                 .as_ref()

@@ -6,9 +6,21 @@
 //! Points: `after-command-commit` (an operator command journaled, its queue file not yet
 //! removed); `after-publish-intents` (packages staged in `tmp/` and synced, their publish
 //! intents durable, nothing renamed into outbound yet); `after-publish` (outbound packages renamed into outbound and synced, `published`
-//! not yet journaled).
+//! not yet journaled). And one stall: `MEDO_FAULT_STALL=<file>` holds the loop before each
+//! pass while that file exists (`/healthz` must then say 503).
 
 use std::sync::OnceLock;
+
+/// Holds the processing loop before a pass while the file named by `MEDO_FAULT_STALL`
+/// exists (a test stalls the loop — a hung disk, a deadlock — and lets it go again).
+/// Unset (production), it costs one comparison.
+pub fn stall_while_flagged() {
+    static FLAG: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+    let flag = FLAG.get_or_init(|| std::env::var_os("MEDO_FAULT_STALL").map(Into::into));
+    while flag.as_ref().is_some_and(|f| f.exists()) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
 
 /// Stops the process here when `MEDO_FAULT_STOP` names this point.
 pub fn point(name: &str) {

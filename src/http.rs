@@ -89,6 +89,8 @@ pub struct HttpState {
     pub loopback: bool,
     /// The clients' webhooks, as they fare.
     pub webhooks: crate::webhooks::Statuses,
+    /// What `/healthz` answers (the loop reports each pass).
+    pub health: Arc<crate::health::Health>,
 }
 
 impl HttpState {
@@ -111,6 +113,7 @@ impl HttpState {
                 webhook: None,
             });
         }
+        let health = Arc::new(crate::health::Health::new(&config));
         HttpState {
             config,
             book: Arc::new(store.clone()),
@@ -121,6 +124,7 @@ impl HttpState {
             pins: Mutex::new(PinGuard::default()),
             loopback: true,
             webhooks: Default::default(),
+            health,
         }
     }
 
@@ -168,7 +172,7 @@ pub fn routes(body_limit: usize) -> Vec<Route> {
         handler,
     };
     vec![
-        route("GET", "/healthz", P, get(|| async { "ok" })),
+        route("GET", "/healthz", P, get(healthz)),
         route("GET", "/api/v1/status", P, get(status)),
         route("GET", "/", O, get(dashboard)),
         route("GET", "/metrics", O, get(metrics)),
@@ -252,6 +256,15 @@ async fn problems(response: Response) -> Response {
         }
     }
     problem
+}
+
+/// `GET /healthz`: 200 `{"status":"ok"}` while the loop passes ([`crate::health`]), else
+/// 503 with the reason.
+async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+    match state.health.check() {
+        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
+    }
 }
 
 async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {

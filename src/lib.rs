@@ -17,6 +17,7 @@ pub mod decision;
 pub mod fault;
 pub mod feed;
 pub mod gateway;
+pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod inspect;

@@ -796,3 +796,98 @@ fn the_sed_registers_under_its_own_number_and_refuses_over_http() {
     assert_eq!(code, 400, "unknown fields are refused");
     assert!(service.stop().success());
 }
+
+/// systemd's notifications, as a unit with `Type=notify` and `WatchdogSec` would get them.
+struct Notifications(std::os::unix::net::UnixDatagram);
+
+impl Notifications {
+    fn new(path: &std::path::Path) -> Notifications {
+        let socket = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Notifications(socket)
+    }
+
+    /// What came within `wait`.
+    fn within(&self, wait: Duration) -> Vec<String> {
+        let deadline = Instant::now() + wait;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.0.recv(&mut buf) {
+                got.push(String::from_utf8_lossy(&buf[..n]).trim().to_string());
+            }
+        }
+        got
+    }
+}
+
+/// Issue 17, items 2 and 3: `/healthz` says 503 with the reason while the processing loop is
+/// stuck (held before its pass by the `MEDO_FAULT_STALL` hook), and 200 again once it passes;
+/// systemd hears READY=1, and WATCHDOG=1 only while healthy.
+#[test]
+fn health_goes_503_while_the_loop_is_stalled_and_back() {
+    let env = Env::new();
+    let port = free_port();
+    env.add_sections(&format!(
+        "[http]\nlisten = \"127.0.0.1:{port}\"\nhealth_stale_secs = 2\n"
+    ));
+    let flag = env.root.path().join("stall");
+    let notify_path = env.root.path().join("notify.sock");
+    let systemd = Notifications::new(&notify_path);
+    let vars = [
+        ("MEDO_FAULT_STALL", flag.as_os_str()),
+        ("NOTIFY_SOCKET", notify_path.as_os_str()),
+        ("WATCHDOG_USEC", std::ffi::OsStr::new("600000")),
+    ];
+    let service = Service::start_env(&env, None, &vars);
+    wait_http(port);
+    let health = || request(port, "GET", "/healthz", None, None);
+    let until = |code: u16| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (got, body) = health();
+            if got == code {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "/healthz stayed {got}: {body}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(until(200).contains("\"ok\""));
+    let heard = systemd.within(Duration::from_secs(1));
+    assert_eq!(
+        heard.first().map(String::as_str),
+        Some("READY=1"),
+        "{heard:?}"
+    );
+    assert!(
+        heard.iter().any(|m| m == "WATCHDOG=1"),
+        "pinged while healthy: {heard:?}"
+    );
+    fs::write(&flag, b"").unwrap();
+    let body = until(503);
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no pass completed"),
+        "{body}"
+    );
+    systemd.within(Duration::from_millis(400)); // pings sent before it went stale
+    let heard = systemd.within(Duration::from_secs(1));
+    assert!(
+        !heard.iter().any(|m| m == "WATCHDOG=1"),
+        "no ping while stuck: {heard:?}"
+    );
+    fs::remove_file(&flag).unwrap();
+    env.drop_sample("urog-appeal-2.2", "a"); // a nudge: the loop passes at once
+    until(200);
+    assert!(systemd
+        .within(Duration::from_secs(1))
+        .iter()
+        .any(|m| m == "WATCHDOG=1"));
+    assert!(service.stop().success());
+}

@@ -887,6 +887,7 @@ async fn start_http(
     config: &Config,
     store: Store,
     metrics: std::sync::Arc<std::sync::RwLock<crate::metrics::Metrics>>,
+    health: std::sync::Arc<crate::health::Health>,
 ) -> Result<Vec<Listener>, GatewayError> {
     use crate::http::Surface;
     let webhooks = crate::webhooks::Statuses::default();
@@ -910,6 +911,7 @@ async fn start_http(
     let mut state = crate::http::HttpState::new(config.clone(), store, metrics, token);
     state.loopback = config.http_listen.is_none_or(|a| a.ip().is_loopback());
     state.webhooks = webhooks;
+    state.health = health;
     let state = std::sync::Arc::new(state);
     for (address, surface) in surfaces {
         let Some(address) = address else { continue };
@@ -1136,8 +1138,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let store_for_http = gw.appeals().clone();
     let shared_metrics =
         std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
-    let http = start_http(gw.config(), store_for_http, shared_metrics.clone()).await?;
+    let health = std::sync::Arc::new(crate::health::Health::new(gw.config()));
+    let http = start_http(
+        gw.config(),
+        store_for_http,
+        shared_metrics.clone(),
+        health.clone(),
+    )
+    .await?;
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
+    crate::health::tell_systemd(health.clone());
     tokio::pin!(shutdown);
     let mut failures = 0u32;
     // the metrics are read by the HTTP handlers only
@@ -1145,6 +1155,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         gw.config().http_listen.is_some() || gw.config().http_public_listen.is_some();
     loop {
         let (back, result) = tokio::task::spawn_blocking(move || {
+            crate::fault::stall_while_flagged();
             let r = gw.pass();
             let m = match (&r, publish_metrics) {
                 (Ok(report), true) => Some(gw.metrics(report)),
@@ -1158,6 +1169,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let (result, metrics) = result;
         if let Some(m) = metrics {
             *shared_metrics.write().expect("metrics lock") = m;
+        }
+        match &result {
+            Ok(_) => health.pass_done(),
+            Err(e) => health.pass_failed(&e.to_string()),
         }
         let wait = match result {
             Ok(r) => {
@@ -1194,6 +1209,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             _ = tokio::time::sleep(wait) => {}
         }
     }
+    crate::health::stopping();
     drop(watcher);
     for (stop, task) in http {
         let _ = stop.send(());

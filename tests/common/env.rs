@@ -263,8 +263,14 @@ impl Service {
 
     /// Starts `run` with at most `nofile` open file descriptors (as `LimitNOFILE` would).
     pub fn start_with(env: &Env, nofile: Option<u64>) -> Service {
+        Service::start_env(env, nofile, &[])
+    }
+
+    /// Starts `run` with environment variables `vars` (fault hooks) too.
+    pub fn start_env(env: &Env, nofile: Option<u64>, vars: &[(&str, &std::ffi::OsStr)]) -> Service {
         let mut cmd = bin();
         cmd.arg("--config").arg(&env.config).arg("run");
+        cmd.envs(vars.iter().copied());
         #[cfg(unix)]
         if let Some(n) = nofile {
             use std::os::unix::process::CommandExt;
