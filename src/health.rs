@@ -141,13 +141,14 @@ mod tests {
         let stale = Duration::from_secs(30);
         let later = |s| t0 + Duration::from_secs(s);
         let none: &[String] = &[];
-        let cases: [(
+        type Case<'a> = (
             Option<Instant>,
-            Option<&str>,
+            Option<&'a str>,
             Instant,
-            &[String],
-            Result<(), &str>,
-        ); 5] = [
+            &'a [String],
+            Result<(), &'a str>,
+        );
+        let cases: [Case; 5] = [
             (None, None, later(1), none, Err("starting")),
             (Some(t0), None, later(10), none, Ok(())),
             (
