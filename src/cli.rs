@@ -30,7 +30,7 @@ pub const DEFAULT_CONFIG: &str = "config/gateway.toml";
 
 /// medo-gateway: exchanges citizens' appeals with УРОГ over МЭДО, beside a VipNet client.
 #[derive(Debug, Parser)]
-#[command(name = "medo-gateway", version, about, long_about = None)]
+#[command(name = "medo-gateway", version = crate::VERSION, about, long_about = None)]
 pub struct Cli {
     /// Configuration file.
     #[arg(long, global = true, default_value = DEFAULT_CONFIG)]

@@ -38,3 +38,9 @@ pub mod store;
 pub mod urog;
 pub mod webhooks;
 pub mod wire;
+
+/// The commit this binary was built from (`unknown` outside a git checkout).
+pub const BUILD_COMMIT: &str = env!("MEDO_COMMIT");
+
+/// `--version`: the package version and the commit.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MEDO_COMMIT"), ")");

@@ -20,6 +20,8 @@ pub struct Metrics {
     pub received: u64,
     pub archived: u64,
     pub quarantined: u64,
+    /// Quarantines by reason code (`unknown-partner`, `incomplete`, …).
+    pub quarantined_by_code: std::collections::BTreeMap<String, u64>,
     pub duplicates: u64,
     pub published: u64,
     /// Our messages rejected (the МЭДО operator's error receipts, partners' negative ones).
@@ -56,7 +58,10 @@ impl Metrics {
                     self.received_at.insert(r.seq, t);
                 }
             }
-            Event::Quarantined { .. } => self.quarantined += 1,
+            Event::Quarantined { code, .. } => {
+                self.quarantined += 1;
+                *self.quarantined_by_code.entry(code.clone()).or_default() += 1;
+            }
             Event::Duplicate { .. } => self.duplicates += 1,
             Event::Published { .. } => self.published += 1,
             Event::ReceiptReceived {
@@ -150,6 +155,12 @@ impl Metrics {
             self.overdue_appeals.to_string(),
         );
         gauge(
+            "medo_outbound_oldest_seconds",
+            "Age of the oldest outbound package VipNet has not picked up (0: none waiting).",
+            "gauge",
+            self.outbound_oldest_secs.to_string(),
+        );
+        gauge(
             "medo_journal_records",
             "Records in the journal.",
             "gauge",
@@ -161,6 +172,23 @@ impl Metrics {
             "gauge",
             format!("{:.3}", self.last_scan_unix),
         );
+        let _ = writeln!(
+            s,
+            "# HELP medo_build_info The running build.\n# TYPE medo_build_info gauge\nmedo_build_info{{version=\"{}\",commit=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            crate::BUILD_COMMIT
+        );
+        let _ = writeln!(
+            s,
+            "# HELP medo_quarantined_by_code_total Packages quarantined, by reason code.\n# TYPE medo_quarantined_by_code_total counter"
+        );
+        for (code, n) in &self.quarantined_by_code {
+            let _ = writeln!(
+                s,
+                "medo_quarantined_by_code_total{{code=\"{}\"}} {n}",
+                label(code)
+            );
+        }
         let _ = writeln!(
             s,
             "# HELP medo_packages Packages by state now.\n# TYPE medo_packages gauge"
@@ -200,6 +228,14 @@ impl Metrics {
     }
 }
 
+/// A label value escaped for the text format.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 /// The webhooks' series: deliveries, failed tries, and whether each is failing now (labelled
 /// by client name; nothing when no webhook is configured).
 pub fn render_webhooks(
@@ -233,8 +269,7 @@ pub fn render_webhooks(
     for (name, help, kind, value) in series {
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (client, h) in hooks {
-            let client = client.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(s, "{name}{{client=\"{client}\"}} {}", value(h));
+            let _ = writeln!(s, "{name}{{client=\"{}\"}} {}", label(client), value(h));
         }
     }
     s
@@ -261,6 +296,34 @@ mod tests {
                 output: None,
             },
         }
+    }
+
+    #[test]
+    fn quarantines_are_counted_by_their_code() {
+        let mut m = Metrics::default();
+        for (seq, code) in [
+            (1, "unknown-partner"),
+            (2, "incomplete"),
+            (3, "unknown-partner"),
+        ] {
+            m.record(&Record {
+                seq,
+                ts: "2026-12-02T10:00:00Z".into(),
+                prev: String::new(),
+                hash: String::new(),
+                event: Event::Quarantined {
+                    arrival: seq,
+                    key: "k".into(),
+                    code: code.into(),
+                    message: "m".into(),
+                    header_uid: None,
+                },
+            });
+        }
+        let text = m.render();
+        assert!(text.contains("medo_quarantined_by_code_total{code=\"unknown-partner\"} 2\n"));
+        assert!(text.contains("medo_quarantined_by_code_total{code=\"incomplete\"} 1\n"));
+        assert!(text.contains("medo_packages_quarantined_total 3\n"));
     }
 
     #[test]

@@ -355,6 +355,9 @@ fn metrics_are_served_in_prometheus_text() {
         ("medo_last_scan_timestamp_seconds", "gauge"),
         ("medo_processing_latency_seconds", "histogram"),
         ("medo_packages", "gauge"),
+        ("medo_outbound_oldest_seconds", "gauge"),
+        ("medo_build_info", "gauge"),
+        ("medo_quarantined_by_code_total", "counter"),
     ] {
         assert!(
             text.contains(&format!("# TYPE {name} {kind}\n")),
@@ -365,6 +368,19 @@ fn metrics_are_served_in_prometheus_text() {
         text.contains("medo_processing_latency_seconds_count 1"),
         "{text}"
     );
+    let build = format!(
+        "medo_build_info{{version=\"{}\",commit=\"",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(text.contains(&build), "{text}");
+    // every series once (no name and label set twice)
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.rsplit_once(' ').unwrap().0)
+        .collect();
+    let unique: std::collections::BTreeSet<&&str> = series.iter().collect();
+    assert_eq!(unique.len(), series.len(), "a series repeated:\n{text}");
     assert!(text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())

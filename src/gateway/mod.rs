@@ -631,6 +631,8 @@ impl Gateway {
         events: &mut Vec<Event>,
     ) {
         let facts = header.map(facts_of);
+        // the code only: the message may name files (`spool show` has it)
+        tracing::warn!(arrival = a.arrival, code, "package quarantined");
         events.push(Event::Quarantined {
             arrival: a.arrival,
             key: a.key.clone(),
