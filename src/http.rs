@@ -91,7 +91,12 @@ pub struct HttpState {
     pub webhooks: crate::webhooks::Statuses,
     /// What `/healthz` answers (the loop reports each pass).
     pub health: Arc<crate::health::Health>,
+    /// Refusals (401, 429) logged at most every [`REFUSAL_LOG_EVERY`], with how many came.
+    refusals: Mutex<HashMap<u16, (Option<Instant>, u64)>>,
 }
+
+/// How often refusals of one kind are logged at most (a flood must not flood the log).
+pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl HttpState {
     pub fn new(
@@ -125,6 +130,20 @@ impl HttpState {
             loopback: true,
             webhooks: Default::default(),
             health,
+            refusals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Logs a refusal (401 without a valid token, 429 over the lookup limit): a WARN now and
+    /// then, with the count since the last one.
+    fn refused(&self, status: StatusCode, from: Option<IpAddr>) {
+        let mut map = self.refusals.lock().expect("refusals lock");
+        let (last, count) = map.entry(status.as_u16()).or_insert((None, 0));
+        *count += 1;
+        if last.is_none_or(|t| t.elapsed() >= REFUSAL_LOG_EVERY) {
+            let ip = from.map(|ip| ip.to_string()).unwrap_or_default();
+            tracing::warn!(status = status.as_u16(), count = *count, from = %ip, "HTTP requests refused");
+            (*last, *count) = (Some(Instant::now()), 0);
         }
     }
 
@@ -589,6 +608,7 @@ async fn status(
     Query(q): Query<StatusQuery>,
 ) -> Response {
     if !state.allow(client.ip()) {
+        state.refused(StatusCode::TOO_MANY_REQUESTS, Some(client.ip()));
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             "too many lookups; try again in a minute",
@@ -673,6 +693,7 @@ fn authorize<'a>(
         ));
     }
     let Some(c) = client(state, headers) else {
+        state.refused(StatusCode::UNAUTHORIZED, None);
         return Err(error(
             StatusCode::UNAUTHORIZED,
             "a valid bearer token is required",
