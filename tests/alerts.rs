@@ -25,7 +25,7 @@ fn the_alerting_rules_are_valid_and_fire_when_they_should() {
             !common::in_ci(),
             "CI=true: promtool is needed (Debian package prometheus)"
         );
-        eprintln!("SKIPPED the alerting rules test: no promtool (apt-get install prometheus)");
+        common::skipped("the alerting rules test: no promtool (apt-get install prometheus)");
         return;
     };
     let text = |o: &std::process::Output| {

@@ -102,7 +102,7 @@ fn headless_chromium_renders_the_dashboard() {
                 !common::in_ci(),
                 "chromium is required in CI (apt-get install chromium): {e}"
             );
-            eprintln!("SKIPPED: chromium not available ({e})");
+            common::skipped(format!("chromium not available ({e})"));
             return;
         }
     };

@@ -73,7 +73,7 @@ fn the_example_client_imports_registers_answers_and_survives_kills() {
             !common::in_ci(),
             "CI=true: python3 is needed for the example client"
         );
-        eprintln!("SKIPPED the example СЭД client test: no python3");
+        common::skipped("the example СЭД client test: no python3");
         return;
     }
     let env = Env::new();

@@ -404,10 +404,10 @@ fn idle_connections_never_starve_intake() {
     // SAFETY: plain getrlimit/setrlimit on this process
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
     if lim.rlim_max < FLOOD as u64 + 200 {
-        eprintln!(
-            "SKIPPED idle-connection flood: hard descriptor limit {} too low",
+        common::skipped(format!(
+            "idle-connection flood: hard descriptor limit {} too low",
             lim.rlim_max
-        );
+        ));
         return;
     }
     lim.rlim_cur = lim.rlim_max;

@@ -38,7 +38,7 @@ fn every_response_conforms_to_the_openapi_document() {
             !common::in_ci(),
             "CI=true: Schemathesis must be installed (.ci/run installs it into .ci/venv)"
         );
-        eprintln!("SKIPPED every_response_conforms_to_the_openapi_document: no Schemathesis (pip install schemathesis, or MEDO_SCHEMATHESIS=path/to/st)");
+        common::skipped("every_response_conforms_to_the_openapi_document: no Schemathesis (pip install schemathesis, or MEDO_SCHEMATHESIS=path/to/st)");
         return;
     };
     let env = Env::new();

@@ -212,7 +212,7 @@ fn check_container_answer(env: &Env, format: &str, query_number: &str) {
         _ => "38773995_document.xml",
     };
     let Some(theirs) = real(real_message) else {
-        eprintln!("SKIPPED comparison with the real packages: spec data not found");
+        common::skipped("comparison with the real packages: spec data not found");
         return;
     };
     assert_eq!(
@@ -288,7 +288,7 @@ fn a_partner_fixed_at_27_gets_a_container_for_a_22_query() {
 /// acknowledgment uid and rejected file name replaced.
 fn operator_error(env: &Env, as_name: &str, uid: &str, file: &str) -> bool {
     let Some(data) = common::spec_data() else {
-        eprintln!("SKIPPED: spec data (public_fragments) not found");
+        common::skipped("spec data (public_fragments) not found");
         return false;
     };
     // made beside inbound and moved in whole (a running service may be watching)

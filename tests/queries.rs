@@ -90,7 +90,7 @@ fn a_query_is_answered_per_appeal_with_unknown_numbers_listed() {
                 !common::in_ci(),
                 "pdftotext is required in CI (apt-get install poppler-utils): {e}"
             );
-            eprintln!("SKIPPED PDF text check: pdftotext not available");
+            common::skipped("PDF text check: pdftotext not available");
         }
     }
     env.verify_all();

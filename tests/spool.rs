@@ -267,7 +267,7 @@ fn a_second_instance_is_refused_with_a_clear_message() {
 fn spool_folders_on_different_filesystems_are_refused() {
     let shm = std::path::Path::new("/dev/shm");
     if !shm.is_dir() {
-        eprintln!("SKIPPED: no /dev/shm to put outbound on another filesystem");
+        common::skipped("no /dev/shm to put outbound on another filesystem");
         return;
     }
     let other = tempfile::tempdir_in(shm).unwrap();

@@ -19,12 +19,19 @@ pub fn spec_data() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "NOTE: spec data not found at {}; set MEDO_SPEC_DATA",
+        skipped(format!(
+            "(spec data not found at {}; set MEDO_SPEC_DATA)",
             dir.display()
-        );
+        ));
         None
     }
+}
+
+/// Says that a check was skipped, where a person running the tests sees it: straight to the
+/// process's stderr (libtest captures `eprintln!` of passing tests, which would hide it).
+pub fn skipped(what: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {what}");
 }
 
 /// Whether we run in CI (where nothing may be skipped).
@@ -59,7 +66,7 @@ pub fn xmllint_validate(file: &Path, schema: &Path) -> bool {
                 !in_ci(),
                 "xmllint is required in CI (apt-get install libxml2-utils): {e}"
             );
-            eprintln!("SKIPPED XSD validation: xmllint not available ({e})");
+            skipped(format!("XSD validation: xmllint not available ({e})"));
             false
         }
     }
