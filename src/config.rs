@@ -11,6 +11,7 @@ use crate::wire::message::{Format, Sender};
 use crate::wire::read::is_guid;
 use crate::wire::time::parse_date;
 use crate::wire::Limits;
+use time::Date;
 
 /// Errors reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +309,70 @@ struct RawRegistration {
     days: Option<DayPolicy>,
     #[serde(default)]
     holidays: Vec<String>,
+    #[serde(default)]
+    calendar_dir: Option<PathBuf>,
+}
+
+/// One year of the production calendar (`calendar/ru-YYYY.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarYear {
+    year: i32,
+    #[allow(dead_code)]
+    source: String,
+    provisional: bool,
+    days_off: Vec<String>,
+    working_weekends: Vec<String>,
+}
+
+/// The production calendars built in (the repository's `calendar/`), used unless
+/// `[registration] calendar_dir` names a folder of such files.
+const BUILT_IN_CALENDARS: [(&str, &str); 2] = [
+    ("ru-2026.toml", include_str!("../calendar/ru-2026.toml")),
+    ("ru-2027.toml", include_str!("../calendar/ru-2027.toml")),
+];
+
+/// The production calendar: (days off on weekdays, working weekends, provisional years) from
+/// the files of `dir` (`*.toml`, one year each), or the built-in ones.
+fn production_calendar(dir: Option<&Path>) -> Result<(Vec<Date>, Vec<Date>, Vec<i32>), String> {
+    let files: Vec<(String, String)> = match dir {
+        None => BUILT_IN_CALENDARS
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+        Some(dir) => {
+            let mut files = Vec::new();
+            let entries = std::fs::read_dir(dir)
+                .map_err(|e| format!("registration.calendar_dir {}: {e}", dir.display()))?;
+            for e in entries.flatten() {
+                let path = e.path();
+                if path.extension().is_some_and(|x| x == "toml") {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    files.push((path.display().to_string(), text));
+                }
+            }
+            files
+        }
+    };
+    let (mut off, mut working, mut provisional) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, text) in files {
+        let y: CalendarYear = toml::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        let dates = |list: &[String], what: &str| {
+            list.iter()
+                .map(|d| match parse_date(d) {
+                    Some(x) if x.year() == y.year => Ok(x),
+                    _ => Err(format!("{name}: {what} {d:?} is not a date of {}", y.year)),
+                })
+                .collect::<Result<Vec<Date>, String>>()
+        };
+        off.extend(dates(&y.days_off, "days_off")?);
+        working.extend(dates(&y.working_weekends, "working_weekends")?);
+        if y.provisional {
+            provisional.push(y.year);
+        }
+    }
+    Ok((off, working, provisional))
 }
 
 #[derive(Debug, Deserialize)]
@@ -391,6 +456,9 @@ pub struct Config {
     /// exit 0 = valid. Run without a shell, with a timeout.
     pub signature_verifier: Option<String>,
     pub signature_timeout_secs: u64,
+    /// Years of the production calendar that are provisional (no Government decree in the
+    /// file yet): said at start.
+    pub calendar_provisional: Vec<i32>,
     /// How 59-ФЗ days are counted, and the holidays.
     pub calendar: Calendar,
     /// A signed checkpoint every this many journal records (and at clean shutdown).
@@ -451,8 +519,9 @@ impl Config {
             signature_timeout_secs: None,
             days: None,
             holidays: Vec::new(),
+            calendar_dir: None,
         });
-        let holidays = registration
+        let mut holidays = registration
             .holidays
             .iter()
             .map(|h| {
@@ -461,6 +530,9 @@ impl Config {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let (days_off, working_weekends, calendar_provisional) =
+            production_calendar(registration.calendar_dir.as_deref()).map_err(invalid)?;
+        holidays.extend(days_off);
         let mode = match registration.mode.as_deref().unwrap_or("auto") {
             "auto" => RegistrationMode::Auto,
             "manual" => RegistrationMode::Manual,
@@ -573,7 +645,9 @@ impl Config {
             calendar: Calendar {
                 policy: registration.days.unwrap_or_default(),
                 holidays,
+                working_weekends,
             },
+            calendar_provisional,
             http_listen,
             http_public_listen,
             checkpoint_every: raw
@@ -628,6 +702,90 @@ fn documents(raw: RawDocuments) -> DocumentsConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 17, item 5: the built-in production calendar — the New Year and May holidays of
+    /// 2026 as the decree moved them — counted by both day policies.
+    #[test]
+    fn deadlines_know_the_production_calendar() {
+        use crate::deadlines::{Calendar, DayPolicy};
+        use time::macros::date;
+        let (holidays, working_weekends, provisional) = production_calendar(None).unwrap();
+        assert_eq!(provisional, [2027], "2027 waits for its decree");
+        let cal = |policy| Calendar {
+            policy,
+            holidays: holidays.clone(),
+            working_weekends: working_weekends.clone(),
+        };
+        let (working, next) = (
+            cal(DayPolicy::Working),
+            cal(DayPolicy::CalendarNextWorkingDay),
+        );
+        // (calendar, from, days, due)
+        let table = [
+            // 1 Jan 2026 + 3 working days: off until 11 Jan; 12, 13, 14 Jan
+            (&working, date!(2026 - 01 - 01), 3, date!(2026 - 01 - 14)),
+            // Friday 9 Jan 2026 is a day off by transfer (from Saturday 3 Jan)
+            (&next, date!(2026 - 01 - 06), 3, date!(2026 - 01 - 12)),
+            // 30 Apr + 3 working: 1 May off, 2–3 weekend; 4, 5, 6 May
+            (&working, date!(2026 - 04 - 30), 3, date!(2026 - 05 - 06)),
+            // 8 May + 3 calendar = 11 May, a day off (9 May moved to Monday): 12 May
+            (&next, date!(2026 - 05 - 08), 3, date!(2026 - 05 - 12)),
+            // 31 Dec 2026 is a day off by transfer (from Sunday 4 Jan)
+            (&next, date!(2026 - 12 - 28), 3, date!(2027 - 01 - 11)),
+            (&working, date!(2026 - 11 - 03), 1, date!(2026 - 11 - 05)),
+        ];
+        for (cal, from, days, due) in table {
+            assert_eq!(
+                cal.add_days(from, days),
+                due,
+                "{:?} {from} + {days}",
+                cal.policy
+            );
+        }
+    }
+
+    #[test]
+    fn a_calendar_folder_replaces_the_built_in_one_and_is_checked() {
+        use crate::deadlines::{Calendar, DayPolicy};
+        use time::macros::date;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ru-2030.toml");
+        let year = |off: &str, working: &str| {
+            format!("year = 2030\nsource = \"test\"\nprovisional = false\ndays_off = [{off}]\nworking_weekends = [{working}]\n")
+        };
+        std::fs::write(&file, year("\"2030-05-02\"", "\"2030-05-04\"")).unwrap();
+        let (holidays, working_weekends, provisional) =
+            production_calendar(Some(dir.path())).unwrap();
+        assert!(provisional.is_empty());
+        let cal = Calendar {
+            policy: DayPolicy::Working,
+            holidays,
+            working_weekends,
+        };
+        assert!(
+            !cal.is_working_day(date!(2030 - 05 - 02)),
+            "a day off on a Thursday"
+        );
+        assert!(
+            cal.is_working_day(date!(2030 - 05 - 04)),
+            "a working Saturday"
+        );
+        assert!(
+            !cal.is_working_day(date!(2030 - 05 - 05)),
+            "an ordinary Sunday"
+        );
+        // Friday 3 May + 1 working day = the working Saturday
+        assert_eq!(
+            cal.add_days(date!(2030 - 05 - 03), 1),
+            date!(2030 - 05 - 04)
+        );
+        std::fs::write(&file, year("\"2031-01-01\"", "")).unwrap();
+        let e = production_calendar(Some(dir.path())).unwrap_err();
+        assert!(
+            e.contains("ru-2030.toml") && e.contains("not a date of 2030"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn a_webhook_needs_its_secret_an_http_url_and_the_read_scope() {

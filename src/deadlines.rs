@@ -15,15 +15,19 @@ pub enum DayPolicy {
     Calendar,
     /// Calendar days; a due date on a day off moves to the next working day.
     CalendarNextWorkingDay,
-    /// Working days only (Monday–Friday, minus configured holidays).
+    /// Working days only (Monday–Friday, minus the days off of the production calendar, plus
+    /// its working weekends).
     Working,
 }
 
-/// The calendar in force: the policy and the public holidays (non-working weekdays).
+/// The calendar in force: the policy, the days off on weekdays (public holidays and days
+/// moved by the Government's transfers) and the working Saturdays and Sundays (the days
+/// moved the other way) — the production calendar.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Calendar {
     pub policy: DayPolicy,
     pub holidays: Vec<Date>,
+    pub working_weekends: Vec<Date>,
 }
 
 /// Statutory periods, in days.
@@ -34,7 +38,10 @@ pub const MAX_EXTENSION_DAYS: i64 = 30;
 
 impl Calendar {
     pub fn is_working_day(&self, d: Date) -> bool {
-        !matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday) && !self.holidays.contains(&d)
+        match d.weekday() {
+            Weekday::Saturday | Weekday::Sunday => self.working_weekends.contains(&d),
+            _ => !self.holidays.contains(&d),
+        }
     }
 
     fn next_working_day(&self, mut d: Date) -> Date {
@@ -134,6 +141,7 @@ mod tests {
                 date!(2027 - 01 - 07),
                 date!(2027 - 01 - 08),
             ],
+            working_weekends: Vec::new(),
         }
     }
 

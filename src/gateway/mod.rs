@@ -1150,6 +1150,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     .await?;
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
     crate::health::tell_systemd(health.clone());
+    let days = gw.config().calendar.policy;
+    for year in &gw.config().calendar_provisional {
+        if days != crate::deadlines::DayPolicy::Calendar {
+            tracing::warn!(year, "the production calendar of this year is provisional (the Government's transfers are not in it): replace its file in [registration] calendar_dir when the decree is published");
+        }
+    }
     tokio::pin!(shutdown);
     let mut failures = 0u32;
     // the metrics are read by the HTTP handlers only
