@@ -332,9 +332,12 @@ const BUILT_IN_CALENDARS: [(&str, &str); 2] = [
     ("ru-2027.toml", include_str!("../calendar/ru-2027.toml")),
 ];
 
+/// Days off on weekdays, working weekends, the provisional years.
+type ProductionCalendar = (Vec<Date>, Vec<Date>, Vec<i32>);
+
 /// The production calendar: (days off on weekdays, working weekends, provisional years) from
 /// the files of `dir` (`*.toml`, one year each), or the built-in ones.
-fn production_calendar(dir: Option<&Path>) -> Result<(Vec<Date>, Vec<Date>, Vec<i32>), String> {
+fn production_calendar(dir: Option<&Path>) -> Result<ProductionCalendar, String> {
     let files: Vec<(String, String)> = match dir {
         None => BUILT_IN_CALENDARS
             .iter()
