@@ -894,7 +894,7 @@ async fn start_http(
     use crate::http::Surface;
     let webhooks = crate::webhooks::Statuses::default();
     let mut listeners = start_webhooks(config, &store, &webhooks)?;
-    listeners.push(start_operator_socket(config, &store)?);
+    listeners.extend(start_operator_socket(config, &store));
     let surfaces = [
         (config.http_listen, Surface::Operators),
         (config.http_public_listen, Surface::Public),
@@ -931,19 +931,24 @@ async fn start_http(
 }
 
 /// The operators' local socket (`crate::operator_view`): `appeals list` / `show` answered
-/// from the store while the service runs.
-fn start_operator_socket(config: &Config, store: &Store) -> Result<Listener, GatewayError> {
+/// from the store while the service runs. Without it (a state_dir path too long for a Unix
+/// socket, say) the service runs on and the commands read the journal: a WARN, not a stop.
+fn start_operator_socket(config: &Config, store: &Store) -> Option<Listener> {
     let layout = Layout::new(&config.spool);
-    let listener = crate::operator_view::bind(&layout).map_err(|e| {
-        let path = crate::operator_view::socket(&layout);
-        GatewayError::Other(format!("cannot listen on {}: {e}", path.display()))
-    })?;
+    let listener = match crate::operator_view::bind(&layout) {
+        Ok(l) => l,
+        Err(e) => {
+            let path = crate::operator_view::socket(&layout);
+            tracing::warn!(socket = %path.display(), error = %e, "no operator socket: appeals list/show will read the journal while the service runs");
+            return None;
+        }
+    };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let stopped = async {
         let _ = rx.await;
     };
     let task = crate::operator_view::serve(listener, config.clone(), store.clone(), stopped);
-    Ok((tx, tokio::spawn(task)))
+    Some((tx, tokio::spawn(task)))
 }
 
 /// Starts one task per client webhook (`crate::webhooks`), stopped like the listeners.
