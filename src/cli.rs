@@ -110,6 +110,7 @@ pub enum ApiCommand {
     /// Print a fresh random bearer token for the client NAME (once: it is stored nowhere)
     /// and the `[[api.clients]]` lines with its SHA-256 to paste into the config.
     Token {
+        /// The client's name (`delo`, `directum`…): its `[[api.clients]] name`.
         name: String,
         /// Scopes: read, write, dsp (default read and write).
         #[arg(long, value_delimiter = ',', default_values = ["read", "write"])]
@@ -122,6 +123,7 @@ pub enum SstuCommand {
     /// Write one JSON per appeal (urog-appeals §2.1), validated first: an invalid appeal is
     /// reported, not written. Exit 1 when any is invalid.
     Export {
+        /// The folder the JSON files (or ZIP parts) are written to.
         #[arg(long)]
         out: PathBuf,
         /// Also pack them into ZIP parts of at most 50 MB.
@@ -156,7 +158,9 @@ pub enum AppealsCommand {
     /// Show one appeal: status, numbers, deadlines, signatures, history.
     /// ID: our registration number, the УРОГ number (A26-… or А26-…), or the internal id.
     Show {
+        /// Our registration number, the УРОГ number or the internal id.
         id: String,
+        /// JSON instead of text.
         #[arg(long)]
         json: bool,
         /// Also print the applicant's status PIN.
@@ -165,6 +169,7 @@ pub enum AppealsCommand {
     },
     /// Register an appeal waiting for an operator; notifies УРОГ «Зарегистрирован».
     Register {
+        /// Our registration number, the УРОГ number or the internal id.
         id: String,
         /// Use this registration number instead of the next one from the template.
         #[arg(long)]
@@ -182,16 +187,22 @@ pub enum AppealsCommand {
     },
     /// Refuse an appeal waiting for an operator; notifies УРОГ «Отказано в регистрации».
     Refuse {
+        /// The УРОГ number or the internal id.
         id: String,
-        /// One of the nine official reasons, e.g. "Ошибка адресации".
+        /// One of the nine official reasons, exactly: «Не подлежит регистрации», «Ошибка
+        /// адресации», «Не указан корреспондент», «Нет искового заявления», «Отсутствует
+        /// текст», «Нет подписи», «Приложение отсутствует», «Листаж приложения указан
+        /// ошибочно», «Несовпадение реквизитов приложения с приложенными документами».
         #[arg(long)]
         reason: String,
+        /// A comment sent with the refusal.
         #[arg(long)]
         comment: Option<String>,
     },
     /// Record the applicant card used by the ССТУ.РФ export (personal data: kept in
     /// state_dir/cards/, mode 0600, never in the journal).
     Card {
+        /// Our registration number, the УРОГ number or the internal id.
         id: String,
         /// The applicant's full name.
         #[arg(long)]
@@ -199,13 +210,16 @@ pub enum AppealsCommand {
         /// A ТОТК classifier code; one per question (repeat the option).
         #[arg(long = "code", required = true)]
         codes: Vec<String>,
+        /// The applicant's postal address.
         #[arg(long)]
         address: Option<String>,
+        /// The applicant's e-mail.
         #[arg(long)]
         email: Option<String>,
     },
     /// Report a step of consideration of a registered appeal (what the SED does); notifies УРОГ.
     Event {
+        /// Our registration number, the УРОГ number or the internal id.
         id: String,
         #[command(subcommand)]
         step: EventStep,
@@ -216,8 +230,10 @@ pub enum AppealsCommand {
 pub enum EventStep {
     /// «Назначен исполнитель»; status «рассматривается».
     ExecutorAssigned {
+        /// The executor's name, e.g. "Иванов И.И.".
         #[arg(long)]
         executor: String,
+        /// The executor's post.
         #[arg(long)]
         post: Option<String>,
     },
@@ -226,6 +242,7 @@ pub enum EventStep {
         /// The new due date, YYYY-MM-DD.
         #[arg(long)]
         until: String,
+        /// Why the term is extended (sent to УРОГ).
         #[arg(long)]
         reason: String,
         /// The extension letter (a PDF), sent to УРОГ as our document before the notice.
@@ -234,6 +251,7 @@ pub enum EventStep {
     },
     /// «Исполнение»: redirected to the competent body; status «направлено».
     Redirected {
+        /// The competent body it is redirected to.
         #[arg(long)]
         to: String,
         /// The body's GUID in the ССТУ.РФ directory.
@@ -274,6 +292,7 @@ pub enum JournalCommand {
     },
     /// Write the journal to stdout for auditors (the chain is verified while reading).
     Export {
+        /// JSON lines (one record each) or CSV.
         #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
         format: ExportFormatArg,
         /// Only records on or after this UTC date (YYYY-MM-DD).
@@ -301,6 +320,7 @@ pub enum CheckpointCommand {
         /// File with the public key line.
         #[arg(long)]
         pubkey: PathBuf,
+        /// The report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -327,19 +347,24 @@ pub enum SpoolCommand {
     /// Counts per state (ready, incomplete, processing, quarantined, archived, outbound) and
     /// the oldest age in each.
     Status {
+        /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Every package the spool knows, with its original folder name; `--state` filters.
     List {
+        /// Only packages in this state.
         #[arg(long, value_parser = ["ready", "incomplete", "processing", "quarantined", "archived", "vanished", "outbound", "rejected"])]
         state: Option<String>,
+        /// JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// The journal records of one arrival (ID: arrival number or ≥ 8 characters of its key).
     Show {
+        /// The arrival number or at least 8 characters of its package key.
         id: String,
+        /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -1179,4 +1204,34 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
     println!("token_sha256 = \"{digest}\"");
     println!("scopes = [{}]", listed.join(", "));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every argument and option of every command, and every command, says what it is.
+    fn undocumented(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let here = format!("{path} {}", cmd.get_name());
+        if cmd.get_about().is_none() && path.contains(' ') {
+            out.push(format!("{here}: no about"));
+        }
+        for a in cmd.get_arguments() {
+            let builtin = matches!(a.get_id().as_str(), "help" | "version");
+            if !builtin && a.get_help().is_none() && a.get_long_help().is_none() {
+                out.push(format!("{here} {}", a.get_id()));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            undocumented(sub, &here, out);
+        }
+    }
+
+    #[test]
+    fn every_option_and_argument_has_help() {
+        let mut missing = Vec::new();
+        undocumented(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
+    }
 }
