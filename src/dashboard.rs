@@ -58,11 +58,13 @@ pub fn page(
     webhooks: &std::collections::BTreeMap<String, crate::webhooks::HookStatus>,
 ) -> String {
     let today = operator::today(config);
-    let mut h = String::from("<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><title>medo-gateway</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.bad{color:#b00}</style></head><body>");
+    let mut h = String::from("<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"60\"><title>medo-gateway</title><style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}.bad{color:#b00}</style></head><body>");
     let _ = write!(
         h,
-        "<h1>medo-gateway — {}</h1>",
-        esc(&config.sender.organization)
+        "<h1>medo-gateway — {}</h1><p id=\"as-of\">по состоянию на {} · версия {} · страница обновляется каждую минуту</p>",
+        esc(&config.sender.organization),
+        operator::local_time(time::OffsetDateTime::now_utc(), config),
+        esc(crate::VERSION)
     );
     webhooks_table(&mut h, webhooks);
     // spool

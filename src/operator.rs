@@ -403,6 +403,29 @@ pub fn show_text(d: &Details) -> String {
     s
 }
 
+/// A moment as people here read it: local time of the configured zone, to the second, with
+/// the zone as Russians name it — `2026-11-30 03:00:54 МСК`, `… МСК+2` (Yekaterinburg),
+/// `… UTC+05:30` for an offset no Russian zone has.
+pub fn local_time(t: OffsetDateTime, config: &Config) -> String {
+    let local = t.to_offset(config.utc_offset);
+    let (h, m, _) = config.utc_offset.as_hms();
+    let zone = match (h - 3, m) {
+        (0, 0) => "МСК".to_string(),
+        (d, 0) if d > 0 => format!("МСК+{d}"),
+        (d, 0) => format!("МСК−{}", -d),
+        _ => format!("UTC{:+03}:{:02}", h, m.abs()),
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {zone}",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
+}
+
 /// Today in the configured offset.
 pub fn today(config: &Config) -> Date {
     OffsetDateTime::now_utc()
@@ -590,6 +613,24 @@ mod tests {
                 files: Vec::new(),
             },
         )
+    }
+
+    #[test]
+    fn people_read_local_time_with_the_zone_as_russians_name_it() {
+        let mut config =
+            Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml"))
+                .unwrap();
+        let t = time::macros::datetime!(2026-11-30 00:00:54.123456 UTC);
+        for (offset, want) in [
+            ((3, 0), "2026-11-30 03:00:54 МСК"),
+            ((5, 0), "2026-11-30 05:00:54 МСК+2"),
+            ((2, 0), "2026-11-30 02:00:54 МСК−1"),
+            ((12, 0), "2026-11-30 12:00:54 МСК+9"),
+            ((5, 30), "2026-11-30 05:30:54 UTC+05:30"),
+        ] {
+            config.utc_offset = time::UtcOffset::from_hms(offset.0, offset.1, 0).unwrap();
+            assert_eq!(local_time(t, &config), want);
+        }
     }
 
     #[test]

@@ -58,6 +58,13 @@ fn the_dashboard_shows_spool_appeals_and_log() {
     let (code, page) = get(port, "/");
     assert_eq!(code, 200);
     assert!(page.contains("id=\"spool-status\""));
+    // Issue 17, item 4: it says as of when (local time, to the second), which build, and
+    // refreshes itself
+    assert!(page.contains("<meta http-equiv=\"refresh\" content=\"60\">"));
+    let as_of = page.split("по состоянию на ").nth(1).unwrap();
+    let stamp: String = as_of.chars().take(23).collect();
+    assert!(stamp.ends_with(" МСК"), "{stamp}");
+    assert!(page.contains(&format!("версия {}", env!("CARGO_PKG_VERSION"))));
     assert!(page.contains("malformed-xml"), "quarantine reason shown");
     assert!(page.contains("А26-02-1234567"));
     assert!(page.contains("appeal_registered"), "exchange log");
