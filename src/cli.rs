@@ -557,9 +557,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     let oldest = status
                         .oldest_secs
                         .get(state)
-                        .map(|a| format!("  (oldest {a} s)"))
+                        .map(|a| format!("  (старейший — {})", spoolview::age_text(*a)))
                         .unwrap_or_default();
-                    println!("{state:<12} {n:>6}{oldest}");
+                    let label = spoolview::state_label(state);
+                    println!("{label:<16} {n:>6}{oldest}");
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -76,15 +76,16 @@ pub fn page(
         Ok((items, archived_uncounted)) => {
             let mut status = spoolview::status(&items);
             *status.counts.entry("archived").or_insert(0) += archived_uncounted;
-            h.push_str("<h2>Спул</h2><table id=\"spool-status\"><tr><th>состояние</th><th>пакетов</th><th>старейший, с</th></tr>");
+            h.push_str("<h2>Спул</h2><table id=\"spool-status\"><tr><th>состояние</th><th>пакетов</th><th>старейший</th></tr>");
             for (state, n) in &status.counts {
                 let _ = write!(
                     h,
-                    "<tr><td>{state}</td><td>{n}</td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td>{n}</td><td>{}</td></tr>",
+                    spoolview::state_label(state),
                     status
                         .oldest_secs
                         .get(state)
-                        .map(|a| a.to_string())
+                        .map(|a| spoolview::age_text(*a))
                         .unwrap_or_default()
                 );
             }
@@ -103,7 +104,7 @@ pub fn page(
                     } else {
                         ""
                     },
-                    i.state,
+                    spoolview::state_label(i.state),
                     esc(&i.id),
                     esc(&i.name),
                     esc(i.detail.as_deref().unwrap_or(""))

@@ -278,26 +278,51 @@ pub fn status(items: &[Item]) -> Status {
 /// Renders items as a table.
 pub fn table(items: &[Item]) -> String {
     let mut s = format!(
-        "{:<12} {:>8}  {:<28} {:<16} {:>8}  {}\n",
-        "STATE", "ID", "NAME", "KEY", "AGE(s)", "DETAIL"
+        "{:<18} {:>8}  {:<28} {:<16} {:>12}  {}\n",
+        "СОСТОЯНИЕ", "ID", "ПАПКА", "КЛЮЧ", "ВОЗРАСТ", "ПОДРОБНОСТИ"
     );
     for i in items {
         s.push_str(&format!(
-            "{:<12} {:>8}  {:<28} {:<16} {:>8}  {}\n",
-            i.state,
+            "{:<18} {:>8}  {:<28} {:<16} {:>12}  {}\n",
+            state_label(i.state),
             if i.id == i.name { "-" } else { &i.id },
             i.name,
             i.key
                 .as_deref()
                 .map(|k| &k[..k.len().min(16)])
                 .unwrap_or("-"),
-            i.age_secs
-                .map(|a| a.to_string())
-                .unwrap_or_else(|| "-".into()),
+            i.age_secs.map(age_text).unwrap_or_else(|| "-".into()),
             i.detail.as_deref().unwrap_or("")
         ));
     }
     s
+}
+
+/// A state as operators read it (Russian); `--json`, `--state` and the journal keep the
+/// English key.
+pub fn state_label(state: &str) -> &'static str {
+    match state {
+        "ready" => "готов",
+        "incomplete" => "не дособран",
+        "processing" => "обрабатывается",
+        "quarantined" => "в карантине",
+        "archived" => "в архиве",
+        "vanished" => "исчез",
+        "outbound" => "ждёт VipNet",
+        "rejected" => "отклонено",
+        _ => "?",
+    }
+}
+
+/// An age as people read it: `45 с`, `14 мин 5 с`, `2 ч 14 мин`, `3 дн 2 ч`.
+pub fn age_text(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s} с"),
+        (0, 0, _) => format!("{m} мин {s} с"),
+        (0, _, _) => format!("{h} ч {m} мин"),
+        _ => format!("{d} дн {h} ч"),
+    }
 }
 
 /// `spool show ID`: the journal records of one arrival (ID: arrival number or key prefix).
@@ -328,4 +353,23 @@ pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_and_ages_read_in_russian() {
+        for (secs, want) in [
+            (45, "45 с"),
+            (845, "14 мин 5 с"),
+            (8_040, "2 ч 14 мин"),
+            (266_400, "3 дн 2 ч"),
+        ] {
+            assert_eq!(age_text(secs), want);
+        }
+        assert_eq!(state_label("archived"), "в архиве");
+        assert_eq!(state_label("outbound"), "ждёт VipNet");
+    }
 }

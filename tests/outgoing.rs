@@ -827,11 +827,10 @@ fn a_rejection_shows_on_the_dashboard_and_in_metrics() {
         page.contains("отклонено оператором МЭДО (код 248"),
         "{page}"
     );
-    let metrics = http_get(port, "/metrics");
-    assert!(
-        metrics.contains("\nmedo_outbound_rejected_total 1\n"),
-        "{metrics}"
-    );
+    // the metrics are published at the end of the pass that journaled it: waited for
+    wait_for("the rejection in /metrics", || {
+        http_get(port, "/metrics").contains("\nmedo_outbound_rejected_total 1\n")
+    });
     assert!(service.stop().success());
 }
 

@@ -170,19 +170,21 @@ fn every_change_is_pushed_signed_in_order_and_retried_across_a_kill() {
     assert_eq!(hook.tries(), 6, "two refusals, four deliveries");
     let first = hook.got.lock().unwrap()[..3].to_vec();
     assert!(first.iter().all(|d| d.id == got[0].id), "{first:?}");
-    let metrics = get(port, "/metrics");
-    assert!(
-        metrics.contains("medo_webhook_failures_total{client=\"delo\"} 2"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("medo_webhook_delivered_total{client=\"delo\"} 4"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("medo_webhook_failing{client=\"delo\"} 0"),
-        "{metrics}"
-    );
+    // the counters move when the service has read the answer: waited for
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let wanted = [
+        "medo_webhook_failures_total{client=\"delo\"} 2",
+        "medo_webhook_delivered_total{client=\"delo\"} 4",
+        "medo_webhook_failing{client=\"delo\"} 0",
+    ];
+    loop {
+        let metrics = get(port, "/metrics");
+        if wanted.iter().all(|w| metrics.contains(w)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 
     // the СЭД goes down: the service shows it, and is killed while retrying
     hook.down.store(true, Ordering::SeqCst);
