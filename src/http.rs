@@ -82,7 +82,9 @@ pub struct HttpState {
     /// The API's clients: `[[api.clients]]` and the `api_token_file` (client `api`, read and
     /// write) — each token kept only as its SHA-256. None: the API is off (403).
     pub clients: Vec<ApiClient>,
-    limiter: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    /// Status lookups per client address (`governor`'s GCRA: a burst of
+    /// [`STATUS_LOOKUPS_PER_MINUTE`], then one every 60 / that seconds).
+    limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
     pins: Mutex<PinGuard>,
     /// The operators' listener is bound to a loopback address (then the dashboard and
     /// `/metrics` need no token).
@@ -125,7 +127,9 @@ impl HttpState {
             store: Some(store),
             metrics,
             clients,
-            limiter: Mutex::new(HashMap::new()),
+            limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(
+                std::num::NonZeroU32::new(STATUS_LOOKUPS_PER_MINUTE).expect("a positive limit"),
+            )),
             pins: Mutex::new(PinGuard::default()),
             loopback: true,
             webhooks: Default::default(),
@@ -147,19 +151,15 @@ impl HttpState {
         }
     }
 
-    /// Whether `ip` may make another status lookup now (fixed one-minute windows).
-    fn allow(&self, ip: IpAddr) -> bool {
-        let mut map = self.limiter.lock().expect("limiter lock");
-        let now = Instant::now();
-        if map.len() > 100_000 {
-            map.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+    /// Whether `ip` may make another status lookup now; otherwise how long until it may.
+    fn allow(&self, ip: IpAddr) -> Result<(), Duration> {
+        use governor::clock::{Clock, DefaultClock};
+        if self.limiter.len() > 100_000 {
+            self.limiter.retain_recent();
         }
-        let entry = map.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= STATUS_LOOKUPS_PER_MINUTE
+        self.limiter
+            .check_key(&ip)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 
@@ -607,12 +607,18 @@ async fn status(
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Query(q): Query<StatusQuery>,
 ) -> Response {
-    if !state.allow(client.ip()) {
+    if let Err(wait) = state.allow(client.ip()) {
         state.refused(StatusCode::TOO_MANY_REQUESTS, Some(client.ip()));
-        return error(
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
-            "too many lookups; try again in a minute",
+            &format!("too many lookups; try again in {} s", secs.max(1)),
         );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs.max(1)),
+        );
+        return r;
     }
     let not_found = || error(StatusCode::NOT_FOUND, "no appeal with this number and PIN");
     let number = crate::appeals::normalize_number(&q.number);

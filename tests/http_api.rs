@@ -289,14 +289,30 @@ fn events_need_the_token_and_status_needs_the_pin() {
         "locked: the right PIN answers like an unknown number"
     );
     // rate limit per client
-    let mut limited = false;
+    let mut limited = None;
     for _ in 0..40 {
-        if request(port, "GET", "/api/v1/status?number=x&pin=1", None, None).0 == 429 {
-            limited = true;
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(
+            b"GET /api/v1/status?number=x&pin=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        if out.starts_with("HTTP/1.1 429") {
+            limited = Some(out);
             break;
         }
     }
-    assert!(limited, "status lookups are not rate-limited");
+    let refused = limited.expect("status lookups are not rate-limited");
+    // Issue 17, item 6: the client is told when to come back
+    let retry = refused
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .expect("Retry-After on 429");
+    assert!(
+        (1..=60).contains(&retry.trim().parse::<u64>().unwrap()),
+        "{refused}"
+    );
     assert!(service.stop().success());
     env.verify_all();
 }
