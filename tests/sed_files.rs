@@ -66,7 +66,14 @@ fn send(
             Ok(n) => raw.extend_from_slice(&buf[..n]),
         }
     }
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    // a response cut off before its head (the server closed the connection): status 0
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Reply {
+            status: 0,
+            headers: HashMap::new(),
+            body: Vec::new(),
+        };
+    };
     let head = String::from_utf8(raw[..end].to_vec()).unwrap();
     let mut lines = head.split("\r\n");
     let status = lines
@@ -249,10 +256,12 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
         &reader,
         &[],
     );
+    // cut off: a 200 head with a short body, or (nothing of the body sent yet) no answer
     assert!(
-        r.body.len() < bytes.len(),
+        r.status != 200 || r.body.len() < bytes.len(),
         "the changed file must not arrive whole"
     );
+    assert_ne!(r.body, bytes);
     assert!(service.stop().success());
 }
 
