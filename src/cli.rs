@@ -295,6 +295,10 @@ pub enum JournalCommand {
         /// JSON lines (one record each) or CSV.
         #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
         format: ExportFormatArg,
+        /// CSV as Excel opens it in a Russian locale: UTF-8 with a BOM, `;`-separated, CRLF
+        /// (implies `--format csv`).
+        #[arg(long)]
+        excel: bool,
         /// Only records on or after this UTC date (YYYY-MM-DD).
         #[arg(long)]
         since: Option<String>,
@@ -471,6 +475,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
                 JournalCommand::Export {
                     format,
+                    excel,
                     since,
                     until,
                     appeal,
@@ -503,6 +508,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             && partner
                                 .as_ref()
                                 .is_none_or(|set| arrival.is_some_and(|a| set.contains(&a)))
+                    };
+                    let format = match (format, excel) {
+                        (_, true) => journal::ExportFormat::Csv { excel: true },
+                        (ExportFormatArg::Csv, false) => {
+                            journal::ExportFormat::Csv { excel: false }
+                        }
+                        (ExportFormatArg::Jsonl, false) => journal::ExportFormat::Jsonl,
                     };
                     run_export(&dir, format, &keep)
                 }
@@ -964,13 +976,9 @@ fn anchor_check(dir: &Path, state: &Path, records: u64) -> Result<(), String> {
 
 fn run_export(
     dir: &Path,
-    format: ExportFormatArg,
+    format: journal::ExportFormat,
     keep: &dyn Fn(&journal::Record) -> bool,
 ) -> Result<ExitCode, String> {
-    let format = match format {
-        ExportFormatArg::Jsonl => journal::ExportFormat::Jsonl,
-        ExportFormatArg::Csv => journal::ExportFormat::Csv,
-    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let report = journal::export(dir, format, keep, &mut out).map_err(|e| e.to_string())?;

@@ -819,12 +819,21 @@ pub fn arrivals_from(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
     Jsonl,
-    Csv,
+    /// RFC 4180 CSV; `excel`: as Excel opens it in a Russian locale — UTF-8 with a BOM,
+    /// `;`-separated, CRLF.
+    Csv {
+        excel: bool,
+    },
 }
 
+/// The CSV columns.
+const CSV_HEADER: [&str; 8] = [
+    "seq", "ts", "kind", "arrival", "key", "detail", "prev", "hash",
+];
+
 /// Writes the journal for auditors: JSON lines (the records as stored) or CSV
-/// (`seq,ts,kind,arrival,key,detail,prev,hash`), the records `keep` selects. The chain is
-/// verified over every record, kept or not.
+/// (`seq,ts,kind,arrival,key,detail,prev,hash`, by the `csv` crate), the records `keep`
+/// selects. The chain is verified over every record, kept or not.
 pub fn export(
     dir: &Path,
     format: ExportFormat,
@@ -835,39 +844,60 @@ pub fn export(
         path: PathBuf::from("-"),
         source: e,
     };
-    let mut write_err = None;
-    if format == ExportFormat::Csv {
-        writeln!(out, "seq,ts,kind,arrival,key,detail,prev,hash").map_err(stdout_err)?;
+    let excel = match format {
+        ExportFormat::Jsonl => {
+            return export_with(dir, keep, |r| writeln!(out, "{}", r.line()), stdout_err)
+        }
+        ExportFormat::Csv { excel } => excel,
+    };
+    if excel {
+        out.write_all("\u{feff}".as_bytes()).map_err(stdout_err)?;
     }
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(if excel { b';' } else { b',' })
+        .terminator(match excel {
+            true => csv::Terminator::CRLF,
+            false => csv::Terminator::Any(b'\n'),
+        })
+        .from_writer(out);
+    w.write_record(CSV_HEADER)
+        .map_err(|e| stdout_err(e.into()))?;
+    let report = export_with(
+        dir,
+        keep,
+        |r| w.write_record(csv_row(r)).map_err(io::Error::from),
+        stdout_err,
+    )?;
+    w.flush().map_err(stdout_err)?;
+    Ok(report)
+}
+
+/// Scans the journal, handing each kept record to `write`; the first write error stops it.
+fn export_with(
+    dir: &Path,
+    keep: &dyn Fn(&Record) -> bool,
+    mut write: impl FnMut(&Record) -> io::Result<()>,
+    stdout_err: impl Fn(io::Error) -> JournalError,
+) -> Result<VerifyReport, JournalError> {
+    let mut write_err = None;
     let report = scan(dir, |r| {
         if !keep(r) {
             return true;
         }
-        let res = match format {
-            ExportFormat::Jsonl => writeln!(out, "{}", r.line()),
-            ExportFormat::Csv => writeln!(out, "{}", csv_row(r)),
-        };
-        if let Err(e) = res {
+        if let Err(e) = write(r) {
             write_err = Some(e);
             return false;
         }
         true
     })?;
-    if let Some(e) = write_err {
-        return Err(stdout_err(e));
-    }
-    Ok(report)
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+    match write_err {
+        Some(e) => Err(stdout_err(e)),
+        None => Ok(report),
     }
 }
 
-fn csv_row(r: &Record) -> String {
+/// A record as the CSV's columns.
+fn csv_row(r: &Record) -> [String; 8] {
     let value = serde_json::to_value(&r.event).unwrap_or_default();
     let key = value
         .get("key")
@@ -894,10 +924,6 @@ fn csv_row(r: &Record) -> String {
         r.prev.clone(),
         r.hash.clone(),
     ]
-    .iter()
-    .map(|f| csv_field(f))
-    .collect::<Vec<_>>()
-    .join(",")
 }
 
 #[cfg(test)]

@@ -542,6 +542,50 @@ fn journal_export_filters_by_date_appeal_and_partner() {
     );
 }
 
+/// Issue 17, item 6: CSV by the `csv` crate, read back by it; `--excel` is UTF-8 with a BOM,
+/// `;`-separated, CRLF — the same records, the JSON detail quoted.
+#[test]
+fn journal_export_as_csv_and_for_excel() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    let all = env.journal_lines();
+    let read = |args: &[&str], delimiter: u8| -> Vec<csv::StringRecord> {
+        let mut a = vec!["journal", "export"];
+        a.extend_from_slice(args);
+        let out = env.cmd(&a);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let body = match args.contains(&"--excel") {
+            true => {
+                assert!(text.starts_with('\u{feff}'), "a BOM first");
+                assert!(text.contains("\r\n"), "CRLF");
+                text.trim_start_matches('\u{feff}').to_string()
+            }
+            false => text,
+        };
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .from_reader(body.as_bytes());
+        assert_eq!(
+            r.headers().unwrap().iter().collect::<Vec<_>>(),
+            ["seq", "ts", "kind", "arrival", "key", "detail", "prev", "hash"]
+        );
+        r.records().map(Result::unwrap).collect()
+    };
+    for (args, delimiter) in [(&["--format", "csv"][..], b','), (&["--excel"][..], b';')] {
+        let rows = read(args, delimiter);
+        assert_eq!(rows.len(), all.len(), "{args:?}");
+        for (row, line) in rows.iter().zip(&all) {
+            assert_eq!(row[0], line["seq"].to_string());
+            assert_eq!(row[2], *line["kind"].as_str().unwrap());
+            assert_eq!(row[7], *line["hash"].as_str().unwrap());
+            let detail: serde_json::Value = serde_json::from_str(&row[5]).unwrap();
+            assert!(detail.is_object(), "{}", &row[5]);
+        }
+    }
+}
+
 #[test]
 fn outbound_packages_not_picked_up_raise_an_alert() {
     let env = Env::with(1, 3600, "outbound_stale_secs = 60");
