@@ -55,6 +55,17 @@ pub fn list(
         .unwrap_or_default())
 }
 
+/// Where an appeal's package is, and its files (as [`list`]).
+pub fn of(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    appeal: &Appeal,
+) -> Result<(PathBuf, Vec<ArrivedFile>), String> {
+    let dir = package_dir(&Layout::new(&config.spool), store, appeal)?;
+    let files = list(&appeal.files, &dir, &config.limits)?;
+    Ok((dir, files))
+}
+
 /// The file named `name` (exactly as listed).
 pub fn find<'a>(files: &'a [ArrivedFile], name: &str) -> Option<&'a ArrivedFile> {
     files.iter().find(|f| f.name == name)

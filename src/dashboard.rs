@@ -21,6 +21,7 @@ fn esc(s: &str) -> String {
 fn webhooks_table(
     h: &mut String,
     hooks: &std::collections::BTreeMap<String, crate::webhooks::HookStatus>,
+    config: &Config,
 ) {
     if hooks.is_empty() {
         return;
@@ -29,7 +30,8 @@ fn webhooks_table(
     for (client, s) in hooks {
         let state = match (&s.failing_since, &s.last_error) {
             (Some(since), why) => format!(
-                "не доставляется с {since}: {} — повторяется",
+                "не доставляется с {}: {} — повторяется",
+                operator::local_time(*since, config),
                 why.as_deref().unwrap_or("")
             ),
             (None, _) => "доставляется".to_string(),
@@ -66,7 +68,7 @@ pub fn page(
         operator::local_time(time::OffsetDateTime::now_utc(), config),
         esc(crate::VERSION)
     );
-    webhooks_table(&mut h, webhooks);
+    webhooks_table(&mut h, webhooks, config);
     // spool
     let listed = match store {
         Some(store) => spoolview::live_items(config, store),

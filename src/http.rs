@@ -464,9 +464,8 @@ async fn appeal_one(
                 crate::appeals_api::summary(&a, &config, crate::operator::today(&config));
             if let (true, Some(store)) = (summary.files.is_empty(), store) {
                 // journaled before files were: as its package holds them
-                let layout = crate::spool::Layout::new(&config.spool);
-                summary.files = crate::appeal_files::package_dir(&layout, &store, &a)
-                    .and_then(|dir| crate::appeal_files::list(&a.files, &dir, &config.limits))
+                summary.files = crate::appeal_files::of(&config, &store, &a)
+                    .map(|(_, files)| files)
                     .unwrap_or_default();
             }
             serde_json::json!({ "appeal": summary, "history": a.history, "cites": a.cites, "cited_by": a.cited_by })
@@ -508,10 +507,8 @@ async fn appeal_file(
             let why = "the appeal is ДСП: its files need the dsp scope";
             return Err((StatusCode::FORBIDDEN, why.to_string()));
         }
-        let layout = crate::spool::Layout::new(&config.spool);
-        let dir = files::package_dir(&layout, &store, &a)
-            .and_then(|dir| files::list(&a.files, &dir, &config.limits).map(|l| (dir, l)));
-        let (dir, list) = dir.map_err(|why| (StatusCode::INTERNAL_SERVER_ERROR, why))?;
+        let (dir, list) = files::of(&config, &store, &a)
+            .map_err(|why| (StatusCode::INTERNAL_SERVER_ERROR, why))?;
         match files::find(&list, &name) {
             Some(f) => Ok((a.id, dir, f.clone())),
             None => Err((
@@ -951,24 +948,21 @@ async fn registration(
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> Response {
-    let (operator, keyed) = match write_access(&state, &headers, b"registration", &id, &raw) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: RegistrationBody = match serde_json::from_slice(&raw) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a registration: {e}")),
-    };
-    queue(&state, keyed, move || {
-        Ok(control::Command::Register {
+    json_write(
+        &state,
+        &headers,
+        id,
+        &raw,
+        "registration",
+        |id, operator, body: RegistrationBody| control::Command::Register {
             id,
             number: body.number,
             force: body.force,
             comment: body.comment,
             operator: Some(operator),
             date: body.date,
-        })
-    })
+        },
+    )
     .await
 }
 
@@ -979,22 +973,40 @@ async fn refusal_of(
     Path(id): Path<String>,
     raw: axum::body::Bytes,
 ) -> Response {
-    let (_, keyed) = match write_access(&state, &headers, b"refusal", &id, &raw) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let body: RefusalBody = match serde_json::from_slice(&raw) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a refusal: {e}")),
-    };
-    queue(&state, keyed, move || {
-        Ok(control::Command::Refuse {
+    json_write(
+        &state,
+        &headers,
+        id,
+        &raw,
+        "refusal",
+        |id, _, body: RefusalBody| control::Command::Refuse {
             id,
             reason: body.reason,
             comment: body.comment,
-        })
-    })
+        },
+    )
     .await
+}
+
+/// A write with a JSON body: [`write_access`]'s checks, the body read as `B` (400 «not a
+/// `what`» otherwise), and the command `build` makes of (id, operator, body) queued.
+async fn json_write<B: serde::de::DeserializeOwned + Send + 'static>(
+    state: &HttpState,
+    headers: &HeaderMap,
+    id: String,
+    raw: &[u8],
+    what: &'static str,
+    build: impl FnOnce(String, String, B) -> control::Command + Send + 'static,
+) -> Response {
+    let (operator, keyed) = match write_access(state, headers, what.as_bytes(), &id, raw) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let body: B = match serde_json::from_slice(raw) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a {what}: {e}")),
+    };
+    queue(state, keyed, move || Ok(build(id, operator, body))).await
 }
 
 /// A write's checks: the `write` scope, the appeal exists, the idempotency key; the

@@ -59,10 +59,6 @@ pub fn answer(
     pin_secret: Option<&[u8]>,
 ) -> Result<Answer, String> {
     let today = operator::today(config);
-    let render = |json: bool, value: &dyn erased::Render| match json {
-        true => serde_json::to_string_pretty(&value.json()).expect("reports serialise") + "\n",
-        false => value.text(),
-    };
     match query {
         Query::List {
             overdue,
@@ -85,46 +81,28 @@ pub fn answer(
                     rows.len()
                 )
             });
-            let stdout = render(*json, &erased::Rows(rows));
+            let stdout = match json {
+                true => pretty(&rows),
+                false => operator::table(&rows),
+            };
             Ok(Answer { stdout, note })
         }
         Query::Show { id, json, pin } => {
             let appeal = book.find(id)?;
             let secret = pin_secret.filter(|_| *pin);
             let details = operator::details(&appeal, book, config, today, secret);
-            let stdout = render(*json, &erased::Shown(details));
+            let stdout = match json {
+                true => pretty(&details),
+                false => operator::show_text(&details),
+            };
             Ok(Answer { stdout, note: None })
         }
     }
 }
 
-/// The two outputs, text and JSON, of what a query shows.
-mod erased {
-    use crate::operator::{self, Details, Row};
-
-    pub trait Render {
-        fn text(&self) -> String;
-        fn json(&self) -> serde_json::Value;
-    }
-    pub struct Rows(pub Vec<Row>);
-    pub struct Shown(pub Details);
-
-    impl Render for Rows {
-        fn text(&self) -> String {
-            operator::table(&self.0)
-        }
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(&self.0).expect("rows serialise")
-        }
-    }
-    impl Render for Shown {
-        fn text(&self) -> String {
-            operator::show_text(&self.0)
-        }
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(&self.0).expect("details serialise")
-        }
-    }
+/// `--json` output: pretty JSON and a newline.
+fn pretty<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).expect("reports serialise") + "\n"
 }
 
 /// Asks the running service. `None` when no service answers on the socket (not running,

@@ -23,8 +23,8 @@ use crate::feed::{self, Item};
 pub struct HookStatus {
     pub delivered: u64,
     pub failures: u64,
-    /// The item being retried: since when (UTC, RFC 3339) and the last error.
-    pub failing_since: Option<String>,
+    /// The item being retried: since when and the last error.
+    pub failing_since: Option<time::OffsetDateTime>,
     pub last_error: Option<String>,
     /// The cursor after the last delivered item.
     pub cursor: String,
@@ -96,16 +96,16 @@ fn durable(store: &crate::store::Store) -> Result<u64, String> {
 }
 
 /// The kept cursor, or — a webhook new here — the feed's current end (kept at once).
-fn start_cursor(hook: &Hook, store: &crate::store::Store) -> Result<u64, String> {
-    match std::fs::read_to_string(&hook.cursor_file) {
+fn start_cursor(cursor_file: &Path, store: &crate::store::Store) -> Result<u64, String> {
+    match std::fs::read_to_string(cursor_file) {
         Ok(text) => feed::parse_cursor(text.trim())
-            .ok_or_else(|| format!("{}: not a cursor", hook.cursor_file.display())),
+            .ok_or_else(|| format!("{}: not a cursor", cursor_file.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let end = durable(store)?;
-            keep_cursor(&hook.cursor_file, &feed::cursor(end)).map_err(|e| e.to_string())?;
+            keep_cursor(cursor_file, &feed::cursor(end)).map_err(|e| e.to_string())?;
             Ok(end)
         }
-        Err(e) => Err(format!("{}: {e}", hook.cursor_file.display())),
+        Err(e) => Err(format!("{}: {e}", cursor_file.display())),
     }
 }
 
@@ -150,8 +150,8 @@ async fn deliver_forever(
         .build()
         .map_err(std::io::Error::other)?;
     let mut from = loop {
-        let (h, s) = (hook_parts(hook), store.clone());
-        match tokio::task::spawn_blocking(move || start_cursor(&h, &s)).await {
+        let (file, s) = (hook.cursor_file.clone(), store.clone());
+        match tokio::task::spawn_blocking(move || start_cursor(&file, &s)).await {
             Ok(Ok(from)) => break from,
             Ok(Err(e)) => {
                 tracing::error!(client = %hook.client, error = %e, "webhook cannot start")
@@ -187,17 +187,6 @@ async fn deliver_forever(
             }
             tokio::time::sleep(IDLE).await;
         }
-    }
-}
-
-/// A copy of what the blocking start needs.
-fn hook_parts(hook: &Hook) -> Hook {
-    Hook {
-        client: hook.client.clone(),
-        url: hook.url.clone(),
-        secret: Vec::new(),
-        cursor_file: hook.cursor_file.clone(),
-        journal: hook.journal.clone(),
     }
 }
 
@@ -253,11 +242,8 @@ async fn deliver(client: &reqwest::Client, hook: &Hook, item: &Item, statuses: &
         set(statuses, &hook.client, |s| {
             s.failures += 1;
             s.last_error = Some(why);
-            s.failing_since.get_or_insert_with(|| {
-                let now = time::OffsetDateTime::now_utc();
-                now.format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_default()
-            });
+            s.failing_since
+                .get_or_insert_with(time::OffsetDateTime::now_utc);
         });
         tokio::time::sleep(crate::gateway::backoff(tries)).await;
     }

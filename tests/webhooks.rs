@@ -199,6 +199,10 @@ fn every_change_is_pushed_signed_in_order_and_retried_across_a_kill() {
     }
     let page = get(port, "/");
     assert!(page.contains("не доставляется с"), "the dashboard shows it");
+    assert!(
+        page.contains(" МСК: HTTP 500"),
+        "since when, in local time, and why: {page}"
+    );
     drop(service); // SIGKILL
     hook.down.store(false, Ordering::SeqCst);
     let service = Service::start(&env);
