@@ -346,28 +346,44 @@ async fn changes(
     let Some(from) = crate::feed::parse_cursor(q.after.as_deref().unwrap_or("")) else {
         return error(StatusCode::BAD_REQUEST, "after: not a cursor of this feed");
     };
-    let Some(store) = state.store.clone() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the feed needs the running service",
-        );
+    let store = match running_store(&state, "the feed needs") {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let journal = crate::spool::Layout::new(&state.config.spool).journal;
     let limit = match page_size(q.limit, crate::feed::MAX_LIMIT) {
         Ok(l) => l,
         Err(r) => return r,
     };
-    let page = tokio::task::spawn_blocking(move || {
+    read_json("journal", move || {
         let durable = store
             .applied_seq()
             .map_err(|e| e.to_string())?
             .map_or(0, |s| s + 1);
         crate::feed::page(&journal, from, durable, limit).map_err(|e| e.to_string())
     })
-    .await;
-    match page {
-        Ok(Ok(page)) => Json(page).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("journal: {e}")),
+    .await
+}
+
+/// The running service's store, or 503 saying that `what` needs it.
+#[allow(clippy::result_large_err)]
+fn running_store(state: &HttpState, what: &str) -> Result<crate::store::Store, Response> {
+    state.store.clone().ok_or_else(|| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("{what} the running service"),
+        )
+    })
+}
+
+/// Runs a read off the async threads; its value as JSON, its error as a 500 naming `source`.
+async fn read_json<T: Serialize + Send + 'static, E: std::fmt::Display + Send + 'static>(
+    source: &str,
+    read: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(read).await {
+        Ok(Ok(value)) => Json(value).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{source}: {e}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -420,27 +436,20 @@ async fn appeals_page(
         status,
         updated_since: q.updated_since.filter(|s| !s.is_empty()),
     };
-    let Some(store) = state.store.clone() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the list needs the running service",
-        );
+    let store = match running_store(&state, "the list needs") {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let config = state.config.clone();
     let limit = match page_size(q.limit, api::MAX_LIMIT) {
         Ok(l) => l,
         Err(r) => return r,
     };
-    let page = tokio::task::spawn_blocking(move || {
+    read_json("store", move || {
         let scanned = store.appeals_after(after, api::MAX_SCAN)?;
         Ok::<_, crate::store::StoreError>(api::page(&scanned, after, &filter, limit, &config))
     })
-    .await;
-    match page {
-        Ok(Ok(page)) => Json(page).into_response(),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("store: {e}")),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
-    }
+    .await
 }
 
 /// `GET /api/v1/appeals/{id}` (scope `read`): one appeal, by our number, the УРОГ number or
@@ -494,11 +503,9 @@ async fn appeal_file(
         Err(r) => return r,
     };
     let dsp = client.scopes.dsp;
-    let Some(store) = state.store.clone() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "files need the running service",
-        );
+    let store = match running_store(&state, "files need") {
+        Ok(s) => s,
+        Err(r) => return r,
     };
     let (book, config) = (state.book.clone(), state.config.clone());
     let found = tokio::task::spawn_blocking(move || {
