@@ -31,6 +31,7 @@ pub mod parallel;
 pub mod pdf;
 pub mod resend;
 pub mod samples;
+pub mod sharing;
 pub mod spool;
 pub mod spoolview;
 pub mod sstu;

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::config::SpoolConfig;
 #[cfg(not(target_os = "linux"))]
 use crate::journal::fsync_dir;
+use crate::sharing::Handover;
 use crate::wire::container::is_readable_zip;
 use crate::wire::envelope;
 use crate::wire::hash::FileHasher;
@@ -733,6 +734,7 @@ pub struct Outgoing {
 /// again. Returns the digest of every package (published now or before).
 pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>, SpoolError> {
     let intents = read_intents(layout)?;
+    let handover = Handover::of(&layout.outbound);
     let mut digests: Vec<Option<String>> = vec![None; packages.len()];
     let mut built = Vec::new();
     let mut renames = Vec::new();
@@ -753,7 +755,7 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
                 continue;
             }
         }
-        let digest = stage(p, &tmp, &mut written)?;
+        let digest = stage(p, &tmp, handover, &mut written)?;
         digests[i] = Some(digest.clone());
         built.push((p.name.clone(), digest));
         staged_dirs.push(tmp.clone());
@@ -793,14 +795,27 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
 
 /// Builds one package in `tmp` (files written, not yet synced); returns its digest. (A stale
 /// intent for the same name is superseded: intent files are read oldest first.)
-fn stage(p: &Outgoing, tmp: &Path, written: &mut Vec<PathBuf>) -> Result<String, SpoolError> {
+/// Modes and group are set here, explicitly, as VipNet needs them ([`Handover`]).
+fn stage(
+    p: &Outgoing,
+    tmp: &Path,
+    handover: Handover,
+    written: &mut Vec<PathBuf>,
+) -> Result<String, SpoolError> {
     if tmp.exists() {
         fs::remove_dir_all(tmp).map_err(transient(format!("cannot clear {}", tmp.display())))?;
     }
-    fs::create_dir_all(tmp).map_err(transient(format!("cannot create {}", tmp.display())))?;
+    fs::create_dir_all(tmp)
+        .and_then(|()| handover.folder(tmp))
+        .map_err(transient(format!("cannot create {}", tmp.display())))?;
     for (file, bytes) in &p.files {
         let path = tmp.join(file);
-        fs::write(&path, bytes).map_err(transient(format!("cannot write {}", path.display())))?;
+        File::create(&path)
+            .and_then(|mut f| {
+                handover.file(&f)?;
+                f.write_all(bytes)
+            })
+            .map_err(transient(format!("cannot write {}", path.display())))?;
         written.push(path);
     }
     Ok(files_digest(&p.files))

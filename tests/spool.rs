@@ -685,3 +685,66 @@ fn signed_checkpoints_detect_rewritten_history() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("history rewritten"));
 }
+
+/// Under the unit's `UMask=0027` a package left to the umask would be `0750`/`0640` and of the
+/// service's group: VipNet could not remove what it has sent. Modes and group are set
+/// explicitly; `state_dir` is `0700` whatever the umask, and tightened when looser.
+#[test]
+fn published_packages_are_handed_to_the_outbound_group_and_state_dir_is_private() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    let root = unsafe { libc::geteuid() } == 0;
+    let vipnet_gid = 4242;
+    if root {
+        std::os::unix::fs::chown(&env.outbound, None, Some(vipnet_gid)).unwrap();
+    } else {
+        common::skipped("not root: the outbound group's hand-over is not checked (modes are)");
+    }
+    fs::set_permissions(&env.outbound, fs::Permissions::from_mode(0o2770)).unwrap();
+    fs::create_dir_all(&env.state).unwrap();
+    fs::set_permissions(&env.state, fs::Permissions::from_mode(0o755)).unwrap();
+    env.drop_sample("urog-appeal-2.2", "100001");
+    env.drop_sample("urog-appeal-2.7.1", "100002");
+    let mut cmd = common::bin();
+    cmd.arg("--config").arg(&env.config).args(["run", "--once"]);
+    // SAFETY: umask is async-signal-safe and touches only the child's own mask.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o027);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("state_dir was readable by others"), "{log}");
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(mode(&env.state), 0o700);
+    let published = env.outbound_names();
+    assert_eq!(published.len(), 4, "receipts and notices: {published:?}");
+    for name in published {
+        let dir = env.outbound.join(&name);
+        assert_eq!(mode(&dir), 0o770, "{name}");
+        let mut files = vec![dir.clone()];
+        for f in fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            assert_eq!(mode(&f), 0o660, "{}", f.display());
+            files.push(f);
+        }
+        if root {
+            for f in files {
+                assert_eq!(
+                    fs::metadata(&f).unwrap().gid(),
+                    vipnet_gid,
+                    "{}",
+                    f.display()
+                );
+            }
+        }
+    }
+}

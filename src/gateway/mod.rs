@@ -164,12 +164,22 @@ impl Gateway {
     /// does not know, and journals `service_start`.
     pub fn open(config: Config) -> Result<Gateway, GatewayError> {
         let layout = Layout::new(&config.spool);
-        std::fs::create_dir_all(&layout.state).map_err(|e| {
+        let loosened = crate::sharing::secure_state_dir(&layout.state).map_err(|e| {
             GatewayError::Other(format!(
-                "cannot create state_dir {}: {e}",
+                "cannot create state_dir {} (mode 0700): {e}",
                 layout.state.display()
             ))
         })?;
+        if let Some(mode) = loosened {
+            tracing::warn!(
+                state_dir = %layout.state.display(),
+                was = format!("{mode:04o}"),
+                "state_dir was readable by others: set to 0700"
+            );
+        }
+        if let Some(problem) = crate::sharing::Handover::problem(&config.spool.outbound) {
+            tracing::warn!("{problem}");
+        }
         let lock = InstanceLock::acquire(&layout.lock)?;
         spool::prepare(&layout)?;
         let (journal, _) = Journal::open(&layout.journal)?;
