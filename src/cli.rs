@@ -32,7 +32,8 @@ pub const DEFAULT_CONFIG: &str = "config/gateway.toml";
 #[derive(Debug, Parser)]
 #[command(name = "medo-gateway", version = crate::VERSION, about, long_about = None)]
 pub struct Cli {
-    /// Configuration file.
+    /// Configuration file; when the default is absent, /etc/medo-gateway/gateway.toml (where
+    /// the Debian package installs it) if that exists.
     #[arg(long, global = true, default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
     /// Log format on stderr.
@@ -395,6 +396,19 @@ fn init_tracing(format: LogFormat) {
     };
 }
 
+/// Where the Debian package installs the configuration.
+pub const INSTALLED_CONFIG: &str = "/etc/medo-gateway/gateway.toml";
+
+/// The default `config/gateway.toml` when it exists (a checkout), else the installed one when
+/// that exists (an operator's shell on the server); a path given explicitly is kept.
+fn config_path(given: PathBuf) -> PathBuf {
+    let installed = Path::new(INSTALLED_CONFIG);
+    if given == Path::new(DEFAULT_CONFIG) && !given.exists() && installed.exists() {
+        return installed.to_path_buf();
+    }
+    given
+}
+
 /// Loads the config; a missing *default* config falls back to built-in limits for commands
 /// that only need limits (`inspect`).
 fn limits_for(path: &Path) -> Result<Limits, String> {
@@ -408,7 +422,8 @@ fn limits_for(path: &Path) -> Result<Limits, String> {
 
 /// Entry point used by `src/main.rs`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.config = config_path(cli.config);
     init_tracing(cli.log_format);
     match run(cli) {
         Ok(code) => code,
