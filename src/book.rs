@@ -325,7 +325,10 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     .unwrap_or_default();
                 a.history.push((
                     r.ts.clone(),
-                    format!("зарегистрировано: {number} от {date} ({by}){forced}"),
+                    format!(
+                        "зарегистрировано: {number} от {date} ({}){forced}",
+                        by_whom(by)
+                    ),
                 ));
                 a.timeline.push(TimelineEntry {
                     status: "зарегистрировано".into(),
@@ -349,7 +352,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 a.held = None;
                 a.history.push((
                     r.ts.clone(),
-                    format!("отказано в регистрации: {reason} ({by})"),
+                    format!("отказано в регистрации: {reason} ({})", by_whom(by)),
                 ));
             })?;
         }
@@ -849,5 +852,16 @@ impl Appeals for AppealBook {
         for a in self.appeals.values().filter(|a| a.state.is_open()) {
             visit(a.id, &DeadlineFacts::from(a));
         }
+    }
+}
+/// Who took a decision, as the history says it: `auto` → «автоматически», `operator` →
+/// «оператором», `api:delo` → «СЭД delo»; anything else as journaled.
+fn by_whom(by: &str) -> String {
+    match by {
+        "auto" => "автоматически".into(),
+        "operator" => "оператором".into(),
+        _ => by
+            .strip_prefix("api:")
+            .map_or_else(|| by.to_string(), |client| format!("СЭД {client}")),
     }
 }

@@ -552,13 +552,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let book = operator::load(&config)?;
             let report = operator::sstu_export(&config, &book, &out, zip)?;
             for name in &report.written {
-                println!("wrote {}", out.join(name).display());
+                println!("записан {}", out.join(name).display());
             }
             for name in &report.archives {
-                println!("packed {}", out.join(name).display());
+                println!("упакован {}", out.join(name).display());
             }
             for (id, problems) in &report.invalid {
-                eprintln!("appeal {id} not exported: {}", problems.join("; "));
+                eprintln!("обращение {id} не выгружено: {}", problems.join("; "));
             }
             Ok(if report.invalid.is_empty() {
                 ExitCode::SUCCESS
@@ -619,7 +619,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     println!("{}", r.line());
                 } else {
                     let detail = serde_json::to_value(&r.event).unwrap_or_default();
-                    println!("{:>8}  {}  {:<20} {}", r.seq, r.ts, r.event.kind(), detail);
+                    let at = operator::journal_time(&r.ts, &config);
+                    println!("{:>8}  {at}  {:<24} {}", r.seq, r.event.label(), detail);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -744,7 +745,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
                 email,
             };
             operator::write_card(&config, appeal.id, &card)?;
-            println!("card saved for appeal {}", appeal.id);
+            println!("карточка обращения {} сохранена", appeal.id);
             Ok(ExitCode::SUCCESS)
         }
         AppealsCommand::Event { id, step } => {
@@ -840,7 +841,7 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
     }
     match control::outcome(&path) {
         None => {
-            println!("queued; the running service applies it on its next pass");
+            println!("поставлено в очередь: работающая служба выполнит на следующем проходе");
             Ok(ExitCode::SUCCESS)
         }
         Some(Err(why)) => {
@@ -848,14 +849,14 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
             Ok(ExitCode::from(1))
         }
         Some(Ok(())) if !about_an_appeal => {
-            println!("journaled");
+            println!("записано в журнал");
             Ok(ExitCode::SUCCESS)
         }
         Some(Ok(())) => {
             let book = operator::load(&config)?;
             let a = book.find(&id)?;
             println!(
-                "appeal {} ({}): {}{}",
+                "обращение {} ({}): {}{}",
                 a.id,
                 a.urog_number,
                 a.state.label(),
@@ -952,7 +953,7 @@ fn run_verify(dir: &Path, state: &Path, json: bool) -> Result<ExitCode, String> 
     }
     if let (None, Err(why)) = (&report.first_bad, &anchored) {
         if !json {
-            println!("journal BROKEN: {why}");
+            println!("журнал ПОВРЕЖДЁН: {why}");
         }
         return Ok(ExitCode::from(1));
     }
@@ -960,7 +961,7 @@ fn run_verify(dir: &Path, state: &Path, json: bool) -> Result<ExitCode, String> 
         None => {
             if !json {
                 println!(
-                    "journal intact: {} records in {} segments, head {}",
+                    "журнал цел: записей {}, сегментов {}, голова {}",
                     report.records, report.segments, report.head
                 );
             }
@@ -969,7 +970,7 @@ fn run_verify(dir: &Path, state: &Path, json: bool) -> Result<ExitCode, String> 
         Some(bad) => {
             if !json {
                 println!(
-                    "journal BROKEN at {} line {} (record seq {}): {}; {} records before it verify",
+                    "журнал ПОВРЕЖДЁН: {}, строка {} (запись № {}): {}; записей до неё проверено: {}",
                     bad.file, bad.line, bad.expected_seq, bad.problem, report.records
                 );
             }
@@ -1007,14 +1008,14 @@ fn run_export(
         b.problem.starts_with("truncated record") && Some(&b.file) == last_segment.as_ref()
     }) {
         eprintln!(
-            "note: the last record in {} is still being written; exported up to it",
+            "последняя запись в {} ещё пишется; выгружено до неё",
             bad.file
         );
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(bad) = report.first_bad {
         eprintln!(
-            "export stopped at {} line {}: {}",
+            "выгрузка остановлена: {}, строка {}: {}",
             bad.file, bad.line, bad.problem
         );
         return Ok(ExitCode::from(1));
@@ -1028,13 +1029,10 @@ fn run_rebuild(config: &Config) -> Result<ExitCode, String> {
     let _lock = spool::InstanceLock::acquire(&layout.lock).map_err(|e| e.to_string())?;
     let (store, aside) = Store::open_or_reset(&layout.store).map_err(|e| e.to_string())?;
     if let Some(aside) = aside {
-        eprintln!(
-            "the old store could not be opened; moved to {}",
-            aside.display()
-        );
+        eprintln!("старый индекс не открылся; перенесён в {}", aside.display());
     }
     let n = store::rebuild(&store, &layout.journal).map_err(|e| e.to_string())?;
-    println!("store rebuilt from {n} journal records");
+    println!("индекс перестроен по журналу: записей {n}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -1103,13 +1101,13 @@ fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
     };
     let _ = std::fs::remove_dir_all(&scratch_dir);
     if differences.is_empty() {
-        println!("store agrees with the journal");
+        println!("индекс совпадает с журналом");
         Ok(ExitCode::SUCCESS)
     } else {
         for d in differences.iter().take(20) {
             println!("{d}");
         }
-        println!("store DISAGREES with the journal: run `medo-gateway store rebuild`");
+        println!("индекс РАСХОДИТСЯ с журналом: выполните `medo-gateway store rebuild`");
         Ok(ExitCode::from(1))
     }
 }
@@ -1201,7 +1199,7 @@ fn run_samples(config: &Config, out: Option<PathBuf>) -> Result<ExitCode, String
     let written = samples::generate(&out, &parties)
         .map_err(|e| format!("cannot write samples into {}: {e}", out.display()))?;
     for dir in written {
-        println!("wrote {}", dir.display());
+        println!("записан {}", dir.display());
     }
     Ok(ExitCode::SUCCESS)
 }

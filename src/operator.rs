@@ -178,6 +178,26 @@ pub fn list(
     rows
 }
 
+/// What stands out about an appeal (the CLI's and the dashboard's «отметки»): overdue, ДСП,
+/// waiting for an operator and why, delivered again by УРОГ.
+pub fn marks(r: &Row) -> Vec<String> {
+    let a = &r.appeal;
+    let mut marks = Vec::new();
+    if r.overdue {
+        marks.push("ПРОСРОЧЕНО".to_string());
+    }
+    if a.restricted {
+        marks.push("ДСП".into());
+    }
+    if let Some(h) = &a.held {
+        marks.push(format!("ждёт оператора: {h}"));
+    }
+    if !a.redeliveries.is_empty() {
+        marks.push(format!("повторная доставка: {}", a.redeliveries.len()));
+    }
+    marks
+}
+
 /// Renders rows as a table.
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
@@ -186,19 +206,7 @@ pub fn table(rows: &[Row]) -> String {
     );
     for r in rows {
         let a = &r.appeal;
-        let mut marks = Vec::new();
-        if r.overdue {
-            marks.push("ПРОСРОЧЕНО".to_string());
-        }
-        if a.restricted {
-            marks.push("ДСП".into());
-        }
-        if let Some(h) = &a.held {
-            marks.push(format!("ждёт оператора: {h}"));
-        }
-        if !a.redeliveries.is_empty() {
-            marks.push(format!("повторов: {}", a.redeliveries.len()));
-        }
+        let marks = marks(r);
         out.push_str(&format!(
             "{:>6}  {:<18} {:<10}  {:<24} {:<14} {:<10}  {}\n",
             a.id,
@@ -276,7 +284,7 @@ pub fn details(
 }
 
 /// Renders details for people.
-pub fn show_text(d: &Details) -> String {
+pub fn show_text(d: &Details, config: &Config) -> String {
     let a = &d.row.appeal;
     let mut s = String::new();
     let mut line = |k: &str, v: String| s.push_str(&format!("{k:<22}{v}\n"));
@@ -398,7 +406,7 @@ pub fn show_text(d: &Details) -> String {
     }
     s.push_str("История:\n");
     for (ts, what) in &a.history {
-        s.push_str(&format!("  {ts}  {what}\n"));
+        s.push_str(&format!("  {}  {what}\n", journal_time(ts, config)));
     }
     s
 }
@@ -424,6 +432,12 @@ pub fn local_time(t: OffsetDateTime, config: &Config) -> String {
         local.minute(),
         local.second()
     )
+}
+
+/// A journal time (RFC 3339, UTC) as [`local_time`]; text that is not one is shown as is.
+pub fn journal_time(ts: &str, config: &Config) -> String {
+    OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| ts.to_string(), |t| local_time(t, config))
 }
 
 /// Today in the configured offset.

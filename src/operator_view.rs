@@ -93,7 +93,7 @@ pub fn answer(
             let details = operator::details(&appeal, book, config, today, secret);
             let stdout = match json {
                 true => pretty(&details),
-                false => operator::show_text(&details),
+                false => operator::show_text(&details, config),
             };
             Ok(Answer { stdout, note: None })
         }

@@ -88,7 +88,7 @@ fn outbound_items(layout: &Layout) -> Vec<Item> {
             age_secs: age(&layout.outbound.join(&name)),
             name,
             key: None,
-            detail: Some("not yet picked up by VipNet".into()),
+            detail: Some("VipNet ещё не забрал".into()),
         })
         .collect()
 }

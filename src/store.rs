@@ -150,8 +150,9 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const REPLAY_BATCH: usize = 512;
 const HEAD: &[u8] = b"head";
 /// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
-/// find, appeals citing each other (issue 13), operator commands carried out (issue 14).
-const SCHEMA: u64 = 3;
+/// find, appeals citing each other (issue 13), operator commands carried out (issue 14);
+/// 3 = awaiting receipts and rejections; 4 = the history says who decided in Russian.
+const SCHEMA: u64 = 4;
 const SCHEMA_KEY: &[u8] = b"schema";
 
 fn be(n: u64) -> [u8; 8] {

@@ -27,6 +27,8 @@ fn running_dashboard() -> (Env, Service, u16) {
     let env = Env::new();
     let port = env.listen_http();
     env.drop_sample("urog-appeal-2.2", "54334177");
+    // УРОГ delivers the same appeal again: flagged as the CLI flags it
+    env.drop_sample("urog-appeal-2.2", "54334178");
     let broken = env.drop_sample("urog-appeal-2.2", "broken-package");
     fs::write(broken.join("document.xml"), "<nope").unwrap();
     let service = Service::start(&env);
@@ -39,6 +41,7 @@ fn running_dashboard() -> (Env, Service, u16) {
             if body.contains("ОГ-1/")
                 && body.contains("broken-package")
                 && body.contains("malformed-xml")
+                && body.contains("повторная доставка: 1")
             {
                 break;
             }
@@ -67,13 +70,22 @@ fn the_dashboard_shows_spool_appeals_and_log() {
     assert!(page.contains(&format!("версия {}", env!("CARGO_PKG_VERSION"))));
     assert!(page.contains("malformed-xml"), "quarantine reason shown");
     assert!(page.contains("А26-02-1234567"));
-    assert!(page.contains("appeal_registered"), "exchange log");
+    // the exchange log: kinds as people read them, times in the configured zone
+    let log = page.split("id=\"log\"").nth(1).unwrap();
+    assert!(log.contains("<td>зарегистрировано</td>"), "{log}");
+    assert!(log.contains("<td>повторная доставка</td>"), "{log}");
+    assert!(
+        !log.contains("appeal_registered") && !log.contains("Z</td>"),
+        "{log}"
+    );
     assert!(!page.contains("<script"), "no scripts");
     let (_, found) = get(port, "/?q=A26-02-1234567");
     assert!(
-        found.contains("id=\"history\"") && found.contains("зарегистрировано"),
+        found.contains("id=\"history\"") && found.contains("(автоматически)"),
         "search by the УРОГ number (Latin A)"
     );
+    let history = found.split("id=\"history\"").nth(1).unwrap();
+    assert!(history.contains(" МСК — зарегистрировано"), "{history}");
     let (_, missing) = get(port, "/?q=%3Cb%3Enope");
     assert!(
         missing.contains("&lt;b&gt;nope") && !missing.contains("<b>nope"),
@@ -121,7 +133,22 @@ fn headless_chromium_renders_the_dashboard() {
     );
     assert!(dom.contains("ОГ-1/"), "the registered appeal");
     assert!(
-        dom.contains("broken-package") && dom.contains("quarantined"),
-        "the quarantined package"
+        dom.contains("broken-package") && dom.contains("<td>в карантине</td>"),
+        "the quarantined package, its state in Russian"
     );
+    assert!(
+        dom.contains("повторная доставка: 1"),
+        "the re-delivery flagged"
+    );
+    let stamp = dom.split("по состоянию на ").nth(1).unwrap_or("");
+    assert!(
+        stamp.chars().take(23).collect::<String>().ends_with(" МСК"),
+        "local time: {stamp}"
+    );
+    for english in ["quarantined", "archived", "appeal_registered"] {
+        assert!(
+            !dom.contains(&format!(">{english}<")),
+            "{english} shown to people"
+        );
+    }
 }

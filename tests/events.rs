@@ -225,7 +225,7 @@ fn a_running_service_applies_the_step() {
         "Петров П.П.",
     ]);
     assert!(
-        out.contains("рассматривается") || out.contains("queued"),
+        out.contains("рассматривается") || out.contains("поставлено в очередь"),
         "{out}"
     );
     let deadline = Instant::now() + Duration::from_secs(10);

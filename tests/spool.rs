@@ -496,11 +496,24 @@ fn operators_see_every_state_with_original_names() {
     assert_eq!(status["counts"]["archived"], 1);
     assert_eq!(status["counts"]["quarantined"], 1);
     assert_eq!(status["counts"]["incomplete"], 1);
+    // people read kinds in Russian and times in the configured zone (МСК), to the second;
+    // --json keeps the journal's English keys
     let shown = env.ok(&["spool", "show", "1"]);
+    let first = shown.lines().next().unwrap();
+    let fields: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(fields[0], "1", "{first}");
+    assert!(fields[1].len() == 10 && fields[2].len() == 8, "{first}");
+    assert_eq!((fields[3], fields[4]), ("МСК", "поступление"), "{first}");
+    assert!(shown.contains(" в архиве "), "{shown}");
+    let json = env.ok(&["spool", "show", "1", "--json"]);
+    assert!(json.contains("\"kind\":\"received\""), "{json}");
+    let appeal = env.ok(&["appeals", "show", "А26-02-1234567"]);
+    let history = appeal.split("История:\n").nth(1).unwrap();
     assert!(
-        shown.contains("received") && shown.contains("archived"),
-        "{shown}"
+        history.contains(" МСК  поступило: А26-02-1234567"),
+        "{history}"
     );
+    assert!(history.contains("(автоматически)"), "{history}");
     assert!(!env.cmd(&["spool", "show", "999"]).status.success());
 }
 

@@ -101,7 +101,7 @@ fn valid_appeals_export_with_their_status_fields() {
         out_dir.to_str().unwrap(),
         "--zip",
     ]);
-    assert!(stdout.contains("packed"), "{stdout}");
+    assert!(stdout.contains("упакован"), "{stdout}");
     let one: serde_json::Value =
         serde_json::from_slice(&fs::read(out_dir.join("appeal-1.json")).unwrap()).unwrap();
     assert_eq!(one["departmentId"], "00000000-1111-4222-8333-444444444444");

@@ -395,6 +395,31 @@ impl Event {
         }
     }
 
+    /// What people read for the kind (`spool show`, the dashboard's exchange log); the
+    /// journal and `--json` keep [`Event::kind`].
+    pub fn label(&self) -> &'static str {
+        match self {
+            Event::ServiceStart { .. } => "запуск службы",
+            Event::ServiceStop => "остановка службы",
+            Event::Received { .. } => "поступление",
+            Event::Parsed { .. } => "разобрано",
+            Event::Duplicate { .. } => "дубликат",
+            Event::Quarantined { .. } => "в карантин",
+            Event::Decided { .. } => "решение",
+            Event::Published { .. } => "отправлено",
+            Event::Archived { .. } => "в архиве",
+            Event::AppealReceived { .. } => "обращение поступило",
+            Event::AppealRegistered { .. } => "зарегистрировано",
+            Event::AppealRefused { .. } => "отказано в регистрации",
+            Event::AppealRedelivered { .. } => "повторная доставка",
+            Event::AppealProgress { .. } => "ход рассмотрения",
+            Event::QueryAnswered { .. } => "ответ на запрос",
+            Event::ReceiptReceived { .. } => "квитанция получена",
+            Event::Resent { .. } => "повторная отправка",
+            Event::Retried { .. } => "возвращено из карантина",
+        }
+    }
+
     /// The operator command this event carries out, if any.
     pub fn command(&self) -> Option<&str> {
         match self {
