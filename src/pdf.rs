@@ -66,8 +66,34 @@ pub fn text_pdf(title: &str, text: &str) -> Vec<u8> {
             PdfPage::new(Mm(210.0), Mm(297.0), ops)
         })
         .collect();
-    doc.with_pages(pages)
-        .save(&PdfSaveOptions::default(), &mut Vec::new())
+    let bytes = doc
+        .with_pages(pages)
+        .save(&PdfSaveOptions::default(), &mut Vec::new());
+    with_title(bytes, title)
+}
+
+/// printpdf writes the title's UTF-8 bytes into the Info dictionary as they are, which PDF
+/// readers take for PDFDocEncoding (mojibake); a text string outside that encoding is UTF-16BE
+/// with a byte-order mark (ISO 32000-1, 7.9.2.2). Rewritten here with lopdf; should that fail,
+/// the PDF is kept as printpdf made it.
+fn with_title(bytes: Vec<u8>, title: &str) -> Vec<u8> {
+    let retitled = || -> Option<Vec<u8>> {
+        let mut doc = lopdf::Document::load_mem(&bytes).ok()?;
+        let info = doc.trailer.get(b"Info").ok()?.as_reference().ok()?;
+        let utf16: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(title.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        let dict = doc.get_object_mut(info).ok()?.as_dict_mut().ok()?;
+        dict.set(
+            "Title",
+            lopdf::Object::String(utf16, lopdf::StringFormat::Hexadecimal),
+        );
+        let mut out = Vec::with_capacity(bytes.len());
+        doc.save_to(&mut out).ok()?;
+        Some(out)
+    };
+    retitled().unwrap_or(bytes)
 }
 
 /// The magic bytes every PDF starts with.
@@ -97,6 +123,23 @@ mod tests {
         );
         assert!(pdf.starts_with(b"%PDF-"));
         assert!(pdf.len() > 1000);
+        assert_eq!(page_count(&pdf), Some(1));
+    }
+
+    /// The title reads back as the Russian text it is (UTF-16BE with a BOM), not mojibake.
+    #[test]
+    fn the_title_is_a_utf16_text_string() {
+        let pdf = text_pdf("Ответ на запрос", "текст");
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let info = doc.trailer.get(b"Info").unwrap().as_reference().unwrap();
+        let title = doc.get_dictionary(info).unwrap().get(b"Title").unwrap();
+        let bytes = title.as_str().unwrap();
+        assert_eq!(&bytes[..2], &[0xFE, 0xFF]);
+        let units: Vec<u16> = bytes[2..]
+            .chunks(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(String::from_utf16(&units).unwrap(), "Ответ на запрос");
     }
 
     #[test]

@@ -84,6 +84,17 @@ fn a_query_is_answered_per_appeal_with_unknown_numbers_listed() {
                 text.contains("Ответ на запрос № А26-05-777") && text.contains("не найдено"),
                 "{text}"
             );
+            // and its title, as a viewer shows it (pdfinfo, the same package)
+            let info = std::process::Command::new("pdfinfo")
+                .arg(dir.join("response.pdf"))
+                .output()
+                .unwrap();
+            let info = String::from_utf8_lossy(&info.stdout);
+            assert!(
+                info.lines()
+                    .any(|l| l.starts_with("Title:") && l.ends_with(" Ответ на запрос")),
+                "{info}"
+            );
         }
         Err(e) => {
             assert!(
