@@ -290,16 +290,15 @@ async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Res
     if let Some(r) = operators_only(&state, &headers) {
         return r;
     }
-    let mut body = state.metrics.read().expect("metrics lock").render();
     let hooks = state
         .webhooks
         .lock()
         .expect("webhook statuses lock")
         .clone();
-    body.push_str(&crate::metrics::render_webhooks(&hooks));
+    let body = state.metrics.read().expect("metrics lock").render(&hooks);
     let text = [(
         axum::http::header::CONTENT_TYPE,
-        "text/plain; version=0.0.4",
+        crate::metrics::CONTENT_TYPE,
     )];
     (text, body).into_response()
 }

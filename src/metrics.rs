@@ -1,27 +1,36 @@
 //! Prometheus metrics of the run loop (`/metrics`, prefix `medo_`): packages by state,
 //! processing latency (received → at rest), quarantined, overdue appeals, journal records,
 //! last scan time, outbound waiting. Updated by the loop from journal records and after each
-//! pass; rendered as Prometheus text. Pure bookkeeping.
+//! pass; rendered as OpenMetrics text by `prometheus-client` (the series' names are the
+//! documented ones: a counter registered as `x` is exposed as `x_total`). Pure bookkeeping.
 
-use std::collections::HashMap;
-use std::fmt::Write;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::model::{Event, Record};
+use crate::webhooks::HookStatus;
 
 /// Upper bounds of the latency histogram, seconds.
 pub const LATENCY_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
 
 /// The numbers `/metrics` shows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Metrics {
     pub received: u64,
     pub archived: u64,
     pub quarantined: u64,
     /// Quarantines by reason code (`unknown-partner`, `incomplete`, …).
-    pub quarantined_by_code: std::collections::BTreeMap<String, u64>,
+    pub quarantined_by_code: BTreeMap<String, u64>,
     pub duplicates: u64,
     pub published: u64,
     /// Our messages rejected (the МЭДО operator's error receipts, partners' negative ones).
@@ -36,10 +45,34 @@ pub struct Metrics {
     pub overdue_appeals: u64,
     pub journal_records: u64,
     pub last_scan_unix: f64,
-    latency_counts: [u64; LATENCY_BUCKETS.len()],
-    latency_sum: f64,
-    latency_count: u64,
+    /// Claim → rest, observed as arrivals come to rest (shared by the snapshots of one
+    /// process: a clone observes into the same histogram).
+    latency: Histogram,
     received_at: HashMap<u64, OffsetDateTime>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            received: 0,
+            archived: 0,
+            quarantined: 0,
+            quarantined_by_code: BTreeMap::new(),
+            duplicates: 0,
+            published: 0,
+            rejected: 0,
+            in_flight: 0,
+            inbound_waiting: 0,
+            outbound_waiting: 0,
+            outbound_oldest_secs: 0,
+            quarantine_now: 0,
+            overdue_appeals: 0,
+            journal_records: 0,
+            last_scan_unix: 0.0,
+            latency: Histogram::new(LATENCY_BUCKETS),
+            received_at: HashMap::new(),
+        }
+    }
 }
 
 fn at(ts: &str) -> Option<OffsetDateTime> {
@@ -71,208 +104,165 @@ impl Metrics {
                 self.archived += 1;
                 self.in_flight = self.in_flight.saturating_sub(1);
                 if let (Some(start), Some(end)) = (self.received_at.remove(arrival), at(&r.ts)) {
-                    let secs = (end - start).as_seconds_f64().max(0.0);
-                    for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-                        if secs <= *bound {
-                            self.latency_counts[i] += 1;
-                        }
-                    }
-                    self.latency_sum += secs;
-                    self.latency_count += 1;
+                    self.latency
+                        .observe((end - start).as_seconds_f64().max(0.0));
                 }
             }
             _ => {}
         }
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let mut s = String::new();
-        let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
-            let _ = writeln!(
-                s,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
-        };
-        gauge(
-            "medo_packages_received_total",
-            "Packages claimed from inbound.",
-            "counter",
-            self.received.to_string(),
-        );
-        gauge(
-            "medo_packages_archived_total",
-            "Packages at rest (archive or quarantine).",
-            "counter",
-            self.archived.to_string(),
-        );
-        gauge(
-            "medo_packages_quarantined_total",
-            "Packages quarantined.",
-            "counter",
-            self.quarantined.to_string(),
-        );
-        gauge(
-            "medo_packages_duplicate_total",
-            "Packages recognised as duplicates.",
-            "counter",
-            self.duplicates.to_string(),
-        );
-        gauge(
-            "medo_outputs_published_total",
-            "Outbound packages published.",
-            "counter",
-            self.published.to_string(),
-        );
-        gauge(
-            "medo_outbound_rejected_total",
-            "Our messages rejected: the МЭДО operator's error receipts and partners' negative receipts.",
-            "counter",
-            self.rejected.to_string(),
-        );
-        gauge(
-            "medo_packages_in_flight",
-            "Packages claimed and not yet at rest.",
-            "gauge",
-            self.in_flight.to_string(),
-        );
-        gauge(
-            "medo_inbound_waiting",
-            "Folders waiting in inbound (settling or incomplete).",
-            "gauge",
-            self.inbound_waiting.to_string(),
-        );
-        gauge(
-            "medo_outbound_waiting",
-            "Outbound packages not yet picked up by VipNet.",
-            "gauge",
-            self.outbound_waiting.to_string(),
-        );
-        gauge(
-            "medo_appeals_overdue",
-            "Appeals past a 59-FZ deadline.",
-            "gauge",
-            self.overdue_appeals.to_string(),
-        );
-        gauge(
-            "medo_outbound_oldest_seconds",
-            "Age of the oldest outbound package VipNet has not picked up (0: none waiting).",
-            "gauge",
-            self.outbound_oldest_secs.to_string(),
-        );
-        gauge(
-            "medo_journal_records",
-            "Records in the journal.",
-            "gauge",
-            self.journal_records.to_string(),
-        );
-        gauge(
-            "medo_last_scan_timestamp_seconds",
-            "Unix time of the last completed scan.",
-            "gauge",
-            format!("{:.3}", self.last_scan_unix),
-        );
-        let _ = writeln!(
-            s,
-            "# HELP medo_build_info The running build.\n# TYPE medo_build_info gauge\nmedo_build_info{{version=\"{}\",commit=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION"),
-            crate::BUILD_COMMIT
-        );
-        let _ = writeln!(
-            s,
-            "# HELP medo_quarantined_by_code_total Packages quarantined, by reason code.\n# TYPE medo_quarantined_by_code_total counter"
-        );
-        for (code, n) in &self.quarantined_by_code {
-            let _ = writeln!(
-                s,
-                "medo_quarantined_by_code_total{{code=\"{}\"}} {n}",
-                label(code)
-            );
+    /// The exposition (OpenMetrics text, [`CONTENT_TYPE`]) of these numbers and the
+    /// webhooks' series, encoded by `prometheus-client`.
+    pub fn render(&self, hooks: &BTreeMap<String, HookStatus>) -> String {
+        let mut r = Registry::default();
+        for (name, help, total) in [
+            ("medo_packages_received", "Packages claimed from inbound", self.received),
+            ("medo_packages_archived", "Packages at rest (archive or quarantine)", self.archived),
+            ("medo_packages_quarantined", "Packages quarantined", self.quarantined),
+            ("medo_packages_duplicate", "Packages recognised as duplicates", self.duplicates),
+            ("medo_outputs_published", "Outbound packages published", self.published),
+            (
+                "medo_outbound_rejected",
+                "Our messages rejected: the МЭДО operator's error receipts and partners' negative receipts",
+                self.rejected,
+            ),
+        ] {
+            r.register(name, help, counter(total));
         }
-        let _ = writeln!(
-            s,
-            "# HELP medo_packages Packages by state now.\n# TYPE medo_packages gauge"
+        for (name, help, now) in [
+            (
+                "medo_packages_in_flight",
+                "Packages claimed and not yet at rest",
+                self.in_flight,
+            ),
+            (
+                "medo_inbound_waiting",
+                "Folders waiting in inbound (settling or incomplete)",
+                self.inbound_waiting,
+            ),
+            (
+                "medo_outbound_waiting",
+                "Outbound packages not yet picked up by VipNet",
+                self.outbound_waiting,
+            ),
+            (
+                "medo_appeals_overdue",
+                "Appeals past a 59-FZ deadline",
+                self.overdue_appeals,
+            ),
+            (
+                "medo_outbound_oldest_seconds",
+                "Age of the oldest outbound package VipNet has not picked up (0: none waiting)",
+                self.outbound_oldest_secs,
+            ),
+            (
+                "medo_journal_records",
+                "Records in the journal",
+                self.journal_records,
+            ),
+        ] {
+            r.register(name, help, gauge(now));
+        }
+        let last_scan = Gauge::<f64, AtomicU64>::default();
+        last_scan.set(self.last_scan_unix);
+        r.register(
+            "medo_last_scan_timestamp_seconds",
+            "Unix time of the last completed scan",
+            last_scan,
         );
+        r.register(
+            "medo_build",
+            "The running build",
+            Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", crate::BUILD_COMMIT),
+            ]),
+        );
+        let by_code = Family::<Vec<(&'static str, String)>, Counter>::default();
+        for (code, n) in &self.quarantined_by_code {
+            by_code
+                .get_or_create(&vec![("code", code.clone())])
+                .inc_by(*n);
+        }
+        r.register(
+            "medo_quarantined_by_code",
+            "Packages quarantined, by reason code",
+            by_code,
+        );
+        let by_state = Family::<Vec<(&'static str, &'static str)>, Gauge>::default();
         for (state, n) in [
             ("inbound", self.inbound_waiting),
             ("processing", self.in_flight),
             ("quarantined", self.quarantine_now),
             ("outbound", self.outbound_waiting),
         ] {
-            let _ = writeln!(s, "medo_packages{{state=\"{state}\"}} {n}");
+            by_state
+                .get_or_create(&vec![("state", state)])
+                .set(n as i64);
         }
-        let _ = writeln!(s, "# HELP medo_processing_latency_seconds Time from claim to rest.\n# TYPE medo_processing_latency_seconds histogram");
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "medo_processing_latency_seconds_bucket{{le=\"{bound}\"}} {}",
-                self.latency_counts[i]
-            );
-        }
-        let _ = writeln!(
-            s,
-            "medo_processing_latency_seconds_bucket{{le=\"+Inf\"}} {}",
-            self.latency_count
+        r.register("medo_packages", "Packages by state now", by_state);
+        r.register(
+            "medo_processing_latency_seconds",
+            "Time from claim to rest",
+            self.latency.clone(),
         );
-        let _ = writeln!(
-            s,
-            "medo_processing_latency_seconds_sum {:.6}",
-            self.latency_sum
-        );
-        let _ = writeln!(
-            s,
-            "medo_processing_latency_seconds_count {}",
-            self.latency_count
-        );
-        s
+        register_webhooks(&mut r, hooks);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &r).expect("writing to a String");
+        text
     }
 }
 
-/// A label value escaped for the text format.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// `Content-Type` of [`Metrics::render`].
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+fn counter(total: u64) -> Counter {
+    let c = Counter::default();
+    c.inc_by(total);
+    c
+}
+
+fn gauge(now: u64) -> Gauge {
+    let g = Gauge::default();
+    g.set(i64::try_from(now).unwrap_or(i64::MAX));
+    g
 }
 
 /// The webhooks' series: deliveries, failed tries, and whether each is failing now (labelled
 /// by client name; nothing when no webhook is configured).
-pub fn render_webhooks(
-    hooks: &std::collections::BTreeMap<String, crate::webhooks::HookStatus>,
-) -> String {
-    let mut s = String::new();
+fn register_webhooks(r: &mut Registry, hooks: &BTreeMap<String, HookStatus>) {
     if hooks.is_empty() {
-        return s;
+        return;
     }
-    type Value = fn(&crate::webhooks::HookStatus) -> u64;
-    let series: [(&str, &str, &str, Value); 3] = [
-        (
-            "medo_webhook_delivered_total",
-            "Changes a СЭД's webhook took (2xx).",
-            "counter",
-            |h| h.delivered,
-        ),
-        (
-            "medo_webhook_failures_total",
-            "Webhook tries that failed (retried with back-off).",
-            "counter",
-            |h| h.failures,
-        ),
-        (
-            "medo_webhook_failing",
-            "1 while a webhook's delivery is being retried.",
-            "gauge",
-            |h| u64::from(h.failing_since.is_some()),
-        ),
-    ];
-    for (name, help, kind, value) in series {
-        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (client, h) in hooks {
-            let _ = writeln!(s, "{name}{{client=\"{}\"}} {}", label(client), value(h));
-        }
+    let label = |client: &String| vec![("client", client.clone())];
+    let (delivered, failures) = (
+        Family::<_, Counter>::default(),
+        Family::<_, Counter>::default(),
+    );
+    let failing = Family::<Vec<(&'static str, String)>, Gauge>::default();
+    for (client, h) in hooks {
+        delivered.get_or_create(&label(client)).inc_by(h.delivered);
+        failures.get_or_create(&label(client)).inc_by(h.failures);
+        failing
+            .get_or_create(&label(client))
+            .set(i64::from(h.failing_since.is_some()));
     }
-    s
+    r.register(
+        "medo_webhook_delivered",
+        "Changes a СЭД's webhook took (2xx)",
+        delivered,
+    );
+    r.register(
+        "medo_webhook_failures",
+        "Webhook tries that failed (retried with back-off)",
+        failures,
+    );
+    r.register(
+        "medo_webhook_failing",
+        "1 while a webhook's delivery is being retried",
+        failing,
+    );
 }
 
 #[cfg(test)]
@@ -320,7 +310,7 @@ mod tests {
                 },
             });
         }
-        let text = m.render();
+        let text = m.render(&BTreeMap::new());
         assert!(text.contains("medo_quarantined_by_code_total{code=\"unknown-partner\"} 2\n"));
         assert!(text.contains("medo_quarantined_by_code_total{code=\"incomplete\"} 1\n"));
         assert!(text.contains("medo_packages_quarantined_total 3\n"));
@@ -332,6 +322,8 @@ mod tests {
         m.record(&receipt(true));
         m.record(&receipt(false));
         m.record(&receipt(false));
-        assert!(m.render().contains("\nmedo_outbound_rejected_total 2\n"));
+        assert!(m
+            .render(&BTreeMap::new())
+            .contains("\nmedo_outbound_rejected_total 2\n"));
     }
 }
