@@ -27,6 +27,41 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// Reads the TOML into the raw config; an error names the key as the file writes it
+/// (`[spool] rescan_secs`, `[[partners]] #2 format`) beside the parser's own message.
+fn read_toml(text: &str) -> Result<RawConfig, String> {
+    let de = toml::Deserializer::parse(text).map_err(|e| e.to_string())?;
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = key_name(&e.path().to_string());
+        format!("{key}: {}", e.into_inner())
+    })
+}
+
+/// `spool.rescan_secs` → `[spool] rescan_secs`; `api.clients[1].scopes` →
+/// `[[api.clients]] #2 scopes` (the innermost array of tables, counted from 1).
+fn key_name(path: &str) -> String {
+    let segments: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+    let table = segments.iter().rposition(|s| s.contains('['));
+    let (head, rest) = match table {
+        Some(i) => {
+            let (name, index) = segments[i].split_once('[').expect("contains '['");
+            let n: usize = index.trim_end_matches(']').parse().unwrap_or(0);
+            let mut names = segments[..i].to_vec();
+            names.push(name);
+            (
+                format!("[[{}]] #{}", names.join("."), n + 1),
+                &segments[i + 1..],
+            )
+        }
+        None if segments.is_empty() => return "the top level".to_string(),
+        None => (format!("[{}]", segments[0]), &segments[1..]),
+    };
+    match rest {
+        [] => head,
+        rest => format!("{head} {}", rest.join(".")),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -127,7 +162,7 @@ fn webhook(
     secret: Option<PathBuf>,
     scopes: Scopes,
 ) -> Result<Option<Webhook>, String> {
-    let at = |what: &str| format!("api.clients {name:?}: {what}");
+    let at = |what: &str| format!("[[api.clients]] {name:?}: {what}");
     match (url, secret) {
         (None, None) => Ok(None),
         (Some(url), Some(secret_file)) => {
@@ -153,15 +188,18 @@ fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, String> {
     for c in raw.map(|a| a.clients).unwrap_or_default() {
         let name = c.name.trim().to_string();
         if name.is_empty() || clients.iter().any(|k| k.name == name) {
-            return Err(format!("api.clients: name {name:?} is empty or repeated"));
+            return Err(format!(
+                "[[api.clients]] name {name:?} is empty or repeated"
+            ));
         }
         let digest = hex::decode(c.token_sha256.trim())
             .ok()
             .and_then(|d| <[u8; 32]>::try_from(d).ok())
             .ok_or_else(|| {
-                format!("api.clients {name:?}: token_sha256 must be 64 hex digits (`medo-gateway api token {name}` prints one)")
+                format!("[[api.clients]] {name:?}: token_sha256 must be 64 hex digits (`medo-gateway api token {name}` prints one)")
             })?;
-        let scopes = Scopes::parse(&c.scopes).map_err(|e| format!("api.clients {name:?}: {e}"))?;
+        let scopes =
+            Scopes::parse(&c.scopes).map_err(|e| format!("[[api.clients]] {name:?}: {e}"))?;
         let webhook = webhook(&name, c.webhook_url, c.webhook_secret_file, scopes)?;
         clients.push(ApiClient {
             name,
@@ -346,7 +384,7 @@ fn production_calendar(dir: Option<&Path>) -> Result<ProductionCalendar, String>
         Some(dir) => {
             let mut files = Vec::new();
             let entries = std::fs::read_dir(dir)
-                .map_err(|e| format!("registration.calendar_dir {}: {e}", dir.display()))?;
+                .map_err(|e| format!("[registration] calendar_dir {}: {e}", dir.display()))?;
             for e in entries.flatten() {
                 let path = e.path();
                 if path.extension().is_some_and(|x| x == "toml") {
@@ -498,19 +536,19 @@ impl Config {
 
     /// Validates config text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let raw: RawConfig = read_toml(text).map_err(|message| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            message,
         })?;
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         };
         if !is_guid(raw.gateway.participant_uid.trim()) {
-            return Err(invalid("gateway.participant_uid must be a GUID".into()));
+            return Err(invalid("[gateway] participant_uid must be a GUID".into()));
         }
         if raw.gateway.organization.trim().is_empty() {
-            return Err(invalid("gateway.organization must not be empty".into()));
+            return Err(invalid("[gateway] organization must not be empty".into()));
         }
         let registration = raw.registration.unwrap_or(RawRegistration {
             mode: None,
@@ -529,7 +567,7 @@ impl Config {
             .iter()
             .map(|h| {
                 parse_date(h).ok_or_else(|| {
-                    invalid(format!("registration.holidays: {h:?} is not YYYY-MM-DD"))
+                    invalid(format!("[registration] holidays: {h:?} is not YYYY-MM-DD"))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -541,7 +579,7 @@ impl Config {
             "manual" => RegistrationMode::Manual,
             other => {
                 return Err(invalid(format!(
-                    "registration.mode {other:?}: use \"auto\" or \"manual\""
+                    "[registration] mode {other:?}: use \"auto\" or \"manual\""
                 )))
             }
         };
@@ -550,7 +588,7 @@ impl Config {
             .unwrap_or_else(|| "ОГ-{seq}/{yy}".into());
         if !number_template.contains("{seq}") && !number_template.contains("{seq:") {
             return Err(invalid(
-                "registration.number_template must contain {seq}".into(),
+                "[registration] number_template must contain {seq}".into(),
             ));
         }
         let outgoing_template = raw
@@ -559,19 +597,22 @@ impl Config {
             .unwrap_or_else(|| "ОЗ-{seq}/{yy}".into());
         if !outgoing_template.contains("{seq}") && !outgoing_template.contains("{seq:") {
             return Err(invalid(
-                "numbering.outgoing_template must contain {seq}".into(),
+                "[numbering] outgoing_template must contain {seq}".into(),
             ));
         }
         let mut partners = Vec::new();
         for p in raw.partners {
             if !is_guid(p.uid.trim()) {
-                return Err(invalid(format!("partner {:?}: uid must be a GUID", p.name)));
+                return Err(invalid(format!(
+                    "[[partners]] {:?}: uid must be a GUID",
+                    p.name
+                )));
             }
             let format = match p.format.as_deref().unwrap_or("mirror") {
                 "mirror" => ReplyFormat::Mirror,
                 f => ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| {
                     invalid(format!(
-                        "partner {:?}: format {f:?}: use 2.2, 2.7, 2.7.1 or mirror",
+                        "[[partners]] {:?}: format {f:?}: use 2.2, 2.7, 2.7.1 or mirror",
                         p.name
                     ))
                 })?),
@@ -589,12 +630,19 @@ impl Config {
             offset_text,
             time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
         )
-        .map_err(|_| invalid(format!("gateway.utc_offset {offset_text:?}: use ±hh:mm")))?;
+        .ok()
+        // the zones people live in: UTC−12 … UTC+14
+        .filter(|o| (-12 * 3600..=14 * 3600).contains(&o.whole_seconds()))
+        .ok_or_else(|| {
+            invalid(format!(
+                "[gateway] utc_offset {offset_text:?}: use ±hh:mm between -12:00 and +14:00"
+            ))
+        })?;
         let address = |key: &str, a: Option<&str>| match a {
             None | Some("") => Ok(None),
             Some(a) => a.parse().map(Some).map_err(|_| {
                 invalid(format!(
-                    "http.{key} {a:?}: use ADDR:PORT, e.g. 127.0.0.1:8080"
+                    "[http] {key} {a:?}: use ADDR:PORT, e.g. 127.0.0.1:8080"
                 ))
             }),
         };
@@ -608,8 +656,22 @@ impl Config {
             raw.http.as_ref().and_then(|h| h.public_listen.as_deref()),
         )?;
         let l = &raw.limits;
-        if l.max_xml_depth == 0 || l.max_zip_entries == 0 || l.max_message_bytes == 0 {
-            return Err(invalid("limits must be positive".into()));
+        for (key, value) in [
+            ("max_xml_depth", l.max_xml_depth as u64),
+            ("max_zip_entries", l.max_zip_entries as u64),
+            ("max_message_bytes", l.max_message_bytes as u64),
+        ] {
+            if value == 0 {
+                return Err(invalid(format!("[limits] {key} must be positive")));
+            }
+        }
+        for (key, value) in [
+            ("max_batch", raw.spool.max_batch.map(|n| n as u64)),
+            ("rescan_secs", raw.spool.rescan_secs),
+        ] {
+            if value == Some(0) {
+                return Err(invalid(format!("[spool] {key} must be at least 1")));
+            }
         }
         Ok(Config {
             sender: Sender {
@@ -624,7 +686,7 @@ impl Config {
                 settle_ms: raw.spool.settle_ms.unwrap_or(1000),
                 rescan_secs,
                 incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
-                max_batch: raw.spool.max_batch.unwrap_or(256).max(1),
+                max_batch: raw.spool.max_batch.unwrap_or(256),
                 outbound_stale_secs: raw.spool.outbound_stale_secs.unwrap_or(3600),
             },
             mode,
@@ -806,6 +868,88 @@ mod tests {
         ] {
             let e = webhook("d", u, s, scopes).unwrap_err();
             assert!(e.contains(why) && e.contains("\"d\""), "{e}");
+        }
+    }
+
+    /// Every configuration error names the file and the key as the file writes it.
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let base = include_str!("../config/gateway.toml");
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "rescan_secs = 60",
+                "rescan_secs = \"x\"",
+                "[spool] rescan_secs: ",
+            ),
+            (
+                "rescan_secs = 60",
+                "rescan_secs = 0",
+                "[spool] rescan_secs must be at least 1",
+            ),
+            (
+                "max_batch = 256",
+                "max_batch = 0",
+                "[spool] max_batch must be at least 1",
+            ),
+            (
+                "inbound = \"spool/in\"",
+                "inboundd = \"x\"",
+                "[spool] inboundd: ",
+            ),
+            (
+                "days = \"calendar\"",
+                "days = \"some\"",
+                "[registration] days: ",
+            ),
+            (
+                "mode = \"auto\"",
+                "mode = \"fast\"",
+                "[registration] mode \"fast\"",
+            ),
+            (
+                "utc_offset = \"+03:00\"",
+                "utc_offset = \"+25:00\"",
+                "[gateway] utc_offset \"+25:00\"",
+            ),
+            (
+                "format = \"mirror\"",
+                "format = \"3.0\"",
+                "[[partners]] \"Управление",
+            ),
+            ("role = \"urog\"", "role = 5", "[[partners]] #1 role: "),
+            (
+                "max_xml_depth = 64",
+                "max_xml_depth = 0",
+                "[limits] max_xml_depth must be positive",
+            ),
+            ("[spool]", "[spoool]", "[spoool]: "),
+        ];
+        for (from, to, says) in cases {
+            assert!(base.contains(from), "{from}");
+            let text = base.replacen(from, to, 1);
+            let e = Config::parse(&text, Path::new("/etc/medo-gateway/gateway.toml"))
+                .err()
+                .unwrap_or_else(|| panic!("{to} accepted"))
+                .to_string();
+            assert!(
+                e.starts_with("config /etc/medo-gateway/gateway.toml: "),
+                "{e}"
+            );
+            assert!(e.contains(says), "{to}: {e}");
+        }
+        assert!(Config::parse(base, Path::new("x")).is_ok());
+    }
+
+    #[test]
+    fn keys_are_named_as_the_file_writes_them() {
+        for (path, name) in [
+            ("spool.rescan_secs", "[spool] rescan_secs"),
+            ("partners[1].uid", "[[partners]] #2 uid"),
+            ("api.clients[0].scopes", "[[api.clients]] #1 scopes"),
+            ("http", "[http]"),
+            (".", "the top level"),
+        ] {
+            assert_eq!(key_name(path), name);
         }
     }
 }

@@ -65,12 +65,18 @@ impl Hook {
         let mut hooks = Vec::new();
         for c in &config.api_clients {
             let Some(w) = &c.webhook else { continue };
-            let secret = std::fs::read(&w.secret_file)
-                .map_err(|e| format!("webhook_secret_file {}: {e}", w.secret_file.display()))?;
+            let secret = std::fs::read(&w.secret_file).map_err(|e| {
+                format!(
+                    "[[api.clients]] {:?} webhook_secret_file {}: {e}",
+                    c.name,
+                    w.secret_file.display()
+                )
+            })?;
             let secret = secret.trim_ascii().to_vec();
             if secret.is_empty() {
                 return Err(format!(
-                    "webhook_secret_file {} is empty",
+                    "[[api.clients]] {:?} webhook_secret_file {} is empty",
+                    c.name,
                     w.secret_file.display()
                 ));
             }

@@ -915,7 +915,10 @@ async fn start_http(
     let token = match &config.api_token_file {
         Some(f) => std::fs::read_to_string(f)
             .map_err(|e| {
-                GatewayError::Other(format!("cannot read api_token_file {}: {e}", f.display()))
+                GatewayError::Other(format!(
+                    "cannot read [http] api_token_file {}: {e}",
+                    f.display()
+                ))
             })
             .map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty()))?,
         None => None,
