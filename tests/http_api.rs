@@ -86,6 +86,7 @@ fn clients_have_hashed_tokens_and_scopes() {
     );
     let (code, text) = post(Some("not-a-token"));
     assert_eq!(code, 401, "{text}");
+    wait_log(&service, "HTTP requests refused status=401");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&text).unwrap()["status"],
         401
@@ -313,6 +314,8 @@ fn events_need_the_token_and_status_needs_the_pin() {
         (1..=60).contains(&retry.trim().parse::<u64>().unwrap()),
         "{refused}"
     );
+    // and the operator learns of it: a WARN (throttled to one per 10 s per status)
+    wait_log(&service, "HTTP requests refused status=429");
     assert!(service.stop().success());
     env.verify_all();
 }
@@ -926,4 +929,26 @@ fn health_goes_503_while_the_loop_is_stalled_and_back() {
         .iter()
         .any(|m| m == "WATCHDOG=1"));
     assert!(service.stop().success());
+}
+
+/// Waits (5 s at most) until the service's log has a line containing `wanted`, without the
+/// personal data or token of the request in it.
+fn wait_log(service: &Service, wanted: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = service.log();
+        if let Some(line) = log.lines().find(|l| l.contains(wanted)) {
+            assert!(line.contains(" WARN "), "{line}");
+            assert!(
+                !line.contains("not-a-token") && !line.contains("pin="),
+                "{line}"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {wanted:?} in the log:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -252,8 +252,10 @@ format = "mirror"
     }
 }
 
-/// A running `medo-gateway run`, killed when dropped (also when a test panics).
-pub struct Service(pub std::process::Child);
+/// A running `medo-gateway run`, killed when dropped (also when a test panics). Its log goes
+/// to `service.log` in the environment's folder, out of the test output; a failing test
+/// prints the log's tail.
+pub struct Service(pub std::process::Child, pub PathBuf);
 
 impl Service {
     /// Starts the service and waits until it has journaled `service_start`.
@@ -288,8 +290,15 @@ impl Service {
                 });
             }
         }
+        let log_path = env.root.path().join("service.log");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        cmd.stdout(log.try_clone().unwrap()).stderr(log);
         let child = cmd.spawn().unwrap();
-        let service = Service(child);
+        let service = Service(child, log_path);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while env.records_of_kind("service_start").len() <= env.count_stops() {
             assert!(
@@ -315,10 +324,25 @@ impl Service {
     }
 }
 
+impl Service {
+    /// What the service logged so far (all its runs in this environment).
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.1).unwrap_or_default()
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- the service's log ({}), last lines:", self.1.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
     }
 }
 
