@@ -131,6 +131,38 @@ fn backlog(n: usize) {
         "backlog: {n} appeals in {secs:.1} s = {rate:.0} registrations/s (receipt + notice + archive durable); fsync cycle {cycle:.0}/s (mean of {before:.0} before and {after:.0} after); ratio = {:.2}",
         rate / cycle
     );
+    storage(root.path(), n);
+}
+
+/// What the backlog left on disk, scaled to 10,000 appeals (OPERATIONS.md's sizing).
+fn storage(root: &Path, n: usize) {
+    let per = |bytes: u64| bytes as f64 * 10_000.0 / n as f64 / 1_048_576.0;
+    let state = root.join("state");
+    let parts = [
+        ("journal", dir_bytes(&state.join("journal"))),
+        ("store", dir_bytes(&state.join("store"))),
+        ("archive", dir_bytes(&state.join("archive"))),
+        ("outbound", dir_bytes(&root.join("out"))),
+    ];
+    let shown: Vec<String> = parts
+        .iter()
+        .map(|(what, b)| format!("{what} {:.1} MiB", per(*b)))
+        .collect();
+    println!(
+        "storage per 10,000 appeals received and registered (sample appeal, {} KiB): {}",
+        dir_bytes(&root.join("samples/urog-appeal-2.2")) / 1024,
+        shown.join(", ")
+    );
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
 }
 
 fn latency(m: usize) {

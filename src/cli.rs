@@ -476,10 +476,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     if json {
                         print_json(&report);
                     } else if report.bad.is_empty() {
-                        println!("{} checkpoints verified", report.checkpoints);
+                        println!("контрольных точек проверено: {}", report.checkpoints);
                     } else {
                         for b in &report.bad {
-                            println!("BAD {b}");
+                            println!("НЕВЕРНО {b}");
                         }
                     }
                     Ok(if report.bad.is_empty() && report.checkpoints > 0 {
@@ -631,7 +631,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             let layout = Layout::new(&config.spool);
             let (back, arrival) = retry(&layout, &id)?;
-            println!("{id}: put back into inbound as {}", back.display());
+            println!("{id}: возвращено во входящую как {}", back.display());
             // the journal records the operator's action (through the service when it runs)
             match arrival {
                 Some(arrival) => {
@@ -877,9 +877,9 @@ fn run_service(config: Config, once: bool) -> ExitCode {
     let result = if once {
         gateway::run_once(config).map(|r| {
             println!(
-                "run --once: claimed {}, parsed {}, duplicates {}, quarantined {}, published {}, archived {}; left in inbound: {} incomplete, {} settling{}",
+                "run --once: взято {}, разобрано {}, дубликатов {}, в карантин {}, отправлено {}, в архив {}; во входящей осталось: не дособрано {}, ждут готовности {}{}",
                 r.claimed, r.parsed, r.duplicates, r.quarantined, r.published, r.archived, r.incomplete, r.settling,
-                peak_rss_kib().map(|k| format!("; peak RSS {} KiB", k)).unwrap_or_default()
+                peak_rss_kib().map(|k| format!("; пиковая память {} КиБ", k)).unwrap_or_default()
             );
         })
     } else {
@@ -905,11 +905,13 @@ fn run_service(config: Config, once: bool) -> ExitCode {
             ExitCode::from(2)
         }
         Err(e) if e.is_transient() => {
-            eprintln!("medo-gateway: {e} (retried; the work resumes on the next run)");
+            eprintln!(
+                "medo-gateway: {e} (временная ошибка: работа продолжится при следующем запуске)"
+            );
             ExitCode::from(4)
         }
         Err(e) => {
-            eprintln!("medo-gateway: fatal: {e}");
+            eprintln!("medo-gateway: фатальная ошибка: {e}");
             ExitCode::from(3)
         }
     }

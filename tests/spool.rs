@@ -16,7 +16,7 @@ fn samples_are_received_answered_and_archived() {
     env.drop_sample("urog-appeal-2.7.1", "100002");
     env.drop_sample("urog-receipt-2.7.1", "100003");
     let out = env.once();
-    assert!(out.contains("claimed 3"), "{out}");
+    assert!(out.contains("взято 3"), "{out}");
     assert!(names(&env.inbound).is_empty());
     assert!(names(&env.state.join("claimed")).is_empty());
     assert!(names(&env.state.join("tmp")).is_empty());
@@ -55,7 +55,7 @@ fn samples_are_received_answered_and_archived() {
     // nothing left to do: a second run changes nothing
     let out = env.once();
     assert!(
-        out.contains("claimed 0") && out.contains("published 0"),
+        out.contains("взято 0") && out.contains("отправлено 0"),
         "{out}"
     );
     assert_eq!(env.receipts().len(), 2);
@@ -91,7 +91,7 @@ fn duplicates_by_key_and_by_uid_get_the_receipt_again_and_nothing_more() {
     changed[at + 3] = b'7';
     fs::write(&env_file, changed).unwrap();
     let out = env.once();
-    assert!(out.contains("duplicates 2"), "{out}");
+    assert!(out.contains("дубликатов 2"), "{out}");
     let dups = env.records_of_kind("duplicate");
     assert_eq!(dups.len(), 2);
     let by: Vec<&str> = dups.iter().map(|d| d["by"].as_str().unwrap()).collect();
@@ -131,7 +131,7 @@ fn a_broken_message_is_quarantined_with_a_reason_and_no_receipt() {
     )
     .unwrap();
     let out = env.once();
-    assert!(out.contains("quarantined 1"), "{out}");
+    assert!(out.contains("в карантин 1"), "{out}");
     let reason = reason_of(&env);
     assert_eq!(reason["code"], "malformed-xml");
     assert_eq!(reason["original_name"], "broken");
@@ -236,7 +236,7 @@ fn an_incomplete_folder_waits_and_is_quarantined_only_when_overdue() {
     fs::remove_file(dir.join("appeal.pdf")).unwrap();
     let out = env.once();
     assert!(
-        out.contains("claimed 0") && out.contains("1 incomplete"),
+        out.contains("взято 0") && out.contains("не дособрано 1"),
         "{out}"
     );
     assert!(dir.exists(), "an incomplete package is never touched");
@@ -344,7 +344,7 @@ fn a_corrupt_store_is_rebuilt_from_the_journal() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("duplicates 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("дубликатов 1"));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("rebuilding it from the journal")
             || String::from_utf8_lossy(&out.stderr).contains("store rebuilt")
@@ -639,7 +639,10 @@ fn signed_checkpoints_detect_rewritten_history() {
         "--pubkey",
         key.to_str().unwrap(),
     ]);
-    assert!(verified.contains("checkpoints verified"), "{verified}");
+    assert!(
+        verified.contains("контрольных точек проверено: "),
+        "{verified}"
+    );
     // another key does not verify them
     let other = env.root.path().join("other.pub");
     fs::write(&other, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
