@@ -659,7 +659,7 @@ impl Config {
         for (key, value) in [
             ("max_xml_depth", l.max_xml_depth as u64),
             ("max_zip_entries", l.max_zip_entries as u64),
-            ("max_message_bytes", l.max_message_bytes as u64),
+            ("max_message_bytes", l.max_message_bytes),
         ] {
             if value == 0 {
                 return Err(invalid(format!("[limits] {key} must be positive")));
