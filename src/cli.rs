@@ -420,10 +420,24 @@ fn limits_for(path: &Path) -> Result<Limits, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A command whose reader has gone (`inspect … | head`) ends as Unix tools do — silently, by
+/// SIGPIPE — instead of panicking in `println!` on EPIPE (Rust ignores SIGPIPE by default).
+/// Not for `run`: the service must outlive a closed log stream.
+fn quiet_on_closed_pipe() {
+    // SAFETY: resetting a signal's disposition to the default has no preconditions; no
+    // other thread exists yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// Entry point used by `src/main.rs`.
 pub fn main() -> ExitCode {
     let mut cli = Cli::parse();
     cli.config = config_path(cli.config);
+    if !matches!(cli.command, Command::Run { .. }) {
+        quiet_on_closed_pipe();
+    }
     init_tracing(cli.log_format);
     match run(cli) {
         Ok(code) => code,

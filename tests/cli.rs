@@ -217,3 +217,35 @@ fn samples_are_deterministic_and_readable() {
         );
     }
 }
+
+/// `inspect … | head`: the reader goes away after a line; the command ends quietly, as Unix
+/// tools do (killed by SIGPIPE), never with a panic about a broken pipe.
+#[test]
+fn inspect_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    let d = samples_dir();
+    let folders = vec!["urog-appeal-2.7.1"; 2000];
+    let mut child = bin()
+        .current_dir(d.path())
+        .arg("inspect")
+        .args(&folders)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('{'), "{first}");
+    // the reader is dropped here: the pipe is closed with most of the output unwritten
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
