@@ -1176,11 +1176,7 @@ fn retry(layout: &Layout, id: &str) -> Result<(PathBuf, Option<u64>), String> {
 fn run_inspect(folders: &[PathBuf], compact: bool, limits: &Limits) -> ExitCode {
     let mut failed = 0;
     for folder in folders {
-        match inspect(folder, limits) {
-            Ok(json) if compact => {
-                let value: serde_json::Value = serde_json::from_str(&json).expect("our own JSON");
-                println!("{value}");
-            }
+        match inspect(folder, limits, compact) {
             Ok(json) => println!("{json}"),
             Err(e) => {
                 failed += 1;

@@ -33,8 +33,9 @@ pub struct Report<'a> {
     pub warnings: &'a [String],
 }
 
-/// Reads a package and renders its report as pretty JSON.
-pub fn inspect(folder: &Path, limits: &Limits) -> Result<String, WireError> {
+/// Reads a package and renders its report as JSON: pretty, or on one line (`compact`) —
+/// serialised once either way.
+pub fn inspect(folder: &Path, limits: &Limits, compact: bool) -> Result<String, WireError> {
     let package = read_package(folder, limits)?;
     let restricted = package
         .container
@@ -66,5 +67,9 @@ pub fn inspect(folder: &Path, limits: &Limits) -> Result<String, WireError> {
         missing: &package.missing,
         warnings: &package.warnings,
     };
-    Ok(serde_json::to_string_pretty(&report).expect("the report always serialises"))
+    let json = match compact {
+        true => serde_json::to_string(&report),
+        false => serde_json::to_string_pretty(&report),
+    };
+    Ok(json.expect("the report always serialises"))
 }
