@@ -51,8 +51,9 @@ fn samples(config: &Path, out: &Path) {
         .arg(config)
         .args(["samples", "--out"])
         .arg(out)
-        .status()
-        .unwrap();
+        .output()
+        .unwrap()
+        .status;
     assert!(
         status.success(),
         "build the binary first: cargo build --release"
