@@ -164,9 +164,10 @@ impl Gateway {
     /// does not know, and journals `service_start`.
     pub fn open(config: Config) -> Result<Gateway, GatewayError> {
         let layout = Layout::new(&config.spool);
+        // a set-up problem (exit 2: fix and start again), like every other folder check
         let loosened = crate::sharing::secure_state_dir(&layout.state).map_err(|e| {
-            GatewayError::Other(format!(
-                "cannot create state_dir {} (mode 0700): {e}",
+            spool::SpoolError::Setup(format!(
+                "cannot create state_dir {} or set it to mode 0700: {e}",
                 layout.state.display()
             ))
         })?;
