@@ -3,9 +3,12 @@
 //! * parse throughput of a typical 2.2 package and a 2.7.1 container package (`read_package`,
 //!   i.e. what `inspect` does: envelope, XML, hashing every file, ZIP + passport), in packages/s
 //!   and MB/s, next to the rate of merely reading the same bytes (warm cache), same run;
-//! * streaming SHA-256 of a 1 GiB file next to `openssl speed -evp sha256` (one core), same run.
+//! * streaming SHA-256 of a 1 GiB file next to `openssl speed -evp sha256` (one core), same
+//!   run, interleaved rounds, with SHA-NI and without (hidden from a child process by CPUID
+//!   faulting, from OpenSSL by `OPENSSL_ia32cap`): the CPU model and which is which printed.
 //!
 //! Environment: `BENCH_PACKAGES` (default 10,000 per kind), `BENCH_SHA_MIB` (default 1024),
+//! `BENCH_SHA_ROUNDS` (default 5),
 //! `BENCH_PROFILE_PARSE` (extra parse rounds to profile, default 0), `BENCH_PROFILE_KIND`
 //! (`2.2` or `2.7.1`: profile rounds of one kind only).
 
@@ -15,7 +18,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use medo_gateway::samples::{generate, Parties};
-use medo_gateway::wire::hash::sha256_file;
+use medo_gateway::wire::hash::{backend_name, sha256_bytes, sha256_file};
+
+#[path = "common/hide_sha_ni.rs"]
+mod hide_sha_ni;
 use medo_gateway::wire::message::Sender;
 use medo_gateway::wire::package::read_package;
 use medo_gateway::wire::Limits;
@@ -118,20 +124,30 @@ fn parse_bench(label: &str, folders: &[PathBuf]) {
     );
 }
 
-fn openssl_sha256_bytes_per_sec() -> Option<f64> {
-    let out = Command::new("taskset")
-        .args([
-            "-c", "0", "openssl", "speed", "-evp", "sha256", "-seconds", "3", "-bytes", "1048576",
-        ])
+/// `openssl speed -evp sha256` on one core, 1 MiB blocks, bytes/s; `hide_sha_ni`: with the
+/// SHA extensions masked out of OpenSSL's capability vector (`OPENSSL_ia32cap`, CPUID.7 EBX
+/// bit 29), the code path of CPUs without them.
+fn openssl_sha256_bytes_per_sec(hide_sha_ni: bool) -> Option<f64> {
+    let args = [
+        "speed", "-evp", "sha256", "-seconds", "2", "-bytes", "1048576",
+    ];
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", "0", "openssl"]).args(args);
+    if hide_sha_ni {
+        cmd.env("OPENSSL_ia32cap", ":~0x20000000");
+    }
+    let out = cmd
         .output()
-        .or_else(|_| {
-            Command::new("openssl")
-                .args([
-                    "speed", "-evp", "sha256", "-seconds", "3", "-bytes", "1048576",
-                ])
-                .output()
-        })
-        .ok()?;
+        .ok()
+        .filter(|o| o.status.success())
+        .or_else(|| {
+            let mut cmd = Command::new("openssl");
+            cmd.args(args);
+            if hide_sha_ni {
+                cmd.env("OPENSSL_ia32cap", ":~0x20000000");
+            }
+            cmd.output().ok()
+        })?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().rev().find(|l| l.starts_with("sha256"))?;
     let k: f64 = line
@@ -143,8 +159,86 @@ fn openssl_sha256_bytes_per_sec() -> Option<f64> {
     Some(k * 1000.0)
 }
 
+/// The baseline: `sha2` alone (what the gateway used before), streaming `path`, bytes/s.
+fn sha2_alone(path: &Path) -> f64 {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = fs::File::open(path).unwrap();
+    let (mut h, mut buf, mut n) = (sha2::Sha256::new(), vec![0u8; 256 * 1024], 0usize);
+    let t = Instant::now();
+    loop {
+        let k = f.read(&mut buf).unwrap();
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k;
+    }
+    std::hint::black_box(h.finalize());
+    n as f64 / t.elapsed().as_secs_f64()
+}
+
+/// The gateway's streaming SHA-256 of `path` (bytes/s), its rate on journal-record-sized
+/// inputs (300 B, hashes/s), and `sha2` alone on the same file (bytes/s).
+fn ours(path: &Path) -> (f64, f64, f64) {
+    let before = sha2_alone(path);
+    let t = Instant::now();
+    let (_, n) = sha256_file(path).unwrap();
+    let stream = n as f64 / t.elapsed().as_secs_f64();
+    let record: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let count = 200_000;
+    let t = Instant::now();
+    for _ in 0..count {
+        std::hint::black_box(sha256_bytes(std::hint::black_box(&record)));
+    }
+    (stream, count as f64 / t.elapsed().as_secs_f64(), before)
+}
+
+/// [`ours`] in a child process of this bench with SHA-NI hidden (`hide_sha_ni`).
+fn ours_without_sha_ni(path: &Path) -> Option<(f64, f64, f64, String)> {
+    let out = Command::new(std::env::current_exe().ok()?)
+        .env("BENCH_SHA_CHILD", path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let stream = parts.next()?.parse().ok()?;
+    let records = parts.next()?.parse().ok()?;
+    let before = parts.next()?.parse().ok()?;
+    Some((stream, records, before, parts.next()?.to_string()))
+}
+
+/// The child of [`ours_without_sha_ni`]: hides SHA-NI, then measures.
+fn sha_child(path: &Path) {
+    if !hide_sha_ni::hide() || hide_sha_ni::cpu_has_sha_ni() {
+        return; // no output: the parent says it could not measure
+    }
+    let (stream, records, before) = ours(path);
+    println!("{stream} {records} {before} {}", backend_name());
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Streaming SHA-256 against OpenSSL, with and without SHA-NI, interleaved rounds (the
+/// median of the per-round ratios: each pair measured at the same moment of a noisy VM).
 fn sha_bench(dir: &Path) {
     let mib = env_usize("BENCH_SHA_MIB", 1024);
+    let rounds = env_usize("BENCH_SHA_ROUNDS", 5);
     let path = dir.join("big.bin");
     {
         use std::io::Write;
@@ -155,22 +249,73 @@ fn sha_bench(dir: &Path) {
         }
     }
     sha256_file(&path).unwrap(); // warm cache
-    let t = Instant::now();
-    let (_, n) = sha256_file(&path).unwrap();
-    let ours = n as f64 / t.elapsed().as_secs_f64();
-    fs::remove_file(&path).unwrap();
-    match openssl_sha256_bytes_per_sec() {
-        Some(theirs) => println!(
-            "sha256 {mib} MiB file: {:.0} MB/s; openssl speed -evp sha256 (1 MiB blocks, one core): {:.0} MB/s; ratio = {:.2}",
-            ours / 1e6,
-            theirs / 1e6,
-            ours / theirs
-        ),
-        None => println!("sha256 {mib} MiB file: {:.0} MB/s; openssl not available", ours / 1e6),
+    let native = hide_sha_ni::cpu_has_sha_ni();
+    println!(
+        "cpu: {}; SHA-NI: {}; the gateway's SHA-256 here: {} (without SHA-NI: ring)",
+        cpu_model(),
+        if native { "yes" } else { "no" },
+        backend_name()
+    );
+    type Round = Vec<(f64, f64, f64, f64)>; // ours, openssl, ours on 300 B records, sha2 alone
+    let (mut with, mut without): (Round, Round) = (Vec::new(), Vec::new());
+    let mut child_backend = String::new();
+    for _ in 0..rounds {
+        if native {
+            let (stream, records, before) = ours(&path);
+            if let Some(o) = openssl_sha256_bytes_per_sec(false) {
+                with.push((stream, o, records, before));
+            }
+        }
+        let measured = match native {
+            true => ours_without_sha_ni(&path),
+            false => Some(ours(&path)).map(|(s, r, b)| (s, r, b, backend_name().to_string())),
+        };
+        if let (Some((stream, records, before, backend)), Some(o)) =
+            (measured, openssl_sha256_bytes_per_sec(true))
+        {
+            without.push((stream, o, records, before));
+            child_backend = backend;
+        }
     }
+    fs::remove_file(&path).unwrap();
+    let line = |what: &str, r: &Round| {
+        if r.is_empty() {
+            println!("sha256 {what}: not measured (no openssl, or CPUID faulting unavailable)");
+            return;
+        }
+        let ratios: Vec<f64> = r.iter().map(|x| x.0 / x.1).collect();
+        println!(
+            "sha256 {what}, {mib} MiB file: {:.0} MB/s; openssl speed -evp sha256 (1 MiB blocks, one core): {:.0} MB/s; ratio = {:.2} (goal ≥ 0.8; rounds {}); baseline sha2 alone {:.0} MB/s = {:.2} of openssl; 300-byte inputs: {:.0} k hashes/s",
+            median(r.iter().map(|x| x.0 / 1e6).collect()),
+            median(r.iter().map(|x| x.1 / 1e6).collect()),
+            median(ratios.clone()),
+            ratios.iter().map(|x| format!("{x:.2}")).collect::<Vec<_>>().join(" "),
+            median(r.iter().map(|x| x.3 / 1e6).collect()),
+            median(r.iter().map(|x| x.3 / x.1).collect()),
+            median(r.iter().map(|x| x.2 / 1e3).collect()),
+        );
+    };
+    if native {
+        line("with SHA-NI", &with);
+    }
+    line(
+        &format!(
+            "without SHA-NI ({}{})",
+            if native {
+                "hidden by CPUID faulting, "
+            } else {
+                ""
+            },
+            child_backend
+        ),
+        &without,
+    );
 }
 
 fn main() {
+    if let Some(path) = std::env::var_os("BENCH_SHA_CHILD") {
+        return sha_child(Path::new(&path));
+    }
     // `cargo bench` passes --bench; ignore arguments.
     let n = env_usize("BENCH_PACKAGES", 10_000);
     let tmp = tempfile::tempdir().unwrap();

@@ -5,7 +5,9 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::wire::hash::Sha256;
 use time::Date;
 
 use crate::model::{ArrivedFile, FileRole};
@@ -394,7 +396,7 @@ fn pin_v1(secret: &[u8], appeal: u64) -> String {
 
 fn pin_mac(secret: &[u8], what: &str) -> Vec<u8> {
     let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(what.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }

@@ -1227,7 +1227,7 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("нет случайных байтов от ОС: {e}"))?;
     let token = hex::encode(bytes);
-    let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    let digest = hex::encode(crate::wire::hash::Sha256::digest(token.as_bytes()));
     let listed: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
     println!("Токен клиента «{name}» (передайте его СЭД; он нигде не хранится и больше не будет показан):");
     println!("{token}");

@@ -18,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::wire::hash::Sha256;
 
 use crate::appeals::pin_hash;
 use crate::book::{AppealState, Appeals, TimelineEntry};

@@ -9,7 +9,9 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::wire::hash::Sha256;
 
 /// An idempotency key as the API takes it: its command id and the request's digest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Digest;
+
+use crate::wire::hash::Sha256;
 
 use crate::config::SpoolConfig;
 #[cfg(not(target_os = "linux"))]

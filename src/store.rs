@@ -371,7 +371,7 @@ impl Store {
         ];
         let mut out = Vec::new();
         for (name, tree) in trees {
-            let mut h = sha2::Sha256::new();
+            let mut h = crate::wire::hash::Sha256::new();
             let mut n = 0u64;
             for item in tree.iter() {
                 let (k, v) = item?;

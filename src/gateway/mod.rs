@@ -403,9 +403,9 @@ impl Gateway {
                 let why = format!("cannot read the package's files: {e}");
                 self.overdue
                     .insert(claim.to_string(), ("unreadable".into(), why));
-                let key = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(format!(
-                    "unreadable/{claim}"
-                )));
+                let key = hex::encode(<crate::wire::hash::Sha256 as sha2::Digest>::digest(
+                    format!("unreadable/{claim}"),
+                ));
                 (key, 0, 0)
             }
             Err(e) => {
