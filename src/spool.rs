@@ -557,6 +557,21 @@ fn sync_batch(any: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), Spo
 /// The package key: SHA-256 over the sorted `name\0sha256\n` lines of every file in the
 /// folder, plus the file count and total bytes. Files are streamed, never held whole.
 pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64)> {
+    package_key_digests(dir, max_files).map(|k| (k.key, k.files, k.bytes))
+}
+
+/// A package key with the digest of each file it hashed — so a package parsed right after
+/// its claim is not hashed a second time ([`crate::wire::package::read_package_known`]).
+pub struct PackageKey {
+    pub key: String,
+    pub files: u64,
+    pub bytes: u64,
+    /// Each file's name as on disk, SHA-256 (hex) and size.
+    pub digests: Vec<(OsString, String, u64)>,
+}
+
+/// [`package_key`], keeping each file's digest.
+pub fn package_key_digests(dir: &Path, max_files: usize) -> io::Result<PackageKey> {
     // names as the bytes on disk (not UTF-8 ones included): every file is hashed
     let mut names: Vec<OsString> = Vec::new();
     for e in fs::read_dir(dir)? {
@@ -574,27 +589,35 @@ pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64
     let mut hasher = FileHasher::new(64 * 1024);
     let mut key = Sha256::new();
     let mut bytes = 0;
-    for n in &names {
-        let (h, size) = hasher.hash_file(&dir.join(n))?;
+    let mut digests = Vec::with_capacity(names.len());
+    for n in names {
+        let (h, size) = hasher.hash_file(&dir.join(&n))?;
         bytes += size;
         key.update(n.as_encoded_bytes());
         key.update([0]);
         key.update(h.as_bytes());
         key.update(b"\n");
+        digests.push((n, h, size));
     }
-    Ok((hex::encode(key.finalize()), names.len() as u64, bytes))
+    Ok(PackageKey {
+        key: hex::encode(key.finalize()),
+        files: digests.len() as u64,
+        bytes,
+        digests,
+    })
 }
 
 /// Gives files of a claimed folder whose names are not UTF-8 — VipNet on Linux may write
 /// them in windows-1251 — their windows-1251 reading as UTF-8 names, so they match the
 /// envelope's entries (decoded the same way). A name that cannot be given (a control
 /// character, a clash, too long in UTF-8) stays: the package is then quarantined with the
-/// reason. Only ever on our own claimed copy; idempotent. Returns how many were renamed.
-pub fn normalize_names(dir: &Path) -> usize {
+/// reason. Only ever on our own claimed copy; idempotent. Returns what was renamed: each
+/// name as it was on disk and the name it has now.
+pub fn normalize_names(dir: &Path) -> Vec<(OsString, String)> {
     let Ok(entries) = fs::read_dir(dir) else {
-        return 0;
+        return Vec::new();
     };
-    let mut renamed = 0;
+    let mut renamed = Vec::new();
     for e in entries.filter_map(|e| e.ok()) {
         let raw = e.file_name();
         if raw.to_str().is_some() {
@@ -606,7 +629,7 @@ pub fn normalize_names(dir: &Path) -> usize {
             .any(|c| c.is_control() || c == '/' || c == '\\');
         let target = dir.join(&name);
         if plain && !target.exists() && fs::rename(e.path(), &target).is_ok() {
-            renamed += 1;
+            renamed.push((raw, name));
         }
     }
     renamed

@@ -32,7 +32,7 @@ use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use crate::store::{self, Arrival, State, Store, StoreError};
 use crate::wire::message::{Body, Message};
-use crate::wire::package::{read_message_only, read_package, Package};
+use crate::wire::package::{read_message_only, read_package, read_package_known, Package};
 pub(crate) use strict::StrictStore;
 
 /// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
@@ -141,6 +141,9 @@ pub struct Gateway {
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
     overdue: HashMap<String, (String, String)>,
+    /// Each claimed folder's file digests from its package key (claim name → name as on
+    /// disk, SHA-256, size): its parse in this pass hashes nothing again. Emptied every pass.
+    hashed: HashMap<String, Vec<(std::ffi::OsString, String, u64)>>,
     /// When the overdue-appeals gauge was last counted, and the count (a walk over open
     /// appeals: done at most once a minute).
     overdue_counted: Option<(std::time::Instant, u64)>,
@@ -221,6 +224,7 @@ impl Gateway {
             tracker: SettleTracker::default(),
             claims: 0,
             overdue: HashMap::new(),
+            hashed: HashMap::new(),
             overdue_counted: None,
             outbound_counted: None,
             clock_behind_warned: false,
@@ -393,11 +397,14 @@ impl Gateway {
     /// I/O) stops the pass and is retried.
     fn received_event(&mut self, src: &str, claim: &str) -> Result<Event, GatewayError> {
         let dir = self.layout.claimed.join(claim);
-        let (key, files, bytes) = match spool::package_key(
+        let (key, files, bytes) = match spool::package_key_digests(
             &dir,
             self.config.limits.max_package_files,
         ) {
-            Ok(k) => k,
+            Ok(k) => {
+                self.hashed.insert(claim.to_string(), k.digests);
+                (k.key, k.files, k.bytes)
+            }
             Err(e) if package_fault(&e) => {
                 tracing::error!(folder = %src, error = %e, "cannot read a package's files; it is quarantined as unreadable");
                 let why = format!("cannot read the package's files: {e}");
@@ -433,6 +440,7 @@ impl Gateway {
         self.resend_due()?;
         self.effects(&mut report)?;
         self.check_outbound();
+        self.hashed.clear();
         Ok(report)
     }
 
@@ -550,14 +558,15 @@ impl Gateway {
             None => {
                 // names written in windows-1251 read as the envelope lists them
                 let renamed = spool::normalize_names(&dir);
-                if renamed > 0 {
+                if !renamed.is_empty() {
                     tracing::info!(
                         arrival = a.arrival,
-                        files = renamed,
+                        files = renamed.len(),
                         "file names in windows-1251 renamed to their UTF-8 reading"
                     );
                 }
-                read_package(&dir, &self.config.limits)
+                let known = known_digests(self.hashed.remove(&a.claim), &renamed);
+                read_package_known(&dir, &self.config.limits, &known)
                     .map_err(|e| (e.code().to_string(), e.to_string()))
             }
         };
@@ -987,6 +996,26 @@ fn start_webhooks(
 
 /// Whether hashing a claimed folder failed because of the package itself (its files cannot
 /// be read by us), not because of the machine.
+/// The digests a package key took, by the names the files have now (after
+/// [`spool::normalize_names`]); a name that is still not UTF-8 is left out (hashed again).
+fn known_digests(
+    hashed: Option<Vec<(std::ffi::OsString, String, u64)>>,
+    renamed: &[(std::ffi::OsString, String)],
+) -> HashMap<String, (String, u64)> {
+    let mut known = HashMap::new();
+    for (raw, sha256, size) in hashed.unwrap_or_default() {
+        let now = renamed
+            .iter()
+            .find(|(was, _)| *was == raw)
+            .map(|(_, name)| name.clone())
+            .or_else(|| raw.to_str().map(str::to_string));
+        if let Some(name) = now {
+            known.insert(name, (sha256, size));
+        }
+    }
+    known
+}
+
 fn package_fault(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(

@@ -3,6 +3,7 @@
 //! [`WireError`] naming the file and the problem. Reads only regular files directly inside the
 //! given folder; never follows a name out of it; never writes.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
@@ -402,6 +403,18 @@ fn open_folder(dir: &Path, limits: &Limits) -> Result<(Vec<String>, String, Enve
 
 /// Reads a whole package folder.
 pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
+    read_package_known(dir, limits, &HashMap::new())
+}
+
+/// [`read_package`] of a folder whose files' digests are already `known` (name → SHA-256,
+/// size; the gateway's package key hashed them): such a file is opened and checked as every
+/// member is, its size compared, but not read or hashed again. A container is still read, to
+/// be parsed, but not hashed.
+pub fn read_package_known(
+    dir: &Path,
+    limits: &Limits,
+    known: &HashMap<String, (String, u64)>,
+) -> Result<Package, WireError> {
     let (present, envelope_file, envelope) = open_folder(dir, limits)?;
     let mut warnings: Vec<String> = envelope
         .warnings
@@ -482,10 +495,24 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
     let mut container_bytes: Option<(String, Vec<u8>)> = None;
     for name in present.iter().filter(|n| *n != &envelope_file) {
         // the message was hashed from the bytes already read
+        let is_container = container_name
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(name));
         let (sha256, size) = if name == &message_file {
             message_sha256.clone()
         } else {
             let (file, len) = open_member(dir, name)?;
+            let known = known.get(name).filter(|(_, size)| *size == len);
+            if let Some(digest) = known.filter(|_| !is_container || len > SMALL_FILE_BYTES) {
+                // hashed by the package key; a big container is parsed from its file below
+                files.push(PackageFile {
+                    listed: envelope.files.iter().any(|f| f == name),
+                    name: name.clone(),
+                    size: digest.1,
+                    sha256: digest.0.clone(),
+                });
+                continue;
+            }
             let mut stream = |file: File| {
                 hasher
                     .get_or_insert_with(|| FileHasher::new(64 * 1024))
@@ -499,12 +526,12 @@ pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
             {
                 // grown past the small size since its fstat: streamed from the start
                 stream(open_member(dir, name)?.0)?
-            } else if container_name
-                .as_deref()
-                .is_some_and(|c| c.eq_ignore_ascii_case(name))
-            {
+            } else if is_container {
                 let bytes = std::mem::take(&mut scratch);
-                let digest = (sha256_bytes(&bytes), bytes.len() as u64);
+                let digest = match known {
+                    Some(known) => known.clone(),
+                    None => (sha256_bytes(&bytes), bytes.len() as u64),
+                };
                 container_bytes = Some((name.clone(), bytes));
                 digest
             } else {
@@ -638,5 +665,52 @@ mod tests {
         assert_eq!(code("fifo"), "not-regular-file");
         fs::remove_file(p.join("second-name")).unwrap();
         assert_eq!(open_member(p, "plain").unwrap().1, 1);
+    }
+
+    /// A digest the package key took is used as is (not hashed again) when the size agrees,
+    /// for a container too (which is still parsed); a size that disagrees is hashed afresh.
+    #[test]
+    fn known_digests_are_not_computed_again() {
+        let out = tempfile::tempdir().unwrap();
+        let sender = |uid: &str| crate::wire::message::Sender {
+            uid: uid.into(),
+            organization: "Орган".into(),
+        };
+        let (urog, us) = (sender("u"), sender("w"));
+        let parties = crate::samples::Parties {
+            urog: &urog,
+            urog_address: "A~B",
+            us: &us,
+            our_address: "C~D",
+        };
+        let written = crate::samples::generate(out.path(), &parties).unwrap();
+        for dir in &written[..2] {
+            let limits = Limits::default();
+            let plain = read_package(dir, &limits).unwrap();
+            // pretend digests (recognisable) for every file but the message
+            let known: HashMap<String, (String, u64)> = plain
+                .files
+                .iter()
+                .filter(|f| f.name != plain.message_file)
+                .enumerate()
+                .map(|(i, f)| {
+                    let size = if i == 0 { f.size + 1 } else { f.size };
+                    (f.name.clone(), (format!("known-{i}"), size))
+                })
+                .collect();
+            let read = read_package_known(dir, &limits, &known).unwrap();
+            assert_eq!(read.files.len(), plain.files.len());
+            for (f, p) in read.files.iter().zip(&plain.files) {
+                match known.get(&f.name) {
+                    Some((digest, size)) if *size == p.size => assert_eq!(&f.sha256, digest),
+                    _ => assert_eq!(f.sha256, p.sha256, "{}: hashed afresh", f.name),
+                }
+            }
+            assert_eq!(
+                read.container.is_some(),
+                plain.container.is_some(),
+                "still parsed"
+            );
+        }
     }
 }
