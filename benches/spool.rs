@@ -7,7 +7,8 @@
 //!   → its receipt appears in outbound; p50 / p99 over M packages;
 //! * memory: peak RSS of `medo-gateway run --once` on a container with a 1 GiB attachment.
 //!
-//! Environment: `BENCH_BACKLOG` (10000), `BENCH_LATENCY` (200), `BENCH_BIG_MIB` (1024).
+//! Environment: `BENCH_BACKLOG` (10000), `BENCH_LATENCY` (200), `BENCH_BIG_MIB` (1024),
+//! `BENCH_DIR` (where the spools are made; default the current folder).
 
 use std::fs;
 use std::io::Write;
@@ -16,6 +17,12 @@ use std::time::{Duration, Instant};
 
 use medo_gateway::config::Config;
 use medo_gateway::gateway;
+
+/// Where the benchmark's spools are made: `BENCH_DIR`, else the current folder (not /tmp,
+/// which may be tmpfs). Point it at the filesystem the spool will live on.
+fn bench_dir() -> PathBuf {
+    std::env::var_os("BENCH_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -106,7 +113,7 @@ fn fsync_cycle_rate(root: &Path, n: usize) -> f64 {
 }
 
 fn backlog(n: usize) {
-    let root = tempfile::tempdir_in(".").unwrap();
+    let root = tempfile::tempdir_in(bench_dir()).unwrap();
     let config_path = write_config(root.path(), 1);
     samples(&config_path, &root.path().join("samples"));
     let sample = root.path().join("samples/urog-appeal-2.2");
@@ -117,9 +124,12 @@ fn backlog(n: usize) {
     // the disk's fsync rate drifts by tens of percent within minutes: measured just before
     // and just after the run, the ratio uses their mean
     let before = fsync_cycle_rate(root.path(), 500);
+    let cpu_before = cpu_secs();
     let t = Instant::now();
     let report = gateway::run_once(config).unwrap();
     let secs = t.elapsed().as_secs_f64();
+    let (user, system) = cpu_secs();
+    let cpu = (user - cpu_before.0, system - cpu_before.1);
     let after = fsync_cycle_rate(&root.path().join("after"), 500);
     let cycle = (before + after) / 2.0;
     assert_eq!(
@@ -129,10 +139,25 @@ fn backlog(n: usize) {
     );
     let rate = n as f64 / secs;
     println!(
-        "backlog: {n} appeals in {secs:.1} s = {rate:.0} registrations/s (receipt + notice + archive durable); fsync cycle {cycle:.0}/s (mean of {before:.0} before and {after:.0} after); ratio = {:.2}",
-        rate / cycle
+        "backlog: {n} appeals in {secs:.1} s = {rate:.0} registrations/s (receipt + notice + archive durable); fsync cycle {cycle:.0}/s (mean of {before:.0} before and {after:.0} after); ratio = {:.2} (goal ≥ 0.7); CPU per appeal {:.0} µs (user {:.0}, system {:.0}; goal: half of 1,580)",
+        rate / cycle,
+        (cpu.0 + cpu.1) * 1e6 / n as f64,
+        cpu.0 * 1e6 / n as f64,
+        cpu.1 * 1e6 / n as f64
     );
     storage(root.path(), n);
+}
+
+/// This process's user and system CPU time so far, seconds (all its threads).
+fn cpu_secs() -> (f64, f64) {
+    // SAFETY: getrusage writes one rusage into the zeroed struct it is given.
+    let usage = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_utime), secs(usage.ru_stime))
 }
 
 /// What the backlog left on disk, scaled to 10,000 appeals (OPERATIONS.md's sizing).
@@ -167,7 +192,7 @@ fn dir_bytes(dir: &Path) -> u64 {
 }
 
 fn latency(m: usize) {
-    let root = tempfile::tempdir_in(".").unwrap();
+    let root = tempfile::tempdir_in(bench_dir()).unwrap();
     let settle = 100;
     let config_path = write_config(root.path(), settle);
     samples(&config_path, &root.path().join("samples"));
@@ -208,7 +233,7 @@ fn latency(m: usize) {
 
 fn memory(mib: usize) {
     use zip::write::SimpleFileOptions;
-    let root = tempfile::tempdir_in(".").unwrap();
+    let root = tempfile::tempdir_in(bench_dir()).unwrap();
     let config_path = write_config(root.path(), 1);
     samples(&config_path, &root.path().join("samples"));
     // the 2.7.1 sample with a big attachment added to its container
