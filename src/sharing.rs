@@ -67,13 +67,19 @@ impl Handover {
     /// A staged package folder: mode and group as VipNet needs them.
     pub fn folder(&self, dir: &Path) -> io::Result<()> {
         fs::set_permissions(dir, Permissions::from_mode(PACKAGE_DIR_MODE))?;
-        std::os::unix::fs::chown(dir, None, self.gid)
+        match self.gid {
+            Some(gid) => std::os::unix::fs::chown(dir, None, Some(gid)),
+            None => Ok(()), // already ours: no system call
+        }
     }
 
     /// A staged package file (still open for writing): mode and group.
     pub fn file(&self, file: &File) -> io::Result<()> {
         file.set_permissions(Permissions::from_mode(PACKAGE_FILE_MODE))?;
-        std::os::unix::fs::fchown(file, None, self.gid)
+        match self.gid {
+            Some(gid) => std::os::unix::fs::fchown(file, None, Some(gid)),
+            None => Ok(()),
+        }
     }
 }
 
