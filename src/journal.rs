@@ -543,6 +543,16 @@ enum Inspected {
 /// `,"hash":"` + 64 hex digits + `"}`: the end of every line.
 const HASH_MEMBER: usize = 9 + 64 + 2;
 
+/// Whether `hex` is `digest` in lower-case hex, compared digit by digit: encoding every
+/// digest cost ~7% of a verification, `hex::decode_to_slice` 8%.
+fn lower_hex_eq(digest: &[u8], hex: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    hex.len() == 2 * digest.len()
+        && digest.iter().zip(hex.chunks_exact(2)).all(|(b, h)| {
+            h[0] == DIGITS[usize::from(b >> 4)] && h[1] == DIGITS[usize::from(b & 15)]
+        })
+}
+
 /// Decodes a line and hashes its bytes (no re-encoding: the hash is over the exact bytes,
 /// as docs/JOURNAL.md tells auditors to check it).
 fn inspect_line(line: &[u8]) -> Inspected {
@@ -558,11 +568,7 @@ fn inspect_line(line: &[u8]) -> Inspected {
         let mut h = Sha256::new();
         h.update(&line[..line.len() - HASH_MEMBER]);
         h.update(b"}");
-        // compared as bytes: hex-encoding every digest cost ~7% of a verification
-        let mut claimed = [0u8; 32];
-        hex::decode_to_slice(&record.hash, &mut claimed).is_ok()
-            && record.hash.bytes().all(|b| !b.is_ascii_uppercase())
-            && h.finalize()[..] == claimed
+        lower_hex_eq(&h.finalize(), record.hash.as_bytes())
     };
     Inspected::Decoded {
         record: Box::new(record),
@@ -930,6 +936,21 @@ fn csv_row(r: &Record) -> [String; 8] {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn digests_compare_with_their_lower_case_hex_only() {
+        let digest = [0x00u8, 0x0f, 0xa5, 0xff];
+        assert!(lower_hex_eq(&digest, b"000fa5ff"));
+        for other in [
+            &b"000FA5FF"[..],
+            b"000fa5fe",
+            b"000fa5f",
+            b"000fa5ff0",
+            b"000fa5fg",
+        ] {
+            assert!(!lower_hex_eq(&digest, other), "{other:?}");
+        }
+    }
+
     use super::*;
 
     #[test]
