@@ -206,18 +206,7 @@ mod tests {
     #[test]
     fn appeals_journaled_before_files_were_list_them_from_their_package() {
         let out = tempfile::tempdir().unwrap();
-        let sender = |uid: &str| crate::wire::message::Sender {
-            uid: uid.into(),
-            organization: "Орган".into(),
-        };
-        let (urog, us) = (sender("u"), sender("w"));
-        let parties = crate::samples::Parties {
-            urog: &urog,
-            urog_address: "A~B",
-            us: &us,
-            our_address: "C~D",
-        };
-        let written = crate::samples::generate(out.path(), &parties).unwrap();
+        let written = crate::samples::generate_for_test(out.path());
         let dir = written
             .iter()
             .find(|p| p.ends_with("urog-appeal-2.7.1"))

@@ -116,7 +116,42 @@ impl Metrics {
     /// webhooks' series, encoded by `prometheus-client`.
     pub fn render(&self, hooks: &BTreeMap<String, HookStatus>) -> String {
         let mut r = Registry::default();
-        for (name, help, total) in [
+        for (name, help, total) in self.totals() {
+            r.register(name, help, counter(total));
+        }
+        for (name, help, now) in self.levels() {
+            r.register(name, help, gauge(now));
+        }
+        let last_scan = Gauge::<f64, AtomicU64>::default();
+        last_scan.set(self.last_scan_unix);
+        r.register(
+            "medo_last_scan_timestamp_seconds",
+            "Unix time of the last completed scan",
+            last_scan,
+        );
+        r.register(
+            "medo_build",
+            "The running build",
+            Info::new(vec![
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", crate::BUILD_COMMIT),
+            ]),
+        );
+        self.register_labelled(&mut r);
+        r.register(
+            "medo_processing_latency_seconds",
+            "Time from claim to rest",
+            self.latency.clone(),
+        );
+        register_webhooks(&mut r, hooks);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &r).expect("writing to a String");
+        text
+    }
+
+    /// The counters: name (exposed with `_total`), help, total.
+    fn totals(&self) -> [(&'static str, &'static str, u64); 6] {
+        [
             ("medo_packages_received", "Packages claimed from inbound", self.received),
             ("medo_packages_archived", "Packages at rest (archive or quarantine)", self.archived),
             ("medo_packages_quarantined", "Packages quarantined", self.quarantined),
@@ -127,10 +162,12 @@ impl Metrics {
                 "Our messages rejected: the МЭДО operator's error receipts and partners' negative receipts",
                 self.rejected,
             ),
-        ] {
-            r.register(name, help, counter(total));
-        }
-        for (name, help, now) in [
+        ]
+    }
+
+    /// The gauges measured after each pass: name, help, value.
+    fn levels(&self) -> [(&'static str, &'static str, u64); 6] {
+        [
             (
                 "medo_packages_in_flight",
                 "Packages claimed and not yet at rest",
@@ -161,24 +198,11 @@ impl Metrics {
                 "Records in the journal",
                 self.journal_records,
             ),
-        ] {
-            r.register(name, help, gauge(now));
-        }
-        let last_scan = Gauge::<f64, AtomicU64>::default();
-        last_scan.set(self.last_scan_unix);
-        r.register(
-            "medo_last_scan_timestamp_seconds",
-            "Unix time of the last completed scan",
-            last_scan,
-        );
-        r.register(
-            "medo_build",
-            "The running build",
-            Info::new(vec![
-                ("version", env!("CARGO_PKG_VERSION")),
-                ("commit", crate::BUILD_COMMIT),
-            ]),
-        );
+        ]
+    }
+
+    /// Quarantines by reason code and packages by state.
+    fn register_labelled(&self, r: &mut Registry) {
         let by_code = Family::<Vec<(&'static str, String)>, Counter>::default();
         for (code, n) in &self.quarantined_by_code {
             by_code
@@ -199,18 +223,9 @@ impl Metrics {
         ] {
             by_state
                 .get_or_create(&vec![("state", state)])
-                .set(n as i64);
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
         r.register("medo_packages", "Packages by state now", by_state);
-        r.register(
-            "medo_processing_latency_seconds",
-            "Time from claim to rest",
-            self.latency.clone(),
-        );
-        register_webhooks(&mut r, hooks);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &r).expect("writing to a String");
-        text
     }
 }
 

@@ -335,6 +335,23 @@ fn tempdir_in(parent: &Path) -> io::Result<PathBuf> {
 
 /// Writes every sample package into `out` (created if needed); returns their folders.
 /// Existing sample folders of the same names are replaced.
+/// The samples between made-up parties, for unit tests that need real package folders.
+#[cfg(test)]
+pub fn generate_for_test(out: &Path) -> Vec<PathBuf> {
+    let sender = |uid: &str| Sender {
+        uid: uid.into(),
+        organization: "Орган".into(),
+    };
+    let (urog, us) = (sender("u"), sender("w"));
+    let parties = Parties {
+        urog: &urog,
+        urog_address: "A~B",
+        us: &us,
+        our_address: "C~D",
+    };
+    generate(out, &parties).expect("samples are written")
+}
+
 pub fn generate(out: &Path, parties: &Parties<'_>) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(out)?;
     for name in ["urog-appeal-2.2", "urog-appeal-2.7.1", "urog-receipt-2.7.1"] {

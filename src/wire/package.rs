@@ -672,18 +672,7 @@ mod tests {
     #[test]
     fn known_digests_are_not_computed_again() {
         let out = tempfile::tempdir().unwrap();
-        let sender = |uid: &str| crate::wire::message::Sender {
-            uid: uid.into(),
-            organization: "Орган".into(),
-        };
-        let (urog, us) = (sender("u"), sender("w"));
-        let parties = crate::samples::Parties {
-            urog: &urog,
-            urog_address: "A~B",
-            us: &us,
-            our_address: "C~D",
-        };
-        let written = crate::samples::generate(out.path(), &parties).unwrap();
+        let written = crate::samples::generate_for_test(out.path());
         for dir in &written[..2] {
             let limits = Limits::default();
             let plain = read_package(dir, &limits).unwrap();
