@@ -401,6 +401,122 @@ fn open_folder(dir: &Path, limits: &Limits) -> Result<(Vec<String>, String, Enve
     Ok((present, envelope_file, envelope))
 }
 
+/// What is read of a package's member files: each one's digest — known from the package
+/// key, or hashed — and a small container's bytes, read once to be parsed.
+struct Members<'a> {
+    dir: &'a Path,
+    known: &'a HashMap<String, (String, u64)>,
+    /// One buffer for every small file.
+    scratch: Vec<u8>,
+    /// The streaming hasher, only for a big file.
+    hasher: Option<FileHasher>,
+    container_bytes: Option<(String, Vec<u8>)>,
+}
+
+impl Members<'_> {
+    /// A member's (SHA-256, size). It is opened and checked as every member is; a digest
+    /// already known for its size is taken as is (a small container is still read, to be
+    /// parsed from memory).
+    fn digest(&mut self, name: &str, is_container: bool) -> Result<(String, u64), WireError> {
+        let (file, len) = open_member(self.dir, name)?;
+        let known = self.known.get(name).filter(|(_, size)| *size == len);
+        if let Some(digest) = known.filter(|_| !is_container || len > SMALL_FILE_BYTES) {
+            return Ok(digest.clone()); // a big container is parsed from its file later
+        }
+        if len > SMALL_FILE_BYTES {
+            return self.stream(name, file);
+        }
+        if !read_open(file, len, SMALL_FILE_BYTES, &mut self.scratch)
+            .map_err(|e| io_error(name, e))?
+        {
+            // grown past the small size since its fstat: streamed from the start
+            return self.stream(name, open_member(self.dir, name)?.0);
+        }
+        if is_container {
+            let bytes = std::mem::take(&mut self.scratch);
+            let digest = known
+                .cloned()
+                .unwrap_or_else(|| (sha256_bytes(&bytes), bytes.len() as u64));
+            self.container_bytes = Some((name.to_string(), bytes));
+            return Ok(digest);
+        }
+        Ok((sha256_bytes(&self.scratch), self.scratch.len() as u64))
+    }
+
+    fn stream(&mut self, name: &str, file: File) -> Result<(String, u64), WireError> {
+        self.hasher
+            .get_or_insert_with(|| FileHasher::new(64 * 1024))
+            .hash_reader(file)
+            .map_err(|e| io_error(name, e))
+    }
+}
+
+/// The local files a message names (a document's files but `reference` ones, which carry a
+/// URL; a container and its signature).
+fn files_named(message: &Message, message_file: &str) -> Result<Vec<String>, WireError> {
+    let base = |name: &str| file_base_name(name).map_err(|k| WireError::new(message_file, k));
+    let mut named = Vec::new();
+    match &message.body {
+        Body::Document { files, .. } => {
+            for f in files
+                .iter()
+                .filter(|f| f.file_type.as_deref() != Some("reference"))
+            {
+                named.push(base(&f.local_name)?);
+            }
+        }
+        Body::Container(c) => {
+            named.push(base(&c.body)?);
+            if let Some(s) = &c.signature {
+                named.push(base(s)?);
+            }
+        }
+        _ => {}
+    }
+    Ok(named)
+}
+
+/// The files the envelope or the message name that are not there (returned), with a warning
+/// for each file the message names but `[ФАЙЛЫ]` does not list and each file present that
+/// nothing names.
+fn check_listing(
+    present: &[String],
+    envelope_file: &str,
+    envelope: &Envelope,
+    named_by_message: &[String],
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
+    let mut missing: Vec<String> = Vec::new();
+    let mut note_missing = |name: &str| {
+        if !present.iter().any(|p| p.eq_ignore_ascii_case(name))
+            && !missing.iter().any(|m| m == name)
+        {
+            missing.push(name.to_string());
+        }
+    };
+    for name in &envelope.files {
+        note_missing(name);
+    }
+    for name in named_by_message {
+        note_missing(name);
+        if !envelope.files.iter().any(|f| f.eq_ignore_ascii_case(name)) {
+            warnings.push(format!(
+                "{name} is named by the message but not listed in [ФАЙЛЫ]"
+            ));
+        }
+    }
+    for name in present {
+        let known = name == envelope_file
+            || envelope.files.iter().any(|f| f == name)
+            || named_by_message.iter().any(|f| f == name)
+            || envelope.text_file.as_deref() == Some(name.as_str());
+        if !known {
+            warnings.push(format!("extra file {name} is not listed in [ФАЙЛЫ]"));
+        }
+    }
+    missing
+}
+
 /// Reads a whole package folder.
 pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
     read_package_known(dir, limits, &HashMap::new())
@@ -431,112 +547,35 @@ pub fn read_package_known(
     );
     let message = parsed.message;
 
-    let mut missing: Vec<String> = Vec::new();
-    let note_missing = |name: &str, missing: &mut Vec<String>| {
-        if !present.iter().any(|p| p.eq_ignore_ascii_case(name))
-            && !missing.iter().any(|m| m == name)
-        {
-            missing.push(name.to_string());
-        }
-    };
-    for name in &envelope.files {
-        note_missing(name, &mut missing);
-    }
-    let mut named_by_message: Vec<String> = Vec::new();
-    match &message.body {
-        Body::Document { files, .. } => {
-            for f in files {
-                // a `reference` file carries a URL, not a local file
-                if f.file_type.as_deref() == Some("reference") {
-                    continue;
-                }
-                let base =
-                    file_base_name(&f.local_name).map_err(|k| WireError::new(&message_file, k))?;
-                named_by_message.push(base);
-            }
-        }
-        Body::Container(c) => {
-            named_by_message
-                .push(file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?);
-            if let Some(s) = &c.signature {
-                named_by_message
-                    .push(file_base_name(s).map_err(|k| WireError::new(&message_file, k))?);
-            }
-        }
-        _ => {}
-    }
-    for name in &named_by_message {
-        note_missing(name, &mut missing);
-        if !envelope.files.iter().any(|f| f.eq_ignore_ascii_case(name)) {
-            warnings.push(format!(
-                "{name} is named by the message but not listed in [ФАЙЛЫ]"
-            ));
-        }
-    }
-    for name in &present {
-        let known = name == &envelope_file
-            || envelope.files.iter().any(|f| f == name)
-            || named_by_message.iter().any(|f| f == name)
-            || envelope.text_file.as_deref() == Some(name.as_str());
-        if !known {
-            warnings.push(format!("extra file {name} is not listed in [ФАЙЛЫ]"));
-        }
-    }
+    let named_by_message = files_named(&message, &message_file)?;
+    let missing = check_listing(
+        &present,
+        &envelope_file,
+        &envelope,
+        &named_by_message,
+        &mut warnings,
+    );
 
     let container_name = match &message.body {
         Body::Container(c) => file_base_name(&c.body).ok(),
         _ => None,
     };
     let mut files = Vec::new();
-    // one buffer for every small file; the streaming hasher only for a big one
-    let mut scratch: Vec<u8> = Vec::new();
-    let mut hasher: Option<FileHasher> = None;
-    // a small container is read once: hashed from memory and parsed from the same bytes
-    let mut container_bytes: Option<(String, Vec<u8>)> = None;
+    let mut members = Members {
+        dir,
+        known,
+        scratch: Vec::new(),
+        hasher: None,
+        container_bytes: None,
+    };
     for name in present.iter().filter(|n| *n != &envelope_file) {
-        // the message was hashed from the bytes already read
         let is_container = container_name
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case(name));
-        let (sha256, size) = if name == &message_file {
-            message_sha256.clone()
-        } else {
-            let (file, len) = open_member(dir, name)?;
-            let known = known.get(name).filter(|(_, size)| *size == len);
-            if let Some(digest) = known.filter(|_| !is_container || len > SMALL_FILE_BYTES) {
-                // hashed by the package key; a big container is parsed from its file below
-                files.push(PackageFile {
-                    listed: envelope.files.iter().any(|f| f == name),
-                    name: name.clone(),
-                    size: digest.1,
-                    sha256: digest.0.clone(),
-                });
-                continue;
-            }
-            let mut stream = |file: File| {
-                hasher
-                    .get_or_insert_with(|| FileHasher::new(64 * 1024))
-                    .hash_reader(file)
-                    .map_err(|e| io_error(name, e))
-            };
-            if len > SMALL_FILE_BYTES {
-                stream(file)?
-            } else if !read_open(file, len, SMALL_FILE_BYTES, &mut scratch)
-                .map_err(|e| io_error(name, e))?
-            {
-                // grown past the small size since its fstat: streamed from the start
-                stream(open_member(dir, name)?.0)?
-            } else if is_container {
-                let bytes = std::mem::take(&mut scratch);
-                let digest = match known {
-                    Some(known) => known.clone(),
-                    None => (sha256_bytes(&bytes), bytes.len() as u64),
-                };
-                container_bytes = Some((name.clone(), bytes));
-                digest
-            } else {
-                (sha256_bytes(&scratch), scratch.len() as u64)
-            }
+        // the message was hashed from the bytes already read
+        let (sha256, size) = match name == &message_file {
+            true => message_sha256.clone(),
+            false => members.digest(name, is_container)?,
         };
         files.push(PackageFile {
             listed: envelope.files.iter().any(|f| f == name),
@@ -545,6 +584,7 @@ pub fn read_package_known(
             sha256,
         });
     }
+    let mut container_bytes = members.container_bytes;
 
     let (container_file, container) = match &message.body {
         Body::Container(c) => {
