@@ -667,17 +667,18 @@ fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCod
     let layout = Layout::new(&config.spool);
     let answer = match operator_view::ask(&layout, query) {
         Some(answer) => answer?,
-        None => match operator_view::store_view(&layout) {
-            Some((_lock, store)) => {
-                let secret = operator::pin_secret(config);
-                operator_view::answer(query, &store, config, secret.as_deref())?
+        None => {
+            let secret = operator_view::pin_secret_for(query, config);
+            match operator_view::store_view(&layout) {
+                Some((_lock, store)) => {
+                    operator_view::answer(query, &store, config, secret.as_deref())?
+                }
+                None => {
+                    let book = operator::load(config)?;
+                    operator_view::answer(query, &book, config, secret.as_deref())?
+                }
             }
-            None => {
-                let book = operator::load(config)?;
-                let secret = operator::pin_secret(config);
-                operator_view::answer(query, &book, config, secret.as_deref())?
-            }
-        },
+        }
     };
     print!("{}", answer.stdout);
     if let Some(note) = answer.note {

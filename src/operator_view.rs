@@ -163,6 +163,14 @@ fn owned_by_us(state: &Path) -> bool {
     mine
 }
 
+/// The PIN key (`state_dir/pin.key`), read only for a query that shows a PIN.
+pub fn pin_secret_for(query: &Query, config: &Config) -> Option<Vec<u8>> {
+    match query {
+        Query::Show { pin: true, .. } => operator::pin_secret(config),
+        _ => None,
+    }
+}
+
 /// Serves the socket inside `run` until `stop` resolves: one query per connection, answered
 /// from the service's store.
 pub async fn serve(
@@ -201,7 +209,7 @@ async fn one_query(
     let reply = match serde_json::from_str::<Query>(&line) {
         Err(e) => Err(format!("not a query: {e}")),
         Ok(query) => tokio::task::spawn_blocking(move || {
-            let secret = operator::pin_secret(&config);
+            let secret = pin_secret_for(&query, &config);
             answer(&query, &store, &config, secret.as_deref())
         })
         .await

@@ -903,6 +903,21 @@ type Listener = (
     tokio::task::JoinHandle<std::io::Result<()>>,
 );
 
+/// Spawns a task made by `task` from the future that resolves when it should stop; the
+/// sender stops it.
+fn spawn_stoppable<T>(
+    task: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> T,
+) -> Listener
+where
+    T: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stopped = Box::pin(async {
+        let _ = rx.await;
+    });
+    (tx, tokio::spawn(task(stopped)))
+}
+
 /// Starts the configured HTTP listeners: the operators' (`[http] listen`) and the public one
 /// (`[http] public_listen`), sharing one state (limits, PIN locks).
 async fn start_http(
@@ -943,12 +958,10 @@ async fn start_http(
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .map_err(|e| GatewayError::Other(format!("cannot listen on {address}: {e}")))?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let stopped = async {
-            let _ = rx.await;
-        };
-        let serving = crate::http::serve(listener, state.clone(), surface, stopped);
-        listeners.push((tx, tokio::spawn(serving)));
+        let state = state.clone();
+        listeners.push(spawn_stoppable(|stopped| {
+            crate::http::serve(listener, state, surface, stopped)
+        }));
     }
     Ok(listeners)
 }
@@ -966,12 +979,10 @@ fn start_operator_socket(config: &Config, store: &Store) -> Option<Listener> {
             return None;
         }
     };
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let stopped = async {
-        let _ = rx.await;
-    };
-    let task = crate::operator_view::serve(listener, config.clone(), store.clone(), stopped);
-    Some((tx, tokio::spawn(task)))
+    let (config, store) = (config.clone(), store.clone());
+    Some(spawn_stoppable(|stopped| {
+        crate::operator_view::serve(listener, config, store, stopped)
+    }))
 }
 
 /// Starts one task per client webhook (`crate::webhooks`), stopped like the listeners.
@@ -984,18 +995,14 @@ fn start_webhooks(
     let mut running = Vec::new();
     for hook in hooks {
         tracing::info!(client = %hook.client, "webhook on");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let stopped = async {
-            let _ = rx.await;
-        };
-        let task = crate::webhooks::run(hook, store.clone(), statuses.clone(), stopped);
-        running.push((tx, tokio::spawn(task)));
+        let (store, statuses) = (store.clone(), statuses.clone());
+        running.push(spawn_stoppable(|stopped| {
+            crate::webhooks::run(hook, store, statuses, stopped)
+        }));
     }
     Ok(running)
 }
 
-/// Whether hashing a claimed folder failed because of the package itself (its files cannot
-/// be read by us), not because of the machine.
 /// The digests a package key took, by the names the files have now (after
 /// [`spool::normalize_names`]); a name that is still not UTF-8 is left out (hashed again).
 fn known_digests(
@@ -1016,6 +1023,8 @@ fn known_digests(
     known
 }
 
+/// Whether hashing a claimed folder failed because of the package itself (its files cannot
+/// be read by us), not because of the machine.
 fn package_fault(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
     matches!(
