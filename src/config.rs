@@ -27,6 +27,97 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// The calendar in force: the policy, the configured holidays and the production calendar's
+/// days off and working weekends; and the years whose file is provisional.
+fn calendar(registration: &RawRegistration) -> Result<(Calendar, Vec<i32>), String> {
+    let mut holidays = registration
+        .holidays
+        .iter()
+        .map(|h| {
+            parse_date(h).ok_or_else(|| format!("[registration] holidays: {h:?} is not YYYY-MM-DD"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (days_off, working_weekends, provisional) =
+        production_calendar(registration.calendar_dir.as_deref())?;
+    holidays.extend(days_off);
+    let calendar = Calendar {
+        policy: registration.days.unwrap_or_default(),
+        holidays,
+        working_weekends,
+    };
+    Ok((calendar, provisional))
+}
+
+/// A numbering template (`default` when unset): it must contain `{seq}`.
+fn template(value: Option<String>, default: &str, key: &str) -> Result<String, String> {
+    let t = value.unwrap_or_else(|| default.into());
+    match t.contains("{seq}") || t.contains("{seq:") {
+        true => Ok(t),
+        false => Err(format!("{key} must contain {{seq}}")),
+    }
+}
+
+fn partners(raw: Vec<RawPartner>) -> Result<Vec<PartnerConfig>, String> {
+    raw.into_iter()
+        .map(|p| {
+            if !is_guid(p.uid.trim()) {
+                return Err(format!("[[partners]] {:?}: uid must be a GUID", p.name));
+            }
+            let format = match p.format.as_deref().unwrap_or("mirror") {
+                "mirror" => ReplyFormat::Mirror,
+                f => ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| {
+                    format!(
+                        "[[partners]] {:?}: format {f:?}: use 2.2, 2.7, 2.7.1 or mirror",
+                        p.name
+                    )
+                })?),
+            };
+            Ok(PartnerConfig {
+                name: p.name,
+                uid: p.uid.trim().to_lowercase(),
+                transport_address: p.transport_address,
+                role: p.role.unwrap_or_else(|| "other".into()),
+                format,
+            })
+        })
+        .collect()
+}
+
+/// `[gateway] utc_offset` (default Moscow time), within the zones people live in: UTC−12 …
+/// UTC+14.
+fn utc_offset(text: Option<&str>) -> Result<time::UtcOffset, String> {
+    let text = text.unwrap_or("+03:00");
+    time::UtcOffset::parse(
+        text,
+        time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
+    )
+    .ok()
+    .filter(|o| (-12 * 3600..=14 * 3600).contains(&o.whole_seconds()))
+    .ok_or_else(|| format!("[gateway] utc_offset {text:?}: use ±hh:mm between -12:00 and +14:00"))
+}
+
+/// Limits and spool settings that make no sense as 0 (refused, not clamped).
+fn no_zeros(limits: &Limits, spool: &RawSpool) -> Result<(), String> {
+    for (key, value) in [
+        ("max_xml_depth", limits.max_xml_depth as u64),
+        ("max_zip_entries", limits.max_zip_entries as u64),
+        ("max_message_bytes", limits.max_message_bytes),
+    ] {
+        if value == 0 {
+            return Err(format!("[limits] {key} must be positive"));
+        }
+    }
+    for (key, value) in [
+        ("max_batch", spool.max_batch.map(|n| n as u64)),
+        ("rescan_secs", spool.rescan_secs),
+    ] {
+        if value == Some(0) {
+            return Err(format!("[spool] {key} must be at least 1"));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the TOML into the raw config; an error names the key as the file writes it
 /// (`[spool] rescan_secs`, `[[partners]] #2 format`) beside the parser's own message.
 fn read_toml(text: &str) -> Result<RawConfig, String> {
@@ -562,18 +653,7 @@ impl Config {
             holidays: Vec::new(),
             calendar_dir: None,
         });
-        let mut holidays = registration
-            .holidays
-            .iter()
-            .map(|h| {
-                parse_date(h).ok_or_else(|| {
-                    invalid(format!("[registration] holidays: {h:?} is not YYYY-MM-DD"))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (days_off, working_weekends, calendar_provisional) =
-            production_calendar(registration.calendar_dir.as_deref()).map_err(invalid)?;
-        holidays.extend(days_off);
+        let (calendar, calendar_provisional) = calendar(&registration).map_err(invalid)?;
         let mode = match registration.mode.as_deref().unwrap_or("auto") {
             "auto" => RegistrationMode::Auto,
             "manual" => RegistrationMode::Manual,
@@ -583,61 +663,20 @@ impl Config {
                 )))
             }
         };
-        let number_template = registration
-            .number_template
-            .unwrap_or_else(|| "ОГ-{seq}/{yy}".into());
-        if !number_template.contains("{seq}") && !number_template.contains("{seq:") {
-            return Err(invalid(
-                "[registration] number_template must contain {seq}".into(),
-            ));
-        }
-        let outgoing_template = raw
-            .numbering
-            .and_then(|n| n.outgoing_template)
-            .unwrap_or_else(|| "ОЗ-{seq}/{yy}".into());
-        if !outgoing_template.contains("{seq}") && !outgoing_template.contains("{seq:") {
-            return Err(invalid(
-                "[numbering] outgoing_template must contain {seq}".into(),
-            ));
-        }
-        let mut partners = Vec::new();
-        for p in raw.partners {
-            if !is_guid(p.uid.trim()) {
-                return Err(invalid(format!(
-                    "[[partners]] {:?}: uid must be a GUID",
-                    p.name
-                )));
-            }
-            let format = match p.format.as_deref().unwrap_or("mirror") {
-                "mirror" => ReplyFormat::Mirror,
-                f => ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| {
-                    invalid(format!(
-                        "[[partners]] {:?}: format {f:?}: use 2.2, 2.7, 2.7.1 or mirror",
-                        p.name
-                    ))
-                })?),
-            };
-            partners.push(PartnerConfig {
-                name: p.name,
-                uid: p.uid.trim().to_lowercase(),
-                transport_address: p.transport_address,
-                role: p.role.unwrap_or_else(|| "other".into()),
-                format,
-            });
-        }
-        let offset_text = raw.gateway.utc_offset.as_deref().unwrap_or("+03:00");
-        let utc_offset = time::UtcOffset::parse(
-            offset_text,
-            time::macros::format_description!("[offset_hour sign:mandatory]:[offset_minute]"),
+        let number_template = template(
+            registration.number_template,
+            "ОГ-{seq}/{yy}",
+            "[registration] number_template",
         )
-        .ok()
-        // the zones people live in: UTC−12 … UTC+14
-        .filter(|o| (-12 * 3600..=14 * 3600).contains(&o.whole_seconds()))
-        .ok_or_else(|| {
-            invalid(format!(
-                "[gateway] utc_offset {offset_text:?}: use ±hh:mm between -12:00 and +14:00"
-            ))
-        })?;
+        .map_err(invalid)?;
+        let outgoing_template = template(
+            raw.numbering.and_then(|n| n.outgoing_template),
+            "ОЗ-{seq}/{yy}",
+            "[numbering] outgoing_template",
+        )
+        .map_err(invalid)?;
+        let partners = partners(raw.partners).map_err(invalid)?;
+        let utc_offset = utc_offset(raw.gateway.utc_offset.as_deref()).map_err(invalid)?;
         let address = |key: &str, a: Option<&str>| match a {
             None | Some("") => Ok(None),
             Some(a) => a.parse().map(Some).map_err(|_| {
@@ -655,24 +694,7 @@ impl Config {
             "public_listen",
             raw.http.as_ref().and_then(|h| h.public_listen.as_deref()),
         )?;
-        let l = &raw.limits;
-        for (key, value) in [
-            ("max_xml_depth", l.max_xml_depth as u64),
-            ("max_zip_entries", l.max_zip_entries as u64),
-            ("max_message_bytes", l.max_message_bytes),
-        ] {
-            if value == 0 {
-                return Err(invalid(format!("[limits] {key} must be positive")));
-            }
-        }
-        for (key, value) in [
-            ("max_batch", raw.spool.max_batch.map(|n| n as u64)),
-            ("rescan_secs", raw.spool.rescan_secs),
-        ] {
-            if value == Some(0) {
-                return Err(invalid(format!("[spool] {key} must be at least 1")));
-            }
-        }
+        no_zeros(&raw.limits, &raw.spool).map_err(invalid)?;
         Ok(Config {
             sender: Sender {
                 uid: raw.gateway.participant_uid.trim().to_lowercase(),
@@ -707,11 +729,7 @@ impl Config {
                 .signature_verifier
                 .filter(|s| !s.trim().is_empty()),
             signature_timeout_secs: registration.signature_timeout_secs.unwrap_or(30),
-            calendar: Calendar {
-                policy: registration.days.unwrap_or_default(),
-                holidays,
-                working_weekends,
-            },
+            calendar,
             calendar_provisional,
             http_listen,
             http_public_listen,
