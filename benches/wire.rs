@@ -1,16 +1,19 @@
 //! Wire-layer benchmark (`cargo bench --bench wire`): prints its figures, asserts nothing.
 //!
-//! * parse throughput of a typical 2.2 package and a 2.7.1 container package (`read_package`,
-//!   i.e. what `inspect` does: envelope, XML, hashing every file, ZIP + passport), in packages/s
-//!   and MB/s, next to the rate of merely reading the same bytes (warm cache), same run;
+//! * parse: a 2.2 appeal, a small 2.7.1 container and the real Совет Федерации 2.7.1 package,
+//!   each read by ours (`read_package`, what `inspect` does: envelope, XML, every file hashed,
+//!   ZIP entries inflated and hashed, passport) and by the public peer's approach
+//!   (`common/peer_approach.rs`: serde deserialisation, containers extracted to disk, nothing
+//!   hashed) on the same folders, interleaved rounds, ours ÷ peer beside ours ÷ plain read;
+//!   with SHA-NI and again in a child process with SHA-NI hidden (CPUID faulting);
 //! * streaming SHA-256 of a 1 GiB file next to `openssl speed -evp sha256` (one core), same
 //!   run, interleaved rounds, with SHA-NI and without (hidden from a child process by CPUID
 //!   faulting, from OpenSSL by `OPENSSL_ia32cap`): the CPU model and which is which printed.
 //!
-//! Environment: `BENCH_PACKAGES` (default 10,000 per kind), `BENCH_SHA_MIB` (default 1024),
-//! `BENCH_SHA_ROUNDS` (default 5),
-//! `BENCH_PROFILE_PARSE` (extra parse rounds to profile, default 0), `BENCH_PROFILE_KIND`
-//! (`2.2` or `2.7.1`: profile rounds of one kind only).
+//! Environment: `BENCH_PACKAGES` (default 10,000 per generated kind), `BENCH_REAL_PACKAGES`
+//! (copies of the real package, default 1,000), `BENCH_SHA_MIB` (default 1024),
+//! `BENCH_SHA_ROUNDS` (default 5), `BENCH_PROFILE_PARSE` (extra parse rounds to profile,
+//! default 0) of `BENCH_PROFILE_KIND` (`22`, `271` or `real`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +25,8 @@ use medo_gateway::wire::hash::{backend_name, sha256_bytes, sha256_file};
 
 #[path = "common/hide_sha_ni.rs"]
 mod hide_sha_ni;
+#[path = "common/peer_approach.rs"]
+mod peer_approach;
 use medo_gateway::wire::message::Sender;
 use medo_gateway::wire::package::read_package;
 use medo_gateway::wire::Limits;
@@ -70,58 +75,174 @@ fn timed(work: impl FnOnce()) -> (f64, f64, f64) {
     (wall, u1 - u0, s1 - s0)
 }
 
-/// Rounds of (plain read, parse) per kind; the round with the median ratio is reported, so
-/// one noisy moment of a shared machine does not decide the figure.
-const PARSE_ROUNDS: usize = 3;
+/// Rounds of (plain read, ours, the peer's approach) per kind; the round with the median
+/// ours ÷ peer ratio is reported, so one noisy moment of a shared machine does not decide.
+const PARSE_ROUNDS: usize = 5;
 
-/// One round: (read wall, user, system), (parse wall, user, system) in seconds.
-type Round = ((f64, f64, f64), (f64, f64, f64));
+/// (wall, user, system) seconds.
+type Times = (f64, f64, f64);
 
-fn parse_round(folders: &[PathBuf], bytes: u64, limits: &Limits) -> Round {
+/// One round: plain read, ours (`read_package`, what `inspect` does), the peer's approach.
+type Round = (Times, Times, Times);
+
+fn parse_round(folders: &[PathBuf], bytes: u64, limits: &Limits, scratch: &Path) -> Round {
     let mut baseline_bytes = 0;
     let read = timed(|| baseline_bytes = read_all(folders));
-    let parse = timed(|| {
+    let ours = timed(|| {
         for d in folders {
-            read_package(d, limits).expect("sample packages read");
+            std::hint::black_box(read_package(d, limits).expect("sample packages read"));
+        }
+    });
+    let peer = timed(|| {
+        for (i, d) in folders.iter().enumerate() {
+            let parsed = peer_approach::parse(d, &scratch.join(i.to_string()));
+            std::hint::black_box(parsed.expect("the peer's approach reads the package"));
         }
     });
     assert_eq!(bytes, baseline_bytes);
-    (read, parse)
+    (read, ours, peer)
 }
 
-fn parse_bench(label: &str, folders: &[PathBuf]) {
+/// Parses every folder with ours and with the peer's approach; `goal`: ours ÷ peer wanted.
+fn parse_bench(label: &str, folders: &[PathBuf], goal: f64) {
     let limits = Limits::default();
+    let scratch = tempfile::tempdir().unwrap();
     let bytes: u64 = folders.iter().map(|d| folder_bytes(d)).sum();
     read_all(folders); // warm the page cache
     let mut rounds: Vec<Round> = (0..PARSE_ROUNDS)
-        .map(|_| parse_round(folders, bytes, &limits))
+        .map(|_| parse_round(folders, bytes, &limits, scratch.path()))
         .collect();
-    let ratio = |r: &Round| r.0 .0 / r.1 .0;
+    let ratio = |r: &Round| r.2 .0 / r.1 .0;
     let all: Vec<String> = rounds.iter().map(|r| format!("{:.2}", ratio(r))).collect();
     rounds.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
-    let ((read_secs, read_user, read_sys), (parse_secs, parse_user, parse_sys)) =
-        rounds[PARSE_ROUNDS / 2];
+    let (read, ours, peer) = rounds[PARSE_ROUNDS / 2];
     let n = folders.len() as f64;
     let micros = |secs: f64| secs / n * 1e6;
+    let per = |t: Times| {
+        format!(
+            "{:.0}/s, {:.0} µs each (CPU: user {:.0}, system {:.0})",
+            n / t.0,
+            micros(t.0),
+            micros(t.1),
+            micros(t.2)
+        )
+    };
     println!(
-        "parse {label}: {} packages, {:.1} KiB each: {:.0} packages/s, {:.1} MB/s; plain read {:.0} folders/s; ratio parse/read = {:.2} (median of rounds {})",
+        "parse {label}: {} packages, {:.1} KiB each: ours ÷ the peer's approach = {:.2} (goal ≥ {goal}; rounds {}); ours ÷ plain read = {:.2}",
         folders.len(),
         bytes as f64 / n / 1024.0,
-        n / parse_secs,
-        bytes as f64 / parse_secs / 1e6,
-        n / read_secs,
-        read_secs / parse_secs,
-        all.join(", ")
+        ratio(&(read, ours, peer)),
+        all.join(" "),
+        read.0 / ours.0,
     );
-    println!(
-        "  per package: parse {:.0} µs (user {:.0}, system {:.0}); plain read {:.0} µs (user {:.0}, system {:.0})",
-        micros(parse_secs),
-        micros(parse_user),
-        micros(parse_sys),
-        micros(read_secs),
-        micros(read_user),
-        micros(read_sys)
+    println!("  ours {}; peer's approach {}", per(ours), per(peer));
+    println!("  plain read {}", per(read));
+}
+
+/// The package kinds the parse bench compares, as [`make_packages`] wrote them under `root`:
+/// (label, folders, goal ours ÷ peer).
+fn parse_kinds(root: &Path) -> Vec<(String, Vec<PathBuf>, f64)> {
+    let lists = fs::read_to_string(root.join("kinds.txt")).unwrap();
+    lists
+        .lines()
+        .map(|line| {
+            let parts: Vec<&str> = line.split('\t').collect();
+            let count: usize = parts[1].parse().unwrap();
+            let folders = (0..count)
+                .map(|i| root.join(format!("{}.{i}", parts[0])))
+                .collect();
+            (parts[3].to_string(), folders, parts[2].parse().unwrap())
+        })
+        .collect()
+}
+
+/// The real Совет Федерации 2.7.1 package (`../shared/spec/data/real_packages`, read in
+/// place: envelope, `container.xml`, the 7-entry ZIP) copied `count` times under `root`.
+fn real_packages(root: &Path, count: usize) -> usize {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/data/real_packages");
+    let files = [
+        ("envelope.ltr", "70178878_envelope.ltr"),
+        ("container.xml", "70178878_container.xml"),
+        ("container.edc.zip", "70178878_container.edc.zip"),
+    ];
+    if !real.join(files[2].1).exists() {
+        println!("parse real 2.7.1: SKIPPED — {} not found", real.display());
+        return 0;
+    }
+    for i in 0..count {
+        let dir = root.join(format!("real.{i}"));
+        fs::create_dir(&dir).unwrap();
+        for (name, source) in files {
+            fs::copy(real.join(source), dir.join(name)).unwrap();
+        }
+    }
+    count
+}
+
+/// Writes the parse bench's packages under `root` and their list (`kinds.txt`).
+fn make_packages(root: &Path, n: usize, real: usize) {
+    let urog = Sender {
+        uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
+        organization: "Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into(),
+    };
+    let us = Sender {
+        uid: "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b".into(),
+        organization: "Федеральное агентство по образцам (пример)".into(),
+    };
+    let parties = Parties {
+        urog: &urog,
+        urog_address: "WH-MEDO~APRF",
+        us: &us,
+        our_address: "SAMPLE_AGENCY~MEDOGU",
+    };
+    for i in 0..n {
+        let out = root.join(format!("made.{i}"));
+        let made = generate(&out, &parties).unwrap();
+        fs::rename(&made[0], root.join(format!("22.{i}"))).unwrap();
+        fs::rename(&made[1], root.join(format!("271.{i}"))).unwrap();
+        fs::remove_dir_all(&out).unwrap();
+    }
+    let real = real_packages(root, real);
+    let mut kinds = format!(
+        "22\t{n}\t1.5\t2.2 appeal (envelope + cp1251 XML + 2 PDFs)\n\
+         271\t{n}\t3\tsmall 2.7.1 container (envelope + XML + ZIP: passport, 2 PDFs, p7s)\n"
     );
+    if real > 0 {
+        kinds += &format!(
+            "real\t{real}\t1.5\treal 2.7.1 package, Совет Федерации 70178878 (envelope + XML + 335 KiB ZIP, 7 entries)\n"
+        );
+    }
+    fs::write(root.join("kinds.txt"), kinds).unwrap();
+}
+
+/// Every parse comparison; `which`: "with SHA-NI" or "without SHA-NI …".
+fn parse_all(root: &Path, which: &str) {
+    for (label, folders, goal) in parse_kinds(root) {
+        parse_bench(&format!("{label}, {which}"), &folders, goal);
+    }
+}
+
+/// The parse comparisons again in a child process with SHA-NI hidden (`hide_sha_ni`).
+fn parse_without_sha_ni(root: &Path) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("BENCH_PARSE_CHILD", root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.trim().is_empty() {
+        true => println!("parse without SHA-NI: not measured (CPUID faulting unavailable)"),
+        false => print!("{text}"),
+    }
+}
+
+/// The child of [`parse_without_sha_ni`].
+fn parse_child(root: &Path) {
+    if hide_sha_ni::hide() && !hide_sha_ni::cpu_has_sha_ni() {
+        parse_all(
+            root,
+            &format!("without SHA-NI (hidden; {})", backend_name()),
+        );
+    }
 }
 
 /// `openssl speed -evp sha256` on one core, 1 MiB blocks, bytes/s; `hide_sha_ni`: with the
@@ -316,49 +437,35 @@ fn main() {
     if let Some(path) = std::env::var_os("BENCH_SHA_CHILD") {
         return sha_child(Path::new(&path));
     }
+    if let Some(root) = std::env::var_os("BENCH_PARSE_CHILD") {
+        return parse_child(Path::new(&root));
+    }
     // `cargo bench` passes --bench; ignore arguments.
     let n = env_usize("BENCH_PACKAGES", 10_000);
     let tmp = tempfile::tempdir().unwrap();
-    let urog = Sender {
-        uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
-        organization: "Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into(),
-    };
-    let us = Sender {
-        uid: "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b".into(),
-        organization: "Федеральное агентство по образцам (пример)".into(),
-    };
-    let parties = Parties {
-        urog: &urog,
-        urog_address: "WH-MEDO~APRF",
-        us: &us,
-        our_address: "SAMPLE_AGENCY~MEDOGU",
-    };
-    let mut v22 = Vec::new();
-    let mut v271 = Vec::new();
-    for i in 0..n {
-        let out = tmp.path().join(i.to_string());
-        let made = generate(&out, &parties).unwrap();
-        v22.push(made[0].clone());
-        v271.push(made[1].clone());
-    }
-    // BENCH_PROFILE_PARSE=N: parse everything N more times first (a long parse-only phase to
-    // profile with perf; figures below are unaffected but for a warmer cache)
-    // BENCH_PROFILE_KIND=2.2 or 2.7.1: profile rounds of that kind only
-    let kind = std::env::var("BENCH_PROFILE_KIND").unwrap_or_default();
-    let profiled: Vec<&PathBuf> = match kind.as_str() {
-        "2.2" => v22.iter().collect(),
-        "2.7.1" => v271.iter().collect(),
-        _ => v22.iter().chain(&v271).collect(),
-    };
+    make_packages(tmp.path(), n, env_usize("BENCH_REAL_PACKAGES", 1_000));
+    // BENCH_PROFILE_PARSE=N: parse one kind (BENCH_PROFILE_KIND: 22, 271 or real) N more
+    // times first (a long parse-only phase to profile with perf)
+    let kind = std::env::var("BENCH_PROFILE_KIND").unwrap_or_else(|_| "22".into());
     for _ in 0..env_usize("BENCH_PROFILE_PARSE", 0) {
-        for d in &profiled {
-            read_package(d, &Limits::default()).unwrap();
+        for i in 0..n {
+            let dir = tmp.path().join(format!("{kind}.{i}"));
+            if dir.exists() {
+                read_package(&dir, &Limits::default()).unwrap();
+            }
         }
     }
-    parse_bench("2.2 document (envelope + cp1251 XML + 2 PDFs)", &v22);
-    parse_bench(
-        "2.7.1 container (envelope + XML + ZIP with passport, PDF x2, p7s)",
-        &v271,
+    let native = hide_sha_ni::cpu_has_sha_ni();
+    parse_all(
+        tmp.path(),
+        &format!(
+            "{} SHA-NI ({})",
+            if native { "with" } else { "without" },
+            backend_name()
+        ),
     );
+    if native {
+        parse_without_sha_ni(tmp.path());
+    }
     sha_bench(tmp.path());
 }
