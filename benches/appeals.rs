@@ -18,7 +18,8 @@
 //!   journal's own timestamps (goal ≤ 100 ms).
 //!
 //! `BENCH_QUERY` sets how many appeals the query names (1,000); `BENCH_KEEP=1` leaves the
-//! generated spool behind (its path is printed) to profile the service by hand.
+//! generated spool behind (its path is printed) to profile the service by hand; `BENCH_ONLY=verify`
+//! stops after the journal verify lines.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -438,6 +439,14 @@ fn verify_child(dir: &Path) {
     println!("{}", report.records as f64 / t.elapsed().as_secs_f64());
 }
 
+/// `BENCH_KEEP`: leaves the spool behind for profiling the service by hand.
+fn keep_if_asked(root: tempfile::TempDir) {
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        eprintln!("kept: {}", root.path().display());
+        std::mem::forget(root);
+    }
+}
+
 fn main() {
     if let Some(dir) = std::env::var_os("BENCH_VERIFY_CHILD") {
         return verify_child(Path::new(&dir));
@@ -473,6 +482,9 @@ fn main() {
             ),
             None => println!("journal verify without SHA-NI: not measured (no CPUID faulting)"),
         }
+    }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("verify") {
+        return keep_if_asked(root);
     }
     // the operator's commands: the baseline folds the whole journal (no store yet)
     let folded = operator_cli(&config);
@@ -539,18 +551,13 @@ fn main() {
     println!(
         "memory with {appeals} appeals stored: peak RSS {after_start:.1} MiB after start, {idle:.1} MiB after idle passes, {after_page:.1} MiB after a dashboard view, {after_query:.1} MiB after a {asked}-appeal query (goal ≤ 128 MiB)"
     );
-    if std::env::var_os("BENCH_KEEP").is_some() {
-        // leave the spool behind for profiling the service by hand
-        eprintln!("kept: {}", root.path().display());
-        std::mem::forget(root);
-        return;
-    }
     match query_latency_ms(&state) {
         Some(ms) => println!(
             "УРОГ query naming {asked} appeals over {appeals}: claimed → answer published in {ms:.0} ms (goal ≤ 100 ms for 1,000)"
         ),
         None => println!("УРОГ query: no timing found in the journal"),
     }
+    keep_if_asked(root);
 }
 
 /// Flushes what the setup wrote (~1 GB) so that its writeback does not land in a timed part.
