@@ -451,6 +451,7 @@ fn main() {
     if let Some(dir) = std::env::var_os("BENCH_VERIFY_CHILD") {
         return verify_child(Path::new(&dir));
     }
+    println!("{}", hide_sha_ni::cpu_line());
     let appeals = env_usize("BENCH_APPEALS", 100_000);
     let records = env_usize("BENCH_RECORDS", 1_000_000).max(appeals * 8 + 1);
     let root = tempfile::tempdir_in(".").unwrap();

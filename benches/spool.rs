@@ -10,6 +10,8 @@
 //! Environment: `BENCH_BACKLOG` (10000), `BENCH_LATENCY` (200), `BENCH_BIG_MIB` (1024),
 //! `BENCH_DIR` (where the spools are made; default the current folder).
 
+#[path = "common/hide_sha_ni.rs"]
+mod hide_sha_ni;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -295,6 +297,7 @@ fn memory(mib: usize) {
 }
 
 fn main() {
+    println!("{}", hide_sha_ni::cpu_line());
     // a size of 0 skips that part
     let (b, l, m) = (
         env_usize("BENCH_BACKLOG", 10_000),

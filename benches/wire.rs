@@ -343,18 +343,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn cpu_model() -> String {
-    fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// Streaming SHA-256 against OpenSSL, with and without SHA-NI, interleaved rounds (the
 /// median of the per-round ratios: each pair measured at the same moment of a noisy VM).
 fn sha_bench(dir: &Path) {
@@ -373,7 +361,7 @@ fn sha_bench(dir: &Path) {
     let native = hide_sha_ni::cpu_has_sha_ni();
     println!(
         "cpu: {}; SHA-NI: {}; the gateway's SHA-256 here: {} (without SHA-NI: ring)",
-        cpu_model(),
+        hide_sha_ni::cpu_model(),
         if native { "yes" } else { "no" },
         backend_name()
     );

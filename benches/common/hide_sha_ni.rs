@@ -27,6 +27,28 @@ pub fn cpu_has_sha_ni() -> bool {
     leaf7.ebx >> 29 & 1 == 1
 }
 
+/// The CPU's model name (`/proc/cpuinfo`).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The line each bench starts with: which CPU class its figures belong to.
+pub fn cpu_line() -> String {
+    format!(
+        "cpu: {}; SHA-NI: {}",
+        cpu_model(),
+        if cpu_has_sha_ni() { "yes" } else { "no" }
+    )
+}
+
 unsafe extern "C" fn on_fault(_: libc::c_int, _: *mut libc::siginfo_t, context: *mut libc::c_void) {
     let context = context as *mut libc::ucontext_t;
     let regs = &mut (*context).uc_mcontext.gregs;
