@@ -3,7 +3,7 @@
 # backlog throughput, parse path, SHA-256, latency, memory (1 GiB attachment; 100,000 appeals),
 # УРОГ query over 100,000 appeals, journal verify at 1,000,000 records, restart after kill -9.
 # Each ratio is measured against this machine in the same run. Run it on an idle machine
-# (no fuzzers, no builds): it takes about 5 minutes and needs ~2 GB of free disk in the
+# (no fuzzers, no builds): it takes about 10 minutes and needs ~2.5 GB of free disk in the
 # current folder (benchmark folders are created here, not in /tmp, which may be tmpfs).
 #
 # Usage: benches/run.sh            (sizes as in the issue)
@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${QUICK:-}" ]; then
   export BENCH_BACKLOG=1000 BENCH_LATENCY=50 BENCH_BIG_MIB=128 BENCH_PACKAGES=1000 \
-         BENCH_SHA_MIB=128 BENCH_APPEALS=10000 BENCH_RECORDS=100000
+         BENCH_SHA_MIB=128 BENCH_APPEALS=10000 BENCH_RECORDS=100000 \
+         BENCH_REAL_PACKAGES=100
 fi
 cargo build --release --quiet
 cargo bench --no-run --quiet 2>/dev/null

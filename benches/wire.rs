@@ -106,7 +106,8 @@ fn parse_round(folders: &[PathBuf], bytes: u64, limits: &Limits, scratch: &Path)
 /// Parses every folder with ours and with the peer's approach; `goal`: ours ÷ peer wanted.
 fn parse_bench(label: &str, folders: &[PathBuf], goal: f64) {
     let limits = Limits::default();
-    let scratch = tempfile::tempdir().unwrap();
+    // the peer's extractions go to the packages' own filesystem, as they would in its use
+    let scratch = tempfile::tempdir_in(folders[0].parent().unwrap()).unwrap();
     let bytes: u64 = folders.iter().map(|d| folder_bytes(d)).sum();
     read_all(folders); // warm the page cache
     let mut rounds: Vec<Round> = (0..PARSE_ROUNDS)
