@@ -556,8 +556,16 @@ impl Gateway {
             )),
             Some(quarantine) => Err(quarantine),
             None => {
-                // names written in windows-1251 read as the envelope lists them
-                let renamed = spool::normalize_names(&dir);
+                // names written in windows-1251 read as the envelope lists them; when the
+                // package key, just after the claim, saw only UTF-8 names there is nothing to
+                // rename (the claimed copy is ours alone) and the folder is not listed again
+                let hashed = self.hashed.remove(&a.claim);
+                let renamed = match &hashed {
+                    Some(files) if files.iter().all(|(name, ..)| name.to_str().is_some()) => {
+                        Vec::new()
+                    }
+                    _ => spool::normalize_names(&dir),
+                };
                 if !renamed.is_empty() {
                     tracing::info!(
                         arrival = a.arrival,
@@ -565,7 +573,7 @@ impl Gateway {
                         "file names in windows-1251 renamed to their UTF-8 reading"
                     );
                 }
-                let known = known_digests(self.hashed.remove(&a.claim), &renamed);
+                let known = known_digests(hashed, &renamed);
                 read_package_known(&dir, &self.config.limits, &known)
                     .map_err(|e| (e.code().to_string(), e.to_string()))
             }
