@@ -556,7 +556,13 @@ fn lower_hex_eq(digest: &[u8], hex: &[u8]) -> bool {
 /// Decodes a line and hashes its bytes (no re-encoding: the hash is over the exact bytes,
 /// as docs/JOURNAL.md tells auditors to check it).
 fn inspect_line(line: &[u8]) -> Inspected {
-    let record: Record = match serde_json::from_slice(line) {
+    // the line's UTF-8 checked once, whole: `from_slice` checks every string again, one
+    // call each (10% of `journal verify` on an Intel Xeon, perf)
+    let text = match std::str::from_utf8(line) {
+        Ok(text) => text,
+        Err(e) => return Inspected::Undecodable(format!("not a journal record: {e}")),
+    };
+    let record: Record = match serde_json::from_str(text) {
         Ok(r) => r,
         Err(e) => return Inspected::Undecodable(format!("not a journal record: {e}")),
     };
@@ -981,6 +987,16 @@ mod tests {
         let moved = format!("{{{hash_member},{}}}", &line[1..line.len() - HASH_MEMBER]);
         let problem = check_line(moved.as_bytes(), 0, GENESIS).unwrap_err();
         assert!(problem.contains("line format"), "{problem}");
+        // a byte that is not UTF-8 inside a text member (the line is checked whole, once):
+        // not a record, said so — whatever the hash says
+        let mut bytes = line.clone().into_bytes();
+        let at = line.find("Документ").unwrap();
+        bytes[at] = 0xff;
+        let problem = check_line(&bytes, 0, GENESIS).unwrap_err();
+        assert!(
+            problem.starts_with("not a journal record") && problem.contains("utf-8"),
+            "{problem}"
+        );
     }
 
     #[test]
