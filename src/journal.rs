@@ -638,14 +638,14 @@ fn chain_check(inspected: Inspected, expected_seq: u64, prev: &str) -> Result<Re
     Ok(record)
 }
 
-/// Inspects a batch of lines on all cores (each line on its own), in order, while this
-/// thread runs `meanwhile` (reading the next block). With `keep` false (nobody will look at
+/// Inspects a batch of lines on all cores (each line on its own), in order, while
+/// `meanwhile` (reading the next block) runs alongside. With `keep` false (nobody will look at
 /// the records, only at the chain), each record's event is dropped on the worker thread that
 /// decoded it.
-fn inspect_batch_while<T>(
+fn inspect_batch_while<T: Send>(
     lines: &[&[u8]],
     keep: bool,
-    meanwhile: impl FnOnce() -> T,
+    meanwhile: impl FnOnce() -> T + Send,
 ) -> (Vec<Inspected>, T) {
     let inspect = move |l: &&[u8]| {
         let mut i = inspect_line(l);
@@ -654,7 +654,7 @@ fn inspect_batch_while<T>(
         }
         i
     };
-    crate::parallel::map_in_order(lines, 8, 256, inspect, meanwhile)
+    crate::parallel::map_in_order(lines, 256, inspect, meanwhile)
 }
 
 /// The lines of a block (each ended by `\n`, which is not included).

@@ -109,9 +109,6 @@ pub struct PendingOutput {
     pub output: Output,
 }
 
-/// Most threads one batch of appeal lookups ([`Appeals::find_status_many`]) uses.
-const MAX_LOOKUP_THREADS: usize = 4;
-
 /// The sled-backed index. Cloning shares the same database (sled handles are shared).
 #[derive(Clone)]
 pub struct Store {
@@ -751,7 +748,6 @@ impl Store {
         const SEQUENTIAL_BELOW: usize = 64;
         let (found, ()) = crate::parallel::map_in_order(
             ids,
-            MAX_LOOKUP_THREADS,
             SEQUENTIAL_BELOW,
             |id| self.try_find_status(id),
             || (),
