@@ -486,8 +486,8 @@ pub struct VerifyReport {
 
 /// Walks every record in order, verifying: the line decodes as a record and ends with its
 /// hash member, that hash is SHA-256 of the line's exact bytes without it, `prev` = the
-/// previous hash, contiguous `seq`, the segment name = its first seq, and no torn last line. Calls `visit` for each good record (return
-/// false to stop early).
+/// previous hash, contiguous `seq`, the segment name = its first seq, and no torn last line.
+/// Calls `visit` for each good record (return false to stop early).
 pub fn scan(
     dir: &Path,
     mut visit: impl FnMut(&Record) -> bool,
@@ -639,9 +639,9 @@ fn chain_check(inspected: Inspected, expected_seq: u64, prev: &str) -> Result<Re
 }
 
 /// Inspects a batch of lines on all cores (each line on its own), in order, while
-/// `meanwhile` (reading the next block) runs alongside. With `keep` false (nobody will look at
-/// the records, only at the chain), each record's event is dropped on the worker thread that
-/// decoded it.
+/// `meanwhile` (reading the next block) runs alongside. With `keep` false (nobody will look
+/// at the records, only at the chain), each record's event is dropped on the worker thread
+/// that decoded it.
 fn inspect_batch_while<T: Send>(
     lines: &[&[u8]],
     keep: bool,
