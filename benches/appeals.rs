@@ -18,8 +18,8 @@
 //!   journal's own timestamps (goal ≤ 100 ms).
 //!
 //! `BENCH_QUERY` sets how many appeals the query names (1,000); `BENCH_KEEP=1` leaves the
-//! generated spool behind (its path is printed) to profile the service by hand; `BENCH_ONLY=verify`
-//! stops after the journal verify lines.
+//! generated spool behind (its path is printed) to profile the service by hand;
+//! `BENCH_ONLY=verify` stops after the journal verify lines.
 
 use std::fs;
 use std::io::{Read, Write};

@@ -140,26 +140,33 @@ fn parse_bench(label: &str, folders: &[PathBuf], goal: f64) {
     println!("  plain read {}", per(read));
 }
 
-/// The package kinds the parse bench compares, as [`make_packages`] wrote them under `root`:
-/// (label, folders, goal ours ÷ peer).
-fn parse_kinds(root: &Path) -> Vec<(String, Vec<PathBuf>, f64)> {
-    let lists = fs::read_to_string(root.join("kinds.txt")).unwrap();
-    lists
-        .lines()
-        .map(|line| {
-            let parts: Vec<&str> = line.split('\t').collect();
-            let count: usize = parts[1].parse().unwrap();
-            let folders = (0..count)
-                .map(|i| root.join(format!("{}.{i}", parts[0])))
-                .collect();
-            (parts[3].to_string(), folders, parts[2].parse().unwrap())
-        })
+/// The package kinds the parse bench compares: (folder prefix under the root, goal ours ÷
+/// peer, label). [`make_packages`] writes `<prefix>.0`, `<prefix>.1` …
+const KINDS: [(&str, f64, &str); 3] = [
+    ("22", 1.5, "2.2 appeal (envelope + cp1251 XML + 2 PDFs)"),
+    (
+        "271",
+        3.0,
+        "small 2.7.1 container (envelope + XML + ZIP: passport, 2 PDFs, p7s)",
+    ),
+    (
+        "real",
+        1.5,
+        "real 2.7.1 package, Совет Федерации 70178878 (envelope + XML + 335 KiB ZIP, 7 entries)",
+    ),
+];
+
+/// The folders [`make_packages`] wrote for one kind, in order.
+fn folders_of(root: &Path, prefix: &str) -> Vec<PathBuf> {
+    (0..)
+        .map(|i| root.join(format!("{prefix}.{i}")))
+        .take_while(|d| d.exists())
         .collect()
 }
 
 /// The real Совет Федерации 2.7.1 package (`../shared/spec/data/real_packages`, read in
 /// place: envelope, `container.xml`, the 7-entry ZIP) copied `count` times under `root`.
-fn real_packages(root: &Path, count: usize) -> usize {
+fn real_packages(root: &Path, count: usize) {
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/data/real_packages");
     let files = [
         ("envelope.ltr", "70178878_envelope.ltr"),
@@ -168,7 +175,7 @@ fn real_packages(root: &Path, count: usize) -> usize {
     ];
     if !real.join(files[2].1).exists() {
         println!("parse real 2.7.1: SKIPPED — {} not found", real.display());
-        return 0;
+        return;
     }
     for i in 0..count {
         let dir = root.join(format!("real.{i}"));
@@ -177,10 +184,9 @@ fn real_packages(root: &Path, count: usize) -> usize {
             fs::copy(real.join(source), dir.join(name)).unwrap();
         }
     }
-    count
 }
 
-/// Writes the parse bench's packages under `root` and their list (`kinds.txt`).
+/// Writes the parse bench's packages under `root`, named as [`KINDS`] says.
 fn make_packages(root: &Path, n: usize, real: usize) {
     let urog = Sender {
         uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
@@ -203,23 +209,16 @@ fn make_packages(root: &Path, n: usize, real: usize) {
         fs::rename(&made[1], root.join(format!("271.{i}"))).unwrap();
         fs::remove_dir_all(&out).unwrap();
     }
-    let real = real_packages(root, real);
-    let mut kinds = format!(
-        "22\t{n}\t1.5\t2.2 appeal (envelope + cp1251 XML + 2 PDFs)\n\
-         271\t{n}\t3\tsmall 2.7.1 container (envelope + XML + ZIP: passport, 2 PDFs, p7s)\n"
-    );
-    if real > 0 {
-        kinds += &format!(
-            "real\t{real}\t1.5\treal 2.7.1 package, Совет Федерации 70178878 (envelope + XML + 335 KiB ZIP, 7 entries)\n"
-        );
-    }
-    fs::write(root.join("kinds.txt"), kinds).unwrap();
+    real_packages(root, real);
 }
 
 /// Every parse comparison; `which`: "with SHA-NI" or "without SHA-NI …".
 fn parse_all(root: &Path, which: &str) {
-    for (label, folders, goal) in parse_kinds(root) {
-        parse_bench(&format!("{label}, {which}"), &folders, goal);
+    for (prefix, goal, label) in KINDS {
+        let folders = folders_of(root, prefix);
+        if !folders.is_empty() {
+            parse_bench(&format!("{label}, {which}"), &folders, goal);
+        }
     }
 }
 
@@ -360,12 +359,6 @@ fn sha_bench(dir: &Path) {
     }
     sha256_file(&path).unwrap(); // warm cache
     let native = hide_sha_ni::cpu_has_sha_ni();
-    println!(
-        "cpu: {}; SHA-NI: {}; the gateway's SHA-256 here: {} (without SHA-NI: ring)",
-        hide_sha_ni::cpu_model(),
-        if native { "yes" } else { "no" },
-        backend_name()
-    );
     type Round = Vec<(f64, f64, f64, f64)>; // ours, openssl, ours on 300 B records, sha2 alone
     let (mut with, mut without): (Round, Round) = (Vec::new(), Vec::new());
     let mut child_backend = String::new();
@@ -430,18 +423,21 @@ fn main() {
         return parse_child(Path::new(&root));
     }
     // `cargo bench` passes --bench; ignore arguments.
+    println!(
+        "{}; the gateway's SHA-256 here: {} (without SHA-NI: ring)",
+        hide_sha_ni::cpu_line(),
+        backend_name()
+    );
     let n = env_usize("BENCH_PACKAGES", 10_000);
     let tmp = tempfile::tempdir().unwrap();
     make_packages(tmp.path(), n, env_usize("BENCH_REAL_PACKAGES", 1_000));
     // BENCH_PROFILE_PARSE=N: parse one kind (BENCH_PROFILE_KIND: 22, 271 or real) N more
     // times first (a long parse-only phase to profile with perf)
     let kind = std::env::var("BENCH_PROFILE_KIND").unwrap_or_else(|_| "22".into());
+    let profiled = folders_of(tmp.path(), &kind);
     for _ in 0..env_usize("BENCH_PROFILE_PARSE", 0) {
-        for i in 0..n {
-            let dir = tmp.path().join(format!("{kind}.{i}"));
-            if dir.exists() {
-                read_package(&dir, &Limits::default()).unwrap();
-            }
+        for dir in &profiled {
+            read_package(dir, &Limits::default()).unwrap();
         }
     }
     let native = hide_sha_ni::cpu_has_sha_ni();
