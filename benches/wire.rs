@@ -429,7 +429,9 @@ fn main() {
         backend_name()
     );
     let n = env_usize("BENCH_PACKAGES", 10_000);
-    let tmp = tempfile::tempdir().unwrap();
+    // in the current folder, as benches/run.sh says (not /tmp, which may be tmpfs: the peer's
+    // extractions and the 1 GiB SHA-256 file would then never touch a disk)
+    let tmp = tempfile::tempdir_in(".").unwrap();
     make_packages(tmp.path(), n, env_usize("BENCH_REAL_PACKAGES", 1_000));
     // BENCH_PROFILE_PARSE=N: parse one kind (BENCH_PROFILE_KIND: 22, 271 or real) N more
     // times first (a long parse-only phase to profile with perf)
