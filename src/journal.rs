@@ -504,9 +504,20 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, JournalError> {
 /// line through the checks. Must never panic; a line that passes them decodes to a record
 /// whose hash is SHA-256 of exactly the line without its hash member (the definition
 /// auditors check with `sha256sum`, docs/JOURNAL.md); a line that decodes re-encodes to a
-/// line that decodes to the same record.
+/// line that decodes to the same record; a line read in one pass reads exactly as the
+/// derived reader reads it.
 pub fn fuzz_line(data: &[u8]) {
     let parsed = serde_json::from_slice::<Record>(data).ok();
+    if let Some(fast) = std::str::from_utf8(data)
+        .ok()
+        .and_then(|text| decode_kind_first(text).ok())
+    {
+        assert_eq!(
+            Some(&fast),
+            parsed.as_ref(),
+            "read in one pass otherwise than by the derived reader"
+        );
+    }
     let (seq, prev) = parsed
         .as_ref()
         .map_or((0, GENESIS.to_string()), |r| (r.seq, r.prev.clone()));
@@ -526,18 +537,93 @@ pub fn fuzz_line(data: &[u8]) {
     }
 }
 
-/// What can be checked of one line on its own (in parallel with other lines).
+/// A line decoded, and what was checked of it on its own (in parallel with other lines).
+struct Decoded {
+    record: Box<Record>,
+    /// The line ends with its hash member, `,"hash":"<64 hex>"}`, as the writer puts it.
+    well_formed: bool,
+    /// That hash is SHA-256 of the line without its hash member (the closing brace kept) —
+    /// for the writer's lines, exactly its canonical encoding without the hash.
+    hash_ok: bool,
+}
+
+impl Decoded {
+    /// The line as the chain check sees it.
+    fn link(&self) -> Link<'_> {
+        Link {
+            seq: self.record.seq,
+            prev: self.record.prev.as_bytes(),
+            well_formed: self.well_formed,
+            hash_ok: self.hash_ok,
+        }
+    }
+
+    /// The record dropped (on the worker thread that decoded it: glibc frees with locks on
+    /// another thread), its link in the chain kept — where its `prev` and `hash` are 64
+    /// bytes long (any other length is wrong, and is reported from the record).
+    fn into_linked(self) -> Inspected {
+        let prev = self.record.prev.as_bytes().try_into();
+        let hash = self.record.hash.as_bytes().try_into();
+        match (prev, hash) {
+            (Ok(prev), Ok(hash)) => Inspected::Linked {
+                seq: self.record.seq,
+                prev,
+                hash,
+                well_formed: self.well_formed,
+                hash_ok: self.hash_ok,
+            },
+            _ => Inspected::Decoded(self),
+        }
+    }
+}
+
+/// A line of a batch, inspected on a worker thread.
 enum Inspected {
     /// Not a journal record at all.
     Undecodable(String),
-    Decoded {
-        record: Box<Record>,
-        /// The line ends with its hash member, `,"hash":"<64 hex>"}`, as the writer puts it.
+    Decoded(Decoded),
+    /// Decoded, only what the chain check needs kept: nobody reads the records
+    /// (`journal verify`).
+    Linked {
+        seq: u64,
+        prev: [u8; 64],
+        hash: [u8; 64],
         well_formed: bool,
-        /// That hash is SHA-256 of the line without its hash member (the closing brace kept)
-        /// — for the writer's lines, exactly its canonical encoding without the hash.
         hash_ok: bool,
     },
+}
+
+impl Inspected {
+    /// The line as the chain check sees it, and its own hash; or why it is no record.
+    fn link(&self) -> Result<(Link<'_>, &str), String> {
+        match self {
+            Inspected::Undecodable(problem) => Err(problem.clone()),
+            Inspected::Decoded(d) => Ok((d.link(), &d.record.hash)),
+            Inspected::Linked {
+                seq,
+                prev,
+                hash,
+                well_formed,
+                hash_ok,
+            } => Ok((
+                Link {
+                    seq: *seq,
+                    prev,
+                    well_formed: *well_formed,
+                    hash_ok: *hash_ok,
+                },
+                std::str::from_utf8(hash).expect("taken whole from a String"),
+            )),
+        }
+    }
+}
+
+/// A line as the chain check sees it.
+struct Link<'a> {
+    seq: u64,
+    prev: &'a [u8],
+    well_formed: bool,
+    hash_ok: bool,
 }
 
 /// `,"hash":"` + 64 hex digits + `"}`: the end of every line.
@@ -553,19 +639,25 @@ fn lower_hex_eq(digest: &[u8], hex: &[u8]) -> bool {
         })
 }
 
+/// Decodes a line: in one pass if it is in the writer's layout
+/// ([`crate::model::kind_first`]), else — and for the error — with the derived reader.
+fn decode_line(text: &str) -> Result<Record, serde_json::Error> {
+    decode_kind_first(text).or_else(|_| serde_json::from_str(text))
+}
+
+/// Decodes a line in the writer's layout in one pass; refuses any other.
+fn decode_kind_first(text: &str) -> Result<Record, serde_json::Error> {
+    let mut d = serde_json::Deserializer::from_str(text);
+    crate::model::kind_first::decode(&mut d).and_then(|r| d.end().map(|()| r))
+}
+
 /// Decodes a line and hashes its bytes (no re-encoding: the hash is over the exact bytes,
 /// as docs/JOURNAL.md tells auditors to check it).
-fn inspect_line(line: &[u8]) -> Inspected {
+fn inspect_line(line: &[u8]) -> Result<Decoded, String> {
     // the line's UTF-8 checked once, whole: `from_slice` checks every string again, one
     // call each (10% of `journal verify` on an Intel Xeon, perf)
-    let text = match std::str::from_utf8(line) {
-        Ok(text) => text,
-        Err(e) => return Inspected::Undecodable(format!("not a journal record: {e}")),
-    };
-    let record: Record = match serde_json::from_str(text) {
-        Ok(r) => r,
-        Err(e) => return Inspected::Undecodable(format!("not a journal record: {e}")),
-    };
+    let text = std::str::from_utf8(line).map_err(|e| format!("not a journal record: {e}"))?;
+    let record = decode_line(text).map_err(|e| format!("not a journal record: {e}"))?;
     let well_formed = line.len() > HASH_MEMBER
         && line[line.len() - HASH_MEMBER..].starts_with(b",\"hash\":\"")
         && line.ends_with(b"\"}")
@@ -576,83 +668,69 @@ fn inspect_line(line: &[u8]) -> Inspected {
         h.update(b"}");
         lower_hex_eq(&h.finalize(), record.hash.as_bytes())
     };
-    Inspected::Decoded {
+    Ok(Decoded {
         record: Box::new(record),
         well_formed,
         hash_ok,
-    }
+    })
 }
 
 /// The checks a line passes on its own (format and hash, not the chain).
 fn own_checks(line: &[u8]) -> Result<Record, String> {
-    match inspect_line(line) {
-        Inspected::Undecodable(problem) => Err(problem),
-        Inspected::Decoded {
-            record,
-            well_formed,
-            hash_ok,
-        } => match (well_formed, hash_ok) {
-            (true, true) => Ok(*record),
-            (false, _) => Err("not in the journal's line format".into()),
-            (true, false) => Err("hash does not match the content".into()),
-        },
+    let d = inspect_line(line)?;
+    match (d.well_formed, d.hash_ok) {
+        (true, true) => Ok(*d.record),
+        (false, _) => Err("not in the journal's line format".into()),
+        (true, false) => Err("hash does not match the content".into()),
     }
 }
 
 /// Checks one line; returns the record or what is wrong with it.
 fn check_line(line: &[u8], expected_seq: u64, prev: &str) -> Result<Record, String> {
-    chain_check(inspect_line(line), expected_seq, prev)
+    let d = inspect_line(line)?;
+    chain_check(d.link(), expected_seq, prev)?;
+    Ok(*d.record)
 }
 
 /// The checks that need the previous record, in the order problems are reported.
-fn chain_check(inspected: Inspected, expected_seq: u64, prev: &str) -> Result<Record, String> {
-    let (record, well_formed, hash_ok) = match inspected {
-        Inspected::Undecodable(problem) => return Err(problem),
-        Inspected::Decoded {
-            record,
-            well_formed,
-            hash_ok,
-        } => (*record, well_formed, hash_ok),
-    };
-    if !well_formed {
+fn chain_check(link: Link, expected_seq: u64, prev: &str) -> Result<(), String> {
+    if !link.well_formed {
         return Err(
             "not in the journal's line format: the hash member must end the line (bytes were changed)"
                 .into(),
         );
     }
-    if record.seq != expected_seq {
+    if link.seq != expected_seq {
         return Err(format!(
             "seq {} where {expected_seq} was expected (record deleted or reordered)",
-            record.seq
+            link.seq
         ));
     }
-    if record.prev != prev {
+    if link.prev != prev.as_bytes() {
         return Err(
             "prev does not match the previous record's hash (record deleted, reordered or changed)"
                 .into(),
         );
     }
-    if !hash_ok {
+    if !link.hash_ok {
         return Err("hash does not match the content (record changed)".into());
     }
-    Ok(record)
+    Ok(())
 }
 
 /// Inspects a batch of lines on all cores (each line on its own), in order, while
 /// `meanwhile` (reading the next block) runs alongside. With `keep` false (nobody will look
-/// at the records, only at the chain), each record's event is dropped on the worker thread
-/// that decoded it.
+/// at the records, only at the chain), each record is dropped on the worker thread that
+/// decoded it ([`Decoded::into_linked`]).
 fn inspect_batch_while<T: Send>(
     lines: &[&[u8]],
     keep: bool,
     meanwhile: impl FnOnce() -> T + Send,
 ) -> (Vec<Inspected>, T) {
-    let inspect = move |l: &&[u8]| {
-        let mut i = inspect_line(l);
-        if let (false, Inspected::Decoded { record, .. }) = (keep, &mut i) {
-            record.event = Event::ServiceStop;
-        }
-        i
+    let inspect = move |l: &&[u8]| match inspect_line(l) {
+        Err(problem) => Inspected::Undecodable(problem),
+        Ok(d) if keep => Inspected::Decoded(d),
+        Ok(d) => d.into_linked(),
     };
     crate::parallel::map_in_order(lines, 256, inspect, meanwhile)
 }
@@ -725,6 +803,26 @@ impl LineBlocks {
     }
 }
 
+/// One inspected line against the chain (`report.records` is the seq it must have,
+/// `report.head` the hash its `prev` must be): a good line becomes the head and its record,
+/// if kept, is shown to `visit`, whose answer is returned (go on or not); a bad one's problem
+/// ends the walk.
+fn follow(
+    inspected: &Inspected,
+    report: &mut VerifyReport,
+    visit: &mut Option<&mut dyn FnMut(&Record) -> bool>,
+) -> Result<bool, String> {
+    let (link, hash) = inspected.link()?;
+    chain_check(link, report.records, &report.head)?;
+    report.records += 1;
+    report.head.clear();
+    report.head.push_str(hash);
+    Ok(match (inspected, visit) {
+        (Inspected::Decoded(d), Some(visit)) => visit(&d.record),
+        _ => true,
+    })
+}
+
 /// The walk shared by [`scan`] and [`verify`]: segments in order, lines in batches — each
 /// line inspected on its own in parallel, then the chain (seq, prev) checked in order, the
 /// first problem reported with its file and line; torn lines and misnamed segments too.
@@ -733,8 +831,6 @@ fn walk(
     mut visit: Option<&mut dyn FnMut(&Record) -> bool>,
 ) -> Result<VerifyReport, JournalError> {
     let segs = segments(dir).map_err(io_err(dir))?;
-    let mut expected_seq = 0u64;
-    let mut prev = GENESIS.to_string();
     let mut report = VerifyReport {
         records: 0,
         segments: segs.len() as u64,
@@ -756,6 +852,7 @@ fn walk(
             expected_seq,
             problem,
         };
+        let expected_seq = report.records;
         if first != Some(expected_seq) {
             report.first_bad = Some(bad(
                 0,
@@ -772,7 +869,7 @@ fn walk(
             let Block::Lines(bytes) = block else {
                 report.first_bad = Some(bad(
                     line_no + 1,
-                    expected_seq,
+                    report.records,
                     "truncated record (no end of line)".into(),
                 ));
                 return Ok(report);
@@ -781,21 +878,13 @@ fn walk(
             // the next block is read while this one is inspected
             let (inspected, read_ahead) =
                 inspect_batch_while(&lines, visit.is_some(), || blocks.next_block());
-            for inspected in inspected {
+            for inspected in &inspected {
                 line_no += 1;
-                match chain_check(inspected, expected_seq, &prev) {
-                    Ok(record) => {
-                        expected_seq += 1;
-                        report.records += 1;
-                        report.head.clone_from(&record.hash);
-                        let go_on = visit.as_mut().is_none_or(|v| v(&record));
-                        prev = record.hash;
-                        if !go_on {
-                            return Ok(report);
-                        }
-                    }
+                match follow(inspected, &mut report, &mut visit) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(report),
                     Err(problem) => {
-                        report.first_bad = Some(bad(line_no, expected_seq, problem));
+                        report.first_bad = Some(bad(line_no, report.records, problem));
                         return Ok(report);
                     }
                 }

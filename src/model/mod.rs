@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::wire::message::RefusalReason;
 use crate::wire::urog::ResponseItem;
 
+#[macro_use]
+pub mod kind_first;
+
 /// One outbound message the gateway decided to send. Fields added after the first journal
 /// format are optional and left out when empty, so older records keep their canonical bytes. Everything needed to write it again,
 /// byte for byte, after a crash is here (the creation time included).
@@ -138,6 +141,7 @@ pub struct NoticeRef {
 /// A signature recorded for an appeal document.
 pub use crate::appeals::SignatureFile;
 
+event_with_kind_first_reader! {
 /// What happened. (Event fields never reuse the record's own names: `seq`, `ts`, `prev`,
 /// `kind`, `hash`.) Per-package events name the arrival (the `seq` of its `received` record)
 /// and the package key.
@@ -346,6 +350,7 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         year_seq: Option<u64>,
     },
+}
 }
 
 impl Event {
