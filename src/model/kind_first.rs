@@ -370,6 +370,11 @@ mod tests {
                 ),
                 true,
             ),
+            // the variant's number as its kind (serde's derived reader takes it)
+            (
+                format!(r#"{{"seq":1,"ts":"t","prev":"{z}","kind":1,"hash":"{h}"}}"#),
+                true,
+            ),
             // the hash missing; no kind
             (
                 format!(r#"{{"seq":1,"ts":"t","prev":"{z}","kind":"service_stop"}}"#),

@@ -151,6 +151,57 @@ impl FileHasher {
     }
 }
 
+/// SHA-256 of many short messages, each a `body` then a `tail` (the journal's lines without
+/// their hash member, then `}`), one digest each into `out`. Where the CPU has AVX2 and no
+/// SHA-NI they go through `tape-sha256`'s multi-buffer kernels — sixteen messages at once
+/// with AVX-512, eight with AVX2, one per SIMD lane (one Intel Xeon core, SHA-NI hidden,
+/// 503-byte messages: 0.64 µs a message with AVX-512 and 1.09 µs with AVX2, where ring's
+/// one-at-a-time code takes 1.55–1.62 µs); elsewhere one by one through [`Sha256`] (with
+/// SHA-NI that is 0.49 µs, where tape's own pick on that Xeon, its AVX-512 kernel, takes
+/// 0.64). Fewer than eight messages go one by one: a kernel's pass costs the same for one.
+///
+/// # Panics
+/// If `out` is not as long as `messages`.
+pub fn digest_many(messages: &[(&[u8], &[u8])], out: &mut [[u8; 32]]) {
+    assert_eq!(messages.len(), out.len(), "one digest per message");
+    // a kernel's pass costs as much for one message as for a lane of each
+    if messages.len() >= 8 && many_lanes() {
+        return digest_in_lanes(messages, out);
+    }
+    for (&(body, tail), digest) in messages.iter().zip(out) {
+        *digest = Sha256::new()
+            .chain_update(body)
+            .chain_update(tail)
+            .finalize()
+            .into();
+    }
+}
+
+/// [`digest_many`] through `tape-sha256`'s best kernel for this CPU.
+fn digest_in_lanes(messages: &[(&[u8], &[u8])], out: &mut [[u8; 32]]) {
+    let messages: Vec<tape_sha256::Message> = messages
+        .iter()
+        .map(|&(body, tail)| tape_sha256::Message {
+            prefix: &[],
+            body,
+            tail,
+        })
+        .collect();
+    tape_sha256::hash_messages(&messages, out);
+}
+
+/// Whether [`digest_many`] hashes in SIMD lanes here: AVX2 and no SHA-NI.
+pub fn many_lanes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        !has_sha_ni() && std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Hex SHA-256 of a byte slice.
 pub fn sha256_bytes(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -199,6 +250,49 @@ mod tests {
         let x86 = cfg!(any(target_arch = "x86_64", target_arch = "x86"));
         let expected = if x86 && !has_sha_ni() { "ring" } else { "sha2" };
         assert_eq!(backend_name(), expected);
+    }
+
+    /// Many messages at once, through the SIMD lanes and one by one, agree with one hasher
+    /// fed the same bytes: every length around the block boundaries, more messages than
+    /// lanes, an empty tail.
+    #[test]
+    fn many_messages_hash_as_each_alone() {
+        let data: Vec<u8> = (0..1300u32).map(|i| (i * 31 + 7) as u8).collect();
+        let lengths = [
+            0, 1, 54, 55, 56, 63, 64, 65, 118, 119, 120, 128, 503, 577, 1199,
+        ];
+        let messages: Vec<(&[u8], &[u8])> = lengths
+            .iter()
+            .cycle()
+            .take(3 * lengths.len() + 1)
+            .enumerate()
+            .map(|(i, &len)| {
+                let tail: &[u8] = if i % 2 == 0 { b"}" } else { b"" };
+                (&data[i..i + len], tail)
+            })
+            .collect();
+        let alone: Vec<[u8; 32]> = messages
+            .iter()
+            .map(|(body, tail)| {
+                Sha256::new()
+                    .chain_update(body)
+                    .chain_update(tail)
+                    .finalize()
+                    .into()
+            })
+            .collect();
+        let mut many = vec![[0u8; 32]; messages.len()];
+        digest_many(&messages, &mut many);
+        assert_eq!(many, alone);
+        // the lanes whatever this CPU has (tape-sha256's pick for it: with SHA-NI too)
+        let mut in_lanes = vec![[0u8; 32]; messages.len()];
+        digest_in_lanes(&messages, &mut in_lanes);
+        assert_eq!(
+            in_lanes,
+            alone,
+            "tape-sha256 here: {}",
+            tape_sha256::backend()
+        );
     }
 
     #[test]
