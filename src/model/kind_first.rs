@@ -12,9 +12,9 @@
 //!
 //! What this reader does not expect — another order of the record's members, one of them
 //! repeated, a unit variant with members — it refuses, and the caller reads the line with
-//! the derived `Deserialize for Record`, whose result and error stand: [`decode`] never
-//! accepts a line the derived reader refuses, nor reads one differently (a unit test over
-//! every kind, and the journal fuzz target on every input).
+//! the derived `Deserialize for Record`, whose result and error stand. That [`decode`] never
+//! accepts a line the derived reader refuses, nor reads one differently, is checked by a unit
+//! test over every kind and by the journal fuzz target on every input.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -27,7 +27,9 @@ use super::{EventByKind, Record};
 
 /// Defines `Event` as written and, beside it, `EventByKind`: the same variants, fields and
 /// serde attributes, externally tagged, read into an `Event` (`remote`). Only [`decode`] uses
-/// it; the journal format is `Event`'s.
+/// it; the journal format is `Event`'s. `Event`'s container attributes are not copied (its
+/// `tag` must not be): its `rename_all` is repeated below, and the test over every kind fails
+/// if the two part.
 macro_rules! event_with_kind_first_reader {
     (
         $(#[$attr:meta])*
