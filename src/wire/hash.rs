@@ -1,6 +1,7 @@
 //! Streaming SHA-256: of a file, of any reader, and a pass-through reader that hashes what it
-//! reads (so a file is hashed while it is being copied or parsed, never read twice).
-//! Touches only the file or reader it is given.
+//! reads (so a file is hashed while it is being copied or parsed, never read twice); many
+//! short messages at once ([`digest_many`]: the journal's lines). Touches only the file or
+//! reader it is given.
 
 use std::fs::File;
 use std::io::{self, Read};
