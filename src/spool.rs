@@ -26,6 +26,7 @@ use crate::sharing::Handover;
 use crate::wire::container::is_readable_zip;
 use crate::wire::envelope;
 use crate::wire::hash::FileHasher;
+use crate::wire::known::{self, KnownFile};
 use crate::wire::package::{is_envelope_name, list_files};
 use crate::wire::Limits;
 
@@ -557,30 +558,44 @@ fn sync_batch(any: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), Spo
 /// The package key: SHA-256 over the sorted `name\0sha256\n` lines of every file in the
 /// folder, plus the file count and total bytes. Files are streamed, never held whole.
 pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64)> {
-    package_key_digests(dir, max_files).map(|k| (k.key, k.files, k.bytes))
+    package_key_digests(dir, max_files, &mut 0).map(|k| (k.key, k.files, k.bytes))
 }
 
-/// A package key with the digest of each file it hashed — so a package parsed right after
-/// its claim is not hashed a second time ([`crate::wire::package::read_package_known`]).
+/// A package key with what its read learnt of each file — so a package parsed right after
+/// its claim is neither listed nor read nor hashed a second time
+/// ([`crate::wire::package::read_package_known`]).
 pub struct PackageKey {
     pub key: String,
     pub files: u64,
     pub bytes: u64,
-    /// Each file's name as on disk, SHA-256 (hex) and size.
-    pub digests: Vec<(OsString, String, u64)>,
+    /// Each file's name as on disk and what its read found.
+    pub read: Vec<(OsString, KnownFile)>,
+    /// The listing held only regular files with UTF-8 names free of control characters, no
+    /// more than `max_files`: it can stand for the reader's own.
+    pub listing_complete: bool,
 }
 
-/// [`package_key`], keeping each file's digest.
-pub fn package_key_digests(dir: &Path, max_files: usize) -> io::Result<PackageKey> {
+/// [`package_key`], keeping what it read of each file: the bytes of those the reader reads
+/// whole are kept while `keep` (bytes, spent here) lasts.
+pub fn package_key_digests(dir: &Path, max_files: usize, keep: &mut u64) -> io::Result<PackageKey> {
     // names as the bytes on disk (not UTF-8 ones included): every file is hashed
     let mut names: Vec<OsString> = Vec::new();
+    let mut listing_complete = true;
     for e in fs::read_dir(dir)? {
         let e = e?;
         if names.len() >= max_files {
+            listing_complete = false;
             break;
         }
+        let plain = e
+            .file_name()
+            .to_str()
+            .is_some_and(|n| !n.chars().any(char::is_control));
         if e.file_type()?.is_file() {
+            listing_complete &= plain;
             names.push(e.file_name());
+        } else {
+            listing_complete = false;
         }
     }
     names.sort();
@@ -589,21 +604,23 @@ pub fn package_key_digests(dir: &Path, max_files: usize) -> io::Result<PackageKe
     let mut hasher = FileHasher::new(64 * 1024);
     let mut key = Sha256::new();
     let mut bytes = 0;
-    let mut digests = Vec::with_capacity(names.len());
+    let mut read = Vec::with_capacity(names.len());
     for n in names {
-        let (h, size) = hasher.hash_file(&dir.join(&n))?;
-        bytes += size;
+        let file = known::read_for_key(dir, &n, *keep, &mut hasher)?;
+        *keep -= file.bytes.as_ref().map_or(0, |b| b.len() as u64);
+        bytes += file.size;
         key.update(n.as_encoded_bytes());
         key.update([0]);
-        key.update(h.as_bytes());
+        key.update(file.sha256.as_bytes());
         key.update(b"\n");
-        digests.push((n, h, size));
+        read.push((n, file));
     }
     Ok(PackageKey {
         key: hex::encode(key.finalize()),
-        files: digests.len() as u64,
+        files: read.len() as u64,
         bytes,
-        digests,
+        read,
+        listing_complete,
     })
 }
 
@@ -673,6 +690,8 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<Vec<usize>, Spoo
     let mut written = Vec::new();
     let mut todo = Vec::new();
     let mut vanished = Vec::new();
+    // most moves of a batch share their parent (the day's archive folder): made once
+    let mut made: HashSet<PathBuf> = HashSet::new();
     for (i, m) in moves.iter().enumerate() {
         let src = layout.claimed.join(&m.claim);
         let target = m.target();
@@ -686,8 +705,11 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<Vec<usize>, Spoo
             continue;
         }
         let parent = target.parent().unwrap_or(&m.dest).to_path_buf();
-        fs::create_dir_all(&parent)
-            .map_err(transient(format!("cannot create {}", parent.display())))?;
+        if !made.contains(&parent) {
+            fs::create_dir_all(&parent)
+                .map_err(transient(format!("cannot create {}", parent.display())))?;
+            made.insert(parent.clone());
+        }
         if let Some(r) = &m.reason {
             let tmp = m.dest.join(".reason.json.tmp");
             let body = serde_json::to_vec_pretty(r).expect("reasons serialise");
@@ -827,10 +849,7 @@ fn stage(
     handover: Handover,
     written: &mut Vec<PathBuf>,
 ) -> Result<String, SpoolError> {
-    if tmp.exists() {
-        fs::remove_dir_all(tmp).map_err(transient(format!("cannot clear {}", tmp.display())))?;
-    }
-    fs::create_dir_all(tmp)
+    fresh_dir(tmp)
         .and_then(|()| handover.folder(tmp))
         .map_err(transient(format!("cannot create {}", tmp.display())))?;
     for (file, bytes) in &p.files {
@@ -844,6 +863,19 @@ fn stage(
         written.push(path);
     }
     Ok(files_digest(&p.files))
+}
+
+/// Creates `dir` empty: a leftover of an earlier try (a crash while staging) is removed first.
+/// One `mkdir` when there is none — no look beforehand.
+fn fresh_dir(dir: &Path) -> io::Result<()> {
+    match fs::create_dir(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_dir_all(dir)?;
+            fs::create_dir(dir)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dir),
+        done => done,
+    }
 }
 
 /// The digest of a staged copy's files (named as the package names them), if readable.
@@ -1050,5 +1082,92 @@ mod tests {
         ));
         fs::write(dir.join("appeal.pdf"), b"%PDF").unwrap();
         assert_eq!(judge(&mut tracker), Verdict::Ready);
+    }
+
+    /// What a package key read, as the parse right after the claim takes it.
+    fn key_read(dir: &Path, keep: u64) -> (PackageKey, crate::wire::known::Known) {
+        let mut budget = keep;
+        let key = package_key_digests(dir, 1000, &mut budget).unwrap();
+        let read = key.read.clone();
+        let known = crate::wire::known::Known::from_read(read, key.listing_complete, &[]);
+        (key, known)
+    }
+
+    /// A package the key read whole is parsed from what it read — the same package as a
+    /// reading from disk gives, even with its files gone — and its key does not depend on
+    /// what was kept. Without the budget to keep bytes, the parse reads the files again.
+    #[test]
+    fn a_package_the_key_read_is_parsed_without_reading_it_again() {
+        use crate::wire::package::{read_package, read_package_known};
+        let out = tempfile::tempdir().unwrap();
+        let limits = Limits::default();
+        for dir in crate::samples::generate_for_test(out.path()) {
+            let from_disk = read_package(&dir, &limits).unwrap();
+            let (kept, known) = key_read(&dir, 16 << 20);
+            let (plain, known_no_bytes) = key_read(&dir, 0);
+            assert_eq!(kept.key, plain.key, "{}", dir.display());
+            assert_eq!(kept.key, package_key(&dir, 1000).unwrap().0);
+            assert!(known.listing.is_some() && known.files.values().all(|f| f.checked));
+            assert!(known.files.values().any(|f| f.bytes.is_some()));
+            for f in fs::read_dir(&dir).unwrap() {
+                fs::remove_file(f.unwrap().path()).unwrap();
+            }
+            let parsed = read_package_known(&dir, &limits, &known);
+            assert_eq!(parsed.as_ref(), Ok(&from_disk), "{}", dir.display());
+            let again = read_package_known(&dir, &limits, &known_no_bytes);
+            assert_eq!(again.unwrap_err().code(), "io", "{}", dir.display());
+        }
+    }
+
+    /// What the reader refuses on disk it refuses after the key's read too: a file with a
+    /// second name (a hard link), an entry that is not a regular file.
+    #[test]
+    fn what_the_key_read_does_not_vouch_for_is_checked_again() {
+        use crate::wire::package::{read_package, read_package_known};
+        let out = tempfile::tempdir().unwrap();
+        let limits = Limits::default();
+        let dirs = crate::samples::generate_for_test(out.path());
+        let dir = &dirs[0];
+        let pdf = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "pdf"))
+            .unwrap();
+        fs::hard_link(&pdf, out.path().join("elsewhere.pdf")).unwrap();
+        let on_disk = read_package(dir, &limits).unwrap_err().code();
+        assert_eq!(on_disk, "unsafe-name");
+        let (_, known) = key_read(dir, 16 << 20);
+        assert!(!known.files.values().all(|f| f.checked));
+        let after_key = read_package_known(dir, &limits, &known).unwrap_err().code();
+        assert_eq!(after_key, on_disk);
+        fs::remove_file(out.path().join("elsewhere.pdf")).unwrap();
+        fs::create_dir(dir.join("sub")).unwrap();
+        let on_disk = read_package(dir, &limits).unwrap_err().code();
+        assert_eq!(on_disk, "not-regular-file");
+        let (_, known) = key_read(dir, 16 << 20);
+        assert_eq!(known.listing, None);
+        let after_key = read_package_known(dir, &limits, &known).unwrap_err().code();
+        assert_eq!(after_key, on_disk);
+    }
+
+    /// A staging folder is made empty whatever an earlier try left there, in one `mkdir` when
+    /// nothing is there.
+    #[test]
+    fn a_staging_folder_is_made_empty_whatever_was_left() {
+        let root = tempfile::tempdir().unwrap();
+        let fresh = root.path().join("tmp/a");
+        fresh_dir(&fresh).unwrap(); // its parent is made too
+        fs::write(fresh.join("half-written.xml"), b"<").unwrap();
+        fresh_dir(&fresh).unwrap();
+        assert_eq!(
+            fs::read_dir(&fresh).unwrap().count(),
+            0,
+            "the leftover is gone"
+        );
+        fs::write(root.path().join("tmp/file"), b"x").unwrap();
+        assert!(
+            fresh_dir(&root.path().join("tmp/file")).is_err(),
+            "a file is not cleared"
+        );
     }
 }

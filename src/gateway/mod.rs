@@ -31,6 +31,7 @@ use crate::journal::{Event, Journal, JournalError, Record};
 use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use crate::store::{self, Arrival, State, Store, StoreError};
+use crate::wire::known::Known;
 use crate::wire::message::{Body, Message};
 use crate::wire::package::{read_message_only, read_package, read_package_known, Package};
 pub(crate) use strict::StrictStore;
@@ -113,6 +114,11 @@ fn monotone_now(last_journaled: Option<&str>, behind_warned: &mut bool) -> Offse
 }
 
 /// How long a count of outbound folders is reused (the gauge and the stale alert).
+/// Bytes of envelopes, messages and small containers the package keys of one pass keep for
+/// its parse (so it reads no file twice); past it a file is read again when parsed. A pass
+/// claims at most `max_batch` folders, so this bounds the memory it holds, whatever they hold.
+const KEPT_PER_PASS: u64 = 16 * 1024 * 1024;
+
 const OUTBOUND_COUNT_EVERY: Duration = Duration::from_secs(5);
 
 /// Folders in outbound (packages VipNet has not picked up) and the oldest one's age in
@@ -141,9 +147,11 @@ pub struct Gateway {
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
     overdue: HashMap<String, (String, String)>,
-    /// Each claimed folder's file digests from its package key (claim name → name as on
-    /// disk, SHA-256, size): its parse in this pass hashes nothing again. Emptied every pass.
-    hashed: HashMap<String, Vec<(std::ffi::OsString, String, u64)>>,
+    /// What each claimed folder's package key read of its files (claim name → key): its
+    /// parse in this pass lists, reads and hashes nothing again. Emptied every pass.
+    hashed: HashMap<String, spool::PackageKey>,
+    /// Bytes the package keys of this pass may still keep for the parse (reset every pass).
+    keep_budget: u64,
     /// When the overdue-appeals gauge was last counted, and the count (a walk over open
     /// appeals: done at most once a minute).
     overdue_counted: Option<(std::time::Instant, u64)>,
@@ -225,6 +233,7 @@ impl Gateway {
             claims: 0,
             overdue: HashMap::new(),
             hashed: HashMap::new(),
+            keep_budget: KEPT_PER_PASS,
             overdue_counted: None,
             outbound_counted: None,
             clock_behind_warned: false,
@@ -400,10 +409,12 @@ impl Gateway {
         let (key, files, bytes) = match spool::package_key_digests(
             &dir,
             self.config.limits.max_package_files,
+            &mut self.keep_budget,
         ) {
             Ok(k) => {
-                self.hashed.insert(claim.to_string(), k.digests);
-                (k.key, k.files, k.bytes)
+                let summary = (k.key.clone(), k.files, k.bytes);
+                self.hashed.insert(claim.to_string(), k);
+                summary
             }
             Err(e) if package_fault(&e) => {
                 tracing::error!(folder = %src, error = %e, "cannot read a package's files; it is quarantined as unreadable");
@@ -441,6 +452,7 @@ impl Gateway {
         self.effects(&mut report)?;
         self.check_outbound();
         self.hashed.clear();
+        self.keep_budget = KEPT_PER_PASS;
         Ok(report)
     }
 
@@ -561,9 +573,7 @@ impl Gateway {
                 // rename (the claimed copy is ours alone) and the folder is not listed again
                 let hashed = self.hashed.remove(&a.claim);
                 let renamed = match &hashed {
-                    Some(files) if files.iter().all(|(name, ..)| name.to_str().is_some()) => {
-                        Vec::new()
-                    }
+                    Some(k) if k.read.iter().all(|(name, _)| name.to_str().is_some()) => Vec::new(),
                     _ => spool::normalize_names(&dir),
                 };
                 if !renamed.is_empty() {
@@ -573,7 +583,9 @@ impl Gateway {
                         "file names in windows-1251 renamed to their UTF-8 reading"
                     );
                 }
-                let known = known_digests(hashed, &renamed);
+                let known = hashed.map_or_else(Known::default, |k| {
+                    Known::from_read(k.read, k.listing_complete, &renamed)
+                });
                 read_package_known(&dir, &self.config.limits, &known)
                     .map_err(|e| (e.code().to_string(), e.to_string()))
             }
@@ -1009,26 +1021,6 @@ fn start_webhooks(
         }));
     }
     Ok(running)
-}
-
-/// The digests a package key took, by the names the files have now (after
-/// [`spool::normalize_names`]); a name that is still not UTF-8 is left out (hashed again).
-fn known_digests(
-    hashed: Option<Vec<(std::ffi::OsString, String, u64)>>,
-    renamed: &[(std::ffi::OsString, String)],
-) -> HashMap<String, (String, u64)> {
-    let mut known = HashMap::new();
-    for (raw, sha256, size) in hashed.unwrap_or_default() {
-        let now = renamed
-            .iter()
-            .find(|(was, _)| *was == raw)
-            .map(|(_, name)| name.clone())
-            .or_else(|| raw.to_str().map(str::to_string));
-        if let Some(name) = now {
-            known.insert(name, (sha256, size));
-        }
-    }
-    known
 }
 
 /// Whether hashing a claimed folder failed because of the package itself (its files cannot

@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod error;
 pub mod fuzzing;
 pub mod hash;
+pub mod known;
 pub mod limits;
 pub mod message;
 pub mod package;

@@ -3,7 +3,7 @@
 //! [`WireError`] naming the file and the problem. Reads only regular files directly inside the
 //! given folder; never follows a name out of it; never writes.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
@@ -14,6 +14,7 @@ use super::container::{read_container, ContainerInfo};
 use super::envelope::{self, file_base_name, Envelope};
 use super::error::{WireError, WireErrorKind};
 use super::hash::{sha256_bytes, FileHasher};
+use super::known::Known;
 use super::limits::Limits;
 use super::message::{Body, Message};
 use super::read::{
@@ -217,7 +218,7 @@ const ELOOP: i32 = libc::ELOOP;
 const ELOOP: i32 = -1;
 
 #[cfg(unix)]
-fn open_no_follow(path: &Path) -> io::Result<File> {
+pub(super) fn open_no_follow(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     fs::OpenOptions::new()
         .read(true)
@@ -226,32 +227,37 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
 }
 
 #[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> io::Result<File> {
+pub(super) fn open_no_follow(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
 #[cfg(unix)]
-fn link_count(meta: &fs::Metadata) -> u64 {
+pub(super) fn link_count(meta: &fs::Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
     meta.nlink()
 }
 
 #[cfg(not(unix))]
-fn link_count(_meta: &fs::Metadata) -> u64 {
+pub(super) fn link_count(_meta: &fs::Metadata) -> u64 {
     1
 }
 
 /// Files up to this size are read whole (one read into a reused buffer, hashed from memory);
 /// larger ones are streamed through a [`FileHasher`]. Containers up to this size are also
 /// parsed from the bytes read (hash and parse from one read).
-const SMALL_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(super) const SMALL_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads an open file of `len` bytes (from its `fstat`) into `into`, at most `limit` bytes:
 /// `Ok(false)` when it holds more. One `read` asks for a byte more than `len`; getting exactly
 /// `len` is the end of the file (a regular file reads short only at its end), so no second
 /// `read` probes for it. Anything else (shorter: still being written or shrunk; longer: grown
 /// since the `fstat`) reads on to the end, bounded by `limit`.
-fn read_open(mut file: File, len: u64, limit: u64, into: &mut Vec<u8>) -> io::Result<bool> {
+pub(super) fn read_open(
+    mut file: File,
+    len: u64,
+    limit: u64,
+    into: &mut Vec<u8>,
+) -> io::Result<bool> {
     let want = len.min(limit).saturating_add(1);
     into.clear();
     into.resize(want as usize, 0);
@@ -269,22 +275,27 @@ fn read_open(mut file: File, len: u64, limit: u64, into: &mut Vec<u8>) -> io::Re
     Ok(into.len() as u64 <= limit)
 }
 
-/// Reads a package file of at most `limit` bytes.
-fn read_bounded(
+/// A package file of at most `limit` bytes: the bytes the package key kept, else read.
+fn read_bounded<'k>(
     dir: &Path,
     name: &str,
     limit: u64,
     what: &'static str,
-) -> Result<Vec<u8>, WireError> {
+    known: &'k Known,
+) -> Result<Cow<'k, [u8]>, WireError> {
+    let too_large = || WireError::new(name, WireErrorKind::TooLarge { what, limit });
+    if let Some(bytes) = known.checked(name).and_then(|f| f.bytes.as_deref()) {
+        return match bytes.len() as u64 <= limit {
+            true => Ok(Cow::Borrowed(bytes)),
+            false => Err(too_large()),
+        };
+    }
     let (file, len) = open_member(dir, name)?;
     let mut bytes = Vec::new();
     if !read_open(file, len, limit, &mut bytes).map_err(|e| io_error(name, e))? {
-        return Err(WireError::new(
-            name,
-            WireErrorKind::TooLarge { what, limit },
-        ));
+        return Err(too_large());
     }
-    Ok(bytes)
+    Ok(Cow::Owned(bytes))
 }
 
 /// Finds the single envelope among the folder's files.
@@ -319,6 +330,7 @@ fn find_message(
     present: &[String],
     limits: &Limits,
     warnings: &mut Vec<String>,
+    known: &Known,
 ) -> Result<(String, ParsedMessage, (String, u64)), WireError> {
     let is_xml = |n: &str| n.to_lowercase().ends_with(".xml");
     let exists = |n: &str| present.iter().any(|p| p == n);
@@ -337,7 +349,7 @@ fn find_message(
     // why each well-formed candidate is not a МЭДО message, by candidate
     let mut not_medo: Vec<(bool, WireError)> = Vec::new();
     for (i, name) in candidates.iter().enumerate() {
-        let bytes = read_bounded(dir, name, limits.max_message_bytes, "message size")?;
+        let bytes = read_bounded(dir, name, limits.max_message_bytes, "message size", known)?;
         let decoded = decode_xml_bounded(&bytes, limits.max_message_bytes);
         let tree = decoded
             .as_ref()
@@ -350,11 +362,11 @@ fn find_message(
                 }
                 let parsed = message_from_root(&root, d.encoding, d.warnings.clone())
                     .map_err(|k| WireError::new(*name, k))?;
-                return Ok((
-                    (*name).clone(),
-                    parsed,
-                    (sha256_bytes(&bytes), bytes.len() as u64),
-                ));
+                let digest = match known.checked(name) {
+                    Some(f) => (f.sha256.clone(), f.size),
+                    None => (sha256_bytes(&bytes), bytes.len() as u64),
+                };
+                return Ok(((*name).clone(), parsed, digest));
             }
             Ok((root, d)) => {
                 let looks_like = root.name == "communication";
@@ -386,15 +398,24 @@ fn find_message(
     }))
 }
 
-/// Lists the folder and reads its one envelope: (files present, envelope name, envelope).
-fn open_folder(dir: &Path, limits: &Limits) -> Result<(Vec<String>, String, Envelope), WireError> {
-    let present = list_files(dir, limits)?;
+/// Lists the folder (or takes the package key's listing) and reads its one envelope: (files
+/// present, envelope name, envelope).
+fn open_folder(
+    dir: &Path,
+    limits: &Limits,
+    known: &Known,
+) -> Result<(Vec<String>, String, Envelope), WireError> {
+    let present = match &known.listing {
+        Some(listing) => listing.clone(),
+        None => list_files(dir, limits)?,
+    };
     let envelope_file = find_envelope(&present)?;
     let env_bytes = read_bounded(
         dir,
         &envelope_file,
         limits.max_envelope_bytes,
         "envelope size",
+        known,
     )?;
     let envelope = envelope::parse(&env_bytes, &envelope_file, limits.max_package_files)
         .map_err(|k| WireError::new(&envelope_file, k))?;
@@ -405,22 +426,41 @@ fn open_folder(dir: &Path, limits: &Limits) -> Result<(Vec<String>, String, Enve
 /// key, or hashed — and a small container's bytes, read once to be parsed.
 struct Members<'a> {
     dir: &'a Path,
-    known: &'a HashMap<String, (String, u64)>,
+    known: &'a Known,
     /// One buffer for every small file.
     scratch: Vec<u8>,
     /// The streaming hasher, only for a big file.
     hasher: Option<FileHasher>,
-    container_bytes: Option<(String, Vec<u8>)>,
+    container_bytes: Option<(String, Cow<'a, [u8]>)>,
 }
 
-impl Members<'_> {
-    /// A member's (SHA-256, size). It is opened and checked as every member is; a digest
-    /// already known for its size is taken as is (a small container is still read, to be
-    /// parsed from memory).
+impl<'a> Members<'a> {
+    /// A member's (SHA-256, size). A file the package key read and checked is taken as it
+    /// found it (a small container's bytes too, to be parsed), not opened again. Any other is
+    /// opened and checked as every member is; a digest already known for its size is taken
+    /// as is (a small container is still read, to be parsed from memory).
     fn digest(&mut self, name: &str, is_container: bool) -> Result<(String, u64), WireError> {
+        let known: &'a Known = self.known;
+        if let Some(f) = known.checked(name) {
+            match (&f.bytes, is_container && f.size <= SMALL_FILE_BYTES) {
+                (_, false) => return Ok((f.sha256.clone(), f.size)),
+                (Some(bytes), true) => {
+                    self.container_bytes = Some((name.to_string(), Cow::Borrowed(bytes)));
+                    return Ok((f.sha256.clone(), f.size));
+                }
+                (None, true) => {} // a small container whose bytes were not kept: read below
+            }
+        }
         let (file, len) = open_member(self.dir, name)?;
-        let known = self.known.get(name).filter(|(_, size)| *size == len);
-        if let Some(digest) = known.filter(|_| !is_container || len > SMALL_FILE_BYTES) {
+        let known = known
+            .files
+            .get(name)
+            .filter(|f| f.size == len)
+            .map(|f| (f.sha256.clone(), f.size));
+        if let Some(digest) = known
+            .as_ref()
+            .filter(|_| !is_container || len > SMALL_FILE_BYTES)
+        {
             return Ok(digest.clone()); // a big container is parsed from its file later
         }
         if len > SMALL_FILE_BYTES {
@@ -434,10 +474,8 @@ impl Members<'_> {
         }
         if is_container {
             let bytes = std::mem::take(&mut self.scratch);
-            let digest = known
-                .cloned()
-                .unwrap_or_else(|| (sha256_bytes(&bytes), bytes.len() as u64));
-            self.container_bytes = Some((name.to_string(), bytes));
+            let digest = known.unwrap_or_else(|| (sha256_bytes(&bytes), bytes.len() as u64));
+            self.container_bytes = Some((name.to_string(), Cow::Owned(bytes)));
             return Ok(digest);
         }
         Ok((sha256_bytes(&self.scratch), self.scratch.len() as u64))
@@ -519,26 +557,28 @@ fn check_listing(
 
 /// Reads a whole package folder.
 pub fn read_package(dir: &Path, limits: &Limits) -> Result<Package, WireError> {
-    read_package_known(dir, limits, &HashMap::new())
+    read_package_known(dir, limits, &Known::default())
 }
 
-/// [`read_package`] of a folder whose files' digests are already `known` (name → SHA-256,
-/// size; the gateway's package key hashed them): such a file is opened and checked as every
-/// member is, its size compared, but not read or hashed again. A container is still read, to
-/// be parsed, but not hashed.
+/// [`read_package`] of a folder whose files are already `known` (the gateway's package key
+/// read them, [`Known`]): a file the key read and checked is not opened again — its digest,
+/// and the bytes it kept (envelope, message, small container) stand for it, and so does the
+/// key's listing when it is complete. Any other known file is opened and checked as every
+/// member is and its size compared, but not hashed again. A small container is parsed from
+/// the kept bytes, else read again, never hashed again.
 pub fn read_package_known(
     dir: &Path,
     limits: &Limits,
-    known: &HashMap<String, (String, u64)>,
+    known: &Known,
 ) -> Result<Package, WireError> {
-    let (present, envelope_file, envelope) = open_folder(dir, limits)?;
+    let (present, envelope_file, envelope) = open_folder(dir, limits, known)?;
     let mut warnings: Vec<String> = envelope
         .warnings
         .iter()
         .map(|w| format!("{envelope_file}: {w}"))
         .collect();
     let (message_file, parsed, message_sha256) =
-        find_message(dir, &envelope, &present, limits, &mut warnings)?;
+        find_message(dir, &envelope, &present, limits, &mut warnings, known)?;
     warnings.extend(
         parsed
             .warnings
@@ -597,7 +637,7 @@ pub fn read_package_known(
                 Some(actual) => {
                     let info = match container_bytes.take() {
                         Some((n, bytes)) if n == actual => {
-                            read_container(std::io::Cursor::new(bytes), limits, None)
+                            read_container(std::io::Cursor::new(bytes.as_ref()), limits, None)
                         }
                         _ => {
                             let (f, _) = open_member(dir, &actual)?;
@@ -640,15 +680,17 @@ pub fn read_package_known(
 /// Reads only the envelope and the communication XML of a folder — enough to answer a
 /// package that fails later (a bad container, a missing file) with a negative receipt.
 pub fn read_message_only(dir: &Path, limits: &Limits) -> Result<Message, WireError> {
-    let (present, _, envelope) = open_folder(dir, limits)?;
+    let none = Known::default();
+    let (present, _, envelope) = open_folder(dir, limits, &none)?;
     let mut warnings = Vec::new();
-    let (_, parsed, _) = find_message(dir, &envelope, &present, limits, &mut warnings)?;
+    let (_, parsed, _) = find_message(dir, &envelope, &present, limits, &mut warnings, &none)?;
     Ok(parsed.message)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::known::KnownFile;
 
     /// `read_open` with a stated length, as if the file had changed since its `fstat`.
     fn read_stated(content: &[u8], stated: u64, limit: u64) -> (bool, Vec<u8>) {
@@ -717,21 +759,31 @@ mod tests {
             let limits = Limits::default();
             let plain = read_package(dir, &limits).unwrap();
             // pretend digests (recognisable) for every file but the message
-            let known: HashMap<String, (String, u64)> = plain
+            let files = plain
                 .files
                 .iter()
                 .filter(|f| f.name != plain.message_file)
                 .enumerate()
                 .map(|(i, f)| {
                     let size = if i == 0 { f.size + 1 } else { f.size };
-                    (f.name.clone(), (format!("known-{i}"), size))
+                    let file = KnownFile {
+                        sha256: format!("known-{i}"),
+                        size,
+                        checked: false,
+                        bytes: None,
+                    };
+                    (f.name.clone(), file)
                 })
                 .collect();
+            let known = Known {
+                files,
+                listing: None,
+            };
             let read = read_package_known(dir, &limits, &known).unwrap();
             assert_eq!(read.files.len(), plain.files.len());
             for (f, p) in read.files.iter().zip(&plain.files) {
-                match known.get(&f.name) {
-                    Some((digest, size)) if *size == p.size => assert_eq!(&f.sha256, digest),
+                match known.files.get(&f.name) {
+                    Some(k) if k.size == p.size => assert_eq!(f.sha256, k.sha256),
                     _ => assert_eq!(f.sha256, p.sha256, "{}: hashed afresh", f.name),
                 }
             }
