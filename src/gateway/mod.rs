@@ -113,12 +113,13 @@ fn monotone_now(last_journaled: Option<&str>, behind_warned: &mut bool) -> Offse
     }
 }
 
-/// How long a count of outbound folders is reused (the gauge and the stale alert).
-/// Bytes of envelopes, messages and small containers the package keys of one pass keep for
-/// its parse (so it reads no file twice); past it a file is read again when parsed. A pass
-/// claims at most `max_batch` folders, so this bounds the memory it holds, whatever they hold.
+/// Bytes of envelopes, messages and small containers the package keys keep for the parse
+/// (so it reads no file twice); past it a file is read again when parsed. Given back when a
+/// pass ends (its kept bytes are dropped then), so this bounds what is held, however many
+/// folders a pass claims and whatever they hold.
 const KEPT_PER_PASS: u64 = 16 * 1024 * 1024;
 
+/// How long a count of outbound folders is reused (the gauge and the stale alert).
 const OUTBOUND_COUNT_EVERY: Duration = Duration::from_secs(5);
 
 /// Folders in outbound (packages VipNet has not picked up) and the oldest one's age in
