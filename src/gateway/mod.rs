@@ -115,8 +115,8 @@ fn monotone_now(last_journaled: Option<&str>, behind_warned: &mut bool) -> Offse
 
 /// Bytes of envelopes, messages and small containers the package keys keep for the parse
 /// (so it reads no file twice); past it a file is read again when parsed. Given back when a
-/// pass ends (its kept bytes are dropped then), so this bounds what is held, however many
-/// folders a pass claims and whatever they hold.
+/// pass completes (its kept bytes are dropped then; a pass cut short by an error keeps them
+/// until the next completes), so this bounds what is held, whatever the folders hold.
 const KEPT_PER_PASS: u64 = 16 * 1024 * 1024;
 
 /// How long a count of outbound folders is reused (the gauge and the stale alert).
