@@ -510,7 +510,7 @@ pub fn fuzz_line(data: &[u8]) {
     let parsed = serde_json::from_slice::<Record>(data).ok();
     if let Some(fast) = std::str::from_utf8(data)
         .ok()
-        .and_then(|text| decode_kind_first(text).ok())
+        .and_then(|text| crate::model::kind_first::from_str(text).ok())
     {
         assert_eq!(
             Some(&fast),
@@ -642,13 +642,7 @@ fn lower_hex_eq(digest: &[u8], hex: &[u8]) -> bool {
 /// Decodes a line: in one pass if it is in the writer's layout
 /// ([`crate::model::kind_first`]), else — and for the error — with the derived reader.
 fn decode_line(text: &str) -> Result<Record, serde_json::Error> {
-    decode_kind_first(text).or_else(|_| serde_json::from_str(text))
-}
-
-/// Decodes a line in the writer's layout in one pass; refuses any other.
-fn decode_kind_first(text: &str) -> Result<Record, serde_json::Error> {
-    let mut d = serde_json::Deserializer::from_str(text);
-    crate::model::kind_first::decode(&mut d).and_then(|r| d.end().map(|()| r))
+    crate::model::kind_first::from_str(text).or_else(|_| serde_json::from_str(text))
 }
 
 /// What a line's hash covers, if the line ends with a hash member: the line without it (the

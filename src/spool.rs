@@ -587,13 +587,12 @@ pub fn package_key_digests(dir: &Path, max_files: usize, keep: &mut u64) -> io::
             listing_complete = false;
             break;
         }
-        let plain = e
-            .file_name()
-            .to_str()
-            .is_some_and(|n| !n.chars().any(char::is_control));
         if e.file_type()?.is_file() {
-            listing_complete &= plain;
-            names.push(e.file_name());
+            let name = e.file_name();
+            listing_complete &= name
+                .to_str()
+                .is_some_and(|n| !n.chars().any(char::is_control));
+            names.push(name);
         } else {
             listing_complete = false;
         }

@@ -64,6 +64,12 @@ pub fn decode<'de, D: Deserializer<'de>>(d: D) -> Result<Record, D::Error> {
     d.deserialize_map(RecordVisitor)
 }
 
+/// [`decode`] of a whole JSON text (a journal line): nothing may follow the record.
+pub fn from_str(text: &str) -> Result<Record, serde_json::Error> {
+    let mut d = serde_json::Deserializer::from_str(text);
+    decode(&mut d).and_then(|r| d.end().map(|()| r))
+}
+
 struct RecordVisitor;
 
 impl<'de> Visitor<'de> for RecordVisitor {
@@ -286,11 +292,6 @@ mod tests {
         )
     }
 
-    fn fast(text: &str) -> Result<Record, serde_json::Error> {
-        let mut d = serde_json::Deserializer::from_str(text);
-        decode(&mut d).and_then(|r| d.end().map(|()| r))
-    }
-
     /// The kinds the derived reader knows, from its error for a kind it does not.
     fn every_kind() -> Vec<String> {
         let e = serde_json::from_str::<Record>(&line(r#""no_such_kind""#)).unwrap_err();
@@ -315,7 +316,7 @@ mod tests {
                 line,
                 "not canonical"
             );
-            assert_eq!(fast(&line).expect(&line), derived, "{line}");
+            assert_eq!(from_str(&line).expect(&line), derived, "{line}");
             seen.insert(derived.event.kind());
         }
         let every = every_kind();
@@ -387,7 +388,7 @@ mod tests {
                 false,
             ),
         ] {
-            assert!(fast(&text).is_err(), "read in one pass: {text}");
+            assert!(from_str(&text).is_err(), "read in one pass: {text}");
             let derived = serde_json::from_str::<Record>(&text);
             assert_eq!(derived.is_ok(), derived_reads_it, "{text}: {derived:?}");
         }
@@ -411,7 +412,7 @@ mod tests {
             ),
         ] {
             let derived: Record = serde_json::from_str(&text).expect(&text);
-            assert_eq!(fast(&text).expect(&text), derived);
+            assert_eq!(from_str(&text).expect(&text), derived);
         }
     }
 }
