@@ -146,6 +146,42 @@ fn a_query_naming_nothing_still_gets_an_answer() {
     assert!(!xml.contains("<r:appeal"), "nothing to report: {xml}");
 }
 
+/// Drops УРОГ's positive Квитанция (the 2.7.1 sample) acknowledging our message `uid`.
+fn drop_receipt_for(env: &Env, uid: &str, as_name: &str) {
+    let r = env.drop_sample("urog-receipt-2.7.1", as_name);
+    let msg = r.join("message.xml");
+    let mut xml = fs::read_to_string(&msg).unwrap();
+    let at = xml.find("<xdms:acknowledgment xdms:uid=\"").unwrap()
+        + "<xdms:acknowledgment xdms:uid=\"".len();
+    xml.replace_range(at..at + 36, uid);
+    fs::write(&msg, xml).unwrap();
+}
+
+/// Issue 26 item 1: after an outage the receipt for our answer already waits in inbound when
+/// the re-send falls due; the pass reads it first (the folder is still settling at the first
+/// look) and sends nothing again.
+#[test]
+fn a_receipt_waiting_in_inbound_is_read_before_any_resend() {
+    let env = Env::with(300, 3600, "");
+    env.add_sections("[receipts]\nresend_after_secs = [1]");
+    let q = env.drop_sample("urog-appeal-2.2", "query");
+    make_query(&q, "Запрос", "Прошу сообщить", 781);
+    env.once();
+    let uid = env.records_of_kind("query_answered")[0]["outputs"][0]["message_uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    drop_receipt_for(&env, &uid, "their-receipt");
+    env.once();
+    assert_eq!(env.records_of_kind("receipt_received").len(), 1);
+    assert!(
+        env.records_of_kind("resent").is_empty(),
+        "re-sent although its receipt waited in inbound"
+    );
+    assert!(!env.outbound_names().iter().any(|n| n.ends_with("-r1")));
+}
+
 #[test]
 fn an_answer_without_a_receipt_is_sent_again_until_one_arrives() {
     let env = Env::new();
@@ -167,14 +203,7 @@ fn an_answer_without_a_receipt_is_sent_again_until_one_arrives() {
         .iter()
         .any(|n| n.starts_with("response") && n.ends_with("-r1")));
     // УРОГ's receipt for it stops the re-sending
-    let r = env.drop_sample("urog-receipt-2.7.1", "their-receipt");
-    let msg = r.join("message.xml");
-    let xml = fs::read_to_string(&msg).unwrap();
-    let at = xml.find("<xdms:acknowledgment xdms:uid=\"").unwrap()
-        + "<xdms:acknowledgment xdms:uid=\"".len();
-    let mut xml = xml;
-    xml.replace_range(at..at + 36, &uid);
-    fs::write(&msg, xml).unwrap();
+    drop_receipt_for(&env, &uid, "their-receipt");
     env.once();
     assert_eq!(env.records_of_kind("receipt_received").len(), 1);
     std::thread::sleep(std::time::Duration::from_millis(1100));

@@ -161,6 +161,12 @@ pub struct Gateway {
     outbound_counted: Option<(std::time::Instant, (u64, u64))>,
     /// Whether the clock-behind warning was given (once per episode).
     clock_behind_warned: bool,
+    /// Inbound folders the last scan left unclaimed (settling, incomplete, beyond the
+    /// batch, or a claim that failed for now).
+    unclaimed: HashSet<std::ffi::OsString>,
+    /// Re-sends wait for these: the folders unclaimed when the re-sends fell due (a receipt
+    /// for our document may wait among them). `None` while nothing is due.
+    resend_gate: Option<HashSet<std::ffi::OsString>>,
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
@@ -238,6 +244,8 @@ impl Gateway {
             overdue_counted: None,
             outbound_counted: None,
             clock_behind_warned: false,
+            unclaimed: HashSet::new(),
+            resend_gate: None,
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
             checkpoint_key,
@@ -274,8 +282,25 @@ impl Gateway {
         let waiting = self.store.waiting()?;
         let due = crate::resend::due(waiting, now, &self.config.resend_after_secs);
         if due.is_empty() {
+            self.resend_gate = None;
             return Ok(());
         }
+        // every folder that waited in inbound when these fell due is read first: a receipt
+        // for one of them may be there (after an outage it usually is). Folders that came
+        // later do not hold them, so a steady inflow cannot hold re-sends for ever.
+        let gate = self
+            .resend_gate
+            .get_or_insert_with(|| self.unclaimed.clone());
+        gate.retain(|name| self.unclaimed.contains(name));
+        if !gate.is_empty() {
+            tracing::debug!(
+                due = due.len(),
+                waiting_folders = gate.len(),
+                "re-sends held until the folders waiting in inbound are read"
+            );
+            return Ok(());
+        }
+        self.resend_gate = None;
         let strict = StrictStore::new(self.store.clone());
         let ctx = self.context(now);
         let events: Vec<Event> = due
@@ -444,7 +469,8 @@ impl Gateway {
         })
     }
 
-    /// One full cycle: scan and claim, decide, publish and file away.
+    /// One full cycle: scan and claim, decide, operator commands, re-sends (only once every
+    /// folder that waited in inbound when they fell due was read), publish and file away.
     pub fn pass(&mut self) -> Result<PassReport, GatewayError> {
         let mut report = self.claim_ready()?;
         self.decide_all(&mut report)?;
@@ -466,9 +492,11 @@ impl Gateway {
         self.tracker.retain(&names);
         let now = Instant::now();
         let mut claimed: Vec<(String, String)> = Vec::new(); // (name shown, claim)
-        for name in &names {
+        self.unclaimed.clear();
+        for (i, name) in names.iter().enumerate() {
             if claimed.len() >= self.config.spool.max_batch {
                 report.next_look = Some(Duration::ZERO);
+                self.unclaimed.extend(names[i..].iter().cloned());
                 break;
             }
             let dir = self.layout.inbound.join(name);
@@ -477,6 +505,7 @@ impl Gateway {
                 .judge(name, &dir, now, &self.config.spool, &self.config.limits)
             {
                 Verdict::Wait { after, settling } => {
+                    self.unclaimed.insert(name.clone());
                     report.next_look = Some(report.next_look.map_or(after, |n| n.min(after)));
                     if settling {
                         report.settling += 1;
@@ -492,6 +521,7 @@ impl Gateway {
                         Err(SpoolError::Transient { what, source }) => {
                             let folder = crate::wire::text::display_name(name);
                             tracing::warn!(folder = %folder, error = %source, "{what}; will retry");
+                            self.unclaimed.insert(name.clone());
                             continue;
                         }
                         Err(e) => return Err(e.into()),
