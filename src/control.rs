@@ -2,7 +2,8 @@
 //! queue folder, `state_dir/control/`, so they work whether or not the service is running:
 //! the CLI drops a command file (written to a temporary name, then renamed), and the gateway
 //! applies it on its next pass — journal first, then the notice is published. A command that
-//! cannot be applied is moved to `control/rejected/` with the reason.
+//! cannot be applied is moved to `control/rejected/` with the reason; one the process kept
+//! dying on ([`POISON_AFTER`] times) to `control/poisoned/`.
 //! Touches only `state_dir/control/`.
 
 use std::fs;
@@ -52,6 +53,16 @@ impl Command {
             | Command::Refuse { id, .. }
             | Command::Progress { id, .. } => id,
             Command::Retried { .. } => "",
+        }
+    }
+
+    /// What it asks, as its file names it (`register`, `refuse`, `progress`, `retried`).
+    pub fn op(&self) -> &'static str {
+        match self {
+            Command::Register { .. } => "register",
+            Command::Refuse { .. } => "refuse",
+            Command::Progress { .. } => "progress",
+            Command::Retried { .. } => "retried",
         }
     }
 }
@@ -189,7 +200,7 @@ pub fn submit_named(state: &Path, command: &Command, name: &str) -> io::Result<P
 }
 
 /// Attaches an operator's file to the queue: the CLI copies the regular file (read with the
-/// operator's own rights, at most `max` bytes) into `control/files/<stem>/<name>`; the command
+/// operator's own rights, at most `max` bytes; a PDF that reads — `pdf::inspect`) into `control/files/<stem>/<name>`; the command
 /// names only the reference `<stem>/<name>` — never a host path, so the service never opens a
 /// path it was given. Returns the reference.
 pub fn attach(state: &Path, file: &Path, max: u64) -> Result<String, String> {
@@ -209,8 +220,13 @@ pub fn attach(state: &Path, file: &Path, max: u64) -> Result<String, String> {
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| !n.chars().any(char::is_control))
         .ok_or_else(|| format!("--file {shown}: нет пригодного имени файла"))?;
-    let src = fs::File::open(file).map_err(|e| format!("--file {shown}: {e}"))?;
-    attach_from(state, &name, src, max).map_err(|e| format!("--file {shown}: {e}"))
+    let mut bytes = Vec::new();
+    fs::File::open(file)
+        .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, max + 1), &mut bytes))
+        .map_err(|e| format!("--file {shown}: {e}"))?;
+    // what is not a readable PDF never reaches the queue (the service checks again)
+    crate::pdf::inspect(&bytes).map_err(|e| format!("--file {shown}: {e}"))?;
+    attach_from(state, &name, &bytes[..], max).map_err(|e| format!("--file {shown}: {e}"))
 }
 
 /// Attaches bytes sent in a request body under `name` (a plain file name), at most `max`.
@@ -313,21 +329,94 @@ pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String
         .collect()
 }
 
+/// How many times the process stopped while carrying out a command before one is set aside
+/// as poisoned: a stop or two can be a kill or a power cut; the third in a row is the
+/// command itself (a file that crashes a parser) — never retried into a crash loop.
+pub const POISON_AFTER: u32 = 3;
+
+/// The marker of a command being carried out: `control/attempts/<file name>`, holding how
+/// many times it was begun. It outlives a crash of the process (it is in the page cache; a
+/// power cut may lose it, and then the command is simply tried again).
+fn attempts_marker(path: &Path) -> Option<PathBuf> {
+    Some(path.parent()?.join("attempts").join(path.file_name()?))
+}
+
+/// Notes that the command in `path` is being carried out; returns how many earlier
+/// attempts stopped before it was done or rejected (the process died inside them).
+pub fn begin(path: &Path) -> u32 {
+    let Some(marker) = attempts_marker(path) else {
+        return 0;
+    };
+    let before: u32 = fs::read_to_string(&marker)
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    let _ = marker.parent().map(fs::create_dir_all);
+    if let Err(e) = fs::write(&marker, (before + 1).to_string()) {
+        tracing::warn!(error = %e, "cannot note a command's attempt");
+    }
+    before
+}
+
+/// Forgets the attempts of the command in `path` (done, rejected or set aside).
+fn forget_attempts(path: &Path) {
+    if let Some(marker) = attempts_marker(path) {
+        let _ = fs::remove_file(marker);
+    }
+}
+
 /// Marks a command done (removes its file).
 pub fn done(path: &Path) {
     let _ = fs::remove_file(path);
+    forget_attempts(path);
+}
+
+/// Moves a command that stopped the process [`POISON_AFTER`] times to `poisoned/`, with
+/// why next to it (`<name>.error.txt`); it is never tried again.
+pub fn poison(path: &Path, why: &str) {
+    set_aside(path, "poisoned", why);
+}
+
+/// Moves a command to `<folder>/` beside the queue with its reason next to it.
+fn set_aside(path: &Path, folder: &str, why: &str) {
+    let Some(parent) = path.parent() else { return };
+    let aside = parent.join(folder);
+    let _ = fs::create_dir_all(&aside);
+    if let Some(name) = path.file_name() {
+        let target = aside.join(name);
+        let _ = fs::rename(path, &target);
+        let _ = fs::write(target.with_extension("error.txt"), why);
+    }
+    forget_attempts(path);
+}
+
+/// Commands set aside as poisoned: (queue file name, reason), newest last (bounded).
+pub fn poisoned(state: &Path, max: usize) -> Vec<(String, String)> {
+    let folder = dir(state).join("poisoned");
+    let Ok(rd) = fs::read_dir(&folder) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let skip = names.len().saturating_sub(max);
+    names
+        .into_iter()
+        .skip(skip)
+        .map(|n| {
+            let why =
+                fs::read_to_string(folder.join(&n).with_extension("error.txt")).unwrap_or_default();
+            (n, why)
+        })
+        .collect()
 }
 
 /// Moves a command to `rejected/` with its reason next to it.
 pub fn reject(path: &Path, why: &str) {
-    let Some(parent) = path.parent() else { return };
-    let rejected = parent.join("rejected");
-    let _ = fs::create_dir_all(&rejected);
-    if let Some(name) = path.file_name() {
-        let target = rejected.join(name);
-        let _ = fs::rename(path, &target);
-        let _ = fs::write(target.with_extension("error.txt"), why);
-    }
+    set_aside(path, "rejected", why);
 }
 
 /// What became of a submitted command: `None` while queued, else `Ok` or the rejection.
@@ -335,12 +424,13 @@ pub fn outcome(path: &Path) -> Option<Result<(), String>> {
     if path.exists() {
         return None;
     }
-    let rejected = path.parent()?.join("rejected").join(path.file_name()?);
-    if rejected.exists() {
-        return Some(Err(fs::read_to_string(
-            rejected.with_extension("error.txt"),
-        )
-        .unwrap_or_default()));
+    for folder in ["rejected", "poisoned"] {
+        let aside = path.parent()?.join(folder).join(path.file_name()?);
+        if aside.exists() {
+            return Some(Err(
+                fs::read_to_string(aside.with_extension("error.txt")).unwrap_or_default()
+            ));
+        }
     }
     Some(Ok(()))
 }

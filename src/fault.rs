@@ -3,8 +3,9 @@
 //! the process aborts — as a `kill -9` would: no clean-up, nothing flushed — when it reaches
 //! that point. Unset (production), a point costs one comparison.
 //!
-//! Points: `after-command-commit` (an operator command journaled, its queue file not yet
-//! removed); `after-publish-intents` (packages staged in `tmp/` and synced, their publish
+//! Points: `in-command` (an operator command begun — its attempt noted — nothing of it
+//! journaled: stands for a file that crashes a parser); `after-command-commit` (an operator
+//! command journaled, its queue file not yet removed); `after-publish-intents` (packages staged in `tmp/` and synced, their publish
 //! intents durable, nothing renamed into outbound yet); `after-publish` (outbound packages renamed into outbound and synced, `published`
 //! not yet journaled). And one stall: `MEDO_FAULT_STALL=<file>` holds the loop before each
 //! pass while that file exists (`/healthz` must then say 503).

@@ -740,6 +740,27 @@ struct EventBody {
 }
 
 impl EventBody {
+    /// The body again when its file (if any) reads as a PDF (`pdf::inspect`, on a blocking
+    /// thread), else why not.
+    async fn with_pdf_checked(self) -> Result<Self, String> {
+        let Some((name, bytes)) = self.file else {
+            return Ok(self);
+        };
+        let checked = tokio::task::spawn_blocking(move || {
+            let facts = crate::pdf::inspect(&bytes);
+            (bytes, facts)
+        })
+        .await;
+        match checked {
+            Ok((bytes, Ok(_))) => Ok(EventBody {
+                step: self.step,
+                file: Some((name, bytes)),
+            }),
+            Ok((_, Err(e))) => Err(format!("{name}: {e}")),
+            Err(_) => Err(format!("{name}: не PDF: файл не читается")),
+        }
+    }
+
     /// The body by its content type.
     async fn read(headers: &HeaderMap, raw: axum::body::Bytes, max: u64) -> Result<Self, String> {
         let kind = headers
@@ -869,6 +890,11 @@ async fn event(
         let why = "only «answered», «extended» and «redirected» take a file (the answer, the extension or the redirect letter)";
         return error(StatusCode::UNPROCESSABLE_ENTITY, why);
     }
+    // a file that does not read as a PDF is refused before anything is remembered or queued
+    let body = match body.with_pdf_checked().await {
+        Ok(b) => b,
+        Err(why) => return error(StatusCode::UNPROCESSABLE_ENTITY, &why),
+    };
     let (_, keyed) = match write_access(&state, &headers, b"events", &id, &body.canonical()) {
         Ok(x) => x,
         Err(r) => return r,

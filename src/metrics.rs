@@ -43,6 +43,9 @@ pub struct Metrics {
     /// Folders in quarantine now.
     pub quarantine_now: u64,
     pub overdue_appeals: u64,
+    /// Operator commands set aside as poisoned (`control/poisoned/`), until an operator
+    /// clears them.
+    pub commands_poisoned: u64,
     pub journal_records: u64,
     pub last_scan_unix: f64,
     /// Claim → rest, observed as arrivals come to rest (shared by the snapshots of one
@@ -67,6 +70,7 @@ impl Default for Metrics {
             outbound_oldest_secs: 0,
             quarantine_now: 0,
             overdue_appeals: 0,
+            commands_poisoned: 0,
             journal_records: 0,
             last_scan_unix: 0.0,
             latency: Histogram::new(LATENCY_BUCKETS),
@@ -166,7 +170,7 @@ impl Metrics {
     }
 
     /// The gauges measured after each pass: name, help, value.
-    fn levels(&self) -> [(&'static str, &'static str, u64); 6] {
+    fn levels(&self) -> [(&'static str, &'static str, u64); 7] {
         [
             (
                 "medo_packages_in_flight",
@@ -197,6 +201,11 @@ impl Metrics {
                 "medo_journal_records",
                 "Records in the journal",
                 self.journal_records,
+            ),
+            (
+                "medo_commands_poisoned",
+                "Operator commands set aside because the process kept stopping on them",
+                self.commands_poisoned,
             ),
         ]
     }

@@ -99,16 +99,93 @@ fn with_title(bytes: Vec<u8>, title: &str) -> Vec<u8> {
 /// The magic bytes every PDF starts with.
 const PDF_MAGIC: &[u8] = b"%PDF-";
 
-/// Whether `bytes` are a PDF by its magic bytes (within the first KiB, as readers allow).
-pub fn is_pdf(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(1024)];
-    head.windows(PDF_MAGIC.len()).any(|w| w == PDF_MAGIC)
+/// Where the header may stand: within the first 1,024 bytes (ISO 32000-1, Annex H.3, as
+/// readers allow — some writers put a line of their own before it).
+const HEADER_WITHIN: usize = 1024;
+
+/// The stack the parse of a foreign PDF runs on. lopdf bounds nesting (100 levels of
+/// arrays and dictionaries, of literal strings, 256 levels of the page tree); this leaves a
+/// wide margin under that bound whatever the caller's own stack (a tokio worker's is 2 MiB).
+const PARSE_STACK: usize = 32 << 20;
+
+/// The most a single stream of a foreign PDF may inflate to while it is read (object and
+/// cross-reference streams): a small file cannot take gigabytes of memory.
+const MAX_INFLATED_STREAM: usize = 64 << 20;
+
+/// Why a file is not a PDF we can send as an official document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotPdf {
+    /// No `%PDF-` header within the first 1,024 bytes.
+    NoHeader,
+    /// The cross-reference table or trailer cannot be read (the file had to be rebuilt by
+    /// scanning it), or it does not parse at all.
+    Unreadable(String),
+    /// It parses, but holds no page.
+    NoPages,
 }
 
-/// The number of pages of a PDF, read with lopdf; `None` when it does not parse.
+impl std::fmt::Display for NotPdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotPdf::NoHeader => write!(f, "не PDF: нет заголовка %PDF- в первых 1024 байтах"),
+            NotPdf::Unreadable(why) => write!(f, "не PDF: файл не читается ({why})"),
+            NotPdf::NoPages => write!(f, "не PDF: в документе нет ни одной страницы"),
+        }
+    }
+}
+
+/// What is known of a foreign PDF that read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PdfFacts {
+    pub pages: u32,
+}
+
+/// Reads a foreign PDF (an answer, extension or redirect letter an operator or a СЭД
+/// attached) as a reader would, under bounds: the header within the first 1,024 bytes, a
+/// readable cross-reference table and trailer, at least one page. lopdf (≥ 0.47) bounds
+/// nesting and every stream's inflated size; the parse runs on a thread of its own with a
+/// wide stack, and a panic in it is a refusal, so no file can take the process down.
+pub fn inspect(bytes: &[u8]) -> Result<PdfFacts, NotPdf> {
+    let head = &bytes[..bytes.len().min(HEADER_WITHIN)];
+    if !head.windows(PDF_MAGIC.len()).any(|w| w == PDF_MAGIC) {
+        return Err(NotPdf::NoHeader);
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pdf-inspect".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || read_bounded(bytes))
+            .map_err(|e| NotPdf::Unreadable(format!("нет потока для разбора: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(NotPdf::Unreadable("ошибка разбора".into())))
+    })
+}
+
+/// The parse itself (on [`inspect`]'s thread).
+fn read_bounded(bytes: &[u8]) -> Result<PdfFacts, NotPdf> {
+    let options = lopdf::LoadOptions {
+        max_decompressed_size: Some(MAX_INFLATED_STREAM),
+        ..Default::default()
+    };
+    let doc = lopdf::Document::load_mem_with_options(bytes, options)
+        .map_err(|e| NotPdf::Unreadable(e.to_string()))?;
+    if matches!(
+        doc.xref_recovery,
+        Some(lopdf::xref::XrefRecovery::Reconstructed)
+    ) {
+        return Err(NotPdf::Unreadable(
+            "таблица перекрёстных ссылок или трейлер".into(),
+        ));
+    }
+    match u32::try_from(doc.page_iter().count()) {
+        Ok(0) | Err(_) => Err(NotPdf::NoPages),
+        Ok(pages) => Ok(PdfFacts { pages }),
+    }
+}
+
+/// The number of pages of a PDF (see [`inspect`]); `None` when it is not one we can send.
 pub fn page_count(bytes: &[u8]) -> Option<u32> {
-    let doc = lopdf::Document::load_mem(bytes).ok()?;
-    u32::try_from(doc.get_pages().len()).ok().filter(|n| *n > 0)
+    inspect(bytes).ok().map(|f| f.pages)
 }
 
 #[cfg(test)]
@@ -140,6 +217,90 @@ mod tests {
             .map(|c| u16::from_be_bytes([c[0], c[1]]))
             .collect();
         assert_eq!(String::from_utf16(&units).unwrap(), "Ответ на запрос");
+    }
+
+    /// A one-page PDF whose catalog holds `filler` (a deeply nested object, say), with a
+    /// correct cross-reference table.
+    fn pdf_with(filler: &str) -> Vec<u8> {
+        let objects = [
+            format!("<< /Type /Catalog /Pages 2 0 R /X {filler} >>"),
+            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_string(),
+        ];
+        let mut pdf = b"%PDF-1.4\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(pdf.len());
+            pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = pdf.len();
+        pdf.extend(b"xref\n0 4\n0000000000 65535 f \n");
+        for off in offsets {
+            pdf.extend(format!("{off:010} 00000 n \n").as_bytes());
+        }
+        pdf.extend(
+            format!("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+        );
+        pdf
+    }
+
+    #[test]
+    fn a_plain_pdf_reads_with_its_pages() {
+        assert_eq!(inspect(&pdf_with("1")), Ok(PdfFacts { pages: 1 }));
+        let ours = text_pdf("Ответ", &"строка\n".repeat(120));
+        assert_eq!(inspect(&ours).map(|f| f.pages), Ok(3));
+    }
+
+    /// Issue 26 items 2 and 3: what crashed lopdf 0.35 (3,000 nested dictionaries, 5,000
+    /// nested arrays: a stack overflow, the process aborted) and what passed for a PDF by
+    /// its magic bytes alone is refused with a reason, on any caller's stack.
+    #[test]
+    fn hostile_and_fake_pdfs_are_refused_not_crashed_on() {
+        let dicts = format!("{}1{}", "<< /A ".repeat(3000), " >>".repeat(3000));
+        let arrays = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let mut elf = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0".to_vec();
+        elf.extend(b"%PDF-1.7\n");
+        elf.extend(vec![0x90u8; 4096]);
+        let html = b"<html><!-- %PDF-1.4 --><script>alert(1)</script></html>".to_vec();
+        // the same length, so the cross-reference table stays right
+        let no_pages = String::from_utf8(pdf_with("1"))
+            .unwrap()
+            .replace("/Kids [3 0 R] /Count 1", "/Kids []      /Count 0")
+            .into_bytes();
+        type Expect = fn(&NotPdf) -> bool;
+        let cases: Vec<(&str, Vec<u8>, Expect)> = vec![
+            ("nested dictionaries", pdf_with(&dicts), |e| {
+                matches!(e, NotPdf::Unreadable(_) | NotPdf::NoPages)
+            }),
+            ("nested arrays", pdf_with(&arrays), |e| {
+                matches!(e, NotPdf::Unreadable(_) | NotPdf::NoPages)
+            }),
+            ("an ELF with a header spliced in", elf, |e| {
+                matches!(e, NotPdf::Unreadable(_))
+            }),
+            ("an HTML page", html, |e| matches!(e, NotPdf::Unreadable(_))),
+            ("no header", b"just text".to_vec(), |e| {
+                *e == NotPdf::NoHeader
+            }),
+            (
+                "header after 1 KiB",
+                [vec![b' '; 1100], pdf_with("1")].concat(),
+                |e| *e == NotPdf::NoHeader,
+            ),
+            ("no pages", no_pages, |e| *e == NotPdf::NoPages),
+        ];
+        for (what, bytes, expected) in cases {
+            // a small stack, as a tokio worker's or less: the bound is lopdf's, not ours
+            let got = std::thread::Builder::new()
+                .stack_size(256 << 10)
+                .spawn(move || inspect(&bytes))
+                .unwrap()
+                .join()
+                .unwrap();
+            let err = got.expect_err(what);
+            assert!(expected(&err), "{what}: {err:?}");
+            assert!(err.to_string().starts_with("не PDF"), "{what}: {err}");
+        }
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
 
     // answered, with the answer file kept
     let answer = env.root.path().join("answer.pdf");
-    fs::write(&answer, b"%PDF-1.4 answer").unwrap();
+    fs::write(&answer, medo_gateway::samples::minimal_pdf("answer")).unwrap();
     fails(
         &env,
         &["appeals", "event", &number, "answered", "--result", "maybe"],
@@ -288,7 +288,7 @@ fn answer_files_travel_as_copies_never_as_paths() {
     assert!(!env.state.join("answers").exists(), "nothing copied");
     // the CLI's copy of a small file is kept, the queue's copy removed
     let small = env.root.path().join("answer.pdf");
-    fs::write(&small, b"%PDF-1.4 answer").unwrap();
+    fs::write(&small, medo_gateway::samples::minimal_pdf("answer")).unwrap();
     let out = answered(small.to_str().unwrap());
     assert!(
         out.status.success(),
@@ -296,7 +296,10 @@ fn answer_files_travel_as_copies_never_as_paths() {
         String::from_utf8_lossy(&out.stderr)
     );
     let kept = env.state.join("answers/1/answer.pdf");
-    assert_eq!(fs::read(kept).unwrap(), b"%PDF-1.4 answer");
+    assert_eq!(
+        fs::read(kept).unwrap(),
+        medo_gateway::samples::minimal_pdf("answer")
+    );
     let left: Vec<_> = fs::read_dir(control.join("files"))
         .map(|rd| rd.collect())
         .unwrap_or_default();
@@ -306,4 +309,147 @@ fn answer_files_travel_as_copies_never_as_paths() {
         !step["file"].as_str().unwrap().starts_with('/'),
         "no host path journaled: {step}"
     );
+}
+
+/// A one-page PDF whose catalog holds `filler`, with a correct cross-reference table.
+fn pdf_with(filler: &str) -> Vec<u8> {
+    let objects = [
+        format!("<< /Type /Catalog /Pages 2 0 R /X {filler} >>"),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_string(),
+    ];
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend(b"xref\n0 4\n0000000000 65535 f \n");
+    for off in offsets {
+        pdf.extend(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend(
+        format!("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    pdf
+}
+
+/// The 21 KB "PDF" of issue 26 item 2: 3,000 nested dictionaries (lopdf 0.35 overflowed its
+/// stack on it: the service aborted at every start).
+fn nested_pdf() -> Vec<u8> {
+    pdf_with(&format!("{}1{}", "<< /A ".repeat(3000), " >>".repeat(3000)))
+}
+
+/// Issue 26 items 2 and 3: the CLI refuses what does not read as a PDF (exit 1, «не PDF»),
+/// and queues nothing.
+#[test]
+fn the_cli_refuses_an_answer_file_that_is_not_a_pdf() {
+    let env = registered_env();
+    let number = show(&env, "1")["number"].as_str().unwrap().to_string();
+    let html = b"<html><!-- %PDF-1.4 --><script>alert(1)</script></html>".to_vec();
+    for (name, bytes) in [("nested.pdf", nested_pdf()), ("page.pdf", html)] {
+        let file = env.root.path().join(name);
+        fs::write(&file, bytes).unwrap();
+        let f = file.to_str().unwrap();
+        fails(
+            &env,
+            &[
+                "appeals",
+                "event",
+                &number,
+                "answered",
+                "--result",
+                "explained",
+                "--file",
+                f,
+            ],
+            "не PDF",
+        );
+    }
+    assert!(env.records_of_kind("appeal_progress").is_empty());
+    let queued = fs::read_dir(env.state.join("control"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(queued, 0, "nothing queued");
+}
+
+/// Queues by hand (as an earlier version would have) an answer with `file` attached.
+fn queue_answer(env: &Env, number: &str, file: &[u8]) -> std::path::PathBuf {
+    let files = env.state.join("control/files/0001");
+    fs::create_dir_all(&files).unwrap();
+    fs::write(files.join("answer.pdf"), file).unwrap();
+    let command = serde_json::json!({
+        "op": "progress", "id": number,
+        "step": {"step": "answered", "result": "explained", "file": "0001/answer.pdf"}
+    });
+    let path = env.state.join("control/00000000000000000001-1.json");
+    fs::write(&path, command.to_string()).unwrap();
+    path
+}
+
+/// A second appeal, dropped into inbound.
+fn drop_second_appeal(env: &Env) {
+    let dir = env.drop_sample("urog-appeal-2.2", "b");
+    common::packages::new_document(&dir, 2, "Обращение", "А26-02-7654321", "второе");
+}
+
+/// Issue 26 item 2: a hostile file already in the queue is refused with its reason (never
+/// a crash), and an appeal that arrived after it is answered in the same run.
+#[test]
+fn a_hostile_file_in_the_queue_is_refused_and_intake_goes_on() {
+    let env = registered_env();
+    let number = show(&env, "1")["number"].as_str().unwrap().to_string();
+    let command = queue_answer(&env, &number, &nested_pdf());
+    drop_second_appeal(&env);
+    env.once();
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 2);
+    assert!(env.records_of_kind("appeal_progress").is_empty());
+    let why = fs::read_to_string(
+        env.state
+            .join("control/rejected")
+            .join(command.file_name().unwrap())
+            .with_extension("error.txt"),
+    )
+    .unwrap();
+    assert!(why.contains("не PDF"), "{why}");
+}
+
+/// Issue 26 item 2: a command the process keeps dying on (a named fault point stands for
+/// whatever crashed it) is tried `POISON_AFTER` times, then set aside as poisoned —
+/// journaled, counted — and the service goes on: the appeal that arrived after it is
+/// registered.
+#[test]
+fn a_command_that_keeps_crashing_the_service_is_set_aside() {
+    let env = registered_env();
+    let number = show(&env, "1")["number"].as_str().unwrap().to_string();
+    let command = queue_answer(&env, &number, &medo_gateway::samples::minimal_pdf("a"));
+    drop_second_appeal(&env);
+    for _ in 0..medo_gateway::control::POISON_AFTER {
+        env.crash_at("in-command", &["run", "--once"]);
+    }
+    env.once();
+    let poisoned = env.records_of_kind("command_poisoned");
+    assert_eq!(poisoned.len(), 1, "journaled once");
+    assert_eq!(poisoned[0]["command"], "00000000000000000001-1");
+    assert_eq!(poisoned[0]["about"], number.as_str());
+    assert_eq!(poisoned[0]["op"], "progress");
+    assert!(env.records_of_kind("appeal_progress").is_empty());
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 2);
+    let aside = env
+        .state
+        .join("control/poisoned")
+        .join(command.file_name().unwrap());
+    assert!(aside.exists() && !command.exists());
+    assert!(fs::read_to_string(aside.with_extension("error.txt"))
+        .unwrap()
+        .contains("аварийно"));
+    assert!(!env.state.join("control/files/0001").exists());
+    // never tried again
+    env.once();
+    assert_eq!(env.records_of_kind("command_poisoned").len(), 1);
+    env.verify_all();
 }

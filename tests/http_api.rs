@@ -56,6 +56,11 @@ fn post_event(port: u16, body: &str) -> (u16, String) {
 
 use common::env::free_port;
 
+/// The answer file the tests send: a real one-page PDF.
+fn answer_pdf() -> Vec<u8> {
+    medo_gateway::samples::minimal_pdf("answer")
+}
+
 /// Issue 16, item 4: clients with hashed tokens and scopes; errors as problem details.
 #[test]
 fn clients_have_hashed_tokens_and_scopes() {
@@ -512,13 +517,13 @@ fn public_and_operator_surfaces_are_separate() {
 #[test]
 fn an_answer_file_comes_in_the_body() {
     let (env, port) = env_with_http(Some("s3cret-token"));
-    env.add_sections("[limits]\nmax_answer_bytes = 64");
+    env.add_sections("[limits]\nmax_answer_bytes = 2048");
     let service = Service::start(&env);
     wait_http(port);
     let post = |body: &str| post_event(port, body);
     let (code, text) = post(r#"{"step":"executor-assigned","executor":"Иванов"}"#);
     assert_eq!(code, 200, "{text}");
-    let big = "QUFB".repeat(40); // 120 bytes decoded
+    let big = "QUFB".repeat(700); // 2,100 bytes decoded
     let (code, text) = post(&format!(
         r#"{{"step":"answered","result":"explained","file_name":"a.pdf","file_base64":"{big}"}}"#
     ));
@@ -534,13 +539,20 @@ fn an_answer_file_comes_in_the_body() {
     );
     assert_ne!(code, 200, "a file that is not a PDF is refused: {text}");
     assert!(text.contains("не PDF"), "{text}");
+    // magic bytes alone are not a PDF (issue 26 item 3)
     let (code, text) = post(
         r#"{"step":"answered","result":"explained","file_name":"answer.pdf","file_base64":"JVBERi0xLjQgYW5zd2Vy"}"#,
     );
+    assert_eq!(code, 422, "{text}");
+    assert!(text.contains("не PDF"), "{text}");
+    let pdf = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, answer_pdf());
+    let (code, text) = post(&format!(
+        r#"{{"step":"answered","result":"explained","file_name":"answer.pdf","file_base64":"{pdf}"}}"#
+    ));
     assert_eq!(code, 200, "{text}");
     assert_eq!(
         fs::read(env.state.join("answers/1/answer.pdf")).unwrap(),
-        b"%PDF-1.4 answer"
+        answer_pdf()
     );
     // sent to УРОГ as our document with that file (published right after the command's
     // commit, in the same pass: waited for)
@@ -549,7 +561,7 @@ fn an_answer_file_comes_in_the_body() {
         .expect("the report document");
     assert_eq!(
         fs::read(env.outbound.join(doc).join("answer.pdf")).unwrap(),
-        b"%PDF-1.4 answer"
+        answer_pdf()
     );
     assert!(service.stop().success());
     env.verify_all();

@@ -315,7 +315,7 @@ fn a_step_takes_its_file_as_multipart_form_data() {
         )
     };
     let answer = r#"{"step":"answered","result":"explained"}"#;
-    let pdf: &[u8] = b"%PDF-1.4 multipart answer";
+    let pdf = &medo_gateway::samples::minimal_pdf("multipart answer")[..];
     let r = post("b1", "k1", answer, Some(("Ответ заявителю.pdf", pdf)));
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let r = post(
@@ -330,7 +330,10 @@ fn a_step_takes_its_file_as_multipart_form_data() {
         "b2",
         "k1",
         answer,
-        Some(("Ответ заявителю.pdf", b"%PDF-1.4 other")),
+        Some((
+            "Ответ заявителю.pdf",
+            &medo_gateway::samples::minimal_pdf("other")[..],
+        )),
     );
     assert_eq!(r.status, 409, "another file under the same key");
     assert_eq!(

@@ -70,7 +70,7 @@ fn valid_appeals_export_with_their_status_fields() {
         .any(|r| r.to_string().contains("Иванов Иван")));
     // 1 answered with a file (Supported, measures taken); 2 redirected
     let answer = env.root.path().join("answer.pdf");
-    fs::write(&answer, b"%PDF-1.4 answer").unwrap();
+    fs::write(&answer, medo_gateway::samples::minimal_pdf("answer")).unwrap();
     env.ok(&[
         "appeals",
         "event",

@@ -275,6 +275,13 @@ impl Gateway {
                 attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
                 continue;
             }
+            let earlier = control::begin(&path);
+            if earlier >= control::POISON_AFTER {
+                self.poison_command(&path, &id, command.as_ref().ok(), earlier)?;
+                attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
+                continue;
+            }
+            crate::fault::point("in-command");
             let (now, _) = self.now();
             let result = match command {
                 Ok(c) => self.command_event(&c, &id, now),
@@ -296,6 +303,33 @@ impl Gateway {
             }
             attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
         }
+        Ok(())
+    }
+
+    /// Sets aside a command the process stopped on `stops` times in a row: journaled
+    /// (`command_poisoned`), then moved to `control/poisoned/` with the reason — never tried
+    /// again, so one command cannot keep the service from starting.
+    fn poison_command(
+        &mut self,
+        path: &Path,
+        id: &str,
+        command: Option<&control::Command>,
+        stops: u32,
+    ) -> Result<(), GatewayError> {
+        let reason = format!(
+            "служба {stops} раза подряд аварийно остановилась, выполняя эту команду; \
+             команда отложена и выполнена не будет (подайте её заново, исправив причину)"
+        );
+        tracing::error!(command = %id, stops, "an operator command kept stopping the service: set aside as poisoned");
+        self.commit(vec![Event::CommandPoisoned {
+            command: id.to_string(),
+            op: command
+                .map_or("unreadable", control::Command::op)
+                .to_string(),
+            about: command.map(|c| c.id().to_string()).unwrap_or_default(),
+            reason: reason.clone(),
+        }])?;
+        control::poison(path, &reason);
         Ok(())
     }
 
@@ -415,24 +449,21 @@ impl Gateway {
     }
 }
 
-/// An attached answer file read for its decision: a PDF (by its magic bytes), its pages
-/// when they can be counted, its digest.
+/// An attached answer file read for its decision: a PDF that reads (`pdf::inspect`), its
+/// pages, its digest.
 fn answer_file(path: &Path, kept: String) -> Result<AnswerFile, String> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let bytes = std::fs::read(path).map_err(|e| format!("файл ответа {name}: {e}"))?;
-    if !crate::pdf::is_pdf(&bytes) {
-        return Err(format!("файл ответа {name} — не PDF (нет сигнатуры %PDF-)"));
-    }
-    // pages as lopdf counts them; a PDF it cannot parse is still sent (pages unknown)
-    let pages = crate::pdf::page_count(&bytes);
+    // read as a reader would, under bounds: what does not read as a PDF is not sent
+    let facts = crate::pdf::inspect(&bytes).map_err(|e| format!("файл ответа {name}: {e}"))?;
     Ok(AnswerFile {
         kept,
         name,
         sha256: crate::wire::hash::sha256_bytes(&bytes),
-        pages,
+        pages: Some(facts.pages),
     })
 }
 

@@ -362,6 +362,8 @@ impl Gateway {
             .map(|rd| rd.count() as u64)
             .unwrap_or(0);
         self.metrics.overdue_appeals = self.overdue_count(today);
+        self.metrics.commands_poisoned =
+            control::poisoned(&self.layout.state, usize::MAX).len() as u64;
         self.metrics.journal_records = self.journal.next_seq();
         self.metrics.last_scan_unix = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
         self.metrics.clone()

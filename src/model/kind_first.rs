@@ -280,6 +280,7 @@ mod tests {
             r#""retried","arrival":8,"to":"inbound","command":"c""#.into(),
             r#""appeal_progress","appeal":4,"step":{"step":"executor-assigned","executor":"Петров","post":null},"outputs":[],"command":"c""#.into(),
             r#""appeal_progress","appeal":4,"step":{"step":"redirected","to":"МВД","sstu_id":"1","number":"2"},"outputs":[],"number":"ОГ-1/26","year":2026,"year_seq":1"#.into(),
+            r#""command_poisoned","command":"c","op":"progress","about":"ОГ-1/26","reason":"сбой""#.into(),
         ]
         .into()
     }
@@ -320,7 +321,7 @@ mod tests {
             seen.insert(derived.event.kind());
         }
         let every = every_kind();
-        assert_eq!(every.len(), 18, "{every:?}");
+        assert_eq!(every.len(), 19, "{every:?}");
         for kind in every {
             assert!(
                 seen.contains(kind.as_str()),

@@ -350,6 +350,16 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         year_seq: Option<u64>,
     },
+    /// An operator command set aside without being carried out: the process stopped while
+    /// carrying it out, again and again (a file that crashes a parser), so it is never tried
+    /// again — moved to `control/poisoned/` with `reason`. `about` is the appeal it named;
+    /// `op` what it asked (`register`, `refuse`, `progress`, `retried`).
+    CommandPoisoned {
+        command: String,
+        op: String,
+        about: String,
+        reason: String,
+    },
 }
 }
 
@@ -397,6 +407,7 @@ impl Event {
             Event::ReceiptReceived { .. } => "receipt_received",
             Event::Resent { .. } => "resent",
             Event::Retried { .. } => "retried",
+            Event::CommandPoisoned { .. } => "command_poisoned",
         }
     }
 
@@ -422,6 +433,7 @@ impl Event {
             Event::ReceiptReceived { .. } => "квитанция получена",
             Event::Resent { .. } => "повторная отправка",
             Event::Retried { .. } => "возвращено из карантина",
+            Event::CommandPoisoned { .. } => "команда отложена (сбой)",
         }
     }
 
@@ -432,6 +444,7 @@ impl Event {
             | Event::AppealRefused { command, .. }
             | Event::AppealProgress { command, .. }
             | Event::Retried { command, .. } => command.as_deref(),
+            Event::CommandPoisoned { command, .. } => Some(command),
             _ => None,
         }
     }
