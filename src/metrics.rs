@@ -46,6 +46,8 @@ pub struct Metrics {
     /// Operator commands set aside as poisoned (`control/poisoned/`), until an operator
     /// clears them.
     pub commands_poisoned: u64,
+    /// Outputs decided but not renderable (held pending, with a reason in the log).
+    pub outputs_held: u64,
     pub journal_records: u64,
     pub last_scan_unix: f64,
     /// Claim → rest, observed as arrivals come to rest (shared by the snapshots of one
@@ -71,6 +73,7 @@ impl Default for Metrics {
             quarantine_now: 0,
             overdue_appeals: 0,
             commands_poisoned: 0,
+            outputs_held: 0,
             journal_records: 0,
             last_scan_unix: 0.0,
             latency: Histogram::new(LATENCY_BUCKETS),
@@ -170,7 +173,7 @@ impl Metrics {
     }
 
     /// The gauges measured after each pass: name, help, value.
-    fn levels(&self) -> [(&'static str, &'static str, u64); 7] {
+    fn levels(&self) -> [(&'static str, &'static str, u64); 8] {
         [
             (
                 "medo_packages_in_flight",
@@ -206,6 +209,11 @@ impl Metrics {
                 "medo_commands_poisoned",
                 "Operator commands set aside because the process kept stopping on them",
                 self.commands_poisoned,
+            ),
+            (
+                "medo_outputs_held",
+                "Messages decided that cannot be rendered: held, not sent (reason in the log)",
+                self.outputs_held,
             ),
         ]
     }

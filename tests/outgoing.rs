@@ -876,3 +876,155 @@ fn a_report_document_without_a_receipt_is_sent_again() {
     assert_eq!(zip, medo_gateway::outbox::container_name(&doc_uid));
     env.verify_all();
 }
+
+/// Issue 26 item 4: an answer file named like a file of the package — `document.xml` and
+/// `ENVELOPE.INI` for a 2.2 partner, `passport.xml` for a 2.7.1 one — goes under a name of
+/// ours (nine digits, `.pdf`), each package file once; the operator's name stays in the
+/// description; the report is published, nothing stays pending.
+#[test]
+fn an_answer_file_named_like_a_package_file_is_renamed_not_lost() {
+    for (sample, file_name) in [
+        ("urog-appeal-2.2", "document.xml"),
+        ("urog-appeal-2.2", "ENVELOPE.INI"),
+        ("urog-appeal-2.7.1", "passport.xml"),
+    ] {
+        let env = Env::new();
+        env.drop_sample(sample, "appeal");
+        env.once();
+        let number = env.records_of_kind("appeal_registered")[0]["number"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let pdf = medo_gateway::samples::minimal_pdf("answer");
+        let file = env.root.path().join(file_name);
+        fs::write(&file, &pdf).unwrap();
+        let f = file.to_str().unwrap();
+        env.ok(&[
+            "appeals",
+            "event",
+            &number,
+            "answered",
+            "--result",
+            "explained",
+            "--file",
+            f,
+        ]);
+        assert_eq!(
+            env.records_of_kind("published").len(),
+            4,
+            "{file_name}: receipt, registered, report, notice"
+        );
+        let report = env
+            .outbound_names()
+            .into_iter()
+            .find(|n| n.starts_with("report"))
+            .unwrap_or_else(|| panic!("{file_name}: no report in {:?}", env.outbound_names()));
+        let dir = env.outbound.join(report);
+        let mut names = common::env::names(&dir);
+        let ours = medo_gateway::wire::hash::sha256_bytes(&pdf);
+        let digits = u32::from_str_radix(&ours[..8], 16).unwrap() % 1_000_000_000;
+        let pdf_name = format!("{digits:09}.pdf");
+        if sample.ends_with("2.2") {
+            names.sort();
+            assert_eq!(
+                names,
+                [
+                    pdf_name.clone(),
+                    "document.xml".into(),
+                    "envelope.ini".into()
+                ],
+                "{file_name}"
+            );
+            assert_eq!(fs::read(dir.join(&pdf_name)).unwrap(), pdf);
+            let envelope = encoding_rs::WINDOWS_1251
+                .decode(&fs::read(dir.join("envelope.ini")).unwrap())
+                .0
+                .into_owned();
+            assert_eq!(envelope.matches("document.xml").count(), 1, "{envelope}");
+            let xml = encoding_rs::WINDOWS_1251
+                .decode(&fs::read(dir.join("document.xml")).unwrap())
+                .0
+                .into_owned();
+            assert!(
+                xml.contains(&format!("({file_name})")),
+                "the operator's name in the description: {xml}"
+            );
+        } else {
+            let zip = names.iter().find(|n| n.ends_with(".edc.zip")).unwrap();
+            let entries = unzip(&dir.join(zip));
+            let entry_names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(entry_names, ["passport.xml", pdf_name.as_str()]);
+            assert_eq!(entries[1].1, pdf);
+        }
+    }
+}
+
+/// Issue 26 item 4: an output that cannot be rendered (here: its kept answer file is not
+/// the one journaled) is held — logged once, not at every pass, and counted in
+/// `medo_outputs_held` — never a hot ERROR loop behind a green health.
+#[test]
+fn an_output_that_cannot_be_rendered_is_held_and_counted_once() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "appeal");
+    env.once();
+    let number = env.records_of_kind("appeal_registered")[0]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = env.root.path().join("answer.pdf");
+    fs::write(&file, medo_gateway::samples::minimal_pdf("answer")).unwrap();
+    let f = file.to_str().unwrap();
+    let args = [
+        "appeals",
+        "event",
+        &number,
+        "answered",
+        "--result",
+        "explained",
+        "--file",
+        f,
+    ];
+    env.crash_at("after-command-commit", &args);
+    // the queue's copy changes before the service keeps it: the digest journaled no longer
+    // matches what would be sent
+    let files = env.state.join("control/files");
+    let stem = fs::read_dir(&files)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    fs::write(
+        stem.join("answer.pdf"),
+        medo_gateway::samples::minimal_pdf("other"),
+    )
+    .unwrap();
+    let port = env.listen_http();
+    let service = common::env::Service::start(&env);
+    wait_for("the listener", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    // held: the document, and the notice that names it (never sent without it)
+    wait_for("a few passes", || {
+        http_get(port, "/metrics").contains("medo_outputs_held 2")
+    });
+    let logged = service.log().matches("cannot render an output").count();
+    std::thread::sleep(std::time::Duration::from_millis(2500)); // more passes (rescan_secs = 1)
+    assert!(http_get(port, "/metrics").contains("medo_outputs_held 2"));
+    let log = service.log();
+    assert!(service.stop().success());
+    assert_eq!(logged, 2, "{log}");
+    assert_eq!(
+        log.matches("cannot render an output").count(),
+        2,
+        "once each: {log}"
+    );
+    assert!(log.contains("is not the one journaled"), "{log}");
+    let published = env.records_of_kind("published").len();
+    assert_eq!(
+        published,
+        2,
+        "only the receipt and «Зарегистрировано»: {:?}",
+        env.outbound_names()
+    );
+}

@@ -167,6 +167,8 @@ pub struct Gateway {
     /// Re-sends wait for these: the folders unclaimed when the re-sends fell due (a receipt
     /// for our document may wait among them). `None` while nothing is due.
     resend_gate: Option<HashSet<std::ffi::OsString>>,
+    /// Outputs that could not be rendered, with why (output name → reason).
+    held: HashMap<String, String>,
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
@@ -246,6 +248,7 @@ impl Gateway {
             clock_behind_warned: false,
             unclaimed: HashSet::new(),
             resend_gate: None,
+            held: HashMap::new(),
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
             checkpoint_key,
@@ -362,6 +365,7 @@ impl Gateway {
             .map(|rd| rd.count() as u64)
             .unwrap_or(0);
         self.metrics.overdue_appeals = self.overdue_count(today);
+        self.metrics.outputs_held = self.held.len() as u64;
         self.metrics.commands_poisoned =
             control::poisoned(&self.layout.state, usize::MAX).len() as u64;
         self.metrics.journal_records = self.journal.next_seq();
@@ -749,6 +753,8 @@ impl Gateway {
         let pending = self.store.pending_outputs()?;
         let mut packages = Vec::new();
         let mut owners = Vec::new();
+        self.held
+            .retain(|name, _| pending.iter().any(|p| &p.output.name == name));
         for p in &pending {
             let state = &self.layout.state;
             let kept = |rel: &str| std::fs::read(state.join(rel));
@@ -760,10 +766,12 @@ impl Gateway {
                     });
                     owners.push(p);
                 }
-                Err(e) => {
-                    tracing::error!(output = %p.output.name, error = %e, "cannot render an output; it stays pending (the journal keeps the decision)")
-                }
+                Err(e) => self.hold(&p.output.name, e.to_string()),
             }
+        }
+        self.hold_siblings(&pending, &mut packages, &mut owners);
+        for p in &packages {
+            self.held.remove(&p.name);
         }
         let digests = spool::publish_all(&self.layout, &packages)?;
         if !packages.is_empty() {
@@ -843,6 +851,44 @@ impl Gateway {
         report.archived += events.len();
         self.commit(events)?;
         Ok(())
+    }
+
+    /// Holds an output that cannot be rendered: it stays pending (the journal keeps the
+    /// decision), counted in `medo_outputs_held` (alert `MedoOutputHeld`); the error is
+    /// logged when it is first held or its reason changes — not at every pass.
+    fn hold(&mut self, name: &str, why: String) {
+        if self.held.get(name) != Some(&why) {
+            tracing::error!(output = %name, error = %why, "cannot render an output; it is held, pending (the journal keeps the decision)");
+            self.held.insert(name.to_string(), why);
+        }
+    }
+
+    /// Holds every output of an arrival (or appeal) one of whose outputs is held: a notice
+    /// that names our document («Доклад направлен») never goes out without it.
+    fn hold_siblings(
+        &mut self,
+        pending: &[crate::store::PendingOutput],
+        packages: &mut Vec<spool::Outgoing>,
+        owners: &mut Vec<&crate::store::PendingOutput>,
+    ) {
+        // the ones that did not render this pass
+        let rendered: HashSet<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        let held: HashMap<u64, String> = pending
+            .iter()
+            .filter(|p| !rendered.contains(p.output.name.as_str()))
+            .map(|p| (p.arrival, p.output.name.clone()))
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let mut keep = Vec::new();
+        for (package, owner) in packages.drain(..).zip(owners.drain(..)) {
+            match held.get(&owner.arrival) {
+                Some(first) => self.hold(&package.name, format!("waits for {first}, held")),
+                None => keep.push((package, owner)),
+            }
+        }
+        (*packages, *owners) = keep.into_iter().unzip();
     }
 
     /// `archive/<date received>/<key>` for the first arrival of a key, `<key>.<arrival>` after.
@@ -1192,6 +1238,24 @@ fn parsed_event(a: &Arrival, p: &Package, f: &Facts) -> Event {
     }
 }
 
+/// Whether a filesystem event may mean work: not an open or a read (inotify reports the
+/// pass's own listing of inbound and `control/` as opens — taken for nudges, they made the
+/// loop run twenty passes a second while idle, and a held output log at every one).
+fn changes_something(event: &notify::Result<notify::Event>) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match event {
+        Ok(e) => !matches!(
+            e.kind,
+            EventKind::Access(
+                AccessKind::Open(_)
+                    | AccessKind::Read
+                    | AccessKind::Close(AccessMode::Read | AccessMode::Execute)
+            )
+        ),
+        Err(_) => true,
+    }
+}
+
 /// `run --once`: process everything ready now, publish all effects, stop.
 pub fn run_once(config: Config) -> Result<PassReport, GatewayError> {
     let mut gw = Gateway::open(config)?;
@@ -1215,9 +1279,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .await
         .map_err(|e| GatewayError::Other(e.to_string()))??;
     let (nudge_tx, mut nudges) = tokio::sync::mpsc::channel::<()>(1);
-    let mut watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
-        // any event, error or overflow (need_rescan) is just a nudge: the scan decides
-        let _ = nudge_tx.try_send(());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // any change, error or overflow (need_rescan) is just a nudge: the scan decides
+        if changes_something(&event) {
+            let _ = nudge_tx.try_send(());
+        }
     })
     .map_err(|e| GatewayError::Other(format!("cannot watch {}: {e}", inbound.display())))?;
     if let Err(e) = watcher.watch(&inbound, notify::RecursiveMode::Recursive) {

@@ -6,6 +6,7 @@
 
 mod document;
 
+use std::collections::HashSet;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -267,8 +268,10 @@ fn response(
     }
 }
 
-/// The files a report carries, read and checked against their journaled digests.
+/// The files a report carries, read and checked against their journaled digests, each
+/// under its name in the package ([`package_name`]).
 fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, String> {
+    let mut taken = HashSet::new();
     files
         .iter()
         .map(|f| {
@@ -280,13 +283,35 @@ fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, String> {
                 ));
             }
             Ok(DocFile {
-                name: f.name.clone(),
+                name: package_name(&f.sha256, &mut taken),
                 bytes,
-                description: f.description.clone(),
+                description: format!("{} ({})", f.description, f.name),
                 pages: f.pages,
             })
         })
         .collect()
+}
+
+/// The name a file of ours gets in the package: nine digits from its digest and `.pdf`
+/// (our files are PDFs, checked), ASCII as real containers name theirs (`177911665.pdf`) —
+/// so whatever the operator called it (`document.xml`, `ENVELOPE.INI`, `passport.xml`, a
+/// name in Cyrillic), it can never clash, in any case, with a file the package itself needs;
+/// the operator's name stays in the description. Two files with one digest get the next
+/// free number.
+fn package_name(sha256: &str, taken: &mut HashSet<String>) -> String {
+    let start = sha256
+        .get(..8)
+        .and_then(|h| u32::from_str_radix(h, 16).ok())
+        .unwrap_or(0)
+        % 1_000_000_000;
+    let mut n = start;
+    loop {
+        let name = format!("{n:09}.pdf");
+        if taken.insert(name.clone()) {
+            return name;
+        }
+        n = (n + 1) % 1_000_000_000;
+    }
 }
 
 /// What a report document says: about the appeal's letter (`foundation`), under our
