@@ -705,7 +705,7 @@ impl Config {
                 inbound: raw.spool.inbound,
                 outbound: raw.spool.outbound,
                 state_dir: raw.spool.state_dir,
-                settle_ms: raw.spool.settle_ms.unwrap_or(1000),
+                settle_ms: raw.spool.settle_ms.unwrap_or(3000),
                 rescan_secs,
                 incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
                 max_batch: raw.spool.max_batch.unwrap_or(256),

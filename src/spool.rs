@@ -378,6 +378,63 @@ struct Seen {
     complete: bool,
 }
 
+/// Files in inbound still being written, as the kernel tells it on local filesystems: a
+/// file created or written to and not yet closed after writing (inotify's `IN_CLOSE_WRITE`).
+/// Such a folder is not ready however long the writer pauses. Where no events arrive
+/// (network shares) it stays empty and the settle window alone decides. Shared by the
+/// watcher's thread (which notes) and the loop (which asks).
+#[derive(Debug, Default)]
+pub struct Writers(std::sync::Mutex<HashMap<OsString, HashMap<OsString, Instant>>>);
+
+impl Writers {
+    fn files(&self) -> std::sync::MutexGuard<'_, HashMap<OsString, HashMap<OsString, Instant>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `file` in inbound folder `folder` was created or written to.
+    pub fn writing(&self, folder: &OsStr, file: &OsStr) {
+        let mut all = self.files();
+        all.entry(folder.to_os_string())
+            .or_default()
+            .insert(file.to_os_string(), Instant::now());
+    }
+
+    /// `file` was closed after writing, removed or renamed away.
+    pub fn closed(&self, folder: &OsStr, file: &OsStr) {
+        let mut all = self.files();
+        if let Some(files) = all.get_mut(folder) {
+            files.remove(file);
+            if files.is_empty() {
+                all.remove(folder);
+            }
+        }
+    }
+
+    /// Events were lost (the kernel's queue overflowed): nothing is known, the settle
+    /// window decides until new events say otherwise.
+    pub fn forget_all(&self) {
+        self.files().clear();
+    }
+
+    /// Whether a file of `folder` is being written: written to within `within` and not
+    /// closed since (an entry older than that is forgotten — a lost close cannot hold a
+    /// folder for ever).
+    pub fn busy(&self, folder: &OsStr, within: Duration) -> bool {
+        let mut all = self.files();
+        let Some(files) = all.get_mut(folder) else {
+            return false;
+        };
+        files.retain(|_, at| at.elapsed() < within);
+        let busy = !files.is_empty();
+        if !busy {
+            all.remove(folder);
+        }
+        busy
+    }
+}
+
 /// Remembers each inbound folder's last snapshot and since when it has been unchanged.
 #[derive(Default)]
 pub struct SettleTracker {
@@ -386,13 +443,15 @@ pub struct SettleTracker {
 
 impl SettleTracker {
     /// Looks at one folder.
+    /// `writing`: a file of it is still open for writing (see [`Writers`]) — it counts as
+    /// changing, whatever its snapshot says.
     pub fn judge(
         &mut self,
         name: &OsStr,
         dir: &Path,
         now: Instant,
-        spool: &SpoolConfig,
-        limits: &Limits,
+        (spool, limits): (&SpoolConfig, &Limits),
+        writing: bool,
     ) -> Verdict {
         let settle = Duration::from_millis(spool.settle_ms);
         let snap = match snapshot(dir, limits.max_package_files) {
@@ -405,6 +464,8 @@ impl SettleTracker {
             }
         };
         let (since, first_seen, known_complete) = match self.seen.get(name) {
+            Some(old) if writing => (now, old.first, false),
+            None if writing => (now, now, false),
             Some(old) if old.snap == snap => (old.since, old.first, old.complete),
             Some(old) => (now, old.first, false),
             None => (now, now, false),
@@ -1065,7 +1126,13 @@ mod tests {
         write_envelope(&dir, &["document.xml"]);
         let mut tracker = SettleTracker::default();
         let judge = |t: &mut SettleTracker| {
-            t.judge(OsStr::new("pkg"), &dir, Instant::now(), &spool, &limits)
+            t.judge(
+                OsStr::new("pkg"),
+                &dir,
+                Instant::now(),
+                (&spool, &limits),
+                false,
+            )
         };
         assert_eq!(judge(&mut tracker), Verdict::Ready);
         // unchanged: still ready (from what was learnt)

@@ -289,7 +289,11 @@ fn manual_mode_waits_for_the_operator() {
     env.verify_all();
     assert!(names(&env.state.join("control"))
         .iter()
-        .all(|n| n == "rejected"));
+        .all(|n| n == "rejected" || n == "attempts"));
+    assert!(
+        names(&env.state.join("control/attempts")).is_empty(),
+        "no attempt left noted"
+    );
 }
 
 #[test]

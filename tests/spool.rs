@@ -764,3 +764,47 @@ fn published_packages_are_handed_to_the_outbound_group_and_state_dir_is_private(
         }
     }
 }
+
+/// Issue 26 item 5: a writer that pauses longer than `settle_ms` between chunks, the file
+/// held open, is not claimed half-written: the kernel says the file is still open for
+/// writing (no `IN_CLOSE_WRITE` yet), so the folder is not ready whatever its age.
+#[test]
+fn a_file_still_open_for_writing_is_never_claimed() {
+    let env = Env::with(200, 3600, "");
+    let service = Service::start(&env);
+    let sample = env.samples.join("urog-appeal-2.2");
+    let dir = env.inbound.join("big");
+    fs::create_dir(&dir).unwrap();
+    for name in ["envelope.ini", "document.xml", "cover-letter.pdf"] {
+        fs::copy(sample.join(name), dir.join(name)).unwrap();
+    }
+    let total = 200_125usize;
+    let mut body = fs::read(sample.join("appeal.pdf")).unwrap();
+    body.resize(total, b' ');
+    let mut f = fs::File::create(dir.join("appeal.pdf")).unwrap();
+    f.write_all(&body[..120_075]).unwrap();
+    for chunk in body[120_075..].chunks(20_000) {
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(
+            env.records_of_kind("received").is_empty(),
+            "claimed while the file was open for writing"
+        );
+        f.write_all(chunk).unwrap();
+    }
+    drop(f);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while env.records_of_kind("appeal_received").is_empty() {
+        assert!(Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let files = env.records_of_kind("appeal_received")[0]["files"].clone();
+    let appeal = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "appeal.pdf")
+        .unwrap()
+        .clone();
+    assert_eq!(appeal["size"], total as u64, "the whole file: {files}");
+    drop(service);
+}

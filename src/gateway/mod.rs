@@ -145,6 +145,8 @@ pub struct Gateway {
     journal: Journal,
     store: Store,
     tracker: SettleTracker,
+    /// Inbound files still open for writing (fed by `run`'s file events).
+    writers: std::sync::Arc<spool::Writers>,
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
     overdue: HashMap<String, (String, String)>,
@@ -239,6 +241,7 @@ impl Gateway {
             journal,
             store,
             tracker: SettleTracker::default(),
+            writers: Default::default(),
             claims: 0,
             overdue: HashMap::new(),
             hashed: HashMap::new(),
@@ -266,6 +269,11 @@ impl Gateway {
         let now = monotone_now(self.journal.last_ts(), &mut self.clock_behind_warned);
         let text = now.format(&Rfc3339).expect("UTC times format");
         (now, text)
+    }
+
+    /// What the file events tell of inbound files still being written (`run` feeds it).
+    pub fn writers(&self) -> std::sync::Arc<spool::Writers> {
+        self.writers.clone()
     }
 
     /// The config in force.
@@ -506,10 +514,10 @@ impl Gateway {
                 break;
             }
             let dir = self.layout.inbound.join(name);
-            match self
-                .tracker
-                .judge(name, &dir, now, &self.config.spool, &self.config.limits)
-            {
+            let within = Duration::from_secs(self.config.spool.incomplete_after_secs);
+            let writing = self.writers.busy(name, within);
+            let config = (&self.config.spool, &self.config.limits);
+            match self.tracker.judge(name, &dir, now, config, writing) {
                 Verdict::Wait { after, settling } => {
                     self.unclaimed.insert(name.clone());
                     report.next_look = Some(report.next_look.map_or(after, |n| n.min(after)));
@@ -1256,6 +1264,36 @@ fn changes_something(event: &notify::Result<notify::Event>) -> bool {
     }
 }
 
+/// Notes in `writers` what an event tells of a file directly inside an inbound folder:
+/// created or written to (being written), closed after writing, removed or renamed away
+/// (done); lost events (an overflow, an error) forget everything.
+fn note_writers(writers: &spool::Writers, inbound: &Path, event: &notify::Result<notify::Event>) {
+    use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
+    let e = match event {
+        Ok(e) if !e.need_rescan() => e,
+        _ => return writers.forget_all(),
+    };
+    for path in &e.paths {
+        let Ok(rel) = path.strip_prefix(inbound) else {
+            continue;
+        };
+        let mut parts = rel.iter();
+        let (Some(folder), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        match e.kind {
+            EventKind::Create(CreateKind::File | CreateKind::Any)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
+                writers.writing(folder, file)
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(_)) => writers.closed(folder, file),
+            _ => {}
+        }
+    }
+}
+
 /// `run --once`: process everything ready now, publish all effects, stop.
 pub fn run_once(config: Config) -> Result<PassReport, GatewayError> {
     let mut gw = Gateway::open(config)?;
@@ -1279,7 +1317,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         .await
         .map_err(|e| GatewayError::Other(e.to_string()))??;
     let (nudge_tx, mut nudges) = tokio::sync::mpsc::channel::<()>(1);
+    let (writers, watched) = (gw.writers(), inbound.clone());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        note_writers(&writers, &watched, &event);
         // any change, error or overflow (need_rescan) is just a nudge: the scan decides
         if changes_something(&event) {
             let _ = nudge_tx.try_send(());
