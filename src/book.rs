@@ -301,6 +301,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             by,
             overrides,
             comment,
+            operator,
             ..
         } => {
             shelf.raise_seq(*year, *year_seq)?;
@@ -327,7 +328,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     r.ts.clone(),
                     format!(
                         "зарегистрировано: {number} от {date} ({}){forced}",
-                        by_whom(by)
+                        who(by, operator.as_deref())
                     ),
                 ));
                 a.timeline.push(TimelineEntry {
@@ -342,6 +343,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             reason,
             comment,
             by,
+            operator,
             ..
         } => {
             shelf.change(*appeal, |a| {
@@ -352,7 +354,10 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 a.held = None;
                 a.history.push((
                     r.ts.clone(),
-                    format!("отказано в регистрации: {reason} ({})", by_whom(by)),
+                    format!(
+                        "отказано в регистрации: {reason} ({})",
+                        who(by, operator.as_deref())
+                    ),
                 ));
             })?;
         }
@@ -361,6 +366,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             step,
             year,
             year_seq,
+            operator,
             ..
         } => {
             // a report sent as a document took an outgoing number
@@ -453,6 +459,10 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     at: r.ts.clone(),
                     detail: Some(detail),
                 });
+                let what = match operator {
+                    Some(o) => format!("{what} ({})", who("operator", Some(o))),
+                    None => what,
+                };
                 a.history.push((r.ts.clone(), what));
             })?;
         }
@@ -854,6 +864,17 @@ impl Appeals for AppealBook {
         }
     }
 }
+/// Who took a decision, as the history says it: the person or СЭД client journaled in
+/// `operator` when there is one (`ivanova` → «оператором ivanova», `api:delo` → «СЭД
+/// delo»), else [`by_whom`].
+fn who(by: &str, operator: Option<&str>) -> String {
+    match operator {
+        Some(o) if o.starts_with("api:") => by_whom(o),
+        Some(o) => format!("оператором {o}"),
+        None => by_whom(by),
+    }
+}
+
 /// Who took a decision, as the history says it: `auto` → «автоматически», `operator` →
 /// «оператором», `api:delo` → «СЭД delo»; anything else as journaled.
 fn by_whom(by: &str) -> String {

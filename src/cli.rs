@@ -716,10 +716,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             comment,
             date,
         } => {
-            let operator = std::env::var("SUDO_USER")
-                .or_else(|_| std::env::var("USER"))
-                .ok()
-                .filter(|u| !u.trim().is_empty());
+            let operator = cli_operator();
             submit(
                 config,
                 control::Command::Register {
@@ -742,6 +739,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
                 id,
                 reason,
                 comment,
+                operator: cli_operator(),
             },
         ),
         AppealsCommand::Card {
@@ -811,7 +809,8 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             };
             let attachment = step.file().cloned();
             let state = config.spool.state_dir.clone();
-            let submitted = submit(config, control::Command::Progress { id, step });
+            let operator = cli_operator();
+            let submitted = submit(config, control::Command::Progress { id, step, operator });
             if let (Err(_), Some(a)) = (&submitted, &attachment) {
                 control::detach(&state, a);
             }
@@ -1269,4 +1268,12 @@ mod tests {
         undocumented(&Cli::command(), "", &mut missing);
         assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
     }
+}
+
+/// Who runs an operator command from the CLI: the login behind `sudo`, else the user.
+fn cli_operator() -> Option<String> {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .ok()
+        .filter(|u| !u.trim().is_empty() && !u.chars().any(char::is_control))
 }

@@ -653,6 +653,15 @@ impl Config {
             holidays: Vec::new(),
             calendar_dir: None,
         });
+        let no_verifier = registration
+            .signature_verifier
+            .as_deref()
+            .is_none_or(|v| v.trim().is_empty());
+        if registration.require_signature && no_verifier {
+            return Err(invalid(
+                "[registration] require_signature = true needs signature_verifier: without a verifier a signature file is only seen to be there, never checked (any .p7s would pass) — set signature_verifier, or require_signature = false".into(),
+            ));
+        }
         let (calendar, calendar_provisional) = calendar(&registration).map_err(invalid)?;
         let mode = match registration.mode.as_deref().unwrap_or("auto") {
             "auto" => RegistrationMode::Auto,

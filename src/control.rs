@@ -37,9 +37,18 @@ pub enum Command {
         id: String,
         reason: String,
         comment: Option<String>,
+        /// Who asked (as for `Register`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
     },
-    /// A step of consideration reported by the SED (executor, extension, redirect, answer).
-    Progress { id: String, step: Step },
+    /// A step of consideration reported by the SED (executor, extension, redirect, answer);
+    /// `operator`: who reported it (as for `Register`).
+    Progress {
+        id: String,
+        step: Step,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+    },
     /// `spool retry` moved a quarantined arrival's package back into inbound as `to`: journal
     /// it (operators' actions are part of the record).
     Retried { arrival: u64, to: String },

@@ -37,6 +37,10 @@ pub struct Item {
     /// `redirected`, `answered`); rejected: the МЭДО operator's error code or `partner`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Who: registered, refused and steps — the operator's login, `api:<client>`, or
+    /// `auto` for the gateway's own decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// A page of changes and the cursor to ask for the next one with.
@@ -131,7 +135,20 @@ pub fn item(r: &Record) -> Option<Item> {
         appeal,
         number,
         detail,
+        by: by_of(&r.event),
     })
+}
+
+/// Who did what an event records (see [`Item::by`]).
+fn by_of(event: &Event) -> Option<String> {
+    match event {
+        Event::AppealRegistered { by, operator, .. }
+        | Event::AppealRefused { by, operator, .. } => {
+            Some(operator.clone().unwrap_or_else(|| by.clone()))
+        }
+        Event::AppealProgress { operator, .. } => operator.clone(),
+        _ => None,
+    }
 }
 
 fn step_name(step: &Step) -> &'static str {

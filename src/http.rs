@@ -895,7 +895,8 @@ async fn event(
         Ok(b) => b,
         Err(why) => return error(StatusCode::UNPROCESSABLE_ENTITY, &why),
     };
-    let (_, keyed) = match write_access(&state, &headers, b"events", &id, &body.canonical()) {
+    let (operator, keyed) = match write_access(&state, &headers, b"events", &id, &body.canonical())
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -908,7 +909,11 @@ async fn event(
             }
             None => body.step,
         };
-        Ok(control::Command::Progress { id, step })
+        Ok(control::Command::Progress {
+            id,
+            step,
+            operator: Some(operator),
+        })
     })
     .await
 }
@@ -1013,10 +1018,11 @@ async fn refusal_of(
         id,
         &raw,
         "refusal",
-        |id, _, body: RefusalBody| control::Command::Refuse {
+        |id, operator, body: RefusalBody| control::Command::Refuse {
             id,
             reason: body.reason,
             comment: body.comment,
+            operator: Some(operator),
         },
     )
     .await

@@ -107,6 +107,30 @@ pub fn check_transport_folders(layout: &Layout) -> Result<(), SpoolError> {
     Ok(())
 }
 
+/// While running: inbound is there. A transport folder gone for a moment (a VipNet
+/// reinstall, an admin's `mv`, a remount) is a transient condition — the pass stops,
+/// `/healthz` says why, and the service goes on by itself once it is back; only at start is
+/// a missing folder a set-up error. (Outbound gone: claims go on, publishing fails for now
+/// and is retried — nothing is lost.)
+pub fn inbound_present(layout: &Layout) -> Result<(), SpoolError> {
+    for (dir, key) in [(&layout.inbound, "inbound")] {
+        if let Err(source) = fs::metadata(dir).and_then(|m| {
+            m.is_dir()
+                .then_some(())
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotADirectory, "not a folder"))
+        }) {
+            return Err(SpoolError::Transient {
+                what: format!(
+                    "{key} {} is missing; waiting for it to come back",
+                    dir.display()
+                ),
+                source,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Creates the state folders and checks that inbound, outbound and state share a filesystem
 /// (every move is a rename).
 pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
@@ -123,7 +147,7 @@ pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
             .map_err(|e| SpoolError::Setup(format!("cannot create {}: {e}", dir.display())))?;
     }
     same_filesystem(&[&layout.inbound, &layout.outbound, &layout.state])?;
-    check_layout(layout)?;
+    check_layout(layout, false)?;
     let probe = layout.state.join(".write-probe");
     File::create(&probe)
         .and_then(|_| fs::remove_file(&probe))
@@ -162,17 +186,21 @@ fn same_filesystem(_dirs: &[&Path]) -> Result<(), SpoolError> {
 /// The three spool folders are real folders — not symbolic links — and none is, or lies
 /// inside, another, compared by device and inode whatever the path text says (inbound
 /// replaced by a link into state_dir would have the service claim its own journal). Checked
-/// at start and before every claim.
+/// at start and before every claim; `running`: a transport folder missing for now is left
+/// out (see [`inbound_present`]), not a set-up error.
 #[cfg(unix)]
-pub fn check_layout(layout: &Layout) -> Result<(), SpoolError> {
+pub fn check_layout(layout: &Layout, running: bool) -> Result<(), SpoolError> {
     use std::os::unix::fs::MetadataExt;
-    let named = [
+    let named: Vec<(&str, &PathBuf)> = [
         ("inbound", &layout.inbound),
         ("outbound", &layout.outbound),
         ("state_dir", &layout.state),
-    ];
+    ]
+    .into_iter()
+    .filter(|(what, p)| !(running && *what != "state_dir" && !p.exists()))
+    .collect();
     let setup = |p: &Path, e: io::Error| SpoolError::Setup(format!("{}: {e}", p.display()));
-    for (what, p) in named {
+    for &(what, p) in &named {
         let m = fs::symlink_metadata(p).map_err(|e| setup(p, e))?;
         if m.file_type().is_symlink() {
             return Err(SpoolError::Setup(format!(
@@ -186,7 +214,7 @@ pub fn check_layout(layout: &Layout) -> Result<(), SpoolError> {
             .map(|m| (m.dev(), m.ino()))
             .map_err(|e| setup(p, e))
     };
-    for (outer_what, outer) in named {
+    for &(outer_what, outer) in &named {
         let outer_id = id(outer)?;
         for (inner_what, inner) in named.iter().filter(|(w, _)| *w != outer_what) {
             let real = fs::canonicalize(inner).map_err(|e| setup(inner, e))?;
@@ -205,7 +233,7 @@ pub fn check_layout(layout: &Layout) -> Result<(), SpoolError> {
 }
 
 #[cfg(not(unix))]
-pub fn check_layout(_layout: &Layout) -> Result<(), SpoolError> {
+pub fn check_layout(_layout: &Layout, _running: bool) -> Result<(), SpoolError> {
     Ok(())
 }
 
@@ -435,6 +463,49 @@ impl Writers {
     }
 }
 
+/// Whether a file directly in `dir` is open for writing by any process, as the kernel
+/// knows it: a read lease (`fcntl(F_SETLEASE, F_RDLCK)`) is granted only on a file nobody
+/// has open for writing, and is given back at once. `Some(true)`: one is; `Some(false)`:
+/// none is; `None`: the kernel cannot tell here (a network filesystem, no `CAP_LEASE` for
+/// another user's files — the unit grants it) — the settle window alone decides then.
+#[cfg(target_os = "linux")]
+pub fn open_for_writing(dir: &Path, max_entries: usize) -> Option<bool> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::io::AsRawFd;
+    let mut told = true;
+    for e in fs::read_dir(dir).ok()?.take(max_entries) {
+        let Ok(e) = e else { continue };
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(file) = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(e.path())
+        else {
+            told = false;
+            continue;
+        };
+        // SAFETY: fcntl on a descriptor this function owns, with integer arguments
+        let leased = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) };
+        if leased == 0 {
+            // SAFETY: as above; gives the lease back before the file is closed
+            unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+            continue;
+        }
+        match io::Error::last_os_error().raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EBUSY) => return Some(true),
+            _ => told = false,
+        }
+    }
+    told.then_some(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn open_for_writing(_dir: &Path, _max_entries: usize) -> Option<bool> {
+    None
+}
+
 /// Remembers each inbound folder's last snapshot and since when it has been unchanged.
 #[derive(Default)]
 pub struct SettleTracker {
@@ -498,6 +569,20 @@ impl SettleTracker {
             seen.complete = complete == Completeness::Complete;
         }
         match complete {
+            // the kernel's word last: a file still open for writing is not ready, whatever
+            // its age (a writer pausing longer than settle_ms between chunks)
+            Completeness::Complete
+                if stable_for >= settle
+                    && open_for_writing(dir, limits.max_package_files) == Some(true) =>
+            {
+                if let Some(seen) = self.seen.get_mut(name) {
+                    seen.since = now;
+                }
+                Verdict::Wait {
+                    after: settle,
+                    settling: true,
+                }
+            }
             Completeness::Complete if stable_for >= settle => Verdict::Ready,
             Completeness::Complete => Verdict::Wait {
                 after: settle - stable_for,
@@ -1092,6 +1177,25 @@ pub fn claimed(layout: &Layout) -> io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kernel's word on a file still being written (issue 26 item 5): open for writing
+    /// → busy; closed → not; a folder without files → not.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_file_open_for_writing_is_told_by_the_kernel() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(open_for_writing(dir.path(), 16), Some(false));
+        let mut f = File::create(dir.path().join("big.pdf")).unwrap();
+        f.write_all(b"%PDF-1.4 first chunk").unwrap();
+        match open_for_writing(dir.path(), 16) {
+            None => eprintln!("SKIPPED: file leases not available on this filesystem"),
+            told => {
+                assert_eq!(told, Some(true), "open for writing");
+                drop(f);
+                assert_eq!(open_for_writing(dir.path(), 16), Some(false), "closed");
+            }
+        }
+    }
 
     fn spool_config(dir: &Path) -> SpoolConfig {
         SpoolConfig {

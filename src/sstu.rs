@@ -249,6 +249,7 @@ mod tests {
             number: None,
             year: None,
             year_seq: None,
+            operator: None,
         };
         book.apply(&record(3, "2026-11-30T23:50:00Z", answered));
         let a = crate::book::Appeals::appeal(&book, 1).unwrap();

@@ -157,7 +157,13 @@ fn a_file_named_by_the_message_but_absent_is_refused_as_attachment_missing() {
 #[test]
 fn a_required_signature_that_is_absent_is_refused_and_a_present_one_recorded() {
     let env = Env::with(1, 3600, "");
+    // without a verifier the setting is refused at start (issue 26 item 14)
     env.add_sections("[registration]\nrequire_signature = true");
+    let out = env.cmd(&["run", "--once"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs signature_verifier"), "{err}");
+    env.add_sections("signature_verifier = \"true {file} {signature}\"");
     env.drop_sample("urog-appeal-2.2", "unsigned");
     env.drop_sample("urog-appeal-2.7.1", "signed");
     env.once();
@@ -168,7 +174,7 @@ fn a_required_signature_that_is_absent_is_refused_and_a_present_one_recorded() {
     let signed = received.iter().find(|r| r["format"] == "2.7.1").unwrap();
     assert_eq!(signed["signatures"][0]["signature"], "cover-letter.pdf.p7s");
     assert_eq!(signed["signatures"][0]["encoding"], "base64");
-    assert_eq!(signed["signatures"][0]["status"], "not checked");
+    assert_eq!(signed["signatures"][0]["status"], "verified");
     assert_eq!(env.records_of_kind("appeal_registered").len(), 1);
 }
 

@@ -139,6 +139,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     outputs: Vec::new(),
                     // operator commands carry their id (compared below)
                     command: Some(format!("cmd-{seq}")),
+                    operator: Some("ivanova".into()),
                 }
             }
             Op::Redeliver(i) => {
@@ -184,6 +185,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     number: numbered.then(|| format!("ОЗ-{seq}/26")),
                     year: numbered.then_some(2026),
                     year_seq: numbered.then_some(seq),
+                    operator: Some("api:delo".into()),
                 }
             }
             Op::Archive(i) => {

@@ -136,7 +136,9 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
         d["body"]["document"]["links"][0]["link_type"],
         "Во исполнение"
     );
-    assert_eq!(d["files"][0]["name"], "answer.pdf");
+    // sent under a name of ours (outbox::package_name), whatever the operator called it
+    let pdf = medo_gateway::samples::minimal_pdf("answer");
+    assert_eq!(d["files"][0]["name"], common::package_name(&pdf));
     // nothing more once answered
     fails(
         &env,
@@ -451,5 +453,76 @@ fn a_command_that_keeps_crashing_the_service_is_set_aside() {
     // never tried again
     env.once();
     assert_eq!(env.records_of_kind("command_poisoned").len(), 1);
+    env.verify_all();
+}
+
+/// Runs the CLI as the login `who` (no `sudo`).
+fn as_user(env: &Env, who: &str, args: &[&str]) -> std::process::Output {
+    common::bin()
+        .arg("--config")
+        .arg(&env.config)
+        .args(args)
+        .env("USER", who)
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap()
+}
+
+/// Issue 26 item 6: who refused and who reported a step is journaled (`operator`, as
+/// registration journals it), shown by `appeals show` and carried by the feed.
+#[test]
+fn who_refused_and_who_reported_a_step_is_journaled_and_shown() {
+    let env = Env::new();
+    env.add_sections("[registration]\nmode = \"manual\"");
+    env.drop_sample("urog-appeal-2.2", "a");
+    drop_second_appeal(&env);
+    env.once();
+    let out = as_user(
+        &env,
+        "petrova",
+        &["appeals", "refuse", "2", "--reason", "Отсутствует текст"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_user(&env, "ivanova", &["appeals", "register", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let args = [
+        "appeals",
+        "event",
+        "1",
+        "executor-assigned",
+        "--executor",
+        "Иванов И.И.",
+    ];
+    let out = as_user(&env, "sidorov", &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        env.records_of_kind("appeal_refused")[0]["operator"],
+        "petrova"
+    );
+    assert_eq!(
+        env.records_of_kind("appeal_registered")[0]["operator"],
+        "ivanova"
+    );
+    assert_eq!(
+        env.records_of_kind("appeal_progress")[0]["operator"],
+        "sidorov"
+    );
+    let shown = env.ok(&["appeals", "show", "2"]);
+    assert!(shown.contains("оператором petrova"), "{shown}");
+    let shown = env.ok(&["appeals", "show", "1"]);
+    assert!(shown.contains("оператором ivanova"), "{shown}");
+    assert!(shown.contains("(оператором sidorov)"), "{shown}");
     env.verify_all();
 }

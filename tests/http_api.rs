@@ -560,7 +560,12 @@ fn an_answer_file_comes_in_the_body() {
         .pop()
         .expect("the report document");
     assert_eq!(
-        fs::read(env.outbound.join(doc).join("answer.pdf")).unwrap(),
+        fs::read(
+            env.outbound
+                .join(doc)
+                .join(common::package_name(&answer_pdf()))
+        )
+        .unwrap(),
         answer_pdf()
     );
     assert!(service.stop().success());
@@ -963,4 +968,43 @@ fn wait_log(service: &Service, wanted: &str) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Issue 26 item 8: inbound gone for a moment while running (a VipNet reinstall, an admin's
+/// `mv`) is transient — `/healthz` 503 with the reason, the service stays up and resumes by
+/// itself; at start a missing folder is still exit 2.
+#[test]
+fn a_transport_folder_gone_for_a_moment_is_waited_for() {
+    let env = Env::new();
+    let port = env.listen_http();
+    let service = Service::start(&env);
+    wait_http(port);
+    let until = |code: u16, what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (got, body) = request(port, "GET", "/healthz", None, None);
+            if got == code && body.contains(what) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "/healthz stayed {got}: {body}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    until(200, "ok");
+    let away = env.root.path().join("in.away");
+    fs::rename(&env.inbound, &away).unwrap();
+    until(503, "missing");
+    fs::rename(&away, &env.inbound).unwrap();
+    env.drop_sample("urog-appeal-2.2", "after");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.records_of_kind("appeal_registered").is_empty() {
+        assert!(Instant::now() < deadline, "not resumed: {}", service.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    until(200, "ok");
+    assert!(service.stop().success(), "a clean stop, not exit 2");
+    // at start, a missing folder is a set-up error
+    fs::rename(&env.inbound, &away).unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    assert_eq!(out.status.code(), Some(2));
 }

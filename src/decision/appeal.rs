@@ -115,6 +115,7 @@ pub(super) fn refusal(
         by: by.into(),
         outputs: outputs.into_iter().collect(),
         command: None,
+        operator: None,
     }
 }
 

@@ -77,6 +77,12 @@ pub fn decide_command(
     {
         command.clone_from(&input.command);
     }
+    // who: every act of a person or a СЭД client is journaled with its author
+    if let Event::AppealRefused { operator, .. } | Event::AppealProgress { operator, .. } =
+        &mut event
+    {
+        operator.clone_from(&input.operator);
+    }
     Ok(event)
 }
 
@@ -255,6 +261,7 @@ fn progress(
         number: None,
         year: None,
         year_seq: None,
+        operator: None,
     };
     let sent = file.map(|f| {
         let (doc, ours) = step_document(appeal, step, f, &text, cause, view, ctx, &mut event);

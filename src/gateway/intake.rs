@@ -389,9 +389,14 @@ impl Gateway {
                 operator,
             ),
             control::Command::Refuse {
-                reason, comment, ..
-            } => (Op::Refuse { reason, comment }, None),
-            control::Command::Progress { step, .. } => (Op::Progress(step.into()), None),
+                reason,
+                comment,
+                operator,
+                ..
+            } => (Op::Refuse { reason, comment }, operator),
+            control::Command::Progress { step, operator, .. } => {
+                (Op::Progress(step.into()), operator)
+            }
             control::Command::Retried { .. } => unreachable!("handled before"),
         };
         let facts = match &op {

@@ -500,8 +500,10 @@ impl Gateway {
     /// Scans inbound and claims what is ready (or overdue).
     fn claim_ready(&mut self) -> Result<PassReport, GatewayError> {
         let mut report = PassReport::default();
-        // a folder swapped for a link into state_dir since the start: stop before claiming
-        spool::check_layout(&self.layout)?;
+        // a transport folder gone for a moment: wait for it (transient); a folder swapped for
+        // a link into state_dir since the start: stop before claiming
+        spool::inbound_present(&self.layout)?;
+        spool::check_layout(&self.layout, true)?;
         let names = spool::scan_inbound(&self.layout.inbound, spool::MAX_INBOUND_FOLDERS)?;
         self.tracker.retain(&names);
         let now = Instant::now();

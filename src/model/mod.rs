@@ -266,6 +266,9 @@ pub enum Event {
         /// whose id is journaled is never applied again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<String>,
+        /// Who refused (the CLI's login, `api:<client>`), as registration journals it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
     },
     /// The same appeal delivered again (`appeal` = the new arrival): it gets the notice the
     /// first one got, in `outputs`.
@@ -349,6 +352,9 @@ pub enum Event {
         year: Option<i32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         year_seq: Option<u64>,
+        /// Who reported the step (the CLI's login, `api:<client>`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
     },
     /// An operator command set aside without being carried out: the process stopped while
     /// carrying it out, again and again (a file that crashes a parser), so it is never tried

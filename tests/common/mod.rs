@@ -306,3 +306,12 @@ pub fn wait_http(port: u16) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The name a file of ours gets in an outgoing package: nine digits from its SHA-256 and
+/// `.pdf` (`outbox::package_name`), whatever the operator called it.
+#[allow(dead_code)]
+pub fn package_name(bytes: &[u8]) -> String {
+    let digest = medo_gateway::wire::hash::sha256_bytes(bytes);
+    let n = u32::from_str_radix(&digest[..8], 16).unwrap() % 1_000_000_000;
+    format!("{n:09}.pdf")
+}
