@@ -14,6 +14,18 @@ use crate::model::{ArrivedFile, FileRole};
 use crate::wire::message::{Body, Format, RefusalReason, GROUP_DOCUMENT_TEXT};
 use crate::wire::package::Package;
 
+/// Why an operator's (or a СЭД's) registration number cannot be given: empty, longer than
+/// 31 characters, or holding control characters (a line break would reach УРОГ inside the
+/// number). `None`: it can.
+pub fn number_problem(number: &str) -> Option<String> {
+    if number.trim().is_empty() || number.chars().count() > 31 {
+        return Some("регистрационный номер — от 1 до 31 символа".into());
+    }
+    number.chars().any(char::is_control).then(|| {
+        "регистрационный номер содержит управляющие символы (перевод строки, табуляцию…)".into()
+    })
+}
+
 /// Normalises a УРОГ number for matching: a Latin `A26` prefix becomes Cyrillic `А26`;
 /// spaces trimmed; letters upper-cased.
 pub fn normalize_number(number: &str) -> String {

@@ -1240,6 +1240,14 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Who runs an operator command from the CLI: the login behind `sudo`, else the user.
+fn cli_operator() -> Option<String> {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .ok()
+        .filter(|u| !u.trim().is_empty() && !u.chars().any(char::is_control))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1268,12 +1276,4 @@ mod tests {
         undocumented(&Cli::command(), "", &mut missing);
         assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
     }
-}
-
-/// Who runs an operator command from the CLI: the login behind `sudo`, else the user.
-fn cli_operator() -> Option<String> {
-    std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .ok()
-        .filter(|u| !u.trim().is_empty() && !u.chars().any(char::is_control))
 }

@@ -705,10 +705,13 @@ fn authorize<'a>(
     }
     let Some(c) = client(state, headers) else {
         state.refused(StatusCode::UNAUTHORIZED, None);
-        return Err(error(
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required",
-        ));
+        let mut r = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        // RFC 6750 §3: how to authenticate
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer realm=\"medo-gateway\""),
+        );
+        return Err(r);
     };
     let (allowed, scope) = match need {
         Need::Read => (c.scopes.read, "read"),
@@ -1030,7 +1033,7 @@ async fn refusal_of(
 
 /// A write with a JSON body: [`write_access`]'s checks, the body read as `B` (400 «not a
 /// `what`» otherwise), and the command `build` makes of (id, operator, body) queued.
-async fn json_write<B: serde::de::DeserializeOwned + Send + 'static>(
+async fn json_write<B: serde::de::DeserializeOwned + Checked + Send + 'static>(
     state: &HttpState,
     headers: &HeaderMap,
     id: String,
@@ -1038,15 +1041,43 @@ async fn json_write<B: serde::de::DeserializeOwned + Send + 'static>(
     what: &'static str,
     build: impl FnOnce(String, String, B) -> control::Command + Send + 'static,
 ) -> Response {
-    let (operator, keyed) = match write_access(state, headers, what.as_bytes(), &id, raw) {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    // who first (401/403), then the body's form (400), then the rest
+    if let Err(r) = authorize(state, headers, Need::Write) {
+        return r;
+    }
     let body: B = match serde_json::from_slice(raw) {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a {what}: {e}")),
     };
+    let (operator, keyed) = match write_access(state, headers, what.as_bytes(), &id, raw) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    // refused before anything is remembered: the corrected retry under the same key goes
+    // through
+    if let Some(why) = body.problem() {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, &why);
+    }
     queue(state, keyed, move || Ok(build(id, operator, body))).await
+}
+
+/// What a write's body says wrong before it is queued (`None`: nothing).
+trait Checked {
+    fn problem(&self) -> Option<String>;
+}
+
+impl Checked for RegistrationBody {
+    fn problem(&self) -> Option<String> {
+        self.number
+            .as_deref()
+            .and_then(crate::appeals::number_problem)
+    }
+}
+
+impl Checked for RefusalBody {
+    fn problem(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A write's checks: the `write` scope, the appeal exists, the idempotency key; the

@@ -519,7 +519,9 @@ pub fn sstu_export(
         .sstu_department_id
         .as_deref()
         .ok_or("set [sstu] department_id (our body's id in the ССТУ.РФ directory)")?;
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    // names, addresses and e-mails: a folder only its owner enters (0700 when we make it),
+    // files only its owner reads (0600)
+    private_dir(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let mut report = ExportReport::default();
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     for a in book
@@ -556,7 +558,9 @@ pub fn sstu_export(
             Ok(json) => {
                 let name = format!("appeal-{}.json", a.id);
                 let bytes = serde_json::to_vec_pretty(&json).expect("json serialises");
-                std::fs::write(out.join(&name), &bytes).map_err(|e| format!("{name}: {e}"))?;
+                private_file(&out.join(&name))
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+                    .map_err(|e| format!("{name}: {e}"))?;
                 report.written.push(name.clone());
                 files.push((name, bytes));
             }
@@ -566,19 +570,18 @@ pub fn sstu_export(
     if zip {
         let mut part: Vec<(String, Vec<u8>)> = Vec::new();
         let mut size = 0;
-        let flush = |part: &mut Vec<(String, Vec<u8>)>,
-                     report: &mut ExportReport|
-         -> Result<(), String> {
-            if part.is_empty() {
-                return Ok(());
-            }
-            let name = format!("sstu-{:03}.zip", report.archives.len() + 1);
-            let f = std::fs::File::create(out.join(&name)).map_err(|e| format!("{name}: {e}"))?;
-            crate::wire::container::write_zip(f, part).map_err(|e| format!("{name}: {e}"))?;
-            report.archives.push(name);
-            part.clear();
-            Ok(())
-        };
+        let flush =
+            |part: &mut Vec<(String, Vec<u8>)>, report: &mut ExportReport| -> Result<(), String> {
+                if part.is_empty() {
+                    return Ok(());
+                }
+                let name = format!("sstu-{:03}.zip", report.archives.len() + 1);
+                let f = private_file(&out.join(&name)).map_err(|e| format!("{name}: {e}"))?;
+                crate::wire::container::write_zip(f, part).map_err(|e| format!("{name}: {e}"))?;
+                report.archives.push(name);
+                part.clear();
+                Ok(())
+            };
         for (name, bytes) in files {
             // JSON compresses well; counting raw bytes keeps every part under the limit
             if size + bytes.len() > SSTU_ZIP_PART_BYTES {
@@ -591,6 +594,28 @@ pub fn sstu_export(
         flush(&mut part, &mut report)?;
     }
     Ok(report)
+}
+
+/// Creates `dir` (and its parents) with mode 0700 where it does not exist yet.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A file only its owner reads and writes (0600), created or truncated.
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let f = options.open(path)?;
+    // an existing file keeps its mode on open: tighten it
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(f)
 }
 
 /// The appeal book folded from the whole journal (stops with an error at a bad record).

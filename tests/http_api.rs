@@ -180,6 +180,18 @@ fn events_need_the_token_and_status_needs_the_pin() {
         request(port, "POST", "/api/v1/appeals/1/events", None, Some(body)).0,
         401
     );
+    // a 401 says how to authenticate (RFC 6750): WWW-Authenticate: Bearer
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /api/v1/appeals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 401"), "{raw}");
+    assert!(
+        raw.to_ascii_lowercase()
+            .contains("\r\nwww-authenticate: bearer"),
+        "{raw}"
+    );
     assert_eq!(
         request(
             port,
@@ -819,6 +831,11 @@ fn the_sed_registers_under_its_own_number_and_refuses_over_http() {
         &format!(r#"{{"number":"СЭД-77","date":"{tomorrow}"}}"#),
     );
     assert_eq!(code, 422, "a date after today is refused: {text}");
+    // a number with a control character is refused before it is queued (issue 26 item 15),
+    // and does not burn the key: the corrected retry under the same key goes through
+    let (code, text) = post_with_key(port, path, Some("reg-1"), r#"{"number":"A\nB"}"#);
+    assert_eq!(code, 422, "{text}");
+    assert!(text.contains("управляющие"), "{text}");
     let body = format!(r#"{{"number":"СЭД-77","date":"{today}"}}"#);
     let (code, text) = post_with_key(port, path, Some("reg-1"), &body);
     assert_eq!(code, 200, "{text}");
@@ -830,6 +847,15 @@ fn the_sed_registers_under_its_own_number_and_refuses_over_http() {
     assert_eq!(registered[0]["number"], "СЭД-77");
     assert_eq!(registered[0]["date"], today.to_string());
     assert_eq!(registered[0]["operator"], "api:api");
+    // the CLI refuses it too (exit 1)
+    let out = env.cmd(&["appeals", "register", "2", "--number", "X\tY"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("управляющие"));
     let refuse = "/api/v1/appeals/2/refusal";
     let (code, text) = post_with_key(port, refuse, None, r#"{"reason":"Не нравится"}"#);
     assert_eq!(code, 422, "{text}");

@@ -102,6 +102,17 @@ fn valid_appeals_export_with_their_status_fields() {
         "--zip",
     ]);
     assert!(stdout.contains("упакован"), "{stdout}");
+    // names, addresses, e-mails: only the owner reads them (issue 26 item 15)
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&out_dir), 0o700);
+        for e in fs::read_dir(&out_dir).unwrap() {
+            let p = e.unwrap().path();
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        }
+    }
     let one: serde_json::Value =
         serde_json::from_slice(&fs::read(out_dir.join("appeal-1.json")).unwrap()).unwrap();
     assert_eq!(one["departmentId"], "00000000-1111-4222-8333-444444444444");

@@ -160,8 +160,8 @@ fn register(
     ctx: Context<'_>,
 ) -> Result<Event, String> {
     if let Some(n) = number {
-        if n.trim().is_empty() || n.chars().count() > 31 {
-            return Err("регистрационный номер — от 1 до 31 символа".into());
+        if let Some(why) = appeals::number_problem(n) {
+            return Err(why);
         }
         if view.id_by_number(&normalize_number(n)).is_some() {
             return Err(format!("номер {n} уже присвоен другому обращению"));
