@@ -90,6 +90,47 @@ pub fn check_journal(
     check_anchor(&anchor, records, hash_at)
 }
 
+/// What is wrong with the anchor (`anchor.note`) next to a journal of `records` records:
+/// missing, unreadable, or not a note signed by `key` (`None`: none, or an empty journal).
+pub fn anchor_problem(state: &Path, key: &VerifyingKey, records: u64) -> Option<String> {
+    if records == 0 {
+        return None;
+    }
+    match fs::read_to_string(anchor_path(state)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("is missing".into()),
+        Err(e) => Some(format!("cannot be read ({e})")),
+        Ok(text) => signed_body(&text, key)
+            .err()
+            .map(|why| format!("is not a note signed by our checkpoint key ({why})")),
+    }
+}
+
+/// After an operator accepted the loss of the journal's end (`journal recover
+/// --accept-missing anchor`): the anchor and every checkpoint note naming more than
+/// `records` records are renamed `….accepted-<records>` — kept for the audit, no longer
+/// read by the start check.
+pub fn set_aside_beyond(journal_dir: &Path, state: &Path, records: u64) {
+    let mut notes = vec![anchor_path(state)];
+    if let Ok(rd) = fs::read_dir(journal_dir.join("checkpoints")) {
+        notes.extend(
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "note"))
+                .filter(|p| {
+                    p.file_stem()
+                        .and_then(|s| s.to_str()?.parse::<u64>().ok())
+                        .is_some_and(|size| size > records)
+                }),
+        );
+    }
+    for note in notes.into_iter().filter(|p| p.exists()) {
+        let mut aside = note.clone().into_os_string();
+        aside.push(format!(".accepted-{records}"));
+        if let Err(e) = fs::rename(&note, &aside) {
+            tracing::warn!(note = %note.display(), error = %e, "cannot set a note aside");
+        }
+    }
+}
+
 /// Writes the checkpoint for a journal of `size` records whose last hash is `head`.
 pub fn write(
     dir: &Path,

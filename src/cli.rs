@@ -291,6 +291,16 @@ pub enum JournalCommand {
         #[command(subcommand)]
         command: CheckpointCommand,
     },
+    /// Accept that a piece of the state next to the journal is lost (the service refuses to
+    /// start without it): the next start makes it anew and journals who accepted it and why.
+    Recover {
+        /// What was lost: anchor (anchor.note), checkpoint-key, pin-key (every PIN changes).
+        #[arg(long = "accept-missing", value_enum, required = true)]
+        accept_missing: Vec<crate::recovery::Piece>,
+        /// Why (journaled).
+        #[arg(long)]
+        comment: String,
+    },
     /// Write the journal to stdout for auditors (the chain is verified while reading).
     Export {
         /// JSON lines (one record each) or CSV.
@@ -467,6 +477,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let dir = Layout::new(&config.spool).journal;
             match command {
                 JournalCommand::Verify { json } => run_verify(&dir, &config.spool.state_dir, json),
+                JournalCommand::Recover {
+                    accept_missing,
+                    comment,
+                } => run_recover(&config, accept_missing, comment),
                 JournalCommand::Checkpoint {
                     command: CheckpointCommand::Pubkey,
                 } => {
@@ -1237,6 +1251,33 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
     println!("name = {name:?}");
     println!("token_sha256 = \"{digest}\"");
     println!("scopes = [{}]", listed.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `journal recover --accept-missing …`: the operator's word, taken by the next start.
+fn run_recover(
+    config: &Config,
+    missing: Vec<crate::recovery::Piece>,
+    comment: String,
+) -> Result<ExitCode, String> {
+    if comment.trim().is_empty() || comment.chars().any(char::is_control) {
+        eprintln!("medo-gateway: --comment: почему утрата принимается (одна строка текста)");
+        return Ok(ExitCode::from(1));
+    }
+    let accepted = crate::recovery::Accepted {
+        missing,
+        comment,
+        operator: cli_operator(),
+    };
+    let state = &config.spool.state_dir;
+    let path = crate::recovery::accept(state, &accepted)
+        .map_err(|e| format!("{}: {e}", state.display()))?;
+    let names: Vec<&str> = accepted.missing.iter().map(|p| p.name()).collect();
+    println!(
+        "принято: {} — будет создано заново при следующем запуске службы, запись journal_recovered в журнале ({})",
+        names.join(", "),
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

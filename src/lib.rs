@@ -29,6 +29,7 @@ pub mod operator_view;
 pub mod outbox;
 pub mod parallel;
 pub mod pdf;
+pub mod recovery;
 pub mod resend;
 pub mod samples;
 pub mod sharing;

@@ -206,9 +206,12 @@ impl Gateway {
         let lock = InstanceLock::acquire(&layout.lock)?;
         spool::prepare(&layout)?;
         let (journal, _) = Journal::open(&layout.journal)?;
+        let accepted = crate::recovery::waiting(&layout.state);
+        guard_keys(&layout, journal.next_seq(), accepted.as_ref())?;
         let checkpoint_key =
             crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))
                 .map_err(GatewayError::Other)?;
+        guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
         check_journal_anchor(&layout, &journal, &checkpoint_key)?;
         let (store, rebuilt) = Store::open_or_reset(&layout.store)?;
         catch_up(
@@ -260,6 +263,15 @@ impl Gateway {
         gw.commit(vec![Event::ServiceStart {
             version: env!("CARGO_PKG_VERSION").to_string(),
         }])?;
+        if let Some(a) = accepted {
+            tracing::warn!(missing = ?a.missing, "an operator accepted lost state pieces: made anew and journaled");
+            gw.commit(vec![Event::JournalRecovered {
+                missing: a.missing.iter().map(|p| p.name().to_string()).collect(),
+                comment: a.comment,
+                operator: a.operator,
+            }])?;
+            crate::recovery::taken(&gw.layout.state);
+        }
         gw.adopt_orphan_claims()?;
         Ok(gw)
     }
@@ -1194,6 +1206,68 @@ fn check_journal_anchor(
                 "{why}. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
             )))
         })
+}
+
+/// Next to a non-empty journal the checkpoint key and the PIN key must be there: made anew
+/// only when an operator accepted their loss (`journal recover --accept-missing`).
+fn guard_keys(
+    layout: &Layout,
+    records: u64,
+    accepted: Option<&crate::recovery::Accepted>,
+) -> Result<(), GatewayError> {
+    use crate::recovery::{Accepted, Piece};
+    if records == 0 {
+        return Ok(());
+    }
+    let pieces = [
+        (Piece::CheckpointKey, "checkpoint.key", 32),
+        (Piece::PinKey, "pin.key", 16),
+    ];
+    for (piece, name, least) in pieces {
+        let file = layout.state.join(name);
+        let why = match std::fs::metadata(&file) {
+            Ok(m) if m.len() >= least => continue,
+            Ok(_) => "is damaged (too short)",
+            Err(_) => "is missing",
+        };
+        if !Accepted::covers(accepted, piece) {
+            let text = crate::recovery::refusal(piece, &file, records, why);
+            return Err(GatewayError::Spool(SpoolError::Setup(text)));
+        }
+        if why != "is missing" {
+            let _ = std::fs::remove_file(&file);
+        }
+    }
+    Ok(())
+}
+
+/// Next to a non-empty journal the anchor must be a note signed by our key: a missing or
+/// garbage anchor is refused unless its loss was accepted (a new checkpoint key cannot
+/// read the old anchor: accepting the key's loss accepts the anchor's).
+fn guard_anchor(
+    layout: &Layout,
+    journal: &Journal,
+    key: &ed25519_dalek::SigningKey,
+    accepted: Option<&crate::recovery::Accepted>,
+) -> Result<(), GatewayError> {
+    use crate::recovery::{Accepted, Piece};
+    let records = journal.next_seq();
+    if Accepted::covers(accepted, Piece::Anchor) {
+        // the operator accepted that the journal's end is lost: the notes that name more
+        // than it holds are kept aside, for the audit, where the start check does not read
+        crate::checkpoint::set_aside_beyond(&layout.journal, &layout.state, records);
+        return Ok(());
+    }
+    let Some(why) = crate::checkpoint::anchor_problem(&layout.state, &key.verifying_key(), records)
+    else {
+        return Ok(());
+    };
+    if Accepted::covers(accepted, Piece::CheckpointKey) {
+        return Ok(());
+    }
+    let file = crate::checkpoint::anchor_path(&layout.state);
+    let text = crate::recovery::refusal(Piece::Anchor, &file, records, &why);
+    Err(GatewayError::Spool(SpoolError::Setup(text)))
 }
 
 /// Reads the PIN secret, creating it (32 random bytes, mode 0600) the first time.

@@ -281,6 +281,7 @@ mod tests {
             r#""appeal_progress","appeal":4,"step":{"step":"executor-assigned","executor":"Петров","post":null},"outputs":[],"command":"c""#.into(),
             r#""appeal_progress","appeal":4,"step":{"step":"redirected","to":"МВД","sstu_id":"1","number":"2"},"outputs":[],"number":"ОГ-1/26","year":2026,"year_seq":1"#.into(),
             r#""command_poisoned","command":"c","op":"progress","about":"ОГ-1/26","reason":"сбой""#.into(),
+            r#""journal_recovered","missing":["anchor","pin-key"],"comment":"диск","operator":"ivanova""#.into(),
         ]
         .into()
     }
@@ -321,7 +322,7 @@ mod tests {
             seen.insert(derived.event.kind());
         }
         let every = every_kind();
-        assert_eq!(every.len(), 19, "{every:?}");
+        assert_eq!(every.len(), 20, "{every:?}");
         for kind in every {
             assert!(
                 seen.contains(kind.as_str()),

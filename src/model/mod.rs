@@ -366,6 +366,14 @@ pub enum Event {
         about: String,
         reason: String,
     },
+    /// An operator accepted that pieces of the state next to the journal were lost
+    /// (`journal recover --accept-missing`): `missing` (`anchor`, `checkpoint-key`,
+    /// `pin-key`) were made anew at this start; `comment` says why, `operator` who.
+    JournalRecovered {
+        missing: Vec<String>,
+        comment: String,
+        operator: Option<String>,
+    },
 }
 }
 
@@ -414,6 +422,7 @@ impl Event {
             Event::Resent { .. } => "resent",
             Event::Retried { .. } => "retried",
             Event::CommandPoisoned { .. } => "command_poisoned",
+            Event::JournalRecovered { .. } => "journal_recovered",
         }
     }
 
@@ -440,6 +449,7 @@ impl Event {
             Event::Resent { .. } => "повторная отправка",
             Event::Retried { .. } => "возвращено из карантина",
             Event::CommandPoisoned { .. } => "команда отложена (сбой)",
+            Event::JournalRecovered { .. } => "восстановление: утрата принята",
         }
     }
 

@@ -1,0 +1,131 @@
+//! Issue 26 item 7(b): the pieces of trust next to a non-empty journal — the anchor, the
+//! checkpoint key, the PIN key — are never made anew silently: missing, garbage or too
+//! short, the start is refused (exit 2, saying how to recover); `journal recover
+//! --accept-missing … --comment …` is the operator's word, journaled at the next start.
+
+mod common;
+
+use std::fs;
+
+use common::env::Env;
+
+fn refused(env: &Env, what: &str) {
+    let out = env.cmd(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+    assert!(
+        err.contains("journal recover --accept-missing"),
+        "{what}: {err}"
+    );
+}
+
+#[test]
+fn lost_anchor_or_keys_stop_the_start_until_an_operator_accepts_it() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.2", "a");
+    let state = &env.state;
+    let cases: [(&str, &str, &[u8]); 4] = [
+        ("anchor", "anchor.note", b""),
+        ("anchor", "anchor.note", b"garbage\n\nnot signed"),
+        ("pin-key", "pin.key", b""),
+        ("checkpoint-key", "checkpoint.key", b""),
+    ];
+    for (piece, file, replacement) in cases {
+        let path = state.join(file);
+        let kept = fs::read(&path).unwrap();
+        if replacement.is_empty() {
+            fs::remove_file(&path).unwrap();
+        } else {
+            fs::write(&path, replacement).unwrap();
+        }
+        refused(&env, &format!("{piece}: {file}"));
+        assert!(
+            !path.exists() || fs::read(&path).unwrap() == replacement,
+            "{file}: not made anew"
+        );
+        fs::write(&path, &kept).unwrap();
+        env.once();
+    }
+    // accepted: made anew once, journaled with who and why
+    fs::remove_file(state.join("pin.key")).unwrap();
+    refused(&env, "pin.key");
+    let out = common::bin()
+        .arg("--config")
+        .arg(&env.config)
+        .args([
+            "journal",
+            "recover",
+            "--accept-missing",
+            "pin-key",
+            "--comment",
+            "диск заменён",
+        ])
+        .env("USER", "ivanova")
+        .env_remove("SUDO_USER")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.once();
+    let recovered = env.records_of_kind("journal_recovered");
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0]["missing"][0], "pin-key");
+    assert_eq!(recovered[0]["comment"], "диск заменён");
+    assert_eq!(recovered[0]["operator"], "ivanova");
+    assert!(state.join("pin.key").exists());
+    assert!(!state.join("recover.json").exists(), "taken once");
+    env.once();
+    assert_eq!(env.records_of_kind("journal_recovered").len(), 1);
+    env.verify_all();
+}
+
+/// The cut of issue 26: the journal's tail cut, the store deleted and the anchor deleted with
+/// them — no longer starts (it gave ОГ-2 a second time to another appeal).
+#[test]
+fn a_cut_that_took_the_anchor_with_it_is_refused() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.2", "a");
+    fs::remove_dir_all(env.state.join("store")).unwrap();
+    fs::remove_file(env.state.join("anchor.note")).unwrap();
+    refused(&env, "anchor.note");
+}
+
+/// OPERATIONS «Journal behind», step 2, as an operator would follow it: the journal's end is
+/// truly lost; `journal recover --accept-missing anchor` and `store rebuild` let the service
+/// start again, the notes that named the longer journal are kept aside, and the loss is
+/// journaled.
+#[test]
+fn the_loss_of_the_journals_end_is_accepted_in_words_not_by_deleting_files() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.2", "a");
+    let segment = env.last_segment();
+    let text = fs::read_to_string(&segment).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    fs::write(&segment, lines[..lines.len() - 3].join("\n") + "\n").unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = env.ok(&[
+        "journal",
+        "recover",
+        "--accept-missing",
+        "anchor",
+        "--comment",
+        "конец журнала утрачен",
+    ]);
+    assert!(said.contains("принято"), "{said}");
+    env.ok(&["store", "rebuild"]);
+    env.once();
+    let recovered = env.records_of_kind("journal_recovered");
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0]["missing"][0], "anchor");
+    let aside: Vec<String> = common::env::names(&env.state)
+        .into_iter()
+        .filter(|n| n.starts_with("anchor.note.accepted-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the old anchor kept for the audit");
+    env.once();
+    env.verify_all();
+}
