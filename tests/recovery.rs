@@ -129,3 +129,38 @@ fn the_loss_of_the_journals_end_is_accepted_in_words_not_by_deleting_files() {
     env.once();
     env.verify_all();
 }
+
+/// Issue 26 item 7(a): a record edited in the middle of the journal (its hash no longer its
+/// line's) refuses the start — nothing is registered or signed over a broken chain.
+#[test]
+fn a_record_edited_in_the_middle_refuses_the_start() {
+    let env = Env::new();
+    env.deliver("urog-appeal-2.2", "a");
+    env.deliver("urog-appeal-2.7.1", "b");
+    let segment = env.last_segment();
+    let text = fs::read_to_string(&segment).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let middle = lines
+        .iter()
+        .position(|l| l.contains("\"kind\":\"appeal_registered\""))
+        .unwrap();
+    let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    edited[middle] = edited[middle].replacen("ОГ-1/", "ОГ-9/", 1);
+    assert_ne!(edited[middle], lines[middle]);
+    fs::write(&segment, edited.join("\n") + "\n").unwrap();
+    let before = fs::metadata(env.state.join("anchor.note"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    env.drop_sample("urog-appeal-2.2", "c");
+    let out = env.cmd(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("chain is broken"), "{err}");
+    let after = fs::metadata(env.state.join("anchor.note"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "nothing signed over it");
+    assert!(env.inbound.join("c").exists(), "nothing claimed");
+}

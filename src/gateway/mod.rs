@@ -213,6 +213,7 @@ impl Gateway {
                 .map_err(GatewayError::Other)?;
         guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
         check_journal_anchor(&layout, &journal, &checkpoint_key)?;
+        check_chain(&layout, &journal)?;
         let (store, rebuilt) = Store::open_or_reset(&layout.store)?;
         catch_up(
             &store,
@@ -1206,6 +1207,31 @@ fn check_journal_anchor(
                 "{why}. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
             )))
         })
+}
+
+/// How many of the journal's last records the start verifies: all of a journal up to this
+/// size (about a second on 2 cores at a million, PERFORMANCE.md), the last this many of a
+/// longer one (`journal verify` checks the whole).
+const CHAIN_CHECKED_AT_START: u64 = 1_000_000;
+
+/// The chain is verified at start (each line's hash, seq, prev — `journal::verify_tail`):
+/// a record edited, deleted or reordered refuses the start (exit 2), so the service never
+/// registers or signs a checkpoint over a broken chain.
+fn check_chain(layout: &Layout, journal: &Journal) -> Result<(), GatewayError> {
+    let started = std::time::Instant::now();
+    let report = crate::journal::verify_tail(&layout.journal, CHAIN_CHECKED_AT_START)?;
+    if let Some(bad) = report.first_bad {
+        return Err(GatewayError::Spool(SpoolError::Setup(format!(
+            "the journal's chain is broken at seq {} ({} line {}: {}): refusing to start or to sign anything over it. `medo-gateway journal verify` shows it; restore the journal from the backup (docs/OPERATIONS.md, \"Broken chain\")",
+            bad.expected_seq, bad.file, bad.line, bad.problem
+        ))));
+    }
+    tracing::debug!(
+        records = journal.next_seq(),
+        ms = started.elapsed().as_millis() as u64,
+        "journal chain verified at start"
+    );
+    Ok(())
 }
 
 /// Next to a non-empty journal the checkpoint key and the PIN key must be there: made anew
