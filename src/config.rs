@@ -377,6 +377,13 @@ struct RawHttp {
     api_token_file: Option<PathBuf>,
     #[serde(default)]
     health_stale_secs: Option<u64>,
+    /// Proxies whose `X-Forwarded-For` / `Forwarded` name the client (addresses or CIDR).
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
+    #[serde(default)]
+    status_lookups_per_minute: Option<u32>,
+    #[serde(default)]
+    max_connections_per_address: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -606,12 +613,72 @@ pub struct Config {
     /// `/healthz` says 503 when no pass completed for this long (`[http] health_stale_secs`;
     /// default three rescan periods and 30 s).
     pub health_stale_secs: u64,
+    /// Who a request comes from and how much one address may take (`[http]`).
+    pub http_limits: HttpLimits,
     /// Waits before each re-send of our documents that got no receipt (the last repeats).
     pub resend_after_secs: Vec<u64>,
     /// Whether inbound notifications (Уведомление) get a Квитанция too.
     pub acknowledge_notifications: bool,
     /// The offset written into the date-times of our messages (default +03:00, Moscow).
     pub utc_offset: time::UtcOffset,
+}
+
+/// Who a request comes from and how much one address may take (`[http]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Proxies (addresses, CIDR ranges) whose `X-Forwarded-For` / `Forwarded` header names
+    /// the client; from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Applicants' status lookups per client address per minute (default 20).
+    pub status_lookups_per_minute: u32,
+    /// Connections one client address may hold open on a listener (default 32; a trusted
+    /// proxy is not limited so).
+    pub max_connections_per_address: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> HttpLimits {
+        HttpLimits {
+            trusted_proxies: Vec::new(),
+            status_lookups_per_minute: 20,
+            max_connections_per_address: 32,
+        }
+    }
+}
+
+impl HttpLimits {
+    /// Whether `ip` is a trusted proxy.
+    pub fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// `[http]`'s limits, checked: proxies as addresses or CIDR ranges, limits above zero.
+fn http_limits(raw: Option<&RawHttp>) -> Result<HttpLimits, String> {
+    let mut limits = HttpLimits::default();
+    let Some(raw) = raw else { return Ok(limits) };
+    for p in &raw.trusted_proxies {
+        let net = p
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| {
+                format!("[http] trusted_proxies: {p:?} is not an address or a CIDR range")
+            })?;
+        limits.trusted_proxies.push(net);
+    }
+    if let Some(n) = raw.status_lookups_per_minute {
+        if n == 0 {
+            return Err("[http] status_lookups_per_minute must be at least 1".into());
+        }
+        limits.status_lookups_per_minute = n;
+    }
+    if let Some(n) = raw.max_connections_per_address {
+        if n == 0 {
+            return Err("[http] max_connections_per_address must be at least 1".into());
+        }
+        limits.max_connections_per_address = n;
+    }
+    Ok(limits)
 }
 
 impl Config {
@@ -752,6 +819,7 @@ impl Config {
                 .and_then(|s| s.department_id)
                 .filter(|d| !d.trim().is_empty()),
             api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
+            http_limits: http_limits(raw.http.as_ref()).map_err(invalid)?,
             health_stale_secs: raw
                 .http
                 .as_ref()

@@ -28,47 +28,65 @@ use crate::config::{ApiClient, Config, Scopes};
 use crate::control;
 use crate::idempotency::Seen;
 
-/// Status lookups allowed per client per minute.
-pub const STATUS_LOOKUPS_PER_MINUTE: u32 = 20;
-/// Wrong PINs for one number after which that number answers «not found» to every PIN —
-/// the right one too — until no wrong PIN has come for [`PIN_LOCK`].
-pub const PIN_WRONG_TRIES: u32 = 5;
-/// How long a number stays locked after its last wrong PIN.
+/// Wrong PINs for one number within [`PIN_LOCK`] after which that number answers «not
+/// found» to every PIN — the right one too — for [`PIN_LOCK`].
+pub const PIN_WRONG_TRIES: usize = 5;
+/// The window the wrong tries are counted in, and how long the lock then lasts.
 pub const PIN_LOCK: Duration = Duration::from_secs(60);
 
-/// Wrong PINs per appeal number (whatever the addresses they come from): a lock after
-/// [`PIN_WRONG_TRIES`] that ends [`PIN_LOCK`] after the last wrong try, so an attacker can
-/// neither guess on (10^10 PINs at 5 a minute) nor lock the applicant out for longer than the
-/// attack lasts plus a minute.
+/// Wrong PINs per appeal number (whatever the addresses they come from): [`PIN_WRONG_TRIES`]
+/// within a minute lock the number for [`PIN_LOCK`], counted from the try that locked it.
+/// Tries during the lock — wrong, or the applicant's own right one — neither count nor
+/// extend it, and one wrong try a minute never locks: an attacker can neither guess on
+/// (10^10 PINs at 5 a minute) nor keep the applicant out longer than the attack lasts plus
+/// a minute.
 #[derive(Debug, Default)]
 pub struct PinGuard {
-    wrong: HashMap<String, (u32, Instant)>,
+    numbers: HashMap<String, PinTries>,
+}
+
+/// One number's recent wrong tries, and the end of its lock if it is locked.
+#[derive(Debug, Default)]
+struct PinTries {
+    wrong: std::collections::VecDeque<Instant>,
+    locked_until: Option<Instant>,
 }
 
 impl PinGuard {
     /// Whether lookups of `number` are locked at `now`.
     pub fn locked(&self, number: &str, now: Instant) -> bool {
-        self.wrong
+        self.numbers
             .get(number)
-            .is_some_and(|(n, last)| *n >= PIN_WRONG_TRIES && now.duration_since(*last) < PIN_LOCK)
+            .and_then(|t| t.locked_until)
+            .is_some_and(|until| now < until)
     }
 
-    /// A wrong PIN (or a try while locked) for `number` at `now`.
+    /// A wrong PIN for `number` at `now` (tries while locked are not counted).
     pub fn failed(&mut self, number: &str, now: Instant) {
-        if self.wrong.len() > 100_000 {
-            self.wrong
-                .retain(|_, (_, last)| now.duration_since(*last) < PIN_LOCK);
+        if self.locked(number, now) {
+            return;
         }
-        let e = self.wrong.entry(number.to_string()).or_insert((0, now));
-        if now.duration_since(e.1) >= PIN_LOCK {
-            e.0 = 0;
+        if self.numbers.len() > 100_000 {
+            self.numbers.retain(|_, t| {
+                t.locked_until.is_some_and(|u| now < u)
+                    || t.wrong
+                        .back()
+                        .is_some_and(|w| now.duration_since(*w) < PIN_LOCK)
+            });
         }
-        *e = (e.0.saturating_add(1), now);
+        let t = self.numbers.entry(number.to_string()).or_default();
+        t.locked_until = None;
+        t.wrong.retain(|w| now.duration_since(*w) < PIN_LOCK);
+        t.wrong.push_back(now);
+        if t.wrong.len() >= PIN_WRONG_TRIES {
+            t.wrong.clear();
+            t.locked_until = Some(now + PIN_LOCK);
+        }
     }
 
-    /// The right PIN: the count starts again.
+    /// The right PIN (outside a lock): the count starts again.
     pub fn succeeded(&mut self, number: &str) {
-        self.wrong.remove(number);
+        self.numbers.remove(number);
     }
 }
 
@@ -84,8 +102,8 @@ pub struct HttpState {
     /// The API's clients: `[[api.clients]]` and the `api_token_file` (client `api`, read and
     /// write) — each token kept only as its SHA-256. None: the API is off (403).
     pub clients: Vec<ApiClient>,
-    /// Status lookups per client address (`governor`'s GCRA: a burst of
-    /// [`STATUS_LOOKUPS_PER_MINUTE`], then one every 60 / that seconds).
+    /// Status lookups per client address (`governor`'s GCRA: a burst of `[http]
+    /// status_lookups_per_minute`, then one every 60 / that seconds).
     limiter: governor::DefaultKeyedRateLimiter<IpAddr>,
     pins: Mutex<PinGuard>,
     /// The operators' listener is bound to a loopback address (then the dashboard and
@@ -123,15 +141,17 @@ impl HttpState {
             });
         }
         let health = Arc::new(crate::health::Health::new(&config));
+        let lookups = governor::Quota::per_minute(
+            std::num::NonZeroU32::new(config.http_limits.status_lookups_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        );
         HttpState {
             config,
             book: Arc::new(store.clone()),
             store: Some(store),
             metrics,
             clients,
-            limiter: governor::RateLimiter::keyed(governor::Quota::per_minute(
-                std::num::NonZeroU32::new(STATUS_LOOKUPS_PER_MINUTE).expect("a positive limit"),
-            )),
+            limiter: governor::RateLimiter::keyed(lookups),
             pins: Mutex::new(PinGuard::default()),
             loopback: true,
             webhooks: Default::default(),
@@ -163,6 +183,61 @@ impl HttpState {
             .check_key(&ip)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
+}
+
+/// The client a request comes from: the peer, or — when the peer is a trusted proxy
+/// (`[http] trusted_proxies`) — the nearest address before it in `X-Forwarded-For` (or
+/// `Forwarded: for=`) that is not a trusted proxy itself. From anyone else those headers
+/// are ignored: a client cannot choose its own address.
+pub fn client_address(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    limits: &crate::config::HttpLimits,
+) -> IpAddr {
+    if !limits.trusts(peer) {
+        return peer;
+    }
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    let hops = if forwarded_for.is_empty() {
+        headers
+            .get_all("forwarded")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.split_once('=')?;
+                    k.trim().eq_ignore_ascii_case("for").then(|| v.to_string())
+                })
+            })
+            .collect()
+    } else {
+        forwarded_for
+    };
+    hops.iter()
+        .rev()
+        .filter_map(|h| forwarded_ip(h))
+        .find(|ip| !limits.trusts(*ip))
+        .unwrap_or(peer)
+}
+
+/// An address as a forwarding header writes it: `203.0.113.7`, `"[2001:db8::1]:443"`,
+/// `203.0.113.7:5555`.
+fn forwarded_ip(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(ip) = hop.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = hop.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    hop.parse::<SocketAddr>().ok().map(|s| s.ip())
 }
 
 /// Which routes a listener serves.
@@ -609,11 +684,13 @@ struct ApplicantStatus {
 
 async fn status(
     State(state): State<Arc<HttpState>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Query(q): Query<StatusQuery>,
 ) -> Response {
-    if let Err(wait) = state.allow(client.ip()) {
-        state.refused(StatusCode::TOO_MANY_REQUESTS, Some(client.ip()));
+    let client = client_address(peer.ip(), &headers, &state.config.http_limits);
+    if let Err(wait) = state.allow(client) {
+        state.refused(StatusCode::TOO_MANY_REQUESTS, Some(client));
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut r = error(
             StatusCode::TOO_MANY_REQUESTS,
@@ -630,7 +707,6 @@ async fn status(
     let now = Instant::now();
     let mut pins = state.pins.lock().expect("pin guard lock");
     if pins.locked(&number, now) {
-        pins.failed(&number, now);
         return not_found();
     }
     // only our registration number, and only with the right PIN (spaces and dashes aside)
@@ -1187,8 +1263,10 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(listen = %addr, surface = ?surface, "HTTP API listening");
     }
+    let limits = state.config.http_limits.clone();
     let app = router(state, surface);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let per_address = PerAddress::default();
     // refused connections are logged at most every 10 s (a flood must not flood the log)
     let (mut last_warned, mut refused) = (None, 0u64);
     tokio::pin!(shutdown);
@@ -1206,6 +1284,11 @@ pub async fn serve(
                 continue;
             }
         };
+        // one address cannot take the listener (a trusted proxy speaks for many)
+        let Some(held) = per_address.take(peer.ip(), &limits) else {
+            refused += 1;
+            continue;
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             refused += 1;
             if last_warned.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(10)) {
@@ -1218,7 +1301,51 @@ pub async fn serve(
             }
             continue;
         };
-        tokio::spawn(connection(stream, peer, app.clone(), slot));
+        tokio::spawn(connection(stream, peer, app.clone(), (slot, held)));
+    }
+}
+
+/// Connections open per client address on one listener.
+#[derive(Debug, Default, Clone)]
+struct PerAddress(Arc<std::sync::Mutex<HashMap<IpAddr, usize>>>);
+
+/// One connection counted against its address; given back when dropped.
+struct AddressSlot(Option<(PerAddress, IpAddr)>);
+
+impl PerAddress {
+    /// A slot for a connection from `ip`, unless it already holds
+    /// `max_connections_per_address` (a trusted proxy is not counted).
+    fn take(&self, ip: IpAddr, limits: &crate::config::HttpLimits) -> Option<AddressSlot> {
+        if limits.trusts(ip) {
+            return Some(AddressSlot(None));
+        }
+        let mut open = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = open.entry(ip).or_insert(0);
+        if *n >= limits.max_connections_per_address {
+            return None;
+        }
+        *n += 1;
+        Some(AddressSlot(Some((self.clone(), ip))))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Some((per, ip)) = self.0.take() {
+            let mut open = per
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(n) = open.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&ip);
+                }
+            }
+        }
     }
 }
 
@@ -1227,7 +1354,7 @@ async fn connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     app: Router,
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    _slots: (tokio::sync::OwnedSemaphorePermit, AddressSlot),
 ) {
     use tower::ServiceExt;
     let service = hyper::service::service_fn(
@@ -1278,25 +1405,131 @@ mod tests {
         assert!(problem["application/problem+json"].is_object());
     }
 
+    /// Issue 26 item 12, as a table: (second of the try, wrong?) → locked right after it.
     #[test]
-    fn a_number_locks_after_wrong_pins_and_opens_a_minute_after_the_last() {
-        let mut g = PinGuard::default();
-        let t0 = Instant::now();
-        for i in 0..PIN_WRONG_TRIES {
-            assert!(!g.locked("ОГ-1/26", t0), "open before try {i}");
-            g.failed("ОГ-1/26", t0);
+    fn the_pin_lock_is_short_and_tries_during_it_do_not_extend_it() {
+        let n = "ОГ-1/26";
+        type Tries = &'static [(u64, bool)];
+        let cases: &[(&str, Tries, Tries)] = &[
+            (
+                "five wrong within a minute lock it for a minute from the fifth",
+                &[(0, true), (1, true), (2, true), (3, true), (4, true)],
+                &[(4, true), (63, true), (64, false)],
+            ),
+            (
+                "one wrong PIN a minute never locks it",
+                &[
+                    (0, true),
+                    (61, true),
+                    (122, true),
+                    (183, true),
+                    (244, true),
+                    (305, true),
+                ],
+                &[(305, false), (306, false)],
+            ),
+            (
+                "tries during the lock (the applicant's right one too) do not extend it",
+                &[
+                    (0, true),
+                    (1, true),
+                    (2, true),
+                    (3, true),
+                    (4, true),
+                    (30, true),
+                    (60, false),
+                    (63, true),
+                ],
+                &[(63, true), (64, false)],
+            ),
+            (
+                "after the lock the count starts again",
+                &[
+                    (0, true),
+                    (1, true),
+                    (2, true),
+                    (3, true),
+                    (4, true),
+                    (70, true),
+                ],
+                &[(70, false)],
+            ),
+        ];
+        for (what, tries, expect) in cases {
+            let mut g = PinGuard::default();
+            let t0 = Instant::now();
+            for (at, wrong) in *tries {
+                let now = t0 + Duration::from_secs(*at);
+                match (*wrong, g.locked(n, now)) {
+                    (_, true) => {}
+                    (true, false) => g.failed(n, now),
+                    (false, false) => g.succeeded(n),
+                }
+            }
+            for (at, locked) in *expect {
+                let now = t0 + Duration::from_secs(*at);
+                assert_eq!(g.locked(n, now), *locked, "{what}: at {at} s");
+            }
+            assert!(!g.locked("ОГ-2/26", t0), "{what}: other numbers stay open");
         }
-        assert!(g.locked("ОГ-1/26", t0 + Duration::from_secs(59)));
-        assert!(!g.locked("ОГ-2/26", t0), "other numbers stay open");
-        // the attack goes on: every try while locked extends the lock
-        g.failed("ОГ-1/26", t0 + Duration::from_secs(50));
-        assert!(g.locked("ОГ-1/26", t0 + Duration::from_secs(109)));
-        // it stopped: a minute after the last wrong try the right PIN works again
-        assert!(!g.locked("ОГ-1/26", t0 + Duration::from_secs(110)));
-        g.failed("ОГ-1/26", t0 + Duration::from_secs(111));
-        assert!(
-            !g.locked("ОГ-1/26", t0 + Duration::from_secs(111)),
-            "the count started again"
-        );
+    }
+
+    /// Issue 26 item 12: the client's address comes from forwarding headers only through a
+    /// trusted proxy, and is the nearest hop that is not a trusted proxy itself.
+    #[test]
+    fn the_client_address_is_taken_from_trusted_proxies_only() {
+        let limits = crate::config::HttpLimits {
+            trusted_proxies: vec![
+                "127.0.0.1/32".parse().unwrap(),
+                "10.0.0.0/8".parse().unwrap(),
+            ],
+            ..Default::default()
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        type Headers = &'static [(&'static str, &'static str)];
+        let cases: &[(&str, Headers, &str)] = &[
+            (
+                "203.0.113.9",
+                &[("x-forwarded-for", "198.51.100.1")],
+                "203.0.113.9",
+            ),
+            ("127.0.0.1", &[], "127.0.0.1"),
+            (
+                "127.0.0.1",
+                &[("x-forwarded-for", "198.51.100.1")],
+                "198.51.100.1",
+            ),
+            (
+                "127.0.0.1",
+                &[("x-forwarded-for", "6.6.6.6, 198.51.100.1, 10.1.2.3")],
+                "198.51.100.1",
+            ),
+            (
+                "127.0.0.1",
+                &[("forwarded", "for=\"[2001:db8::1]:443\";proto=https")],
+                "2001:db8::1",
+            ),
+            (
+                "127.0.0.1",
+                &[("forwarded", "for=192.0.2.60, for=10.0.0.1")],
+                "192.0.2.60",
+            ),
+            (
+                "127.0.0.1",
+                &[("x-forwarded-for", "not an address")],
+                "127.0.0.1",
+            ),
+        ];
+        for (peer, headers, expected) in cases {
+            let mut h = HeaderMap::new();
+            for (k, v) in *headers {
+                h.append(*k, v.parse().unwrap());
+            }
+            assert_eq!(
+                client_address(ip(peer), &h, &limits),
+                ip(expected),
+                "{peer} {headers:?}"
+            );
+        }
     }
 }

@@ -1034,3 +1034,81 @@ fn a_transport_folder_gone_for_a_moment_is_waited_for() {
     let out = env.cmd(&["run", "--once"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Issue 26 item 12: one address cannot take the public listener (idle connections past
+/// `max_connections_per_address` are closed, everyone else is served), and behind a trusted
+/// proxy the status limit counts each client by its forwarded address, not the proxy's.
+#[test]
+fn one_address_cannot_take_the_listener_and_a_proxy_is_not_one_client() {
+    let env = Env::new();
+    let public = free_port();
+    env.add_sections(&format!(
+        "[http]\npublic_listen = \"127.0.0.1:{public}\"\nmax_connections_per_address = 4\nstatus_lookups_per_minute = 3\ntrusted_proxies = [\"127.0.0.3\"]\n"
+    ));
+    let service = Service::start(&env);
+    wait_http(public);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let connect_from = |from: &str| {
+        rt.block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+            socket
+                .connect(format!("127.0.0.1:{public}").parse().unwrap())
+                .await
+                .unwrap()
+                .into_std()
+                .unwrap()
+        })
+    };
+    let connect_from = |from: &str| {
+        let s = connect_from(from);
+        s.set_nonblocking(false).unwrap();
+        s
+    };
+    // 127.0.0.2 holds 10 idle connections: the ones past 4 are closed at once
+    let idle: Vec<TcpStream> = (0..10).map(|_| connect_from("127.0.0.2")).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let closed = idle
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut b = [0u8; 1];
+            matches!((&**s).read(&mut b), Ok(0))
+        })
+        .count();
+    assert_eq!(closed, 6, "past the per-address cap");
+    assert_eq!(
+        request(public, "GET", "/healthz", None, None).0,
+        200,
+        "others are served"
+    );
+    // through the trusted proxy 127.0.0.3, two clients each get their own 3 lookups
+    let lookup = |client: &str| {
+        let mut s = connect_from("127.0.0.3");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let req = format!("GET /api/v1/status?number=x&pin=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {client}\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u16>()
+            .unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(lookup("198.51.100.1"), 404);
+    }
+    assert_eq!(lookup("198.51.100.1"), 429, "the fourth from one client");
+    assert_eq!(
+        lookup("198.51.100.2"),
+        404,
+        "another client behind the same proxy"
+    );
+    drop(idle);
+    assert!(service.stop().success());
+}
