@@ -102,12 +102,23 @@ pub fn summary(a: &Appeal, config: &Config, today: Date) -> Summary {
     }
 }
 
+/// What a client without the `dsp` scope sees of a ДСП appeal: its numbers, dates and
+/// state — no file names, sizes, digests or signatures (its history is left out by the
+/// caller).
+pub fn for_scope(mut s: Summary, dsp: bool) -> Summary {
+    if s.restricted && !dsp {
+        s.files.clear();
+        s.signatures.clear();
+    }
+    s
+}
+
 /// A page out of `scanned` (the appeals after the cursor `after`, in id order, as read): the
 /// matching ones up to `limit`; `next` is the cursor after the last appeal looked at.
 pub fn page(
     scanned: &[Appeal],
     after: u64,
-    filter: &Filter,
+    (filter, dsp): (&Filter, bool),
     limit: usize,
     config: &Config,
 ) -> Page {
@@ -125,7 +136,7 @@ pub fn page(
             if items.len() == limit {
                 break;
             }
-            items.push(summary(a, config, today));
+            items.push(for_scope(summary(a, config, today), dsp));
         }
         last = a.id;
     }

@@ -384,6 +384,9 @@ struct RawHttp {
     status_lookups_per_minute: Option<u32>,
     #[serde(default)]
     max_connections_per_address: Option<usize>,
+    /// The operators' surface on a Unix socket (mode 0660, the service's group).
+    #[serde(default)]
+    operators_socket: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -615,6 +618,9 @@ pub struct Config {
     pub health_stale_secs: u64,
     /// Who a request comes from and how much one address may take (`[http]`).
     pub http_limits: HttpLimits,
+    /// The operators' surface (dashboard, metrics, API) on a Unix socket, mode 0660 in the
+    /// service's group (`[http] operators_socket`): other local users cannot read it.
+    pub http_operators_socket: Option<PathBuf>,
     /// Waits before each re-send of our documents that got no receipt (the last repeats).
     pub resend_after_secs: Vec<u64>,
     /// Whether inbound notifications (Уведомление) get a Квитанция too.
@@ -820,6 +826,7 @@ impl Config {
                 .filter(|d| !d.trim().is_empty()),
             api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
             http_limits: http_limits(raw.http.as_ref()).map_err(invalid)?,
+            http_operators_socket: raw.http.as_ref().and_then(|h| h.operators_socket.clone()),
             health_stale_secs: raw
                 .http
                 .as_ref()

@@ -139,6 +139,20 @@ pub fn item(r: &Record) -> Option<Item> {
     })
 }
 
+/// What a client without the `dsp` scope sees of the changes of ДСП appeals
+/// (`restricted(id)`): the change, its appeal and number — not its detail or who.
+pub fn for_scope(page: &mut Page, dsp: bool, restricted: impl Fn(u64) -> bool) {
+    if dsp {
+        return;
+    }
+    for item in &mut page.items {
+        if item.appeal.is_some_and(&restricted) && item.change != "query_answered" {
+            item.detail = None;
+            item.by = None;
+        }
+    }
+}
+
 /// Who did what an event records (see [`Item::by`]).
 fn by_of(event: &Event) -> Option<String> {
     match event {

@@ -240,6 +240,11 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
     hop.parse::<SocketAddr>().ok().map(|s| s.ip())
 }
 
+/// Whether the request's client holds the `dsp` scope (ДСП appeals' details).
+fn has_dsp(state: &HttpState, headers: &HeaderMap) -> bool {
+    client(state, headers).is_some_and(|c| c.scopes.dsp)
+}
+
 /// Which routes a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
@@ -431,12 +436,18 @@ async fn changes(
         Ok(l) => l,
         Err(r) => return r,
     };
+    let (dsp, book) = (has_dsp(&state, &headers), state.book.clone());
     read_json("journal", move || {
         let durable = store
             .applied_seq()
             .map_err(|e| e.to_string())?
             .map_or(0, |s| s + 1);
-        crate::feed::page(&journal, from, durable, limit).map_err(|e| e.to_string())
+        let mut page =
+            crate::feed::page(&journal, from, durable, limit).map_err(|e| e.to_string())?;
+        crate::feed::for_scope(&mut page, dsp, |id| {
+            book.appeal(id).is_some_and(|a| a.restricted)
+        });
+        Ok::<_, String>(page)
     })
     .await
 }
@@ -521,9 +532,11 @@ async fn appeals_page(
         Ok(l) => l,
         Err(r) => return r,
     };
+    let dsp = has_dsp(&state, &headers);
     read_json("store", move || {
         let scanned = store.appeals_after(after, api::MAX_SCAN)?;
-        Ok::<_, crate::store::StoreError>(api::page(&scanned, after, &filter, limit, &config))
+        let page = api::page(&scanned, after, (&filter, dsp), limit, &config);
+        Ok::<_, crate::store::StoreError>(page)
     })
     .await
 }
@@ -543,6 +556,7 @@ async fn appeal_one(
         state.store.clone(),
         state.config.clone(),
     );
+    let dsp = has_dsp(&state, &headers);
     let found = tokio::task::spawn_blocking(move || {
         book.find(&id).map(|a| {
             let mut summary =
@@ -552,6 +566,12 @@ async fn appeal_one(
                 summary.files = crate::appeal_files::of(&config, &store, &a)
                     .map(|(_, files)| files)
                     .unwrap_or_default();
+            }
+            if a.restricted && !dsp {
+                // ДСП without the dsp scope: numbers, dates and a state, nothing more
+                let summary = crate::appeals_api::for_scope(summary, false);
+                let none: [u64; 0] = [];
+                return serde_json::json!({ "appeal": summary, "history": [], "cites": none, "cited_by": none });
             }
             serde_json::json!({ "appeal": summary, "history": a.history, "cites": a.cites, "cited_by": a.cited_by })
         })
@@ -1349,13 +1369,70 @@ impl Drop for AddressSlot {
     }
 }
 
+/// Binds the operators' Unix socket at `path` (a stale socket file left by a crash is
+/// replaced; anything else there is not), mode 0660: the service's user and group only.
+#[cfg(unix)]
+pub fn bind_operators_socket(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    if let Ok(m) = std::fs::symlink_metadata(path) {
+        if !m.file_type().is_socket() {
+            return Err(std::io::Error::other("exists and is not a socket"));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+/// Serves the operators' surface on a Unix socket until `shutdown`: the same routes, limits
+/// and timeouts as on TCP; whoever may open the socket (mode 0660) is local and trusted as
+/// a loopback client is — the socket's mode is the access control.
+#[cfg(unix)]
+pub async fn serve_unix(
+    listener: tokio::net::UnixListener,
+    state: Arc<HttpState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tracing::info!(socket = ?listener.local_addr().ok(), "HTTP API listening (operators, Unix socket)");
+    let app = router(state, Surface::Operators);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let local = SocketAddr::from(([127, 0, 0, 1], 0));
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
+        tokio::spawn(connection(
+            stream,
+            local,
+            app.clone(),
+            (slot, AddressSlot(None)),
+        ));
+    }
+}
+
 /// One HTTP/1 connection, bounded in time; the client's address is given to the handlers.
-async fn connection(
-    stream: tokio::net::TcpStream,
+async fn connection<S>(
+    stream: S,
     peer: SocketAddr,
     app: Router,
     _slots: (tokio::sync::OwnedSemaphorePermit, AddressSlot),
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use tower::ServiceExt;
     let service = hyper::service::service_fn(
         move |mut request: axum::extract::Request<hyper::body::Incoming>| {

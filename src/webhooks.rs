@@ -55,6 +55,8 @@ pub struct Hook {
     /// `state_dir/webhooks/<client>.cursor`.
     pub cursor_file: PathBuf,
     pub journal: PathBuf,
+    /// The client holds the `dsp` scope (ДСП appeals' details; see `feed::for_scope`).
+    pub dsp: bool,
 }
 
 impl Hook {
@@ -81,6 +83,7 @@ impl Hook {
                 ));
             }
             hooks.push(Hook {
+                dsp: c.scopes.dsp,
                 client: c.name.clone(),
                 url: w.url.clone(),
                 secret,
@@ -168,10 +171,14 @@ async fn deliver_forever(
     };
     set(statuses, &hook.client, |s| s.cursor = feed::cursor(from));
     loop {
-        let (journal, s) = (hook.journal.clone(), store.clone());
+        let (journal, s, dsp) = (hook.journal.clone(), store.clone(), hook.dsp);
         let page = tokio::task::spawn_blocking(move || {
             let end = durable(&s)?;
-            feed::page(&journal, from, end, BATCH).map_err(|e| e.to_string())
+            let mut page = feed::page(&journal, from, end, BATCH).map_err(|e| e.to_string())?;
+            feed::for_scope(&mut page, dsp, |id| {
+                crate::book::Appeals::appeal(&s, id).is_some_and(|a| a.restricted)
+            });
+            Ok::<_, String>(page)
         })
         .await
         .map_err(std::io::Error::other)?;

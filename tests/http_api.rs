@@ -1112,3 +1112,57 @@ fn one_address_cannot_take_the_listener_and_a_proxy_is_not_one_client() {
     drop(idle);
     assert!(service.stop().success());
 }
+
+/// Issue 26 item 13: the operators' surface on a Unix socket, mode 0660 — the service's
+/// user and group read the dashboard and `/metrics` through it; another local user cannot
+/// (tried as `nobody` when the tests run as root).
+#[cfg(unix)]
+#[test]
+fn the_operators_surface_can_be_a_unix_socket_others_cannot_open() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let dir = env.root.path().join("run");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let socket = dir.join("operators.sock");
+    env.add_sections(&format!("[http]\noperators_socket = {socket:?}\n"));
+    let service = Service::start(&env);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "no socket: {}", service.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mode = fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o660);
+    let mut s = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("medo_journal_records"), "{out}");
+    // another local user: refused by the socket's mode
+    let root = unsafe { libc::geteuid() } == 0;
+    let tried = root
+        .then(|| {
+            std::process::Command::new("runuser")
+                .args(["-u", "nobody", "--", "python3", "-c"])
+                .arg(format!(
+                    "import socket; s = socket.socket(socket.AF_UNIX); s.connect({:?})",
+                    socket.to_str().unwrap()
+                ))
+                .output()
+                .ok()
+        })
+        .flatten();
+    match tried {
+        Some(out) => {
+            assert!(!out.status.success(), "nobody opened the operators' socket");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("Permission denied"));
+        }
+        None => common::skipped(
+            "the operators' socket as another user: not root, or no runuser/python3",
+        ),
+    }
+    assert!(service.stop().success());
+}

@@ -220,8 +220,34 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
     );
     assert_eq!(r.status, 404, "only listed names");
 
-    // the ДСП container: its entries, only to a token with `dsp`
+    // the ДСП container: without `dsp` a number, dates and a state, nothing more (issue 26
+    // item 13) — no file names, sizes, digests, signatures or history
     let sid = secret["id"].as_u64().unwrap();
+    assert_eq!(secret["files"], serde_json::json!([]), "{secret}");
+    assert_eq!(secret["signatures"], serde_json::json!([]), "{secret}");
+    let one = json(&get(port, &format!("/api/v1/appeals/{sid}"), &reader, &[]));
+    assert_eq!(one["history"], serde_json::json!([]), "{one}");
+    assert_eq!(one["appeal"]["files"], serde_json::json!([]), "{one}");
+    let feed = json(&get(port, "/api/v1/changes", &reader, &[]));
+    for item in feed["items"].as_array().unwrap() {
+        if item["appeal"] == sid && item["change"] != "query_answered" {
+            assert!(
+                item.get("detail").is_none() && item.get("by").is_none(),
+                "{item}"
+            );
+        }
+    }
+    let full = json(&get(port, "/api/v1/appeals", &dsp, &[]));
+    let secret = full["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == sid)
+        .unwrap()
+        .clone();
+    let one = json(&get(port, &format!("/api/v1/appeals/{sid}"), &dsp, &[]));
+    assert_ne!(one["history"], serde_json::json!([]), "with dsp: {one}");
+    // its entries, only to a token with `dsp`
     let entries = secret["files"].as_array().unwrap();
     let passport = entries.iter().find(|f| f["role"] == "passport").unwrap();
     assert!(passport["container"]

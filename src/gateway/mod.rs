@@ -1056,7 +1056,7 @@ async fn start_http(
         (config.http_listen, Surface::Operators),
         (config.http_public_listen, Surface::Public),
     ];
-    if surfaces.iter().all(|(a, _)| a.is_none()) {
+    if surfaces.iter().all(|(a, _)| a.is_none()) && config.http_operators_socket.is_none() {
         return Ok(listeners);
     }
     let token = match &config.api_token_file {
@@ -1070,11 +1070,29 @@ async fn start_http(
             .map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty()))?,
         None => None,
     };
-    let mut state = crate::http::HttpState::new(config.clone(), store, metrics, token);
-    state.loopback = config.http_listen.is_none_or(|a| a.ip().is_loopback());
-    state.webhooks = webhooks;
-    state.health = health;
-    let state = std::sync::Arc::new(state);
+    let state_for = |loopback: bool| {
+        let mut state = crate::http::HttpState::new(
+            config.clone(),
+            store.clone(),
+            metrics.clone(),
+            token.clone(),
+        );
+        state.loopback = loopback;
+        state.webhooks = webhooks.clone();
+        state.health = health.clone();
+        std::sync::Arc::new(state)
+    };
+    if let Some(path) = &config.http_operators_socket {
+        let listener = crate::http::bind_operators_socket(path).map_err(|e| {
+            GatewayError::Other(format!("cannot listen on {}: {e}", path.display()))
+        })?;
+        // whoever may open the socket (its mode) is local: as a loopback listener's clients
+        let state = state_for(true);
+        listeners.push(spawn_stoppable(|stopped| {
+            crate::http::serve_unix(listener, state, stopped)
+        }));
+    }
+    let state = state_for(config.http_listen.is_none_or(|a| a.ip().is_loopback()));
     for (address, surface) in surfaces {
         let Some(address) = address else { continue };
         let listener = tokio::net::TcpListener::bind(address)
