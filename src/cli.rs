@@ -1057,7 +1057,8 @@ fn run_rebuild(config: &Config) -> Result<ExitCode, String> {
     let layout = Layout::new(&config.spool);
     std::fs::create_dir_all(&layout.state).map_err(|e| e.to_string())?;
     let _lock = spool::InstanceLock::acquire(&layout.lock).map_err(|e| e.to_string())?;
-    let (store, aside) = Store::open_or_reset(&layout.store).map_err(|e| e.to_string())?;
+    let (store, aside) = Store::open_or_reset(&layout.store, config.spool.min_free_bytes)
+        .map_err(|e| e.to_string())?;
     if let Some(aside) = aside {
         eprintln!("старый индекс не открылся; перенесён в {}", aside.display());
     }

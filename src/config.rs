@@ -425,6 +425,8 @@ struct RawSpool {
     max_batch: Option<usize>,
     #[serde(default)]
     outbound_stale_secs: Option<u64>,
+    #[serde(default)]
+    min_free_mib: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -567,6 +569,12 @@ pub struct SpoolConfig {
     pub max_batch: usize,
     /// An outbound package older than this was not picked up by VipNet: alert.
     pub outbound_stale_secs: u64,
+    /// Below this much free space on the spool's filesystem nothing is claimed (`/healthz`
+    /// 503 «мало места»): the journal, the store and the archive never meet a full disk.
+    /// Default 512 MiB — about a hundred full passes at the measured growth (a pass of
+    /// `max_batch` = 256 appeals adds ~4.4 MiB of journal, store and archive; OPERATIONS
+    /// «Sizing»).
+    pub min_free_bytes: u64,
 }
 
 /// The validated configuration.
@@ -792,6 +800,11 @@ impl Config {
                 incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
                 max_batch: raw.spool.max_batch.unwrap_or(256),
                 outbound_stale_secs: raw.spool.outbound_stale_secs.unwrap_or(3600),
+                min_free_bytes: raw
+                    .spool
+                    .min_free_mib
+                    .unwrap_or(512)
+                    .saturating_mul(1 << 20),
             },
             mode,
             number_template,

@@ -8,7 +8,8 @@
 //! command journaled, its queue file not yet removed); `after-publish-intents` (packages staged in `tmp/` and synced, their publish
 //! intents durable, nothing renamed into outbound yet); `after-publish` (outbound packages renamed into outbound and synced, `published`
 //! not yet journaled). And one stall: `MEDO_FAULT_STALL=<file>` holds the loop before each
-//! pass while that file exists (`/healthz` must then say 503).
+//! pass while that file exists (`/healthz` must then say 503). And one disk:
+//! `MEDO_FAULT_FREE_BYTES=<n>` makes the spool's filesystem report `n` free bytes.
 
 use std::sync::OnceLock;
 
@@ -21,6 +22,13 @@ pub fn stall_while_flagged() {
     while flag.as_ref().is_some_and(|f| f.exists()) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// The free space tests make the spool's filesystem report (`MEDO_FAULT_FREE_BYTES=<n>`): a
+/// full disk without filling one. Unset (production), `None`.
+pub fn free_bytes() -> Option<u64> {
+    static FREE: OnceLock<Option<u64>> = OnceLock::new();
+    *FREE.get_or_init(|| std::env::var("MEDO_FAULT_FREE_BYTES").ok()?.parse().ok())
 }
 
 /// Stops the process here when `MEDO_FAULT_STOP` names this point.

@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 struct News {
     last_pass: Option<Instant>,
+    /// The last pass that completed or failed: the loop is alive.
+    last_attempt: Option<Instant>,
     failing: Option<String>,
+    /// A condition the loop waits out while it runs on (little disk space).
+    condition: Option<String>,
 }
 
 /// Shared by the loop (which reports) and the HTTP handler (which asks).
@@ -38,19 +42,39 @@ impl Health {
     pub fn pass_done(&self) {
         let mut n = self.news.lock().expect("health lock");
         n.last_pass = Some(Instant::now());
+        n.last_attempt = n.last_pass;
         n.failing = None;
     }
 
     /// A pass failed (the loop retries with back-off).
     pub fn pass_failed(&self, why: &str) {
-        self.news.lock().expect("health lock").failing = Some(why.to_string());
+        let mut n = self.news.lock().expect("health lock");
+        n.failing = Some(why.to_string());
+        n.last_attempt = Some(Instant::now());
+    }
+
+    /// A condition the loop waits out (`None`: none): `/healthz` says 503 with it.
+    pub fn condition(&self, why: Option<String>) {
+        self.news.lock().expect("health lock").condition = why;
+    }
+
+    /// Whether the loop is alive — a pass completed or failed within `stale_after` — however
+    /// unhealthy: the systemd watchdog restarts a stuck loop, not one that waits out a
+    /// missing folder or a full disk (a restart would exit 2 there, for good).
+    pub fn alive(&self) -> bool {
+        let n = self.news.lock().expect("health lock");
+        n.last_attempt
+            .is_some_and(|t| t.elapsed() <= self.stale_after)
     }
 
     /// `Ok` when healthy, else the reason (English, for machines and logs).
     pub fn check(&self) -> Result<(), String> {
         let (last, failing) = {
             let n = self.news.lock().expect("health lock");
-            (n.last_pass, n.failing.clone())
+            (
+                n.last_pass,
+                n.failing.clone().or_else(|| n.condition.clone()),
+            )
         };
         let unwritable: Vec<String> = self
             .writable
@@ -69,8 +93,9 @@ impl Health {
 }
 
 /// Tells systemd the service is ready (`Type=notify`), and — when the unit has a
-/// `WatchdogSec` — pings its watchdog every half period while [`Health::check`] passes, so a
-/// stuck loop stops the pings and systemd restarts the service. Outside systemd, nothing.
+/// `WatchdogSec` — pings its watchdog every half period while the loop is alive
+/// ([`Health::alive`]), so a stuck loop stops the pings and systemd restarts the service; a
+/// loop waiting out a condition (503) is not restarted. Outside systemd, nothing.
 pub fn tell_systemd(health: std::sync::Arc<Health>) {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let Some(period) = sd_notify::watchdog_enabled() else {
@@ -79,13 +104,11 @@ pub fn tell_systemd(health: std::sync::Arc<Health>) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(period / 2).await;
-            match health.check() {
-                Ok(()) => {
-                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
-                }
-                Err(why) => {
-                    tracing::error!(reason = %why, "unhealthy: the systemd watchdog is not pinged")
-                }
+            if health.alive() {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            } else {
+                let why = health.check().err().unwrap_or_default();
+                tracing::error!(reason = %why, "the loop is stuck: the systemd watchdog is not pinged");
             }
         }
     });

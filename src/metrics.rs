@@ -48,6 +48,8 @@ pub struct Metrics {
     pub commands_poisoned: u64,
     /// Outputs decided but not renderable (held pending, with a reason in the log).
     pub outputs_held: u64,
+    /// Free bytes on the spool's filesystem, as last measured.
+    pub disk_free_bytes: u64,
     pub journal_records: u64,
     pub last_scan_unix: f64,
     /// Claim → rest, observed as arrivals come to rest (shared by the snapshots of one
@@ -74,6 +76,7 @@ impl Default for Metrics {
             overdue_appeals: 0,
             commands_poisoned: 0,
             outputs_held: 0,
+            disk_free_bytes: 0,
             journal_records: 0,
             last_scan_unix: 0.0,
             latency: Histogram::new(LATENCY_BUCKETS),
@@ -173,7 +176,7 @@ impl Metrics {
     }
 
     /// The gauges measured after each pass: name, help, value.
-    fn levels(&self) -> [(&'static str, &'static str, u64); 8] {
+    fn levels(&self) -> [(&'static str, &'static str, u64); 9] {
         [
             (
                 "medo_packages_in_flight",
@@ -214,6 +217,11 @@ impl Metrics {
                 "medo_outputs_held",
                 "Messages decided that cannot be rendered: held, not sent (reason in the log)",
                 self.outputs_held,
+            ),
+            (
+                "medo_disk_free_bytes",
+                "Free bytes on the spool's filesystem (below [spool] min_free_mib nothing is claimed)",
+                self.disk_free_bytes,
             ),
         ]
     }

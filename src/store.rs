@@ -60,6 +60,13 @@ pub enum StoreError {
     Decode(String),
 }
 
+/// Whether the filesystem holding `dir` has less than `min_free` bytes (at least 64 MiB)
+/// free for us.
+fn disk_low(dir: &Path, min_free: u64) -> bool {
+    let at = dir.parent().unwrap_or(dir);
+    crate::spool::free_bytes(at).is_some_and(|free| free < min_free.max(64 << 20))
+}
+
 impl StoreError {
     /// Whether the error is the machine's (disk full, quota, read-only, no rights, no
     /// descriptors or memory), not the store's own data.
@@ -196,12 +203,23 @@ impl Store {
 
     /// Opens the store; when that fails (corruption), moves it aside and starts empty —
     /// the caller then replays the journal into it. Returns whether it was rebuilt.
-    pub fn open_or_reset(dir: &Path) -> Result<(Store, Option<PathBuf>), StoreError> {
+    pub fn open_or_reset(
+        dir: &Path,
+        min_free: u64,
+    ) -> Result<(Store, Option<PathBuf>), StoreError> {
         match Store::open(dir) {
             Ok(s) => Ok((s, None)),
             // a full or read-only disk, missing rights: the store is fine, the place is not —
             // moving it aside would cost a rebuild at every restart and fix nothing
             Err(e) if e.is_environment() => Err(e),
+            // on a (nearly) full disk sled may call a healthy store empty or corrupt: it is
+            // left as it is
+            Err(e) if disk_low(dir, min_free) => Err(StoreError::Sled(sled::Error::Io(
+                std::io::Error::new(
+                    std::io::ErrorKind::StorageFull,
+                    format!("{e}; the disk is (nearly) full — the store is left as it is: free space and start again"),
+                ),
+            ))),
             Err(e) => {
                 let aside = dir.with_extension(format!("corrupt-{}", std::process::id()));
                 tracing::warn!(error = %e, moved_to = %aside.display(), "store cannot be opened; moving it aside and rebuilding it from the journal");

@@ -263,6 +263,8 @@ fn a_full_state_disk_is_not_a_corrupt_store() {
         config = config.replace(from.to_str().unwrap(), fs_root.join(d).to_str().unwrap());
         fs::create_dir_all(fs_root.join(d)).unwrap();
     }
+    // a 16 MiB disk: the free-space guard lowered so that the store itself meets the full disk
+    let config = config.replace("[spool]\n", "[spool]\nmin_free_mib = 1\n");
     fs::write(&env.config, config).unwrap();
     common::env::copy_dir(&env.samples.join("urog-appeal-2.2"), &fs_root.join("in/a"));
     env.once();
@@ -293,4 +295,63 @@ fn a_full_state_disk_is_not_a_corrupt_store() {
         !stderr.contains("rebuilt"),
         "no rebuild once there is room: {stderr}"
     );
+}
+
+/// Issue 26 item 10: below `[spool] min_free_mib` nothing is claimed — `/healthz` 503 «мало
+/// места», `medo_disk_free_bytes` shows it — and once there is room again the package is
+/// taken; a store that will not open on a (nearly) full disk is left where it is, never
+/// renamed (a full disk is stood in by `MEDO_FAULT_FREE_BYTES`).
+#[test]
+fn little_disk_space_stops_claims_and_never_renames_the_store() {
+    let env = Env::new();
+    let port = env.listen_http();
+    let low = [("MEDO_FAULT_FREE_BYTES", std::ffi::OsStr::new("1000"))];
+    let service = Service::start_env(&env, None, &low);
+    env.drop_sample("urog-appeal-2.2", "waits");
+    let get = |path: &str| -> String {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return String::new();
+        };
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let _ = s.write_all(req.as_bytes());
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    wait_for(
+        "503 «мало места»",
+        Duration::from_secs(20),
+        || {
+            let h = get("/healthz");
+            h.starts_with("HTTP/1.1 503") && h.contains("мало места")
+        },
+    );
+    assert!(get("/metrics").contains("medo_disk_free_bytes 1000"));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        env.records_of_kind("received").is_empty(),
+        "nothing claimed"
+    );
+    assert!(env.inbound.join("waits").exists());
+    assert!(service.stop().success());
+    // room again: taken
+    env.once();
+    assert_eq!(env.records_of_kind("received").len(), 1);
+    // a store that does not open, on a nearly full disk: left where it is
+    let db = env.state.join("store").join("db");
+    fs::write(&db, vec![0xA5u8; 4096]).unwrap();
+    let out = env.cmd_env(&["run", "--once"], &low);
+    assert!(!out.status.success());
+    let aside: Vec<String> = common::env::names(&env.state)
+        .into_iter()
+        .filter(|n| n.contains("corrupt"))
+        .collect();
+    assert!(aside.is_empty(), "moved aside on a full disk: {aside:?}");
+    // with room, the same store is taken for corrupt: moved aside and rebuilt (so the
+    // refusal above was the disk's doing)
+    env.once();
+    assert!(common::env::names(&env.state)
+        .iter()
+        .any(|n| n.contains("corrupt")));
 }

@@ -68,6 +68,8 @@ pub struct PassReport {
     pub archived: usize,
     /// Complete folders still settling.
     pub settling: usize,
+    /// Nothing was claimed for want of disk space: why (`/healthz` says it).
+    pub disk_low: Option<String>,
     /// Incomplete folders (missing files) not yet overdue.
     pub incomplete: usize,
     /// When to look again at the latest (settling or incomplete folders).
@@ -163,6 +165,8 @@ pub struct Gateway {
     outbound_counted: Option<(std::time::Instant, (u64, u64))>,
     /// Whether the clock-behind warning was given (once per episode).
     clock_behind_warned: bool,
+    /// Whether the little-disk-space warning was given (once per episode).
+    disk_warned: bool,
     /// Inbound folders the last scan left unclaimed (settling, incomplete, beyond the
     /// batch, or a claim that failed for now).
     unclaimed: HashSet<std::ffi::OsString>,
@@ -214,7 +218,7 @@ impl Gateway {
         guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
         check_journal_anchor(&layout, &journal, &checkpoint_key)?;
         check_chain(&layout, &journal)?;
-        let (store, rebuilt) = Store::open_or_reset(&layout.store)?;
+        let (store, rebuilt) = Store::open_or_reset(&layout.store, config.spool.min_free_bytes)?;
         catch_up(
             &store,
             &layout.journal,
@@ -253,6 +257,7 @@ impl Gateway {
             overdue_counted: None,
             outbound_counted: None,
             clock_behind_warned: false,
+            disk_warned: false,
             unclaimed: HashSet::new(),
             resend_gate: None,
             held: HashMap::new(),
@@ -510,6 +515,31 @@ impl Gateway {
         Ok(report)
     }
 
+    /// Why nothing may be claimed now for want of disk space (`[spool] min_free_mib`), if so;
+    /// the free space is kept for `/metrics`. Warned once per episode.
+    fn disk_low(&mut self) -> Option<String> {
+        let free = spool::free_bytes(&self.layout.state)?;
+        self.metrics.disk_free_bytes = free;
+        let min = self.config.spool.min_free_bytes;
+        if free >= min {
+            self.disk_warned = false;
+            return None;
+        }
+        let why = format!(
+            "мало места: {} МиБ свободно, нужно не меньше {} МиБ ([spool] min_free_mib) — пакеты не принимаются",
+            free >> 20,
+            min >> 20
+        );
+        if !std::mem::replace(&mut self.disk_warned, true) {
+            tracing::warn!(
+                free_bytes = free,
+                min_free_bytes = min,
+                "little disk space left: nothing is claimed until there is more"
+            );
+        }
+        Some(why)
+    }
+
     /// Scans inbound and claims what is ready (or overdue).
     fn claim_ready(&mut self) -> Result<PassReport, GatewayError> {
         let mut report = PassReport::default();
@@ -517,6 +547,13 @@ impl Gateway {
         // a link into state_dir since the start: stop before claiming
         spool::inbound_present(&self.layout)?;
         spool::check_layout(&self.layout, true)?;
+        if let Some(why) = self.disk_low() {
+            report.disk_low = Some(why);
+            report.next_look = Some(Duration::from_secs(
+                self.config.spool.rescan_secs.clamp(1, 10),
+            ));
+            return Ok(report);
+        }
         let names = spool::scan_inbound(&self.layout.inbound, spool::MAX_INBOUND_FOLDERS)?;
         self.tracker.retain(&names);
         let now = Instant::now();
@@ -1495,7 +1532,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             *shared_metrics.write().expect("metrics lock") = m;
         }
         match &result {
-            Ok(_) => health.pass_done(),
+            Ok(r) => {
+                health.pass_done();
+                health.condition(r.disk_low.clone());
+            }
             Err(e) => health.pass_failed(&e.to_string()),
         }
         let wait = match result {

@@ -120,6 +120,18 @@ format = "mirror"
             .unwrap()
     }
 
+    /// A command with environment variables `vars` (fault hooks) too.
+    #[allow(dead_code)]
+    pub fn cmd_env(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> Output {
+        bin()
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap()
+    }
+
     /// The binary stopped at a named fault point (`MEDO_FAULT_STOP`, see `src/fault.rs`):
     /// asserts it stopped there, as a crash would.
     pub fn crash_at(&self, point: &str, args: &[&str]) {
