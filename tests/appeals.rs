@@ -357,3 +357,66 @@ fn a_restricted_container_is_registered_and_flagged() {
     let out = env.cmd(&["appeals", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("ДСП"));
 }
+
+/// Issue 26 item 11: a slow signature verifier holds only the appeal it checks — the loop
+/// runs on beside it (another appeal is registered meanwhile, `/healthz` stays 200), and the
+/// signed appeal is decided with the verifier's answer once it comes.
+#[cfg(unix)]
+#[test]
+fn a_slow_verifier_holds_only_its_own_appeal() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let script = env.root.path().join("slow-verifier.sh");
+    fs::write(&script, "#!/bin/sh\nsleep 3\nexit 0\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let port = env.listen_http();
+    env.add_sections(&format!(
+        "[registration]\nsignature_verifier = \"{} {{file}} {{signature}}\"\nsignature_timeout_secs = 30",
+        script.display()
+    ));
+    let service = common::env::Service::start(&env);
+    env.drop_sample("urog-appeal-2.7.1", "signed");
+    env.drop_sample("urog-appeal-2.2", "unsigned");
+    let started = std::time::Instant::now();
+    while env.records_of_kind("appeal_registered").is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{}",
+            service.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let first = env.records_of_kind("appeal_registered");
+    assert_eq!(first.len(), 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "the unsigned appeal waited for the verifier: {:?}",
+        started.elapsed()
+    );
+    let health = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    };
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    while env.records_of_kind("appeal_registered").len() < 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{}",
+            service.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let signed = env
+        .records_of_kind("appeal_received")
+        .into_iter()
+        .find(|r| r["format"] == "2.7.1")
+        .unwrap();
+    assert_eq!(signed["signatures"][0]["status"], "verified");
+    assert!(service.stop().success());
+    env.verify_all();
+}

@@ -18,9 +18,7 @@ use crate::decision::{
 };
 use crate::model::AnswerFile;
 use crate::wire::message::Acknowledgment;
-use crate::wire::package::{
-    container_entry, container_entry_head, extract_container_entries, read_member,
-};
+use crate::wire::package::{container_entry, container_entry_head, read_member};
 
 /// A command's event with the attached file to keep once it is journaled (appeal,
 /// (reference, kept name)), or why the command does not apply.
@@ -75,18 +73,11 @@ impl Gateway {
     /// discards the decision and stops the pass.
     pub(super) fn book_events(
         &self,
-        mut input: ArrivalInput,
-        a: &Arrival,
-        package: &Package,
+        input: ArrivalInput,
         now: OffsetDateTime,
         batch: &mut Batch<'_>,
     ) -> Result<Vec<Event>, GatewayError> {
         let (view, strict) = (&mut batch.view, batch.strict);
-        if self.config.signature_verifier.is_some()
-            && decision::needs_verification(&input, view, &self.config)
-        {
-            self.verify_signatures(&mut input, a, package);
-        }
         let ctx = self.context(now);
         let mut decided = decision::decide_arrival(&input, view, ctx);
         let ts = now.format(&Rfc3339).expect("UTC times format");
@@ -212,48 +203,49 @@ impl Gateway {
         Some(crate::wire::urog::parse_query(&bytes, &self.config.limits).unwrap_or_default())
     }
 
-    /// Runs the configured verifier on every signature of a new appeal not yet checked.
-    fn verify_signatures(&self, input: &mut ArrivalInput, a: &Arrival, package: &Package) {
-        let (Some(command), Incoming::Document(doc)) =
-            (&self.config.signature_verifier, &mut input.body)
-        else {
-            return;
+    /// Whether every signature of a new appeal that needs checking has its answer from the
+    /// verifier workers (`super::verify`); the answers are written into `input`. `false`:
+    /// checks still run (sent now if not yet) — the appeal waits, nothing else does.
+    pub(super) fn signatures_ready(
+        &mut self,
+        input: &mut ArrivalInput,
+        a: &Arrival,
+        package: &Package,
+        batch: &Batch<'_>,
+    ) -> bool {
+        if self.config.signature_verifier.is_none()
+            || !decision::needs_verification(input, &batch.view, &self.config)
+        {
+            return true;
+        }
+        let Incoming::Document(doc) = &mut input.body else {
+            return true;
         };
         let Some(af) = doc.appeal.as_mut() else {
-            return;
+            return true;
         };
-        let dir = self.layout.claimed.join(&a.claim);
-        let zip = package.container_file.as_deref();
-        let timeout = Duration::from_secs(self.config.signature_timeout_secs.max(1));
-        for (i, s) in af
+        let mut ready = true;
+        let waiting = af
             .signatures
             .iter_mut()
             .enumerate()
-            .filter(|(_, s)| s.status == "not checked")
-        {
-            let scratch = self.layout.tmp.join(format!("verify-{}-{i}", a.arrival));
-            let (file, sig) = match zip {
-                Some(zip) => {
-                    let _ = std::fs::remove_dir_all(&scratch);
-                    if std::fs::create_dir_all(&scratch).is_err()
-                        || extract_container_entries(
-                            &dir,
-                            zip,
-                            &[&s.document, &s.signature],
-                            &scratch,
-                            &self.config.limits,
-                        )
-                        .is_err()
-                    {
-                        continue;
-                    }
-                    (scratch.join(&s.document), scratch.join(&s.signature))
-                }
-                None => (dir.join(&s.document), dir.join(&s.signature)),
+            .filter(|(_, s)| s.status == "not checked");
+        for (i, s) in waiting {
+            let job = super::verify::Job {
+                arrival: a.arrival,
+                index: i,
+                dir: self.layout.claimed.join(&a.claim),
+                zip: package.container_file.clone(),
+                document: s.document.clone(),
+                signature: s.signature.clone(),
+                scratch: self.layout.tmp.join(format!("verify-{}-{i}", a.arrival)),
             };
-            s.status = run_verifier(command, &file, &sig, timeout).to_string();
-            let _ = std::fs::remove_dir_all(&scratch);
+            match self.verifiers.status(job) {
+                Some(status) => s.status = status.to_string(),
+                None => ready = false,
+            }
         }
+        ready
     }
 
     /// Applies queued operator commands (register / refuse / steps), one journal commit each.

@@ -23,6 +23,7 @@ use crate::appeals;
 
 mod intake;
 mod strict;
+mod verify;
 use crate::config::Config;
 use crate::control;
 use crate::decision;
@@ -70,6 +71,8 @@ pub struct PassReport {
     pub settling: usize,
     /// Nothing was claimed for want of disk space: why (`/healthz` says it).
     pub disk_low: Option<String>,
+    /// Appeals waiting for their signature checks (run beside the loop).
+    pub verifying: usize,
     /// Incomplete folders (missing files) not yet overdue.
     pub incomplete: usize,
     /// When to look again at the latest (settling or incomplete folders).
@@ -140,6 +143,9 @@ fn count_outbound(outbound: &std::path::Path) -> (u64, u64) {
     (ages.len() as u64, ages.into_iter().max().unwrap_or(0))
 }
 
+/// How soon a pass looks again while appeals wait for their signature checks.
+const VERIFY_POLL: Duration = Duration::from_millis(100);
+
 /// The gateway: spool + journal + store, owned by one thread at a time.
 pub struct Gateway {
     config: Config,
@@ -149,6 +155,8 @@ pub struct Gateway {
     tracker: SettleTracker,
     /// Inbound files still open for writing (fed by `run`'s file events).
     writers: std::sync::Arc<spool::Writers>,
+    /// The signature verifier's workers and their answers.
+    verifiers: verify::Verifiers,
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
     overdue: HashMap<String, (String, String)>,
@@ -243,12 +251,18 @@ impl Gateway {
             }
         }
         let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
+        let verifiers = verify::Verifiers::new(
+            config.signature_verifier.clone(),
+            Duration::from_secs(config.signature_timeout_secs.max(1)),
+            config.limits.clone(),
+        );
         let mut gw = Gateway {
             config,
             layout,
             journal,
             store,
             tracker: SettleTracker::default(),
+            verifiers,
             writers: Default::default(),
             claims: 0,
             overdue: HashMap::new(),
@@ -641,6 +655,11 @@ impl Gateway {
             );
         }
         self.commit(events)?;
+        if report.verifying > 0 {
+            // signatures checked beside the loop: look again soon for their answers
+            let soon = VERIFY_POLL;
+            report.next_look = Some(report.next_look.map_or(soon, |n| n.min(soon)));
+        }
         Ok(())
     }
 
@@ -721,6 +740,11 @@ impl Gateway {
             report.quarantined += 1;
             return Ok(Some(events));
         };
+        // a new appeal's signatures are checked beside the loop: it waits, nothing else does
+        if !self.signatures_ready(&mut input, a, &package, batch) {
+            report.verifying += 1;
+            return Ok(Some(events));
+        }
         let duplicate = batch.duplicate_of(&self.store, a, &facts.header_uid)?;
         if let Some((of, by)) = duplicate {
             events.push(Event::Duplicate {
@@ -735,7 +759,8 @@ impl Gateway {
             .then(|| decide::receipt(&self.config, a.arrival, &a.key, &facts, true, None, now))
             .flatten();
         input.duplicate_of = duplicate;
-        events.extend(self.book_events(input, a, &package, now, batch)?);
+        events.extend(self.book_events(input, now, batch)?);
+        self.verifiers.forget(a.arrival);
         events.push(Event::Decided {
             arrival: a.arrival,
             key: a.key.clone(),
@@ -999,6 +1024,9 @@ impl Gateway {
                     transient_failures = 0;
                     let progressed = r.claimed > 0 || r.published > 0 || r.archived > 0;
                     let work_left = !self.store.unfinished()?.is_empty();
+                    if !progressed && r.verifying > 0 {
+                        std::thread::sleep(VERIFY_POLL); // the verifier's answer, not a spin
+                    }
                     if progressed || work_left || r.next_look == Some(Duration::ZERO) {
                         continue;
                     }

@@ -1,0 +1,147 @@
+//! Signature checks beside the loop: the configured verifier runs on a few worker threads,
+//! so a slow verifier (a token, a CRL fetch — up to `signature_timeout_secs` a signature)
+//! holds only the appeal whose signatures it checks; every other package flows. The loop
+//! asks [`Verifiers::status`] for each signature; an answer not there yet sends the job to
+//! the workers and the appeal waits (its arrival stays undecided, looked at again on the
+//! next pass). Results live in memory: after a restart the checks simply run again.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::wire::Limits;
+
+/// Verifier processes run at once, at most.
+pub const WORKERS: usize = 2;
+
+/// One signature to check: `document` and `signature` in the claimed folder `dir`, or
+/// entries of its container `zip` (extracted into `scratch` first).
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub arrival: u64,
+    pub index: usize,
+    pub dir: PathBuf,
+    pub zip: Option<String>,
+    pub document: String,
+    pub signature: String,
+    pub scratch: PathBuf,
+}
+
+/// The workers, the jobs sent to them and the answers they gave.
+pub struct Verifiers {
+    jobs: Option<Sender<Job>>,
+    sent: HashSet<(u64, usize)>,
+    done: Arc<Mutex<HashMap<(u64, usize), &'static str>>>,
+    command: String,
+    timeout: Duration,
+    limits: Limits,
+}
+
+impl Verifiers {
+    pub fn new(command: Option<String>, timeout: Duration, limits: Limits) -> Verifiers {
+        Verifiers {
+            jobs: None,
+            sent: HashSet::new(),
+            done: Arc::default(),
+            command: command.unwrap_or_default(),
+            timeout,
+            limits,
+        }
+    }
+
+    /// The check's answer (`verified`, `invalid`, `not checked`), or `None` while it runs —
+    /// sent to the workers the first time it is asked for.
+    pub fn status(&mut self, job: Job) -> Option<&'static str> {
+        let key = (job.arrival, job.index);
+        if let Some(s) = self
+            .done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Some(s);
+        }
+        if self.sent.insert(key) {
+            let _ = self.sender().send(job);
+        }
+        None
+    }
+
+    /// Forgets an arrival's answers once its decision is journaled.
+    pub fn forget(&mut self, arrival: u64) {
+        self.sent.retain(|(a, _)| *a != arrival);
+        self.done
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(a, _), _| *a != arrival);
+    }
+
+    /// The workers' queue, the workers started on first use.
+    fn sender(&mut self) -> &Sender<Job> {
+        self.jobs.get_or_insert_with(|| {
+            let (tx, rx) = channel::<Job>();
+            let rx = Arc::new(Mutex::new(rx));
+            for n in 0..WORKERS {
+                let (rx, done) = (rx.clone(), self.done.clone());
+                let (command, timeout, limits) =
+                    (self.command.clone(), self.timeout, self.limits.clone());
+                let _ = std::thread::Builder::new()
+                    .name(format!("verifier-{n}"))
+                    .spawn(move || work(&rx, &done, &command, timeout, &limits));
+            }
+            tx
+        })
+    }
+}
+
+/// A worker: takes jobs until the loop is gone.
+fn work(
+    jobs: &Mutex<Receiver<Job>>,
+    done: &Mutex<HashMap<(u64, usize), &'static str>>,
+    command: &str,
+    timeout: Duration,
+    limits: &Limits,
+) {
+    loop {
+        let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(j) => j,
+            Err(_) => return,
+        };
+        let status = check(&job, command, timeout, limits);
+        done.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((job.arrival, job.index), status);
+    }
+}
+
+/// One check: the files in place, or the container's entries extracted first.
+fn check(job: &Job, command: &str, timeout: Duration, limits: &Limits) -> &'static str {
+    let (file, sig) = match &job.zip {
+        Some(zip) => {
+            let _ = std::fs::remove_dir_all(&job.scratch);
+            let extracted = std::fs::create_dir_all(&job.scratch).is_ok()
+                && crate::wire::package::extract_container_entries(
+                    &job.dir,
+                    zip,
+                    &[&job.document, &job.signature],
+                    &job.scratch,
+                    limits,
+                )
+                .is_ok();
+            if !extracted {
+                let _ = std::fs::remove_dir_all(&job.scratch);
+                return "not checked";
+            }
+            (
+                job.scratch.join(&job.document),
+                job.scratch.join(&job.signature),
+            )
+        }
+        None => (job.dir.join(&job.document), job.dir.join(&job.signature)),
+    };
+    let status = super::intake::run_verifier(command, &file, &sig, timeout);
+    let _ = std::fs::remove_dir_all(&job.scratch);
+    status
+}
