@@ -116,7 +116,7 @@ pub fn for_scope(mut s: Summary, dsp: bool) -> Summary {
 /// A page out of `scanned` (the appeals after the cursor `after`, in id order, as read): the
 /// matching ones up to `limit`; `next` is the cursor after the last appeal looked at.
 pub fn page(
-    scanned: &[Appeal],
+    scanned: impl IntoIterator<Item = Appeal>,
     after: u64,
     (filter, dsp): (&Filter, bool),
     limit: usize,
@@ -126,17 +126,17 @@ pub fn page(
     let limit = limit.clamp(1, MAX_LIMIT);
     let mut items = Vec::new();
     let mut last = after;
-    for a in scanned {
+    for a in scanned.into_iter().take(MAX_SCAN) {
         let wanted = filter.status.is_none_or(|s| s == a.state)
             && filter
                 .updated_since
                 .as_deref()
-                .is_none_or(|since| updated(a).as_str() >= since);
+                .is_none_or(|since| updated(&a).as_str() >= since);
         if wanted {
             if items.len() == limit {
                 break;
             }
-            items.push(for_scope(summary(a, config, today), dsp));
+            items.push(for_scope(summary(&a, config, today), dsp));
         }
         last = a.id;
     }

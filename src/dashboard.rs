@@ -122,6 +122,10 @@ fn spool_section(config: &Config, store: Option<&crate::store::Store>) -> Markup
     }
 }
 
+/// Rows of the overdue and due-soon tables, at most (the page stays small whatever the
+/// backlog: 20,000 overdue appeals made a 7 MB page).
+pub const DUE_ROWS: usize = 100;
+
 /// The search, the recent (or found) appeals with the found one's history, the overdue and
 /// those due within three days.
 fn appeals_section(config: &Config, book: &dyn Appeals, query: Option<&str>) -> Markup {
@@ -137,7 +141,8 @@ fn appeals_section(config: &Config, book: &dyn Appeals, query: Option<&str>) -> 
             .collect(),
     };
     // deadlines run only for open appeals: their deadline facts say which to show
-    let (overdue, soon) = operator::due_lists(book, config, today, 3);
+    let ((overdue, late), (soon, due)) =
+        operator::due_lists_capped(book, config, today, 3, DUE_ROWS);
     html! {
         h2 { "Обращения" }
         form method="get" action="/" {
@@ -155,10 +160,12 @@ fn appeals_section(config: &Config, book: &dyn Appeals, query: Option<&str>) -> 
                 }
             }
         }
-        h3 { "Просроченные" }
+        h3 { "Просроченные (" (late) ")" }
         (appeals_table("overdue", &overdue))
-        h3 { "Срок в ближайшие 3 дня" }
+        @if late > overdue.len() { p { "показаны первые " (overdue.len()) "; все: medo-gateway appeals list --overdue" } }
+        h3 { "Срок в ближайшие 3 дня (" (due) ")" }
         (appeals_table("due-soon", &soon))
+        @if due > soon.len() { p { "показаны первые " (soon.len()) "; все: medo-gateway appeals list" } }
     }
 }
 

@@ -115,7 +115,13 @@ pub struct HttpState {
     pub health: Arc<crate::health::Health>,
     /// Refusals (401, 429) logged at most every [`REFUSAL_LOG_EVERY`], with how many came.
     refusals: Mutex<HashMap<u16, (Option<Instant>, u64)>>,
+    /// Heavy reads (the API list, the feed, the dashboard) served at once, at most
+    /// [`HEAVY_READS`]: memory stays bounded however many clients ask at once.
+    heavy: Arc<tokio::sync::Semaphore>,
 }
+
+/// Heavy reads served at once; more are answered 503 with `Retry-After: 1`.
+pub const HEAVY_READS: usize = 8;
 
 /// How often refusals of one kind are logged at most (a flood must not flood the log).
 pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
@@ -157,6 +163,7 @@ impl HttpState {
             webhooks: Default::default(),
             health,
             refusals: Mutex::new(HashMap::new()),
+            heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_READS)),
         }
     }
 
@@ -243,6 +250,22 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
 /// Whether the request's client holds the `dsp` scope (ДСП appeals' details).
 fn has_dsp(state: &HttpState, headers: &HeaderMap) -> bool {
     client(state, headers).is_some_and(|c| c.scopes.dsp)
+}
+
+/// A slot for a heavy read, or 503 «busy» with `Retry-After: 1` when [`HEAVY_READS`] run.
+#[allow(clippy::result_large_err)]
+fn heavy_slot(state: &HttpState) -> Result<tokio::sync::OwnedSemaphorePermit, Response> {
+    state.heavy.clone().try_acquire_owned().map_err(|_| {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy: too many heavy reads at once; try again in a second",
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+        r
+    })
 }
 
 /// Which routes a listener serves.
@@ -437,7 +460,12 @@ async fn changes(
         Err(r) => return r,
     };
     let (dsp, book) = (has_dsp(&state, &headers), state.book.clone());
+    let slot = match heavy_slot(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     read_json("journal", move || {
+        let _slot = slot;
         let durable = store
             .applied_seq()
             .map_err(|e| e.to_string())?
@@ -533,10 +561,19 @@ async fn appeals_page(
         Err(r) => return r,
     };
     let dsp = has_dsp(&state, &headers);
+    let slot = match heavy_slot(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     read_json("store", move || {
-        let scanned = store.appeals_after(after, api::MAX_SCAN)?;
-        let page = api::page(&scanned, after, (&filter, dsp), limit, &config);
-        Ok::<_, crate::store::StoreError>(page)
+        let _slot = slot;
+        // appeals decoded one at a time: the request holds its page, not what it looked at
+        let mut failed = None;
+        let scanned = store.iter_appeals_after(after).map_while(|r| {
+            r.map_err(|e| failed = Some(e)).ok()
+        });
+        let page = api::page(scanned, after, (&filter, dsp), limit, &config);
+        failed.map_or(Ok(page), Err)
     })
     .await
 }
@@ -665,9 +702,14 @@ async fn dashboard(
     if let Some(r) = operators_only(&state, &headers) {
         return r;
     }
+    let slot = match heavy_slot(&state) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let state = state.clone();
     // the page reads the journal and folders: off the async threads
     let html = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let hooks = state
             .webhooks
             .lock()

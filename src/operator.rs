@@ -70,19 +70,35 @@ pub fn due_lists(
     today: Date,
     soon_days: i64,
 ) -> (Vec<Row>, Vec<Row>) {
-    let (mut overdue, mut soon) = (Vec::new(), Vec::new());
+    let ((overdue, _), (soon, _)) = due_lists_capped(book, config, today, soon_days, usize::MAX);
+    (overdue, soon)
+}
+
+/// [`due_lists`] with at most `max` rows each, and how many there are in all (the dashboard:
+/// a page of bounded size however many appeals are late).
+pub fn due_lists_capped(
+    book: &dyn Appeals,
+    config: &Config,
+    today: Date,
+    soon_days: i64,
+    max: usize,
+) -> ((Vec<Row>, usize), (Vec<Row>, usize)) {
+    let (mut overdue, mut soon) = ((Vec::new(), 0), (Vec::new(), 0));
     book.each_open_deadline(&mut |id, f| {
         let (_, next) = deadlines(f, config, today);
         let Some(next) = next else { return };
-        let list = if today > next {
-            &mut overdue
+        let (list, count) = if today > next {
+            (&mut overdue.0, &mut overdue.1)
         } else if next <= today + time::Duration::days(soon_days) {
-            &mut soon
+            (&mut soon.0, &mut soon.1)
         } else {
             return;
         };
-        if let Some(a) = book.appeal(id) {
-            list.push(row(&a, config, today));
+        *count += 1;
+        if list.len() < max {
+            if let Some(a) = book.appeal(id) {
+                list.push(row(&a, config, today));
+            }
         }
     });
     (overdue, soon)

@@ -709,17 +709,22 @@ impl ResendShelf for TxAwaiting<'_> {
 impl Store {
     /// Appeals with ids after `after`, in id order, at most `max` of them (the API's pages).
     pub fn appeals_after(&self, after: u64, max: usize) -> Result<Vec<Appeal>, StoreError> {
-        let Some(from) = after.checked_add(1) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for item in self.appeals.range(be(from)..).take(max) {
+        self.iter_appeals_after(after).take(max).collect()
+    }
+
+    /// The appeals after the id `after`, in id order, decoded one at a time as they are
+    /// asked for (a page of the API list holds its page, not the appeals it looked at).
+    pub fn iter_appeals_after(
+        &self,
+        after: u64,
+    ) -> impl Iterator<Item = Result<Appeal, StoreError>> + '_ {
+        let range = after.checked_add(1).map(|from| self.appeals.range(be(from)..));
+        range.into_iter().flatten().map(|item| {
             let (_, v) = item?;
             let mut a: Appeal = decode(&v)?;
             a.pin_hash = None;
-            out.push(a);
-        }
-        Ok(out)
+            Ok(a)
+        })
     }
 
     fn appeal_by_id(&self, id: u64) -> Result<Option<Appeal>, StoreError> {
