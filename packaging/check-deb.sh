@@ -36,8 +36,12 @@ installed() {
   dpkg-query -W -f='${Conffiles}\n' medo-gateway | grep -q /etc/medo-gateway/gateway.toml \
     || fail "gateway.toml is not a conffile"
   systemd-analyze verify /usr/lib/systemd/system/medo-gateway.service
+  # the packaged config names the folders OPERATIONS describes, absolute (the unit runs in
+  # /var/lib/medo-gateway: relative folders would point there)
+  grep -q '^inbound = "/var/spool/vipnet/medo/in"' /etc/medo-gateway/gateway.toml \
+    || fail "the packaged config's inbound is not /var/spool/vipnet/medo/in"
   # an operator's shell on the server: the installed config is found without --config; its
-  # relative folders (to be configured) do not exist here → a configuration error, exit 2
+  # folders (VipNet's, not made by us) do not exist here → a configuration error, exit 2
   set +e
   out="$(cd / && medo-gateway spool status 2>&1)"
   code=$?

@@ -413,7 +413,13 @@ pub const INSTALLED_CONFIG: &str = "/etc/medo-gateway/gateway.toml";
 /// that exists (an operator's shell on the server); a path given explicitly is kept.
 fn config_path(given: PathBuf) -> PathBuf {
     let installed = Path::new(INSTALLED_CONFIG);
-    if given == Path::new(DEFAULT_CONFIG) && !given.exists() && installed.exists() {
+    // "there, but not for this user" (a 0750 /etc/medo-gateway) counts as there: the caller
+    // is then told it cannot read the installed config, not that a relative one is missing
+    let there = |p: &Path| match std::fs::symlink_metadata(p) {
+        Ok(_) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::PermissionDenied,
+    };
+    if given == Path::new(DEFAULT_CONFIG) && !given.exists() && there(installed) {
         return installed.to_path_buf();
     }
     given
@@ -902,6 +908,7 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
 }
 
 fn run_service(config: Config, once: bool) -> ExitCode {
+    let source = config.source.clone();
     let result = if once {
         gateway::run_once(config).map(|r| {
             println!(
@@ -929,7 +936,10 @@ fn run_service(config: Config, once: bool) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if matches!(&e, GatewayError::Spool(SpoolError::Setup(_))) => {
-            eprintln!("medo-gateway: {e}");
+            let from = source
+                .map(|p| format!(" [config: {}]", p.display()))
+                .unwrap_or_default();
+            eprintln!("medo-gateway: {e}{from}");
             ExitCode::from(2)
         }
         Err(e) if e.is_transient() => {

@@ -16,7 +16,7 @@ use time::Date;
 /// Errors reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
+    #[error("cannot read config {}: {source}{}", path.display(), read_hint(source))]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -25,6 +25,17 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+}
+
+/// What to do about a config that cannot be read.
+fn read_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            " — run as the service's user (sudo -u medo-gateway medo-gateway …) or as root"
+        }
+        std::io::ErrorKind::NotFound => " — give the file with --config FILE",
+        _ => "",
+    }
 }
 
 /// The calendar in force: the policy, the configured holidays and the production calendar's
@@ -635,6 +646,8 @@ pub struct Config {
     pub acknowledge_notifications: bool,
     /// The offset written into the date-times of our messages (default +03:00, Moscow).
     pub utc_offset: time::UtcOffset,
+    /// The file it was read from (absolute), when read from one: named in set-up errors.
+    pub source: Option<PathBuf>,
 }
 
 /// Who a request comes from and how much one address may take (`[http]`).
@@ -699,11 +712,16 @@ impl Config {
     /// Reads and validates a config file. Relative spool paths are resolved against the
     /// current directory (as the README's commands assume: run from the project root).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
+        // every message names the file as an absolute path: `config/gateway.toml` says
+        // nothing to whoever runs the unit in /var/lib/medo-gateway
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
             source,
         })?;
-        Config::parse(&text, path)
+        let mut config = Config::parse(&text, &path)?;
+        config.source = Some(path);
+        Ok(config)
     }
 
     /// Validates config text; `path` is only used in messages.
@@ -854,6 +872,7 @@ impl Config {
                 .unwrap_or_else(|| crate::resend::DEFAULT_SCHEDULE.to_vec()),
             acknowledge_notifications: raw.receipts.is_some_and(|r| r.acknowledge_notifications),
             utc_offset,
+            source: None,
         })
     }
 

@@ -569,9 +569,9 @@ async fn appeals_page(
         let _slot = slot;
         // appeals decoded one at a time: the request holds its page, not what it looked at
         let mut failed = None;
-        let scanned = store.iter_appeals_after(after).map_while(|r| {
-            r.map_err(|e| failed = Some(e)).ok()
-        });
+        let scanned = store
+            .iter_appeals_after(after)
+            .map_while(|r| r.map_err(|e| failed = Some(e)).ok());
         let page = api::page(scanned, after, (&filter, dsp), limit, &config);
         failed.map_or(Ok(page), Err)
     })

@@ -98,9 +98,17 @@ fn fatal_sync(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
 pub fn check_transport_folders(layout: &Layout) -> Result<(), SpoolError> {
     for (dir, key) in [(&layout.inbound, "inbound"), (&layout.outbound, "outbound")] {
         if !dir.is_dir() {
+            let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            let why = match fs::metadata(dir) {
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    "cannot be reached by this user"
+                }
+                Ok(_) => "is not a folder",
+                Err(_) => "does not exist",
+            };
             return Err(SpoolError::Setup(format!(
-                "{} is not a folder (check [spool] {key} in the config)",
-                dir.display()
+                "{} {why} (check [spool] {key} in the config)",
+                shown.display()
             )));
         }
     }

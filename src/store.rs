@@ -718,7 +718,9 @@ impl Store {
         &self,
         after: u64,
     ) -> impl Iterator<Item = Result<Appeal, StoreError>> + '_ {
-        let range = after.checked_add(1).map(|from| self.appeals.range(be(from)..));
+        let range = after
+            .checked_add(1)
+            .map(|from| self.appeals.range(be(from)..));
         range.into_iter().flatten().map(|item| {
             let (_, v) = item?;
             let mut a: Appeal = decode(&v)?;

@@ -176,3 +176,50 @@ fn glob_count(root: &Path, src: &str) -> usize {
         _ => usize::from(root.join(src).is_file()),
     }
 }
+
+/// Issue 26 item 18: the .deb's config works with the packaged unit — absolute folders, the
+/// ones OPERATIONS describes — and is the bundled config in every other line (they cannot
+/// drift apart); it parses.
+#[test]
+fn the_packaged_config_has_absolute_folders_and_is_the_bundled_one_otherwise() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dev = std::fs::read_to_string(root.join("config/gateway.toml")).unwrap();
+    let packaged = std::fs::read_to_string(packaging().join("gateway.toml")).unwrap();
+    let config = medo_gateway::config::Config::parse(&packaged, Path::new("gateway.toml"))
+        .expect("the packaged config parses");
+    assert_eq!(config.spool.inbound, Path::new("/var/spool/vipnet/medo/in"));
+    assert_eq!(
+        config.spool.outbound,
+        Path::new("/var/spool/vipnet/medo/out")
+    );
+    assert_eq!(
+        config.spool.state_dir,
+        Path::new("/var/lib/medo-gateway/state")
+    );
+    let body = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                l.replace("/var/spool/vipnet/medo/in", "spool/in")
+                    .replace("/var/spool/vipnet/medo/out", "spool/out")
+                    .replace("/var/lib/medo-gateway/state", "spool/state")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(
+        body(&packaged),
+        body(&dev),
+        "packaging/gateway.toml drifted from config/gateway.toml"
+    );
+    let unit = std::fs::read_to_string(packaging().join("medo-gateway.service")).unwrap();
+    assert!(unit.contains("--config /etc/medo-gateway/gateway.toml"));
+    let deb = deb_metadata();
+    let assets = deb["assets"].as_array().unwrap();
+    assert!(assets
+        .iter()
+        .any(|a| a[0].as_str() == Some("packaging/gateway.toml")
+            && a[1].as_str() == Some("etc/medo-gateway/gateway.toml")));
+}

@@ -211,6 +211,9 @@ _medo__gateway() {
             medo__gateway__subcmd__help__subcmd__journal,export)
                 cmd="medo__gateway__subcmd__help__subcmd__journal__subcmd__export"
                 ;;
+            medo__gateway__subcmd__help__subcmd__journal,recover)
+                cmd="medo__gateway__subcmd__help__subcmd__journal__subcmd__recover"
+                ;;
             medo__gateway__subcmd__help__subcmd__journal,verify)
                 cmd="medo__gateway__subcmd__help__subcmd__journal__subcmd__verify"
                 ;;
@@ -250,6 +253,9 @@ _medo__gateway() {
             medo__gateway__subcmd__journal,help)
                 cmd="medo__gateway__subcmd__journal__subcmd__help"
                 ;;
+            medo__gateway__subcmd__journal,recover)
+                cmd="medo__gateway__subcmd__journal__subcmd__recover"
+                ;;
             medo__gateway__subcmd__journal,verify)
                 cmd="medo__gateway__subcmd__journal__subcmd__verify"
                 ;;
@@ -279,6 +285,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__journal__subcmd__help,help)
                 cmd="medo__gateway__subcmd__journal__subcmd__help__subcmd__help"
+                ;;
+            medo__gateway__subcmd__journal__subcmd__help,recover)
+                cmd="medo__gateway__subcmd__journal__subcmd__help__subcmd__recover"
                 ;;
             medo__gateway__subcmd__journal__subcmd__help,verify)
                 cmd="medo__gateway__subcmd__journal__subcmd__help__subcmd__verify"
@@ -1278,7 +1287,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__journal)
-            opts="verify checkpoint export"
+            opts="verify checkpoint recover export"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1334,6 +1343,20 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__journal__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__journal__subcmd__recover)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1552,7 +1575,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__journal)
-            opts="-h --config --log-format --help verify checkpoint export help"
+            opts="-h --config --log-format --help verify checkpoint recover export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1742,7 +1765,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__journal__subcmd__help)
-            opts="verify checkpoint export help"
+            opts="verify checkpoint recover export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1825,6 +1848,20 @@ _medo__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        medo__subcmd__gateway__subcmd__journal__subcmd__help__subcmd__recover)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         medo__subcmd__gateway__subcmd__journal__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1832,6 +1869,36 @@ _medo__gateway() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__journal__subcmd__recover)
+            opts="-h --accept-missing --comment --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --accept-missing)
+                    COMPREPLY=($(compgen -W "anchor checkpoint-key pin-key" -- "${cur}"))
+                    return 0
+                    ;;
+                --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
