@@ -691,7 +691,7 @@ pub fn find_in<T>(
         return Ok(a);
     }
     Err(format!(
-        "no appeal {id:?} (give our registration number, the УРОГ number or the internal id)"
+        "нет обращения {id:?} (укажите наш регистрационный номер, номер УРОГ или внутренний id)"
     ))
 }
 

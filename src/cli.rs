@@ -113,8 +113,8 @@ pub enum ApiCommand {
     Token {
         /// The client's name (`delo`, `directum`…): its `[[api.clients]] name`.
         name: String,
-        /// Scopes: read, write, dsp (default read and write).
-        #[arg(long, value_delimiter = ',', default_values = ["read", "write"])]
+        /// Scopes: read, write, dsp (default: read only — give write explicitly).
+        #[arg(long, value_delimiter = ',', default_values = ["read"])]
         scopes: Vec<String>,
     },
 }
@@ -686,19 +686,24 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCode, String> {
     let layout = Layout::new(&config.spool);
     let answer = match operator_view::ask(&layout, query) {
-        Some(answer) => answer?,
+        Some(answer) => answer,
         None => {
             let secret = operator_view::pin_secret_for(query, config);
             match operator_view::store_view(&layout) {
                 Some((_lock, store)) => {
-                    operator_view::answer(query, &store, config, secret.as_deref())?
+                    operator_view::answer(query, &store, config, secret.as_deref())
                 }
                 None => {
                     let book = operator::load(config)?;
-                    operator_view::answer(query, &book, config, secret.as_deref())?
+                    operator_view::answer(query, &book, config, secret.as_deref())
                 }
             }
         }
+    };
+    // an appeal that is not there is a refused request (exit 1), as any refused command
+    let answer = match answer {
+        Ok(a) => a,
+        Err(why) => return Ok(refused(&why)),
     };
     print!("{}", answer.stdout);
     if let Some(note) = answer.note {
@@ -770,7 +775,10 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             email,
         } => {
             let book = operator::load(&config)?;
-            let appeal = book.find(&id)?;
+            let appeal = match book.find(&id) {
+                Ok(a) => a,
+                Err(why) => return Ok(refused(&why)),
+            };
             let card = crate::sstu::Card {
                 name,
                 codes,
@@ -847,7 +855,9 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
     // fail fast on what can be checked without the service
     if about_an_appeal {
         let book = operator::load(&config)?;
-        book.find(command.id())?;
+        if let Err(why) = book.find(command.id()) {
+            return Ok(refused(&why));
+        }
     }
     let state = config.spool.state_dir.clone();
     let path = control::submit(&state, &command).map_err(|e| {
@@ -1290,6 +1300,13 @@ fn run_recover(
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A refused operator request (an unknown appeal, say): said on stderr, exit 1 — as a
+/// command the service refused; exit 2 stays for set-up problems.
+fn refused(why: &str) -> ExitCode {
+    eprintln!("medo-gateway: {why}");
+    ExitCode::from(1)
 }
 
 /// Who runs an operator command from the CLI: the login behind `sudo`, else the user.

@@ -249,3 +249,34 @@ fn inspect_into_a_closed_pipe_ends_quietly() {
         out.status
     );
 }
+
+/// Issue 26 item 22: an unknown appeal is a refused request — exit 1, said in Russian — for
+/// `show` and for every command about an appeal; `api token NAME` without `--scopes` grants
+/// `read` only.
+#[test]
+fn an_unknown_appeal_exits_1_and_a_new_token_reads_only() {
+    let env = common::env::Env::new();
+    env.deliver("urog-appeal-2.2", "a");
+    for args in [
+        &["appeals", "show", "999"][..],
+        &[
+            "appeals",
+            "event",
+            "999",
+            "executor-assigned",
+            "--executor",
+            "X",
+        ],
+        &["appeals", "refuse", "999", "--reason", "Отсутствует текст"],
+    ] {
+        let out = env.cmd(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("нет обращения"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = env.ok(&["api", "token", "reader"]);
+    assert!(out.contains("scopes = [\"read\"]"), "{out}");
+}
