@@ -1042,7 +1042,8 @@ async fn event(
         Err(r) => return r,
     };
     let state_dir = state.config.spool.state_dir.clone();
-    queue(&state, keyed, move || {
+    let about = id.clone();
+    queue(&state, keyed, &about, move || {
         let step = match body.file {
             Some((name, bytes)) => {
                 let reference = control::attach_bytes(&state_dir, &name, &bytes, max)?;
@@ -1065,6 +1066,7 @@ async fn event(
 async fn queue(
     state: &HttpState,
     keyed: Option<crate::idempotency::Key>,
+    about: &str,
     build: impl FnOnce() -> Result<control::Command, String>,
 ) -> Response {
     let state_dir = &state.config.spool.state_dir;
@@ -1078,7 +1080,7 @@ async fn queue(
                     "this Idempotency-Key was used with another request",
                 )
             }
-            Ok(Seen::Same(first)) => match replay(state, k, &first).await {
+            Ok(Seen::Same(first)) => match replay(state, k, &first, about).await {
                 Some(r) => return r,
                 None => Some(first), // remembered, never queued (a crash): queue it now
             },
@@ -1087,14 +1089,20 @@ async fn queue(
     };
     let command = match build() {
         Ok(c) => c,
-        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+        Err(why) => {
+            // refused before anything was queued: the key is not burned
+            if let Some(k) = &keyed {
+                crate::idempotency::forget(state_dir, k);
+            }
+            return error(StatusCode::BAD_REQUEST, &why);
+        }
     };
     let queued = match &name {
         Some(n) => control::submit_named(state_dir, &command, n),
         None => control::submit(state_dir, &command),
     };
     match queued {
-        Ok(path) => wait_outcome(&path).await,
+        Ok(path) => wait_outcome(state, &path, about).await,
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("cannot queue the command: {e}"),
@@ -1102,7 +1110,7 @@ async fn queue(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RegistrationBody {
     number: Option<String>,
@@ -1112,7 +1120,7 @@ struct RegistrationBody {
     comment: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RefusalBody {
     reason: String,
@@ -1171,7 +1179,7 @@ async fn refusal_of(
 
 /// A write with a JSON body: [`write_access`]'s checks, the body read as `B` (400 «not a
 /// `what`» otherwise), and the command `build` makes of (id, operator, body) queued.
-async fn json_write<B: serde::de::DeserializeOwned + Checked + Send + 'static>(
+async fn json_write<B: serde::de::DeserializeOwned + Serialize + Checked + Send + 'static>(
     state: &HttpState,
     headers: &HeaderMap,
     id: String,
@@ -1187,7 +1195,10 @@ async fn json_write<B: serde::de::DeserializeOwned + Checked + Send + 'static>(
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a {what}: {e}")),
     };
-    let (operator, keyed) = match write_access(state, headers, what.as_bytes(), &id, raw) {
+    // the request compared by meaning: the parsed body, written canonically (JSON escapes,
+    // spacing and member order, defaults written or not, all the same request)
+    let canonical = serde_json::to_vec(&body).expect("bodies serialise");
+    let (operator, keyed) = match write_access(state, headers, what.as_bytes(), &id, &canonical) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1196,7 +1207,8 @@ async fn json_write<B: serde::de::DeserializeOwned + Checked + Send + 'static>(
     if let Some(why) = body.problem() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, &why);
     }
-    queue(state, keyed, move || Ok(build(id, operator, body))).await
+    let about = id.clone();
+    queue(state, keyed, &about, move || Ok(build(id, operator, body))).await
 }
 
 /// What a write's body says wrong before it is queued (`None`: nothing).
@@ -1256,7 +1268,12 @@ fn idempotency_key(
 
 /// The first result of a repeated keyed request: applied (journaled), rejected (its
 /// reason), or still queued (waited for); `None` when it was never queued.
-async fn replay(state: &HttpState, key: &crate::idempotency::Key, first: &str) -> Option<Response> {
+async fn replay(
+    state: &HttpState,
+    key: &crate::idempotency::Key,
+    first: &str,
+    about: &str,
+) -> Option<Response> {
     let applied = match state.store.as_ref().map(|s| s.try_command_done(&key.id)) {
         Some(Err(e)) => {
             return Some(error(
@@ -1268,30 +1285,40 @@ async fn replay(state: &HttpState, key: &crate::idempotency::Key, first: &str) -
         None => false,
     };
     if applied {
-        return Some(
-            (
-                StatusCode::OK,
-                Json(serde_json::json!({ "applied": true, "replayed": true })),
-            )
-                .into_response(),
-        );
+        let mut body = applied_body(state, about);
+        body["replayed"] = serde_json::Value::Bool(true);
+        return Some((StatusCode::OK, Json(body)).into_response());
     }
     let queue = control::dir(&state.config.spool.state_dir);
     let path = queue.join(format!("{first}.json"));
     let rejected = queue.join("rejected").join(format!("{first}.json"));
     (path.exists() || rejected.exists()).then_some(())?;
-    Some(wait_outcome(&path).await)
+    Some(wait_outcome(state, &path, about).await)
+}
+
+/// What an applied command answers: `applied`, and the appeal as it now stands — its id,
+/// our registration number (a registration's first answer and every replay of it say
+/// which number was given), its status.
+fn applied_body(state: &HttpState, about: &str) -> serde_json::Value {
+    let mut body = serde_json::json!({ "applied": true });
+    if let Ok(a) = state.book.find(about) {
+        body["appeal"] = a.id.into();
+        if let Some(n) = &a.number {
+            body["number"] = n.clone().into();
+        }
+        body["status"] = serde_json::to_value(a.state).unwrap_or_default();
+    }
+    body
 }
 
 /// Waits a little for the run loop to apply a queued command (it watches the queue): 200
 /// applied, 422 rejected with the reason, 202 still queued.
-async fn wait_outcome(path: &std::path::Path) -> Response {
+async fn wait_outcome(state: &HttpState, path: &std::path::Path, about: &str) -> Response {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match control::outcome(path) {
             Some(Ok(())) => {
-                return (StatusCode::OK, Json(serde_json::json!({ "applied": true })))
-                    .into_response()
+                return (StatusCode::OK, Json(applied_body(state, about))).into_response()
             }
             Some(Err(why)) => return error(StatusCode::UNPROCESSABLE_ENTITY, &why),
             None if Instant::now() >= deadline => {

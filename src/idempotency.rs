@@ -88,6 +88,13 @@ pub fn recall(state: &Path, key: &Key) -> io::Result<Seen> {
     }
 }
 
+/// Forgets a key remembered for a request that was refused before anything was queued (its
+/// attachment could not be kept, say): the corrected retry under the same key is then a new
+/// request, not a 409.
+pub fn forget(state: &Path, key: &Key) {
+    let _ = fs::remove_file(path(state, &key.id));
+}
+
 fn judge(bytes: &[u8], key: &Key) -> Seen {
     match serde_json::from_slice::<Remembered>(bytes) {
         Ok(r) if r.digest == key.digest => Seen::Same(r.file),

@@ -842,6 +842,15 @@ fn the_sed_registers_under_its_own_number_and_refuses_over_http() {
     let (code, text) = post_with_key(port, path, Some("reg-1"), &body);
     assert_eq!(code, 200, "{text}");
     assert!(text.contains("replayed"), "{text}");
+    // the same request written otherwise (a JSON escape, spacing, a default spelled out) is
+    // the same request, and its replay says which number was given (issue 26 item 19)
+    let escaped = format!(r#"{{ "date": "{today}", "number": "\u0421ЭД-77", "force": false }}"#);
+    let (code, text) = post_with_key(port, path, Some("reg-1"), &escaped);
+    assert_eq!(code, 200, "{text}");
+    let replayed: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(replayed["replayed"], true, "{text}");
+    assert_eq!(replayed["number"], "СЭД-77", "{text}");
+    assert_eq!(replayed["status"], "registered", "{text}");
     let registered = env.records_of_kind("appeal_registered");
     assert_eq!(registered.len(), 1, "registered once");
     assert_eq!(registered[0]["number"], "СЭД-77");

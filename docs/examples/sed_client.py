@@ -111,7 +111,17 @@ def import_appeal(api, appeal_id, out):
 def register(api, appeal_id):
     body = {"number": "СЭД-%s" % appeal_id, "date": datetime.date.today().isoformat()}
     path = "/api/v1/appeals/%s/registration" % segment(appeal_id)
-    return api.json("POST", path, body, key="register-%s" % appeal_id)
+    try:
+        return api.json("POST", path, body, key="register-%s" % appeal_id)
+    except ApiError as e:
+        if e.status != 409:
+            raise
+        # the key was used for another registration request of this appeal (by hand, say):
+        # if the appeal is registered, that is what this step wanted — carry on with it
+        _, detail = api.json("GET", "/api/v1/appeals/%s" % segment(appeal_id))
+        if detail["appeal"].get("number") is None:
+            raise
+        return 200, {"applied": True, "number": detail["appeal"]["number"], "resolved": True}
 
 
 def multipart(event, file_name, data):
