@@ -361,6 +361,13 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 ));
             })?;
         }
+        Event::JournalRecovered { sequences, .. } => {
+            // a restore: every number the witness saw stays given
+            for s in sequences {
+                shelf.raise_seq(s.year, s.registered)?;
+                shelf.raise_outgoing_seq(s.year, s.outgoing)?;
+            }
+        }
         Event::AppealProgress {
             appeal,
             step,

@@ -45,6 +45,16 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
     Ok(SigningKey::from_bytes(&arr))
 }
 
+/// Reads the key (never makes one): `journal verify` on a host without it says so.
+pub fn load_key(path: &Path) -> Result<SigningKey, String> {
+    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let arr: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| format!("{}: not a 32-byte Ed25519 key", path.display()))?;
+    Ok(SigningKey::from_bytes(&arr))
+}
+
 /// The public key as one line of base64 (what auditors keep).
 pub fn public_key_line(key: &SigningKey) -> String {
     B64.encode(key.verifying_key().to_bytes())
@@ -59,6 +69,105 @@ fn signed_note(key: &SigningKey, origin: &str, size: u64, head: &str) -> String 
     let text = body(origin, size, head);
     let sig = key.sign(text.as_bytes());
     format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()))
+}
+
+pub use crate::model::Sequences;
+
+/// A witness's note: signed like the anchor, with the numbering it covers on a fourth line
+/// (`sequences <year> <registered> <outgoing>`; readers of anchors read three lines) and the
+/// recovery epoch in its origin (`…#<epoch>` once `journal recover --from-witness` was used).
+pub fn witness_note(
+    key: &SigningKey,
+    origin: &str,
+    (size, head): (u64, &str),
+    seq: Sequences,
+) -> String {
+    let text = format!(
+        "{}sequences {} {} {}\n",
+        body(origin, size, head),
+        seq.year,
+        seq.registered,
+        seq.outgoing
+    );
+    let sig = key.sign(text.as_bytes());
+    format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()))
+}
+
+/// A witness's note as read back: signed by `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessNote {
+    pub size: u64,
+    pub head: String,
+    pub epoch: u64,
+    pub sequences: Option<Sequences>,
+}
+
+/// The notes in a witness folder signed by `key` (others are not ours: ignored).
+pub fn witness_notes(dir: &Path, key: &VerifyingKey) -> Result<Vec<WitnessNote>, String> {
+    let rd = fs::read_dir(dir).map_err(|e| format!("witness {}: {e}", dir.display()))?;
+    let mut notes = Vec::new();
+    for e in rd.filter_map(|e| e.ok()) {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "note") {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok((size, head)) = signed_body(&text, key) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        let epoch = lines
+            .first()
+            .and_then(|o| o.rsplit_once('#'))
+            .and_then(|(_, e)| e.parse().ok())
+            .unwrap_or(0);
+        let sequences = lines.get(3).and_then(|l| {
+            let mut p = l.strip_prefix("sequences ")?.split(' ');
+            Some(Sequences {
+                year: p.next()?.parse().ok()?,
+                registered: p.next()?.parse().ok()?,
+                outgoing: p.next()?.parse().ok()?,
+            })
+        });
+        notes.push(WitnessNote {
+            size,
+            head,
+            epoch,
+            sequences,
+        });
+    }
+    Ok(notes)
+}
+
+/// The journal (`records` records, `hash_at` reads a record's hash) against a witness's
+/// notes of our `epoch`: the newest must name no more records than the journal has, and the
+/// same head at that size; a note of a later epoch means a state older than a recovery.
+pub fn check_witness(
+    notes: &[WitnessNote],
+    epoch: u64,
+    records: u64,
+    hash_at: impl FnOnce(u64) -> Option<String>,
+) -> Result<(), String> {
+    if let Some(later) = notes.iter().map(|n| n.epoch).max().filter(|e| *e > epoch) {
+        return Err(format!(
+            "the witness holds notes of recovery epoch {later}, this state is of epoch {epoch}: an older state_dir was restored"
+        ));
+    }
+    let Some(newest) = notes
+        .iter()
+        .filter(|n| n.epoch == epoch)
+        .max_by_key(|n| n.size)
+    else {
+        return Ok(());
+    };
+    let anchor = Anchor {
+        size: newest.size,
+        head: newest.head.clone(),
+        note: format!("witness note {:020}.note", newest.size),
+    };
+    check_anchor(&anchor, records, hash_at)
 }
 
 /// Where the per-commit anchor lives: `state_dir/anchor.note`.

@@ -285,6 +285,10 @@ pub enum JournalCommand {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// Compare with the witness's notes in DIR too ([audit] witness_dir): a journal
+        /// shorter than, or different from, what the witness saw is reported.
+        #[arg(long, value_name = "DIR")]
+        witness: Option<PathBuf>,
     },
     /// Signed checkpoints (size and head hash, Ed25519).
     Checkpoint {
@@ -295,8 +299,16 @@ pub enum JournalCommand {
     /// start without it): the next start makes it anew and journals who accepted it and why.
     Recover {
         /// What was lost: anchor (anchor.note), checkpoint-key, pin-key (every PIN changes).
-        #[arg(long = "accept-missing", value_enum, required = true)]
+        #[arg(
+            long = "accept-missing",
+            value_enum,
+            required_unless_present = "from_witness"
+        )]
         accept_missing: Vec<crate::recovery::Piece>,
+        /// After a restore from backup: continue with the numbering moved past every number
+        /// the witness in DIR saw ([audit] witness_dir), in a new recovery epoch.
+        #[arg(long, value_name = "DIR")]
+        from_witness: Option<PathBuf>,
         /// Why (journaled).
         #[arg(long)]
         comment: String,
@@ -482,11 +494,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = Config::load(&cli.config).map_err(|e| e.to_string())?;
             let dir = Layout::new(&config.spool).journal;
             match command {
-                JournalCommand::Verify { json } => run_verify(&dir, &config.spool.state_dir, json),
+                JournalCommand::Verify { json, witness } => {
+                    run_verify(&dir, (&config.spool.state_dir, witness.as_deref()), json)
+                }
                 JournalCommand::Recover {
                     accept_missing,
+                    from_witness,
                     comment,
-                } => run_recover(&config, accept_missing, comment),
+                } => run_recover(&config, (accept_missing, from_witness), comment),
                 JournalCommand::Checkpoint {
                     command: CheckpointCommand::Pubkey,
                 } => {
@@ -993,9 +1008,14 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
-fn run_verify(dir: &Path, state: &Path, json: bool) -> Result<ExitCode, String> {
+fn run_verify(
+    dir: &Path,
+    (state, witness): (&Path, Option<&Path>),
+    json: bool,
+) -> Result<ExitCode, String> {
     let report = journal::verify(dir).map_err(|e| e.to_string())?;
-    let anchored = anchor_check(dir, state, report.records);
+    let anchored = anchor_check(dir, state, report.records)
+        .and_then(|()| witness.map_or(Ok(()), |w| witness_check(dir, state, w, report.records)));
     if json {
         let mut v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
         v["anchor_problem"] = serde_json::json!(anchored.as_ref().err());
@@ -1038,6 +1058,24 @@ fn anchor_check(dir: &Path, state: &Path, records: u64) -> Result<(), String> {
     }
     let key = crate::checkpoint::load_or_create_key(&key_path)?.verifying_key();
     crate::checkpoint::check_journal(dir, state, &key, records)
+}
+
+/// The journal against a witness's notes (`journal verify --witness DIR`), as the start
+/// compares it: the newest note of this state's epoch, signed by our key.
+fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Result<(), String> {
+    let key_path = state.join("checkpoint.key");
+    let key = crate::checkpoint::load_key(&key_path)?.verifying_key();
+    let notes = crate::checkpoint::witness_notes(witness, &key)?;
+    let epoch = std::fs::read_to_string(state.join("witness.epoch"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    crate::checkpoint::check_witness(&notes, epoch, records, |seq| {
+        journal::read_range(dir, seq, seq + 1, 1)
+            .ok()?
+            .first()
+            .map(|r| r.hash.clone())
+    })
 }
 
 fn run_export(
@@ -1278,22 +1316,33 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
 /// `journal recover --accept-missing …`: the operator's word, taken by the next start.
 fn run_recover(
     config: &Config,
-    missing: Vec<crate::recovery::Piece>,
+    (missing, from_witness): (Vec<crate::recovery::Piece>, Option<PathBuf>),
     comment: String,
 ) -> Result<ExitCode, String> {
     if comment.trim().is_empty() || comment.chars().any(char::is_control) {
         eprintln!("medo-gateway: --comment: почему утрата принимается (одна строка текста)");
         return Ok(ExitCode::from(1));
     }
+    let from_witness = from_witness.map(|d| std::path::absolute(&d).unwrap_or(d));
+    if let Some(dir) = &from_witness {
+        if !dir.is_dir() {
+            eprintln!("medo-gateway: --from-witness {}: не папка", dir.display());
+            return Ok(ExitCode::from(1));
+        }
+    }
     let accepted = crate::recovery::Accepted {
         missing,
         comment,
         operator: cli_operator(),
+        from_witness,
     };
     let state = &config.spool.state_dir;
     let path = crate::recovery::accept(state, &accepted)
         .map_err(|e| format!("{}: {e}", state.display()))?;
-    let names: Vec<&str> = accepted.missing.iter().map(|p| p.name()).collect();
+    let mut names: Vec<&str> = accepted.missing.iter().map(|p| p.name()).collect();
+    if accepted.from_witness.is_some() {
+        names.push("нумерация — за всеми номерами, что видел свидетель");
+    }
     println!(
         "принято: {} — будет создано заново при следующем запуске службы, запись journal_recovered в журнале ({})",
         names.join(", "),

@@ -188,7 +188,23 @@ struct RawConfig {
     #[serde(default)]
     api: Option<RawApi>,
     #[serde(default)]
+    audit: Option<AuditConfig>,
+    #[serde(default)]
     limits: Limits,
+}
+
+/// Evidence off the box (`[audit]`): every group commit's signed note — the journal's size
+/// and head, and the numbering sequences it covers — is also handed to a witness outside
+/// `state_dir`, so a restored backup or a cut that took the local anchor with it is caught.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Run without a shell, the note on its standard input (`logger -t medo-checkpoint`).
+    #[serde(default)]
+    pub witness_command: Option<String>,
+    /// One file per note, `<journal size>.note` (a WORM share); compared with at start.
+    #[serde(default)]
+    pub witness_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -626,6 +642,8 @@ pub struct Config {
     pub checkpoint_every: u64,
     /// Our body's id in the ССТУ.РФ directory (for the export).
     pub sstu_department_id: Option<String>,
+    /// The witnesses of the journal's notes (`[audit]`).
+    pub audit: AuditConfig,
     /// Where the HTTP API listens (off when `None`).
     pub http_listen: Option<std::net::SocketAddr>,
     /// Where the public listener (the applicant's status, `/healthz`) listens, if anywhere.
@@ -851,6 +869,7 @@ impl Config {
                 .and_then(|j| j.checkpoint_every)
                 .unwrap_or(1000)
                 .max(1),
+            audit: raw.audit.unwrap_or_default(),
             sstu_department_id: raw
                 .sstu
                 .and_then(|s| s.department_id)

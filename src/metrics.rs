@@ -50,6 +50,8 @@ pub struct Metrics {
     pub outputs_held: u64,
     /// Free bytes on the spool's filesystem, as last measured.
     pub disk_free_bytes: u64,
+    /// 1 while the witness cannot take the journal's notes (`[audit]`).
+    pub witness_failing: u64,
     pub journal_records: u64,
     pub last_scan_unix: f64,
     /// Claim → rest, observed as arrivals come to rest (shared by the snapshots of one
@@ -77,6 +79,7 @@ impl Default for Metrics {
             commands_poisoned: 0,
             outputs_held: 0,
             disk_free_bytes: 0,
+            witness_failing: 0,
             journal_records: 0,
             last_scan_unix: 0.0,
             latency: Histogram::new(LATENCY_BUCKETS),
@@ -176,7 +179,7 @@ impl Metrics {
     }
 
     /// The gauges measured after each pass: name, help, value.
-    fn levels(&self) -> [(&'static str, &'static str, u64); 9] {
+    fn levels(&self) -> [(&'static str, &'static str, u64); 10] {
         [
             (
                 "medo_packages_in_flight",
@@ -222,6 +225,11 @@ impl Metrics {
                 "medo_disk_free_bytes",
                 "Free bytes on the spool's filesystem (below [spool] min_free_mib nothing is claimed)",
                 self.disk_free_bytes,
+            ),
+            (
+                "medo_witness_failing",
+                "1 while the witness ([audit]) cannot take the journal's notes",
+                self.witness_failing,
             ),
         ]
     }

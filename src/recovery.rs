@@ -40,6 +40,10 @@ pub struct Accepted {
     pub missing: Vec<Piece>,
     pub comment: String,
     pub operator: Option<String>,
+    /// A restore: continue with the numbering moved past every number the witness in this
+    /// folder saw (`journal recover --from-witness DIR`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_witness: Option<PathBuf>,
 }
 
 impl Accepted {

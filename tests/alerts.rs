@@ -37,7 +37,7 @@ fn the_alerting_rules_are_valid_and_fire_when_they_should() {
     };
     assert!(check.status.success(), "{}", text(&check));
     assert!(
-        text(&check).contains("SUCCESS: 11 rules found"),
+        text(&check).contains("SUCCESS: 12 rules found"),
         "{}",
         text(&check)
     );

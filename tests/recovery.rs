@@ -164,3 +164,96 @@ fn a_record_edited_in_the_middle_refuses_the_start() {
     assert_eq!(before, after, "nothing signed over it");
     assert!(env.inbound.join("c").exists(), "nothing claimed");
 }
+
+/// Issue 26 item 7(c): evidence off the box. Every group commit's signed note goes to the
+/// witness (a folder and a command); a whole older `state_dir` restored from backup — its
+/// own anchor with it — is caught at start and by `journal verify --witness`; `journal recover
+/// --from-witness` continues with the numbering past every number the witness saw.
+#[test]
+fn a_restored_backup_is_caught_by_the_witness_and_no_number_is_given_twice() {
+    let env = Env::new();
+    let worm = env.root.path().join("worm");
+    fs::create_dir(&worm).unwrap();
+    let logged = env.root.path().join("logged");
+    env.add_sections(&format!(
+        "[audit]\nwitness_dir = {worm:?}\nwitness_command = \"tee -a {}\"",
+        logged.display()
+    ));
+    env.deliver("urog-appeal-2.2", "a");
+    let notes = common::env::names(&worm);
+    assert!(
+        !notes.is_empty() && notes.iter().all(|n| n.ends_with(".note")),
+        "{notes:?}"
+    );
+    let text = fs::read_to_string(&logged).unwrap();
+    assert!(
+        text.contains("sequences "),
+        "the command got the notes: {text}"
+    );
+    // a backup of the whole state_dir, then one more appeal (ОГ-2)
+    let backup = env.root.path().join("state-backup");
+    let cp = |from: &std::path::Path, to: &std::path::Path| {
+        let ok = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status();
+        assert!(ok.unwrap().success());
+    };
+    cp(&env.state, &backup);
+    let b = env.drop_sample("urog-appeal-2.7.1", "b");
+    let _ = b;
+    env.once();
+    let numbers = |env: &Env| -> Vec<String> {
+        env.records_of_kind("appeal_registered")
+            .iter()
+            .map(|r| r["number"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let given = numbers(&env);
+    assert_eq!(given.len(), 2);
+    // the restore: the older state_dir, anchor and all
+    fs::remove_dir_all(&env.state).unwrap();
+    cp(&backup, &env.state);
+    let out = env.cmd(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("witness"), "{err}");
+    let w = worm.to_str().unwrap();
+    let verify = env.cmd(&["journal", "verify", "--witness", w]);
+    assert_eq!(
+        verify.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    // continue after the restore: the numbering moves past what the witness saw
+    env.ok(&[
+        "journal",
+        "recover",
+        "--from-witness",
+        w,
+        "--comment",
+        "учение: восстановление",
+    ]);
+    let c = env.drop_sample("urog-appeal-2.2", "c");
+    common::packages::new_document(&c, 3, "Обращение", "А26-02-3333333", "третье");
+    env.once();
+    let recovered = env.records_of_kind("journal_recovered");
+    assert_eq!(recovered.len(), 1);
+    assert!(recovered[0]["sequences"][0]["registered"].as_u64().unwrap() >= 2);
+    let after = numbers(&env);
+    let newest = after.last().unwrap();
+    assert!(
+        !given.contains(newest),
+        "{newest} was given before the restore: {given:?}"
+    );
+    // and the witness accepts the state from now on
+    env.once();
+    let verify = env.cmd(&["journal", "verify", "--witness", w]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+}

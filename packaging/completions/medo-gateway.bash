@@ -1877,7 +1877,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__journal__subcmd__recover)
-            opts="-h --accept-missing --comment --config --log-format --help"
+            opts="-h --accept-missing --from-witness --comment --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1885,6 +1885,10 @@ _medo__gateway() {
             case "${prev}" in
                 --accept-missing)
                     COMPREPLY=($(compgen -W "anchor checkpoint-key pin-key" -- "${cur}"))
+                    return 0
+                    ;;
+                --from-witness)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --comment)
@@ -1907,12 +1911,16 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__journal__subcmd__verify)
-            opts="-h --json --config --log-format --help"
+            opts="-h --json --witness --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --witness)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

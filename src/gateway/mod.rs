@@ -24,6 +24,7 @@ use crate::appeals;
 mod intake;
 mod strict;
 mod verify;
+mod witness;
 use crate::config::Config;
 use crate::control;
 use crate::decision;
@@ -157,6 +158,8 @@ pub struct Gateway {
     writers: std::sync::Arc<spool::Writers>,
     /// The signature verifier's workers and their answers.
     verifiers: verify::Verifiers,
+    /// The witnesses of the journal's notes (`[audit]`), if any.
+    witness: Option<witness::Witness>,
     claims: u64,
     /// Claims taken because they stayed incomplete too long, with the reason.
     overdue: HashMap<String, (String, String)>,
@@ -226,6 +229,13 @@ impl Gateway {
         guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
         check_journal_anchor(&layout, &journal, &checkpoint_key)?;
         check_chain(&layout, &journal)?;
+        let (witness, restored) = open_witness(
+            &config,
+            &layout,
+            &journal,
+            &checkpoint_key,
+            accepted.as_ref(),
+        )?;
         let (store, rebuilt) = Store::open_or_reset(&layout.store, config.spool.min_free_bytes)?;
         catch_up(
             &store,
@@ -263,6 +273,7 @@ impl Gateway {
             store,
             tracker: SettleTracker::default(),
             verifiers,
+            witness,
             writers: Default::default(),
             claims: 0,
             overdue: HashMap::new(),
@@ -289,6 +300,7 @@ impl Gateway {
                 missing: a.missing.iter().map(|p| p.name().to_string()).collect(),
                 comment: a.comment,
                 operator: a.operator,
+                sequences: restored,
             }])?;
             crate::recovery::taken(&gw.layout.state);
         }
@@ -452,6 +464,7 @@ impl Gateway {
             self.metrics.record(r);
         }
         self.store.flush()?;
+        self.hand_to_witness()?;
         Ok(records)
     }
 
@@ -1059,6 +1072,34 @@ impl Gateway {
         Ok(report)
     }
 
+    /// Hands this commit's signed note — size, head and the numbering it covers — to the
+    /// witnesses (`[audit]`), before anything that depends on the commit is done.
+    fn hand_to_witness(&mut self) -> Result<(), GatewayError> {
+        if self.witness.is_none() {
+            return Ok(());
+        }
+        let year = crate::operator::today(&self.config).year();
+        let seq = crate::checkpoint::Sequences {
+            year,
+            registered: self.store.try_next_seq(year)?.saturating_sub(1),
+            outgoing: self.store.try_next_outgoing_seq(year)?.saturating_sub(1),
+        };
+        let base = self.checkpoint_origin();
+        let Some(w) = self.witness.as_mut() else {
+            return Ok(());
+        };
+        let (size, head) = (self.journal.next_seq(), self.journal.head().to_string());
+        let note = crate::checkpoint::witness_note(
+            &self.checkpoint_key,
+            &w.origin(&base),
+            (size, &head),
+            seq,
+        );
+        w.hand(&note, size);
+        self.metrics.witness_failing = u64::from(w.failing);
+        Ok(())
+    }
+
     fn checkpoint_origin(&self) -> String {
         format!("medo-gateway/{}", self.config.sender.uid)
     }
@@ -1315,6 +1356,39 @@ fn check_chain(layout: &Layout, journal: &Journal) -> Result<(), GatewayError> {
         "journal chain verified at start"
     );
     Ok(())
+}
+
+/// The witnesses (`[audit]`): a recovery from the witness taken (a new epoch; the numbering
+/// the witness saw, for the journal), else the journal compared with the witness folder —
+/// refused (exit 2) when the witness saw more or another head.
+fn open_witness(
+    config: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    key: &ed25519_dalek::SigningKey,
+    accepted: Option<&crate::recovery::Accepted>,
+) -> Result<(Option<witness::Witness>, Vec<crate::checkpoint::Sequences>), GatewayError> {
+    let setup = |why: String| GatewayError::Spool(SpoolError::Setup(why));
+    let mut w = witness::Witness::new(&config.audit, &layout.state);
+    if let Some(dir) = accepted.and_then(|a| a.from_witness.as_ref()) {
+        let seen = witness::sequences_seen(dir, &key.verifying_key()).map_err(setup)?;
+        let epoch = w.as_ref().map_or(0, |w| w.epoch) + 1;
+        std::fs::write(witness::epoch_path(&layout.state), epoch.to_string())
+            .map_err(|e| setup(format!("cannot write the witness epoch: {e}")))?;
+        if let Some(w) = w.as_mut() {
+            w.epoch = epoch;
+        }
+        tracing::warn!(
+            epoch,
+            "continuing after a restore: the numbering moves past what the witness saw"
+        );
+        return Ok((w, seen));
+    }
+    if let Some(w) = &w {
+        w.check(&key.verifying_key(), &layout.journal, journal.next_seq())
+            .map_err(|why| setup(format!("{why}. The witness ([audit] witness_dir) saw more of this journal than is here: restore the newest journal, or continue after a restore with `medo-gateway journal recover --from-witness DIR --comment \"why\"` (docs/OPERATIONS.md, \"Restore drill\"); refusing to start so that no number is given twice")))?;
+    }
+    Ok((w, Vec::new()))
 }
 
 /// Next to a non-empty journal the checkpoint key and the PIN key must be there: made anew

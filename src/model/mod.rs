@@ -129,6 +129,16 @@ pub struct AnswerFile {
     pub pages: Option<u32>,
 }
 
+/// The numbering as of a moment: the year, the last registration and the last outgoing
+/// number given in it (a witness's note carries it; a recovery from the witness moves the
+/// sequences past it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequences {
+    pub year: i32,
+    pub registered: u64,
+    pub outgoing: u64,
+}
+
 /// A document reference in a notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeRef {
@@ -373,6 +383,10 @@ pub enum Event {
         missing: Vec<String>,
         comment: String,
         operator: Option<String>,
+        /// After a restore (`journal recover --from-witness`): the numbering the witness saw,
+        /// per year — the sequences move past it, so no number is given twice.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sequences: Vec<Sequences>,
     },
 }
 }

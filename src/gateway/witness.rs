@@ -1,0 +1,172 @@
+//! Evidence off the box (`[audit]`): at every group commit the signed note of the journal —
+//! its size and head, and the numbering it covers — is handed to a witness outside
+//! `state_dir`: `witness_command` (run without a shell, the note on its standard input) and
+//! `witness_dir` (one file per note, `<journal size>.note`, written once, never replaced: a
+//! WORM share takes it). At start the journal is compared with the witness folder's newest
+//! note of this state's recovery epoch, so a restored backup or a cut that took the local
+//! anchor with it is refused (exit 2); `journal recover --from-witness` moves the
+//! numbering past every number the witness saw and starts a new epoch.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::checkpoint::{self, Sequences};
+use crate::config::AuditConfig;
+
+/// How long a witness command may take with one note.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The witnesses configured, and this state's recovery epoch.
+#[derive(Debug)]
+pub struct Witness {
+    command: Option<String>,
+    dir: Option<PathBuf>,
+    pub epoch: u64,
+    /// Whether the last hand-over failed (warned once per episode; `/metrics` shows it).
+    pub failing: bool,
+}
+
+/// Where this state's recovery epoch is kept: `state_dir/witness.epoch`.
+pub fn epoch_path(state: &Path) -> PathBuf {
+    state.join("witness.epoch")
+}
+
+impl Witness {
+    /// The configured witnesses; `None` when there are none.
+    pub fn new(audit: &AuditConfig, state: &Path) -> Option<Witness> {
+        if audit.witness_command.is_none() && audit.witness_dir.is_none() {
+            return None;
+        }
+        let epoch = std::fs::read_to_string(epoch_path(state))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        Some(Witness {
+            command: audit.witness_command.clone(),
+            dir: audit.witness_dir.clone(),
+            epoch,
+            failing: false,
+        })
+    }
+
+    /// The notes' origin: ours, with the epoch once there was a recovery from the witness.
+    pub fn origin(&self, base: &str) -> String {
+        match self.epoch {
+            0 => base.to_string(),
+            e => format!("{base}#{e}"),
+        }
+    }
+
+    /// Hands one note to every witness; a failure is logged (once per episode), never fatal:
+    /// the service goes on, `/metrics` says `medo_witness_failing 1`.
+    pub fn hand(&mut self, note: &str, size: u64) {
+        let mut problems = Vec::new();
+        if let Some(dir) = &self.dir {
+            if let Err(e) = write_once(dir, (size, self.epoch), note) {
+                problems.push(format!("{}: {e}", dir.display()));
+            }
+        }
+        if let Some(command) = &self.command {
+            if let Err(e) = run_command(command, note) {
+                problems.push(format!("{command}: {e}"));
+            }
+        }
+        match (problems.is_empty(), self.failing) {
+            (true, true) => tracing::info!("the witness takes the journal's notes again"),
+            (false, false) => {
+                tracing::error!(problems = %problems.join("; "), "the witness cannot take the journal's note (the service goes on)")
+            }
+            _ => {}
+        }
+        self.failing = !problems.is_empty();
+    }
+
+    /// The journal against the witness folder (if configured): refused when the witness saw
+    /// more, or another head at the journal's size, or a later recovery epoch.
+    pub fn check(
+        &self,
+        key: &ed25519_dalek::VerifyingKey,
+        journal_dir: &Path,
+        records: u64,
+    ) -> Result<(), String> {
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let notes = checkpoint::witness_notes(dir, key)?;
+        checkpoint::check_witness(&notes, self.epoch, records, |seq| hash_at(journal_dir, seq))
+    }
+}
+
+/// The hash of record `seq` of the journal in `dir`.
+pub fn hash_at(dir: &Path, seq: u64) -> Option<String> {
+    crate::journal::read_range(dir, seq, seq + 1, 1)
+        .ok()?
+        .first()
+        .map(|r| r.hash.clone())
+}
+
+/// The highest numbers each year that the witness's notes in `dir` cover (signed by `key`):
+/// what a recovery from the witness moves the sequences past.
+pub fn sequences_seen(
+    dir: &Path,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<Vec<Sequences>, String> {
+    let mut by_year: std::collections::BTreeMap<i32, Sequences> = Default::default();
+    for s in checkpoint::witness_notes(dir, key)?
+        .into_iter()
+        .filter_map(|n| n.sequences)
+    {
+        let e = by_year.entry(s.year).or_insert(s);
+        e.registered = e.registered.max(s.registered);
+        e.outgoing = e.outgoing.max(s.outgoing);
+    }
+    Ok(by_year.into_values().collect())
+}
+
+/// `<dir>/<size:020>.note` (`<size:020>.e<epoch>.note` after a recovery: the sizes start
+/// over), written once: an existing note (the same commit handed again after a crash) is
+/// left as it is.
+fn write_once(dir: &Path, (size, epoch): (u64, u64), note: &str) -> std::io::Result<()> {
+    let name = match epoch {
+        0 => format!("{size:020}.note"),
+        e => format!("{size:020}.e{e}.note"),
+    };
+    let path = dir.join(name);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(mut f) => f.write_all(note.as_bytes()).and_then(|_| f.sync_all()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs the witness command (no shell: split on whitespace), the note on its standard input.
+fn run_command(command: &str, note: &str) -> Result<(), String> {
+    let mut parts = command.split_whitespace();
+    let program = parts.next().ok_or("empty command")?;
+    let mut child = std::process::Command::new(program)
+        .args(parts)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(note.as_bytes());
+    }
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(s) if s.success() => return Ok(()),
+            Some(s) => return Err(format!("exited with {s}")),
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("timed out".into());
+            }
+        }
+    }
+}
