@@ -256,10 +256,14 @@ pub fn attach_bytes(state: &Path, name: &str, bytes: &[u8], max: u64) -> Result<
 fn attach_from(state: &Path, name: &str, src: impl io::Read, max: u64) -> Result<String, String> {
     let stem = unique_name();
     let dir = dir(state).join("files").join(&stem);
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut dst =
-        fs::File::create(dir.join(name)).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let copied = io::copy(&mut src.take(max + 1), &mut dst).map_err(|e| e.to_string())?;
+    // the error says what went wrong, never where: no host path reaches an API client
+    let kept = |e: io::Error| {
+        let _ = fs::remove_dir_all(&dir);
+        format!("файл {name:?} не сохранён: {e}")
+    };
+    fs::create_dir_all(&dir).map_err(kept)?;
+    let mut dst = fs::File::create(dir.join(name)).map_err(kept)?;
+    let copied = io::copy(&mut src.take(max + 1), &mut dst).map_err(kept)?;
     if copied > max {
         let _ = fs::remove_dir_all(&dir);
         return Err(format!(

@@ -401,11 +401,19 @@ async fn metrics(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Res
         .expect("webhook statuses lock")
         .clone();
     let body = state.metrics.read().expect("metrics lock").render(&hooks);
-    let text = [(
-        axum::http::header::CONTENT_TYPE,
-        crate::metrics::CONTENT_TYPE,
-    )];
-    (text, body).into_response()
+    // OpenMetrics when asked for (Prometheus asks), the 0.0.4 text otherwise
+    let openmetrics = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let (kind, body) = match openmetrics {
+        true => (crate::metrics::CONTENT_TYPE, body),
+        false => (
+            crate::metrics::TEXT_CONTENT_TYPE,
+            crate::metrics::to_text_004(&body),
+        ),
+    };
+    ([(axum::http::header::CONTENT_TYPE, kind)], body).into_response()
 }
 
 /// On an operators' listener bound to a non-loopback address, the dashboard and `/metrics`

@@ -265,6 +265,56 @@ impl Metrics {
 /// `Content-Type` of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The Prometheus text format 0.0.4's content type (what `/metrics` serves unless
+/// OpenMetrics is asked for).
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The OpenMetrics exposition [`Metrics::render`] makes, in the Prometheus text format 0.0.4
+/// (promtool, node_exporter's textfile readers, other scrapers read only this):
+/// `prometheus-client` writes OpenMetrics only. The differences are few and fixed: a
+/// counter's family takes its sample's `_total` name, an info family becomes a gauge named
+/// `_info`, `# UNIT` and `# EOF` go, `_created` samples go.
+pub fn to_text_004(openmetrics: &str) -> String {
+    let mut kinds = std::collections::HashMap::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            if let Some((family, kind)) = rest.split_once(' ') {
+                kinds.insert(family.to_string(), kind.to_string());
+            }
+        }
+    }
+    let renamed = |family: &str| match kinds.get(family).map(String::as_str) {
+        Some("counter") => (format!("{family}_total"), "counter"),
+        Some("info") => (format!("{family}_info"), "gauge"),
+        Some("histogram") => (family.to_string(), "histogram"),
+        _ => (family.to_string(), "gauge"),
+    };
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (family, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            out.push_str(&format!("# HELP {} {help}\n", renamed(family).0));
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let family = rest.split_once(' ').map_or(rest, |(f, _)| f);
+            let (name, kind) = renamed(family);
+            out.push_str(&format!("# TYPE {name} {kind}\n"));
+            continue;
+        }
+        let name = line.split(['{', ' ']).next().unwrap_or("");
+        if name.ends_with("_created") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 fn counter(total: u64) -> Counter {
     let c = Counter::default();
     c.inc_by(total);

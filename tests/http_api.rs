@@ -366,8 +366,17 @@ fn metrics_are_served_in_prometheus_text() {
     env.drop_sample("urog-appeal-2.7.1", "b");
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
-        let (code, text) = request(port, "GET", "/metrics", None, None);
-        assert_eq!(code, 200);
+        let (head, text) = get_accepting(
+            port,
+            "/metrics",
+            "application/openmetrics-text; version=1.0.0",
+        );
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/openmetrics-text"),
+            "{head}"
+        );
         if text.contains("medo_packages_received_total 1")
             && text.contains("medo_outbound_waiting 4")
         {
@@ -425,7 +434,69 @@ fn metrics_are_served_in_prometheus_text() {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .all(|l| l.starts_with("medo_")));
     assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with EOF");
+    // without asking for OpenMetrics: the 0.0.4 text (issue 26 item 15), which promtool and
+    // other scrapers read
+    let (head, plain) = get_accepting(port, "/metrics", "text/plain");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    assert!(
+        plain.contains("# TYPE medo_packages_received_total counter\n"),
+        "{plain}"
+    );
+    assert!(plain.contains("# TYPE medo_build_info gauge\n"), "{plain}");
+    assert!(
+        !plain.contains("# EOF") && !plain.contains("_created"),
+        "{plain}"
+    );
+    let checked = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    match checked {
+        Ok(mut child) => {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(plain.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            let said = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // promtool's lint complaints (exit 3) are advice; a parse error is exit 1
+            assert_ne!(
+                out.status.code(),
+                Some(1),
+                "promtool cannot read it: {said}"
+            );
+            assert!(!said.contains("error while linting"), "{said}");
+        }
+        Err(_) => {
+            assert!(!common::in_ci(), "CI=true: promtool is needed");
+            common::skipped("promtool check metrics: no promtool");
+        }
+    }
     drop(service);
+}
+
+/// A GET with an `Accept` header: the response's head and body.
+fn get_accepting(port: u16, path: &str, accept: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let req =
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (head.to_string(), body.to_string())
 }
 
 /// Issue 14, item 10: a flood of half-sent requests (more than the service's descriptors)
@@ -558,6 +629,18 @@ fn an_answer_file_comes_in_the_body() {
     assert_eq!(code, 422, "{text}");
     assert!(text.contains("не PDF"), "{text}");
     let pdf = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, answer_pdf());
+    // a name the filesystem cannot take: refused, and no host path in the answer (issue 26
+    // item 15)
+    let long = format!("{}.pdf", "а".repeat(200));
+    let (code, text) = post(&format!(
+        r#"{{"step":"answered","result":"explained","file_name":"{long}","file_base64":"{pdf}"}}"#
+    ));
+    assert_eq!(code, 400, "{text}");
+    let state = env.state.to_str().unwrap();
+    assert!(
+        !text.contains(state) && !text.contains("control/files"),
+        "{text}"
+    );
     let (code, text) = post(&format!(
         r#"{{"step":"answered","result":"explained","file_name":"answer.pdf","file_base64":"{pdf}"}}"#
     ));

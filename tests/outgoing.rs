@@ -394,7 +394,14 @@ fn an_operator_receipt_about_nothing_of_ours_stays_quarantined() {
     assert!(env.records_of_kind("receipt_received").is_empty());
     let q = env.records_of_kind("quarantined");
     assert_eq!(q.len(), 1);
-    assert_eq!(q[0]["code"], "unknown-partner");
+    // with its own reason (issue 26 item 15), not «add the sender under [[partners]]»
+    assert_eq!(q[0]["code"], "operator-receipt-not-ours");
+    let message = q[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("не относится ни к одному нашему"),
+        "{message}"
+    );
+    assert!(!message.contains("[[partners]]"), "{message}");
 }
 
 #[test]

@@ -747,9 +747,20 @@ impl Gateway {
             report.parsed += 1;
         }
         let Some(mut input) = input else {
-            let msg = format!("sender {} is not a configured partner (add it under [[partners]], then `spool retry`)", facts.source_uid);
+            let (code, msg) = match &package.message.body {
+                // the МЭДО operator's error receipt that names no message of ours: not a
+                // partner to add, a receipt about something else
+                Body::Acknowledgment(ack) if ack.is_operator_error() => (
+                    "operator-receipt-not-ours",
+                    "квитанция оператора МЭДО об ошибке не относится ни к одному нашему сообщению (ни по uid, ни по имени файла)".to_string(),
+                ),
+                _ => (
+                    "unknown-partner",
+                    format!("отправитель {} не указан в [[partners]] (добавьте его, затем `spool retry`)", facts.source_uid),
+                ),
+            };
             let message = Some(&package.message);
-            self.quarantine_events(a, "unknown-partner", &msg, message, now, &mut events);
+            self.quarantine_events(a, code, &msg, message, now, &mut events);
             report.quarantined += 1;
             return Ok(Some(events));
         };
