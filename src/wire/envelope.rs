@@ -190,12 +190,18 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
                 "[ФАЙЛЫ] lists the envelope itself ({base})"
             )));
         }
+        // the same name listed twice is a known quirk of some senders: read once; two
+        // names that differ only in case are not the same file on every system: refused
+        if names.contains(&base) {
+            warnings.push(format!("[ФАЙЛЫ] lists {base} twice; read once"));
+            continue;
+        }
         if names
             .iter()
             .any(|n| n.to_lowercase() == base.to_lowercase())
         {
             return Err(WireErrorKind::Envelope(format!(
-                "[ФАЙЛЫ] lists {base} twice"
+                "[ФАЙЛЫ] lists {base} twice (in another case)"
             )));
         }
         if base != entry {
@@ -331,6 +337,23 @@ mod tests {
         assert_eq!(env.text_file.as_deref(), Some("annotation.txt"));
         assert!(env.parsed_date().is_some());
         assert_eq!(env.encoding, "windows-1251");
+    }
+
+    /// Issue 26 item 15: the same name listed twice is read once, with a warning.
+    #[test]
+    fn a_file_listed_twice_is_read_once() {
+        let env = parse(
+            "[ФАЙЛЫ]\n0=a.pdf\n1=document.xml\n2=a.pdf\n".as_bytes(),
+            "envelope.ini",
+            100,
+        )
+        .unwrap();
+        assert_eq!(env.files, ["a.pdf", "document.xml"]);
+        assert!(
+            env.warnings.iter().any(|w| w.contains("twice")),
+            "{:?}",
+            env.warnings
+        );
     }
 
     #[test]
