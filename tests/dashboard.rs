@@ -95,6 +95,7 @@ fn the_dashboard_shows_spool_appeals_and_log() {
 }
 
 #[test]
+#[cfg_attr(medo_no_chromium, ignore = "no chromium (apt-get install chromium)")]
 fn headless_chromium_renders_the_dashboard() {
     let (env, service, port) = running_dashboard();
     let profile = env.root.path().join("chromium-profile");

@@ -67,6 +67,7 @@ fn check_imports(out: &Path, appeals: &[u64]) {
 }
 
 #[test]
+#[cfg_attr(medo_no_python3, ignore = "no python3")]
 fn the_example_client_imports_registers_answers_and_survives_kills() {
     if python().is_none() {
         assert!(
