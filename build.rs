@@ -27,7 +27,13 @@ fn main() {
 /// *ignored* (counted as such in `cargo test`'s summary), not passed: `cfg(medo_no_…)` for
 /// each missing thing. Under `CI=true` nothing is ignored: a missing tool fails its test.
 fn what_the_tests_can_use() {
-    for name in ["spec_data", "promtool", "chromium", "python3", "schemathesis"] {
+    for name in [
+        "spec_data",
+        "promtool",
+        "chromium",
+        "python3",
+        "schemathesis",
+    ] {
         println!("cargo:rustc-check-cfg=cfg(medo_no_{name})");
     }
     println!("cargo:rerun-if-env-changed=CI");
@@ -51,8 +57,8 @@ fn what_the_tests_can_use() {
         std::env::var_os("PATH")
             .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
     };
-    let schemathesis = std::env::var_os("MEDO_SCHEMATHESIS").is_some()
-        || Path::new(".ci/venv/bin/st").exists();
+    let schemathesis =
+        std::env::var_os("MEDO_SCHEMATHESIS").is_some() || Path::new(".ci/venv/bin/st").exists();
     let missing = [
         ("spec_data", !spec.is_dir()),
         ("promtool", !on_path("promtool")),

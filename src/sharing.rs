@@ -49,9 +49,10 @@ impl Handover {
         }
         if !may_give_to(m.gid()) {
             return Some(format!(
-                "outbound {} belongs to group {}, which this service is not a member of: published packages keep the service's group and VipNet may be unable to remove them (add the group to the service user, e.g. SupplementaryGroups=)",
+                "outbound {} belongs to group {}, which this service is not a member of: published packages keep the service's group and VipNet may be unable to remove them (add the group to the service user, e.g. SupplementaryGroups={})",
                 outbound.display(),
-                m.gid()
+                group_name(m.gid()),
+                group_name(m.gid())
             ));
         }
         if m.mode() & 0o070 != 0o070 {
@@ -62,6 +63,27 @@ impl Handover {
             ));
         }
         None
+    }
+
+    /// Why this service cannot work in the transport folder `dir` (`key`: `inbound` — claims
+    /// rename out of it — or `outbound` — packages are renamed into it), with the fix: the
+    /// path, its owner and group by name, its mode and what is needed. `None`: it can.
+    pub fn unwritable(dir: &Path, key: &str) -> Option<String> {
+        if writable(dir) {
+            return None;
+        }
+        let m = fs::metadata(dir).ok()?;
+        Some(format!(
+            "{key} {} is not writable by this service (user {}, group {}): it belongs to {}:{}, mode {:04o}; the service needs write and search on it — add the service's user to group {} (SupplementaryGroups={} in the unit) and make it g+rwx (e.g. chmod 2770), or change its group",
+            dir.display(),
+            user_name(unsafe { libc::geteuid() }),
+            group_name(egid()),
+            user_name(m.uid()),
+            group_name(m.gid()),
+            m.mode() & 0o7777,
+            group_name(m.gid()),
+            group_name(m.gid())
+        ))
     }
 
     /// A staged package folder: mode and group as VipNet needs them.
@@ -163,5 +185,43 @@ mod tests {
         assert!(said.contains("0750"), "{said}");
         fs::set_permissions(t.path(), Permissions::from_mode(0o2770)).unwrap();
         assert_eq!(Handover::problem(t.path()), None);
+    }
+}
+
+/// Whether this process may create and remove entries in `dir` (`access(W_OK | X_OK)`).
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access() only reads it
+    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+/// A group's name (its number when it has none).
+fn group_name(gid: u32) -> String {
+    // SAFETY: getgrgid returns a pointer into static storage or null; read at once
+    unsafe {
+        let g = libc::getgrgid(gid);
+        if g.is_null() || (*g).gr_name.is_null() {
+            return gid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*g).gr_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A user's name (its number when it has none).
+fn user_name(uid: u32) -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; read at once
+    unsafe {
+        let p = libc::getpwuid(uid);
+        if p.is_null() || (*p).pw_name.is_null() {
+            return uid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*p).pw_name)
+            .to_string_lossy()
+            .into_owned()
     }
 }

@@ -32,7 +32,10 @@ pub fn schemathesis() -> Option<PathBuf> {
 }
 
 #[test]
-#[cfg_attr(medo_no_schemathesis, ignore = "no Schemathesis (.ci/run makes .ci/venv; or MEDO_SCHEMATHESIS=path/to/st)")]
+#[cfg_attr(
+    medo_no_schemathesis,
+    ignore = "no Schemathesis (.ci/run makes .ci/venv; or MEDO_SCHEMATHESIS=path/to/st)"
+)]
 fn every_response_conforms_to_the_openapi_document() {
     let Some(st) = schemathesis() else {
         assert!(

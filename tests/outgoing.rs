@@ -370,7 +370,10 @@ fn answered_then_rejected(env: &Env, uid: Option<&str>, file: Option<&str>) -> O
 const ZERO_UID: &str = "00000000-0000-0000-0000-000000000000";
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the real МЭДО operator receipt)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the real МЭДО operator receipt)"
+)]
 fn an_operator_error_receipt_about_our_answer_is_journaled_listed_and_stops_resends() {
     let env = Env::new();
     if let Some(uid) = answered_then_rejected(&env, None, Some("originalMessage.zip")) {
@@ -379,7 +382,10 @@ fn an_operator_error_receipt_about_our_answer_is_journaled_listed_and_stops_rese
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the real МЭДО operator receipt)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the real МЭДО operator receipt)"
+)]
 fn a_zero_uid_operator_rejection_is_tied_by_the_file_it_names() {
     let env = Env::new();
     if let Some(uid) = answered_then_rejected(&env, Some(ZERO_UID), None) {
@@ -388,7 +394,10 @@ fn a_zero_uid_operator_rejection_is_tied_by_the_file_it_names() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the real МЭДО operator receipt)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the real МЭДО operator receipt)"
+)]
 fn an_operator_receipt_about_nothing_of_ours_stays_quarantined() {
     let env = Env::new();
     if answered_then_rejected(&env, Some(ZERO_UID), Some("unknown.zip")).is_none() {

@@ -70,7 +70,10 @@ fn package_dir(files: &[(&str, &Path)]) -> tempfile::TempDir {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn v22_inbound_document_example() {
     let Some(d) = data() else { return };
     let p = read_package(&d.join("examples/v22_inbound_document"), &Limits::default()).unwrap();
@@ -129,7 +132,10 @@ fn v22_inbound_document_example() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn v22_outbound_examples() {
     let Some(d) = data() else { return };
     let limits = Limits::default();
@@ -175,7 +181,10 @@ fn v22_outbound_examples() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn v271_examples() {
     let Some(d) = data() else { return };
     let limits = Limits::default();
@@ -235,7 +244,10 @@ fn v271_examples() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn real_ministry_notifications() {
     let Some(d) = data() else { return };
     let limits = Limits::default();
@@ -284,7 +296,10 @@ fn real_ministry_notifications() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn real_envelopes_cp1251_mixed_line_ends() {
     let Some(d) = data() else { return };
     let bytes = fs::read(d.join("real_packages/38773995_envelope.ltr")).unwrap();
@@ -304,7 +319,10 @@ fn real_envelopes_cp1251_mixed_line_ends() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn real_package_2_7_ministry() {
     let Some(d) = data() else { return };
     let r = d.join("real_packages");
@@ -348,7 +366,10 @@ fn real_package_2_7_ministry() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn real_package_2_7_1_federation_council() {
     let Some(d) = data() else { return };
     let r = d.join("real_packages");
@@ -391,7 +412,10 @@ fn real_package_2_7_1_federation_council() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn real_package_2_7_state_duma_with_root_named_passport() {
     let Some(d) = data() else { return };
     let r = d.join("real_packages");
@@ -433,7 +457,10 @@ fn real_package_2_7_state_duma_with_root_named_passport() {
 }
 
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn hand_edited_real_variants_warn_about_type_and_body_mismatch() {
     let Some(d) = data() else { return };
     let r = d.join("real_packages");
@@ -464,7 +491,10 @@ fn hand_edited_real_variants_warn_about_type_and_body_mismatch() {
 /// the МЭДО operator's error fields, `@content`, `time` with milliseconds, upper-case GUIDs
 /// normalised — and a header of an old producer without `created` still reads.
 #[test]
-#[cfg_attr(medo_no_spec_data, ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)")]
+#[cfg_attr(
+    medo_no_spec_data,
+    ignore = "../shared/spec/data not found (the project's shared spec samples; set MEDO_SPEC_DATA)"
+)]
 fn real_receipts_keep_what_they_carry() {
     let Some(d) = data() else { return };
     let frags = d.join("public_fragments");

@@ -808,3 +808,50 @@ fn a_file_still_open_for_writing_is_never_claimed() {
     assert_eq!(appeal["size"], total as u64, "the whole file: {files}");
     drop(service);
 }
+
+/// Issue 26 item 21: an outbound this user cannot write is found at start — exit 2, naming
+/// the folder, its owner and group by name, its mode and the fix — not after a decision, as
+/// retries that end in exit 4 (run as `nobody` against a root-owned 0755 outbound).
+#[cfg(unix)]
+#[test]
+fn an_unwritable_outbound_is_named_at_start_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = unsafe { libc::geteuid() } == 0;
+    let runuser = std::path::Path::new("/usr/sbin/runuser").exists()
+        || std::path::Path::new("/sbin/runuser").exists();
+    if !root || !runuser {
+        common::skipped("an unwritable outbound as another user: not root, or no runuser");
+        return;
+    }
+    let env = Env::new();
+    let open = |p: &std::path::Path, mode| {
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap()
+    };
+    open(env.root.path(), 0o755);
+    open(&env.config, 0o644);
+    open(&env.inbound, 0o777);
+    fs::create_dir_all(&env.state).unwrap();
+    let nobody = std::process::Command::new("chown")
+        .args(["-R", "nobody"])
+        .arg(&env.state)
+        .status()
+        .unwrap();
+    assert!(nobody.success());
+    open(&env.outbound, 0o755); // root's, not writable by nobody
+    let out = std::process::Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(common::bin().get_program())
+        .arg("--config")
+        .arg(&env.config)
+        .args(["run", "--once"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("outbound") && err.contains("not writable"),
+        "{err}"
+    );
+    assert!(err.contains("root:root") && err.contains("0755"), "{err}");
+    assert!(err.contains("user nobody"), "{err}");
+}

@@ -218,6 +218,16 @@ impl Gateway {
         if let Some(problem) = crate::sharing::Handover::problem(&config.spool.outbound) {
             tracing::warn!("{problem}");
         }
+        // a transport folder this user cannot write is found now, with the fix named — not
+        // after a decision, as retries that end in exit 4
+        for (dir, key) in [
+            (&config.spool.inbound, "inbound"),
+            (&config.spool.outbound, "outbound"),
+        ] {
+            if let Some(why) = crate::sharing::Handover::unwritable(dir, key) {
+                return Err(GatewayError::Spool(SpoolError::Setup(why)));
+            }
+        }
         let lock = InstanceLock::acquire(&layout.lock)?;
         spool::prepare(&layout)?;
         let (journal, _) = Journal::open(&layout.journal)?;
