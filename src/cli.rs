@@ -322,10 +322,11 @@ pub enum JournalCommand {
         /// (implies `--format csv`).
         #[arg(long)]
         excel: bool,
-        /// Only records on or after this UTC date (YYYY-MM-DD).
+        /// Only records on or after this day in the configured zone ([gateway] utc_offset):
+        /// YYYY-MM-DD or ДД.ММ.ГГГГ.
         #[arg(long)]
         since: Option<String>,
-        /// Only records on or before this UTC date (YYYY-MM-DD).
+        /// Only records on or before this day in the configured zone: YYYY-MM-DD or ДД.ММ.ГГГГ.
         #[arg(long)]
         until: Option<String>,
         /// Only the records of one appeal (our number, the УРОГ number, or its id).
@@ -408,14 +409,59 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // colours only for a person at a terminal (a journal, a file or a pipe gets plain text)
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // under systemd (stderr is the journal's stream) each line starts with its syslog
+    // priority, `<4>`…, which journald takes for the entry's level: `journalctl -p warning`
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some() && !terminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(terminal)
-        .with_writer(std::io::stderr);
+        .with_writer(LevelPrefixed(journal));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Writes log lines to stderr, each prefixed with its syslog priority when `.0` (the stream
+/// is journald's, which reads `<N>` as the entry's level — `SyslogLevelPrefix=`, on by
+/// default).
+struct LevelPrefixed(bool);
+
+/// One log line's writer: the prefix before the first bytes.
+struct PrefixedLine {
+    prefix: Option<&'static [u8]>,
+}
+
+impl std::io::Write for PrefixedLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        if let Some(p) = self.prefix.take() {
+            err.write_all(p)?;
+        }
+        err.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LevelPrefixed {
+    type Writer = PrefixedLine;
+    fn make_writer(&'a self) -> PrefixedLine {
+        PrefixedLine { prefix: None }
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> PrefixedLine {
+        let prefix: &'static [u8] = match *meta.level() {
+            tracing::Level::ERROR => b"<3>",
+            tracing::Level::WARN => b"<4>",
+            tracing::Level::INFO => b"<6>",
+            _ => b"<7>",
+        };
+        PrefixedLine {
+            prefix: self.0.then_some(prefix),
+        }
+    }
 }
 
 /// Where the Debian package installs the configuration.
@@ -545,11 +591,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     appeal,
                     partner,
                 } => {
-                    for d in [&since, &until].into_iter().flatten() {
-                        if crate::wire::time::parse_date(d).is_none() {
-                            return Err(format!("{d:?} is not a date (YYYY-MM-DD)"));
-                        }
-                    }
+                    // days as people write them, in the configured zone
+                    let day_of = |d: &Option<String>| -> Result<Option<time::Date>, String> {
+                        d.as_deref()
+                            .map(|d| {
+                                person_date(d).ok_or_else(|| {
+                                    format!("{d:?}: не дата (ГГГГ-ММ-ДД или ДД.ММ.ГГГГ)")
+                                })
+                            })
+                            .transpose()
+                    };
+                    let (since, until) = (day_of(&since)?, day_of(&until)?);
+                    let offset = config.utc_offset;
                     let appeal = match appeal {
                         Some(id) => Some(operator::load(&config)?.find(&id)?.id),
                         None => None,
@@ -561,13 +614,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         None => None,
                     };
                     let keep = move |r: &journal::Record| {
-                        let day = r.ts.get(..10).unwrap_or("");
+                        let day = crate::wire::time::local_day(&r.ts, offset);
                         let arrival = match &r.event {
                             journal::Event::Received { .. } => Some(r.seq),
                             e => e.arrival(),
                         };
-                        since.as_deref().is_none_or(|s| day >= s)
-                            && until.as_deref().is_none_or(|u| day <= u)
+                        since.is_none_or(|s| day.is_some_and(|d| d >= s))
+                            && until.is_none_or(|u| day.is_some_and(|d| d <= u))
                             && appeal.is_none_or(|a| arrival == Some(a))
                             && partner
                                 .as_ref()
@@ -1349,6 +1402,19 @@ fn run_recover(
         path.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A day as a person writes it: `ГГГГ-ММ-ДД` or `ДД.ММ.ГГГГ`.
+fn person_date(text: &str) -> Option<time::Date> {
+    let text = text.trim();
+    if let Some((d, rest)) = text.split_once('.') {
+        let (m, y) = rest.split_once('.')?;
+        let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+        return time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok();
+    }
+    (text.len() == 10)
+        .then(|| crate::wire::time::parse_date(text))
+        .flatten()
 }
 
 /// A refused operator request (an unknown appeal, say): said on stderr, exit 1 — as a

@@ -280,3 +280,43 @@ fn an_unknown_appeal_exits_1_and_a_new_token_reads_only() {
     let out = env.ok(&["api", "token", "reader"]);
     assert!(out.contains("scopes = [\"read\"]"), "{out}");
 }
+
+/// Issue 26 item 22: under systemd (stderr is journald's stream, `JOURNAL_STREAM` set) every
+/// log line starts with its syslog priority, which journald takes for the level — so
+/// `journalctl -p warning` finds the warnings; at a terminal or in a pipe otherwise, none.
+#[cfg(unix)]
+#[test]
+fn log_lines_carry_their_level_for_journald() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = common::env::Env::new();
+    fs::create_dir_all(&env.state).unwrap();
+    fs::set_permissions(&env.state, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = bin()
+        .arg("--config")
+        .arg(&env.config)
+        .args(["--log-format", "json", "run", "--once"])
+        .env("JOURNAL_STREAM", "8:12345")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warning = err
+        .lines()
+        .find(|l| l.contains("state_dir was readable"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(warning.starts_with("<4>{"), "{warning}");
+    assert!(
+        err.lines()
+            .filter(|l| !l.is_empty())
+            .all(|l| l.starts_with('<')),
+        "{err}"
+    );
+    // not under systemd: plain lines
+    fs::set_permissions(&env.state, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.cmd(&["--log-format", "json", "run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().all(|l| l.is_empty() || l.starts_with('{')),
+        "{err}"
+    );
+}

@@ -535,6 +535,26 @@ fn journal_export_filters_by_date_appeal_and_partner() {
     assert_eq!(lines(&["--since", "2000-01-01"]).len(), all);
     assert!(lines(&["--since", "2999-01-01"]).is_empty());
     assert!(lines(&["--until", "2000-01-01"]).is_empty());
+    // days as people write them, in the configured zone (issue 26 item 22): today in
+    // Moscow holds every record just written, whatever the UTC date is
+    assert_eq!(lines(&["--since", "01.01.2000"]).len(), all);
+    assert!(lines(&["--until", "01.01.2000"]).is_empty());
+    let moscow = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap())
+        .date();
+    let today = format!(
+        "{:02}.{:02}.{}",
+        moscow.day(),
+        u8::from(moscow.month()),
+        moscow.year()
+    );
+    assert_eq!(lines(&["--since", &today, "--until", &today]).len(), all);
+    assert_eq!(
+        env.cmd(&["journal", "export", "--since", "32.01.2026"])
+            .status
+            .code(),
+        Some(2)
+    );
     let one = lines(&["--appeal", "А26-02-1234567"]);
     assert!(
         one.iter()
