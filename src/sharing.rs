@@ -145,6 +145,44 @@ fn may_give_to(gid: u32) -> bool {
     n > 0 && groups[..n as usize].contains(&gid)
 }
 
+/// Whether this process may create and remove entries in `dir` (`access(W_OK | X_OK)`).
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid NUL-terminated path; access() only reads it
+    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+}
+
+/// A group's name (its number when it has none).
+fn group_name(gid: u32) -> String {
+    // SAFETY: getgrgid returns a pointer into static storage or null; read at once
+    unsafe {
+        let g = libc::getgrgid(gid);
+        if g.is_null() || (*g).gr_name.is_null() {
+            return gid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*g).gr_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
+/// A user's name (its number when it has none).
+fn user_name(uid: u32) -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; read at once
+    unsafe {
+        let p = libc::getpwuid(uid);
+        if p.is_null() || (*p).pw_name.is_null() {
+            return uid.to_string();
+        }
+        std::ffi::CStr::from_ptr((*p).pw_name)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,43 +223,5 @@ mod tests {
         assert!(said.contains("0750"), "{said}");
         fs::set_permissions(t.path(), Permissions::from_mode(0o2770)).unwrap();
         assert_eq!(Handover::problem(t.path()), None);
-    }
-}
-
-/// Whether this process may create and remove entries in `dir` (`access(W_OK | X_OK)`).
-fn writable(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: a valid NUL-terminated path; access() only reads it
-    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
-}
-
-/// A group's name (its number when it has none).
-fn group_name(gid: u32) -> String {
-    // SAFETY: getgrgid returns a pointer into static storage or null; read at once
-    unsafe {
-        let g = libc::getgrgid(gid);
-        if g.is_null() || (*g).gr_name.is_null() {
-            return gid.to_string();
-        }
-        std::ffi::CStr::from_ptr((*g).gr_name)
-            .to_string_lossy()
-            .into_owned()
-    }
-}
-
-/// A user's name (its number when it has none).
-fn user_name(uid: u32) -> String {
-    // SAFETY: getpwuid returns a pointer into static storage or null; read at once
-    unsafe {
-        let p = libc::getpwuid(uid);
-        if p.is_null() || (*p).pw_name.is_null() {
-            return uid.to_string();
-        }
-        std::ffi::CStr::from_ptr((*p).pw_name)
-            .to_string_lossy()
-            .into_owned()
     }
 }
