@@ -153,6 +153,16 @@ pub fn for_scope(page: &mut Page, dsp: bool, restricted: impl Fn(u64) -> bool) {
     }
 }
 
+/// Gives each `appeal_step` item its appeal's registration number (`number_of(id)`): a step
+/// record names the appeal by id only.
+pub fn with_numbers(page: &mut Page, number_of: impl Fn(u64) -> Option<String>) {
+    for item in &mut page.items {
+        if item.change == "appeal_step" && item.number.is_none() {
+            item.number = item.appeal.and_then(&number_of);
+        }
+    }
+}
+
 /// Who did what an event records (see [`Item::by`]).
 fn by_of(event: &Event) -> Option<String> {
     match event {

@@ -247,6 +247,29 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
     hop.parse::<SocketAddr>().ok().map(|s| s.ip())
 }
 
+/// What the appeal says, as `appeals show` has it (read from its archived package): its
+/// kind and content («Содержание»), the cover letter's requisites and signatories, how it
+/// came (МЭДО, from УРОГ).
+fn appeal_content(
+    a: &crate::book::Appeal,
+    book: &dyn crate::book::Appeals,
+    config: &crate::config::Config,
+) -> serde_json::Value {
+    let d = crate::operator::details(a, book, config, crate::operator::today(config), None);
+    serde_json::json!({
+        "kind": d.kind,
+        "annotation": d.annotation,
+        "cover_letter": {
+            "number": a.urog_number,
+            "date": a.urog_date,
+            "organization": a.urog_organization,
+            "signatories": d.signatories,
+        },
+        "delivery": "МЭДО",
+        "sender": config.partner(&a.source_uid).map(|p| p.name.clone()),
+    })
+}
+
 /// Whether the request's client holds the `dsp` scope (ДСП appeals' details).
 fn has_dsp(state: &HttpState, headers: &HeaderMap) -> bool {
     client(state, headers).is_some_and(|c| c.scopes.dsp)
@@ -483,6 +506,7 @@ async fn changes(
         crate::feed::for_scope(&mut page, dsp, |id| {
             book.appeal(id).is_some_and(|a| a.restricted)
         });
+        crate::feed::with_numbers(&mut page, |id| book.appeal(id).and_then(|a| a.number));
         Ok::<_, String>(page)
     })
     .await
@@ -616,9 +640,10 @@ async fn appeal_one(
                 // ДСП without the dsp scope: numbers, dates and a state, nothing more
                 let summary = crate::appeals_api::for_scope(summary, false);
                 let none: [u64; 0] = [];
-                return serde_json::json!({ "appeal": summary, "history": [], "cites": none, "cited_by": none });
+                return serde_json::json!({ "appeal": summary, "content": null, "history": [], "cites": none, "cited_by": none });
             }
-            serde_json::json!({ "appeal": summary, "history": a.history, "cites": a.cites, "cited_by": a.cited_by })
+            let content = appeal_content(&a, book.as_ref(), &config);
+            serde_json::json!({ "appeal": summary, "content": content, "history": a.history, "cites": a.cites, "cited_by": a.cited_by })
         })
     })
     .await;

@@ -244,6 +244,8 @@ pub struct Details {
     pub row: Row,
     pub kind: Option<String>,
     pub annotation: Option<String>,
+    /// Who signed the cover letter (post and name, as the message writes them).
+    pub signatories: Vec<String>,
     pub files: Vec<String>,
     pub pin: Option<String>,
     /// Earlier appeals this one cites (a repeat appeal), and later ones citing it.
@@ -289,6 +291,10 @@ pub fn details(
         row: row(a, config, today),
         kind: facts.as_ref().and_then(|f| f.kind.clone()),
         annotation: facts.as_ref().and_then(|f| f.annotation.clone()),
+        signatories: facts
+            .as_ref()
+            .map(|f| f.signatories.clone())
+            .unwrap_or_default(),
         files: facts.map(|f| f.files).unwrap_or_default(),
         // every appeal that has our number has a PIN
         pin: pin_secret

@@ -178,6 +178,9 @@ async fn deliver_forever(
             feed::for_scope(&mut page, dsp, |id| {
                 crate::book::Appeals::appeal(&s, id).is_some_and(|a| a.restricted)
             });
+            feed::with_numbers(&mut page, |id| {
+                crate::book::Appeals::appeal(&s, id).and_then(|a| a.number)
+            });
             Ok::<_, String>(page)
         })
         .await

@@ -174,6 +174,22 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
     assert_eq!(role("cover-letter.pdf").unwrap(), "document");
     assert_eq!(role("Обращение гражданина.pdf").unwrap(), "attachment");
     let id = plain["id"].as_u64().unwrap();
+    // what it says, as `appeals show` has it (issue 26 item 17)
+    let one = json(&get(port, &format!("/api/v1/appeals/{id}"), &reader, &[]));
+    let content = &one["content"];
+    assert!(
+        content["annotation"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{one}"
+    );
+    assert!(content["kind"].is_string(), "{one}");
+    assert_eq!(
+        content["cover_letter"]["number"], plain["urog_number"],
+        "{one}"
+    );
+    assert_eq!(content["delivery"], "МЭДО");
+    assert_eq!(content["sender"], "УРОГ", "{one}");
     for f in files {
         let name = f["name"].as_str().unwrap();
         let bytes = fs::read(archived(&env.state, name)).unwrap();
@@ -352,6 +368,21 @@ fn a_step_takes_its_file_as_multipart_form_data() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(json(&r)["replayed"], true, "the same request, framed anew");
+    // the feed's step item names the appeal's number (issue 26 item 17)
+    let feed = json(&get(port, "/api/v1/changes", &token, &[]));
+    let step = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["change"] == "appeal_step")
+        .cloned()
+        .unwrap_or_else(|| panic!("{feed}"));
+    assert!(
+        step["number"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("ОГ-")),
+        "{step}"
+    );
     let r = post(
         "b2",
         "k1",
