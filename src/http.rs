@@ -1044,7 +1044,7 @@ fn decode_file(b64: &str, max: u64) -> Result<Vec<u8>, String> {
 }
 
 /// What a body naming a path is told.
-const NO_PATHS: &str = "the API takes no file path: send the answer file in the body as \"file_name\" and \"file_base64\", or as the part \"file\" of a multipart/form-data body (at most limits.max_answer_bytes), or attach it on the gateway host with `medo-gateway appeals event ID answered --result R --file FILE`";
+const NO_PATHS: &str = "API не принимает путь к файлу: передайте файл в теле запроса — \"file_name\" и \"file_base64\" или часть \"file\" тела multipart/form-data (не больше limits.max_answer_bytes)";
 
 async fn event(
     State(state): State<Arc<HttpState>>,

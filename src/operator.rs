@@ -206,7 +206,7 @@ pub fn marks(r: &Row) -> Vec<String> {
         marks.push("ДСП".into());
     }
     if let Some(h) = &a.held {
-        marks.push(format!("ждёт оператора: {h}"));
+        marks.push(format!("ждёт оператора: {}", held_in_words(h)));
     }
     if !a.redeliveries.is_empty() {
         marks.push(format!("повторная доставка: {}", a.redeliveries.len()));
@@ -235,6 +235,33 @@ pub fn table(rows: &[Row]) -> String {
         ));
     }
     out
+}
+
+/// Why an appeal waits for an operator, as people read it (the journal keeps the
+/// machine's words: `manual registration mode`, `signature X did not verify`).
+pub fn held_in_words(held: &str) -> String {
+    if held == "manual registration mode" || held == "manual" {
+        return "ручной режим регистрации".into();
+    }
+    if let Some(sig) = held
+        .strip_prefix("signature ")
+        .and_then(|r| r.strip_suffix(" did not verify"))
+    {
+        return format!("подпись {sig} не прошла проверку");
+    }
+    held.to_string()
+}
+
+/// A signature's check, as people read it (`verified`, `invalid`, `not checked`, `missing`
+/// in the journal and `--json`).
+pub fn signature_in_words(status: &str) -> &str {
+    match status {
+        "verified" => "подпись верна",
+        "invalid" => "подпись не прошла проверку",
+        "not checked" => "не проверялась",
+        "missing" => "нет подписи",
+        other => other,
+    }
 }
 
 /// What `appeals show` prints.
@@ -355,7 +382,7 @@ pub fn show_text(d: &Details, config: &Config) -> String {
         );
     }
     if let Some(h) = &a.held {
-        line("Ждёт оператора", h.clone());
+        line("Ждёт оператора", held_in_words(h));
     }
     let shown = |r: &Related| {
         let ours = r
@@ -406,7 +433,10 @@ pub fn show_text(d: &Details, config: &Config) -> String {
             "Подпись",
             format!(
                 "{} → {} ({}, {})",
-                sig.signature, sig.document, sig.encoding, sig.status
+                sig.signature,
+                sig.document,
+                sig.encoding,
+                signature_in_words(&sig.status)
             ),
         );
     }

@@ -138,7 +138,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
                 .ok()
                 .and_then(|b| serde_json::from_slice::<Reason>(&b).ok())
                 .map(|r| format!("{}: {}", r.code, r.message))
-                .or_else(|| Some("moved back to inbound (spool retry)".into())),
+                .or_else(|| Some("возвращено во входящие (spool retry)".into())),
             _ => dir.clone(),
         };
         out.push(Item {

@@ -60,7 +60,7 @@ pub fn request(
     let mut problems = Vec::new();
     let Some(card) = card else {
         return Err(vec![
-            "no applicant card (appeals card ID --name … --code …)".into(),
+            "нет карточки заявителя (appeals card ID --name … --code …)".into(),
         ]);
     };
     if card.name.trim().is_empty() {

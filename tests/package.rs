@@ -82,8 +82,9 @@ fn envelope_problems_are_named() {
             "[ПИСЬМО КП ПС СЗИ]\n[ФАЙЛЫ]\n0=a.ini\n1=document.xml\n",
             "bad-envelope",
         ),
+        // two names that differ only in case (the same name twice is read once: issue 26)
         (
-            "[ПИСЬМО КП ПС СЗИ]\n[ФАЙЛЫ]\n0=document.xml\n1=document.xml\n",
+            "[ПИСЬМО КП ПС СЗИ]\n[ФАЙЛЫ]\n0=document.xml\n1=DOCUMENT.xml\n",
             "bad-envelope",
         ),
     ] {

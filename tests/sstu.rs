@@ -22,7 +22,7 @@ fn appeals_without_a_card_or_answer_file_are_reported_not_written() {
     let out_dir = env.root.path().join("export");
     let out = env.cmd(&["sstu", "export", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no applicant card"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("нет карточки заявителя"));
     assert!(
         fs::read_dir(&out_dir).unwrap().next().is_none(),
         "nothing written"

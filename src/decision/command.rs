@@ -182,7 +182,7 @@ fn register(
         (Some((reason, why)), false, _) => return Err(refusable(appeal.id, reason, &why)),
         (Some(_), true, None) => {
             return Err(
-                "--force требует --comment: почему обращение регистрируется вопреки правилу".into(),
+                "регистрация вопреки правилу (force) требует комментария (comment): почему обращение регистрируется вопреки правилу".into(),
             )
         }
         (Some((reason, _)), true, Some(c)) => Some((reason, c.to_string())),
@@ -220,12 +220,11 @@ fn register(
 fn refusable(id: u64, reason: Option<RefusalReason>, why: &str) -> String {
     match reason {
         Some(r) => format!(
-            "обращение {id} подлежит отказу в регистрации: «{}» ({why}). Отказать: appeals refuse {id} --reason «{}»; зарегистрировать всё равно: appeals register {id} --force --comment ТЕКСТ",
-            r.as_str(),
+            "обращение {id} подлежит отказу в регистрации: «{}» ({why}). Можно отказать с этим основанием или зарегистрировать вопреки правилу, указав почему (force с comment)",
             r.as_str()
         ),
         None => format!(
-            "обращение {id}: {why}. Зарегистрировать всё равно: appeals register {id} --force --comment ТЕКСТ"
+            "обращение {id}: {why}. Зарегистрировать всё равно можно, указав почему (force с comment)"
         ),
     }
 }
@@ -369,7 +368,7 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
     match step {
         Step::ExecutorAssigned { executor, post } => {
             if executor.trim().is_empty() {
-                return Err("--executor не может быть пустым".into());
+                return Err("исполнитель (executor) не может быть пустым".into());
             }
             let post = post.clone().filter(|p| !p.trim().is_empty());
             Ok(("executor", executor.trim().to_string(), post))
@@ -381,13 +380,13 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
             number,
         } => {
             if to.trim().is_empty() {
-                return Err("--to должен назвать орган по компетенции".into());
+                return Err("орган по компетенции (to) должен быть назван".into());
             }
             if let Some(g) = sstu_id
                 .as_deref()
                 .filter(|g| !crate::wire::read::is_guid(g))
             {
-                return Err(format!("--sstu-id {g:?} — не GUID"));
+                return Err(format!("sstu_id {g:?} — не GUID"));
             }
             let letter = number
                 .as_deref()
@@ -399,7 +398,10 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
         Step::Answered { result, .. } => {
             let (label, _) = crate::model::result(result).ok_or_else(|| {
                 let codes: Vec<&str> = crate::model::RESULTS.iter().map(|r| r.0).collect();
-                format!("--result {result:?}: одно из {}", codes.join(", "))
+                format!(
+                    "результат (result) {result:?}: одно из {}",
+                    codes.join(", ")
+                )
             })?;
             Ok(("report", format!("Рассмотрено: {label}"), None))
         }
@@ -414,9 +416,9 @@ fn extension(
     ctx: Context<'_>,
 ) -> Result<StepNotice, String> {
     let until_date =
-        parse_date(until).ok_or_else(|| format!("--until {until:?} — не дата ГГГГ-ММ-ДД"))?;
+        parse_date(until).ok_or_else(|| format!("срок (until) {until:?} — не дата ГГГГ-ММ-ДД"))?;
     if reason.trim().is_empty() {
-        return Err("продление требует --reason".into());
+        return Err("продление требует причины (reason)".into());
     }
     let registered = appeal
         .registered_on

@@ -505,7 +505,7 @@ fn manual_registration_runs_the_refusal_rules_as_checks() {
     )
     .unwrap_err();
     assert!(
-        err.contains("«Ошибка адресации»") && err.contains("--force"),
+        err.contains("«Ошибка адресации»") && err.contains("force с comment"),
         "{err}"
     );
     check_with(

@@ -840,7 +840,9 @@ impl Gateway {
             .as_ref()
             .filter(|f| decide::wants_receipt(&f.header_type, &self.config))
             .and_then(|f| {
-                let comment = format!("Сообщение не принято: {code}");
+                // the reason in words, the code beside it (for the partner's staff and tools)
+                let words = crate::wire::error::code_in_words(code);
+                let comment = format!("Сообщение не принято: {words} ({code})");
                 decide::receipt(
                     &self.config,
                     a.arrival,

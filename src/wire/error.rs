@@ -112,3 +112,33 @@ pub fn invalid(field: impl Into<String>, reason: impl fmt::Display) -> WireError
         reason: reason.to_string(),
     }
 }
+
+/// A quarantine code in words, for people and for the partner's negative Квитанция
+/// («Сообщение не принято: архив повреждён (bad-zip)»); an unknown code is said as it is.
+pub fn code_in_words(code: &str) -> &str {
+    match code {
+        "io" => "ошибка чтения пакета",
+        "too-large" => "файл пакета больше допустимого",
+        "bad-encoding" => "неверная кодировка",
+        "malformed-xml" => "XML сообщения не читается",
+        "xml-too-deep" => "XML слишком глубоко вложен",
+        "xml-too-many-elements" => "в XML слишком много элементов",
+        "xml-doctype" => "XML с DOCTYPE не принимается",
+        "not-medo" => "это не сообщение МЭДО",
+        "missing-field" => "в сообщении нет обязательного поля",
+        "invalid-field" => "поле сообщения неверно",
+        "bad-envelope" => "конверт (envelope) не читается",
+        "unsafe-name" => "недопустимое имя файла",
+        "missing-file" => "нет файла, названного в пакете",
+        "not-regular-file" => "в пакете не обычный файл",
+        "bad-zip" => "архив повреждён",
+        "bad-zip-entry" => "недопустимый файл в архиве",
+        "zip-bomb" => "архив распаковывается в недопустимый объём",
+        "no-passport" => "в контейнере нет паспорта",
+        "incomplete" => "пакет не дособран",
+        "unreadable" => "файлы пакета не читаются",
+        "unknown-partner" => "отправитель не указан среди партнёров",
+        "operator-receipt-not-ours" => "квитанция оператора не о нашем сообщении",
+        other => other,
+    }
+}
