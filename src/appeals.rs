@@ -47,6 +47,10 @@ pub struct SignatureFile {
     pub encoding: String,
     /// `verified`, `invalid`, `not checked` (or `missing`).
     pub status: String,
+    /// Who signed, as the verifier reports it (the first line of its output: a name or a
+    /// certificate subject), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 /// What the gateway extracts from a forwarded appeal's package. No personal data beyond
@@ -228,6 +232,7 @@ pub fn facts(
                     "missing".into()
                 },
                 encoding: encoding.unwrap_or_else(|| "missing".into()),
+                signer: None,
                 signature,
             }
         })

@@ -89,6 +89,12 @@ fn partners(raw: Vec<RawPartner>) -> Result<Vec<PartnerConfig>, String> {
                 transport_address: p.transport_address,
                 role: p.role.unwrap_or_else(|| "other".into()),
                 format,
+                signer_names: p
+                    .signer_names
+                    .into_iter()
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+                    .collect(),
             })
         })
         .collect()
@@ -556,6 +562,8 @@ struct RawPartner {
     role: Option<String>,
     #[serde(default)]
     format: Option<String>,
+    #[serde(default)]
+    signer_names: Vec<String>,
 }
 
 /// Reply format for a partner.
@@ -581,6 +589,9 @@ pub struct PartnerConfig {
     pub transport_address: String,
     pub role: String,
     pub format: ReplyFormat,
+    /// Who may sign for this partner (names or certificate subjects, matched as parts of the
+    /// signer the verifier reports, ignoring case); empty: not checked.
+    pub signer_names: Vec<String>,
 }
 
 /// Spool directories and timing.

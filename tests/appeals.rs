@@ -420,3 +420,40 @@ fn a_slow_verifier_holds_only_its_own_appeal() {
     assert!(service.stop().success());
     env.verify_all();
 }
+
+/// Issue 26 item 14: where a verifier is configured it names the signer (its first line);
+/// a signer that is none of the partner's `signer_names` is held «подпись не отправителя»
+/// — the message XML alone does not say who sent it.
+#[test]
+fn a_signature_not_by_the_partner_is_held() {
+    for (names, registered) in [
+        ("[\"cn=ivanov\"]", 1),
+        ("[\"Администрация Президента\"]", 0),
+    ] {
+        let env = Env::new();
+        env.add_sections("[registration]\nsignature_verifier = \"echo CN=Ivanov {file}\"");
+        let text = fs::read_to_string(&env.config).unwrap().replace(
+            "format = \"mirror\"",
+            &format!("format = \"mirror\"\nsigner_names = {names}"),
+        );
+        fs::write(&env.config, text).unwrap();
+        env.drop_sample("urog-appeal-2.7.1", "signed");
+        env.once();
+        let received = env.records_of_kind("appeal_received");
+        let sig = &received[0]["signatures"][0];
+        assert_eq!(sig["status"], "verified", "{names}");
+        assert!(
+            sig["signer"].as_str().unwrap().starts_with("CN=Ivanov"),
+            "{sig}"
+        );
+        assert_eq!(
+            env.records_of_kind("appeal_registered").len(),
+            registered,
+            "{names}"
+        );
+        if registered == 0 {
+            let held = received[0]["held"].as_str().unwrap();
+            assert!(held.contains("подпись не отправителя"), "{held}");
+        }
+    }
+}

@@ -32,7 +32,8 @@ pub(super) fn new_appeal(
         .map(|s| format!("signature {} did not verify", s.signature));
     let manual = (ctx.config.mode == RegistrationMode::Manual)
         .then(|| "manual registration mode".to_string());
-    let held = held.or(invalid).or(manual);
+    let not_theirs = not_the_senders(facts, &input.facts.source_uid, ctx);
+    let held = held.or(invalid).or(not_theirs).or(manual);
     let mut events = vec![Event::AppealReceived {
         appeal: input.arrival,
         key: input.key.clone(),
@@ -117,6 +118,29 @@ pub(super) fn refusal(
         command: None,
         operator: None,
     }
+}
+
+/// A verified signature whose signer is none of the partner's `signer_names` (names or
+/// certificate subjects, matched as a part of what the verifier reported, ignoring case):
+/// the package says it comes from the partner, the signature says someone else signed —
+/// held «подпись не отправителя» (a verifier that names no signer shows nobody: held too).
+/// No `signer_names` for the partner: not checked.
+fn not_the_senders(facts: &AppealFacts, source_uid: &str, ctx: Context<'_>) -> Option<String> {
+    let names = &ctx.config.partner(source_uid)?.signer_names;
+    if names.is_empty() {
+        return None;
+    }
+    facts
+        .signatures
+        .iter()
+        .filter(|s| s.status == "verified")
+        .find_map(|s| {
+            let signer = s.signer.as_deref().unwrap_or("");
+            let theirs = names
+                .iter()
+                .any(|n| signer.to_lowercase().contains(&n.to_lowercase()));
+            (!theirs).then(|| format!("подпись не отправителя: {} подписан «{signer}»", s.document))
+        })
 }
 
 /// `appeal_registered` under `number` (an operator's) or the next number of the year — a

@@ -58,6 +58,7 @@ fn appeal(arrival: u64, urog: &str, doc: &str) -> ArrivalInput {
             signature: "letter.pdf.sig".into(),
             encoding: "der".into(),
             status: "not checked".into(),
+            signer: None,
         }],
         classification: None,
         restricted: false,

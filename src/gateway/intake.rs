@@ -241,7 +241,10 @@ impl Gateway {
                 scratch: self.layout.tmp.join(format!("verify-{}-{i}", a.arrival)),
             };
             match self.verifiers.status(job) {
-                Some(status) => s.status = status.to_string(),
+                Some((status, signer)) => {
+                    s.status = status.to_string();
+                    s.signer = signer;
+                }
                 None => ready = false,
             }
         }
@@ -537,35 +540,57 @@ fn tell_operator(events: &[Event]) {
 
 /// Runs a signature verifier (no shell): `{file}` and `{signature}` in its arguments are
 /// replaced by paths. Exit 0 → `verified`, another exit → `invalid`, no result in time or
-/// cannot start → `not checked`.
+/// Runs a signature verifier (no shell): `{file}` and `{signature}` in its arguments are
+/// replaced by paths. Exit 0 → `verified`, another exit → `invalid`, no result in time or
+/// cannot start → `not checked`. The first line it prints (at most 4 KiB read) names the
+/// signer — a name or a certificate subject — checked against the partner's `signer_names`.
 pub fn run_verifier(
     command: &str,
     file: &Path,
     signature: &Path,
     timeout: Duration,
-) -> &'static str {
+) -> (&'static str, Option<String>) {
     let mut parts = command.split_whitespace().map(|p| {
         p.replace("{file}", &file.to_string_lossy())
             .replace("{signature}", &signature.to_string_lossy())
     });
     let Some(program) = parts.next() else {
-        return "not checked";
+        return ("not checked", None);
     };
     let child = std::process::Command::new(program)
         .args(parts)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn();
     let Ok(mut child) = child else {
         tracing::warn!(program = %command, "signature verifier cannot start");
-        return "not checked";
+        return ("not checked", None);
+    };
+    // read beside the wait (a chatty verifier must not block on a full pipe)
+    let reader = child.stdout.take().map(|out| {
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut head = Vec::new();
+            let mut out = out;
+            let _ = (&mut out).take(4096).read_to_end(&mut head);
+            let _ = std::io::copy(&mut out, &mut std::io::sink());
+            head
+        })
+    });
+    let signer = |reader: Option<std::thread::JoinHandle<Vec<u8>>>| {
+        let head = reader.and_then(|r| r.join().ok()).unwrap_or_default();
+        String::from_utf8_lossy(&head)
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(|l| l.chars().filter(|c| !c.is_control()).take(512).collect())
     };
     let deadline = Instant::now() + timeout;
     loop {
         match child.try_wait() {
-            Ok(Some(status)) if status.success() => return "verified",
-            Ok(Some(_)) => return "invalid",
+            Ok(Some(status)) if status.success() => return ("verified", signer(reader)),
+            Ok(Some(_)) => return ("invalid", signer(reader)),
             Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
             _ => {
                 let _ = child.kill();
@@ -574,7 +599,7 @@ pub fn run_verifier(
                     timeout_s = timeout.as_secs(),
                     "signature verifier timed out"
                 );
-                return "not checked";
+                return ("not checked", None);
             }
         }
     }

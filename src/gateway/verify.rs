@@ -29,11 +29,14 @@ pub struct Job {
     pub scratch: PathBuf,
 }
 
+/// A check's answer: `verified`, `invalid` or `not checked`, and the signer it named.
+pub type Answer = (&'static str, Option<String>);
+
 /// The workers, the jobs sent to them and the answers they gave.
 pub struct Verifiers {
     jobs: Option<Sender<Job>>,
     sent: HashSet<(u64, usize)>,
-    done: Arc<Mutex<HashMap<(u64, usize), &'static str>>>,
+    done: Arc<Mutex<HashMap<(u64, usize), Answer>>>,
     command: String,
     timeout: Duration,
     limits: Limits,
@@ -53,7 +56,7 @@ impl Verifiers {
 
     /// The check's answer (`verified`, `invalid`, `not checked`), or `None` while it runs —
     /// sent to the workers the first time it is asked for.
-    pub fn status(&mut self, job: Job) -> Option<&'static str> {
+    pub fn status(&mut self, job: Job) -> Option<Answer> {
         let key = (job.arrival, job.index);
         if let Some(s) = self
             .done
@@ -61,7 +64,7 @@ impl Verifiers {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
         {
-            return Some(s);
+            return Some(s.clone());
         }
         if self.sent.insert(key) {
             let _ = self.sender().send(job);
@@ -99,7 +102,7 @@ impl Verifiers {
 /// A worker: takes jobs until the loop is gone.
 fn work(
     jobs: &Mutex<Receiver<Job>>,
-    done: &Mutex<HashMap<(u64, usize), &'static str>>,
+    done: &Mutex<HashMap<(u64, usize), Answer>>,
     command: &str,
     timeout: Duration,
     limits: &Limits,
@@ -117,7 +120,7 @@ fn work(
 }
 
 /// One check: the files in place, or the container's entries extracted first.
-fn check(job: &Job, command: &str, timeout: Duration, limits: &Limits) -> &'static str {
+fn check(job: &Job, command: &str, timeout: Duration, limits: &Limits) -> Answer {
     let (file, sig) = match &job.zip {
         Some(zip) => {
             let _ = std::fs::remove_dir_all(&job.scratch);
@@ -132,7 +135,7 @@ fn check(job: &Job, command: &str, timeout: Duration, limits: &Limits) -> &'stat
                 .is_ok();
             if !extracted {
                 let _ = std::fs::remove_dir_all(&job.scratch);
-                return "not checked";
+                return ("not checked", None);
             }
             (
                 job.scratch.join(&job.document),
