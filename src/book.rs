@@ -78,6 +78,10 @@ pub struct Appeal {
     #[serde(default)]
     pub files: Vec<crate::model::ArrivedFile>,
     pub held: Option<String>,
+    /// Our messages about it decided but not yet published (their outbound names; receipts
+    /// aside): «уведомление не отправлено» while any is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsent: Vec<String>,
     pub state: AppealState,
     pub number: Option<String>,
     pub registered_on: Option<String>,
@@ -197,6 +201,24 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
     if let Some(id) = r.event.command() {
         shelf.note_command(id)?;
     }
+    fold_event(shelf, r)?;
+    // our messages about an appeal, until each is published (receipts aside: most of what
+    // goes out, and no one waits on them)
+    let unsent: Vec<String> = r
+        .event
+        .outputs()
+        .iter()
+        .map(|o| o.name.clone())
+        .filter(|n| !n.starts_with("receipt"))
+        .collect();
+    if let (false, Some(id)) = (unsent.is_empty(), r.event.arrival()) {
+        shelf.change(id, |a| a.unsent.extend(unsent))?;
+    }
+    Ok(())
+}
+
+/// [`fold`]'s work per kind of record.
+fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
     match &r.event {
         Event::AppealReceived {
             appeal,
@@ -257,6 +279,7 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 signatures: signatures.clone(),
                 files: files.clone(),
                 held: held.clone(),
+                unsent: Vec::new(),
                 state: AppealState::Received,
                 number: None,
                 registered_on: None,
@@ -360,6 +383,9 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     ),
                 ));
             })?;
+        }
+        Event::Published { arrival, name, .. } if !name.starts_with("receipt") => {
+            shelf.change(*arrival, |a| a.unsent.retain(|n| n != name))?;
         }
         Event::JournalRecovered { sequences, .. } => {
             // a restore: every number the witness saw stays given

@@ -107,19 +107,20 @@ pub fn check_extension(
     already_extended: bool,
 ) -> Result<(), String> {
     if already_extended {
-        return Err(
-            "the term was already extended once (59-ФЗ ст. 12 ч. 2 allows one extension)".into(),
-        );
+        return Err("срок уже продлевался (59-ФЗ, ст. 12 ч. 2 допускает одно продление)".into());
     }
     if until <= current_due {
         return Err(format!(
-            "the new date {until} is not after the current due date {current_due}"
+            "новый срок {} не позже текущего {}",
+            crate::wire::time::format_date_ru(until),
+            crate::wire::time::format_date_ru(current_due)
         ));
     }
     if until > current_due + Duration::days(MAX_EXTENSION_DAYS) {
         return Err(format!(
-            "an extension may add at most {MAX_EXTENSION_DAYS} days: {until} is after {}",
-            current_due + Duration::days(MAX_EXTENSION_DAYS)
+            "продлить можно не более чем на {MAX_EXTENSION_DAYS} дней: {} позже {}",
+            crate::wire::time::format_date_ru(until),
+            crate::wire::time::format_date_ru(current_due + Duration::days(MAX_EXTENSION_DAYS))
         ));
     }
     Ok(())

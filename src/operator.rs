@@ -120,7 +120,7 @@ pub fn row(a: &Appeal, config: &Config, today: Date) -> Row {
     let (due, next) = deadlines(&crate::book::DeadlineFacts::from(a), config, today);
     Row {
         appeal: a.clone(),
-        status: a.state.label(),
+        status: status_label(a),
         sstu_status: a
             .sstu_result
             .as_deref()
@@ -129,6 +129,16 @@ pub fn row(a: &Appeal, config: &Config, today: Date) -> Row {
         due,
         next_due: next.map(crate::wire::time::format_date),
         overdue: next.is_some_and(|d| today > d),
+    }
+}
+
+/// The status as people read it — and whether УРОГ has been told: a decision whose notice
+/// has not gone out yet says so («зарегистрировано, уведомление не отправлено»).
+fn status_label(a: &Appeal) -> &'static str {
+    match (a.state, a.unsent.is_empty()) {
+        (AppealState::Registered, false) => "зарегистрировано, уведомление не отправлено",
+        (AppealState::Refused, false) => "отказано в регистрации, уведомление не отправлено",
+        (state, _) => state.label(),
     }
 }
 
@@ -201,6 +211,9 @@ pub fn marks(r: &Row) -> Vec<String> {
     let mut marks = Vec::new();
     if r.overdue {
         marks.push("ПРОСРОЧЕНО".to_string());
+    }
+    if !a.unsent.is_empty() {
+        marks.push(format!("не отправлено УРОГ: {}", a.unsent.len()));
     }
     if a.restricted {
         marks.push("ДСП".into());

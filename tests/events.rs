@@ -70,7 +70,7 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
         &[
             "appeals", "event", &number, "extended", "--until", &too_far, "--reason", "x",
         ],
-        "at most 30 days",
+        "не более чем на 30 дней",
     );
     let until = (due_date + time::Duration::days(30)).to_string();
     env.ok(&[
@@ -97,7 +97,7 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
         &[
             "appeals", "event", &number, "extended", "--until", &until, "--reason", "again",
         ],
-        "already extended once",
+        "срок уже продлевался",
     );
 
     // answered, with the answer file kept
@@ -106,7 +106,7 @@ fn executor_extension_and_answer_follow_the_lifecycle() {
     fails(
         &env,
         &["appeals", "event", &number, "answered", "--result", "maybe"],
-        "--result",
+        "результат (result)",
     );
     env.ok(&[
         "appeals",

@@ -875,3 +875,39 @@ fn an_unwritable_outbound_is_named_at_start_with_the_fix() {
     assert!(err.contains("root:root") && err.contains("0755"), "{err}");
     assert!(err.contains("user nobody"), "{err}");
 }
+
+/// Issue 26 item 21: an appeal whose notice has not gone out says so — «зарегистрировано,
+/// уведомление не отправлено» in `appeals list` and `show` — until the notice is published.
+#[test]
+fn a_registration_not_yet_told_to_urog_says_so() {
+    let env = Env::with(1, 3600, "");
+    let service = Service::start(&env);
+    let away = env.root.path().join("out.away");
+    fs::rename(&env.outbound, &away).unwrap();
+    fs::write(&env.outbound, b"not a folder").unwrap();
+    env.drop_sample("urog-appeal-2.2", "a");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.records_of_kind("appeal_registered").is_empty() {
+        assert!(Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let listed = env.ok(&["appeals", "list"]);
+    assert!(listed.contains("уведомление не отправлено"), "{listed}");
+    let shown = env.ok(&["appeals", "show", "1"]);
+    assert!(
+        shown.contains("зарегистрировано, уведомление не отправлено"),
+        "{shown}"
+    );
+    fs::remove_file(&env.outbound).unwrap();
+    fs::rename(&away, &env.outbound).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while env.records_of_kind("published").len() < 2 {
+        assert!(Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let listed = env.ok(&["appeals", "list"]);
+    assert!(!listed.contains("не отправлено"), "{listed}");
+    assert!(listed.contains("зарегистрировано"), "{listed}");
+    drop(service);
+}
