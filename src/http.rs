@@ -683,6 +683,12 @@ async fn appeal_file(
         let (dir, list) = files::of(&config, &store, &a)
             .map_err(|why| (StatusCode::INTERNAL_SERVER_ERROR, why))?;
         match files::find(&list, &name) {
+            // in the package, but named by nothing (not the envelope, the message or the
+            // passport): listed as `other`, never served as part of the appeal
+            Some(f) if f.role == crate::model::FileRole::Other => Err((
+                StatusCode::NOT_FOUND,
+                format!("{name:?} не входит в обращение: его не называет ни конверт, ни сообщение (в списке — role other)"),
+            )),
             Some(f) => Ok((a.id, dir, f.clone())),
             None => Err((
                 StatusCode::NOT_FOUND,

@@ -151,6 +151,8 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
         "[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{reader_toml}\n{dsp_toml}"
     ));
     cyrillic_appeal(&env);
+    // a file in the folder that nothing names (issue 26 item 15)
+    fs::write(env.inbound.join("cyr").join("extra.exe"), b"MZ not ours").unwrap();
     common::packages::make_restricted(&env.drop_sample("urog-appeal-2.7.1", "dsp"));
     env.once();
     let service = Service::start(&env);
@@ -169,7 +171,8 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
             .find(|f| f["name"] == name)
             .map(|f| f["role"].clone())
     };
-    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(files.len(), 4, "{files:?}");
+    assert_eq!(role("extra.exe").unwrap(), "other", "reported as unlisted");
     assert_eq!(role("document.xml").unwrap(), "message");
     assert_eq!(role("cover-letter.pdf").unwrap(), "document");
     assert_eq!(role("Обращение гражданина.pdf").unwrap(), "attachment");
@@ -190,7 +193,18 @@ fn an_appeals_files_are_listed_and_streamed_as_they_arrived() {
     );
     assert_eq!(content["delivery"], "МЭДО");
     assert_eq!(content["sender"], "УРОГ", "{one}");
-    for f in files {
+    let unlisted = get(
+        port,
+        &format!("/api/v1/appeals/{id}/files/extra.exe"),
+        &reader,
+        &[],
+    );
+    assert_eq!(unlisted.status, 404, "not served as part of the appeal");
+    assert!(json(&unlisted)["detail"]
+        .as_str()
+        .unwrap()
+        .contains("не входит в обращение"));
+    for f in files.iter().filter(|f| f["role"] != "other") {
         let name = f["name"].as_str().unwrap();
         let bytes = fs::read(archived(&env.state, name)).unwrap();
         assert_eq!(f["sha256"], sha256(&bytes), "{name}");
