@@ -94,6 +94,43 @@ pub fn check_entry_name(name: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The sizes the central directory declares, checked before anything is inflated: a
+/// container that says it holds more than the limits allow, or a ratio no document has,
+/// is refused at once instead of after seconds of inflating (the inflation below still
+/// counts what really comes out: a directory that lies is caught there).
+fn declared_within_limits<R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
+    limits: &Limits,
+) -> Result<(), WireErrorKind> {
+    let mut total: u64 = 0;
+    for index in 0..archive.len() {
+        let file = archive.by_index_raw(index).map_err(zip_error)?;
+        let (size, compressed) = (file.size(), file.compressed_size());
+        total = total.saturating_add(size);
+        if size > limits.max_zip_entry_bytes {
+            return Err(WireErrorKind::TooLarge {
+                what: "ZIP entry size (declared)",
+                limit: limits.max_zip_entry_bytes,
+            });
+        }
+        if total > limits.max_zip_total_bytes {
+            return Err(WireErrorKind::TooLarge {
+                what: "total decompressed ZIP size (declared)",
+                limit: limits.max_zip_total_bytes,
+            });
+        }
+        if size > limits.ratio_check_after_bytes && size / compressed.max(1) > limits.max_zip_ratio
+        {
+            let name = file.name().map_err(zip_error)?.into_owned();
+            return Err(WireErrorKind::ZipRatio {
+                name,
+                ratio: limits.max_zip_ratio,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Reads a container from any seekable reader. When `extract_to` is given, every entry is
 /// also copied into that (existing, empty) folder under its checked name, created anew.
 pub fn read_container<R: Read + Seek>(
@@ -112,6 +149,7 @@ pub fn read_container<R: Read + Seek>(
     if archive.has_duplicate_names() {
         return Err(WireErrorKind::Zip("two entries share a name".into()));
     }
+    declared_within_limits(&mut archive, limits)?;
     let mut entries: Vec<ContainerEntry> = Vec::with_capacity(archive.len());
     let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total: u64 = 0;
