@@ -315,13 +315,7 @@ fn written_containers_read_back_and_are_deterministic() {
 fn declared_sizes_beyond_the_limits_are_refused_before_inflating() {
     let mut bytes = zip_with(|z| add(z, "big.bin", b"0123456789"));
     // the central directory entry of big.bin: signature PK\x01\x02, uncompressed size at +24
-    let at = bytes
-        .windows(4)
-        .enumerate()
-        .filter(|(_, w)| *w == b"PK\x01\x02")
-        .map(|(i, _)| i)
-        .last()
-        .unwrap();
+    let at = bytes.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
     bytes[at + 24..at + 28].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
     let err = read(&bytes, &Limits::default()).expect_err("refused");
     assert_eq!(err.code(), "too-large", "{err}");
