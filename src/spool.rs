@@ -641,6 +641,17 @@ impl SettleTracker {
     }
 
     /// Forgets folders no longer in inbound.
+    /// Whether a folder judged ready as `name`, now claimed at `dir`, still looks as it did
+    /// then (names, sizes, mtimes): a writer that went on after the judgment — a pause
+    /// longer than the settle window on a share without events — shows here. Forgets the
+    /// folder either way (a folder put back is watched anew).
+    pub fn unchanged_since_ready(&mut self, name: &OsStr, dir: &Path, max_entries: usize) -> bool {
+        let Some(seen) = self.seen.remove(name) else {
+            return true;
+        };
+        snapshot(dir, max_entries).is_ok_and(|now| now == seen.snap)
+    }
+
     pub fn retain(&mut self, present: &[OsString]) {
         let present: HashSet<&OsStr> = present.iter().map(OsString::as_os_str).collect();
         self.seen.retain(|k, _| present.contains(k.as_os_str()));
@@ -1210,6 +1221,39 @@ pub fn claimed(layout: &Layout) -> io::Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 26 item 5: a folder judged ready, then written to (a writer that paused longer
+    /// than the settle window), is told apart after the claim; an untouched one is not.
+    #[test]
+    fn a_folder_changed_after_it_was_judged_ready_is_told() {
+        let root = tempfile::tempdir().unwrap();
+        let spool = spool_config(root.path());
+        let limits = Limits::default();
+        for touched in [false, true] {
+            let dir = root.path().join(format!("pkg-{touched}"));
+            fs::create_dir_all(&dir).unwrap();
+            write_envelope(&dir, &["a.pdf"]);
+            fs::write(dir.join("a.pdf"), b"%PDF-1.4 first half").unwrap();
+            let mut tracker = SettleTracker::default();
+            let name = dir.file_name().unwrap().to_os_string();
+            let judge = |t: &mut SettleTracker| {
+                t.judge(&name, &dir, Instant::now(), (&spool, &limits), false)
+            };
+            assert_eq!(judge(&mut tracker), Verdict::Ready);
+            if touched {
+                let mut f = fs::OpenOptions::new()
+                    .append(true)
+                    .open(dir.join("a.pdf"))
+                    .unwrap();
+                f.write_all(b" and the second").unwrap();
+            }
+            assert_eq!(
+                tracker.unchanged_since_ready(&name, &dir, 100),
+                !touched,
+                "touched: {touched}"
+            );
+        }
+    }
 
     /// The kernel's word on a file still being written (issue 26 item 5): open for writing
     /// → busy; closed → not; a folder without files → not.

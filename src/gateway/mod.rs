@@ -594,7 +594,8 @@ impl Gateway {
         let names = spool::scan_inbound(&self.layout.inbound, spool::MAX_INBOUND_FOLDERS)?;
         self.tracker.retain(&names);
         let now = Instant::now();
-        let mut claimed: Vec<(String, String)> = Vec::new(); // (name shown, claim)
+        // (name shown, claim, name in inbound, taken as overdue)
+        let mut claimed: Vec<(String, String, std::ffi::OsString, bool)> = Vec::new();
         self.unclaimed.clear();
         for (i, name) in names.iter().enumerate() {
             if claimed.len() >= self.config.spool.max_batch {
@@ -633,7 +634,13 @@ impl Gateway {
                         self.overdue
                             .insert(claim.clone(), ("incomplete".into(), why));
                     }
-                    claimed.push((crate::wire::text::display_name(name), claim));
+                    let overdue = self.overdue.contains_key(&claim);
+                    claimed.push((
+                        crate::wire::text::display_name(name),
+                        claim,
+                        name.clone(),
+                        overdue,
+                    ));
                     report.claimed += 1;
                 }
             }
@@ -642,12 +649,37 @@ impl Gateway {
             return Ok(report);
         }
         spool::sync_claims(&self.layout)?;
-        let events = claimed
-            .iter()
-            .map(|(name, claim)| self.received_event(name, claim))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut events = Vec::with_capacity(claimed.len());
+        for (shown, claim, name, overdue) in &claimed {
+            let event = self.received_event(shown, claim)?;
+            // hashed as it is now: a file that changed since the folder was judged ready was
+            // still being written — the folder goes back to inbound, nothing journaled
+            if !overdue && !self.still_as_judged(name, claim) {
+                report.claimed -= 1;
+                continue;
+            }
+            events.push(event);
+        }
         self.commit(events)?;
         Ok(report)
+    }
+
+    /// Whether the claimed folder still looks as it did when judged ready; if not, it is put
+    /// back into inbound under its name (to settle again) and forgotten by this pass.
+    fn still_as_judged(&mut self, name: &std::ffi::OsStr, claim: &str) -> bool {
+        let dir = self.layout.claimed.join(claim);
+        let max = self.config.limits.max_package_files;
+        if self.tracker.unchanged_since_ready(name, &dir, max) {
+            return true;
+        }
+        let back = self.layout.inbound.join(name);
+        if back.exists() || std::fs::rename(&dir, &back).is_err() {
+            return true; // cannot put it back: taken as it is (its digests are journaled)
+        }
+        self.hashed.remove(claim);
+        self.overdue.remove(claim);
+        tracing::warn!(folder = %crate::wire::text::display_name(name), "a file changed while the package was being taken: put back to settle");
+        false
     }
 
     /// Decides every arrival that is received or parsed but not yet decided.
