@@ -4,8 +4,10 @@
 # verifies, the config is a conffile → purge (the state folder is kept) → install again (the
 # maintainer scripts survive it) → purge.
 #
-# MEDO_DEB_PROFILE=dev packs the test build (CI: same sources, no second 7-minute release
-# build); a release package is plain `cargo deb` (the release profile).
+# MEDO_DEB_PROFILE=deb-check packs a build with the test build's settings (Cargo.toml's
+# `[profile.deb-check]`, inheriting dev: CI builds no second, optimised binary); a release
+# package is plain `cargo deb` (the release profile). lintian, when installed, must find
+# nothing (the overrides in packaging/lintian/ say why each is deliberate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""
@@ -14,6 +16,11 @@ profile="${MEDO_DEB_PROFILE:-release}"
 deb="target/debian/medo-gateway-check.deb"
 
 cargo deb --locked --profile "$profile" --fast -o "$deb"
+if command -v lintian >/dev/null 2>&1; then
+  lintian --fail-on error,warning "$deb" || { echo "check-deb: lintian found problems" >&2; exit 1; }
+else
+  echo "WARNING: lintian is not installed: the package's lint is not checked" >&2
+fi
 dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 contents="$(dpkg-deb --contents "$deb")"
 for path in ./usr/bin/medo-gateway ./etc/medo-gateway/gateway.toml \
