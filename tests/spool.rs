@@ -911,3 +911,47 @@ fn a_registration_not_yet_told_to_urog_says_so() {
     assert!(listed.contains("зарегистрировано"), "{listed}");
     drop(service);
 }
+
+/// Issue 26 item 5: a file that changes after its package was journaled is found before
+/// the folder is archived (its digests checked again): the folder goes to quarantine with
+/// the reason, the journal keeps what was decided on.
+#[test]
+fn a_package_changed_after_its_decision_is_not_archived_as_if_whole() {
+    let env = Env::with(1, 3600, "");
+    let service = Service::start(&env);
+    // outbound unusable: the decided package waits in claimed/ for its receipt to go out
+    let away = env.root.path().join("out.away");
+    fs::rename(&env.outbound, &away).unwrap();
+    fs::write(&env.outbound, b"not a folder").unwrap();
+    env.drop_sample("urog-appeal-2.2", "a");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while env.records_of_kind("decided").is_empty() {
+        assert!(Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let claim = env.records_of_kind("received")[0]["claim"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pdf = env.state.join("claimed").join(&claim).join("appeal.pdf");
+    let mut f = fs::OpenOptions::new().append(true).open(&pdf).unwrap();
+    f.write_all(b" -- the rest the writer still had").unwrap();
+    drop(f);
+    fs::remove_file(&env.outbound).unwrap();
+    fs::rename(&away, &env.outbound).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while env.records_of_kind("archived").is_empty() {
+        assert!(Instant::now() < deadline, "{}", service.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dir = env.records_of_kind("archived")[0]["dir"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(dir.starts_with("quarantine/"), "{dir}");
+    let reason: serde_json::Value =
+        serde_json::from_slice(&fs::read(env.state.join(&dir).join("reason.json")).unwrap())
+            .unwrap();
+    assert_eq!(reason["code"], "changed-after-claim", "{reason}");
+    drop(service);
+}

@@ -186,6 +186,9 @@ pub struct Gateway {
     resend_gate: Option<HashSet<std::ffi::OsString>>,
     /// Outputs that could not be rendered, with why (output name → reason).
     held: HashMap<String, String>,
+    /// How each claimed folder looked when it was read for its decision (claim → snapshot):
+    /// a folder changed since is checked again before it is archived.
+    read_as: HashMap<String, spool::Snapshot>,
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
@@ -296,6 +299,7 @@ impl Gateway {
             unclaimed: HashSet::new(),
             resend_gate: None,
             held: HashMap::new(),
+            read_as: HashMap::new(),
             pin_secret,
             metrics: crate::metrics::Metrics::default(),
             checkpoint_key,
@@ -761,6 +765,10 @@ impl Gateway {
                     .map_err(|e| (e.code().to_string(), e.to_string()))
             }
         };
+        // what the folder looked like when read: compared again before it is filed away
+        if let Ok(snap) = spool::snapshot(&dir, self.config.limits.max_package_files) {
+            self.read_as.insert(a.claim.clone(), snap);
+        }
         let package = match read {
             Ok(p) => p,
             Err((code, why)) => {
@@ -958,8 +966,10 @@ impl Gateway {
         let mut dirs = Vec::new();
         let mut taken: HashSet<String> = HashSet::new();
         for a in &ready {
-            let (rel, reason) = match (&a.state, &a.quarantine) {
-                (State::Quarantined, Some((code, message))) => {
+            let changed = self.changed_since_read(a);
+            let quarantine = changed.or_else(|| a.quarantine.clone());
+            let (rel, reason) = match (&a.state, &quarantine) {
+                (State::Quarantined | State::Decided, Some((code, message))) => {
                     let rel = self.quarantine_dir(a, &taken);
                     let reason = Reason {
                         code: code.clone(),
@@ -1004,6 +1014,36 @@ impl Gateway {
         report.archived += events.len();
         self.commit(events)?;
         Ok(())
+    }
+
+    /// Whether a decided arrival's folder changed after it was read for its decision (a
+    /// file grown or replaced by a writer still at it): its digests are checked again, and a
+    /// folder that no longer matches its journaled key is filed into quarantine with the
+    /// reason instead of the archive — the journal keeps what was decided on. `None`: it
+    /// did not (or was not read by this process).
+    fn changed_since_read(&mut self, a: &Arrival) -> Option<(String, String)> {
+        let then = self.read_as.remove(&a.claim)?;
+        if a.state != State::Decided {
+            return None;
+        }
+        let dir = self.layout.claimed.join(&a.claim);
+        let max = self.config.limits.max_package_files;
+        if spool::snapshot(&dir, max).is_ok_and(|now| now == then) {
+            return None;
+        }
+        let mut budget = 0;
+        let key = spool::package_key_digests(&dir, max, &mut budget).ok()?.key;
+        if key == a.key {
+            return None;
+        }
+        tracing::error!(
+            arrival = a.arrival,
+            "a package changed after its decision: filed into quarantine, not the archive"
+        );
+        Some((
+            "changed-after-claim".into(),
+            "файлы пакета изменились после того, как он был принят и решение журналировано: в журнале — принятые данные и их хэши, здесь — изменённые".into(),
+        ))
     }
 
     /// Holds an output that cannot be rendered: it stays pending (the journal keeps the
