@@ -54,17 +54,74 @@ fn write_config(root: &Path) -> PathBuf {
         .replace("\"spool/state\"", &format!("{:?}", root.join("state")))
         .replace("settle_ms = 1000", "settle_ms = 1");
     let text = format!("{text}\n");
+    // the soak's 256 readers all come from 127.0.0.1: the per-address cap raised for them
+    let http = format!("[http]\nlisten = \"127.0.0.1:{PORT}\"\nmax_connections_per_address = 300");
     let text = if text.contains("[http]") {
-        text.replace("[http]", &format!("[http]\nlisten = \"127.0.0.1:{PORT}\""))
+        text.replace("[http]", &http)
     } else {
-        format!("{text}\n[http]\nlisten = \"127.0.0.1:{PORT}\"\n")
+        format!("{text}\n{http}\n")
     };
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(SOAK_TOKEN.as_bytes()));
+    let text = format!(
+        "{text}\n[[api.clients]]\nname = \"soak\"\ntoken_sha256 = \"{digest}\"\nscopes = [\"read\"]\n"
+    );
     for d in ["in", "out", "samples"] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     let path = root.join("gateway.toml");
     fs::write(&path, text).unwrap();
     path
+}
+
+/// The soak's API client's token (`[[api.clients]] soak`, scope read).
+const SOAK_TOKEN: &str = "soak-token-of-the-bench";
+
+/// Readers at once in the soak, and requests each.
+const SOAK_READERS: usize = 256;
+const SOAK_ROUNDS: usize = 4;
+
+/// The soak of issue 26 item 9: `SOAK_READERS` threads at once, each `SOAK_ROUNDS` heavy
+/// reads — every other one the API list at its largest page (`limit=500`), the rest the
+/// dashboard; how many were served (200) and turned away (503 + Retry-After).
+fn soak() -> (usize, usize) {
+    let readers: Vec<_> = (0..SOAK_READERS)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut codes = Vec::new();
+                for round in 0..SOAK_ROUNDS {
+                    let path = match (i + round) % 2 {
+                        0 => "/api/v1/appeals?limit=500",
+                        _ => "/",
+                    };
+                    codes.push(status_of(path));
+                }
+                codes
+            })
+        })
+        .collect();
+    let codes: Vec<u16> = readers.into_iter().flat_map(|r| r.join().unwrap()).collect();
+    let served = codes.iter().filter(|c| **c == 200).count();
+    let busy = codes.iter().filter(|c| **c == 503).count();
+    (served, busy)
+}
+
+/// A GET with the soak's token; its status (0 when the connection failed).
+fn status_of(path: &str) -> u16 {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", PORT)) else {
+        return 0;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(120)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SOAK_TOKEN}\r\nConnection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return 0;
+    }
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 fn hex64(n: u64, tag: u8) -> String {
@@ -563,6 +620,13 @@ fn main() {
     }
     std::thread::sleep(Duration::from_millis(300));
     let after_query = peak_rss_mib(service.id());
+    let t = Instant::now();
+    let (served, busy) = soak();
+    let after_soak = peak_rss_mib(service.id());
+    println!(
+        "soak: {SOAK_READERS} concurrent heavy readers × {SOAK_ROUNDS} (API list limit=500 / dashboard) over {appeals} appeals in {:.1} s: {served} served, {busy} turned away (503); peak RSS {after_soak:.1} MiB (goal ≤ 256 MiB)",
+        t.elapsed().as_secs_f64()
+    );
     let _ = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(service.id().to_string())
