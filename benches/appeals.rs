@@ -61,7 +61,9 @@ fn write_config(root: &Path) -> PathBuf {
     } else {
         format!("{text}\n{http}\n")
     };
-    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(SOAK_TOKEN.as_bytes()));
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        SOAK_TOKEN.as_bytes(),
+    ));
     let text = format!(
         "{text}\n[[api.clients]]\nname = \"soak\"\ntoken_sha256 = \"{digest}\"\nscopes = [\"read\"]\n"
     );
@@ -99,7 +101,10 @@ fn soak() -> (usize, usize) {
             })
         })
         .collect();
-    let codes: Vec<u16> = readers.into_iter().flat_map(|r| r.join().unwrap()).collect();
+    let codes: Vec<u16> = readers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap())
+        .collect();
     let served = codes.iter().filter(|c| **c == 200).count();
     let busy = codes.iter().filter(|c| **c == 503).count();
     (served, busy)

@@ -955,3 +955,29 @@ fn a_package_changed_after_its_decision_is_not_archived_as_if_whole() {
     assert_eq!(reason["code"], "changed-after-claim", "{reason}");
     drop(service);
 }
+
+/// Issue 26 item 15: a stranger's container is not inflated — its package is quarantined
+/// from the message alone as `unknown-partner` (here its ZIP also declares an entry far
+/// beyond the limits: reading it would have said `too-large`).
+#[test]
+fn a_strangers_container_is_not_opened() {
+    let env = Env::new();
+    let dir = env.drop_sample("urog-appeal-2.7.1", "stranger");
+    let msg = dir.join("message.xml");
+    let text = fs::read_to_string(&msg)
+        .unwrap()
+        .replace(UROG_UID, "99999999-8888-4777-8666-555555555555");
+    fs::write(&msg, text).unwrap();
+    let zip = names(&dir)
+        .into_iter()
+        .find(|n| n.ends_with(".zip"))
+        .unwrap();
+    let mut bytes = fs::read(dir.join(&zip)).unwrap();
+    let at = bytes.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
+    bytes[at + 24..at + 28].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    fs::write(dir.join(&zip), bytes).unwrap();
+    env.once();
+    let q = env.records_of_kind("quarantined");
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0]["code"], "unknown-partner", "{q:?}");
+}

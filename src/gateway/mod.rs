@@ -35,7 +35,7 @@ use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError
 use crate::store::{self, Arrival, State, Store, StoreError};
 use crate::wire::known::Known;
 use crate::wire::message::{Body, Message};
-use crate::wire::package::{read_message_only, read_package, read_package_known, Package};
+use crate::wire::package::{read_message_only, read_package, read_package_gated, Package};
 pub(crate) use strict::StrictStore;
 
 /// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
@@ -761,7 +761,11 @@ impl Gateway {
                 let known = hashed.map_or_else(Known::default, |k| {
                     Known::from_read(k.read, k.listing_complete, &renamed)
                 });
-                read_package_known(&dir, &self.config.limits, &known)
+                // a container is inflated only for a sender we know: a stranger's package is
+                // quarantined from its message, at no cost of inflating
+                let known_sender =
+                    |m: &Message| self.config.partner(&m.header.source.uid).is_some();
+                read_package_gated(&dir, &self.config.limits, &known, &known_sender)
                     .map_err(|e| (e.code().to_string(), e.to_string()))
             }
         };

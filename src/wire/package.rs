@@ -571,6 +571,19 @@ pub fn read_package_known(
     limits: &Limits,
     known: &Known,
 ) -> Result<Package, WireError> {
+    read_package_gated(dir, limits, known, &|_| true)
+}
+
+/// [`read_package_known`], the transport container inflated only when `open_container` says
+/// so of the message (the gateway: only for a sender it knows — a stranger's container costs
+/// no inflating; its package is quarantined from the message alone). A container not opened
+/// is still listed and hashed; `container` is `None` and a warning says why.
+pub fn read_package_gated(
+    dir: &Path,
+    limits: &Limits,
+    known: &Known,
+    open_container: &dyn Fn(&Message) -> bool,
+) -> Result<Package, WireError> {
     let (present, envelope_file, envelope) = open_folder(dir, limits, known)?;
     let mut warnings: Vec<String> = envelope
         .warnings
@@ -634,6 +647,12 @@ pub fn read_package_known(
                 .find(|p| p.eq_ignore_ascii_case(&name))
                 .cloned();
             match actual {
+                Some(actual) if !open_container(&message) => {
+                    warnings.push(format!(
+                        "{actual}: not opened (the sender is not one we know)"
+                    ));
+                    (Some(actual), None)
+                }
                 Some(actual) => {
                     let info = match container_bytes.take() {
                         Some((n, bytes)) if n == actual => {
