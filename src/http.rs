@@ -281,7 +281,7 @@ fn heavy_slot(state: &HttpState) -> Result<tokio::sync::OwnedSemaphorePermit, Re
     state.heavy.clone().try_acquire_owned().map_err(|_| {
         let mut r = error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "busy: too many heavy reads at once; try again in a second",
+            "занято: слишком много тяжёлых запросов одновременно; повторите через секунду",
         );
         r.headers_mut().insert(
             axum::http::header::RETRY_AFTER,
@@ -479,7 +479,7 @@ async fn changes(
         return r;
     }
     let Some(from) = crate::feed::parse_cursor(q.after.as_deref().unwrap_or("")) else {
-        return error(StatusCode::BAD_REQUEST, "after: not a cursor of this feed");
+        return error(StatusCode::BAD_REQUEST, "after: не курсор этой ленты");
     };
     let store = match running_store(&state, "the feed needs") {
         Ok(s) => s,
@@ -566,7 +566,7 @@ async fn appeals_page(
         return r;
     }
     let Some(after) = api::parse_cursor(q.cursor.as_deref().unwrap_or("")) else {
-        return error(StatusCode::BAD_REQUEST, "cursor: not a cursor of this list");
+        return error(StatusCode::BAD_REQUEST, "cursor: не курсор этого списка");
     };
     let status =
         match q.status.as_deref().filter(|s| !s.is_empty()) {
@@ -677,7 +677,7 @@ async fn appeal_file(
     let found = tokio::task::spawn_blocking(move || {
         let a = book.find(&id).map_err(|why| (StatusCode::NOT_FOUND, why))?;
         if a.restricted && !dsp {
-            let why = "the appeal is ДСП: its files need the dsp scope";
+            let why = "обращение ДСП: его файлы — только клиенту с областью dsp";
             return Err((StatusCode::FORBIDDEN, why.to_string()));
         }
         let (dir, list) = files::of(&config, &store, &a)
@@ -692,7 +692,7 @@ async fn appeal_file(
             Some(f) => Ok((a.id, dir, f.clone())),
             None => Err((
                 StatusCode::NOT_FOUND,
-                format!("the appeal has no file {name:?}"),
+                format!("у обращения нет файла {name:?}"),
             )),
         }
     })
@@ -803,7 +803,7 @@ async fn status(
         );
         return r;
     }
-    let not_found = || error(StatusCode::NOT_FOUND, "no appeal with this number and PIN");
+    let not_found = || error(StatusCode::NOT_FOUND, "нет обращения с таким номером и PIN");
     let number = crate::appeals::normalize_number(&q.number);
     let now = Instant::now();
     let mut pins = state.pins.lock().expect("pin guard lock");
@@ -877,12 +877,12 @@ fn authorize<'a>(
     if state.clients.is_empty() {
         return Err(error(
             StatusCode::FORBIDDEN,
-            "the API is disabled: no [[api.clients]] and no api_token_file are configured",
+            "API выключен: не заданы ни [[api.clients]], ни api_token_file",
         ));
     }
     let Some(c) = client(state, headers) else {
         state.refused(StatusCode::UNAUTHORIZED, None);
-        let mut r = error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        let mut r = error(StatusCode::UNAUTHORIZED, "нужен действующий токен (Authorization: Bearer …)");
         // RFC 6750 §3: how to authenticate
         r.headers_mut().insert(
             axum::http::header::WWW_AUTHENTICATE,
@@ -1067,7 +1067,7 @@ async fn event(
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     if body.file.is_some() && matches!(body.step, control::Step::ExecutorAssigned { .. }) {
-        let why = "only «answered», «extended» and «redirected» take a file (the answer, the extension or the redirect letter)";
+        let why = "файл принимают только «answered», «extended» и «redirected» (ответ, письмо о продлении или о переадресации)";
         return error(StatusCode::UNPROCESSABLE_ENTITY, why);
     }
     // a file that does not read as a PDF is refused before anything is remembered or queued
@@ -1281,7 +1281,7 @@ fn write_access(
 ) -> Result<(String, Option<crate::idempotency::Key>), Response> {
     let client = authorize(state, headers, Need::Write)?;
     if state.book.find(id).is_err() {
-        return Err(error(StatusCode::NOT_FOUND, "no such appeal"));
+        return Err(error(StatusCode::NOT_FOUND, "нет такого обращения"));
     }
     let keyed = idempotency_key(&client.name, headers, &[what, id.as_bytes(), raw])
         .map_err(|why| error(StatusCode::BAD_REQUEST, &why))?;

@@ -424,7 +424,7 @@ fn a_step_takes_its_file_as_multipart_form_data() {
                 r#"{"step":"executor-assigned","executor":"Иванов"}"#,
                 Some(("a.pdf", pdf)),
             ),
-            "take a file",
+            "файл принимают только",
         ),
         (
             post("b4", "k3", answer, Some(("../x.pdf", pdf))),
