@@ -882,7 +882,10 @@ fn authorize<'a>(
     }
     let Some(c) = client(state, headers) else {
         state.refused(StatusCode::UNAUTHORIZED, None);
-        let mut r = error(StatusCode::UNAUTHORIZED, "нужен действующий токен (Authorization: Bearer …)");
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "нужен действующий токен (Authorization: Bearer …)",
+        );
         // RFC 6750 §3: how to authenticate
         r.headers_mut().insert(
             axum::http::header::WWW_AUTHENTICATE,
