@@ -219,29 +219,9 @@ mod tests {
         assert_eq!(String::from_utf16(&units).unwrap(), "Ответ на запрос");
     }
 
-    /// A one-page PDF whose catalog holds `filler` (a deeply nested object, say), with a
-    /// correct cross-reference table.
+    /// A one-page PDF whose catalog holds `filler`, with a correct cross-reference table.
     fn pdf_with(filler: &str) -> Vec<u8> {
-        let objects = [
-            format!("<< /Type /Catalog /Pages 2 0 R /X {filler} >>"),
-            "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_string(),
-        ];
-        let mut pdf = b"%PDF-1.4\n".to_vec();
-        let mut offsets = Vec::new();
-        for (i, body) in objects.iter().enumerate() {
-            offsets.push(pdf.len());
-            pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
-        }
-        let xref = pdf.len();
-        pdf.extend(b"xref\n0 4\n0000000000 65535 f \n");
-        for off in offsets {
-            pdf.extend(format!("{off:010} 00000 n \n").as_bytes());
-        }
-        pdf.extend(
-            format!("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
-        );
-        pdf
+        crate::samples::minimal_pdf_with("x", filler)
     }
 
     #[test]

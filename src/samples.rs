@@ -31,13 +31,22 @@ const CREATED: OffsetDateTime = datetime!(2026-11-20 10:00:00 +03:00);
 
 /// A minimal, valid one-page PDF showing `line` (ASCII) — a stand-in for real documents.
 pub fn minimal_pdf(line: &str) -> Vec<u8> {
+    minimal_pdf_with(line, "")
+}
+
+/// [`minimal_pdf`] whose catalog also holds `/X <extra>` (an object of the caller's — the
+/// tests' hostile nesting), the cross-reference table right for it.
+pub fn minimal_pdf_with(line: &str, extra: &str) -> Vec<u8> {
     let text: String = line
         .chars()
         .filter(|c| c.is_ascii_graphic() || *c == ' ')
         .collect();
     let stream = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
     let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        match extra {
+            "" => "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+            x => format!("<< /Type /Catalog /Pages 2 0 R /X {x} >>"),
+        },
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
         format!("<< /Length {} >>\nstream\n{stream}\nendstream", stream.len()),

@@ -313,34 +313,11 @@ fn answer_files_travel_as_copies_never_as_paths() {
     );
 }
 
-/// A one-page PDF whose catalog holds `filler`, with a correct cross-reference table.
-fn pdf_with(filler: &str) -> Vec<u8> {
-    let objects = [
-        format!("<< /Type /Catalog /Pages 2 0 R /X {filler} >>"),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>".to_string(),
-    ];
-    let mut pdf = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend(b"xref\n0 4\n0000000000 65535 f \n");
-    for off in offsets {
-        pdf.extend(format!("{off:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend(
-        format!("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
-    );
-    pdf
-}
-
 /// The 21 KB "PDF" of issue 26 item 2: 3,000 nested dictionaries (lopdf 0.35 overflowed its
 /// stack on it: the service aborted at every start).
 fn nested_pdf() -> Vec<u8> {
-    pdf_with(&format!("{}1{}", "<< /A ".repeat(3000), " >>".repeat(3000)))
+    let nested = format!("{}1{}", "<< /A ".repeat(3000), " >>".repeat(3000));
+    medo_gateway::samples::minimal_pdf_with("x", &nested)
 }
 
 /// Issue 26 items 2 and 3: the CLI refuses what does not read as a PDF (exit 1, «не PDF»),

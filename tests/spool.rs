@@ -882,15 +882,9 @@ fn an_unwritable_outbound_is_named_at_start_with_the_fix() {
 fn a_registration_not_yet_told_to_urog_says_so() {
     let env = Env::with(1, 3600, "");
     let service = Service::start(&env);
-    let away = env.root.path().join("out.away");
-    fs::rename(&env.outbound, &away).unwrap();
-    fs::write(&env.outbound, b"not a folder").unwrap();
+    let away = block_outbound(&env);
     env.drop_sample("urog-appeal-2.2", "a");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.records_of_kind("appeal_registered").is_empty() {
-        assert!(Instant::now() < deadline, "{}", service.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_records(&env, &service, "appeal_registered", 1);
     let listed = env.ok(&["appeals", "list"]);
     assert!(listed.contains("уведомление не отправлено"), "{listed}");
     let shown = env.ok(&["appeals", "show", "1"]);
@@ -898,13 +892,8 @@ fn a_registration_not_yet_told_to_urog_says_so() {
         shown.contains("зарегистрировано, уведомление не отправлено"),
         "{shown}"
     );
-    fs::remove_file(&env.outbound).unwrap();
-    fs::rename(&away, &env.outbound).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while env.records_of_kind("published").len() < 2 {
-        assert!(Instant::now() < deadline, "{}", service.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    unblock_outbound(&env, &away);
+    wait_records(&env, &service, "published", 2);
     std::thread::sleep(Duration::from_millis(300));
     let listed = env.ok(&["appeals", "list"]);
     assert!(!listed.contains("не отправлено"), "{listed}");
@@ -920,15 +909,9 @@ fn a_package_changed_after_its_decision_is_not_archived_as_if_whole() {
     let env = Env::with(1, 3600, "");
     let service = Service::start(&env);
     // outbound unusable: the decided package waits in claimed/ for its receipt to go out
-    let away = env.root.path().join("out.away");
-    fs::rename(&env.outbound, &away).unwrap();
-    fs::write(&env.outbound, b"not a folder").unwrap();
+    let away = block_outbound(&env);
     env.drop_sample("urog-appeal-2.2", "a");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while env.records_of_kind("decided").is_empty() {
-        assert!(Instant::now() < deadline, "{}", service.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_records(&env, &service, "decided", 1);
     let claim = env.records_of_kind("received")[0]["claim"]
         .as_str()
         .unwrap()
@@ -937,13 +920,8 @@ fn a_package_changed_after_its_decision_is_not_archived_as_if_whole() {
     let mut f = fs::OpenOptions::new().append(true).open(&pdf).unwrap();
     f.write_all(b" -- the rest the writer still had").unwrap();
     drop(f);
-    fs::remove_file(&env.outbound).unwrap();
-    fs::rename(&away, &env.outbound).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while env.records_of_kind("archived").is_empty() {
-        assert!(Instant::now() < deadline, "{}", service.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    unblock_outbound(&env, &away);
+    wait_records(&env, &service, "archived", 1);
     let dir = env.records_of_kind("archived")[0]["dir"]
         .as_str()
         .unwrap()
@@ -980,4 +958,28 @@ fn a_strangers_container_is_not_opened() {
     let q = env.records_of_kind("quarantined");
     assert_eq!(q.len(), 1);
     assert_eq!(q[0]["code"], "unknown-partner", "{q:?}");
+}
+
+/// Makes outbound unusable (a file where the folder was: even root cannot write into it);
+/// where the folder went.
+fn block_outbound(env: &Env) -> std::path::PathBuf {
+    let away = env.root.path().join("out.away");
+    fs::rename(&env.outbound, &away).unwrap();
+    fs::write(&env.outbound, b"not a folder").unwrap();
+    away
+}
+
+/// Puts outbound back.
+fn unblock_outbound(env: &Env, away: &std::path::Path) {
+    fs::remove_file(&env.outbound).unwrap();
+    fs::rename(away, &env.outbound).unwrap();
+}
+
+/// Waits (at most 90 s) until the journal holds `n` records of `kind`.
+fn wait_records(env: &Env, service: &Service, kind: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while env.records_of_kind(kind).len() < n {
+        assert!(Instant::now() < deadline, "no {kind}: {}", service.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
