@@ -354,11 +354,40 @@ fn attempts_marker(path: &Path) -> Option<PathBuf> {
     Some(path.parent()?.join("attempts").join(path.file_name()?))
 }
 
+/// An attempt at a command, noted in its marker while it runs. Given back when the attempt
+/// ends by returning — done, rejected, or an error the loop retries — so only a stop of
+/// the process counts: an abort (no destructor runs) or a panic (the destructor sees it).
+pub struct Attempt {
+    marker: Option<PathBuf>,
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        let Some(marker) = self.marker.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            return;
+        }
+        let Ok(text) = fs::read_to_string(&marker) else {
+            return;
+        };
+        match text.trim().parse::<u32>().unwrap_or(1) {
+            0 | 1 => {
+                let _ = fs::remove_file(&marker);
+            }
+            n => {
+                let _ = fs::write(&marker, (n - 1).to_string());
+            }
+        }
+    }
+}
+
 /// Notes that the command in `path` is being carried out; returns how many earlier
-/// attempts stopped before it was done or rejected (the process died inside them).
-pub fn begin(path: &Path) -> u32 {
+/// attempts stopped the process before it was done or rejected, and the attempt.
+pub fn begin(path: &Path) -> (u32, Attempt) {
     let Some(marker) = attempts_marker(path) else {
-        return 0;
+        return (0, Attempt { marker: None });
     };
     let before: u32 = fs::read_to_string(&marker)
         .ok()
@@ -368,7 +397,12 @@ pub fn begin(path: &Path) -> u32 {
     if let Err(e) = fs::write(&marker, (before + 1).to_string()) {
         tracing::warn!(error = %e, "cannot note a command's attempt");
     }
-    before
+    (
+        before,
+        Attempt {
+            marker: Some(marker),
+        },
+    )
 }
 
 /// Forgets the attempts of the command in `path` (done, rejected or set aside).
@@ -446,4 +480,44 @@ pub fn outcome(path: &Path) -> Option<Result<(), String>> {
         }
     }
     Some(Ok(()))
+}
+
+#[cfg(test)]
+mod attempt_tests {
+    use super::*;
+
+    /// Only a stop of the process counts: an attempt that returns (done, rejected, an error
+    /// retried) is given back; one the process never came back from (here: its guard
+    /// forgotten, as an abort would) counts.
+    #[test]
+    fn only_attempts_the_process_died_in_count() {
+        let state = tempfile::tempdir().unwrap();
+        let path = submit(
+            state.path(),
+            &Command::Refuse {
+                id: "1".into(),
+                reason: "Отсутствует текст".into(),
+                comment: None,
+                operator: None,
+            },
+        )
+        .unwrap();
+        for _ in 0..5 {
+            let (earlier, attempt) = begin(&path);
+            assert_eq!(earlier, 0, "returned attempts are given back");
+            drop(attempt);
+        }
+        for stopped in 0..2 {
+            let (earlier, attempt) = begin(&path);
+            assert_eq!(earlier, stopped);
+            std::mem::forget(attempt); // the process died inside it
+        }
+        let (earlier, _attempt) = begin(&path);
+        assert_eq!(earlier, 2);
+        done(&path);
+        assert!(
+            !attempts_marker(&path).unwrap().exists(),
+            "done forgets them"
+        );
+    }
 }

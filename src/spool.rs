@@ -473,6 +473,11 @@ impl Writers {
         }
     }
 
+    /// A folder claimed (gone from inbound): what was noted of it is forgotten.
+    pub fn forget(&self, folder: &OsStr) {
+        self.files().remove(folder);
+    }
+
     /// Events were lost (the kernel's queue overflowed): nothing is known, the settle
     /// window decides until new events say otherwise.
     pub fn forget_all(&self) {

@@ -270,7 +270,7 @@ impl Gateway {
                 attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
                 continue;
             }
-            let earlier = control::begin(&path);
+            let (earlier, _attempt) = control::begin(&path);
             if earlier >= control::POISON_AFTER {
                 self.poison_command(&path, &id, command.as_ref().ok(), earlier)?;
                 attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));

@@ -625,7 +625,7 @@ impl Gateway {
                     self.claims += 1;
                     let claim = spool::claim_name(self.claims);
                     match spool::claim(&self.layout, name, &claim) {
-                        Ok(_) => {}
+                        Ok(_) => self.writers.forget(name),
                         Err(SpoolError::Transient { what, source }) => {
                             let folder = crate::wire::text::display_name(name);
                             tracing::warn!(folder = %folder, error = %source, "{what}; will retry");
