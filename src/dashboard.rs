@@ -34,7 +34,7 @@ pub fn page(
     book: &dyn Appeals,
     store: Option<&crate::store::Store>,
     query: Option<&str>,
-    webhooks: &BTreeMap<String, HookStatus>,
+    (webhooks, held): (&BTreeMap<String, HookStatus>, &[(String, String)]),
 ) -> String {
     let now = operator::local_time(time::OffsetDateTime::now_utc(), config);
     html! {
@@ -49,6 +49,7 @@ pub fn page(
             body {
                 h1 { "medo-gateway — " (config.sender.organization) }
                 p #as-of { "по состоянию на " (now) " · версия " (crate::VERSION) " · страница обновляется каждую минуту" }
+                (attention(config, held))
                 (webhooks_table(webhooks, config))
                 (spool_section(config, store))
                 (appeals_section(config, book, query))
@@ -57,6 +58,27 @@ pub fn page(
         }
     }
     .into_string()
+}
+
+/// What needs a person now: operator commands set aside as poisoned (the service kept
+/// stopping on them) and messages decided but not rendered (held, not sent) — with why.
+fn attention(config: &Config, held: &[(String, String)]) -> Markup {
+    let poisoned = crate::control::poisoned(&config.spool.state_dir, 20);
+    if poisoned.is_empty() && held.is_empty() {
+        return html! {};
+    }
+    html! {
+        h2.bad { "Требует внимания" }
+        table #attention {
+            tr { th { "что" } th { "имя" } th { "причина" } }
+            @for (name, why) in &poisoned {
+                tr.bad { td { "команда отложена" } td { (name) } td { (why) } }
+            }
+            @for (name, why) in held {
+                tr.bad { td { "сообщение не отправлено" } td { (name) } td { (why) } }
+            }
+        }
+    }
 }
 
 /// The webhooks, each with how it fares (a failing one in red, with since when and why).

@@ -754,12 +754,13 @@ async fn dashboard(
             .lock()
             .expect("webhook statuses lock")
             .clone();
+        let held = state.metrics.read().expect("metrics lock").held.clone();
         crate::dashboard::page(
             &state.config,
             state.book.as_ref(),
             state.store.as_ref(),
             q.q.as_deref(),
-            &hooks,
+            (&hooks, &held),
         )
     })
     .await

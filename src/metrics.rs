@@ -48,6 +48,8 @@ pub struct Metrics {
     pub commands_poisoned: u64,
     /// Outputs decided but not renderable (held pending, with a reason in the log).
     pub outputs_held: u64,
+    /// Those outputs and why, for the dashboard (at most [`HELD_SHOWN`]).
+    pub held: Vec<(String, String)>,
     /// Free bytes on the spool's filesystem, as last measured.
     pub disk_free_bytes: u64,
     /// 1 while the witness cannot take the journal's notes (`[audit]`).
@@ -78,6 +80,7 @@ impl Default for Metrics {
             overdue_appeals: 0,
             commands_poisoned: 0,
             outputs_held: 0,
+            held: Vec::new(),
             disk_free_bytes: 0,
             witness_failing: 0,
             journal_records: 0,
@@ -261,6 +264,9 @@ impl Metrics {
         r.register("medo_packages", "Packages by state now", by_state);
     }
 }
+
+/// Held outputs the dashboard lists, at most.
+pub const HELD_SHOWN: usize = 20;
 
 /// `Content-Type` of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -430,6 +430,26 @@ fn a_command_that_keeps_crashing_the_service_is_set_aside() {
     // never tried again
     env.once();
     assert_eq!(env.records_of_kind("command_poisoned").len(), 1);
+    // shown on the dashboard, with why
+    let port = env.listen_http();
+    let service = Service::start(&env);
+    let page = (0..100)
+        .find_map(|_| {
+            use std::io::{Read, Write};
+            std::thread::sleep(Duration::from_millis(50));
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out)
+        })
+        .expect("the dashboard");
+    assert!(
+        page.contains("команда отложена") && page.contains("аварийно"),
+        "{page}"
+    );
+    drop(service);
     env.verify_all();
 }
 

@@ -1032,6 +1032,13 @@ fn an_output_that_cannot_be_rendered_is_held_and_counted_once() {
     let logged = service.log().matches("cannot render an output").count();
     std::thread::sleep(std::time::Duration::from_millis(2500)); // more passes (rescan_secs = 1)
     assert!(http_get(port, "/metrics").contains("medo_outputs_held 2"));
+    // shown where operators look, with why
+    let page = http_get(port, "/");
+    assert!(
+        page.contains("Требует внимания") && page.contains("сообщение не отправлено"),
+        "{page}"
+    );
+    assert!(page.contains("is not the one journaled"), "{page}");
     let log = service.log();
     assert!(service.stop().success());
     assert_eq!(logged, 2, "{log}");

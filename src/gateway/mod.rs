@@ -432,6 +432,12 @@ impl Gateway {
             .unwrap_or(0);
         self.metrics.overdue_appeals = self.overdue_count(today);
         self.metrics.outputs_held = self.held.len() as u64;
+        self.metrics.held = self
+            .held
+            .iter()
+            .take(crate::metrics::HELD_SHOWN)
+            .map(|(n, why)| (n.clone(), why.clone()))
+            .collect();
         self.metrics.commands_poisoned =
             control::poisoned(&self.layout.state, usize::MAX).len() as u64;
         self.metrics.journal_records = self.journal.next_seq();
