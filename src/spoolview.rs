@@ -349,7 +349,7 @@ pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
     }
     if arrival.is_none() {
         return Err(format!(
-            "no arrival {id:?} (give its number or at least 8 characters of its key)"
+            "нет поступления {id:?} (укажите его номер или не меньше 8 знаков его ключа)"
         ));
     }
     Ok(out)
