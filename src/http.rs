@@ -968,7 +968,7 @@ impl EventBody {
                 Some((n, decode_file(&b64, max)?))
             }
             _ => {
-                return Err("an answer file needs both file_name and file_base64 (strings)".into())
+                return Err("файлу ответа нужны оба поля: file_name и file_base64 (строки)".into())
             }
         };
         Self::checked(v, file)
@@ -983,7 +983,9 @@ impl EventBody {
         let mut form = Multipart::from_request(request, &())
             .await
             .map_err(|e| e.body_text())?;
-        let bad = |e: axum::extract::multipart::MultipartError| format!("multipart: {e}");
+        let bad = |e: axum::extract::multipart::MultipartError| {
+            format!("multipart: тело не читается: {e}")
+        };
         let (mut step, mut file) = (None, None);
         while let Some(part) = form.next_field().await.map_err(bad)? {
             match part.name() {
@@ -998,20 +1000,20 @@ impl EventBody {
                 }
                 other => {
                     return Err(format!(
-                        "unknown part {other:?}: the parts are \"event\" (the step as JSON) and \"file\""
+                        "неизвестная часть {other:?}: части — \"event\" (шаг в JSON) и \"file\""
                     ))
                 }
             }
         }
-        let step = step.ok_or("the part \"event\" (the step as JSON) is missing")?;
-        let v = serde_json::from_slice(&step).map_err(|e| format!("event: not JSON: {e}"))?;
+        let step = step.ok_or("нет части \"event\" (шаг в JSON)")?;
+        let v = serde_json::from_slice(&step).map_err(|e| format!("event: не JSON: {e}"))?;
         Self::checked(v, file)
     }
 
     /// The step (no path in it).
     fn checked(v: serde_json::Value, file: Option<(String, Vec<u8>)>) -> Result<Self, String> {
         let step: control::Step =
-            serde_json::from_value(v).map_err(|e| format!("not a step: {e}"))?;
+            serde_json::from_value(v).map_err(|e| format!("не шаг рассмотрения: {e}"))?;
         if step.file().is_some() {
             return Err(NO_PATHS.into());
         }
@@ -1236,7 +1238,12 @@ async fn json_write<B: serde::de::DeserializeOwned + Serialize + Checked + Send 
     }
     let body: B = match serde_json::from_slice(raw) {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("not a {what}: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("тело — не запрос {what}: {e}"),
+            )
+        }
     };
     // the request compared by meaning: the parsed body, written canonically (JSON escapes,
     // spacing and member order, defaults written or not, all the same request)

@@ -292,10 +292,28 @@ pub fn table(items: &[Item]) -> String {
                 .map(|k| &k[..k.len().min(16)])
                 .unwrap_or("-"),
             i.age_secs.map(age_text).unwrap_or_else(|| "-".into()),
-            i.detail.as_deref().unwrap_or("")
+            detail_for_people(i)
         ));
     }
     s
+}
+
+/// A quarantine's `code: message` as people read it: the code in words first
+/// («архив повреждён (bad-zip): …»); `--json` keeps `code: message`.
+fn detail_for_people(i: &Item) -> String {
+    let detail = i.detail.as_deref().unwrap_or("");
+    if i.state != "quarantined" {
+        return detail.to_string();
+    }
+    match detail.split_once(": ") {
+        Some((code, rest)) if crate::wire::error::code_in_words(code) != code => {
+            format!(
+                "{} ({code}): {rest}",
+                crate::wire::error::code_in_words(code)
+            )
+        }
+        _ => detail.to_string(),
+    }
 }
 
 /// A state as operators read it (Russian); `--json`, `--state` and the journal keep the

@@ -482,6 +482,12 @@ fn operators_see_every_state_with_original_names() {
             .unwrap()
             .starts_with("malformed-xml")
     );
+    // people read the reason in words, the code beside it (issue 26 item 16)
+    let table = env.ok(&["spool", "list"]);
+    assert!(
+        table.contains("XML сообщения не читается (malformed-xml)"),
+        "{table}"
+    );
     assert_eq!(
         list.iter().filter(|i| i["state"] == "outbound").count(),
         2,
