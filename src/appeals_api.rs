@@ -15,6 +15,9 @@ use crate::operator;
 pub const MAX_SCAN: usize = 10_000;
 /// Items per page, at most.
 pub const MAX_LIMIT: usize = 500;
+/// A page's JSON, at most about this many bytes: a page of appeals with long file lists
+/// ends early (its `next` says where to go on), so one response never holds megabytes.
+pub const PAGE_BYTES: usize = 1 << 20;
 
 /// An appeal as a list shows it.
 #[derive(Debug, Serialize)]
@@ -126,6 +129,7 @@ pub fn page(
     let limit = limit.clamp(1, MAX_LIMIT);
     let mut items = Vec::new();
     let mut last = after;
+    let mut bytes = 0usize;
     for a in scanned.into_iter().take(MAX_SCAN) {
         let wanted = filter.status.is_none_or(|s| s == a.state)
             && filter
@@ -136,7 +140,14 @@ pub fn page(
             if items.len() == limit {
                 break;
             }
-            items.push(for_scope(summary(&a, config, today), dsp));
+            let item = for_scope(summary(&a, config, today), dsp);
+            let size = serde_json::to_vec(&item).map_or(0, |v| v.len());
+            // the byte budget: at least one item, then no more than PAGE_BYTES
+            if !items.is_empty() && bytes + size > PAGE_BYTES {
+                break;
+            }
+            bytes += size;
+            items.push(item);
         }
         last = a.id;
     }
@@ -149,6 +160,78 @@ pub fn page(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 26 item 9: a page stops at its byte budget (at least one item), and `next`
+    /// goes on from the last appeal it holds — nothing skipped.
+    #[test]
+    fn a_page_stops_at_its_byte_budget_and_goes_on_where_it_stopped() {
+        use crate::book::AppealBook;
+        use crate::model::{ArrivedFile, Event, FileRole, Record};
+        let config = crate::config::Config::parse(
+            include_str!("../config/gateway.toml"),
+            std::path::Path::new("gateway.toml"),
+        )
+        .unwrap();
+        let mut book = AppealBook::default();
+        // each appeal lists 3,000 files: ~300 KB of JSON
+        let files: Vec<ArrivedFile> = (0..3000)
+            .map(|i| ArrivedFile {
+                name: format!("file-{i:05}.pdf"),
+                role: FileRole::Attachment,
+                size: 1,
+                sha256: "0".repeat(64),
+                container: None,
+            })
+            .collect();
+        for id in 1..=10u64 {
+            let received = Event::AppealReceived {
+                appeal: id,
+                key: format!("k{id}"),
+                urog_number: format!("А26-02-{id}"),
+                urog_number_norm: format!("А26-02-{id}"),
+                urog_date: None,
+                urog_organization: None,
+                document_uid: format!("d{id}"),
+                source_uid: "s".into(),
+                format: "2.2".into(),
+                restricted: false,
+                signatures: Vec::new(),
+                held: None,
+                cites: Vec::new(),
+                files: files.clone(),
+            };
+            book.apply(&Record {
+                seq: id,
+                ts: "2026-12-01T10:00:00Z".into(),
+                prev: String::new(),
+                event: received,
+                hash: String::new(),
+            });
+        }
+        let all = crate::book::Appeals::all(&book);
+        let first = page(all.clone(), 0, (&Filter::default(), true), 500, &config);
+        let json = serde_json::to_vec(&first).unwrap().len();
+        assert!(
+            first.items.len() < 10,
+            "stopped early: {}",
+            first.items.len()
+        );
+        assert!(!first.items.is_empty());
+        assert!(json <= PAGE_BYTES + 400_000, "{json} bytes");
+        let after = parse_cursor(&first.next).unwrap();
+        assert_eq!(
+            after,
+            first.items.last().unwrap().id,
+            "goes on where it stopped"
+        );
+        let rest: Vec<_> = all.into_iter().filter(|a| a.id > after).collect();
+        let second = page(rest, after, (&Filter::default(), true), 500, &config);
+        assert_eq!(
+            second.items.first().unwrap().id,
+            after + 1,
+            "nothing skipped"
+        );
+    }
 
     #[test]
     fn cursors_and_statuses_are_strict() {
