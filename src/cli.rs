@@ -309,9 +309,9 @@ pub enum JournalCommand {
         /// the witness in DIR saw ([audit] witness_dir), in a new recovery epoch.
         #[arg(long, value_name = "DIR")]
         from_witness: Option<PathBuf>,
-        /// Why (journaled).
+        /// Why (journaled; needed with --accept-missing).
         #[arg(long)]
-        comment: String,
+        comment: Option<String>,
     },
     /// Write the journal to stdout for auditors (the chain is verified while reading).
     Export {
@@ -1370,8 +1370,14 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
 fn run_recover(
     config: &Config,
     (missing, from_witness): (Vec<crate::recovery::Piece>, Option<PathBuf>),
-    comment: String,
+    comment: Option<String>,
 ) -> Result<ExitCode, String> {
+    // accepting a loss needs the operator's reason; a restore from the witness has one
+    let comment = match (comment, missing.is_empty()) {
+        (Some(c), _) => c,
+        (None, true) => "восстановление из копии (journal recover --from-witness)".into(),
+        (None, false) => String::new(),
+    };
     if comment.trim().is_empty() || comment.chars().any(char::is_control) {
         eprintln!("medo-gateway: --comment: почему утрата принимается (одна строка текста)");
         return Ok(ExitCode::from(1));

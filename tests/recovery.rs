@@ -185,6 +185,9 @@ fn a_restored_backup_is_caught_by_the_witness_and_no_number_is_given_twice() {
         !notes.is_empty() && notes.iter().all(|n| n.ends_with(".note")),
         "{notes:?}"
     );
+    // one per group commit, named by the journal's size then
+    let size = env.journal_lines().len();
+    assert!(worm.join(format!("{size}.note")).exists(), "{notes:?}");
     let text = fs::read_to_string(&logged).unwrap();
     assert!(
         text.contains("sequences "),
@@ -228,20 +231,18 @@ fn a_restored_backup_is_caught_by_the_witness_and_no_number_is_given_twice() {
         String::from_utf8_lossy(&verify.stdout)
     );
     // continue after the restore: the numbering moves past what the witness saw
-    env.ok(&[
-        "journal",
-        "recover",
-        "--from-witness",
-        w,
-        "--comment",
-        "учение: восстановление",
-    ]);
+    // (a restore from the witness needs no --comment: it says what it is)
+    env.ok(&["journal", "recover", "--from-witness", w]);
     let c = env.drop_sample("urog-appeal-2.2", "c");
     common::packages::new_document(&c, 3, "Обращение", "А26-02-3333333", "третье");
     env.once();
     let recovered = env.records_of_kind("journal_recovered");
     assert_eq!(recovered.len(), 1);
     assert!(recovered[0]["sequences"][0]["registered"].as_u64().unwrap() >= 2);
+    assert!(recovered[0]["comment"]
+        .as_str()
+        .unwrap()
+        .contains("from-witness"));
     let after = numbers(&env);
     let newest = after.last().unwrap();
     assert!(

@@ -122,13 +122,13 @@ pub fn sequences_seen(
     Ok(by_year.into_values().collect())
 }
 
-/// `<dir>/<size:020>.note` (`<size:020>.e<epoch>.note` after a recovery: the sizes start
+/// `<dir>/<journal size>.note` (`<size>.e<epoch>.note` after a recovery: the sizes start
 /// over), written once: an existing note (the same commit handed again after a crash) is
 /// left as it is.
 fn write_once(dir: &Path, (size, epoch): (u64, u64), note: &str) -> std::io::Result<()> {
     let name = match epoch {
-        0 => format!("{size:020}.note"),
-        e => format!("{size:020}.e{e}.note"),
+        0 => format!("{size}.note"),
+        e => format!("{size}.e{e}.note"),
     };
     let path = dir.join(name);
     match std::fs::OpenOptions::new()
