@@ -437,17 +437,26 @@ fn set_aside(path: &Path, folder: &str, why: &str) {
     forget_attempts(path);
 }
 
+/// Names of the commands set aside as poisoned (unsorted; one directory read, no contents).
+fn poisoned_names(folder: &Path) -> Vec<String> {
+    let Ok(rd) = fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect()
+}
+
+/// How many commands are set aside as poisoned (for the metrics on every pass: reads no reasons).
+pub fn poisoned_count(state: &Path) -> usize {
+    poisoned_names(&dir(state).join("poisoned")).len()
+}
+
 /// Commands set aside as poisoned: (queue file name, reason), newest last (bounded).
 pub fn poisoned(state: &Path, max: usize) -> Vec<(String, String)> {
     let folder = dir(state).join("poisoned");
-    let Ok(rd) = fs::read_dir(&folder) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = rd
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".json"))
-        .collect();
+    let mut names = poisoned_names(&folder);
     names.sort();
     let skip = names.len().saturating_sub(max);
     names

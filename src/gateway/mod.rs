@@ -438,8 +438,7 @@ impl Gateway {
             .take(crate::metrics::HELD_SHOWN)
             .map(|(n, why)| (n.clone(), why.clone()))
             .collect();
-        self.metrics.commands_poisoned =
-            control::poisoned(&self.layout.state, usize::MAX).len() as u64;
+        self.metrics.commands_poisoned = control::poisoned_count(&self.layout.state) as u64;
         self.metrics.journal_records = self.journal.next_seq();
         self.metrics.last_scan_unix = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
         self.metrics.clone()
