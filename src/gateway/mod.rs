@@ -1512,16 +1512,16 @@ fn guard_keys(
     ];
     for (piece, name, least) in pieces {
         let file = layout.state.join(name);
-        let why = match std::fs::metadata(&file) {
+        let (why, present) = match std::fs::metadata(&file) {
             Ok(m) if m.len() >= least => continue,
-            Ok(_) => "is damaged (too short)",
-            Err(_) => "is missing",
+            Ok(_) => ("is damaged (too short)", true),
+            Err(_) => ("is missing", false),
         };
         if !Accepted::covers(accepted, piece) {
             let text = crate::recovery::refusal(piece, &file, records, why);
             return Err(GatewayError::Spool(SpoolError::Setup(text)));
         }
-        if why != "is missing" {
+        if present {
             let _ = std::fs::remove_file(&file);
         }
     }
