@@ -603,8 +603,8 @@ impl Gateway {
         let names = spool::scan_inbound(&self.layout.inbound, spool::MAX_INBOUND_FOLDERS)?;
         self.tracker.retain(&names);
         let now = Instant::now();
-        // (name shown, claim, name in inbound, taken as overdue)
-        let mut claimed: Vec<(String, String, std::ffi::OsString, bool)> = Vec::new();
+        // (name shown, claim, name in inbound)
+        let mut claimed: Vec<(String, String, std::ffi::OsString)> = Vec::new();
         self.unclaimed.clear();
         for (i, name) in names.iter().enumerate() {
             if claimed.len() >= self.config.spool.max_batch {
@@ -643,13 +643,7 @@ impl Gateway {
                         self.overdue
                             .insert(claim.clone(), ("incomplete".into(), why));
                     }
-                    let overdue = self.overdue.contains_key(&claim);
-                    claimed.push((
-                        crate::wire::text::display_name(name),
-                        claim,
-                        name.clone(),
-                        overdue,
-                    ));
+                    claimed.push((crate::wire::text::display_name(name), claim, name.clone()));
                     report.claimed += 1;
                 }
             }
@@ -659,7 +653,9 @@ impl Gateway {
         }
         spool::sync_claims(&self.layout)?;
         let mut events = Vec::with_capacity(claimed.len());
-        for (shown, claim, name, overdue) in &claimed {
+        for (shown, claim, name) in &claimed {
+            // taken as overdue before hashing (an unreadable package is still checked below)
+            let overdue = self.overdue.contains_key(claim);
             let event = self.received_event(shown, claim)?;
             // hashed as it is now: a file that changed since the folder was judged ready was
             // still being written — the folder goes back to inbound, nothing journaled
