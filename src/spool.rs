@@ -315,6 +315,17 @@ pub struct Snapshot {
     pub newest: SystemTime,
 }
 
+/// A claimed folder against its look when judged ready.
+#[derive(Debug)]
+pub enum SinceReady {
+    /// Not judged by this tracker (nothing to compare with).
+    Unwatched,
+    /// As judged: its snapshot now (the baseline for later checks, taken once).
+    Unchanged(Snapshot),
+    /// Changed (or unreadable) since it was judged ready.
+    Changed,
+}
+
 /// Takes a snapshot of a package folder (lstat only; reads no content).
 pub fn snapshot(dir: &Path, max_entries: usize) -> io::Result<Snapshot> {
     let mut entries = Vec::new();
@@ -645,18 +656,26 @@ impl SettleTracker {
         }
     }
 
-    /// Forgets folders no longer in inbound.
     /// Whether a folder judged ready as `name`, now claimed at `dir`, still looks as it did
     /// then (names, sizes, mtimes): a writer that went on after the judgment — a pause
     /// longer than the settle window on a share without events — shows here. Forgets the
     /// folder either way (a folder put back is watched anew).
-    pub fn unchanged_since_ready(&mut self, name: &OsStr, dir: &Path, max_entries: usize) -> bool {
+    pub fn unchanged_since_ready(
+        &mut self,
+        name: &OsStr,
+        dir: &Path,
+        max_entries: usize,
+    ) -> SinceReady {
         let Some(seen) = self.seen.remove(name) else {
-            return true;
+            return SinceReady::Unwatched;
         };
-        snapshot(dir, max_entries).is_ok_and(|now| now == seen.snap)
+        match snapshot(dir, max_entries) {
+            Ok(now) if now == seen.snap => SinceReady::Unchanged(now),
+            _ => SinceReady::Changed,
+        }
     }
 
+    /// Forgets folders no longer in inbound.
     pub fn retain(&mut self, present: &[OsString]) {
         let present: HashSet<&OsStr> = present.iter().map(OsString::as_os_str).collect();
         self.seen.retain(|k, _| present.contains(k.as_os_str()));
@@ -1252,11 +1271,11 @@ mod tests {
                     .unwrap();
                 f.write_all(b" and the second").unwrap();
             }
-            assert_eq!(
-                tracker.unchanged_since_ready(&name, &dir, 100),
-                !touched,
-                "touched: {touched}"
-            );
+            let since = tracker.unchanged_since_ready(&name, &dir, 100);
+            match touched {
+                true => assert!(matches!(since, SinceReady::Changed), "{since:?}"),
+                false => assert!(matches!(since, SinceReady::Unchanged(_)), "{since:?}"),
+            }
         }
     }
 

@@ -674,8 +674,14 @@ impl Gateway {
     fn still_as_judged(&mut self, name: &std::ffi::OsStr, claim: &str) -> bool {
         let dir = self.layout.claimed.join(claim);
         let max = self.config.limits.max_package_files;
-        if self.tracker.unchanged_since_ready(name, &dir, max) {
-            return true;
+        match self.tracker.unchanged_since_ready(name, &dir, max) {
+            spool::SinceReady::Unwatched => return true,
+            spool::SinceReady::Unchanged(snap) => {
+                // the baseline the decision's read is compared with before filing away
+                self.read_as.insert(claim.to_string(), snap);
+                return true;
+            }
+            spool::SinceReady::Changed => {}
         }
         let back = self.layout.inbound.join(name);
         if back.exists() || std::fs::rename(&dir, &back).is_err() {
@@ -753,6 +759,7 @@ impl Gateway {
                     _ => spool::normalize_names(&dir),
                 };
                 if !renamed.is_empty() {
+                    self.read_as.remove(&a.claim); // renamed by us: its look is taken anew
                     tracing::info!(
                         arrival = a.arrival,
                         files = renamed.len(),
@@ -771,8 +778,11 @@ impl Gateway {
             }
         };
         // what the folder looked like when read: compared again before it is filed away
-        if let Ok(snap) = spool::snapshot(&dir, self.config.limits.max_package_files) {
-            self.read_as.insert(a.claim.clone(), snap);
+        // (taken at the claim when it was judged there; else here, once)
+        if !self.read_as.contains_key(&a.claim) {
+            if let Ok(snap) = spool::snapshot(&dir, self.config.limits.max_package_files) {
+                self.read_as.insert(a.claim.clone(), snap);
+            }
         }
         let package = match read {
             Ok(p) => p,
