@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -586,21 +586,19 @@ pub fn run_verifier(
             .find(|l| !l.is_empty())
             .map(|l| l.chars().filter(|c| !c.is_control()).take(512).collect())
     };
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => return ("verified", signer(reader)),
-            Ok(Some(_)) => return ("invalid", signer(reader)),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                tracing::warn!(
-                    timeout_s = timeout.as_secs(),
-                    "signature verifier timed out"
-                );
-                return ("not checked", None);
-            }
+    match super::wait_or_kill(&mut child, timeout) {
+        Ok(Some(status)) if status.success() => ("verified", signer(reader)),
+        Ok(Some(_)) => ("invalid", signer(reader)),
+        Ok(None) => {
+            tracing::warn!(
+                timeout_s = timeout.as_secs(),
+                "signature verifier timed out"
+            );
+            ("not checked", None)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "signature verifier cannot be waited for");
+            ("not checked", None)
         }
     }
 }

@@ -1534,6 +1534,26 @@ fn guard_keys(
     Ok(())
 }
 
+/// Waits for a helper process (verifier, witness) at most `timeout`; past it the process is
+/// killed and reaped. `Ok(None)`: timed out.
+fn wait_or_kill(
+    child: &mut std::process::Child,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(Some(status)),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return other.map(|_| None);
+            }
+        }
+    }
+}
+
 /// Next to a non-empty journal the anchor must be a note signed by our key: a missing or
 /// garbage anchor is refused unless its loss was accepted (a new checkpoint key cannot
 /// read the old anchor: accepting the key's loss accepts the anchor's).

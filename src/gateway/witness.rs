@@ -9,7 +9,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::checkpoint::{self, Sequences};
 use crate::config::AuditConfig;
@@ -156,17 +156,9 @@ fn run_command(command: &str, note: &str) -> Result<(), String> {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(note.as_bytes());
     }
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
-            Some(s) if s.success() => return Ok(()),
-            Some(s) => return Err(format!("exited with {s}")),
-            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err("timed out".into());
-            }
-        }
+    match super::wait_or_kill(&mut child, COMMAND_TIMEOUT).map_err(|e| e.to_string())? {
+        Some(s) if s.success() => Ok(()),
+        Some(s) => Err(format!("exited with {s}")),
+        None => Err("timed out".into()),
     }
 }
