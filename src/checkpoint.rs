@@ -102,43 +102,79 @@ pub struct WitnessNote {
     pub sequences: Option<Sequences>,
 }
 
+/// The most of a witness note read (ours are a few hundred bytes): a huge file on the share
+/// is not taken into memory.
+const MAX_NOTE_BYTES: u64 = 4096;
+
 /// The notes in a witness folder signed by `key` (others are not ours: ignored).
 pub fn witness_notes(dir: &Path, key: &VerifyingKey) -> Result<Vec<WitnessNote>, String> {
+    let names = note_files(dir)?;
+    Ok(names
+        .iter()
+        .filter_map(|(_, p)| read_note(p, key))
+        .collect())
+}
+
+/// The newest note in a witness folder signed by `key`: files looked at newest first by the
+/// epoch and size their names carry (`<size>.note`, `<size>.e<epoch>.note`), so the start
+/// reads one note, not the thousands a year of commits leaves.
+pub fn newest_witness_note(dir: &Path, key: &VerifyingKey) -> Result<Option<WitnessNote>, String> {
+    let mut names = note_files(dir)?;
+    names.sort_by_key(|(order, _)| std::cmp::Reverse(*order));
+    Ok(names.iter().find_map(|(_, p)| read_note(p, key)))
+}
+
+/// A note file's place in time as its name says: (epoch, size).
+type NoteOrder = (u64, u64);
+
+/// The `.note` files of a witness folder, each with the (epoch, size) its name says
+/// (`(0, 0)` for a name not of ours).
+fn note_files(dir: &Path) -> Result<Vec<(NoteOrder, PathBuf)>, String> {
     let rd = fs::read_dir(dir).map_err(|e| format!("witness {}: {e}", dir.display()))?;
-    let mut notes = Vec::new();
-    for e in rd.filter_map(|e| e.ok()) {
-        let path = e.path();
-        if path.extension().is_none_or(|x| x != "note") {
-            continue;
-        }
-        let Ok(text) = fs::read_to_string(&path) else {
-            continue;
-        };
-        let Ok((size, head)) = signed_body(&text, key) else {
-            continue;
-        };
-        let lines: Vec<&str> = text.lines().collect();
-        let epoch = lines
-            .first()
-            .and_then(|o| o.rsplit_once('#'))
-            .and_then(|(_, e)| e.parse().ok())
-            .unwrap_or(0);
-        let sequences = lines.get(3).and_then(|l| {
-            let mut p = l.strip_prefix("sequences ")?.split(' ');
-            Some(Sequences {
-                year: p.next()?.parse().ok()?,
-                registered: p.next()?.parse().ok()?,
-                outgoing: p.next()?.parse().ok()?,
-            })
-        });
-        notes.push(WitnessNote {
-            size,
-            head,
-            epoch,
-            sequences,
-        });
-    }
-    Ok(notes)
+    Ok(rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "note"))
+        .map(|p| {
+            let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let order = match stem.split_once(".e") {
+                Some((size, epoch)) => (epoch.parse().ok(), size.parse().ok()),
+                None => (Some(0), stem.parse().ok()),
+            };
+            (order.0.zip(order.1).unwrap_or((0, 0)), p)
+        })
+        .collect())
+}
+
+/// One witness note, if it is one signed by `key` (read at most [`MAX_NOTE_BYTES`]).
+fn read_note(path: &Path, key: &VerifyingKey) -> Option<WitnessNote> {
+    use std::io::Read;
+    let mut text = String::new();
+    fs::File::open(path)
+        .ok()?
+        .take(MAX_NOTE_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    let (size, head) = signed_body(&text, key).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let epoch = lines
+        .first()
+        .and_then(|o| o.rsplit_once('#'))
+        .and_then(|(_, e)| e.parse().ok())
+        .unwrap_or(0);
+    let sequences = lines.get(3).and_then(|l| {
+        let mut p = l.strip_prefix("sequences ")?.split(' ');
+        Some(Sequences {
+            year: p.next()?.parse().ok()?,
+            registered: p.next()?.parse().ok()?,
+            outgoing: p.next()?.parse().ok()?,
+        })
+    });
+    Some(WitnessNote {
+        size,
+        head,
+        epoch,
+        sequences,
+    })
 }
 
 /// The journal (`records` records, `hash_at` reads a record's hash) against a witness's
@@ -412,4 +448,45 @@ pub fn verify(journal_dir: &Path, pubkey: &str) -> Result<Report, String> {
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The start reads the newest note by its name (epoch, then size), skipping files not
+    /// signed by our key, and sees a later epoch; every note is still read by the recovery.
+    #[test]
+    fn the_newest_witness_note_is_found_by_name_and_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = SigningKey::from_bytes(&[7; 32]);
+        let theirs = SigningKey::from_bytes(&[9; 32]);
+        let seq = Sequences {
+            year: 2026,
+            registered: 5,
+            outgoing: 2,
+        };
+        let put = |name: &str, key: &SigningKey, origin: &str, size: u64| {
+            let note = witness_note(key, origin, (size, &format!("h{size}")), seq);
+            fs::write(dir.path().join(name), note).unwrap();
+        };
+        put("9.note", &ours, "gw", 9);
+        put("10.note", &ours, "gw", 10);
+        put("2.note", &ours, "gw", 2);
+        put("11.note", &theirs, "gw", 11); // not ours: skipped
+        fs::write(dir.path().join("12.note"), vec![b'x'; 1 << 20]).unwrap(); // garbage
+        let key = ours.verifying_key();
+        let newest = newest_witness_note(dir.path(), &key).unwrap().unwrap();
+        assert_eq!(
+            (newest.size, newest.head.as_str(), newest.epoch),
+            (10, "h10", 0)
+        );
+        assert_eq!(witness_notes(dir.path(), &key).unwrap().len(), 3);
+
+        put("3.e1.note", &ours, "gw#1", 3);
+        let newest = newest_witness_note(dir.path(), &key).unwrap().unwrap();
+        assert_eq!((newest.size, newest.epoch), (3, 1));
+        let err = check_witness(std::slice::from_ref(&newest), 0, 10, |_| None).unwrap_err();
+        assert!(err.contains("epoch 1"), "{err}");
+    }
 }

@@ -1118,12 +1118,12 @@ fn anchor_check(dir: &Path, state: &Path, records: u64) -> Result<(), String> {
 fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Result<(), String> {
     let key_path = state.join("checkpoint.key");
     let key = crate::checkpoint::load_key(&key_path)?.verifying_key();
-    let notes = crate::checkpoint::witness_notes(witness, &key)?;
+    let newest = crate::checkpoint::newest_witness_note(witness, &key)?;
     let epoch = std::fs::read_to_string(state.join("witness.epoch"))
         .ok()
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0);
-    crate::checkpoint::check_witness(&notes, epoch, records, |seq| {
+    crate::checkpoint::check_witness(newest.as_slice(), epoch, records, |seq| {
         journal::read_range(dir, seq, seq + 1, 1)
             .ok()?
             .first()

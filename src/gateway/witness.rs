@@ -91,8 +91,10 @@ impl Witness {
         records: u64,
     ) -> Result<(), String> {
         let Some(dir) = &self.dir else { return Ok(()) };
-        let notes = checkpoint::witness_notes(dir, key)?;
-        checkpoint::check_witness(&notes, self.epoch, records, |seq| hash_at(journal_dir, seq))
+        let newest = checkpoint::newest_witness_note(dir, key)?;
+        checkpoint::check_witness(newest.as_slice(), self.epoch, records, |seq| {
+            hash_at(journal_dir, seq)
+        })
     }
 }
 
