@@ -22,7 +22,7 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
         let arr: [u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| format!("{}: not a 32-byte Ed25519 key", path.display()))?;
+            .map_err(|_| format!("{}: не ключ Ed25519 (нужно 32 байта)", path.display()))?;
         return Ok(SigningKey::from_bytes(&arr));
     }
     let seed: Vec<u8> = uuid::Uuid::new_v4()
@@ -51,7 +51,7 @@ pub fn load_key(path: &Path) -> Result<SigningKey, String> {
     let arr: [u8; 32] = bytes
         .as_slice()
         .try_into()
-        .map_err(|_| format!("{}: not a 32-byte Ed25519 key", path.display()))?;
+        .map_err(|_| format!("{}: не ключ Ed25519 (нужно 32 байта)", path.display()))?;
     Ok(SigningKey::from_bytes(&arr))
 }
 
@@ -188,7 +188,7 @@ pub fn check_witness(
 ) -> Result<(), String> {
     if let Some(later) = notes.iter().map(|n| n.epoch).max().filter(|e| *e > epoch) {
         return Err(format!(
-            "the witness holds notes of recovery epoch {later}, this state is of epoch {epoch}: an older state_dir was restored"
+            "у свидетеля есть записи эпохи восстановления {later}, а это состояние эпохи {epoch}: восстановлена более старая папка state_dir"
         ));
     }
     let Some(newest) = notes
@@ -201,7 +201,7 @@ pub fn check_witness(
     let anchor = Anchor {
         size: newest.size,
         head: newest.head.clone(),
-        note: format!("witness note {:020}.note", newest.size),
+        note: format!("записи свидетеля {:020}.note", newest.size),
     };
     check_anchor(&anchor, records, hash_at)
 }
@@ -242,11 +242,11 @@ pub fn anchor_problem(state: &Path, key: &VerifyingKey, records: u64) -> Option<
         return None;
     }
     match fs::read_to_string(anchor_path(state)) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("is missing".into()),
-        Err(e) => Some(format!("cannot be read ({e})")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("отсутствует".into()),
+        Err(e) => Some(format!("не читается ({})", crate::words::io(&e))),
         Ok(text) => signed_body(&text, key)
             .err()
-            .map(|why| format!("is not a note signed by our checkpoint key ({why})")),
+            .map(|why| format!("не запись, подписанная нашим ключом контрольных точек ({why})")),
     }
 }
 
@@ -347,7 +347,9 @@ fn newest(journal_dir: &Path, anchor: &Path, key: &VerifyingKey) -> Option<Ancho
 
 /// The size and head of a note whose signature verifies with `key`, or what is wrong.
 fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), String> {
-    let (signed, sig_line) = text.split_once("\n\n").ok_or("not a checkpoint note")?;
+    let (signed, sig_line) = text
+        .split_once("\n\n")
+        .ok_or("не запись контрольной точки")?;
     let signed = format!("{signed}\n");
     let sig = sig_line
         .trim()
@@ -355,7 +357,7 @@ fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), String> 
         .next()
         .and_then(|s| B64.decode(s).ok())
         .and_then(|b| Signature::from_slice(&b).ok())
-        .ok_or("no signature")?;
+        .ok_or("нет подписи")?;
     key.verify(signed.as_bytes(), &sig)
         .map_err(|_| "the signature does not verify with this public key")?;
     let lines: Vec<&str> = signed.lines().collect();
@@ -364,7 +366,7 @@ fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), String> 
         lines.get(2),
     ) {
         (Some(size), Some(head)) => Ok((size, head.to_string())),
-        _ => Err("malformed body".into()),
+        _ => Err("повреждённое содержимое".into()),
     }
 }
 
@@ -377,13 +379,13 @@ fn check_anchor(
 ) -> Result<(), String> {
     if anchor.size > records {
         return Err(format!(
-            "the journal has {records} records, but its signed checkpoint {} says {}: records were removed from its end, or an older copy was restored",
+            "в журнале {records} записей, а его подписанная контрольная точка {} говорит о {}: записи удалены с конца журнала или восстановлена более старая копия",
             anchor.note, anchor.size
         ));
     }
     if anchor.size > 0 && hash_at(anchor.size - 1).as_deref() != Some(anchor.head.as_str()) {
         return Err(format!(
-            "record {} of the journal is not the one its signed checkpoint {} names: the journal was rewritten or replaced",
+            "запись журнала {} — не та, что названа в его подписанной контрольной точке {}: журнал переписан или подменён",
             anchor.size - 1,
             anchor.note
         ));
@@ -487,6 +489,6 @@ mod tests {
         let newest = newest_witness_note(dir.path(), &key).unwrap().unwrap();
         assert_eq!((newest.size, newest.epoch), (3, 1));
         let err = check_witness(std::slice::from_ref(&newest), 0, 10, |_| None).unwrap_err();
-        assert!(err.contains("epoch 1"), "{err}");
+        assert!(err.contains("эпохи восстановления 1"), "{err}");
     }
 }

@@ -941,9 +941,7 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
             applied.map_err(|e| e.to_string())?;
             closed.map_err(|e| e.to_string())?;
         }
-        Err(GatewayError::Spool(SpoolError::Setup(msg)))
-            if msg.contains("another medo-gateway") =>
-        {
+        Err(GatewayError::Spool(SpoolError::Setup(spool::Setup::LockHeld { .. }))) => {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
             while control::outcome(&path).is_none() && std::time::Instant::now() < deadline {
                 std::thread::sleep(std::time::Duration::from_millis(50));
@@ -1002,7 +1000,7 @@ fn run_service(config: Config, once: bool) -> ExitCode {
         {
             Ok(rt) => rt,
             Err(e) => {
-                eprintln!("medo-gateway: cannot start the runtime: {e}");
+                eprintln!("medo-gateway: не удалось запустить среду выполнения: {e}");
                 return ExitCode::from(3);
             }
         };
@@ -1015,7 +1013,7 @@ fn run_service(config: Config, once: bool) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if matches!(&e, GatewayError::Spool(SpoolError::Setup(_))) => {
             let from = source
-                .map(|p| format!(" [config: {}]", p.display()))
+                .map(|p| format!(" [файл настроек: {}]", p.display()))
                 .unwrap_or_default();
             eprintln!("medo-gateway: {e}{from}");
             ExitCode::from(2)

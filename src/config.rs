@@ -16,14 +16,14 @@ use time::Date;
 /// Errors reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {}: {source}{}", path.display(), read_hint(source))]
+    #[error("не удалось прочитать файл настроек {}: {}{}", path.display(), crate::words::io(source), read_hint(source))]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config {path}: {message}")]
+    #[error("файл настроек {path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("config {path}: {message}")]
+    #[error("файл настроек {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
 
@@ -31,9 +31,9 @@ pub enum ConfigError {
 fn read_hint(e: &std::io::Error) -> &'static str {
     match e.kind() {
         std::io::ErrorKind::PermissionDenied => {
-            " — run as the service's user (sudo -u medo-gateway medo-gateway …) or as root"
+            " — запустите от имени пользователя службы (sudo -u medo-gateway medo-gateway …) или от root"
         }
-        std::io::ErrorKind::NotFound => " — give the file with --config FILE",
+        std::io::ErrorKind::NotFound => " — укажите файл: --config ФАЙЛ",
         _ => "",
     }
 }
@@ -45,7 +45,8 @@ fn calendar(registration: &RawRegistration) -> Result<(Calendar, Vec<i32>), Stri
         .holidays
         .iter()
         .map(|h| {
-            parse_date(h).ok_or_else(|| format!("[registration] holidays: {h:?} is not YYYY-MM-DD"))
+            parse_date(h)
+                .ok_or_else(|| format!("[registration] holidays: {h:?} — не дата ГГГГ-ММ-ДД"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (days_off, working_weekends, provisional) =
@@ -64,7 +65,7 @@ fn template(value: Option<String>, default: &str, key: &str) -> Result<String, S
     let t = value.unwrap_or_else(|| default.into());
     match t.contains("{seq}") || t.contains("{seq:") {
         true => Ok(t),
-        false => Err(format!("{key} must contain {{seq}}")),
+        false => Err(format!("{key}: шаблон должен содержать {{seq}}")),
     }
 }
 
@@ -72,13 +73,13 @@ fn partners(raw: Vec<RawPartner>) -> Result<Vec<PartnerConfig>, String> {
     raw.into_iter()
         .map(|p| {
             if !is_guid(p.uid.trim()) {
-                return Err(format!("[[partners]] {:?}: uid must be a GUID", p.name));
+                return Err(format!("[[partners]] {:?}: uid должен быть GUID", p.name));
             }
             let format = match p.format.as_deref().unwrap_or("mirror") {
                 "mirror" => ReplyFormat::Mirror,
                 f => ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| {
                     format!(
-                        "[[partners]] {:?}: format {f:?}: use 2.2, 2.7, 2.7.1 or mirror",
+                        "[[partners]] {:?}: format {f:?}: допустимы 2.2, 2.7, 2.7.1 или mirror",
                         p.name
                     )
                 })?),
@@ -110,7 +111,7 @@ fn utc_offset(text: Option<&str>) -> Result<time::UtcOffset, String> {
     )
     .ok()
     .filter(|o| (-12 * 3600..=14 * 3600).contains(&o.whole_seconds()))
-    .ok_or_else(|| format!("[gateway] utc_offset {text:?}: use ±hh:mm between -12:00 and +14:00"))
+    .ok_or_else(|| format!("[gateway] utc_offset {text:?}: укажите ±чч:мм от -12:00 до +14:00"))
 }
 
 /// Limits and spool settings that make no sense as 0 (refused, not clamped).
@@ -121,7 +122,7 @@ fn no_zeros(limits: &Limits, spool: &RawSpool) -> Result<(), String> {
         ("max_message_bytes", limits.max_message_bytes),
     ] {
         if value == 0 {
-            return Err(format!("[limits] {key} must be positive"));
+            return Err(format!("[limits] {key} должен быть больше нуля"));
         }
     }
     for (key, value) in [
@@ -129,7 +130,7 @@ fn no_zeros(limits: &Limits, spool: &RawSpool) -> Result<(), String> {
         ("rescan_secs", spool.rescan_secs),
     ] {
         if value == Some(0) {
-            return Err(format!("[spool] {key} must be at least 1"));
+            return Err(format!("[spool] {key} должен быть не меньше 1"));
         }
     }
     Ok(())
@@ -161,7 +162,7 @@ fn key_name(path: &str) -> String {
                 &segments[i + 1..],
             )
         }
-        None if segments.is_empty() => return "the top level".to_string(),
+        None if segments.is_empty() => return "верхний уровень".to_string(),
         None => (format!("[{}]", segments[0]), &segments[1..]),
     };
     match rest {
@@ -253,7 +254,7 @@ impl Scopes {
                 "read" => scopes.read = true,
                 "write" => scopes.write = true,
                 "dsp" => scopes.dsp = true,
-                other => return Err(format!("scope {other:?}: use read, write, dsp")),
+                other => return Err(format!("область {other:?}: допустимы read, write, dsp")),
             }
         }
         Ok(scopes)
@@ -293,16 +294,16 @@ fn webhook(
             let url = url.trim().to_string();
             let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
             if !scheme_ok || url.len() <= "https://".len() {
-                return Err(at("webhook_url must be an http:// or https:// URL"));
+                return Err(at("webhook_url должен быть адресом http:// или https://"));
             }
             if !scopes.read {
                 return Err(at(
-                    "a webhook sends what the feed shows: it needs the read scope",
+                    "вебхук отправляет то же, что показывает лента: клиенту нужна область read",
                 ));
             }
             Ok(Some(Webhook { url, secret_file }))
         }
-        _ => Err(at("webhook_url and webhook_secret_file go together")),
+        _ => Err(at("webhook_url и webhook_secret_file задаются вместе")),
     }
 }
 
@@ -313,14 +314,14 @@ fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, String> {
         let name = c.name.trim().to_string();
         if name.is_empty() || clients.iter().any(|k| k.name == name) {
             return Err(format!(
-                "[[api.clients]] name {name:?} is empty or repeated"
+                "[[api.clients]] имя {name:?} пустое или повторяется"
             ));
         }
         let digest = hex::decode(c.token_sha256.trim())
             .ok()
             .and_then(|d| <[u8; 32]>::try_from(d).ok())
             .ok_or_else(|| {
-                format!("[[api.clients]] {name:?}: token_sha256 must be 64 hex digits (`medo-gateway api token {name}` prints one)")
+                format!("[[api.clients]] {name:?}: token_sha256 — 64 шестнадцатеричные цифры (их выводит `medo-gateway api token {name}`)")
             })?;
         let scopes =
             Scopes::parse(&c.scopes).map_err(|e| format!("[[api.clients]] {name:?}: {e}"))?;
@@ -519,13 +520,18 @@ fn production_calendar(dir: Option<&Path>) -> Result<ProductionCalendar, String>
             .collect(),
         Some(dir) => {
             let mut files = Vec::new();
-            let entries = std::fs::read_dir(dir)
-                .map_err(|e| format!("[registration] calendar_dir {}: {e}", dir.display()))?;
+            let entries = std::fs::read_dir(dir).map_err(|e| {
+                format!(
+                    "[registration] calendar_dir {}: {}",
+                    dir.display(),
+                    crate::words::io(&e)
+                )
+            })?;
             for e in entries.flatten() {
                 let path = e.path();
                 if path.extension().is_some_and(|x| x == "toml") {
                     let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                        .map_err(|e| format!("{}: {}", path.display(), crate::words::io(&e)))?;
                     files.push((path.display().to_string(), text));
                 }
             }
@@ -539,7 +545,7 @@ fn production_calendar(dir: Option<&Path>) -> Result<ProductionCalendar, String>
             list.iter()
                 .map(|d| match parse_date(d) {
                     Some(x) if x.year() == y.year => Ok(x),
-                    _ => Err(format!("{name}: {what} {d:?} is not a date of {}", y.year)),
+                    _ => Err(format!("{name}: {what} {d:?} — не дата {} года", y.year)),
                 })
                 .collect::<Result<Vec<Date>, String>>()
         };
@@ -717,20 +723,18 @@ fn http_limits(raw: Option<&RawHttp>) -> Result<HttpLimits, String> {
         let net = p
             .parse::<ipnet::IpNet>()
             .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-            .map_err(|_| {
-                format!("[http] trusted_proxies: {p:?} is not an address or a CIDR range")
-            })?;
+            .map_err(|_| format!("[http] trusted_proxies: {p:?} — не адрес и не диапазон CIDR"))?;
         limits.trusted_proxies.push(net);
     }
     if let Some(n) = raw.status_lookups_per_minute {
         if n == 0 {
-            return Err("[http] status_lookups_per_minute must be at least 1".into());
+            return Err("[http] status_lookups_per_minute должен быть не меньше 1".into());
         }
         limits.status_lookups_per_minute = n;
     }
     if let Some(n) = raw.max_connections_per_address {
         if n == 0 {
-            return Err("[http] max_connections_per_address must be at least 1".into());
+            return Err("[http] max_connections_per_address должен быть не меньше 1".into());
         }
         limits.max_connections_per_address = n;
     }
@@ -764,10 +768,12 @@ impl Config {
             message,
         };
         if !is_guid(raw.gateway.participant_uid.trim()) {
-            return Err(invalid("[gateway] participant_uid must be a GUID".into()));
+            return Err(invalid("[gateway] participant_uid должен быть GUID".into()));
         }
         if raw.gateway.organization.trim().is_empty() {
-            return Err(invalid("[gateway] organization must not be empty".into()));
+            return Err(invalid(
+                "[gateway] organization не может быть пустым".into(),
+            ));
         }
         let registration = raw.registration.unwrap_or(RawRegistration {
             mode: None,
@@ -787,7 +793,7 @@ impl Config {
             .is_none_or(|v| v.trim().is_empty());
         if registration.require_signature && no_verifier {
             return Err(invalid(
-                "[registration] require_signature = true needs signature_verifier: without a verifier a signature file is only seen to be there, never checked (any .p7s would pass) — set signature_verifier, or require_signature = false".into(),
+                "[registration] require_signature = true требует signature_verifier: без проверяющей программы видно лишь, что файл подписи есть, но он не проверяется (прошёл бы любой .p7s) — задайте signature_verifier или require_signature = false".into(),
             ));
         }
         let (calendar, calendar_provisional) = calendar(&registration).map_err(invalid)?;
@@ -796,7 +802,7 @@ impl Config {
             "manual" => RegistrationMode::Manual,
             other => {
                 return Err(invalid(format!(
-                    "[registration] mode {other:?}: use \"auto\" or \"manual\""
+                    "[registration] mode {other:?}: допустимы \"auto\" или \"manual\""
                 )))
             }
         };
@@ -818,7 +824,7 @@ impl Config {
             None | Some("") => Ok(None),
             Some(a) => a.parse().map(Some).map_err(|_| {
                 invalid(format!(
-                    "[http] {key} {a:?}: use ADDR:PORT, e.g. 127.0.0.1:8080"
+                    "[http] {key} {a:?}: укажите АДРЕС:ПОРТ, например 127.0.0.1:8080"
                 ))
             }),
         };
@@ -1011,7 +1017,7 @@ mod tests {
         std::fs::write(&file, year("\"2031-01-01\"", "")).unwrap();
         let e = production_calendar(Some(dir.path())).unwrap_err();
         assert!(
-            e.contains("ru-2030.toml") && e.contains("not a date of 2030"),
+            e.contains("ru-2030.toml") && e.contains("не дата 2030 года"),
             "{e}"
         );
     }
@@ -1024,11 +1030,11 @@ mod tests {
         assert!(webhook("d", None, None, read).unwrap().is_none());
         assert!(webhook("d", url(), secret(), read).unwrap().is_some());
         for (u, s, scopes, why) in [
-            (url(), None, read, "go together"),
-            (None, secret(), read, "go together"),
+            (url(), None, read, "вместе"),
+            (None, secret(), read, "вместе"),
             (Some("ftp://x".into()), secret(), read, "http"),
             (Some("https://".into()), secret(), read, "http"),
-            (url(), secret(), Scopes::default(), "read scope"),
+            (url(), secret(), Scopes::default(), "область read"),
         ] {
             let e = webhook("d", u, s, scopes).unwrap_err();
             assert!(e.contains(why) && e.contains("\"d\""), "{e}");
@@ -1048,12 +1054,12 @@ mod tests {
             (
                 "rescan_secs = 60",
                 "rescan_secs = 0",
-                "[spool] rescan_secs must be at least 1",
+                "[spool] rescan_secs должен быть не меньше 1",
             ),
             (
                 "max_batch = 256",
                 "max_batch = 0",
-                "[spool] max_batch must be at least 1",
+                "[spool] max_batch должен быть не меньше 1",
             ),
             (
                 "inbound = \"spool/in\"",
@@ -1084,7 +1090,7 @@ mod tests {
             (
                 "max_xml_depth = 64",
                 "max_xml_depth = 0",
-                "[limits] max_xml_depth must be positive",
+                "[limits] max_xml_depth должен быть больше нуля",
             ),
             ("[spool]", "[spoool]", "[spoool]: "),
         ];
@@ -1096,7 +1102,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("{to} accepted"))
                 .to_string();
             assert!(
-                e.starts_with("config /etc/medo-gateway/gateway.toml: "),
+                e.starts_with("файл настроек /etc/medo-gateway/gateway.toml: "),
                 "{e}"
             );
             assert!(e.contains(says), "{to}: {e}");
@@ -1111,7 +1117,7 @@ mod tests {
             ("partners[1].uid", "[[partners]] #2 uid"),
             ("api.clients[0].scopes", "[[api.clients]] #1 scopes"),
             ("http", "[http]"),
-            (".", "the top level"),
+            (".", "верхний уровень"),
         ] {
             assert_eq!(key_name(path), name);
         }

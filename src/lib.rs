@@ -40,6 +40,7 @@ pub mod store;
 pub mod urog;
 pub mod webhooks;
 pub mod wire;
+pub mod words;
 
 /// The commit this binary was built from (`unknown` outside a git checkout).
 pub const BUILD_COMMIT: &str = env!("MEDO_COMMIT");

@@ -84,7 +84,7 @@ pub fn taken(state: &Path) {
 /// The set-up error for `piece` missing next to a journal of `records` records.
 pub fn refusal(piece: Piece, file: &Path, records: u64, why: &str) -> String {
     format!(
-        "{} {why} next to a journal of {records} records: refusing to start (it is not made anew silently). Restore it from the backup, or, if it is truly lost, accept that with `medo-gateway journal recover --accept-missing {} --comment \"why\"` (journaled; docs/OPERATIONS.md, \"Missing anchor or keys\")",
+        "{} {why}, а журнал не пуст ({records} записей): служба не запускается (молча он не создаётся заново). Восстановите его из резервной копии или, если он действительно утрачен, примите утрату командой `medo-gateway journal recover --accept-missing {} --comment \"почему\"` (записывается в журнал; docs/OPERATIONS.md, «Missing anchor or keys»)",
         file.display(),
         piece.name()
     )

@@ -74,7 +74,7 @@ impl Handover {
         }
         let m = fs::metadata(dir).ok()?;
         Some(format!(
-            "{key} {} is not writable by this service (user {}, group {}): it belongs to {}:{}, mode {:04o}; the service needs write and search on it — add the service's user to group {} (SupplementaryGroups={} in the unit) and make it g+rwx (e.g. chmod 2770), or change its group",
+            "в {key} {} эта служба не может писать (пользователь {}, группа {}): папка принадлежит {}:{}, режим {:04o}; службе нужны права записи и поиска — добавьте пользователя службы в группу {} (SupplementaryGroups={} в юните) и дайте группе rwx (например, chmod 2770) или смените группу папки",
             dir.display(),
             user_name(unsafe { libc::geteuid() }),
             group_name(egid()),

@@ -71,15 +71,54 @@ impl Layout {
 /// Errors of the spool layer, classified for the run loop.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
-    /// Setup problems (missing folders, different filesystems, another instance).
-    #[error("{0}")]
-    Setup(String),
+    /// Setup problems (missing folders, different filesystems, another instance): exit 2.
+    #[error(transparent)]
+    Setup(#[from] Setup),
     /// Worth retrying later (outbound not writable, disk full).
     #[error("{what}: {source}")]
     Transient { what: String, source: io::Error },
     /// fsync failed: the state of the disk is unknown; the process must stop.
     #[error("fsync failed on {path}: {source} (stopping: never retry an fsync)")]
     Fatal { path: PathBuf, source: io::Error },
+}
+
+/// Why the service cannot start until someone fixes something (exit 2), for the
+/// administrator in Russian with the fix; the variant says what it is (the CLI waits for a
+/// running service on [`Setup::LockHeld`], never by the text).
+#[derive(Debug, thiserror::Error)]
+pub enum Setup {
+    #[error("{key} {}: {why} (проверьте [spool] {key} в файле настроек)", path.display())]
+    TransportFolder {
+        key: &'static str,
+        path: PathBuf,
+        why: &'static str,
+    },
+    #[error("не удалось создать папку {}: {}", path.display(), crate::words::io(source))]
+    Create { path: PathBuf, source: io::Error },
+    #[error("{}: {}", path.display(), crate::words::io(source))]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("{} и {} — на разных файловых системах: inbound, outbound и state_dir должны быть на одной (пакеты переносятся переименованием)", first.display(), other.display())]
+    Filesystems { first: PathBuf, other: PathBuf },
+    #[error("{what} {} — символическая ссылка: укажите в настройках саму папку", path.display())]
+    Symlink { what: &'static str, path: PathBuf },
+    #[error("{inner_what} {} совпадает с {outer_what} {} или лежит внутри неё: это должны быть разные папки", inner.display(), outer.display())]
+    Nested {
+        inner_what: &'static str,
+        inner: PathBuf,
+        outer_what: &'static str,
+        outer: PathBuf,
+    },
+    #[error("в state_dir {} нельзя писать: {}", path.display(), crate::words::io(source))]
+    StateUnwritable { path: PathBuf, source: io::Error },
+    #[error("не удалось открыть файл блокировки {}: {}", path.display(), crate::words::io(source))]
+    LockOpen { path: PathBuf, source: io::Error },
+    #[error("уже работает другой экземпляр medo-gateway (pid {pid}), он держит {}: с одной папкой state_dir может работать только один", path.display())]
+    LockHeld { pid: String, path: PathBuf },
+    #[error("не удалось заблокировать {}: {}", path.display(), crate::words::io(source))]
+    Lock { path: PathBuf, source: io::Error },
+    /// A start check's refusal (journal, keys, witness, folder rights), already in words.
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn transient(what: impl Into<String>) -> impl FnOnce(io::Error) -> SpoolError {
@@ -101,15 +140,17 @@ pub fn check_transport_folders(layout: &Layout) -> Result<(), SpoolError> {
             let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
             let why = match fs::metadata(dir) {
                 Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                    "cannot be reached by this user"
+                    "недоступна этому пользователю"
                 }
-                Ok(_) => "is not a folder",
-                Err(_) => "does not exist",
+                Ok(_) => "не папка",
+                Err(_) => "нет такой папки",
             };
-            return Err(SpoolError::Setup(format!(
-                "{} {why} (check [spool] {key} in the config)",
-                shown.display()
-            )));
+            return Err(Setup::TransportFolder {
+                key,
+                path: shown,
+                why,
+            }
+            .into());
         }
     }
     Ok(())
@@ -176,19 +217,19 @@ pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
         &layout.tmp,
         &layout.journal,
     ] {
-        fs::create_dir_all(dir)
-            .map_err(|e| SpoolError::Setup(format!("cannot create {}: {e}", dir.display())))?;
+        fs::create_dir_all(dir).map_err(|source| Setup::Create {
+            path: dir.clone(),
+            source,
+        })?;
     }
     same_filesystem(&[&layout.inbound, &layout.outbound, &layout.state])?;
     check_layout(layout, false)?;
     let probe = layout.state.join(".write-probe");
     File::create(&probe)
         .and_then(|_| fs::remove_file(&probe))
-        .map_err(|e| {
-            SpoolError::Setup(format!(
-                "state_dir {} is not writable: {e}",
-                layout.state.display()
-            ))
+        .map_err(|source| Setup::StateUnwritable {
+            path: layout.state.clone(),
+            source,
         })?;
     Ok(())
 }
@@ -198,15 +239,21 @@ fn same_filesystem(dirs: &[&Path]) -> Result<(), SpoolError> {
     use std::os::unix::fs::MetadataExt;
     let devs: Vec<(u64, &Path)> = dirs
         .iter()
-        .map(|d| fs::metadata(d).map(|m| (m.dev(), *d)))
-        .collect::<Result<_, _>>()
-        .map_err(|e| SpoolError::Setup(format!("cannot stat spool folders: {e}")))?;
+        .map(|d| {
+            fs::metadata(d)
+                .map(|m| (m.dev(), *d))
+                .map_err(|source| Setup::Unreadable {
+                    path: d.to_path_buf(),
+                    source,
+                })
+        })
+        .collect::<Result<_, _>>()?;
     if let Some((_, other)) = devs.iter().find(|(dev, _)| *dev != devs[0].0) {
-        return Err(SpoolError::Setup(format!(
-            "{} and {} are on different filesystems; inbound, outbound and state_dir must share one (packages move by rename)",
-            devs[0].1.display(),
-            other.display()
-        )));
+        return Err(Setup::Filesystems {
+            first: devs[0].1.to_path_buf(),
+            other: other.to_path_buf(),
+        }
+        .into());
     }
     Ok(())
 }
@@ -232,14 +279,18 @@ pub fn check_layout(layout: &Layout, running: bool) -> Result<(), SpoolError> {
     .into_iter()
     .filter(|(what, p)| !(running && *what != "state_dir" && !p.exists()))
     .collect();
-    let setup = |p: &Path, e: io::Error| SpoolError::Setup(format!("{}: {e}", p.display()));
+    let setup = |p: &Path, source: io::Error| Setup::Unreadable {
+        path: p.to_path_buf(),
+        source,
+    };
     for &(what, p) in &named {
         let m = fs::symlink_metadata(p).map_err(|e| setup(p, e))?;
         if m.file_type().is_symlink() {
-            return Err(SpoolError::Setup(format!(
-                "{what} {} is a symbolic link: configure the real folder",
-                p.display()
-            )));
+            return Err(Setup::Symlink {
+                what,
+                path: p.clone(),
+            }
+            .into());
         }
     }
     let id = |p: &Path| {
@@ -253,11 +304,13 @@ pub fn check_layout(layout: &Layout, running: bool) -> Result<(), SpoolError> {
             let real = fs::canonicalize(inner).map_err(|e| setup(inner, e))?;
             for ancestor in real.ancestors() {
                 if id(ancestor)? == outer_id {
-                    return Err(SpoolError::Setup(format!(
-                        "{inner_what} {} is {outer_what} {} or lies inside it: they must be separate folders",
-                        inner.display(),
-                        outer.display()
-                    )));
+                    return Err(Setup::Nested {
+                        inner_what,
+                        inner: inner.to_path_buf(),
+                        outer_what,
+                        outer: outer.clone(),
+                    }
+                    .into());
                 }
             }
         }
@@ -283,8 +336,9 @@ impl InstanceLock {
             .read(true)
             .write(true)
             .open(path)
-            .map_err(|e| {
-                SpoolError::Setup(format!("cannot open lock file {}: {e}", path.display()))
+            .map_err(|source| Setup::LockOpen {
+                path: path.to_path_buf(),
+                source,
             })?;
         match file.try_lock() {
             Ok(()) => {
@@ -294,16 +348,17 @@ impl InstanceLock {
             }
             Err(fs::TryLockError::WouldBlock) => {
                 let pid = fs::read_to_string(path).unwrap_or_default();
-                Err(SpoolError::Setup(format!(
-                    "another medo-gateway (pid {}) holds {}; only one instance may run on a state_dir",
-                    pid.trim(),
-                    path.display()
-                )))
+                Err(Setup::LockHeld {
+                    pid: pid.trim().to_string(),
+                    path: path.to_path_buf(),
+                }
+                .into())
             }
-            Err(fs::TryLockError::Error(e)) => Err(SpoolError::Setup(format!(
-                "cannot lock {}: {e}",
-                path.display()
-            ))),
+            Err(fs::TryLockError::Error(source)) => Err(Setup::Lock {
+                path: path.to_path_buf(),
+                source,
+            }
+            .into()),
         }
     }
 }

@@ -162,7 +162,7 @@ fn a_required_signature_that_is_absent_is_refused_and_a_present_one_recorded() {
     let out = env.cmd(&["run", "--once"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("needs signature_verifier"), "{err}");
+    assert!(err.contains("требует signature_verifier"), "{err}");
     env.add_sections("signature_verifier = \"true {file} {signature}\"");
     env.drop_sample("urog-appeal-2.2", "unsigned");
     env.drop_sample("urog-appeal-2.7.1", "signed");

@@ -158,7 +158,7 @@ fn an_invalid_config_is_a_usage_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("participant_uid must be a GUID"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("participant_uid должен быть GUID"));
 }
 
 /// Issue 17, item 7: the spool tools check the transport folders as `run` does (exit 2,

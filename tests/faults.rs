@@ -128,7 +128,7 @@ fn a_read_only_state_dir_at_start_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("Read-only file system") && stderr.contains("state"),
+        stderr.contains("только для чтения") && stderr.contains("state"),
         "unclear error: {stderr}"
     );
     // and once writable, it starts

@@ -111,7 +111,7 @@ fn clients_have_hashed_tokens_and_scopes() {
     .unwrap();
     let out = env.cmd(&["run", "--once"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("scope \"admin\""));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("область \"admin\""));
 }
 
 fn env_with_http(token: Option<&str>) -> (Env, u16) {

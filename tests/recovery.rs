@@ -156,7 +156,7 @@ fn a_record_edited_in_the_middle_refuses_the_start() {
     let out = env.cmd(&["run", "--once"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("chain is broken"), "{err}");
+    assert!(err.contains("цепочка журнала нарушена"), "{err}");
     let after = fs::metadata(env.state.join("anchor.note"))
         .unwrap()
         .modified()

@@ -260,7 +260,7 @@ fn a_second_instance_is_refused_with_a_clear_message() {
     drop(service);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("another medo-gateway"), "{err}");
+    assert!(err.contains("другой экземпляр medo-gateway"), "{err}");
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn spool_folders_on_different_filesystems_are_refused() {
     fs::write(&env.config, text).unwrap();
     let out = env.cmd(&["run", "--once"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("different filesystems"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("разных файловых системах"));
 }
 
 #[test]
@@ -716,7 +716,7 @@ fn signed_checkpoints_detect_rewritten_history() {
     // signed checkpoint (issue 14): the record it names is not there any more
     let plain = env.cmd(&["journal", "verify"]);
     assert_eq!(plain.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&plain.stdout).contains("signed checkpoint"));
+    assert!(String::from_utf8_lossy(&plain.stdout).contains("подписанной контрольной точке"));
     let out = env.cmd(&[
         "journal",
         "checkpoint",
@@ -890,11 +890,11 @@ fn an_unwritable_outbound_is_named_at_start_with_the_fix() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("outbound") && err.contains("not writable"),
+        err.contains("outbound") && err.contains("не может писать"),
         "{err}"
     );
     assert!(err.contains("root:root") && err.contains("0755"), "{err}");
-    assert!(err.contains("user nobody"), "{err}");
+    assert!(err.contains("пользователь nobody"), "{err}");
 }
 
 /// Issue 26 item 21: an appeal whose notice has not gone out says so — «зарегистрировано,

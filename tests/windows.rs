@@ -129,7 +129,7 @@ fn inbound_linked_into_state_dir_is_refused() {
     std::os::unix::fs::symlink(&env.state, &env.inbound).unwrap();
     let out = env.cmd(&["run", "--once"]);
     assert_eq!(out.status.code(), Some(2), "refused at start");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("символическая ссылка"));
     assert_eq!(
         env.journal_lines().len(),
         records,
@@ -164,7 +164,7 @@ fn overlapping_spool_folders_are_refused() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(
-            err.contains(&format!("{expect} ")) && err.contains("lies inside"),
+            err.contains(&format!("{expect} ")) && err.contains("лежит внутри"),
             "{err}"
         );
     }
@@ -197,12 +197,12 @@ fn a_journal_cut_from_the_last_registration_on_is_refused() {
     let verify = env.cmd(&["journal", "verify"]);
     let said = String::from_utf8_lossy(&verify.stdout);
     assert_eq!(verify.status.code(), Some(1), "{said}");
-    assert!(said.contains("checkpoint"), "{said}");
+    assert!(said.contains("контрольная точка"), "{said}");
     env.drop_sample("urog-appeal-2.2", "c");
     let out = env.cmd(&["run", "--once"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "refused: {err}");
-    assert!(err.contains("refusing to start"), "{err}");
+    assert!(err.contains("служба не запускается"), "{err}");
     assert_eq!(
         registered_numbers(&env).len(),
         1,
@@ -232,7 +232,7 @@ fn an_older_journal_restored_is_refused() {
     let out = env.cmd(&["run", "--once"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "refused: {err}");
-    assert!(err.contains("older copy"), "{err}");
+    assert!(err.contains("старая копия"), "{err}");
 }
 
 /// Item 5: names are bytes. A folder named in windows-1251 holding an appeal whose attachment

@@ -206,9 +206,10 @@ impl Gateway {
         let layout = Layout::new(&config.spool);
         // a set-up problem (exit 2: fix and start again), like every other folder check
         let loosened = crate::sharing::secure_state_dir(&layout.state).map_err(|e| {
-            spool::SpoolError::Setup(format!(
-                "cannot create state_dir {} or set it to mode 0700: {e}",
-                layout.state.display()
+            refused(format!(
+                "не удалось создать state_dir {} или установить ему режим 0700: {}",
+                layout.state.display(),
+                crate::words::io(&e)
             ))
         })?;
         if let Some(mode) = loosened {
@@ -228,7 +229,7 @@ impl Gateway {
             (&config.spool.outbound, "outbound"),
         ] {
             if let Some(why) = crate::sharing::Handover::unwritable(dir, key) {
-                return Err(GatewayError::Spool(SpoolError::Setup(why)));
+                return Err(refused(why));
             }
         }
         let lock = InstanceLock::acquire(&layout.lock)?;
@@ -1423,9 +1424,9 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
 /// The journal behind the store: records the store applied are gone or different. Never
 /// rebuilt silently — that would give numbers a second time.
 fn journal_lost(applied: u64, next_seq: u64) -> GatewayError {
-    GatewayError::Spool(SpoolError::Setup(format!(
-        "the store has applied journal record {applied}, but the journal has {next_seq} records or a different record there: the journal was cut or an older copy restored. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
-    )))
+    refused(format!(
+        "индекс применил запись журнала {applied}, а в журнале {next_seq} записей или там другая запись: журнал обрезан или восстановлена старая копия. Восстановите самый новый журнал (docs/OPERATIONS.md, «Journal behind»); служба не запускается, чтобы ни один номер не был присвоен дважды"
+    ))
 }
 
 /// Refuses a journal shorter than, or different from, its newest signed checkpoint.
@@ -1437,9 +1438,9 @@ fn check_journal_anchor(
     let records = journal.next_seq();
     crate::checkpoint::check_journal(&layout.journal, &layout.state, &key.verifying_key(), records)
         .map_err(|why| {
-            GatewayError::Spool(SpoolError::Setup(format!(
-                "{why}. Restore the newest journal (see OPERATIONS.md, \"Journal behind\"); refusing to start so that no number is given twice"
-            )))
+            refused(format!(
+                "{why}. Восстановите самый новый журнал (docs/OPERATIONS.md, «Journal behind»); служба не запускается, чтобы ни один номер не был присвоен дважды"
+            ))
         })
 }
 
@@ -1455,10 +1456,10 @@ fn check_chain(layout: &Layout, journal: &Journal) -> Result<(), GatewayError> {
     let started = std::time::Instant::now();
     let report = crate::journal::verify_tail(&layout.journal, CHAIN_CHECKED_AT_START)?;
     if let Some(bad) = report.first_bad {
-        return Err(GatewayError::Spool(SpoolError::Setup(format!(
-            "the journal's chain is broken at seq {} ({} line {}: {}): refusing to start or to sign anything over it. `medo-gateway journal verify` shows it; restore the journal from the backup (docs/OPERATIONS.md, \"Broken chain\")",
+        return Err(refused(format!(
+            "цепочка журнала нарушена на записи {} ({}, строка {}: {}): служба не запускается и ничего не подписывает поверх неё. Подробности — `medo-gateway journal verify`; восстановите журнал из резервной копии (docs/OPERATIONS.md, «Broken chain»)",
             bad.expected_seq, bad.file, bad.line, bad.problem
-        ))));
+        )));
     }
     tracing::debug!(
         records = journal.next_seq(),
@@ -1478,13 +1479,17 @@ fn open_witness(
     key: &ed25519_dalek::SigningKey,
     accepted: Option<&crate::recovery::Accepted>,
 ) -> Result<(Option<witness::Witness>, Vec<crate::checkpoint::Sequences>), GatewayError> {
-    let setup = |why: String| GatewayError::Spool(SpoolError::Setup(why));
+    let setup = refused;
     let mut w = witness::Witness::new(&config.audit, &layout.state);
     if let Some(dir) = accepted.and_then(|a| a.from_witness.as_ref()) {
         let seen = witness::sequences_seen(dir, &key.verifying_key()).map_err(setup)?;
         let epoch = w.as_ref().map_or(0, |w| w.epoch) + 1;
-        std::fs::write(witness::epoch_path(&layout.state), epoch.to_string())
-            .map_err(|e| setup(format!("cannot write the witness epoch: {e}")))?;
+        std::fs::write(witness::epoch_path(&layout.state), epoch.to_string()).map_err(|e| {
+            setup(format!(
+                "не удалось записать эпоху свидетеля: {}",
+                crate::words::io(&e)
+            ))
+        })?;
         if let Some(w) = w.as_mut() {
             w.epoch = epoch;
         }
@@ -1496,7 +1501,7 @@ fn open_witness(
     }
     if let Some(w) = &w {
         w.check(&key.verifying_key(), &layout.journal, journal.next_seq())
-            .map_err(|why| setup(format!("{why}. The witness ([audit] witness_dir) saw more of this journal than is here: restore the newest journal, or continue after a restore with `medo-gateway journal recover --from-witness DIR --comment \"why\"` (docs/OPERATIONS.md, \"Restore drill\"); refusing to start so that no number is given twice")))?;
+            .map_err(|why| setup(format!("{why}. Свидетель ([audit] witness_dir) видел больше этого журнала, чем есть здесь: восстановите самый новый журнал или продолжите после восстановления командой `medo-gateway journal recover --from-witness DIR --comment \"почему\"` (docs/OPERATIONS.md, «Restore drill»); служба не запускается, чтобы ни один номер не был присвоен дважды")))?;
     }
     Ok((w, Vec::new()))
 }
@@ -1520,18 +1525,23 @@ fn guard_keys(
         let file = layout.state.join(name);
         let (why, present) = match std::fs::metadata(&file) {
             Ok(m) if m.len() >= least => continue,
-            Ok(_) => ("is damaged (too short)", true),
-            Err(_) => ("is missing", false),
+            Ok(_) => ("повреждён (слишком короткий)", true),
+            Err(_) => ("отсутствует", false),
         };
         if !Accepted::covers(accepted, piece) {
             let text = crate::recovery::refusal(piece, &file, records, why);
-            return Err(GatewayError::Spool(SpoolError::Setup(text)));
+            return Err(refused(text));
         }
         if present {
             let _ = std::fs::remove_file(&file);
         }
     }
     Ok(())
+}
+
+/// A start check's refusal (exit 2), in words for the administrator.
+fn refused(text: String) -> GatewayError {
+    GatewayError::Spool(SpoolError::Setup(spool::Setup::Refused(text)))
 }
 
 /// Waits for a helper process (verifier, witness) at most `timeout`; past it the process is
@@ -1580,7 +1590,7 @@ fn guard_anchor(
     }
     let file = crate::checkpoint::anchor_path(&layout.state);
     let text = crate::recovery::refusal(Piece::Anchor, &file, records, &why);
-    Err(GatewayError::Spool(SpoolError::Setup(text)))
+    Err(refused(text))
 }
 
 /// Reads the PIN secret, creating it (32 random bytes, mode 0600) the first time.
