@@ -930,8 +930,9 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
     let state = config.spool.state_dir.clone();
     let path = control::submit(&state, &command).map_err(|e| {
         format!(
-            "cannot queue the command in {}: {e}",
-            control::dir(&state).display()
+            "не удалось поставить команду в очередь в {}: {}",
+            control::dir(&state).display(),
+            crate::words::io(&e)
         )
     })?;
     match gateway::Gateway::open(config.clone()) {
@@ -1216,14 +1217,14 @@ fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
         let mut diffs: Vec<String> = Vec::new();
         if a.len() != b.len() {
             diffs.push(format!(
-                "the store has {} arrivals, the journal {}",
+                "в индексе поступлений {}, в журнале {}",
                 a.len(),
                 b.len()
             ));
         }
         for (x, y) in a.iter().zip(&b) {
             if x != y {
-                diffs.push(format!("arrival {} differs", y.arrival));
+                diffs.push(format!("поступление {} различается", y.arrival));
             }
         }
         let (da, db) = (
@@ -1233,7 +1234,7 @@ fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
         for ((name, n, x), (_, m, y)) in da.iter().zip(&db) {
             if x != y {
                 diffs.push(format!(
-                    "tree {name} differs ({n} entries in the store, {m} from the journal)"
+                    "дерево {name} различается ({n} записей в индексе, {m} по журналу)"
                 ));
             }
         }
@@ -1273,10 +1274,10 @@ fn retry(layout: &Layout, id: &str) -> Result<(PathBuf, Option<u64>), String> {
     }
     let (dir, reason) = match matches.len() {
         1 => matches.pop().expect("one match"),
-        0 => return Err(format!("no quarantined package matches {id:?}")),
+        0 => return Err(format!("в карантине нет пакета {id:?}")),
         n => {
             return Err(format!(
-                "{id:?} matches {n} quarantined packages; give more of the key"
+                "{id:?} подходит к {n} пакетам в карантине: укажите ключ длиннее"
             ))
         }
     };
@@ -1291,9 +1292,20 @@ fn retry(layout: &Layout, id: &str) -> Result<(PathBuf, Option<u64>), String> {
         target = layout.inbound.join(format!("{original}.retry{n}"));
         n += 1;
     }
-    std::fs::rename(dir.join("package"), &target)
-        .map_err(|e| format!("cannot move {} back: {e}", dir.display()))?;
-    std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    std::fs::rename(dir.join("package"), &target).map_err(|e| {
+        format!(
+            "не удалось вернуть {}: {}",
+            dir.display(),
+            crate::words::io(&e)
+        )
+    })?;
+    std::fs::remove_dir_all(&dir).map_err(|e| {
+        format!(
+            "не удалось удалить {}: {}",
+            dir.display(),
+            crate::words::io(&e)
+        )
+    })?;
     Ok((target, arrival))
 }
 
@@ -1320,7 +1332,7 @@ fn run_samples(config: &Config, out: Option<PathBuf>) -> Result<ExitCode, String
         .partners
         .iter()
         .find(|p| p.role == "urog")
-        .ok_or("samples need a partner with role = \"urog\" in the config")?;
+        .ok_or("для образцов нужен партнёр с role = \"urog\" в файле настроек")?;
     let urog_sender = Sender {
         uid: urog.uid.clone(),
         organization: urog.name.clone(),
@@ -1332,8 +1344,13 @@ fn run_samples(config: &Config, out: Option<PathBuf>) -> Result<ExitCode, String
         our_address: config.transport_address.as_deref().unwrap_or("OUR~MEDO"),
     };
     let out = out.unwrap_or_else(|| config.spool.inbound.clone());
-    let written = samples::generate(&out, &parties)
-        .map_err(|e| format!("cannot write samples into {}: {e}", out.display()))?;
+    let written = samples::generate(&out, &parties).map_err(|e| {
+        format!(
+            "не удалось записать образцы в {}: {}",
+            out.display(),
+            crate::words::io(&e)
+        )
+    })?;
     for dir in written {
         println!("записан {}", dir.display());
     }
