@@ -39,7 +39,7 @@ pub mod sstu;
 pub mod store;
 pub mod urog;
 pub mod webhooks;
-pub mod wire;
+pub use medo_wire as wire;
 pub mod words;
 
 /// The commit this binary was built from (`unknown` outside a git checkout).

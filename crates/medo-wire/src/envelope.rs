@@ -315,7 +315,7 @@ fn numbered<'a>(title: &str, values: impl Iterator<Item = &'a str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::text::encode_cp1251_plain;
+    use crate::text::encode_cp1251_plain;
 
     #[test]
     fn lenient_main_section() {
