@@ -7,22 +7,13 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 
-use sha2::digest::{self, consts::U32, FixedOutput, HashMarker, Output, OutputSizeUser};
 use sha2::Digest;
 
-/// SHA-256 behind `sha2`'s `Digest` trait, computed by the fastest maintained implementation
-/// for this CPU, chosen once per hasher: `sha2` where the CPU has the SHA extensions (SHA-NI:
-/// it uses them, and is the fastest there on short inputs), `ring` where it has not (its
-/// assembly — SSSE3, or AVX on Intel — is 1.5–2× `sha2`'s portable code; figures in
-/// docs/PERFORMANCE.md, measured with SHA-NI hidden from the process).
-#[derive(Clone)]
-pub struct Sha256(Backend);
-
-#[derive(Clone)]
-enum Backend {
-    Sha2(sha2::Sha256),
-    Ring(ring::digest::Context),
-}
+/// SHA-256 of streams and files: `sha2`, pure Rust — it uses the CPU's SHA extensions
+/// (SHA-NI, ARMv8) where they are and its portable code elsewhere. No C or assembly library
+/// for SHA (the decision on issue 18: a non-SHA-NI machine hashes attachments at `sha2`'s
+/// portable speed; the journal's many short lines go to [`digest_many`]'s SIMD lanes).
+pub type Sha256 = sha2::Sha256;
 
 /// Whether the CPU has the SHA extensions (std caches the answer).
 pub fn has_sha_ni() -> bool {
@@ -36,46 +27,11 @@ pub fn has_sha_ni() -> bool {
     }
 }
 
-/// Which implementation [`Sha256`] uses here (`sha2` or `ring`), for benchmarks and logs.
+/// Which implementation [`Sha256`] uses here, for benchmarks and logs.
 pub fn backend_name() -> &'static str {
-    match Sha256::default().0 {
-        Backend::Sha2(_) => "sha2",
-        Backend::Ring(_) => "ring",
-    }
-}
-
-impl Default for Sha256 {
-    fn default() -> Sha256 {
-        // off x86, sha2 picks the CPU's own SHA-2 instructions (aarch64) itself
-        let x86 = cfg!(any(target_arch = "x86_64", target_arch = "x86"));
-        Sha256(match x86 && !has_sha_ni() {
-            true => Backend::Ring(ring::digest::Context::new(&ring::digest::SHA256)),
-            false => Backend::Sha2(sha2::Sha256::default()),
-        })
-    }
-}
-
-impl HashMarker for Sha256 {}
-
-impl OutputSizeUser for Sha256 {
-    type OutputSize = U32;
-}
-
-impl digest::Update for Sha256 {
-    fn update(&mut self, data: &[u8]) {
-        match &mut self.0 {
-            Backend::Sha2(h) => digest::Update::update(h, data),
-            Backend::Ring(h) => h.update(data),
-        }
-    }
-}
-
-impl FixedOutput for Sha256 {
-    fn finalize_into(self, out: &mut Output<Self>) {
-        match self.0 {
-            Backend::Sha2(h) => FixedOutput::finalize_into(h, out),
-            Backend::Ring(h) => out.copy_from_slice(h.finish().as_ref()),
-        }
+    match has_sha_ni() {
+        true => "sha2 (SHA-NI)",
+        false => "sha2",
     }
 }
 
@@ -211,47 +167,6 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Both implementations agree with the FIPS 180-2 vectors and each other, at every
-    /// length around the block boundaries and fed in pieces.
-    #[test]
-    fn both_backends_agree() {
-        let vectors = [
-            (
-                &b"abc"[..],
-                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-            ),
-            (
-                &b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"[..],
-                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
-            ),
-        ];
-        let backends = || {
-            [
-                Sha256(Backend::Sha2(sha2::Sha256::default())),
-                Sha256(Backend::Ring(ring::digest::Context::new(
-                    &ring::digest::SHA256,
-                ))),
-            ]
-        };
-        for (input, hex_digest) in vectors {
-            for h in backends() {
-                assert_eq!(hex::encode(h.chain_update(input).finalize()), hex_digest);
-            }
-        }
-        let data: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
-        for len in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 300] {
-            let [mut a, mut b] = backends();
-            for piece in data[..len].chunks(17) {
-                Digest::update(&mut a, piece);
-                Digest::update(&mut b, piece);
-            }
-            assert_eq!(a.finalize(), b.finalize(), "length {len}");
-        }
-        let x86 = cfg!(any(target_arch = "x86_64", target_arch = "x86"));
-        let expected = if x86 && !has_sha_ni() { "ring" } else { "sha2" };
-        assert_eq!(backend_name(), expected);
-    }
 
     /// Many messages at once, through the SIMD lanes and one by one, agree with one hasher
     /// fed the same bytes: every length around the block boundaries, more messages than
