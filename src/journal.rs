@@ -113,9 +113,7 @@ fn segment_name(first_seq: u64) -> String {
 }
 
 /// Fsyncs a directory (makes renames and new files in it durable).
-pub fn fsync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
+pub use medo_stdx::fsync_dir;
 
 /// The writer side: appends records, group-committed.
 pub struct Journal {

@@ -14,7 +14,6 @@ pub mod control;
 pub mod dashboard;
 pub mod deadlines;
 pub mod decision;
-pub mod fault;
 pub mod feed;
 pub mod gateway;
 pub mod health;
@@ -27,7 +26,6 @@ pub mod model;
 pub mod operator;
 pub mod operator_view;
 pub mod outbox;
-pub mod parallel;
 pub mod pdf;
 pub mod recovery;
 pub mod resend;
@@ -39,8 +37,8 @@ pub mod sstu;
 pub mod store;
 pub mod urog;
 pub mod webhooks;
+pub use medo_stdx::{fault, parallel, words};
 pub use medo_wire as wire;
-pub mod words;
 
 /// The commit this binary was built from (`unknown` outside a git checkout).
 pub const BUILD_COMMIT: &str = env!("MEDO_COMMIT");

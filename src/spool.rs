@@ -20,8 +20,6 @@ use sha2::Digest;
 use crate::wire::hash::Sha256;
 
 use crate::config::SpoolConfig;
-#[cfg(not(target_os = "linux"))]
-use crate::journal::fsync_dir;
 use crate::sharing::Handover;
 use crate::wire::container::is_readable_zip;
 use crate::wire::envelope;
@@ -29,6 +27,8 @@ use crate::wire::hash::FileHasher;
 use crate::wire::known::{self, KnownFile};
 use crate::wire::package::{is_envelope_name, list_files};
 use crate::wire::Limits;
+#[cfg(not(target_os = "linux"))]
+use medo_stdx::fsync_dir;
 
 /// Paths of the spool.
 #[derive(Debug, Clone)]
@@ -1225,7 +1225,7 @@ fn commit_intents(layout: &Layout, staged: &Path) -> Result<(), SpoolError> {
     let path = staged.with_extension("intent");
     fs::rename(staged, &path).map_err(transient(format!("cannot create {}", path.display())))?;
     let dir = layout.publishing();
-    crate::journal::fsync_dir(&dir).map_err(fatal_sync(&dir))
+    medo_stdx::fsync_dir(&dir).map_err(fatal_sync(&dir))
 }
 
 /// Removes the intent files all of whose packages are in `done` (their `published` is

@@ -261,7 +261,7 @@ async fn deliver(client: &reqwest::Client, hook: &Hook, item: &Item, statuses: &
             s.failing_since
                 .get_or_insert_with(time::OffsetDateTime::now_utc);
         });
-        tokio::time::sleep(crate::gateway::backoff(tries)).await;
+        tokio::time::sleep(medo_stdx::backoff(tries)).await;
     }
 }
 

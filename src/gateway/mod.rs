@@ -1165,7 +1165,7 @@ impl Gateway {
                 }
                 Err(e) if e.is_transient() && transient_failures < 5 => {
                     transient_failures += 1;
-                    let wait = backoff(transient_failures);
+                    let wait = medo_stdx::backoff(transient_failures);
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "transient error; retrying");
                     std::thread::sleep(wait);
                 }
@@ -1369,11 +1369,6 @@ fn package_fault(e: &std::io::Error) -> bool {
         NotFound | PermissionDenied | InvalidInput | InvalidData
     ) || e.raw_os_error() == Some(libc::ENAMETOOLONG)
         || e.raw_os_error() == Some(libc::ELOOP)
-}
-
-/// Capped exponential backoff: 1 s, 2 s, 4 s … 64 s.
-pub fn backoff(failures: u32) -> Duration {
-    Duration::from_secs(1u64 << failures.saturating_sub(1).min(6))
 }
 
 /// Brings the store up to the journal: replays the records it has not applied (a crash
@@ -1796,7 +1791,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             }
             Err(e) if e.is_transient() => {
                 failures += 1;
-                let wait = backoff(failures);
+                let wait = medo_stdx::backoff(failures);
                 tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "transient error; retrying");
                 wait
             }
