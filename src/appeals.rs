@@ -36,22 +36,7 @@ pub fn normalize_number(number: &str) -> String {
     }
 }
 
-/// A signature file found for a document, and what the verifier said.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct SignatureFile {
-    /// The signed file.
-    pub document: String,
-    /// The signature file.
-    pub signature: String,
-    /// `der`, `base64` or `unknown` (by content); `missing` when named but absent.
-    pub encoding: String,
-    /// `verified`, `invalid`, `not checked` (or `missing`).
-    pub status: String,
-    /// Who signed, as the verifier reports it (the first line of its output: a name or a
-    /// certificate subject), when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signer: Option<String>,
-}
+pub use crate::model::SignatureFile;
 
 /// What the gateway extracts from a forwarded appeal's package. No personal data beyond
 /// the annotation, which is kept out of the journal.

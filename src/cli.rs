@@ -304,7 +304,7 @@ pub enum JournalCommand {
             value_enum,
             required_unless_present = "from_witness"
         )]
-        accept_missing: Vec<crate::recovery::Piece>,
+        accept_missing: Vec<LostPiece>,
         /// After a restore from backup: continue with the numbering moved past every number
         /// the witness in DIR saw ([audit] witness_dir), in a new recovery epoch.
         #[arg(long, value_name = "DIR")]
@@ -547,7 +547,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     accept_missing,
                     from_witness,
                     comment,
-                } => run_recover(&config, (accept_missing, from_witness), comment),
+                } => {
+                    let missing = accept_missing.into_iter().map(Into::into).collect();
+                    run_recover(&config, (missing, from_witness), comment)
+                }
                 JournalCommand::Checkpoint {
                     command: CheckpointCommand::Pubkey,
                 } => {
@@ -895,7 +898,10 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             // read here, with the operator's own rights; the service gets a copy
             let state = &config.spool.state_dir;
             let max = config.limits.max_answer_bytes;
-            let step = match file.map(|f| control::attach(state, &f, max)).transpose() {
+            let step = match file
+                .map(|f| control::attach(state, &f, max, is_pdf))
+                .transpose()
+            {
                 Ok(Some(reference)) => step.with_file(reference).unwrap_or_else(|s| s),
                 Ok(None) => step,
                 Err(why) => {
@@ -1381,6 +1387,29 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `journal recover --accept-missing` names (the spool's `recovery::Piece`, spelled for
+/// the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LostPiece {
+    /// `anchor.note`: the signed size and head of the journal at its last group commit.
+    Anchor,
+    /// `checkpoint.key`: the Ed25519 key checkpoints and anchors are signed with.
+    CheckpointKey,
+    /// `pin.key`: the secret applicants' PINs derive from (every PIN changes).
+    PinKey,
+}
+
+impl From<LostPiece> for crate::recovery::Piece {
+    fn from(p: LostPiece) -> Self {
+        use crate::recovery::Piece;
+        match p {
+            LostPiece::Anchor => Piece::Anchor,
+            LostPiece::CheckpointKey => Piece::CheckpointKey,
+            LostPiece::PinKey => Piece::PinKey,
+        }
+    }
+}
+
 /// `journal recover --accept-missing …`: the operator's word, taken by the next start.
 fn run_recover(
     config: &Config,
@@ -1446,6 +1475,13 @@ fn refused(why: &str) -> ExitCode {
 }
 
 /// Who runs an operator command from the CLI: the login behind `sudo`, else the user.
+/// An operator's answer file must be a PDF that reads (the service checks again).
+fn is_pdf(bytes: &[u8]) -> Result<(), String> {
+    crate::pdf::inspect(bytes)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 fn cli_operator() -> Option<String> {
     std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))

@@ -600,26 +600,7 @@ pub struct PartnerConfig {
     pub signer_names: Vec<String>,
 }
 
-/// Spool directories and timing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpoolConfig {
-    pub inbound: PathBuf,
-    pub outbound: PathBuf,
-    pub state_dir: PathBuf,
-    pub settle_ms: u64,
-    pub rescan_secs: u64,
-    pub incomplete_after_secs: u64,
-    /// Most packages claimed per pass (a bound on work per cycle).
-    pub max_batch: usize,
-    /// An outbound package older than this was not picked up by VipNet: alert.
-    pub outbound_stale_secs: u64,
-    /// Below this much free space on the spool's filesystem nothing is claimed (`/healthz`
-    /// 503 «мало места»): the journal, the store and the archive never meet a full disk.
-    /// Default 512 MiB — about a hundred full passes at the measured growth (a pass of
-    /// `max_batch` = 256 appeals adds ~4.4 MiB of journal, store and archive; OPERATIONS
-    /// «Sizing»).
-    pub min_free_bytes: u64,
-}
+pub use medo_spool::SpoolConfig;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]

@@ -16,62 +16,12 @@ use sha2::Digest;
 
 use crate::wire::hash::{digest_many, Sha256};
 
-/// `prev` of the very first record.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub use crate::model::GENESIS;
 /// Records per segment file before a new one is started.
 pub const SEGMENT_RECORDS: u64 = 100_000;
 
 /// The journal's vocabulary lives in [`crate::model`]; re-exported here for its readers.
 pub use crate::model::{Event, NoticeRef, Output, Record, SignatureFile};
-
-/// The record without its hash: what the hash covers.
-#[derive(Serialize)]
-struct Unsigned<'a> {
-    seq: u64,
-    ts: &'a str,
-    prev: &'a str,
-    #[serde(flatten)]
-    event: &'a Event,
-}
-
-fn unsigned_bytes(seq: u64, ts: &str, prev: &str, event: &Event) -> Vec<u8> {
-    serde_json::to_vec(&Unsigned {
-        seq,
-        ts,
-        prev,
-        event,
-    })
-    .expect("events always serialise")
-}
-
-impl Record {
-    /// Builds and hashes a record.
-    pub fn new(seq: u64, ts: String, prev: String, event: Event) -> Record {
-        let hash = hex::encode(Sha256::digest(unsigned_bytes(seq, &ts, &prev, &event)));
-        Record {
-            seq,
-            ts,
-            prev,
-            event,
-            hash,
-        }
-    }
-
-    /// The canonical line (without the newline).
-    pub fn line(&self) -> String {
-        serde_json::to_string(self).expect("records always serialise")
-    }
-
-    /// Recomputes the hash from the content.
-    pub fn computed_hash(&self) -> String {
-        hex::encode(Sha256::digest(unsigned_bytes(
-            self.seq,
-            &self.ts,
-            &self.prev,
-            &self.event,
-        )))
-    }
-}
 
 /// Journal errors. Any write or fsync failure is fatal for the service.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,7 @@ pub mod message;
 pub mod package;
 pub mod passport;
 pub mod read;
+pub mod samples;
 pub mod text;
 pub mod time;
 pub mod urog;

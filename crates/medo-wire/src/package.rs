@@ -709,6 +709,7 @@ pub fn read_message_only(dir: &Path, limits: &Limits) -> Result<Message, WireErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::known::KnownFile;
 
     /// `read_open` with a stated length, as if the file had changed since its `fstat`.
     fn read_stated(content: &[u8], stated: u64, limit: u64) -> (bool, Vec<u8>) {
@@ -765,5 +766,51 @@ mod tests {
         assert_eq!(code("fifo"), "not-regular-file");
         fs::remove_file(p.join("second-name")).unwrap();
         assert_eq!(open_member(p, "plain").unwrap().1, 1);
+    }
+
+    /// A digest the package key took is used as is (not hashed again) when the size agrees,
+    /// for a container too (which is still parsed); a size that disagrees is hashed afresh.
+    #[test]
+    fn known_digests_are_not_computed_again() {
+        let out = tempfile::tempdir().unwrap();
+        let written = crate::samples::generate_for_test(out.path());
+        for dir in &written[..2] {
+            let limits = Limits::default();
+            let plain = read_package(dir, &limits).unwrap();
+            // pretend digests (recognisable) for every file but the message
+            let files = plain
+                .files
+                .iter()
+                .filter(|f| f.name != plain.message_file)
+                .enumerate()
+                .map(|(i, f)| {
+                    let size = if i == 0 { f.size + 1 } else { f.size };
+                    let file = KnownFile {
+                        sha256: format!("known-{i}"),
+                        size,
+                        checked: false,
+                        bytes: None,
+                    };
+                    (f.name.clone(), file)
+                })
+                .collect();
+            let known = Known {
+                files,
+                listing: None,
+            };
+            let read = read_package_known(dir, &limits, &known).unwrap();
+            assert_eq!(read.files.len(), plain.files.len());
+            for (f, p) in read.files.iter().zip(&plain.files) {
+                match known.files.get(&f.name) {
+                    Some(k) if k.size == p.size => assert_eq!(f.sha256, k.sha256),
+                    _ => assert_eq!(f.sha256, p.sha256, "{}: hashed afresh", f.name),
+                }
+            }
+            assert_eq!(
+                read.container.is_some(),
+                plain.container.is_some(),
+                "still parsed"
+            );
+        }
     }
 }

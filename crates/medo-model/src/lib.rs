@@ -4,13 +4,17 @@
 //! [`Output`] is one message we send, with [`Notice`] as its typed reading; [`Step`] a step of
 //! consideration as journaled. The control-file format (`control::Command`) and the HTTP
 //! request bodies (`http`) have their own types, converted into these, so changing an input
-//! format never changes the hashed journal format. Pure data: no I/O, no hashing (the journal
-//! computes a [`Record`]'s hash).
+//! format never changes the hashed journal format. Pure data and the one serialisation that is
+//! hashed: a [`Record`]'s canonical line and its hash ([`Record::new`]); no I/O.
+//!
+//! Deliberately does not know: files, the journal's segments, the store, the spool, the clock
+//! (a record's time is given to it), configuration.
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
-use crate::wire::message::RefusalReason;
-use crate::wire::urog::ResponseItem;
+use medo_wire::message::RefusalReason;
+use medo_wire::urog::ResponseItem;
 
 #[macro_use]
 pub mod kind_first;
@@ -148,8 +152,22 @@ pub struct NoticeRef {
     pub date: Option<String>,
 }
 
-/// A signature recorded for an appeal document.
-pub use crate::appeals::SignatureFile;
+/// A signature file found for a document, and what the verifier said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureFile {
+    /// The signed file.
+    pub document: String,
+    /// The signature file.
+    pub signature: String,
+    /// `der`, `base64` or `unknown` (by content); `missing` when named but absent.
+    pub encoding: String,
+    /// `verified`, `invalid`, `not checked` (or `missing`).
+    pub status: String,
+    /// Who signed, as the verifier reports it (the first line of its output: a name or a
+    /// certificate subject), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
 
 event_with_kind_first_reader! {
 /// What happened. (Event fields never reuse the record's own names: `seq`, `ts`, `prev`,
@@ -504,6 +522,60 @@ pub struct Record {
     #[serde(flatten)]
     pub event: Event,
     pub hash: String,
+}
+
+/// `prev` of the very first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The record without its hash: what the hash covers.
+#[derive(Serialize)]
+struct Unsigned<'a> {
+    seq: u64,
+    ts: &'a str,
+    prev: &'a str,
+    #[serde(flatten)]
+    event: &'a Event,
+}
+
+fn unsigned_bytes(seq: u64, ts: &str, prev: &str, event: &Event) -> Vec<u8> {
+    serde_json::to_vec(&Unsigned {
+        seq,
+        ts,
+        prev,
+        event,
+    })
+    .expect("events always serialise")
+}
+
+impl Record {
+    /// Builds and hashes a record.
+    pub fn new(seq: u64, ts: String, prev: String, event: Event) -> Record {
+        let hash = hex::encode(sha2::Sha256::digest(unsigned_bytes(
+            seq, &ts, &prev, &event,
+        )));
+        Record {
+            seq,
+            ts,
+            prev,
+            event,
+            hash,
+        }
+    }
+
+    /// The canonical line (without the newline).
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).expect("records always serialise")
+    }
+
+    /// Recomputes the hash from the content.
+    pub fn computed_hash(&self) -> String {
+        hex::encode(sha2::Sha256::digest(unsigned_bytes(
+            self.seq,
+            &self.ts,
+            &self.prev,
+            &self.event,
+        )))
+    }
 }
 
 /// A step of consideration of a registered appeal.

@@ -7,6 +7,19 @@
 //! filesystem (checked at start); every effect is idempotent: a destination that already
 //! exists means the effect already happened.
 
+//!
+//! Modules beside the protocol: `control` (the operator command queue), `idempotency` (the
+//! API's idempotency keys), `recovery` (what an operator accepted as lost), `sharing` (modes
+//! and groups of what is shared with VipNet).
+//!
+//! Deliberately does not know: what a package means (no decisions, no journal, no store,
+//! no PDF), any async runtime.
+
+pub mod control;
+pub mod idempotency;
+pub mod recovery;
+pub mod sharing;
+
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
@@ -17,18 +30,38 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::wire::hash::Sha256;
+use medo_wire::hash::Sha256;
 
-use crate::config::SpoolConfig;
 use crate::sharing::Handover;
-use crate::wire::container::is_readable_zip;
-use crate::wire::envelope;
-use crate::wire::hash::FileHasher;
-use crate::wire::known::{self, KnownFile};
-use crate::wire::package::{is_envelope_name, list_files};
-use crate::wire::Limits;
 #[cfg(not(target_os = "linux"))]
 use medo_stdx::fsync_dir;
+use medo_wire::container::is_readable_zip;
+use medo_wire::envelope;
+use medo_wire::hash::FileHasher;
+use medo_wire::known::{self, KnownFile};
+use medo_wire::package::{is_envelope_name, list_files};
+use medo_wire::Limits;
+
+/// Spool directories and timing (`[spool]`, validated by the configuration reader).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpoolConfig {
+    pub inbound: PathBuf,
+    pub outbound: PathBuf,
+    pub state_dir: PathBuf,
+    pub settle_ms: u64,
+    pub rescan_secs: u64,
+    pub incomplete_after_secs: u64,
+    /// Most packages claimed per pass (a bound on work per cycle).
+    pub max_batch: usize,
+    /// An outbound package older than this was not picked up by VipNet: alert.
+    pub outbound_stale_secs: u64,
+    /// Below this much free space on the spool's filesystem nothing is claimed (`/healthz`
+    /// 503 «мало места»): the journal, the store and the archive never meet a full disk.
+    /// Default 512 MiB — about a hundred full passes at the measured growth (a pass of
+    /// `max_batch` = 256 appeals adds ~4.4 MiB of journal, store and archive; OPERATIONS
+    /// «Sizing»).
+    pub min_free_bytes: u64,
+}
 
 /// Paths of the spool.
 #[derive(Debug, Clone)]
@@ -93,9 +126,9 @@ pub enum Setup {
         path: PathBuf,
         why: &'static str,
     },
-    #[error("не удалось создать папку {}: {}", path.display(), crate::words::io(source))]
+    #[error("не удалось создать папку {}: {}", path.display(), medo_stdx::words::io(source))]
     Create { path: PathBuf, source: io::Error },
-    #[error("{}: {}", path.display(), crate::words::io(source))]
+    #[error("{}: {}", path.display(), medo_stdx::words::io(source))]
     Unreadable { path: PathBuf, source: io::Error },
     #[error("{} и {} — на разных файловых системах: inbound, outbound и state_dir должны быть на одной (пакеты переносятся переименованием)", first.display(), other.display())]
     Filesystems { first: PathBuf, other: PathBuf },
@@ -108,13 +141,13 @@ pub enum Setup {
         outer_what: &'static str,
         outer: PathBuf,
     },
-    #[error("в state_dir {} нельзя писать: {}", path.display(), crate::words::io(source))]
+    #[error("в state_dir {} нельзя писать: {}", path.display(), medo_stdx::words::io(source))]
     StateUnwritable { path: PathBuf, source: io::Error },
-    #[error("не удалось открыть файл блокировки {}: {}", path.display(), crate::words::io(source))]
+    #[error("не удалось открыть файл блокировки {}: {}", path.display(), medo_stdx::words::io(source))]
     LockOpen { path: PathBuf, source: io::Error },
     #[error("уже работает другой экземпляр medo-gateway (pid {pid}), он держит {}: с одной папкой state_dir может работать только один", path.display())]
     LockHeld { pid: String, path: PathBuf },
-    #[error("не удалось заблокировать {}: {}", path.display(), crate::words::io(source))]
+    #[error("не удалось заблокировать {}: {}", path.display(), medo_stdx::words::io(source))]
     Lock { path: PathBuf, source: io::Error },
     /// A start check's refusal (journal, keys, witness, folder rights), already in words.
     #[error("{0}")]
@@ -160,7 +193,7 @@ pub fn check_transport_folders(layout: &Layout) -> Result<(), SpoolError> {
 /// unprivileged user). Tests stand in a full disk with `MEDO_FAULT_FREE_BYTES` (see
 /// `fault`). `None`: it cannot be told.
 pub fn free_bytes(dir: &Path) -> Option<u64> {
-    if let Some(n) = crate::fault::free_bytes() {
+    if let Some(n) = medo_stdx::fault::free_bytes() {
         return Some(n);
     }
     #[cfg(unix)]
@@ -469,7 +502,7 @@ fn decoded_listing(dir: &Path, limits: &Limits) -> Option<Vec<(String, OsString)
         let raw = e.file_name();
         let name = match raw.to_str() {
             Some(n) => n.to_string(),
-            None => crate::wire::text::cp1251_name(raw.as_encoded_bytes()),
+            None => medo_wire::text::cp1251_name(raw.as_encoded_bytes()),
         };
         if name.chars().any(char::is_control) {
             return None;
@@ -832,7 +865,7 @@ pub fn package_key(dir: &Path, max_files: usize) -> io::Result<(String, u64, u64
 
 /// A package key with what its read learnt of each file — so a package parsed right after
 /// its claim is neither listed nor read nor hashed a second time
-/// ([`crate::wire::package::read_package_known`]).
+/// ([`medo_wire::package::read_package_known`]).
 pub struct PackageKey {
     pub key: String,
     pub files: u64,
@@ -908,7 +941,7 @@ pub fn normalize_names(dir: &Path) -> Vec<(OsString, String)> {
         if raw.to_str().is_some() {
             continue;
         }
-        let name = crate::wire::text::cp1251_name(raw.as_encoded_bytes());
+        let name = medo_wire::text::cp1251_name(raw.as_encoded_bytes());
         let plain = !name
             .chars()
             .any(|c| c.is_control() || c == '/' || c == '\\');
@@ -1082,7 +1115,7 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
         staged_dirs.extend([layout.tmp.clone(), layout.publishing()]);
         sync_batch(&layout.tmp, &written, &staged_dirs)?;
         commit_intents(layout, &intent)?;
-        crate::fault::point("after-publish-intents");
+        medo_stdx::fault::point("after-publish-intents");
     }
     if !renames.is_empty() {
         for (tmp, dst) in &renames {
@@ -1412,11 +1445,11 @@ mod tests {
     }
 
     /// What a package key read, as the parse right after the claim takes it.
-    fn key_read(dir: &Path, keep: u64) -> (PackageKey, crate::wire::known::Known) {
+    fn key_read(dir: &Path, keep: u64) -> (PackageKey, medo_wire::known::Known) {
         let mut budget = keep;
         let key = package_key_digests(dir, 1000, &mut budget).unwrap();
         let read = key.read.clone();
-        let known = crate::wire::known::Known::from_read(read, key.listing_complete, &[]);
+        let known = medo_wire::known::Known::from_read(read, key.listing_complete, &[]);
         (key, known)
     }
 
@@ -1425,10 +1458,10 @@ mod tests {
     /// what was kept. Without the budget to keep bytes, the parse reads the files again.
     #[test]
     fn a_package_the_key_read_is_parsed_without_reading_it_again() {
-        use crate::wire::package::{read_package, read_package_known};
+        use medo_wire::package::{read_package, read_package_known};
         let out = tempfile::tempdir().unwrap();
         let limits = Limits::default();
-        for dir in crate::samples::generate_for_test(out.path()) {
+        for dir in medo_wire::samples::generate_for_test(out.path()) {
             let from_disk = read_package(&dir, &limits).unwrap();
             let (kept, known) = key_read(&dir, 16 << 20);
             let (plain, known_no_bytes) = key_read(&dir, 0);
@@ -1450,10 +1483,10 @@ mod tests {
     /// second name (a hard link), an entry that is not a regular file.
     #[test]
     fn what_the_key_read_does_not_vouch_for_is_checked_again() {
-        use crate::wire::package::{read_package, read_package_known};
+        use medo_wire::package::{read_package, read_package_known};
         let out = tempfile::tempdir().unwrap();
         let limits = Limits::default();
-        let dirs = crate::samples::generate_for_test(out.path());
+        let dirs = medo_wire::samples::generate_for_test(out.path());
         let dir = &dirs[0];
         let pdf = fs::read_dir(dir)
             .unwrap()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use crate::wire::hash::Sha256;
+use medo_wire::hash::Sha256;
 
 /// An idempotency key as the API takes it: its command id and the request's digest.
 #[derive(Debug, Clone, PartialEq, Eq)]

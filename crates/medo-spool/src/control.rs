@@ -143,9 +143,9 @@ impl Step {
     }
 }
 
-impl From<Step> for crate::model::Step {
+impl From<Step> for medo_model::Step {
     fn from(s: Step) -> Self {
-        use crate::model::Step as M;
+        use medo_model::Step as M;
         match s {
             Step::ExecutorAssigned { executor, post } => M::ExecutorAssigned { executor, post },
             Step::Extended { until, reason, .. } => M::Extended { until, reason },
@@ -165,7 +165,7 @@ impl From<Step> for crate::model::Step {
 }
 
 /// The results an answer may have (the model's vocabulary).
-pub use crate::model::{result, RESULTS};
+pub use medo_model::{result, RESULTS};
 
 /// The queue folder.
 pub fn dir(state: &Path) -> PathBuf {
@@ -209,10 +209,16 @@ pub fn submit_named(state: &Path, command: &Command, name: &str) -> io::Result<P
 }
 
 /// Attaches an operator's file to the queue: the CLI copies the regular file (read with the
-/// operator's own rights, at most `max` bytes; a PDF that reads — `pdf::inspect`) into `control/files/<stem>/<name>`; the command
-/// names only the reference `<stem>/<name>` — never a host path, so the service never opens a
-/// path it was given. Returns the reference.
-pub fn attach(state: &Path, file: &Path, max: u64) -> Result<String, String> {
+/// operator's own rights, at most `max` bytes, that `check` accepts — the caller passes the
+/// PDF check, `pdf::inspect`: the spool reads no PDFs) into `control/files/<stem>/<name>`; the
+/// command names only the reference `<stem>/<name>` — never a host path, so the service never
+/// opens a path it was given. Returns the reference.
+pub fn attach(
+    state: &Path,
+    file: &Path,
+    max: u64,
+    check: impl FnOnce(&[u8]) -> Result<(), String>,
+) -> Result<String, String> {
     let shown = file.display();
     let meta = fs::metadata(file).map_err(|e| format!("--file {shown}: {e}"))?;
     if !meta.is_file() {
@@ -234,7 +240,7 @@ pub fn attach(state: &Path, file: &Path, max: u64) -> Result<String, String> {
         .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, max + 1), &mut bytes))
         .map_err(|e| format!("--file {shown}: {e}"))?;
     // what is not a readable PDF never reaches the queue (the service checks again)
-    crate::pdf::inspect(&bytes).map_err(|e| format!("--file {shown}: {e}"))?;
+    check(&bytes).map_err(|e| format!("--file {shown}: {e}"))?;
     attach_from(state, &name, &bytes[..], max).map_err(|e| format!("--file {shown}: {e}"))
 }
 

@@ -10,12 +10,12 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::wire::container::{write_container, ContainerFile};
-use crate::wire::envelope::{self, OutgoingEnvelope};
-use crate::wire::message::*;
-use crate::wire::passport::*;
-use crate::wire::time::parse_date;
-use crate::wire::write::write_message;
+use crate::container::{write_container, ContainerFile};
+use crate::envelope::{self, OutgoingEnvelope};
+use crate::message::*;
+use crate::passport::*;
+use crate::time::parse_date;
+use crate::write::write_message;
 
 /// A stable GUID derived from a label (so samples are byte-identical run after run).
 pub fn sample_uid(label: &str) -> String {
@@ -344,8 +344,8 @@ fn tempdir_in(parent: &Path) -> io::Result<PathBuf> {
 
 /// Writes every sample package into `out` (created if needed); returns their folders.
 /// Existing sample folders of the same names are replaced.
-/// The samples between made-up parties, for unit tests that need real package folders.
-#[cfg(test)]
+/// The samples between made-up parties, for unit tests that need real package folders
+/// (of this crate and the others).
 pub fn generate_for_test(out: &Path) -> Vec<PathBuf> {
     let sender = |uid: &str| Sender {
         uid: uid.into(),
@@ -374,57 +374,4 @@ pub fn generate(out: &Path, parties: &Parties<'_>) -> io::Result<Vec<PathBuf>> {
         appeal_271(out, parties)?,
         receipt_271(out, parties)?,
     ])
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::wire::known::{Known, KnownFile};
-    use crate::wire::package::{read_package, read_package_known};
-    use crate::wire::Limits;
-
-    /// A digest the package key took is used as is (not hashed again) when the size agrees,
-    /// for a container too (which is still parsed); a size that disagrees is hashed afresh.
-    #[test]
-    fn known_digests_are_not_computed_again() {
-        let out = tempfile::tempdir().unwrap();
-        let written = crate::samples::generate_for_test(out.path());
-        for dir in &written[..2] {
-            let limits = Limits::default();
-            let plain = read_package(dir, &limits).unwrap();
-            // pretend digests (recognisable) for every file but the message
-            let files = plain
-                .files
-                .iter()
-                .filter(|f| f.name != plain.message_file)
-                .enumerate()
-                .map(|(i, f)| {
-                    let size = if i == 0 { f.size + 1 } else { f.size };
-                    let file = KnownFile {
-                        sha256: format!("known-{i}"),
-                        size,
-                        checked: false,
-                        bytes: None,
-                    };
-                    (f.name.clone(), file)
-                })
-                .collect();
-            let known = Known {
-                files,
-                listing: None,
-            };
-            let read = read_package_known(dir, &limits, &known).unwrap();
-            assert_eq!(read.files.len(), plain.files.len());
-            for (f, p) in read.files.iter().zip(&plain.files) {
-                match known.files.get(&f.name) {
-                    Some(k) if k.size == p.size => assert_eq!(f.sha256, k.sha256),
-                    _ => assert_eq!(f.sha256, p.sha256, "{}: hashed afresh", f.name),
-                }
-            }
-            assert_eq!(
-                read.container.is_some(),
-                plain.container.is_some(),
-                "still parsed"
-            );
-        }
-    }
 }
