@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use time::OffsetDateTime;
 
@@ -534,71 +533,6 @@ fn tell_operator(events: &[Event]) {
                 }
             }
             _ => {}
-        }
-    }
-}
-
-/// Runs a signature verifier (no shell): `{file}` and `{signature}` in its arguments are
-/// replaced by paths. Exit 0 → `verified`, another exit → `invalid`, no result in time or
-/// Runs a signature verifier (no shell): `{file}` and `{signature}` in its arguments are
-/// replaced by paths. Exit 0 → `verified`, another exit → `invalid`, no result in time or
-/// cannot start → `not checked`. The first line it prints (at most 4 KiB read) names the
-/// signer — a name or a certificate subject — checked against the partner's `signer_names`.
-pub fn run_verifier(
-    command: &str,
-    file: &Path,
-    signature: &Path,
-    timeout: Duration,
-) -> (&'static str, Option<String>) {
-    let mut parts = command.split_whitespace().map(|p| {
-        p.replace("{file}", &file.to_string_lossy())
-            .replace("{signature}", &signature.to_string_lossy())
-    });
-    let Some(program) = parts.next() else {
-        return ("not checked", None);
-    };
-    let child = std::process::Command::new(program)
-        .args(parts)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    let Ok(mut child) = child else {
-        tracing::warn!(program = %command, "signature verifier cannot start");
-        return ("not checked", None);
-    };
-    // read beside the wait (a chatty verifier must not block on a full pipe)
-    let reader = child.stdout.take().map(|out| {
-        std::thread::spawn(move || {
-            use std::io::Read;
-            let mut head = Vec::new();
-            let mut out = out;
-            let _ = (&mut out).take(4096).read_to_end(&mut head);
-            let _ = std::io::copy(&mut out, &mut std::io::sink());
-            head
-        })
-    });
-    let signer = |reader: Option<std::thread::JoinHandle<Vec<u8>>>| {
-        let head = reader.and_then(|r| r.join().ok()).unwrap_or_default();
-        String::from_utf8_lossy(&head)
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(|l| l.chars().filter(|c| !c.is_control()).take(512).collect())
-    };
-    match super::wait_or_kill(&mut child, timeout) {
-        Ok(Some(status)) if status.success() => ("verified", signer(reader)),
-        Ok(Some(_)) => ("invalid", signer(reader)),
-        Ok(None) => {
-            tracing::warn!(
-                timeout_s = timeout.as_secs(),
-                "signature verifier timed out"
-            );
-            ("not checked", None)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "signature verifier cannot be waited for");
-            ("not checked", None)
         }
     }
 }

@@ -12,7 +12,7 @@ use std::io;
 use std::path::Path;
 
 use super::hash::{sha256_bytes, FileHasher};
-use super::package::{is_envelope_name, link_count, open_no_follow, read_open, SMALL_FILE_BYTES};
+use crate::member::{is_envelope_name, link_count, open_no_follow, read_open, SMALL_FILE_BYTES};
 
 /// A file of a claimed folder as the package key read it.
 #[derive(Debug, Clone, PartialEq, Eq)]

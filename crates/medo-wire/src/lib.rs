@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod hash;
 pub mod known;
 pub mod limits;
+pub mod member;
 pub mod message;
 pub mod package;
 pub mod passport;
