@@ -605,7 +605,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             .transpose()
                     };
                     let (since, until) = (day_of(&since)?, day_of(&until)?);
-                    let offset = config.utc_offset;
+                    let offset = config.policy.utc_offset;
                     let appeal = match appeal {
                         Some(id) => Some(operator::load(&config)?.find(&id)?.id),
                         None => None,
@@ -1335,6 +1335,7 @@ fn run_inspect(folders: &[PathBuf], compact: bool, limits: &Limits) -> ExitCode 
 
 fn run_samples(config: &Config, out: Option<PathBuf>) -> Result<ExitCode, String> {
     let urog = config
+        .policy
         .partners
         .iter()
         .find(|p| p.role == "urog")
@@ -1346,7 +1347,7 @@ fn run_samples(config: &Config, out: Option<PathBuf>) -> Result<ExitCode, String
     let parties = Parties {
         urog: &urog_sender,
         urog_address: &urog.transport_address,
-        us: &config.sender,
+        us: &config.policy.sender,
         our_address: config.transport_address.as_deref().unwrap_or("OUR~MEDO"),
     };
     let out = out.unwrap_or_else(|| config.spool.inbound.clone());

@@ -11,7 +11,6 @@ use crate::wire::message::{Format, Sender};
 use crate::wire::read::is_guid;
 use crate::wire::time::parse_date;
 use crate::wire::Limits;
-use time::Date;
 
 /// Errors reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -355,30 +354,6 @@ struct RawDocuments {
     kind_ids: std::collections::BTreeMap<String, String>,
 }
 
-/// How our own documents are described in a transport container's passport (`[documents]`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DocumentsConfig {
-    /// Who signs our documents (`author/sign/person`): post and name.
-    pub signer_post: Option<String>,
-    pub signer_name: Option<String>,
-    /// The executor (`author/executor`): who prepared the document, and a phone.
-    pub executor_name: Option<String>,
-    pub executor_phone: Option<String>,
-    /// `requisites/documentPlace` (e.g. «г. Москва»).
-    pub place: Option<String>,
-    /// `documentKind/@id` of a kind not listed in `kind_ids` (Tessa's default `DK00000000`).
-    pub kind_id: String,
-    /// `documentKind/@id` per kind («Ответ на запрос» = "DK…").
-    pub kind_ids: std::collections::BTreeMap<String, String>,
-}
-
-impl DocumentsConfig {
-    /// The directory code of a document kind.
-    pub fn kind_id(&self, kind: &str) -> &str {
-        self.kind_ids.get(kind).unwrap_or(&self.kind_id)
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawNumbering {
@@ -488,36 +463,13 @@ struct RawRegistration {
     calendar_dir: Option<PathBuf>,
 }
 
-/// One year of the production calendar (`calendar/ru-YYYY.toml`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CalendarYear {
-    year: i32,
-    #[allow(dead_code)]
-    source: String,
-    provisional: bool,
-    days_off: Vec<String>,
-    working_weekends: Vec<String>,
-}
-
-/// The production calendars built in (the repository's `calendar/`), used unless
-/// `[registration] calendar_dir` names a folder of such files.
-const BUILT_IN_CALENDARS: [(&str, &str); 2] = [
-    ("ru-2026.toml", include_str!("../calendar/ru-2026.toml")),
-    ("ru-2027.toml", include_str!("../calendar/ru-2027.toml")),
-];
-
-/// Days off on weekdays, working weekends, the provisional years.
-type ProductionCalendar = (Vec<Date>, Vec<Date>, Vec<i32>);
-
 /// The production calendar: (days off on weekdays, working weekends, provisional years) from
 /// the files of `dir` (`*.toml`, one year each), or the built-in ones.
-fn production_calendar(dir: Option<&Path>) -> Result<ProductionCalendar, String> {
+fn production_calendar(
+    dir: Option<&Path>,
+) -> Result<medo_core::deadlines::ProductionCalendar, String> {
     let files: Vec<(String, String)> = match dir {
-        None => BUILT_IN_CALENDARS
-            .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
-            .collect(),
+        None => medo_core::deadlines::built_in_calendars(),
         Some(dir) => {
             let mut files = Vec::new();
             let entries = std::fs::read_dir(dir).map_err(|e| {
@@ -538,24 +490,7 @@ fn production_calendar(dir: Option<&Path>) -> Result<ProductionCalendar, String>
             files
         }
     };
-    let (mut off, mut working, mut provisional) = (Vec::new(), Vec::new(), Vec::new());
-    for (name, text) in files {
-        let y: CalendarYear = toml::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
-        let dates = |list: &[String], what: &str| {
-            list.iter()
-                .map(|d| match parse_date(d) {
-                    Some(x) if x.year() == y.year => Ok(x),
-                    _ => Err(format!("{name}: {what} {d:?} — не дата {} года", y.year)),
-                })
-                .collect::<Result<Vec<Date>, String>>()
-        };
-        off.extend(dates(&y.days_off, "days_off")?);
-        working.extend(dates(&y.working_weekends, "working_weekends")?);
-        if y.provisional {
-            provisional.push(y.year);
-        }
-    }
-    Ok((off, working, provisional))
+    medo_core::deadlines::production_calendar(files)
 }
 
 #[derive(Debug, Deserialize)]
@@ -572,61 +507,22 @@ struct RawPartner {
     signer_names: Vec<String>,
 }
 
-/// Reply format for a partner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplyFormat {
-    Fixed(Format),
-    /// Answer in the format the partner wrote in.
-    Mirror,
-}
-
-/// Registration mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegistrationMode {
-    Auto,
-    Manual,
-}
-
-/// A known МЭДО partner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartnerConfig {
-    pub name: String,
-    pub uid: String,
-    pub transport_address: String,
-    pub role: String,
-    pub format: ReplyFormat,
-    /// Who may sign for this partner (names or certificate subjects, matched as parts of the
-    /// signer the verifier reports, ignoring case); empty: not checked.
-    pub signer_names: Vec<String>,
-}
-
+pub use medo_core::policy::{
+    DocumentsConfig, PartnerConfig, Policy, RegistrationMode, ReplyFormat,
+};
 pub use medo_spool::SpoolConfig;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub sender: Sender,
+    /// What the decision core reads (`[gateway]` identity, registration, partners, documents,
+    /// calendar, zone): the core takes this, never the whole `Config`.
+    pub policy: Policy,
     pub transport_address: Option<String>,
     pub spool: SpoolConfig,
-    pub mode: RegistrationMode,
-    pub number_template: String,
-    /// Numbers of the documents we originate (answers to УРОГ queries): `[numbering]
-    /// outgoing_template`, default `"ОЗ-{seq}/{yy}"`, a sequence per year like registrations.
-    pub outgoing_template: String,
-    /// How our documents are described in a container's passport.
-    pub documents: DocumentsConfig,
     /// The СЭД clients of the HTTP API (`[[api.clients]]`).
     pub api_clients: Vec<ApiClient>,
-    pub partners: Vec<PartnerConfig>,
     pub limits: Limits,
-    /// Partner roles whose documents are forwarded appeals (default `["urog"]`).
-    pub appeal_roles: Vec<String>,
-    /// Document kinds that are УРОГ queries, not appeals (default `["Запрос", "Запрос
-    /// информации"]`); a link of one of these types (or to a document of one of these kinds)
-    /// makes a query too.
-    pub query_kinds: Vec<String>,
-    /// Refuse («Нет подписи») appeals that carry no signature.
-    pub require_signature: bool,
     /// Command verifying a detached signature: `{file}` and `{signature}` are replaced by paths;
     /// exit 0 = valid. Run without a shell, with a timeout.
     pub signature_verifier: Option<String>,
@@ -634,8 +530,6 @@ pub struct Config {
     /// Years of the production calendar that are provisional (no Government decree in the
     /// file yet): said at start.
     pub calendar_provisional: Vec<i32>,
-    /// How 59-ФЗ days are counted, and the holidays.
-    pub calendar: Calendar,
     /// A signed checkpoint every this many journal records (and at clean shutdown).
     pub checkpoint_every: u64,
     /// Our body's id in the ССТУ.РФ directory (for the export).
@@ -658,10 +552,6 @@ pub struct Config {
     pub http_operators_socket: Option<PathBuf>,
     /// Waits before each re-send of our documents that got no receipt (the last repeats).
     pub resend_after_secs: Vec<u64>,
-    /// Whether inbound notifications (Уведомление) get a Квитанция too.
-    pub acknowledge_notifications: bool,
-    /// The offset written into the date-times of our messages (default +03:00, Moscow).
-    pub utc_offset: time::UtcOffset,
     /// The file it was read from (absolute), when read from one: named in set-up errors.
     pub source: Option<PathBuf>,
 }
@@ -820,9 +710,29 @@ impl Config {
         )?;
         no_zeros(&raw.limits, &raw.spool).map_err(invalid)?;
         Ok(Config {
-            sender: Sender {
-                uid: raw.gateway.participant_uid.trim().to_lowercase(),
-                organization: raw.gateway.organization.trim().to_string(),
+            policy: Policy {
+                sender: Sender {
+                    uid: raw.gateway.participant_uid.trim().to_lowercase(),
+                    organization: raw.gateway.organization.trim().to_string(),
+                },
+                mode,
+                number_template,
+                outgoing_template,
+                documents: documents(raw.documents.unwrap_or_default()),
+                partners,
+                appeal_roles: registration
+                    .appeal_roles
+                    .unwrap_or_else(|| vec!["urog".into()]),
+                query_kinds: registration
+                    .query_kinds
+                    .unwrap_or_else(|| vec!["Запрос".into(), "Запрос информации".into()]),
+                require_signature: registration.require_signature,
+                calendar,
+                acknowledge_notifications: raw
+                    .receipts
+                    .as_ref()
+                    .is_some_and(|r| r.acknowledge_notifications),
+                utc_offset,
             },
             transport_address: raw.gateway.transport_address,
             spool: SpoolConfig {
@@ -840,25 +750,12 @@ impl Config {
                     .unwrap_or(512)
                     .saturating_mul(1 << 20),
             },
-            mode,
-            number_template,
-            outgoing_template,
-            documents: documents(raw.documents.unwrap_or_default()),
             api_clients: api_clients(raw.api).map_err(invalid)?,
-            partners,
             limits: raw.limits,
-            appeal_roles: registration
-                .appeal_roles
-                .unwrap_or_else(|| vec!["urog".into()]),
-            query_kinds: registration
-                .query_kinds
-                .unwrap_or_else(|| vec!["Запрос".into(), "Запрос информации".into()]),
-            require_signature: registration.require_signature,
             signature_verifier: registration
                 .signature_verifier
                 .filter(|s| !s.trim().is_empty()),
             signature_timeout_secs: registration.signature_timeout_secs.unwrap_or(30),
-            calendar,
             calendar_provisional,
             http_listen,
             http_public_listen,
@@ -887,17 +784,8 @@ impl Config {
                 .and_then(|r| r.resend_after_secs.clone())
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| crate::resend::DEFAULT_SCHEDULE.to_vec()),
-            acknowledge_notifications: raw.receipts.is_some_and(|r| r.acknowledge_notifications),
-            utc_offset,
             source: None,
         })
-    }
-
-    /// The partner with this МЭДО uid.
-    pub fn partner(&self, uid: &str) -> Option<&PartnerConfig> {
-        self.partners
-            .iter()
-            .find(|p| p.uid.eq_ignore_ascii_case(uid))
     }
 }
 

@@ -47,7 +47,7 @@ pub fn page(
                 style { (STYLE) }
             }
             body {
-                h1 { "medo-gateway — " (config.sender.organization) }
+                h1 { "medo-gateway — " (config.policy.sender.organization) }
                 p #as-of { "по состоянию на " (now) " · версия " (crate::VERSION) " · страница обновляется каждую минуту" }
                 (attention(config, held))
                 (webhooks_table(webhooks, config))

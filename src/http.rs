@@ -266,7 +266,7 @@ fn appeal_content(
             "signatories": d.signatories,
         },
         "delivery": "МЭДО",
-        "sender": config.partner(&a.source_uid).map(|p| p.name.clone()),
+        "sender": config.policy.partner(&a.source_uid).map(|p| p.name.clone()),
     })
 }
 

@@ -4,15 +4,11 @@
 //! See `docs/ARCHITECTURE.md` for the module map and the invariants each module keeps.
 
 pub mod appeal_files;
-pub mod appeals;
 pub mod appeals_api;
-pub mod book;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
-pub mod deadlines;
-pub mod decision;
 pub mod feed;
 pub mod gateway;
 pub mod health;
@@ -22,14 +18,10 @@ pub mod journal;
 pub mod metrics;
 pub mod operator;
 pub mod operator_view;
-pub mod outbox;
-pub mod pdf;
-pub mod resend;
 pub mod spoolview;
-pub mod sstu;
 pub mod store;
-pub mod urog;
 pub mod webhooks;
+pub use medo_core::{appeals, book, deadlines, decision, outbox, pdf, policy, resend, sstu, urog};
 pub use medo_model as model;
 pub use medo_spool as spool;
 pub use medo_spool::{control, idempotency, recovery, sharing};

@@ -40,7 +40,7 @@ fn sstu_static(s: &str) -> &'static str {
 fn local_date(ts: &str, config: &Config) -> Option<Date> {
     OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
         .ok()
-        .map(|t| t.to_offset(config.utc_offset).date())
+        .map(|t| t.to_offset(config.policy.utc_offset).date())
 }
 
 /// An appeal's deadlines and the one that matters now (`None` once it is closed).
@@ -52,7 +52,7 @@ pub fn deadlines(
     let received = local_date(&f.received_at, config).unwrap_or(today);
     let registered = f.registered_on.as_deref().and_then(parse_date);
     let extended = f.extended_to.as_deref().and_then(parse_date);
-    let due = due_dates(&config.calendar, received, registered, extended);
+    let due = due_dates(&config.policy.calendar, received, registered, extended);
     let next = match f.state {
         AppealState::Received => Some(due.register_by),
         // not yet redirected: the 7-day redirect limit runs alongside the answer date
@@ -480,8 +480,8 @@ pub fn show_text(d: &Details, config: &Config) -> String {
 /// the zone as Russians name it — `2026-11-30 03:00:54 МСК`, `… МСК+2` (Yekaterinburg),
 /// `… UTC+05:30` for an offset no Russian zone has.
 pub fn local_time(t: OffsetDateTime, config: &Config) -> String {
-    let local = t.to_offset(config.utc_offset);
-    let (h, m, _) = config.utc_offset.as_hms();
+    let local = t.to_offset(config.policy.utc_offset);
+    let (h, m, _) = config.policy.utc_offset.as_hms();
     let zone = match (h - 3, m) {
         (0, 0) => "МСК".to_string(),
         (d, 0) if d > 0 => format!("МСК+{d}"),
@@ -508,7 +508,7 @@ pub fn journal_time(ts: &str, config: &Config) -> String {
 /// Today in the configured offset.
 pub fn today(config: &Config) -> Date {
     OffsetDateTime::now_utc()
-        .to_offset(config.utc_offset)
+        .to_offset(config.policy.utc_offset)
         .date()
 }
 
@@ -618,7 +618,7 @@ pub fn sstu_export(
             a.answered_on.as_deref(),
             transfer,
             answer,
-            config.utc_offset,
+            config.policy.utc_offset,
         ) {
             Ok(json) => {
                 let name = format!("appeal-{}.json", a.id);
@@ -732,7 +732,7 @@ mod tests {
             ((12, 0), "2026-11-30 12:00:54 МСК+9"),
             ((5, 30), "2026-11-30 05:30:54 UTC+05:30"),
         ] {
-            config.utc_offset = time::UtcOffset::from_hms(offset.0, offset.1, 0).unwrap();
+            config.policy.utc_offset = time::UtcOffset::from_hms(offset.0, offset.1, 0).unwrap();
             assert_eq!(local_time(t, &config), want);
         }
     }

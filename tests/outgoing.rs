@@ -662,7 +662,8 @@ fn container_answers_match_golden_files_and_validate() {
         ),
     ] {
         let files =
-            medo_gateway::outbox::render(&response_output(format), &config, &no_files).unwrap();
+            medo_gateway::outbox::render(&response_output(format), &config.policy, &no_files)
+                .unwrap();
         let get = |name: &str| files.iter().find(|(n, _)| n == name).unwrap().1.clone();
         let zip = files.iter().find(|(n, _)| n.ends_with(".edc.zip")).unwrap();
         let path = tmp.path().join(&zip.0);
@@ -725,7 +726,8 @@ fn container_answers_match_golden_files_and_validate() {
         );
     }
     // the 2.2 answer, a Документ, against the independent 2.x schema (structure)
-    let files = medo_gateway::outbox::render(&response_output("2.2"), &config, &no_files).unwrap();
+    let files =
+        medo_gateway::outbox::render(&response_output("2.2"), &config.policy, &no_files).unwrap();
     let doc = tmp.path().join("document.xml");
     fs::write(
         &doc,

@@ -92,7 +92,7 @@ impl Gateway {
     /// What the core is given besides its input and the view.
     pub(super) fn context(&self, now: OffsetDateTime) -> Context<'_> {
         Context {
-            config: &self.config,
+            policy: &self.config.policy,
             pin_secret: &self.pin_secret,
             now,
         }
@@ -213,7 +213,7 @@ impl Gateway {
         batch: &Batch<'_>,
     ) -> bool {
         if self.config.signature_verifier.is_none()
-            || !decision::needs_verification(input, &batch.view, &self.config)
+            || !decision::needs_verification(input, &batch.view, &self.config.policy)
         {
             return true;
         }

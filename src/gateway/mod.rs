@@ -773,7 +773,7 @@ impl Gateway {
                 // a container is inflated only for a sender we know: a stranger's package is
                 // quarantined from its message, at no cost of inflating
                 let known_sender =
-                    |m: &Message| self.config.partner(&m.header.source.uid).is_some();
+                    |m: &Message| self.config.policy.partner(&m.header.source.uid).is_some();
                 read_package_gated(&dir, &self.config.limits, &known, &known_sender)
                     .map_err(|e| (e.code().to_string(), e.to_string()))
             }
@@ -795,7 +795,7 @@ impl Gateway {
             }
         };
         let facts = facts_of(&package.message);
-        let input = match self.config.partner(&facts.source_uid).is_some()
+        let input = match self.config.policy.partner(&facts.source_uid).is_some()
             || self.operator_rejection(&package)?
         {
             true => Some(self.gather(a, &package, &facts)?),
@@ -804,7 +804,7 @@ impl Gateway {
         if defer_queries
             && input
                 .as_ref()
-                .is_some_and(|i| decision::is_query(i, &self.config))
+                .is_some_and(|i| decision::is_query(i, &self.config.policy))
         {
             return Ok(None);
         }
@@ -845,8 +845,18 @@ impl Gateway {
             });
             report.duplicates += 1;
         }
-        let receipt = decide::wants_receipt(&facts.header_type, &self.config)
-            .then(|| decide::receipt(&self.config, a.arrival, &a.key, &facts, true, None, now))
+        let receipt = decide::wants_receipt(&facts.header_type, &self.config.policy)
+            .then(|| {
+                decide::receipt(
+                    &self.config.policy,
+                    a.arrival,
+                    &a.key,
+                    &facts,
+                    true,
+                    None,
+                    now,
+                )
+            })
             .flatten();
         input.duplicate_of = duplicate;
         events.extend(self.book_events(input, now, batch)?);
@@ -894,13 +904,13 @@ impl Gateway {
         });
         let receipt = facts
             .as_ref()
-            .filter(|f| decide::wants_receipt(&f.header_type, &self.config))
+            .filter(|f| decide::wants_receipt(&f.header_type, &self.config.policy))
             .and_then(|f| {
                 // the reason in words, the code beside it (for the partner's staff and tools)
                 let words = crate::wire::error::code_in_words(code);
                 let comment = format!("Сообщение не принято: {words} ({code})");
                 decide::receipt(
-                    &self.config,
+                    &self.config.policy,
                     a.arrival,
                     &a.key,
                     f,
@@ -935,7 +945,7 @@ impl Gateway {
         for p in &pending {
             let state = &self.layout.state;
             let kept = |rel: &str| std::fs::read(state.join(rel));
-            match outbox::render(&p.output, &self.config, &kept) {
+            match outbox::render(&p.output, &self.config.policy, &kept) {
                 Ok(files) => {
                     packages.push(spool::Outgoing {
                         name: p.output.name.clone(),
@@ -1212,7 +1222,7 @@ impl Gateway {
     }
 
     fn checkpoint_origin(&self) -> String {
-        format!("medo-gateway/{}", self.config.sender.uid)
+        format!("medo-gateway/{}", self.config.policy.sender.uid)
     }
 
     /// Signs a checkpoint of the journal as it stands.
@@ -1740,7 +1750,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     .await?;
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
     crate::health::tell_systemd(health.clone());
-    let days = gw.config().calendar.policy;
+    let days = gw.config().policy.calendar.policy;
     for year in &gw.config().calendar_provisional {
         if days != crate::deadlines::DayPolicy::Calendar {
             tracing::warn!(year, "the production calendar of this year is provisional (the Government's transfers are not in it): replace its file in [registration] calendar_dir when the decree is published");

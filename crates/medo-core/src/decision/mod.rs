@@ -1,5 +1,5 @@
 //! The decision core: every official answer the gateway gives is decided here, by pure
-//! functions of (what the loop gathered, the book as of the previous decision, the config,
+//! functions of (what the loop gathered, the book as of the previous decision, the policy,
 //! the time). No I/O, no store handle, no clock: the loop reads the package, the signature
 //! heads, `query.xml` and the verifier's results first ([`ArrivalInput`], [`CommandInput`]),
 //! calls the core, journals the events it returns, folds them into the [`Overlay`] the next
@@ -27,10 +27,10 @@ mod tests;
 use time::{Date, OffsetDateTime};
 
 use crate::appeals::AppealFacts;
-use crate::config::Config;
-use crate::model::Event;
+use crate::policy::Policy;
 pub use classify::{classify, Class};
 pub use command::{decide_command, CommandInput};
+use medo_model::Event;
 pub use notice::Facts;
 pub use query::{reanswers, resend};
 pub use view::{BookView, Overlay};
@@ -38,7 +38,7 @@ pub use view::{BookView, Overlay};
 /// What every decision is given besides its input and the view.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
-    pub config: &'a Config,
+    pub policy: &'a Policy,
     /// The secret an applicant's PIN is derived from (only the PIN's hash is journaled).
     pub pin_secret: &'a [u8],
     /// The decision's time (journal time: never before the last record).
@@ -48,7 +48,7 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// Today in the configured zone (registration and document dates).
     pub fn today(&self) -> Date {
-        self.now.to_offset(self.config.utc_offset).date()
+        self.now.to_offset(self.policy.utc_offset).date()
     }
 }
 
@@ -128,7 +128,7 @@ pub fn decide_arrival(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_
     match &input.body {
         Incoming::Receipt(r) => receipt(input.arrival, r),
         Incoming::Other => Vec::new(),
-        Incoming::Document(doc) => match classify(input, doc, view, ctx.config) {
+        Incoming::Document(doc) => match classify(input, doc, view, ctx.policy) {
             Class::NotOurs | Class::Decided => Vec::new(),
             Class::Resume => appeal::resume(input, view, ctx),
             Class::Redelivery { of, .. } => appeal::redelivery(input, of, view, ctx),
@@ -168,13 +168,13 @@ fn receipt(arrival: u64, r: &ReceiptInput) -> Vec<Event> {
 
 /// Whether the document says it is a УРОГ query (classification rule 4, from an appeal
 /// role): the loop decides queries after a batch's other arrivals.
-pub fn is_query(input: &ArrivalInput, config: &Config) -> bool {
-    let role_ok = config
+pub fn is_query(input: &ArrivalInput, policy: &Policy) -> bool {
+    let role_ok = policy
         .partner(&input.facts.source_uid)
-        .is_some_and(|p| config.appeal_roles.contains(&p.role));
+        .is_some_and(|p| policy.appeal_roles.contains(&p.role));
     match &input.body {
         Incoming::Document(doc) => {
-            role_ok && classify::query_signal(doc, &config.query_kinds).is_some()
+            role_ok && classify::query_signal(doc, &policy.query_kinds).is_some()
         }
         _ => false,
     }
@@ -182,10 +182,10 @@ pub fn is_query(input: &ArrivalInput, config: &Config) -> bool {
 
 /// Whether deciding this arrival needs the signature verifier's results (a new appeal):
 /// the loop runs the verifier only then.
-pub fn needs_verification(input: &ArrivalInput, view: &dyn BookView, config: &Config) -> bool {
+pub fn needs_verification(input: &ArrivalInput, view: &dyn BookView, policy: &Policy) -> bool {
     match &input.body {
         Incoming::Document(doc) => matches!(
-            classify(input, doc, view, config),
+            classify(input, doc, view, policy),
             Class::Appeal { .. } | Class::Held { .. }
         ),
         _ => false,

@@ -4,18 +4,18 @@
 //! the message naming it, as the real federal packages are written. Builds the models; the
 //! wire writers make the bytes. Pure.
 
-use crate::config::Config;
-use crate::wire::container::container_bytes;
-use crate::wire::message::{
+use crate::policy::Policy;
+use medo_wire::container::container_bytes;
+use medo_wire::message::{
     AssociatedFile, ContainerRef, Document, Format, Message, Outgoing, GROUP_ATTACHMENT_TEXT,
     GROUP_DOCUMENT_TEXT,
 };
-use crate::wire::passport::{
+use medo_wire::passport::{
     write_passport, Attachment, Author, Coded, MainDocument, Organization, Passport,
     PassportAddressee, PassportFormat, PassportLink, Person, Sign, CLASSIFICATION_ORDINARY,
     CLASSIFICATION_RESTRICTED,
 };
-use crate::wire::time::format_date;
+use medo_wire::time::format_date;
 
 /// One file of a document: the main text first, then the attachments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +77,7 @@ pub fn message_uid_of_file(file: &str) -> Option<String> {
 }
 
 /// Packs `doc` for `outgoing.format`.
-pub fn pack(outgoing: &Outgoing, doc: OwnDocument, config: &Config) -> Result<Packed, String> {
+pub fn pack(outgoing: &Outgoing, doc: OwnDocument, policy: &Policy) -> Result<Packed, String> {
     let subject = subject(&doc.document);
     let passport_format = match outgoing.format {
         Format::V22 => {
@@ -93,7 +93,7 @@ pub fn pack(outgoing: &Outgoing, doc: OwnDocument, config: &Config) -> Result<Pa
         Format::V27 => PassportFormat::V27,
         Format::V271 => PassportFormat::V271,
     };
-    let passport = write_passport(&passport(&doc, passport_format, config))
+    let passport = write_passport(&passport(&doc, passport_format, policy))
         .map_err(|e| format!("passport: {e}"))?;
     let name = container_name(&outgoing.uid);
     let files: Vec<(String, Vec<u8>)> = doc.files.into_iter().map(|f| (f.name, f.bytes)).collect();
@@ -159,7 +159,7 @@ fn extension(name: &str) -> Option<String> {
 /// The passport as real senders write it: kind with its code, classification, annotation,
 /// links, us as the first author (our number and date, the signer), the addressee, the main
 /// document and the attachments in order.
-fn passport(doc: &OwnDocument, format: PassportFormat, config: &Config) -> Passport {
+fn passport(doc: &OwnDocument, format: PassportFormat, policy: &Policy) -> Passport {
     let d = &doc.document;
     let kind = d.kind.clone().unwrap_or_else(|| "Документ".into());
     let (code, label) = match doc.restricted {
@@ -169,7 +169,7 @@ fn passport(doc: &OwnDocument, format: PassportFormat, config: &Config) -> Passp
         ),
         false => (CLASSIFICATION_ORDINARY, "Обычная информация"),
     };
-    let docs = &config.documents;
+    let docs = &policy.documents;
     let signer = (docs.signer_post.is_some() || docs.signer_name.is_some()).then(|| Sign {
         person: Person {
             post: docs.signer_post.clone(),
@@ -198,7 +198,7 @@ fn passport(doc: &OwnDocument, format: PassportFormat, config: &Config) -> Passp
         annotation: d.annotation.clone(),
         links: links(doc),
         authors: vec![Author {
-            organization: title(&config.sender.organization),
+            organization: title(&policy.sender.organization),
             registration_number: Some(d.num.number.clone()),
             registration_date: d.num.date,
             registration_stamp: None,

@@ -2,8 +2,6 @@
 //! book's history), then one more input, and the events it gives rendered as text. In
 //! process, no files: the book is an in-memory `AppealBook`, the batch an `Overlay`.
 
-use std::path::Path;
-
 use proptest::prelude::*;
 use time::macros::datetime;
 
@@ -11,23 +9,60 @@ use super::command::Op;
 use super::*;
 use crate::appeals::{normalize_number, AppealFacts, SignatureFile};
 use crate::book::AppealBook;
-use crate::model::{Event, Record};
-use crate::wire::message::{Format, HeaderType};
+use medo_model::{Event, Record};
+use medo_wire::message::{Format, HeaderType};
 
 const UROG: &str = "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d";
 const US: &str = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 /// The decision time of every test (ctx().now), as the journal writes it.
 const TS: &str = "2026-12-31T22:30:00Z";
 
-fn config(mode: &str) -> Config {
-    let text = include_str!("../../config/gateway.toml")
-        .replace("mode = \"auto\"", &format!("mode = \"{mode}\""));
-    Config::parse(&text, Path::new("gateway.toml")).expect("the bundled config parses")
+/// The policy of the bundled `config/gateway.toml` (its values written out: the core reads no
+/// files), in `mode` ("auto" or "manual").
+fn config(mode: &str) -> Policy {
+    use crate::policy::{DocumentsConfig, PartnerConfig, RegistrationMode, ReplyFormat};
+    let (days_off, working_weekends, _) =
+        crate::deadlines::production_calendar(crate::deadlines::built_in_calendars())
+            .expect("the built-in calendar reads");
+    Policy {
+        sender: medo_wire::message::Sender {
+            uid: US.into(),
+            organization: "Федеральное агентство по образцам (пример)".into(),
+        },
+        mode: match mode {
+            "manual" => RegistrationMode::Manual,
+            _ => RegistrationMode::Auto,
+        },
+        number_template: "ОГ-{seq}/{yy}".into(),
+        outgoing_template: "ОЗ-{seq}/{yy}".into(),
+        documents: DocumentsConfig {
+            kind_id: "DK00000000".into(),
+            ..DocumentsConfig::default()
+        },
+        partners: vec![PartnerConfig {
+            name: "Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into(),
+            uid: UROG.into(),
+            transport_address: "WH-MEDO~APRF".into(),
+            role: "urog".into(),
+            format: ReplyFormat::Mirror,
+            signer_names: Vec::new(),
+        }],
+        appeal_roles: vec!["urog".into()],
+        query_kinds: vec!["Запрос".into(), "Запрос информации".into()],
+        require_signature: false,
+        calendar: crate::deadlines::Calendar {
+            policy: crate::deadlines::DayPolicy::Calendar,
+            holidays: days_off,
+            working_weekends,
+        },
+        acknowledge_notifications: false,
+        utc_offset: time::UtcOffset::from_hms(3, 0, 0).expect("+03:00"),
+    }
 }
 
-fn ctx(config: &Config) -> Context<'_> {
+fn ctx(policy: &Policy) -> Context<'_> {
     Context {
-        config,
+        policy,
         pin_secret: b"0123456789abcdef",
         now: datetime!(2026-12-31 22:30 UTC), // 2027-01-01 01:30 in Moscow: the year is 27
     }
@@ -65,9 +100,9 @@ fn appeal(arrival: u64, urog: &str, doc: &str) -> ArrivalInput {
         destinations: vec![US.into()],
         missing: Vec::new(),
         format: Format::V22,
-        arrived: vec![crate::model::ArrivedFile {
+        arrived: vec![medo_model::ArrivedFile {
             name: "letter.pdf".into(),
-            role: crate::model::FileRole::Document,
+            role: medo_model::FileRole::Document,
             size: 4,
             sha256: "ab".repeat(32),
             container: None,
@@ -153,7 +188,7 @@ fn register(force: bool, comment: Option<&str>) -> Op {
 
 /// Runs the steps in one pass (one overlay) or one pass each (the book committed after each
 /// step); returns every step's events.
-fn run(steps: &[Step], config: &Config, one_pass: bool) -> Vec<Vec<Event>> {
+fn run(steps: &[Step], config: &Policy, one_pass: bool) -> Vec<Vec<Event>> {
     let mut book = AppealBook::default();
     let mut out = Vec::new();
     let mut pending: Vec<Event> = Vec::new();
@@ -251,7 +286,7 @@ fn line(e: &Event) -> String {
 }
 
 /// ` → kind number-or-reason` per output.
-fn notices(outputs: &[crate::model::Output]) -> String {
+fn notices(outputs: &[medo_model::Output]) -> String {
     outputs
         .iter()
         .map(|o| {
@@ -275,7 +310,7 @@ fn answer_line(e: &Event) -> String {
     else {
         return String::new();
     };
-    let items: Vec<crate::wire::urog::ResponseItem> = outputs
+    let items: Vec<medo_wire::urog::ResponseItem> = outputs
         .first()
         .and_then(|o| serde_json::from_str(o.text.as_deref()?).ok())
         .unwrap_or_default();
@@ -297,7 +332,7 @@ fn check(history: Vec<Step>, last: Step, expect: &str) {
     check_with(&config("auto"), history, last, expect)
 }
 
-fn check_with(config: &Config, mut history: Vec<Step>, last: Step, expect: &str) {
+fn check_with(config: &Policy, mut history: Vec<Step>, last: Step, expect: &str) {
     history.push(last);
     let got = run(&history, config, true);
     let text = render(got.last().unwrap());
@@ -562,7 +597,7 @@ fn the_sequence_skips_a_number_an_operator_took_by_hand() {
     );
 }
 
-fn book_of(steps: &[Step], config: &Config) -> AppealBook {
+fn book_of(steps: &[Step], config: &Policy) -> AppealBook {
     let mut book = AppealBook::default();
     commit(&mut book, run(steps, config, true).into_iter().flatten());
     book

@@ -5,8 +5,8 @@
 use crate::appeals::normalize_number;
 use crate::book::{AppealState, StatusFacts};
 use crate::deadlines::{due_dates, Calendar};
-use crate::wire::time::{format_date, local_day, parse_date};
-use crate::wire::urog::ResponseItem;
+use medo_wire::time::{format_date, local_day, parse_date};
+use medo_wire::urog::ResponseItem;
 
 /// Most numbers one query may name (a bound on the work of one answer).
 pub const MAX_REFERENCES: usize = 10_000;
@@ -101,7 +101,7 @@ pub fn response_items(
                     result: a
                         .result
                         .as_deref()
-                        .and_then(crate::model::result)
+                        .and_then(medo_model::result)
                         .map(|(label, _)| label.to_string()),
                 }
             }

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Event, Output, Record};
+use medo_model::{Event, Output, Record};
 
 /// Default waits before each re-send, seconds (the first send is at 0); the last repeats.
 pub const DEFAULT_SCHEDULE: [u64; 4] = [3_600, 6 * 3_600, 12 * 3_600, 24 * 3_600];

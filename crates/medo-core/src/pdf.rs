@@ -221,7 +221,7 @@ mod tests {
 
     /// A one-page PDF whose catalog holds `filler`, with a correct cross-reference table.
     fn pdf_with(filler: &str) -> Vec<u8> {
-        crate::samples::minimal_pdf_with("x", filler)
+        medo_wire::samples::minimal_pdf_with("x", filler)
     }
 
     #[test]

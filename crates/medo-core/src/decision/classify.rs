@@ -18,7 +18,7 @@
 //!    repeat appeal is registered as a new appeal and linked to the earlier ones).
 
 use crate::appeals::normalize_number;
-use crate::config::Config;
+use crate::policy::Policy;
 use crate::urog;
 
 use super::{ArrivalInput, BookView, DocumentInput};
@@ -64,11 +64,11 @@ pub fn classify(
     input: &ArrivalInput,
     doc: &DocumentInput,
     view: &dyn BookView,
-    config: &Config,
+    policy: &Policy,
 ) -> Class {
-    let role_ok = config
+    let role_ok = policy
         .partner(&input.facts.source_uid)
-        .is_some_and(|p| config.appeal_roles.contains(&p.role));
+        .is_some_and(|p| policy.appeal_roles.contains(&p.role));
     if !role_ok {
         return Class::NotOurs;
     }
@@ -85,7 +85,7 @@ pub fn classify(
         Some(class) => return class,
         None => {}
     }
-    if let Some(by) = query_signal(doc, &config.query_kinds) {
+    if let Some(by) = query_signal(doc, &policy.query_kinds) {
         return Class::Query { by };
     }
     match &doc.appeal {

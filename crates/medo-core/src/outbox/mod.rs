@@ -1,6 +1,6 @@
 //! Renders a journaled [`Output`] into the files of an outbound package (envelope + message,
 //! a document's files or container), through the wire writers. Deterministic: the same output,
-//! config and kept files give the same bytes, so re-publishing after a crash rewrites the same
+//! policy and kept files give the same bytes, so re-publishing after a crash rewrites the same
 //! package. No I/O of its own: the files a report carries are read through the reader it is
 //! given, and checked against their journaled digests.
 
@@ -10,14 +10,14 @@ use std::collections::HashSet;
 use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::config::{Config, PartnerConfig};
-use crate::model::{Notice, NoticeRef, OutFile, Output, ProgressNotice};
-use crate::wire::envelope::{self, OutgoingEnvelope};
-use crate::wire::message::{Anyone, DocNumber, DocReference, Format, Message, Outgoing, Partner};
-use crate::wire::message::{Document, Link, NotificationDetail, Signatory};
-use crate::wire::time::{parse_date, show_date_ru};
-use crate::wire::urog::ResponseItem;
-use crate::wire::write::write_message;
+use crate::policy::{PartnerConfig, Policy};
+use medo_model::{Notice, NoticeRef, OutFile, Output, ProgressNotice};
+use medo_wire::envelope::{self, OutgoingEnvelope};
+use medo_wire::message::{Anyone, DocNumber, DocReference, Format, Message, Outgoing, Partner};
+use medo_wire::message::{Document, Link, NotificationDetail, Signatory};
+use medo_wire::time::{parse_date, show_date_ru};
+use medo_wire::urog::ResponseItem;
+use medo_wire::write::write_message;
 
 pub use document::{container_name, message_uid_of_file, DocFile, OwnDocument, Packed};
 
@@ -57,7 +57,7 @@ pub type Kept<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<u8>>;
 /// their journaled digests).
 pub fn render(
     output: &Output,
-    config: &Config,
+    policy: &Policy,
     kept: Kept<'_>,
 ) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
     let invalid = |what: String| RenderError::Invalid {
@@ -65,7 +65,7 @@ pub fn render(
         what,
     };
     let partner =
-        config
+        policy
             .partner(&output.recipient_uid)
             .ok_or_else(|| RenderError::UnknownPartner {
                 name: output.name.clone(),
@@ -79,7 +79,7 @@ pub fn render(
         format,
         uid: output.message_uid.clone(),
         created,
-        sender: config.sender.clone(),
+        sender: policy.sender.clone(),
         recipient: Partner {
             uid: partner.uid.clone(),
             organization: Some(partner.name.clone()),
@@ -90,7 +90,7 @@ pub fn render(
         message,
         payload,
         subject,
-    } = compose(output, &outgoing, partner, config, kept).map_err(invalid)?;
+    } = compose(output, &outgoing, partner, policy, kept).map_err(invalid)?;
     let xml = write_message(&message).map_err(|e| invalid(e.to_string()))?;
     let message_file = format.message_file().to_string();
     let env = envelope::write(&OutgoingEnvelope {
@@ -113,7 +113,7 @@ fn compose(
     output: &Output,
     outgoing: &Outgoing,
     partner: &PartnerConfig,
-    config: &Config,
+    policy: &Policy,
     kept: Kept<'_>,
 ) -> Result<Packed, String> {
     let about = output.about_uid.as_str();
@@ -144,7 +144,7 @@ fn compose(
             NOTICE_SUBJECT,
         ),
         Notice::Progress { foundation, step } => notice(
-            progress_message(outgoing, about, &foundation, step, config),
+            progress_message(outgoing, about, &foundation, step, policy),
             NOTICE_SUBJECT,
         ),
         Notice::ReportDocument {
@@ -161,12 +161,12 @@ fn compose(
                 kind: &kind,
                 text,
             };
-            let doc = report(output, about, files, &partner.name, config);
-            document::pack(outgoing, doc, config)?
+            let doc = report(output, about, files, &partner.name, policy);
+            document::pack(outgoing, doc, policy)?
         }
         Notice::Response { query, ours, items } => {
-            let doc = response(output, &query, &ours, &items, &partner.name, config);
-            document::pack(outgoing, doc, config)?
+            let doc = response(output, &query, &ours, &items, &partner.name, policy);
+            document::pack(outgoing, doc, policy)?
         }
     })
 }
@@ -177,16 +177,16 @@ fn progress_message(
     about: &str,
     foundation: &NoticeRef,
     step: ProgressNotice,
-    config: &Config,
+    policy: &Policy,
 ) -> Message {
-    let us = || Anyone::organization(config.sender.organization.clone());
+    let us = || Anyone::organization(policy.sender.organization.clone());
     let (detail, comment) = match step {
         ProgressNotice::Executor { name, post } => (
             NotificationDetail::ExecutorAssigned {
                 secretary: us(),
                 manager: us(),
                 executor: Anyone {
-                    organization: Some(config.sender.organization.clone()),
+                    organization: Some(policy.sender.organization.clone()),
                     person: Some(name),
                     post,
                     ..Anyone::default()
@@ -225,12 +225,12 @@ fn response(
     ours: &NoticeRef,
     items: &[ResponseItem],
     partner_name: &str,
-    config: &Config,
+    policy: &Policy,
 ) -> OwnDocument {
     let query_date = query.date.as_deref();
-    let xml = crate::wire::urog::write_response(&query.number, query_date, items);
+    let xml = medo_wire::urog::write_response(&query.number, query_date, items);
     let text = crate::urog::response_text(
-        &config.sender.organization,
+        &policy.sender.organization,
         &query.number,
         query_date,
         items,
@@ -244,7 +244,7 @@ fn response(
             .map(|d| format!(" от {}", show_date_ru(d)))
             .unwrap_or_default()
     );
-    let document = own_document(output, "Ответ на запрос", ours, partner_name, config)
+    let document = own_document(output, "Ответ на запрос", ours, partner_name, policy)
         .annotated(annotation, pages)
         .linked("В ответ на", query);
     OwnDocument {
@@ -276,7 +276,7 @@ fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, String> {
         .iter()
         .map(|f| {
             let bytes = kept(&f.kept).map_err(|e| format!("{}: {e}", f.name))?;
-            if crate::wire::hash::sha256_bytes(&bytes) != f.sha256 {
+            if medo_wire::hash::sha256_bytes(&bytes) != f.sha256 {
                 return Err(format!(
                     "{}: the kept file is not the one journaled",
                     f.name
@@ -330,7 +330,7 @@ fn report(
     about: Report<'_>,
     files: Vec<DocFile>,
     partner_name: &str,
-    config: &Config,
+    policy: &Policy,
 ) -> OwnDocument {
     let pages = files.first().and_then(|f| f.pages);
     let f = about.foundation;
@@ -344,7 +344,7 @@ fn report(
             .unwrap_or_default(),
         about.text
     );
-    let document = own_document(output, about.kind, about.ours, partner_name, config)
+    let document = own_document(output, about.kind, about.ours, partner_name, policy)
         .annotated(annotation, pages)
         .linked("Во исполнение", f);
     OwnDocument {
@@ -371,16 +371,16 @@ fn own_document(
     kind: &str,
     ours: &NoticeRef,
     partner_name: &str,
-    config: &Config,
+    policy: &Policy,
 ) -> Document {
-    let signer = &config.documents;
+    let signer = &policy.documents;
     Document {
         uid: document_uid(&output.message_uid),
         kind: Some(kind.into()),
         num: doc_number(ours),
         signatories: vec![Signatory {
             who: Anyone {
-                organization: Some(config.sender.organization.clone()),
+                organization: Some(policy.sender.organization.clone()),
                 person: signer.signer_name.clone(),
                 post: signer.signer_post.clone(),
                 ..Anyone::default()

@@ -7,12 +7,12 @@ use std::collections::HashSet;
 
 use crate::appeals;
 use crate::book::QueryFacts;
-use crate::model::{Event, NoticeRef, Output};
 use crate::resend::Waiting;
 use crate::urog;
-use crate::wire::message::Format;
-use crate::wire::time::format_date;
-use crate::wire::urog::ResponseItem;
+use medo_model::{Event, NoticeRef, Output};
+use medo_wire::message::Format;
+use medo_wire::time::format_date;
+use medo_wire::urog::ResponseItem;
 
 use super::appeal::our_ref;
 use super::classify::referenced;
@@ -68,8 +68,8 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
     let items = urog::response_items(
         &asked.requested,
         view.status_many(&asked.requested),
-        &ctx.config.calendar,
-        ctx.config.utc_offset,
+        &ctx.policy.calendar,
+        ctx.policy.utc_offset,
     );
     let unresolved: Vec<String> = items
         .iter()
@@ -79,7 +79,7 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
     let date = ctx.today();
     let year = date.year();
     let seq = view.next_outgoing_seq(year) + earlier;
-    let number = appeals::format_number(&ctx.config.outgoing_template, seq, date);
+    let number = appeals::format_number(&ctx.policy.outgoing_template, seq, date);
     let progress = Progress {
         kind: "response",
         step: u64::from(asked.reanswer.unwrap_or(0)),
@@ -87,7 +87,7 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
         post: None,
     };
     let ours = our_ref(ctx, &number, date);
-    let output = notice::progress_notice(ctx.config, &asked.cause, progress, ours, ctx.now);
+    let output = notice::progress_notice(ctx.policy, &asked.cause, progress, ours, ctx.now);
     Event::QueryAnswered {
         arrival: asked.arrival,
         key: asked.key.to_string(),
@@ -203,8 +203,8 @@ fn rerendered(o: &Output, view: &dyn BookView, ctx: Context<'_>) -> Output {
     let fresh = urog::response_items(
         &requested,
         view.status_many(&requested),
-        &ctx.config.calendar,
-        ctx.config.utc_offset,
+        &ctx.policy.calendar,
+        ctx.policy.utc_offset,
     );
     o.text = Some(serde_json::to_string(&fresh).expect("items serialise"));
     o

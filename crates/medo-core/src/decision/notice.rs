@@ -6,9 +6,9 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::{Config, ReplyFormat};
-use crate::model::{NoticeRef, Output};
-use crate::wire::message::{Format, HeaderType, RefusalReason};
+use crate::policy::{Policy, ReplyFormat};
+use medo_model::{NoticeRef, Output};
+use medo_wire::message::{Format, HeaderType, RefusalReason};
 
 /// Namespace for the UUIDs of the messages we send.
 const UID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_7a52_9d4b_4f0e_8a61_5b2c_0d9e_7f14);
@@ -37,10 +37,10 @@ pub fn output_uid(our_uid: &str, kind: &str, key: &str, arrival: u64) -> String 
 }
 
 /// Whether a message of this type is acknowledged with a Квитанция.
-pub fn wants_receipt(header_type: &HeaderType, config: &Config) -> bool {
+pub fn wants_receipt(header_type: &HeaderType, policy: &Policy) -> bool {
     match header_type {
         HeaderType::Document | HeaderType::Container => true,
-        HeaderType::Notification => config.acknowledge_notifications,
+        HeaderType::Notification => policy.acknowledge_notifications,
         HeaderType::Acknowledgment | HeaderType::Other(_) => false,
     }
 }
@@ -56,7 +56,7 @@ pub fn reply_format(partner: ReplyFormat, theirs: Format) -> Format {
 /// Plans a receipt for an arrival, or `None` when the sender is not a configured partner
 /// (we have no transport address to answer to).
 pub fn receipt(
-    config: &Config,
+    policy: &Policy,
     arrival: u64,
     key: &str,
     facts: &Facts,
@@ -64,13 +64,13 @@ pub fn receipt(
     comment: Option<String>,
     created: OffsetDateTime,
 ) -> Option<Output> {
-    let partner = config.partner(&facts.source_uid)?;
+    let partner = policy.partner(&facts.source_uid)?;
     let format = reply_format(partner.format, facts.format);
-    let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
+    let created = medo_wire::time::XmlDateTime::from_offset(created.to_offset(policy.utc_offset));
     Some(Output {
         name: output_name("receipt", key, arrival),
         kind: "receipt".into(),
-        message_uid: output_uid(&config.sender.uid, "receipt", key, arrival),
+        message_uid: output_uid(&policy.sender.uid, "receipt", key, arrival),
         format: format.version().to_string(),
         created: created.to_string(),
         recipient_uid: partner.uid.clone(),
@@ -106,19 +106,19 @@ pub struct NoticeCause<'a> {
 /// format, named and identified deterministically by `label`; `None` when the sender is not a
 /// configured partner.
 fn notice_base(
-    config: &Config,
+    policy: &Policy,
     cause: &NoticeCause<'_>,
     kind: &str,
     label: &str,
     created: OffsetDateTime,
 ) -> Option<Output> {
-    let partner = config.partner(cause.source_uid)?;
+    let partner = policy.partner(cause.source_uid)?;
     let format = reply_format(partner.format, cause.inbound_format);
-    let created = crate::wire::time::XmlDateTime::from_offset(created.to_offset(config.utc_offset));
+    let created = medo_wire::time::XmlDateTime::from_offset(created.to_offset(policy.utc_offset));
     Some(Output {
         name: output_name(label, cause.key, cause.arrival),
         kind: kind.into(),
-        message_uid: output_uid(&config.sender.uid, label, cause.key, cause.arrival),
+        message_uid: output_uid(&policy.sender.uid, label, cause.key, cause.arrival),
         format: format.version().to_string(),
         created: created.to_string(),
         recipient_uid: partner.uid.clone(),
@@ -141,7 +141,7 @@ fn notice_base(
 /// регистрации» (`refusal` = reason and comment) notice; `None` when the sender is not a
 /// configured partner.
 pub fn notice(
-    config: &Config,
+    policy: &Policy,
     cause: &NoticeCause<'_>,
     registration: Option<NoticeRef>,
     refusal: Option<(RefusalReason, Option<String>)>,
@@ -152,7 +152,7 @@ pub fn notice(
     } else {
         "refused"
     };
-    let mut out = notice_base(config, cause, kind, kind, created)?;
+    let mut out = notice_base(policy, cause, kind, kind, created)?;
     out.accepted = registration.is_some();
     out.registration = registration;
     if let Some((reason, comment)) = refusal {
@@ -176,14 +176,14 @@ pub struct Progress {
 
 /// Plans a progress notice; `registration` is our number and date (the report refers to it).
 pub fn progress_notice(
-    config: &Config,
+    policy: &Policy,
     cause: &NoticeCause<'_>,
     progress: Progress,
     registration: NoticeRef,
     created: OffsetDateTime,
 ) -> Option<Output> {
     let label = format!("{}{}", progress.kind, progress.step);
-    let mut out = notice_base(config, cause, progress.kind, &label, created)?;
+    let mut out = notice_base(policy, cause, progress.kind, &label, created)?;
     out.registration = Some(registration);
     out.text = Some(progress.text);
     out.post = progress.post;

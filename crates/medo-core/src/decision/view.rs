@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use crate::appeals::normalize_number;
 use crate::book::{self, find_in, Appeal, AppealBook, Appeals, QueryFacts, Shelf, StatusFacts};
-use crate::model::{Event, Record};
+use medo_model::{Event, Record};
 
 /// The appeal book as decisions read it. Reads are infallible here: a shelf backed by
 /// storage remembers its first read error, and the caller discards the decision (see

@@ -4,10 +4,10 @@
 
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
-use crate::config::RegistrationMode;
-use crate::model::{Event, NoticeRef};
-use crate::wire::message::{Format, RefusalReason};
-use crate::wire::time::format_date;
+use crate::policy::RegistrationMode;
+use medo_model::{Event, NoticeRef};
+use medo_wire::message::{Format, RefusalReason};
+use medo_wire::time::format_date;
 
 use super::notice::{self, NoticeCause};
 use super::{ArrivalInput, BookView, Context, DocumentInput};
@@ -30,7 +30,7 @@ pub(super) fn new_appeal(
         .iter()
         .find(|s| s.status == "invalid")
         .map(|s| format!("signature {} did not verify", s.signature));
-    let manual = (ctx.config.mode == RegistrationMode::Manual)
+    let manual = (ctx.policy.mode == RegistrationMode::Manual)
         .then(|| "manual registration mode".to_string());
     let not_theirs = not_the_senders(facts, &input.facts.source_uid, ctx);
     let held = held.or(invalid).or(not_theirs).or(manual);
@@ -68,7 +68,7 @@ pub(super) fn resume(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>
     };
     let undecided = known.state == AppealState::Received
         && known.held.is_none()
-        && ctx.config.mode == RegistrationMode::Auto;
+        && ctx.policy.mode == RegistrationMode::Auto;
     match (undecided, facts) {
         (true, Some(facts)) => {
             let cause = cause_of_appeal(input.arrival, &input.key, &known);
@@ -86,8 +86,8 @@ fn first_decision(
     view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Event {
-    let config = ctx.config;
-    match appeals::refusal(facts, &config.sender.uid, config.require_signature) {
+    let policy = ctx.policy;
+    match appeals::refusal(facts, &policy.sender.uid, policy.require_signature) {
         Some((reason, comment)) => refusal(appeal, reason, Some(comment), "auto", cause, ctx),
         None => registration(appeal, None, None, cause, "auto", view, ctx),
     }
@@ -103,7 +103,7 @@ pub(super) fn refusal(
     ctx: Context<'_>,
 ) -> Event {
     let outputs = notice::notice(
-        ctx.config,
+        ctx.policy,
         cause,
         None,
         Some((reason, comment.clone())),
@@ -126,7 +126,7 @@ pub(super) fn refusal(
 /// held «подпись не отправителя» (a verifier that names no signer shows nobody: held too).
 /// No `signer_names` for the partner: not checked.
 fn not_the_senders(facts: &AppealFacts, source_uid: &str, ctx: Context<'_>) -> Option<String> {
-    let names = &ctx.config.partner(source_uid)?.signer_names;
+    let names = &ctx.policy.partner(source_uid)?.signer_names;
     if names.is_empty() {
         return None;
     }
@@ -158,7 +158,7 @@ pub(super) fn registration(
     let date = date.unwrap_or_else(|| ctx.today());
     let year = date.year();
     let mut seq = view.next_seq(year);
-    let template = &ctx.config.number_template;
+    let template = &ctx.policy.number_template;
     while number.is_none()
         && view
             .id_by_number(&normalize_number(&appeals::format_number(
@@ -171,7 +171,7 @@ pub(super) fn registration(
     let number = number.unwrap_or_else(|| appeals::format_number(template, seq, date));
     let ours = our_ref(ctx, &number, date);
     let pin = appeals::pin(ctx.pin_secret, appeal);
-    let outputs = notice::notice(ctx.config, cause, Some(ours), None, ctx.now);
+    let outputs = notice::notice(ctx.policy, cause, Some(ours), None, ctx.now);
     Event::AppealRegistered {
         appeal,
         number,
@@ -206,7 +206,7 @@ pub(super) fn redelivery(
             .and_then(RefusalReason::parse)
             .and_then(|r| {
                 notice::notice(
-                    ctx.config,
+                    ctx.policy,
                     &cause,
                     None,
                     Some((r, original.comment.clone())),
@@ -216,11 +216,11 @@ pub(super) fn redelivery(
         (_, Some(n)) => {
             let date = original.registered_on.clone();
             let ours = NoticeRef {
-                organization: Some(ctx.config.sender.organization.clone()),
+                organization: Some(ctx.policy.sender.organization.clone()),
                 number: n.to_string(),
                 date,
             };
-            notice::notice(ctx.config, &cause, Some(ours), None, ctx.now)
+            notice::notice(ctx.policy, &cause, Some(ours), None, ctx.now)
         }
         _ => None,
     };
@@ -234,7 +234,7 @@ pub(super) fn redelivery(
 /// Our registration (or outgoing) number and date as a notice reference.
 pub(super) fn our_ref(ctx: Context<'_>, number: &str, date: time::Date) -> NoticeRef {
     NoticeRef {
-        organization: Some(ctx.config.sender.organization.clone()),
+        organization: Some(ctx.policy.sender.organization.clone()),
         number: number.to_string(),
         date: Some(format_date(date)),
     }

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::book::{Appeal, AppealState};
-use crate::wire::time::{format_date, local_day, parse_date};
+use medo_wire::time::{format_date, local_day, parse_date};
 
 /// The applicant card an operator (or the SED) supplies: personal data, kept out of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +33,7 @@ fn question_status(a: &Appeal) -> Option<&'static str> {
         AppealState::Received => Some("NotRegistered"),
         AppealState::Registered | AppealState::InWork => Some("InWork"),
         AppealState::Redirected => Some("Transferred"),
-        AppealState::Answered => crate::control::RESULTS
+        AppealState::Answered => medo_model::RESULTS
             .iter()
             .find(|r| Some(r.0) == a.result.as_deref())
             .map(|r| r.2),
@@ -189,7 +189,7 @@ pub fn request(
 mod tests {
     use super::*;
     use crate::book::AppealBook;
-    use crate::model::{Event, Record, Step};
+    use medo_model::{Event, Record, Step};
 
     fn record(seq: u64, ts: &str, event: Event) -> Record {
         Record {

@@ -75,13 +75,13 @@ impl Calendar {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DueDates {
     /// Register by (receipt + 3 days).
-    #[serde(serialize_with = "crate::wire::time::serialize_date_req")]
+    #[serde(serialize_with = "medo_wire::time::serialize_date_req")]
     pub register_by: Date,
     /// Redirect by (registration + 7 days), once registered.
-    #[serde(serialize_with = "crate::wire::time::serialize_date")]
+    #[serde(serialize_with = "medo_wire::time::serialize_date")]
     pub redirect_by: Option<Date>,
     /// Answer by (registration + 30 days, or the extended date), once registered.
-    #[serde(serialize_with = "crate::wire::time::serialize_date")]
+    #[serde(serialize_with = "medo_wire::time::serialize_date")]
     pub answer_by: Option<Date>,
 }
 
@@ -112,18 +112,77 @@ pub fn check_extension(
     if until <= current_due {
         return Err(format!(
             "новый срок {} не позже текущего {}",
-            crate::wire::time::format_date_ru(until),
-            crate::wire::time::format_date_ru(current_due)
+            medo_wire::time::format_date_ru(until),
+            medo_wire::time::format_date_ru(current_due)
         ));
     }
     if until > current_due + Duration::days(MAX_EXTENSION_DAYS) {
         return Err(format!(
             "продлить можно не более чем на {MAX_EXTENSION_DAYS} дней: {} позже {}",
-            crate::wire::time::format_date_ru(until),
-            crate::wire::time::format_date_ru(current_due + Duration::days(MAX_EXTENSION_DAYS))
+            medo_wire::time::format_date_ru(until),
+            medo_wire::time::format_date_ru(current_due + Duration::days(MAX_EXTENSION_DAYS))
         ));
     }
     Ok(())
+}
+
+/// One year of the production calendar (`calendar/ru-YYYY.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CalendarYear {
+    year: i32,
+    #[allow(dead_code)]
+    source: String,
+    provisional: bool,
+    days_off: Vec<String>,
+    working_weekends: Vec<String>,
+}
+
+/// The production calendars built in (the repository's `calendar/`), used unless
+/// `[registration] calendar_dir` names a folder of such files.
+const BUILT_IN_CALENDARS: [(&str, &str); 2] = [
+    (
+        "ru-2026.toml",
+        include_str!("../../../calendar/ru-2026.toml"),
+    ),
+    (
+        "ru-2027.toml",
+        include_str!("../../../calendar/ru-2027.toml"),
+    ),
+];
+
+/// Days off on weekdays, working weekends, the provisional years.
+pub type ProductionCalendar = (Vec<Date>, Vec<Date>, Vec<i32>);
+
+/// The built-in years of the production calendar, as (name, TOML text).
+pub fn built_in_calendars() -> Vec<(String, String)> {
+    BUILT_IN_CALENDARS
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()))
+        .collect()
+}
+
+/// The production calendar of the given year files (name, TOML text): (days off on weekdays,
+/// working weekends, provisional years); an error names the file and the date.
+pub fn production_calendar(files: Vec<(String, String)>) -> Result<ProductionCalendar, String> {
+    let (mut off, mut working, mut provisional) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, text) in files {
+        let y: CalendarYear = toml::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
+        let dates = |list: &[String], what: &str| {
+            list.iter()
+                .map(|d| match medo_wire::time::parse_date(d) {
+                    Some(x) if x.year() == y.year => Ok(x),
+                    _ => Err(format!("{name}: {what} {d:?} — не дата {} года", y.year)),
+                })
+                .collect::<Result<Vec<Date>, String>>()
+        };
+        off.extend(dates(&y.days_off, "days_off")?);
+        working.extend(dates(&y.working_weekends, "working_weekends")?);
+        if y.provisional {
+            provisional.push(y.year);
+        }
+    }
+    Ok((off, working, provisional))
 }
 
 #[cfg(test)]

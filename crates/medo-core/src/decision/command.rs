@@ -6,9 +6,9 @@
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::deadlines;
-use crate::model::{AnswerFile, Event, NoticeRef, OutFile, Output, Step};
-use crate::wire::message::RefusalReason;
-use crate::wire::time::parse_date;
+use medo_model::{AnswerFile, Event, NoticeRef, OutFile, Output, Step};
+use medo_wire::message::RefusalReason;
+use medo_wire::time::parse_date;
 
 use super::appeal::{cause_of_appeal, refusal, registration};
 use super::notice::{self, NoticeCause, Progress};
@@ -137,7 +137,7 @@ fn registration_date(
     let Some(text) = date else { return Ok(None) };
     let date =
         parse_date(text).ok_or_else(|| format!("дата регистрации {text:?} — не ГГГГ-ММ-ДД"))?;
-    let received = crate::wire::time::local_day(&appeal.received_at, ctx.config.utc_offset);
+    let received = medo_wire::time::local_day(&appeal.received_at, ctx.policy.utc_offset);
     if date > ctx.today() || received.is_some_and(|r| date < r) {
         return Err(format!(
             "дата регистрации {text} — не раньше поступления обращения и не позже сегодняшнего дня"
@@ -169,7 +169,7 @@ fn register(
     }
     let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
     let rule = match &input.facts {
-        Some(Ok(f)) => appeals::refusal(f, &ctx.config.sender.uid, ctx.config.require_signature)
+        Some(Ok(f)) => appeals::refusal(f, &ctx.policy.sender.uid, ctx.policy.require_signature)
             .map(|(reason, why)| (Some(reason), why)),
         Some(Err(why)) => Some((None, format!("правила отказа не проверены: {why}"))),
         None => Some((
@@ -248,7 +248,7 @@ fn progress(
         None => None,
     };
     let registration = NoticeRef {
-        organization: Some(ctx.config.sender.organization.clone()),
+        organization: Some(ctx.policy.sender.organization.clone()),
         number: appeal.number.clone().unwrap_or_default(),
         date: appeal.registered_on.clone(),
     };
@@ -277,7 +277,7 @@ fn progress(
         text,
         post,
     };
-    let notice = notice::progress_notice(ctx.config, cause, progress, reported, ctx.now);
+    let notice = notice::progress_notice(ctx.policy, cause, progress, reported, ctx.now);
     let notice = notice.map(|mut o| {
         if kind == "course" {
             o.document = sent;
@@ -325,7 +325,7 @@ fn step_document(
 ) -> (Option<Output>, NoticeRef) {
     let date = ctx.today();
     let seq = view.next_outgoing_seq(date.year());
-    let number = appeals::format_number(&ctx.config.outgoing_template, seq, date);
+    let number = appeals::format_number(&ctx.policy.outgoing_template, seq, date);
     let ours = super::appeal::our_ref(ctx, &number, date);
     if let Event::AppealProgress {
         number: n,
@@ -346,9 +346,9 @@ fn step_document(
     };
     let (kind, description) = document_kind(step);
     let doc =
-        notice::progress_notice(ctx.config, cause, progress, ours.clone(), ctx.now).map(|mut o| {
+        notice::progress_notice(ctx.policy, cause, progress, ours.clone(), ctx.now).map(|mut o| {
             o.files = vec![OutFile {
-                kept: crate::model::kept_path(appeal.id, &file.kept),
+                kept: medo_model::kept_path(appeal.id, &file.kept),
                 name: file.name.clone(),
                 sha256: file.sha256.clone(),
                 pages: file.pages,
@@ -382,10 +382,7 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
             if to.trim().is_empty() {
                 return Err("орган по компетенции (to) должен быть назван".into());
             }
-            if let Some(g) = sstu_id
-                .as_deref()
-                .filter(|g| !crate::wire::read::is_guid(g))
-            {
+            if let Some(g) = sstu_id.as_deref().filter(|g| !medo_wire::read::is_guid(g)) {
                 return Err(format!("sstu_id {g:?} — не GUID"));
             }
             let letter = number
@@ -396,8 +393,8 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
             Ok(("course", text, None))
         }
         Step::Answered { result, .. } => {
-            let (label, _) = crate::model::result(result).ok_or_else(|| {
-                let codes: Vec<&str> = crate::model::RESULTS.iter().map(|r| r.0).collect();
+            let (label, _) = medo_model::result(result).ok_or_else(|| {
+                let codes: Vec<&str> = medo_model::RESULTS.iter().map(|r| r.0).collect();
                 format!(
                     "результат (result) {result:?}: одно из {}",
                     codes.join(", ")
@@ -425,11 +422,11 @@ fn extension(
         .as_deref()
         .and_then(parse_date)
         .ok_or("у обращения нет даты регистрации")?;
-    let due = deadlines::due_dates(&ctx.config.calendar, registered, Some(registered), None)
+    let due = deadlines::due_dates(&ctx.policy.calendar, registered, Some(registered), None)
         .answer_by
         .ok_or("у обращения нет срока ответа")?;
     deadlines::check_extension(due, until_date, appeal.extended_to.is_some())?;
-    let shown = crate::wire::time::format_date_ru(until_date);
+    let shown = medo_wire::time::format_date_ru(until_date);
     let text = format!("Срок рассмотрения продлён до {shown}: {}", reason.trim());
     Ok(("course", text, None))
 }

@@ -7,12 +7,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::wire::hash::Sha256;
+use medo_wire::hash::Sha256;
 use time::Date;
 
-use crate::model::{ArrivedFile, FileRole};
-use crate::wire::message::{Body, Format, RefusalReason, GROUP_DOCUMENT_TEXT};
-use crate::wire::package::Package;
+use medo_model::{ArrivedFile, FileRole};
+use medo_wire::message::{Body, Format, RefusalReason, GROUP_DOCUMENT_TEXT};
+use medo_wire::package::Package;
 
 /// Why an operator's (or a СЭД's) registration number cannot be given: empty, longer than
 /// 31 characters, or holding control characters (a line break would reach УРОГ inside the
@@ -36,7 +36,7 @@ pub fn normalize_number(number: &str) -> String {
     }
 }
 
-pub use crate::model::SignatureFile;
+pub use medo_model::SignatureFile;
 
 /// What the gateway extracts from a forwarded appeal's package. No personal data beyond
 /// the annotation, which is kept out of the journal.
@@ -46,7 +46,7 @@ pub struct AppealFacts {
     pub urog_number: String,
     /// Normalised for matching (`А26-…`).
     pub urog_number_norm: String,
-    #[serde(serialize_with = "crate::wire::time::serialize_date")]
+    #[serde(serialize_with = "medo_wire::time::serialize_date")]
     pub urog_date: Option<Date>,
     pub urog_organization: Option<String>,
     /// The document GUID notifications refer to.

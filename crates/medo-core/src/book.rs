@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::appeals::{normalize_number, SignatureFile};
-use crate::model::Step;
-use crate::model::{Event, Record};
+use medo_model::Step;
+use medo_model::{Event, Record};
 
 /// Where an appeal stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ pub struct Appeal {
     pub signatures: Vec<SignatureFile>,
     /// The files it arrived with (empty when its journal predates them).
     #[serde(default)]
-    pub files: Vec<crate::model::ArrivedFile>,
+    pub files: Vec<medo_model::ArrivedFile>,
     pub held: Option<String>,
     /// Our messages about it decided but not yet published (their outbound names; receipts
     /// aside): «уведомление не отправлено» while any is.
@@ -140,7 +140,7 @@ pub struct QueryFacts {
     /// Answers sent so far (1 = the first answer).
     pub answers: u32,
     /// The latest answer as sent (addressing, foundation: what a new answer repeats).
-    pub answer: Option<crate::model::Output>,
+    pub answer: Option<medo_model::Output>,
 }
 
 /// One status in the applicant's timeline.
@@ -422,7 +422,7 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     Step::Extended { until, reason } => {
                         a.state = AppealState::InWork;
                         a.extended_to = Some(until.clone());
-                        let shown = crate::wire::time::show_date_ru(until);
+                        let shown = medo_wire::time::show_date_ru(until);
                         format!("продлено до {shown}: {reason}")
                     }
                     Step::Redirected { to, number, .. } => {
@@ -439,9 +439,8 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                     Step::Answered { result, file } => {
                         a.state = AppealState::Answered;
                         a.result = Some(result.clone());
-                        a.sstu_result = crate::model::result(result).map(|(_, s)| s.to_string());
-                        let label =
-                            crate::model::result(result).map_or(result.as_str(), |(l, _)| l);
+                        a.sstu_result = medo_model::result(result).map(|(_, s)| s.to_string());
+                        let label = medo_model::result(result).map_or(result.as_str(), |(l, _)| l);
                         format!(
                             "рассмотрено: {label}{}",
                             if file.is_some() {
@@ -482,7 +481,7 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                         a.answered_on = Some(r.ts.clone());
                         (
                             "рассмотрено",
-                            crate::model::result(result)
+                            medo_model::result(result)
                                 .map_or(result.clone(), |(l, _)| l.to_string()),
                         )
                     }

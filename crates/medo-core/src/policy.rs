@@ -1,0 +1,97 @@
+//! What the decision core reads of the configuration: our identity, the registration mode and
+//! number templates, the partners and their reply formats, how our documents are described,
+//! the calendar and the zone. The configuration reader (the binary's `config`) validates
+//! the file and builds this; the core never sees the rest (folders, HTTP, audit, limits).
+
+use medo_wire::message::{Format, Sender};
+
+use crate::deadlines::Calendar;
+
+/// The policy the core decides by.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub sender: Sender,
+    pub mode: RegistrationMode,
+    pub number_template: String,
+    /// Numbers of the documents we originate (answers to УРОГ queries): `[numbering]
+    /// outgoing_template`, default `"ОЗ-{seq}/{yy}"`, a sequence per year like registrations.
+    pub outgoing_template: String,
+    /// How our documents are described in a container's passport.
+    pub documents: DocumentsConfig,
+    pub partners: Vec<PartnerConfig>,
+    /// Partner roles whose documents are forwarded appeals (default `["urog"]`).
+    pub appeal_roles: Vec<String>,
+    /// Document kinds that are УРОГ queries, not appeals (default `["Запрос", "Запрос
+    /// информации"]`); a link of one of these types (or to a document of one of these kinds)
+    /// makes a query too.
+    pub query_kinds: Vec<String>,
+    /// Refuse («Нет подписи») appeals that carry no signature.
+    pub require_signature: bool,
+    /// How 59-ФЗ days are counted, and the holidays.
+    pub calendar: Calendar,
+    /// Whether inbound notifications (Уведомление) get a Квитанция too.
+    pub acknowledge_notifications: bool,
+    /// The offset written into the date-times of our messages (default +03:00, Moscow).
+    pub utc_offset: time::UtcOffset,
+}
+
+impl Policy {
+    /// The partner with this МЭДО uid.
+    pub fn partner(&self, uid: &str) -> Option<&PartnerConfig> {
+        self.partners
+            .iter()
+            .find(|p| p.uid.eq_ignore_ascii_case(uid))
+    }
+}
+
+/// How our own documents are described in a transport container's passport (`[documents]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DocumentsConfig {
+    /// Who signs our documents (`author/sign/person`): post and name.
+    pub signer_post: Option<String>,
+    pub signer_name: Option<String>,
+    /// The executor (`author/executor`): who prepared the document, and a phone.
+    pub executor_name: Option<String>,
+    pub executor_phone: Option<String>,
+    /// `requisites/documentPlace` (e.g. «г. Москва»).
+    pub place: Option<String>,
+    /// `documentKind/@id` of a kind not listed in `kind_ids` (Tessa's default `DK00000000`).
+    pub kind_id: String,
+    /// `documentKind/@id` per kind («Ответ на запрос» = "DK…").
+    pub kind_ids: std::collections::BTreeMap<String, String>,
+}
+
+impl DocumentsConfig {
+    /// The directory code of a document kind.
+    pub fn kind_id(&self, kind: &str) -> &str {
+        self.kind_ids.get(kind).unwrap_or(&self.kind_id)
+    }
+}
+
+/// Reply format for a partner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyFormat {
+    Fixed(Format),
+    /// Answer in the format the partner wrote in.
+    Mirror,
+}
+
+/// Registration mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationMode {
+    Auto,
+    Manual,
+}
+
+/// A known МЭДО partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartnerConfig {
+    pub name: String,
+    pub uid: String,
+    pub transport_address: String,
+    pub role: String,
+    pub format: ReplyFormat,
+    /// Who may sign for this partner (names or certificate subjects, matched as parts of the
+    /// signer the verifier reports, ignoring case); empty: not checked.
+    pub signer_names: Vec<String>,
+}
