@@ -607,7 +607,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     let (since, until) = (day_of(&since)?, day_of(&until)?);
                     let offset = config.policy.utc_offset;
                     let appeal = match appeal {
-                        Some(id) => Some(operator::load(&config)?.find(&id)?.id),
+                        Some(id) => Some(
+                            operator::load(&config)?
+                                .find(&id)
+                                .map_err(|e| e.to_string())?
+                                .id,
+                        ),
                         None => None,
                     };
                     let partner = match partner {
@@ -663,7 +668,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 println!("упакован {}", out.join(name).display());
             }
             for (id, problems) in &report.invalid {
-                eprintln!("обращение {id} не выгружено: {}", problems.join("; "));
+                let said: Vec<String> = problems.iter().map(sstu_problem).collect();
+                eprintln!("обращение {id} не выгружено: {}", said.join("; "));
             }
             Ok(if report.invalid.is_empty() {
                 ExitCode::SUCCESS
@@ -848,7 +854,7 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             let book = operator::load(&config)?;
             let appeal = match book.find(&id) {
                 Ok(a) => a,
-                Err(why) => return Ok(refused(&why)),
+                Err(why) => return Ok(refused(&why.to_string())),
             };
             let card = crate::sstu::Card {
                 name,
@@ -930,7 +936,7 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
     if about_an_appeal {
         let book = operator::load(&config)?;
         if let Err(why) = book.find(command.id()) {
-            return Ok(refused(&why));
+            return Ok(refused(&why.to_string()));
         }
     }
     let state = config.spool.state_dir.clone();
@@ -971,7 +977,7 @@ fn submit(config: Config, command: control::Command) -> Result<ExitCode, String>
         }
         Some(Ok(())) => {
             let book = operator::load(&config)?;
-            let a = book.find(&id)?;
+            let a = book.find(&id).map_err(|e| e.to_string())?;
             println!(
                 "обращение {} ({}): {}{}",
                 a.id,
@@ -1386,6 +1392,20 @@ fn api_token(name: &str, scopes: &[String]) -> Result<ExitCode, String> {
     println!("token_sha256 = \"{digest}\"");
     println!("scopes = [{}]", listed.join(", "));
     Ok(ExitCode::SUCCESS)
+}
+
+/// An ССТУ.РФ export problem in words, with the command that mends it.
+fn sstu_problem(p: &crate::sstu::Problem) -> String {
+    use crate::sstu::Problem;
+    let mend = match p {
+        Problem::NoCard | Problem::NoName | Problem::NoCode => {
+            " (appeals card ID --name … --code …)"
+        }
+        Problem::NoAnswerFile { .. } => " (appeals event … answered --file)",
+        Problem::NoTransferTarget => " (appeals event … redirected --sstu-id)",
+        _ => "",
+    };
+    format!("{p}{mend}")
 }
 
 /// What `journal recover --accept-missing` names (the spool's `recovery::Piece`, spelled for

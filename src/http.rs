@@ -450,6 +450,15 @@ fn operators_only(state: &HttpState, headers: &HeaderMap) -> Option<Response> {
 
 /// An error as RFC 9457 problem details (`application/problem+json`); `error` repeats the
 /// detail for clients written against the first version of the API.
+/// An appeal not found (or a УРОГ number naming several: 404 too — the client names it by our
+/// number or id instead); a store that cannot be read: 503.
+fn lookup_status(why: &crate::book::Lookup) -> StatusCode {
+    match why {
+        crate::book::Lookup::Unreadable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::NOT_FOUND,
+    }
+}
+
 fn error(code: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({
         "type": "about:blank",
@@ -649,7 +658,7 @@ async fn appeal_one(
     .await;
     match found {
         Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(why)) => error(StatusCode::NOT_FOUND, &why),
+        Ok(Err(why)) => error(lookup_status(&why), &why.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }
@@ -675,7 +684,9 @@ async fn appeal_file(
     };
     let (book, config) = (state.book.clone(), state.config.clone());
     let found = tokio::task::spawn_blocking(move || {
-        let a = book.find(&id).map_err(|why| (StatusCode::NOT_FOUND, why))?;
+        let a = book
+            .find(&id)
+            .map_err(|why| (lookup_status(&why), why.to_string()))?;
         if a.restricted && !dsp {
             let why = "обращение ДСП: его файлы — только клиенту с областью dsp";
             return Err((StatusCode::FORBIDDEN, why.to_string()));

@@ -565,7 +565,7 @@ fn read_card(config: &Config, appeal: u64) -> Option<crate::sstu::Card> {
 pub struct ExportReport {
     pub written: Vec<String>,
     /// appeal id → why it was not written
-    pub invalid: Vec<(u64, Vec<String>)>,
+    pub invalid: Vec<(u64, Vec<crate::sstu::Problem>)>,
     pub archives: Vec<String>,
 }
 

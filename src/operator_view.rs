@@ -88,7 +88,7 @@ pub fn answer(
             Ok(Answer { stdout, note })
         }
         Query::Show { id, json, pin } => {
-            let appeal = book.find(id)?;
+            let appeal = book.find(id).map_err(|e| e.to_string())?;
             let secret = pin_secret.filter(|_| *pin);
             let details = operator::details(&appeal, book, config, today, secret);
             let stdout = match json {

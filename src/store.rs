@@ -751,7 +751,10 @@ impl Store {
 
     /// [`Appeals::find`], reading status facts instead of the appeal; a read error is an
     /// error (the inner `Err` says why a number is not found).
-    fn try_find_status(&self, id: &str) -> Result<Result<StatusFacts, String>, StoreError> {
+    fn try_find_status(
+        &self,
+        id: &str,
+    ) -> Result<Result<StatusFacts, crate::book::Lookup>, StoreError> {
         let failed = std::cell::RefCell::new(None);
         let found = crate::book::find_in(
             id,
@@ -769,7 +772,7 @@ impl Store {
     pub fn try_find_status_many(
         &self,
         ids: &[String],
-    ) -> Result<Vec<Result<StatusFacts, String>>, StoreError> {
+    ) -> Result<Vec<Result<StatusFacts, crate::book::Lookup>>, StoreError> {
         const SEQUENTIAL_BELOW: usize = 64;
         let (found, ()) = crate::parallel::map_in_order(
             ids,
@@ -949,7 +952,7 @@ impl Appeals for Store {
         let id = logged("appeal by document", self.index_id(b'd', uid));
         id.and_then(|id| self.appeal(id))
     }
-    fn find(&self, id: &str) -> Result<Appeal, String> {
+    fn find(&self, id: &str) -> Result<Appeal, crate::book::Lookup> {
         crate::book::find_in(
             id,
             |n| logged("appeal by number", self.index_id(b'n', n)),
@@ -959,9 +962,9 @@ impl Appeals for Store {
     }
     /// Reads compact status facts (a whole appeal is kilobytes, and a cold one costs a sled
     /// page load), and splits a long list across the cores.
-    fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
+    fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
         logged("appeal status", self.try_find_status_many(ids).map(Some))
-            .unwrap_or_else(|| vec![Err("the store cannot be read".to_string()); ids.len()])
+            .unwrap_or_else(|| vec![Err(crate::book::Lookup::Unreadable); ids.len()])
     }
     fn next_seq(&self, year: i32) -> u64 {
         let max = self

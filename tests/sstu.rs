@@ -165,7 +165,7 @@ fn a_result_without_its_answer_file_is_invalid() {
     let out_dir = env.root.path().join("export");
     let out = env.cmd(&["sstu", "export", "--out", out_dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the answer file"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("нужен файл ответа"));
     assert!(!out_dir.join("appeal-1.json").exists());
     assert!(
         out_dir.join("appeal-2.json").exists(),

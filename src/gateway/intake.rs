@@ -359,7 +359,8 @@ impl Gateway {
             }
             _ => None,
         };
-        Ok(decided.map(|e| (e, answer)))
+        // the refusal in words: the rejection the operator or the СЭД reads
+        Ok(decided.map(|e| (e, answer)).map_err(|r| r.to_string()))
     }
 
     /// What a command's decision reads: the appeal's package again (registration checks), an
@@ -412,7 +413,7 @@ impl Gateway {
 
     /// An appeal's facts read again from its package (archived, or still claimed).
     fn reread_facts(&self, id: &str, view: &dyn BookView) -> Result<appeals::AppealFacts, String> {
-        let appeal = view.find(id)?;
+        let appeal = view.find(id).map_err(|e| e.to_string())?;
         let dir = crate::appeal_files::package_dir(&self.layout, &self.store, &appeal)?;
         let package = read_package(&dir, &self.config.limits)
             .map_err(|e| format!("пакет обращения {} не читается: {e}", appeal.id))?;

@@ -56,12 +56,12 @@ impl BookView for StrictStore {
     fn status(&self, id: u64) -> Option<StatusFacts> {
         self.keep(self.store.try_status(id))
     }
-    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
+    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
         match self.store.try_find_status_many(ids) {
             Ok(found) => found,
             Err(e) => {
                 self.failed.borrow_mut().get_or_insert(e);
-                vec![Err("the store cannot be read".into()); ids.len()]
+                vec![Err(crate::book::Lookup::Unreadable); ids.len()]
             }
         }
     }

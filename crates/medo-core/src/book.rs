@@ -585,11 +585,11 @@ pub trait Appeals {
     fn by_document(&self, uid: &str) -> Option<Appeal>;
     /// By our registration number, the УРОГ number (Latin or Cyrillic `А26`) or the internal
     /// id; an error says why not (unknown, or a УРОГ number shared by several appeals).
-    fn find(&self, id: &str) -> Result<Appeal, String>;
+    fn find(&self, id: &str) -> Result<Appeal, Lookup>;
     /// What an answer to a УРОГ query says of each of `ids` (resolved as [`Appeals::find`]
     /// does), in the same order. A query names up to thousands of appeals: a shelf may read
     /// compact [`StatusFacts`] instead of whole appeals, and resolve them in parallel.
-    fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
+    fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, Lookup>> {
         ids.iter()
             .map(|id| self.find(id).map(|a| StatusFacts::from(&a)))
             .collect()
@@ -690,13 +690,27 @@ impl AppealState {
     }
 }
 
+/// Why an appeal was not found by what an operator, a СЭД or УРОГ named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Lookup {
+    #[error(
+        "нет обращения {0:?} (укажите наш регистрационный номер, номер УРОГ или внутренний id)"
+    )]
+    Unknown(String),
+    #[error("{id} — номер УРОГ у {} обращений ({}): укажите внутренний id", ids.len(), ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
+    Ambiguous { id: String, ids: Vec<u64> },
+    /// The shelf could not be read (the store's error is logged where it happened).
+    #[error("хранилище не читается")]
+    Unreadable,
+}
+
 /// Resolves `id` through the three lookups every shelf offers.
 pub fn find_in<T>(
     id: &str,
     by_number: impl FnOnce(&str) -> Option<u64>,
     by_urog: impl FnOnce(&str) -> Vec<u64>,
     get: impl Fn(u64) -> Option<T>,
-) -> Result<T, String> {
+) -> Result<T, Lookup> {
     let norm = normalize_number(id);
     if let Some(a) = by_number(&norm).and_then(&get) {
         return Ok(a);
@@ -709,22 +723,16 @@ pub fn find_in<T>(
             }
         }
         many => {
-            return Err(format!(
-                "{id} is the УРОГ number of {} appeals ({}); use the internal id",
-                many.len(),
-                many.iter()
-                    .map(u64::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
+            return Err(Lookup::Ambiguous {
+                id: id.to_string(),
+                ids: many.to_vec(),
+            })
         }
     }
     if let Some(a) = id.trim().parse::<u64>().ok().and_then(&get) {
         return Ok(a);
     }
-    Err(format!(
-        "нет обращения {id:?} (укажите наш регистрационный номер, номер УРОГ или внутренний id)"
-    ))
+    Err(Lookup::Unknown(id.to_string()))
 }
 
 /// The in-memory shelf: all appeals, with lookups (operator commands fold one from the
@@ -865,7 +873,7 @@ impl Appeals for AppealBook {
             .and_then(|id| self.appeals.get(id))
             .cloned()
     }
-    fn find(&self, id: &str) -> Result<Appeal, String> {
+    fn find(&self, id: &str) -> Result<Appeal, Lookup> {
         find_in(
             id,
             |n| self.by_number.get(n).copied(),

@@ -3,6 +3,7 @@
 //! Days are calendar days by default; a policy may move a due date that falls on a day off
 //! to the next working day, or count working days only. Pure.
 
+use medo_wire::time::format_date_ru;
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, Weekday};
 
@@ -99,29 +100,36 @@ pub fn due_dates(
     }
 }
 
+/// Why an extension is not allowed (59-ФЗ art. 12 p. 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtensionRefused {
+    #[error("срок уже продлевался (59-ФЗ, ст. 12 ч. 2 допускает одно продление)")]
+    AlreadyExtended,
+    #[error("новый срок {} не позже текущего {}", format_date_ru(*until), format_date_ru(*due))]
+    NotLater { until: Date, due: Date },
+    #[error("продлить можно не более чем на {MAX_EXTENSION_DAYS} дней: {} позже {}", format_date_ru(*until), format_date_ru(*latest))]
+    TooLong { until: Date, latest: Date },
+}
+
 /// Whether an extension to `until` is allowed: once only, later than the current due date,
 /// and at most 30 days past it.
 pub fn check_extension(
     current_due: Date,
     until: Date,
     already_extended: bool,
-) -> Result<(), String> {
+) -> Result<(), ExtensionRefused> {
+    let latest = current_due + Duration::days(MAX_EXTENSION_DAYS);
     if already_extended {
-        return Err("срок уже продлевался (59-ФЗ, ст. 12 ч. 2 допускает одно продление)".into());
+        return Err(ExtensionRefused::AlreadyExtended);
     }
     if until <= current_due {
-        return Err(format!(
-            "новый срок {} не позже текущего {}",
-            medo_wire::time::format_date_ru(until),
-            medo_wire::time::format_date_ru(current_due)
-        ));
+        return Err(ExtensionRefused::NotLater {
+            until,
+            due: current_due,
+        });
     }
-    if until > current_due + Duration::days(MAX_EXTENSION_DAYS) {
-        return Err(format!(
-            "продлить можно не более чем на {MAX_EXTENSION_DAYS} дней: {} позже {}",
-            medo_wire::time::format_date_ru(until),
-            medo_wire::time::format_date_ru(current_due + Duration::days(MAX_EXTENSION_DAYS))
-        ));
+    if until > latest {
+        return Err(ExtensionRefused::TooLong { until, latest });
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::book::{Appeal, AppealState};
 use medo_wire::time::{format_date, local_day, parse_date};
+use time::Date;
 
 /// The applicant card an operator (or the SED) supplies: personal data, kept out of the journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +42,39 @@ fn question_status(a: &Appeal) -> Option<&'static str> {
     }
 }
 
+/// Why an appeal cannot be exported to ССТУ.РФ (in words for the operator; the CLI adds the
+/// command that mends it). Machine output names it by a stable English code (`problem`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    #[error("нет карточки заявителя")]
+    NoCard,
+    #[error("в карточке пусто имя заявителя")]
+    NoName,
+    #[error("в карточке нет кода классификатора")]
+    NoCode,
+    #[error("обращение в состоянии «{state}» в ССТУ.РФ не передаётся")]
+    NotReported { state: &'static str },
+    #[error(
+        "дата поступления (incomingDate) {incoming} раньше даты создания (createDate) {create}"
+    )]
+    IncomingBeforeCreate { incoming: Date, create: Date },
+    #[error("дата регистрации (registrationDate) {registration} раньше даты поступления (incomingDate) {incoming}")]
+    RegisteredBeforeIncoming { registration: Date, incoming: Date },
+    #[error("со статуса InWork нужна дата регистрации (registrationDate)")]
+    NoRegistrationDate,
+    #[error("дата ответа (responseDate) {response} раньше даты регистрации (registrationDate) {registration}")]
+    AnsweredBeforeRegistration { response: Date, registration: Date },
+    #[error("для результата нужна дата ответа (responseDate)")]
+    NoResponseDate,
+    #[error("файл ответа {name} слишком велик для ССТУ.РФ")]
+    AnswerTooLarge { name: String },
+    #[error("для статуса {status} нужен файл ответа")]
+    NoAnswerFile { status: &'static str },
+    #[error("для статуса Transferred нужен идентификатор принявшего органа в ССТУ (sstu_id)")]
+    NoTransferTarget,
+}
+
 /// Builds the request JSON for one appeal, or says why it cannot be exported.
 pub fn request(
     a: &Appeal,
@@ -50,7 +84,7 @@ pub fn request(
     transfer: Option<(&str, &str, &str)>,
     answer: Option<Answer<'_>>,
     offset: time::UtcOffset,
-) -> Result<serde_json::Value, Vec<String>> {
+) -> Result<serde_json::Value, Vec<Problem>> {
     // every date in the request is a day in the configured zone (journal times are UTC)
     let day = |t: &str| local_day(t, offset).map(format_date);
     let answered_on = answered_on.and_then(day);
@@ -59,21 +93,18 @@ pub fn request(
     let transfer = transfer.map(|(d, _, n)| (d, transfer_day.as_deref().unwrap_or(""), n));
     let mut problems = Vec::new();
     let Some(card) = card else {
-        return Err(vec![
-            "нет карточки заявителя (appeals card ID --name … --code …)".into(),
-        ]);
+        return Err(vec![Problem::NoCard]);
     };
     if card.name.trim().is_empty() {
-        problems.push("the applicant's name is empty".into());
+        problems.push(Problem::NoName);
     }
     if card.codes.is_empty() {
-        problems.push("no classifier code".into());
+        problems.push(Problem::NoCode);
     }
     let Some(status) = question_status(a) else {
-        return Err(vec![format!(
-            "a {} appeal is not reported to ССТУ.РФ",
-            a.state.label()
-        )]);
+        return Err(vec![Problem::NotReported {
+            state: a.state.label(),
+        }]);
     };
     let incoming = day(&a.received_at);
     let create = a.urog_date.clone();
@@ -82,15 +113,19 @@ pub fn request(
     let d = |x: &Option<String>| x.as_deref().and_then(parse_date);
     if let (Some(c), Some(i)) = (d(&create), d(&incoming)) {
         if i < c {
-            problems.push(format!("incomingDate {i} is before createDate {c}"));
+            problems.push(Problem::IncomingBeforeCreate {
+                incoming: i,
+                create: c,
+            });
         }
     }
     if status != "NotRegistered" {
         match (d(&incoming), d(&registration)) {
-            (Some(i), Some(r)) if r < i => {
-                problems.push(format!("registrationDate {r} is before incomingDate {i}"))
-            }
-            (_, None) => problems.push("registrationDate is required from InWork on".into()),
+            (Some(i), Some(r)) if r < i => problems.push(Problem::RegisteredBeforeIncoming {
+                registration: r,
+                incoming: i,
+            }),
+            (_, None) => problems.push(Problem::NoRegistrationDate),
             _ => {}
         }
     }
@@ -100,10 +135,11 @@ pub fn request(
     );
     if result_status {
         match (d(&registration), answered_on.and_then(parse_date)) {
-            (Some(r), Some(x)) if x < r => {
-                problems.push(format!("responseDate {x} is before registrationDate {r}"))
-            }
-            (_, None) => problems.push("responseDate is required for a result".into()),
+            (Some(r), Some(x)) if x < r => problems.push(Problem::AnsweredBeforeRegistration {
+                response: x,
+                registration: r,
+            }),
+            (_, None) => problems.push(Problem::NoResponseDate),
             _ => {}
         }
     }
@@ -116,25 +152,20 @@ pub fn request(
             use base64::Engine;
             let content = base64::engine::general_purpose::STANDARD.encode(f.bytes);
             if content.len() > MAX_ATTACHMENT_BASE64 {
-                problems.push(format!(
-                    "the answer file {} is too large for ССТУ.РФ",
-                    f.name
-                ));
+                problems.push(Problem::AnswerTooLarge {
+                    name: f.name.to_string(),
+                });
             }
             Some(serde_json::json!({ "name": f.name, "content": content }))
         }
         (None, true) => {
-            problems.push(format!(
-                "status {status} needs the answer file (appeals event … answered --file)"
-            ));
+            problems.push(Problem::NoAnswerFile { status });
             None
         }
         _ => None,
     };
     if status == "Transferred" && transfer.is_none_or(|(dept, _, _)| dept.is_empty()) {
-        problems.push(
-            "status Transferred needs the receiving body's ССТУ id (redirected --sstu-id)".into(),
-        );
+        problems.push(Problem::NoTransferTarget);
     }
     if !problems.is_empty() {
         return Err(problems);

@@ -64,7 +64,7 @@ pub fn referenced_numbers(
 /// ([`crate::book::Appeals::find_status_many`]).
 pub fn response_items(
     numbers: &[String],
-    found: Vec<Result<StatusFacts, String>>,
+    found: Vec<Result<StatusFacts, crate::book::Lookup>>,
     calendar: &Calendar,
     offset: time::UtcOffset,
 ) -> Vec<ResponseItem> {

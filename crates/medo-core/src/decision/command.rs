@@ -3,6 +3,7 @@
 //! as checks: an appeal the rules would refuse is registered only with `--force` and a
 //! comment, and the override is journaled with who and why.
 
+use super::refusal::Refusal;
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::deadlines;
@@ -56,18 +57,17 @@ pub fn decide_command(
     input: &CommandInput,
     view: &dyn BookView,
     ctx: Context<'_>,
-) -> Result<Event, String> {
+) -> Result<Event, Refusal> {
     let appeal = view.find(&input.id)?;
     let wanted: &[AppealState] = match input.op {
         Op::Progress(_) => &[AppealState::Registered, AppealState::InWork],
         _ => &[AppealState::Received],
     };
     if !wanted.contains(&appeal.state) {
-        return Err(format!(
-            "обращение {} — {}: этот шаг к нему не применим",
-            appeal.id,
-            appeal.state.label()
-        ));
+        return Err(Refusal::NotApplicable {
+            id: appeal.id,
+            state: appeal.state.label(),
+        });
     }
     let cause = cause_of_appeal(appeal.id, &appeal.key, &appeal);
     let mut event = decide_op(&appeal, input, &cause, view, ctx)?;
@@ -93,7 +93,7 @@ fn decide_op(
     cause: &NoticeCause<'_>,
     view: &dyn BookView,
     ctx: Context<'_>,
-) -> Result<Event, String> {
+) -> Result<Event, Refusal> {
     match &input.op {
         Op::Progress(step) => progress(appeal, step, input, cause, view, ctx),
         Op::Register {
@@ -108,11 +108,8 @@ fn decide_op(
             )
         }
         Op::Refuse { reason, comment } => {
-            let reason = RefusalReason::parse(reason).ok_or_else(|| {
-                format!(
-                    "{reason:?} — не одно из девяти официальных оснований: {}",
-                    reasons()
-                )
+            let reason = RefusalReason::parse(reason).ok_or_else(|| Refusal::UnknownReason {
+                given: reason.clone(),
             })?;
             let comment = comment.clone().filter(|c| !c.trim().is_empty());
             Ok(refusal(appeal.id, reason, comment, "operator", cause, ctx))
@@ -120,28 +117,17 @@ fn decide_op(
     }
 }
 
-fn reasons() -> String {
-    RefusalReason::ALL
-        .iter()
-        .map(|r| r.as_str())
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 /// A registration date given by the СЭД: not after today, not before the appeal arrived.
 fn registration_date(
     appeal: &Appeal,
     date: Option<&str>,
     ctx: Context<'_>,
-) -> Result<Option<time::Date>, String> {
+) -> Result<Option<time::Date>, Refusal> {
     let Some(text) = date else { return Ok(None) };
-    let date =
-        parse_date(text).ok_or_else(|| format!("дата регистрации {text:?} — не ГГГГ-ММ-ДД"))?;
+    let date = parse_date(text).ok_or_else(|| Refusal::BadDate(text.to_string()))?;
     let received = medo_wire::time::local_day(&appeal.received_at, ctx.policy.utc_offset);
     if date > ctx.today() || received.is_some_and(|r| date < r) {
-        return Err(format!(
-            "дата регистрации {text} — не раньше поступления обращения и не позже сегодняшнего дня"
-        ));
+        return Err(Refusal::DateOutOfRange(text.to_string()));
     }
     Ok(Some(date))
 }
@@ -158,13 +144,13 @@ fn register(
     cause: &NoticeCause<'_>,
     view: &dyn BookView,
     ctx: Context<'_>,
-) -> Result<Event, String> {
+) -> Result<Event, Refusal> {
     if let Some(n) = number {
         if let Some(why) = appeals::number_problem(n) {
-            return Err(why);
+            return Err(Refusal::BadNumber(why));
         }
         if view.id_by_number(&normalize_number(n)).is_some() {
-            return Err(format!("номер {n} уже присвоен другому обращению"));
+            return Err(Refusal::NumberTaken(n.clone()));
         }
     }
     let comment = comment.as_deref().map(str::trim).filter(|c| !c.is_empty());
@@ -179,12 +165,14 @@ fn register(
     };
     let overrides = match (rule, force, comment) {
         (None, _, _) => None,
-        (Some((reason, why)), false, _) => return Err(refusable(appeal.id, reason, &why)),
-        (Some(_), true, None) => {
-            return Err(
-                "регистрация вопреки правилу (force) требует комментария (comment): почему обращение регистрируется вопреки правилу".into(),
-            )
+        (Some((reason, why)), false, _) => {
+            return Err(Refusal::Refusable {
+                id: appeal.id,
+                reason,
+                why,
+            })
         }
+        (Some(_), true, None) => return Err(Refusal::ForceNeedsComment),
         (Some((reason, _)), true, Some(c)) => Some((reason, c.to_string())),
     };
     let mut event = registration(
@@ -216,19 +204,6 @@ fn register(
     Ok(event)
 }
 
-/// Why a manual registration is refused: the official reason and the way forward.
-fn refusable(id: u64, reason: Option<RefusalReason>, why: &str) -> String {
-    match reason {
-        Some(r) => format!(
-            "обращение {id} подлежит отказу в регистрации: «{}» ({why}). Можно отказать с этим основанием или зарегистрировать вопреки правилу, указав почему (force с comment)",
-            r.as_str()
-        ),
-        None => format!(
-            "обращение {id}: {why}. Зарегистрировать всё равно можно, указав почему (force с comment)"
-        ),
-    }
-}
-
 /// A step of consideration: validated against the appeal's state and deadlines, with its
 /// notice to УРОГ. A step with its file (the answer, the extension or redirect letter) goes
 /// first as a document of ours (numbered from the outgoing sequence, «Во исполнение» the
@@ -240,10 +215,10 @@ fn progress(
     cause: &NoticeCause<'_>,
     view: &dyn BookView,
     ctx: Context<'_>,
-) -> Result<Event, String> {
+) -> Result<Event, Refusal> {
     let (kind, text, post) = step_notice(appeal, step, ctx)?;
     let file = match &input.answer_file {
-        Some(Err(why)) => return Err(why.clone()),
+        Some(Err(why)) => return Err(Refusal::File(why.clone())),
         Some(Ok(file)) => Some(file),
         None => None,
     };
@@ -364,11 +339,11 @@ fn step_document(
 type StepNotice = (&'static str, String, Option<String>);
 
 /// The notice kind, text and post of a step, or why the step does not apply.
-fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNotice, String> {
+fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNotice, Refusal> {
     match step {
         Step::ExecutorAssigned { executor, post } => {
             if executor.trim().is_empty() {
-                return Err("исполнитель (executor) не может быть пустым".into());
+                return Err(Refusal::NoExecutor);
             }
             let post = post.clone().filter(|p| !p.trim().is_empty());
             Ok(("executor", executor.trim().to_string(), post))
@@ -380,10 +355,10 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
             number,
         } => {
             if to.trim().is_empty() {
-                return Err("орган по компетенции (to) должен быть назван".into());
+                return Err(Refusal::NoRecipient);
             }
             if let Some(g) = sstu_id.as_deref().filter(|g| !medo_wire::read::is_guid(g)) {
-                return Err(format!("sstu_id {g:?} — не GUID"));
+                return Err(Refusal::BadSstuId(g.to_string()));
             }
             let letter = number
                 .as_deref()
@@ -393,12 +368,8 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
             Ok(("course", text, None))
         }
         Step::Answered { result, .. } => {
-            let (label, _) = medo_model::result(result).ok_or_else(|| {
-                let codes: Vec<&str> = medo_model::RESULTS.iter().map(|r| r.0).collect();
-                format!(
-                    "результат (result) {result:?}: одно из {}",
-                    codes.join(", ")
-                )
+            let (label, _) = medo_model::result(result).ok_or_else(|| Refusal::UnknownResult {
+                given: result.clone(),
             })?;
             Ok(("report", format!("Рассмотрено: {label}"), None))
         }
@@ -411,20 +382,19 @@ fn extension(
     until: &str,
     reason: &str,
     ctx: Context<'_>,
-) -> Result<StepNotice, String> {
-    let until_date =
-        parse_date(until).ok_or_else(|| format!("срок (until) {until:?} — не дата ГГГГ-ММ-ДД"))?;
+) -> Result<StepNotice, Refusal> {
+    let until_date = parse_date(until).ok_or_else(|| Refusal::BadUntil(until.to_string()))?;
     if reason.trim().is_empty() {
-        return Err("продление требует причины (reason)".into());
+        return Err(Refusal::NoExtensionReason);
     }
     let registered = appeal
         .registered_on
         .as_deref()
         .and_then(parse_date)
-        .ok_or("у обращения нет даты регистрации")?;
+        .ok_or(Refusal::NotRegistered)?;
     let due = deadlines::due_dates(&ctx.policy.calendar, registered, Some(registered), None)
         .answer_by
-        .ok_or("у обращения нет срока ответа")?;
+        .ok_or(Refusal::NoDueDate)?;
     deadlines::check_extension(due, until_date, appeal.extended_to.is_some())?;
     let shown = medo_wire::time::format_date_ru(until_date);
     let text = format!("Срок рассмотрения продлён до {shown}: {}", reason.trim());

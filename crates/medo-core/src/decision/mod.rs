@@ -19,6 +19,7 @@ mod classify;
 pub mod command;
 pub mod notice;
 mod query;
+pub mod refusal;
 pub mod view;
 
 #[cfg(test)]
@@ -33,6 +34,7 @@ pub use command::{decide_command, CommandInput};
 use medo_model::Event;
 pub use notice::Facts;
 pub use query::{reanswers, resend};
+pub use refusal::Refusal;
 pub use view::{BookView, Overlay};
 
 /// What every decision is given besides its input and the view.

@@ -541,8 +541,13 @@ fn manual_registration_runs_the_refusal_rules_as_checks() {
     )
     .unwrap_err();
     assert!(
-        err.contains("«Ошибка адресации»") && err.contains("force с comment"),
-        "{err}"
+        matches!(&err, Refusal::Refusable { id: 1, reason: Some(r), .. } if r.as_str() == "Ошибка адресации"),
+        "{err:?}"
+    );
+    let said = err.to_string();
+    assert!(
+        said.contains("«Ошибка адресации»") && said.contains("force с comment"),
+        "{said}"
     );
     check_with(
         &manual,

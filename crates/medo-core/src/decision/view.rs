@@ -23,7 +23,7 @@ pub trait BookView {
     fn ids_by_urog(&self, norm: &str) -> Vec<u64>;
     fn status(&self, id: u64) -> Option<StatusFacts>;
     /// [`Appeals::find_status_many`]: what an answer says of each requested number.
-    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>>;
+    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>>;
     /// The next registration sequence number of `year`.
     fn next_seq(&self, year: i32) -> u64;
     /// The next outgoing-document sequence number of `year`.
@@ -34,7 +34,7 @@ pub trait BookView {
     fn queries_awaiting(&self, norm: &str) -> Vec<u64>;
 
     /// Resolves our number, a УРОГ number or an internal id, as [`Appeals::find`].
-    fn find(&self, id: &str) -> Result<Appeal, String> {
+    fn find(&self, id: &str) -> Result<Appeal, crate::book::Lookup> {
         find_in(
             id,
             |n| self.id_by_number(n),
@@ -60,7 +60,7 @@ impl BookView for AppealBook {
     fn status(&self, id: u64) -> Option<StatusFacts> {
         Appeals::appeal(self, id).as_ref().map(StatusFacts::from)
     }
-    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
+    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
         Appeals::find_status_many(self, ids)
     }
     fn next_seq(&self, year: i32) -> u64 {
@@ -153,7 +153,7 @@ impl BookView for Overlay<'_> {
             None => self.base.status(id),
         }
     }
-    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, String>> {
+    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
         let mut found = self.base.status_many(ids);
         for (id, slot) in ids.iter().zip(found.iter_mut()) {
             if self.touches(id) {
