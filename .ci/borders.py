@@ -19,7 +19,7 @@ NEVER = {
                   "hyper", "reqwest", "notify", "tracing"],
     "medo-spool": ["medo-core", "medo-store", "medo-engine", "tokio", "sled", "axum",
                    "hyper", "reqwest"],
-    "medo-store": ["medo-core", "medo-engine", "tokio", "axum", "hyper", "reqwest", "notify"],
+    "medo-store": ["medo-spool", "medo-engine", "tokio", "axum", "hyper", "reqwest", "notify"],
     "medo-engine": ["tokio", "axum", "hyper", "reqwest"],
 }
 

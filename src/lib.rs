@@ -5,7 +5,6 @@
 
 pub mod appeal_files;
 pub mod appeals_api;
-pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
@@ -14,18 +13,17 @@ pub mod gateway;
 pub mod health;
 pub mod http;
 pub mod inspect;
-pub mod journal;
 pub mod metrics;
 pub mod operator;
 pub mod operator_view;
 pub mod spoolview;
-pub mod store;
 pub mod webhooks;
 pub use medo_core::{appeals, book, deadlines, decision, outbox, pdf, policy, resend, sstu, urog};
 pub use medo_model as model;
 pub use medo_spool as spool;
 pub use medo_spool::{control, idempotency, recovery, sharing};
 pub use medo_stdx::{fault, parallel, words};
+pub use medo_store::{checkpoint, index as store, journal};
 pub use medo_wire as wire;
 pub use medo_wire::samples;
 

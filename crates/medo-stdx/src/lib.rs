@@ -19,6 +19,31 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Free bytes for us on the filesystem holding `dir` (`statvfs`: blocks available to an
+/// unprivileged user). Tests stand in a full disk with `MEDO_FAULT_FREE_BYTES` (see
+/// `fault`). `None`: it cannot be told.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    if let Some(n) = fault::free_bytes() {
+        return Some(n);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid NUL-terminated path and a struct statvfs to fill
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 /// Capped exponential backoff: 1 s, 2 s, 4 s … 64 s.
 pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.saturating_sub(1).min(6))

@@ -12,9 +12,9 @@ use sha2::Digest;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, Shelf, StatusFacts};
 use crate::journal::{Event, Output, Record};
-use crate::resend::{ResendShelf, Waiting};
+use medo_core::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, Shelf, StatusFacts};
+use medo_core::resend::{ResendShelf, Waiting};
 
 type TxError = ConflictableTransactionError<StoreError>;
 
@@ -64,7 +64,7 @@ pub enum StoreError {
 /// free for us.
 fn disk_low(dir: &Path, min_free: u64) -> bool {
     let at = dir.parent().unwrap_or(dir);
-    crate::spool::free_bytes(at).is_some_and(|free| free < min_free.max(64 << 20))
+    medo_stdx::free_bytes(at).is_some_and(|free| free < min_free.max(64 << 20))
 }
 
 impl StoreError {
@@ -386,7 +386,7 @@ impl Store {
         ];
         let mut out = Vec::new();
         for (name, tree) in trees {
-            let mut h = crate::wire::hash::Sha256::new();
+            let mut h = medo_wire::hash::Sha256::new();
             let mut n = 0u64;
             for item in tree.iter() {
                 let (k, v) = item?;
@@ -512,7 +512,7 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
             _ => {}
         }
     }
-    crate::book::fold(
+    medo_core::book::fold(
         &mut TxShelf {
             appeals,
             index,
@@ -521,7 +521,7 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
         },
         record,
     )?;
-    crate::resend::fold(&mut TxAwaiting(awaiting), record)?;
+    medo_core::resend::fold(&mut TxAwaiting(awaiting), record)?;
     meta.insert(APPLIED, &be(record.seq))?;
     meta.insert(HEAD, record.hash.as_bytes())?;
     Ok(())
@@ -636,7 +636,7 @@ impl Shelf for TxShelf<'_> {
             self.index.remove(unresolved_key(n, q.arrival))?;
         }
         for n in &q.unresolved {
-            let norm = crate::appeals::normalize_number(n);
+            let norm = medo_core::appeals::normalize_number(n);
             self.index.insert(unresolved_key(&norm, q.arrival), &[])?;
         }
         self.index
@@ -754,9 +754,9 @@ impl Store {
     fn try_find_status(
         &self,
         id: &str,
-    ) -> Result<Result<StatusFacts, crate::book::Lookup>, StoreError> {
+    ) -> Result<Result<StatusFacts, medo_core::book::Lookup>, StoreError> {
         let failed = std::cell::RefCell::new(None);
-        let found = crate::book::find_in(
+        let found = medo_core::book::find_in(
             id,
             |n| remember(&failed, self.index_id(b'n', n)),
             |n| remember(&failed, self.urog_ids(n)),
@@ -772,9 +772,9 @@ impl Store {
     pub fn try_find_status_many(
         &self,
         ids: &[String],
-    ) -> Result<Vec<Result<StatusFacts, crate::book::Lookup>>, StoreError> {
+    ) -> Result<Vec<Result<StatusFacts, medo_core::book::Lookup>>, StoreError> {
         const SEQUENTIAL_BELOW: usize = 64;
-        let (found, ()) = crate::parallel::map_in_order(
+        let (found, ()) = medo_stdx::parallel::map_in_order(
             ids,
             SEQUENTIAL_BELOW,
             |id| self.try_find_status(id),
@@ -897,7 +897,7 @@ impl Store {
     /// The message (uid, output name) a rejected file name cites: a container of ours is
     /// named by its message uid.
     pub fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError> {
-        let Some(uid) = crate::outbox::message_uid_of_file(file) else {
+        let Some(uid) = medo_core::outbox::message_uid_of_file(file) else {
             return Ok(None);
         };
         Ok(self.sent(&uid)?.map(|name| (uid, name)))
@@ -952,8 +952,8 @@ impl Appeals for Store {
         let id = logged("appeal by document", self.index_id(b'd', uid));
         id.and_then(|id| self.appeal(id))
     }
-    fn find(&self, id: &str) -> Result<Appeal, crate::book::Lookup> {
-        crate::book::find_in(
+    fn find(&self, id: &str) -> Result<Appeal, medo_core::book::Lookup> {
+        medo_core::book::find_in(
             id,
             |n| logged("appeal by number", self.index_id(b'n', n)),
             |n| logged("appeal by УРОГ number", self.urog_ids(n)),
@@ -962,9 +962,12 @@ impl Appeals for Store {
     }
     /// Reads compact status facts (a whole appeal is kilobytes, and a cold one costs a sled
     /// page load), and splits a long list across the cores.
-    fn find_status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
+    fn find_status_many(
+        &self,
+        ids: &[String],
+    ) -> Vec<Result<StatusFacts, medo_core::book::Lookup>> {
         logged("appeal status", self.try_find_status_many(ids).map(Some))
-            .unwrap_or_else(|| vec![Err(crate::book::Lookup::Unreadable); ids.len()])
+            .unwrap_or_else(|| vec![Err(medo_core::book::Lookup::Unreadable); ids.len()])
     }
     fn next_seq(&self, year: i32) -> u64 {
         let max = self

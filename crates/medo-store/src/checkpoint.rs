@@ -71,7 +71,7 @@ fn signed_note(key: &SigningKey, origin: &str, size: u64, head: &str) -> String 
     format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()))
 }
 
-pub use crate::model::Sequences;
+pub use medo_model::Sequences;
 
 /// A witness's note: signed like the anchor, with the numbering it covers on a fourth line
 /// (`sequences <year> <registered> <outgoing>`; readers of anchors read three lines) and the
@@ -243,7 +243,7 @@ pub fn anchor_problem(state: &Path, key: &VerifyingKey, records: u64) -> Option<
     }
     match fs::read_to_string(anchor_path(state)) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("отсутствует".into()),
-        Err(e) => Some(format!("не читается ({})", crate::words::io(&e))),
+        Err(e) => Some(format!("не читается ({})", medo_stdx::words::io(&e))),
         Ok(text) => signed_body(&text, key)
             .err()
             .map(|why| format!("не запись, подписанная нашим ключом контрольных точек ({why})")),

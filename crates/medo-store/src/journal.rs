@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::wire::hash::{digest_many, Sha256};
+use medo_wire::hash::{digest_many, Sha256};
 
-pub use crate::model::GENESIS;
+pub use medo_model::GENESIS;
 /// Records per segment file before a new one is started.
 pub const SEGMENT_RECORDS: u64 = 100_000;
 
-/// The journal's vocabulary lives in [`crate::model`]; re-exported here for its readers.
-pub use crate::model::{Event, NoticeRef, Output, Record, SignatureFile};
+/// The journal's vocabulary lives in [`medo_model`]; re-exported here for its readers.
+pub use medo_model::{Event, NoticeRef, Output, Record, SignatureFile};
 
 /// Journal errors. Any write or fsync failure is fatal for the service.
 #[derive(Debug, thiserror::Error)]
@@ -466,7 +466,7 @@ pub fn fuzz_line(data: &[u8]) {
     let parsed = serde_json::from_slice::<Record>(data).ok();
     if let Some(fast) = std::str::from_utf8(data)
         .ok()
-        .and_then(|text| crate::model::kind_first::from_str(text).ok())
+        .and_then(|text| medo_model::kind_first::from_str(text).ok())
     {
         assert_eq!(
             Some(&fast),
@@ -596,9 +596,9 @@ fn lower_hex_eq(digest: &[u8], hex: &[u8]) -> bool {
 }
 
 /// Decodes a line: in one pass if it is in the writer's layout
-/// ([`crate::model::kind_first`]), else — and for the error — with the derived reader.
+/// ([`medo_model::kind_first`]), else — and for the error — with the derived reader.
 fn decode_line(text: &str) -> Result<Record, serde_json::Error> {
-    crate::model::kind_first::from_str(text).or_else(|_| serde_json::from_str(text))
+    medo_model::kind_first::from_str(text).or_else(|_| serde_json::from_str(text))
 }
 
 /// What a line's hash covers, if the line ends with a hash member: the line without it (the
@@ -707,7 +707,7 @@ fn inspect_batch_while<T: Send>(
         inspected.collect::<Vec<_>>()
     };
     let chunks: Vec<&[&[u8]]> = lines.chunks(LINES_HASHED_AT_ONCE).collect();
-    crate::parallel::map_in_order(&chunks, 256 / LINES_HASHED_AT_ONCE, inspect, meanwhile)
+    medo_stdx::parallel::map_in_order(&chunks, 256 / LINES_HASHED_AT_ONCE, inspect, meanwhile)
 }
 
 /// Lines hashed in one call: AVX-512's sixteen lanes, AVX2's eight twice.

@@ -1,0 +1,11 @@
+//! Storage: the journal — the system of record, append-only, hash-chained, group-committed —
+//! its signed checkpoints and anchor, and the index (sled) derived from it by the book's and
+//! the re-send tracker's folds, rebuildable from the journal at any time.
+//!
+//! Deliberately does not know: the spool's folders beyond its own (`journal/`, `store/`,
+//! the checkpoint key and notes), decisions (it folds what was decided), HTTP, any async
+//! runtime. The next backend (PostgreSQL, issue 29) comes in behind this crate's seam.
+
+pub mod checkpoint;
+pub mod index;
+pub mod journal;
