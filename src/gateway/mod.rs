@@ -457,33 +457,41 @@ impl Gateway {
         n
     }
 
-    /// Journals events (one fsync), applies them to the store, flushes the store.
+    /// Journals events (one fsync), signs the anchor (and a checkpoint when one is due),
+    /// applies them to the store, flushes the store — one `medo_store::commit`, which asserts
+    /// that the records continue the journal and that the store ends where the journal ends.
     fn commit(&mut self, events: Vec<Event>) -> Result<Vec<Record>, GatewayError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
         let (_, ts) = self.now();
-        let before = self.journal.next_seq();
-        let records = self.journal.append(events, &ts)?;
-        if before / self.config.checkpoint_every
-            != self.journal.next_seq() / self.config.checkpoint_every
-        {
-            self.checkpoint()?;
-        }
-        // the anchor of every group commit: a journal cut or replaced is refused at start
-        crate::checkpoint::write_anchor(
-            &crate::checkpoint::anchor_path(&self.layout.state),
-            &self.checkpoint_key,
-            &self.checkpoint_origin(),
-            self.journal.next_seq(),
-            self.journal.head(),
+        let every = self.config.checkpoint_every;
+        let (layout, key) = (&self.layout, &self.checkpoint_key);
+        let origin = self.checkpoint_origin();
+        let records = medo_store::commit(
+            &mut self.journal,
+            &self.store,
+            events,
+            &ts,
+            |j: &Journal, written| {
+                let (end, head) = (j.next_seq(), j.head());
+                let before = end - written.len() as u64;
+                if before / every != end / every {
+                    crate::checkpoint::write(&layout.journal, key, &origin, end, head)?;
+                }
+                // the anchor of every group commit: a journal cut or replaced is refused at start
+                let anchor = crate::checkpoint::anchor_path(&layout.state);
+                crate::checkpoint::write_anchor(&anchor, key, &origin, end, head)
+            },
         )
-        .map_err(GatewayError::Other)?;
-        self.store.apply_all(&records)?;
+        .map_err(|e| match e {
+            medo_store::CommitError::Journal(e) => GatewayError::Journal(e),
+            medo_store::CommitError::Index(e) => GatewayError::Store(e),
+            medo_store::CommitError::Between(why) => GatewayError::Other(why),
+        })?;
         for r in &records {
             self.metrics.record(r);
         }
-        self.store.flush()?;
         self.hand_to_witness()?;
         Ok(records)
     }

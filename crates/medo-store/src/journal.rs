@@ -135,6 +135,11 @@ impl Journal {
         ))
     }
 
+    /// The folder of its segments.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The seq the next record will get.
     pub fn next_seq(&self) -> u64 {
         self.next_seq

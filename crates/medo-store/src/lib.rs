@@ -9,3 +9,6 @@
 pub mod checkpoint;
 pub mod index;
 pub mod journal;
+pub mod seam;
+
+pub use seam::{commit, CommitError, Index, Journal};

@@ -1,0 +1,203 @@
+//! The storage seam: what the loop needs of the system of record and of the index, as two
+//! traits, and the one commit that binds them. Today's backend is the files of
+//! `state_dir/journal/` ([`crate::journal::Journal`]) and sled ([`crate::index::Store`]); a
+//! backend that can do both in one transaction (PostgreSQL, issue 29) implements the same
+//! traits and the same [`commit`].
+//!
+//! Not yet behind the seam (issue 27 goes on): the index's read side (the book's views, the
+//! arrivals' state machine, pending outputs) is the concrete `Store`'s; the operator command
+//! queue and the idempotency keys are the spool's files.
+
+use medo_model::{Event, Record};
+
+use crate::index::{Store, StoreError};
+use crate::journal::{self, JournalError, VerifyReport};
+
+/// The system of record: an append-only, hash-chained sequence of records.
+pub trait Journal {
+    /// The seq the next record will get.
+    fn next_seq(&self) -> u64;
+    /// The hash of the last record (or [`medo_model::GENESIS`]).
+    fn head(&self) -> &str;
+    /// The time of the last record (RFC 3339), if any.
+    fn last_ts(&self) -> Option<&str>;
+    /// Appends `events` at `now` as one group commit, durable when it returns; an error is
+    /// fatal (the caller stops).
+    fn append(&mut self, events: Vec<Event>, now: &str) -> Result<Vec<Record>, JournalError>;
+    /// Records with `from <= seq < until`, at most `max`, each checked against the chain.
+    fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError>;
+    /// The last `n` records.
+    fn tail(&self, n: u64) -> Result<Vec<Record>, JournalError>;
+    /// Every record's hash and link checked.
+    fn verify(&self) -> Result<VerifyReport, JournalError>;
+}
+
+/// The index's write side: records applied in journal order, made durable by `flush`.
+pub trait Index {
+    /// Applies records (their seqs follow the last applied one) with their related updates.
+    fn apply_all(&self, records: &[Record]) -> Result<(), StoreError>;
+    /// The durability barrier before any effect of the applied records.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// The seq of the last record applied (`None`: none yet).
+    fn applied_seq(&self) -> Result<Option<u64>, StoreError>;
+}
+
+impl Journal for journal::Journal {
+    fn next_seq(&self) -> u64 {
+        journal::Journal::next_seq(self)
+    }
+    fn head(&self) -> &str {
+        journal::Journal::head(self)
+    }
+    fn last_ts(&self) -> Option<&str> {
+        journal::Journal::last_ts(self)
+    }
+    fn append(&mut self, events: Vec<Event>, now: &str) -> Result<Vec<Record>, JournalError> {
+        journal::Journal::append(self, events, now)
+    }
+    fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError> {
+        journal::read_range(self.dir(), from, until, max)
+    }
+    fn tail(&self, n: u64) -> Result<Vec<Record>, JournalError> {
+        journal::tail(self.dir(), n)
+    }
+    fn verify(&self) -> Result<VerifyReport, JournalError> {
+        journal::verify(self.dir())
+    }
+}
+
+impl Index for Store {
+    fn apply_all(&self, records: &[Record]) -> Result<(), StoreError> {
+        Store::apply_all(self, records)
+    }
+    fn flush(&self) -> Result<(), StoreError> {
+        Store::flush(self)
+    }
+    fn applied_seq(&self) -> Result<Option<u64>, StoreError> {
+        Store::applied_seq(self)
+    }
+}
+
+/// Why a commit stopped: the journal, the index, or the step between them.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError<E> {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Index(#[from] StoreError),
+    #[error(transparent)]
+    Between(E),
+}
+
+/// One commit: `events` journaled as one group commit, then `between` (checkpoints, the
+/// anchor: what must hold before the index moves), then the records applied to the index and
+/// flushed. Paired assertions: the records continue the journal exactly (contiguous seqs from
+/// its previous end, each linked to the one before), and afterwards the index has applied
+/// exactly up to the journal's last record — a torn apply is a bug, never a state.
+pub fn commit<J: Journal + ?Sized, I: Index + ?Sized, E>(
+    journal: &mut J,
+    index: &I,
+    events: Vec<Event>,
+    now: &str,
+    between: impl FnOnce(&J, &[Record]) -> Result<(), E>,
+) -> Result<Vec<Record>, CommitError<E>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (first, prev) = (journal.next_seq(), journal.head().to_string());
+    let records = journal.append(events, now)?;
+    assert_continues(&records, first, &prev);
+    assert_eq!(journal.next_seq(), first + records.len() as u64);
+    between(journal, &records).map_err(CommitError::Between)?;
+    index.apply_all(&records)?;
+    index.flush()?;
+    assert_eq!(
+        index.applied_seq()?,
+        Some(journal.next_seq() - 1),
+        "the index applied up to the journal's last record"
+    );
+    Ok(records)
+}
+
+/// The records are numbered from `first` on, without a gap, each linked to the one before
+/// (the first to `prev`, the journal's head before the append).
+fn assert_continues(records: &[Record], first: u64, prev: &str) {
+    let mut link = prev;
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.seq, first + i as u64, "journal seqs are contiguous");
+        assert_eq!(r.prev, link, "record {} links to the one before", r.seq);
+        link = &r.hash;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u64) -> Event {
+        Event::ServiceStart {
+            version: format!("t{n}"),
+        }
+    }
+
+    /// A commit journals, runs the step between, applies and flushes: the index ends where
+    /// the journal ends, and a second commit continues both.
+    #[test]
+    fn a_commit_leaves_the_index_at_the_journals_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = journal::Journal::open(&dir.path().join("journal")).unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let mut seen = Vec::new();
+        for round in 0..2u64 {
+            let records = commit(
+                &mut j,
+                &store,
+                vec![event(round), event(round + 10)],
+                "2026-12-07T10:00:00Z",
+                |j, r| {
+                    seen.push((j.next_seq(), r.len()));
+                    Ok::<(), String>(())
+                },
+            )
+            .unwrap();
+            assert_eq!(records.len(), 2);
+            assert_eq!(
+                Index::applied_seq(&store).unwrap(),
+                Some(Journal::next_seq(&j) - 1)
+            );
+        }
+        assert_eq!(
+            seen,
+            [(2, 2), (4, 2)],
+            "the step between sees the journal already written"
+        );
+        assert_eq!(Journal::read_range(&j, 0, 4, 10).unwrap().len(), 4);
+    }
+
+    /// A step between that fails stops the commit before the index moves (the records are
+    /// journaled: the start's catch-up applies them).
+    #[test]
+    fn a_failed_step_between_leaves_the_index_where_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = journal::Journal::open(&dir.path().join("journal")).unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let err = commit(
+            &mut j,
+            &store,
+            vec![event(1)],
+            "2026-12-07T10:00:00Z",
+            |_, _| Err("anchor"),
+        );
+        assert!(matches!(err, Err(CommitError::Between("anchor"))));
+        assert_eq!(Journal::next_seq(&j), 1);
+        assert_eq!(Index::applied_seq(&store).unwrap(), None);
+    }
+
+    #[test]
+    #[should_panic(expected = "journal seqs are contiguous")]
+    fn records_that_skip_a_seq_are_a_bug() {
+        let a = Record::new(0, "t".into(), medo_model::GENESIS.into(), event(0));
+        let b = Record::new(2, "t".into(), a.hash.clone(), event(1));
+        assert_continues(&[a, b], 0, medo_model::GENESIS);
+    }
+}
