@@ -15,10 +15,11 @@ use medo_model::Step;
 use medo_model::{Event, Record};
 
 /// Where an appeal stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AppealState {
     /// поступило (waiting for registration: manual mode, or held)
+    #[default]
     Received,
     /// зарегистрировано
     Registered,
@@ -58,8 +59,9 @@ impl AppealState {
     }
 }
 
-/// One forwarded appeal. (`pin_hash` is never serialised: shelves keep it apart.)
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One forwarded appeal. (`pin_hash` is never serialised: shelves keep it apart.) Its
+/// `Default` is nothing yet: an appeal starts from what arrived (`fold_received`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Appeal {
     /// Internal id: the arrival (journal seq of its `received` record).
     pub id: u64,
@@ -217,175 +219,14 @@ pub fn fold<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
     Ok(())
 }
 
-/// [`fold`]'s work per kind of record.
+/// [`fold`]'s work per kind of record: one named function each.
 fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
     match &r.event {
-        Event::AppealReceived {
-            appeal,
-            key,
-            urog_number,
-            urog_number_norm,
-            urog_date,
-            urog_organization,
-            document_uid,
-            source_uid,
-            format,
-            restricted,
-            signatures,
-            held,
-            cites,
-            files,
-        } => {
-            let mut history = vec![(
-                r.ts.clone(),
-                format!(
-                    "поступило: {urog_number}{}",
-                    urog_date
-                        .as_deref()
-                        .map(|d| format!(" от {d}"))
-                        .unwrap_or_default()
-                ),
-            )];
-            if !cites.is_empty() {
-                history.push((
-                    r.ts.clone(),
-                    format!("повторное обращение: ссылается на {}", ids_text(cites)),
-                ));
-            }
-            if let Some(h) = held {
-                history.push((r.ts.clone(), format!("ожидает оператора: {h}")));
-            }
-            for earlier in cites {
-                shelf.change(*earlier, |e| {
-                    e.cited_by.push(*appeal);
-                    e.history.push((
-                        r.ts.clone(),
-                        format!("на него ссылается обращение {appeal}"),
-                    ));
-                })?;
-            }
-            let a = Appeal {
-                id: *appeal,
-                key: key.clone(),
-                received_at: r.ts.clone(),
-                urog_number: urog_number.clone(),
-                urog_number_norm: urog_number_norm.clone(),
-                urog_date: urog_date.clone(),
-                urog_organization: urog_organization.clone(),
-                document_uid: document_uid.clone(),
-                source_uid: source_uid.clone(),
-                format: format.clone(),
-                restricted: *restricted,
-                signatures: signatures.clone(),
-                files: files.clone(),
-                held: held.clone(),
-                unsent: Vec::new(),
-                state: AppealState::Received,
-                number: None,
-                registered_on: None,
-                year: None,
-                seq: None,
-                pin_hash: None,
-                reason: None,
-                comment: None,
-                decided_by: None,
-                dir: shelf.dir_of(*appeal)?,
-                steps: 0,
-                executor: None,
-                extended_to: None,
-                redirected_to: None,
-                result: None,
-                sstu_result: None,
-                redeliveries: Vec::new(),
-                history,
-                timeline: vec![TimelineEntry {
-                    status: "поступило".into(),
-                    at: r.ts.clone(),
-                    detail: None,
-                }],
-                answer_attached: false,
-                answer_file: None,
-                answered_on: None,
-                transfer: None,
-                cites: cites.clone(),
-                cited_by: Vec::new(),
-            };
-            shelf.index_document(document_uid, *appeal)?;
-            shelf.index_urog(urog_number_norm, *appeal)?;
-            shelf.save(&a)?;
-        }
-        Event::AppealRegistered {
-            appeal,
-            number,
-            year,
-            year_seq,
-            date,
-            pin_hash,
-            by,
-            overrides,
-            comment,
-            operator,
-            ..
-        } => {
-            shelf.raise_seq(*year, *year_seq)?;
-            shelf.index_number(&normalize_number(number), *appeal)?;
-            shelf.change(*appeal, |a| {
-                a.state = AppealState::Registered;
-                a.number = Some(number.clone());
-                a.registered_on = Some(date.clone());
-                a.year = Some(*year);
-                a.seq = Some(*year_seq);
-                a.pin_hash = Some(pin_hash.clone());
-                a.decided_by = Some(by.clone());
-                a.held = None;
-                let forced = overrides
-                    .as_deref()
-                    .map(|o| {
-                        format!(
-                            " вопреки основанию для отказа «{o}»: {}",
-                            comment.as_deref().unwrap_or("")
-                        )
-                    })
-                    .unwrap_or_default();
-                a.history.push((
-                    r.ts.clone(),
-                    format!(
-                        "зарегистрировано: {number} от {date} ({}){forced}",
-                        who(by, operator.as_deref())
-                    ),
-                ));
-                a.timeline.push(TimelineEntry {
-                    status: "зарегистрировано".into(),
-                    at: r.ts.clone(),
-                    detail: Some(format!("№ {number} от {date}")),
-                });
-            })?;
-        }
-        Event::AppealRefused {
-            appeal,
-            reason,
-            comment,
-            by,
-            operator,
-            ..
-        } => {
-            shelf.change(*appeal, |a| {
-                a.state = AppealState::Refused;
-                a.reason = Some(reason.clone());
-                a.comment = comment.clone();
-                a.decided_by = Some(by.clone());
-                a.held = None;
-                a.history.push((
-                    r.ts.clone(),
-                    format!(
-                        "отказано в регистрации: {reason} ({})",
-                        who(by, operator.as_deref())
-                    ),
-                ));
-            })?;
-        }
+        Event::AppealReceived { .. } => fold_received(shelf, r),
+        Event::AppealRegistered { .. } => fold_registered(shelf, r),
+        Event::AppealRefused { .. } => fold_refused(shelf, r),
         Event::Published { arrival, name, .. } if !name.starts_with("receipt") => {
-            shelf.change(*arrival, |a| a.unsent.retain(|n| n != name))?;
+            shelf.change(*arrival, |a| a.unsent.retain(|n| n != name))
         }
         Event::JournalRecovered { sequences, .. } => {
             // a restore: every number the witness saw stays given
@@ -393,130 +234,322 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
                 shelf.raise_seq(s.year, s.registered)?;
                 shelf.raise_outgoing_seq(s.year, s.outgoing)?;
             }
+            Ok(())
         }
-        Event::AppealProgress {
-            appeal,
-            step,
-            year,
-            year_seq,
-            operator,
-            ..
-        } => {
-            // a report sent as a document took an outgoing number
-            if let (Some(y), Some(s)) = (year, year_seq) {
-                shelf.raise_outgoing_seq(*y, *s)?;
-            }
-            shelf.change(*appeal, |a| {
-                a.steps += 1;
-                let what = match step {
-                    Step::ExecutorAssigned { executor, post } => {
-                        a.state = AppealState::InWork;
-                        a.executor = Some(executor.clone());
-                        format!(
-                            "рассматривается: назначен исполнитель {executor}{}",
-                            post.as_deref()
-                                .map(|p| format!(", {p}"))
-                                .unwrap_or_default()
-                        )
-                    }
-                    Step::Extended { until, reason } => {
-                        a.state = AppealState::InWork;
-                        a.extended_to = Some(until.clone());
-                        let shown = medo_wire::time::show_date_ru(until);
-                        format!("продлено до {shown}: {reason}")
-                    }
-                    Step::Redirected { to, number, .. } => {
-                        a.state = AppealState::Redirected;
-                        a.redirected_to = Some(to.clone());
-                        format!(
-                            "направлено по компетенции: {to}{}",
-                            number
-                                .as_deref()
-                                .map(|n| format!(" (исх. № {n})"))
-                                .unwrap_or_default()
-                        )
-                    }
-                    Step::Answered { result, file } => {
-                        a.state = AppealState::Answered;
-                        a.result = Some(result.clone());
-                        a.sstu_result = medo_model::result(result).map(|(_, s)| s.to_string());
-                        let label = medo_model::result(result).map_or(result.as_str(), |(l, _)| l);
-                        format!(
-                            "рассмотрено: {label}{}",
-                            if file.is_some() {
-                                " (ответ приложен)"
-                            } else {
-                                ""
-                            }
-                        )
-                    }
-                };
-                let (status, detail) = match step {
-                    Step::ExecutorAssigned { executor, .. } => {
-                        ("рассматривается", format!("исполнитель: {executor}"))
-                    }
-                    Step::Extended { until, reason } => (
-                        "рассматривается",
-                        format!("срок продлён до {until}: {reason}"),
-                    ),
-                    Step::Redirected {
-                        to,
-                        sstu_id,
-                        number,
-                    } => {
-                        // the journal time: readers show its day in the configured zone
-                        a.transfer = Some((
-                            sstu_id.clone().unwrap_or_default(),
-                            r.ts.clone(),
-                            number.clone().unwrap_or_default(),
-                        ));
-                        ("направлено", format!("направлено по компетенции: {to}"))
-                    }
-                    Step::Answered { result, file } => {
-                        a.answer_attached = file.is_some();
-                        a.answer_file = file
-                            .as_deref()
-                            .and_then(|f| std::path::Path::new(f).file_name())
-                            .map(|n| n.to_string_lossy().into_owned());
-                        a.answered_on = Some(r.ts.clone());
-                        (
-                            "рассмотрено",
-                            medo_model::result(result)
-                                .map_or(result.clone(), |(l, _)| l.to_string()),
-                        )
-                    }
-                };
-                a.timeline.push(TimelineEntry {
-                    status: status.into(),
-                    at: r.ts.clone(),
-                    detail: Some(detail),
-                });
-                let what = match operator {
-                    Some(o) => format!("{what} ({})", who("operator", Some(o))),
-                    None => what,
-                };
-                a.history.push((r.ts.clone(), what));
-            })?;
-        }
-        Event::AppealRedelivered { appeal, of, .. } => {
-            shelf.change(*of, |a| {
-                a.redeliveries.push(*appeal);
-                a.history.push((
-                    r.ts.clone(),
-                    format!("доставлено повторно (поступление {appeal})"),
-                ));
-            })?;
-        }
-        Event::QueryAnswered { .. } => fold_query(shelf, &r.event)?,
+        Event::AppealProgress { .. } => fold_progress(shelf, r),
+        Event::AppealRedelivered { appeal, of, .. } => shelf.change(*of, |a| {
+            a.redeliveries.push(*appeal);
+            a.history.push((
+                r.ts.clone(),
+                format!("доставлено повторно (поступление {appeal})"),
+            ));
+        }),
+        Event::QueryAnswered { .. } => fold_query(shelf, &r.event),
         Event::Archived { arrival, dir, .. } => {
             shelf.note_dir(*arrival, dir)?;
             shelf.change(*arrival, |a| {
                 a.dir = Some(dir.clone());
-            })?;
+            })
         }
-        _ => {}
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// A forwarded appeal arrived: a new appeal on the shelf, indexed by its document uid and
+/// УРОГ number; the appeals it cites learn that they are cited.
+fn fold_received<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
+    let Event::AppealReceived {
+        appeal,
+        document_uid,
+        urog_number_norm,
+        cites,
+        ..
+    } = &r.event
+    else {
+        return Ok(());
+    };
+    for earlier in cites {
+        shelf.change(*earlier, |e| {
+            e.cited_by.push(*appeal);
+            e.history.push((
+                r.ts.clone(),
+                format!("на него ссылается обращение {appeal}"),
+            ));
+        })?;
+    }
+    let dir = shelf.dir_of(*appeal)?;
+    let Some(a) = received_appeal(r, dir) else {
+        return Ok(());
+    };
+    shelf.index_document(document_uid, *appeal)?;
+    shelf.index_urog(urog_number_norm, *appeal)?;
+    shelf.save(&a)
+}
+
+/// The appeal as it stands on arrival (`None` for any other record).
+fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
+    let Event::AppealReceived {
+        appeal,
+        key,
+        urog_number,
+        urog_number_norm,
+        urog_date,
+        urog_organization,
+        document_uid,
+        source_uid,
+        format,
+        restricted,
+        signatures,
+        held,
+        cites,
+        files,
+    } = &r.event
+    else {
+        return None;
+    };
+    Some(Appeal {
+        id: *appeal,
+        key: key.clone(),
+        received_at: r.ts.clone(),
+        urog_number: urog_number.clone(),
+        urog_number_norm: urog_number_norm.clone(),
+        urog_date: urog_date.clone(),
+        urog_organization: urog_organization.clone(),
+        document_uid: document_uid.clone(),
+        source_uid: source_uid.clone(),
+        format: format.clone(),
+        restricted: *restricted,
+        signatures: signatures.clone(),
+        files: files.clone(),
+        held: held.clone(),
+        history: received_history(r, urog_number, urog_date.as_deref(), cites, held.as_deref()),
+        timeline: vec![TimelineEntry {
+            status: "поступило".into(),
+            at: r.ts.clone(),
+            detail: None,
+        }],
+        cites: cites.clone(),
+        dir,
+        ..Appeal::default()
+    })
+}
+
+/// An arrival's first lines of history: what came, what it cites, why it waits.
+fn received_history(
+    r: &Record,
+    urog_number: &str,
+    urog_date: Option<&str>,
+    cites: &[u64],
+    held: Option<&str>,
+) -> Vec<(String, String)> {
+    let date = urog_date.map(|d| format!(" от {d}")).unwrap_or_default();
+    let mut history = vec![(r.ts.clone(), format!("поступило: {urog_number}{date}"))];
+    if !cites.is_empty() {
+        history.push((
+            r.ts.clone(),
+            format!("повторное обращение: ссылается на {}", ids_text(cites)),
+        ));
+    }
+    if let Some(h) = held {
+        history.push((r.ts.clone(), format!("ожидает оператора: {h}")));
+    }
+    history
+}
+
+/// Registered: the year's sequence raised, the number indexed, the appeal's state, history
+/// and timeline.
+fn fold_registered<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
+    let Event::AppealRegistered {
+        appeal,
+        number,
+        year,
+        year_seq,
+        date,
+        pin_hash,
+        by,
+        overrides,
+        comment,
+        operator,
+        ..
+    } = &r.event
+    else {
+        return Ok(());
+    };
+    shelf.raise_seq(*year, *year_seq)?;
+    shelf.index_number(&normalize_number(number), *appeal)?;
+    shelf.change(*appeal, |a| {
+        a.state = AppealState::Registered;
+        a.number = Some(number.clone());
+        a.registered_on = Some(date.clone());
+        a.year = Some(*year);
+        a.seq = Some(*year_seq);
+        a.pin_hash = Some(pin_hash.clone());
+        a.decided_by = Some(by.clone());
+        a.held = None;
+        let forced = overrides
+            .as_deref()
+            .map(|o| {
+                format!(
+                    " вопреки основанию для отказа «{o}»: {}",
+                    comment.as_deref().unwrap_or("")
+                )
+            })
+            .unwrap_or_default();
+        a.history.push((
+            r.ts.clone(),
+            format!(
+                "зарегистрировано: {number} от {date} ({}){forced}",
+                who(by, operator.as_deref())
+            ),
+        ));
+        a.timeline.push(TimelineEntry {
+            status: "зарегистрировано".into(),
+            at: r.ts.clone(),
+            detail: Some(format!("№ {number} от {date}")),
+        });
+    })
+}
+
+/// Refused registration: the state, the reason and who decided.
+fn fold_refused<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
+    let Event::AppealRefused {
+        appeal,
+        reason,
+        comment,
+        by,
+        operator,
+        ..
+    } = &r.event
+    else {
+        return Ok(());
+    };
+    shelf.change(*appeal, |a| {
+        a.state = AppealState::Refused;
+        a.reason = Some(reason.clone());
+        a.comment = comment.clone();
+        a.decided_by = Some(by.clone());
+        a.held = None;
+        a.history.push((
+            r.ts.clone(),
+            format!(
+                "отказано в регистрации: {reason} ({})",
+                who(by, operator.as_deref())
+            ),
+        ));
+    })
+}
+
+/// A step of consideration: the outgoing sequence raised when the report went as a
+/// document, the appeal's state, history line and timeline entry.
+fn fold_progress<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
+    let Event::AppealProgress {
+        appeal,
+        step,
+        year,
+        year_seq,
+        operator,
+        ..
+    } = &r.event
+    else {
+        return Ok(());
+    };
+    if let (Some(y), Some(s)) = (year, year_seq) {
+        shelf.raise_outgoing_seq(*y, *s)?;
+    }
+    shelf.change(*appeal, |a| {
+        a.steps += 1;
+        let what = step_taken(a, step);
+        let (status, detail) = step_recorded(a, step, &r.ts);
+        a.timeline.push(TimelineEntry {
+            status: status.into(),
+            at: r.ts.clone(),
+            detail: Some(detail),
+        });
+        let what = match operator {
+            Some(o) => format!("{what} ({})", who("operator", Some(o))),
+            None => what,
+        };
+        a.history.push((r.ts.clone(), what));
+    })
+}
+
+/// The appeal's state after `step`, and the history line that says it.
+fn step_taken(a: &mut Appeal, step: &Step) -> String {
+    match step {
+        Step::ExecutorAssigned { executor, post } => {
+            a.state = AppealState::InWork;
+            a.executor = Some(executor.clone());
+            let post = post
+                .as_deref()
+                .map(|p| format!(", {p}"))
+                .unwrap_or_default();
+            format!("рассматривается: назначен исполнитель {executor}{post}")
+        }
+        Step::Extended { until, reason } => {
+            a.state = AppealState::InWork;
+            a.extended_to = Some(until.clone());
+            let shown = medo_wire::time::show_date_ru(until);
+            format!("продлено до {shown}: {reason}")
+        }
+        Step::Redirected { to, number, .. } => {
+            a.state = AppealState::Redirected;
+            a.redirected_to = Some(to.clone());
+            let letter = number
+                .as_deref()
+                .map(|n| format!(" (исх. № {n})"))
+                .unwrap_or_default();
+            format!("направлено по компетенции: {to}{letter}")
+        }
+        Step::Answered { result, file } => {
+            a.state = AppealState::Answered;
+            a.result = Some(result.clone());
+            a.sstu_result = medo_model::result(result).map(|(_, s)| s.to_string());
+            let label = medo_model::result(result).map_or(result.as_str(), |(l, _)| l);
+            let attached = if file.is_some() {
+                " (ответ приложен)"
+            } else {
+                ""
+            };
+            format!("рассмотрено: {label}{attached}")
+        }
+    }
+}
+
+/// The timeline's status and detail for `step` at `ts`, and what the applicant's status and
+/// ССТУ.РФ need of it (the transfer, the answer file and day).
+fn step_recorded(a: &mut Appeal, step: &Step, ts: &str) -> (&'static str, String) {
+    match step {
+        Step::ExecutorAssigned { executor, .. } => {
+            ("рассматривается", format!("исполнитель: {executor}"))
+        }
+        Step::Extended { until, reason } => (
+            "рассматривается",
+            format!("срок продлён до {until}: {reason}"),
+        ),
+        Step::Redirected {
+            to,
+            sstu_id,
+            number,
+        } => {
+            // the journal time: readers show its day in the configured zone
+            a.transfer = Some((
+                sstu_id.clone().unwrap_or_default(),
+                ts.to_string(),
+                number.clone().unwrap_or_default(),
+            ));
+            ("направлено", format!("направлено по компетенции: {to}"))
+        }
+        Step::Answered { result, file } => {
+            a.answer_attached = file.is_some();
+            a.answer_file = file
+                .as_deref()
+                .and_then(|f| std::path::Path::new(f).file_name())
+                .map(|n| n.to_string_lossy().into_owned());
+            a.answered_on = Some(ts.to_string());
+            let label = medo_model::result(result).map_or(result.clone(), |(l, _)| l.to_string());
+            ("рассмотрено", label)
+        }
+    }
 }
 
 /// A query answered: the outgoing sequence raised, the query's facts kept, the numbers it
