@@ -11,7 +11,10 @@ use medo_wire::hash::Sha256;
 use time::Date;
 
 use medo_model::{ArrivedFile, FileRole};
-use medo_wire::message::{Body, Format, RefusalReason, GROUP_DOCUMENT_TEXT};
+use medo_wire::container::ContainerInfo;
+use medo_wire::message::{
+    AssociatedFile, Body, Document, Format, RefusalReason, GROUP_DOCUMENT_TEXT,
+};
 use medo_wire::package::Package;
 
 /// Why an operator's (or a СЭД's) registration number cannot be given: empty, longer than
@@ -75,6 +78,23 @@ fn is_signature_name(name: &str) -> bool {
     l.ends_with(".p7s") || l.ends_with(".sig")
 }
 
+/// What the body of a forwarded appeal's message says of it: the cover letter's requisites,
+/// the document's files (the main one first) and the (file, detached signature) pairs.
+struct Cover {
+    number: String,
+    date: Option<time::Date>,
+    organization: Option<String>,
+    document_uid: String,
+    kind: Option<String>,
+    annotation: Option<String>,
+    signatories: Vec<String>,
+    files: Vec<String>,
+    text_files: Vec<String>,
+    classification: Option<String>,
+    restricted: bool,
+    signed: Vec<(String, String)>,
+}
+
 /// Extracts the appeal facts from a parsed package. `signature_encoding` tells the encoding of
 /// a signature file by name (the caller reads it; `None` = absent).
 pub fn facts(
@@ -82,130 +102,153 @@ pub fn facts(
     signature_encoding: &dyn Fn(&str) -> Option<String>,
 ) -> Option<AppealFacts> {
     let m = &package.message;
-    let destinations: Vec<String> = m.delivery_index.iter().map(|p| p.uid.clone()).collect();
     let mut missing = package.missing.clone();
-    let (
-        number,
-        date,
-        org,
-        doc_uid,
-        kind,
-        annotation,
-        signatories,
-        files,
-        text_files,
-        classification,
-        restricted,
-        signed,
-    ) = match &m.body {
-        Body::Document { document, files } => {
-            let names: Vec<String> = files
-                .iter()
-                .filter(|f| f.file_type.as_deref() != Some("reference"))
-                .map(|f| f.local_name.clone())
-                .collect();
-            let text: Vec<String> = files
-                .iter()
-                .filter(|f| f.group.as_deref() == Some(GROUP_DOCUMENT_TEXT))
-                .map(|f| f.local_name.clone())
-                .collect();
-            // detached signatures next to a file: `<file>.p7s` / `<file>.sig`
-            let mut signed = Vec::new();
-            for f in &names {
-                for p in &package.files {
-                    let l = p.name.to_lowercase();
-                    if is_signature_name(&p.name)
-                        && (l == format!("{}.p7s", f.to_lowercase())
-                            || l == format!("{}.sig", f.to_lowercase()))
-                    {
-                        signed.push((f.clone(), p.name.clone()));
-                    }
-                }
-            }
-            let restricted = document.classification.as_deref().is_some_and(|c| {
-                let c = c.to_lowercase();
-                c.contains("дсп") || c.contains("ограниченного")
-            });
-            (
-                document.num.number.clone(),
-                document.num.date,
-                m.header.source.organization.clone(),
-                document.uid.clone(),
-                document.kind.clone(),
-                document.annotation.clone(),
-                document
-                    .signatories
-                    .iter()
-                    .filter_map(|s| s.who.person.clone())
-                    .collect(),
-                names,
-                text,
-                document.classification.clone(),
-                restricted,
-                signed,
-            )
-        }
+    let cover = match &m.body {
+        Body::Document { document, files } => document_cover(package, document, files),
         Body::Container(_) => {
             let c = package.container.as_ref()?;
-            let p = &c.passport;
             missing.extend(c.missing.iter().cloned());
-            let author = p.authors.first();
-            let main = p
-                .document
-                .as_ref()
-                .map(|d| d.local_name.clone())
-                .filter(|n| !n.is_empty());
-            let mut names: Vec<String> = main.iter().cloned().collect();
-            names.extend(p.attachments.iter().map(|a| a.local_name.clone()));
-            let text: Vec<String> = main
-                .iter()
-                .filter(|n| c.entry(n).is_some())
-                .cloned()
-                .collect();
-            let mut signed: Vec<(String, String)> = Vec::new();
-            if let Some(main) = &main {
-                signed.extend(
-                    p.document_signatures()
-                        .into_iter()
-                        .map(|s| (main.clone(), s.to_string())),
-                );
-            }
-            for a in &p.attachments {
-                signed.extend(
-                    a.signatures
-                        .iter()
-                        .map(|s| (a.local_name.clone(), s.clone())),
-                );
-            }
-            (
-                author
-                    .and_then(|a| a.registration_number.clone())
-                    .unwrap_or_default(),
-                author.and_then(|a| a.registration_date),
-                author
-                    .and_then(|a| a.organization.title.clone())
-                    .or_else(|| m.header.source.organization.clone()),
-                p.uid.clone().unwrap_or_else(|| m.header.uid.clone()),
-                p.kind.text.clone(),
-                p.annotation.clone(),
-                p.authors
-                    .iter()
-                    .flat_map(|a| &a.signs)
-                    .filter_map(|s| s.person.name.clone())
-                    .collect(),
-                names,
-                text,
-                p.classification
-                    .as_ref()
-                    .and_then(|c| c.text.clone().or_else(|| c.id.clone())),
-                p.is_restricted(),
-                signed,
-            )
+            container_cover(package, c)
         }
         _ => return None,
     };
-    let arrived = arrived(package, &files, &signed);
-    let signatures = signed
+    let arrived = arrived(package, &cover.files, &cover.signed);
+    Some(AppealFacts {
+        urog_number_norm: normalize_number(&cover.number),
+        urog_number: cover.number,
+        urog_date: cover.date,
+        urog_organization: cover.organization,
+        document_uid: cover.document_uid,
+        kind: cover.kind,
+        annotation: cover.annotation,
+        signatories: cover.signatories,
+        files: cover.files,
+        text_files: cover.text_files,
+        signatures: signature_files(cover.signed, signature_encoding),
+        classification: cover.classification,
+        restricted: cover.restricted,
+        destinations: m.delivery_index.iter().map(|p| p.uid.clone()).collect(),
+        missing,
+        format: m.format,
+        arrived,
+    })
+}
+
+/// A 2.x Документ: its requisites, its files (references aside), those of the text group,
+/// and the detached signatures beside them (`<file>.p7s` / `<file>.sig`).
+fn document_cover(package: &Package, document: &Document, files: &[AssociatedFile]) -> Cover {
+    let names: Vec<String> = files
+        .iter()
+        .filter(|f| f.file_type.as_deref() != Some("reference"))
+        .map(|f| f.local_name.clone())
+        .collect();
+    let text_files = files
+        .iter()
+        .filter(|f| f.group.as_deref() == Some(GROUP_DOCUMENT_TEXT))
+        .map(|f| f.local_name.clone())
+        .collect();
+    let mut signed = Vec::new();
+    for f in &names {
+        let (p7s, sig) = (
+            format!("{}.p7s", f.to_lowercase()),
+            format!("{}.sig", f.to_lowercase()),
+        );
+        for p in package.files.iter().filter(|p| is_signature_name(&p.name)) {
+            let l = p.name.to_lowercase();
+            if l == p7s || l == sig {
+                signed.push((f.clone(), p.name.clone()));
+            }
+        }
+    }
+    let restricted = document.classification.as_deref().is_some_and(|c| {
+        let c = c.to_lowercase();
+        c.contains("дсп") || c.contains("ограниченного")
+    });
+    Cover {
+        number: document.num.number.clone(),
+        date: document.num.date,
+        organization: package.message.header.source.organization.clone(),
+        document_uid: document.uid.clone(),
+        kind: document.kind.clone(),
+        annotation: document.annotation.clone(),
+        signatories: document
+            .signatories
+            .iter()
+            .filter_map(|s| s.who.person.clone())
+            .collect(),
+        files: names,
+        text_files,
+        classification: document.classification.clone(),
+        restricted,
+        signed,
+    }
+}
+
+/// A 2.7 transport container: the passport's first author, its document (the main file) and
+/// attachments, each with the signatures the passport lists.
+fn container_cover(package: &Package, c: &ContainerInfo) -> Cover {
+    let m = &package.message;
+    let p = &c.passport;
+    let author = p.authors.first();
+    let main = p
+        .document
+        .as_ref()
+        .map(|d| d.local_name.clone())
+        .filter(|n| !n.is_empty());
+    let mut names: Vec<String> = main.iter().cloned().collect();
+    names.extend(p.attachments.iter().map(|a| a.local_name.clone()));
+    let text_files = main
+        .iter()
+        .filter(|n| c.entry(n).is_some())
+        .cloned()
+        .collect();
+    let mut signed: Vec<(String, String)> = Vec::new();
+    if let Some(main) = &main {
+        let of_main = p.document_signatures().into_iter();
+        signed.extend(of_main.map(|s| (main.clone(), s.to_string())));
+    }
+    for a in &p.attachments {
+        signed.extend(
+            a.signatures
+                .iter()
+                .map(|s| (a.local_name.clone(), s.clone())),
+        );
+    }
+    Cover {
+        number: author
+            .and_then(|a| a.registration_number.clone())
+            .unwrap_or_default(),
+        date: author.and_then(|a| a.registration_date),
+        organization: author
+            .and_then(|a| a.organization.title.clone())
+            .or_else(|| m.header.source.organization.clone()),
+        document_uid: p.uid.clone().unwrap_or_else(|| m.header.uid.clone()),
+        kind: p.kind.text.clone(),
+        annotation: p.annotation.clone(),
+        signatories: p
+            .authors
+            .iter()
+            .flat_map(|a| &a.signs)
+            .filter_map(|s| s.person.name.clone())
+            .collect(),
+        files: names,
+        text_files,
+        classification: p
+            .classification
+            .as_ref()
+            .and_then(|c| c.text.clone().or_else(|| c.id.clone())),
+        restricted: p.is_restricted(),
+        signed,
+    }
+}
+
+/// Each (file, signature) pair as journaled: its encoding by content, `missing` when named
+/// but absent; not checked yet.
+fn signature_files(
+    signed: Vec<(String, String)>,
+    signature_encoding: &dyn Fn(&str) -> Option<String>,
+) -> Vec<SignatureFile> {
+    signed
         .into_iter()
         .map(|(document, signature)| {
             let encoding = signature_encoding(&signature);
@@ -221,26 +264,7 @@ pub fn facts(
                 signature,
             }
         })
-        .collect();
-    Some(AppealFacts {
-        urog_number_norm: normalize_number(&number),
-        urog_number: number,
-        urog_date: date,
-        urog_organization: org,
-        document_uid: doc_uid,
-        kind,
-        annotation,
-        signatories,
-        files,
-        text_files,
-        signatures,
-        classification,
-        restricted,
-        destinations,
-        missing,
-        format: m.format,
-        arrived,
-    })
+        .collect()
 }
 
 /// The files a package brings: every file of the folder but the envelope (of a container that

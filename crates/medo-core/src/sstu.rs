@@ -88,123 +88,45 @@ pub fn request(
     // every date in the request is a day in the configured zone (journal times are UTC)
     let day = |t: &str| local_day(t, offset).map(format_date);
     let answered_on = answered_on.and_then(day);
-    let answered_on = answered_on.as_deref();
     let transfer_day = transfer.and_then(|(_, t, _)| day(t));
     let transfer = transfer.map(|(d, _, n)| (d, transfer_day.as_deref().unwrap_or(""), n));
-    let mut problems = Vec::new();
     let Some(card) = card else {
         return Err(vec![Problem::NoCard]);
     };
-    if card.name.trim().is_empty() {
-        problems.push(Problem::NoName);
-    }
-    if card.codes.is_empty() {
-        problems.push(Problem::NoCode);
-    }
     let Some(status) = question_status(a) else {
         return Err(vec![Problem::NotReported {
             state: a.state.label(),
         }]);
     };
-    let incoming = day(&a.received_at);
-    let create = a.urog_date.clone();
-    let registration = a.registered_on.clone();
-    // date order: incoming ≥ create, registration ≥ incoming, response ≥ registration
-    let d = |x: &Option<String>| x.as_deref().and_then(parse_date);
-    if let (Some(c), Some(i)) = (d(&create), d(&incoming)) {
-        if i < c {
-            problems.push(Problem::IncomingBeforeCreate {
-                incoming: i,
-                create: c,
-            });
-        }
-    }
-    if status != "NotRegistered" {
-        match (d(&incoming), d(&registration)) {
-            (Some(i), Some(r)) if r < i => problems.push(Problem::RegisteredBeforeIncoming {
-                registration: r,
-                incoming: i,
-            }),
-            (_, None) => problems.push(Problem::NoRegistrationDate),
-            _ => {}
-        }
-    }
-    let result_status = matches!(
+    let q = Question {
         status,
-        "Explained" | "Supported" | "NotSupported" | "Answered" | "LeftWithoutAnswer"
-    );
-    if result_status {
-        match (d(&registration), answered_on.and_then(parse_date)) {
-            (Some(r), Some(x)) if x < r => problems.push(Problem::AnsweredBeforeRegistration {
-                response: x,
-                registration: r,
-            }),
-            (_, None) => problems.push(Problem::NoResponseDate),
-            _ => {}
-        }
-    }
-    let needs_attachment = matches!(
-        status,
-        "Explained" | "Supported" | "NotSupported" | "Answered"
-    );
-    let attachment = match (&answer, needs_attachment) {
-        (Some(f), true) => {
-            use base64::Engine;
-            let content = base64::engine::general_purpose::STANDARD.encode(f.bytes);
-            if content.len() > MAX_ATTACHMENT_BASE64 {
-                problems.push(Problem::AnswerTooLarge {
-                    name: f.name.to_string(),
-                });
-            }
-            Some(serde_json::json!({ "name": f.name, "content": content }))
-        }
-        (None, true) => {
-            problems.push(Problem::NoAnswerFile { status });
-            None
-        }
-        _ => None,
+        incoming: day(&a.received_at),
+        registration: a.registered_on.clone(),
+        answered_on: answered_on.as_deref(),
+        transfer: transfer.filter(|_| status == "Transferred"),
+        attachment: None,
+        actions_taken: a.result.as_deref() == Some("supported-measures"),
+        extended: a.extended_to.is_some(),
     };
+    let mut problems = card_problems(card);
+    problems.extend(date_problems(&q, a.urog_date.as_deref()));
+    let (attachment, file_problem) = attachment(status, answer);
+    problems.extend(file_problem);
     if status == "Transferred" && transfer.is_none_or(|(dept, _, _)| dept.is_empty()) {
         problems.push(Problem::NoTransferTarget);
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    let questions: Vec<serde_json::Value> = card
-        .codes
-        .iter()
-        .map(|code| {
-            let mut q = serde_json::json!({ "code": code, "status": status, "incomingDate": incoming });
-            let o = q.as_object_mut().expect("an object");
-            if status != "NotRegistered" {
-                o.insert("registrationDate".into(), serde_json::json!(registration));
-            }
-            if result_status {
-                o.insert("responseDate".into(), serde_json::json!(answered_on));
-            }
-            if status == "Supported" {
-                o.insert("actionsTaken".into(), serde_json::json!(a.result.as_deref() == Some("supported-measures")));
-            }
-            if let Some(att) = &attachment {
-                o.insert("attachment".into(), att.clone());
-            }
-            if let Some((dept, date, number)) = transfer.filter(|_| status == "Transferred") {
-                o.insert("transfer".into(), serde_json::json!({ "departmentId": dept, "transferDate": date, "transferNumber": number }));
-            }
-            if a.extended_to.is_some() && status == "InWork" {
-                o.insert("isExtend".into(), serde_json::json!(true));
-            }
-            q
-        })
-        .collect();
+    let q = Question { attachment, ..q };
     let mut req = serde_json::json!({
         "departmentId": department_id,
         "isDirect": false,
         "format": "Electronic",
         "number": a.urog_number,
-        "createDate": create,
+        "createDate": a.urog_date,
         "name": card.name,
-        "questions": questions,
+        "questions": card.codes.iter().map(|code| q.json(code)).collect::<Vec<_>>(),
     });
     let o = req.as_object_mut().expect("an object");
     if let Some(x) = &card.address {
@@ -214,6 +136,132 @@ pub fn request(
         o.insert("email".into(), serde_json::json!(x));
     }
     Ok(req)
+}
+
+/// What each question of an appeal's request says (one per classifier code).
+struct Question<'a> {
+    status: &'static str,
+    incoming: Option<String>,
+    registration: Option<String>,
+    answered_on: Option<&'a str>,
+    transfer: Option<(&'a str, &'a str, &'a str)>,
+    attachment: Option<serde_json::Value>,
+    actions_taken: bool,
+    extended: bool,
+}
+
+impl Question<'_> {
+    /// A status that reports a result (needs its response date).
+    fn is_result(&self) -> bool {
+        matches!(
+            self.status,
+            "Explained" | "Supported" | "NotSupported" | "Answered" | "LeftWithoutAnswer"
+        )
+    }
+
+    /// The question's JSON for one classifier code.
+    fn json(&self, code: &str) -> serde_json::Value {
+        let status = self.status;
+        let mut q =
+            serde_json::json!({ "code": code, "status": status, "incomingDate": self.incoming });
+        let o = q.as_object_mut().expect("an object");
+        if status != "NotRegistered" {
+            o.insert(
+                "registrationDate".into(),
+                serde_json::json!(self.registration),
+            );
+        }
+        if self.is_result() {
+            o.insert("responseDate".into(), serde_json::json!(self.answered_on));
+        }
+        if status == "Supported" {
+            o.insert("actionsTaken".into(), serde_json::json!(self.actions_taken));
+        }
+        if let Some(att) = &self.attachment {
+            o.insert("attachment".into(), att.clone());
+        }
+        if let Some((dept, date, number)) = self.transfer {
+            o.insert("transfer".into(), serde_json::json!({ "departmentId": dept, "transferDate": date, "transferNumber": number }));
+        }
+        if self.extended && status == "InWork" {
+            o.insert("isExtend".into(), serde_json::json!(true));
+        }
+        q
+    }
+}
+
+/// The applicant's card: a name and at least one classifier code.
+fn card_problems(card: &Card) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if card.name.trim().is_empty() {
+        problems.push(Problem::NoName);
+    }
+    if card.codes.is_empty() {
+        problems.push(Problem::NoCode);
+    }
+    problems
+}
+
+/// Date order: incoming ≥ create, registration ≥ incoming (from InWork on), response ≥
+/// registration (for a result).
+fn date_problems(q: &Question<'_>, create: Option<&str>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let d = |x: Option<&str>| x.and_then(parse_date);
+    let (incoming, registration) = (d(q.incoming.as_deref()), d(q.registration.as_deref()));
+    if let (Some(c), Some(i)) = (d(create), incoming) {
+        if i < c {
+            problems.push(Problem::IncomingBeforeCreate {
+                incoming: i,
+                create: c,
+            });
+        }
+    }
+    if q.status != "NotRegistered" {
+        match (incoming, registration) {
+            (Some(i), Some(r)) if r < i => problems.push(Problem::RegisteredBeforeIncoming {
+                registration: r,
+                incoming: i,
+            }),
+            (_, None) => problems.push(Problem::NoRegistrationDate),
+            _ => {}
+        }
+    }
+    if q.is_result() {
+        match (registration, d(q.answered_on)) {
+            (Some(r), Some(x)) if x < r => problems.push(Problem::AnsweredBeforeRegistration {
+                response: x,
+                registration: r,
+            }),
+            (_, None) => problems.push(Problem::NoResponseDate),
+            _ => {}
+        }
+    }
+    problems
+}
+
+/// The answer file as the request carries it (base64), where the status needs one; or why not.
+fn attachment(
+    status: &'static str,
+    answer: Option<Answer<'_>>,
+) -> (Option<serde_json::Value>, Option<Problem>) {
+    let needs = matches!(
+        status,
+        "Explained" | "Supported" | "NotSupported" | "Answered"
+    );
+    match (answer, needs) {
+        (Some(f), true) => {
+            use base64::Engine;
+            let content = base64::engine::general_purpose::STANDARD.encode(f.bytes);
+            let too_large =
+                (content.len() > MAX_ATTACHMENT_BASE64).then(|| Problem::AnswerTooLarge {
+                    name: f.name.to_string(),
+                });
+            let json = serde_json::json!({ "name": f.name, "content": content });
+            (Some(json), too_large)
+        }
+        (None, true) => (None, Some(Problem::NoAnswerFile { status })),
+        _ => (None, None),
+    }
 }
 
 #[cfg(test)]
