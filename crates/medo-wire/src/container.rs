@@ -152,37 +152,17 @@ pub fn read_container<R: Read + Seek>(
     declared_within_limits(&mut archive, limits)?;
     let mut entries: Vec<ContainerEntry> = Vec::with_capacity(archive.len());
     let mut candidates: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut total: u64 = 0;
-    // the decompressor buffers its input; 16 KiB of output per read keeps the zeroing of a
-    // buffer per container cheap
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut inflating = Inflating {
+        total: 0,
+        // the decompressor buffers its input; 16 KiB of output per read keeps the zeroing of
+        // a buffer per container cheap
+        buf: vec![0u8; 16 * 1024],
+        limits,
+    };
     for index in 0..archive.len() {
         let mut file = archive.by_index(index).map_err(zip_error)?;
         let name = file.name().map_err(zip_error)?.into_owned();
-        let refuse = |why| WireErrorKind::ZipEntry(name.clone(), why);
-        check_entry_name(&name).map_err(refuse)?;
-        if file.is_dir() {
-            return Err(refuse("sub-folder (containers are flat)"));
-        }
-        if file.is_symlink() {
-            return Err(refuse("symbolic link"));
-        }
-        if let Some(mode) = file.unix_mode() {
-            let kind = mode & S_IFMT;
-            if kind != 0 && kind != S_IFREG {
-                return Err(refuse("special file (not a regular file)"));
-            }
-        }
-        if file.encrypted() {
-            return Err(refuse("encrypted"));
-        }
-        if entries
-            .iter()
-            .any(|e| e.name.to_lowercase() == name.to_lowercase())
-        {
-            return Err(refuse("duplicate name"));
-        }
-        let compressed = file.compressed_size();
+        check_entry(&file, &name, &entries)?;
         let is_xml = name.to_lowercase().ends_with(".xml");
         let mut keep = (is_xml && candidates.len() < MAX_PASSPORT_CANDIDATES).then(Vec::new);
         let mut out = match extract_to {
@@ -191,49 +171,8 @@ pub fn read_container<R: Read + Seek>(
             }
             None => None,
         };
-        let mut hashing = HashingReader::new(&mut file);
-        loop {
-            let n = hashing
-                .read(&mut buf)
-                .map_err(|e| WireErrorKind::Zip(format!("{name}: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            let size = hashing.bytes_read();
-            if size > limits.max_zip_entry_bytes {
-                return Err(WireErrorKind::TooLarge {
-                    what: "ZIP entry size",
-                    limit: limits.max_zip_entry_bytes,
-                });
-            }
-            if total > limits.max_zip_total_bytes {
-                return Err(WireErrorKind::TooLarge {
-                    what: "total decompressed ZIP size",
-                    limit: limits.max_zip_total_bytes,
-                });
-            }
-            if size > limits.ratio_check_after_bytes
-                && size / compressed.max(1) > limits.max_zip_ratio
-            {
-                return Err(WireErrorKind::ZipRatio {
-                    name: name.clone(),
-                    ratio: limits.max_zip_ratio,
-                });
-            }
-            if let Some(k) = keep.as_mut() {
-                if (k.len() + n) as u64 > limits.max_passport_bytes {
-                    keep = None;
-                } else {
-                    k.extend_from_slice(&buf[..n]);
-                }
-            }
-            if let Some(out) = out.as_mut() {
-                out.write_all(&buf[..n])
-                    .map_err(|e| WireErrorKind::Io(e.to_string()))?;
-            }
-        }
-        let (sha256, size) = hashing.finish();
+        let compressed = file.compressed_size();
+        let (sha256, size) = inflating.entry(&mut file, &name, &mut keep, out.as_mut())?;
         if let Some(out) = out {
             out.sync_all()
                 .map_err(|e| WireErrorKind::Io(e.to_string()))?;
@@ -262,6 +201,106 @@ pub fn read_container<R: Read + Seek>(
         missing,
         warnings,
     })
+}
+
+/// An entry may be read: a checked flat name, a regular file, not encrypted, not a second
+/// spelling of an earlier entry's name.
+fn check_entry<R: Read>(
+    file: &zip::read::ZipFile<'_, R>,
+    name: &str,
+    earlier: &[ContainerEntry],
+) -> Result<(), WireErrorKind> {
+    let refuse = |why| WireErrorKind::ZipEntry(name.to_string(), why);
+    check_entry_name(name).map_err(refuse)?;
+    if file.is_dir() {
+        return Err(refuse("sub-folder (containers are flat)"));
+    }
+    if file.is_symlink() {
+        return Err(refuse("symbolic link"));
+    }
+    if let Some(mode) = file.unix_mode() {
+        let kind = mode & S_IFMT;
+        if kind != 0 && kind != S_IFREG {
+            return Err(refuse("special file (not a regular file)"));
+        }
+    }
+    if file.encrypted() {
+        return Err(refuse("encrypted"));
+    }
+    let lower = name.to_lowercase();
+    if earlier.iter().any(|e| e.name.to_lowercase() == lower) {
+        return Err(refuse("duplicate name"));
+    }
+    Ok(())
+}
+
+/// Inflating a container's entries one after another under the limits: the bytes so far.
+struct Inflating<'l> {
+    total: u64,
+    buf: Vec<u8>,
+    limits: &'l Limits,
+}
+
+impl Inflating<'_> {
+    /// Inflates one entry, hashing it, checking every limit as it grows, keeping its bytes in
+    /// `keep` (a passport candidate; dropped past `max_passport_bytes`) and copying them to
+    /// `out`. Returns its digest and size.
+    fn entry<R: Read>(
+        &mut self,
+        file: &mut zip::read::ZipFile<'_, R>,
+        name: &str,
+        keep: &mut Option<Vec<u8>>,
+        mut out: Option<&mut File>,
+    ) -> Result<(String, u64), WireErrorKind> {
+        let compressed = file.compressed_size();
+        let mut hashing = HashingReader::new(file);
+        loop {
+            let n = hashing
+                .read(&mut self.buf)
+                .map_err(|e| WireErrorKind::Zip(format!("{name}: {e}")))?;
+            if n == 0 {
+                return Ok(hashing.finish());
+            }
+            self.total += n as u64;
+            self.check(name, hashing.bytes_read(), compressed)?;
+            if let Some(k) = keep.as_mut() {
+                if (k.len() + n) as u64 > self.limits.max_passport_bytes {
+                    *keep = None;
+                } else {
+                    k.extend_from_slice(&self.buf[..n]);
+                }
+            }
+            if let Some(out) = out.as_mut() {
+                out.write_all(&self.buf[..n])
+                    .map_err(|e| WireErrorKind::Io(e.to_string()))?;
+            }
+        }
+    }
+
+    /// The entry's size so far, the total and the compression ratio within the limits.
+    fn check(&self, name: &str, size: u64, compressed: u64) -> Result<(), WireErrorKind> {
+        let limits = self.limits;
+        if size > limits.max_zip_entry_bytes {
+            return Err(WireErrorKind::TooLarge {
+                what: "ZIP entry size",
+                limit: limits.max_zip_entry_bytes,
+            });
+        }
+        if self.total > limits.max_zip_total_bytes {
+            return Err(WireErrorKind::TooLarge {
+                what: "total decompressed ZIP size",
+                limit: limits.max_zip_total_bytes,
+            });
+        }
+        if size > limits.ratio_check_after_bytes && size / compressed.max(1) > limits.max_zip_ratio
+        {
+            return Err(WireErrorKind::ZipRatio {
+                name: name.to_string(),
+                ratio: limits.max_zip_ratio,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Chooses the passport among buffered XML entries: `passport.xml` first, then the others in

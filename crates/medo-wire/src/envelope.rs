@@ -119,18 +119,70 @@ fn by_number(
     numbered.into_iter().map(|(_, v)| v).chain(other).collect()
 }
 
+/// The sections of an envelope as read, line by line: entries per section, in file order.
+#[derive(Default)]
+struct Sections {
+    main_section: Option<String>,
+    fields: Vec<(String, String)>,
+    addressees: Vec<(String, String)>,
+    files: Vec<(String, String)>,
+    text: Vec<(String, String)>,
+}
+
 /// Parses an envelope. `own_name` is the envelope's file name, which must not be listed.
 pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope, WireErrorKind> {
     let decoded = decode_envelope(bytes)?;
     let mut warnings = decoded.warnings;
-    let mut main_section = None;
-    let mut fields = Vec::new();
-    let mut addressees = Vec::new();
-    let mut files = Vec::new();
-    let mut text = Vec::new();
+    let sections = read_sections(&decoded.text, max_files, &mut warnings)?;
+    let addressees = by_number(sections.addressees, &mut warnings, ADDRESSEES)
+        .into_iter()
+        .filter(|a| !a.is_empty())
+        .collect();
+    let names = listed_files(sections.files, own_name, &mut warnings)?;
+    let text_file = sections
+        .text
+        .into_iter()
+        .find(|(k, _)| is_key(k, "ФАЙЛ"))
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+        .map(|v| file_base_name(&v))
+        .transpose()?;
+    let fields = sections.fields;
+    let field = |key: &str| {
+        fields
+            .iter()
+            .find(|(k, _): &&(String, String)| is_key(k, key))
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let (subject, date) = (field("ТЕМА"), field("ДАТА"));
+    if let Some(d) = date.as_deref().filter(|d| parse_envelope_date(d).is_none()) {
+        warnings.push(format!("ДАТА {d:?} is not dd.MM.yyyy HH:mm:ss"));
+    }
+    Ok(Envelope {
+        main_section: sections.main_section,
+        subject,
+        date,
+        fields,
+        addressees,
+        files: names,
+        text_file,
+        encoding: decoded.encoding,
+        warnings,
+    })
+}
+
+/// Reads the lines into their sections (comments and blank lines skipped; a line that is not
+/// `key=value`, or outside any section, is a warning); at most `max_files` `[ФАЙЛЫ]` entries.
+fn read_sections(
+    text: &str,
+    max_files: usize,
+    warnings: &mut Vec<String>,
+) -> Result<Sections, WireErrorKind> {
+    let mut s = Sections::default();
     let mut current: Option<String> = None;
     let mut in_main_section = false;
-    for (n, raw) in decoded.text.lines().enumerate() {
+    for (n, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r').trim();
         if line.is_empty() || line.starts_with(';') || line.starts_with('#') {
             continue;
@@ -138,11 +190,11 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
         if let Some(title) = section_title(line) {
             let upper = title.to_uppercase();
             in_main_section = is_main_section(&upper);
-            if in_main_section && main_section.is_none() {
+            if in_main_section && s.main_section.is_none() {
                 if current.is_some() {
                     warnings.push("main section is not the first section".into());
                 }
-                main_section = Some(title.clone());
+                s.main_section = Some(title.clone());
             } else if ![ADDRESSEES, FILES, TEXT].contains(&upper.as_str()) {
                 warnings.push(format!("unknown section [{title}]"));
             }
@@ -155,31 +207,35 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
         };
         let entry = (key.trim().to_string(), value.trim().to_string());
         match current.as_deref() {
-            Some(_) if in_main_section => fields.push(entry),
-            Some(ADDRESSEES) => addressees.push(entry),
-            Some(FILES) => {
-                if files.len() >= max_files {
-                    return Err(WireErrorKind::TooLarge {
-                        what: "[ФАЙЛЫ] entry count",
-                        limit: max_files as u64,
-                    });
-                }
-                files.push(entry)
+            Some(_) if in_main_section => s.fields.push(entry),
+            Some(ADDRESSEES) => s.addressees.push(entry),
+            Some(FILES) if s.files.len() >= max_files => {
+                return Err(WireErrorKind::TooLarge {
+                    what: "[ФАЙЛЫ] entry count",
+                    limit: max_files as u64,
+                })
             }
-            Some(TEXT) => text.push(entry),
+            Some(FILES) => s.files.push(entry),
+            Some(TEXT) => s.text.push(entry),
             Some(_) => {}
             None => warnings.push(format!("line {} is outside any section", n + 1)),
         }
     }
-    if main_section.is_none() {
+    if s.main_section.is_none() {
         warnings.push(format!("no [{MAIN_SECTION}] section"));
     }
-    let addressees = by_number(addressees, &mut warnings, ADDRESSEES)
-        .into_iter()
-        .filter(|a| !a.is_empty())
-        .collect();
+    Ok(s)
+}
+
+/// The `[ФАЙЛЫ]` entries in number order, reduced to base names: the envelope itself is
+/// refused, a name listed twice read once, two names differing only in case refused.
+fn listed_files(
+    files: Vec<(String, String)>,
+    own_name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>, WireErrorKind> {
     let mut names: Vec<String> = Vec::new();
-    for entry in by_number(files, &mut warnings, FILES) {
+    for entry in by_number(files, warnings, FILES) {
         if entry.is_empty() {
             warnings.push("[ФАЙЛЫ] has an empty entry".into());
             continue;
@@ -196,10 +252,8 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
             warnings.push(format!("[ФАЙЛЫ] lists {base} twice; read once"));
             continue;
         }
-        if names
-            .iter()
-            .any(|n| n.to_lowercase() == base.to_lowercase())
-        {
+        let lower = base.to_lowercase();
+        if names.iter().any(|n| n.to_lowercase() == lower) {
             return Err(WireErrorKind::Envelope(format!(
                 "[ФАЙЛЫ] lists {base} twice (in another case)"
             )));
@@ -211,42 +265,7 @@ pub fn parse(bytes: &[u8], own_name: &str, max_files: usize) -> Result<Envelope,
         }
         names.push(base);
     }
-    let text_file = text
-        .into_iter()
-        .find(|(k, _)| is_key(k, "ФАЙЛ"))
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-        .map(|v| file_base_name(&v))
-        .transpose()?;
-    let field = |key: &str| {
-        fields
-            .iter()
-            .find(|(k, _): &&(String, String)| is_key(k, key))
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
-    let subject = field("ТЕМА");
-    let date = field("ДАТА");
-    if date
-        .as_deref()
-        .is_some_and(|d| parse_envelope_date(d).is_none())
-    {
-        warnings.push(format!(
-            "ДАТА {:?} is not dd.MM.yyyy HH:mm:ss",
-            date.as_deref().unwrap_or("")
-        ));
-    }
-    Ok(Envelope {
-        main_section,
-        subject,
-        date,
-        fields,
-        addressees,
-        files: names,
-        text_file,
-        encoding: decoded.encoding,
-        warnings,
-    })
+    Ok(names)
 }
 
 /// What an outgoing envelope says. The writer fills in the fixed transport flags.

@@ -321,6 +321,38 @@ struct Members<'a> {
 }
 
 impl<'a> Members<'a> {
+    /// Every file of the folder but the envelope, hashed once: the message from the bytes
+    /// already read, a small container's bytes kept to be parsed.
+    fn hash_all(
+        &mut self,
+        present: &[String],
+        (envelope_file, envelope): (&str, &Envelope),
+        (message_file, message_digest): (&str, &(String, u64)),
+        message: &Message,
+    ) -> Result<Vec<PackageFile>, WireError> {
+        let container_name = match &message.body {
+            Body::Container(c) => file_base_name(&c.body).ok(),
+            _ => None,
+        };
+        let mut files = Vec::new();
+        for name in present.iter().filter(|n| *n != envelope_file) {
+            let is_container = container_name
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(name));
+            let (sha256, size) = match name == message_file {
+                true => message_digest.clone(),
+                false => self.digest(name, is_container)?,
+            };
+            files.push(PackageFile {
+                listed: envelope.files.iter().any(|f| f == name),
+                name: name.clone(),
+                size,
+                sha256,
+            });
+        }
+        Ok(files)
+    }
+
     /// A member's (SHA-256, size). A file the package key read and checked is taken as it
     /// found it (a small container's bytes too, to be parsed), not opened again. Any other is
     /// opened and checked as every member is; a digest already known for its size is taken
@@ -494,12 +526,6 @@ pub fn read_package_gated(
         &named_by_message,
         &mut warnings,
     );
-
-    let container_name = match &message.body {
-        Body::Container(c) => file_base_name(&c.body).ok(),
-        _ => None,
-    };
-    let mut files = Vec::new();
     let mut members = Members {
         dir,
         known,
@@ -507,67 +533,25 @@ pub fn read_package_gated(
         hasher: None,
         container_bytes: None,
     };
-    for name in present.iter().filter(|n| *n != &envelope_file) {
-        let is_container = container_name
-            .as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case(name));
-        // the message was hashed from the bytes already read
-        let (sha256, size) = match name == &message_file {
-            true => message_sha256.clone(),
-            false => members.digest(name, is_container)?,
-        };
-        files.push(PackageFile {
-            listed: envelope.files.iter().any(|f| f == name),
-            name: name.clone(),
-            size,
-            sha256,
-        });
-    }
-    let mut container_bytes = members.container_bytes;
-
+    let files = members.hash_all(
+        &present,
+        (&envelope_file, &envelope),
+        (&message_file, &message_sha256),
+        &message,
+    )?;
+    let read = ContainerRead {
+        dir,
+        limits,
+        present: &present,
+        bytes: members.container_bytes,
+    };
     let (container_file, container) = match &message.body {
-        Body::Container(c) => {
-            let name = file_base_name(&c.body).map_err(|k| WireError::new(&message_file, k))?;
-            let actual = present
-                .iter()
-                .find(|p| p.eq_ignore_ascii_case(&name))
-                .cloned();
-            match actual {
-                Some(actual) if !open_container(&message) => {
-                    warnings.push(format!(
-                        "{actual}: not opened (the sender is not one we know)"
-                    ));
-                    (Some(actual), None)
-                }
-                Some(actual) => {
-                    let info = match container_bytes.take() {
-                        Some((n, bytes)) if n == actual => {
-                            read_container(std::io::Cursor::new(bytes.as_ref()), limits, None)
-                        }
-                        _ => {
-                            let (f, _) = open_member(dir, &actual)?;
-                            read_container(
-                                std::io::BufReader::with_capacity(64 * 1024, f),
-                                limits,
-                                None,
-                            )
-                        }
-                    }
-                    .map_err(|k| WireError::new(&actual, k))?;
-                    warnings.extend(info.warnings.iter().map(|w| format!("{actual}: {w}")));
-                    for m in &info.missing {
-                        warnings.push(format!(
-                            "{actual}: the passport names {m}, which the container lacks"
-                        ));
-                    }
-                    (Some(actual), Some(info))
-                }
-                None => (Some(name), None),
-            }
+        Body::Container(c) if !open_container(&message) => {
+            read.not_opened(&c.body, &message_file, &mut warnings)?
         }
+        Body::Container(c) => read.open(&c.body, &message_file, &mut warnings)?,
         _ => (None, None),
     };
-
     Ok(Package {
         envelope_file,
         envelope,
@@ -580,6 +564,80 @@ pub fn read_package_gated(
         container,
         warnings,
     })
+}
+
+/// Reading the container a message names, from the bytes the folder's hashing kept or from
+/// its file.
+struct ContainerRead<'a> {
+    dir: &'a Path,
+    limits: &'a Limits,
+    present: &'a [String],
+    bytes: Option<(String, Cow<'a, [u8]>)>,
+}
+
+impl ContainerRead<'_> {
+    /// The container's file as the folder spells it, for the name the message gives.
+    fn actual(
+        &self,
+        body: &str,
+        message_file: &str,
+    ) -> Result<(String, Option<String>), WireError> {
+        let name = file_base_name(body).map_err(|k| WireError::new(message_file, k))?;
+        let actual = self
+            .present
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(&name))
+            .cloned();
+        Ok((name, actual))
+    }
+
+    /// A container of a sender we do not know is not opened (its name is kept).
+    fn not_opened(
+        &self,
+        body: &str,
+        message_file: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Option<String>, Option<ContainerInfo>), WireError> {
+        let (name, actual) = self.actual(body, message_file)?;
+        if let Some(actual) = &actual {
+            warnings.push(format!(
+                "{actual}: not opened (the sender is not one we know)"
+            ));
+        }
+        Ok((Some(actual.unwrap_or(name)), None))
+    }
+
+    /// The container read and checked; the passport's warnings and the files it names that
+    /// the container lacks become the package's warnings.
+    fn open(
+        self,
+        body: &str,
+        message_file: &str,
+        warnings: &mut Vec<String>,
+    ) -> Result<(Option<String>, Option<ContainerInfo>), WireError> {
+        let (name, actual) = self.actual(body, message_file)?;
+        let Some(actual) = actual else {
+            return Ok((Some(name), None));
+        };
+        let info = match self.bytes {
+            Some((n, bytes)) if n == actual => {
+                read_container(std::io::Cursor::new(bytes.as_ref()), self.limits, None)
+            }
+            _ => {
+                let (f, _) = open_member(self.dir, &actual)?;
+                let reader = std::io::BufReader::with_capacity(64 * 1024, f);
+                read_container(reader, self.limits, None)
+            }
+        }
+        .map_err(|k| WireError::new(&actual, k))?;
+        warnings.extend(info.warnings.iter().map(|w| format!("{actual}: {w}")));
+        for m in &info.missing {
+            warnings.push(format!(
+                "{actual}: the passport names {m}, which the container lacks"
+            ));
+        }
+        Ok((Some(actual), Some(info)))
+    }
 }
 
 /// Reads only the envelope and the communication XML of a folder — enough to answer a

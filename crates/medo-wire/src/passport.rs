@@ -497,64 +497,10 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
         p.format.namespace(),
         &[("uid", &uid), ("version", &version)],
     );
-    w.open("requisites", &[]);
-    write_coded(&mut w, "documentKind", &p.kind);
-    if let Some(c) = &p.place {
-        write_coded(&mut w, "documentPlace", c);
-    }
-    if let Some(c) = &p.classification {
-        write_coded(&mut w, "classification", c);
-    }
-    w.opt("annotation", p.annotation.as_deref());
-    if !p.links.is_empty() {
-        w.open("links", &[]);
-        for l in &p.links {
-            write_link(&mut w, l);
-        }
-        w.close();
-    }
-    w.close();
+    write_requisites(&mut w, p);
     w.open("authors", &[]);
     for a in &p.authors {
-        w.open("author", &[]);
-        write_org(&mut w, &a.organization);
-        if let Some(number) = &a.registration_number {
-            w.open("registration", &[]);
-            w.leaf("number", number);
-            if let Some(d) = a.registration_date {
-                w.leaf("date", &format_date(d));
-            }
-            if let Some(s) = &a.registration_stamp {
-                write_stamp(&mut w, "registrationStamp", s);
-            }
-            w.close();
-        }
-        for sign in &a.signs {
-            w.open("sign", &[]);
-            write_person(&mut w, "person", &sign.person);
-            for sig in &sign.signatures {
-                let t = sig.signature_type.as_deref().unwrap_or("");
-                match &sig.stamp {
-                    Some(s) => {
-                        w.open(
-                            "documentSignature",
-                            &[("localName", &sig.local_name), ("type", t)],
-                        );
-                        write_stamp(&mut w, "signatureStamp", s);
-                        w.close();
-                    }
-                    None => w.empty_with_attrs(
-                        "documentSignature",
-                        &[("localName", &sig.local_name), ("type", t)],
-                    ),
-                }
-            }
-            w.close();
-        }
-        if let Some(e) = &a.executor {
-            write_person(&mut w, "executor", e);
-        }
-        w.close();
+        write_author(&mut w, a);
     }
     w.close();
     if !p.addressees.is_empty() {
@@ -574,19 +520,85 @@ pub fn write_passport(p: &Passport) -> Result<Vec<u8>, WireErrorKind> {
     opt_num(&mut w, "enclosurePagesQuantity", doc.enclosure_pages);
     w.opt("description", doc.description.as_deref());
     w.close();
-    if !p.attachments.is_empty() {
-        w.open("attachments", &[]);
-        for a in &p.attachments {
-            w.open("attachment", &[("localName", &a.local_name)]);
-            opt_num(&mut w, "order", a.order);
-            w.opt("description", a.description.as_deref());
-            for s in &a.signatures {
-                w.empty_with_attrs("signature", &[("localName", s)]);
-            }
-            w.close();
+    write_attachments(&mut w, &p.attachments);
+    w.close();
+    Ok(w.finish().into_bytes())
+}
+
+/// `requisites`: the kind, place, classification, annotation and links.
+fn write_requisites(w: &mut XmlWriter, p: &Passport) {
+    w.open("requisites", &[]);
+    write_coded(w, "documentKind", &p.kind);
+    if let Some(c) = &p.place {
+        write_coded(w, "documentPlace", c);
+    }
+    if let Some(c) = &p.classification {
+        write_coded(w, "classification", c);
+    }
+    w.opt("annotation", p.annotation.as_deref());
+    if !p.links.is_empty() {
+        w.open("links", &[]);
+        for l in &p.links {
+            write_link(w, l);
         }
         w.close();
     }
     w.close();
-    Ok(w.finish().into_bytes())
+}
+
+/// One `author`: the organisation, its registration (number, date, stamp), who signed with
+/// which signatures (and their stamps), the executor.
+fn write_author(w: &mut XmlWriter, a: &Author) {
+    w.open("author", &[]);
+    write_org(w, &a.organization);
+    if let Some(number) = &a.registration_number {
+        w.open("registration", &[]);
+        w.leaf("number", number);
+        if let Some(d) = a.registration_date {
+            w.leaf("date", &format_date(d));
+        }
+        if let Some(s) = &a.registration_stamp {
+            write_stamp(w, "registrationStamp", s);
+        }
+        w.close();
+    }
+    for sign in &a.signs {
+        w.open("sign", &[]);
+        write_person(w, "person", &sign.person);
+        for sig in &sign.signatures {
+            let t = sig.signature_type.as_deref().unwrap_or("");
+            let attrs = [("localName", sig.local_name.as_str()), ("type", t)];
+            match &sig.stamp {
+                Some(s) => {
+                    w.open("documentSignature", &attrs);
+                    write_stamp(w, "signatureStamp", s);
+                    w.close();
+                }
+                None => w.empty_with_attrs("documentSignature", &attrs),
+            }
+        }
+        w.close();
+    }
+    if let Some(e) = &a.executor {
+        write_person(w, "executor", e);
+    }
+    w.close();
+}
+
+/// `attachments`, when there are any: each with its order, description and signatures.
+fn write_attachments(w: &mut XmlWriter, attachments: &[Attachment]) {
+    if attachments.is_empty() {
+        return;
+    }
+    w.open("attachments", &[]);
+    for a in attachments {
+        w.open("attachment", &[("localName", &a.local_name)]);
+        opt_num(w, "order", a.order);
+        w.opt("description", a.description.as_deref());
+        for s in &a.signatures {
+            w.empty_with_attrs("signature", &[("localName", s)]);
+        }
+        w.close();
+    }
+    w.close();
 }
