@@ -620,6 +620,40 @@ pub fn open_for_writing(_dir: &Path, _max_entries: usize) -> Option<bool> {
     None
 }
 
+/// How long a folder has looked the same, against the settle window, and whether its newest
+/// file is older than the incomplete limit.
+struct Look {
+    stable_for: Duration,
+    settle: Duration,
+    overdue: bool,
+}
+
+impl Look {
+    /// The verdict on a folder no writer holds open: ready once settled when complete; an
+    /// incomplete one waits, and is overdue once settled past the limit.
+    fn verdict(&self, complete: Completeness) -> Verdict {
+        let (stable_for, settle) = (self.stable_for, self.settle);
+        match complete {
+            Completeness::Complete if stable_for >= settle => Verdict::Ready,
+            Completeness::Complete => Verdict::Wait {
+                after: settle - stable_for,
+                settling: true,
+            },
+            Completeness::Incomplete(why) if self.overdue && stable_for >= settle => {
+                Verdict::Overdue(why)
+            }
+            Completeness::Incomplete(_) if self.overdue => Verdict::Wait {
+                after: settle - stable_for,
+                settling: true,
+            },
+            Completeness::Incomplete(_) => Verdict::Wait {
+                after: settle.max(Duration::from_millis(200)),
+                settling: false,
+            },
+        }
+    }
+}
+
 /// Remembers each inbound folder's last snapshot and since when it has been unchanged.
 #[derive(Default)]
 pub struct SettleTracker {
@@ -639,32 +673,14 @@ impl SettleTracker {
         writing: bool,
     ) -> Verdict {
         let settle = Duration::from_millis(spool.settle_ms);
-        let snap = match snapshot(dir, limits.max_package_files) {
-            Ok(s) => s,
-            Err(_) => {
-                return Verdict::Wait {
-                    after: settle,
-                    settling: false,
-                }
-            }
-        };
-        let (since, first_seen, known_complete) = match self.seen.get(name) {
-            Some(old) if writing => (now, old.first, false),
-            None if writing => (now, now, false),
-            Some(old) if old.snap == snap => (old.since, old.first, old.complete),
-            Some(old) => (now, old.first, false),
-            None => (now, now, false),
+        let Ok(snap) = snapshot(dir, limits.max_package_files) else {
+            return Verdict::Wait {
+                after: settle,
+                settling: false,
+            };
         };
         let newest = snap.newest;
-        self.seen.insert(
-            name.to_os_string(),
-            Seen {
-                snap,
-                since,
-                first: first_seen,
-                complete: known_complete,
-            },
-        );
+        let (since, first_seen, known_complete) = self.note(name, snap, now, writing);
         let stable_for = now.duration_since(since);
         let limit = Duration::from_secs(spool.incomplete_after_secs);
         // a folder that never stops changing (a writer gone mad, or a slow attack) is not
@@ -673,7 +689,6 @@ impl SettleTracker {
         if stable_for < settle && watched >= limit && watched >= settle {
             return Verdict::Overdue(format!("still changing after {} s", watched.as_secs()));
         }
-        let age = SystemTime::now().duration_since(newest).unwrap_or_default();
         let complete = if known_complete {
             Completeness::Complete
         } else {
@@ -682,6 +697,11 @@ impl SettleTracker {
         if let Some(seen) = self.seen.get_mut(name) {
             seen.complete = complete == Completeness::Complete;
         }
+        let look = Look {
+            stable_for,
+            settle,
+            overdue: SystemTime::now().duration_since(newest).unwrap_or_default() >= limit,
+        };
         match complete {
             // the kernel's word last: a file still open for writing is not ready, whatever
             // its age (a writer pausing longer than settle_ms between chunks)
@@ -697,28 +717,35 @@ impl SettleTracker {
                     settling: true,
                 }
             }
-            Completeness::Complete if stable_for >= settle => Verdict::Ready,
-            Completeness::Complete => Verdict::Wait {
-                after: settle - stable_for,
-                settling: true,
-            },
-            Completeness::Incomplete(why) => {
-                let overdue = age >= Duration::from_secs(spool.incomplete_after_secs);
-                if overdue && stable_for >= settle {
-                    Verdict::Overdue(why)
-                } else if overdue {
-                    Verdict::Wait {
-                        after: settle - stable_for,
-                        settling: true,
-                    }
-                } else {
-                    Verdict::Wait {
-                        after: settle.max(Duration::from_millis(200)),
-                        settling: false,
-                    }
-                }
-            }
+            complete => look.verdict(complete),
         }
+    }
+
+    /// Remembers this look at `name`; returns since when it has looked the same (now, when
+    /// it changed or is being written), when it was first seen, and whether it was known
+    /// complete.
+    fn note(
+        &mut self,
+        name: &OsStr,
+        snap: Snapshot,
+        now: Instant,
+        writing: bool,
+    ) -> (Instant, Instant, bool) {
+        let (since, first, complete) = match self.seen.get(name) {
+            Some(old) if writing => (now, old.first, false),
+            None if writing => (now, now, false),
+            Some(old) if old.snap == snap => (old.since, old.first, old.complete),
+            Some(old) => (now, old.first, false),
+            None => (now, now, false),
+        };
+        let seen = Seen {
+            snap,
+            since,
+            first,
+            complete,
+        };
+        self.seen.insert(name.to_os_string(), seen);
+        (since, first, complete)
     }
 
     /// Whether a folder judged ready as `name`, now claimed at `dir`, still looks as it did

@@ -445,8 +445,7 @@ fn read_u64(v: &[u8]) -> u64 {
 
 /// One record into the trees of a running transaction.
 fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
-    let (arrivals, keys, uids, claims, open, pending, meta, appeals, index, status, awaiting) =
-        trees;
+    let (arrivals, _, _, _, _, _, meta, appeals, index, status, awaiting) = trees;
     if meta
         .get(APPLIED)?
         .is_some_and(|s| record.seq <= read_u64(&s))
@@ -460,12 +459,35 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
     // the package key of the arrival the record is about (appeal events carry none)
     let key = current.as_ref().map(|a| a.key.clone()).unwrap_or_default();
     let updated = next_arrival(record, current);
+    let key = updated.as_ref().map_or(key, |a| a.key.clone());
+    note_outputs(trees, record, &key)?;
+    if let Some(a) = &updated {
+        note_arrival(trees, record, a)?;
+    }
+    medo_core::book::fold(
+        &mut TxShelf {
+            appeals,
+            index,
+            status,
+            arrivals,
+        },
+        record,
+    )?;
+    medo_core::resend::fold(&mut TxAwaiting(awaiting), record)?;
+    meta.insert(APPLIED, &be(record.seq))?;
+    meta.insert(HEAD, record.hash.as_bytes())?;
+    Ok(())
+}
+
+/// The record's outputs become pending (by name, with the arrival's package `key`) and, but
+/// receipts, awaited by their uid; a published one is pending no more; a partner's rejection
+/// of ours is kept.
+fn note_outputs(trees: &Trees, record: &Record, key: &str) -> Result<(), TxError> {
+    let (_, _, _, _, _, pending, _, _, _, _, awaiting) = trees;
     for output in record.event.outputs() {
         let item = PendingOutput {
             arrival: record.event.arrival().unwrap_or(record.seq),
-            key: updated
-                .as_ref()
-                .map_or_else(|| key.clone(), |a| a.key.clone()),
+            key: key.to_string(),
             output: output.clone(),
         };
         pending.insert(output.name.as_bytes(), tx_encode(&item)?)?;
@@ -486,44 +508,38 @@ fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
     {
         awaiting.insert(prefixed(b'x', &be(record.seq)), tx_encode(record)?)?;
     }
-    if let Some(a) = &updated {
-        arrivals.insert(&be(a.arrival), tx_encode(a)?)?;
-        match &record.event {
-            Event::Received { claim, .. } => {
-                claims.insert(claim.as_bytes(), &be(a.arrival))?;
-                open.insert(&be(a.arrival), &[])?;
-                let count = meta.get(ARRIVALS)?.map_or(0, |v| read_u64(&v));
-                meta.insert(ARRIVALS, &be(count + 1))?;
-            }
-            Event::Parsed {
-                key, header_uid, ..
-            } => {
-                if keys.get(key.as_bytes())?.is_none() {
-                    keys.insert(key.as_bytes(), &be(a.arrival))?;
-                }
-                if uids.get(header_uid.as_bytes())?.is_none() {
-                    uids.insert(header_uid.as_bytes(), &be(a.arrival))?;
-                }
-            }
-            Event::Archived { .. } => {
-                claims.remove(a.claim.as_bytes())?;
-                open.remove(&be(a.arrival))?;
-            }
-            _ => {}
+    Ok(())
+}
+
+/// The arrival as it stands after the record, and its lookups: claimed (by claim folder,
+/// open, counted), parsed (its package key and header uid, the first arrival of each),
+/// archived (no longer claimed or open).
+fn note_arrival(trees: &Trees, record: &Record, a: &Arrival) -> Result<(), TxError> {
+    let (arrivals, keys, uids, claims, open, _, meta, _, _, _, _) = trees;
+    arrivals.insert(&be(a.arrival), tx_encode(a)?)?;
+    match &record.event {
+        Event::Received { claim, .. } => {
+            claims.insert(claim.as_bytes(), &be(a.arrival))?;
+            open.insert(&be(a.arrival), &[])?;
+            let count = meta.get(ARRIVALS)?.map_or(0, |v| read_u64(&v));
+            meta.insert(ARRIVALS, &be(count + 1))?;
         }
+        Event::Parsed {
+            key, header_uid, ..
+        } => {
+            if keys.get(key.as_bytes())?.is_none() {
+                keys.insert(key.as_bytes(), &be(a.arrival))?;
+            }
+            if uids.get(header_uid.as_bytes())?.is_none() {
+                uids.insert(header_uid.as_bytes(), &be(a.arrival))?;
+            }
+        }
+        Event::Archived { .. } => {
+            claims.remove(a.claim.as_bytes())?;
+            open.remove(&be(a.arrival))?;
+        }
+        _ => {}
     }
-    medo_core::book::fold(
-        &mut TxShelf {
-            appeals,
-            index,
-            status,
-            arrivals,
-        },
-        record,
-    )?;
-    medo_core::resend::fold(&mut TxAwaiting(awaiting), record)?;
-    meta.insert(APPLIED, &be(record.seq))?;
-    meta.insert(HEAD, record.hash.as_bytes())?;
     Ok(())
 }
 

@@ -833,62 +833,69 @@ fn walk(
         report.head.clear();
     }
     for seg in &segs[skip..] {
-        let file_name = seg
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let first: Option<u64> = seg
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| s.parse().ok());
-        let bad = |line: u64, expected_seq: u64, problem: String| BadRecord {
-            file: file_name.clone(),
-            line,
-            expected_seq,
-            problem,
-        };
-        let expected_seq = report.records;
-        if first != Some(expected_seq) {
-            report.first_bad = Some(bad(
-                0,
-                expected_seq,
-                format!("segment should start at seq {expected_seq}"),
-            ));
-            return Ok(report);
-        }
-        let file = File::open(seg).map_err(io_err(seg))?;
-        let mut blocks = LineBlocks::new(file);
-        let mut line_no = 0u64;
-        let mut next = blocks.next_block().map_err(io_err(seg))?;
-        while let Some(block) = next {
-            let Block::Lines(bytes) = block else {
-                report.first_bad = Some(bad(
-                    line_no + 1,
-                    report.records,
-                    "truncated record (no end of line)".into(),
-                ));
-                return Ok(report);
-            };
-            let lines = split_lines(&bytes);
-            // the next block is read while this one is inspected
-            let (inspected, read_ahead) =
-                inspect_batch_while(&lines, visit.is_some(), || blocks.next_block());
-            for inspected in inspected.iter().flatten() {
-                line_no += 1;
-                match follow(inspected, &mut report, &mut visit) {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(report),
-                    Err(problem) => {
-                        report.first_bad = Some(bad(line_no, report.records, problem));
-                        return Ok(report);
-                    }
-                }
-            }
-            blocks.recycle(bytes);
-            next = read_ahead.map_err(io_err(seg))?;
+        if !walk_segment(seg, &mut report, &mut visit)? {
+            break;
         }
     }
     Ok(report)
+}
+
+/// One segment's records followed on from `report` (its first seq must be the next one);
+/// `false`: stop — a bad record (named in `report.first_bad`) or `visit` said enough.
+fn walk_segment(
+    seg: &Path,
+    report: &mut VerifyReport,
+    visit: &mut Option<&mut dyn FnMut(&Record) -> bool>,
+) -> Result<bool, JournalError> {
+    let file_name = seg
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let first: Option<u64> = seg
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok());
+    let bad = |line: u64, expected_seq: u64, problem: String| BadRecord {
+        file: file_name.clone(),
+        line,
+        expected_seq,
+        problem,
+    };
+    let expected_seq = report.records;
+    if first != Some(expected_seq) {
+        let why = format!("segment should start at seq {expected_seq}");
+        report.first_bad = Some(bad(0, expected_seq, why));
+        return Ok(false);
+    }
+    let file = File::open(seg).map_err(io_err(seg))?;
+    let mut blocks = LineBlocks::new(file);
+    let mut line_no = 0u64;
+    let mut next = blocks.next_block().map_err(io_err(seg))?;
+    while let Some(block) = next {
+        let Block::Lines(bytes) = block else {
+            let why = "truncated record (no end of line)".into();
+            report.first_bad = Some(bad(line_no + 1, report.records, why));
+            return Ok(false);
+        };
+        let lines = split_lines(&bytes);
+        // the next block is read while this one is inspected
+        let (inspected, read_ahead) =
+            inspect_batch_while(&lines, visit.is_some(), || blocks.next_block());
+        for inspected in inspected.iter().flatten() {
+            line_no += 1;
+            match follow(inspected, report, visit) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(problem) => {
+                    report.first_bad = Some(bad(line_no, report.records, problem));
+                    return Ok(false);
+                }
+            }
+        }
+        blocks.recycle(bytes);
+        next = read_ahead.map_err(io_err(seg))?;
+    }
+    Ok(true)
 }
 
 /// The arrivals whose messages came from participant `uid` (by their `parsed` records).

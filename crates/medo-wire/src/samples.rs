@@ -133,38 +133,7 @@ fn invalid_data(e: impl std::fmt::Display) -> io::Error {
 fn appeal_22(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
     let dir = out.join("urog-appeal-2.2");
     let number = "А26-02-1234567";
-    let date = parse_date("2026-11-19");
-    let document = Document {
-        uid: sample_uid("appeal-22-document"),
-        kind: Some("Письмо".into()),
-        num: DocNumber {
-            number: number.into(),
-            date,
-        },
-        signatories: vec![Signatory {
-            who: Anyone {
-                organization: p.urog.organization.clone().into(),
-                person: Some("Петров П.П.".into()),
-                post: Some("Консультант".into()),
-                ..Anyone::default()
-            },
-            signed: date,
-        }],
-        addressees: vec![Anyone::organization(p.us.organization.clone())],
-        pages: Some(1),
-        enclosures_pages: Some(1),
-        annotation: Some(
-            "О направлении обращения гражданина для рассмотрения по компетенции".into(),
-        ),
-        correspondents: vec![Correspondent {
-            who: Anyone::organization(p.urog.organization.clone()),
-            num: Some(DocNumber {
-                number: number.into(),
-                date,
-            }),
-        }],
-        ..Document::default()
-    };
+    let document = appeal_22_document(p, number);
     let files = vec![
         AssociatedFile {
             local_name: "cover-letter.pdf".into(),
@@ -206,16 +175,102 @@ fn appeal_22(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
     Ok(dir)
 }
 
+/// The 2.2 sample's document: УРОГ's cover letter forwarding the appeal.
+fn appeal_22_document(p: &Parties<'_>, number: &str) -> Document {
+    let date = parse_date("2026-11-19");
+    Document {
+        uid: sample_uid("appeal-22-document"),
+        kind: Some("Письмо".into()),
+        num: DocNumber {
+            number: number.into(),
+            date,
+        },
+        signatories: vec![Signatory {
+            who: Anyone {
+                organization: p.urog.organization.clone().into(),
+                person: Some("Петров П.П.".into()),
+                post: Some("Консультант".into()),
+                ..Anyone::default()
+            },
+            signed: date,
+        }],
+        addressees: vec![Anyone::organization(p.us.organization.clone())],
+        pages: Some(1),
+        enclosures_pages: Some(1),
+        annotation: Some(
+            "О направлении обращения гражданина для рассмотрения по компетенции".into(),
+        ),
+        correspondents: vec![Correspondent {
+            who: Anyone::organization(p.urog.organization.clone()),
+            num: Some(DocNumber {
+                number: number.into(),
+                date,
+            }),
+        }],
+        ..Document::default()
+    }
+}
+
 /// A 2.7.1 forwarded appeal in a transport container with passport, PDF and signature.
 fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
     let dir = out.join("urog-appeal-2.7.1");
     let number = "А26-02-7654321";
-    let date = parse_date("2026-11-20");
     let doc_uid = sample_uid("appeal-271-document");
     let zip_name = format!("{}.edc.zip", doc_uid.replace('-', ""));
-    let passport = Passport {
+    let passport = appeal_271_passport(p, number, &doc_uid);
+    let staging = tempdir_in(out)?;
+    let files = [
+        (
+            "cover-letter.pdf",
+            minimal_pdf("Cover letter A26-02-7654321 (sample)"),
+        ),
+        (
+            "cover-letter.pdf.p7s",
+            placeholder_signature("cover-letter.pdf"),
+        ),
+        ("appeal.pdf", minimal_pdf("Citizen's appeal (sample text)")),
+    ];
+    let mut entries = Vec::new();
+    for (name, bytes) in &files {
+        let path = staging.join(name);
+        fs::write(&path, bytes)?;
+        entries.push(ContainerFile {
+            name: name.to_string(),
+            source: path,
+        });
+    }
+    fs::create_dir_all(&dir)?;
+    let passport_bytes = write_passport(&passport).map_err(invalid_data)?;
+    write_container(
+        File::create(dir.join(&zip_name))?,
+        "passport.xml",
+        &passport_bytes,
+        &entries,
+    )
+    .map_err(invalid_data)?;
+    fs::remove_dir_all(&staging)?;
+    let message = outgoing(p, Format::V271, "appeal-271").container(ContainerRef {
+        container_type: Some("Документ в электронном виде".into()),
+        body: zip_name.clone(),
+        signature: None,
+    });
+    let xml = write_message(&message).map_err(invalid_data)?;
+    let env = envelope_for(
+        p,
+        format!("ЭСД МЭДО ({number} от 20.11.2026)"),
+        &[&zip_name],
+        "message.xml",
+    );
+    write_folder(&dir, &[("message.xml", xml)], &env)?;
+    Ok(dir)
+}
+
+/// The 2.7.1 sample's passport: УРОГ's cover letter (signed) with the citizen's appeal.
+fn appeal_271_passport(p: &Parties<'_>, number: &str, doc_uid: &str) -> Passport {
+    let date = parse_date("2026-11-20");
+    Passport {
         format: PassportFormat::V271,
-        uid: Some(doc_uid.clone()),
+        uid: Some(doc_uid.to_string()),
         version: None,
         kind: Coded {
             id: Some("DK00000000".into()),
@@ -271,52 +326,7 @@ fn appeal_271(out: &Path, p: &Parties<'_>) -> io::Result<PathBuf> {
             description: Some("Обращение".into()),
             signatures: Vec::new(),
         }],
-    };
-    let staging = tempdir_in(out)?;
-    let files = [
-        (
-            "cover-letter.pdf",
-            minimal_pdf("Cover letter A26-02-7654321 (sample)"),
-        ),
-        (
-            "cover-letter.pdf.p7s",
-            placeholder_signature("cover-letter.pdf"),
-        ),
-        ("appeal.pdf", minimal_pdf("Citizen's appeal (sample text)")),
-    ];
-    let mut entries = Vec::new();
-    for (name, bytes) in &files {
-        let path = staging.join(name);
-        fs::write(&path, bytes)?;
-        entries.push(ContainerFile {
-            name: name.to_string(),
-            source: path,
-        });
     }
-    fs::create_dir_all(&dir)?;
-    let passport_bytes = write_passport(&passport).map_err(invalid_data)?;
-    write_container(
-        File::create(dir.join(&zip_name))?,
-        "passport.xml",
-        &passport_bytes,
-        &entries,
-    )
-    .map_err(invalid_data)?;
-    fs::remove_dir_all(&staging)?;
-    let message = outgoing(p, Format::V271, "appeal-271").container(ContainerRef {
-        container_type: Some("Документ в электронном виде".into()),
-        body: zip_name.clone(),
-        signature: None,
-    });
-    let xml = write_message(&message).map_err(invalid_data)?;
-    let env = envelope_for(
-        p,
-        format!("ЭСД МЭДО ({number} от 20.11.2026)"),
-        &[&zip_name],
-        "message.xml",
-    );
-    write_folder(&dir, &[("message.xml", xml)], &env)?;
-    Ok(dir)
 }
 
 /// A 2.7.1 receipt from УРОГ for a message of ours.
