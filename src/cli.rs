@@ -561,7 +561,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                             key_path.display()
                         ));
                     }
-                    let key = crate::checkpoint::load_or_create_key(&key_path)?;
+                    let key = crate::checkpoint::load_or_create_key(&key_path)
+                        .map_err(|e| e.to_string())?;
                     println!("{}", crate::checkpoint::public_key_line(&key));
                     Ok(ExitCode::SUCCESS)
                 }
@@ -570,7 +571,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 } => {
                     let key = std::fs::read_to_string(&pubkey)
                         .map_err(|e| format!("{}: {e}", pubkey.display()))?;
-                    let report = crate::checkpoint::verify(&dir, &key)?;
+                    let report =
+                        crate::checkpoint::verify(&dir, &key).map_err(|e| e.to_string())?;
                     if json {
                         print_json(&report);
                     } else if report.bad.is_empty() {
@@ -1120,16 +1122,21 @@ fn anchor_check(dir: &Path, state: &Path, records: u64) -> Result<(), String> {
     if !key_path.exists() {
         return Ok(());
     }
-    let key = crate::checkpoint::load_or_create_key(&key_path)?.verifying_key();
-    crate::checkpoint::check_journal(dir, state, &key, records)
+    let key = crate::checkpoint::load_or_create_key(&key_path)
+        .map_err(|e| e.to_string())?
+        .verifying_key();
+    crate::checkpoint::check_journal(dir, state, &key, records).map_err(|e| e.to_string())
 }
 
 /// The journal against a witness's notes (`journal verify --witness DIR`), as the start
 /// compares it: the newest note of this state's epoch, signed by our key.
 fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Result<(), String> {
     let key_path = state.join("checkpoint.key");
-    let key = crate::checkpoint::load_key(&key_path)?.verifying_key();
-    let newest = crate::checkpoint::newest_witness_note(witness, &key)?;
+    let key = crate::checkpoint::load_key(&key_path)
+        .map_err(|e| e.to_string())?
+        .verifying_key();
+    let newest =
+        crate::checkpoint::newest_witness_note(witness, &key).map_err(|e| e.to_string())?;
     let epoch = std::fs::read_to_string(state.join("witness.epoch"))
         .ok()
         .and_then(|t| t.trim().parse().ok())
@@ -1140,6 +1147,7 @@ fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Resu
             .first()
             .map(|r| r.hash.clone())
     })
+    .map_err(|e| e.to_string())
 }
 
 fn run_export(

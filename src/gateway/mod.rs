@@ -48,6 +48,8 @@ pub enum GatewayError {
     Journal(#[from] JournalError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     #[error("{0}")]
     Other(String),
 }
@@ -238,8 +240,7 @@ impl Gateway {
         let accepted = crate::recovery::waiting(&layout.state);
         guard_keys(&layout, journal.next_seq(), accepted.as_ref())?;
         let checkpoint_key =
-            crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))
-                .map_err(GatewayError::Other)?;
+            crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))?;
         guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
         check_journal_anchor(&layout, &journal, &checkpoint_key)?;
         check_chain(&layout, &journal)?;
@@ -487,7 +488,7 @@ impl Gateway {
         .map_err(|e| match e {
             medo_store::CommitError::Journal(e) => GatewayError::Journal(e),
             medo_store::CommitError::Index(e) => GatewayError::Store(e),
-            medo_store::CommitError::Between(why) => GatewayError::Other(why),
+            medo_store::CommitError::Between(why) => GatewayError::Checkpoint(why),
         })?;
         for r in &records {
             self.metrics.record(r);
@@ -1242,8 +1243,7 @@ impl Gateway {
             &origin,
             self.journal.next_seq(),
             self.journal.head(),
-        )
-        .map_err(GatewayError::Other)?;
+        )?;
         Ok(())
     }
 

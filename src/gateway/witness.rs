@@ -91,10 +91,11 @@ impl Witness {
         records: u64,
     ) -> Result<(), String> {
         let Some(dir) = &self.dir else { return Ok(()) };
-        let newest = checkpoint::newest_witness_note(dir, key)?;
+        let newest = checkpoint::newest_witness_note(dir, key).map_err(|e| e.to_string())?;
         checkpoint::check_witness(newest.as_slice(), self.epoch, records, |seq| {
             hash_at(journal_dir, seq)
         })
+        .map_err(|e| e.to_string())
     }
 }
 
@@ -113,7 +114,8 @@ pub fn sequences_seen(
     key: &ed25519_dalek::VerifyingKey,
 ) -> Result<Vec<Sequences>, String> {
     let mut by_year: std::collections::BTreeMap<i32, Sequences> = Default::default();
-    for s in checkpoint::witness_notes(dir, key)?
+    for s in checkpoint::witness_notes(dir, key)
+        .map_err(|e| e.to_string())?
         .into_iter()
         .filter_map(|n| n.sequences)
     {

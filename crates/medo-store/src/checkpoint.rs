@@ -16,13 +16,60 @@ use crate::journal;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// Why a checkpoint, the anchor or a witness note could not be written, read or trusted —
+/// in words for the administrator (the start refuses with them, `journal verify` prints them).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{}: {}", path.display(), medo_stdx::words::io(source))]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: не ключ Ed25519 (нужно 32 байта)", .0.display())]
+    NotAKey(PathBuf),
+    #[error("открытый ключ: не ключ Ed25519 в base64")]
+    PublicKey,
+    #[error("в журнале {records} записей, а его подписанная контрольная точка {note} говорит о {size}: записи удалены с конца журнала или восстановлена более старая копия")]
+    Shorter {
+        records: u64,
+        note: String,
+        size: u64,
+    },
+    #[error("запись журнала {seq} — не та, что названа в его подписанной контрольной точке {note}: журнал переписан или подменён")]
+    Rewritten { seq: u64, note: String },
+    #[error("у свидетеля есть записи эпохи восстановления {later}, а это состояние эпохи {epoch}: восстановлена более старая папка state_dir")]
+    LaterEpoch { later: u64, epoch: u64 },
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
+}
+
+/// What is wrong with a note's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoteProblem {
+    #[error("не запись контрольной точки")]
+    NotANote,
+    #[error("нет подписи")]
+    Unsigned,
+    #[error("подпись не сходится с этим открытым ключом")]
+    OtherKey,
+    #[error("повреждённое содержимое")]
+    Damaged,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// The signing key, created (32 random bytes, mode 0600) the first time.
-pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
+pub fn load_or_create_key(path: &Path) -> Result<SigningKey, CheckpointError> {
     if let Ok(bytes) = fs::read(path) {
         let arr: [u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| format!("{}: не ключ Ed25519 (нужно 32 байта)", path.display()))?;
+            .map_err(|_| CheckpointError::NotAKey(path.to_path_buf()))?;
         return Ok(SigningKey::from_bytes(&arr));
     }
     let seed: Vec<u8> = uuid::Uuid::new_v4()
@@ -36,22 +83,20 @@ pub fn load_or_create_key(path: &Path) -> Result<SigningKey, String> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut f = options.open(path).map_err(io(path))?;
     f.write_all(&arr)
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(io(path))?;
     Ok(SigningKey::from_bytes(&arr))
 }
 
 /// Reads the key (never makes one): `journal verify` on a host without it says so.
-pub fn load_key(path: &Path) -> Result<SigningKey, String> {
-    let bytes = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn load_key(path: &Path) -> Result<SigningKey, CheckpointError> {
+    let bytes = fs::read(path).map_err(io(path))?;
     let arr: [u8; 32] = bytes
         .as_slice()
         .try_into()
-        .map_err(|_| format!("{}: не ключ Ed25519 (нужно 32 байта)", path.display()))?;
+        .map_err(|_| CheckpointError::NotAKey(path.to_path_buf()))?;
     Ok(SigningKey::from_bytes(&arr))
 }
 
@@ -107,7 +152,7 @@ pub struct WitnessNote {
 const MAX_NOTE_BYTES: u64 = 4096;
 
 /// The notes in a witness folder signed by `key` (others are not ours: ignored).
-pub fn witness_notes(dir: &Path, key: &VerifyingKey) -> Result<Vec<WitnessNote>, String> {
+pub fn witness_notes(dir: &Path, key: &VerifyingKey) -> Result<Vec<WitnessNote>, CheckpointError> {
     let names = note_files(dir)?;
     Ok(names
         .iter()
@@ -118,7 +163,10 @@ pub fn witness_notes(dir: &Path, key: &VerifyingKey) -> Result<Vec<WitnessNote>,
 /// The newest note in a witness folder signed by `key`: files looked at newest first by the
 /// epoch and size their names carry (`<size>.note`, `<size>.e<epoch>.note`), so the start
 /// reads one note, not the thousands a year of commits leaves.
-pub fn newest_witness_note(dir: &Path, key: &VerifyingKey) -> Result<Option<WitnessNote>, String> {
+pub fn newest_witness_note(
+    dir: &Path,
+    key: &VerifyingKey,
+) -> Result<Option<WitnessNote>, CheckpointError> {
     let mut names = note_files(dir)?;
     names.sort_by_key(|(order, _)| std::cmp::Reverse(*order));
     Ok(names.iter().find_map(|(_, p)| read_note(p, key)))
@@ -129,8 +177,8 @@ type NoteOrder = (u64, u64);
 
 /// The `.note` files of a witness folder, each with the (epoch, size) its name says
 /// (`(0, 0)` for a name not of ours).
-fn note_files(dir: &Path) -> Result<Vec<(NoteOrder, PathBuf)>, String> {
-    let rd = fs::read_dir(dir).map_err(|e| format!("witness {}: {e}", dir.display()))?;
+fn note_files(dir: &Path) -> Result<Vec<(NoteOrder, PathBuf)>, CheckpointError> {
+    let rd = fs::read_dir(dir).map_err(io(dir))?;
     Ok(rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "note"))
@@ -185,11 +233,9 @@ pub fn check_witness(
     epoch: u64,
     records: u64,
     hash_at: impl FnOnce(u64) -> Option<String>,
-) -> Result<(), String> {
+) -> Result<(), CheckpointError> {
     if let Some(later) = notes.iter().map(|n| n.epoch).max().filter(|e| *e > epoch) {
-        return Err(format!(
-            "у свидетеля есть записи эпохи восстановления {later}, а это состояние эпохи {epoch}: восстановлена более старая папка state_dir"
-        ));
+        return Err(CheckpointError::LaterEpoch { later, epoch });
     }
     let Some(newest) = notes
         .iter()
@@ -219,7 +265,7 @@ pub fn check_journal(
     state: &Path,
     key: &VerifyingKey,
     records: u64,
-) -> Result<(), String> {
+) -> Result<(), CheckpointError> {
     let Some(anchor) = newest(journal_dir, &anchor_path(state), key) else {
         return Ok(());
     };
@@ -283,15 +329,15 @@ pub fn write(
     origin: &str,
     size: u64,
     head: &str,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, CheckpointError> {
     let dir = dir.join("checkpoints");
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).map_err(io(&dir))?;
     let note = signed_note(key, origin, size, head);
     let path = dir.join(format!("{size:020}.note"));
     let tmp = dir.join(format!(".{size}.tmp"));
     fs::write(&tmp, note)
         .and_then(|_| fs::rename(&tmp, &path))
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(io(&path))?;
     Ok(path)
 }
 
@@ -305,12 +351,12 @@ pub fn write_anchor(
     origin: &str,
     size: u64,
     head: &str,
-) -> Result<(), String> {
+) -> Result<(), CheckpointError> {
     let note = signed_note(key, origin, size, head);
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, note)
         .and_then(|_| fs::rename(&tmp, path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(io(path))
 }
 
 /// The journal's size and head as the newest signed note says.
@@ -346,10 +392,8 @@ fn newest(journal_dir: &Path, anchor: &Path, key: &VerifyingKey) -> Option<Ancho
 }
 
 /// The size and head of a note whose signature verifies with `key`, or what is wrong.
-fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), String> {
-    let (signed, sig_line) = text
-        .split_once("\n\n")
-        .ok_or("не запись контрольной точки")?;
+fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), NoteProblem> {
+    let (signed, sig_line) = text.split_once("\n\n").ok_or(NoteProblem::NotANote)?;
     let signed = format!("{signed}\n");
     let sig = sig_line
         .trim()
@@ -357,16 +401,16 @@ fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), String> 
         .next()
         .and_then(|s| B64.decode(s).ok())
         .and_then(|b| Signature::from_slice(&b).ok())
-        .ok_or("нет подписи")?;
+        .ok_or(NoteProblem::Unsigned)?;
     key.verify(signed.as_bytes(), &sig)
-        .map_err(|_| "the signature does not verify with this public key")?;
+        .map_err(|_| NoteProblem::OtherKey)?;
     let lines: Vec<&str> = signed.lines().collect();
     match (
         lines.get(1).and_then(|s| s.parse::<u64>().ok()),
         lines.get(2),
     ) {
         (Some(size), Some(head)) => Ok((size, head.to_string())),
-        _ => Err("повреждённое содержимое".into()),
+        _ => Err(NoteProblem::Damaged),
     }
 }
 
@@ -376,19 +420,19 @@ fn check_anchor(
     anchor: &Anchor,
     records: u64,
     hash_at: impl FnOnce(u64) -> Option<String>,
-) -> Result<(), String> {
+) -> Result<(), CheckpointError> {
     if anchor.size > records {
-        return Err(format!(
-            "в журнале {records} записей, а его подписанная контрольная точка {} говорит о {}: записи удалены с конца журнала или восстановлена более старая копия",
-            anchor.note, anchor.size
-        ));
+        return Err(CheckpointError::Shorter {
+            records,
+            note: anchor.note.clone(),
+            size: anchor.size,
+        });
     }
     if anchor.size > 0 && hash_at(anchor.size - 1).as_deref() != Some(anchor.head.as_str()) {
-        return Err(format!(
-            "запись журнала {} — не та, что названа в его подписанной контрольной точке {}: журнал переписан или подменён",
-            anchor.size - 1,
-            anchor.note
-        ));
+        return Err(CheckpointError::Rewritten {
+            seq: anchor.size - 1,
+            note: anchor.note.clone(),
+        });
     }
     Ok(())
 }
@@ -402,21 +446,20 @@ pub struct Report {
 
 /// Checks every note's signature with `pubkey` (base64 line) and that the journal's record
 /// number `size - 1` has the named head hash.
-pub fn verify(journal_dir: &Path, pubkey: &str) -> Result<Report, String> {
+pub fn verify(journal_dir: &Path, pubkey: &str) -> Result<Report, CheckpointError> {
     let bytes = B64
         .decode(pubkey.trim())
-        .map_err(|e| format!("public key: {e}"))?;
+        .map_err(|_| CheckpointError::PublicKey)?;
     let arr: [u8; 32] = bytes
         .as_slice()
         .try_into()
-        .map_err(|_| "public key: not 32 bytes".to_string())?;
-    let key = VerifyingKey::from_bytes(&arr).map_err(|e| format!("public key: {e}"))?;
+        .map_err(|_| CheckpointError::PublicKey)?;
+    let key = VerifyingKey::from_bytes(&arr).map_err(|_| CheckpointError::PublicKey)?;
     let mut heads = std::collections::HashMap::new();
     let scan = journal::scan(journal_dir, |r| {
         heads.insert(r.seq + 1, r.hash.clone());
         true
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let mut report = Report {
         checkpoints: 0,
         bad: Vec::new(),
@@ -489,6 +532,9 @@ mod tests {
         let newest = newest_witness_note(dir.path(), &key).unwrap().unwrap();
         assert_eq!((newest.size, newest.epoch), (3, 1));
         let err = check_witness(std::slice::from_ref(&newest), 0, 10, |_| None).unwrap_err();
-        assert!(err.contains("эпохи восстановления 1"), "{err}");
+        assert!(
+            matches!(err, CheckpointError::LaterEpoch { later: 1, epoch: 0 }),
+            "{err}"
+        );
     }
 }
