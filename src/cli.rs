@@ -907,7 +907,10 @@ fn run_appeals(config: Config, command: AppealsCommand) -> Result<ExitCode, Stri
             let state = &config.spool.state_dir;
             let max = config.limits.max_answer_bytes;
             let step = match file
-                .map(|f| control::attach(state, &f, max, is_pdf))
+                .map(|f| {
+                    control::attach(state, &f, max, is_pdf)
+                        .map_err(|e| format!("--file {}: {e}", f.display()))
+                })
                 .transpose()
             {
                 Ok(Some(reference)) => step.with_file(reference).unwrap_or_else(|s| s),
@@ -1165,7 +1168,7 @@ fn run_export(
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
     });
     if let Some(bad) = report.first_bad.as_ref().filter(|b| {
-        b.problem.starts_with("truncated record") && Some(&b.file) == last_segment.as_ref()
+        b.problem == journal::LineProblem::Truncated && Some(&b.file) == last_segment.as_ref()
     }) {
         eprintln!(
             "последняя запись в {} ещё пишется; выгружено до неё",

@@ -1102,7 +1102,8 @@ async fn event(
     queue(&state, keyed, &about, move || {
         let step = match body.file {
             Some((name, bytes)) => {
-                let reference = control::attach_bytes(&state_dir, &name, &bytes, max)?;
+                let reference = control::attach_bytes(&state_dir, &name, &bytes, max)
+                    .map_err(|e| e.to_string())?;
                 body.step.with_file(reference).unwrap_or_else(|s| s)
             }
             None => body.step,

@@ -399,7 +399,9 @@ impl Gateway {
             _ => None,
         };
         let answer_file = attachment_of(command).map(|(reference, kept)| {
-            control::attached(&self.layout.state, &reference).and_then(|p| answer_file(&p, kept))
+            control::attached(&self.layout.state, &reference)
+                .map_err(|e| e.to_string())
+                .and_then(|p| answer_file(&p, kept))
         });
         CommandInput {
             id: command.id().to_string(),
@@ -433,16 +435,18 @@ impl Gateway {
     /// Keeps an attached file under `state_dir/answers/<id>/<kept>` — after its step is
     /// journaled (a copy: doing it again after a crash is harmless).
     fn keep_answer(&self, appeal: u64, (reference, kept): &(String, String)) {
-        let kept = control::attached(&self.layout.state, reference).and_then(|src| {
-            let to = self
-                .layout
-                .state
-                .join(crate::model::kept_path(appeal, kept));
-            to.parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|_| std::fs::copy(&src, &to))
-                .map_err(|e| e.to_string())
-        });
+        let kept = control::attached(&self.layout.state, reference)
+            .map_err(|e| e.to_string())
+            .and_then(|src| {
+                let to = self
+                    .layout
+                    .state
+                    .join(crate::model::kept_path(appeal, kept));
+                to.parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|_| std::fs::copy(&src, &to))
+                    .map_err(|e| e.to_string())
+            });
         if let Err(e) = kept {
             tracing::error!(appeal, error = %e, "the answer is journaled but its file could not be kept");
         }

@@ -208,6 +208,41 @@ pub fn submit_named(state: &Path, command: &Command, name: &str) -> io::Result<P
     Ok(path)
 }
 
+/// Why a file could not be attached to a command, or an attachment not found — in words for
+/// the operator or the СЭД (never a host path of ours: an API client reads it).
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// The operator's file could not be read (the CLI names it).
+    #[error("{}", medo_stdx::words::io(.0))]
+    Unreadable(io::Error),
+    #[error("не обычный файл")]
+    NotRegular,
+    #[error("{size} байт, больше предела {max} (limits.max_answer_bytes)")]
+    TooLarge { size: u64, max: u64 },
+    #[error("больше предела {max} байт (limits.max_answer_bytes)")]
+    OverLimit { max: u64 },
+    #[error("нет пригодного имени файла")]
+    NoName,
+    /// The caller's check refused the bytes (not a PDF that reads).
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0:?}: нужно простое имя файла")]
+    NotPlain(String),
+    #[error("файл {name:?} не сохранён: {}", medo_stdx::words::io(source))]
+    NotKept { name: String, source: io::Error },
+    #[error("{0:?}: файл ответа передаётся приложением к команде (путь не принимается)")]
+    APath(String),
+    #[error("{0:?}: не ссылка на приложенный файл")]
+    NotAReference(String),
+    #[error("{0:?}: приложенный файл — не обычный файл")]
+    NotRegularAttachment(String),
+    #[error("{reference:?}: {}", medo_stdx::words::io(source))]
+    Gone {
+        reference: String,
+        source: io::Error,
+    },
+}
+
 /// Attaches an operator's file to the queue: the CLI copies the regular file (read with the
 /// operator's own rights, at most `max` bytes, that `check` accepts — the caller passes the
 /// PDF check, `pdf::inspect`: the spool reads no PDFs) into `control/files/<stem>/<name>`; the
@@ -218,34 +253,38 @@ pub fn attach(
     file: &Path,
     max: u64,
     check: impl FnOnce(&[u8]) -> Result<(), String>,
-) -> Result<String, String> {
-    let shown = file.display();
-    let meta = fs::metadata(file).map_err(|e| format!("--file {shown}: {e}"))?;
+) -> Result<String, AttachError> {
+    let meta = fs::metadata(file).map_err(AttachError::Unreadable)?;
     if !meta.is_file() {
-        return Err(format!("--file {shown}: не обычный файл"));
+        return Err(AttachError::NotRegular);
     }
     if meta.len() > max {
-        return Err(format!(
-            "--file {shown}: {} байт, больше предела {max} (limits.max_answer_bytes)",
-            meta.len()
-        ));
+        return Err(AttachError::TooLarge {
+            size: meta.len(),
+            max,
+        });
     }
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| !n.chars().any(char::is_control))
-        .ok_or_else(|| format!("--file {shown}: нет пригодного имени файла"))?;
+        .ok_or(AttachError::NoName)?;
     let mut bytes = Vec::new();
     fs::File::open(file)
         .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, max + 1), &mut bytes))
-        .map_err(|e| format!("--file {shown}: {e}"))?;
+        .map_err(AttachError::Unreadable)?;
     // what is not a readable PDF never reaches the queue (the service checks again)
-    check(&bytes).map_err(|e| format!("--file {shown}: {e}"))?;
-    attach_from(state, &name, &bytes[..], max).map_err(|e| format!("--file {shown}: {e}"))
+    check(&bytes).map_err(AttachError::Refused)?;
+    attach_from(state, &name, &bytes[..], max)
 }
 
 /// Attaches bytes sent in a request body under `name` (a plain file name), at most `max`.
-pub fn attach_bytes(state: &Path, name: &str, bytes: &[u8], max: u64) -> Result<String, String> {
+pub fn attach_bytes(
+    state: &Path,
+    name: &str,
+    bytes: &[u8],
+    max: u64,
+) -> Result<String, AttachError> {
     let plain = !name.is_empty()
         && name != "."
         && name != ".."
@@ -253,48 +292,57 @@ pub fn attach_bytes(state: &Path, name: &str, bytes: &[u8], max: u64) -> Result<
             .chars()
             .any(|c| c.is_control() || c == '/' || c == '\\');
     if !plain {
-        return Err(format!("{name:?}: нужно простое имя файла"));
+        return Err(AttachError::NotPlain(name.to_string()));
     }
     attach_from(state, name, bytes, max)
 }
 
 /// Copies at most `max` bytes from `src` into `control/files/<stem>/<name>`; the reference.
-fn attach_from(state: &Path, name: &str, src: impl io::Read, max: u64) -> Result<String, String> {
+fn attach_from(
+    state: &Path,
+    name: &str,
+    src: impl io::Read,
+    max: u64,
+) -> Result<String, AttachError> {
     let stem = unique_name();
     let dir = dir(state).join("files").join(&stem);
     // the error says what went wrong, never where: no host path reaches an API client
-    let kept = |e: io::Error| {
+    let kept = |source: io::Error| {
         let _ = fs::remove_dir_all(&dir);
-        format!("файл {name:?} не сохранён: {e}")
+        AttachError::NotKept {
+            name: name.to_string(),
+            source,
+        }
     };
     fs::create_dir_all(&dir).map_err(kept)?;
     let mut dst = fs::File::create(dir.join(name)).map_err(kept)?;
     let copied = io::copy(&mut src.take(max + 1), &mut dst).map_err(kept)?;
     if copied > max {
         let _ = fs::remove_dir_all(&dir);
-        return Err(format!(
-            "больше предела {max} байт (limits.max_answer_bytes)"
-        ));
+        return Err(AttachError::OverLimit { max });
     }
     Ok(format!("{stem}/{name}"))
 }
 
 /// The attached file a reference names: `<stem>/<name>` under `control/files/`, a regular
 /// file (not a link); anything else — an absolute path above all — is refused.
-pub fn attached(state: &Path, reference: &str) -> Result<PathBuf, String> {
+pub fn attached(state: &Path, reference: &str) -> Result<PathBuf, AttachError> {
     let mut parts = reference.split('/');
     let (Some(stem), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!("{reference:?}: файл ответа передаётся через appeals event … --file (путь не принимается)"));
+        return Err(AttachError::APath(reference.to_string()));
     };
     let plain = |p: &str| !p.is_empty() && p != "." && p != ".." && !p.contains('\\');
     if !plain(stem) || !plain(name) {
-        return Err(format!("{reference:?}: не ссылка на приложенный файл"));
+        return Err(AttachError::NotAReference(reference.to_string()));
     }
     let path = dir(state).join("files").join(stem).join(name);
     match fs::symlink_metadata(&path) {
         Ok(m) if m.is_file() => Ok(path),
-        Ok(_) => Err(format!("{reference:?}: не обычный файл")),
-        Err(e) => Err(format!("{reference:?}: {e}")),
+        Ok(_) => Err(AttachError::NotRegularAttachment(reference.to_string())),
+        Err(source) => Err(AttachError::Gone {
+            reference: reference.to_string(),
+            source,
+        }),
     }
 }
 

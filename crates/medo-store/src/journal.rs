@@ -332,7 +332,7 @@ pub fn read_range(
             if out.len() >= max || line_seq(line).is_some_and(|seq| seq >= until) {
                 return Ok(out);
             }
-            let r = own_checks(line.as_bytes()).map_err(corrupt)?;
+            let r = own_checks(line.as_bytes()).map_err(|p| corrupt(p.to_string()))?;
             if r.seq < from {
                 continue;
             }
@@ -364,7 +364,7 @@ pub fn tail(dir: &Path, n: u64) -> Result<Vec<Record>, JournalError> {
             let r = own_checks(line).map_err(|problem| JournalError::Corrupt {
                 file: seg.display().to_string(),
                 line: 0,
-                problem,
+                problem: problem.to_string(),
             })?;
             older.push(r);
         }
@@ -403,7 +403,7 @@ pub fn fold_all(dir: &Path, mut visit: impl FnMut(&Record)) -> Result<(), Journa
         Some(bad) => Err(JournalError::Corrupt {
             file: bad.file,
             line: bad.line,
-            problem: bad.problem,
+            problem: bad.problem.to_string(),
         }),
     }
 }
@@ -415,7 +415,39 @@ pub struct BadRecord {
     pub line: u64,
     /// The seq the record should have had.
     pub expected_seq: u64,
-    pub problem: String,
+    /// What is wrong (its words in the JSON report).
+    #[serde(serialize_with = "said")]
+    pub problem: LineProblem,
+}
+
+fn said<S: serde::Serializer>(p: &LineProblem, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(p)
+}
+
+/// What is wrong with a line of the journal, or with where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineProblem {
+    #[error("не запись журнала: {0}")]
+    NotARecord(String),
+    #[error("не в формате строки журнала")]
+    NotLineFormat,
+    #[error("хеш не совпадает с содержимым")]
+    HashMismatch,
+    #[error("не в формате строки журнала: член hash должен завершать строку (байты изменены)")]
+    HashNotLast,
+    #[error("seq {seq} там, где ожидалась {expected} (запись удалена или переставлена)")]
+    WrongSeq { seq: u64, expected: u64 },
+    #[error(
+        "prev не совпадает с хешем предыдущей записи (запись удалена, переставлена или изменена)"
+    )]
+    PrevMismatch,
+    #[error("хеш не совпадает с содержимым (запись изменена)")]
+    Changed,
+    /// The last line has no end of line (a write cut short, or one still going on).
+    #[error("запись оборвана (нет конца строки)")]
+    Truncated,
+    #[error("сегмент должен начинаться с seq {0}")]
+    SegmentStart(u64),
 }
 
 impl std::fmt::Display for BadRecord {
@@ -541,7 +573,7 @@ impl Decoded {
 /// A line of a batch, inspected on a worker thread.
 enum Inspected {
     /// Not a journal record at all.
-    Undecodable(String),
+    Undecodable(LineProblem),
     Decoded(Decoded),
     /// Decoded, only what the chain check needs kept: nobody reads the records
     /// (`journal verify`).
@@ -556,7 +588,7 @@ enum Inspected {
 
 impl Inspected {
     /// The line as the chain check sees it, and its own hash; or why it is no record.
-    fn link(&self) -> Result<(Link<'_>, &str), String> {
+    fn link(&self) -> Result<(Link<'_>, &str), LineProblem> {
         match self {
             Inspected::Undecodable(problem) => Err(problem.clone()),
             Inspected::Decoded(d) => Ok((d.link(), &d.record.hash)),
@@ -628,16 +660,16 @@ fn line_digests(lines: &[&[u8]]) -> Vec<[u8; 32]> {
 
 /// Decodes a line and hashes its bytes (no re-encoding: the hash is over the exact bytes,
 /// as docs/JOURNAL.md tells auditors to check it).
-fn inspect_line(line: &[u8]) -> Result<Decoded, String> {
+fn inspect_line(line: &[u8]) -> Result<Decoded, LineProblem> {
     inspect_hashed(line, &line_digests(&[line])[0])
 }
 
 /// Decodes a line and compares its hash member with `digest`, its [`line_digests`] entry.
-fn inspect_hashed(line: &[u8], digest: &[u8; 32]) -> Result<Decoded, String> {
+fn inspect_hashed(line: &[u8], digest: &[u8; 32]) -> Result<Decoded, LineProblem> {
     // the line's UTF-8 checked once, whole: `from_slice` checks every string again, one
     // call each (10% of `journal verify` on an Intel Xeon, perf)
-    let text = std::str::from_utf8(line).map_err(|e| format!("not a journal record: {e}"))?;
-    let record = decode_line(text).map_err(|e| format!("not a journal record: {e}"))?;
+    let text = std::str::from_utf8(line).map_err(|e| LineProblem::NotARecord(e.to_string()))?;
+    let record = decode_line(text).map_err(|e| LineProblem::NotARecord(e.to_string()))?;
     let well_formed = hashed_part(line).is_some()
         && &line[line.len() - HASH_MEMBER + 9..line.len() - 2] == record.hash.as_bytes();
     let hash_ok = well_formed && lower_hex_eq(digest, record.hash.as_bytes());
@@ -649,45 +681,39 @@ fn inspect_hashed(line: &[u8], digest: &[u8; 32]) -> Result<Decoded, String> {
 }
 
 /// The checks a line passes on its own (format and hash, not the chain).
-fn own_checks(line: &[u8]) -> Result<Record, String> {
+fn own_checks(line: &[u8]) -> Result<Record, LineProblem> {
     let d = inspect_line(line)?;
     match (d.well_formed, d.hash_ok) {
         (true, true) => Ok(*d.record),
-        (false, _) => Err("not in the journal's line format".into()),
-        (true, false) => Err("hash does not match the content".into()),
+        (false, _) => Err(LineProblem::NotLineFormat),
+        (true, false) => Err(LineProblem::HashMismatch),
     }
 }
 
 /// Checks one line; returns the record or what is wrong with it.
-fn check_line(line: &[u8], expected_seq: u64, prev: &str) -> Result<Record, String> {
+fn check_line(line: &[u8], expected_seq: u64, prev: &str) -> Result<Record, LineProblem> {
     let d = inspect_line(line)?;
     chain_check(d.link(), expected_seq, prev)?;
     Ok(*d.record)
 }
 
 /// The checks that need the previous record, in the order problems are reported.
-fn chain_check(link: Link, expected_seq: u64, prev: &str) -> Result<(), String> {
+fn chain_check(link: Link, expected_seq: u64, prev: &str) -> Result<(), LineProblem> {
     if !link.well_formed {
-        return Err(
-            "not in the journal's line format: the hash member must end the line (bytes were changed)"
-                .into(),
-        );
+        return Err(LineProblem::HashNotLast);
     }
     if link.seq != expected_seq {
-        return Err(format!(
-            "seq {} where {expected_seq} was expected (record deleted or reordered)",
-            link.seq
-        ));
+        return Err(LineProblem::WrongSeq {
+            seq: link.seq,
+            expected: expected_seq,
+        });
     }
     // an empty `prev` expected: the walk starts mid-journal and takes the first link as given
     if !prev.is_empty() && link.prev != prev.as_bytes() {
-        return Err(
-            "prev does not match the previous record's hash (record deleted, reordered or changed)"
-                .into(),
-        );
+        return Err(LineProblem::PrevMismatch);
     }
     if !link.hash_ok {
-        return Err("hash does not match the content (record changed)".into());
+        return Err(LineProblem::Changed);
     }
     Ok(())
 }
@@ -794,7 +820,7 @@ fn follow(
     inspected: &Inspected,
     report: &mut VerifyReport,
     visit: &mut Option<&mut dyn FnMut(&Record) -> bool>,
-) -> Result<bool, String> {
+) -> Result<bool, LineProblem> {
     let (link, hash) = inspected.link()?;
     chain_check(link, report.records, &report.head)?;
     report.records += 1;
@@ -855,7 +881,7 @@ fn walk_segment(
         .file_stem()
         .and_then(|s| s.to_str())
         .and_then(|s| s.parse().ok());
-    let bad = |line: u64, expected_seq: u64, problem: String| BadRecord {
+    let bad = |line: u64, expected_seq: u64, problem: LineProblem| BadRecord {
         file: file_name.clone(),
         line,
         expected_seq,
@@ -863,7 +889,7 @@ fn walk_segment(
     };
     let expected_seq = report.records;
     if first != Some(expected_seq) {
-        let why = format!("segment should start at seq {expected_seq}");
+        let why = LineProblem::SegmentStart(expected_seq);
         report.first_bad = Some(bad(0, expected_seq, why));
         return Ok(false);
     }
@@ -873,7 +899,7 @@ fn walk_segment(
     let mut next = blocks.next_block().map_err(io_err(seg))?;
     while let Some(block) = next {
         let Block::Lines(bytes) = block else {
-            let why = "truncated record (no end of line)".into();
+            let why = LineProblem::Truncated;
             report.first_bad = Some(bad(line_no + 1, report.records, why));
             return Ok(false);
         };
@@ -1072,12 +1098,12 @@ mod tests {
         // a byte added that keeps the meaning (whitespace): the hash no longer matches
         let spaced = line.replacen(",\"kind\"", ", \"kind\"", 1);
         let problem = check_line(spaced.as_bytes(), 0, GENESIS).unwrap_err();
-        assert!(problem.contains("hash does not match"), "{problem}");
+        assert_eq!(problem, LineProblem::Changed, "{problem}");
         // the hash member moved to the front: refused as malformed
         let hash_member = &line[line.len() - HASH_MEMBER + 1..line.len() - 1];
         let moved = format!("{{{hash_member},{}}}", &line[1..line.len() - HASH_MEMBER]);
         let problem = check_line(moved.as_bytes(), 0, GENESIS).unwrap_err();
-        assert!(problem.contains("line format"), "{problem}");
+        assert_eq!(problem, LineProblem::HashNotLast, "{problem}");
         // a byte that is not UTF-8 inside a text member (the line is checked whole, once):
         // not a record, said so — whatever the hash says
         let mut bytes = line.clone().into_bytes();
@@ -1085,7 +1111,7 @@ mod tests {
         bytes[at] = 0xff;
         let problem = check_line(&bytes, 0, GENESIS).unwrap_err();
         assert!(
-            problem.starts_with("not a journal record") && problem.contains("utf-8"),
+            matches!(&problem, LineProblem::NotARecord(why) if why.contains("utf-8")),
             "{problem}"
         );
     }
@@ -1180,7 +1206,7 @@ mod tests {
         std::fs::write(&seg, &bytes).unwrap();
         let bad = verify(d.path()).unwrap().first_bad.unwrap();
         assert_eq!((bad.line, bad.expected_seq), (line, line - 1));
-        assert!(bad.problem.contains("hash"), "{}", bad.problem);
+        assert_eq!(bad.problem, LineProblem::Changed, "{}", bad.problem);
     }
 
     #[test]
