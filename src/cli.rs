@@ -1508,10 +1508,8 @@ fn refused(why: &str) -> ExitCode {
 
 /// Who runs an operator command from the CLI: the login behind `sudo`, else the user.
 /// An operator's answer file must be a PDF that reads (the service checks again).
-fn is_pdf(bytes: &[u8]) -> Result<(), String> {
-    crate::pdf::inspect(bytes)
-        .map(drop)
-        .map_err(|e| e.to_string())
+fn is_pdf(bytes: &[u8]) -> Result<(), crate::pdf::NotPdf> {
+    crate::pdf::inspect(bytes).map(drop)
 }
 
 fn cli_operator() -> Option<String> {

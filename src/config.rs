@@ -490,7 +490,7 @@ fn production_calendar(
             files
         }
     };
-    medo_core::deadlines::production_calendar(files)
+    medo_core::deadlines::production_calendar(files).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Deserialize)]

@@ -1324,7 +1324,7 @@ fn idempotency_key(
     value
         .to_str()
         .map_err(|_| "Idempotency-Key: visible ASCII only".to_string())
-        .and_then(|v| crate::idempotency::key(client, v, request))
+        .and_then(|v| crate::idempotency::key(client, v, request).map_err(|e| e.to_string()))
         .map(Some)
 }
 

@@ -1040,7 +1040,7 @@ fn an_output_that_cannot_be_rendered_is_held_and_counted_once() {
         page.contains("Требует внимания") && page.contains("сообщение не отправлено"),
         "{page}"
     );
-    assert!(page.contains("is not the one journaled"), "{page}");
+    assert!(page.contains("не тот, что записан в журнале"), "{page}");
     let log = service.log();
     assert!(service.stop().success());
     assert_eq!(logged, 2, "{log}");
@@ -1049,7 +1049,7 @@ fn an_output_that_cannot_be_rendered_is_held_and_counted_once() {
         2,
         "once each: {log}"
     );
-    assert!(log.contains("is not the one journaled"), "{log}");
+    assert!(log.contains("не тот, что записан в журнале"), "{log}");
     let published = env.records_of_kind("published").len();
     assert_eq!(
         published,

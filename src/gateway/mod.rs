@@ -126,6 +126,9 @@ fn monotone_now(last_journaled: Option<&str>, behind_warned: &mut bool) -> Offse
 /// pass completes (its kept bytes are dropped then; a pass cut short by an error keeps them
 /// until the next completes), so this bounds what is held, whatever the folders hold.
 const KEPT_PER_PASS: u64 = 16 * 1024 * 1024;
+// a whole message (at the default bound) and a small file can always be kept for the parse
+const _: () = assert!(KEPT_PER_PASS >= crate::wire::Limits::DEFAULT.max_message_bytes);
+const _: () = assert!(KEPT_PER_PASS >= crate::wire::member::SMALL_FILE_BYTES);
 
 /// How long a count of outbound folders is reused (the gauge and the stale alert).
 const OUTBOUND_COUNT_EVERY: Duration = Duration::from_secs(5);

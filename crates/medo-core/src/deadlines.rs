@@ -172,17 +172,41 @@ pub fn built_in_calendars() -> Vec<(String, String)> {
 
 /// The production calendar of the given year files (name, TOML text): (days off on weekdays,
 /// working weekends, provisional years); an error names the file and the date.
-pub fn production_calendar(files: Vec<(String, String)>) -> Result<ProductionCalendar, String> {
+/// A year file of the production calendar that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error("{file}: {why}")]
+    Unreadable { file: String, why: String },
+    #[error("{file}: {what} {date:?} — не дата {year} года")]
+    NotOfYear {
+        file: String,
+        what: &'static str,
+        date: String,
+        year: i32,
+    },
+}
+
+pub fn production_calendar(
+    files: Vec<(String, String)>,
+) -> Result<ProductionCalendar, CalendarError> {
     let (mut off, mut working, mut provisional) = (Vec::new(), Vec::new(), Vec::new());
     for (name, text) in files {
-        let y: CalendarYear = toml::from_str(&text).map_err(|e| format!("{name}: {e}"))?;
-        let dates = |list: &[String], what: &str| {
+        let y: CalendarYear = toml::from_str(&text).map_err(|e| CalendarError::Unreadable {
+            file: name.clone(),
+            why: e.to_string(),
+        })?;
+        let dates = |list: &[String], what: &'static str| {
             list.iter()
                 .map(|d| match medo_wire::time::parse_date(d) {
                     Some(x) if x.year() == y.year => Ok(x),
-                    _ => Err(format!("{name}: {what} {d:?} — не дата {} года", y.year)),
+                    _ => Err(CalendarError::NotOfYear {
+                        file: name.clone(),
+                        what,
+                        date: d.clone(),
+                        year: y.year,
+                    }),
                 })
-                .collect::<Result<Vec<Date>, String>>()
+                .collect::<Result<Vec<Date>, CalendarError>>()
         };
         off.extend(dates(&y.days_off, "days_off")?);
         working.extend(dates(&y.working_weekends, "working_weekends")?);

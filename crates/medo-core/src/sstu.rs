@@ -22,6 +22,10 @@ pub struct Card {
 
 /// The largest base64 attachment public clients accept (`< 10^7` characters).
 pub const MAX_ATTACHMENT_BASE64: usize = 10_000_000 - 1;
+// an answer file at the default bound fits ССТУ.РФ once base64-encoded (4 characters per 3 bytes)
+const _: () = assert!(
+    (medo_wire::Limits::DEFAULT.max_answer_bytes as usize).div_ceil(3) * 4 <= MAX_ATTACHMENT_BASE64
+);
 
 /// An answer file: name and bytes.
 pub struct Answer<'a> {

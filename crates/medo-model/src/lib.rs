@@ -578,6 +578,22 @@ impl Record {
     }
 }
 
+/// Why a journaled output does not read as a notice (a journal written by another version,
+/// or edited): the text says which field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoticeError {
+    #[error("для уведомления «{0}» нужен документ отправителя")]
+    NoFoundation(String),
+    #[error("для уведомления «{0}» нужен наш номер")]
+    NoNumber(String),
+    #[error("{0:?} — не одно из девяти официальных оснований")]
+    NotAReason(String),
+    #[error("пункты ответа не читаются: {0}")]
+    Items(String),
+    #[error("неизвестный вид сообщения {0:?}")]
+    UnknownKind(String),
+}
+
 /// A step of consideration of a registered appeal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
@@ -687,16 +703,16 @@ pub enum ProgressNotice {
 
 impl Output {
     /// The typed reading of this output, or what is missing.
-    pub fn notice(&self) -> Result<Notice, String> {
+    pub fn notice(&self) -> Result<Notice, NoticeError> {
         let foundation = || {
             self.foundation
                 .clone()
-                .ok_or_else(|| format!("a {} notice needs the sender's document", self.kind))
+                .ok_or_else(|| NoticeError::NoFoundation(self.kind.clone()))
         };
         let ours = || {
             self.registration
                 .clone()
-                .ok_or_else(|| format!("a {} notice needs our number", self.kind))
+                .ok_or_else(|| NoticeError::NoNumber(self.kind.clone()))
         };
         let text = || self.text.clone().unwrap_or_default();
         let progress = |step| {
@@ -718,9 +734,8 @@ impl Output {
                 let reason = self.reason.as_deref().unwrap_or_default();
                 Ok(Notice::Refused {
                     foundation: foundation()?,
-                    reason: RefusalReason::parse(reason).ok_or_else(|| {
-                        format!("{reason:?} is not one of the nine official reasons")
-                    })?,
+                    reason: RefusalReason::parse(reason)
+                        .ok_or_else(|| NoticeError::NotAReason(reason.to_string()))?,
                     comment: self.comment.clone(),
                 })
             }
@@ -750,9 +765,9 @@ impl Output {
                 query: foundation()?,
                 ours: ours()?,
                 items: serde_json::from_str(self.text.as_deref().unwrap_or("[]"))
-                    .map_err(|e| format!("response items: {e}"))?,
+                    .map_err(|e| NoticeError::Items(e.to_string()))?,
             }),
-            other => Err(format!("unknown output kind {other:?}")),
+            other => Err(NoticeError::UnknownKind(other.to_string())),
         }
     }
 }
@@ -809,10 +824,13 @@ mod tests {
             })
         ));
         o.reason = Some("Не нравится".into());
-        assert!(o.notice().unwrap_err().contains("nine official reasons"));
+        assert_eq!(
+            o.notice(),
+            Err(NoticeError::NotAReason("Не нравится".into()))
+        );
         o.kind = "registered".into();
-        assert!(o.notice().unwrap_err().contains("our number"));
+        assert_eq!(o.notice(), Err(NoticeError::NoNumber("registered".into())));
         o.kind = "fax".into();
-        assert!(o.notice().unwrap_err().contains("unknown output kind"));
+        assert_eq!(o.notice(), Err(NoticeError::UnknownKind("fax".into())));
     }
 }

@@ -248,11 +248,11 @@ pub enum AttachError {
 /// PDF check, `pdf::inspect`: the spool reads no PDFs) into `control/files/<stem>/<name>`; the
 /// command names only the reference `<stem>/<name>` — never a host path, so the service never
 /// opens a path it was given. Returns the reference.
-pub fn attach(
+pub fn attach<E: std::fmt::Display>(
     state: &Path,
     file: &Path,
     max: u64,
-    check: impl FnOnce(&[u8]) -> Result<(), String>,
+    check: impl FnOnce(&[u8]) -> Result<(), E>,
 ) -> Result<String, AttachError> {
     let meta = fs::metadata(file).map_err(AttachError::Unreadable)?;
     if !meta.is_file() {
@@ -274,7 +274,7 @@ pub fn attach(
         .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, max + 1), &mut bytes))
         .map_err(AttachError::Unreadable)?;
     // what is not a readable PDF never reaches the queue (the service checks again)
-    check(&bytes).map_err(AttachError::Refused)?;
+    check(&bytes).map_err(|e| AttachError::Refused(e.to_string()))?;
     attach_from(state, &name, &bytes[..], max)
 }
 

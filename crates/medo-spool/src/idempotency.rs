@@ -39,11 +39,16 @@ pub enum Seen {
     Conflict,
 }
 
+/// An `Idempotency-Key` header that is not 1 to 255 visible ASCII characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Idempotency-Key: 1 to 255 visible ASCII characters")]
+pub struct BadKey;
+
 /// The key of a request: 1 to 255 visible ASCII characters; the id is bound to the client.
-pub fn key(client: &str, header: &str, request: &[&[u8]]) -> Result<Key, String> {
+pub fn key(client: &str, header: &str, request: &[&[u8]]) -> Result<Key, BadKey> {
     let header = header.trim();
     if header.is_empty() || header.len() > 255 || !header.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("Idempotency-Key: 1 to 255 visible ASCII characters".into());
+        return Err(BadKey);
     }
     let id = Sha256::digest(format!("{client}\n{header}").as_bytes());
     let mut digest = Sha256::new();

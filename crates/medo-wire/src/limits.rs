@@ -38,21 +38,34 @@ pub struct Limits {
     pub max_answer_bytes: u64,
 }
 
+impl Limits {
+    /// The defaults, as a constant: related bounds elsewhere are checked against them when the
+    /// code is compiled (`const _: () = assert!(…)`).
+    pub const DEFAULT: Limits = Limits {
+        max_envelope_bytes: 64 * 1024,
+        max_package_files: 1_000,
+        max_message_bytes: 16 * 1024 * 1024,
+        max_passport_bytes: 8 * 1024 * 1024,
+        max_xml_depth: 64,
+        max_xml_elements: 200_000,
+        max_zip_entries: 1_000,
+        max_zip_total_bytes: 4 * 1024 * 1024 * 1024,
+        max_zip_entry_bytes: 2 * 1024 * 1024 * 1024,
+        max_zip_ratio: 1_000,
+        ratio_check_after_bytes: 1024 * 1024,
+        max_answer_bytes: 7 * 1024 * 1024,
+    };
+}
+
+// an entry may reach its own bound before the container's; the ratio is looked at well
+// before an entry's bound; a passport is a message-sized XML at most
+const _: () = assert!(Limits::DEFAULT.max_zip_entry_bytes <= Limits::DEFAULT.max_zip_total_bytes);
+const _: () =
+    assert!(Limits::DEFAULT.ratio_check_after_bytes < Limits::DEFAULT.max_zip_entry_bytes);
+const _: () = assert!(Limits::DEFAULT.max_passport_bytes <= Limits::DEFAULT.max_message_bytes);
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_envelope_bytes: 64 * 1024,
-            max_package_files: 1_000,
-            max_message_bytes: 16 * 1024 * 1024,
-            max_passport_bytes: 8 * 1024 * 1024,
-            max_xml_depth: 64,
-            max_xml_elements: 200_000,
-            max_zip_entries: 1_000,
-            max_zip_total_bytes: 4 * 1024 * 1024 * 1024,
-            max_zip_entry_bytes: 2 * 1024 * 1024 * 1024,
-            max_zip_ratio: 1_000,
-            ratio_check_after_bytes: 1024 * 1024,
-            max_answer_bytes: 7 * 1024 * 1024,
-        }
+        Limits::DEFAULT
     }
 }

@@ -96,7 +96,7 @@ pub(crate) fn link_count(_meta: &fs::Metadata) -> u64 {
 /// Files up to this size are read whole (one read into a reused buffer, hashed from memory);
 /// larger ones are streamed through a [`FileHasher`]. Containers up to this size are also
 /// parsed from the bytes read (hash and parse from one read).
-pub(crate) const SMALL_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub const SMALL_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads an open file of `len` bytes (from its `fstat`) into `into`, at most `limit` bytes:
 /// `Ok(false)` when it holds more. One `read` asks for a byte more than `len`; getting exactly

@@ -77,7 +77,11 @@ pub fn message_uid_of_file(file: &str) -> Option<String> {
 }
 
 /// Packs `doc` for `outgoing.format`.
-pub fn pack(outgoing: &Outgoing, doc: OwnDocument, policy: &Policy) -> Result<Packed, String> {
+pub fn pack(
+    outgoing: &Outgoing,
+    doc: OwnDocument,
+    policy: &Policy,
+) -> Result<Packed, super::Unrenderable> {
     let subject = subject(&doc.document);
     let passport_format = match outgoing.format {
         Format::V22 => {
@@ -93,11 +97,18 @@ pub fn pack(outgoing: &Outgoing, doc: OwnDocument, policy: &Policy) -> Result<Pa
         Format::V27 => PassportFormat::V27,
         Format::V271 => PassportFormat::V271,
     };
-    let passport = write_passport(&passport(&doc, passport_format, policy))
-        .map_err(|e| format!("passport: {e}"))?;
+    let passport = write_passport(&passport(&doc, passport_format, policy)).map_err(|e| {
+        super::Unrenderable::Write {
+            what: "паспорт",
+            why: e.to_string(),
+        }
+    })?;
     let name = container_name(&outgoing.uid);
     let files: Vec<(String, Vec<u8>)> = doc.files.into_iter().map(|f| (f.name, f.bytes)).collect();
-    let zip = container_bytes(&passport, &files).map_err(|e| format!("container: {e}"))?;
+    let zip = container_bytes(&passport, &files).map_err(|e| super::Unrenderable::Write {
+        what: "контейнер",
+        why: e.to_string(),
+    })?;
     let message = outgoing.container(ContainerRef {
         container_type: None,
         body: name.clone(),

@@ -21,12 +21,38 @@ use medo_wire::write::write_message;
 
 pub use document::{container_name, message_uid_of_file, DocFile, OwnDocument, Packed};
 
+/// Why a journaled output cannot be rendered now (it is held, never sent half; the words are
+/// shown to the operators).
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("output {name}: recipient {uid} is no longer a configured partner")]
+    #[error("сообщение {name}: получатель {uid} больше не партнёр в настройках")]
     UnknownPartner { name: String, uid: String },
-    #[error("output {name}: {what}")]
-    Invalid { name: String, what: String },
+    #[error("сообщение {name}: {why}")]
+    Invalid { name: String, why: Unrenderable },
+}
+
+/// What in an output, or in the files it carries, cannot be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Unrenderable {
+    #[error("формат {0:?}")]
+    Format(String),
+    #[error("время создания {0:?}")]
+    Created(String),
+    #[error(transparent)]
+    Notice(#[from] medo_model::NoticeError),
+    /// The message, passport or container could not be written.
+    #[error("{what} не записывается: {why}")]
+    Write { what: &'static str, why: String },
+    #[error(
+        "{name}: сохранённый файл не читается: {}",
+        medo_stdx::words::io(source)
+    )]
+    KeptUnreadable {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("{0}: сохранённый файл — не тот, что записан в журнале")]
+    KeptChanged(String),
 }
 
 /// A document reference: the organisation, number and date.
@@ -60,9 +86,9 @@ pub fn render(
     policy: &Policy,
     kept: Kept<'_>,
 ) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
-    let invalid = |what: String| RenderError::Invalid {
+    let invalid = |why: Unrenderable| RenderError::Invalid {
         name: output.name.clone(),
-        what,
+        why,
     };
     let partner =
         policy
@@ -72,9 +98,9 @@ pub fn render(
                 uid: output.recipient_uid.clone(),
             })?;
     let format = Format::parse(&output.format)
-        .ok_or_else(|| invalid(format!("format {:?}", output.format)))?;
+        .ok_or_else(|| invalid(Unrenderable::Format(output.format.clone())))?;
     let created = OffsetDateTime::parse(&output.created, &Rfc3339)
-        .map_err(|e| invalid(format!("created: {e}")))?;
+        .map_err(|_| invalid(Unrenderable::Created(output.created.clone())))?;
     let outgoing = Outgoing {
         format,
         uid: output.message_uid.clone(),
@@ -91,7 +117,12 @@ pub fn render(
         payload,
         subject,
     } = compose(output, &outgoing, partner, policy, kept).map_err(invalid)?;
-    let xml = write_message(&message).map_err(|e| invalid(e.to_string()))?;
+    let xml = write_message(&message).map_err(|e| {
+        invalid(Unrenderable::Write {
+            what: "сообщение",
+            why: e.to_string(),
+        })
+    })?;
     let message_file = format.message_file().to_string();
     let env = envelope::write(&OutgoingEnvelope {
         subject,
@@ -115,7 +146,7 @@ fn compose(
     partner: &PartnerConfig,
     policy: &Policy,
     kept: Kept<'_>,
-) -> Result<Packed, String> {
+) -> Result<Packed, Unrenderable> {
     let about = output.about_uid.as_str();
     let format = outgoing.format;
     let notice = |message: Message, subject: &str| Packed {
@@ -270,17 +301,17 @@ fn response(
 
 /// The files a report carries, read and checked against their journaled digests, each
 /// under its name in the package ([`package_name`]).
-fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, String> {
+fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, Unrenderable> {
     let mut taken = HashSet::new();
     files
         .iter()
         .map(|f| {
-            let bytes = kept(&f.kept).map_err(|e| format!("{}: {e}", f.name))?;
+            let bytes = kept(&f.kept).map_err(|source| Unrenderable::KeptUnreadable {
+                name: f.name.clone(),
+                source,
+            })?;
             if medo_wire::hash::sha256_bytes(&bytes) != f.sha256 {
-                return Err(format!(
-                    "{}: the kept file is not the one journaled",
-                    f.name
-                ));
+                return Err(Unrenderable::KeptChanged(f.name.clone()));
             }
             Ok(DocFile {
                 name: package_name(&f.sha256, &mut taken),
