@@ -20,6 +20,8 @@ NEVER = {
     "medo-spool": ["medo-core", "medo-store", "medo-engine", "tokio", "sled", "axum",
                    "hyper", "reqwest"],
     "medo-store": ["medo-spool", "medo-engine", "tokio", "axum", "hyper", "reqwest", "notify"],
+    "medo-config": ["medo-store", "medo-engine", "tokio", "sled", "axum", "hyper", "reqwest",
+                    "notify"],
     "medo-engine": ["tokio", "axum", "hyper", "reqwest"],
 }
 

@@ -6,7 +6,6 @@
 pub mod appeal_files;
 pub mod appeals_api;
 pub mod cli;
-pub mod config;
 pub mod dashboard;
 pub mod feed;
 pub mod gateway;
@@ -18,6 +17,7 @@ pub mod operator;
 pub mod operator_view;
 pub mod spoolview;
 pub mod webhooks;
+pub use medo_config as config;
 pub use medo_core::{appeals, book, deadlines, decision, outbox, pdf, policy, resend, sstu, urog};
 pub use medo_model as model;
 pub use medo_spool as spool;

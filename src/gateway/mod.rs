@@ -21,6 +21,8 @@ use time::OffsetDateTime;
 
 use crate::appeals;
 
+mod child;
+mod error;
 mod intake;
 mod strict;
 mod verify;
@@ -29,37 +31,15 @@ use crate::config::Config;
 use crate::control;
 use crate::decision;
 use crate::decision::notice::{self as decide, Facts};
-use crate::journal::{Event, Journal, JournalError, Record};
+use crate::journal::{Event, Journal, Record};
 use crate::outbox;
 use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
-use crate::store::{self, Arrival, State, Store, StoreError};
+use crate::store::{self, Arrival, State, Store};
 use crate::wire::known::Known;
 use crate::wire::message::{Body, Message};
 use crate::wire::package::{read_message_only, read_package, read_package_gated, Package};
+pub use error::GatewayError;
 pub(crate) use strict::StrictStore;
-
-/// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
-/// service (exit non-zero; the service manager restarts it).
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    #[error(transparent)]
-    Spool(#[from] SpoolError),
-    #[error(transparent)]
-    Journal(#[from] JournalError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Checkpoint(#[from] crate::checkpoint::CheckpointError),
-    #[error("{0}")]
-    Other(String),
-}
-
-impl GatewayError {
-    /// Worth retrying later without stopping.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, GatewayError::Spool(SpoolError::Transient { .. }))
-    }
-}
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -1558,26 +1538,6 @@ fn guard_keys(
 /// A start check's refusal (exit 2), in words for the administrator.
 fn refused(text: String) -> GatewayError {
     GatewayError::Spool(SpoolError::Setup(spool::Setup::Refused(text)))
-}
-
-/// Waits for a helper process (verifier, witness) at most `timeout`; past it the process is
-/// killed and reaped. `Ok(None)`: timed out.
-fn wait_or_kill(
-    child: &mut std::process::Child,
-    timeout: Duration,
-) -> std::io::Result<Option<std::process::ExitStatus>> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok(Some(status)),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return other.map(|_| None);
-            }
-        }
-    }
 }
 
 /// Next to a non-empty journal the anchor must be a note signed by our key: a missing or

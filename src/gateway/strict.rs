@@ -9,7 +9,7 @@ use crate::book::{Appeal, QueryFacts, StatusFacts};
 use crate::decision::BookView;
 use crate::store::{Store, StoreError};
 
-use super::GatewayError;
+use super::error::GatewayError;
 
 pub(crate) struct StrictStore {
     store: Store,

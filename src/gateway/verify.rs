@@ -195,7 +195,7 @@ fn run_verifier(
             .find(|l| !l.is_empty())
             .map(|l| l.chars().filter(|c| !c.is_control()).take(512).collect())
     };
-    match super::wait_or_kill(&mut child, timeout) {
+    match super::child::wait_or_kill(&mut child, timeout) {
         Ok(Some(status)) if status.success() => ("verified", signer(reader)),
         Ok(Some(_)) => ("invalid", signer(reader)),
         Ok(None) => {

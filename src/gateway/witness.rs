@@ -160,7 +160,7 @@ fn run_command(command: &str, note: &str) -> Result<(), String> {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(note.as_bytes());
     }
-    match super::wait_or_kill(&mut child, COMMAND_TIMEOUT).map_err(|e| e.to_string())? {
+    match super::child::wait_or_kill(&mut child, COMMAND_TIMEOUT).map_err(|e| e.to_string())? {
         Some(s) if s.success() => Ok(()),
         Some(s) => Err(format!("exited with {s}")),
         None => Err("timed out".into()),

@@ -6,16 +6,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::deadlines::{Calendar, DayPolicy};
-use crate::wire::message::{Format, Sender};
-use crate::wire::read::is_guid;
-use crate::wire::time::parse_date;
-use crate::wire::Limits;
+use medo_core::deadlines::{Calendar, DayPolicy};
+use medo_wire::message::{Format, Sender};
+use medo_wire::read::is_guid;
+use medo_wire::time::parse_date;
+use medo_wire::Limits;
 
 /// Errors reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("не удалось прочитать файл настроек {}: {}{}", path.display(), crate::words::io(source), read_hint(source))]
+    #[error("не удалось прочитать файл настроек {}: {}{}", path.display(), medo_stdx::words::io(source), read_hint(source))]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -476,14 +476,14 @@ fn production_calendar(
                 format!(
                     "[registration] calendar_dir {}: {}",
                     dir.display(),
-                    crate::words::io(&e)
+                    medo_stdx::words::io(&e)
                 )
             })?;
             for e in entries.flatten() {
                 let path = e.path();
                 if path.extension().is_some_and(|x| x == "toml") {
                     let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {}", path.display(), crate::words::io(&e)))?;
+                        .map_err(|e| format!("{}: {}", path.display(), medo_stdx::words::io(&e)))?;
                     files.push((path.display().to_string(), text));
                 }
             }
@@ -783,7 +783,7 @@ impl Config {
                 .as_ref()
                 .and_then(|r| r.resend_after_secs.clone())
                 .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| crate::resend::DEFAULT_SCHEDULE.to_vec()),
+                .unwrap_or_else(|| medo_core::resend::DEFAULT_SCHEDULE.to_vec()),
             source: None,
         })
     }
@@ -811,7 +811,7 @@ mod tests {
     /// 2026 as the decree moved them — counted by both day policies.
     #[test]
     fn deadlines_know_the_production_calendar() {
-        use crate::deadlines::{Calendar, DayPolicy};
+        use medo_core::deadlines::{Calendar, DayPolicy};
         use time::macros::date;
         let (holidays, working_weekends, provisional) = production_calendar(None).unwrap();
         assert_eq!(provisional, [2027], "2027 waits for its decree");
@@ -850,7 +850,7 @@ mod tests {
 
     #[test]
     fn a_calendar_folder_replaces_the_built_in_one_and_is_checked() {
-        use crate::deadlines::{Calendar, DayPolicy};
+        use medo_core::deadlines::{Calendar, DayPolicy};
         use time::macros::date;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ru-2030.toml");
@@ -913,7 +913,7 @@ mod tests {
     /// Every configuration error names the file and the key as the file writes it.
     #[test]
     fn errors_name_the_file_and_the_key() {
-        let base = include_str!("../config/gateway.toml");
+        let base = include_str!("../../../config/gateway.toml");
         let cases: &[(&str, &str, &str)] = &[
             (
                 "rescan_secs = 60",

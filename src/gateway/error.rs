@@ -1,0 +1,30 @@
+//! What stops a pass of the loop, by kind: the spool (set-up, transient, fatal), the
+//! journal, the index, the checkpoints, or something else said in words.
+
+use crate::checkpoint::CheckpointError;
+use crate::journal::JournalError;
+use crate::spool::SpoolError;
+use crate::store::StoreError;
+
+/// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
+/// service (exit non-zero; the service manager restarts it).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl GatewayError {
+    /// Worth retrying later without stopping.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, GatewayError::Spool(SpoolError::Transient { .. }))
+    }
+}
