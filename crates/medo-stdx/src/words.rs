@@ -1,5 +1,6 @@
 //! Russian words for what an administrator reads: an OS error said in Russian, its code
-//! beside it (`нет такого файла или папки (errno 2)`), so a set-up message is one language.
+//! beside it (`нет такого файла или папки (errno 2)`), so a set-up message is one language;
+//! an error made with its own message keeps that message.
 //! Machine output (journal, logs' keys, `--json`) never goes through here.
 
 use std::io;
@@ -8,6 +9,10 @@ use std::io;
 /// kind without a Russian name (those come from our own code, not the OS).
 pub fn io(e: &io::Error) -> String {
     use io::ErrorKind::*;
+    // an error our code (or a crate) made carries its own words: they say more than its kind
+    if e.raw_os_error().is_none() && e.get_ref().is_some() {
+        return e.to_string();
+    }
     let said = match e.kind() {
         NotFound => "нет такого файла или папки",
         PermissionDenied => "нет доступа",
@@ -47,5 +52,8 @@ mod tests {
         assert_eq!(io(&ours), "свой текст");
         let kind_only = io::Error::from(io::ErrorKind::PermissionDenied);
         assert_eq!(io(&kind_only), "нет доступа");
+        // a known kind with a message of its own: the message, not the kind's word
+        let made = io::Error::new(io::ErrorKind::InvalidData, "паспорт не записывается");
+        assert_eq!(io(&made), "паспорт не записывается");
     }
 }
