@@ -4,9 +4,12 @@
 //! backend that can do both in one transaction (PostgreSQL, issue 29) implements the same
 //! traits and the same [`commit`].
 //!
-//! Not yet behind the seam (issue 27 goes on): the index's read side (the book's views, the
-//! arrivals' state machine, pending outputs) is the concrete `Store`'s; the operator command
-//! queue and the idempotency keys are the spool's files.
+//! Not yet behind the seam (issue 27 goes on): only the loop's commit goes through it. The
+//! journal's readers (the feed, export, `journal verify`, the start's chain check) still call
+//! `journal::read_range`/`tail`/`verify` on the folder — the trait's read methods are what
+//! they move to; the index's read side (the book's views, the arrivals' state machine,
+//! pending outputs) is the concrete `Store`'s; the operator command queue and the idempotency
+//! keys are the spool's files.
 
 use medo_model::{Event, Record};
 
@@ -171,7 +174,11 @@ mod tests {
             [(2, 2), (4, 2)],
             "the step between sees the journal already written"
         );
+        // the read side reads the same folder the commits wrote
         assert_eq!(Journal::read_range(&j, 0, 4, 10).unwrap().len(), 4);
+        assert_eq!(Journal::tail(&j, 1).unwrap()[0].seq, 3);
+        let report = Journal::verify(&j).unwrap();
+        assert_eq!((report.records, report.first_bad), (4, None));
     }
 
     /// A step between that fails stops the commit before the index moves (the records are
