@@ -22,7 +22,7 @@ NEVER = {
     "medo-store": ["medo-spool", "medo-engine", "tokio", "axum", "hyper", "reqwest", "notify"],
     "medo-config": ["medo-store", "medo-engine", "tokio", "sled", "axum", "hyper", "reqwest",
                     "notify"],
-    "medo-engine": ["tokio", "axum", "hyper", "reqwest"],
+    "medo-engine": ["tokio", "axum", "hyper", "reqwest", "notify", "prometheus-client"],
 }
 
 

@@ -21,21 +21,13 @@ const CHUNK: usize = 64 * 1024;
 const CHUNKS_AHEAD: usize = 4;
 
 /// Where an appeal's package is: its archive folder, or its claimed folder while the loop
-/// still works on it.
+/// still works on it (the engine's [`medo_engine::package_dir`], in words).
 pub fn package_dir(
     layout: &Layout,
     store: &crate::store::Store,
     appeal: &Appeal,
 ) -> Result<PathBuf, String> {
-    match &appeal.dir {
-        Some(rel) => Ok(layout.state.join(rel)),
-        None => {
-            let arrival = store.arrival(appeal.id).map_err(|e| e.to_string())?;
-            Ok(layout
-                .claimed
-                .join(arrival.map(|a| a.claim).unwrap_or_default()))
-        }
-    }
+    medo_engine::package_dir(layout, store, appeal).map_err(|e| e.to_string())
 }
 
 /// The files of an appeal: as journaled (`journaled`), or — none journaled, the appeal came

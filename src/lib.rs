@@ -8,13 +8,18 @@ pub mod appeals_api;
 pub mod cli;
 pub mod dashboard;
 pub mod feed;
-pub mod gateway;
+/// The run loop (`medo-engine`) and the service around it ([`service::run`]).
+pub mod gateway {
+    pub use crate::service::run;
+    pub use medo_engine::*;
+}
 pub mod health;
 pub mod http;
 pub mod inspect;
 pub mod metrics;
 pub mod operator;
 pub mod operator_view;
+pub mod service;
 pub mod spoolview;
 pub mod webhooks;
 pub use medo_config as config;

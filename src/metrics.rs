@@ -4,130 +4,39 @@
 //! pass; rendered as OpenMetrics text by `prometheus-client` (the series' names are the
 //! documented ones: a counter registered as `x` is exposed as `x_total`). Pure bookkeeping.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
 
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
-use crate::model::{Event, Record};
 use crate::webhooks::HookStatus;
 
-/// Upper bounds of the latency histogram, seconds.
-pub const LATENCY_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
+pub use medo_engine::counters::{Counters, Latency, HELD_SHOWN, LATENCY_BUCKETS};
 
-/// The numbers `/metrics` shows.
-#[derive(Debug, Clone)]
-pub struct Metrics {
-    pub received: u64,
-    pub archived: u64,
-    pub quarantined: u64,
-    /// Quarantines by reason code (`unknown-partner`, `incomplete`, …).
-    pub quarantined_by_code: BTreeMap<String, u64>,
-    pub duplicates: u64,
-    pub published: u64,
-    /// Our messages rejected (the МЭДО operator's error receipts, partners' negative ones).
-    pub rejected: u64,
-    pub in_flight: u64,
-    pub inbound_waiting: u64,
-    pub outbound_waiting: u64,
-    /// Age of the oldest outbound package, seconds.
-    pub outbound_oldest_secs: u64,
-    /// Folders in quarantine now.
-    pub quarantine_now: u64,
-    pub overdue_appeals: u64,
-    /// Operator commands set aside as poisoned (`control/poisoned/`), until an operator
-    /// clears them.
-    pub commands_poisoned: u64,
-    /// Outputs decided but not renderable (held pending, with a reason in the log).
-    pub outputs_held: u64,
-    /// Those outputs and why, for the dashboard (at most [`HELD_SHOWN`]).
-    pub held: Vec<(String, String)>,
-    /// Free bytes on the spool's filesystem, as last measured.
-    pub disk_free_bytes: u64,
-    /// 1 while the witness cannot take the journal's notes (`[audit]`).
-    pub witness_failing: u64,
-    pub journal_records: u64,
-    pub last_scan_unix: f64,
-    /// Claim → rest, observed as arrivals come to rest (shared by the snapshots of one
-    /// process: a clone observes into the same histogram).
-    latency: Histogram,
-    received_at: HashMap<u64, OffsetDateTime>,
-}
+/// The numbers `/metrics` shows: the loop's [`Counters`], with their exposition.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics(pub Counters);
 
-impl Default for Metrics {
-    fn default() -> Metrics {
-        Metrics {
-            received: 0,
-            archived: 0,
-            quarantined: 0,
-            quarantined_by_code: BTreeMap::new(),
-            duplicates: 0,
-            published: 0,
-            rejected: 0,
-            in_flight: 0,
-            inbound_waiting: 0,
-            outbound_waiting: 0,
-            outbound_oldest_secs: 0,
-            quarantine_now: 0,
-            overdue_appeals: 0,
-            commands_poisoned: 0,
-            outputs_held: 0,
-            held: Vec::new(),
-            disk_free_bytes: 0,
-            witness_failing: 0,
-            journal_records: 0,
-            last_scan_unix: 0.0,
-            latency: Histogram::new(LATENCY_BUCKETS),
-            received_at: HashMap::new(),
-        }
+impl std::ops::Deref for Metrics {
+    type Target = Counters;
+    fn deref(&self) -> &Counters {
+        &self.0
     }
 }
 
-fn at(ts: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(ts, &Rfc3339).ok()
+impl std::ops::DerefMut for Metrics {
+    fn deref_mut(&mut self) -> &mut Counters {
+        &mut self.0
+    }
 }
 
 impl Metrics {
-    /// Counts one journal record.
-    pub fn record(&mut self, r: &Record) {
-        self.journal_records = r.seq + 1;
-        match &r.event {
-            Event::Received { .. } => {
-                self.received += 1;
-                self.in_flight += 1;
-                if let Some(t) = at(&r.ts) {
-                    self.received_at.insert(r.seq, t);
-                }
-            }
-            Event::Quarantined { code, .. } => {
-                self.quarantined += 1;
-                *self.quarantined_by_code.entry(code.clone()).or_default() += 1;
-            }
-            Event::Duplicate { .. } => self.duplicates += 1,
-            Event::Published { .. } => self.published += 1,
-            Event::ReceiptReceived {
-                accepted: false, ..
-            } => self.rejected += 1,
-            Event::Archived { arrival, .. } => {
-                self.archived += 1;
-                self.in_flight = self.in_flight.saturating_sub(1);
-                if let (Some(start), Some(end)) = (self.received_at.remove(arrival), at(&r.ts)) {
-                    self.latency
-                        .observe((end - start).as_seconds_f64().max(0.0));
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// The exposition (OpenMetrics text, [`CONTENT_TYPE`]) of these numbers and the
     /// webhooks' series, encoded by `prometheus-client`.
     pub fn render(&self, hooks: &BTreeMap<String, HookStatus>) -> String {
@@ -157,7 +66,7 @@ impl Metrics {
         r.register(
             "medo_processing_latency_seconds",
             "Time from claim to rest",
-            self.latency.clone(),
+            LatencyHistogram(self.latency.clone()),
         );
         register_webhooks(&mut r, hooks);
         let mut text = String::new();
@@ -265,9 +174,6 @@ impl Metrics {
     }
 }
 
-/// Held outputs the dashboard lists, at most.
-pub const HELD_SHOWN: usize = 20;
-
 /// `Content-Type` of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -321,6 +227,25 @@ pub fn to_text_004(openmetrics: &str) -> String {
     out
 }
 
+/// The loop's latency counts as an OpenMetrics histogram.
+#[derive(Debug)]
+struct LatencyHistogram(Latency);
+
+impl TypedMetric for LatencyHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let buckets = self.0.buckets();
+        encoder.encode_histogram::<NoLabelSet>(self.0.sum, self.0.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
 fn counter(total: u64) -> Counter {
     let c = Counter::default();
     c.inc_by(total);
@@ -372,6 +297,7 @@ fn register_webhooks(r: &mut Registry, hooks: &BTreeMap<String, HookStatus>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Event, Record};
 
     fn receipt(accepted: bool) -> Record {
         Record {
@@ -429,5 +355,20 @@ mod tests {
         assert!(m
             .render(&BTreeMap::new())
             .contains("\nmedo_outbound_rejected_total 2\n"));
+    }
+
+    #[test]
+    fn the_latency_is_exposed_as_a_cumulative_histogram() {
+        let mut m = Metrics::default();
+        m.latency.observe(3.0);
+        m.latency.observe(400.0);
+        let text = m.render(&BTreeMap::new());
+        assert!(text.contains("# TYPE medo_processing_latency_seconds histogram\n"));
+        assert!(text.contains("medo_processing_latency_seconds_bucket{le=\"2.5\"} 0\n"));
+        assert!(text.contains("medo_processing_latency_seconds_bucket{le=\"5.0\"} 1\n"));
+        assert!(text.contains("medo_processing_latency_seconds_bucket{le=\"300.0\"} 1\n"));
+        assert!(text.contains("medo_processing_latency_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("medo_processing_latency_seconds_count 2\n"));
+        assert!(text.contains("medo_processing_latency_seconds_sum 403.0\n"));
     }
 }

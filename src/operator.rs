@@ -9,7 +9,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::book::{Appeal, AppealBook, AppealState, Appeals};
 use crate::config::Config;
-use crate::deadlines::{due_dates, DueDates};
+use crate::deadlines::DueDates;
 use crate::wire::package::read_package;
 use crate::wire::time::parse_date;
 
@@ -36,30 +36,13 @@ fn sstu_static(s: &str) -> &'static str {
         .unwrap_or("Answered")
 }
 
-/// The date of an RFC 3339 timestamp in the configured offset.
-fn local_date(ts: &str, config: &Config) -> Option<Date> {
-    OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(|t| t.to_offset(config.policy.utc_offset).date())
-}
-
 /// An appeal's deadlines and the one that matters now (`None` once it is closed).
 pub fn deadlines(
     f: &crate::book::DeadlineFacts,
     config: &Config,
     today: Date,
 ) -> (DueDates, Option<Date>) {
-    let received = local_date(&f.received_at, config).unwrap_or(today);
-    let registered = f.registered_on.as_deref().and_then(parse_date);
-    let extended = f.extended_to.as_deref().and_then(parse_date);
-    let due = due_dates(&config.policy.calendar, received, registered, extended);
-    let next = match f.state {
-        AppealState::Received => Some(due.register_by),
-        // not yet redirected: the 7-day redirect limit runs alongside the answer date
-        AppealState::Registered | AppealState::InWork => due.answer_by,
-        AppealState::Refused | AppealState::Redirected | AppealState::Answered => None,
-    };
-    (due, next)
+    medo_core::due::deadlines(f, &config.policy, today)
 }
 
 /// Open appeals past their deadline, and those due within `soon_days` (not yet past),
@@ -106,13 +89,7 @@ pub fn due_lists_capped(
 
 /// How many open appeals are past their deadline (from the deadline facts alone).
 pub fn overdue_count(book: &dyn Appeals, config: &Config, today: Date) -> u64 {
-    let mut n = 0;
-    book.each_open_deadline(&mut |_, f| {
-        if deadlines(f, config, today).1.is_some_and(|d| today > d) {
-            n += 1;
-        }
-    });
-    n
+    medo_core::due::overdue_count(book, &config.policy, today)
 }
 
 /// Deadlines of an appeal and the one that matters now.

@@ -13,6 +13,7 @@ pub mod appeals;
 pub mod book;
 pub mod deadlines;
 pub mod decision;
+pub mod due;
 pub mod outbox;
 pub mod pdf;
 pub mod policy;

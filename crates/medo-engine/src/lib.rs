@@ -12,33 +12,34 @@
 //! journaled step; effects are idempotent (deterministic names, existing destination = done).
 
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::appeals;
+use medo_core::appeals;
 
 mod child;
+pub mod counters;
 mod error;
 mod intake;
 mod strict;
 mod verify;
 mod witness;
-use crate::config::Config;
-use crate::control;
-use crate::decision;
-use crate::decision::notice::{self as decide, Facts};
-use crate::journal::{Event, Journal, Record};
-use crate::outbox;
-use crate::spool::{self, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
-use crate::store::{self, Arrival, State, Store};
-use crate::wire::known::Known;
-use crate::wire::message::{Body, Message};
-use crate::wire::package::{read_message_only, read_package, read_package_gated, Package};
+pub use counters::Counters;
 pub use error::GatewayError;
+use medo_config::Config;
+use medo_core::decision;
+use medo_core::decision::notice::{self as decide, Facts};
+use medo_core::outbox;
+use medo_spool::control;
+use medo_spool::{self as spool, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
+use medo_store::index::{self as store, Arrival, State, Store};
+use medo_store::journal::{Event, Journal, Record};
+use medo_wire::known::Known;
+use medo_wire::message::{Body, Message};
+use medo_wire::package::{read_message_only, read_package, read_package_gated, Package};
 pub(crate) use strict::StrictStore;
 
 /// What one pass did.
@@ -107,8 +108,8 @@ fn monotone_now(last_journaled: Option<&str>, behind_warned: &mut bool) -> Offse
 /// until the next completes), so this bounds what is held, whatever the folders hold.
 const KEPT_PER_PASS: u64 = 16 * 1024 * 1024;
 // a whole message (at the default bound) and a small file can always be kept for the parse
-const _: () = assert!(KEPT_PER_PASS >= crate::wire::Limits::DEFAULT.max_message_bytes);
-const _: () = assert!(KEPT_PER_PASS >= crate::wire::member::SMALL_FILE_BYTES);
+const _: () = assert!(KEPT_PER_PASS >= medo_wire::Limits::DEFAULT.max_message_bytes);
+const _: () = assert!(KEPT_PER_PASS >= medo_wire::member::SMALL_FILE_BYTES);
 
 /// How long a count of outbound folders is reused (the gauge and the stale alert).
 const OUTBOUND_COUNT_EVERY: Duration = Duration::from_secs(5);
@@ -177,7 +178,7 @@ pub struct Gateway {
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
-    metrics: crate::metrics::Metrics,
+    metrics: Counters,
     /// Signs journal checkpoints (`state_dir/checkpoint.key`).
     checkpoint_key: ed25519_dalek::SigningKey,
     _lock: InstanceLock,
@@ -190,11 +191,11 @@ impl Gateway {
     pub fn open(config: Config) -> Result<Gateway, GatewayError> {
         let layout = Layout::new(&config.spool);
         // a set-up problem (exit 2: fix and start again), like every other folder check
-        let loosened = crate::sharing::secure_state_dir(&layout.state).map_err(|e| {
+        let loosened = medo_spool::sharing::secure_state_dir(&layout.state).map_err(|e| {
             refused(format!(
                 "не удалось создать state_dir {} или установить ему режим 0700: {}",
                 layout.state.display(),
-                crate::words::io(&e)
+                medo_stdx::words::io(&e)
             ))
         })?;
         if let Some(mode) = loosened {
@@ -204,7 +205,7 @@ impl Gateway {
                 "state_dir was readable by others: set to 0700"
             );
         }
-        if let Some(problem) = crate::sharing::Handover::problem(&config.spool.outbound) {
+        if let Some(problem) = medo_spool::sharing::Handover::problem(&config.spool.outbound) {
             tracing::warn!("{problem}");
         }
         // a transport folder this user cannot write is found now, with the fix named — not
@@ -213,17 +214,17 @@ impl Gateway {
             (&config.spool.inbound, "inbound"),
             (&config.spool.outbound, "outbound"),
         ] {
-            if let Some(why) = crate::sharing::Handover::unwritable(dir, key) {
+            if let Some(why) = medo_spool::sharing::Handover::unwritable(dir, key) {
                 return Err(refused(why));
             }
         }
         let lock = InstanceLock::acquire(&layout.lock)?;
         spool::prepare(&layout)?;
         let (journal, _) = Journal::open(&layout.journal)?;
-        let accepted = crate::recovery::waiting(&layout.state);
+        let accepted = medo_spool::recovery::waiting(&layout.state);
         guard_keys(&layout, journal.next_seq(), accepted.as_ref())?;
         let checkpoint_key =
-            crate::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))?;
+            medo_store::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))?;
         guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
         check_journal_anchor(&layout, &journal, &checkpoint_key)?;
         check_chain(&layout, &journal)?;
@@ -286,7 +287,7 @@ impl Gateway {
             held: HashMap::new(),
             read_as: HashMap::new(),
             pin_secret,
-            metrics: crate::metrics::Metrics::default(),
+            metrics: Counters::default(),
             checkpoint_key,
             _lock: lock,
         };
@@ -301,7 +302,7 @@ impl Gateway {
                 operator: a.operator,
                 sequences: restored,
             }])?;
-            crate::recovery::taken(&gw.layout.state);
+            medo_spool::recovery::taken(&gw.layout.state);
         }
         gw.adopt_orphan_claims()?;
         Ok(gw)
@@ -334,7 +335,7 @@ impl Gateway {
     fn resend_due(&mut self) -> Result<(), GatewayError> {
         let (now, _) = self.now();
         let waiting = self.store.waiting()?;
-        let due = crate::resend::due(waiting, now, &self.config.resend_after_secs);
+        let due = medo_core::resend::due(waiting, now, &self.config.resend_after_secs);
         if due.is_empty() {
             self.resend_gate = None;
             return Ok(());
@@ -361,10 +362,10 @@ impl Gateway {
             .iter()
             .map(|w| {
                 let attempt = w.resends + 1;
-                if attempt >= crate::resend::ESCALATE_AFTER {
+                if attempt >= medo_core::resend::ESCALATE_AFTER {
                     tracing::warn!(message_uid = %w.output.message_uid, attempt, "no receipt for our document after repeated sending: check with the partner");
                 }
-                crate::decision::resend(w, &strict, ctx)
+                medo_core::decision::resend(w, &strict, ctx)
             })
             .collect();
         strict.take_error()?;
@@ -401,8 +402,8 @@ impl Gateway {
 
     /// The metrics after a pass: counters from the journal records of this process, gauges
     /// measured now.
-    pub fn metrics(&mut self, report: &PassReport) -> crate::metrics::Metrics {
-        let today = crate::operator::today(&self.config);
+    pub fn counters(&mut self, report: &PassReport) -> Counters {
+        let today = today(&self.config);
         self.metrics.in_flight = self
             .store
             .unfinished()
@@ -420,7 +421,7 @@ impl Gateway {
         self.metrics.held = self
             .held
             .iter()
-            .take(crate::metrics::HELD_SHOWN)
+            .take(counters::HELD_SHOWN)
             .map(|(n, why)| (n.clone(), why.clone()))
             .collect();
         self.metrics.commands_poisoned = control::poisoned_count(&self.layout.state) as u64;
@@ -436,7 +437,7 @@ impl Gateway {
                 return n;
             }
         }
-        let n = crate::operator::overdue_count(&self.store, &self.config, today);
+        let n = medo_core::due::overdue_count(&self.store, &self.config.policy, today);
         self.overdue_counted = Some((std::time::Instant::now(), n));
         n
     }
@@ -461,11 +462,11 @@ impl Gateway {
                 let (end, head) = (j.next_seq(), j.head());
                 let before = end - written.len() as u64;
                 if before / every != end / every {
-                    crate::checkpoint::write(&layout.journal, key, &origin, end, head)?;
+                    medo_store::checkpoint::write(&layout.journal, key, &origin, end, head)?;
                 }
                 // the anchor of every group commit: a journal cut or replaced is refused at start
-                let anchor = crate::checkpoint::anchor_path(&layout.state);
-                crate::checkpoint::write_anchor(&anchor, key, &origin, end, head)
+                let anchor = medo_store::checkpoint::anchor_path(&layout.state);
+                medo_store::checkpoint::write_anchor(&anchor, key, &origin, end, head)
             },
         )
         .map_err(|e| match e {
@@ -518,9 +519,9 @@ impl Gateway {
                 let why = format!("cannot read the package's files: {e}");
                 self.overdue
                     .insert(claim.to_string(), ("unreadable".into(), why));
-                let key = hex::encode(<crate::wire::hash::Sha256 as sha2::Digest>::digest(
-                    format!("unreadable/{claim}"),
-                ));
+                let key = hex::encode(<medo_wire::hash::Sha256 as sha2::Digest>::digest(format!(
+                    "unreadable/{claim}"
+                )));
                 (key, 0, 0)
             }
             Err(e) => {
@@ -625,7 +626,7 @@ impl Gateway {
                     match spool::claim(&self.layout, name, &claim) {
                         Ok(_) => self.writers.forget(name),
                         Err(SpoolError::Transient { what, source }) => {
-                            let folder = crate::wire::text::display_name(name);
+                            let folder = medo_wire::text::display_name(name);
                             tracing::warn!(folder = %folder, error = %source, "{what}; will retry");
                             self.unclaimed.insert(name.clone());
                             continue;
@@ -636,7 +637,7 @@ impl Gateway {
                         self.overdue
                             .insert(claim.clone(), ("incomplete".into(), why));
                     }
-                    claimed.push((crate::wire::text::display_name(name), claim, name.clone()));
+                    claimed.push((medo_wire::text::display_name(name), claim, name.clone()));
                     report.claimed += 1;
                 }
             }
@@ -682,7 +683,7 @@ impl Gateway {
         }
         self.hashed.remove(claim);
         self.overdue.remove(claim);
-        tracing::warn!(folder = %crate::wire::text::display_name(name), "a file changed while the package was being taken: put back to settle");
+        tracing::warn!(folder = %medo_wire::text::display_name(name), "a file changed while the package was being taken: put back to settle");
         false
     }
 
@@ -899,7 +900,7 @@ impl Gateway {
             .filter(|f| decide::wants_receipt(&f.header_type, &self.config.policy))
             .and_then(|f| {
                 // the reason in words, the code beside it (for the partner's staff and tools)
-                let words = crate::wire::error::code_in_words(code);
+                let words = medo_wire::error::code_in_words(code);
                 let comment = format!("Сообщение не принято: {words} ({code})");
                 decide::receipt(
                     &self.config.policy,
@@ -954,7 +955,7 @@ impl Gateway {
         }
         let digests = spool::publish_all(&self.layout, &packages)?;
         if !packages.is_empty() {
-            crate::fault::point("after-publish");
+            medo_stdx::fault::point("after-publish");
         }
         // the outbound count is kept current between listings (VipNet's pick-ups show at the
         // next listing)
@@ -1078,9 +1079,9 @@ impl Gateway {
     /// that names our document («Доклад направлен») never goes out without it.
     fn hold_siblings(
         &mut self,
-        pending: &[crate::store::PendingOutput],
+        pending: &[medo_store::index::PendingOutput],
         packages: &mut Vec<spool::Outgoing>,
-        owners: &mut Vec<&crate::store::PendingOutput>,
+        owners: &mut Vec<&medo_store::index::PendingOutput>,
     ) {
         // the ones that did not render this pass
         let rendered: HashSet<&str> = packages.iter().map(|p| p.name.as_str()).collect();
@@ -1191,8 +1192,8 @@ impl Gateway {
         if self.witness.is_none() {
             return Ok(());
         }
-        let year = crate::operator::today(&self.config).year();
-        let seq = crate::checkpoint::Sequences {
+        let year = today(&self.config).year();
+        let seq = medo_store::checkpoint::Sequences {
             year,
             registered: self.store.try_next_seq(year)?.saturating_sub(1),
             outgoing: self.store.try_next_outgoing_seq(year)?.saturating_sub(1),
@@ -1202,7 +1203,7 @@ impl Gateway {
             return Ok(());
         };
         let (size, head) = (self.journal.next_seq(), self.journal.head().to_string());
-        let note = crate::checkpoint::witness_note(
+        let note = medo_store::checkpoint::witness_note(
             &self.checkpoint_key,
             &w.origin(&base),
             (size, &head),
@@ -1220,7 +1221,7 @@ impl Gateway {
     /// Signs a checkpoint of the journal as it stands.
     fn checkpoint(&self) -> Result<(), GatewayError> {
         let origin = self.checkpoint_origin();
-        crate::checkpoint::write(
+        medo_store::checkpoint::write(
             &self.layout.journal,
             &self.checkpoint_key,
             &origin,
@@ -1235,130 +1236,6 @@ impl Gateway {
         self.commit(vec![Event::ServiceStop])?;
         self.checkpoint()
     }
-}
-
-/// A running HTTP listener: what stops it, and its task.
-type Listener = (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<std::io::Result<()>>,
-);
-
-/// Spawns a task made by `task` from the future that resolves when it should stop; the
-/// sender stops it.
-fn spawn_stoppable<T>(
-    task: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> T,
-) -> Listener
-where
-    T: Future<Output = std::io::Result<()>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let stopped = Box::pin(async {
-        let _ = rx.await;
-    });
-    (tx, tokio::spawn(task(stopped)))
-}
-
-/// Starts the configured HTTP listeners: the operators' (`[http] listen`) and the public one
-/// (`[http] public_listen`), sharing one state (limits, PIN locks).
-async fn start_http(
-    config: &Config,
-    store: Store,
-    metrics: std::sync::Arc<std::sync::RwLock<crate::metrics::Metrics>>,
-    health: std::sync::Arc<crate::health::Health>,
-) -> Result<Vec<Listener>, GatewayError> {
-    use crate::http::Surface;
-    let webhooks = crate::webhooks::Statuses::default();
-    let mut listeners = start_webhooks(config, &store, &webhooks)?;
-    listeners.extend(start_operator_socket(config, &store));
-    let surfaces = [
-        (config.http_listen, Surface::Operators),
-        (config.http_public_listen, Surface::Public),
-    ];
-    if surfaces.iter().all(|(a, _)| a.is_none()) && config.http_operators_socket.is_none() {
-        return Ok(listeners);
-    }
-    let token = match &config.api_token_file {
-        Some(f) => std::fs::read_to_string(f)
-            .map_err(|e| {
-                GatewayError::Other(format!(
-                    "cannot read [http] api_token_file {}: {e}",
-                    f.display()
-                ))
-            })
-            .map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty()))?,
-        None => None,
-    };
-    let state_for = |loopback: bool| {
-        let mut state = crate::http::HttpState::new(
-            config.clone(),
-            store.clone(),
-            metrics.clone(),
-            token.clone(),
-        );
-        state.loopback = loopback;
-        state.webhooks = webhooks.clone();
-        state.health = health.clone();
-        std::sync::Arc::new(state)
-    };
-    if let Some(path) = &config.http_operators_socket {
-        let listener = crate::http::bind_operators_socket(path).map_err(|e| {
-            GatewayError::Other(format!("cannot listen on {}: {e}", path.display()))
-        })?;
-        // whoever may open the socket (its mode) is local: as a loopback listener's clients
-        let state = state_for(true);
-        listeners.push(spawn_stoppable(|stopped| {
-            crate::http::serve_unix(listener, state, stopped)
-        }));
-    }
-    let state = state_for(config.http_listen.is_none_or(|a| a.ip().is_loopback()));
-    for (address, surface) in surfaces {
-        let Some(address) = address else { continue };
-        let listener = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|e| GatewayError::Other(format!("cannot listen on {address}: {e}")))?;
-        let state = state.clone();
-        listeners.push(spawn_stoppable(|stopped| {
-            crate::http::serve(listener, state, surface, stopped)
-        }));
-    }
-    Ok(listeners)
-}
-
-/// The operators' local socket (`crate::operator_view`): `appeals list` / `show` answered
-/// from the store while the service runs. Without it (a state_dir path too long for a Unix
-/// socket, say) the service runs on and the commands read the journal: a WARN, not a stop.
-fn start_operator_socket(config: &Config, store: &Store) -> Option<Listener> {
-    let layout = Layout::new(&config.spool);
-    let listener = match crate::operator_view::bind(&layout) {
-        Ok(l) => l,
-        Err(e) => {
-            let path = crate::operator_view::socket(&layout);
-            tracing::warn!(socket = %path.display(), error = %e, "no operator socket: appeals list/show will read the journal while the service runs");
-            return None;
-        }
-    };
-    let (config, store) = (config.clone(), store.clone());
-    Some(spawn_stoppable(|stopped| {
-        crate::operator_view::serve(listener, config, store, stopped)
-    }))
-}
-
-/// Starts one task per client webhook (`crate::webhooks`), stopped like the listeners.
-fn start_webhooks(
-    config: &Config,
-    store: &Store,
-    statuses: &crate::webhooks::Statuses,
-) -> Result<Vec<Listener>, GatewayError> {
-    let hooks = crate::webhooks::Hook::all(config).map_err(GatewayError::Other)?;
-    let mut running = Vec::new();
-    for hook in hooks {
-        tracing::info!(client = %hook.client, "webhook on");
-        let (store, statuses) = (store.clone(), statuses.clone());
-        running.push(spawn_stoppable(|stopped| {
-            crate::webhooks::run(hook, store, statuses, stopped)
-        }));
-    }
-    Ok(running)
 }
 
 /// Whether hashing a claimed folder failed because of the package itself (its files cannot
@@ -1387,7 +1264,7 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
         None => true,
         Some(seq) if seq >= next_seq => return Err(journal_lost(seq, next_seq)),
         Some(seq) => {
-            let at = crate::journal::read_from(journal, seq)?;
+            let at = medo_store::journal::read_from(journal, seq)?;
             let head = store.head()?;
             if !at
                 .first()
@@ -1407,7 +1284,7 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
     store.mark_schema()?;
     let from = applied.map_or(0, |s| s + 1);
     if from < next_seq {
-        let records = crate::journal::read_from(journal, from)?;
+        let records = medo_store::journal::read_from(journal, from)?;
         for chunk in records.chunks(512) {
             store.apply_all(chunk)?;
         }
@@ -1432,7 +1309,7 @@ fn check_journal_anchor(
     key: &ed25519_dalek::SigningKey,
 ) -> Result<(), GatewayError> {
     let records = journal.next_seq();
-    crate::checkpoint::check_journal(&layout.journal, &layout.state, &key.verifying_key(), records)
+    medo_store::checkpoint::check_journal(&layout.journal, &layout.state, &key.verifying_key(), records)
         .map_err(|why| {
             refused(format!(
                 "{why}. Восстановите самый новый журнал (docs/OPERATIONS.md, «Journal behind»); служба не запускается, чтобы ни один номер не был присвоен дважды"
@@ -1450,7 +1327,7 @@ const CHAIN_CHECKED_AT_START: u64 = 1_000_000;
 /// registers or signs a checkpoint over a broken chain.
 fn check_chain(layout: &Layout, journal: &Journal) -> Result<(), GatewayError> {
     let started = std::time::Instant::now();
-    let report = crate::journal::verify_tail(&layout.journal, CHAIN_CHECKED_AT_START)?;
+    let report = medo_store::journal::verify_tail(&layout.journal, CHAIN_CHECKED_AT_START)?;
     if let Some(bad) = report.first_bad {
         return Err(refused(format!(
             "цепочка журнала нарушена на записи {} ({}, строка {}: {}): служба не запускается и ничего не подписывает поверх неё. Подробности — `medo-gateway journal verify`; восстановите журнал из резервной копии (docs/OPERATIONS.md, «Broken chain»)",
@@ -1473,8 +1350,14 @@ fn open_witness(
     layout: &Layout,
     journal: &Journal,
     key: &ed25519_dalek::SigningKey,
-    accepted: Option<&crate::recovery::Accepted>,
-) -> Result<(Option<witness::Witness>, Vec<crate::checkpoint::Sequences>), GatewayError> {
+    accepted: Option<&medo_spool::recovery::Accepted>,
+) -> Result<
+    (
+        Option<witness::Witness>,
+        Vec<medo_store::checkpoint::Sequences>,
+    ),
+    GatewayError,
+> {
     let setup = refused;
     let mut w = witness::Witness::new(&config.audit, &layout.state);
     if let Some(dir) = accepted.and_then(|a| a.from_witness.as_ref()) {
@@ -1483,7 +1366,7 @@ fn open_witness(
         std::fs::write(witness::epoch_path(&layout.state), epoch.to_string()).map_err(|e| {
             setup(format!(
                 "не удалось записать эпоху свидетеля: {}",
-                crate::words::io(&e)
+                medo_stdx::words::io(&e)
             ))
         })?;
         if let Some(w) = w.as_mut() {
@@ -1507,9 +1390,9 @@ fn open_witness(
 fn guard_keys(
     layout: &Layout,
     records: u64,
-    accepted: Option<&crate::recovery::Accepted>,
+    accepted: Option<&medo_spool::recovery::Accepted>,
 ) -> Result<(), GatewayError> {
-    use crate::recovery::{Accepted, Piece};
+    use medo_spool::recovery::{Accepted, Piece};
     if records == 0 {
         return Ok(());
     }
@@ -1525,7 +1408,7 @@ fn guard_keys(
             Err(_) => ("отсутствует", false),
         };
         if !Accepted::covers(accepted, piece) {
-            let text = crate::recovery::refusal(piece, &file, records, why);
+            let text = medo_spool::recovery::refusal(piece, &file, records, why);
             return Err(refused(text));
         }
         if present {
@@ -1547,25 +1430,26 @@ fn guard_anchor(
     layout: &Layout,
     journal: &Journal,
     key: &ed25519_dalek::SigningKey,
-    accepted: Option<&crate::recovery::Accepted>,
+    accepted: Option<&medo_spool::recovery::Accepted>,
 ) -> Result<(), GatewayError> {
-    use crate::recovery::{Accepted, Piece};
+    use medo_spool::recovery::{Accepted, Piece};
     let records = journal.next_seq();
     if Accepted::covers(accepted, Piece::Anchor) {
         // the operator accepted that the journal's end is lost: the notes that name more
         // than it holds are kept aside, for the audit, where the start check does not read
-        crate::checkpoint::set_aside_beyond(&layout.journal, &layout.state, records);
+        medo_store::checkpoint::set_aside_beyond(&layout.journal, &layout.state, records);
         return Ok(());
     }
-    let Some(why) = crate::checkpoint::anchor_problem(&layout.state, &key.verifying_key(), records)
+    let Some(why) =
+        medo_store::checkpoint::anchor_problem(&layout.state, &key.verifying_key(), records)
     else {
         return Ok(());
     };
     if Accepted::covers(accepted, Piece::CheckpointKey) {
         return Ok(());
     }
-    let file = crate::checkpoint::anchor_path(&layout.state);
-    let text = crate::recovery::refusal(Piece::Anchor, &file, records, &why);
+    let file = medo_store::checkpoint::anchor_path(&layout.state);
+    let text = medo_spool::recovery::refusal(Piece::Anchor, &file, records, &why);
     Err(refused(text))
 }
 
@@ -1621,54 +1505,6 @@ fn parsed_event(a: &Arrival, p: &Package, f: &Facts) -> Event {
     }
 }
 
-/// Whether a filesystem event may mean work: not an open or a read (inotify reports the
-/// pass's own listing of inbound and `control/` as opens — taken for nudges, they made the
-/// loop run twenty passes a second while idle, and a held output log at every one).
-fn changes_something(event: &notify::Result<notify::Event>) -> bool {
-    use notify::event::{AccessKind, AccessMode, EventKind};
-    match event {
-        Ok(e) => !matches!(
-            e.kind,
-            EventKind::Access(
-                AccessKind::Open(_)
-                    | AccessKind::Read
-                    | AccessKind::Close(AccessMode::Read | AccessMode::Execute)
-            )
-        ),
-        Err(_) => true,
-    }
-}
-
-/// Notes in `writers` what an event tells of a file directly inside an inbound folder:
-/// created or written to (being written), closed after writing, removed or renamed away
-/// (done); lost events (an overflow, an error) forget everything.
-fn note_writers(writers: &spool::Writers, inbound: &Path, event: &notify::Result<notify::Event>) {
-    use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
-    let e = match event {
-        Ok(e) if !e.need_rescan() => e,
-        _ => return writers.forget_all(),
-    };
-    for path in &e.paths {
-        let Ok(rel) = path.strip_prefix(inbound) else {
-            continue;
-        };
-        let mut parts = rel.iter();
-        let (Some(folder), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
-            continue;
-        };
-        match e.kind {
-            EventKind::Create(CreateKind::File | CreateKind::Any)
-            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
-                writers.writing(folder, file)
-            }
-            EventKind::Access(AccessKind::Close(AccessMode::Write))
-            | EventKind::Remove(_)
-            | EventKind::Modify(ModifyKind::Name(_)) => writers.closed(folder, file),
-            _ => {}
-        }
-    }
-}
-
 /// `run --once`: process everything ready now, publish all effects, stop.
 pub fn run_once(config: Config) -> Result<PassReport, GatewayError> {
     let mut gw = Gateway::open(config)?;
@@ -1679,127 +1515,27 @@ pub fn run_once(config: Config) -> Result<PassReport, GatewayError> {
     Ok(report)
 }
 
-/// `run`: the service. Filesystem events only nudge the scan loop; it also rescans every
-/// `rescan_secs` and whenever a folder is settling. Returns on `shutdown` (clean stop) or on
-/// a fatal error.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), GatewayError> {
-    use notify::Watcher;
-    let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
-    let inbound = config.spool.inbound.clone();
-    let control_dir = control::dir(&config.spool.state_dir);
-    let _ = std::fs::create_dir_all(&control_dir);
-    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config))
-        .await
-        .map_err(|e| GatewayError::Other(e.to_string()))??;
-    let (nudge_tx, mut nudges) = tokio::sync::mpsc::channel::<()>(1);
-    let (writers, watched) = (gw.writers(), inbound.clone());
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        note_writers(&writers, &watched, &event);
-        // any change, error or overflow (need_rescan) is just a nudge: the scan decides
-        if changes_something(&event) {
-            let _ = nudge_tx.try_send(());
-        }
-    })
-    .map_err(|e| GatewayError::Other(format!("cannot watch {}: {e}", inbound.display())))?;
-    if let Err(e) = watcher.watch(&inbound, notify::RecursiveMode::Recursive) {
-        tracing::warn!(error = %e, "filesystem events unavailable; relying on periodic rescans");
-    }
-    // operator commands are applied as soon as they are queued
-    let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
-    // the HTTP API, when configured, reads appeals and the spool straight from the store
-    // (sled handles are shared and safe to read from other threads)
-    let store_for_http = gw.appeals().clone();
-    let shared_metrics =
-        std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
-    let health = std::sync::Arc::new(crate::health::Health::new(gw.config()));
-    let http = start_http(
-        gw.config(),
-        store_for_http,
-        shared_metrics.clone(),
-        health.clone(),
-    )
-    .await?;
-    tracing::info!(inbound = %inbound.display(), "medo-gateway running");
-    crate::health::tell_systemd(health.clone());
-    let days = gw.config().policy.calendar.policy;
-    for year in &gw.config().calendar_provisional {
-        if days != crate::deadlines::DayPolicy::Calendar {
-            tracing::warn!(year, "the production calendar of this year is provisional (the Government's transfers are not in it): replace its file in [registration] calendar_dir when the decree is published");
+/// Today in the configured offset.
+fn today(config: &Config) -> time::Date {
+    OffsetDateTime::now_utc()
+        .to_offset(config.policy.utc_offset)
+        .date()
+}
+
+/// Where an appeal's package is: its archive folder, or its claimed folder while the loop
+/// still works on it.
+pub fn package_dir(
+    layout: &Layout,
+    store: &Store,
+    appeal: &medo_core::book::Appeal,
+) -> Result<std::path::PathBuf, store::StoreError> {
+    match &appeal.dir {
+        Some(rel) => Ok(layout.state.join(rel)),
+        None => {
+            let arrival = store.arrival(appeal.id)?;
+            Ok(layout
+                .claimed
+                .join(arrival.map(|a| a.claim).unwrap_or_default()))
         }
     }
-    tokio::pin!(shutdown);
-    let mut failures = 0u32;
-    // the metrics are read by the HTTP handlers only
-    let publish_metrics =
-        gw.config().http_listen.is_some() || gw.config().http_public_listen.is_some();
-    loop {
-        let (back, result) = tokio::task::spawn_blocking(move || {
-            crate::fault::stall_while_flagged();
-            let r = gw.pass();
-            let m = match (&r, publish_metrics) {
-                (Ok(report), true) => Some(gw.metrics(report)),
-                _ => None,
-            };
-            (gw, (r, m))
-        })
-        .await
-        .map_err(|e| GatewayError::Other(e.to_string()))?;
-        gw = back;
-        let (result, metrics) = result;
-        if let Some(m) = metrics {
-            *shared_metrics.write().expect("metrics lock") = m;
-        }
-        match &result {
-            Ok(r) => {
-                health.pass_done();
-                health.condition(r.disk_low.clone());
-            }
-            Err(e) => health.pass_failed(&e.to_string()),
-        }
-        let wait = match result {
-            Ok(r) => {
-                failures = 0;
-                if r.claimed + r.published + r.quarantined > 0 {
-                    tracing::info!(
-                        claimed = r.claimed,
-                        published = r.published,
-                        quarantined = r.quarantined,
-                        duplicates = r.duplicates,
-                        "pass"
-                    );
-                }
-                r.next_look.map_or(rescan, |n| n.min(rescan))
-            }
-            Err(e) if e.is_transient() => {
-                failures += 1;
-                let wait = medo_stdx::backoff(failures);
-                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "transient error; retrying");
-                wait
-            }
-            Err(e) => return Err(e),
-        };
-        // while failing, the backoff holds: filesystem events (our own retries touch the
-        // claimed folder, whose inotify watch followed it out of inbound) must not turn it
-        // into a busy loop
-        let backing_off = failures > 0;
-        tokio::select! {
-            _ = &mut shutdown => break,
-            _ = nudges.recv(), if !backing_off => {
-                // let a burst of events finish before scanning
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
-    crate::health::stopping();
-    drop(watcher);
-    for (stop, task) in http {
-        let _ = stop.send(());
-        let _ = task.await;
-    }
-    tokio::task::spawn_blocking(move || gw.close())
-        .await
-        .map_err(|e| GatewayError::Other(e.to_string()))??;
-    tracing::info!("medo-gateway stopped");
-    Ok(())
 }

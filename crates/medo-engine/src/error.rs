@@ -1,10 +1,10 @@
 //! What stops a pass of the loop, by kind: the spool (set-up, transient, fatal), the
 //! journal, the index, the checkpoints, or something else said in words.
 
-use crate::checkpoint::CheckpointError;
-use crate::journal::JournalError;
-use crate::spool::SpoolError;
-use crate::store::StoreError;
+use medo_spool::SpoolError;
+use medo_store::checkpoint::CheckpointError;
+use medo_store::index::StoreError;
+use medo_store::journal::JournalError;
 
 /// Errors that stop a pass. `Transient` ones are retried with backoff; the others stop the
 /// service (exit non-zero; the service manager restarts it).

@@ -1,5 +1,5 @@
 //! The loop's side of decisions about appeals, queries and operator commands: it *gathers*
-//! what the pure core (`crate::decision`) needs — the parsed package, signature heads,
+//! what the pure core (`medo_core::decision`) needs — the parsed package, signature heads,
 //! `query.xml`, the verifier's results, an appeal's package read again for the registration
 //! checks — calls the core against the batch's [`Overlay`], and performs what the core may
 //! not (running the verifier, copying an answer file after its record is journaled).
@@ -10,14 +10,14 @@ use std::path::Path;
 use time::OffsetDateTime;
 
 use super::*;
-use crate::decision::command::Op;
-use crate::decision::{
+use medo_core::decision::command::Op;
+use medo_core::decision::{
     self, ArrivalInput, BookView, CommandInput, Context, DocumentInput, Incoming, LinkInput,
     Overlay, ReceiptInput,
 };
-use crate::model::AnswerFile;
-use crate::wire::message::Acknowledgment;
-use crate::wire::package::{container_entry, container_entry_head, read_member};
+use medo_model::AnswerFile;
+use medo_wire::message::Acknowledgment;
+use medo_wire::package::{container_entry, container_entry_head, read_member};
 
 /// A command's event with the attached file to keep once it is journaled (appeal,
 /// (reference, kept name)), or why the command does not apply.
@@ -199,7 +199,7 @@ impl Gateway {
                 }
             }
         };
-        Some(crate::wire::urog::parse_query(&bytes, &self.config.limits).unwrap_or_default())
+        Some(medo_wire::urog::parse_query(&bytes, &self.config.limits).unwrap_or_default())
     }
 
     /// Whether every signature of a new appeal that needs checking has its answer from the
@@ -261,7 +261,7 @@ impl Gateway {
                 let appeal = command
                     .as_ref()
                     .ok()
-                    .and_then(|c| crate::book::Appeals::find(&self.store, c.id()).ok());
+                    .and_then(|c| medo_core::book::Appeals::find(&self.store, c.id()).ok());
                 if let (Some(a), Some(r)) = (appeal, &attachment) {
                     self.keep_answer(a.id, r);
                 }
@@ -275,7 +275,7 @@ impl Gateway {
                 attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
                 continue;
             }
-            crate::fault::point("in-command");
+            medo_stdx::fault::point("in-command");
             let (now, _) = self.now();
             let result = match command {
                 Ok(c) => self.command_event(&c, &id, now),
@@ -284,7 +284,7 @@ impl Gateway {
             match result {
                 Ok((event, answer)) => {
                     self.commit(vec![event])?;
-                    crate::fault::point("after-command-commit");
+                    medo_stdx::fault::point("after-command-commit");
                     if let Some((appeal, r)) = &answer {
                         self.keep_answer(*appeal, r);
                     }
@@ -416,7 +416,8 @@ impl Gateway {
     /// An appeal's facts read again from its package (archived, or still claimed).
     fn reread_facts(&self, id: &str, view: &dyn BookView) -> Result<appeals::AppealFacts, String> {
         let appeal = view.find(id).map_err(|e| e.to_string())?;
-        let dir = crate::appeal_files::package_dir(&self.layout, &self.store, &appeal)?;
+        let dir =
+            crate::package_dir(&self.layout, &self.store, &appeal).map_err(|e| e.to_string())?;
         let package = read_package(&dir, &self.config.limits)
             .map_err(|e| format!("пакет обращения {} не читается: {e}", appeal.id))?;
         let zip = package.container_file.as_deref();
@@ -438,10 +439,7 @@ impl Gateway {
         let kept = control::attached(&self.layout.state, reference)
             .map_err(|e| e.to_string())
             .and_then(|src| {
-                let to = self
-                    .layout
-                    .state
-                    .join(crate::model::kept_path(appeal, kept));
+                let to = self.layout.state.join(medo_model::kept_path(appeal, kept));
                 to.parent()
                     .map_or(Ok(()), std::fs::create_dir_all)
                     .and_then(|_| std::fs::copy(&src, &to))
@@ -462,11 +460,11 @@ fn answer_file(path: &Path, kept: String) -> Result<AnswerFile, String> {
         .unwrap_or_default();
     let bytes = std::fs::read(path).map_err(|e| format!("файл ответа {name}: {e}"))?;
     // read as a reader would, under bounds: what does not read as a PDF is not sent
-    let facts = crate::pdf::inspect(&bytes).map_err(|e| format!("файл ответа {name}: {e}"))?;
+    let facts = medo_core::pdf::inspect(&bytes).map_err(|e| format!("файл ответа {name}: {e}"))?;
     Ok(AnswerFile {
         kept,
         name,
-        sha256: crate::wire::hash::sha256_bytes(&bytes),
+        sha256: medo_wire::hash::sha256_bytes(&bytes),
         pages: Some(facts.pages),
     })
 }
@@ -495,7 +493,7 @@ fn signature_head(dir: &Path, zip: Option<&str>, name: &str) -> Option<String> {
 }
 
 /// The links of a document as the core sees them.
-fn links_of(d: &crate::wire::message::Document) -> Vec<LinkInput> {
+fn links_of(d: &medo_wire::message::Document) -> Vec<LinkInput> {
     d.links
         .iter()
         .map(|l| LinkInput {

@@ -11,7 +11,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::wire::Limits;
+use medo_wire::Limits;
 
 /// Verifier processes run at once, at most.
 pub const WORKERS: usize = 2;
@@ -125,7 +125,7 @@ fn check(job: &Job, command: &str, timeout: Duration, limits: &Limits) -> Answer
         Some(zip) => {
             let _ = std::fs::remove_dir_all(&job.scratch);
             let extracted = std::fs::create_dir_all(&job.scratch).is_ok()
-                && crate::wire::package::extract_container_entries(
+                && medo_wire::package::extract_container_entries(
                     &job.dir,
                     zip,
                     &[&job.document, &job.signature],

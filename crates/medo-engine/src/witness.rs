@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::checkpoint::{self, Sequences};
-use crate::config::AuditConfig;
+use medo_config::AuditConfig;
+use medo_store::checkpoint::{self, Sequences};
 
 /// How long a witness command may take with one note.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,7 +101,7 @@ impl Witness {
 
 /// The hash of record `seq` of the journal in `dir`.
 pub fn hash_at(dir: &Path, seq: u64) -> Option<String> {
-    crate::journal::read_range(dir, seq, seq + 1, 1)
+    medo_store::journal::read_range(dir, seq, seq + 1, 1)
         .ok()?
         .first()
         .map(|r| r.hash.clone())

@@ -5,9 +5,9 @@
 
 use std::cell::RefCell;
 
-use crate::book::{Appeal, QueryFacts, StatusFacts};
-use crate::decision::BookView;
-use crate::store::{Store, StoreError};
+use medo_core::book::{Appeal, QueryFacts, StatusFacts};
+use medo_core::decision::BookView;
+use medo_store::index::{Store, StoreError};
 
 use super::error::GatewayError;
 
@@ -56,12 +56,12 @@ impl BookView for StrictStore {
     fn status(&self, id: u64) -> Option<StatusFacts> {
         self.keep(self.store.try_status(id))
     }
-    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
+    fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, medo_core::book::Lookup>> {
         match self.store.try_find_status_many(ids) {
             Ok(found) => found,
             Err(e) => {
                 self.failed.borrow_mut().get_or_insert(e);
-                vec![Err(crate::book::Lookup::Unreadable); ids.len()]
+                vec![Err(medo_core::book::Lookup::Unreadable); ids.len()]
             }
         }
     }

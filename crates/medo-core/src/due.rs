@@ -1,0 +1,44 @@
+//! Which deadline of an appeal matters now, and how many open appeals are past theirs: the
+//! appeal's deadline facts ([`DeadlineFacts`]) read against the policy's calendar and offset.
+//! Pure: "today" is given.
+
+use time::format_description::well_known::Rfc3339;
+use time::{Date, OffsetDateTime};
+
+use crate::book::{AppealState, Appeals, DeadlineFacts};
+use crate::deadlines::{due_dates, DueDates};
+use crate::policy::Policy;
+use medo_wire::time::parse_date;
+
+/// The date of an RFC 3339 timestamp in the policy's offset.
+pub fn local_date(ts: &str, policy: &Policy) -> Option<Date> {
+    OffsetDateTime::parse(ts, &Rfc3339)
+        .ok()
+        .map(|t| t.to_offset(policy.utc_offset).date())
+}
+
+/// An appeal's deadlines and the one that matters now (`None` once it is closed).
+pub fn deadlines(f: &DeadlineFacts, policy: &Policy, today: Date) -> (DueDates, Option<Date>) {
+    let received = local_date(&f.received_at, policy).unwrap_or(today);
+    let registered = f.registered_on.as_deref().and_then(parse_date);
+    let extended = f.extended_to.as_deref().and_then(parse_date);
+    let due = due_dates(&policy.calendar, received, registered, extended);
+    let next = match f.state {
+        AppealState::Received => Some(due.register_by),
+        // not yet redirected: the 7-day redirect limit runs alongside the answer date
+        AppealState::Registered | AppealState::InWork => due.answer_by,
+        AppealState::Refused | AppealState::Redirected | AppealState::Answered => None,
+    };
+    (due, next)
+}
+
+/// Open appeals past the deadline that matters now (reads each one's deadline facts only).
+pub fn overdue_count(book: &dyn Appeals, policy: &Policy, today: Date) -> u64 {
+    let mut n = 0;
+    book.each_open_deadline(&mut |_, f| {
+        if deadlines(f, policy, today).1.is_some_and(|d| today > d) {
+            n += 1;
+        }
+    });
+    n
+}

@@ -1,0 +1,311 @@
+//! The service's composition root: the run loop of `medo-engine` driven on tokio's blocking
+//! pool, woken by file events (notify) and the rescan timer, beside the HTTP listeners, the
+//! operators' socket, the webhooks, health (sd-notify) and the metrics they serve. Nothing
+//! here decides or journals: the engine does; this module wires it to the world.
+
+use std::future::Future;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::control;
+use crate::spool::{self, Layout};
+use crate::store::Store;
+use medo_engine::{Gateway, GatewayError};
+
+/// A running HTTP listener: what stops it, and its task.
+type Listener = (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+);
+
+/// Spawns a task made by `task` from the future that resolves when it should stop; the
+/// sender stops it.
+fn spawn_stoppable<T>(
+    task: impl FnOnce(std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> T,
+) -> Listener
+where
+    T: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let stopped = Box::pin(async {
+        let _ = rx.await;
+    });
+    (tx, tokio::spawn(task(stopped)))
+}
+
+/// Starts the configured HTTP listeners: the operators' (`[http] listen`) and the public one
+/// (`[http] public_listen`), sharing one state (limits, PIN locks).
+async fn start_http(
+    config: &Config,
+    store: Store,
+    metrics: std::sync::Arc<std::sync::RwLock<crate::metrics::Metrics>>,
+    health: std::sync::Arc<crate::health::Health>,
+) -> Result<Vec<Listener>, GatewayError> {
+    use crate::http::Surface;
+    let webhooks = crate::webhooks::Statuses::default();
+    let mut listeners = start_webhooks(config, &store, &webhooks)?;
+    listeners.extend(start_operator_socket(config, &store));
+    let surfaces = [
+        (config.http_listen, Surface::Operators),
+        (config.http_public_listen, Surface::Public),
+    ];
+    if surfaces.iter().all(|(a, _)| a.is_none()) && config.http_operators_socket.is_none() {
+        return Ok(listeners);
+    }
+    let token = match &config.api_token_file {
+        Some(f) => std::fs::read_to_string(f)
+            .map_err(|e| {
+                GatewayError::Other(format!(
+                    "cannot read [http] api_token_file {}: {e}",
+                    f.display()
+                ))
+            })
+            .map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty()))?,
+        None => None,
+    };
+    let state_for = |loopback: bool| {
+        let mut state = crate::http::HttpState::new(
+            config.clone(),
+            store.clone(),
+            metrics.clone(),
+            token.clone(),
+        );
+        state.loopback = loopback;
+        state.webhooks = webhooks.clone();
+        state.health = health.clone();
+        std::sync::Arc::new(state)
+    };
+    if let Some(path) = &config.http_operators_socket {
+        let listener = crate::http::bind_operators_socket(path).map_err(|e| {
+            GatewayError::Other(format!("cannot listen on {}: {e}", path.display()))
+        })?;
+        // whoever may open the socket (its mode) is local: as a loopback listener's clients
+        let state = state_for(true);
+        listeners.push(spawn_stoppable(|stopped| {
+            crate::http::serve_unix(listener, state, stopped)
+        }));
+    }
+    let state = state_for(config.http_listen.is_none_or(|a| a.ip().is_loopback()));
+    for (address, surface) in surfaces {
+        let Some(address) = address else { continue };
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| GatewayError::Other(format!("cannot listen on {address}: {e}")))?;
+        let state = state.clone();
+        listeners.push(spawn_stoppable(|stopped| {
+            crate::http::serve(listener, state, surface, stopped)
+        }));
+    }
+    Ok(listeners)
+}
+
+/// The operators' local socket (`crate::operator_view`): `appeals list` / `show` answered
+/// from the store while the service runs. Without it (a state_dir path too long for a Unix
+/// socket, say) the service runs on and the commands read the journal: a WARN, not a stop.
+fn start_operator_socket(config: &Config, store: &Store) -> Option<Listener> {
+    let layout = Layout::new(&config.spool);
+    let listener = match crate::operator_view::bind(&layout) {
+        Ok(l) => l,
+        Err(e) => {
+            let path = crate::operator_view::socket(&layout);
+            tracing::warn!(socket = %path.display(), error = %e, "no operator socket: appeals list/show will read the journal while the service runs");
+            return None;
+        }
+    };
+    let (config, store) = (config.clone(), store.clone());
+    Some(spawn_stoppable(|stopped| {
+        crate::operator_view::serve(listener, config, store, stopped)
+    }))
+}
+
+/// Starts one task per client webhook (`crate::webhooks`), stopped like the listeners.
+fn start_webhooks(
+    config: &Config,
+    store: &Store,
+    statuses: &crate::webhooks::Statuses,
+) -> Result<Vec<Listener>, GatewayError> {
+    let hooks = crate::webhooks::Hook::all(config).map_err(GatewayError::Other)?;
+    let mut running = Vec::new();
+    for hook in hooks {
+        tracing::info!(client = %hook.client, "webhook on");
+        let (store, statuses) = (store.clone(), statuses.clone());
+        running.push(spawn_stoppable(|stopped| {
+            crate::webhooks::run(hook, store, statuses, stopped)
+        }));
+    }
+    Ok(running)
+}
+
+/// Whether a filesystem event may mean work: not an open or a read (inotify reports the
+/// pass's own listing of inbound and `control/` as opens — taken for nudges, they made the
+/// loop run twenty passes a second while idle, and a held output log at every one).
+fn changes_something(event: &notify::Result<notify::Event>) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match event {
+        Ok(e) => !matches!(
+            e.kind,
+            EventKind::Access(
+                AccessKind::Open(_)
+                    | AccessKind::Read
+                    | AccessKind::Close(AccessMode::Read | AccessMode::Execute)
+            )
+        ),
+        Err(_) => true,
+    }
+}
+
+/// Notes in `writers` what an event tells of a file directly inside an inbound folder:
+/// created or written to (being written), closed after writing, removed or renamed away
+/// (done); lost events (an overflow, an error) forget everything.
+fn note_writers(writers: &spool::Writers, inbound: &Path, event: &notify::Result<notify::Event>) {
+    use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
+    let e = match event {
+        Ok(e) if !e.need_rescan() => e,
+        _ => return writers.forget_all(),
+    };
+    for path in &e.paths {
+        let Ok(rel) = path.strip_prefix(inbound) else {
+            continue;
+        };
+        let mut parts = rel.iter();
+        let (Some(folder), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        match e.kind {
+            EventKind::Create(CreateKind::File | CreateKind::Any)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
+                writers.writing(folder, file)
+            }
+            EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Name(_)) => writers.closed(folder, file),
+            _ => {}
+        }
+    }
+}
+
+/// `run`: the service. Filesystem events only nudge the scan loop; it also rescans every
+/// `rescan_secs` and whenever a folder is settling. Returns on `shutdown` (clean stop) or on
+/// a fatal error.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), GatewayError> {
+    use notify::Watcher;
+    let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
+    let inbound = config.spool.inbound.clone();
+    let control_dir = control::dir(&config.spool.state_dir);
+    let _ = std::fs::create_dir_all(&control_dir);
+    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config))
+        .await
+        .map_err(|e| GatewayError::Other(e.to_string()))??;
+    let (nudge_tx, mut nudges) = tokio::sync::mpsc::channel::<()>(1);
+    let (writers, watched) = (gw.writers(), inbound.clone());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        note_writers(&writers, &watched, &event);
+        // any change, error or overflow (need_rescan) is just a nudge: the scan decides
+        if changes_something(&event) {
+            let _ = nudge_tx.try_send(());
+        }
+    })
+    .map_err(|e| GatewayError::Other(format!("cannot watch {}: {e}", inbound.display())))?;
+    if let Err(e) = watcher.watch(&inbound, notify::RecursiveMode::Recursive) {
+        tracing::warn!(error = %e, "filesystem events unavailable; relying on periodic rescans");
+    }
+    // operator commands are applied as soon as they are queued
+    let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
+    // the HTTP API, when configured, reads appeals and the spool straight from the store
+    // (sled handles are shared and safe to read from other threads)
+    let store_for_http = gw.appeals().clone();
+    let shared_metrics =
+        std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
+    let health = std::sync::Arc::new(crate::health::Health::new(gw.config()));
+    let http = start_http(
+        gw.config(),
+        store_for_http,
+        shared_metrics.clone(),
+        health.clone(),
+    )
+    .await?;
+    tracing::info!(inbound = %inbound.display(), "medo-gateway running");
+    crate::health::tell_systemd(health.clone());
+    let days = gw.config().policy.calendar.policy;
+    for year in &gw.config().calendar_provisional {
+        if days != crate::deadlines::DayPolicy::Calendar {
+            tracing::warn!(year, "the production calendar of this year is provisional (the Government's transfers are not in it): replace its file in [registration] calendar_dir when the decree is published");
+        }
+    }
+    tokio::pin!(shutdown);
+    let mut failures = 0u32;
+    // the metrics are read by the HTTP handlers only
+    let publish_metrics =
+        gw.config().http_listen.is_some() || gw.config().http_public_listen.is_some();
+    loop {
+        let (back, result) = tokio::task::spawn_blocking(move || {
+            crate::fault::stall_while_flagged();
+            let r = gw.pass();
+            let m = match (&r, publish_metrics) {
+                (Ok(report), true) => Some(crate::metrics::Metrics(gw.counters(report))),
+                _ => None,
+            };
+            (gw, (r, m))
+        })
+        .await
+        .map_err(|e| GatewayError::Other(e.to_string()))?;
+        gw = back;
+        let (result, metrics) = result;
+        if let Some(m) = metrics {
+            *shared_metrics.write().expect("metrics lock") = m;
+        }
+        match &result {
+            Ok(r) => {
+                health.pass_done();
+                health.condition(r.disk_low.clone());
+            }
+            Err(e) => health.pass_failed(&e.to_string()),
+        }
+        let wait = match result {
+            Ok(r) => {
+                failures = 0;
+                if r.claimed + r.published + r.quarantined > 0 {
+                    tracing::info!(
+                        claimed = r.claimed,
+                        published = r.published,
+                        quarantined = r.quarantined,
+                        duplicates = r.duplicates,
+                        "pass"
+                    );
+                }
+                r.next_look.map_or(rescan, |n| n.min(rescan))
+            }
+            Err(e) if e.is_transient() => {
+                failures += 1;
+                let wait = medo_stdx::backoff(failures);
+                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "transient error; retrying");
+                wait
+            }
+            Err(e) => return Err(e),
+        };
+        // while failing, the backoff holds: filesystem events (our own retries touch the
+        // claimed folder, whose inotify watch followed it out of inbound) must not turn it
+        // into a busy loop
+        let backing_off = failures > 0;
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = nudges.recv(), if !backing_off => {
+                // let a burst of events finish before scanning
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    crate::health::stopping();
+    drop(watcher);
+    for (stop, task) in http {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+    tokio::task::spawn_blocking(move || gw.close())
+        .await
+        .map_err(|e| GatewayError::Other(e.to_string()))??;
+    tracing::info!("medo-gateway stopped");
+    Ok(())
+}
