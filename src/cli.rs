@@ -19,6 +19,7 @@ use crate::journal;
 use crate::operator;
 use crate::operator_view;
 use crate::samples::{self, Parties};
+use crate::service::ServiceError;
 use crate::spool::{self, Layout, SpoolError};
 use crate::spoolview;
 use crate::store::{self, Store};
@@ -1010,7 +1011,7 @@ fn run_service(config: Config, once: bool) -> ExitCode {
                 r.claimed, r.parsed, r.duplicates, r.quarantined, r.published, r.archived, r.incomplete, r.settling,
                 peak_rss_kib().map(|k| format!("; пиковая память {} КиБ", k)).unwrap_or_default()
             );
-        })
+        }).map_err(ServiceError::from)
     } else {
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -1029,7 +1030,7 @@ fn run_service(config: Config, once: bool) -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if matches!(&e, GatewayError::Spool(SpoolError::Setup(_))) => {
+        Err(e) if e.is_setup() => {
             let from = source
                 .map(|p| format!(" [файл настроек: {}]", p.display()))
                 .unwrap_or_default();

@@ -13,6 +13,44 @@ use crate::spool::{self, Layout};
 use crate::store::Store;
 use medo_engine::{Gateway, GatewayError};
 
+/// What stops the service: the engine's errors, or the world around it not starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Engine(#[from] GatewayError),
+    #[error("не удалось прочитать [http] api_token_file {}: {}", path.display(), crate::words::io(source))]
+    TokenFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("не удалось слушать {at}: {}", crate::words::io(source))]
+    Listen { at: String, source: std::io::Error },
+    #[error("[[api.clients]] webhook_url: {0}")]
+    Webhooks(String),
+    #[error("не удалось следить за папкой {}: {source}", path.display())]
+    Watch {
+        path: std::path::PathBuf,
+        source: notify::Error,
+    },
+    #[error("поток цикла обработки завершился аварийно: {0}")]
+    Thread(#[from] tokio::task::JoinError),
+}
+
+impl ServiceError {
+    /// A set-up refusal of the engine's (exit 2).
+    pub fn is_setup(&self) -> bool {
+        matches!(
+            self,
+            ServiceError::Engine(GatewayError::Spool(crate::spool::SpoolError::Setup(_)))
+        )
+    }
+
+    /// Worth retrying later without stopping.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ServiceError::Engine(e) if e.is_transient())
+    }
+}
+
 /// A running HTTP listener: what stops it, and its task.
 type Listener = (
     tokio::sync::oneshot::Sender<()>,
@@ -41,7 +79,7 @@ async fn start_http(
     store: Store,
     metrics: std::sync::Arc<std::sync::RwLock<crate::metrics::Metrics>>,
     health: std::sync::Arc<crate::health::Health>,
-) -> Result<Vec<Listener>, GatewayError> {
+) -> Result<Vec<Listener>, ServiceError> {
     use crate::http::Surface;
     let webhooks = crate::webhooks::Statuses::default();
     let mut listeners = start_webhooks(config, &store, &webhooks)?;
@@ -55,11 +93,9 @@ async fn start_http(
     }
     let token = match &config.api_token_file {
         Some(f) => std::fs::read_to_string(f)
-            .map_err(|e| {
-                GatewayError::Other(format!(
-                    "cannot read [http] api_token_file {}: {e}",
-                    f.display()
-                ))
+            .map_err(|source| ServiceError::TokenFile {
+                path: f.clone(),
+                source,
             })
             .map(|t| Some(t.trim().to_string()).filter(|t| !t.is_empty()))?,
         None => None,
@@ -77,9 +113,11 @@ async fn start_http(
         std::sync::Arc::new(state)
     };
     if let Some(path) = &config.http_operators_socket {
-        let listener = crate::http::bind_operators_socket(path).map_err(|e| {
-            GatewayError::Other(format!("cannot listen on {}: {e}", path.display()))
-        })?;
+        let listener =
+            crate::http::bind_operators_socket(path).map_err(|source| ServiceError::Listen {
+                at: path.display().to_string(),
+                source,
+            })?;
         // whoever may open the socket (its mode) is local: as a loopback listener's clients
         let state = state_for(true);
         listeners.push(spawn_stoppable(|stopped| {
@@ -91,7 +129,10 @@ async fn start_http(
         let Some(address) = address else { continue };
         let listener = tokio::net::TcpListener::bind(address)
             .await
-            .map_err(|e| GatewayError::Other(format!("cannot listen on {address}: {e}")))?;
+            .map_err(|source| ServiceError::Listen {
+                at: address.to_string(),
+                source,
+            })?;
         let state = state.clone();
         listeners.push(spawn_stoppable(|stopped| {
             crate::http::serve(listener, state, surface, stopped)
@@ -124,8 +165,8 @@ fn start_webhooks(
     config: &Config,
     store: &Store,
     statuses: &crate::webhooks::Statuses,
-) -> Result<Vec<Listener>, GatewayError> {
-    let hooks = crate::webhooks::Hook::all(config).map_err(GatewayError::Other)?;
+) -> Result<Vec<Listener>, ServiceError> {
+    let hooks = crate::webhooks::Hook::all(config).map_err(ServiceError::Webhooks)?;
     let mut running = Vec::new();
     for hook in hooks {
         tracing::info!(client = %hook.client, "webhook on");
@@ -188,15 +229,13 @@ fn note_writers(writers: &spool::Writers, inbound: &Path, event: &notify::Result
 /// `run`: the service. Filesystem events only nudge the scan loop; it also rescans every
 /// `rescan_secs` and whenever a folder is settling. Returns on `shutdown` (clean stop) or on
 /// a fatal error.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), GatewayError> {
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
     use notify::Watcher;
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
     let control_dir = control::dir(&config.spool.state_dir);
     let _ = std::fs::create_dir_all(&control_dir);
-    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config))
-        .await
-        .map_err(|e| GatewayError::Other(e.to_string()))??;
+    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config)).await??;
     let (nudge_tx, mut nudges) = tokio::sync::mpsc::channel::<()>(1);
     let (writers, watched) = (gw.writers(), inbound.clone());
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -206,7 +245,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             let _ = nudge_tx.try_send(());
         }
     })
-    .map_err(|e| GatewayError::Other(format!("cannot watch {}: {e}", inbound.display())))?;
+    .map_err(|source| ServiceError::Watch {
+        path: inbound.clone(),
+        source,
+    })?;
     if let Err(e) = watcher.watch(&inbound, notify::RecursiveMode::Recursive) {
         tracing::warn!(error = %e, "filesystem events unavailable; relying on periodic rescans");
     }
@@ -248,8 +290,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             };
             (gw, (r, m))
         })
-        .await
-        .map_err(|e| GatewayError::Other(e.to_string()))?;
+        .await?;
         gw = back;
         let (result, metrics) = result;
         if let Some(m) = metrics {
@@ -282,7 +323,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "transient error; retrying");
                 wait
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         };
         // while failing, the backoff holds: filesystem events (our own retries touch the
         // claimed folder, whose inotify watch followed it out of inbound) must not turn it
@@ -303,9 +344,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         let _ = stop.send(());
         let _ = task.await;
     }
-    tokio::task::spawn_blocking(move || gw.close())
-        .await
-        .map_err(|e| GatewayError::Other(e.to_string()))??;
+    tokio::task::spawn_blocking(move || gw.close()).await??;
     tracing::info!("medo-gateway stopped");
     Ok(())
 }

@@ -12,6 +12,9 @@ use medo_wire::read::is_guid;
 use medo_wire::time::parse_date;
 use medo_wire::Limits;
 
+mod invalid;
+pub use invalid::Invalid;
+
 /// Errors reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -24,6 +27,9 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("файл настроек {path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    /// One key's value is wrong.
+    #[error("файл настроек {path}: {problem}")]
+    Key { path: PathBuf, problem: Invalid },
 }
 
 /// What to do about a config that cannot be read.
@@ -39,14 +45,11 @@ fn read_hint(e: &std::io::Error) -> &'static str {
 
 /// The calendar in force: the policy, the configured holidays and the production calendar's
 /// days off and working weekends; and the years whose file is provisional.
-fn calendar(registration: &RawRegistration) -> Result<(Calendar, Vec<i32>), String> {
+fn calendar(registration: &RawRegistration) -> Result<(Calendar, Vec<i32>), Invalid> {
     let mut holidays = registration
         .holidays
         .iter()
-        .map(|h| {
-            parse_date(h)
-                .ok_or_else(|| format!("[registration] holidays: {h:?} — не дата ГГГГ-ММ-ДД"))
-        })
+        .map(|h| parse_date(h).ok_or_else(|| Invalid::Holiday(h.clone())))
         .collect::<Result<Vec<_>, _>>()?;
     let (days_off, working_weekends, provisional) =
         production_calendar(registration.calendar_dir.as_deref())?;
@@ -60,28 +63,28 @@ fn calendar(registration: &RawRegistration) -> Result<(Calendar, Vec<i32>), Stri
 }
 
 /// A numbering template (`default` when unset): it must contain `{seq}`.
-fn template(value: Option<String>, default: &str, key: &str) -> Result<String, String> {
+fn template(value: Option<String>, default: &str, key: &'static str) -> Result<String, Invalid> {
     let t = value.unwrap_or_else(|| default.into());
     match t.contains("{seq}") || t.contains("{seq:") {
         true => Ok(t),
-        false => Err(format!("{key}: шаблон должен содержать {{seq}}")),
+        false => Err(Invalid::NoSeq { key }),
     }
 }
 
-fn partners(raw: Vec<RawPartner>) -> Result<Vec<PartnerConfig>, String> {
+fn partners(raw: Vec<RawPartner>) -> Result<Vec<PartnerConfig>, Invalid> {
     raw.into_iter()
         .map(|p| {
             if !is_guid(p.uid.trim()) {
-                return Err(format!("[[partners]] {:?}: uid должен быть GUID", p.name));
+                return Err(Invalid::PartnerUid { name: p.name });
             }
             let format = match p.format.as_deref().unwrap_or("mirror") {
                 "mirror" => ReplyFormat::Mirror,
-                f => ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| {
-                    format!(
-                        "[[partners]] {:?}: format {f:?}: допустимы 2.2, 2.7, 2.7.1 или mirror",
-                        p.name
-                    )
-                })?),
+                f => {
+                    ReplyFormat::Fixed(Format::parse(f).ok_or_else(|| Invalid::PartnerFormat {
+                        name: p.name.clone(),
+                        format: f.to_string(),
+                    })?)
+                }
             };
             Ok(PartnerConfig {
                 name: p.name,
@@ -102,7 +105,7 @@ fn partners(raw: Vec<RawPartner>) -> Result<Vec<PartnerConfig>, String> {
 
 /// `[gateway] utc_offset` (default Moscow time), within the zones people live in: UTC−12 …
 /// UTC+14.
-fn utc_offset(text: Option<&str>) -> Result<time::UtcOffset, String> {
+fn utc_offset(text: Option<&str>) -> Result<time::UtcOffset, Invalid> {
     let text = text.unwrap_or("+03:00");
     time::UtcOffset::parse(
         text,
@@ -110,26 +113,26 @@ fn utc_offset(text: Option<&str>) -> Result<time::UtcOffset, String> {
     )
     .ok()
     .filter(|o| (-12 * 3600..=14 * 3600).contains(&o.whole_seconds()))
-    .ok_or_else(|| format!("[gateway] utc_offset {text:?}: укажите ±чч:мм от -12:00 до +14:00"))
+    .ok_or_else(|| Invalid::UtcOffset(text.to_string()))
 }
 
 /// Limits and spool settings that make no sense as 0 (refused, not clamped).
-fn no_zeros(limits: &Limits, spool: &RawSpool) -> Result<(), String> {
+fn no_zeros(limits: &Limits, spool: &RawSpool) -> Result<(), Invalid> {
     for (key, value) in [
-        ("max_xml_depth", limits.max_xml_depth as u64),
-        ("max_zip_entries", limits.max_zip_entries as u64),
-        ("max_message_bytes", limits.max_message_bytes),
+        ("[limits] max_xml_depth", limits.max_xml_depth as u64),
+        ("[limits] max_zip_entries", limits.max_zip_entries as u64),
+        ("[limits] max_message_bytes", limits.max_message_bytes),
     ] {
         if value == 0 {
-            return Err(format!("[limits] {key} должен быть больше нуля"));
+            return Err(Invalid::Zero { key });
         }
     }
     for (key, value) in [
-        ("max_batch", spool.max_batch.map(|n| n as u64)),
-        ("rescan_secs", spool.rescan_secs),
+        ("[spool] max_batch", spool.max_batch.map(|n| n as u64)),
+        ("[spool] rescan_secs", spool.rescan_secs),
     ] {
         if value == Some(0) {
-            return Err(format!("[spool] {key} должен быть не меньше 1"));
+            return Err(Invalid::BelowOne { key });
         }
     }
     Ok(())
@@ -137,11 +140,11 @@ fn no_zeros(limits: &Limits, spool: &RawSpool) -> Result<(), String> {
 
 /// Reads the TOML into the raw config; an error names the key as the file writes it
 /// (`[spool] rescan_secs`, `[[partners]] #2 format`) beside the parser's own message.
-fn read_toml(text: &str) -> Result<RawConfig, String> {
-    let de = toml::Deserializer::parse(text).map_err(|e| e.to_string())?;
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let key = key_name(&e.path().to_string());
-        format!("{key}: {}", e.into_inner())
+fn read_toml(text: &str) -> Result<RawConfig, Invalid> {
+    let de = toml::Deserializer::parse(text).map_err(|e| Invalid::Toml(e.to_string()))?;
+    serde_path_to_error::deserialize(de).map_err(|e| Invalid::Syntax {
+        key: key_name(&e.path().to_string()),
+        message: e.into_inner().to_string(),
     })
 }
 
@@ -246,14 +249,14 @@ pub struct Scopes {
 
 impl Scopes {
     /// Scopes by name (`read`, `write`, `dsp`), or the unknown one.
-    pub fn parse(names: &[String]) -> Result<Scopes, String> {
+    pub fn parse(names: &[String]) -> Result<Scopes, Invalid> {
         let mut scopes = Scopes::default();
         for s in names {
             match s.as_str() {
                 "read" => scopes.read = true,
                 "write" => scopes.write = true,
                 "dsp" => scopes.dsp = true,
-                other => return Err(format!("область {other:?}: допустимы read, write, dsp")),
+                other => return Err(Invalid::Scope(other.to_string())),
             }
         }
         Ok(scopes)
@@ -285,45 +288,40 @@ fn webhook(
     url: Option<String>,
     secret: Option<PathBuf>,
     scopes: Scopes,
-) -> Result<Option<Webhook>, String> {
-    let at = |what: &str| format!("[[api.clients]] {name:?}: {what}");
+) -> Result<Option<Webhook>, Invalid> {
     match (url, secret) {
         (None, None) => Ok(None),
         (Some(url), Some(secret_file)) => {
             let url = url.trim().to_string();
             let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
             if !scheme_ok || url.len() <= "https://".len() {
-                return Err(at("webhook_url должен быть адресом http:// или https://"));
+                return Err(Invalid::WebhookUrl(name.to_string()));
             }
             if !scopes.read {
-                return Err(at(
-                    "вебхук отправляет то же, что показывает лента: клиенту нужна область read",
-                ));
+                return Err(Invalid::WebhookScope(name.to_string()));
             }
             Ok(Some(Webhook { url, secret_file }))
         }
-        _ => Err(at("webhook_url и webhook_secret_file задаются вместе")),
+        _ => Err(Invalid::WebhookPair(name.to_string())),
     }
 }
 
 /// The `[[api.clients]]`, checked: unique names, 64-hex token digests, known scopes.
-fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, String> {
+fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, Invalid> {
     let mut clients: Vec<ApiClient> = Vec::new();
     for c in raw.map(|a| a.clients).unwrap_or_default() {
         let name = c.name.trim().to_string();
         if name.is_empty() || clients.iter().any(|k| k.name == name) {
-            return Err(format!(
-                "[[api.clients]] имя {name:?} пустое или повторяется"
-            ));
+            return Err(Invalid::ClientName(name));
         }
         let digest = hex::decode(c.token_sha256.trim())
             .ok()
             .and_then(|d| <[u8; 32]>::try_from(d).ok())
-            .ok_or_else(|| {
-                format!("[[api.clients]] {name:?}: token_sha256 — 64 шестнадцатеричные цифры (их выводит `medo-gateway api token {name}`)")
-            })?;
-        let scopes =
-            Scopes::parse(&c.scopes).map_err(|e| format!("[[api.clients]] {name:?}: {e}"))?;
+            .ok_or_else(|| Invalid::TokenDigest(name.clone()))?;
+        let scopes = Scopes::parse(&c.scopes).map_err(|e| Invalid::ClientScope {
+            name: name.clone(),
+            scope: Box::new(e),
+        })?;
         let webhook = webhook(&name, c.webhook_url, c.webhook_secret_file, scopes)?;
         clients.push(ApiClient {
             name,
@@ -467,30 +465,29 @@ struct RawRegistration {
 /// the files of `dir` (`*.toml`, one year each), or the built-in ones.
 fn production_calendar(
     dir: Option<&Path>,
-) -> Result<medo_core::deadlines::ProductionCalendar, String> {
+) -> Result<medo_core::deadlines::ProductionCalendar, Invalid> {
     let files: Vec<(String, String)> = match dir {
         None => medo_core::deadlines::built_in_calendars(),
         Some(dir) => {
             let mut files = Vec::new();
-            let entries = std::fs::read_dir(dir).map_err(|e| {
-                format!(
-                    "[registration] calendar_dir {}: {}",
-                    dir.display(),
-                    medo_stdx::words::io(&e)
-                )
+            let entries = std::fs::read_dir(dir).map_err(|source| Invalid::CalendarDir {
+                path: dir.to_path_buf(),
+                source,
             })?;
             for e in entries.flatten() {
                 let path = e.path();
                 if path.extension().is_some_and(|x| x == "toml") {
-                    let text = std::fs::read_to_string(&path)
-                        .map_err(|e| format!("{}: {}", path.display(), medo_stdx::words::io(&e)))?;
+                    let text = match std::fs::read_to_string(&path) {
+                        Ok(text) => text,
+                        Err(source) => return Err(Invalid::CalendarFile { path, source }),
+                    };
                     files.push((path.display().to_string(), text));
                 }
             }
             files
         }
     };
-    medo_core::deadlines::production_calendar(files).map_err(|e| e.to_string())
+    Ok(medo_core::deadlines::production_calendar(files)?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -587,25 +584,29 @@ impl HttpLimits {
 }
 
 /// `[http]`'s limits, checked: proxies as addresses or CIDR ranges, limits above zero.
-fn http_limits(raw: Option<&RawHttp>) -> Result<HttpLimits, String> {
+fn http_limits(raw: Option<&RawHttp>) -> Result<HttpLimits, Invalid> {
     let mut limits = HttpLimits::default();
     let Some(raw) = raw else { return Ok(limits) };
     for p in &raw.trusted_proxies {
         let net = p
             .parse::<ipnet::IpNet>()
             .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-            .map_err(|_| format!("[http] trusted_proxies: {p:?} — не адрес и не диапазон CIDR"))?;
+            .map_err(|_| Invalid::Proxy(p.clone()))?;
         limits.trusted_proxies.push(net);
     }
     if let Some(n) = raw.status_lookups_per_minute {
         if n == 0 {
-            return Err("[http] status_lookups_per_minute должен быть не меньше 1".into());
+            return Err(Invalid::BelowOne {
+                key: "[http] status_lookups_per_minute",
+            });
         }
         limits.status_lookups_per_minute = n;
     }
     if let Some(n) = raw.max_connections_per_address {
         if n == 0 {
-            return Err("[http] max_connections_per_address должен быть не меньше 1".into());
+            return Err(Invalid::BelowOne {
+                key: "[http] max_connections_per_address",
+            });
         }
         limits.max_connections_per_address = n;
     }
@@ -630,10 +631,14 @@ impl Config {
 
     /// Validates config text; `path` is only used in messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = read_toml(text).map_err(|message| ConfigError::Parse {
+        let raw: RawConfig = read_toml(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message,
+            message: e.to_string(),
         })?;
+        let key = |problem: Invalid| ConfigError::Key {
+            path: path.to_path_buf(),
+            problem,
+        };
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -667,7 +672,7 @@ impl Config {
                 "[registration] require_signature = true требует signature_verifier: без проверяющей программы видно лишь, что файл подписи есть, но он не проверяется (прошёл бы любой .p7s) — задайте signature_verifier или require_signature = false".into(),
             ));
         }
-        let (calendar, calendar_provisional) = calendar(&registration).map_err(invalid)?;
+        let (calendar, calendar_provisional) = calendar(&registration).map_err(key)?;
         let mode = match registration.mode.as_deref().unwrap_or("auto") {
             "auto" => RegistrationMode::Auto,
             "manual" => RegistrationMode::Manual,
@@ -682,15 +687,15 @@ impl Config {
             "ОГ-{seq}/{yy}",
             "[registration] number_template",
         )
-        .map_err(invalid)?;
+        .map_err(key)?;
         let outgoing_template = template(
             raw.numbering.and_then(|n| n.outgoing_template),
             "ОЗ-{seq}/{yy}",
             "[numbering] outgoing_template",
         )
-        .map_err(invalid)?;
-        let partners = partners(raw.partners).map_err(invalid)?;
-        let utc_offset = utc_offset(raw.gateway.utc_offset.as_deref()).map_err(invalid)?;
+        .map_err(key)?;
+        let partners = partners(raw.partners).map_err(key)?;
+        let utc_offset = utc_offset(raw.gateway.utc_offset.as_deref()).map_err(key)?;
         let address = |key: &str, a: Option<&str>| match a {
             None | Some("") => Ok(None),
             Some(a) => a.parse().map(Some).map_err(|_| {
@@ -708,7 +713,7 @@ impl Config {
             "public_listen",
             raw.http.as_ref().and_then(|h| h.public_listen.as_deref()),
         )?;
-        no_zeros(&raw.limits, &raw.spool).map_err(invalid)?;
+        no_zeros(&raw.limits, &raw.spool).map_err(key)?;
         Ok(Config {
             policy: Policy {
                 sender: Sender {
@@ -750,7 +755,7 @@ impl Config {
                     .unwrap_or(512)
                     .saturating_mul(1 << 20),
             },
-            api_clients: api_clients(raw.api).map_err(invalid)?,
+            api_clients: api_clients(raw.api).map_err(key)?,
             limits: raw.limits,
             signature_verifier: registration
                 .signature_verifier
@@ -770,7 +775,7 @@ impl Config {
                 .and_then(|s| s.department_id)
                 .filter(|d| !d.trim().is_empty()),
             api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
-            http_limits: http_limits(raw.http.as_ref()).map_err(invalid)?,
+            http_limits: http_limits(raw.http.as_ref()).map_err(key)?,
             http_operators_socket: raw.http.as_ref().and_then(|h| h.operators_socket.clone()),
             health_stale_secs: raw
                 .http
@@ -884,7 +889,9 @@ mod tests {
             date!(2030 - 05 - 04)
         );
         std::fs::write(&file, year("\"2031-01-01\"", "")).unwrap();
-        let e = production_calendar(Some(dir.path())).unwrap_err();
+        let e = production_calendar(Some(dir.path()))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("ru-2030.toml") && e.contains("не дата 2030 года"),
             "{e}"
@@ -906,7 +913,10 @@ mod tests {
             (url(), secret(), Scopes::default(), "область read"),
         ] {
             let e = webhook("d", u, s, scopes).unwrap_err();
-            assert!(e.contains(why) && e.contains("\"d\""), "{e}");
+            let said = e.to_string();
+            assert!(said.contains(why) && said.contains("\"d\""), "{said}");
+            let pair = matches!(e, Invalid::WebhookPair(_));
+            assert_eq!(pair, why == "вместе", "{e:?}");
         }
     }
 

@@ -1,5 +1,5 @@
 //! What stops a pass of the loop, by kind: the spool (set-up, transient, fatal), the
-//! journal, the index, the checkpoints, or something else said in words.
+//! journal, the index (or its rebuild), the checkpoints, or a file operation of the loop's own.
 
 use medo_spool::SpoolError;
 use medo_store::checkpoint::CheckpointError;
@@ -18,8 +18,16 @@ pub enum GatewayError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("{0}")]
-    Other(String),
+    /// The index could not be rebuilt from the journal at start.
+    #[error("индекс не перестраивается из журнала: {0}")]
+    Rebuild(#[from] medo_store::index::RebuildError),
+    /// A file operation of the loop's own (not a package's) failed.
+    #[error("не удалось {doing} {}: {}", path.display(), medo_stdx::words::io(source))]
+    Io {
+        doing: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl GatewayError {

@@ -394,14 +394,19 @@ impl Gateway {
             }
             control::Command::Retried { .. } => unreachable!("handled before"),
         };
+        // the core is told why, in words: it puts them in the command's rejection
         let facts = match &op {
-            Op::Register { .. } => Some(self.reread_facts(command.id(), view)),
+            Op::Register { .. } => Some(
+                self.reread_facts(command.id(), view)
+                    .map_err(|e| e.to_string()),
+            ),
             _ => None,
         };
         let answer_file = attachment_of(command).map(|(reference, kept)| {
             control::attached(&self.layout.state, &reference)
-                .map_err(|e| e.to_string())
+                .map_err(Unread::from)
                 .and_then(|p| answer_file(&p, kept))
+                .map_err(|e| e.to_string())
         });
         CommandInput {
             id: command.id().to_string(),
@@ -414,12 +419,14 @@ impl Gateway {
     }
 
     /// An appeal's facts read again from its package (archived, or still claimed).
-    fn reread_facts(&self, id: &str, view: &dyn BookView) -> Result<appeals::AppealFacts, String> {
-        let appeal = view.find(id).map_err(|e| e.to_string())?;
-        let dir =
-            crate::package_dir(&self.layout, &self.store, &appeal).map_err(|e| e.to_string())?;
-        let package = read_package(&dir, &self.config.limits)
-            .map_err(|e| format!("пакет обращения {} не читается: {e}", appeal.id))?;
+    fn reread_facts(&self, id: &str, view: &dyn BookView) -> Result<appeals::AppealFacts, Unread> {
+        let appeal = view.find(id)?;
+        let dir = crate::package_dir(&self.layout, &self.store, &appeal)?;
+        let package =
+            read_package(&dir, &self.config.limits).map_err(|source| Unread::Package {
+                appeal: appeal.id,
+                source,
+            })?;
         let zip = package.container_file.as_deref();
         // the book keeps the signatures as they were checked on arrival
         let head = |name: &str| {
@@ -430,7 +437,7 @@ impl Gateway {
                 .map(|s| s.encoding.clone())
                 .or_else(|| signature_head(&dir, zip, name))
         };
-        appeals::facts(&package, &head).ok_or_else(|| "пакет обращения — не документ".to_string())
+        appeals::facts(&package, &head).ok_or(Unread::NotADocument)
     }
 
     /// Keeps an attached file under `state_dir/answers/<id>/<kept>` — after its step is
@@ -451,16 +458,50 @@ impl Gateway {
     }
 }
 
+/// Why the loop could not read what a command needs: said, in words, in its rejection.
+#[derive(Debug, thiserror::Error)]
+pub enum Unread {
+    #[error(transparent)]
+    Lookup(#[from] medo_core::book::Lookup),
+    #[error(transparent)]
+    Store(#[from] medo_store::index::StoreError),
+    #[error("пакет обращения {appeal} не читается: {source}")]
+    Package {
+        appeal: u64,
+        source: medo_wire::WireError,
+    },
+    #[error("пакет обращения — не документ")]
+    NotADocument,
+    #[error(transparent)]
+    Attachment(#[from] control::AttachError),
+    #[error("файл ответа {name}: {}", medo_stdx::words::io(source))]
+    AnswerFile {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("файл ответа {name}: {why}")]
+    NotPdf {
+        name: String,
+        why: medo_core::pdf::NotPdf,
+    },
+}
+
 /// An attached answer file read for its decision: a PDF that reads (`pdf::inspect`), its
 /// pages, its digest.
-fn answer_file(path: &Path, kept: String) -> Result<AnswerFile, String> {
+fn answer_file(path: &Path, kept: String) -> Result<AnswerFile, Unread> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let bytes = std::fs::read(path).map_err(|e| format!("файл ответа {name}: {e}"))?;
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(source) => return Err(Unread::AnswerFile { name, source }),
+    };
     // read as a reader would, under bounds: what does not read as a PDF is not sent
-    let facts = medo_core::pdf::inspect(&bytes).map_err(|e| format!("файл ответа {name}: {e}"))?;
+    let facts = match medo_core::pdf::inspect(&bytes) {
+        Ok(facts) => facts,
+        Err(why) => return Err(Unread::NotPdf { name, why }),
+    };
     Ok(AnswerFile {
         kept,
         name,

@@ -484,8 +484,11 @@ impl Gateway {
     /// Claimed folders without a `received` record (a crash between the rename and the
     /// journal write) become arrivals now.
     fn adopt_orphan_claims(&mut self) -> Result<(), GatewayError> {
-        let names = spool::claimed(&self.layout)
-            .map_err(|e| GatewayError::Other(format!("cannot list claimed/: {e}")))?;
+        let names = spool::claimed(&self.layout).map_err(|source| GatewayError::Io {
+            doing: "прочитать папку",
+            path: self.layout.claimed.clone(),
+            source,
+        })?;
         let mut events = Vec::new();
         for claim in names {
             if self.store.by_claim(&claim)?.is_some() {
@@ -1276,8 +1279,7 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
         }
     };
     if !consistent {
-        let n = store::rebuild(store, journal)
-            .map_err(|e| GatewayError::Other(format!("store rebuild: {e}")))?;
+        let n = store::rebuild(store, journal)?;
         tracing::warn!(records = n, "store rebuilt from the journal");
         return Ok(());
     }
@@ -1361,7 +1363,8 @@ fn open_witness(
     let setup = refused;
     let mut w = witness::Witness::new(&config.audit, &layout.state);
     if let Some(dir) = accepted.and_then(|a| a.from_witness.as_ref()) {
-        let seen = witness::sequences_seen(dir, &key.verifying_key()).map_err(setup)?;
+        let seen =
+            witness::sequences_seen(dir, &key.verifying_key()).map_err(|e| setup(e.to_string()))?;
         let epoch = w.as_ref().map_or(0, |w| w.epoch) + 1;
         std::fs::write(witness::epoch_path(&layout.state), epoch.to_string()).map_err(|e| {
             setup(format!(
@@ -1470,12 +1473,17 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options
-        .open(path)
-        .map_err(|e| GatewayError::Other(format!("cannot create {}: {e}", path.display())))?;
+    let failed = |doing| {
+        move |source| GatewayError::Io {
+            doing,
+            path: path.to_path_buf(),
+            source,
+        }
+    };
+    let mut f = options.open(path).map_err(failed("создать"))?;
     std::io::Write::write_all(&mut f, &secret)
         .and_then(|_| f.sync_all())
-        .map_err(|e| GatewayError::Other(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(failed("записать"))?;
     Ok(secret)
 }
 

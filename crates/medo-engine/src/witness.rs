@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use medo_config::AuditConfig;
-use medo_store::checkpoint::{self, Sequences};
+use medo_store::checkpoint::{self, CheckpointError, Sequences};
 
 /// How long a witness command may take with one note.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,13 +89,12 @@ impl Witness {
         key: &ed25519_dalek::VerifyingKey,
         journal_dir: &Path,
         records: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), CheckpointError> {
         let Some(dir) = &self.dir else { return Ok(()) };
-        let newest = checkpoint::newest_witness_note(dir, key).map_err(|e| e.to_string())?;
+        let newest = checkpoint::newest_witness_note(dir, key)?;
         checkpoint::check_witness(newest.as_slice(), self.epoch, records, |seq| {
             hash_at(journal_dir, seq)
         })
-        .map_err(|e| e.to_string())
     }
 }
 
@@ -112,10 +111,9 @@ pub fn hash_at(dir: &Path, seq: u64) -> Option<String> {
 pub fn sequences_seen(
     dir: &Path,
     key: &ed25519_dalek::VerifyingKey,
-) -> Result<Vec<Sequences>, String> {
+) -> Result<Vec<Sequences>, CheckpointError> {
     let mut by_year: std::collections::BTreeMap<i32, Sequences> = Default::default();
-    for s in checkpoint::witness_notes(dir, key)
-        .map_err(|e| e.to_string())?
+    for s in checkpoint::witness_notes(dir, key)?
         .into_iter()
         .filter_map(|n| n.sequences)
     {
@@ -146,23 +144,35 @@ fn write_once(dir: &Path, (size, epoch): (u64, u64), note: &str) -> std::io::Res
     }
 }
 
+/// Why the witness command did not take a note (logged; the service goes on).
+#[derive(Debug, thiserror::Error)]
+enum CommandFailed {
+    #[error("empty command")]
+    Empty,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("exited with {0}")]
+    Exit(std::process::ExitStatus),
+    #[error("timed out")]
+    TimedOut,
+}
+
 /// Runs the witness command (no shell: split on whitespace), the note on its standard input.
-fn run_command(command: &str, note: &str) -> Result<(), String> {
+fn run_command(command: &str, note: &str) -> Result<(), CommandFailed> {
     let mut parts = command.split_whitespace();
-    let program = parts.next().ok_or("empty command")?;
+    let program = parts.next().ok_or(CommandFailed::Empty)?;
     let mut child = std::process::Command::new(program)
         .args(parts)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+        .spawn()?;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(note.as_bytes());
     }
-    match super::child::wait_or_kill(&mut child, COMMAND_TIMEOUT).map_err(|e| e.to_string())? {
+    match super::child::wait_or_kill(&mut child, COMMAND_TIMEOUT)? {
         Some(s) if s.success() => Ok(()),
-        Some(s) => Err(format!("exited with {s}")),
-        None => Err("timed out".into()),
+        Some(s) => Err(CommandFailed::Exit(s)),
+        None => Err(CommandFailed::TimedOut),
     }
 }

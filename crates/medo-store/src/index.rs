@@ -116,6 +116,13 @@ pub struct PendingOutput {
     pub output: Output,
 }
 
+/// A bounded part of a longer list: its first items, and whether more follow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub more: bool,
+}
+
 /// The sled-backed index. Cloning shares the same database (sled handles are shared).
 #[derive(Clone)]
 pub struct Store {
@@ -404,6 +411,73 @@ impl Store {
     /// Outputs decided but not yet published, in name order.
     pub fn pending_outputs(&self) -> Result<Vec<PendingOutput>, StoreError> {
         self.pending.iter().map(|i| decode(&i?.1)).collect()
+    }
+
+    /// The pending outputs of the oldest `max_arrivals` arrivals that `wanted` accepts —
+    /// every output of each (siblings go together: a notice that names our document never
+    /// leaves without it) — oldest arrival first, then by name; and whether more wait. One
+    /// walk over the pending outputs, holding at most `max_arrivals` arrivals' outputs.
+    pub fn pending_outputs_oldest(
+        &self,
+        max_arrivals: usize,
+        wanted: &dyn Fn(u64) -> bool,
+    ) -> Result<Page<PendingOutput>, StoreError> {
+        let mut groups: std::collections::BTreeMap<u64, Vec<PendingOutput>> = Default::default();
+        let mut more = false;
+        for item in self.pending.iter() {
+            let p: PendingOutput = decode(&item?.1)?;
+            if !wanted(p.arrival) {
+                continue;
+            }
+            if let Some(group) = groups.get_mut(&p.arrival) {
+                group.push(p);
+                continue;
+            }
+            if groups.len() == max_arrivals {
+                more = true;
+                match groups.last_key_value() {
+                    Some((&newest, _)) if newest > p.arrival => {
+                        groups.remove(&newest);
+                    }
+                    _ => continue,
+                }
+            }
+            groups.insert(p.arrival, vec![p]);
+        }
+        Ok(Page {
+            items: groups.into_values().flatten().collect(),
+            more,
+        })
+    }
+
+    /// The oldest `max` arrivals not yet at rest that `wanted` accepts, oldest first; and
+    /// whether more wait. Walks the open arrivals, holding at most `max`.
+    pub fn unfinished_oldest(
+        &self,
+        max: usize,
+        wanted: &dyn Fn(&Arrival) -> bool,
+    ) -> Result<Page<Arrival>, StoreError> {
+        let mut items = Vec::new();
+        for item in self.open.iter() {
+            let (k, _) = item?;
+            let Some(v) = self.arrivals.get(k)? else {
+                continue;
+            };
+            let a: Arrival = decode(&v)?;
+            if !wanted(&a) {
+                continue;
+            }
+            if items.len() == max {
+                return Ok(Page { items, more: true });
+            }
+            items.push(a);
+        }
+        Ok(Page { items, more: false })
+    }
+
+    /// How many arrivals are not yet at rest.
+    pub fn unfinished_count(&self) -> usize {
+        self.open.len()
     }
 
     /// Durability barrier: everything applied so far is on disk when this returns.
@@ -1102,8 +1176,20 @@ fn next_arrival(record: &Record, current: Option<Arrival>) -> Option<Arrival> {
     }
 }
 
+/// Why the index could not be rebuilt from the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// The journal holds a record that does not verify: the index stops before it.
+    #[error("{0}")]
+    Unverified(crate::journal::BadRecord),
+}
+
 /// Replays a whole journal into an emptied store.
-pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, Box<dyn std::error::Error>> {
+pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, RebuildError> {
     store.clear()?;
     let mut applied = 0u64;
     let mut failure: Option<StoreError> = None;
@@ -1132,10 +1218,10 @@ pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, Box<dyn std::er
         }
     }
     if let Some(e) = failure {
-        return Err(Box::new(e));
+        return Err(e.into());
     }
     if let Some(bad) = report.first_bad {
-        return Err(bad.to_string().into());
+        return Err(RebuildError::Unverified(bad));
     }
     store.mark_schema()?;
     store.flush()?;

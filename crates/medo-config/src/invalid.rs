@@ -1,0 +1,59 @@
+//! What is wrong with a key of the configuration file, one variant per mistake; said in
+//! Russian with the key as the file writes it (`[spool] rescan_secs`, `[[partners]] "ФНС"`).
+//! [`ConfigError`](crate::ConfigError) adds the file's path.
+
+use std::path::PathBuf;
+
+use medo_stdx::words;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    /// Not TOML at all (the parser's words, with the line).
+    #[error("{0}")]
+    Toml(String),
+    /// TOML syntax or a value of the wrong type, with the key it was read for.
+    #[error("{key}: {message}")]
+    Syntax { key: String, message: String },
+    #[error("{key}: шаблон должен содержать {{seq}}")]
+    NoSeq { key: &'static str },
+    #[error("[[partners]] {name:?}: uid должен быть GUID")]
+    PartnerUid { name: String },
+    #[error("[[partners]] {name:?}: format {format:?}: допустимы 2.2, 2.7, 2.7.1 или mirror")]
+    PartnerFormat { name: String, format: String },
+    #[error("[gateway] utc_offset {0:?}: укажите ±чч:мм от -12:00 до +14:00")]
+    UtcOffset(String),
+    #[error("{key} должен быть больше нуля")]
+    Zero { key: &'static str },
+    #[error("{key} должен быть не меньше 1")]
+    BelowOne { key: &'static str },
+    #[error("область {0:?}: допустимы read, write, dsp")]
+    Scope(String),
+    #[error("[[api.clients]] имя {0:?} пустое или повторяется")]
+    ClientName(String),
+    #[error("[[api.clients]] {0:?}: token_sha256 — 64 шестнадцатеричные цифры (их выводит `medo-gateway api token {0}`)")]
+    TokenDigest(String),
+    #[error("[[api.clients]] {name:?}: {scope}")]
+    ClientScope { name: String, scope: Box<Invalid> },
+    #[error("[[api.clients]] {0:?}: webhook_url должен быть адресом http:// или https://")]
+    WebhookUrl(String),
+    #[error("[[api.clients]] {0:?}: вебхук отправляет то же, что показывает лента: клиенту нужна область read")]
+    WebhookScope(String),
+    #[error("[[api.clients]] {0:?}: webhook_url и webhook_secret_file задаются вместе")]
+    WebhookPair(String),
+    #[error("[http] trusted_proxies: {0:?} — не адрес и не диапазон CIDR")]
+    Proxy(String),
+    #[error("[registration] holidays: {0:?} — не дата ГГГГ-ММ-ДД")]
+    Holiday(String),
+    #[error("[registration] calendar_dir {}: {}", path.display(), words::io(source))]
+    CalendarDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {}", path.display(), words::io(source))]
+    CalendarFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Calendar(#[from] medo_core::deadlines::CalendarError),
+}
