@@ -59,11 +59,49 @@ pub struct PassReport {
     pub verifying: usize,
     /// Incomplete folders (missing files) not yet overdue.
     pub incomplete: usize,
-    /// When to look again at the latest (settling or incomplete folders).
+    /// When to look again at the latest (settling or incomplete folders; zero: work was
+    /// left for the next pass by [`PassLimits`]).
     pub next_look: Option<Duration>,
 }
 
+/// What one pass takes on at most (TigerBeetle's rule: every loop has a bound): the rest
+/// waits for the next pass, which follows at once (`next_look` zero; `run --once` repeats
+/// passes until nothing is left, so it still publishes everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassLimits {
+    /// Arrivals decided in one pass (oldest first).
+    pub decide: usize,
+    /// Arrivals filed away (archive or quarantine) in one pass.
+    pub file_away: usize,
+    /// Arrivals whose pending outputs are rendered and published in one pass — all of each
+    /// one's outputs together.
+    pub output_arrivals: usize,
+    /// Bytes of rendered packages one pass holds: no further arrival's outputs are rendered
+    /// once this is reached (the first arrival's always are).
+    pub render_bytes: u64,
+}
+
+impl PassLimits {
+    pub const DEFAULT: PassLimits = PassLimits {
+        decide: 1024,
+        file_away: 1024,
+        output_arrivals: 256,
+        render_bytes: 64 * 1024 * 1024,
+    };
+}
+
+// a pass takes a whole claimed batch of the default size, and renders several answers at
+// the largest size an answer file may have
+const _: () = assert!(PassLimits::DEFAULT.decide >= 256);
+const _: () =
+    assert!(PassLimits::DEFAULT.render_bytes >= 4 * medo_wire::Limits::DEFAULT.max_answer_bytes);
+
 impl PassReport {
+    /// Asks for the next pass at once: this one left work by its limits.
+    fn again_now(&mut self) {
+        self.next_look = Some(Duration::ZERO);
+    }
+
     fn add(&mut self, other: &PassReport) {
         self.claimed += other.claimed;
         self.parsed += other.parsed;
@@ -170,8 +208,10 @@ pub struct Gateway {
     /// Re-sends wait for these: the folders unclaimed when the re-sends fell due (a receipt
     /// for our document may wait among them). `None` while nothing is due.
     resend_gate: Option<HashSet<std::ffi::OsString>>,
-    /// Outputs that could not be rendered, with why (output name → reason).
-    held: HashMap<String, String>,
+    /// Outputs that could not be rendered: output name → (its arrival, why).
+    held: HashMap<String, (u64, String)>,
+    /// What a pass takes on at most.
+    limits: PassLimits,
     /// How each claimed folder looked when it was read for its decision (claim → snapshot):
     /// a folder changed since is checked again before it is archived.
     read_as: HashMap<String, spool::Snapshot>,
@@ -242,11 +282,8 @@ impl Gateway {
             rebuilt.is_some(),
             journal.next_seq(),
         )?;
-        let pending: HashSet<String> = store
-            .pending_outputs()?
-            .into_iter()
-            .map(|p| p.output.name)
-            .collect();
+        // a store that cannot answer keeps the intent (removed at a later start)
+        let pending = |name: &str| store.is_pending(name).unwrap_or(true);
         let stale = spool::prune_intents(&layout, &pending);
         if stale > 0 {
             tracing::info!(
@@ -285,6 +322,7 @@ impl Gateway {
             unclaimed: HashSet::new(),
             resend_gate: None,
             held: HashMap::new(),
+            limits: PassLimits::DEFAULT,
             read_as: HashMap::new(),
             pin_secret,
             metrics: Counters::default(),
@@ -316,6 +354,11 @@ impl Gateway {
     }
 
     /// What the file events tell of inbound files still being written (`run` feeds it).
+    /// Sets what one pass takes on at most (tests drive the bounds with small ones).
+    pub fn set_pass_limits(&mut self, limits: PassLimits) {
+        self.limits = limits;
+    }
+
     pub fn writers(&self) -> std::sync::Arc<spool::Writers> {
         self.writers.clone()
     }
@@ -404,11 +447,7 @@ impl Gateway {
     /// measured now.
     pub fn counters(&mut self, report: &PassReport) -> Counters {
         let today = today(&self.config);
-        self.metrics.in_flight = self
-            .store
-            .unfinished()
-            .map(|u| u.len() as u64)
-            .unwrap_or(self.metrics.in_flight);
+        self.metrics.in_flight = self.store.unfinished_count() as u64;
         self.metrics.inbound_waiting = (report.settling + report.incomplete) as u64;
         let (waiting, oldest) = self.outbound_backlog();
         self.metrics.outbound_waiting = waiting;
@@ -422,7 +461,7 @@ impl Gateway {
             .held
             .iter()
             .take(counters::HELD_SHOWN)
-            .map(|(n, why)| (n.clone(), why.clone()))
+            .map(|(n, (_, why))| (n.clone(), why.clone()))
             .collect();
         self.metrics.commands_poisoned = control::poisoned_count(&self.layout.state) as u64;
         self.metrics.journal_records = self.journal.next_seq();
@@ -692,12 +731,11 @@ impl Gateway {
 
     /// Decides every arrival that is received or parsed but not yet decided.
     fn decide_all(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
-        let pending: Vec<Arrival> = self
+        let undecided = |a: &Arrival| matches!(a.state, State::Received | State::Parsed);
+        let page = self
             .store
-            .unfinished()?
-            .into_iter()
-            .filter(|a| matches!(a.state, State::Received | State::Parsed))
-            .collect();
+            .unfinished_oldest(self.limits.decide, &undecided)?;
+        let pending = page.items;
         // the book as of the previous decision: the store plus what this batch decided
         let strict = StrictStore::new(self.store.clone());
         let mut batch = intake::Batch::new(&strict);
@@ -717,7 +755,13 @@ impl Gateway {
                     .unwrap_or_default(),
             );
         }
+        let decided_some = !events.is_empty();
         self.commit(events)?;
+        // more wait beyond this pass's limit: the next pass follows at once — unless none of
+        // these could be decided (all wait for the verifier: its poll, not a spin)
+        if page.more && decided_some {
+            report.again_now();
+        }
         if report.verifying > 0 {
             // signatures checked beside the loop: look again soon for their answers
             let soon = VERIFY_POLL;
@@ -922,41 +966,98 @@ impl Gateway {
         });
     }
 
-    /// Publishes unpublished outputs, then files away every decided arrival; each step is one
-    /// group commit (one sync of the files, one journal fsync).
+    /// Publishes unpublished outputs, then files away decided arrivals — each within the
+    /// pass's [`PassLimits`]; each step is one group commit (one sync of the files, one
+    /// journal fsync).
     fn effects(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
-        let ready: Vec<Arrival> = self
+        self.publish_pending(report)?;
+        self.file_away(report)
+    }
+
+    /// The pending outputs this pass takes: the oldest arrivals' whose outputs are not held
+    /// (a held one's siblings wait with it), then — while room is left — the held ones', so
+    /// they are tried again without standing before the others. Whether more wait.
+    fn pending_page(&self) -> Result<store::Page<store::PendingOutput>, GatewayError> {
+        let held: HashSet<u64> = self.held.values().map(|(arrival, _)| *arrival).collect();
+        let max = self.limits.output_arrivals;
+        let mut page = self
             .store
-            .unfinished()?
-            .into_iter()
-            .filter(|a| matches!(a.state, State::Decided | State::Quarantined))
-            .collect();
-        // 1. every output decided and not yet published (receipts, notices — also those of
-        //    operator decisions about arrivals long archived)
-        let pending = self.store.pending_outputs()?;
-        let mut packages = Vec::new();
-        let mut owners = Vec::new();
-        self.held
-            .retain(|name, _| pending.iter().any(|p| &p.output.name == name));
-        for p in &pending {
-            let state = &self.layout.state;
-            let kept = |rel: &str| std::fs::read(state.join(rel));
-            match outbox::render(&p.output, &self.config.policy, &kept) {
-                Ok(files) => {
-                    packages.push(spool::Outgoing {
-                        name: p.output.name.clone(),
-                        files,
-                    });
-                    owners.push(p);
+            .pending_outputs_oldest(max, &|a| !held.contains(&a))?;
+        let taken: HashSet<u64> = page.items.iter().map(|p| p.arrival).collect();
+        if !page.more && !held.is_empty() && taken.len() < max {
+            let again = self
+                .store
+                .pending_outputs_oldest(max - taken.len(), &|a| held.contains(&a))?;
+            page.items.extend(again.items);
+            page.more = again.more;
+        }
+        Ok(page)
+    }
+
+    /// Renders and publishes the pending outputs of one page (every output decided and not
+    /// yet published: receipts, notices — also those of operator decisions about arrivals
+    /// long archived), arrival by arrival until the pass's bytes are spent.
+    fn publish_pending(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
+        let page = self.pending_page()?;
+        if !page.more {
+            // the whole pending list was seen: a held output no longer pending is forgotten
+            let names: HashSet<&str> = page.items.iter().map(|p| p.output.name.as_str()).collect();
+            self.held.retain(|name, _| names.contains(name.as_str()));
+        }
+        let (mut packages, mut owners, mut tried) = (Vec::new(), Vec::new(), Vec::new());
+        let mut bytes = 0u64;
+        let mut left = page.more;
+        for group in page.items.chunk_by(|a, b| a.arrival == b.arrival) {
+            if bytes >= self.limits.render_bytes {
+                left = true;
+                break;
+            }
+            for p in group {
+                tried.push(p);
+                let state = &self.layout.state;
+                let kept = |rel: &str| std::fs::read(state.join(rel));
+                match outbox::render(&p.output, &self.config.policy, &kept) {
+                    Ok(files) => {
+                        bytes += files.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
+                        packages.push(spool::Outgoing {
+                            name: p.output.name.clone(),
+                            files,
+                        });
+                        owners.push(p);
+                    }
+                    Err(e) => self.hold(p.arrival, &p.output.name, e.to_string()),
                 }
-                Err(e) => self.hold(&p.output.name, e.to_string()),
             }
         }
-        self.hold_siblings(&pending, &mut packages, &mut owners);
-        for p in &packages {
-            self.held.remove(&p.name);
+        self.hold_siblings(&tried, &mut packages, &mut owners);
+        if left {
+            report.again_now();
         }
-        let digests = spool::publish_all(&self.layout, &packages)?;
+        self.publish(report, &packages, &owners)
+    }
+
+    /// Publishes rendered packages exactly once and journals each as `published` — only
+    /// outputs journaled and pending (asserted: nothing is sent that the journal did not
+    /// decide).
+    fn publish(
+        &mut self,
+        report: &mut PassReport,
+        packages: &[spool::Outgoing],
+        owners: &[&store::PendingOutput],
+    ) -> Result<(), GatewayError> {
+        assert_eq!(
+            packages.len(),
+            owners.len(),
+            "one pending output per package"
+        );
+        for (package, owner) in packages.iter().zip(owners) {
+            assert_eq!(
+                package.name, owner.output.name,
+                "a package is its pending output"
+            );
+            self.held.remove(&package.name);
+        }
+        let digests = spool::publish_all(&self.layout, packages)?;
         if !packages.is_empty() {
             medo_stdx::fault::point("after-publish");
         }
@@ -967,7 +1068,7 @@ impl Gateway {
         }
         let events: Vec<Event> = packages
             .iter()
-            .zip(&owners)
+            .zip(owners)
             .zip(digests)
             .map(|((p, o), sha256)| Event::Published {
                 arrival: o.arrival,
@@ -980,7 +1081,20 @@ impl Gateway {
         self.commit(events)?;
         let done: HashSet<String> = packages.iter().map(|p| p.name.clone()).collect();
         spool::forget_intents(&self.layout, &done);
-        // 2. resting places
+        Ok(())
+    }
+
+    /// Files decided and quarantined arrivals away (the oldest, within the pass's limit):
+    /// into the archive, or into quarantine with the reason.
+    fn file_away(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
+        let at_rest_next = |a: &Arrival| matches!(a.state, State::Decided | State::Quarantined);
+        let page = self
+            .store
+            .unfinished_oldest(self.limits.file_away, &at_rest_next)?;
+        if page.more {
+            report.again_now();
+        }
+        let ready = page.items;
         if ready.is_empty() {
             return Ok(());
         }
@@ -988,24 +1102,7 @@ impl Gateway {
         let mut dirs = Vec::new();
         let mut taken: HashSet<String> = HashSet::new();
         for a in &ready {
-            let changed = self.changed_since_read(a);
-            let quarantine = changed.or_else(|| a.quarantine.clone());
-            let (rel, reason) = match (&a.state, &quarantine) {
-                (State::Quarantined | State::Decided, Some((code, message))) => {
-                    let rel = self.quarantine_dir(a, &taken);
-                    let reason = Reason {
-                        code: code.clone(),
-                        message: message.clone(),
-                        time: self.now().1,
-                        original_name: a.src.clone(),
-                        key: a.key.clone(),
-                        arrival: a.arrival,
-                        header_uid: a.header_uid.clone(),
-                    };
-                    (rel, Some(reason))
-                }
-                _ => (self.archive_dir(a)?, None),
-            };
+            let (rel, reason) = self.resting_place(a, &taken)?;
             taken.insert(rel.clone());
             moves.push(spool::Move {
                 claim: a.claim.clone(),
@@ -1036,6 +1133,33 @@ impl Gateway {
         report.archived += events.len();
         self.commit(events)?;
         Ok(())
+    }
+
+    /// Where an arrival comes to rest: quarantine (with the reason) when it was quarantined
+    /// or its folder changed since it was read, else the archive.
+    fn resting_place(
+        &mut self,
+        a: &Arrival,
+        taken: &HashSet<String>,
+    ) -> Result<(String, Option<Reason>), GatewayError> {
+        let changed = self.changed_since_read(a);
+        let quarantine = changed.or_else(|| a.quarantine.clone());
+        Ok(match (&a.state, &quarantine) {
+            (State::Quarantined | State::Decided, Some((code, message))) => {
+                let rel = self.quarantine_dir(a, taken);
+                let reason = Reason {
+                    code: code.clone(),
+                    message: message.clone(),
+                    time: self.now().1,
+                    original_name: a.src.clone(),
+                    key: a.key.clone(),
+                    arrival: a.arrival,
+                    header_uid: a.header_uid.clone(),
+                };
+                (rel, Some(reason))
+            }
+            _ => (self.archive_dir(a)?, None),
+        })
     }
 
     /// Whether a decided arrival's folder changed after it was read for its decision (a
@@ -1071,10 +1195,10 @@ impl Gateway {
     /// Holds an output that cannot be rendered: it stays pending (the journal keeps the
     /// decision), counted in `medo_outputs_held` (alert `MedoOutputHeld`); the error is
     /// logged when it is first held or its reason changes — not at every pass.
-    fn hold(&mut self, name: &str, why: String) {
-        if self.held.get(name) != Some(&why) {
+    fn hold(&mut self, arrival: u64, name: &str, why: String) {
+        if self.held.get(name).map(|(_, w)| w) != Some(&why) {
             tracing::error!(output = %name, error = %why, "cannot render an output; it is held, pending (the journal keeps the decision)");
-            self.held.insert(name.to_string(), why);
+            self.held.insert(name.to_string(), (arrival, why));
         }
     }
 
@@ -1082,7 +1206,7 @@ impl Gateway {
     /// that names our document («Доклад направлен») never goes out without it.
     fn hold_siblings(
         &mut self,
-        pending: &[medo_store::index::PendingOutput],
+        pending: &[&medo_store::index::PendingOutput],
         packages: &mut Vec<spool::Outgoing>,
         owners: &mut Vec<&medo_store::index::PendingOutput>,
     ) {
@@ -1099,7 +1223,11 @@ impl Gateway {
         let mut keep = Vec::new();
         for (package, owner) in packages.drain(..).zip(owners.drain(..)) {
             match held.get(&owner.arrival) {
-                Some(first) => self.hold(&package.name, format!("waits for {first}, held")),
+                Some(first) => self.hold(
+                    owner.arrival,
+                    &package.name,
+                    format!("waits for {first}, held"),
+                ),
                 None => keep.push((package, owner)),
             }
         }
@@ -1153,7 +1281,7 @@ impl Gateway {
                     total.add(&r);
                     transient_failures = 0;
                     let progressed = r.claimed > 0 || r.published > 0 || r.archived > 0;
-                    let work_left = !self.store.unfinished()?.is_empty();
+                    let work_left = self.store.unfinished_count() > 0;
                     if !progressed && r.verifying > 0 {
                         std::thread::sleep(VERIFY_POLL); // the verifier's answer, not a spin
                     }

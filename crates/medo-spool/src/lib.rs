@@ -1280,13 +1280,13 @@ pub fn forget_intents(layout: &Layout, done: &HashSet<String>) {
 
 /// Removes intent files none of whose packages is still waiting to be published (a crash
 /// after their `published` record) and unfinished `.tmp` ones; returns how many.
-pub fn prune_intents(layout: &Layout, pending: &HashSet<String>) -> usize {
+pub fn prune_intents(layout: &Layout, pending: &dyn Fn(&str) -> bool) -> usize {
     let Ok(files) = intent_files(layout) else {
         return 0;
     };
     let mut n = 0;
     for (path, lines) in files {
-        if lines.iter().all(|(name, _)| !pending.contains(name)) {
+        if lines.iter().all(|(name, _)| !pending(name)) {
             let _ = fs::remove_file(path);
             n += 1;
         }

@@ -408,11 +408,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Outputs decided but not yet published, in name order.
-    pub fn pending_outputs(&self) -> Result<Vec<PendingOutput>, StoreError> {
-        self.pending.iter().map(|i| decode(&i?.1)).collect()
-    }
-
     /// The pending outputs of the oldest `max_arrivals` arrivals that `wanted` accepts —
     /// every output of each (siblings go together: a notice that names our document never
     /// leaves without it) — oldest arrival first, then by name; and whether more wait. One
@@ -473,6 +468,11 @@ impl Store {
             items.push(a);
         }
         Ok(Page { items, more: false })
+    }
+
+    /// Whether the output of this name waits to be published.
+    pub fn is_pending(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.pending.contains_key(name.as_bytes())?)
     }
 
     /// How many arrivals are not yet at rest.
@@ -1226,4 +1226,92 @@ pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, RebuildError> {
     store.mark_schema()?;
     store.flush()?;
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(name: &str) -> Output {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "kind": "receipt", "message_uid": "u", "format": "2.2",
+            "created": "2026-12-07T10:00:00+03:00", "recipient_uid": "r", "about_uid": "a",
+            "accepted": true,
+        }))
+        .unwrap()
+    }
+
+    /// A store holding arrivals 0..n: each received; those in `decided` decided with the
+    /// outputs named `<letter>-<arrival>` (names sort by letter first, as real names sort by
+    /// kind: an arrival's siblings are not neighbours in name order).
+    fn store(n: u64, decided: &[(u64, &[&str])]) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let mut records = Vec::new();
+        let mut prev = medo_model::GENESIS.to_string();
+        let mut push = |event| {
+            let r = Record::new(records.len() as u64, "t".into(), prev.clone(), event);
+            prev = r.hash.clone();
+            records.push(r);
+        };
+        for i in 0..n {
+            push(Event::Received {
+                key: format!("k{i}"),
+                src: format!("s{i}"),
+                claim: format!("c{i}"),
+                files: 1,
+                bytes: 1,
+            });
+        }
+        for (arrival, letters) in decided {
+            push(Event::Decided {
+                arrival: *arrival,
+                key: format!("k{arrival}"),
+                outputs: letters
+                    .iter()
+                    .map(|l| output(&format!("{l}-{arrival}")))
+                    .collect(),
+            });
+        }
+        store.apply_all(&records).unwrap();
+        (dir, store)
+    }
+
+    fn names(page: &Page<PendingOutput>) -> Vec<&str> {
+        page.items.iter().map(|p| p.output.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_page_of_pending_outputs_holds_the_oldest_arrivals_with_all_their_siblings() {
+        let (_d, s) = store(
+            4,
+            &[(3, &["a", "z"]), (1, &["b", "y"]), (2, &["c"]), (0, &["x"])],
+        );
+        let all = &|_| true;
+        let page = s.pending_outputs_oldest(2, all).unwrap();
+        assert_eq!(names(&page), ["x-0", "b-1", "y-1"]);
+        assert!(page.more);
+        let page = s.pending_outputs_oldest(4, all).unwrap();
+        assert_eq!(names(&page), ["x-0", "b-1", "y-1", "c-2", "a-3", "z-3"]);
+        assert!(!page.more, "exactly the limit is not more");
+        let page = s.pending_outputs_oldest(1, &|a| a != 0).unwrap();
+        assert_eq!((names(&page), page.more), (vec!["b-1", "y-1"], true));
+        assert!(s.is_pending("z-3").unwrap() && !s.is_pending("z-4").unwrap());
+    }
+
+    #[test]
+    fn a_page_of_unfinished_arrivals_is_the_oldest_that_are_wanted() {
+        let (_d, s) = store(5, &[(1, &["a"]), (3, &["b"])]);
+        assert_eq!(s.unfinished_count(), 5);
+        let decided = |a: &Arrival| a.state == State::Decided;
+        let page = s.unfinished_oldest(1, &decided).unwrap();
+        let ids = |p: &Page<Arrival>| p.items.iter().map(|a| a.arrival).collect::<Vec<_>>();
+        assert_eq!((ids(&page), page.more), (vec![1], true));
+        let page = s.unfinished_oldest(2, &decided).unwrap();
+        assert_eq!((ids(&page), page.more), (vec![1, 3], false));
+        let page = s
+            .unfinished_oldest(2, &|a| a.state == State::Received)
+            .unwrap();
+        assert_eq!((ids(&page), page.more), (vec![0, 2], true));
+    }
 }
