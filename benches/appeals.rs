@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use medo_gateway::journal::{Event, Journal, NoticeRef, Output};
+use medo_gateway::model::{Format, OutputKind};
 
 #[path = "common/hide_sha_ni.rs"]
 mod hide_sha_ni;
@@ -137,23 +138,23 @@ fn uid(n: u64, tag: u16) -> String {
     format!("{n:08x}-{tag:04x}-4000-8000-000000000000")
 }
 
-fn output(kind: &str, key: &str, arrival: u64, tag: u16) -> Output {
+fn output(kind: OutputKind, key: &str, arrival: u64, tag: u16) -> Output {
     Output {
         name: format!("{kind}-{}-{arrival}", &key[..16]),
-        kind: kind.into(),
+        kind,
         message_uid: uid(arrival, tag),
-        format: "2.2".into(),
+        format: Format::V22,
         created: "2026-11-23T08:46:22+03:00".into(),
         recipient_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
         about_uid: uid(arrival, 1),
         accepted: true,
         comment: None,
-        foundation: (kind == "registered").then(|| NoticeRef {
+        foundation: (kind == OutputKind::Registered).then(|| NoticeRef {
             organization: Some("Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into()),
             number: format!("А26-02-{arrival:07}"),
             date: Some("2026-11-19".into()),
         }),
-        registration: (kind == "registered").then(|| NoticeRef {
+        registration: (kind == OutputKind::Registered).then(|| NoticeRef {
             organization: None,
             number: format!("ОГ-{arrival}/26"),
             date: Some("2026-11-23".into()),
@@ -171,8 +172,8 @@ fn output(kind: &str, key: &str, arrival: u64, tag: u16) -> Output {
 /// The records `run` journals for one registered appeal (arrival = the next seq).
 fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
     let key = hex64(arrival, 0xa1);
-    let receipt = output("receipt", &key, arrival, 2);
-    let notice = output("registered", &key, arrival, 3);
+    let receipt = output(OutputKind::Receipt, &key, arrival, 2);
+    let notice = output(OutputKind::Registered, &key, arrival, 3);
     vec![
         Event::Received {
             key: key.clone(),
@@ -186,7 +187,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             key: key.clone(),
             header_uid: uid(arrival, 1),
             header_type: "Документ".into(),
-            format: "2.2".into(),
+            format: Format::V22,
             source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
             document_uid: Some(uid(arrival, 4)),
             warnings: 0,
@@ -200,7 +201,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             urog_organization: Some("Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into()),
             document_uid: uid(arrival, 4),
             source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
-            format: "2.2".into(),
+            format: Format::V22,
             restricted: false,
             signatures: Vec::new(),
             held: None,
@@ -262,7 +263,7 @@ fn receipt_events(arrival: u64) -> Vec<Event> {
             key: key.clone(),
             header_uid: uid(arrival, 1),
             header_type: "Квитанция".into(),
-            format: "2.7.1".into(),
+            format: Format::V271,
             source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
             document_uid: None,
             warnings: 0,

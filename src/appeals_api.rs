@@ -193,7 +193,7 @@ mod tests {
                 urog_organization: None,
                 document_uid: format!("d{id}"),
                 source_uid: "s".into(),
-                format: "2.2".into(),
+                format: crate::wire::message::Format::V22,
                 restricted: false,
                 signatures: Vec::new(),
                 held: None,

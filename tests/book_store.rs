@@ -7,7 +7,7 @@
 use medo_gateway::book::Appeals;
 use medo_gateway::decision::BookView;
 use medo_gateway::journal::{Event, Journal, Output};
-use medo_gateway::model::Step;
+use medo_gateway::model::{Format, OutputKind, Step};
 use medo_gateway::resend::Tracker;
 use medo_gateway::store::{self, Store};
 use proptest::prelude::*;
@@ -41,12 +41,12 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn output(name: &str, kind: &str, uid: &str) -> Output {
+fn output(name: &str, kind: OutputKind, uid: &str) -> Output {
     Output {
         name: name.into(),
-        kind: kind.into(),
+        kind,
         message_uid: uid.into(),
-        format: "2.2".into(),
+        format: Format::V22,
         created: "2026-11-23T08:00:00+03:00".into(),
         recipient_uid: "r".into(),
         about_uid: "a".into(),
@@ -85,7 +85,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     urog_organization: Some("УРОГ".into()),
                     document_uid: format!("doc-{}", seq % 7),
                     source_uid: "s".into(),
-                    format: "2.2".into(),
+                    format: Format::V22,
                     restricted: seq.is_multiple_of(3),
                     signatures: Vec::new(),
                     held: held.then(|| "manual".into()),
@@ -209,7 +209,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     query_date: None,
                     requested: vec!["А26-02-1".into(), format!("А26-02-{}", seq % 5)],
                     unresolved: vec![format!("А26-02-{}", seq % 5)],
-                    outputs: vec![output(&name, "response", &uid)],
+                    outputs: vec![output(&name, OutputKind::Response, &uid)],
                     number: Some(format!("ОЗ-{seq}/26")),
                     year: Some(2026),
                     year_seq: Some(seq),
@@ -248,7 +248,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     arrival: 0,
                     message_uid: uid.clone(),
                     attempt: 1,
-                    outputs: vec![output(&format!("{name}-r"), "response", uid)],
+                    outputs: vec![output(&format!("{name}-r"), OutputKind::Response, uid)],
                 }
             }
         };

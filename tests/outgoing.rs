@@ -608,9 +608,9 @@ fn response_output(format: &str) -> medo_gateway::model::Output {
     let items = r#"[{"requested":"А26-02-1234567","found":true,"registration_number":"ОГ-1/26","registration_date":"2026-11-20","status":"зарегистрировано"}]"#;
     medo_gateway::model::Output {
         name: "response-0123456789abcdef-7".into(),
-        kind: "response".into(),
+        kind: medo_gateway::model::OutputKind::Response,
         message_uid: "5b0c8f7e-1d2a-5c3b-9e4f-6a7b8c9d0e1f".into(),
-        format: format.into(),
+        format: medo_gateway::model::Format::parse(format).expect("a format"),
         created: "2026-12-02T10:00:00+03:00".into(),
         recipient_uid: common::env::UROG_UID.into(),
         about_uid: "00000384-0002-4000-8000-000000000000".into(),

@@ -73,7 +73,7 @@ pub struct Appeal {
     pub urog_organization: Option<String>,
     pub document_uid: String,
     pub source_uid: String,
-    pub format: String,
+    pub format: medo_wire::message::Format,
     pub restricted: bool,
     pub signatures: Vec<SignatureFile>,
     /// The files it arrived with (empty when its journal predates them).
@@ -317,7 +317,7 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         urog_organization: urog_organization.clone(),
         document_uid: document_uid.clone(),
         source_uid: source_uid.clone(),
-        format: format.clone(),
+        format: *format,
         restricted: *restricted,
         signatures: signatures.clone(),
         files: files.clone(),

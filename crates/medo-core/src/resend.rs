@@ -44,7 +44,7 @@ pub trait ResendShelf {
 /// Outputs that expect a receipt from the partner: our documents (answers to queries,
 /// reports with their files).
 fn wants_receipt(o: &Output) -> bool {
-    matches!(o.kind.as_str(), "response" | "report-document")
+    o.kind.is_document()
 }
 
 /// Folds one journal record in: decided documents become waiting when published (again

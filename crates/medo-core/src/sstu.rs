@@ -298,7 +298,7 @@ mod tests {
             urog_organization: None,
             document_uid: "d".into(),
             source_uid: "s".into(),
-            format: "2.2".into(),
+            format: medo_wire::message::Format::V22,
             restricted: false,
             signatures: Vec::new(),
             held: None,

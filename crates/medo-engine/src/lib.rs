@@ -1630,7 +1630,7 @@ fn parsed_event(a: &Arrival, p: &Package, f: &Facts) -> Event {
         key: a.key.clone(),
         header_uid: f.header_uid.clone(),
         header_type: f.header_type.as_str().to_string(),
-        format: p.message.format.version().to_string(),
+        format: p.message.format,
         source_uid: f.source_uid.clone(),
         document_uid: match &p.message.body {
             Body::Document { document, .. } => Some(document.uid.clone()),

@@ -13,11 +13,62 @@
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+pub use medo_wire::message::Format;
 use medo_wire::message::RefusalReason;
 use medo_wire::urog::ResponseItem;
 
 #[macro_use]
 pub mod kind_first;
+
+/// What an output is — the journal's `kind` of an output (kebab-case: `receipt`,
+/// `report-document`, …); the names and bytes of every kind ever written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// A Квитанция: the message was (or was not) accepted.
+    Receipt,
+    /// «Зарегистрирован».
+    Registered,
+    /// «Отказано в регистрации».
+    Refused,
+    /// «Назначен исполнитель».
+    Executor,
+    /// «Исполнение» (an extension, a redirect, the course of consideration).
+    Course,
+    /// «Доклад направлен».
+    Report,
+    /// Our report as a document with its files.
+    ReportDocument,
+    /// Our answer to a УРОГ query (a document).
+    Response,
+}
+
+impl OutputKind {
+    /// The journal's name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputKind::Receipt => "receipt",
+            OutputKind::Registered => "registered",
+            OutputKind::Refused => "refused",
+            OutputKind::Executor => "executor",
+            OutputKind::Course => "course",
+            OutputKind::Report => "report",
+            OutputKind::ReportDocument => "report-document",
+            OutputKind::Response => "response",
+        }
+    }
+
+    /// Our documents (not notices): they await a receipt and are sent again without one.
+    pub fn is_document(self) -> bool {
+        matches!(self, OutputKind::Response | OutputKind::ReportDocument)
+    }
+}
+
+impl std::fmt::Display for OutputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// One outbound message the gateway decided to send. Fields added after the first journal
 /// format are optional and left out when empty, so older records keep their canonical bytes. Everything needed to write it again,
@@ -26,12 +77,13 @@ pub mod kind_first;
 pub struct Output {
     /// Outbound folder name, derived from the cause: `<kind>-<key[..16]>-<arrival>`.
     pub name: String,
-    /// `receipt`, `registered` («Зарегистрирован») or `refused` («Отказано в регистрации»).
-    pub kind: String,
+    /// What we send: a receipt, a notice («Зарегистрирован», «Отказано в регистрации», a
+    /// step), a response to a query, a report document.
+    pub kind: OutputKind,
     /// `header/@uid` of the message we send (UUID v5 of the cause: deterministic).
     pub message_uid: String,
-    /// `2.2`, `2.7` or `2.7.1`.
-    pub format: String,
+    /// The format it is written in (`2.2`, `2.7` or `2.7.1` in the journal).
+    pub format: Format,
     /// Creation time written into the message (RFC 3339 with offset).
     pub created: String,
     pub recipient_uid: String,
@@ -195,7 +247,7 @@ pub enum Event {
         key: String,
         header_uid: String,
         header_type: String,
-        format: String,
+        format: Format,
         source_uid: String,
         document_uid: Option<String>,
         warnings: u64,
@@ -244,7 +296,7 @@ pub enum Event {
         urog_organization: Option<String>,
         document_uid: String,
         source_uid: String,
-        format: String,
+        format: Format,
         restricted: bool,
         signatures: Vec<SignatureFile>,
         /// Why it waits for an operator (manual mode, an invalid signature, an ambiguous
@@ -583,15 +635,15 @@ impl Record {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoticeError {
     #[error("для уведомления «{0}» нужен документ отправителя")]
-    NoFoundation(String),
+    NoFoundation(OutputKind),
     #[error("для уведомления «{0}» нужен наш номер")]
-    NoNumber(String),
+    NoNumber(OutputKind),
     #[error("{0:?} — не одно из девяти официальных оснований")]
     NotAReason(String),
     #[error("пункты ответа не читаются: {0}")]
     Items(String),
-    #[error("неизвестный вид сообщения {0:?}")]
-    UnknownKind(String),
+    #[error("в документе-докладе нет файлов")]
+    NoFiles,
 }
 
 /// A step of consideration of a registered appeal.
@@ -707,12 +759,12 @@ impl Output {
         let foundation = || {
             self.foundation
                 .clone()
-                .ok_or_else(|| NoticeError::NoFoundation(self.kind.clone()))
+                .ok_or(NoticeError::NoFoundation(self.kind))
         };
         let ours = || {
             self.registration
                 .clone()
-                .ok_or_else(|| NoticeError::NoNumber(self.kind.clone()))
+                .ok_or(NoticeError::NoNumber(self.kind))
         };
         let text = || self.text.clone().unwrap_or_default();
         let progress = |step| {
@@ -721,16 +773,16 @@ impl Output {
                 step,
             })
         };
-        match self.kind.as_str() {
-            "receipt" => Ok(Notice::Receipt {
+        match self.kind {
+            OutputKind::Receipt => Ok(Notice::Receipt {
                 accepted: self.accepted,
                 comment: self.comment.clone(),
             }),
-            "registered" => Ok(Notice::Registered {
+            OutputKind::Registered => Ok(Notice::Registered {
                 foundation: foundation()?,
                 ours: ours()?,
             }),
-            "refused" => {
+            OutputKind::Refused => {
                 let reason = self.reason.as_deref().unwrap_or_default();
                 Ok(Notice::Refused {
                     foundation: foundation()?,
@@ -739,19 +791,20 @@ impl Output {
                     comment: self.comment.clone(),
                 })
             }
-            "executor" => progress(ProgressNotice::Executor {
+            OutputKind::Executor => progress(ProgressNotice::Executor {
                 name: text(),
                 post: self.post.clone(),
             }),
-            "course" => progress(ProgressNotice::Course {
+            OutputKind::Course => progress(ProgressNotice::Course {
                 text: text(),
                 document: self.document.clone(),
             }),
-            "report" => progress(ProgressNotice::Report {
+            OutputKind::Report => progress(ProgressNotice::Report {
                 ours: ours()?,
                 text: text(),
             }),
-            "report-document" if !self.files.is_empty() => Ok(Notice::ReportDocument {
+            OutputKind::ReportDocument if self.files.is_empty() => Err(NoticeError::NoFiles),
+            OutputKind::ReportDocument => Ok(Notice::ReportDocument {
                 foundation: foundation()?,
                 ours: ours()?,
                 kind: self
@@ -761,13 +814,12 @@ impl Output {
                 text: text(),
                 files: self.files.clone(),
             }),
-            "response" => Ok(Notice::Response {
+            OutputKind::Response => Ok(Notice::Response {
                 query: foundation()?,
                 ours: ours()?,
                 items: serde_json::from_str(self.text.as_deref().unwrap_or("[]"))
                     .map_err(|e| NoticeError::Items(e.to_string()))?,
             }),
-            other => Err(NoticeError::UnknownKind(other.to_string())),
         }
     }
 }
@@ -794,9 +846,9 @@ mod tests {
     fn an_output_reads_as_its_notice_or_says_what_is_missing() {
         let mut o = Output {
             name: "n".into(),
-            kind: "refused".into(),
+            kind: OutputKind::Refused,
             message_uid: "u".into(),
-            format: "2.2".into(),
+            format: Format::V22,
             created: "2026-11-23T08:00:00+03:00".into(),
             recipient_uid: "r".into(),
             about_uid: "a".into(),
@@ -828,9 +880,50 @@ mod tests {
             o.notice(),
             Err(NoticeError::NotAReason("Не нравится".into()))
         );
-        o.kind = "registered".into();
-        assert_eq!(o.notice(), Err(NoticeError::NoNumber("registered".into())));
-        o.kind = "fax".into();
-        assert_eq!(o.notice(), Err(NoticeError::UnknownKind("fax".into())));
+        o.kind = OutputKind::Registered;
+        assert_eq!(
+            o.notice(),
+            Err(NoticeError::NoNumber(OutputKind::Registered))
+        );
+        assert_eq!(
+            NoticeError::NoNumber(OutputKind::Registered).to_string(),
+            "для уведомления «registered» нужен наш номер"
+        );
+        o.kind = OutputKind::ReportDocument;
+        o.registration = o.foundation.clone();
+        assert_eq!(o.notice(), Err(NoticeError::NoFiles));
+    }
+
+    /// The kind and the format are typed, their journal form the same words: every kind
+    /// reads and writes back byte for byte, and a kind or format we never wrote is refused
+    /// when read (not carried along as text).
+    #[test]
+    fn kinds_and_formats_keep_their_journal_words() {
+        let kinds = [
+            "receipt",
+            "registered",
+            "refused",
+            "executor",
+            "course",
+            "report",
+            "report-document",
+            "response",
+        ];
+        for word in kinds {
+            let json = format!("{word:?}");
+            let kind: OutputKind = serde_json::from_str(&json).unwrap();
+            assert_eq!(
+                (serde_json::to_string(&kind).unwrap(), kind.as_str()),
+                (json, word)
+            );
+        }
+        for word in ["2.2", "2.7", "2.7.1"] {
+            let json = format!("{word:?}");
+            let format: Format = serde_json::from_str(&json).unwrap();
+            assert_eq!(serde_json::to_string(&format).unwrap(), json);
+            assert_eq!(format.version(), word);
+        }
+        assert!(serde_json::from_str::<OutputKind>("\"fax\"").is_err());
+        assert!(serde_json::from_str::<Format>("\"2.5\"").is_err());
     }
 }

@@ -568,7 +568,7 @@ fn note_outputs(trees: &Trees, record: &Record, key: &str) -> Result<(), TxError
         // our notices and documents by their uid: a rejection of one ties back to it (our
         // receipts are left out: most outputs are receipts, and a random-key insert each
         // cost a quarter of the apply rate; a rejected receipt stays in quarantine)
-        if output.kind != "receipt" {
+        if output.kind != medo_model::OutputKind::Receipt {
             let uid = output.message_uid.to_lowercase();
             awaiting.insert(prefixed(b's', uid.as_bytes()), output.name.as_bytes())?;
         }

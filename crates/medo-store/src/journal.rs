@@ -1087,7 +1087,7 @@ mod tests {
                 key: "k".into(),
                 header_uid: "u".into(),
                 header_type: "Документ".into(),
-                format: "2.2".into(),
+                format: medo_model::Format::V22,
                 source_uid: "s".into(),
                 document_uid: None,
                 warnings: 0,

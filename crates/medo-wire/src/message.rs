@@ -2,7 +2,7 @@
 //! reader ([`super::read`]) and the writer ([`super::write`]). Plain data; builders for the
 //! messages the gateway sends. Pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
 use super::time::{serialize_date, XmlDateTime};
@@ -12,10 +12,13 @@ pub const NS_XDMS_2X: &str = "http://www.infpres.com/IEDMS";
 /// Namespace of 2.7.1 messages.
 pub const NS_XDMS_271: &str = "urn:IEDMS:MESSAGE";
 
-/// The format family of a message and its declared version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The format family of a message and its declared version (serialised as the version:
+/// `2.2`, `2.7`, `2.7.1` — the journal's form).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Format {
-    /// xdms 2.0–2.6 (`http://www.infpres.com/IEDMS`), windows-1251, no container.
+    /// xdms 2.0–2.6 (`http://www.infpres.com/IEDMS`), windows-1251, no container — the
+    /// default (what a 2.x partner without a declared version writes).
+    #[default]
     #[serde(rename = "2.2")]
     V22,
     /// xdms 2.7 (`http://www.infpres.com/IEDMS`) with a `http://minsvyaz.ru/container` ZIP.

@@ -6,7 +6,7 @@ use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::policy::RegistrationMode;
 use medo_model::{Event, NoticeRef};
-use medo_wire::message::{Format, RefusalReason};
+use medo_wire::message::RefusalReason;
 use medo_wire::time::format_date;
 
 use super::notice::{self, NoticeCause};
@@ -43,7 +43,7 @@ pub(super) fn new_appeal(
         urog_organization: facts.urog_organization.clone(),
         document_uid: facts.document_uid.clone(),
         source_uid: input.facts.source_uid.clone(),
-        format: input.facts.format.version().to_string(),
+        format: input.facts.format,
         restricted: facts.restricted,
         signatures: facts.signatures.clone(),
         held: held.clone(),
@@ -263,7 +263,7 @@ pub(super) fn cause_of_appeal<'a>(arrival: u64, key: &'a str, a: &'a Appeal) -> 
         arrival,
         key,
         source_uid: &a.source_uid,
-        inbound_format: Format::parse(&a.format).unwrap_or(Format::V22),
+        inbound_format: a.format,
         document_uid: &a.document_uid,
         foundation: NoticeRef {
             organization: a.urog_organization.clone(),

@@ -7,7 +7,7 @@ use super::refusal::Refusal;
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::deadlines;
-use medo_model::{AnswerFile, Event, NoticeRef, OutFile, Output, Step};
+use medo_model::{AnswerFile, Event, NoticeRef, OutFile, Output, OutputKind, Step};
 use medo_wire::message::RefusalReason;
 use medo_wire::time::parse_date;
 
@@ -243,7 +243,7 @@ fn progress(
         ours
     });
     let reported = match (kind, &sent) {
-        ("report", Some(ours)) => ours.clone(),
+        (OutputKind::Report, Some(ours)) => ours.clone(),
         _ => registration,
     };
     let progress = Progress {
@@ -254,7 +254,7 @@ fn progress(
     };
     let notice = notice::progress_notice(ctx.policy, cause, progress, reported, ctx.now);
     let notice = notice.map(|mut o| {
-        if kind == "course" {
+        if kind == OutputKind::Course {
             o.document = sent;
         }
         o
@@ -314,7 +314,7 @@ fn step_document(
         *year_seq = Some(seq);
     }
     let progress = Progress {
-        kind: "report-document",
+        kind: OutputKind::ReportDocument,
         step: appeal.steps + 1,
         text: text.to_string(),
         post: None,
@@ -336,7 +336,7 @@ fn step_document(
     (doc, ours)
 }
 
-type StepNotice = (&'static str, String, Option<String>);
+type StepNotice = (OutputKind, String, Option<String>);
 
 /// The notice kind, text and post of a step, or why the step does not apply.
 fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNotice, Refusal> {
@@ -346,7 +346,7 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
                 return Err(Refusal::NoExecutor);
             }
             let post = post.clone().filter(|p| !p.trim().is_empty());
-            Ok(("executor", executor.trim().to_string(), post))
+            Ok((OutputKind::Executor, executor.trim().to_string(), post))
         }
         Step::Extended { until, reason } => extension(appeal, until, reason, ctx),
         Step::Redirected {
@@ -365,13 +365,13 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
                 .map(|n| format!(" (исх. № {n})"))
                 .unwrap_or_default();
             let text = format!("Направлено по компетенции: {}{letter}", to.trim());
-            Ok(("course", text, None))
+            Ok((OutputKind::Course, text, None))
         }
         Step::Answered { result, .. } => {
             let (label, _) = medo_model::result(result).ok_or_else(|| Refusal::UnknownResult {
                 given: result.clone(),
             })?;
-            Ok(("report", format!("Рассмотрено: {label}"), None))
+            Ok((OutputKind::Report, format!("Рассмотрено: {label}"), None))
         }
     }
 }
@@ -398,5 +398,5 @@ fn extension(
     deadlines::check_extension(due, until_date, appeal.extended_to.is_some())?;
     let shown = medo_wire::time::format_date_ru(until_date);
     let text = format!("Срок рассмотрения продлён до {shown}: {}", reason.trim());
-    Ok(("course", text, None))
+    Ok((OutputKind::Course, text, None))
 }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::policy::{Policy, ReplyFormat};
-use medo_model::{NoticeRef, Output};
+use medo_model::{NoticeRef, Output, OutputKind};
 use medo_wire::message::{Format, HeaderType, RefusalReason};
 
 /// Namespace for the UUIDs of the messages we send.
@@ -69,9 +69,9 @@ pub fn receipt(
     let created = medo_wire::time::XmlDateTime::from_offset(created.to_offset(policy.utc_offset));
     Some(Output {
         name: output_name("receipt", key, arrival),
-        kind: "receipt".into(),
+        kind: OutputKind::Receipt,
         message_uid: output_uid(&policy.sender.uid, "receipt", key, arrival),
-        format: format.version().to_string(),
+        format,
         created: created.to_string(),
         recipient_uid: partner.uid.clone(),
         about_uid: facts.header_uid.clone(),
@@ -108,7 +108,7 @@ pub struct NoticeCause<'a> {
 fn notice_base(
     policy: &Policy,
     cause: &NoticeCause<'_>,
-    kind: &str,
+    kind: OutputKind,
     label: &str,
     created: OffsetDateTime,
 ) -> Option<Output> {
@@ -117,9 +117,9 @@ fn notice_base(
     let created = medo_wire::time::XmlDateTime::from_offset(created.to_offset(policy.utc_offset));
     Some(Output {
         name: output_name(label, cause.key, cause.arrival),
-        kind: kind.into(),
+        kind,
         message_uid: output_uid(&policy.sender.uid, label, cause.key, cause.arrival),
-        format: format.version().to_string(),
+        format,
         created: created.to_string(),
         recipient_uid: partner.uid.clone(),
         about_uid: cause.document_uid.to_string(),
@@ -148,11 +148,11 @@ pub fn notice(
     created: OffsetDateTime,
 ) -> Option<Output> {
     let kind = if registration.is_some() {
-        "registered"
+        OutputKind::Registered
     } else {
-        "refused"
+        OutputKind::Refused
     };
-    let mut out = notice_base(policy, cause, kind, kind, created)?;
+    let mut out = notice_base(policy, cause, kind, kind.as_str(), created)?;
     out.accepted = registration.is_some();
     out.registration = registration;
     if let Some((reason, comment)) = refusal {
@@ -168,7 +168,7 @@ pub fn notice(
 /// unique among the appeal's notices.
 #[derive(Debug, Clone)]
 pub struct Progress {
-    pub kind: &'static str,
+    pub kind: OutputKind,
     pub step: u64,
     pub text: String,
     pub post: Option<String>,

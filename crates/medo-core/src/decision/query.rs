@@ -9,8 +9,7 @@ use crate::appeals;
 use crate::book::QueryFacts;
 use crate::resend::Waiting;
 use crate::urog;
-use medo_model::{Event, NoticeRef, Output};
-use medo_wire::message::Format;
+use medo_model::{Event, NoticeRef, Output, OutputKind};
 use medo_wire::time::format_date;
 use medo_wire::urog::ResponseItem;
 
@@ -81,7 +80,7 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
     let seq = view.next_outgoing_seq(year) + earlier;
     let number = appeals::format_number(&ctx.policy.outgoing_template, seq, date);
     let progress = Progress {
-        kind: "response",
+        kind: OutputKind::Response,
         step: u64::from(asked.reanswer.unwrap_or(0)),
         text: serde_json::to_string(&items).expect("items serialise"),
         post: None,
@@ -163,7 +162,7 @@ fn reanswer(q: &QueryFacts, view: &dyn BookView, ctx: Context<'_>, earlier: u64)
             arrival: q.arrival,
             key: &q.key,
             source_uid: &answer.recipient_uid,
-            inbound_format: Format::parse(&answer.format).unwrap_or(Format::V22),
+            inbound_format: answer.format,
             document_uid: &answer.about_uid,
             foundation: answer.foundation.clone()?,
         },
@@ -192,7 +191,7 @@ pub fn resend(w: &Waiting, view: &dyn BookView, ctx: Context<'_>) -> Event {
 /// An output with an answer's items computed again from the book.
 fn rerendered(o: &Output, view: &dyn BookView, ctx: Context<'_>) -> Output {
     let mut o = o.clone();
-    if o.kind != "response" {
+    if o.kind != OutputKind::Response {
         return o;
     }
     let Ok(items) = serde_json::from_str::<Vec<ResponseItem>>(o.text.as_deref().unwrap_or("[]"))

@@ -34,8 +34,6 @@ pub enum RenderError {
 /// What in an output, or in the files it carries, cannot be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum Unrenderable {
-    #[error("формат {0:?}")]
-    Format(String),
     #[error("время создания {0:?}")]
     Created(String),
     #[error(transparent)]
@@ -97,8 +95,7 @@ pub fn render(
                 name: output.name.clone(),
                 uid: output.recipient_uid.clone(),
             })?;
-    let format = Format::parse(&output.format)
-        .ok_or_else(|| invalid(Unrenderable::Format(output.format.clone())))?;
+    let format = output.format;
     let created = OffsetDateTime::parse(&output.created, &Rfc3339)
         .map_err(|_| invalid(Unrenderable::Created(output.created.clone())))?;
     let outgoing = Outgoing {
