@@ -1,0 +1,420 @@
+//! `appeals …`: list and show (from the running service, the store or the journal), register,
+//! refuse, the applicant's card, steps of consideration — each queued as an operator command
+//! ([`control`]) and applied at once when no service runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+use crate::book::Appeals;
+use crate::config::Config;
+use crate::control;
+use crate::gateway::{self, GatewayError};
+use crate::operator;
+use crate::operator_view;
+use crate::spool::{self, Layout, SpoolError};
+
+use super::refused;
+
+#[derive(Debug, Subcommand)]
+pub enum AppealsCommand {
+    /// List appeals with their status and next deadline.
+    List {
+        /// Only those past their deadline.
+        #[arg(long)]
+        overdue: bool,
+        /// Only those whose next deadline is within this many days.
+        #[arg(long, value_name = "DAYS")]
+        due_within: Option<i64>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Rows per page (the next page: `--after` the id the note names).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        limit: u64,
+        /// Start after this appeal id.
+        #[arg(long, value_name = "ID", default_value_t = 0)]
+        after: u64,
+        /// Every appeal, not a page.
+        #[arg(long, conflicts_with_all = ["limit", "after"])]
+        all: bool,
+    },
+    /// Show one appeal: status, numbers, deadlines, signatures, history.
+    /// ID: our registration number, the УРОГ number (A26-… or А26-…), or the internal id.
+    Show {
+        /// Our registration number, the УРОГ number or the internal id.
+        id: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also print the applicant's status PIN.
+        #[arg(long)]
+        pin: bool,
+    },
+    /// Register an appeal waiting for an operator; notifies УРОГ «Зарегистрирован».
+    Register {
+        /// Our registration number, the УРОГ number or the internal id.
+        id: String,
+        /// Use this registration number instead of the next one from the template.
+        #[arg(long)]
+        number: Option<String>,
+        /// Register although a refusal rule applies (the override is journaled; needs --comment).
+        #[arg(long, requires = "comment")]
+        force: bool,
+        /// Why the appeal is registered despite the rule.
+        #[arg(long)]
+        comment: Option<String>,
+        /// The registration date (YYYY-MM-DD) when it was registered earlier (not after today,
+        /// not before it arrived).
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Refuse an appeal waiting for an operator; notifies УРОГ «Отказано в регистрации».
+    Refuse {
+        /// The УРОГ number or the internal id.
+        id: String,
+        /// One of the nine official reasons, exactly: «Не подлежит регистрации», «Ошибка
+        /// адресации», «Не указан корреспондент», «Нет искового заявления», «Отсутствует
+        /// текст», «Нет подписи», «Приложение отсутствует», «Листаж приложения указан
+        /// ошибочно», «Несовпадение реквизитов приложения с приложенными документами».
+        #[arg(long)]
+        reason: String,
+        /// A comment sent with the refusal.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Record the applicant card used by the ССТУ.РФ export (personal data: kept in
+    /// state_dir/cards/, mode 0600, never in the journal).
+    Card {
+        /// Our registration number, the УРОГ number or the internal id.
+        id: String,
+        /// The applicant's full name.
+        #[arg(long)]
+        name: String,
+        /// A ТОТК classifier code; one per question (repeat the option).
+        #[arg(long = "code", required = true)]
+        codes: Vec<String>,
+        /// The applicant's postal address.
+        #[arg(long)]
+        address: Option<String>,
+        /// The applicant's e-mail.
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Report a step of consideration of a registered appeal (what the SED does); notifies УРОГ.
+    Event {
+        /// Our registration number, the УРОГ number or the internal id.
+        id: String,
+        #[command(subcommand)]
+        step: EventStep,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventStep {
+    /// «Назначен исполнитель»; status «рассматривается».
+    ExecutorAssigned {
+        /// The executor's name, e.g. "Иванов И.И.".
+        #[arg(long)]
+        executor: String,
+        /// The executor's post.
+        #[arg(long)]
+        post: Option<String>,
+    },
+    /// «Исполнение»: the term extended (once, at most 30 days past the due date).
+    Extended {
+        /// The new due date, YYYY-MM-DD.
+        #[arg(long)]
+        until: String,
+        /// Why the term is extended (sent to УРОГ).
+        #[arg(long)]
+        reason: String,
+        /// The extension letter (a PDF), sent to УРОГ as our document before the notice.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// «Исполнение»: redirected to the competent body; status «направлено».
+    Redirected {
+        /// The competent body it is redirected to.
+        #[arg(long)]
+        to: String,
+        /// The body's GUID in the ССТУ.РФ directory.
+        #[arg(long)]
+        sstu_id: Option<String>,
+        /// Our cover letter's number.
+        #[arg(long)]
+        number: Option<String>,
+        /// The redirect letter (a PDF), sent to УРОГ as our document before the notice.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// «Доклад направлен»; status «рассмотрено».
+    Answered {
+        /// explained | supported | supported-measures | not-supported | answered | left-without-answer
+        #[arg(long)]
+        result: String,
+        /// The answer file (a PDF): sent to УРОГ as our document «Доклад» before the notice,
+        /// kept under state_dir/answers/.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+pub(super) fn run(config: Config, command: AppealsCommand) -> Result<ExitCode, String> {
+    match command {
+        AppealsCommand::List {
+            overdue,
+            due_within,
+            json,
+            limit,
+            after,
+            all,
+        } => {
+            let query = operator_view::Query::List {
+                overdue,
+                due_within,
+                after,
+                limit: (!all).then_some(limit as usize),
+                json,
+            };
+            print_answer(&config, &query)
+        }
+        AppealsCommand::Show { id, json, pin } => {
+            print_answer(&config, &operator_view::Query::Show { id, json, pin })
+        }
+        AppealsCommand::Register {
+            id,
+            number,
+            force,
+            comment,
+            date,
+        } => {
+            let operator = cli_operator();
+            submit(
+                config,
+                control::Command::Register {
+                    id,
+                    number,
+                    force,
+                    comment,
+                    operator,
+                    date,
+                },
+            )
+        }
+        AppealsCommand::Refuse {
+            id,
+            reason,
+            comment,
+        } => submit(
+            config,
+            control::Command::Refuse {
+                id,
+                reason,
+                comment,
+                operator: cli_operator(),
+            },
+        ),
+        AppealsCommand::Card {
+            id,
+            name,
+            codes,
+            address,
+            email,
+        } => {
+            let book = operator::load(&config)?;
+            let appeal = match book.find(&id) {
+                Ok(a) => a,
+                Err(why) => return Ok(refused(&why.to_string())),
+            };
+            let card = crate::sstu::Card {
+                name,
+                codes,
+                address,
+                email,
+            };
+            operator::write_card(&config, appeal.id, &card)?;
+            println!("карточка обращения {} сохранена", appeal.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        AppealsCommand::Event { id, step } => event(config, id, step),
+    }
+}
+
+/// `appeals event ID STEP`: the step queued with its file attached (read here, with the
+/// operator's own rights; the service gets a copy).
+fn event(config: Config, id: String, step: EventStep) -> Result<ExitCode, String> {
+    let (step, file) = match step {
+        EventStep::ExecutorAssigned { executor, post } => {
+            (control::Step::ExecutorAssigned { executor, post }, None)
+        }
+        EventStep::Extended {
+            until,
+            reason,
+            file,
+        } => (
+            control::Step::Extended {
+                until,
+                reason,
+                file: None,
+            },
+            file,
+        ),
+        EventStep::Redirected {
+            to,
+            sstu_id,
+            number,
+            file,
+        } => (
+            control::Step::Redirected {
+                to,
+                sstu_id,
+                number,
+                file: None,
+            },
+            file,
+        ),
+        EventStep::Answered { result, file } => {
+            (control::Step::Answered { result, file: None }, file)
+        }
+    };
+    // read here, with the operator's own rights; the service gets a copy
+    let state = &config.spool.state_dir;
+    let max = config.limits.max_answer_bytes;
+    let step = match file
+        .map(|f| {
+            control::attach(state, &f, max, is_pdf)
+                .map_err(|e| format!("--file {}: {e}", f.display()))
+        })
+        .transpose()
+    {
+        Ok(Some(reference)) => step.with_file(reference).unwrap_or_else(|s| s),
+        Ok(None) => step,
+        Err(why) => {
+            eprintln!("medo-gateway: {why}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let attachment = step.file().cloned();
+    let state = config.spool.state_dir.clone();
+    let operator = cli_operator();
+    let submitted = submit(config, control::Command::Progress { id, step, operator });
+    if let (Err(_), Some(a)) = (&submitted, &attachment) {
+        control::detach(&state, a);
+    }
+    submitted
+}
+
+/// `appeals list` / `show`: from the running service, else the store caught up, else the
+/// journal folded ([`operator_view`]).
+fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCode, String> {
+    let layout = Layout::new(&config.spool);
+    let answer = match operator_view::ask(&layout, query) {
+        Some(answer) => answer,
+        None => {
+            let secret = operator_view::pin_secret_for(query, config);
+            match operator_view::store_view(&layout) {
+                Some((_lock, store)) => {
+                    operator_view::answer(query, &store, config, secret.as_deref())
+                }
+                None => {
+                    let book = operator::load(config)?;
+                    operator_view::answer(query, &book, config, secret.as_deref())
+                }
+            }
+        }
+    };
+    // an appeal that is not there is a refused request (exit 1), as any refused command
+    let answer = match answer {
+        Ok(a) => a,
+        Err(why) => return Ok(refused(&why)),
+    };
+    print!("{}", answer.stdout);
+    if let Some(note) = answer.note {
+        eprintln!("{note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Queues an operator command; applies it at once when no service is running, otherwise
+/// waits a little for the service to apply it.
+pub(super) fn submit(config: Config, command: control::Command) -> Result<ExitCode, String> {
+    let id = command.id().to_string();
+    let about_an_appeal = !matches!(command, control::Command::Retried { .. });
+    // fail fast on what can be checked without the service
+    if about_an_appeal {
+        let book = operator::load(&config)?;
+        if let Err(why) = book.find(command.id()) {
+            return Ok(refused(&why.to_string()));
+        }
+    }
+    let state = config.spool.state_dir.clone();
+    let path = control::submit(&state, &command).map_err(|e| {
+        format!(
+            "не удалось поставить команду в очередь в {}: {}",
+            control::dir(&state).display(),
+            crate::words::io(&e)
+        )
+    })?;
+    match gateway::Gateway::open(config.clone()) {
+        Ok(mut gw) => {
+            let applied = gw.apply_operator_commands();
+            let closed = gw.close();
+            applied.map_err(|e| e.to_string())?;
+            closed.map_err(|e| e.to_string())?;
+        }
+        Err(GatewayError::Spool(SpoolError::Setup(spool::Setup::LockHeld { .. }))) => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while control::outcome(&path).is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    match control::outcome(&path) {
+        None => {
+            println!("поставлено в очередь: работающая служба выполнит на следующем проходе");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(why)) => {
+            eprintln!("medo-gateway: {why}");
+            Ok(ExitCode::from(1))
+        }
+        Some(Ok(())) if !about_an_appeal => {
+            println!("записано в журнал");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Ok(())) => {
+            let book = operator::load(&config)?;
+            let a = book.find(&id).map_err(|e| e.to_string())?;
+            println!(
+                "обращение {} ({}): {}{}",
+                a.id,
+                a.urog_number,
+                a.state.label(),
+                a.number
+                    .as_deref()
+                    .map(|n| format!(
+                        " под номером {n} от {}",
+                        a.registered_on.as_deref().unwrap_or("?")
+                    ))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// An operator's answer file must be a PDF that reads (the service checks again).
+fn is_pdf(bytes: &[u8]) -> Result<(), crate::pdf::NotPdf> {
+    crate::pdf::inspect(bytes).map(drop)
+}
+
+/// Who runs an operator command from the CLI: the login behind `sudo`, else the user.
+pub(super) fn cli_operator() -> Option<String> {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .ok()
+        .filter(|u| !u.trim().is_empty() && !u.chars().any(char::is_control))
+}

@@ -1,0 +1,395 @@
+//! `journal …`: verify (with the anchor and the witness), recover, checkpoints, export.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+
+use crate::book::Appeals;
+use crate::config::Config;
+use crate::journal;
+use crate::operator;
+use crate::spool::Layout;
+
+use super::print_json;
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Check every record: canonical bytes, own hash, chain to the previous record,
+    /// contiguous seq. Exit 0 when intact; otherwise 1 and the first bad record.
+    Verify {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Compare with the witness's notes in DIR too ([audit] witness_dir): a journal
+        /// shorter than, or different from, what the witness saw is reported.
+        #[arg(long, value_name = "DIR")]
+        witness: Option<PathBuf>,
+    },
+    /// Signed checkpoints (size and head hash, Ed25519).
+    Checkpoint {
+        #[command(subcommand)]
+        command: CheckpointCommand,
+    },
+    /// Accept that a piece of the state next to the journal is lost (the service refuses to
+    /// start without it): the next start makes it anew and journals who accepted it and why.
+    Recover {
+        /// What was lost: anchor (anchor.note), checkpoint-key, pin-key (every PIN changes).
+        #[arg(
+            long = "accept-missing",
+            value_enum,
+            required_unless_present = "from_witness"
+        )]
+        accept_missing: Vec<LostPiece>,
+        /// After a restore from backup: continue with the numbering moved past every number
+        /// the witness in DIR saw ([audit] witness_dir), in a new recovery epoch.
+        #[arg(long, value_name = "DIR")]
+        from_witness: Option<PathBuf>,
+        /// Why (journaled; needed with --accept-missing).
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Write the journal to stdout for auditors (the chain is verified while reading).
+    Export(ExportArgs),
+}
+
+/// `journal export`'s filters and format.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// JSON lines (one record each) or CSV.
+    #[arg(long, value_enum, default_value_t = ExportFormatArg::Jsonl)]
+    format: ExportFormatArg,
+    /// CSV as Excel opens it in a Russian locale: UTF-8 with a BOM, `;`-separated, CRLF
+    /// (implies `--format csv`).
+    #[arg(long)]
+    excel: bool,
+    /// Only records on or after this day in the configured zone ([gateway] utc_offset):
+    /// YYYY-MM-DD or ДД.ММ.ГГГГ.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only records on or before this day in the configured zone: YYYY-MM-DD or ДД.ММ.ГГГГ.
+    #[arg(long)]
+    until: Option<String>,
+    /// Only the records of one appeal (our number, the УРОГ number, or its id).
+    #[arg(long)]
+    appeal: Option<String>,
+    /// Only the records of arrivals from this МЭДО participant (GUID).
+    #[arg(long)]
+    partner: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// Print the public key auditors verify checkpoints with (base64, one line).
+    Pubkey,
+    /// Check every signed checkpoint: the signature, and that the journal still has the named
+    /// head at the named size. Exit 0 when all hold, 1 otherwise.
+    Verify {
+        /// File with the public key line.
+        #[arg(long)]
+        pubkey: PathBuf,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormatArg {
+    Jsonl,
+    Csv,
+}
+
+/// What `journal recover --accept-missing` names (the spool's `recovery::Piece`, spelled for
+/// the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LostPiece {
+    /// `anchor.note`: the signed size and head of the journal at its last group commit.
+    Anchor,
+    /// `checkpoint.key`: the Ed25519 key checkpoints and anchors are signed with.
+    CheckpointKey,
+    /// `pin.key`: the secret applicants' PINs derive from (every PIN changes).
+    PinKey,
+}
+
+impl From<LostPiece> for crate::recovery::Piece {
+    fn from(p: LostPiece) -> Self {
+        use crate::recovery::Piece;
+        match p {
+            LostPiece::Anchor => Piece::Anchor,
+            LostPiece::CheckpointKey => Piece::CheckpointKey,
+            LostPiece::PinKey => Piece::PinKey,
+        }
+    }
+}
+
+/// `journal …`.
+pub(super) fn run(config: Config, command: JournalCommand) -> Result<ExitCode, String> {
+    let dir = Layout::new(&config.spool).journal;
+    match command {
+        JournalCommand::Verify { json, witness } => {
+            run_verify(&dir, (&config.spool.state_dir, witness.as_deref()), json)
+        }
+        JournalCommand::Recover {
+            accept_missing,
+            from_witness,
+            comment,
+        } => {
+            let missing = accept_missing.into_iter().map(Into::into).collect();
+            run_recover(&config, (missing, from_witness), comment)
+        }
+        JournalCommand::Checkpoint {
+            command: CheckpointCommand::Pubkey,
+        } => checkpoint_pubkey(&config),
+        JournalCommand::Checkpoint {
+            command: CheckpointCommand::Verify { pubkey, json },
+        } => checkpoint_verify(&dir, &pubkey, json),
+        JournalCommand::Export(args) => export(&config, &dir, args),
+    }
+}
+
+/// `journal checkpoint pubkey`.
+fn checkpoint_pubkey(config: &Config) -> Result<ExitCode, String> {
+    let key_path = config.spool.state_dir.join("checkpoint.key");
+    if !key_path.exists() {
+        return Err(format!(
+            "{} does not exist yet: run the gateway once",
+            key_path.display()
+        ));
+    }
+    let key = crate::checkpoint::load_or_create_key(&key_path).map_err(|e| e.to_string())?;
+    println!("{}", crate::checkpoint::public_key_line(&key));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `journal checkpoint verify --pubkey FILE`.
+fn checkpoint_verify(dir: &Path, pubkey: &Path, json: bool) -> Result<ExitCode, String> {
+    let key = std::fs::read_to_string(pubkey).map_err(|e| format!("{}: {e}", pubkey.display()))?;
+    let report = crate::checkpoint::verify(dir, &key).map_err(|e| e.to_string())?;
+    if json {
+        print_json(&report);
+    } else if report.bad.is_empty() {
+        println!("контрольных точек проверено: {}", report.checkpoints);
+    } else {
+        for b in &report.bad {
+            println!("НЕВЕРНО {b}");
+        }
+    }
+    Ok(if report.bad.is_empty() && report.checkpoints > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `journal export`: the records the filters keep, in the format asked for.
+fn export(config: &Config, dir: &Path, args: ExportArgs) -> Result<ExitCode, String> {
+    // days as people write them, in the configured zone
+    let day_of = |d: &Option<String>| -> Result<Option<time::Date>, String> {
+        d.as_deref()
+            .map(|d| {
+                person_date(d).ok_or_else(|| format!("{d:?}: не дата (ГГГГ-ММ-ДД или ДД.ММ.ГГГГ)"))
+            })
+            .transpose()
+    };
+    let (since, until) = (day_of(&args.since)?, day_of(&args.until)?);
+    let offset = config.policy.utc_offset;
+    let appeal = match args.appeal {
+        Some(id) => Some(
+            operator::load(config)?
+                .find(&id)
+                .map_err(|e| e.to_string())?
+                .id,
+        ),
+        None => None,
+    };
+    let partner = match args.partner {
+        Some(uid) => Some(journal::arrivals_from(dir, &uid).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let keep = move |r: &journal::Record| {
+        let day = crate::wire::time::local_day(&r.ts, offset);
+        let arrival = match &r.event {
+            journal::Event::Received { .. } => Some(r.seq),
+            e => e.arrival(),
+        };
+        since.is_none_or(|s| day.is_some_and(|d| d >= s))
+            && until.is_none_or(|u| day.is_some_and(|d| d <= u))
+            && appeal.is_none_or(|a| arrival == Some(a))
+            && partner
+                .as_ref()
+                .is_none_or(|set| arrival.is_some_and(|a| set.contains(&a)))
+    };
+    let format = match (args.format, args.excel) {
+        (_, true) => journal::ExportFormat::Csv { excel: true },
+        (ExportFormatArg::Csv, false) => journal::ExportFormat::Csv { excel: false },
+        (ExportFormatArg::Jsonl, false) => journal::ExportFormat::Jsonl,
+    };
+    run_export(dir, format, &keep)
+}
+
+fn run_verify(
+    dir: &Path,
+    (state, witness): (&Path, Option<&Path>),
+    json: bool,
+) -> Result<ExitCode, String> {
+    let report = journal::verify(dir).map_err(|e| e.to_string())?;
+    let anchored = anchor_check(dir, state, report.records)
+        .and_then(|()| witness.map_or(Ok(()), |w| witness_check(dir, state, w, report.records)));
+    if json {
+        let mut v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        v["anchor_problem"] = serde_json::json!(anchored.as_ref().err());
+        print_json(&v);
+    }
+    if let (None, Err(why)) = (&report.first_bad, &anchored) {
+        if !json {
+            println!("журнал ПОВРЕЖДЁН: {why}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    match &report.first_bad {
+        None => {
+            if !json {
+                println!(
+                    "журнал цел: записей {}, сегментов {}, голова {}",
+                    report.records, report.segments, report.head
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(bad) => {
+            if !json {
+                println!(
+                    "журнал ПОВРЕЖДЁН: {}, строка {} (запись № {}): {}; записей до неё проверено: {}",
+                    bad.file, bad.line, bad.expected_seq, bad.problem, report.records
+                );
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The journal against its newest signed checkpoint (when this host has the key: the
+/// service's `checkpoint.key`; auditors use `journal checkpoint verify --pubkey`).
+fn anchor_check(dir: &Path, state: &Path, records: u64) -> Result<(), String> {
+    let key_path = state.join("checkpoint.key");
+    if !key_path.exists() {
+        return Ok(());
+    }
+    let key = crate::checkpoint::load_or_create_key(&key_path)
+        .map_err(|e| e.to_string())?
+        .verifying_key();
+    crate::checkpoint::check_journal(dir, state, &key, records).map_err(|e| e.to_string())
+}
+
+/// The journal against a witness's notes (`journal verify --witness DIR`), as the start
+/// compares it: the newest note of this state's epoch, signed by our key.
+fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Result<(), String> {
+    let key_path = state.join("checkpoint.key");
+    let key = crate::checkpoint::load_key(&key_path)
+        .map_err(|e| e.to_string())?
+        .verifying_key();
+    let newest =
+        crate::checkpoint::newest_witness_note(witness, &key).map_err(|e| e.to_string())?;
+    let epoch = std::fs::read_to_string(state.join("witness.epoch"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    crate::checkpoint::check_witness(newest.as_slice(), epoch, records, |seq| {
+        journal::read_range(dir, seq, seq + 1, 1)
+            .ok()?
+            .first()
+            .map(|r| r.hash.clone())
+    })
+    .map_err(|e| e.to_string())
+}
+
+fn run_export(
+    dir: &Path,
+    format: journal::ExportFormat,
+    keep: &dyn Fn(&journal::Record) -> bool,
+) -> Result<ExitCode, String> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let report = journal::export(dir, format, keep, &mut out).map_err(|e| e.to_string())?;
+    drop(out);
+    // a last line still being written by the running service is not damage: stop before it
+    let last_segment = journal::segments(dir).ok().and_then(|s| {
+        s.last()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    });
+    if let Some(bad) = report.first_bad.as_ref().filter(|b| {
+        b.problem == journal::LineProblem::Truncated && Some(&b.file) == last_segment.as_ref()
+    }) {
+        eprintln!(
+            "последняя запись в {} ещё пишется; выгружено до неё",
+            bad.file
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(bad) = report.first_bad {
+        eprintln!(
+            "выгрузка остановлена: {}, строка {}: {}",
+            bad.file, bad.line, bad.problem
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `journal recover --accept-missing …`: the operator's word, taken by the next start.
+fn run_recover(
+    config: &Config,
+    (missing, from_witness): (Vec<crate::recovery::Piece>, Option<PathBuf>),
+    comment: Option<String>,
+) -> Result<ExitCode, String> {
+    // accepting a loss needs the operator's reason; a restore from the witness has one
+    let comment = match (comment, missing.is_empty()) {
+        (Some(c), _) => c,
+        (None, true) => "восстановление из копии (journal recover --from-witness)".into(),
+        (None, false) => String::new(),
+    };
+    if comment.trim().is_empty() || comment.chars().any(char::is_control) {
+        eprintln!("medo-gateway: --comment: почему утрата принимается (одна строка текста)");
+        return Ok(ExitCode::from(1));
+    }
+    let from_witness = from_witness.map(|d| std::path::absolute(&d).unwrap_or(d));
+    if let Some(dir) = &from_witness {
+        if !dir.is_dir() {
+            eprintln!("medo-gateway: --from-witness {}: не папка", dir.display());
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let accepted = crate::recovery::Accepted {
+        missing,
+        comment,
+        operator: super::appeals::cli_operator(),
+        from_witness,
+    };
+    let state = &config.spool.state_dir;
+    let path = crate::recovery::accept(state, &accepted)
+        .map_err(|e| format!("{}: {e}", state.display()))?;
+    let mut names: Vec<&str> = accepted.missing.iter().map(|p| p.name()).collect();
+    if accepted.from_witness.is_some() {
+        names.push("нумерация — за всеми номерами, что видел свидетель");
+    }
+    println!(
+        "принято: {} — будет создано заново при следующем запуске службы, запись journal_recovered в журнале ({})",
+        names.join(", "),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A day as a person writes it: `ГГГГ-ММ-ДД` or `ДД.ММ.ГГГГ`.
+fn person_date(text: &str) -> Option<time::Date> {
+    let text = text.trim();
+    if let Some((d, rest)) = text.split_once('.') {
+        let (m, y) = rest.split_once('.')?;
+        let month = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
+        return time::Date::from_calendar_date(y.parse().ok()?, month, d.parse().ok()?).ok();
+    }
+    (text.len() == 10)
+        .then(|| crate::wire::time::parse_date(text))
+        .flatten()
+}
