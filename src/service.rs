@@ -226,18 +226,18 @@ fn note_writers(writers: &spool::Writers, inbound: &Path, event: &notify::Result
     }
 }
 
-/// `run`: the service. Filesystem events only nudge the scan loop; it also rescans every
-/// `rescan_secs` and whenever a folder is settling. Returns on `shutdown` (clean stop) or on
-/// a fatal error.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
+/// Watches inbound (recursively: files being written are noted in the engine's
+/// [`spool::Writers`]) and the command queue; every event that may mean work is a nudge on
+/// the channel returned. Without events (a share that does not deliver them) the periodic
+/// rescans carry on.
+fn watch(
+    inbound: &Path,
+    control_dir: &Path,
+    writers: std::sync::Arc<spool::Writers>,
+) -> Result<(notify::RecommendedWatcher, tokio::sync::mpsc::Receiver<()>), ServiceError> {
     use notify::Watcher;
-    let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
-    let inbound = config.spool.inbound.clone();
-    let control_dir = control::dir(&config.spool.state_dir);
-    let _ = std::fs::create_dir_all(&control_dir);
-    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config)).await??;
-    let (nudge_tx, mut nudges) = tokio::sync::mpsc::channel::<()>(1);
-    let (writers, watched) = (gw.writers(), inbound.clone());
+    let (nudge_tx, nudges) = tokio::sync::mpsc::channel::<()>(1);
+    let watched = inbound.to_path_buf();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         note_writers(&writers, &watched, &event);
         // any change, error or overflow (need_rescan) is just a nudge: the scan decides
@@ -246,53 +246,110 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         }
     })
     .map_err(|source| ServiceError::Watch {
-        path: inbound.clone(),
+        path: inbound.to_path_buf(),
         source,
     })?;
-    if let Err(e) = watcher.watch(&inbound, notify::RecursiveMode::Recursive) {
+    if let Err(e) = watcher.watch(inbound, notify::RecursiveMode::Recursive) {
         tracing::warn!(error = %e, "filesystem events unavailable; relying on periodic rescans");
     }
     // operator commands are applied as soon as they are queued
-    let _ = watcher.watch(&control_dir, notify::RecursiveMode::NonRecursive);
+    let _ = watcher.watch(control_dir, notify::RecursiveMode::NonRecursive);
+    Ok((watcher, nudges))
+}
+
+/// Says at start which years of the production calendar are provisional (when deadlines
+/// count by it).
+fn warn_provisional(config: &Config) {
+    if config.policy.calendar.policy == crate::deadlines::DayPolicy::Calendar {
+        return;
+    }
+    for year in &config.calendar_provisional {
+        tracing::warn!(year, "the production calendar of this year is provisional (the Government's transfers are not in it): replace its file in [registration] calendar_dir when the decree is published");
+    }
+}
+
+/// One pass on the blocking pool (the engine is synchronous), with its counters when the
+/// HTTP surfaces show them.
+async fn pass(
+    mut gw: Gateway,
+    publish_metrics: bool,
+) -> Result<(Gateway, PassOutcome), ServiceError> {
+    Ok(tokio::task::spawn_blocking(move || {
+        crate::fault::stall_while_flagged();
+        let r = gw.pass();
+        let m = match (&r, publish_metrics) {
+            (Ok(report), true) => Some(crate::metrics::Metrics(gw.counters(report))),
+            _ => None,
+        };
+        (gw, (r, m))
+    })
+    .await?)
+}
+
+type PassOutcome = (
+    Result<medo_engine::PassReport, GatewayError>,
+    Option<crate::metrics::Metrics>,
+);
+
+/// How long to wait after a pass (its own wish within `rescan`, or the back-off after a
+/// transient error), logging what it did; a fatal error stops the service.
+fn wait_after(
+    result: Result<medo_engine::PassReport, GatewayError>,
+    rescan: Duration,
+    failures: &mut u32,
+) -> Result<Duration, ServiceError> {
+    match result {
+        Ok(r) => {
+            *failures = 0;
+            if r.claimed + r.published + r.quarantined > 0 {
+                tracing::info!(
+                    claimed = r.claimed,
+                    published = r.published,
+                    quarantined = r.quarantined,
+                    duplicates = r.duplicates,
+                    "pass"
+                );
+            }
+            Ok(r.next_look.map_or(rescan, |n| n.min(rescan)))
+        }
+        Err(e) if e.is_transient() => {
+            *failures += 1;
+            let wait = medo_stdx::backoff(*failures);
+            tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "transient error; retrying");
+            Ok(wait)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `run`: the service. Filesystem events only nudge the scan loop; it also rescans every
+/// `rescan_secs` and whenever a folder is settling. Returns on `shutdown` (clean stop) or on
+/// a fatal error.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
+    let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
+    let inbound = config.spool.inbound.clone();
+    let control_dir = control::dir(&config.spool.state_dir);
+    let _ = std::fs::create_dir_all(&control_dir);
+    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config)).await??;
+    let (watcher, mut nudges) = watch(&inbound, &control_dir, gw.writers())?;
     // the HTTP API, when configured, reads appeals and the spool straight from the store
     // (sled handles are shared and safe to read from other threads)
-    let store_for_http = gw.appeals().clone();
     let shared_metrics =
         std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
     let health = std::sync::Arc::new(crate::health::Health::new(gw.config()));
-    let http = start_http(
-        gw.config(),
-        store_for_http,
-        shared_metrics.clone(),
-        health.clone(),
-    )
-    .await?;
+    let store = gw.appeals().clone();
+    let http = start_http(gw.config(), store, shared_metrics.clone(), health.clone()).await?;
     tracing::info!(inbound = %inbound.display(), "medo-gateway running");
     crate::health::tell_systemd(health.clone());
-    let days = gw.config().policy.calendar.policy;
-    for year in &gw.config().calendar_provisional {
-        if days != crate::deadlines::DayPolicy::Calendar {
-            tracing::warn!(year, "the production calendar of this year is provisional (the Government's transfers are not in it): replace its file in [registration] calendar_dir when the decree is published");
-        }
-    }
+    warn_provisional(gw.config());
     tokio::pin!(shutdown);
     let mut failures = 0u32;
     // the metrics are read by the HTTP handlers only
     let publish_metrics =
         gw.config().http_listen.is_some() || gw.config().http_public_listen.is_some();
     loop {
-        let (back, result) = tokio::task::spawn_blocking(move || {
-            crate::fault::stall_while_flagged();
-            let r = gw.pass();
-            let m = match (&r, publish_metrics) {
-                (Ok(report), true) => Some(crate::metrics::Metrics(gw.counters(report))),
-                _ => None,
-            };
-            (gw, (r, m))
-        })
-        .await?;
+        let (back, (result, metrics)) = pass(gw, publish_metrics).await?;
         gw = back;
-        let (result, metrics) = result;
         if let Some(m) = metrics {
             *shared_metrics.write().expect("metrics lock") = m;
         }
@@ -303,28 +360,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             }
             Err(e) => health.pass_failed(&e.to_string()),
         }
-        let wait = match result {
-            Ok(r) => {
-                failures = 0;
-                if r.claimed + r.published + r.quarantined > 0 {
-                    tracing::info!(
-                        claimed = r.claimed,
-                        published = r.published,
-                        quarantined = r.quarantined,
-                        duplicates = r.duplicates,
-                        "pass"
-                    );
-                }
-                r.next_look.map_or(rescan, |n| n.min(rescan))
-            }
-            Err(e) if e.is_transient() => {
-                failures += 1;
-                let wait = medo_stdx::backoff(failures);
-                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "transient error; retrying");
-                wait
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let wait = wait_after(result, rescan, &mut failures)?;
         // while failing, the backoff holds: filesystem events (our own retries touch the
         // claimed folder, whose inotify watch followed it out of inbound) must not turn it
         // into a busy loop

@@ -14,6 +14,16 @@ pub enum Invalid {
     /// TOML syntax or a value of the wrong type, with the key it was read for.
     #[error("{key}: {message}")]
     Syntax { key: String, message: String },
+    #[error("{0} должен быть GUID")]
+    NotGuid(&'static str),
+    #[error("{0} не может быть пустым")]
+    Empty(&'static str),
+    #[error("[registration] require_signature = true требует signature_verifier: без проверяющей программы видно лишь, что файл подписи есть, но он не проверяется (прошёл бы любой .p7s) — задайте signature_verifier или require_signature = false")]
+    SignatureNeedsVerifier,
+    #[error("[registration] mode {0:?}: допустимы \"auto\" или \"manual\"")]
+    Mode(String),
+    #[error("[http] {key} {value:?}: укажите АДРЕС:ПОРТ, например 127.0.0.1:8080")]
+    Address { key: &'static str, value: String },
     #[error("{key}: шаблон должен содержать {{seq}}")]
     NoSeq { key: &'static str },
     #[error("[[partners]] {name:?}: uid должен быть GUID")]

@@ -25,8 +25,6 @@ pub enum ConfigError {
     },
     #[error("файл настроек {path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("файл настроек {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
     /// One key's value is wrong.
     #[error("файл настроек {path}: {problem}")]
     Key { path: PathBuf, problem: Invalid },
@@ -436,7 +434,7 @@ struct RawSpool {
     min_free_mib: Option<u64>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRegistration {
     #[serde(default)]
@@ -635,127 +633,41 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let key = |problem: Invalid| ConfigError::Key {
+        Config::from_raw(raw).map_err(|problem| ConfigError::Key {
             path: path.to_path_buf(),
             problem,
-        };
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
-        if !is_guid(raw.gateway.participant_uid.trim()) {
-            return Err(invalid("[gateway] participant_uid должен быть GUID".into()));
-        }
-        if raw.gateway.organization.trim().is_empty() {
-            return Err(invalid(
-                "[gateway] organization не может быть пустым".into(),
-            ));
-        }
-        let registration = raw.registration.unwrap_or(RawRegistration {
-            mode: None,
-            number_template: None,
-            appeal_roles: None,
-            query_kinds: None,
-            require_signature: false,
-            signature_verifier: None,
-            signature_timeout_secs: None,
-            days: None,
-            holidays: Vec::new(),
-            calendar_dir: None,
-        });
-        let no_verifier = registration
-            .signature_verifier
-            .as_deref()
-            .is_none_or(|v| v.trim().is_empty());
-        if registration.require_signature && no_verifier {
-            return Err(invalid(
-                "[registration] require_signature = true требует signature_verifier: без проверяющей программы видно лишь, что файл подписи есть, но он не проверяется (прошёл бы любой .p7s) — задайте signature_verifier или require_signature = false".into(),
-            ));
-        }
-        let (calendar, calendar_provisional) = calendar(&registration).map_err(key)?;
-        let mode = match registration.mode.as_deref().unwrap_or("auto") {
-            "auto" => RegistrationMode::Auto,
-            "manual" => RegistrationMode::Manual,
-            other => {
-                return Err(invalid(format!(
-                    "[registration] mode {other:?}: допустимы \"auto\" или \"manual\""
-                )))
-            }
-        };
-        let number_template = template(
-            registration.number_template,
-            "ОГ-{seq}/{yy}",
-            "[registration] number_template",
-        )
-        .map_err(key)?;
-        let outgoing_template = template(
-            raw.numbering.and_then(|n| n.outgoing_template),
-            "ОЗ-{seq}/{yy}",
-            "[numbering] outgoing_template",
-        )
-        .map_err(key)?;
-        let partners = partners(raw.partners).map_err(key)?;
-        let utc_offset = utc_offset(raw.gateway.utc_offset.as_deref()).map_err(key)?;
-        let address = |key: &str, a: Option<&str>| match a {
-            None | Some("") => Ok(None),
-            Some(a) => a.parse().map(Some).map_err(|_| {
-                invalid(format!(
-                    "[http] {key} {a:?}: укажите АДРЕС:ПОРТ, например 127.0.0.1:8080"
-                ))
-            }),
-        };
-        let http_listen = address(
-            "listen",
-            raw.http.as_ref().and_then(|h| h.listen.as_deref()),
+        })
+    }
+
+    /// The raw file checked section by section (each validator owns its keys).
+    fn from_raw(raw: RawConfig) -> Result<Config, Invalid> {
+        let registration = raw.registration.unwrap_or_default();
+        let (policy, calendar_provisional) = policy(
+            &raw.gateway,
+            &registration,
+            raw.numbering,
+            raw.partners,
+            (raw.documents, raw.receipts.as_ref()),
         )?;
-        let rescan_secs = raw.spool.rescan_secs.unwrap_or(60);
-        let http_public_listen = address(
-            "public_listen",
-            raw.http.as_ref().and_then(|h| h.public_listen.as_deref()),
-        )?;
-        no_zeros(&raw.limits, &raw.spool).map_err(key)?;
+        no_zeros(&raw.limits, &raw.spool)?;
+        let spool = spool_config(raw.spool);
+        let http = raw.http.as_ref();
+        let (http_listen, http_public_listen) = (
+            address("listen", http.and_then(|h| h.listen.as_deref()))?,
+            address(
+                "public_listen",
+                http.and_then(|h| h.public_listen.as_deref()),
+            )?,
+        );
         Ok(Config {
-            policy: Policy {
-                sender: Sender {
-                    uid: raw.gateway.participant_uid.trim().to_lowercase(),
-                    organization: raw.gateway.organization.trim().to_string(),
-                },
-                mode,
-                number_template,
-                outgoing_template,
-                documents: documents(raw.documents.unwrap_or_default()),
-                partners,
-                appeal_roles: registration
-                    .appeal_roles
-                    .unwrap_or_else(|| vec!["urog".into()]),
-                query_kinds: registration
-                    .query_kinds
-                    .unwrap_or_else(|| vec!["Запрос".into(), "Запрос информации".into()]),
-                require_signature: registration.require_signature,
-                calendar,
-                acknowledge_notifications: raw
-                    .receipts
-                    .as_ref()
-                    .is_some_and(|r| r.acknowledge_notifications),
-                utc_offset,
-            },
+            policy,
             transport_address: raw.gateway.transport_address,
-            spool: SpoolConfig {
-                inbound: raw.spool.inbound,
-                outbound: raw.spool.outbound,
-                state_dir: raw.spool.state_dir,
-                settle_ms: raw.spool.settle_ms.unwrap_or(3000),
-                rescan_secs,
-                incomplete_after_secs: raw.spool.incomplete_after_secs.unwrap_or(3600),
-                max_batch: raw.spool.max_batch.unwrap_or(256),
-                outbound_stale_secs: raw.spool.outbound_stale_secs.unwrap_or(3600),
-                min_free_bytes: raw
-                    .spool
-                    .min_free_mib
-                    .unwrap_or(512)
-                    .saturating_mul(1 << 20),
-            },
-            api_clients: api_clients(raw.api).map_err(key)?,
+            health_stale_secs: http
+                .and_then(|h| h.health_stale_secs)
+                .unwrap_or(3 * spool.rescan_secs + 30)
+                .max(1),
+            spool,
+            api_clients: api_clients(raw.api)?,
             limits: raw.limits,
             signature_verifier: registration
                 .signature_verifier
@@ -774,15 +686,9 @@ impl Config {
                 .sstu
                 .and_then(|s| s.department_id)
                 .filter(|d| !d.trim().is_empty()),
-            api_token_file: raw.http.as_ref().and_then(|h| h.api_token_file.clone()),
-            http_limits: http_limits(raw.http.as_ref()).map_err(key)?,
-            http_operators_socket: raw.http.as_ref().and_then(|h| h.operators_socket.clone()),
-            health_stale_secs: raw
-                .http
-                .as_ref()
-                .and_then(|h| h.health_stale_secs)
-                .unwrap_or(3 * rescan_secs + 30)
-                .max(1),
+            api_token_file: http.and_then(|h| h.api_token_file.clone()),
+            http_limits: http_limits(http)?,
+            http_operators_socket: http.and_then(|h| h.operators_socket.clone()),
             resend_after_secs: raw
                 .receipts
                 .as_ref()
@@ -791,6 +697,103 @@ impl Config {
                 .unwrap_or_else(|| medo_core::resend::DEFAULT_SCHEDULE.to_vec()),
             source: None,
         })
+    }
+}
+
+/// What the core reads (`[gateway]` identity, `[registration]`, `[numbering]`,
+/// `[[partners]]`, `[documents]`, `[receipts]`), checked; and the calendar's provisional years.
+fn policy(
+    gateway: &RawGateway,
+    registration: &RawRegistration,
+    numbering: Option<RawNumbering>,
+    partners_raw: Vec<RawPartner>,
+    (documents_raw, receipts): (Option<RawDocuments>, Option<&RawReceipts>),
+) -> Result<(Policy, Vec<i32>), Invalid> {
+    if !is_guid(gateway.participant_uid.trim()) {
+        return Err(Invalid::NotGuid("[gateway] participant_uid"));
+    }
+    if gateway.organization.trim().is_empty() {
+        return Err(Invalid::Empty("[gateway] organization"));
+    }
+    check_signatures(registration)?;
+    let (calendar, provisional) = calendar(registration)?;
+    let mode = match registration.mode.as_deref().unwrap_or("auto") {
+        "auto" => RegistrationMode::Auto,
+        "manual" => RegistrationMode::Manual,
+        other => return Err(Invalid::Mode(other.to_string())),
+    };
+    let policy = Policy {
+        sender: Sender {
+            uid: gateway.participant_uid.trim().to_lowercase(),
+            organization: gateway.organization.trim().to_string(),
+        },
+        mode,
+        number_template: template(
+            registration.number_template.clone(),
+            "ОГ-{seq}/{yy}",
+            "[registration] number_template",
+        )?,
+        outgoing_template: template(
+            numbering.and_then(|n| n.outgoing_template),
+            "ОЗ-{seq}/{yy}",
+            "[numbering] outgoing_template",
+        )?,
+        documents: documents(documents_raw.unwrap_or_default()),
+        partners: partners(partners_raw)?,
+        appeal_roles: registration
+            .appeal_roles
+            .clone()
+            .unwrap_or_else(|| vec!["urog".into()]),
+        query_kinds: registration
+            .query_kinds
+            .clone()
+            .unwrap_or_else(|| vec!["Запрос".into(), "Запрос информации".into()]),
+        require_signature: registration.require_signature,
+        calendar,
+        acknowledge_notifications: receipts.is_some_and(|r| r.acknowledge_notifications),
+        utc_offset: utc_offset(gateway.utc_offset.as_deref())?,
+    };
+    Ok((policy, provisional))
+}
+
+/// `require_signature` needs a program that checks the signatures.
+fn check_signatures(registration: &RawRegistration) -> Result<(), Invalid> {
+    let no_verifier = registration
+        .signature_verifier
+        .as_deref()
+        .is_none_or(|v| v.trim().is_empty());
+    match registration.require_signature && no_verifier {
+        true => Err(Invalid::SignatureNeedsVerifier),
+        false => Ok(()),
+    }
+}
+
+/// `[spool]` with its defaults.
+fn spool_config(raw: RawSpool) -> SpoolConfig {
+    SpoolConfig {
+        inbound: raw.inbound,
+        outbound: raw.outbound,
+        state_dir: raw.state_dir,
+        settle_ms: raw.settle_ms.unwrap_or(3000),
+        rescan_secs: raw.rescan_secs.unwrap_or(60),
+        incomplete_after_secs: raw.incomplete_after_secs.unwrap_or(3600),
+        max_batch: raw.max_batch.unwrap_or(256),
+        outbound_stale_secs: raw.outbound_stale_secs.unwrap_or(3600),
+        min_free_bytes: raw.min_free_mib.unwrap_or(512).saturating_mul(1 << 20),
+    }
+}
+
+/// `[http] listen` / `public_listen`: `ADDRESS:PORT`, or off when absent or empty.
+fn address(
+    key: &'static str,
+    value: Option<&str>,
+) -> Result<Option<std::net::SocketAddr>, Invalid> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(a) => a.parse().map(Some).map_err(|_| Invalid::Address {
+            key,
+            value: a.to_string(),
+        }),
     }
 }
 

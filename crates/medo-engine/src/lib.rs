@@ -230,34 +230,7 @@ impl Gateway {
     /// does not know, and journals `service_start`.
     pub fn open(config: Config) -> Result<Gateway, GatewayError> {
         let layout = Layout::new(&config.spool);
-        // a set-up problem (exit 2: fix and start again), like every other folder check
-        let loosened = medo_spool::sharing::secure_state_dir(&layout.state).map_err(|e| {
-            refused(format!(
-                "не удалось создать state_dir {} или установить ему режим 0700: {}",
-                layout.state.display(),
-                medo_stdx::words::io(&e)
-            ))
-        })?;
-        if let Some(mode) = loosened {
-            tracing::warn!(
-                state_dir = %layout.state.display(),
-                was = format!("{mode:04o}"),
-                "state_dir was readable by others: set to 0700"
-            );
-        }
-        if let Some(problem) = medo_spool::sharing::Handover::problem(&config.spool.outbound) {
-            tracing::warn!("{problem}");
-        }
-        // a transport folder this user cannot write is found now, with the fix named — not
-        // after a decision, as retries that end in exit 4
-        for (dir, key) in [
-            (&config.spool.inbound, "inbound"),
-            (&config.spool.outbound, "outbound"),
-        ] {
-            if let Some(why) = medo_spool::sharing::Handover::unwritable(dir, key) {
-                return Err(refused(why));
-            }
-        }
+        check_folders(&config, &layout)?;
         let lock = InstanceLock::acquire(&layout.lock)?;
         spool::prepare(&layout)?;
         let (journal, _) = Journal::open(&layout.journal)?;
@@ -282,20 +255,7 @@ impl Gateway {
             rebuilt.is_some(),
             journal.next_seq(),
         )?;
-        // a store that cannot answer keeps the intent (removed at a later start)
-        let pending = |name: &str| store.is_pending(name).unwrap_or(true);
-        let stale = spool::prune_intents(&layout, &pending);
-        if stale > 0 {
-            tracing::info!(
-                intents = stale,
-                "removed publish intents of packages already journaled as published"
-            );
-        }
-        if let Ok(n) = spool::clean_tmp(&layout) {
-            if n > 0 {
-                tracing::info!(entries = n, "removed unfinished builds from tmp/");
-            }
-        }
+        tidy(&layout, &store);
         let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
         let verifiers = verify::Verifiers::new(
             config.signature_verifier.clone(),
@@ -329,21 +289,32 @@ impl Gateway {
             checkpoint_key,
             _lock: lock,
         };
-        gw.commit(vec![Event::ServiceStart {
+        gw.journal_start(accepted, restored)?;
+        gw.adopt_orphan_claims()?;
+        Ok(gw)
+    }
+
+    /// Journals `service_start`, and the operator's acceptance of lost pieces when one waits
+    /// (taken: the next start does not see it again).
+    fn journal_start(
+        &mut self,
+        accepted: Option<medo_spool::recovery::Accepted>,
+        restored: Vec<medo_store::checkpoint::Sequences>,
+    ) -> Result<(), GatewayError> {
+        self.commit(vec![Event::ServiceStart {
             version: env!("CARGO_PKG_VERSION").to_string(),
         }])?;
         if let Some(a) = accepted {
             tracing::warn!(missing = ?a.missing, "an operator accepted lost state pieces: made anew and journaled");
-            gw.commit(vec![Event::JournalRecovered {
+            self.commit(vec![Event::JournalRecovered {
                 missing: a.missing.iter().map(|p| p.name().to_string()).collect(),
                 comment: a.comment,
                 operator: a.operator,
                 sequences: restored,
             }])?;
-            medo_spool::recovery::taken(&gw.layout.state);
+            medo_spool::recovery::taken(&self.layout.state);
         }
-        gw.adopt_orphan_claims()?;
-        Ok(gw)
+        Ok(())
     }
 
     /// Now, never before the last journal record (see [`monotone_now`]).
@@ -353,12 +324,12 @@ impl Gateway {
         (now, text)
     }
 
-    /// What the file events tell of inbound files still being written (`run` feeds it).
     /// Sets what one pass takes on at most (tests drive the bounds with small ones).
     pub fn set_pass_limits(&mut self, limits: PassLimits) {
         self.limits = limits;
     }
 
+    /// What the file events tell of inbound files still being written (`run` feeds it).
     pub fn writers(&self) -> std::sync::Arc<spool::Writers> {
         self.writers.clone()
     }
@@ -663,33 +634,56 @@ impl Gateway {
                     }
                 }
                 verdict => {
-                    self.claims += 1;
-                    let claim = spool::claim_name(self.claims);
-                    match spool::claim(&self.layout, name, &claim) {
-                        Ok(_) => self.writers.forget(name),
-                        Err(SpoolError::Transient { what, source }) => {
-                            let folder = medo_wire::text::display_name(name);
-                            tracing::warn!(folder = %folder, error = %source, "{what}; will retry");
-                            self.unclaimed.insert(name.clone());
-                            continue;
-                        }
-                        Err(e) => return Err(e.into()),
+                    if let Some(claim) = self.claim_one(name, verdict)? {
+                        claimed.push((medo_wire::text::display_name(name), claim, name.clone()));
+                        report.claimed += 1;
                     }
-                    if let Verdict::Overdue(why) = verdict {
-                        self.overdue
-                            .insert(claim.clone(), ("incomplete".into(), why));
-                    }
-                    claimed.push((medo_wire::text::display_name(name), claim, name.clone()));
-                    report.claimed += 1;
                 }
             }
         }
         if claimed.is_empty() {
             return Ok(report);
         }
+        self.journal_claims(&claimed, &mut report)?;
+        Ok(report)
+    }
+
+    /// Renames one ready (or overdue) folder into `claimed/`: its claim name, or `None` when
+    /// the rename failed for now (tried again next pass).
+    fn claim_one(
+        &mut self,
+        name: &std::ffi::OsString,
+        verdict: Verdict,
+    ) -> Result<Option<String>, GatewayError> {
+        self.claims += 1;
+        let claim = spool::claim_name(self.claims);
+        match spool::claim(&self.layout, name, &claim) {
+            Ok(_) => self.writers.forget(name),
+            Err(SpoolError::Transient { what, source }) => {
+                let folder = medo_wire::text::display_name(name);
+                tracing::warn!(folder = %folder, error = %source, "{what}; will retry");
+                self.unclaimed.insert(name.clone());
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if let Verdict::Overdue(why) = verdict {
+            self.overdue
+                .insert(claim.clone(), ("incomplete".into(), why));
+        }
+        Ok(Some(claim))
+    }
+
+    /// Syncs the batch's claims and journals each as `received` (one fsync) — but a folder
+    /// that changed since it was judged ready, which goes back to inbound unjournaled.
+    fn journal_claims(
+        &mut self,
+        claimed: &[(String, String, std::ffi::OsString)],
+        report: &mut PassReport,
+    ) -> Result<(), GatewayError> {
         spool::sync_claims(&self.layout)?;
         let mut events = Vec::with_capacity(claimed.len());
-        for (shown, claim, name) in &claimed {
+        for (shown, claim, name) in claimed {
             // taken as overdue before hashing (an unreadable package is still checked below)
             let overdue = self.overdue.contains_key(claim);
             let event = self.received_event(shown, claim)?;
@@ -702,7 +696,7 @@ impl Gateway {
             events.push(event);
         }
         self.commit(events)?;
-        Ok(report)
+        Ok(())
     }
 
     /// Whether the claimed folder still looks as it did when judged ready; if not, it is put
@@ -770,19 +764,10 @@ impl Gateway {
         Ok(())
     }
 
-    /// One arrival's records: `quarantined`, or `parsed` (and `duplicate`), the book's events
-    /// and `decided`. The book's records come before `decided`, which closes the arrival's
-    /// decision: a batch cut short by a crash is decided again, never half-applied.
-    /// `None`: a query, left for after the batch's other arrivals (`defer_queries`).
-    fn decide_one(
-        &mut self,
-        a: &Arrival,
-        batch: &mut intake::Batch<'_>,
-        report: &mut PassReport,
-        defer_queries: bool,
-    ) -> Result<Option<Vec<Event>>, GatewayError> {
-        let (now, _) = self.now();
-        let mut events = Vec::new();
+    /// Reads a claimed arrival's package (the files its key already read are not read
+    /// again), or why it is quarantined (claimed overdue, or unreadable: code and words);
+    /// notes how the folder looked when read, compared again before it is filed away.
+    fn read_claimed(&mut self, a: &Arrival) -> Result<Package, (String, String)> {
         let dir = self.layout.claimed.join(&a.claim);
         let read = match self.overdue.remove(&a.claim) {
             Some((code, why)) if code == "incomplete" => Err((
@@ -825,9 +810,26 @@ impl Gateway {
                 self.read_as.insert(a.claim.clone(), snap);
             }
         }
-        let package = match read {
+        read
+    }
+
+    /// One arrival's records: `quarantined`, or `parsed` (and `duplicate`), the book's events
+    /// and `decided`. The book's records come before `decided`, which closes the arrival's
+    /// decision: a batch cut short by a crash is decided again, never half-applied.
+    /// `None`: a query, left for after the batch's other arrivals (`defer_queries`).
+    fn decide_one(
+        &mut self,
+        a: &Arrival,
+        batch: &mut intake::Batch<'_>,
+        report: &mut PassReport,
+        defer_queries: bool,
+    ) -> Result<Option<Vec<Event>>, GatewayError> {
+        let (now, _) = self.now();
+        let mut events = Vec::new();
+        let package = match self.read_claimed(a) {
             Ok(p) => p,
             Err((code, why)) => {
+                let dir = self.layout.claimed.join(&a.claim);
                 let message = read_message_only(&dir, &self.config.limits).ok();
                 self.quarantine_events(a, &code, &why, message.as_ref(), now, &mut events);
                 report.quarantined += 1;
@@ -853,18 +855,7 @@ impl Gateway {
             report.parsed += 1;
         }
         let Some(mut input) = input else {
-            let (code, msg) = match &package.message.body {
-                // the МЭДО operator's error receipt that names no message of ours: not a
-                // partner to add, a receipt about something else
-                Body::Acknowledgment(ack) if ack.is_operator_error() => (
-                    "operator-receipt-not-ours",
-                    "квитанция оператора МЭДО об ошибке не относится ни к одному нашему сообщению (ни по uid, ни по имени файла)".to_string(),
-                ),
-                _ => (
-                    "unknown-partner",
-                    format!("отправитель {} не указан в [[partners]] (добавьте его, затем `spool retry`)", facts.source_uid),
-                ),
-            };
+            let (code, msg) = unknown_sender(&package, &facts);
             let message = Some(&package.message);
             self.quarantine_events(a, code, &msg, message, now, &mut events);
             report.quarantined += 1;
@@ -877,27 +868,10 @@ impl Gateway {
         }
         let duplicate = batch.duplicate_of(&self.store, a, &facts.header_uid)?;
         if let Some((of, by)) = duplicate {
-            events.push(Event::Duplicate {
-                arrival: a.arrival,
-                key: a.key.clone(),
-                of,
-                by: by.to_string(),
-            });
+            events.push(duplicate_event(a, of, by));
             report.duplicates += 1;
         }
-        let receipt = decide::wants_receipt(&facts.header_type, &self.config.policy)
-            .then(|| {
-                decide::receipt(
-                    &self.config.policy,
-                    a.arrival,
-                    &a.key,
-                    &facts,
-                    true,
-                    None,
-                    now,
-                )
-            })
-            .flatten();
+        let receipt = self.receipt_for(a, &facts, now);
         input.duplicate_of = duplicate;
         events.extend(self.book_events(input, now, batch)?);
         self.verifiers.forget(a.arrival);
@@ -907,6 +881,21 @@ impl Gateway {
             outputs: receipt.into_iter().collect(),
         });
         Ok(Some(events))
+    }
+
+    /// The positive receipt an arrival gets, if its kind wants one and its sender is a
+    /// partner.
+    fn receipt_for(
+        &self,
+        a: &Arrival,
+        facts: &Facts,
+        now: OffsetDateTime,
+    ) -> Option<medo_model::Output> {
+        let policy = &self.config.policy;
+        if !decide::wants_receipt(&facts.header_type, policy) {
+            return None;
+        }
+        decide::receipt(policy, a.arrival, &a.key, facts, true, None, now)
     }
 
     /// Whether a package is the МЭДО operator's error receipt about one of our messages: the
@@ -1369,6 +1358,60 @@ impl Gateway {
     }
 }
 
+/// The folders before anything is opened: `state_dir` private (0700), the transport folders
+/// writable by this user — a set-up problem (exit 2: fix and start again) is found now, with
+/// the fix named, not after a decision as retries that end in exit 4.
+fn check_folders(config: &Config, layout: &Layout) -> Result<(), GatewayError> {
+    // a set-up problem (exit 2: fix and start again), like every other folder check
+    let loosened = medo_spool::sharing::secure_state_dir(&layout.state).map_err(|e| {
+        refused(format!(
+            "не удалось создать state_dir {} или установить ему режим 0700: {}",
+            layout.state.display(),
+            medo_stdx::words::io(&e)
+        ))
+    })?;
+    if let Some(mode) = loosened {
+        tracing::warn!(
+            state_dir = %layout.state.display(),
+            was = format!("{mode:04o}"),
+            "state_dir was readable by others: set to 0700"
+        );
+    }
+    if let Some(problem) = medo_spool::sharing::Handover::problem(&config.spool.outbound) {
+        tracing::warn!("{problem}");
+    }
+    // a transport folder this user cannot write is found now, with the fix named — not
+    // after a decision, as retries that end in exit 4
+    for (dir, key) in [
+        (&config.spool.inbound, "inbound"),
+        (&config.spool.outbound, "outbound"),
+    ] {
+        if let Some(why) = medo_spool::sharing::Handover::unwritable(dir, key) {
+            return Err(refused(why));
+        }
+    }
+    Ok(())
+}
+
+/// Removes what a crash left in the spool's own folders: intents of packages journaled as
+/// published, unfinished builds in `tmp/`.
+fn tidy(layout: &Layout, store: &Store) {
+    // a store that cannot answer keeps the intent (removed at a later start)
+    let pending = |name: &str| store.is_pending(name).unwrap_or(true);
+    let stale = spool::prune_intents(layout, &pending);
+    if stale > 0 {
+        tracing::info!(
+            intents = stale,
+            "removed publish intents of packages already journaled as published"
+        );
+    }
+    if let Ok(n) = spool::clean_tmp(layout) {
+        if n > 0 {
+            tracing::info!(entries = n, "removed unfinished builds from tmp/");
+        }
+    }
+}
+
 /// Whether hashing a claimed folder failed because of the package itself (its files cannot
 /// be read by us), not because of the machine.
 fn package_fault(e: &std::io::Error) -> bool {
@@ -1613,6 +1656,32 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
         .and_then(|_| f.sync_all())
         .map_err(failed("записать"))?;
     Ok(secret)
+}
+
+/// `duplicate`: this arrival repeats arrival `of`, found by its package key or header uid.
+fn duplicate_event(a: &Arrival, of: u64, by: &str) -> Event {
+    Event::Duplicate {
+        arrival: a.arrival,
+        key: a.key.clone(),
+        of,
+        by: by.to_string(),
+    }
+}
+
+/// Why a package from a sender that is not a partner is quarantined: code and words.
+fn unknown_sender(package: &Package, facts: &Facts) -> (&'static str, String) {
+    match &package.message.body {
+        // the МЭДО operator's error receipt that names no message of ours: not a partner
+        // to add, a receipt about something else
+        Body::Acknowledgment(ack) if ack.is_operator_error() => (
+            "operator-receipt-not-ours",
+            "квитанция оператора МЭДО об ошибке не относится ни к одному нашему сообщению (ни по uid, ни по имени файла)".to_string(),
+        ),
+        _ => (
+            "unknown-partner",
+            format!("отправитель {} не указан в [[partners]] (добавьте его, затем `spool retry`)", facts.source_uid),
+        ),
+    }
 }
 
 fn facts_of(m: &Message) -> Facts {
