@@ -211,8 +211,8 @@ fn appeals_table(id: &str, rows: &[Row]) -> Markup {
 
 /// The journal's last 50 records, newest first, kinds as people read them.
 fn exchange_log(config: &Config) -> Markup {
-    let journal = config.spool.state_dir.join("journal");
-    let records = crate::journal::tail(&journal, 50).unwrap_or_default();
+    let journal = crate::journal::Folder::new(config.spool.state_dir.join("journal"));
+    let records = crate::JournalRead::tail(&journal, 50).unwrap_or_default();
     html! {
         h2 { "Журнал обмена (последние 50)" }
         table #log {

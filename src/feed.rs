@@ -5,12 +5,11 @@
 //! each page after importing it never misses or repeats an item, whichever side crashes.
 //! The mapping from records to items is pure; the page reads the journal (read-only).
 
-use std::path::Path;
-
 use serde::Serialize;
 
-use crate::journal::{self, JournalError};
+use crate::journal::JournalError;
 use crate::model::{Event, Record, Step};
+use crate::JournalRead;
 
 /// Journal records one page looks at, at most (a page may hold no item and still advance).
 pub const MAX_SCAN: usize = 10_000;
@@ -186,9 +185,14 @@ fn step_name(step: &Step) -> &'static str {
 
 /// The changes after journal position `from`, up to `durable` (exclusive: the records the
 /// store has applied), at most `limit` items.
-pub fn page(journal: &Path, from: u64, durable: u64, limit: usize) -> Result<Page, JournalError> {
+pub fn page(
+    journal: &dyn JournalRead,
+    from: u64,
+    durable: u64,
+    limit: usize,
+) -> Result<Page, JournalError> {
     let limit = limit.clamp(1, MAX_LIMIT);
-    let records = journal::read_range(journal, from, durable, MAX_SCAN)?;
+    let records = journal.read_range(from, durable, MAX_SCAN)?;
     let mut items = Vec::new();
     let mut next = from;
     for r in &records {

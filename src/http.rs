@@ -494,7 +494,8 @@ async fn changes(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let journal = crate::spool::Layout::new(&state.config.spool).journal;
+    let journal =
+        crate::journal::Folder::new(crate::spool::Layout::new(&state.config.spool).journal);
     let limit = match page_size(q.limit, crate::feed::MAX_LIMIT) {
         Ok(l) => l,
         Err(r) => return r,

@@ -660,10 +660,17 @@ fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(f)
 }
 
-/// The appeal book folded from the whole journal (stops with an error at a bad record).
+/// The appeal book folded from the whole journal in the folder `journal`.
 pub fn load_book(journal: &Path) -> Result<AppealBook, crate::journal::JournalError> {
+    fold_book(&crate::journal::Folder::new(journal))
+}
+
+/// The appeal book folded from a whole journal (stops with an error at a bad record).
+pub fn fold_book(
+    journal: &dyn crate::JournalRead,
+) -> Result<AppealBook, crate::journal::JournalError> {
     let mut book = AppealBook::default();
-    crate::journal::fold_all(journal, |r| book.apply(r))?;
+    journal.fold_all(&mut |r| book.apply(r))?;
     Ok(book)
 }
 

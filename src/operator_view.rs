@@ -132,7 +132,8 @@ pub fn store_view(layout: &Layout) -> Option<(InstanceLock, Store)> {
         return None;
     }
     let applied = store.applied_seq().ok()??;
-    let records = crate::journal::read_from(&layout.journal, applied).ok()?;
+    let journal = crate::journal::Folder::new(&layout.journal);
+    let records = crate::JournalRead::read_from(&journal, applied).ok()?;
     let head = store.head().ok()?;
     let same = records
         .first()

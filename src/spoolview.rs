@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::journal::{self, Event, Record};
 use crate::spool::{completeness, Completeness, Layout, Reason};
+use crate::JournalRead;
 
 /// One line of `spool list`.
 #[derive(Debug, Clone, Serialize)]
@@ -100,26 +101,27 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     let mut arrivals: BTreeMap<u64, (String, String, String, Option<String>)> = BTreeMap::new();
     let mut rejected = Vec::new();
     if layout.journal.exists() {
-        let report = journal::scan(&layout.journal, |r| {
-            match &r.event {
-                Event::Received {
-                    key, src, claim, ..
-                } => {
-                    arrivals.insert(r.seq, (src.clone(), key.clone(), claim.clone(), None));
-                }
-                Event::Archived { arrival, dir, .. } => {
-                    if let Some(a) = arrivals.get_mut(arrival) {
-                        a.3 = Some(dir.clone());
+        let report = journal::Folder::new(&layout.journal)
+            .scan(&mut |r| {
+                match &r.event {
+                    Event::Received {
+                        key, src, claim, ..
+                    } => {
+                        arrivals.insert(r.seq, (src.clone(), key.clone(), claim.clone(), None));
                     }
+                    Event::Archived { arrival, dir, .. } => {
+                        if let Some(a) = arrivals.get_mut(arrival) {
+                            a.3 = Some(dir.clone());
+                        }
+                    }
+                    Event::ReceiptReceived {
+                        accepted: false, ..
+                    } => rejected.extend(rejection(r)),
+                    _ => {}
                 }
-                Event::ReceiptReceived {
-                    accepted: false, ..
-                } => rejected.extend(rejection(r)),
-                _ => {}
-            }
-            true
-        })
-        .map_err(|e| e.to_string())?;
+                true
+            })
+            .map_err(|e| e.to_string())?;
         if let Some(bad) = report.first_bad {
             return Err(bad.to_string());
         }
@@ -348,20 +350,21 @@ pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
     let layout = Layout::new(&config.spool);
     let mut arrival: Option<u64> = None;
     let mut out = Vec::new();
-    let report = journal::scan(&layout.journal, |r| {
-        if arrival.is_none() {
-            if let Event::Received { key, .. } = &r.event {
-                if r.seq.to_string() == id || (id.len() >= 8 && key.starts_with(id)) {
-                    arrival = Some(r.seq);
+    let report = journal::Folder::new(&layout.journal)
+        .scan(&mut |r| {
+            if arrival.is_none() {
+                if let Event::Received { key, .. } = &r.event {
+                    if r.seq.to_string() == id || (id.len() >= 8 && key.starts_with(id)) {
+                        arrival = Some(r.seq);
+                    }
                 }
             }
-        }
-        if arrival.is_some_and(|a| r.seq == a || r.event.arrival() == Some(a)) {
-            out.push(r.clone());
-        }
-        true
-    })
-    .map_err(|e| e.to_string())?;
+            if arrival.is_some_and(|a| r.seq == a || r.event.arrival() == Some(a)) {
+                out.push(r.clone());
+            }
+            true
+        })
+        .map_err(|e| e.to_string())?;
     if let Some(bad) = report.first_bad {
         return Err(bad.to_string());
     }

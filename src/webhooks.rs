@@ -54,7 +54,7 @@ pub struct Hook {
     pub secret: Vec<u8>,
     /// `state_dir/webhooks/<client>.cursor`.
     pub cursor_file: PathBuf,
-    pub journal: PathBuf,
+    pub journal: crate::journal::Folder,
     /// The client holds the `dsp` scope (ДСП appeals' details; see `feed::for_scope`).
     pub dsp: bool,
 }
@@ -91,7 +91,7 @@ impl Hook {
                     .state
                     .join("webhooks")
                     .join(format!("{}.cursor", c.name)),
-                journal: layout.journal.clone(),
+                journal: crate::journal::Folder::new(&layout.journal),
             });
         }
         Ok(hooks)

@@ -271,7 +271,7 @@ proptest! {
         }
         let book = medo_gateway::operator::load_book(&journal_dir).unwrap();
         let store = Store::open(&dir.path().join("store")).unwrap();
-        store::rebuild(&store, &journal_dir).unwrap();
+        store::rebuild(&store, &journal).unwrap();
         prop_assert_eq!(book.all(), store.all());
         let mut facts_book = Vec::new();
         book.each_open_deadline(&mut |id, f| facts_book.push((id, f.clone())));

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::journal;
 use crate::operator;
 use crate::spool::Layout;
+use crate::JournalRead;
 
 use super::print_json;
 
@@ -204,7 +205,10 @@ fn export(config: &Config, dir: &Path, args: ExportArgs) -> Result<ExitCode, Str
         None => None,
     };
     let partner = match args.partner {
-        Some(uid) => Some(journal::arrivals_from(dir, &uid).map_err(|e| e.to_string())?),
+        Some(uid) => Some(
+            crate::reading::arrivals_from(&journal::Folder::new(dir), &uid)
+                .map_err(|e| e.to_string())?,
+        ),
         None => None,
     };
     let keep = move |r: &journal::Record| {
@@ -221,9 +225,9 @@ fn export(config: &Config, dir: &Path, args: ExportArgs) -> Result<ExitCode, Str
                 .is_none_or(|set| arrival.is_some_and(|a| set.contains(&a)))
     };
     let format = match (args.format, args.excel) {
-        (_, true) => journal::ExportFormat::Csv { excel: true },
-        (ExportFormatArg::Csv, false) => journal::ExportFormat::Csv { excel: false },
-        (ExportFormatArg::Jsonl, false) => journal::ExportFormat::Jsonl,
+        (_, true) => crate::reading::ExportFormat::Csv { excel: true },
+        (ExportFormatArg::Csv, false) => crate::reading::ExportFormat::Csv { excel: false },
+        (ExportFormatArg::Jsonl, false) => crate::reading::ExportFormat::Jsonl,
     };
     run_export(dir, format, &keep)
 }
@@ -233,7 +237,9 @@ fn run_verify(
     (state, witness): (&Path, Option<&Path>),
     json: bool,
 ) -> Result<ExitCode, String> {
-    let report = journal::verify(dir).map_err(|e| e.to_string())?;
+    let report = journal::Folder::new(dir)
+        .verify()
+        .map_err(|e| e.to_string())?;
     let anchored = anchor_check(dir, state, report.records)
         .and_then(|()| witness.map_or(Ok(()), |w| witness_check(dir, state, w, report.records)));
     if json {
@@ -296,7 +302,8 @@ fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Resu
         .and_then(|t| t.trim().parse().ok())
         .unwrap_or(0);
     crate::checkpoint::check_witness(newest.as_slice(), epoch, records, |seq| {
-        journal::read_range(dir, seq, seq + 1, 1)
+        journal::Folder::new(dir)
+            .read_range(seq, seq + 1, 1)
             .ok()?
             .first()
             .map(|r| r.hash.clone())
@@ -306,12 +313,13 @@ fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Resu
 
 fn run_export(
     dir: &Path,
-    format: journal::ExportFormat,
+    format: crate::reading::ExportFormat,
     keep: &dyn Fn(&journal::Record) -> bool,
 ) -> Result<ExitCode, String> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let report = journal::export(dir, format, keep, &mut out).map_err(|e| e.to_string())?;
+    let report = crate::reading::export(&journal::Folder::new(dir), format, keep, &mut out)
+        .map_err(|e| e.to_string())?;
     drop(out);
     // a last line still being written by the running service is not damage: stop before it
     let last_segment = journal::segments(dir).ok().and_then(|s| {

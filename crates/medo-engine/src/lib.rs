@@ -37,6 +37,7 @@ use medo_spool::control;
 use medo_spool::{self as spool, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
 use medo_store::index::{self as store, Arrival, State, Store};
 use medo_store::journal::{Event, Journal, Record};
+use medo_store::JournalRead;
 use medo_wire::known::Known;
 use medo_wire::message::{Body, Message};
 use medo_wire::package::{read_message_only, read_package, read_package_gated, Package};
@@ -240,7 +241,7 @@ impl Gateway {
             medo_store::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))?;
         guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
         check_journal_anchor(&layout, &journal, &checkpoint_key)?;
-        check_chain(&layout, &journal)?;
+        check_chain(&journal)?;
         let (witness, restored) = open_witness(
             &config,
             &layout,
@@ -249,12 +250,7 @@ impl Gateway {
             accepted.as_ref(),
         )?;
         let (store, rebuilt) = Store::open_or_reset(&layout.store, config.spool.min_free_bytes)?;
-        catch_up(
-            &store,
-            &layout.journal,
-            rebuilt.is_some(),
-            journal.next_seq(),
-        )?;
+        catch_up(&store, &journal, rebuilt.is_some())?;
         tidy(&layout, &store);
         let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
         let verifiers = verify::Verifiers::new(
@@ -1426,7 +1422,8 @@ fn package_fault(e: &std::io::Error) -> bool {
 /// Brings the store up to the journal: replays the records it has not applied (a crash
 /// between the journal's fsync and the store's flush leaves it behind), or rebuilds it from
 /// scratch when it was reset or does not match the journal (ahead of it, or another head).
-fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result<(), GatewayError> {
+fn catch_up(store: &Store, journal: &Journal, reset: bool) -> Result<(), GatewayError> {
+    let next_seq = journal.next_seq();
     let applied = store.applied_seq()?;
     // a store folded by an older layout lacks index entries: rebuilt once
     let outdated = applied.is_some() && !store.schema_current()?;
@@ -1438,7 +1435,7 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
         None => true,
         Some(seq) if seq >= next_seq => return Err(journal_lost(seq, next_seq)),
         Some(seq) => {
-            let at = medo_store::journal::read_from(journal, seq)?;
+            let at = journal.read_range(seq, seq + 1, 1)?;
             let head = store.head()?;
             if !at
                 .first()
@@ -1455,17 +1452,24 @@ fn catch_up(store: &Store, journal: &Path, reset: bool, next_seq: u64) -> Result
         return Ok(());
     }
     store.mark_schema()?;
-    let from = applied.map_or(0, |s| s + 1);
-    if from < next_seq {
-        let records = medo_store::journal::read_from(journal, from)?;
-        for chunk in records.chunks(512) {
-            store.apply_all(chunk)?;
-        }
+    // applied in pages: a store far behind is caught up without holding the journal's rest
+    let (mut from, mut caught) = (applied.map_or(0, |s| s + 1), 0);
+    while from < next_seq {
+        let page = journal.read_range(from, next_seq, CATCH_UP_PAGE)?;
+        let Some(last) = page.last() else { break };
+        from = last.seq + 1;
+        caught += page.len();
+        store.apply_all(&page)?;
+    }
+    if caught > 0 {
         store.flush()?;
-        tracing::info!(records = records.len(), "store caught up with the journal");
+        tracing::info!(records = caught, "store caught up with the journal");
     }
     Ok(())
 }
+
+/// Records applied to the store at once when it catches up with the journal at start.
+const CATCH_UP_PAGE: usize = 512;
 
 /// The journal behind the store: records the store applied are gone or different. Never
 /// rebuilt silently — that would give numbers a second time.
@@ -1495,12 +1499,12 @@ fn check_journal_anchor(
 /// longer one (`journal verify` checks the whole).
 const CHAIN_CHECKED_AT_START: u64 = 1_000_000;
 
-/// The chain is verified at start (each line's hash, seq, prev — `journal::verify_tail`):
+/// The chain is verified at start (each line's hash, seq, prev — `JournalRead::verify_tail`):
 /// a record edited, deleted or reordered refuses the start (exit 2), so the service never
 /// registers or signs a checkpoint over a broken chain.
-fn check_chain(layout: &Layout, journal: &Journal) -> Result<(), GatewayError> {
+fn check_chain(journal: &Journal) -> Result<(), GatewayError> {
     let started = std::time::Instant::now();
-    let report = medo_store::journal::verify_tail(&layout.journal, CHAIN_CHECKED_AT_START)?;
+    let report = journal.verify_tail(CHAIN_CHECKED_AT_START)?;
     if let Some(bad) = report.first_bad {
         return Err(refused(format!(
             "цепочка журнала нарушена на записи {} ({}, строка {}: {}): служба не запускается и ничего не подписывает поверх неё. Подробности — `medo-gateway journal verify`; восстановите журнал из резервной копии (docs/OPERATIONS.md, «Broken chain»)",

@@ -100,7 +100,7 @@ impl Witness {
 
 /// The hash of record `seq` of the journal in `dir`.
 pub fn hash_at(dir: &Path, seq: u64) -> Option<String> {
-    medo_store::journal::read_range(dir, seq, seq + 1, 1)
+    medo_store::JournalRead::read_range(&medo_store::journal::Folder::new(dir), seq, seq + 1, 1)
         .ok()?
         .first()
         .map(|r| r.hash.clone())

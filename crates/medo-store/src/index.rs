@@ -1189,12 +1189,12 @@ pub enum RebuildError {
 }
 
 /// Replays a whole journal into an emptied store.
-pub fn rebuild(store: &Store, journal_dir: &Path) -> Result<u64, RebuildError> {
+pub fn rebuild(store: &Store, journal: &dyn crate::seam::JournalRead) -> Result<u64, RebuildError> {
     store.clear()?;
     let mut applied = 0u64;
     let mut failure: Option<StoreError> = None;
     let mut batch: Vec<Record> = Vec::with_capacity(REPLAY_BATCH);
-    let report = crate::journal::scan(journal_dir, |r| {
+    let report = journal.scan(&mut |r| {
         batch.push(r.clone());
         if batch.len() < REPLAY_BATCH {
             return true;

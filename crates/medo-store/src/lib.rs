@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod index;
 pub mod journal;
+pub mod reading;
 pub mod seam;
 
-pub use seam::{commit, CommitError, Index, Journal};
+pub use seam::{commit, CommitError, Index, Journal, JournalRead};

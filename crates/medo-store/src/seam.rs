@@ -4,20 +4,63 @@
 //! backend that can do both in one transaction (PostgreSQL, issue 29) implements the same
 //! traits and the same [`commit`].
 //!
-//! Not yet behind the seam (issue 27 goes on): only the loop's commit goes through it. The
-//! journal's readers (the feed, export, `journal verify`, the start's chain check) still call
-//! `journal::read_range`/`tail`/`verify` on the folder — the trait's read methods are what
-//! they move to; the index's read side (the book's views, the arrivals' state machine,
-//! pending outputs) is the concrete `Store`'s; the operator command queue and the idempotency
-//! keys are the spool's files.
+//! The journal's readers — the changes feed, the dashboard's recent log, export, `journal
+//! verify`, the start's chain and anchor checks, the folds of the book and the index — read
+//! through [`JournalRead`] (files: [`journal::Folder`]), never the folder's segments; the
+//! checkpoints, which the files backend keeps in the journal's folder
+//! (`journal/checkpoints/`), still read the records there themselves.
+//!
+//! Not yet behind the seam (issue 27 goes on): the index's read side (the book's views, the
+//! arrivals' state machine, pending outputs) is the concrete `Store`'s; the operator command
+//! queue and the idempotency keys are the spool's files.
 
 use medo_model::{Event, Record};
 
 use crate::index::{Store, StoreError};
 use crate::journal::{self, JournalError, VerifyReport};
 
-/// The system of record: an append-only, hash-chained sequence of records.
-pub trait Journal {
+/// The journal's read side: records by position, the last ones, a verifying walk. Every
+/// record handed out is checked (its own hash, its link to the one before); a backend that
+/// cannot vouch for a record says so (an error, or `first_bad` in a walk's report).
+pub trait JournalRead {
+    /// Records with `from <= seq < until`, at most `max`, each checked against the chain.
+    fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError>;
+    /// The last `n` records.
+    fn tail(&self, n: u64) -> Result<Vec<Record>, JournalError>;
+    /// Every record in order, verified as it goes, handed to `visit` until it says stop; the
+    /// report names the first bad record, if any.
+    fn scan(&self, visit: &mut dyn FnMut(&Record) -> bool) -> Result<VerifyReport, JournalError>;
+    /// Every record's hash and link checked (`journal verify`).
+    fn verify(&self) -> Result<VerifyReport, JournalError>;
+    /// At least the last `at_least` records checked (the start's check), the first of them
+    /// linked to what comes before on trust.
+    fn verify_tail(&self, at_least: u64) -> Result<VerifyReport, JournalError>;
+
+    /// Records with `seq >= from`.
+    fn read_from(&self, from: u64) -> Result<Vec<Record>, JournalError> {
+        self.read_range(from, u64::MAX, usize::MAX)
+    }
+
+    /// Every record to `visit`, none kept; a bad record stops it with an error naming it.
+    fn fold_all(&self, visit: &mut dyn FnMut(&Record)) -> Result<(), JournalError> {
+        let report = self.scan(&mut |r| {
+            visit(r);
+            true
+        })?;
+        match report.first_bad {
+            None => Ok(()),
+            Some(bad) => Err(JournalError::Corrupt {
+                file: bad.file,
+                line: bad.line,
+                problem: bad.problem.to_string(),
+            }),
+        }
+    }
+}
+
+/// The system of record: an append-only, hash-chained sequence of records, read as any
+/// [`JournalRead`].
+pub trait Journal: JournalRead {
     /// The seq the next record will get.
     fn next_seq(&self) -> u64;
     /// The hash of the last record (or [`medo_model::GENESIS`]).
@@ -27,12 +70,6 @@ pub trait Journal {
     /// Appends `events` at `now` as one group commit, durable when it returns; an error is
     /// fatal (the caller stops).
     fn append(&mut self, events: Vec<Event>, now: &str) -> Result<Vec<Record>, JournalError>;
-    /// Records with `from <= seq < until`, at most `max`, each checked against the chain.
-    fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError>;
-    /// The last `n` records.
-    fn tail(&self, n: u64) -> Result<Vec<Record>, JournalError>;
-    /// Every record's hash and link checked.
-    fn verify(&self) -> Result<VerifyReport, JournalError>;
 }
 
 /// The index's write side: records applied in journal order, made durable by `flush`.
@@ -58,14 +95,43 @@ impl Journal for journal::Journal {
     fn append(&mut self, events: Vec<Event>, now: &str) -> Result<Vec<Record>, JournalError> {
         journal::Journal::append(self, events, now)
     }
+}
+
+/// The open journal reads as its folder does.
+impl JournalRead for journal::Journal {
     fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError> {
         journal::read_range(self.dir(), from, until, max)
     }
     fn tail(&self, n: u64) -> Result<Vec<Record>, JournalError> {
         journal::tail(self.dir(), n)
     }
+    fn scan(&self, visit: &mut dyn FnMut(&Record) -> bool) -> Result<VerifyReport, JournalError> {
+        journal::scan(self.dir(), visit)
+    }
     fn verify(&self) -> Result<VerifyReport, JournalError> {
         journal::verify(self.dir())
+    }
+    fn verify_tail(&self, at_least: u64) -> Result<VerifyReport, JournalError> {
+        journal::verify_tail(self.dir(), at_least)
+    }
+}
+
+/// A journal's folder, read (by any process, with or without the writer running).
+impl JournalRead for journal::Folder {
+    fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError> {
+        journal::read_range(self.path(), from, until, max)
+    }
+    fn tail(&self, n: u64) -> Result<Vec<Record>, JournalError> {
+        journal::tail(self.path(), n)
+    }
+    fn scan(&self, visit: &mut dyn FnMut(&Record) -> bool) -> Result<VerifyReport, JournalError> {
+        journal::scan(self.path(), visit)
+    }
+    fn verify(&self) -> Result<VerifyReport, JournalError> {
+        journal::verify(self.path())
+    }
+    fn verify_tail(&self, at_least: u64) -> Result<VerifyReport, JournalError> {
+        journal::verify_tail(self.path(), at_least)
     }
 }
 
@@ -174,11 +240,31 @@ mod tests {
             [(2, 2), (4, 2)],
             "the step between sees the journal already written"
         );
-        // the read side reads the same folder the commits wrote
-        assert_eq!(Journal::read_range(&j, 0, 4, 10).unwrap().len(), 4);
-        assert_eq!(Journal::tail(&j, 1).unwrap()[0].seq, 3);
-        let report = Journal::verify(&j).unwrap();
-        assert_eq!((report.records, report.first_bad), (4, None));
+        // the read side reads the same folder the commits wrote: the writer's and a reader's
+        let folder = journal::Folder::new(dir.path().join("journal"));
+        for reader in [&j as &dyn JournalRead, &folder] {
+            assert_eq!(reader.read_range(0, 4, 10).unwrap().len(), 4);
+            assert_eq!(reader.read_from(2).unwrap()[0].seq, 2);
+            assert_eq!(reader.tail(1).unwrap()[0].seq, 3);
+            let report = reader.verify().unwrap();
+            assert_eq!((report.records, report.first_bad), (4, None));
+            assert_eq!(reader.verify_tail(1).unwrap().records, 4);
+            let mut seen = Vec::new();
+            reader.fold_all(&mut |r| seen.push(r.seq)).unwrap();
+            assert_eq!(seen, [0, 1, 2, 3]);
+            let mut first_two = 0;
+            let report = reader
+                .scan(&mut |_| {
+                    first_two += 1;
+                    first_two < 2
+                })
+                .unwrap();
+            assert_eq!(
+                (first_two, report.first_bad),
+                (2, None),
+                "the visitor stops the walk"
+            );
+        }
     }
 
     /// A step between that fails stops the commit before the index moves (the records are
