@@ -1,0 +1,159 @@
+//! The public surface: the applicant's status (`GET /api/v1/status?number=…&pin=…`: rate-limited
+//! per client address, wrong PINs locking a number for a minute, a wrong PIN answered exactly
+//! like an unknown number) and `/healthz` (both surfaces).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::appeals::pin_hash;
+use crate::book::{AppealState, TimelineEntry};
+
+use super::{client_address, error, HttpState};
+
+#[derive(Debug, Deserialize)]
+pub(super) struct StatusQuery {
+    number: String,
+    pin: String,
+}
+
+/// What an applicant sees.
+#[derive(Debug, Serialize)]
+pub(super) struct ApplicantStatus {
+    number: String,
+    registered_on: Option<String>,
+    status: &'static str,
+    timeline: Vec<TimelineEntry>,
+    answer_available: bool,
+}
+
+pub(super) async fn status(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<StatusQuery>,
+) -> Response {
+    let client = client_address(peer.ip(), &headers, &state.config.http_limits);
+    if let Err(wait) = state.allow(client) {
+        state.refused(StatusCode::TOO_MANY_REQUESTS, Some(client));
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("too many lookups; try again in {} s", secs.max(1)),
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs.max(1)),
+        );
+        return r;
+    }
+    let not_found = || error(StatusCode::NOT_FOUND, "нет обращения с таким номером и PIN");
+    let number = crate::appeals::normalize_number(&q.number);
+    let now = Instant::now();
+    let mut pins = state.pins.lock().expect("pin guard lock");
+    if pins.locked(&number, now) {
+        return not_found();
+    }
+    // only our registration number, and only with the right PIN (spaces and dashes aside)
+    let pin: String = q.pin.chars().filter(char::is_ascii_digit).collect();
+    let found = state.book.find(&q.number).ok().filter(|a| {
+        a.number.as_deref() == Some(q.number.trim())
+            && a.pin_hash.as_deref() == Some(pin_hash(a.id, &pin).as_str())
+    });
+    let Some(a) = found else {
+        pins.failed(&number, now);
+        return not_found();
+    };
+    pins.succeeded(&number);
+    drop(pins);
+    if a.state == AppealState::Received || a.state == AppealState::Refused {
+        return not_found();
+    }
+    Json(ApplicantStatus {
+        number: a.number.clone().unwrap_or_default(),
+        registered_on: a.registered_on.clone(),
+        status: a.state.label(),
+        timeline: a.timeline.clone(),
+        answer_available: a.answer_attached,
+    })
+    .into_response()
+}
+
+/// Wrong PINs for one number within [`PIN_LOCK`] after which that number answers «not
+/// found» to every PIN — the right one too — for [`PIN_LOCK`].
+pub const PIN_WRONG_TRIES: usize = 5;
+
+/// The window the wrong tries are counted in, and how long the lock then lasts.
+pub const PIN_LOCK: Duration = Duration::from_secs(60);
+
+/// Wrong PINs per appeal number (whatever the addresses they come from): [`PIN_WRONG_TRIES`]
+/// within a minute lock the number for [`PIN_LOCK`], counted from the try that locked it.
+/// Tries during the lock — wrong, or the applicant's own right one — neither count nor
+/// extend it, and one wrong try a minute never locks: an attacker can neither guess on
+/// (10^10 PINs at 5 a minute) nor keep the applicant out longer than the attack lasts plus
+/// a minute.
+#[derive(Debug, Default)]
+pub struct PinGuard {
+    numbers: HashMap<String, PinTries>,
+}
+
+/// One number's recent wrong tries, and the end of its lock if it is locked.
+#[derive(Debug, Default)]
+pub(super) struct PinTries {
+    wrong: std::collections::VecDeque<Instant>,
+    locked_until: Option<Instant>,
+}
+
+impl PinGuard {
+    /// Whether lookups of `number` are locked at `now`.
+    pub fn locked(&self, number: &str, now: Instant) -> bool {
+        self.numbers
+            .get(number)
+            .and_then(|t| t.locked_until)
+            .is_some_and(|until| now < until)
+    }
+
+    /// A wrong PIN for `number` at `now` (tries while locked are not counted).
+    pub fn failed(&mut self, number: &str, now: Instant) {
+        if self.locked(number, now) {
+            return;
+        }
+        if self.numbers.len() > 100_000 {
+            self.numbers.retain(|_, t| {
+                t.locked_until.is_some_and(|u| now < u)
+                    || t.wrong
+                        .back()
+                        .is_some_and(|w| now.duration_since(*w) < PIN_LOCK)
+            });
+        }
+        let t = self.numbers.entry(number.to_string()).or_default();
+        t.locked_until = None;
+        t.wrong.retain(|w| now.duration_since(*w) < PIN_LOCK);
+        t.wrong.push_back(now);
+        if t.wrong.len() >= PIN_WRONG_TRIES {
+            t.wrong.clear();
+            t.locked_until = Some(now + PIN_LOCK);
+        }
+    }
+
+    /// The right PIN (outside a lock): the count starts again.
+    pub fn succeeded(&mut self, number: &str) {
+        self.numbers.remove(number);
+    }
+}
+
+/// `GET /healthz`: 200 `{"status":"ok"}` while the loop passes ([`crate::health`]), else
+/// 503 with the reason.
+pub(super) async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
+    match state.health.check() {
+        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
+    }
+}
