@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::control;
-use crate::idempotency::Seen;
+use crate::idempotency::{Keys, Seen};
 use crate::wire::hash::Sha256;
 
 use super::{authorize, error, refusal, HttpState, Need};
@@ -222,29 +222,32 @@ pub(super) async fn queue(
     build: impl FnOnce() -> Result<control::Command, String>,
 ) -> Response {
     let state_dir = &state.config.spool.state_dir;
+    let keys = crate::idempotency::Folder::new(state_dir);
     let name = match &keyed {
         None => None,
-        Some(k) => match crate::idempotency::recall(state_dir, k) {
-            Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("keys: {e}")),
-            Ok(Seen::Conflict) => {
-                return error(
-                    StatusCode::CONFLICT,
-                    "this Idempotency-Key was used with another request",
-                )
+        Some(k) => {
+            match keys.recall(k) {
+                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &format!("keys: {e}")),
+                Ok(Seen::Conflict) => {
+                    return error(
+                        StatusCode::CONFLICT,
+                        "this Idempotency-Key was used with another request",
+                    )
+                }
+                Ok(Seen::Same(first)) => match replay(state, k, &first, about).await {
+                    Some(r) => return r,
+                    None => Some(first), // remembered, never queued (a crash): queue it now
+                },
+                Ok(Seen::New(name)) => Some(name),
             }
-            Ok(Seen::Same(first)) => match replay(state, k, &first, about).await {
-                Some(r) => return r,
-                None => Some(first), // remembered, never queued (a crash): queue it now
-            },
-            Ok(Seen::New(name)) => Some(name),
-        },
+        }
     };
     let command = match build() {
         Ok(c) => c,
         Err(why) => {
             // refused before anything was queued: the key is not burned
             if let Some(k) = &keyed {
-                crate::idempotency::forget(state_dir, k);
+                keys.forget(k);
             }
             return error(StatusCode::BAD_REQUEST, &why);
         }

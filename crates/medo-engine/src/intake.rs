@@ -250,10 +250,12 @@ impl Gateway {
         ready
     }
 
-    /// Applies queued operator commands (register / refuse / steps), one journal commit each.
+    /// Applies queued operator commands (register / refuse / steps, at most
+    /// [`COMMANDS_PER_PASS`] a pass), one journal commit each.
     pub(super) fn process_commands(&mut self) -> Result<(), GatewayError> {
-        for (path, command) in control::pending(&self.layout.state, 64) {
-            let id = control::command_id(&path);
+        use control::Queue;
+        for queued in self.queue.pending(COMMANDS_PER_PASS) {
+            let (ticket, id, command) = (queued.ticket, queued.id, queued.command);
             let attachment = command.as_ref().ok().and_then(attachment_of);
             if self.store.try_command_done(&id)? {
                 // journaled before a crash cut the removal of its file: never applied twice
@@ -265,14 +267,14 @@ impl Gateway {
                 if let (Some(a), Some(r)) = (appeal, &attachment) {
                     self.keep_answer(a.id, r);
                 }
-                control::done(&path);
-                attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
+                self.queue.done(&ticket);
+                attachment.inspect(|(r, _)| self.queue.detach(r));
                 continue;
             }
-            let (earlier, _attempt) = control::begin(&path);
+            let (earlier, _attempt) = self.queue.begin(&ticket);
             if earlier >= control::POISON_AFTER {
-                self.poison_command(&path, &id, command.as_ref().ok(), earlier)?;
-                attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
+                self.poison_command(&ticket, &id, command.as_ref().ok(), earlier)?;
+                attachment.inspect(|(r, _)| self.queue.detach(r));
                 continue;
             }
             medo_stdx::fault::point("in-command");
@@ -288,14 +290,14 @@ impl Gateway {
                     if let Some((appeal, r)) = &answer {
                         self.keep_answer(*appeal, r);
                     }
-                    control::done(&path);
+                    self.queue.done(&ticket);
                 }
                 Err(why) => {
-                    tracing::warn!(command = %path.display(), reason = %why, "operator command rejected");
-                    control::reject(&path, &why);
+                    tracing::warn!(command = %ticket, reason = %why, "operator command rejected");
+                    self.queue.reject(&ticket, &why);
                 }
             }
-            attachment.inspect(|(r, _)| control::detach(&self.layout.state, r));
+            attachment.inspect(|(r, _)| self.queue.detach(r));
         }
         Ok(())
     }
@@ -305,7 +307,7 @@ impl Gateway {
     /// again, so one command cannot keep the service from starting.
     fn poison_command(
         &mut self,
-        path: &Path,
+        ticket: &control::Ticket,
         id: &str,
         command: Option<&control::Command>,
         stops: u32,
@@ -323,7 +325,7 @@ impl Gateway {
             about: command.map(|c| c.id().to_string()).unwrap_or_default(),
             reason: reason.clone(),
         }])?;
-        control::poison(path, &reason);
+        control::Queue::poison(&self.queue, ticket, &reason);
         Ok(())
     }
 
@@ -403,7 +405,7 @@ impl Gateway {
             _ => None,
         };
         let answer_file = attachment_of(command).map(|(reference, kept)| {
-            control::attached(&self.layout.state, &reference)
+            control::Queue::attached(&self.queue, &reference)
                 .map_err(Unread::from)
                 .and_then(|p| answer_file(&p, kept))
                 .map_err(|e| e.to_string())
@@ -443,7 +445,7 @@ impl Gateway {
     /// Keeps an attached file under `state_dir/answers/<id>/<kept>` — after its step is
     /// journaled (a copy: doing it again after a crash is harmless).
     fn keep_answer(&self, appeal: u64, (reference, kept): &(String, String)) {
-        let kept = control::attached(&self.layout.state, reference)
+        let kept = control::Queue::attached(&self.queue, reference)
             .map_err(|e| e.to_string())
             .and_then(|src| {
                 let to = self.layout.state.join(medo_model::kept_path(appeal, kept));
@@ -457,6 +459,9 @@ impl Gateway {
         }
     }
 }
+
+/// Operator commands carried out in one pass at most (the rest in the next).
+pub(crate) const COMMANDS_PER_PASS: usize = 64;
 
 /// Why the loop could not read what a command needs: said, in words, in its rejection.
 #[derive(Debug, thiserror::Error)]

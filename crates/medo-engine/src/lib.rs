@@ -216,6 +216,8 @@ pub struct Gateway {
     /// How each claimed folder looked when it was read for its decision (claim → snapshot):
     /// a folder changed since is checked again before it is archived.
     read_as: HashMap<String, spool::Snapshot>,
+    /// The operator command queue (`state_dir/control/`).
+    queue: control::Folder,
     /// Secret for PINs (`state_dir/pin.key`).
     pin_secret: Vec<u8>,
     /// What `/metrics` shows.
@@ -258,6 +260,7 @@ impl Gateway {
             Duration::from_secs(config.signature_timeout_secs.max(1)),
             config.limits.clone(),
         );
+        let queue = control::Folder::new(&layout.state);
         let mut gw = Gateway {
             config,
             layout,
@@ -281,6 +284,7 @@ impl Gateway {
             limits: PassLimits::DEFAULT,
             read_as: HashMap::new(),
             pin_secret,
+            queue,
             metrics: Counters::default(),
             checkpoint_key,
             _lock: lock,
@@ -430,7 +434,7 @@ impl Gateway {
             .take(counters::HELD_SHOWN)
             .map(|(n, (_, why))| (n.clone(), why.clone()))
             .collect();
-        self.metrics.commands_poisoned = control::poisoned_count(&self.layout.state) as u64;
+        self.metrics.commands_poisoned = control::Queue::poisoned_count(&self.queue) as u64;
         self.metrics.journal_records = self.journal.next_seq();
         self.metrics.last_scan_unix = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
         self.metrics.clone()

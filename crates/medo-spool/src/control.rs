@@ -368,7 +368,11 @@ pub fn command_id(path: &Path) -> String {
     }
 }
 
-/// Queued commands in order (bounded).
+/// The largest command file read (a command is a few hundred bytes; its file travels
+/// beside it, in `files/`): a bigger one is rejected unread.
+pub const MAX_COMMAND_BYTES: u64 = 64 * 1024;
+
+/// Queued commands in order (bounded: at most `max`, each at most [`MAX_COMMAND_BYTES`]).
 pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String>)> {
     let Ok(rd) = fs::read_dir(dir(state)) else {
         return Vec::new();
@@ -388,12 +392,27 @@ pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String
     files
         .into_iter()
         .map(|p| {
-            let parsed = fs::read(&p).map_err(|e| e.to_string()).and_then(|b| {
-                serde_json::from_slice(&b).map_err(|e| format!("not a command: {e}"))
-            });
+            let parsed = read_bounded(&p)
+                .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("не команда: {e}")));
             (p, parsed)
         })
         .collect()
+}
+
+/// A command file's bytes, if it is not larger than [`MAX_COMMAND_BYTES`].
+fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .and_then(|f| f.take(MAX_COMMAND_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| medo_stdx::words::io(&e))?;
+    match bytes.len() as u64 > MAX_COMMAND_BYTES {
+        true => Err(format!(
+            "файл команды больше {} КиБ",
+            MAX_COMMAND_BYTES / 1024
+        )),
+        false => Ok(bytes),
+    }
 }
 
 /// How many times the process stopped while carrying out a command before one is set aside
@@ -545,6 +564,97 @@ pub fn outcome(path: &Path) -> Option<Result<(), String>> {
     Some(Ok(()))
 }
 
+/// Where a queued command waits (files: its path in `control/`), opaque to the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticket(PathBuf);
+
+impl std::fmt::Display for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.display())
+    }
+}
+
+/// A command as the loop takes it from the queue: where it waits, its id (journaled with
+/// what it did), the command or why it does not read.
+#[derive(Debug)]
+pub struct Queued {
+    pub ticket: Ticket,
+    pub id: String,
+    pub command: Result<Command, String>,
+}
+
+/// The operator command queue as the loop carries it out (the seam of issue 27: files in
+/// `control/` today — [`Folder`]; a table when the commands live in the database). The
+/// submitting side (the CLI, the API) writes into the same folder through [`submit`].
+pub trait Queue {
+    /// At most `max` queued commands, oldest first.
+    fn pending(&self, max: usize) -> Vec<Queued>;
+    /// Notes an attempt: how many earlier attempts stopped the process, and the attempt,
+    /// given back when it returns.
+    fn begin(&self, ticket: &Ticket) -> (u32, Attempt);
+    /// Carried out (journaled): off the queue.
+    fn done(&self, ticket: &Ticket);
+    /// Does not apply: set aside with why (the submitter reads it as the outcome).
+    fn reject(&self, ticket: &Ticket, why: &str);
+    /// Stopped the process [`POISON_AFTER`] times: set aside, never tried again.
+    fn poison(&self, ticket: &Ticket, why: &str);
+    /// How many are set aside as poisoned.
+    fn poisoned_count(&self) -> usize;
+    /// The file a command's `reference` names (an answer, a letter), checked.
+    fn attached(&self, reference: &str) -> Result<PathBuf, AttachError>;
+    /// Removes the file a command carried, once the command is settled.
+    fn detach(&self, reference: &str);
+}
+
+/// The queue in `state_dir/control/`.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    state: PathBuf,
+}
+
+impl Folder {
+    /// The queue of the state folder `state`.
+    pub fn new(state: impl Into<PathBuf>) -> Folder {
+        Folder {
+            state: state.into(),
+        }
+    }
+}
+
+impl Queue for Folder {
+    fn pending(&self, max: usize) -> Vec<Queued> {
+        pending(&self.state, max)
+            .into_iter()
+            .map(|(path, command)| Queued {
+                id: command_id(&path),
+                ticket: Ticket(path),
+                command,
+            })
+            .collect()
+    }
+    fn begin(&self, ticket: &Ticket) -> (u32, Attempt) {
+        begin(&ticket.0)
+    }
+    fn done(&self, ticket: &Ticket) {
+        done(&ticket.0)
+    }
+    fn reject(&self, ticket: &Ticket, why: &str) {
+        reject(&ticket.0, why)
+    }
+    fn poison(&self, ticket: &Ticket, why: &str) {
+        poison(&ticket.0, why)
+    }
+    fn poisoned_count(&self) -> usize {
+        poisoned_count(&self.state)
+    }
+    fn attached(&self, reference: &str) -> Result<PathBuf, AttachError> {
+        attached(&self.state, reference)
+    }
+    fn detach(&self, reference: &str) {
+        detach(&self.state, reference)
+    }
+}
+
 #[cfg(test)]
 mod attempt_tests {
     use super::*;
@@ -582,5 +692,39 @@ mod attempt_tests {
             !attempts_marker(&path).unwrap().exists(),
             "done forgets them"
         );
+    }
+
+    /// The queue as the loop sees it (the [`Queue`] trait over the folder): oldest first,
+    /// bounded in count and in each file's size, a settled command off the queue with its
+    /// outcome for the submitter.
+    #[test]
+    fn the_folder_queue_hands_out_commands_oldest_first_within_bounds() {
+        let state = tempfile::tempdir().unwrap();
+        let refuse = |id: &str| Command::Refuse {
+            id: id.into(),
+            reason: "Отсутствует текст".into(),
+            comment: None,
+            operator: None,
+        };
+        let first = submit_named(state.path(), &refuse("1"), "1~a").unwrap();
+        let second = submit_named(state.path(), &refuse("2"), "2~b").unwrap();
+        // a file far larger than any command is rejected unread
+        let big = dir(state.path()).join("3~c.json");
+        fs::write(&big, vec![b' '; MAX_COMMAND_BYTES as usize + 1]).unwrap();
+        let queue = Folder::new(state.path());
+        let taken = queue.pending(2);
+        let ids: Vec<&str> = taken.iter().map(|q| q.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "oldest first, at most two");
+        assert!(matches!(&taken[0].command, Ok(Command::Refuse { id, .. }) if id == "1"));
+        let all = queue.pending(10);
+        let too_big = all[2].command.as_ref().unwrap_err();
+        assert!(too_big.contains("больше 64 КиБ"), "{too_big}");
+        queue.done(&taken[0].ticket);
+        queue.reject(&taken[1].ticket, "нет такого обращения");
+        assert_eq!(outcome(&first), Some(Ok(())));
+        assert_eq!(outcome(&second), Some(Err("нет такого обращения".into())));
+        assert_eq!(queue.pending(10).len(), 1);
+        queue.poison(&all[2].ticket, "stops");
+        assert_eq!((queue.poisoned_count(), queue.pending(10).len()), (1, 0));
     }
 }

@@ -71,7 +71,7 @@ fn path(state: &Path, id: &str) -> PathBuf {
 /// Recalls a key, or remembers it with a fresh queue file name (durably, before queuing).
 pub fn recall(state: &Path, key: &Key) -> io::Result<Seen> {
     let file = path(state, &key.id);
-    if let Ok(bytes) = fs::read(&file) {
+    if let Ok(bytes) = read_small(&file) {
         return Ok(judge(&bytes, key));
     }
     fs::create_dir_all(file.parent().expect("keys dir"))?;
@@ -88,7 +88,7 @@ pub fn recall(state: &Path, key: &Key) -> io::Result<Seen> {
             Ok(Seen::New(name))
         }
         // a concurrent request with the same key remembered it first
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(judge(&fs::read(&file)?, key)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(judge(&read_small(&file)?, key)),
         Err(e) => Err(e),
     }
 }
@@ -98,6 +98,53 @@ pub fn recall(state: &Path, key: &Key) -> io::Result<Seen> {
 /// request, not a 409.
 pub fn forget(state: &Path, key: &Key) {
     let _ = fs::remove_file(path(state, &key.id));
+}
+
+/// A remembered key's file, at most [`MAX_REMEMBERED_BYTES`] of it (ours are ~150 bytes: a
+/// longer one reads as another request's, a conflict).
+fn read_small(file: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(file)?
+        .take(MAX_REMEMBERED_BYTES)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The most of a remembered key's file read.
+const MAX_REMEMBERED_BYTES: u64 = 4096;
+
+/// The API's idempotency keys (the seam of issue 27: files in `control/keys/` today —
+/// [`Folder`]; a table when the commands live in the database).
+pub trait Keys {
+    /// Recalls a key, or remembers it with a fresh queue file name (durably, before the
+    /// request is queued).
+    fn recall(&self, key: &Key) -> io::Result<Seen>;
+    /// Forgets a key remembered for a request refused before anything was queued.
+    fn forget(&self, key: &Key);
+}
+
+/// The keys in `state_dir/control/keys/`.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    state: PathBuf,
+}
+
+impl Folder {
+    pub fn new(state: impl Into<PathBuf>) -> Folder {
+        Folder {
+            state: state.into(),
+        }
+    }
+}
+
+impl Keys for Folder {
+    fn recall(&self, key: &Key) -> io::Result<Seen> {
+        recall(&self.state, key)
+    }
+    fn forget(&self, key: &Key) {
+        forget(&self.state, key)
+    }
 }
 
 fn judge(bytes: &[u8], key: &Key) -> Seen {
