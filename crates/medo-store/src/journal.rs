@@ -509,7 +509,7 @@ pub fn verify_tail(dir: &Path, at_least: u64) -> Result<VerifyReport, JournalErr
     walk(dir, at_least, None)
 }
 
-/// Fuzzing entry (`fuzz/fuzz_targets/journal.rs`, replayed by `tests/fuzz_corpus.rs`): one
+/// Fuzzing entry (`fuzz/fuzz_targets/journal.rs`, replayed by `crates/medo-store/tests/fuzz_corpus.rs`): one
 /// line through the checks. Must never panic; a line that passes them decodes to a record
 /// whose hash is SHA-256 of exactly the line without its hash member (the definition
 /// auditors check with `sha256sum`, docs/JOURNAL.md); a line that decodes re-encodes to a

@@ -1,5 +1,5 @@
 //! Entry points shared by the fuzz targets (`fuzz/`) and the corpus replay test
-//! (`tests/fuzz_corpus.rs`), so both exercise exactly the same code. Each takes arbitrary
+//! (`crates/medo-wire/tests/fuzz_corpus.rs`), so both exercise exactly the same code. Each takes arbitrary
 //! bytes, must never panic, and checks the invariants that must hold whatever the input.
 
 use std::io::Cursor;

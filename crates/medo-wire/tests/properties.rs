@@ -1,17 +1,18 @@
 //! Property tests: no parser panics on arbitrary or mutated bytes, and arbitrary text in
 //! every written field survives write → read in both encodings.
 
-mod common;
+#[path = "support/messages.rs"]
+mod messages;
 
 use std::io::Cursor;
 
-use common::*;
-use medo_gateway::wire::container::read_container;
-use medo_gateway::wire::envelope;
-use medo_gateway::wire::message::*;
-use medo_gateway::wire::read::parse_message;
-use medo_gateway::wire::write::write_message;
-use medo_gateway::wire::Limits;
+use medo_wire::container::read_container;
+use medo_wire::envelope;
+use medo_wire::message::*;
+use medo_wire::read::parse_message;
+use medo_wire::write::write_message;
+use medo_wire::Limits;
+use messages::*;
 use proptest::prelude::*;
 
 fn small_limits() -> Limits {
