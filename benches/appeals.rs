@@ -215,7 +215,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             year_seq,
             date: "2026-11-23".into(),
             pin_hash: hex64(arrival, 0xb2),
-            by: "auto".into(),
+            by: medo_gateway::model::DecidedBy::Auto,
             outputs: vec![notice.clone()],
             overrides: None,
             comment: None,

@@ -167,7 +167,7 @@ fn by_of(event: &Event) -> Option<String> {
     match event {
         Event::AppealRegistered { by, operator, .. }
         | Event::AppealRefused { by, operator, .. } => {
-            Some(operator.clone().unwrap_or_else(|| by.clone()))
+            Some(operator.clone().unwrap_or_else(|| by.as_str().to_string()))
         }
         Event::AppealProgress { operator, .. } => operator.clone(),
         _ => None,

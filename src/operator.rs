@@ -744,7 +744,7 @@ mod tests {
                 year_seq: 1,
                 date: "2026-11-20".into(),
                 pin_hash: "p".into(),
-                by: "auto".into(),
+                by: crate::model::DecidedBy::Auto,
                 outputs: Vec::new(),
                 overrides: None,
                 comment: None,

@@ -7,7 +7,7 @@
 use medo_gateway::book::Appeals;
 use medo_gateway::decision::BookView;
 use medo_gateway::journal::{Event, Journal, Output};
-use medo_gateway::model::{Format, OutputKind, Step};
+use medo_gateway::model::{DecidedBy, Format, OutputKind, Step};
 use medo_gateway::resend::Tracker;
 use medo_gateway::store::{self, Store};
 use proptest::prelude::*;
@@ -119,7 +119,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     year_seq,
                     date: "2026-11-23".into(),
                     pin_hash: format!("pin{a}"),
-                    by: "auto".into(),
+                    by: DecidedBy::Auto,
                     outputs: Vec::new(),
                     overrides: None,
                     comment: None,
@@ -135,7 +135,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     appeal: a,
                     reason: "нет адреса".into(),
                     comment: None,
-                    by: "operator".into(),
+                    by: DecidedBy::Operator,
                     outputs: Vec::new(),
                     // operator commands carry their id (compared below)
                     command: Some(format!("cmd-{seq}")),

@@ -384,7 +384,7 @@ fn fold_registered<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> 
         a.year = Some(*year);
         a.seq = Some(*year_seq);
         a.pin_hash = Some(pin_hash.clone());
-        a.decided_by = Some(by.clone());
+        a.decided_by = Some(by.as_str().to_string());
         a.held = None;
         let forced = overrides
             .as_deref()
@@ -399,7 +399,7 @@ fn fold_registered<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> 
             r.ts.clone(),
             format!(
                 "зарегистрировано: {number} от {date} ({}){forced}",
-                who(by, operator.as_deref())
+                who(by.as_str(), operator.as_deref())
             ),
         ));
         a.timeline.push(TimelineEntry {
@@ -427,13 +427,13 @@ fn fold_refused<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         a.state = AppealState::Refused;
         a.reason = Some(reason.clone());
         a.comment = comment.clone();
-        a.decided_by = Some(by.clone());
+        a.decided_by = Some(by.as_str().to_string());
         a.held = None;
         a.history.push((
             r.ts.clone(),
             format!(
                 "отказано в регистрации: {reason} ({})",
-                who(by, operator.as_deref())
+                who(by.as_str(), operator.as_deref())
             ),
         ));
     })

@@ -313,7 +313,7 @@ mod tests {
             year_seq: 1,
             date: "2026-12-01".into(),
             pin_hash: "p".into(),
-            by: "auto".into(),
+            by: medo_model::DecidedBy::Auto,
             outputs: Vec::new(),
             overrides: None,
             comment: None,

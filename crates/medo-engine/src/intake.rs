@@ -50,7 +50,7 @@ impl<'s> Batch<'s> {
         store: &Store,
         a: &Arrival,
         header_uid: &str,
-    ) -> Result<Option<(u64, &'static str)>, GatewayError> {
+    ) -> Result<Option<(u64, medo_model::DuplicateBy)>, GatewayError> {
         let by_key = store
             .by_key(&a.key)?
             .or_else(|| self.keys.get(&a.key).copied());

@@ -1667,12 +1667,12 @@ fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
 }
 
 /// `duplicate`: this arrival repeats arrival `of`, found by its package key or header uid.
-fn duplicate_event(a: &Arrival, of: u64, by: &str) -> Event {
+fn duplicate_event(a: &Arrival, of: u64, by: medo_model::DuplicateBy) -> Event {
     Event::Duplicate {
         arrival: a.arrival,
         key: a.key.clone(),
         of,
-        by: by.to_string(),
+        by,
     }
 }
 

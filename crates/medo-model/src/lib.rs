@@ -70,6 +70,45 @@ impl std::fmt::Display for OutputKind {
     }
 }
 
+/// How an arrival was found to repeat an earlier one (the journal's words: `key`, `uid`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DuplicateBy {
+    /// The same package key (the same bytes).
+    Key,
+    /// The same header uid.
+    Uid,
+}
+
+impl DuplicateBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DuplicateBy::Key => "key",
+            DuplicateBy::Uid => "uid",
+        }
+    }
+}
+
+/// Who decided a registration or a refusal (the journal's words: `auto`, `operator`); which
+/// operator, if any, is journaled beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecidedBy {
+    /// The gateway, by the refusal rules (`[registration] mode = "auto"`).
+    Auto,
+    /// An operator (the CLI, the API).
+    Operator,
+}
+
+impl DecidedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecidedBy::Auto => "auto",
+            DecidedBy::Operator => "operator",
+        }
+    }
+}
+
 /// One outbound message the gateway decided to send. Fields added after the first journal
 /// format are optional and left out when empty, so older records keep their canonical bytes. Everything needed to write it again,
 /// byte for byte, after a crash is here (the creation time included).
@@ -258,7 +297,7 @@ pub enum Event {
         /// The earlier arrival it repeats.
         of: u64,
         /// `key` (same bytes) or `uid` (same header uid).
-        by: String,
+        by: DuplicateBy,
     },
     Quarantined {
         arrival: u64,
@@ -319,7 +358,7 @@ pub enum Event {
         year_seq: u64,
         date: String,
         pin_hash: String,
-        by: String,
+        by: DecidedBy,
         outputs: Vec<Output>,
         /// An operator registered it although a refusal rule applied (`--force`): the
         /// official reason overridden, and the operator's comment.
@@ -340,7 +379,7 @@ pub enum Event {
         appeal: u64,
         reason: String,
         comment: Option<String>,
-        by: String,
+        by: DecidedBy,
         outputs: Vec<Output>,
         /// The operator command (its queue file's id) this event carries out: a command
         /// whose id is journaled is never applied again.
@@ -836,6 +875,8 @@ mod tests {
             r#"{"seq":7,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"query_answered","arrival":7,"key":"k","query_number":"А26-05-1","query_date":null,"requested":["А26-02-1"],"unresolved":[],"outputs":[],"hash":"h"}"#,
             r#"{"seq":3,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_received","appeal":3,"key":"k","urog_number":"А26-02-1","urog_number_norm":"А26-02-1","urog_date":null,"urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.2","restricted":false,"signatures":[],"held":null,"hash":"h"}"#,
             r#"{"seq":4,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_registered","appeal":3,"number":"ОГ-1/26","year":2026,"year_seq":1,"date":"2026-11-23","pin_hash":"x","by":"auto","outputs":[],"hash":"h"}"#,
+            r#"{"seq":5,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"duplicate","arrival":5,"key":"k","of":3,"by":"uid","hash":"h"}"#,
+            r#"{"seq":6,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_refused","appeal":3,"reason":"Отсутствует текст","comment":null,"by":"operator","outputs":[],"hash":"h"}"#,
         ] {
             let r: Record = serde_json::from_str(line).unwrap();
             assert_eq!(serde_json::to_string(&r).unwrap(), line);
@@ -924,6 +965,15 @@ mod tests {
             assert_eq!(format.version(), word);
         }
         assert!(serde_json::from_str::<OutputKind>("\"fax\"").is_err());
+        for (by, word) in [(DuplicateBy::Key, "key"), (DuplicateBy::Uid, "uid")] {
+            assert_eq!(serde_json::to_string(&by).unwrap(), format!("{word:?}"));
+            assert_eq!(by.as_str(), word);
+        }
+        for (by, word) in [(DecidedBy::Auto, "auto"), (DecidedBy::Operator, "operator")] {
+            assert_eq!(serde_json::to_string(&by).unwrap(), format!("{word:?}"));
+            assert_eq!(by.as_str(), word);
+        }
+        assert!(serde_json::from_str::<DecidedBy>("\"robot\"").is_err());
         assert!(serde_json::from_str::<Format>("\"2.5\"").is_err());
     }
 }

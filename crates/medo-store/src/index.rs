@@ -54,10 +54,34 @@ pub struct Arrival {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The index's storage failed (what failed is said; sled's own error stays inside this
+    /// crate: no sled type crosses the seam).
     #[error("store: {0}")]
-    Sled(#[from] sled::Error),
+    Storage(Storage),
     #[error("store: {0}")]
     Decode(String),
+}
+
+/// A failure of the index's storage engine (sled), opaque outside this crate.
+#[derive(Debug)]
+pub struct Storage(sled::Error);
+
+impl std::fmt::Display for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Storage {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(e: sled::Error) -> Self {
+        StoreError::Storage(Storage(e))
+    }
 }
 
 /// Whether the filesystem holding `dir` has less than `min_free` bytes (at least 64 MiB)
@@ -71,7 +95,7 @@ impl StoreError {
     /// Whether the error is the machine's (disk full, quota, read-only, no rights, no
     /// descriptors or memory), not the store's own data.
     pub fn is_environment(&self) -> bool {
-        let StoreError::Sled(sled::Error::Io(e)) = self else {
+        let StoreError::Storage(Storage(sled::Error::Io(e))) = self else {
             return false;
         };
         #[cfg(unix)]
@@ -103,7 +127,7 @@ impl From<TransactionError<StoreError>> for StoreError {
     fn from(e: TransactionError<StoreError>) -> Self {
         match e {
             TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
+            TransactionError::Storage(e) => e.into(),
         }
     }
 }
@@ -221,12 +245,11 @@ impl Store {
             Err(e) if e.is_environment() => Err(e),
             // on a (nearly) full disk sled may call a healthy store empty or corrupt: it is
             // left as it is
-            Err(e) if disk_low(dir, min_free) => Err(StoreError::Sled(sled::Error::Io(
-                std::io::Error::new(
-                    std::io::ErrorKind::StorageFull,
-                    format!("{e}; the disk is (nearly) full — the store is left as it is: free space and start again"),
-                ),
-            ))),
+            Err(e) if disk_low(dir, min_free) => Err(sled::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                format!("{e}; the disk is (nearly) full — the store is left as it is: free space and start again"),
+            ))
+            .into()),
             Err(e) => {
                 let aside = dir.with_extension(format!("corrupt-{}", std::process::id()));
                 tracing::warn!(error = %e, moved_to = %aside.display(), "store cannot be opened; moving it aside and rebuilding it from the journal");

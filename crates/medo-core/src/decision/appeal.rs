@@ -5,7 +5,7 @@
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::policy::RegistrationMode;
-use medo_model::{Event, NoticeRef};
+use medo_model::{DecidedBy, Event, NoticeRef};
 use medo_wire::message::RefusalReason;
 use medo_wire::time::format_date;
 
@@ -88,8 +88,10 @@ fn first_decision(
 ) -> Event {
     let policy = ctx.policy;
     match appeals::refusal(facts, &policy.sender.uid, policy.require_signature) {
-        Some((reason, comment)) => refusal(appeal, reason, Some(comment), "auto", cause, ctx),
-        None => registration(appeal, None, None, cause, "auto", view, ctx),
+        Some((reason, comment)) => {
+            refusal(appeal, reason, Some(comment), DecidedBy::Auto, cause, ctx)
+        }
+        None => registration(appeal, None, None, cause, DecidedBy::Auto, view, ctx),
     }
 }
 
@@ -98,7 +100,7 @@ pub(super) fn refusal(
     appeal: u64,
     reason: RefusalReason,
     comment: Option<String>,
-    by: &str,
+    by: DecidedBy,
     cause: &NoticeCause<'_>,
     ctx: Context<'_>,
 ) -> Event {
@@ -113,7 +115,7 @@ pub(super) fn refusal(
         appeal,
         reason: reason.as_str().to_string(),
         comment,
-        by: by.into(),
+        by,
         outputs: outputs.into_iter().collect(),
         command: None,
         operator: None,
@@ -151,7 +153,7 @@ pub(super) fn registration(
     number: Option<String>,
     date: Option<time::Date>,
     cause: &NoticeCause<'_>,
-    by: &str,
+    by: DecidedBy,
     view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Event {
@@ -179,7 +181,7 @@ pub(super) fn registration(
         year_seq: seq,
         date: format_date(date),
         pin_hash: appeals::pin_hash(appeal, &pin),
-        by: by.to_string(),
+        by,
         outputs: outputs.into_iter().collect(),
         overrides: None,
         comment: None,

@@ -100,7 +100,10 @@ pub fn classify(
 fn redelivery(input: &ArrivalInput, doc: &DocumentInput, view: &dyn BookView) -> Option<Class> {
     if let Some((of, by)) = input.duplicate_of {
         if view.appeal(of).is_some() {
-            return Some(Class::Redelivery { of, by });
+            return Some(Class::Redelivery {
+                of,
+                by: by.as_str(),
+            });
         }
         if view.query(of).is_some() {
             return Some(Class::QueryAgain { of });

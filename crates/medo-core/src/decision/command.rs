@@ -7,7 +7,7 @@ use super::refusal::Refusal;
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::deadlines;
-use medo_model::{AnswerFile, Event, NoticeRef, OutFile, Output, OutputKind, Step};
+use medo_model::{AnswerFile, DecidedBy, Event, NoticeRef, OutFile, Output, OutputKind, Step};
 use medo_wire::message::RefusalReason;
 use medo_wire::time::parse_date;
 
@@ -112,7 +112,14 @@ fn decide_op(
                 given: reason.clone(),
             })?;
             let comment = comment.clone().filter(|c| !c.trim().is_empty());
-            Ok(refusal(appeal.id, reason, comment, "operator", cause, ctx))
+            Ok(refusal(
+                appeal.id,
+                reason,
+                comment,
+                DecidedBy::Operator,
+                cause,
+                ctx,
+            ))
         }
     }
 }
@@ -180,7 +187,7 @@ fn register(
         number.clone(),
         date,
         cause,
-        "operator",
+        DecidedBy::Operator,
         view,
         ctx,
     );

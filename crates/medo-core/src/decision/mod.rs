@@ -61,7 +61,7 @@ pub struct ArrivalInput {
     pub key: String,
     pub facts: Facts,
     /// An earlier arrival of the same package (same key, or same header uid), and by which.
-    pub duplicate_of: Option<(u64, &'static str)>,
+    pub duplicate_of: Option<(u64, medo_model::DuplicateBy)>,
     pub body: Incoming,
 }
 

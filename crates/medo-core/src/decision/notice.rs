@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::policy::{Policy, ReplyFormat};
-use medo_model::{NoticeRef, Output, OutputKind};
+use medo_model::{DuplicateBy, NoticeRef, Output, OutputKind};
 use medo_wire::message::{Format, HeaderType, RefusalReason};
 
 /// Namespace for the UUIDs of the messages we send.
@@ -195,10 +195,10 @@ pub fn duplicate_of(
     arrival: u64,
     by_key: Option<u64>,
     by_uid: Option<u64>,
-) -> Option<(u64, &'static str)> {
+) -> Option<(u64, DuplicateBy)> {
     match (by_key, by_uid) {
-        (Some(k), _) if k != arrival => Some((k, "key")),
-        (_, Some(u)) if u != arrival => Some((u, "uid")),
+        (Some(k), _) if k != arrival => Some((k, DuplicateBy::Key)),
+        (_, Some(u)) if u != arrival => Some((u, DuplicateBy::Uid)),
         _ => None,
     }
 }
@@ -227,8 +227,11 @@ mod tests {
     #[test]
     fn duplicates_by_key_then_uid() {
         assert_eq!(duplicate_of(5, Some(5), Some(5)), None);
-        assert_eq!(duplicate_of(5, Some(2), None), Some((2, "key")));
-        assert_eq!(duplicate_of(5, Some(5), Some(3)), Some((3, "uid")));
+        assert_eq!(duplicate_of(5, Some(2), None), Some((2, DuplicateBy::Key)));
+        assert_eq!(
+            duplicate_of(5, Some(5), Some(3)),
+            Some((3, DuplicateBy::Uid))
+        );
         assert_eq!(duplicate_of(5, None, None), None);
     }
 }

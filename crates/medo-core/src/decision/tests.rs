@@ -9,7 +9,7 @@ use super::command::Op;
 use super::*;
 use crate::appeals::{normalize_number, AppealFacts, SignatureFile};
 use crate::book::AppealBook;
-use medo_model::{Event, Record};
+use medo_model::{DuplicateBy, Event, Record};
 use medo_wire::message::{Format, HeaderType};
 
 const UROG: &str = "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d";
@@ -161,7 +161,7 @@ fn with(mut a: ArrivalInput, change: impl FnOnce(&mut DocumentInput)) -> Arrival
     a
 }
 
-fn again(of: u64, by: &'static str, mut a: ArrivalInput) -> ArrivalInput {
+fn again(of: u64, by: DuplicateBy, mut a: ArrivalInput) -> ArrivalInput {
     a.duplicate_of = Some((of, by));
     a
 }
@@ -387,7 +387,7 @@ fn redeliveries_get_the_same_notice_and_ambiguity_is_held() {
     let first = || vec![arr(appeal(1, "А26-02-1", &doc_uid(1)))];
     for (last, expect) in [
         (
-            again(1, "key", appeal(2, "А26-02-1", &doc_uid(1))),
+            again(1, DuplicateBy::Key, appeal(2, "А26-02-1", &doc_uid(1))),
             "appeal_redelivered #2 of #1 → registered ОГ-1/27",
         ),
         (
@@ -412,7 +412,7 @@ fn a_redelivery_of_a_refused_appeal_gets_the_refusal_again() {
         vec![arr(no_text.clone())],
         arr(again(
             1,
-            "uid",
+            DuplicateBy::Uid,
             ArrivalInput {
                 arrival: 2,
                 ..no_text
@@ -484,7 +484,7 @@ fn a_redelivered_query_gets_its_answer_again_not_a_new_number() {
     let q = letter(1, "Запрос", &["А26-02-7"]);
     check(
         vec![arr(q.clone())],
-        arr(again(1, "key", ArrivalInput { arrival: 2, ..q })),
+        arr(again(1, DuplicateBy::Key, ArrivalInput { arrival: 2, ..q })),
         "resent #1 → response ОЗ-1/27",
     );
 }
@@ -630,7 +630,7 @@ fn make_steps(raw: &[(u8, u8, u8, u8)]) -> Vec<Step> {
                 let of = u64::from(*other) % (arrival - 1) + 1;
                 arr(again(
                     of,
-                    "key",
+                    DuplicateBy::Key,
                     appeal(arrival, &urog, &doc_uid(u64::from(*d))),
                 ))
             }
@@ -701,7 +701,7 @@ fn an_appeal_cut_short_by_a_crash_is_finished_not_received_twice() {
 fn a_redelivery_cut_short_by_a_crash_is_not_noted_twice() {
     let config = config("auto");
     let first = appeal(1, "А26-02-1", &doc_uid(1));
-    let again_ = again(1, "key", appeal(2, "А26-02-1", &doc_uid(1)));
+    let again_ = again(1, DuplicateBy::Key, appeal(2, "А26-02-1", &doc_uid(1)));
     let history = run(&[arr(first), arr(again_.clone())], &config, true);
     let mut book = AppealBook::default();
     commit(&mut book, history.into_iter().flatten());
