@@ -28,7 +28,12 @@ pub use medo_model as model;
 pub use medo_spool as spool;
 pub use medo_spool::{control, idempotency, recovery, sharing};
 pub use medo_stdx::{fault, parallel, words};
-pub use medo_store::{checkpoint, index as store, journal, reading, JournalRead};
+pub use medo_store::{checkpoint, journal, reading, JournalRead};
+/// The index (`medo_store::index`) and its rebuild from the journal, under the old name.
+pub mod store {
+    pub use medo_store::index::*;
+    pub use medo_store::{rebuild, RebuildError};
+}
 pub use medo_wire as wire;
 pub use medo_wire::samples;
 

@@ -6,7 +6,7 @@ use clap::Subcommand;
 
 use crate::config::Config;
 use crate::spool::{self, Layout};
-use crate::store::{self, Store};
+use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
@@ -35,7 +35,7 @@ fn run_rebuild(config: &Config) -> Result<ExitCode, String> {
     if let Some(aside) = aside {
         eprintln!("старый индекс не открылся; перенесён в {}", aside.display());
     }
-    let n = store::rebuild(&store, &crate::journal::Folder::new(&layout.journal))
+    let n = medo_store::rebuild(&store, &crate::journal::Folder::new(&layout.journal))
         .map_err(|e| e.to_string())?;
     println!("индекс перестроен по журналу: записей {n}");
     Ok(ExitCode::SUCCESS)
@@ -51,7 +51,7 @@ fn run_store_verify(config: &Config) -> Result<ExitCode, String> {
     let _ = std::fs::remove_dir_all(&scratch_dir);
     let differences = {
         let scratch = Store::open(&scratch_dir).map_err(|e| e.to_string())?;
-        store::rebuild(&scratch, &crate::journal::Folder::new(&layout.journal))
+        medo_store::rebuild(&scratch, &crate::journal::Folder::new(&layout.journal))
             .map_err(|e| e.to_string())?;
         let (a, b) = (
             live.all_arrivals().map_err(|e| e.to_string())?,

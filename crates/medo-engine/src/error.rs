@@ -20,7 +20,7 @@ pub enum GatewayError {
     Checkpoint(#[from] CheckpointError),
     /// The index could not be rebuilt from the journal at start.
     #[error("индекс не перестраивается из журнала: {0}")]
-    Rebuild(#[from] medo_store::index::RebuildError),
+    Rebuild(#[from] medo_store::RebuildError),
     /// A file operation of the loop's own (not a package's) failed.
     #[error("не удалось {doing} {}: {}", path.display(), medo_stdx::words::io(source))]
     Io {

@@ -1451,7 +1451,7 @@ fn catch_up(store: &Store, journal: &Journal, reset: bool) -> Result<(), Gateway
         }
     };
     if !consistent {
-        let n = store::rebuild(store, journal)?;
+        let n = medo_store::rebuild(store, journal)?;
         tracing::warn!(records = n, "store rebuilt from the journal");
         return Ok(());
     }

@@ -181,8 +181,6 @@ const APPLIED: &[u8] = b"applied_seq";
 const ARRIVALS: &[u8] = b"arrivals";
 /// sled's page cache (its default is 1 GiB): bounds the service's memory whatever the history.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
-/// Records applied per transaction when replaying the journal.
-const REPLAY_BATCH: usize = 512;
 const HEAD: &[u8] = b"head";
 /// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
 /// find, appeals citing each other (issue 13), operator commands carried out (issue 14);
@@ -1197,58 +1195,6 @@ fn next_arrival(record: &Record, current: Option<Arrival>) -> Option<Arrival> {
             Some(a)
         }
     }
-}
-
-/// Why the index could not be rebuilt from the journal.
-#[derive(Debug, thiserror::Error)]
-pub enum RebuildError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Journal(#[from] crate::journal::JournalError),
-    /// The journal holds a record that does not verify: the index stops before it.
-    #[error("{0}")]
-    Unverified(crate::journal::BadRecord),
-}
-
-/// Replays a whole journal into an emptied store.
-pub fn rebuild(store: &Store, journal: &dyn crate::seam::JournalRead) -> Result<u64, RebuildError> {
-    store.clear()?;
-    let mut applied = 0u64;
-    let mut failure: Option<StoreError> = None;
-    let mut batch: Vec<Record> = Vec::with_capacity(REPLAY_BATCH);
-    let report = journal.scan(&mut |r| {
-        batch.push(r.clone());
-        if batch.len() < REPLAY_BATCH {
-            return true;
-        }
-        match store.apply_all(&batch) {
-            Ok(()) => {
-                applied += batch.len() as u64;
-                batch.clear();
-                true
-            }
-            Err(e) => {
-                failure = Some(e);
-                false
-            }
-        }
-    })?;
-    if failure.is_none() && !batch.is_empty() {
-        match store.apply_all(&batch) {
-            Ok(()) => applied += batch.len() as u64,
-            Err(e) => failure = Some(e),
-        }
-    }
-    if let Some(e) = failure {
-        return Err(e.into());
-    }
-    if let Some(bad) = report.first_bad {
-        return Err(RebuildError::Unverified(bad));
-    }
-    store.mark_schema()?;
-    store.flush()?;
-    Ok(applied)
 }
 
 #[cfg(test)]

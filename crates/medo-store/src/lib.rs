@@ -12,4 +12,4 @@ pub mod journal;
 pub mod reading;
 pub mod seam;
 
-pub use seam::{commit, CommitError, Index, Journal, JournalRead};
+pub use seam::{commit, rebuild, CommitError, Index, Journal, JournalRead, RebuildError};

@@ -147,6 +147,61 @@ impl Index for Store {
     }
 }
 
+/// Records applied per transaction when replaying the journal.
+const REPLAY_BATCH: usize = 512;
+
+/// Why the index could not be rebuilt from the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+    /// The journal holds a record that does not verify: the index stops before it.
+    #[error("{0}")]
+    Unverified(crate::journal::BadRecord),
+}
+
+/// Replays a whole journal into an emptied store.
+pub fn rebuild(store: &Store, journal: &dyn JournalRead) -> Result<u64, RebuildError> {
+    store.clear()?;
+    let mut applied = 0u64;
+    let mut failure: Option<StoreError> = None;
+    let mut batch: Vec<Record> = Vec::with_capacity(REPLAY_BATCH);
+    let report = journal.scan(&mut |r| {
+        batch.push(r.clone());
+        if batch.len() < REPLAY_BATCH {
+            return true;
+        }
+        match store.apply_all(&batch) {
+            Ok(()) => {
+                applied += batch.len() as u64;
+                batch.clear();
+                true
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        }
+    })?;
+    if failure.is_none() && !batch.is_empty() {
+        match store.apply_all(&batch) {
+            Ok(()) => applied += batch.len() as u64,
+            Err(e) => failure = Some(e),
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    if let Some(bad) = report.first_bad {
+        return Err(RebuildError::Unverified(bad));
+    }
+    store.mark_schema()?;
+    store.flush()?;
+    Ok(applied)
+}
+
 /// Why a commit stopped: the journal, the index, or the step between them.
 #[derive(Debug, thiserror::Error)]
 pub enum CommitError<E> {
