@@ -93,9 +93,12 @@ pub fn item(r: &Record) -> Option<Item> {
             Some(number.clone()),
             None,
         ),
-        Event::AppealRefused { appeal, reason, .. } => {
-            ("appeal_refused", Some(*appeal), None, Some(reason.clone()))
-        }
+        Event::AppealRefused { appeal, reason, .. } => (
+            "appeal_refused",
+            Some(*appeal),
+            None,
+            Some(reason.as_str().to_string()),
+        ),
         Event::AppealProgress { appeal, step, .. } => (
             "appeal_step",
             Some(*appeal),

@@ -133,7 +133,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                 };
                 Event::AppealRefused {
                     appeal: a,
-                    reason: "нет адреса".into(),
+                    reason: medo_gateway::wire::message::RefusalReason::AddressingError,
                     comment: None,
                     by: DecidedBy::Operator,
                     outputs: Vec::new(),

@@ -2,7 +2,7 @@
 //! `docs/openapi.yaml` as served at `/api/v1/openapi.json`: every response must conform to
 //! the document (status, media type, headers, schema), none may be a 5xx, and data the
 //! schema calls invalid must be refused. (The routes and the document agree: a unit test in
-//! `src/http.rs`.)
+//! `src/http/mod.rs`.)
 //!
 //! Schemathesis is looked for in `MEDO_SCHEMATHESIS`, then `.ci/venv/bin/st` (what `.ci/run`
 //! installs), then `st` on the PATH. Without it the test says SKIPPED — except under CI=true,

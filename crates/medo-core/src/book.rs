@@ -425,7 +425,7 @@ fn fold_refused<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
     };
     shelf.change(*appeal, |a| {
         a.state = AppealState::Refused;
-        a.reason = Some(reason.clone());
+        a.reason = Some(reason.as_str().to_string());
         a.comment = comment.clone();
         a.decided_by = Some(by.as_str().to_string());
         a.held = None;

@@ -377,7 +377,7 @@ pub enum Event {
     /// Refused with an official reason; `outputs` carries the «Отказано в регистрации» notice.
     AppealRefused {
         appeal: u64,
-        reason: String,
+        reason: RefusalReason,
         comment: Option<String>,
         by: DecidedBy,
         outputs: Vec<Output>,
@@ -974,6 +974,16 @@ mod tests {
             assert_eq!(by.as_str(), word);
         }
         assert!(serde_json::from_str::<DecidedBy>("\"robot\"").is_err());
+        // a refusal is journaled with one of the nine official reasons, in their words
+        for reason in RefusalReason::ALL {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("{:?}", reason.as_str()));
+            assert_eq!(
+                serde_json::from_str::<RefusalReason>(&json).unwrap(),
+                reason
+            );
+        }
+        assert!(serde_json::from_str::<RefusalReason>("\"Не нравится\"").is_err());
         assert!(serde_json::from_str::<Format>("\"2.5\"").is_err());
     }
 }

@@ -337,8 +337,9 @@ impl NotificationType {
     }
 }
 
-/// The nine official reasons for refusing registration (`reasonForRejection`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+/// The nine official reasons for refusing registration (`reasonForRejection`), serialised
+/// as their official words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RefusalReason {
     #[serde(rename = "Не подлежит регистрации")]
     NotSubjectToRegistration,
@@ -393,6 +394,12 @@ impl RefusalReason {
     pub fn parse(text: &str) -> Option<RefusalReason> {
         let norm = text.split_whitespace().collect::<Vec<_>>().join(" ");
         RefusalReason::ALL.into_iter().find(|r| r.as_str() == norm)
+    }
+}
+
+impl std::fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

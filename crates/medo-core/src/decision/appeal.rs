@@ -113,7 +113,7 @@ pub(super) fn refusal(
     );
     Event::AppealRefused {
         appeal,
-        reason: reason.as_str().to_string(),
+        reason,
         comment,
         by,
         outputs: outputs.into_iter().collect(),
