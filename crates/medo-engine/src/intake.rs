@@ -47,7 +47,7 @@ impl<'s> Batch<'s> {
     /// store or earlier in this batch.
     pub(super) fn duplicate_of(
         &mut self,
-        store: &Store,
+        store: &dyn medo_store::Index,
         a: &Arrival,
         header_uid: &str,
     ) -> Result<Option<(u64, medo_model::DuplicateBy)>, GatewayError> {

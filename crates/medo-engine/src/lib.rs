@@ -1395,7 +1395,7 @@ fn check_folders(config: &Config, layout: &Layout) -> Result<(), GatewayError> {
 
 /// Removes what a crash left in the spool's own folders: intents of packages journaled as
 /// published, unfinished builds in `tmp/`.
-fn tidy(layout: &Layout, store: &Store) {
+fn tidy(layout: &Layout, store: &dyn medo_store::Index) {
     // a store that cannot answer keeps the intent (removed at a later start)
     let pending = |name: &str| store.is_pending(name).unwrap_or(true);
     let stale = spool::prune_intents(layout, &pending);
@@ -1739,7 +1739,7 @@ fn today(config: &Config) -> time::Date {
 /// still works on it.
 pub fn package_dir(
     layout: &Layout,
-    store: &Store,
+    store: &dyn medo_store::Index,
     appeal: &medo_core::book::Appeal,
 ) -> Result<std::path::PathBuf, store::StoreError> {
     match &appeal.dir {

@@ -10,14 +10,18 @@
 //! checkpoints, which the files backend keeps in the journal's folder
 //! (`journal/checkpoints/`), still read the records there themselves.
 //!
-//! Not yet behind the seam (issue 27 goes on): the index's read side (the book's views, the
-//! arrivals' state machine, pending outputs) is the concrete `Store`'s; the operator command
-//! queue and the idempotency keys are the spool's files.
+//! [`Index`] also says what the loop reads of the index (the arrivals' state machine in
+//! bounded pages, the commands carried out, the re-send tracker); the book's views are the
+//! core's `Appeals`. Not yet: the engine still holds the concrete `Store` (it opens it,
+//! rebuilds it, and wraps it as the strict book view) — the backend chosen by the
+//! composition root comes with the second backend (issue 29). The operator command queue
+//! and the idempotency keys are traits of the spool (`control::Queue`, `idempotency::Keys`).
 
 use medo_model::{Event, Record};
 
-use crate::index::{Store, StoreError};
+use crate::index::{Arrival, Page, PendingOutput, Store, StoreError};
 use crate::journal::{self, JournalError, VerifyReport};
+use medo_core::resend::Waiting;
 
 /// The journal's read side: records by position, the last ones, a verifying walk. Every
 /// record handed out is checked (its own hash, its link to the one before); a backend that
@@ -72,7 +76,11 @@ pub trait Journal: JournalRead {
     fn append(&mut self, events: Vec<Event>, now: &str) -> Result<Vec<Record>, JournalError>;
 }
 
-/// The index's write side: records applied in journal order, made durable by `flush`.
+/// The index: records applied in journal order (made durable by `flush`), and what the loop
+/// reads of them — the arrivals' state machine (an arrival by id, key, header uid or claim;
+/// the unfinished ones and the outputs waiting, in bounded pages), the commands carried out,
+/// the re-send tracker. Every read error is an error, never "not there". (The book's views
+/// are the core's `Appeals`, which the backend implements too.)
 pub trait Index {
     /// Applies records (their seqs follow the last applied one) with their related updates.
     fn apply_all(&self, records: &[Record]) -> Result<(), StoreError>;
@@ -80,6 +88,41 @@ pub trait Index {
     fn flush(&self) -> Result<(), StoreError>;
     /// The seq of the last record applied (`None`: none yet).
     fn applied_seq(&self) -> Result<Option<u64>, StoreError>;
+    /// The hash of the last record applied.
+    fn head(&self) -> Result<Option<String>, StoreError>;
+
+    /// An arrival by its id (the seq of its `received` record).
+    fn arrival(&self, id: u64) -> Result<Option<Arrival>, StoreError>;
+    /// The first arrival with this package key.
+    fn by_key(&self, key: &str) -> Result<Option<u64>, StoreError>;
+    /// The first arrival with this header uid.
+    fn by_uid(&self, uid: &str) -> Result<Option<u64>, StoreError>;
+    /// The arrival claimed under this name.
+    fn by_claim(&self, claim: &str) -> Result<Option<u64>, StoreError>;
+    /// The oldest `max` arrivals not yet at rest that `wanted` accepts, and whether more wait.
+    fn unfinished_oldest(
+        &self,
+        max: usize,
+        wanted: &dyn Fn(&Arrival) -> bool,
+    ) -> Result<Page<Arrival>, StoreError>;
+    /// How many arrivals are not yet at rest.
+    fn unfinished_count(&self) -> usize;
+    /// Every pending output of the oldest `max_arrivals` arrivals `wanted` accepts.
+    fn pending_outputs_oldest(
+        &self,
+        max_arrivals: usize,
+        wanted: &dyn Fn(u64) -> bool,
+    ) -> Result<Page<PendingOutput>, StoreError>;
+    /// Whether the output of this name waits to be published.
+    fn is_pending(&self, name: &str) -> Result<bool, StoreError>;
+    /// Whether the operator command `id` was carried out (journaled).
+    fn command_done(&self, id: &str) -> Result<bool, StoreError>;
+    /// Our documents waiting for a receipt (the re-send tracker).
+    fn waiting(&self) -> Result<Vec<Waiting>, StoreError>;
+    /// Whether a receipt for our message `message_uid` is awaited.
+    fn awaits(&self, message_uid: &str) -> Result<bool, StoreError>;
+    /// Our output (name, message uid) that carried the file `file`.
+    fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError>;
 }
 
 impl Journal for journal::Journal {
@@ -144,6 +187,53 @@ impl Index for Store {
     }
     fn applied_seq(&self) -> Result<Option<u64>, StoreError> {
         Store::applied_seq(self)
+    }
+    fn head(&self) -> Result<Option<String>, StoreError> {
+        Store::head(self)
+    }
+    fn arrival(&self, id: u64) -> Result<Option<Arrival>, StoreError> {
+        Store::arrival(self, id)
+    }
+    fn by_key(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        Store::by_key(self, key)
+    }
+    fn by_uid(&self, uid: &str) -> Result<Option<u64>, StoreError> {
+        Store::by_uid(self, uid)
+    }
+    fn by_claim(&self, claim: &str) -> Result<Option<u64>, StoreError> {
+        Store::by_claim(self, claim)
+    }
+    fn unfinished_oldest(
+        &self,
+        max: usize,
+        wanted: &dyn Fn(&Arrival) -> bool,
+    ) -> Result<Page<Arrival>, StoreError> {
+        Store::unfinished_oldest(self, max, wanted)
+    }
+    fn unfinished_count(&self) -> usize {
+        Store::unfinished_count(self)
+    }
+    fn pending_outputs_oldest(
+        &self,
+        max_arrivals: usize,
+        wanted: &dyn Fn(u64) -> bool,
+    ) -> Result<Page<PendingOutput>, StoreError> {
+        Store::pending_outputs_oldest(self, max_arrivals, wanted)
+    }
+    fn is_pending(&self, name: &str) -> Result<bool, StoreError> {
+        Store::is_pending(self, name)
+    }
+    fn command_done(&self, id: &str) -> Result<bool, StoreError> {
+        Store::try_command_done(self, id)
+    }
+    fn waiting(&self) -> Result<Vec<Waiting>, StoreError> {
+        Store::waiting(self)
+    }
+    fn awaits(&self, message_uid: &str) -> Result<bool, StoreError> {
+        Store::awaits(self, message_uid)
+    }
+    fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError> {
+        Store::sent_file(self, file)
     }
 }
 
@@ -339,6 +429,73 @@ mod tests {
         assert!(matches!(err, Err(CommitError::Between("anchor"))));
         assert_eq!(Journal::next_seq(&j), 1);
         assert_eq!(Index::applied_seq(&store).unwrap(), None);
+    }
+
+    /// The loop reads the arrivals' state machine through the trait: what a commit applied
+    /// is there by id, key and claim, unfinished until it rests, its output pending until
+    /// published.
+    #[test]
+    fn the_index_answers_the_arrivals_state_machine_through_the_trait() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _) = journal::Journal::open(&dir.path().join("journal")).unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let output: medo_model::Output = serde_json::from_value(serde_json::json!({
+            "name": "receipt-k-0", "kind": "receipt", "message_uid": "u", "format": "2.2",
+            "created": "2026-12-07T10:00:00+03:00", "recipient_uid": "r", "about_uid": "a",
+            "accepted": true,
+        }))
+        .unwrap();
+        let events = vec![
+            Event::Received {
+                key: "k".into(),
+                src: "54334177".into(),
+                claim: "c0".into(),
+                files: 1,
+                bytes: 1,
+            },
+            // the key and the header uid are known once the package is parsed
+            Event::Parsed {
+                arrival: 0,
+                key: "k".into(),
+                header_uid: "h".into(),
+                header_type: "Документ".into(),
+                format: medo_model::Format::V22,
+                source_uid: "s".into(),
+                document_uid: None,
+                warnings: 0,
+            },
+            Event::Decided {
+                arrival: 0,
+                key: "k".into(),
+                outputs: vec![output],
+            },
+        ];
+        let ok = |_: &journal::Journal, _: &[Record]| Ok::<(), String>(());
+        commit(&mut j, &store, events, "2026-12-07T10:00:00Z", ok).unwrap();
+        let index: &dyn Index = &store;
+        assert_eq!(
+            index.arrival(0).unwrap().map(|a| a.claim),
+            Some("c0".into())
+        );
+        assert_eq!(
+            (index.by_key("k").unwrap(), index.by_claim("c0").unwrap()),
+            (Some(0), Some(0))
+        );
+        assert_eq!(index.by_uid("h").unwrap(), Some(0));
+        assert_eq!(index.by_key("other").unwrap(), None);
+        assert_eq!(index.unfinished_count(), 1);
+        let page = index.unfinished_oldest(10, &|_| true).unwrap();
+        assert_eq!((page.items.len(), page.more), (1, false));
+        assert!(index.is_pending("receipt-k-0").unwrap());
+        let published = Event::Published {
+            arrival: 0,
+            key: "k".into(),
+            name: "receipt-k-0".into(),
+            sha256: "s".into(),
+        };
+        commit(&mut j, &store, vec![published], "2026-12-07T10:00:01Z", ok).unwrap();
+        assert!(!index.is_pending("receipt-k-0").unwrap());
+        assert_eq!(index.head().unwrap().as_deref(), Some(Journal::head(&j)));
     }
 
     #[test]
