@@ -21,7 +21,19 @@ use medo_wire::package::{container_entry, container_entry_head, read_member};
 
 /// A command's event with the attached file to keep once it is journaled (appeal,
 /// (reference, kept name)), or why the command does not apply.
-type CommandOutcome = Result<(Event, Option<(u64, (String, String))>), String>;
+type CommandOutcome = Result<(Event, Option<(u64, (String, String))>), Rejected>;
+
+/// Why an operator command does not apply: its words are the rejection the operator or the
+/// СЭД reads (`control/rejected/`).
+#[derive(Debug, thiserror::Error)]
+pub enum Rejected {
+    #[error(transparent)]
+    Refusal(#[from] decision::Refusal),
+    #[error("нет поступления {0}")]
+    NoArrival(u64),
+    #[error(transparent)]
+    Unparsed(#[from] control::Unparsed),
+}
 
 /// The decisions of one pass: the book as of the previous decision, over the strict store,
 /// and the package keys and header uids first seen in this batch (the store learns them only
@@ -281,7 +293,7 @@ impl Gateway {
             let (now, _) = self.now();
             let result = match command {
                 Ok(c) => self.command_event(&c, &id, now),
-                Err(e) => Ok(Err(e)),
+                Err(e) => Ok(Err(e.into())),
             }?;
             match result {
                 Ok((event, answer)) => {
@@ -294,7 +306,7 @@ impl Gateway {
                 }
                 Err(why) => {
                     tracing::warn!(command = %ticket, reason = %why, "operator command rejected");
-                    self.queue.reject(&ticket, &why);
+                    self.queue.reject(&ticket, &why.to_string());
                 }
             }
             attachment.inspect(|(r, _)| self.queue.detach(r));
@@ -347,7 +359,7 @@ impl Gateway {
                     },
                     None,
                 )),
-                None => Err(format!("нет поступления {arrival}")),
+                None => Err(Rejected::NoArrival(*arrival)),
             });
         }
         let strict = StrictStore::new(self.store.clone());
@@ -361,8 +373,7 @@ impl Gateway {
             }
             _ => None,
         };
-        // the refusal in words: the rejection the operator or the СЭД reads
-        Ok(decided.map(|e| (e, answer)).map_err(|r| r.to_string()))
+        Ok(decided.map(|e| (e, answer)).map_err(Rejected::from))
     }
 
     /// What a command's decision reads: the appeal's package again (registration checks), an

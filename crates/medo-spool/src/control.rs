@@ -373,7 +373,7 @@ pub fn command_id(path: &Path) -> String {
 pub const MAX_COMMAND_BYTES: u64 = 64 * 1024;
 
 /// Queued commands in order (bounded: at most `max`, each at most [`MAX_COMMAND_BYTES`]).
-pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String>)> {
+pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, Unparsed>)> {
     let Ok(rd) = fs::read_dir(dir(state)) else {
         return Vec::new();
     };
@@ -393,24 +393,32 @@ pub fn pending(state: &Path, max: usize) -> Vec<(PathBuf, Result<Command, String
         .into_iter()
         .map(|p| {
             let parsed = read_bounded(&p)
-                .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("не команда: {e}")));
+                .and_then(|b| serde_json::from_slice(&b).map_err(Unparsed::NotACommand));
             (p, parsed)
         })
         .collect()
 }
 
+/// Why a queued file is not a command (its words go into `rejected/`).
+#[derive(Debug, thiserror::Error)]
+pub enum Unparsed {
+    #[error("файл команды не читается: {}", medo_stdx::words::io(.0))]
+    Read(io::Error),
+    #[error("файл команды больше {} КиБ", MAX_COMMAND_BYTES / 1024)]
+    TooLarge,
+    #[error("не команда: {0}")]
+    NotACommand(serde_json::Error),
+}
+
 /// A command file's bytes, if it is not larger than [`MAX_COMMAND_BYTES`].
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
+fn read_bounded(path: &Path) -> Result<Vec<u8>, Unparsed> {
     use std::io::Read;
     let mut bytes = Vec::new();
     fs::File::open(path)
         .and_then(|f| f.take(MAX_COMMAND_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| medo_stdx::words::io(&e))?;
+        .map_err(Unparsed::Read)?;
     match bytes.len() as u64 > MAX_COMMAND_BYTES {
-        true => Err(format!(
-            "файл команды больше {} КиБ",
-            MAX_COMMAND_BYTES / 1024
-        )),
+        true => Err(Unparsed::TooLarge),
         false => Ok(bytes),
     }
 }
@@ -580,7 +588,7 @@ impl std::fmt::Display for Ticket {
 pub struct Queued {
     pub ticket: Ticket,
     pub id: String,
-    pub command: Result<Command, String>,
+    pub command: Result<Command, Unparsed>,
 }
 
 /// The operator command queue as the loop carries it out (the seam of issue 27: files in
@@ -718,7 +726,8 @@ mod attempt_tests {
         assert!(matches!(&taken[0].command, Ok(Command::Refuse { id, .. }) if id == "1"));
         let all = queue.pending(10);
         let too_big = all[2].command.as_ref().unwrap_err();
-        assert!(too_big.contains("больше 64 КиБ"), "{too_big}");
+        assert!(matches!(too_big, Unparsed::TooLarge), "{too_big:?}");
+        assert_eq!(too_big.to_string(), "файл команды больше 64 КиБ");
         queue.done(&taken[0].ticket);
         queue.reject(&taken[1].ticket, "нет такого обращения");
         assert_eq!(outcome(&first), Some(Ok(())));
