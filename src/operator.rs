@@ -742,7 +742,7 @@ mod tests {
                 number: "ОГ-1/26".into(),
                 year: 2026,
                 year_seq: 1,
-                date: "2026-11-20".into(),
+                date: crate::model::Day::parse("2026-11-20").unwrap(),
                 pin_hash: "p".into(),
                 by: crate::model::DecidedBy::Auto,
                 outputs: Vec::new(),

@@ -133,7 +133,7 @@ pub struct QueryFacts {
     /// The query package's key (names our answers).
     pub key: String,
     pub query_number: String,
-    pub query_date: Option<String>,
+    pub query_date: Option<medo_model::Day>,
     /// Our answer's outgoing number and date (the latest answer's).
     pub number: Option<String>,
     pub date: Option<String>,
@@ -313,7 +313,7 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         received_at: r.ts.clone(),
         urog_number: urog_number.clone(),
         urog_number_norm: urog_number_norm.clone(),
-        urog_date: urog_date.clone(),
+        urog_date: urog_date.map(|d| d.to_string()),
         urog_organization: urog_organization.clone(),
         document_uid: document_uid.clone(),
         source_uid: source_uid.clone(),
@@ -322,7 +322,13 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         signatures: signatures.clone(),
         files: files.clone(),
         held: held.clone(),
-        history: received_history(r, urog_number, urog_date.as_deref(), cites, held.as_deref()),
+        history: received_history(
+            r,
+            urog_number,
+            urog_date.map(|d| d.to_string()).as_deref(),
+            cites,
+            held.as_deref(),
+        ),
         timeline: vec![TimelineEntry {
             status: "поступило".into(),
             at: r.ts.clone(),
@@ -380,7 +386,7 @@ fn fold_registered<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> 
     shelf.change(*appeal, |a| {
         a.state = AppealState::Registered;
         a.number = Some(number.clone());
-        a.registered_on = Some(date.clone());
+        a.registered_on = Some(date.to_string());
         a.year = Some(*year);
         a.seq = Some(*year_seq);
         a.pin_hash = Some(pin_hash.clone());
@@ -589,7 +595,7 @@ fn fold_query<S: Shelf>(shelf: &mut S, event: &Event) -> Result<(), S::Error> {
         arrival: *arrival,
         key: key.clone(),
         query_number: query_number.clone(),
-        query_date: query_date.clone(),
+        query_date: *query_date,
         number: number.clone(),
         date: outputs
             .first()

@@ -70,6 +70,49 @@ impl std::fmt::Display for OutputKind {
     }
 }
 
+/// A calendar day as the journal writes it: `YYYY-MM-DD` (a day that does not read so is
+/// refused when read — every day the gateway ever journaled was written in that form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(time::Date);
+
+impl Day {
+    /// `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Option<Day> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::Date::parse(text, format).ok().map(Day)
+    }
+
+    pub fn date(self) -> time::Date {
+        self.0
+    }
+}
+
+impl From<time::Date> for Day {
+    fn from(date: time::Date) -> Day {
+        Day(date)
+    }
+}
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&medo_wire::time::format_date(self.0))
+    }
+}
+
+impl Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Day, D::Error> {
+        let text = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Day::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?}: not YYYY-MM-DD")))
+    }
+}
+
 /// How an arrival was found to repeat an earlier one (the journal's words: `key`, `uid`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -330,7 +373,7 @@ pub enum Event {
         key: String,
         urog_number: String,
         urog_number_norm: String,
-        urog_date: Option<String>,
+        urog_date: Option<Day>,
         /// The sender of the cover letter (an organisation, not a person).
         urog_organization: Option<String>,
         document_uid: String,
@@ -356,7 +399,7 @@ pub enum Event {
         year: i32,
         /// The number's place in the year's sequence (1, 2, …; never reused or skipped).
         year_seq: u64,
-        date: String,
+        date: Day,
         pin_hash: String,
         by: DecidedBy,
         outputs: Vec<Output>,
@@ -402,7 +445,7 @@ pub enum Event {
         arrival: u64,
         key: String,
         query_number: String,
-        query_date: Option<String>,
+        query_date: Option<Day>,
         requested: Vec<String>,
         unresolved: Vec<String>,
         outputs: Vec<Output>,
@@ -876,6 +919,8 @@ mod tests {
             r#"{"seq":3,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_received","appeal":3,"key":"k","urog_number":"А26-02-1","urog_number_norm":"А26-02-1","urog_date":null,"urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.2","restricted":false,"signatures":[],"held":null,"hash":"h"}"#,
             r#"{"seq":4,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_registered","appeal":3,"number":"ОГ-1/26","year":2026,"year_seq":1,"date":"2026-11-23","pin_hash":"x","by":"auto","outputs":[],"hash":"h"}"#,
             r#"{"seq":5,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"duplicate","arrival":5,"key":"k","of":3,"by":"uid","hash":"h"}"#,
+            r#"{"seq":8,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"query_answered","arrival":8,"key":"k","query_number":"А26-05-2","query_date":"2026-11-20","requested":[],"unresolved":[],"outputs":[],"hash":"h"}"#,
+            r#"{"seq":9,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_received","appeal":9,"key":"k","urog_number":"А26-02-2","urog_number_norm":"А26-02-2","urog_date":"2026-11-19","urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.7.1","restricted":false,"signatures":[],"held":null,"hash":"h"}"#,
             r#"{"seq":6,"ts":"2026-11-23T05:00:00Z","prev":"p","kind":"appeal_refused","appeal":3,"reason":"Отсутствует текст","comment":null,"by":"operator","outputs":[],"hash":"h"}"#,
         ] {
             let r: Record = serde_json::from_str(line).unwrap();
@@ -984,6 +1029,18 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<RefusalReason>("\"Не нравится\"").is_err());
+        // a day is journaled as YYYY-MM-DD, and only that form reads
+        let day: Day = serde_json::from_str("\"2026-11-23\"").unwrap();
+        assert_eq!(serde_json::to_string(&day).unwrap(), "\"2026-11-23\"");
+        assert_eq!(day.date(), time::macros::date!(2026 - 11 - 23));
+        for other in [
+            "\"23.11.2026\"",
+            "\"2026-11-23T00:00:00Z\"",
+            "\"2026-13-01\"",
+            "\"\"",
+        ] {
+            assert!(serde_json::from_str::<Day>(other).is_err(), "{other}");
+        }
         assert!(serde_json::from_str::<Format>("\"2.5\"").is_err());
     }
 }

@@ -10,7 +10,6 @@ use crate::book::QueryFacts;
 use crate::resend::Waiting;
 use crate::urog;
 use medo_model::{Event, NoticeRef, Output, OutputKind};
-use medo_wire::time::format_date;
 use medo_wire::urog::ResponseItem;
 
 use super::appeal::our_ref;
@@ -24,7 +23,7 @@ struct Asked<'a> {
     key: &'a str,
     cause: NoticeCause<'a>,
     query_number: String,
-    query_date: Option<String>,
+    query_date: Option<medo_model::Day>,
     requested: Vec<String>,
     /// `Some(k)`: the k-th later answer to the same query.
     reanswer: Option<u32>,
@@ -37,7 +36,7 @@ pub(super) fn answer(
     view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Vec<Event> {
-    let query_date = doc.date.map(format_date);
+    let query_date = doc.date.map(medo_model::Day::from);
     let asked = Asked {
         arrival: input.arrival,
         key: &input.key,
@@ -50,7 +49,7 @@ pub(super) fn answer(
             foundation: NoticeRef {
                 organization: doc.organization.clone(),
                 number: doc.number.clone(),
-                date: query_date.clone(),
+                date: query_date.map(|d| d.to_string()),
             },
         },
         query_number: doc.number.clone(),
@@ -167,7 +166,7 @@ fn reanswer(q: &QueryFacts, view: &dyn BookView, ctx: Context<'_>, earlier: u64)
             foundation: answer.foundation.clone()?,
         },
         query_number: q.query_number.clone(),
-        query_date: q.query_date.clone(),
+        query_date: q.query_date,
         requested: q.requested.clone(),
         reanswer: Some(q.answers),
     };
