@@ -152,12 +152,12 @@ fn output(kind: OutputKind, key: &str, arrival: u64, tag: u16) -> Output {
         foundation: (kind == OutputKind::Registered).then(|| NoticeRef {
             organization: Some("Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into()),
             number: format!("А26-02-{arrival:07}"),
-            date: Some("2026-11-19".into()),
+            date: medo_gateway::model::Day::parse("2026-11-19"),
         }),
         registration: (kind == OutputKind::Registered).then(|| NoticeRef {
             organization: None,
             number: format!("ОГ-{arrival}/26"),
-            date: Some("2026-11-23".into()),
+            date: medo_gateway::model::Day::parse("2026-11-23"),
         }),
         reason: None,
         text: None,

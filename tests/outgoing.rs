@@ -619,12 +619,12 @@ fn response_output(format: &str) -> medo_gateway::model::Output {
         foundation: Some(medo_gateway::model::NoticeRef {
             organization: Some("УРОГ".into()),
             number: "А26-05-900".into(),
-            date: Some("2026-12-01".into()),
+            date: medo_gateway::model::Day::parse("2026-12-01"),
         }),
         registration: Some(medo_gateway::model::NoticeRef {
             organization: Some("Федеральное агентство по образцам (пример)".into()),
             number: "ОЗ-7/26".into(),
-            date: Some("2026-12-02".into()),
+            date: medo_gateway::model::Day::parse("2026-12-02"),
         }),
         reason: None,
         text: Some(items.into()),

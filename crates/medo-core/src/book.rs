@@ -600,7 +600,8 @@ fn fold_query<S: Shelf>(shelf: &mut S, event: &Event) -> Result<(), S::Error> {
         date: outputs
             .first()
             .and_then(|o| o.registration.as_ref())
-            .and_then(|r| r.date.clone()),
+            .and_then(|r| r.date)
+            .map(|d| d.to_string()),
         requested: requested.clone(),
         unresolved: unresolved.clone(),
         answers: reanswer.map_or(1, |k| k + 1),

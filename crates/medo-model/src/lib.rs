@@ -282,8 +282,8 @@ pub struct Sequences {
 pub struct NoticeRef {
     pub organization: Option<String>,
     pub number: String,
-    /// `YYYY-MM-DD`.
-    pub date: Option<String>,
+    /// The day of the document (`YYYY-MM-DD` in the journal).
+    pub date: Option<Day>,
 }
 
 /// A signature file found for a document, and what the verifier said.

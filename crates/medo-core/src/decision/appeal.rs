@@ -5,9 +5,8 @@
 use crate::appeals::{self, normalize_number, AppealFacts};
 use crate::book::{Appeal, AppealState};
 use crate::policy::RegistrationMode;
-use medo_model::{DecidedBy, Event, NoticeRef};
+use medo_model::{Day, DecidedBy, Event, NoticeRef};
 use medo_wire::message::RefusalReason;
-use medo_wire::time::format_date;
 
 use super::notice::{self, NoticeCause};
 use super::{ArrivalInput, BookView, Context, DocumentInput};
@@ -216,7 +215,7 @@ pub(super) fn redelivery(
                 )
             }),
         (_, Some(n)) => {
-            let date = original.registered_on.clone();
+            let date = original.registered_on.as_deref().and_then(Day::parse);
             let ours = NoticeRef {
                 organization: Some(ctx.policy.sender.organization.clone()),
                 number: n.to_string(),
@@ -238,7 +237,7 @@ pub(super) fn our_ref(ctx: Context<'_>, number: &str, date: time::Date) -> Notic
     NoticeRef {
         organization: Some(ctx.policy.sender.organization.clone()),
         number: number.to_string(),
-        date: Some(format_date(date)),
+        date: Some(date.into()),
     }
 }
 
@@ -253,7 +252,7 @@ fn cause_of_facts<'a>(input: &'a ArrivalInput, facts: &'a AppealFacts) -> Notice
         foundation: NoticeRef {
             organization: facts.urog_organization.clone(),
             number: facts.urog_number.clone(),
-            date: facts.urog_date.map(format_date),
+            date: facts.urog_date.map(Into::into),
         },
     }
 }
@@ -270,7 +269,7 @@ pub(super) fn cause_of_appeal<'a>(arrival: u64, key: &'a str, a: &'a Appeal) -> 
         foundation: NoticeRef {
             organization: a.urog_organization.clone(),
             number: a.urog_number.clone(),
-            date: a.urog_date.clone(),
+            date: a.urog_date.as_deref().and_then(Day::parse),
         },
     }
 }

@@ -232,7 +232,10 @@ fn progress(
     let registration = NoticeRef {
         organization: Some(ctx.policy.sender.organization.clone()),
         number: appeal.number.clone().unwrap_or_default(),
-        date: appeal.registered_on.clone(),
+        date: appeal
+            .registered_on
+            .as_deref()
+            .and_then(medo_model::Day::parse),
     };
     let mut event = Event::AppealProgress {
         appeal: appeal.id,

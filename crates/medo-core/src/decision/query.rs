@@ -49,7 +49,7 @@ pub(super) fn answer(
             foundation: NoticeRef {
                 organization: doc.organization.clone(),
                 number: doc.number.clone(),
-                date: query_date.map(|d| d.to_string()),
+                date: query_date,
             },
         },
         query_number: doc.number.clone(),

@@ -15,7 +15,7 @@ use medo_model::{Notice, NoticeRef, OutFile, Output, ProgressNotice};
 use medo_wire::envelope::{self, OutgoingEnvelope};
 use medo_wire::message::{Anyone, DocNumber, DocReference, Format, Message, Outgoing, Partner};
 use medo_wire::message::{Document, Link, NotificationDetail, Signatory};
-use medo_wire::time::{parse_date, show_date_ru};
+use medo_wire::time::{format_date_ru, show_date_ru};
 use medo_wire::urog::ResponseItem;
 use medo_wire::write::write_message;
 
@@ -67,7 +67,7 @@ fn reference(r: &NoticeRef) -> DocReference {
 fn doc_number(r: &NoticeRef) -> DocNumber {
     DocNumber {
         number: r.number.clone(),
-        date: r.date.as_deref().and_then(parse_date),
+        date: r.date.map(|d| d.date()),
     }
 }
 
@@ -255,7 +255,8 @@ fn response(
     partner_name: &str,
     policy: &Policy,
 ) -> OwnDocument {
-    let query_date = query.date.as_deref();
+    let query_date = query.date.map(|d| d.to_string());
+    let query_date = query_date.as_deref();
     let xml = medo_wire::urog::write_response(&query.number, query_date, items);
     let text = crate::urog::response_text(
         &policy.sender.organization,
@@ -367,8 +368,7 @@ fn report(
         about.kind,
         f.number,
         f.date
-            .as_deref()
-            .map(|d| format!(" от {}", show_date_ru(d)))
+            .map(|d| format!(" от {}", format_date_ru(d.date())))
             .unwrap_or_default(),
         about.text
     );
@@ -413,7 +413,7 @@ fn own_document(
                 post: signer.signer_post.clone(),
                 ..Anyone::default()
             },
-            signed: ours.date.as_deref().and_then(parse_date),
+            signed: ours.date.map(|d| d.date()),
         }],
         addressees: vec![Anyone::organization(partner_name.to_string())],
         ..Document::default()
