@@ -176,7 +176,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
     let notice = output(OutputKind::Registered, &key, arrival, 3);
     vec![
         Event::Received {
-            key: key.clone(),
+            key: key.as_str().into(),
             src: format!("{arrival:08}"),
             claim: format!("c{arrival}-1-1"),
             files: 4,
@@ -184,7 +184,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
         },
         Event::Parsed {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             header_uid: uid(arrival, 1),
             header_type: "Документ".into(),
             format: Format::V22,
@@ -194,7 +194,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
         },
         Event::AppealReceived {
             appeal: arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             urog_number: format!("А26-02-{arrival:07}"),
             urog_number_norm: format!("А26-02-{arrival:07}"),
             urog_date: medo_gateway::model::Day::parse("2026-11-19"),
@@ -224,24 +224,24 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
         },
         Event::Decided {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             outputs: vec![receipt.clone()],
         },
         Event::Published {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             name: receipt.name,
             sha256: hex64(arrival, 0xc3),
         },
         Event::Published {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             name: notice.name,
             sha256: hex64(arrival, 0xc4),
         },
         Event::Archived {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             dir: format!("archive/2026-11-23/{key}"),
         },
     ]
@@ -252,7 +252,7 @@ fn receipt_events(arrival: u64) -> Vec<Event> {
     let key = hex64(arrival, 0xd5);
     vec![
         Event::Received {
-            key: key.clone(),
+            key: key.as_str().into(),
             src: format!("{arrival:08}"),
             claim: format!("c{arrival}-1-1"),
             files: 2,
@@ -260,7 +260,7 @@ fn receipt_events(arrival: u64) -> Vec<Event> {
         },
         Event::Parsed {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             header_uid: uid(arrival, 1),
             header_type: "Квитанция".into(),
             format: Format::V271,
@@ -270,12 +270,12 @@ fn receipt_events(arrival: u64) -> Vec<Event> {
         },
         Event::Decided {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             outputs: Vec::new(),
         },
         Event::Archived {
             arrival,
-            key: key.clone(),
+            key: key.as_str().into(),
             dir: format!("archive/2026-11-23/{key}"),
         },
     ]

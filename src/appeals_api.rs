@@ -186,7 +186,7 @@ mod tests {
         for id in 1..=10u64 {
             let received = Event::AppealReceived {
                 appeal: id,
-                key: format!("k{id}"),
+                key: format!("k{id}").into(),
                 urog_number: format!("А26-02-{id}"),
                 urog_number_norm: format!("А26-02-{id}"),
                 urog_date: None,

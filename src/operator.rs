@@ -686,7 +686,7 @@ mod tests {
             GENESIS.into(),
             Event::AppealReceived {
                 appeal: id,
-                key: format!("k{id}"),
+                key: format!("k{id}").into(),
                 urog_number: format!("А26-02-{id}"),
                 urog_number_norm: format!("А26-02-{id}"),
                 urog_date: None,

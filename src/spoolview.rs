@@ -107,7 +107,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
                     Event::Received {
                         key, src, claim, ..
                     } => {
-                        arrivals.insert(r.seq, (src.clone(), key.clone(), claim.clone(), None));
+                        arrivals.insert(r.seq, (src.clone(), key.to_string(), claim.clone(), None));
                     }
                     Event::Archived { arrival, dir, .. } => {
                         if let Some(a) = arrivals.get_mut(arrival) {
@@ -211,7 +211,7 @@ pub fn live_items(
             state: "processing",
             id: a.arrival.to_string(),
             name: a.src.clone(),
-            key: Some(a.key.clone()),
+            key: Some(a.key.to_string()),
             age_secs: age(&layout.claimed.join(&a.claim)),
             detail: None,
         });

@@ -78,7 +78,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                 appeals.push(seq);
                 Event::AppealReceived {
                     appeal: seq,
-                    key: format!("k{seq}"),
+                    key: format!("k{seq}").into(),
                     urog_number: format!("A26-02-{urog}"),
                     urog_number_norm: format!("А26-02-{urog}"),
                     urog_date: medo_gateway::model::Day::parse("2026-11-19"),
@@ -194,7 +194,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                 };
                 Event::Archived {
                     arrival: a,
-                    key: format!("k{a}"),
+                    key: format!("k{a}").into(),
                     dir: format!("archive/2026-11-23/k{a}"),
                 }
             }
@@ -204,7 +204,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                 answers.push((name.clone(), uid.clone()));
                 Event::QueryAnswered {
                     arrival: seq,
-                    key: format!("q{seq}"),
+                    key: format!("q{seq}").into(),
                     query_number: "1".into(),
                     query_date: None,
                     requested: vec!["А26-02-1".into(), format!("А26-02-{}", seq % 5)],

@@ -65,7 +65,7 @@ impl AppealState {
 pub struct Appeal {
     /// Internal id: the arrival (journal seq of its `received` record).
     pub id: u64,
-    pub key: String,
+    pub key: medo_model::PackageKey,
     pub received_at: String,
     pub urog_number: String,
     pub urog_number_norm: String,
@@ -131,7 +131,7 @@ pub struct Appeal {
 pub struct QueryFacts {
     pub arrival: u64,
     /// The query package's key (names our answers).
-    pub key: String,
+    pub key: medo_model::PackageKey,
     pub query_number: String,
     pub query_date: Option<medo_model::Day>,
     /// Our answer's outgoing number and date (the latest answer's).

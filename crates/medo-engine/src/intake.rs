@@ -41,7 +41,7 @@ pub enum Rejected {
 pub(super) struct Batch<'s> {
     view: Overlay<'s>,
     strict: &'s StrictStore,
-    keys: HashMap<String, u64>,
+    keys: HashMap<medo_model::PackageKey, u64>,
     uids: HashMap<String, u64>,
 }
 

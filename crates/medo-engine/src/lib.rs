@@ -546,7 +546,7 @@ impl Gateway {
             }
         };
         Ok(Event::Received {
-            key,
+            key: key.into(),
             src: src.to_string(),
             claim: claim.to_string(),
             files,
@@ -1141,7 +1141,7 @@ impl Gateway {
                     message: message.clone(),
                     time: self.now().1,
                     original_name: a.src.clone(),
-                    key: a.key.clone(),
+                    key: a.key.to_string(),
                     arrival: a.arrival,
                     header_uid: a.header_uid.clone(),
                 };
@@ -1168,7 +1168,7 @@ impl Gateway {
         }
         let mut budget = 0;
         let key = spool::package_key_digests(&dir, max, &mut budget).ok()?.key;
-        if key == a.key {
+        if a.key == key {
             return None;
         }
         tracing::error!(
@@ -1231,7 +1231,7 @@ impl Gateway {
             .by_key(&a.key)?
             .is_none_or(|first| first == a.arrival);
         let leaf = if first {
-            a.key.clone()
+            a.key.to_string()
         } else {
             format!("{}.{}", a.key, a.arrival)
         };

@@ -70,6 +70,68 @@ impl std::fmt::Display for OutputKind {
     }
 }
 
+/// A package's key: SHA-256 (hex) over its files' sorted `name\0sha256` lines — what a
+/// package is, whatever its folder is called (duplicates are found by it). Journaled as the
+/// hex text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PackageKey(String);
+
+impl PackageKey {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for PackageKey {
+    fn from(key: String) -> PackageKey {
+        PackageKey(key)
+    }
+}
+
+impl From<&str> for PackageKey {
+    fn from(key: &str) -> PackageKey {
+        PackageKey(key.to_string())
+    }
+}
+
+impl std::ops::Deref for PackageKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for PackageKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PackageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for PackageKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for PackageKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for PackageKey {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
 /// A calendar day as the journal writes it: `YYYY-MM-DD` (a day that does not read so is
 /// refused when read — every day the gateway ever journaled was written in that form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -316,7 +378,7 @@ pub enum Event {
     ServiceStop,
     /// A folder was claimed from inbound.
     Received {
-        key: String,
+        key: PackageKey,
         /// The folder's name in inbound (transport-assigned, e.g. `54334177`).
         src: String,
         /// The folder's name under `state_dir/claimed/`.
@@ -326,7 +388,7 @@ pub enum Event {
     },
     Parsed {
         arrival: u64,
-        key: String,
+        key: PackageKey,
         header_uid: String,
         header_type: String,
         format: Format,
@@ -336,7 +398,7 @@ pub enum Event {
     },
     Duplicate {
         arrival: u64,
-        key: String,
+        key: PackageKey,
         /// The earlier arrival it repeats.
         of: u64,
         /// `key` (same bytes) or `uid` (same header uid).
@@ -344,33 +406,33 @@ pub enum Event {
     },
     Quarantined {
         arrival: u64,
-        key: String,
+        key: PackageKey,
         code: String,
         message: String,
         header_uid: Option<String>,
     },
     Decided {
         arrival: u64,
-        key: String,
+        key: PackageKey,
         outputs: Vec<Output>,
     },
     Published {
         arrival: u64,
-        key: String,
+        key: PackageKey,
         name: String,
         sha256: String,
     },
     /// The claimed folder reached its resting place (`archive/…` or `quarantine/…`).
     Archived {
         arrival: u64,
-        key: String,
+        key: PackageKey,
         dir: String,
     },
     /// A forwarded appeal was recognised (`appeal` = its arrival). Numbers only: the
     /// annotation and the applicant stay in the archived package.
     AppealReceived {
         appeal: u64,
-        key: String,
+        key: PackageKey,
         urog_number: String,
         urog_number_norm: String,
         urog_date: Option<Day>,
@@ -443,7 +505,7 @@ pub enum Event {
     /// could not resolve (an operator alert), and the response in `outputs`.
     QueryAnswered {
         arrival: u64,
-        key: String,
+        key: PackageKey,
         query_number: String,
         query_date: Option<Day>,
         requested: Vec<String>,
@@ -1029,6 +1091,12 @@ mod tests {
             );
         }
         assert!(serde_json::from_str::<RefusalReason>("\"Не нравится\"").is_err());
+        // a package key is journaled as its hex text; it reads as text where text is asked
+        let key: PackageKey = serde_json::from_str("\"9f86d081884c7d65\"").unwrap();
+        assert_eq!(serde_json::to_string(&key).unwrap(), "\"9f86d081884c7d65\"");
+        assert_eq!((&key[..4], key == "9f86d081884c7d65"), ("9f86", true));
+        let seen: std::collections::HashMap<PackageKey, u64> = [(key.clone(), 7)].into();
+        assert_eq!(seen.get("9f86d081884c7d65"), Some(&7));
         // a day is journaled as YYYY-MM-DD, and only that form reads
         let day: Day = serde_json::from_str("\"2026-11-23\"").unwrap();
         assert_eq!(serde_json::to_string(&day).unwrap(), "\"2026-11-23\"");

@@ -37,7 +37,7 @@ pub enum State {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Arrival {
     pub arrival: u64,
-    pub key: String,
+    pub key: medo_model::PackageKey,
     pub src: String,
     pub claim: String,
     pub received_at: String,
@@ -136,7 +136,7 @@ impl From<TransactionError<StoreError>> for StoreError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingOutput {
     pub arrival: u64,
-    pub key: String,
+    pub key: medo_model::PackageKey,
     pub output: Output,
 }
 
@@ -582,7 +582,7 @@ fn note_outputs(trees: &Trees, record: &Record, key: &str) -> Result<(), TxError
     for output in record.event.outputs() {
         let item = PendingOutput {
             arrival: record.event.arrival().unwrap_or(record.seq),
-            key: key.to_string(),
+            key: key.into(),
             output: output.clone(),
         };
         pending.insert(output.name.as_bytes(), tx_encode(&item)?)?;
@@ -1225,7 +1225,7 @@ mod tests {
         };
         for i in 0..n {
             push(Event::Received {
-                key: format!("k{i}"),
+                key: format!("k{i}").into(),
                 src: format!("s{i}"),
                 claim: format!("c{i}"),
                 files: 1,
@@ -1235,7 +1235,7 @@ mod tests {
         for (arrival, letters) in decided {
             push(Event::Decided {
                 arrival: *arrival,
-                key: format!("k{arrival}"),
+                key: format!("k{arrival}").into(),
                 outputs: letters
                     .iter()
                     .map(|l| output(&format!("{l}-{arrival}")))

@@ -1026,7 +1026,7 @@ mod tests {
     fn events(n: usize) -> Vec<Event> {
         (0..n)
             .map(|i| Event::Received {
-                key: format!("{i:064x}"),
+                key: format!("{i:064x}").into(),
                 src: format!("pkg{i}"),
                 claim: format!("c{i}"),
                 files: 2,

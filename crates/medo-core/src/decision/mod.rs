@@ -58,7 +58,7 @@ impl Context<'_> {
 #[derive(Debug, Clone)]
 pub struct ArrivalInput {
     pub arrival: u64,
-    pub key: String,
+    pub key: medo_model::PackageKey,
     pub facts: Facts,
     /// An earlier arrival of the same package (same key, or same header uid), and by which.
     pub duplicate_of: Option<(u64, medo_model::DuplicateBy)>,

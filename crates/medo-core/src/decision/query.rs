@@ -88,7 +88,7 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
     let output = notice::progress_notice(ctx.policy, &asked.cause, progress, ours, ctx.now);
     Event::QueryAnswered {
         arrival: asked.arrival,
-        key: asked.key.to_string(),
+        key: asked.key.into(),
         query_number: asked.query_number,
         query_date: asked.query_date,
         requested: asked.requested,

@@ -124,7 +124,7 @@ fn appeal(arrival: u64, urog: &str, doc: &str) -> ArrivalInput {
 fn arrive(arrival: u64, doc: DocumentInput) -> ArrivalInput {
     ArrivalInput {
         arrival,
-        key: format!("{arrival:064x}"),
+        key: format!("{arrival:064x}").into(),
         facts: Facts {
             header_uid: format!("00000000-0000-4000-8000-{arrival:012x}"),
             header_type: HeaderType::Document,
