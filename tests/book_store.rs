@@ -138,7 +138,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     by: DecidedBy::Operator,
                     outputs: Vec::new(),
                     // operator commands carry their id (compared below)
-                    command: Some(format!("cmd-{seq}")),
+                    command: Some(format!("cmd-{seq}").into()),
                     operator: Some("ivanova".into()),
                 }
             }
@@ -181,7 +181,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     appeal: a,
                     step,
                     outputs: Vec::new(),
-                    command: Some(format!("cmd-{seq}")),
+                    command: Some(format!("cmd-{seq}").into()),
                     number: numbered.then(|| format!("ОЗ-{seq}/26")),
                     year: numbered.then_some(2026),
                     year_seq: numbered.then_some(seq),

@@ -330,7 +330,7 @@ impl Gateway {
         );
         tracing::error!(command = %id, stops, "an operator command kept stopping the service: set aside as poisoned");
         self.commit(vec![Event::CommandPoisoned {
-            command: id.to_string(),
+            command: id.into(),
             op: command
                 .map_or("unreadable", control::Command::op)
                 .to_string(),
@@ -355,7 +355,7 @@ impl Gateway {
                     Event::Retried {
                         arrival: *arrival,
                         to: to.clone(),
-                        command: Some(id.to_string()),
+                        command: Some(id.into()),
                     },
                     None,
                 )),
@@ -364,7 +364,7 @@ impl Gateway {
         }
         let strict = StrictStore::new(self.store.clone());
         let mut input = self.command_input(command, &strict);
-        input.command = Some(id.to_string());
+        input.command = Some(id.into());
         let decided = decision::decide_command(&input, &strict, self.context(now));
         strict.take_error()?;
         let answer = match (&decided, &input.answer_file) {

@@ -132,6 +132,43 @@ impl PartialEq<String> for PackageKey {
     }
 }
 
+/// An operator command's id (its queue file's id: time and process, or the API client's
+/// idempotency key's digest): journaled with what the command did, so a command whose id is
+/// in the journal is never carried out again. Journaled as its text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CommandId(String);
+
+impl CommandId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for CommandId {
+    fn from(id: String) -> CommandId {
+        CommandId(id)
+    }
+}
+
+impl From<&str> for CommandId {
+    fn from(id: &str) -> CommandId {
+        CommandId(id.to_string())
+    }
+}
+
+impl std::borrow::Borrow<str> for CommandId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CommandId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A calendar day as the journal writes it: `YYYY-MM-DD` (a day that does not read so is
 /// refused when read — every day the gateway ever journaled was written in that form).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -477,7 +514,7 @@ pub enum Event {
         /// The operator command (its queue file's id) this event carries out: a command
         /// whose id is journaled is never applied again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        command: Option<String>,
+        command: Option<CommandId>,
     },
     /// Refused with an official reason; `outputs` carries the «Отказано в регистрации» notice.
     AppealRefused {
@@ -489,7 +526,7 @@ pub enum Event {
         /// The operator command (its queue file's id) this event carries out: a command
         /// whose id is journaled is never applied again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        command: Option<String>,
+        command: Option<CommandId>,
         /// Who refused (the CLI's login, `api:<client>`), as registration journals it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         operator: Option<String>,
@@ -557,7 +594,7 @@ pub enum Event {
         /// The operator command (its queue file's id) this event carries out: a command
         /// whose id is journaled is never applied again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        command: Option<String>,
+        command: Option<CommandId>,
     },
     /// A step of consideration reported by the SED; `outputs` carries its notice.
     AppealProgress {
@@ -567,7 +604,7 @@ pub enum Event {
         /// The operator command (its queue file's id) this event carries out: a command
         /// whose id is journaled is never applied again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        command: Option<String>,
+        command: Option<CommandId>,
         /// A report sent as a document with its file: its outgoing number, the year and
         /// its place in the year's sequence (shared with answers to queries).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -585,7 +622,7 @@ pub enum Event {
     /// again — moved to `control/poisoned/` with `reason`. `about` is the appeal it named;
     /// `op` what it asked (`register`, `refuse`, `progress`, `retried`).
     CommandPoisoned {
-        command: String,
+        command: CommandId,
         op: String,
         about: String,
         reason: String,
@@ -687,8 +724,8 @@ impl Event {
             Event::AppealRegistered { command, .. }
             | Event::AppealRefused { command, .. }
             | Event::AppealProgress { command, .. }
-            | Event::Retried { command, .. } => command.as_deref(),
-            Event::CommandPoisoned { command, .. } => Some(command),
+            | Event::Retried { command, .. } => command.as_ref().map(CommandId::as_str),
+            Event::CommandPoisoned { command, .. } => Some(command.as_str()),
             _ => None,
         }
     }
@@ -1097,6 +1134,14 @@ mod tests {
         assert_eq!((&key[..4], key == "9f86d081884c7d65"), ("9f86", true));
         let seen: std::collections::HashMap<PackageKey, u64> = [(key.clone(), 7)].into();
         assert_eq!(seen.get("9f86d081884c7d65"), Some(&7));
+        // a command id is journaled as its text, and found by it
+        let id: CommandId = serde_json::from_str("\"k3f2a\"").unwrap();
+        assert_eq!(
+            (serde_json::to_string(&id).unwrap(), id.as_str()),
+            ("\"k3f2a\"".into(), "k3f2a")
+        );
+        let done: std::collections::HashSet<CommandId> = [id].into();
+        assert!(done.contains("k3f2a"));
         // a day is journaled as YYYY-MM-DD, and only that form reads
         let day: Day = serde_json::from_str("\"2026-11-23\"").unwrap();
         assert_eq!(serde_json::to_string(&day).unwrap(), "\"2026-11-23\"");

@@ -49,7 +49,7 @@ pub struct CommandInput {
     pub answer_file: Option<Result<AnswerFile, String>>,
     /// The command's id (its queue file's): journaled with the event, so that it is never
     /// applied twice.
-    pub command: Option<String>,
+    pub command: Option<medo_model::CommandId>,
 }
 
 /// The event for one command, or why it does not apply (the operator reads it).
