@@ -185,11 +185,11 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
         Event::Parsed {
             arrival,
             key: key.as_str().into(),
-            header_uid: uid(arrival, 1),
+            header_uid: uid(arrival, 1).into(),
             header_type: "Документ".into(),
             format: Format::V22,
             source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
-            document_uid: Some(uid(arrival, 4)),
+            document_uid: Some(uid(arrival, 4).into()),
             warnings: 0,
         },
         Event::AppealReceived {
@@ -199,7 +199,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             urog_number_norm: format!("А26-02-{arrival:07}"),
             urog_date: medo_gateway::model::Day::parse("2026-11-19"),
             urog_organization: Some("Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into()),
-            document_uid: uid(arrival, 4),
+            document_uid: uid(arrival, 4).into(),
             source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
             format: Format::V22,
             restricted: false,
@@ -261,7 +261,7 @@ fn receipt_events(arrival: u64) -> Vec<Event> {
         Event::Parsed {
             arrival,
             key: key.as_str().into(),
-            header_uid: uid(arrival, 1),
+            header_uid: uid(arrival, 1).into(),
             header_type: "Квитанция".into(),
             format: Format::V271,
             source_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),

@@ -691,7 +691,7 @@ mod tests {
                 urog_number_norm: format!("А26-02-{id}"),
                 urog_date: None,
                 urog_organization: None,
-                document_uid: format!("d{id}"),
+                document_uid: format!("d{id}").into(),
                 source_uid: "s".into(),
                 format: crate::wire::message::Format::V22,
                 restricted: false,

@@ -189,7 +189,7 @@ pub fn rejection(r: &Record) -> Option<Item> {
     Some(Item {
         state: "rejected",
         id: arrival.to_string(),
-        name: output.clone().unwrap_or_else(|| about_uid.clone()),
+        name: output.clone().unwrap_or_else(|| about_uid.to_string()),
         key: None,
         age_secs: None,
         detail: Some(format!("{detail} — повторно не отправляется")),

@@ -83,7 +83,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     urog_number_norm: format!("А26-02-{urog}"),
                     urog_date: medo_gateway::model::Day::parse("2026-11-19"),
                     urog_organization: Some("УРОГ".into()),
-                    document_uid: format!("doc-{}", seq % 7),
+                    document_uid: format!("doc-{}", seq % 7).into(),
                     source_uid: "s".into(),
                     format: Format::V22,
                     restricted: seq.is_multiple_of(3),
@@ -233,7 +233,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                 let (_, uid) = &answers[*i as usize % answers.len()];
                 Event::ReceiptReceived {
                     arrival: seq,
-                    about_uid: uid.to_lowercase(),
+                    about_uid: uid.to_lowercase().into(),
                     accepted: true,
                     comment: None,
                     by_operator: false,
@@ -246,7 +246,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                 let (name, uid) = &answers[*i as usize % answers.len()];
                 Event::Resent {
                     arrival: 0,
-                    message_uid: uid.clone(),
+                    message_uid: uid.clone().into(),
                     attempt: 1,
                     outputs: vec![output(&format!("{name}-r"), OutputKind::Response, uid)],
                 }

@@ -929,7 +929,7 @@ impl Gateway {
             key: a.key.clone(),
             code: code.to_string(),
             message: message.to_string(),
-            header_uid: facts.as_ref().map(|f| f.header_uid.clone()),
+            header_uid: facts.as_ref().map(|f| f.header_uid.as_str().into()),
         });
         let receipt = facts
             .as_ref()
@@ -1143,7 +1143,7 @@ impl Gateway {
                     original_name: a.src.clone(),
                     key: a.key.to_string(),
                     arrival: a.arrival,
-                    header_uid: a.header_uid.clone(),
+                    header_uid: a.header_uid.as_ref().map(|u| u.to_string()),
                 };
                 (rel, Some(reason))
             }
@@ -1705,13 +1705,16 @@ fn parsed_event(a: &Arrival, p: &Package, f: &Facts) -> Event {
     Event::Parsed {
         arrival: a.arrival,
         key: a.key.clone(),
-        header_uid: f.header_uid.clone(),
+        header_uid: f.header_uid.as_str().into(),
         header_type: f.header_type.as_str().to_string(),
         format: p.message.format,
-        source_uid: f.source_uid.clone(),
+        source_uid: f.source_uid.as_str().into(),
         document_uid: match &p.message.body {
-            Body::Document { document, .. } => Some(document.uid.clone()),
-            Body::Container(_) => p.container.as_ref().and_then(|c| c.passport.uid.clone()),
+            Body::Document { document, .. } => Some(document.uid.as_str().into()),
+            Body::Container(_) => p
+                .container
+                .as_ref()
+                .and_then(|c| c.passport.uid.as_deref().map(Into::into)),
             _ => None,
         },
         warnings: p.warnings.len() as u64,

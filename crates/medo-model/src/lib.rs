@@ -70,104 +70,96 @@ impl std::fmt::Display for OutputKind {
     }
 }
 
-/// A package's key: SHA-256 (hex) over its files' sorted `name\0sha256` lines — what a
-/// package is, whatever its folder is called (duplicates are found by it). Journaled as the
-/// hex text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PackageKey(String);
+/// A string with a meaning of its own, journaled as its text (`#[serde(transparent)]`: the
+/// journal's bytes are those of the text): it reads as `&str` where text is asked for, and
+/// compares with text.
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl PackageKey {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> $name {
+                $name(text)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> $name {
+                $name(text.to_string())
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl PartialEq<String> for $name {
+            fn eq(&self, other: &String) -> bool {
+                &self.0 == other
+            }
+        }
+    };
 }
 
-impl From<String> for PackageKey {
-    fn from(key: String) -> PackageKey {
-        PackageKey(key)
-    }
-}
+text_id!(
+    /// A package's key: SHA-256 (hex) over its files' sorted `name\0sha256` lines — what a
+    /// package is, whatever its folder is called (duplicates are found by it).
+    PackageKey
+);
 
-impl From<&str> for PackageKey {
-    fn from(key: &str) -> PackageKey {
-        PackageKey(key.to_string())
-    }
-}
+text_id!(
+    /// An operator command's id (its queue file's id: time and process, or the API client's
+    /// idempotency key's digest): journaled with what the command did, so a command whose id
+    /// is in the journal is never carried out again.
+    CommandId
+);
 
-impl std::ops::Deref for PackageKey {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
+text_id!(
+    /// A message's or a document's uid (`header/@uid`, `document/@uid`, a container's
+    /// passport uid): what receipts and duplicates refer to.
+    MessageUid
+);
 
-impl std::borrow::Borrow<str> for PackageKey {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for PackageKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl PartialEq<str> for PackageKey {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for PackageKey {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl PartialEq<String> for PackageKey {
-    fn eq(&self, other: &String) -> bool {
-        &self.0 == other
-    }
-}
-
-/// An operator command's id (its queue file's id: time and process, or the API client's
-/// idempotency key's digest): journaled with what the command did, so a command whose id is
-/// in the journal is never carried out again. Journaled as its text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct CommandId(String);
-
-impl CommandId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for CommandId {
-    fn from(id: String) -> CommandId {
-        CommandId(id)
-    }
-}
-
-impl From<&str> for CommandId {
-    fn from(id: &str) -> CommandId {
-        CommandId(id.to_string())
-    }
-}
-
-impl std::borrow::Borrow<str> for CommandId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for CommandId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+text_id!(
+    /// A МЭДО participant's uid (the sender of a message, a partner).
+    ParticipantUid
+);
 
 /// A calendar day as the journal writes it: `YYYY-MM-DD` (a day that does not read so is
 /// refused when read — every day the gateway ever journaled was written in that form).
@@ -426,11 +418,11 @@ pub enum Event {
     Parsed {
         arrival: u64,
         key: PackageKey,
-        header_uid: String,
+        header_uid: MessageUid,
         header_type: String,
         format: Format,
-        source_uid: String,
-        document_uid: Option<String>,
+        source_uid: ParticipantUid,
+        document_uid: Option<MessageUid>,
         warnings: u64,
     },
     Duplicate {
@@ -446,7 +438,7 @@ pub enum Event {
         key: PackageKey,
         code: String,
         message: String,
-        header_uid: Option<String>,
+        header_uid: Option<MessageUid>,
     },
     Decided {
         arrival: u64,
@@ -475,8 +467,8 @@ pub enum Event {
         urog_date: Option<Day>,
         /// The sender of the cover letter (an organisation, not a person).
         urog_organization: Option<String>,
-        document_uid: String,
-        source_uid: String,
+        document_uid: MessageUid,
+        source_uid: ParticipantUid,
         format: Format,
         restricted: bool,
         signatures: Vec<SignatureFile>,
@@ -564,7 +556,7 @@ pub enum Event {
     /// A Квитанция about one of our messages arrived (`arrival` = the receipt's arrival).
     ReceiptReceived {
         arrival: u64,
-        about_uid: String,
+        about_uid: MessageUid,
         accepted: bool,
         comment: Option<String>,
         /// The МЭДО operator's error receipt (not the partner's): its `errorCode` and the
@@ -582,7 +574,7 @@ pub enum Event {
     /// Our document got no receipt in time: sent again (same message uid) as `outputs`.
     Resent {
         arrival: u64,
-        message_uid: String,
+        message_uid: MessageUid,
         attempt: u32,
         outputs: Vec<Output>,
     },

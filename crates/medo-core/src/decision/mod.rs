@@ -158,7 +158,7 @@ fn receipt(arrival: u64, r: &ReceiptInput) -> Vec<Event> {
     };
     vec![Event::ReceiptReceived {
         arrival,
-        about_uid,
+        about_uid: about_uid.into(),
         accepted: r.accepted,
         comment: r.comment.clone(),
         by_operator: r.by_operator,
