@@ -195,8 +195,8 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
         Event::AppealReceived {
             appeal: arrival,
             key: key.as_str().into(),
-            urog_number: format!("А26-02-{arrival:07}"),
-            urog_number_norm: format!("А26-02-{arrival:07}"),
+            urog_number: format!("А26-02-{arrival:07}").into(),
+            urog_number_norm: format!("А26-02-{arrival:07}").into(),
             urog_date: medo_gateway::model::Day::parse("2026-11-19"),
             urog_organization: Some("Управление Президента Российской Федерации по работе с обращениями граждан и организаций".into()),
             document_uid: uid(arrival, 4).into(),
@@ -210,7 +210,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
         },
         Event::AppealRegistered {
             appeal: arrival,
-            number: format!("ОГ-{year_seq}/26"),
+            number: format!("ОГ-{year_seq}/26").into(),
             year: 2026,
             year_seq,
             date: medo_gateway::model::Day::parse("2026-11-23").unwrap(),

@@ -187,8 +187,8 @@ mod tests {
             let received = Event::AppealReceived {
                 appeal: id,
                 key: format!("k{id}").into(),
-                urog_number: format!("А26-02-{id}"),
-                urog_number_norm: format!("А26-02-{id}"),
+                urog_number: format!("А26-02-{id}").into(),
+                urog_number_norm: format!("А26-02-{id}").into(),
                 urog_date: None,
                 urog_organization: None,
                 document_uid: format!("d{id}").into(),

@@ -84,13 +84,13 @@ pub fn item(r: &Record) -> Option<Item> {
         } => (
             "appeal_arrived",
             Some(*appeal),
-            Some(urog_number.clone()),
+            Some(urog_number.to_string()),
             None,
         ),
         Event::AppealRegistered { appeal, number, .. } => (
             "appeal_registered",
             Some(*appeal),
-            Some(number.clone()),
+            Some(number.to_string()),
             None,
         ),
         Event::AppealRefused { appeal, reason, .. } => (
@@ -112,7 +112,7 @@ pub fn item(r: &Record) -> Option<Item> {
         } => (
             "query_answered",
             Some(*arrival),
-            Some(query_number.clone()),
+            Some(query_number.to_string()),
             None,
         ),
         Event::ReceiptReceived {

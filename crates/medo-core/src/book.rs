@@ -311,8 +311,8 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         id: *appeal,
         key: key.clone(),
         received_at: r.ts.clone(),
-        urog_number: urog_number.clone(),
-        urog_number_norm: urog_number_norm.clone(),
+        urog_number: urog_number.to_string(),
+        urog_number_norm: urog_number_norm.to_string(),
         urog_date: urog_date.map(|d| d.to_string()),
         urog_organization: urog_organization.clone(),
         document_uid: document_uid.to_string(),
@@ -385,7 +385,7 @@ fn fold_registered<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> 
     shelf.index_number(&normalize_number(number), *appeal)?;
     shelf.change(*appeal, |a| {
         a.state = AppealState::Registered;
-        a.number = Some(number.clone());
+        a.number = Some(number.to_string());
         a.registered_on = Some(date.to_string());
         a.year = Some(*year);
         a.seq = Some(*year_seq);
@@ -594,16 +594,16 @@ fn fold_query<S: Shelf>(shelf: &mut S, event: &Event) -> Result<(), S::Error> {
     let q = QueryFacts {
         arrival: *arrival,
         key: key.clone(),
-        query_number: query_number.clone(),
+        query_number: query_number.to_string(),
         query_date: *query_date,
-        number: number.clone(),
+        number: number.as_ref().map(|n| n.to_string()),
         date: outputs
             .first()
             .and_then(|o| o.registration.as_ref())
             .and_then(|r| r.date)
             .map(|d| d.to_string()),
-        requested: requested.clone(),
-        unresolved: unresolved.clone(),
+        requested: requested.iter().map(|n| n.to_string()).collect(),
+        unresolved: unresolved.iter().map(|n| n.to_string()).collect(),
         answers: reanswer.map_or(1, |k| k + 1),
         answer: outputs.first().cloned(),
     };

@@ -76,9 +76,16 @@ impl std::fmt::Display for OutputKind {
 macro_rules! text_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
+
+        /// Shown as its text is (a list of them reads as a list of strings).
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.0, f)
+            }
+        }
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -159,6 +166,17 @@ text_id!(
 text_id!(
     /// A МЭДО participant's uid (the sender of a message, a partner).
     ParticipantUid
+);
+
+text_id!(
+    /// A number УРОГ gave: its cover letter's (`А26-…`), a query's, the numbers a query
+    /// names (as written, or normalised — the field says which).
+    UrogNumber
+);
+
+text_id!(
+    /// A number we gave: a registration number (`ОГ-…`) or an outgoing one (`ОЗ-…`).
+    OurNumber
 );
 
 /// A calendar day as the journal writes it: `YYYY-MM-DD` (a day that does not read so is
@@ -462,8 +480,8 @@ pub enum Event {
     AppealReceived {
         appeal: u64,
         key: PackageKey,
-        urog_number: String,
-        urog_number_norm: String,
+        urog_number: UrogNumber,
+        urog_number_norm: UrogNumber,
         urog_date: Option<Day>,
         /// The sender of the cover letter (an organisation, not a person).
         urog_organization: Option<String>,
@@ -486,7 +504,7 @@ pub enum Event {
     /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
     AppealRegistered {
         appeal: u64,
-        number: String,
+        number: OurNumber,
         year: i32,
         /// The number's place in the year's sequence (1, 2, …; never reused or skipped).
         year_seq: u64,
@@ -535,15 +553,15 @@ pub enum Event {
     QueryAnswered {
         arrival: u64,
         key: PackageKey,
-        query_number: String,
+        query_number: UrogNumber,
         query_date: Option<Day>,
-        requested: Vec<String>,
-        unresolved: Vec<String>,
+        requested: Vec<UrogNumber>,
+        unresolved: Vec<UrogNumber>,
         outputs: Vec<Output>,
         /// Our answer's outgoing number (`[numbering] outgoing_template`), its place in the
         /// year's sequence and date; absent in journals written before outgoing numbering.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        number: Option<String>,
+        number: Option<OurNumber>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         year: Option<i32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -600,7 +618,7 @@ pub enum Event {
         /// A report sent as a document with its file: its outgoing number, the year and
         /// its place in the year's sequence (shared with answers to queries).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        number: Option<String>,
+        number: Option<OurNumber>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         year: Option<i32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]

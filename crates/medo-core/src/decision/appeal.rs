@@ -36,8 +36,8 @@ pub(super) fn new_appeal(
     let mut events = vec![Event::AppealReceived {
         appeal: input.arrival,
         key: input.key.clone(),
-        urog_number: facts.urog_number.clone(),
-        urog_number_norm: facts.urog_number_norm.clone(),
+        urog_number: facts.urog_number.as_str().into(),
+        urog_number_norm: facts.urog_number_norm.as_str().into(),
         urog_date: facts.urog_date.map(Into::into),
         urog_organization: facts.urog_organization.clone(),
         document_uid: facts.document_uid.clone().into(),
@@ -175,7 +175,7 @@ pub(super) fn registration(
     let outputs = notice::notice(ctx.policy, cause, Some(ours), None, ctx.now);
     Event::AppealRegistered {
         appeal,
-        number,
+        number: number.into(),
         year,
         year_seq: seq,
         date: date.into(),

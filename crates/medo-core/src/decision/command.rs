@@ -319,7 +319,7 @@ fn step_document(
         ..
     } = event
     {
-        *n = Some(number);
+        *n = Some(number.into());
         *year = Some(date.year());
         *year_seq = Some(seq);
     }
