@@ -142,11 +142,11 @@ fn output(kind: OutputKind, key: &str, arrival: u64, tag: u16) -> Output {
     Output {
         name: format!("{kind}-{}-{arrival}", &key[..16]),
         kind,
-        message_uid: uid(arrival, tag),
+        message_uid: uid(arrival, tag).into(),
         format: Format::V22,
         created: "2026-11-23T08:46:22+03:00".into(),
         recipient_uid: "2d7c5a1e-8b3f-4e6a-9c0d-1f2e3a4b5c6d".into(),
-        about_uid: uid(arrival, 1),
+        about_uid: uid(arrival, 1).into(),
         accepted: true,
         comment: None,
         foundation: (kind == OutputKind::Registered).then(|| NoticeRef {

@@ -272,14 +272,14 @@ pub struct Output {
     /// step), a response to a query, a report document.
     pub kind: OutputKind,
     /// `header/@uid` of the message we send (UUID v5 of the cause: deterministic).
-    pub message_uid: String,
+    pub message_uid: MessageUid,
     /// The format it is written in (`2.2`, `2.7` or `2.7.1` in the journal).
     pub format: Format,
     /// Creation time written into the message (RFC 3339 with offset).
     pub created: String,
-    pub recipient_uid: String,
+    pub recipient_uid: ParticipantUid,
     /// Receipts: the acknowledged header uid; notices: the document uid.
-    pub about_uid: String,
+    pub about_uid: MessageUid,
     /// Receipts: accepted or not.
     pub accepted: bool,
     /// Negative receipts and refusals: why (no personal data).

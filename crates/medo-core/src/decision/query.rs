@@ -116,7 +116,7 @@ pub(super) fn again(
     output.name = format!("{}-d{}", answer.name, input.arrival);
     vec![Event::Resent {
         arrival: of,
-        message_uid: answer.message_uid.clone().into(),
+        message_uid: answer.message_uid.clone(),
         attempt: 0,
         outputs: vec![output],
     }]
@@ -181,7 +181,7 @@ pub fn resend(w: &Waiting, view: &dyn BookView, ctx: Context<'_>) -> Event {
     output.name = format!("{}-r{attempt}", w.output.name);
     Event::Resent {
         arrival: w.arrival,
-        message_uid: w.output.message_uid.clone().into(),
+        message_uid: w.output.message_uid.clone(),
         attempt,
         outputs: vec![output],
     }

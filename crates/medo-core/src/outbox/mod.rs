@@ -93,14 +93,14 @@ pub fn render(
             .partner(&output.recipient_uid)
             .ok_or_else(|| RenderError::UnknownPartner {
                 name: output.name.clone(),
-                uid: output.recipient_uid.clone(),
+                uid: output.recipient_uid.to_string(),
             })?;
     let format = output.format;
     let created = OffsetDateTime::parse(&output.created, &Rfc3339)
         .map_err(|_| invalid(Unrenderable::Created(output.created.clone())))?;
     let outgoing = Outgoing {
         format,
-        uid: output.message_uid.clone(),
+        uid: output.message_uid.to_string(),
         created,
         sender: policy.sender.clone(),
         recipient: Partner {
@@ -278,7 +278,7 @@ fn response(
         .linked("В ответ на", query);
     OwnDocument {
         document,
-        answers_uid: Some(output.about_uid.clone()),
+        answers_uid: Some(output.about_uid.to_string()),
         restricted: false,
         files: vec![
             DocFile {
@@ -377,7 +377,7 @@ fn report(
         .linked("Во исполнение", f);
     OwnDocument {
         document,
-        answers_uid: Some(output.about_uid.clone()),
+        answers_uid: Some(output.about_uid.to_string()),
         restricted: output.restricted,
         files,
     }
