@@ -1,7 +1,9 @@
 //! The run loop: scan → claim → journal → decide → journal → effects → journal, in
 //! journal-first order. Owns the spool, the journal and the store for the process lifetime.
 //!
-//! Order of every pass (group-committed: one fsync per step for the whole batch):
+//! Order of every pass (group-committed: one fsync per step for the whole batch), each step
+//! within the pass's [`PassLimits`] (what is left waits for the next pass, which follows at
+//! once):
 //! 1. claim ready folders from inbound (rename into `claimed/`), hash them → `received`;
 //! 2. for each unfinished arrival decide (`parsed`, `duplicate`, `quarantined`, `decided`);
 //! 3. effects: publish each decided output (tmp → fsync → rename → dir fsync) → `published`;
@@ -10,6 +12,9 @@
 //! The store is updated from journal records only, and flushed before effects. After a crash
 //! the journal replays into the store and every unfinished arrival resumes from its last
 //! journaled step; effects are idempotent (deterministic names, existing destination = done).
+//!
+//! Deliberately does not know: who wakes it (file events, timers — the binary's `service`),
+//! an async runtime, HTTP, how its numbers are exposed ([`Counters`] is plain data).
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -18,18 +23,8 @@ use std::time::{Duration, Instant};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use medo_core::appeals;
-
-mod child;
-pub mod counters;
-mod error;
-mod intake;
-mod strict;
-mod verify;
-mod witness;
-pub use counters::Counters;
-pub use error::GatewayError;
 use medo_config::Config;
+use medo_core::appeals;
 use medo_core::decision;
 use medo_core::decision::notice::{self as decide, Facts};
 use medo_core::outbox;
@@ -41,6 +36,17 @@ use medo_store::JournalRead;
 use medo_wire::known::Known;
 use medo_wire::message::{Body, Message};
 use medo_wire::package::{read_message_only, read_package, read_package_gated, Package};
+
+mod child;
+pub mod counters;
+mod error;
+mod intake;
+mod strict;
+mod verify;
+mod witness;
+
+pub use counters::Counters;
+pub use error::GatewayError;
 pub(crate) use strict::StrictStore;
 
 /// What one pass did.
