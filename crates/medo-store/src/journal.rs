@@ -402,26 +402,12 @@ pub fn tail(dir: &Path, n: u64) -> Result<Vec<Record>, JournalError> {
 /// Reads every record, checking the chain as it goes; stops at the first bad record.
 pub fn read_all(dir: &Path) -> Result<Vec<Record>, JournalError> {
     let mut out = Vec::new();
-    fold_all(dir, |r| out.push(r.clone()))?;
-    Ok(out)
-}
-
-/// Hands every record in order to `visit`, checking the chain as it goes, without keeping
-/// them (a fold over a million records need not hold a million records); stops at the first
-/// bad record and names it.
-pub fn fold_all(dir: &Path, mut visit: impl FnMut(&Record)) -> Result<(), JournalError> {
-    let report = scan(dir, |r| {
-        visit(r);
+    scan(dir, |r| {
+        out.push(r.clone());
         true
-    })?;
-    match report.first_bad {
-        None => Ok(()),
-        Some(bad) => Err(JournalError::Corrupt {
-            file: bad.file,
-            line: bad.line,
-            problem: bad.problem.to_string(),
-        }),
-    }
+    })?
+    .intact()?;
+    Ok(out)
 }
 
 /// The first record that failed verification.
@@ -483,6 +469,21 @@ pub struct VerifyReport {
     pub segments: u64,
     pub head: String,
     pub first_bad: Option<BadRecord>,
+}
+
+impl VerifyReport {
+    /// `Ok` when every record walked verified, else the error naming the first bad one
+    /// (for a walk that must not go on past it: a fold).
+    pub fn intact(self) -> Result<(), JournalError> {
+        match self.first_bad {
+            None => Ok(()),
+            Some(bad) => Err(JournalError::Corrupt {
+                file: bad.file,
+                line: bad.line,
+                problem: bad.problem.to_string(),
+            }),
+        }
+    }
 }
 
 /// Walks every record in order, verifying: the line decodes as a record and ends with its

@@ -51,14 +51,7 @@ pub trait JournalRead {
             visit(r);
             true
         })?;
-        match report.first_bad {
-            None => Ok(()),
-            Some(bad) => Err(JournalError::Corrupt {
-                file: bad.file,
-                line: bad.line,
-                problem: bad.problem.to_string(),
-            }),
-        }
+        report.intact()
     }
 }
 

@@ -64,19 +64,51 @@ pub fn receipt(
     comment: Option<String>,
     created: OffsetDateTime,
 ) -> Option<Output> {
-    let partner = policy.partner(&facts.source_uid)?;
-    let format = reply_format(partner.format, facts.format);
+    let to = Addressed {
+        source_uid: &facts.source_uid,
+        inbound_format: facts.format,
+        about_uid: &facts.header_uid,
+        key,
+        arrival,
+    };
+    let mut out = addressed(policy, &to, OutputKind::Receipt, "receipt", created)?;
+    out.accepted = accepted;
+    out.comment = comment;
+    Some(out)
+}
+
+/// To whom and about what an output goes: the sender of `arrival` (package `key`), about its
+/// message or document `about_uid`.
+struct Addressed<'a> {
+    source_uid: &'a str,
+    inbound_format: Format,
+    about_uid: &'a str,
+    key: &'a str,
+    arrival: u64,
+}
+
+/// An output of `kind` to a configured partner, in the format it is answered in, named and
+/// identified deterministically by `label`; accepted, nothing else said yet. `None` when the
+/// sender is not a configured partner.
+fn addressed(
+    policy: &Policy,
+    to: &Addressed<'_>,
+    kind: OutputKind,
+    label: &str,
+    created: OffsetDateTime,
+) -> Option<Output> {
+    let partner = policy.partner(to.source_uid)?;
     let created = medo_wire::time::XmlDateTime::from_offset(created.to_offset(policy.utc_offset));
     Some(Output {
-        name: output_name("receipt", key, arrival),
-        kind: OutputKind::Receipt,
-        message_uid: output_uid(&policy.sender.uid, "receipt", key, arrival).into(),
-        format,
+        name: output_name(label, to.key, to.arrival),
+        kind,
+        message_uid: output_uid(&policy.sender.uid, label, to.key, to.arrival).into(),
+        format: reply_format(partner.format, to.inbound_format),
         created: created.to_string(),
         recipient_uid: partner.uid.as_str().into(),
-        about_uid: facts.header_uid.as_str().into(),
-        accepted,
-        comment,
+        about_uid: to.about_uid.into(),
+        accepted: true,
+        comment: None,
         foundation: None,
         registration: None,
         reason: None,
@@ -112,29 +144,16 @@ fn notice_base(
     label: &str,
     created: OffsetDateTime,
 ) -> Option<Output> {
-    let partner = policy.partner(cause.source_uid)?;
-    let format = reply_format(partner.format, cause.inbound_format);
-    let created = medo_wire::time::XmlDateTime::from_offset(created.to_offset(policy.utc_offset));
-    Some(Output {
-        name: output_name(label, cause.key, cause.arrival),
-        kind,
-        message_uid: output_uid(&policy.sender.uid, label, cause.key, cause.arrival).into(),
-        format,
-        created: created.to_string(),
-        recipient_uid: partner.uid.as_str().into(),
-        about_uid: cause.document_uid.into(),
-        accepted: true,
-        comment: None,
-        foundation: Some(cause.foundation.clone()),
-        registration: None,
-        reason: None,
-        text: None,
-        post: None,
-        files: Vec::new(),
-        restricted: false,
-        document_kind: None,
-        document: None,
-    })
+    let to = Addressed {
+        source_uid: cause.source_uid,
+        inbound_format: cause.inbound_format,
+        about_uid: cause.document_uid,
+        key: cause.key,
+        arrival: cause.arrival,
+    };
+    let mut out = addressed(policy, &to, kind, label, created)?;
+    out.foundation = Some(cause.foundation.clone());
+    Some(out)
 }
 
 /// Plans a «Зарегистрирован» (`registration` = our number and date) or an «Отказано в
