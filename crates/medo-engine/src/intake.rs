@@ -78,7 +78,7 @@ impl<'s> Batch<'s> {
 /// Bytes of a signature read to tell its encoding.
 const SIGNATURE_HEAD: u64 = 64;
 
-impl Gateway {
+impl<B: Backend> Gateway<B> {
     /// Decides the book's events for one parsed arrival against the batch's view (the book as
     /// of the previous decision), folds them into it and returns them. A store read error
     /// discards the decision and stops the pass.
@@ -140,13 +140,14 @@ impl Gateway {
         let by_uid = match ack.uid.trim_start_matches(['0', '-']).is_empty() {
             true => None,
             false => self
-                .store
+                .backend
+                .index()
                 .sent(&ack.uid)?
                 .map(|name| (ack.uid.to_lowercase(), name)),
         };
         let ours = match (by_uid, ack.error_file.as_deref()) {
             (Some(found), _) => Some(found),
-            (None, Some(file)) => self.store.sent_file(file)?,
+            (None, Some(file)) => self.backend.index().sent_file(file)?,
             (None, None) => None,
         };
         Ok(ReceiptInput {
@@ -156,7 +157,7 @@ impl Gateway {
             by_operator: ack.is_operator_error(),
             error_code: ack.error_code.clone(),
             error_file: ack.error_file.clone(),
-            awaited: self.store.awaits(&ack.uid)?,
+            awaited: self.backend.index().awaits(&ack.uid)?,
             ours,
         })
     }
@@ -269,13 +270,12 @@ impl Gateway {
         for queued in self.queue.pending(COMMANDS_PER_PASS) {
             let (ticket, id, command) = (queued.ticket, queued.id, queued.command);
             let attachment = command.as_ref().ok().and_then(attachment_of);
-            if self.store.try_command_done(&id)? {
+            if self.backend.index().command_done(&id)? {
                 // journaled before a crash cut the removal of its file: never applied twice
                 tracing::info!(command = %id, "operator command already applied; removing its file");
-                let appeal = command
-                    .as_ref()
-                    .ok()
-                    .and_then(|c| medo_core::book::Appeals::find(&self.store, c.id()).ok());
+                let appeal = command.as_ref().ok().and_then(|c| {
+                    medo_core::book::Appeals::find(self.backend.index(), c.id()).ok()
+                });
                 if let (Some(a), Some(r)) = (appeal, &attachment) {
                     self.keep_answer(a.id, r);
                 }
@@ -350,7 +350,7 @@ impl Gateway {
         now: OffsetDateTime,
     ) -> Result<CommandOutcome, GatewayError> {
         if let control::Command::Retried { arrival, to } = command {
-            return Ok(match self.store.arrival(*arrival)? {
+            return Ok(match self.backend.index().arrival(*arrival)? {
                 Some(_) => Ok((
                     Event::Retried {
                         arrival: *arrival,
@@ -362,7 +362,7 @@ impl Gateway {
                 None => Err(Rejected::NoArrival(*arrival)),
             });
         }
-        let strict = StrictStore::new(self.store.clone());
+        let strict = StrictStore::new(self.backend.index().clone());
         let mut input = self.command_input(command, &strict);
         input.command = Some(id.into());
         let decided = decision::decide_command(&input, &strict, self.context(now));
@@ -434,7 +434,7 @@ impl Gateway {
     /// An appeal's facts read again from its package (archived, or still claimed).
     fn reread_facts(&self, id: &str, view: &dyn BookView) -> Result<appeals::AppealFacts, Unread> {
         let appeal = view.find(id)?;
-        let dir = crate::package_dir(&self.layout, &self.store, &appeal)?;
+        let dir = crate::package_dir(&self.layout, self.backend.index(), &appeal)?;
         let package =
             read_package(&dir, &self.config.limits).map_err(|source| Unread::Package {
                 appeal: appeal.id,

@@ -1,5 +1,7 @@
 //! The run loop: scan → claim → journal → decide → journal → effects → journal, in
-//! journal-first order. Owns the spool, the journal and the store for the process lifetime.
+//! journal-first order. Owns the spool and a storage backend (`medo_store::Backend`: the
+//! journal, the index, the signed notes — the files one unless the composition root opened
+//! another, [`Gateway::open_with`]) for the process lifetime.
 //!
 //! Order of every pass (group-committed: one fsync per step for the whole batch), each step
 //! within the pass's [`PassLimits`] (what is left waits for the next pass, which follows at
@@ -9,7 +11,7 @@
 //! 3. effects: publish each decided output (tmp → fsync → rename → dir fsync) → `published`;
 //!    move the claimed folder to archive or quarantine → `archived`.
 //!
-//! The store is updated from journal records only, and flushed before effects. After a crash
+//! The index is updated from journal records only, and flushed before effects. After a crash
 //! the journal replays into the store and every unfinished arrival resumes from its last
 //! journaled step; effects are idempotent (deterministic names, existing destination = done).
 //!
@@ -17,7 +19,6 @@
 //! an async runtime, HTTP, how its numbers are exposed ([`Counters`] is plain data).
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use time::format_description::well_known::Rfc3339;
@@ -30,9 +31,9 @@ use medo_core::decision::notice::{self as decide, Facts};
 use medo_core::outbox;
 use medo_spool::control;
 use medo_spool::{self as spool, InstanceLock, Layout, Reason, SettleTracker, SpoolError, Verdict};
-use medo_store::index::{self as store, Arrival, State, Store};
-use medo_store::journal::{Event, Journal, Record};
-use medo_store::JournalRead;
+use medo_store::index::{self as store, Arrival, State};
+use medo_store::journal::{Event, Record};
+use medo_store::{Backend, Book, Files, Index, Journal, Notary};
 use medo_wire::known::Known;
 use medo_wire::message::{Body, Message};
 use medo_wire::package::{read_message_only, read_package, read_package_gated, Package};
@@ -41,6 +42,7 @@ mod child;
 pub mod counters;
 mod error;
 mod intake;
+pub mod start;
 mod strict;
 mod verify;
 mod witness;
@@ -178,12 +180,13 @@ fn count_outbound(outbound: &std::path::Path) -> (u64, u64) {
 /// How soon a pass looks again while appeals wait for their signature checks.
 const VERIFY_POLL: Duration = Duration::from_millis(100);
 
-/// The gateway: spool + journal + store, owned by one thread at a time.
-pub struct Gateway {
+/// The gateway: the spool and a storage backend (the files one unless the composition root
+/// chose another), owned by one thread at a time.
+pub struct Gateway<B: Backend = Files> {
     config: Config,
     layout: Layout,
-    journal: Journal,
-    store: Store,
+    /// The journal, the index over it, the signed notes.
+    backend: B,
     tracker: SettleTracker,
     /// Inbound files still open for writing (fed by `run`'s file events).
     writers: std::sync::Arc<spool::Writers>,
@@ -233,34 +236,33 @@ pub struct Gateway {
     _lock: InstanceLock,
 }
 
-impl Gateway {
-    /// Takes the lock, prepares the folders, opens the journal and the store (rebuilding or
-    /// catching it up from the journal), clears `tmp/`, adopts claimed folders the journal
-    /// does not know, and journals `service_start`.
+impl Gateway<Files> {
+    /// Takes the lock, prepares the folders, opens the files backend ([`start::open_files`]:
+    /// the journal checked, the store caught up or rebuilt), clears `tmp/`, adopts claimed
+    /// folders the journal does not know, and journals `service_start`.
     pub fn open(config: Config) -> Result<Gateway, GatewayError> {
+        Gateway::open_with(config, start::open_files)
+    }
+}
+
+impl<B: Backend> Gateway<B> {
+    /// [`Gateway::open`] over the backend `open_backend` opens and checks (the composition
+    /// root chooses it).
+    pub fn open_with(
+        config: Config,
+        open_backend: impl FnOnce(&start::Start) -> Result<start::Opened<B>, GatewayError>,
+    ) -> Result<Gateway<B>, GatewayError> {
         let layout = Layout::new(&config.spool);
         check_folders(&config, &layout)?;
         let lock = InstanceLock::acquire(&layout.lock)?;
         spool::prepare(&layout)?;
-        let (journal, _) = Journal::open(&layout.journal)?;
         let accepted = medo_spool::recovery::waiting(&layout.state);
-        guard_keys(&layout, journal.next_seq(), accepted.as_ref())?;
-        let checkpoint_key =
-            medo_store::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))?;
-        guard_anchor(&layout, &journal, &checkpoint_key, accepted.as_ref())?;
-        check_journal_anchor(&layout, &journal, &checkpoint_key)?;
-        check_chain(&journal)?;
-        let (witness, restored) = open_witness(
-            &config,
-            &layout,
-            &journal,
-            &checkpoint_key,
-            accepted.as_ref(),
-        )?;
-        let (store, rebuilt) = Store::open_or_reset(&layout.store, config.spool.min_free_bytes)?;
-        catch_up(&store, &journal, rebuilt.is_some())?;
-        tidy(&layout, &store);
-        let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
+        let opened = open_backend(&start::Start {
+            config: &config,
+            layout: &layout,
+            accepted: accepted.as_ref(),
+        })?;
+        tidy(&layout, opened.backend.index());
         let verifiers = verify::Verifiers::new(
             config.signature_verifier.clone(),
             Duration::from_secs(config.signature_timeout_secs.max(1)),
@@ -270,11 +272,10 @@ impl Gateway {
         let mut gw = Gateway {
             config,
             layout,
-            journal,
-            store,
+            backend: opened.backend,
             tracker: SettleTracker::default(),
             verifiers,
-            witness,
+            witness: opened.witness,
             writers: Default::default(),
             claims: 0,
             overdue: HashMap::new(),
@@ -289,13 +290,13 @@ impl Gateway {
             held: HashMap::new(),
             limits: PassLimits::DEFAULT,
             read_as: HashMap::new(),
-            pin_secret,
+            pin_secret: opened.pin_secret,
             queue,
             metrics: Counters::default(),
-            checkpoint_key,
+            checkpoint_key: opened.checkpoint_key,
             _lock: lock,
         };
-        gw.journal_start(accepted, restored)?;
+        gw.journal_start(accepted, opened.restored)?;
         gw.adopt_orphan_claims()?;
         Ok(gw)
     }
@@ -325,7 +326,10 @@ impl Gateway {
 
     /// Now, never before the last journal record (see [`monotone_now`]).
     fn now(&mut self) -> (OffsetDateTime, String) {
-        let now = monotone_now(self.journal.last_ts(), &mut self.clock_behind_warned);
+        let now = monotone_now(
+            self.backend.journal().last_ts(),
+            &mut self.clock_behind_warned,
+        );
         let text = now.format(&Rfc3339).expect("UTC times format");
         (now, text)
     }
@@ -345,16 +349,16 @@ impl Gateway {
         &self.config
     }
 
-    /// The appeals as of the last commit (the store holds them).
-    pub fn appeals(&self) -> &Store {
-        &self.store
+    /// The appeals as of the last commit (the backend's index holds them).
+    pub fn appeals(&self) -> &B::Index {
+        self.backend.index()
     }
 
     /// Sends our documents again that got no receipt in time (same message uid, a new folder),
     /// and alerts after `ESCALATE_AFTER` re-sends.
     fn resend_due(&mut self) -> Result<(), GatewayError> {
         let (now, _) = self.now();
-        let waiting = self.store.waiting()?;
+        let waiting = self.backend.index().waiting()?;
         let due = medo_core::resend::due(waiting, now, &self.config.resend_after_secs);
         if due.is_empty() {
             self.resend_gate = None;
@@ -376,7 +380,7 @@ impl Gateway {
             return Ok(());
         }
         self.resend_gate = None;
-        let strict = StrictStore::new(self.store.clone());
+        let strict = StrictStore::new(self.backend.index().clone());
         let ctx = self.context(now);
         let events: Vec<Event> = due
             .iter()
@@ -424,7 +428,7 @@ impl Gateway {
     /// measured now.
     pub fn counters(&mut self, report: &PassReport) -> Counters {
         let today = today(&self.config);
-        self.metrics.in_flight = self.store.unfinished_count() as u64;
+        self.metrics.in_flight = self.backend.index().unfinished_count() as u64;
         self.metrics.inbound_waiting = (report.settling + report.incomplete) as u64;
         let (waiting, oldest) = self.outbound_backlog();
         self.metrics.outbound_waiting = waiting;
@@ -441,7 +445,7 @@ impl Gateway {
             .map(|(n, (_, why))| (n.clone(), why.clone()))
             .collect();
         self.metrics.commands_poisoned = control::Queue::poisoned_count(&self.queue) as u64;
-        self.metrics.journal_records = self.journal.next_seq();
+        self.metrics.journal_records = self.backend.journal().next_seq();
         self.metrics.last_scan_unix = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
         self.metrics.clone()
     }
@@ -453,7 +457,7 @@ impl Gateway {
                 return n;
             }
         }
-        let n = medo_core::due::overdue_count(&self.store, &self.config.policy, today);
+        let n = medo_core::due::overdue_count(self.backend.index(), &self.config.policy, today);
         self.overdue_counted = Some((std::time::Instant::now(), n));
         n
     }
@@ -466,30 +470,20 @@ impl Gateway {
             return Ok(Vec::new());
         }
         let (_, ts) = self.now();
-        let every = self.config.checkpoint_every;
-        let (layout, key) = (&self.layout, &self.checkpoint_key);
         let origin = self.checkpoint_origin();
-        let records = medo_store::commit(
-            &mut self.journal,
-            &self.store,
-            events,
-            &ts,
-            |j: &Journal, written| {
-                let (end, head) = (j.next_seq(), j.head());
-                let before = end - written.len() as u64;
-                if before / every != end / every {
-                    medo_store::checkpoint::write(&layout.journal, key, &origin, end, head)?;
-                }
-                // the anchor of every group commit: a journal cut or replaced is refused at start
-                let anchor = medo_store::checkpoint::anchor_path(&layout.state);
-                medo_store::checkpoint::write_anchor(&anchor, key, &origin, end, head)
-            },
-        )
-        .map_err(|e| match e {
-            medo_store::CommitError::Journal(e) => GatewayError::Journal(e),
-            medo_store::CommitError::Index(e) => GatewayError::Store(e),
-            medo_store::CommitError::Between(why) => GatewayError::Checkpoint(why),
-        })?;
+        let notary = Notary {
+            key: &self.checkpoint_key,
+            origin: &origin,
+            every: self.config.checkpoint_every,
+        };
+        let records = self
+            .backend
+            .commit(events, &ts, &notary)
+            .map_err(|e| match e {
+                medo_store::CommitError::Journal(e) => GatewayError::Journal(e),
+                medo_store::CommitError::Index(e) => GatewayError::Store(e),
+                medo_store::CommitError::Between(why) => GatewayError::Checkpoint(why),
+            })?;
         for r in &records {
             self.metrics.record(r);
         }
@@ -507,7 +501,7 @@ impl Gateway {
         })?;
         let mut events = Vec::new();
         for claim in names {
-            if self.store.by_claim(&claim)?.is_some() {
+            if self.backend.index().by_claim(&claim)?.is_some() {
                 continue;
             }
             tracing::warn!(claim = %claim, "adopting a claimed folder the journal does not know (crash after claim)");
@@ -733,11 +727,12 @@ impl Gateway {
     fn decide_all(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
         let undecided = |a: &Arrival| matches!(a.state, State::Received | State::Parsed);
         let page = self
-            .store
+            .backend
+            .index()
             .unfinished_oldest(self.limits.decide, &undecided)?;
         let pending = page.items;
         // the book as of the previous decision: the store plus what this batch decided
-        let strict = StrictStore::new(self.store.clone());
+        let strict = StrictStore::new(self.backend.index().clone());
         let mut batch = intake::Batch::new(&strict);
         let mut events = Vec::new();
         // queries last: an answer says what the gateway knows when it answers, and after an
@@ -872,7 +867,7 @@ impl Gateway {
             report.verifying += 1;
             return Ok(Some(events));
         }
-        let duplicate = batch.duplicate_of(&self.store, a, &facts.header_uid)?;
+        let duplicate = batch.duplicate_of(self.backend.index(), a, &facts.header_uid)?;
         if let Some((of, by)) = duplicate {
             events.push(duplicate_event(a, of, by));
             report.duplicates += 1;
@@ -976,12 +971,14 @@ impl Gateway {
         let held: HashSet<u64> = self.held.values().map(|(arrival, _)| *arrival).collect();
         let max = self.limits.output_arrivals;
         let mut page = self
-            .store
+            .backend
+            .index()
             .pending_outputs_oldest(max, &|a| !held.contains(&a))?;
         let taken: HashSet<u64> = page.items.iter().map(|p| p.arrival).collect();
         if !page.more && !held.is_empty() && taken.len() < max {
             let again = self
-                .store
+                .backend
+                .index()
                 .pending_outputs_oldest(max - taken.len(), &|a| held.contains(&a))?;
             page.items.extend(again.items);
             page.more = again.more;
@@ -1084,7 +1081,8 @@ impl Gateway {
     fn file_away(&mut self, report: &mut PassReport) -> Result<(), GatewayError> {
         let at_rest_next = |a: &Arrival| matches!(a.state, State::Decided | State::Quarantined);
         let page = self
-            .store
+            .backend
+            .index()
             .unfinished_oldest(self.limits.file_away, &at_rest_next)?;
         if page.more {
             report.again_now();
@@ -1233,7 +1231,8 @@ impl Gateway {
     fn archive_dir(&self, a: &Arrival) -> Result<String, GatewayError> {
         let date = a.received_at.get(..10).unwrap_or("undated");
         let first = self
-            .store
+            .backend
+            .index()
             .by_key(&a.key)?
             .is_none_or(|first| first == a.arrival);
         let leaf = if first {
@@ -1276,7 +1275,7 @@ impl Gateway {
                     total.add(&r);
                     transient_failures = 0;
                     let progressed = r.claimed > 0 || r.published > 0 || r.archived > 0;
-                    let work_left = self.store.unfinished_count() > 0;
+                    let work_left = self.backend.index().unfinished_count() > 0;
                     if !progressed && r.verifying > 0 {
                         std::thread::sleep(VERIFY_POLL); // the verifier's answer, not a spin
                     }
@@ -1321,14 +1320,21 @@ impl Gateway {
         let year = today(&self.config).year();
         let seq = medo_store::checkpoint::Sequences {
             year,
-            registered: self.store.try_next_seq(year)?.saturating_sub(1),
-            outgoing: self.store.try_next_outgoing_seq(year)?.saturating_sub(1),
+            registered: self.backend.index().try_next_seq(year)?.saturating_sub(1),
+            outgoing: self
+                .backend
+                .index()
+                .try_next_outgoing_seq(year)?
+                .saturating_sub(1),
         };
         let base = self.checkpoint_origin();
         let Some(w) = self.witness.as_mut() else {
             return Ok(());
         };
-        let (size, head) = (self.journal.next_seq(), self.journal.head().to_string());
+        let (size, head) = (
+            self.backend.journal().next_seq(),
+            self.backend.journal().head().to_string(),
+        );
         let note = medo_store::checkpoint::witness_note(
             &self.checkpoint_key,
             &w.origin(&base),
@@ -1347,13 +1353,11 @@ impl Gateway {
     /// Signs a checkpoint of the journal as it stands.
     fn checkpoint(&self) -> Result<(), GatewayError> {
         let origin = self.checkpoint_origin();
-        medo_store::checkpoint::write(
-            &self.layout.journal,
-            &self.checkpoint_key,
-            &origin,
-            self.journal.next_seq(),
-            self.journal.head(),
-        )?;
+        self.backend.checkpoint(&Notary {
+            key: &self.checkpoint_key,
+            origin: &origin,
+            every: self.config.checkpoint_every,
+        })?;
         Ok(())
     }
 
@@ -1401,7 +1405,7 @@ fn check_folders(config: &Config, layout: &Layout) -> Result<(), GatewayError> {
 
 /// Removes what a crash left in the spool's own folders: intents of packages journaled as
 /// published, unfinished builds in `tmp/`.
-fn tidy(layout: &Layout, store: &dyn medo_store::Index) {
+fn tidy(layout: &Layout, store: &dyn Index) {
     // a store that cannot answer keeps the intent (removed at a later start)
     let pending = |name: &str| store.is_pending(name).unwrap_or(true);
     let stale = spool::prune_intents(layout, &pending);
@@ -1429,247 +1433,9 @@ fn package_fault(e: &std::io::Error) -> bool {
         || e.raw_os_error() == Some(libc::ELOOP)
 }
 
-/// Brings the store up to the journal: replays the records it has not applied (a crash
-/// between the journal's fsync and the store's flush leaves it behind), or rebuilds it from
-/// scratch when it was reset or does not match the journal (ahead of it, or another head).
-fn catch_up(store: &Store, journal: &Journal, reset: bool) -> Result<(), GatewayError> {
-    let next_seq = journal.next_seq();
-    let applied = store.applied_seq()?;
-    // a store folded by an older layout lacks index entries: rebuilt once
-    let outdated = applied.is_some() && !store.schema_current()?;
-    if outdated {
-        tracing::warn!("the store was built by an older version; rebuilding it from the journal");
-    }
-    let consistent = match applied {
-        _ if reset || outdated => false,
-        None => true,
-        Some(seq) if seq >= next_seq => return Err(journal_lost(seq, next_seq)),
-        Some(seq) => {
-            let at = journal.read_range(seq, seq + 1, 1)?;
-            let head = store.head()?;
-            if !at
-                .first()
-                .is_some_and(|r| r.seq == seq && Some(&r.hash) == head.as_ref())
-            {
-                return Err(journal_lost(seq, next_seq));
-            }
-            true
-        }
-    };
-    if !consistent {
-        let n = medo_store::rebuild(store, journal)?;
-        tracing::warn!(records = n, "store rebuilt from the journal");
-        return Ok(());
-    }
-    store.mark_schema()?;
-    // applied in pages: a store far behind is caught up without holding the journal's rest
-    let (mut from, mut caught) = (applied.map_or(0, |s| s + 1), 0);
-    while from < next_seq {
-        let page = journal.read_range(from, next_seq, CATCH_UP_PAGE)?;
-        let Some(last) = page.last() else { break };
-        from = last.seq + 1;
-        caught += page.len();
-        store.apply_all(&page)?;
-    }
-    if caught > 0 {
-        store.flush()?;
-        tracing::info!(records = caught, "store caught up with the journal");
-    }
-    Ok(())
-}
-
-/// Records applied to the store at once when it catches up with the journal at start.
-const CATCH_UP_PAGE: usize = 512;
-
-/// The journal behind the store: records the store applied are gone or different. Never
-/// rebuilt silently — that would give numbers a second time.
-fn journal_lost(applied: u64, next_seq: u64) -> GatewayError {
-    refused(format!(
-        "индекс применил запись журнала {applied}, а в журнале {next_seq} записей или там другая запись: журнал обрезан или восстановлена старая копия. Восстановите самый новый журнал (docs/OPERATIONS.md, «Journal behind»); служба не запускается, чтобы ни один номер не был присвоен дважды"
-    ))
-}
-
-/// Refuses a journal shorter than, or different from, its newest signed checkpoint.
-fn check_journal_anchor(
-    layout: &Layout,
-    journal: &Journal,
-    key: &ed25519_dalek::SigningKey,
-) -> Result<(), GatewayError> {
-    let records = journal.next_seq();
-    medo_store::checkpoint::check_journal(&layout.journal, &layout.state, &key.verifying_key(), records)
-        .map_err(|why| {
-            refused(format!(
-                "{why}. Восстановите самый новый журнал (docs/OPERATIONS.md, «Journal behind»); служба не запускается, чтобы ни один номер не был присвоен дважды"
-            ))
-        })
-}
-
-/// How many of the journal's last records the start verifies: all of a journal up to this
-/// size (about a second on 2 cores at a million, PERFORMANCE.md), the last this many of a
-/// longer one (`journal verify` checks the whole).
-const CHAIN_CHECKED_AT_START: u64 = 1_000_000;
-
-/// The chain is verified at start (each line's hash, seq, prev — `JournalRead::verify_tail`):
-/// a record edited, deleted or reordered refuses the start (exit 2), so the service never
-/// registers or signs a checkpoint over a broken chain.
-fn check_chain(journal: &Journal) -> Result<(), GatewayError> {
-    let started = std::time::Instant::now();
-    let report = journal.verify_tail(CHAIN_CHECKED_AT_START)?;
-    if let Some(bad) = report.first_bad {
-        return Err(refused(format!(
-            "цепочка журнала нарушена на записи {} ({}, строка {}: {}): служба не запускается и ничего не подписывает поверх неё. Подробности — `medo-gateway journal verify`; восстановите журнал из резервной копии (docs/OPERATIONS.md, «Broken chain»)",
-            bad.expected_seq, bad.file, bad.line, bad.problem
-        )));
-    }
-    tracing::debug!(
-        records = journal.next_seq(),
-        ms = started.elapsed().as_millis() as u64,
-        "journal chain verified at start"
-    );
-    Ok(())
-}
-
-/// The witnesses (`[audit]`): a recovery from the witness taken (a new epoch; the numbering
-/// the witness saw, for the journal), else the journal compared with the witness folder —
-/// refused (exit 2) when the witness saw more or another head.
-fn open_witness(
-    config: &Config,
-    layout: &Layout,
-    journal: &Journal,
-    key: &ed25519_dalek::SigningKey,
-    accepted: Option<&medo_spool::recovery::Accepted>,
-) -> Result<
-    (
-        Option<witness::Witness>,
-        Vec<medo_store::checkpoint::Sequences>,
-    ),
-    GatewayError,
-> {
-    let setup = refused;
-    let mut w = witness::Witness::new(&config.audit, &layout.state);
-    if let Some(dir) = accepted.and_then(|a| a.from_witness.as_ref()) {
-        let seen =
-            witness::sequences_seen(dir, &key.verifying_key()).map_err(|e| setup(e.to_string()))?;
-        let epoch = w.as_ref().map_or(0, |w| w.epoch) + 1;
-        std::fs::write(witness::epoch_path(&layout.state), epoch.to_string()).map_err(|e| {
-            setup(format!(
-                "не удалось записать эпоху свидетеля: {}",
-                medo_stdx::words::io(&e)
-            ))
-        })?;
-        if let Some(w) = w.as_mut() {
-            w.epoch = epoch;
-        }
-        tracing::warn!(
-            epoch,
-            "continuing after a restore: the numbering moves past what the witness saw"
-        );
-        return Ok((w, seen));
-    }
-    if let Some(w) = &w {
-        w.check(&key.verifying_key(), &layout.journal, journal.next_seq())
-            .map_err(|why| setup(format!("{why}. Свидетель ([audit] witness_dir) видел больше этого журнала, чем есть здесь: восстановите самый новый журнал или продолжите после восстановления командой `medo-gateway journal recover --from-witness DIR --comment \"почему\"` (docs/OPERATIONS.md, «Restore drill»); служба не запускается, чтобы ни один номер не был присвоен дважды")))?;
-    }
-    Ok((w, Vec::new()))
-}
-
-/// Next to a non-empty journal the checkpoint key and the PIN key must be there: made anew
-/// only when an operator accepted their loss (`journal recover --accept-missing`).
-fn guard_keys(
-    layout: &Layout,
-    records: u64,
-    accepted: Option<&medo_spool::recovery::Accepted>,
-) -> Result<(), GatewayError> {
-    use medo_spool::recovery::{Accepted, Piece};
-    if records == 0 {
-        return Ok(());
-    }
-    let pieces = [
-        (Piece::CheckpointKey, "checkpoint.key", 32),
-        (Piece::PinKey, "pin.key", 16),
-    ];
-    for (piece, name, least) in pieces {
-        let file = layout.state.join(name);
-        let (why, present) = match std::fs::metadata(&file) {
-            Ok(m) if m.len() >= least => continue,
-            Ok(_) => ("повреждён (слишком короткий)", true),
-            Err(_) => ("отсутствует", false),
-        };
-        if !Accepted::covers(accepted, piece) {
-            let text = medo_spool::recovery::refusal(piece, &file, records, why);
-            return Err(refused(text));
-        }
-        if present {
-            let _ = std::fs::remove_file(&file);
-        }
-    }
-    Ok(())
-}
-
 /// A start check's refusal (exit 2), in words for the administrator.
-fn refused(text: String) -> GatewayError {
+pub(crate) fn refused(text: String) -> GatewayError {
     GatewayError::Spool(SpoolError::Setup(spool::Setup::Refused(text)))
-}
-
-/// Next to a non-empty journal the anchor must be a note signed by our key: a missing or
-/// garbage anchor is refused unless its loss was accepted (a new checkpoint key cannot
-/// read the old anchor: accepting the key's loss accepts the anchor's).
-fn guard_anchor(
-    layout: &Layout,
-    journal: &Journal,
-    key: &ed25519_dalek::SigningKey,
-    accepted: Option<&medo_spool::recovery::Accepted>,
-) -> Result<(), GatewayError> {
-    use medo_spool::recovery::{Accepted, Piece};
-    let records = journal.next_seq();
-    if Accepted::covers(accepted, Piece::Anchor) {
-        // the operator accepted that the journal's end is lost: the notes that name more
-        // than it holds are kept aside, for the audit, where the start check does not read
-        medo_store::checkpoint::set_aside_beyond(&layout.journal, &layout.state, records);
-        return Ok(());
-    }
-    let Some(why) =
-        medo_store::checkpoint::anchor_problem(&layout.state, &key.verifying_key(), records)
-    else {
-        return Ok(());
-    };
-    if Accepted::covers(accepted, Piece::CheckpointKey) {
-        return Ok(());
-    }
-    let file = medo_store::checkpoint::anchor_path(&layout.state);
-    let text = medo_spool::recovery::refusal(Piece::Anchor, &file, records, &why);
-    Err(refused(text))
-}
-
-/// Reads the PIN secret, creating it (32 random bytes, mode 0600) the first time.
-fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
-    if let Ok(bytes) = std::fs::read(path) {
-        if bytes.len() >= 16 {
-            return Ok(bytes);
-        }
-    }
-    let secret: Vec<u8> = uuid::Uuid::new_v4()
-        .as_bytes()
-        .iter()
-        .chain(uuid::Uuid::new_v4().as_bytes())
-        .copied()
-        .collect();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let failed = |doing| {
-        move |source| GatewayError::Io {
-            doing,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
-    let mut f = options.open(path).map_err(failed("создать"))?;
-    std::io::Write::write_all(&mut f, &secret)
-        .and_then(|_| f.sync_all())
-        .map_err(failed("записать"))?;
-    Ok(secret)
 }
 
 /// `duplicate`: this arrival repeats arrival `of`, found by its package key or header uid.

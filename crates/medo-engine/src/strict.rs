@@ -1,4 +1,4 @@
-//! The store as the decision core reads it ([`BookView`]): every read is strict — the first
+//! The backend's book as the decision core reads it ([`BookView`]): every read is strict — the first
 //! read error is kept, the caller discards the decision and stops the pass ([`StrictStore::
 //! take_error`]), so an unreadable entry is never mistaken for an absent one (a guessed "not
 //! there" could register an appeal twice or give a number twice).
@@ -7,19 +7,20 @@ use std::cell::RefCell;
 
 use medo_core::book::{Appeal, QueryFacts, StatusFacts};
 use medo_core::decision::BookView;
-use medo_store::index::{Store, StoreError};
+use medo_store::index::StoreError;
+use medo_store::Book;
 
 use super::error::GatewayError;
 
 pub(crate) struct StrictStore {
-    store: Store,
+    store: Box<dyn Book>,
     failed: RefCell<Option<StoreError>>,
 }
 
 impl StrictStore {
-    pub(crate) fn new(store: Store) -> StrictStore {
+    pub(crate) fn new(store: impl Book + 'static) -> StrictStore {
         StrictStore {
-            store,
+            store: Box::new(store),
             failed: RefCell::new(None),
         }
     }

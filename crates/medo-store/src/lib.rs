@@ -7,9 +7,13 @@
 //! runtime. The next backend (PostgreSQL, issue 29) comes in behind this crate's seam.
 
 pub mod checkpoint;
+pub mod files;
 pub mod index;
 pub mod journal;
 pub mod reading;
 pub mod seam;
 
-pub use seam::{commit, rebuild, CommitError, Index, Journal, JournalRead, RebuildError};
+pub use files::Files;
+pub use seam::{
+    commit, rebuild, Backend, Book, CommitError, Index, Journal, JournalRead, Notary, RebuildError,
+};

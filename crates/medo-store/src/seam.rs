@@ -12,16 +12,21 @@
 //!
 //! [`Index`] also says what the loop reads of the index (the arrivals' state machine in
 //! bounded pages, the commands carried out, the re-send tracker); the book's views are the
-//! core's `Appeals`. Not yet: the engine still holds the concrete `Store` (it opens it,
-//! rebuilds it, and wraps it as the strict book view) — the backend chosen by the
-//! composition root comes with the second backend (issue 29). The operator command queue
-//! and the idempotency keys are traits of the spool (`control::Queue`, `idempotency::Keys`).
+//! core's `Appeals`; [`Book`] is the book as decisions read it (every read error an error).
+//! [`Backend`] bundles a journal, an index and the signed notes; the loop is generic over it
+//! and the composition root chooses and opens one (files: [`crate::files::Files`]). The
+//! operator command queue and the idempotency keys are traits of the spool
+//! (`control::Queue`, `idempotency::Keys`).
 
 use medo_model::{Event, Record};
 
 use crate::index::{Arrival, Page, PendingOutput, Store, StoreError};
 use crate::journal::{self, JournalError, VerifyReport};
+use ed25519_dalek::SigningKey;
+use medo_core::book::{Appeal, Appeals, Lookup, QueryFacts, StatusFacts};
 use medo_core::resend::Waiting;
+
+use crate::checkpoint::CheckpointError;
 
 /// The journal's read side: records by position, the last ones, a verifying walk. Every
 /// record handed out is checked (its own hash, its link to the one before); a backend that
@@ -114,6 +119,8 @@ pub trait Index {
     fn waiting(&self) -> Result<Vec<Waiting>, StoreError>;
     /// Whether a receipt for our message `message_uid` is awaited.
     fn awaits(&self, message_uid: &str) -> Result<bool, StoreError>;
+    /// The output name of the message we decided to send with this uid.
+    fn sent(&self, message_uid: &str) -> Result<Option<String>, StoreError>;
     /// Our output (name, message uid) that carried the file `file`.
     fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError>;
 }
@@ -225,9 +232,111 @@ impl Index for Store {
     fn awaits(&self, message_uid: &str) -> Result<bool, StoreError> {
         Store::awaits(self, message_uid)
     }
+    fn sent(&self, message_uid: &str) -> Result<Option<String>, StoreError> {
+        Store::sent(self, message_uid)
+    }
     fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError> {
         Store::sent_file(self, file)
     }
+}
+
+/// The book as the decisions read it: every read can fail, and a failure is an error, never
+/// "not there" (a guessed "not there" could register an appeal twice or give a number twice).
+/// The engine's strict view turns these into the core's `BookView`.
+pub trait Book {
+    /// The appeal with this id.
+    fn try_appeal(&self, id: u64) -> Result<Option<Appeal>, StoreError>;
+    /// The first appeal received with this document uid (its id).
+    fn try_id_by_document(&self, uid: &str) -> Result<Option<u64>, StoreError>;
+    /// Our registration number (normalised) → the appeal.
+    fn try_id_by_number(&self, norm: &str) -> Result<Option<u64>, StoreError>;
+    /// Every appeal that carried this УРОГ number (normalised).
+    fn try_ids_by_urog(&self, norm: &str) -> Result<Vec<u64>, StoreError>;
+    /// An appeal's status facts.
+    fn try_status(&self, id: u64) -> Result<Option<StatusFacts>, StoreError>;
+    /// What an answer says of each of `ids`.
+    fn try_find_status_many(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Result<StatusFacts, Lookup>>, StoreError>;
+    /// The next registration sequence number of `year`.
+    fn try_next_seq(&self, year: i32) -> Result<u64, StoreError>;
+    /// The next outgoing-document sequence number of `year`.
+    fn try_next_outgoing_seq(&self, year: i32) -> Result<u64, StoreError>;
+    /// The query answered from this arrival.
+    fn try_query(&self, arrival: u64) -> Result<Option<QueryFacts>, StoreError>;
+    /// Queries that reported this (normalised) number as not found.
+    fn try_queries_awaiting(&self, norm: &str) -> Result<Vec<u64>, StoreError>;
+}
+
+impl Book for Store {
+    fn try_appeal(&self, id: u64) -> Result<Option<Appeal>, StoreError> {
+        Store::try_appeal(self, id)
+    }
+    fn try_id_by_document(&self, uid: &str) -> Result<Option<u64>, StoreError> {
+        Store::try_id_by_document(self, uid)
+    }
+    fn try_id_by_number(&self, norm: &str) -> Result<Option<u64>, StoreError> {
+        Store::try_id_by_number(self, norm)
+    }
+    fn try_ids_by_urog(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        Store::try_ids_by_urog(self, norm)
+    }
+    fn try_status(&self, id: u64) -> Result<Option<StatusFacts>, StoreError> {
+        Store::try_status(self, id)
+    }
+    fn try_find_status_many(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Result<StatusFacts, Lookup>>, StoreError> {
+        Store::try_find_status_many(self, ids)
+    }
+    fn try_next_seq(&self, year: i32) -> Result<u64, StoreError> {
+        Store::try_next_seq(self, year)
+    }
+    fn try_next_outgoing_seq(&self, year: i32) -> Result<u64, StoreError> {
+        Store::try_next_outgoing_seq(self, year)
+    }
+    fn try_query(&self, arrival: u64) -> Result<Option<QueryFacts>, StoreError> {
+        Store::try_query(self, arrival)
+    }
+    fn try_queries_awaiting(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        Store::try_queries_awaiting(self, norm)
+    }
+}
+
+/// Who signs the journal's notes: the checkpoint key, the origin line, and how many records
+/// a checkpoint is signed after (`checkpoint_every`).
+pub struct Notary<'a> {
+    pub key: &'a SigningKey,
+    pub origin: &'a str,
+    pub every: u64,
+}
+
+/// One storage backend as the loop sees it, opened (and checked) by the composition root:
+/// the journal, the index over it (arrivals, book, re-sends), and the signed notes that
+/// bind them. Today's is [`crate::files::Files`] (the journal's segments, sled, notes as
+/// files); the next (PostgreSQL, issue 29) implements the same and the loop does not change.
+pub trait Backend {
+    type Journal: Journal;
+    /// The index: read by the loop ([`Index`]), by the decisions ([`Book`]) and by the views
+    /// (the core's `Appeals`); a clone reads the same index (the service hands one to HTTP
+    /// and the decisions read one beside the loop's writes).
+    type Index: Index + Book + Appeals + Clone + Send + Sync + 'static;
+
+    fn journal(&self) -> &Self::Journal;
+    fn index(&self) -> &Self::Index;
+    /// One group commit: `events` journaled, the notes signed (the anchor of every commit, a
+    /// checkpoint when the journal passed a multiple of `notary.every`), the index applied and
+    /// flushed — [`commit`]'s assertions hold for every backend.
+    fn commit(
+        &mut self,
+        events: Vec<Event>,
+        now: &str,
+        notary: &Notary,
+    ) -> Result<Vec<Record>, CommitError<CheckpointError>>;
+    /// Signs a checkpoint of the journal as it stands (a clean shutdown).
+    fn checkpoint(&self, notary: &Notary) -> Result<(), CheckpointError>;
 }
 
 /// Records applied per transaction when replaying the journal.
