@@ -214,7 +214,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             year: 2026,
             year_seq,
             date: medo_gateway::model::Day::parse("2026-11-23").unwrap(),
-            pin_hash: hex64(arrival, 0xb2),
+            pin_hash: hex64(arrival, 0xb2).into(),
             by: medo_gateway::model::DecidedBy::Auto,
             outputs: vec![notice.clone()],
             overrides: None,
@@ -231,13 +231,13 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             arrival,
             key: key.as_str().into(),
             name: receipt.name,
-            sha256: hex64(arrival, 0xc3),
+            sha256: hex64(arrival, 0xc3).into(),
         },
         Event::Published {
             arrival,
             key: key.as_str().into(),
             name: notice.name,
-            sha256: hex64(arrival, 0xc4),
+            sha256: hex64(arrival, 0xc4).into(),
         },
         Event::Archived {
             arrival,
@@ -682,7 +682,7 @@ fn arrived_files(arrival: u64) -> Vec<medo_gateway::model::ArrivedFile> {
         name: name.into(),
         role,
         size,
-        sha256: format!("{arrival:064x}"),
+        sha256: format!("{arrival:064x}").into(),
         container: None,
     })
     .collect()

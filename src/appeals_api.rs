@@ -36,7 +36,7 @@ pub struct Summary {
     /// ДСП: its files need the `dsp` scope.
     pub restricted: bool,
     /// Each signature file and its check (`verified`, `invalid`, `not checked`).
-    pub signatures: Vec<(String, String)>,
+    pub signatures: Vec<(String, medo_model::SignatureCheck)>,
     /// The files it arrived with (name, role, size, SHA-256; `GET …/files/{name}` serves
     /// each). Appeals journaled before files were have an empty list here; `GET
     /// /api/v1/appeals/{id}` lists theirs from the archived package.
@@ -98,7 +98,7 @@ pub fn summary(a: &Appeal, config: &Config, today: Date) -> Summary {
         signatures: a
             .signatures
             .iter()
-            .map(|s| (s.signature.clone(), s.status.clone()))
+            .map(|s| (s.signature.clone(), s.status))
             .collect(),
         files: a.files.clone(),
         updated: updated(a),
@@ -179,7 +179,7 @@ mod tests {
                 name: format!("file-{i:05}.pdf"),
                 role: FileRole::Attachment,
                 size: 1,
-                sha256: "0".repeat(64),
+                sha256: "0".repeat(64).into(),
                 container: None,
             })
             .collect();

@@ -10,6 +10,7 @@ use time::{Date, OffsetDateTime};
 use crate::book::{Appeal, AppealBook, AppealState, Appeals};
 use crate::config::Config;
 use crate::deadlines::DueDates;
+use crate::model::SignatureCheck;
 use crate::wire::package::read_package;
 use crate::wire::time::parse_date;
 
@@ -244,13 +245,12 @@ pub fn held_in_words(held: &str) -> String {
 
 /// A signature's check, as people read it (`verified`, `invalid`, `not checked`, `missing`
 /// in the journal and `--json`).
-pub fn signature_in_words(status: &str) -> &str {
+pub fn signature_in_words(status: SignatureCheck) -> &'static str {
     match status {
-        "verified" => "подпись верна",
-        "invalid" => "подпись не прошла проверку",
-        "not checked" => "не проверялась",
-        "missing" => "нет подписи",
-        other => other,
+        SignatureCheck::Verified => "подпись верна",
+        SignatureCheck::Invalid => "подпись не прошла проверку",
+        SignatureCheck::NotChecked => "не проверялась",
+        SignatureCheck::Missing => "нет подписи",
     }
 }
 
@@ -426,7 +426,7 @@ pub fn show_text(d: &Details, config: &Config) -> String {
                 sig.signature,
                 sig.document,
                 sig.encoding,
-                signature_in_words(&sig.status)
+                signature_in_words(sig.status)
             ),
         );
     }

@@ -93,7 +93,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                         name: format!("{seq}.pdf"),
                         role: medo_gateway::model::FileRole::Document,
                         size: seq,
-                        sha256: format!("{seq:064x}"),
+                        sha256: format!("{seq:064x}").into(),
                         container: None,
                     }],
                     // a repeat appeal cites the one received before it
@@ -118,7 +118,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     year: 2026,
                     year_seq,
                     date: medo_gateway::model::Day::parse("2026-11-23").unwrap(),
-                    pin_hash: format!("pin{a}"),
+                    pin_hash: format!("pin{a}").into(),
                     by: DecidedBy::Auto,
                     outputs: Vec::new(),
                     overrides: None,
@@ -226,7 +226,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     arrival: 0,
                     key: "k".into(),
                     name: name.clone(),
-                    sha256: "0".repeat(64),
+                    sha256: "0".repeat(64).into(),
                 }
             }
             Op::Receipt(i) => {

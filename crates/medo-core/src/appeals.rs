@@ -10,7 +10,7 @@ use sha2::Digest;
 use medo_wire::hash::Sha256;
 use time::Date;
 
-use medo_model::{ArrivedFile, FileRole};
+use medo_model::{ArrivedFile, FileRole, SignatureCheck, SignatureEncoding};
 use medo_wire::container::ContainerInfo;
 use medo_wire::message::{
     AssociatedFile, Body, Document, Format, RefusalReason, GROUP_DOCUMENT_TEXT,
@@ -99,7 +99,7 @@ struct Cover {
 /// a signature file by name (the caller reads it; `None` = absent).
 pub fn facts(
     package: &Package,
-    signature_encoding: &dyn Fn(&str) -> Option<String>,
+    signature_encoding: &dyn Fn(&str) -> Option<SignatureEncoding>,
 ) -> Option<AppealFacts> {
     let m = &package.message;
     let mut missing = package.missing.clone();
@@ -246,7 +246,7 @@ fn container_cover(package: &Package, c: &ContainerInfo) -> Cover {
 /// but absent; not checked yet.
 fn signature_files(
     signed: Vec<(String, String)>,
-    signature_encoding: &dyn Fn(&str) -> Option<String>,
+    signature_encoding: &dyn Fn(&str) -> Option<SignatureEncoding>,
 ) -> Vec<SignatureFile> {
     signed
         .into_iter()
@@ -255,11 +255,11 @@ fn signature_files(
             SignatureFile {
                 document,
                 status: if encoding.is_some() {
-                    "not checked".into()
+                    SignatureCheck::NotChecked
                 } else {
-                    "missing".into()
+                    SignatureCheck::Missing
                 },
-                encoding: encoding.unwrap_or_else(|| "missing".into()),
+                encoding: encoding.unwrap_or(SignatureEncoding::Missing),
                 signer: None,
                 signature,
             }
@@ -298,7 +298,7 @@ fn arrived(package: &Package, listed: &[String], signed: &[(String, String)]) ->
                 false => role(&f.name),
             },
             size: f.size,
-            sha256: f.sha256.clone(),
+            sha256: f.sha256.clone().into(),
             container: None,
         })
         .collect();
@@ -316,7 +316,7 @@ fn arrived(package: &Package, listed: &[String], signed: &[(String, String)]) ->
                     false => role(&e.name),
                 },
                 size: e.size,
-                sha256: e.sha256.clone(),
+                sha256: e.sha256.clone().into(),
                 container: Some(zip.to_string()),
             });
         }
@@ -326,17 +326,17 @@ fn arrived(package: &Package, listed: &[String], signed: &[(String, String)]) ->
 
 /// The encoding of a detached signature by its first bytes: DER (`0x30`, a SEQUENCE) or
 /// base64 text (PEM-less).
-pub fn signature_encoding(head: &[u8]) -> &'static str {
+pub fn signature_encoding(head: &[u8]) -> SignatureEncoding {
     match head.first() {
-        Some(0x30) => "der",
+        Some(0x30) => SignatureEncoding::Der,
         Some(_)
             if head
                 .iter()
                 .all(|b| b.is_ascii_alphanumeric() || b"+/=\r\n- ".contains(b)) =>
         {
-            "base64"
+            SignatureEncoding::Base64
         }
-        _ => "unknown",
+        _ => SignatureEncoding::Unknown,
     }
 }
 
@@ -369,7 +369,12 @@ pub fn refusal(
             format!("Отсутствует файл {first}"),
         ));
     }
-    if require_signature && !facts.signatures.iter().any(|s| s.status != "missing") {
+    if require_signature
+        && !facts
+            .signatures
+            .iter()
+            .any(|s| s.status != SignatureCheck::Missing)
+    {
         return Some((
             RefusalReason::NoSignature,
             "Документ не подписан электронной подписью".into(),
@@ -432,14 +437,14 @@ fn pin_mac(secret: &[u8], what: &str) -> Vec<u8> {
 pub fn issued_pin(secret: &[u8], appeal: u64, journaled_hash: Option<&str>) -> String {
     let old = pin_v1(secret, appeal);
     match journaled_hash {
-        Some(h) if h == pin_hash(appeal, &old) => old,
+        Some(h) if pin_hash(appeal, &old) == h => old,
         _ => pin(secret, appeal),
     }
 }
 
 /// The stored form of a PIN: SHA-256 over the appeal id and the PIN.
-pub fn pin_hash(appeal: u64, pin: &str) -> String {
-    hex::encode(Sha256::digest(format!("{appeal}:{pin}").as_bytes()))
+pub fn pin_hash(appeal: u64, pin: &str) -> medo_model::HexDigest {
+    hex::encode(Sha256::digest(format!("{appeal}:{pin}").as_bytes())).into()
 }
 
 #[cfg(test)]
@@ -478,12 +483,18 @@ mod tests {
 
     #[test]
     fn signature_encodings() {
-        assert_eq!(signature_encoding(&[0x30, 0x82, 0x01]), "der");
+        assert_eq!(
+            signature_encoding(&[0x30, 0x82, 0x01]),
+            SignatureEncoding::Der
+        );
         assert_eq!(
             signature_encoding(b"MIIGaAYJKoZIhvcNAQcCoIIGWTCCBlUCAQEx\r\n"),
-            "base64"
+            SignatureEncoding::Base64
         );
-        assert_eq!(signature_encoding(&[0xff, 0x00]), "unknown");
+        assert_eq!(
+            signature_encoding(&[0xff, 0x00]),
+            SignatureEncoding::Unknown
+        );
     }
 
     #[test]

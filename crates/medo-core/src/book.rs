@@ -90,7 +90,7 @@ pub struct Appeal {
     pub year: Option<i32>,
     pub seq: Option<u64>,
     #[serde(skip)]
-    pub pin_hash: Option<String>,
+    pub pin_hash: Option<medo_model::HexDigest>,
     pub reason: Option<String>,
     pub comment: Option<String>,
     pub decided_by: Option<String>,

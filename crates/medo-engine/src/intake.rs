@@ -241,7 +241,7 @@ impl<B: Backend> Gateway<B> {
             .signatures
             .iter_mut()
             .enumerate()
-            .filter(|(_, s)| s.status == "not checked");
+            .filter(|(_, s)| s.status == medo_model::SignatureCheck::NotChecked);
         for (i, s) in waiting {
             let job = super::verify::Job {
                 arrival: a.arrival,
@@ -254,7 +254,7 @@ impl<B: Backend> Gateway<B> {
             };
             match self.verifiers.status(job) {
                 Some((status, signer)) => {
-                    s.status = status.to_string();
+                    s.status = status;
                     s.signer = signer;
                 }
                 None => ready = false,
@@ -447,7 +447,7 @@ impl<B: Backend> Gateway<B> {
                 .signatures
                 .iter()
                 .find(|s| s.signature == name)
-                .map(|s| s.encoding.clone())
+                .map(|s| s.encoding)
                 .or_else(|| signature_head(&dir, zip, name))
         };
         appeals::facts(&package, &head).ok_or(Unread::NotADocument)
@@ -521,7 +521,7 @@ fn answer_file(path: &Path, kept: String) -> Result<AnswerFile, Unread> {
     Ok(AnswerFile {
         kept,
         name,
-        sha256: medo_wire::hash::sha256_bytes(&bytes),
+        sha256: medo_wire::hash::sha256_bytes(&bytes).into(),
         pages: Some(facts.pages),
     })
 }
@@ -541,12 +541,16 @@ fn attachment_of(c: &control::Command) -> Option<(String, String)> {
 
 /// The encoding of a signature file of the package in `dir` (or of its container `zip`), by
 /// its first bytes read through the package reader.
-fn signature_head(dir: &Path, zip: Option<&str>, name: &str) -> Option<String> {
+fn signature_head(
+    dir: &Path,
+    zip: Option<&str>,
+    name: &str,
+) -> Option<medo_model::SignatureEncoding> {
     let bytes = match zip {
         Some(zip) => container_entry_head(dir, zip, name, SIGNATURE_HEAD as usize)?,
         None => read_member(dir, name, SIGNATURE_HEAD).ok()?.0,
     };
-    Some(appeals::signature_encoding(&bytes).to_string())
+    Some(appeals::signature_encoding(&bytes))
 }
 
 /// The links of a document as the core sees them.

@@ -1066,7 +1066,7 @@ impl<B: Backend> Gateway<B> {
                 arrival: o.arrival,
                 key: o.key.clone(),
                 name: p.name.clone(),
-                sha256,
+                sha256: sha256.into(),
             })
             .collect();
         report.published += events.len();

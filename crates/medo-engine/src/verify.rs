@@ -5,6 +5,7 @@
 //! the workers and the appeal waits (its arrival stays undecided, looked at again on the
 //! next pass). Results live in memory: after a restart the checks simply run again.
 
+use medo_model::SignatureCheck;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -30,7 +31,7 @@ pub struct Job {
 }
 
 /// A check's answer: `verified`, `invalid` or `not checked`, and the signer it named.
-pub type Answer = (&'static str, Option<String>);
+pub type Answer = (SignatureCheck, Option<String>);
 
 /// The workers, the jobs sent to them and the answers they gave.
 pub struct Verifiers {
@@ -135,7 +136,7 @@ fn check(job: &Job, command: &str, timeout: Duration, limits: &Limits) -> Answer
                 .is_ok();
             if !extracted {
                 let _ = std::fs::remove_dir_all(&job.scratch);
-                return ("not checked", None);
+                return (SignatureCheck::NotChecked, None);
             }
             (
                 job.scratch.join(&job.document),
@@ -158,13 +159,13 @@ fn run_verifier(
     file: &std::path::Path,
     signature: &std::path::Path,
     timeout: Duration,
-) -> (&'static str, Option<String>) {
+) -> Answer {
     let mut parts = command.split_whitespace().map(|p| {
         p.replace("{file}", &file.to_string_lossy())
             .replace("{signature}", &signature.to_string_lossy())
     });
     let Some(program) = parts.next() else {
-        return ("not checked", None);
+        return (SignatureCheck::NotChecked, None);
     };
     let child = std::process::Command::new(program)
         .args(parts)
@@ -174,7 +175,7 @@ fn run_verifier(
         .spawn();
     let Ok(mut child) = child else {
         tracing::warn!(program = %command, "signature verifier cannot start");
-        return ("not checked", None);
+        return (SignatureCheck::NotChecked, None);
     };
     // read beside the wait (a chatty verifier must not block on a full pipe)
     let reader = child.stdout.take().map(|out| {
@@ -196,18 +197,18 @@ fn run_verifier(
             .map(|l| l.chars().filter(|c| !c.is_control()).take(512).collect())
     };
     match super::child::wait_or_kill(&mut child, timeout) {
-        Ok(Some(status)) if status.success() => ("verified", signer(reader)),
-        Ok(Some(_)) => ("invalid", signer(reader)),
+        Ok(Some(status)) if status.success() => (SignatureCheck::Verified, signer(reader)),
+        Ok(Some(_)) => (SignatureCheck::Invalid, signer(reader)),
         Ok(None) => {
             tracing::warn!(
                 timeout_s = timeout.as_secs(),
                 "signature verifier timed out"
             );
-            ("not checked", None)
+            (SignatureCheck::NotChecked, None)
         }
         Err(e) => {
             tracing::warn!(error = %e, "signature verifier cannot be waited for");
-            ("not checked", None)
+            (SignatureCheck::NotChecked, None)
         }
     }
 }

@@ -141,6 +141,12 @@ macro_rules! text_id {
                 &self.0 == other
             }
         }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == &other.0
+            }
+        }
     };
 }
 
@@ -177,6 +183,13 @@ text_id!(
 text_id!(
     /// A number we gave: a registration number (`ОГ-…`) or an outgoing one (`ОЗ-…`).
     OurNumber
+);
+
+text_id!(
+    /// A SHA-256 digest as 64 lowercase hex digits: a file's (what arrived, what we send —
+    /// a re-send carries the same bytes), or a PIN's keyed hash (the PIN itself is never
+    /// journaled).
+    HexDigest
 );
 
 /// A calendar day as the journal writes it: `YYYY-MM-DD` (a day that does not read so is
@@ -321,7 +334,7 @@ pub struct OutFile {
     pub kept: String,
     /// Its name in the package.
     pub name: String,
-    pub sha256: String,
+    pub sha256: HexDigest,
     pub pages: Option<u32>,
     pub description: String,
 }
@@ -353,7 +366,7 @@ pub struct ArrivedFile {
     pub name: String,
     pub role: FileRole,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: HexDigest,
     /// The transport container (a file of the folder) it is an entry of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
@@ -372,7 +385,7 @@ pub struct AnswerFile {
     pub name: String,
     /// The name it is kept under in `answers/<appeal>/`.
     pub kept: String,
-    pub sha256: String,
+    pub sha256: HexDigest,
     pub pages: Option<u32>,
 }
 
@@ -395,6 +408,72 @@ pub struct NoticeRef {
     pub date: Option<Day>,
 }
 
+/// A detached signature's encoding, told by its first bytes (`der`, `base64`, `unknown` in
+/// the journal), or `missing` when the document names it and the package lacks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureEncoding {
+    /// Starts with a DER SEQUENCE (`0x30`).
+    Der,
+    /// PEM-less base64 text.
+    Base64,
+    Unknown,
+    Missing,
+}
+
+impl SignatureEncoding {
+    /// As the journal and `--json` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureEncoding::Der => "der",
+            SignatureEncoding::Base64 => "base64",
+            SignatureEncoding::Unknown => "unknown",
+            SignatureEncoding::Missing => "missing",
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the verifier said of a signature (`verified`, `invalid`, `not checked`, `missing` in
+/// the journal, the API and `--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SignatureCheck {
+    #[serde(rename = "verified")]
+    Verified,
+    #[serde(rename = "invalid")]
+    Invalid,
+    /// Not checked yet, or the verifier could not tell (not configured, failed to start,
+    /// timed out): a later look may check it.
+    #[serde(rename = "not checked")]
+    NotChecked,
+    /// The signature file is missing.
+    #[serde(rename = "missing")]
+    Missing,
+}
+
+impl SignatureCheck {
+    /// As the journal, the API and `--json` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureCheck::Verified => "verified",
+            SignatureCheck::Invalid => "invalid",
+            SignatureCheck::NotChecked => "not checked",
+            SignatureCheck::Missing => "missing",
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A signature file found for a document, and what the verifier said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignatureFile {
@@ -402,10 +481,8 @@ pub struct SignatureFile {
     pub document: String,
     /// The signature file.
     pub signature: String,
-    /// `der`, `base64` or `unknown` (by content); `missing` when named but absent.
-    pub encoding: String,
-    /// `verified`, `invalid`, `not checked` (or `missing`).
-    pub status: String,
+    pub encoding: SignatureEncoding,
+    pub status: SignatureCheck,
     /// Who signed, as the verifier reports it (the first line of its output: a name or a
     /// certificate subject), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -467,7 +544,7 @@ pub enum Event {
         arrival: u64,
         key: PackageKey,
         name: String,
-        sha256: String,
+        sha256: HexDigest,
     },
     /// The claimed folder reached its resting place (`archive/…` or `quarantine/…`).
     Archived {
@@ -509,7 +586,7 @@ pub enum Event {
         /// The number's place in the year's sequence (1, 2, …; never reused or skipped).
         year_seq: u64,
         date: Day,
-        pin_hash: String,
+        pin_hash: HexDigest,
         by: DecidedBy,
         outputs: Vec<Output>,
         /// An operator registered it although a refusal rule applied (`--force`): the

@@ -700,7 +700,7 @@ impl Shelf for TxShelf<'_> {
         a.pin_hash = self
             .index
             .get(prefixed(b'p', &be(id)))?
-            .map(|p| String::from_utf8_lossy(&p).into_owned());
+            .map(|p| String::from_utf8_lossy(&p).into_owned().into());
         Ok(Some(a))
     }
     fn save(&mut self, appeal: &Appeal) -> Result<(), TxError> {
@@ -848,7 +848,7 @@ impl Store {
         a.pin_hash = self
             .appeal_index
             .get(prefixed(b'p', &be(id)))?
-            .map(|p| String::from_utf8_lossy(&p).into_owned());
+            .map(|p| String::from_utf8_lossy(&p).into_owned().into());
         Ok(Some(a))
     }
 

@@ -27,7 +27,7 @@ pub(super) fn new_appeal(
     let invalid = facts
         .signatures
         .iter()
-        .find(|s| s.status == "invalid")
+        .find(|s| s.status == medo_model::SignatureCheck::Invalid)
         .map(|s| format!("signature {} did not verify", s.signature));
     let manual = (ctx.policy.mode == RegistrationMode::Manual)
         .then(|| "manual registration mode".to_string());
@@ -134,7 +134,7 @@ fn not_the_senders(facts: &AppealFacts, source_uid: &str, ctx: Context<'_>) -> O
     facts
         .signatures
         .iter()
-        .filter(|s| s.status == "verified")
+        .filter(|s| s.status == medo_model::SignatureCheck::Verified)
         .find_map(|s| {
             let signer = s.signer.as_deref().unwrap_or("");
             let theirs = names

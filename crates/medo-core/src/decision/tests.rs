@@ -91,8 +91,8 @@ fn appeal(arrival: u64, urog: &str, doc: &str) -> ArrivalInput {
         signatures: vec![SignatureFile {
             document: "letter.pdf".into(),
             signature: "letter.pdf.sig".into(),
-            encoding: "der".into(),
-            status: "not checked".into(),
+            encoding: medo_model::SignatureEncoding::Der,
+            status: medo_model::SignatureCheck::NotChecked,
             signer: None,
         }],
         classification: None,
@@ -104,7 +104,7 @@ fn appeal(arrival: u64, urog: &str, doc: &str) -> ArrivalInput {
             name: "letter.pdf".into(),
             role: medo_model::FileRole::Document,
             size: 4,
-            sha256: "ab".repeat(32),
+            sha256: "ab".repeat(32).into(),
             container: None,
         }],
     };

@@ -308,7 +308,7 @@ fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, Unrenderable>
                 name: f.name.clone(),
                 source,
             })?;
-            if medo_wire::hash::sha256_bytes(&bytes) != f.sha256 {
+            if f.sha256 != medo_wire::hash::sha256_bytes(&bytes) {
                 return Err(Unrenderable::KeptChanged(f.name.clone()));
             }
             Ok(DocFile {
