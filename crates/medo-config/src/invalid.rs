@@ -66,4 +66,26 @@ pub enum Invalid {
     },
     #[error(transparent)]
     Calendar(#[from] medo_core::deadlines::CalendarError),
+    #[error("[[bodies]] id {0:?}: короткое имя из строчных латинских букв, цифр и дефисов (до 63 знаков), например \"mo-berdsk\"")]
+    BodyId(String),
+    #[error("[[bodies]] {0:?}: uid должен быть GUID участника МЭДО")]
+    BodyUid(String),
+    #[error("[[bodies]] {id:?}: {key} не может быть пустым")]
+    BodyEmpty { id: String, key: &'static str },
+    #[error("[[bodies]] {id:?}: mode {mode:?}: допустимы \"auto\" или \"manual\"")]
+    BodyMode { id: String, mode: String },
+    #[error("[[bodies]]: {what} {value:?} повторяется")]
+    BodyRepeated { what: &'static str, value: String },
+    #[error("[[bodies]] {id:?}: имя {name:?} совпадает с именем органа {other:?} (без учёта регистра, кавычек, «ё», «администрация»/«адм.») — по такому имени нельзя понять, кому адресован пакет")]
+    BodyName {
+        id: String,
+        other: String,
+        name: String,
+    },
+    #[error("[[bodies]] {id:?}: тот же uid, что у партнёра {partner:?} — орган узла не может быть и внешним партнёром")]
+    BodyIsPartner { id: String, partner: String },
+    #[error("[[bodies]]: {0} органов — узел обслуживает не больше 1000")]
+    TooManyBodies(usize),
+    #[error("[gateway] participant_uid {0:?}: при [[bodies]] это uid одного из органов узла или его нет вовсе (uid и organization каждого органа задаются в [[bodies]])")]
+    GatewayNotABody(String),
 }

@@ -12,7 +12,9 @@ use medo_wire::read::is_guid;
 use medo_wire::time::parse_date;
 use medo_wire::Limits;
 
+mod bodies;
 mod invalid;
+pub use bodies::MAX_BODIES;
 pub use invalid::Invalid;
 
 /// Errors reading or validating the configuration.
@@ -176,6 +178,8 @@ fn key_name(path: &str) -> String {
 struct RawConfig {
     gateway: RawGateway,
     spool: RawSpool,
+    #[serde(default)]
+    bodies: Vec<bodies::RawBody>,
     #[serde(default)]
     registration: Option<RawRegistration>,
     #[serde(default)]
@@ -406,8 +410,11 @@ struct RawReceipts {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawGateway {
-    participant_uid: String,
-    organization: String,
+    /// The one body's (optional exactly when `[[bodies]]` is configured).
+    #[serde(default)]
+    participant_uid: Option<String>,
+    #[serde(default)]
+    organization: Option<String>,
     #[serde(default)]
     transport_address: Option<String>,
     #[serde(default)]
@@ -642,13 +649,20 @@ impl Config {
     /// The raw file checked section by section (each validator owns its keys).
     fn from_raw(raw: RawConfig) -> Result<Config, Invalid> {
         let registration = raw.registration.unwrap_or_default();
-        let (policy, calendar_provisional) = policy(
+        let (mut policy, calendar_provisional) = policy(
             &raw.gateway,
             &registration,
             raw.numbering,
-            raw.partners,
+            (raw.partners, raw.bodies),
             (raw.documents, raw.receipts.as_ref()),
         )?;
+        let sstu_department_id = raw
+            .sstu
+            .and_then(|s| s.department_id)
+            .filter(|d| !d.trim().is_empty());
+        if !policy.hub {
+            policy.bodies[0].sstu_department_id = sstu_department_id.clone();
+        }
         no_zeros(&raw.limits, &raw.spool)?;
         let spool = spool_config(raw.spool);
         let http = raw.http.as_ref();
@@ -682,10 +696,7 @@ impl Config {
                 .unwrap_or(1000)
                 .max(1),
             audit: raw.audit.unwrap_or_default(),
-            sstu_department_id: raw
-                .sstu
-                .and_then(|s| s.department_id)
-                .filter(|d| !d.trim().is_empty()),
+            sstu_department_id,
             api_token_file: http.and_then(|h| h.api_token_file.clone()),
             http_limits: http_limits(http)?,
             http_operators_socket: http.and_then(|h| h.operators_socket.clone()),
@@ -700,21 +711,25 @@ impl Config {
     }
 }
 
-/// What the core reads (`[gateway]` identity, `[registration]`, `[numbering]`,
-/// `[[partners]]`, `[documents]`, `[receipts]`), checked; and the calendar's provisional years.
+/// What the core reads (`[gateway]` identity or `[[bodies]]`, `[registration]`,
+/// `[numbering]`, `[[partners]]`, `[documents]`, `[receipts]`), checked; and the calendar's
+/// provisional years.
 fn policy(
     gateway: &RawGateway,
     registration: &RawRegistration,
     numbering: Option<RawNumbering>,
-    partners_raw: Vec<RawPartner>,
+    (partners_raw, bodies_raw): (Vec<RawPartner>, Vec<bodies::RawBody>),
     (documents_raw, receipts): (Option<RawDocuments>, Option<&RawReceipts>),
 ) -> Result<(Policy, Vec<i32>), Invalid> {
-    if !is_guid(gateway.participant_uid.trim()) {
-        return Err(Invalid::NotGuid("[gateway] participant_uid"));
-    }
-    if gateway.organization.trim().is_empty() {
-        return Err(Invalid::Empty("[gateway] organization"));
-    }
+    let hub = !bodies_raw.is_empty();
+    let sender = match hub {
+        false => one_body(gateway)?,
+        // the bodies' own (the first one's stand at the top until one is chosen)
+        true => Sender {
+            uid: String::new(),
+            organization: String::new(),
+        },
+    };
     check_signatures(registration)?;
     let (calendar, provisional) = calendar(registration)?;
     let mode = match registration.mode.as_deref().unwrap_or("auto") {
@@ -723,10 +738,7 @@ fn policy(
         other => return Err(Invalid::Mode(other.to_string())),
     };
     let policy = Policy {
-        sender: Sender {
-            uid: gateway.participant_uid.trim().to_lowercase(),
-            organization: gateway.organization.trim().to_string(),
-        },
+        sender,
         mode,
         number_template: template(
             registration.number_template.clone(),
@@ -752,8 +764,57 @@ fn policy(
         calendar,
         acknowledge_notifications: receipts.is_some_and(|r| r.acknowledge_notifications),
         utc_offset: utc_offset(gateway.utc_offset.as_deref())?,
+        bodies: Vec::new(),
+        hub,
     };
-    Ok((policy, provisional))
+    Ok((with_bodies(policy, bodies_raw, gateway)?, provisional))
+}
+
+/// `[gateway]`'s identity of a one-body node: its participant uid and organisation, both
+/// required there.
+fn one_body(gateway: &RawGateway) -> Result<Sender, Invalid> {
+    let uid = gateway.participant_uid.as_deref().unwrap_or("").trim();
+    if !is_guid(uid) {
+        return Err(Invalid::NotGuid("[gateway] participant_uid"));
+    }
+    let organization = gateway.organization.as_deref().unwrap_or("").trim();
+    if organization.is_empty() {
+        return Err(Invalid::Empty("[gateway] organization"));
+    }
+    Ok(Sender {
+        uid: uid.to_lowercase(),
+        organization: organization.to_string(),
+    })
+}
+
+/// The policy with its bodies: the one `main` of `[gateway]`, or the hub's `[[bodies]]` (the
+/// first one's fields at the top, as one-body code reads them; `[gateway] participant_uid`, if
+/// given, must be one of theirs).
+fn with_bodies(
+    mut policy: Policy,
+    raw: Vec<bodies::RawBody>,
+    gateway: &RawGateway,
+) -> Result<Policy, Invalid> {
+    if !policy.hub {
+        policy.bodies = vec![medo_core::policy::Body::main_of(&policy)];
+        return Ok(policy);
+    }
+    let node = bodies::NodeDefaults {
+        mode: policy.mode,
+        number_template: &policy.number_template,
+        outgoing_template: &policy.outgoing_template,
+        documents: &policy.documents,
+    };
+    policy.bodies = bodies::bodies(raw, &node, &policy.partners)?;
+    if let Some(uid) = gateway.participant_uid.as_deref().map(str::trim) {
+        if policy.body_by_uid(uid).is_none() {
+            return Err(Invalid::GatewayNotABody(uid.to_string()));
+        }
+    }
+    let first = policy.bodies[0].id.clone();
+    Ok(policy
+        .for_body(&first)
+        .expect("the first body is the policy's"))
 }
 
 /// `require_signature` needs a program that checks the signatures.

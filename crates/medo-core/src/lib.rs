@@ -18,5 +18,6 @@ pub mod outbox;
 pub mod pdf;
 pub mod policy;
 pub mod resend;
+pub mod route;
 pub mod sstu;
 pub mod urog;

@@ -7,7 +7,8 @@ use medo_wire::message::{Format, Sender};
 
 use crate::deadlines::Calendar;
 
-/// The policy the core decides by.
+/// The policy the core decides by: the fields of one body (`sender`, `mode`, the templates,
+/// `documents` — those of the body in force, see [`Policy::for_body`]) and the node's.
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub sender: Sender,
@@ -33,9 +34,78 @@ pub struct Policy {
     pub acknowledge_notifications: bool,
     /// The offset written into the date-times of our messages (default +03:00, Moscow).
     pub utc_offset: time::UtcOffset,
+    /// The bodies the node serves, in the configuration's order (one-body: the `[gateway]`
+    /// one, id `main`). Never empty.
+    pub bodies: Vec<Body>,
+    /// Whether `[[bodies]]` is configured (a region's hub): a package that names no body is
+    /// held for the hub operator, and the body shows in metrics' labels.
+    pub hub: bool,
+}
+
+/// One body the node serves: its identity in МЭДО, its registration and outgoing
+/// sequences, its mode, how its documents are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub id: medo_model::BodyId,
+    /// Its МЭДО participant uid (lower case) and organisation, as written into our messages.
+    pub sender: Sender,
+    /// Other spellings of its name seen in addressees.
+    pub aliases: Vec<String>,
+    /// Its own VipNet address in `[АДРЕСАТЫ]`, when it has one.
+    pub transport_address: Option<String>,
+    pub mode: RegistrationMode,
+    pub number_template: String,
+    pub outgoing_template: String,
+    /// The node's `[documents]` with the body's signer and executor over them.
+    pub documents: DocumentsConfig,
+    /// Its id in the ССТУ.РФ directory.
+    pub sstu_department_id: Option<String>,
+}
+
+impl Body {
+    /// The one body of a one-body node (`[gateway]`): id `main`, the policy's own fields.
+    pub fn main_of(policy: &Policy) -> Body {
+        Body {
+            id: "main".into(),
+            sender: policy.sender.clone(),
+            aliases: Vec::new(),
+            transport_address: None,
+            mode: policy.mode,
+            number_template: policy.number_template.clone(),
+            outgoing_template: policy.outgoing_template.clone(),
+            documents: policy.documents.clone(),
+            sstu_department_id: None,
+        }
+    }
 }
 
 impl Policy {
+    /// The body with this id.
+    pub fn body(&self, id: &str) -> Option<&Body> {
+        self.bodies.iter().find(|b| b.id == id)
+    }
+
+    /// The body with this МЭДО participant uid.
+    pub fn body_by_uid(&self, uid: &str) -> Option<&Body> {
+        self.bodies
+            .iter()
+            .find(|b| b.sender.uid.eq_ignore_ascii_case(uid))
+    }
+
+    /// This policy with `body`'s fields in force (its uid and organisation as the sender,
+    /// its mode, templates and documents); `None` for a body the node does not serve.
+    pub fn for_body(&self, id: &str) -> Option<Policy> {
+        let body = self.body(id)?;
+        Some(Policy {
+            sender: body.sender.clone(),
+            mode: body.mode,
+            number_template: body.number_template.clone(),
+            outgoing_template: body.outgoing_template.clone(),
+            documents: body.documents.clone(),
+            ..self.clone()
+        })
+    }
+
     /// The partner with this МЭДО uid.
     pub fn partner(&self, uid: &str) -> Option<&PartnerConfig> {
         self.partners

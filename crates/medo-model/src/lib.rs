@@ -186,6 +186,12 @@ text_id!(
 );
 
 text_id!(
+    /// A body the node serves (`[[bodies]] id`, a short slug: `mo-berdsk`; `main` in a
+    /// one-body configuration): in URLs, the CLI, metrics, and the journal's records of a hub.
+    BodyId
+);
+
+text_id!(
     /// A SHA-256 digest as 64 lowercase hex digits: a file's (what arrived, what we send —
     /// a re-send carries the same bytes), or a PIN's keyed hash (the PIN itself is never
     /// journaled).

@@ -24,7 +24,7 @@ fn config(mode: &str) -> Policy {
     let (days_off, working_weekends, _) =
         crate::deadlines::production_calendar(crate::deadlines::built_in_calendars())
             .expect("the built-in calendar reads");
-    Policy {
+    let mut policy = Policy {
         sender: medo_wire::message::Sender {
             uid: US.into(),
             organization: "Федеральное агентство по образцам (пример)".into(),
@@ -57,7 +57,11 @@ fn config(mode: &str) -> Policy {
         },
         acknowledge_notifications: false,
         utc_offset: time::UtcOffset::from_hms(3, 0, 0).expect("+03:00"),
-    }
+        bodies: Vec::new(),
+        hub: false,
+    };
+    policy.bodies = vec![crate::policy::Body::main_of(&policy)];
+    policy
 }
 
 fn ctx(policy: &Policy) -> Context<'_> {
