@@ -207,6 +207,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             held: None,
             cites: Vec::new(),
             files: arrived_files(arrival),
+            body: None,
         },
         Event::AppealRegistered {
             appeal: arrival,

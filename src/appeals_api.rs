@@ -199,6 +199,7 @@ mod tests {
                 held: None,
                 cites: Vec::new(),
                 files: files.clone(),
+                body: None,
             };
             book.apply(&Record {
                 seq: id,

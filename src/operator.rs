@@ -699,6 +699,7 @@ mod tests {
                 held: Some("manual".into()),
                 cites: Vec::new(),
                 files: Vec::new(),
+                body: None,
             },
         )
     }

@@ -70,12 +70,18 @@ fn events(ops: &[Op]) -> Vec<Event> {
     let mut appeals: Vec<u64> = Vec::new();
     let mut answers: Vec<(String, String)> = Vec::new(); // (output name, message uid)
     let mut seq = 0u64;
-    let mut year_seq = 0u64;
+    // each body numbers its own: the same number in two bodies
+    let mut year_seq: std::collections::HashMap<bool, u64> = Default::default();
+    let mut in_b: std::collections::HashSet<u64> = Default::default();
     let pick = |v: &[u64], i: u8| (!v.is_empty()).then(|| v[i as usize % v.len()]);
     for op in ops {
         let e = match op {
             Op::Receive { urog, held } => {
                 appeals.push(seq);
+                let other_body = urog % 3 == 0;
+                if other_body {
+                    in_b.insert(seq);
+                }
                 Event::AppealReceived {
                     appeal: seq,
                     key: format!("k{seq}").into(),
@@ -105,18 +111,20 @@ fn events(ops: &[Op]) -> Vec<Event> {
                         .filter(|_| *urog % 2 == 0)
                         .into_iter()
                         .collect(),
+                    body: other_body.then(|| "mo-b".into()),
                 }
             }
             Op::Register(i) => {
                 let Some(a) = pick(&appeals, *i) else {
                     continue;
                 };
-                year_seq += 1;
+                let year_seq = year_seq.entry(in_b.contains(&a)).or_default();
+                *year_seq += 1;
                 Event::AppealRegistered {
                     appeal: a,
                     number: format!("ОГ-{year_seq}/26").into(),
                     year: 2026,
-                    year_seq,
+                    year_seq: *year_seq,
                     date: medo_gateway::model::Day::parse("2026-11-23").unwrap(),
                     pin_hash: format!("pin{a}").into(),
                     by: DecidedBy::Auto,
@@ -214,6 +222,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                     year: Some(2026),
                     year_seq: Some(seq),
                     reanswer: None,
+                    body: None,
                 }
             }
             Op::Publish(i) | Op::Receipt(i) | Op::Resend(i) if answers.is_empty() => {
@@ -279,9 +288,11 @@ proptest! {
         store.each_open_deadline(&mut |id, f| facts_store.push((id, f.clone())));
         prop_assert_eq!(facts_book, facts_store);
         prop_assert_eq!(book.recent(5), store.recent(5));
-        prop_assert_eq!(Appeals::next_seq(&book, 2026), store.next_seq(2026));
-        // what decisions read: outgoing numbers, queries answered, numbers they did not find
-        prop_assert_eq!(BookView::next_outgoing_seq(&book, 2026), store.try_next_outgoing_seq(2026).unwrap());
+        for body in ["main", "mo-b"] {
+            prop_assert_eq!(Appeals::next_seq(&book, body, 2026), store.next_seq(body, 2026));
+            // what decisions read: outgoing numbers, queries answered, numbers they did not find
+            prop_assert_eq!(BookView::next_outgoing_seq(&book, body, 2026), store.try_next_outgoing_seq(body, 2026).unwrap());
+        }
         for n in 0..5 {
             let norm = format!("А26-02-{n}");
             prop_assert_eq!(book.queries_awaiting(&norm), store.try_queries_awaiting(&norm).unwrap());

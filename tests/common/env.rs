@@ -394,10 +394,16 @@ pub fn names(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Copies a folder with its subfolders.
 pub fn copy_dir(src: &Path, dst: &Path) {
     fs::create_dir_all(dst).unwrap();
     for e in fs::read_dir(src).unwrap() {
         let e = e.unwrap();
-        fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+        match e.file_type().unwrap().is_dir() {
+            true => copy_dir(&e.path(), &dst.join(e.file_name())),
+            false => {
+                fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+            }
+        }
     }
 }

@@ -65,6 +65,9 @@ impl AppealState {
 pub struct Appeal {
     /// Internal id: the arrival (journal seq of its `received` record).
     pub id: u64,
+    /// The body it is for (`main` in a one-body node and in books folded before bodies).
+    #[serde(default = "medo_model::BodyId::main")]
+    pub body: medo_model::BodyId,
     pub key: medo_model::PackageKey,
     pub received_at: String,
     pub urog_number: String,
@@ -130,6 +133,9 @@ pub struct Appeal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryFacts {
     pub arrival: u64,
+    /// The body it was for (answered from that body's appeals).
+    #[serde(default = "medo_model::BodyId::main")]
+    pub body: medo_model::BodyId,
     /// The query package's key (names our answers).
     pub key: medo_model::PackageKey,
     pub query_number: String,
@@ -176,14 +182,14 @@ pub trait Shelf {
     }
     /// Remembers the first appeal that carried this document uid (later ones do not replace it).
     fn index_document(&mut self, uid: &str, id: u64) -> Result<(), Self::Error>;
-    /// Our registration number (normalised) → the appeal.
+    /// Our registration number (normalised) → the appeals (one per body that gave it).
     fn index_number(&mut self, norm: &str, id: u64) -> Result<(), Self::Error>;
     /// The УРОГ number (normalised) → every appeal that carried it.
     fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), Self::Error>;
-    /// The highest registration sequence number used in `year` is at least `seq`.
-    fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error>;
-    /// The highest outgoing-document sequence number used in `year` is at least `seq`.
-    fn raise_outgoing_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error>;
+    /// The highest registration sequence number `body` used in `year` is at least `seq`.
+    fn raise_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), Self::Error>;
+    /// The highest outgoing-document sequence number `body` used in `year` is at least `seq`.
+    fn raise_outgoing_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), Self::Error>;
     /// A query answered (again): its facts, and the numbers still not found (normalised),
     /// indexed so that the appeal's arrival can trigger a new answer.
     fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), Self::Error>;
@@ -231,8 +237,8 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         Event::JournalRecovered { sequences, .. } => {
             // a restore: every number the witness saw stays given
             for s in sequences {
-                shelf.raise_seq(s.year, s.registered)?;
-                shelf.raise_outgoing_seq(s.year, s.outgoing)?;
+                shelf.raise_seq(medo_model::BodyId::MAIN, s.year, s.registered)?;
+                shelf.raise_outgoing_seq(medo_model::BodyId::MAIN, s.year, s.outgoing)?;
             }
             Ok(())
         }
@@ -303,12 +309,14 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         held,
         cites,
         files,
+        body,
     } = &r.event
     else {
         return None;
     };
     Some(Appeal {
         id: *appeal,
+        body: medo_model::BodyId::or_main(body.as_ref()),
         key: key.clone(),
         received_at: r.ts.clone(),
         urog_number: urog_number.to_string(),
@@ -381,7 +389,10 @@ fn fold_registered<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> 
     else {
         return Ok(());
     };
-    shelf.raise_seq(*year, *year_seq)?;
+    let body = shelf
+        .load(*appeal)?
+        .map_or_else(medo_model::BodyId::main, |a| a.body);
+    shelf.raise_seq(&body, *year, *year_seq)?;
     shelf.index_number(&normalize_number(number), *appeal)?;
     shelf.change(*appeal, |a| {
         a.state = AppealState::Registered;
@@ -460,7 +471,10 @@ fn fold_progress<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         return Ok(());
     };
     if let (Some(y), Some(s)) = (year, year_seq) {
-        shelf.raise_outgoing_seq(*y, *s)?;
+        let body = shelf
+            .load(*appeal)?
+            .map_or_else(medo_model::BodyId::main, |a| a.body);
+        shelf.raise_outgoing_seq(&body, *y, *s)?;
     }
     shelf.change(*appeal, |a| {
         a.steps += 1;
@@ -573,13 +587,14 @@ fn fold_query<S: Shelf>(shelf: &mut S, event: &Event) -> Result<(), S::Error> {
         year,
         year_seq,
         reanswer,
-        ..
+        body,
     } = event
     else {
         return Ok(());
     };
+    let body = medo_model::BodyId::or_main(body.as_ref());
     if let (Some(y), Some(s)) = (year, year_seq) {
-        shelf.raise_outgoing_seq(*y, *s)?;
+        shelf.raise_outgoing_seq(&body, *y, *s)?;
     }
     let still: std::collections::HashSet<String> =
         unresolved.iter().map(|u| normalize_number(u)).collect();
@@ -593,6 +608,7 @@ fn fold_query<S: Shelf>(shelf: &mut S, event: &Event) -> Result<(), S::Error> {
         .collect();
     let q = QueryFacts {
         arrival: *arrival,
+        body,
         key: key.clone(),
         query_number: query_number.to_string(),
         query_date: *query_date,
@@ -634,8 +650,9 @@ pub trait Appeals {
             .map(|id| self.find(id).map(|a| StatusFacts::from(&a)))
             .collect()
     }
-    /// The next registration sequence number of `year` (never reused, never skipped).
-    fn next_seq(&self, year: i32) -> u64;
+    /// The next registration sequence number of `body` in `year` (never reused, never
+    /// skipped).
+    fn next_seq(&self, body: &str, year: i32) -> u64;
     /// Every appeal, oldest first (operator commands and exports; the service uses the
     /// bounded walks below).
     fn all(&self) -> Vec<Appeal>;
@@ -739,6 +756,9 @@ pub enum Lookup {
     Unknown(String),
     #[error("{id} — номер УРОГ у {} обращений ({}): укажите внутренний id", ids.len(), ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
     Ambiguous { id: String, ids: Vec<u64> },
+    /// Our number, given by several bodies of a hub (each numbers its own).
+    #[error("номер {id} неоднозначен: его дали {} органа узла (обращения {}) — укажите --body", ids.len(), ids.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
+    OursInBodies { id: String, ids: Vec<u64> },
     /// The shelf could not be read (the store's error is logged where it happened).
     #[error("хранилище не читается")]
     Unreadable,
@@ -747,13 +767,24 @@ pub enum Lookup {
 /// Resolves `id` through the three lookups every shelf offers.
 pub fn find_in<T>(
     id: &str,
-    by_number: impl FnOnce(&str) -> Option<u64>,
+    by_number: impl FnOnce(&str) -> Vec<u64>,
     by_urog: impl FnOnce(&str) -> Vec<u64>,
     get: impl Fn(u64) -> Option<T>,
 ) -> Result<T, Lookup> {
     let norm = normalize_number(id);
-    if let Some(a) = by_number(&norm).and_then(&get) {
-        return Ok(a);
+    match by_number(&norm).as_slice() {
+        [] => {}
+        [one] => {
+            if let Some(a) = get(*one) {
+                return Ok(a);
+            }
+        }
+        many => {
+            return Err(Lookup::OursInBodies {
+                id: id.to_string(),
+                ids: many.to_vec(),
+            })
+        }
     }
     match by_urog(&norm).as_slice() {
         [] => {}
@@ -781,10 +812,11 @@ pub fn find_in<T>(
 pub struct AppealBook {
     appeals: BTreeMap<u64, Appeal>,
     by_document: HashMap<String, u64>,
-    by_number: HashMap<String, u64>,
+    by_number: HashMap<String, Vec<u64>>,
     by_urog: HashMap<String, Vec<u64>>,
-    max_seq: HashMap<i32, u64>,
-    max_outgoing: HashMap<i32, u64>,
+    /// (body, year) → the highest sequence number given.
+    max_seq: HashMap<(String, i32), u64>,
+    max_outgoing: HashMap<(String, i32), u64>,
     queries: HashMap<u64, QueryFacts>,
     /// Normalised numbers a query could not resolve → the queries.
     unresolved: HashMap<String, std::collections::BTreeSet<u64>>,
@@ -794,9 +826,9 @@ pub struct AppealBook {
 }
 
 impl AppealBook {
-    /// Our registration number (normalised) → the appeal.
-    pub fn number_index(&self, norm: &str) -> Option<u64> {
-        self.by_number.get(norm).copied()
+    /// Our registration number (normalised) → the appeals (one per body that gave it).
+    pub fn number_index(&self, norm: &str) -> Vec<u64> {
+        self.by_number.get(norm).cloned().unwrap_or_default()
     }
 
     /// The appeals that carried this УРОГ number (normalised).
@@ -804,9 +836,10 @@ impl AppealBook {
         self.by_urog.get(norm).cloned().unwrap_or_default()
     }
 
-    /// The highest outgoing-document sequence number used in `year` (0: none).
-    pub fn outgoing_seq(&self, year: i32) -> u64 {
-        self.max_outgoing.get(&year).copied().unwrap_or(0)
+    /// The highest outgoing-document sequence number `body` used in `year` (0: none).
+    pub fn outgoing_seq(&self, body: &str, year: i32) -> u64 {
+        let key = (body.to_string(), year);
+        self.max_outgoing.get(&key).copied().unwrap_or(0)
     }
 
     /// Whether the operator command with this id was carried out.
@@ -852,7 +885,11 @@ impl Shelf for AppealBook {
         Ok(())
     }
     fn index_number(&mut self, norm: &str, id: u64) -> Result<(), Self::Error> {
-        self.by_number.insert(norm.to_string(), id);
+        // in id order, as a store's index lists them
+        let ids = self.by_number.entry(norm.to_string()).or_default();
+        if let Err(at) = ids.binary_search(&id) {
+            ids.insert(at, id);
+        }
         Ok(())
     }
     fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), Self::Error> {
@@ -862,13 +899,16 @@ impl Shelf for AppealBook {
         }
         Ok(())
     }
-    fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error> {
-        let m = self.max_seq.entry(year).or_default();
+    fn raise_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), Self::Error> {
+        let m = self.max_seq.entry((body.to_string(), year)).or_default();
         *m = (*m).max(seq);
         Ok(())
     }
-    fn raise_outgoing_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error> {
-        let m = self.max_outgoing.entry(year).or_default();
+    fn raise_outgoing_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), Self::Error> {
+        let m = self
+            .max_outgoing
+            .entry((body.to_string(), year))
+            .or_default();
         *m = (*m).max(seq);
         Ok(())
     }
@@ -916,13 +956,14 @@ impl Appeals for AppealBook {
     fn find(&self, id: &str) -> Result<Appeal, Lookup> {
         find_in(
             id,
-            |n| self.by_number.get(n).copied(),
+            |n| self.number_index(n),
             |n| self.by_urog.get(n).cloned().unwrap_or_default(),
             |i| self.appeals.get(&i).cloned(),
         )
     }
-    fn next_seq(&self, year: i32) -> u64 {
-        self.max_seq.get(&year).copied().unwrap_or(0) + 1
+    fn next_seq(&self, body: &str, year: i32) -> u64 {
+        let key = (body.to_string(), year);
+        self.max_seq.get(&key).copied().unwrap_or(0) + 1
     }
     fn all(&self) -> Vec<Appeal> {
         self.appeals.values().cloned().collect()

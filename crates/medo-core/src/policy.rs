@@ -85,6 +85,13 @@ impl Policy {
         self.bodies.iter().find(|b| b.id == id)
     }
 
+    /// The body whose fields are in force (the one [`Policy::for_body`] chose; else the
+    /// first).
+    pub fn body_in_force(&self) -> &Body {
+        self.body_by_uid(&self.sender.uid)
+            .unwrap_or_else(|| self.bodies.first().expect("a policy has a body"))
+    }
+
     /// The body with this МЭДО participant uid.
     pub fn body_by_uid(&self, uid: &str) -> Option<&Body> {
         self.bodies

@@ -304,6 +304,7 @@ mod tests {
             held: None,
             cites: Vec::new(),
             files: Vec::new(),
+            body: None,
         };
         book.apply(&record(1, "2026-11-30T21:10:00Z", received));
         let registered = Event::AppealRegistered {

@@ -105,6 +105,7 @@ impl<B: Backend> Gateway<B> {
     pub(super) fn context(&self, now: OffsetDateTime) -> Context<'_> {
         Context {
             policy: &self.config.policy,
+            bodies: &self.policies,
             pin_secret: &self.pin_secret,
             now,
         }

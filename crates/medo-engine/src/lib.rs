@@ -184,6 +184,9 @@ const VERIFY_POLL: Duration = Duration::from_millis(100);
 /// chose another), owned by one thread at a time.
 pub struct Gateway<B: Backend = Files> {
     config: Config,
+    /// Each body's policy (`Policy::for_body`, in the bodies' order): a decision takes its
+    /// body's.
+    policies: Vec<medo_config::Policy>,
     layout: Layout,
     /// The journal, the index over it, the signed notes.
     backend: B,
@@ -269,8 +272,15 @@ impl<B: Backend> Gateway<B> {
             config.limits.clone(),
         );
         let queue = control::Folder::new(&layout.state);
+        let policies = config
+            .policy
+            .bodies
+            .iter()
+            .filter_map(|b| config.policy.for_body(&b.id))
+            .collect();
         let mut gw = Gateway {
             config,
+            policies,
             layout,
             backend: opened.backend,
             tracker: SettleTracker::default(),
@@ -1320,11 +1330,15 @@ impl<B: Backend> Gateway<B> {
         let year = today(&self.config).year();
         let seq = medo_store::checkpoint::Sequences {
             year,
-            registered: self.backend.index().try_next_seq(year)?.saturating_sub(1),
+            registered: self
+                .backend
+                .index()
+                .try_next_seq(medo_model::BodyId::MAIN, year)?
+                .saturating_sub(1),
             outgoing: self
                 .backend
                 .index()
-                .try_next_outgoing_seq(year)?
+                .try_next_outgoing_seq(medo_model::BodyId::MAIN, year)?
                 .saturating_sub(1),
         };
         let base = self.checkpoint_origin();

@@ -48,8 +48,8 @@ impl BookView for StrictStore {
     fn id_by_document(&self, uid: &str) -> Option<u64> {
         self.keep(self.store.try_id_by_document(uid))
     }
-    fn id_by_number(&self, norm: &str) -> Option<u64> {
-        self.keep(self.store.try_id_by_number(norm))
+    fn ids_by_number(&self, norm: &str) -> Vec<u64> {
+        self.keep(self.store.try_ids_by_number(norm))
     }
     fn ids_by_urog(&self, norm: &str) -> Vec<u64> {
         self.keep(self.store.try_ids_by_urog(norm))
@@ -66,11 +66,11 @@ impl BookView for StrictStore {
             }
         }
     }
-    fn next_seq(&self, year: i32) -> u64 {
-        self.keep(self.store.try_next_seq(year))
+    fn next_seq(&self, body: &str, year: i32) -> u64 {
+        self.keep(self.store.try_next_seq(body, year))
     }
-    fn next_outgoing_seq(&self, year: i32) -> u64 {
-        self.keep(self.store.try_next_outgoing_seq(year))
+    fn next_outgoing_seq(&self, body: &str, year: i32) -> u64 {
+        self.keep(self.store.try_next_outgoing_seq(body, year))
     }
     fn query(&self, arrival: u64) -> Option<QueryFacts> {
         self.keep(self.store.try_query(arrival))

@@ -191,6 +191,21 @@ text_id!(
     BodyId
 );
 
+impl BodyId {
+    /// The one body of a one-body node, and of every record written before bodies.
+    pub const MAIN: &'static str = "main";
+
+    /// [`BodyId::MAIN`].
+    pub fn main() -> BodyId {
+        BodyId::from(BodyId::MAIN)
+    }
+
+    /// The body a record names, `main` when it names none.
+    pub fn or_main(body: Option<&BodyId>) -> BodyId {
+        body.cloned().unwrap_or_else(BodyId::main)
+    }
+}
+
 text_id!(
     /// A SHA-256 digest as 64 lowercase hex digits: a file's (what arrived, what we send —
     /// a re-send carries the same bytes), or a PIN's keyed hash (the PIN itself is never
@@ -583,6 +598,9 @@ pub enum Event {
         /// files were recorded: they are read from the archived package then).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         files: Vec<ArrivedFile>,
+        /// The body it is for (a hub's; absent: the one body, `main`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<BodyId>,
     },
     /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
     AppealRegistered {
@@ -653,6 +671,10 @@ pub enum Event {
         /// an appeal it reported as not found became known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reanswer: Option<u32>,
+        /// The body the query was for, which answered it from its own appeals (a hub's;
+        /// absent: the one body, `main`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<BodyId>,
     },
     /// A Квитанция about one of our messages arrived (`arrival` = the receipt's arrival).
     ReceiptReceived {

@@ -184,8 +184,9 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 const HEAD: &[u8] = b"head";
 /// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
 /// find, appeals citing each other (issue 13), operator commands carried out (issue 14);
-/// 3 = awaiting receipts and rejections; 4 = the history says who decided in Russian.
-const SCHEMA: u64 = 4;
+/// 3 = awaiting receipts and rejections; 4 = the history says who decided in Russian;
+/// 5 = our numbers may repeat across bodies (issue 28: one key per appeal carrying one).
+const SCHEMA: u64 = 5;
 const SCHEMA_KEY: &[u8] = b"schema";
 
 fn be(n: u64) -> [u8; 8] {
@@ -653,12 +654,32 @@ fn urog_key(norm: &str, id: u64) -> Vec<u8> {
     k
 }
 
-fn year_key(year: i32) -> Vec<u8> {
-    prefixed(b'y', &year.to_be_bytes())
+/// Our number (normalised) → each appeal that carries it (one per body of a hub).
+fn number_key(norm: &str, id: u64) -> Vec<u8> {
+    let mut k = prefixed(b'n', norm.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&be(id));
+    k
 }
 
-fn outgoing_year_key(year: i32) -> Vec<u8> {
-    prefixed(b'z', &year.to_be_bytes())
+/// A body's registration sequence of a year: the one body's (`main`) under the key it always
+/// had, another body's under its id.
+fn year_key(body: &str, year: i32) -> Vec<u8> {
+    sequence_key((b'y', b'Y'), body, year)
+}
+
+fn outgoing_year_key(body: &str, year: i32) -> Vec<u8> {
+    sequence_key((b'z', b'Z'), body, year)
+}
+
+fn sequence_key((main, other): (u8, u8), body: &str, year: i32) -> Vec<u8> {
+    if body == medo_model::BodyId::MAIN {
+        return prefixed(main, &year.to_be_bytes());
+    }
+    let mut k = prefixed(other, body.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&year.to_be_bytes());
+    k
 }
 
 fn unresolved_key(norm: &str, query: u64) -> Vec<u8> {
@@ -728,19 +749,18 @@ impl Shelf for TxShelf<'_> {
         Ok(())
     }
     fn index_number(&mut self, norm: &str, id: u64) -> Result<(), TxError> {
-        self.index
-            .insert(prefixed(b'n', norm.as_bytes()), &be(id))?;
+        self.index.insert(number_key(norm, id), &[])?;
         Ok(())
     }
     fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), TxError> {
         self.index.insert(urog_key(norm, id), &[])?;
         Ok(())
     }
-    fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), TxError> {
-        raise(self.index, year_key(year), seq)
+    fn raise_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), TxError> {
+        raise(self.index, year_key(body, year), seq)
     }
-    fn raise_outgoing_seq(&mut self, year: i32, seq: u64) -> Result<(), TxError> {
-        raise(self.index, outgoing_year_key(year), seq)
+    fn raise_outgoing_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), TxError> {
+        raise(self.index, outgoing_year_key(body, year), seq)
     }
     fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), TxError> {
         for n in resolved {
@@ -869,7 +889,7 @@ impl Store {
         let failed = std::cell::RefCell::new(None);
         let found = medo_core::book::find_in(
             id,
-            |n| remember(&failed, self.index_id(b'n', n)),
+            |n| remember(&failed, self.number_ids(n)),
             |n| remember(&failed, self.urog_ids(n)),
             |i| remember(&failed, self.status_by_id(i)),
         );
@@ -901,6 +921,15 @@ impl Store {
             .map(|v| read_u64(&v)))
     }
 
+    fn number_ids(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        let mut p = prefixed(b'n', norm.as_bytes());
+        p.push(0);
+        self.appeal_index
+            .scan_prefix(&p)
+            .map(|i| Ok(read_u64(&i?.0[p.len()..])))
+            .collect()
+    }
+
     fn urog_ids(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
         let mut p = prefixed(b'u', norm.as_bytes());
         p.push(0);
@@ -925,19 +954,19 @@ impl Store {
 
     /// The next registration sequence number of `year` — a read error is an error (a
     /// guessed number could be a number given twice).
-    pub fn try_next_seq(&self, year: i32) -> Result<u64, StoreError> {
+    pub fn try_next_seq(&self, body: &str, year: i32) -> Result<u64, StoreError> {
         Ok(self
             .appeal_index
-            .get(year_key(year))?
+            .get(year_key(body, year))?
             .map_or(0, |v| read_u64(&v))
             + 1)
     }
 
     /// The next outgoing-document sequence number of `year` — a read error is an error.
-    pub fn try_next_outgoing_seq(&self, year: i32) -> Result<u64, StoreError> {
+    pub fn try_next_outgoing_seq(&self, body: &str, year: i32) -> Result<u64, StoreError> {
         Ok(self
             .appeal_index
-            .get(outgoing_year_key(year))?
+            .get(outgoing_year_key(body, year))?
             .map_or(0, |v| read_u64(&v))
             + 1)
     }
@@ -969,8 +998,8 @@ impl Store {
     }
 
     /// Our registration number (normalised) → the appeal — a read error is an error.
-    pub fn try_id_by_number(&self, norm: &str) -> Result<Option<u64>, StoreError> {
-        self.index_id(b'n', norm)
+    pub fn try_ids_by_number(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        self.number_ids(norm)
     }
 
     /// Every appeal that carried this УРОГ number (normalised) — a read error is an error.
@@ -1066,7 +1095,7 @@ impl Appeals for Store {
     fn find(&self, id: &str) -> Result<Appeal, medo_core::book::Lookup> {
         medo_core::book::find_in(
             id,
-            |n| logged("appeal by number", self.index_id(b'n', n)),
+            |n| logged("appeal by number", self.number_ids(n)),
             |n| logged("appeal by УРОГ number", self.urog_ids(n)),
             |i| self.appeal(i),
         )
@@ -1080,10 +1109,10 @@ impl Appeals for Store {
         logged("appeal status", self.try_find_status_many(ids).map(Some))
             .unwrap_or_else(|| vec![Err(medo_core::book::Lookup::Unreadable); ids.len()])
     }
-    fn next_seq(&self, year: i32) -> u64 {
+    fn next_seq(&self, body: &str, year: i32) -> u64 {
         let max = self
             .appeal_index
-            .get(year_key(year))
+            .get(year_key(body, year))
             .map(|v| v.map_or(0, |v| read_u64(&v)))
             .map_err(StoreError::from);
         logged("year sequence", max) + 1

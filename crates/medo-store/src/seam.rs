@@ -248,8 +248,8 @@ pub trait Book {
     fn try_appeal(&self, id: u64) -> Result<Option<Appeal>, StoreError>;
     /// The first appeal received with this document uid (its id).
     fn try_id_by_document(&self, uid: &str) -> Result<Option<u64>, StoreError>;
-    /// Our registration number (normalised) → the appeal.
-    fn try_id_by_number(&self, norm: &str) -> Result<Option<u64>, StoreError>;
+    /// Our registration number (normalised) → the appeals carrying it (one per body).
+    fn try_ids_by_number(&self, norm: &str) -> Result<Vec<u64>, StoreError>;
     /// Every appeal that carried this УРОГ number (normalised).
     fn try_ids_by_urog(&self, norm: &str) -> Result<Vec<u64>, StoreError>;
     /// An appeal's status facts.
@@ -259,10 +259,10 @@ pub trait Book {
         &self,
         ids: &[String],
     ) -> Result<Vec<Result<StatusFacts, Lookup>>, StoreError>;
-    /// The next registration sequence number of `year`.
-    fn try_next_seq(&self, year: i32) -> Result<u64, StoreError>;
-    /// The next outgoing-document sequence number of `year`.
-    fn try_next_outgoing_seq(&self, year: i32) -> Result<u64, StoreError>;
+    /// The next registration sequence number of `body` in `year`.
+    fn try_next_seq(&self, body: &str, year: i32) -> Result<u64, StoreError>;
+    /// The next outgoing-document sequence number of `body` in `year`.
+    fn try_next_outgoing_seq(&self, body: &str, year: i32) -> Result<u64, StoreError>;
     /// The query answered from this arrival.
     fn try_query(&self, arrival: u64) -> Result<Option<QueryFacts>, StoreError>;
     /// Queries that reported this (normalised) number as not found.
@@ -276,8 +276,8 @@ impl Book for Store {
     fn try_id_by_document(&self, uid: &str) -> Result<Option<u64>, StoreError> {
         Store::try_id_by_document(self, uid)
     }
-    fn try_id_by_number(&self, norm: &str) -> Result<Option<u64>, StoreError> {
-        Store::try_id_by_number(self, norm)
+    fn try_ids_by_number(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        Store::try_ids_by_number(self, norm)
     }
     fn try_ids_by_urog(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
         Store::try_ids_by_urog(self, norm)
@@ -291,11 +291,11 @@ impl Book for Store {
     ) -> Result<Vec<Result<StatusFacts, Lookup>>, StoreError> {
         Store::try_find_status_many(self, ids)
     }
-    fn try_next_seq(&self, year: i32) -> Result<u64, StoreError> {
-        Store::try_next_seq(self, year)
+    fn try_next_seq(&self, body: &str, year: i32) -> Result<u64, StoreError> {
+        Store::try_next_seq(self, body, year)
     }
-    fn try_next_outgoing_seq(&self, year: i32) -> Result<u64, StoreError> {
-        Store::try_next_outgoing_seq(self, year)
+    fn try_next_outgoing_seq(&self, body: &str, year: i32) -> Result<u64, StoreError> {
+        Store::try_next_outgoing_seq(self, body, year)
     }
     fn try_query(&self, arrival: u64) -> Result<Option<QueryFacts>, StoreError> {
         Store::try_query(self, arrival)

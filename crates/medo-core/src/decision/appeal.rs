@@ -48,6 +48,7 @@ pub(super) fn new_appeal(
         held: held.clone(),
         cites,
         files: facts.arrived.clone(),
+        body: ctx.journaled_body(),
     }];
     if held.is_none() {
         let cause = cause_of_facts(input, facts);
@@ -61,6 +62,7 @@ pub(super) fn resume(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>
     let Some(known) = view.appeal(input.arrival) else {
         return Vec::new();
     };
+    let ctx = ctx.for_body(&known.body);
     let facts = match &input.body {
         super::Incoming::Document(d) => d.appeal.as_ref(),
         _ => None,
@@ -158,13 +160,15 @@ pub(super) fn registration(
 ) -> Event {
     let date = date.unwrap_or_else(|| ctx.today());
     let year = date.year();
-    let mut seq = view.next_seq(year);
+    let body = ctx.body();
+    let mut seq = view.next_seq(body, year);
     let template = &ctx.policy.number_template;
     while number.is_none()
         && view
-            .id_by_number(&normalize_number(&appeals::format_number(
-                template, seq, date,
-            )))
+            .id_by_number_in(
+                body,
+                &normalize_number(&appeals::format_number(template, seq, date)),
+            )
             .is_some()
     {
         seq += 1;
@@ -199,6 +203,7 @@ pub(super) fn redelivery(
     let Some(original) = view.appeal(of) else {
         return Vec::new();
     };
+    let ctx = ctx.for_body(&original.body);
     let cause = cause_of_appeal(input.arrival, &input.key, &original);
     let outputs = match (original.state, original.number.as_deref()) {
         (AppealState::Refused, _) => original

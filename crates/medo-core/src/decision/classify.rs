@@ -180,7 +180,7 @@ fn cited(doc: &DocumentInput, arrival: u64, view: &dyn BookView) -> Vec<u64> {
         // our numbers and УРОГ numbers only: a bare number in a link is not an internal id
         let norm = normalize_number(&n);
         let found = view
-            .id_by_number(&norm)
+            .ids_by_number(&norm)
             .into_iter()
             .chain(view.ids_by_urog(&norm));
         for id in found {

@@ -59,6 +59,7 @@ pub fn decide_command(
     ctx: Context<'_>,
 ) -> Result<Event, Refusal> {
     let appeal = view.find(&input.id)?;
+    let ctx = ctx.for_body(&appeal.body);
     let wanted: &[AppealState] = match input.op {
         Op::Progress(_) => &[AppealState::Registered, AppealState::InWork],
         _ => &[AppealState::Received],
@@ -156,7 +157,10 @@ fn register(
         if let Some(why) = appeals::number_problem(n) {
             return Err(Refusal::BadNumber(why));
         }
-        if view.id_by_number(&normalize_number(n)).is_some() {
+        if view
+            .id_by_number_in(ctx.body(), &normalize_number(n))
+            .is_some()
+        {
             return Err(Refusal::NumberTaken(n.clone()));
         }
     }
@@ -309,7 +313,7 @@ fn step_document(
     event: &mut Event,
 ) -> (Option<Output>, NoticeRef) {
     let date = ctx.today();
-    let seq = view.next_outgoing_seq(date.year());
+    let seq = view.next_outgoing_seq(ctx.body(), date.year());
     let number = appeals::format_number(&ctx.policy.outgoing_template, seq, date);
     let ours = super::appeal::our_ref(ctx, &number, date);
     if let Event::AppealProgress {

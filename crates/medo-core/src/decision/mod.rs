@@ -40,14 +40,38 @@ pub use view::{BookView, Overlay};
 /// What every decision is given besides its input and the view.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
+    /// The policy in force: the body's whose decision this is.
     pub policy: &'a Policy,
+    /// Each body's policy (`Policy::for_body`, in the bodies' order) — a decision about an
+    /// appeal takes its body's; empty: `policy` is the only one.
+    pub bodies: &'a [Policy],
     /// The secret an applicant's PIN is derived from (only the PIN's hash is journaled).
     pub pin_secret: &'a [u8],
     /// The decision's time (journal time: never before the last record).
     pub now: OffsetDateTime,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// This context with `body`'s policy in force (unchanged when the node serves no such
+    /// body, or knows only one policy).
+    pub fn for_body(self, body: &str) -> Context<'a> {
+        match self.bodies.iter().find(|p| p.body_in_force().id == body) {
+            Some(policy) => Context { policy, ..self },
+            None => self,
+        }
+    }
+
+    /// The body this decision is taken for (its policy's).
+    pub fn body(&self) -> &medo_model::BodyId {
+        &self.policy.body_in_force().id
+    }
+
+    /// The body as journaled: a hub's records name it; a one-body node's do not (its records
+    /// keep the bytes they always had).
+    pub fn journaled_body(&self) -> Option<medo_model::BodyId> {
+        self.policy.hub.then(|| self.body().clone())
+    }
+
     /// Today in the configured zone (registration and document dates).
     pub fn today(&self) -> Date {
         self.now.to_offset(self.policy.utc_offset).date()

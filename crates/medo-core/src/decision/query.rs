@@ -76,7 +76,7 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
         .collect();
     let date = ctx.today();
     let year = date.year();
-    let seq = view.next_outgoing_seq(year) + earlier;
+    let seq = view.next_outgoing_seq(ctx.body(), year) + earlier;
     let number = appeals::format_number(&ctx.policy.outgoing_template, seq, date);
     let progress = Progress {
         kind: OutputKind::Response,
@@ -98,6 +98,7 @@ fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u6
         year: Some(year),
         year_seq: Some(seq),
         reanswer: asked.reanswer,
+        body: ctx.journaled_body(),
     }
 }
 
@@ -129,15 +130,26 @@ pub fn reanswers(decided: &[Event], view: &dyn BookView, ctx: Context<'_>) -> Ve
     let mut out = Vec::new();
     for event in decided {
         let Event::AppealReceived {
-            urog_number_norm, ..
+            urog_number_norm,
+            body,
+            ..
         } = event
         else {
             continue;
         };
+        // a query is answered from its own body's appeals
+        let body = medo_model::BodyId::or_main(body.as_ref());
         for q in view.queries_awaiting(urog_number_norm) {
+            let Some(facts) = view.query(q).filter(|f| f.body == body) else {
+                continue;
+            };
             if done.insert(q) {
-                let earlier = out.len() as u64;
-                out.extend(view.query(q).and_then(|f| reanswer(&f, view, ctx, earlier)));
+                // numbers this batch's answers of the same body took
+                let earlier = out
+                    .iter()
+                    .filter(|e| matches!(e, Event::QueryAnswered { body: b, .. } if medo_model::BodyId::or_main(b.as_ref()) == facts.body))
+                    .count() as u64;
+                out.extend(reanswer(&facts, view, ctx.for_body(&facts.body), earlier));
             }
         }
     }

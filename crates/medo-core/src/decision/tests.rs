@@ -67,6 +67,7 @@ fn config(mode: &str) -> Policy {
 fn ctx(policy: &Policy) -> Context<'_> {
     Context {
         policy,
+        bodies: &[],
         pin_secret: b"0123456789abcdef",
         now: datetime!(2026-12-31 22:30 UTC), // 2027-01-01 01:30 in Moscow: the year is 27
     }

@@ -17,27 +17,35 @@ pub trait BookView {
     fn appeal(&self, id: u64) -> Option<Appeal>;
     /// The first appeal received with this document uid.
     fn id_by_document(&self, uid: &str) -> Option<u64>;
-    /// Our registration number (normalised) → the appeal.
-    fn id_by_number(&self, norm: &str) -> Option<u64>;
+    /// Our registration number (normalised) → the appeals that carry it (one per body of a
+    /// hub that gave it).
+    fn ids_by_number(&self, norm: &str) -> Vec<u64>;
     /// Every appeal that carried this УРОГ number (normalised).
     fn ids_by_urog(&self, norm: &str) -> Vec<u64>;
     fn status(&self, id: u64) -> Option<StatusFacts>;
     /// [`Appeals::find_status_many`]: what an answer says of each requested number.
     fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>>;
-    /// The next registration sequence number of `year`.
-    fn next_seq(&self, year: i32) -> u64;
-    /// The next outgoing-document sequence number of `year`.
-    fn next_outgoing_seq(&self, year: i32) -> u64;
+    /// The next registration sequence number of `body` in `year`.
+    fn next_seq(&self, body: &str, year: i32) -> u64;
+    /// The next outgoing-document sequence number of `body` in `year`.
+    fn next_outgoing_seq(&self, body: &str, year: i32) -> u64;
     /// The query answered from this arrival.
     fn query(&self, arrival: u64) -> Option<QueryFacts>;
     /// Queries that reported this (normalised) number as not found.
     fn queries_awaiting(&self, norm: &str) -> Vec<u64>;
 
+    /// The appeal of `body` that carries our number `norm` (normalised).
+    fn id_by_number_in(&self, body: &str, norm: &str) -> Option<u64> {
+        self.ids_by_number(norm)
+            .into_iter()
+            .find(|id| self.appeal(*id).is_some_and(|a| a.body == body))
+    }
+
     /// Resolves our number, a УРОГ number or an internal id, as [`Appeals::find`].
     fn find(&self, id: &str) -> Result<Appeal, crate::book::Lookup> {
         find_in(
             id,
-            |n| self.id_by_number(n),
+            |n| self.ids_by_number(n),
             |n| self.ids_by_urog(n),
             |i| self.appeal(i),
         )
@@ -51,7 +59,7 @@ impl BookView for AppealBook {
     fn id_by_document(&self, uid: &str) -> Option<u64> {
         Appeals::by_document(self, uid).map(|a| a.id)
     }
-    fn id_by_number(&self, norm: &str) -> Option<u64> {
+    fn ids_by_number(&self, norm: &str) -> Vec<u64> {
         self.number_index(norm)
     }
     fn ids_by_urog(&self, norm: &str) -> Vec<u64> {
@@ -63,11 +71,11 @@ impl BookView for AppealBook {
     fn status_many(&self, ids: &[String]) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
         Appeals::find_status_many(self, ids)
     }
-    fn next_seq(&self, year: i32) -> u64 {
-        Appeals::next_seq(self, year)
+    fn next_seq(&self, body: &str, year: i32) -> u64 {
+        Appeals::next_seq(self, body, year)
     }
-    fn next_outgoing_seq(&self, year: i32) -> u64 {
-        self.outgoing_seq(year) + 1
+    fn next_outgoing_seq(&self, body: &str, year: i32) -> u64 {
+        self.outgoing_seq(body, year) + 1
     }
     fn query(&self, arrival: u64) -> Option<QueryFacts> {
         self.load_query(arrival)
@@ -133,10 +141,14 @@ impl BookView for Overlay<'_> {
             .id_by_document(uid)
             .or_else(|| self.delta.id_by_document(uid))
     }
-    fn id_by_number(&self, norm: &str) -> Option<u64> {
-        self.delta
-            .id_by_number(norm)
-            .or_else(|| self.base.id_by_number(norm))
+    fn ids_by_number(&self, norm: &str) -> Vec<u64> {
+        let mut ids = self.base.ids_by_number(norm);
+        for id in self.delta.ids_by_number(norm) {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
     }
     fn ids_by_urog(&self, norm: &str) -> Vec<u64> {
         let mut ids = self.base.ids_by_urog(norm);
@@ -162,15 +174,15 @@ impl BookView for Overlay<'_> {
         }
         found
     }
-    fn next_seq(&self, year: i32) -> u64 {
+    fn next_seq(&self, body: &str, year: i32) -> u64 {
         self.base
-            .next_seq(year)
-            .max(BookView::next_seq(&self.delta, year))
+            .next_seq(body, year)
+            .max(BookView::next_seq(&self.delta, body, year))
     }
-    fn next_outgoing_seq(&self, year: i32) -> u64 {
+    fn next_outgoing_seq(&self, body: &str, year: i32) -> u64 {
         self.base
-            .next_outgoing_seq(year)
-            .max(self.delta.next_outgoing_seq(year))
+            .next_outgoing_seq(body, year)
+            .max(self.delta.next_outgoing_seq(body, year))
     }
     fn query(&self, arrival: u64) -> Option<QueryFacts> {
         self.delta
@@ -222,11 +234,11 @@ impl Shelf for Overlay<'_> {
         self.touched.insert(norm.to_string());
         self.delta.index_urog(norm, id)
     }
-    fn raise_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error> {
-        self.delta.raise_seq(year, seq)
+    fn raise_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), Self::Error> {
+        self.delta.raise_seq(body, year, seq)
     }
-    fn raise_outgoing_seq(&mut self, year: i32, seq: u64) -> Result<(), Self::Error> {
-        self.delta.raise_outgoing_seq(year, seq)
+    fn raise_outgoing_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), Self::Error> {
+        self.delta.raise_outgoing_seq(body, year, seq)
     }
     fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), Self::Error> {
         self.delta.note_query(q, resolved)
