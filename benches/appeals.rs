@@ -166,6 +166,7 @@ fn output(kind: OutputKind, key: &str, arrival: u64, tag: u16) -> Output {
         restricted: false,
         document_kind: None,
         document: None,
+        body: None,
     }
 }
 

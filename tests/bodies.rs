@@ -74,3 +74,167 @@ fn a_state_written_before_bodies_opens_and_numbering_goes_on() {
         "an old appeal belongs to the one body"
     );
 }
+
+const MO_A: &str = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"; // the samples' addressee
+const MO_B: &str = "bbbbbbbb-0000-4000-8000-000000000002";
+const MO_C: &str = "cccccccc-0000-4000-8000-000000000003";
+
+/// The test's config as a hub of three bodies: `[gateway]` keeps only the node's keys.
+fn make_hub(env: &Env) {
+    let text = fs::read_to_string(&env.config).unwrap();
+    let node: String = text
+        .lines()
+        .filter(|l| !l.starts_with("participant_uid") && !l.starts_with("organization"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let bodies = format!(
+        r#"
+[[bodies]]
+id = "mo-a"
+uid = "{MO_A}"
+organization = "Администрация Адского района"
+
+[[bodies]]
+id = "mo-b"
+uid = "{MO_B}"
+organization = "Администрация города Бердска"
+aliases = ["ФЕДЕРАЛЬНОЕ агентство по «образцам» (пример)"]
+number_template = "Б-{{seq}}/{{yy}}"
+
+[[bodies]]
+id = "mo-c"
+uid = "{MO_C}"
+organization = "Администрация Искитимского района"
+transport_address = "ISKITIM~MEDO"
+"#
+    );
+    fs::write(&env.config, node + &bodies).unwrap();
+}
+
+/// A copy of the 2.2 sample as a new appeal (`n`, `number`), addressed to `organization`
+/// with `address` in the envelope's `[АДРЕСАТЫ]`.
+fn appeal_22(env: &Env, name: &str, n: u32, number: &str, organization: &str, address: &str) {
+    let dir = env.drop_sample("urog-appeal-2.2", name);
+    new_document(&dir, n, "Письмо", number, "Обращение");
+    common::packages::cp1251_edit(&dir.join("document.xml"), |t| {
+        t.replace(
+            "<xdms:organization>Федеральное агентство по образцам (пример)</xdms:organization>",
+            &format!("<xdms:organization>{organization}</xdms:organization>"),
+        )
+    });
+    common::packages::cp1251_edit(&dir.join("envelope.ini"), |t| {
+        t.replace("0=SAMPLE_AGENCY~MEDOGU", &format!("0={address}"))
+    });
+}
+
+/// The outbound package of `kind` for `arrival`: its header's source uid and organisation.
+fn source_of(env: &Env, kind: &str, arrival: u64) -> (String, String) {
+    let name = env
+        .outbound_names()
+        .into_iter()
+        .find(|n| n.starts_with(kind) && n.ends_with(&format!("-{arrival}")))
+        .unwrap_or_else(|| panic!("no {kind} for {arrival}: {:?}", env.outbound_names()));
+    let v = common::env::inspect(&env.outbound.join(name));
+    let source = &v["header"]["source"];
+    (
+        source["uid"].as_str().unwrap().to_string(),
+        source["organization"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[test]
+fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
+    let env = Env::new();
+    make_hub(&env);
+    env.drop_sample("urog-appeal-2.7.1", "to-a-by-uid");
+    appeal_22(
+        &env,
+        "to-b-by-alias",
+        21,
+        "А26-02-2100000",
+        "Федеральное агентство по образцам (пример)",
+        "SAMPLE_AGENCY~MEDOGU",
+    );
+    appeal_22(
+        &env,
+        "to-c-by-address",
+        31,
+        "А26-02-3100000",
+        "Глава района",
+        "iskitim~medo",
+    );
+    appeal_22(
+        &env,
+        "to-nobody",
+        41,
+        "А26-02-4100000",
+        "Администрация Искитимского муниципального района",
+        "NOWHERE~MEDO",
+    );
+    env.once();
+
+    let list: serde_json::Value =
+        serde_json::from_str(&env.ok(&["appeals", "list", "--json"])).unwrap();
+    let mut got: Vec<(String, String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let shown: serde_json::Value =
+                serde_json::from_str(&env.ok(&["appeals", "show", &r["id"].to_string(), "--json"]))
+                    .unwrap();
+            (
+                r["urog_number"].as_str().unwrap().to_string(),
+                shown["body"].as_str().unwrap().to_string(),
+                r["number"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let yy = format!("{:02}", yy());
+    let expected: Vec<(String, String, String)> = vec![
+        ("А26-02-2100000".into(), "mo-b".into(), format!("Б-1/{yy}")),
+        ("А26-02-3100000".into(), "mo-c".into(), format!("ОГ-1/{yy}")),
+        ("А26-02-7654321".into(), "mo-a".into(), format!("ОГ-1/{yy}")),
+    ];
+    assert_eq!(got, expected, "each body its appeal, each its own sequence");
+
+    // every answer goes out from its body
+    for (urog, uid, org) in [
+        ("А26-02-7654321", MO_A, "Администрация Адского района"),
+        ("А26-02-2100000", MO_B, "Администрация города Бердска"),
+        ("А26-02-3100000", MO_C, "Администрация Искитимского района"),
+    ] {
+        let received = env.records_of_kind("appeal_received");
+        let r = received.iter().find(|r| r["urog_number"] == urog).unwrap();
+        let arrival = r["appeal"].as_u64().unwrap();
+        for kind in ["receipt", "registered"] {
+            assert_eq!(
+                source_of(&env, kind, arrival),
+                (uid.to_string(), org.to_string()),
+                "{kind} of {urog}"
+            );
+        }
+    }
+
+    // the one for nobody: held, nothing answered, the likeliest body suggested
+    let unrouted = env.records_of_kind("unrouted");
+    assert_eq!(unrouted.len(), 1, "{unrouted:?}");
+    assert_eq!(unrouted[0]["candidates"], serde_json::json!(["mo-c"]));
+    let held = unrouted[0]["arrival"].as_u64().unwrap();
+    assert!(
+        !env.outbound_names()
+            .iter()
+            .any(|n| n.ends_with(&format!("-{held}"))),
+        "nothing sent for a package held for the operator: {:?}",
+        env.outbound_names()
+    );
+    assert_eq!(
+        env.outbound_names().len(),
+        6,
+        "a receipt and a notice for each of three"
+    );
+}

@@ -61,6 +61,7 @@ fn output(name: &str, kind: OutputKind, uid: &str) -> Output {
         restricted: false,
         document_kind: None,
         document: None,
+        body: None,
     }
 }
 

@@ -633,6 +633,7 @@ fn response_output(format: &str) -> medo_gateway::model::Output {
         restricted: false,
         document_kind: None,
         document: None,
+        body: None,
     }
 }
 

@@ -87,9 +87,10 @@ impl<B: Backend> Gateway<B> {
         input: ArrivalInput,
         now: OffsetDateTime,
         batch: &mut Batch<'_>,
+        body: &str,
     ) -> Result<Vec<Event>, GatewayError> {
         let (view, strict) = (&mut batch.view, batch.strict);
-        let ctx = self.context(now);
+        let ctx = self.context(now).for_body(body);
         let mut decided = decision::decide_arrival(&input, view, ctx);
         let ts = now.format(&Rfc3339).expect("UTC times format");
         view.apply(&decided, &ts);
@@ -99,6 +100,18 @@ impl<B: Backend> Gateway<B> {
         strict.take_error()?;
         tell_operator(&decided);
         Ok(decided)
+    }
+
+    /// Which body an arrival is for, as the batch's view knows the book (a store read error
+    /// stops the pass).
+    pub(super) fn route(
+        &self,
+        input: &ArrivalInput,
+        batch: &Batch<'_>,
+    ) -> Result<decision::Route, GatewayError> {
+        let route = decision::route_of(input, &batch.view, &self.config.policy);
+        batch.strict.take_error()?;
+        Ok(route)
     }
 
     /// What the core is given besides its input and the view.
@@ -193,6 +206,7 @@ impl<B: Backend> Gateway<B> {
             links: document.map(links_of).unwrap_or_default(),
             query_xml: self.query_xml(package, &dir, zip),
             appeal: appeals::facts(package, &head),
+            addressing: addressing(package),
         }
     }
 
@@ -552,6 +566,41 @@ fn signature_head(
         None => read_member(dir, name, SIGNATURE_HEAD).ok()?.0,
     };
     Some(appeals::signature_encoding(&bytes))
+}
+
+/// Whom a package names, as routing reads it: `deliveryIndex`, the document's addressees
+/// (2.x: organisations by name; a container passport's: `organization/@id` when it is a
+/// GUID, and the title), the envelope's `[АДРЕСАТЫ]`.
+fn addressing(package: &Package) -> medo_core::route::Addressing {
+    use medo_core::route::{Addressee, Addressing};
+    let m = &package.message;
+    let mut addressees: Vec<Addressee> = m
+        .document()
+        .map(|d| d.addressees.iter())
+        .into_iter()
+        .flatten()
+        .map(|a| Addressee {
+            uid: None,
+            organization: a.organization.clone(),
+        })
+        .collect();
+    if let Some(c) = &package.container {
+        addressees.extend(c.passport.addressees.iter().map(|a| {
+            Addressee {
+                uid: a
+                    .organization
+                    .id
+                    .clone()
+                    .filter(|id| medo_wire::read::is_guid(id.trim())),
+                organization: a.organization.title.clone(),
+            }
+        }));
+    }
+    Addressing {
+        destinations: m.delivery_index.iter().map(|p| p.uid.clone()).collect(),
+        addressees,
+        transport: package.envelope.addressees.clone(),
+    }
 }
 
 /// The links of a document as the core sees them.

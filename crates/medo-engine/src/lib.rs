@@ -882,10 +882,33 @@ impl<B: Backend> Gateway<B> {
             events.push(duplicate_event(a, of, by));
             report.duplicates += 1;
         }
-        let receipt = self.receipt_for(a, &facts, now);
         input.duplicate_of = duplicate;
-        events.extend(self.book_events(input, now, batch)?);
         self.verifiers.forget(a.arrival);
+        let body = match self.route(&input, batch)? {
+            decision::Route::Bodies(bodies) => bodies[0].clone(),
+            decision::Route::NotOurs => self.config.policy.body_in_force().id.clone(),
+            decision::Route::Unroutable { candidates } => {
+                // held for the hub's operator: nothing answered until a body is assigned
+                tracing::warn!(
+                    arrival = a.arrival,
+                    ?candidates,
+                    "a package for no body of the hub: held for the operator (appeals assign)"
+                );
+                events.push(Event::Unrouted {
+                    arrival: a.arrival,
+                    key: a.key.clone(),
+                    candidates,
+                });
+                events.push(Event::Decided {
+                    arrival: a.arrival,
+                    key: a.key.clone(),
+                    outputs: Vec::new(),
+                });
+                return Ok(Some(events));
+            }
+        };
+        let receipt = self.receipt_for(a, &facts, now, &body);
+        events.extend(self.book_events(input, now, batch, &body)?);
         events.push(Event::Decided {
             arrival: a.arrival,
             key: a.key.clone(),
@@ -894,15 +917,24 @@ impl<B: Backend> Gateway<B> {
         Ok(Some(events))
     }
 
+    /// The policy of `body` (the node's when it serves no such body).
+    fn policy_of(&self, body: &str) -> &medo_config::Policy {
+        self.policies
+            .iter()
+            .find(|p| p.body_in_force().id == body)
+            .unwrap_or(&self.config.policy)
+    }
+
     /// The positive receipt an arrival gets, if its kind wants one and its sender is a
-    /// partner.
+    /// partner — from the body it is for.
     fn receipt_for(
         &self,
         a: &Arrival,
         facts: &Facts,
         now: OffsetDateTime,
+        body: &str,
     ) -> Option<medo_model::Output> {
-        let policy = &self.config.policy;
+        let policy = self.policy_of(body);
         if !decide::wants_receipt(&facts.header_type, policy) {
             return None;
         }
@@ -1018,7 +1050,9 @@ impl<B: Backend> Gateway<B> {
                 tried.push(p);
                 let state = &self.layout.state;
                 let kept = |rel: &str| std::fs::read(state.join(rel));
-                match outbox::render(&p.output, &self.config.policy, &kept) {
+                let policy =
+                    self.policy_of(medo_model::BodyId::or_main(p.output.body.as_ref()).as_str());
+                match outbox::render(&p.output, policy, &kept) {
                     Ok(files) => {
                         bytes += files.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
                         packages.push(spool::Outgoing {

@@ -266,9 +266,11 @@ mod tests {
             r#""duplicate","arrival":5,"key":"k","of":0,"by":"uid""#.into(),
             r#""quarantined","arrival":5,"key":"k","code":"bad_xml","message":"строка \"1\"\n","header_uid":"h""#.into(),
             format!(r#""decided","arrival":0,"key":"k","outputs":[{o},{o}]"#),
+            r#""unrouted","arrival":3,"key":"k","candidates":["mo-berdsk","minsoc"]"#.into(),
             r#""published","arrival":0,"key":"k","name":"n","sha256":"s""#.into(),
             r#""archived","arrival":0,"key":"k","dir":"archive/2026-11-23/k""#.into(),
             r#""appeal_received","appeal":4,"key":"k","urog_number":"А26-02-4","urog_number_norm":"А26-02-4","urog_date":"2026-11-19","urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.7.1","restricted":false,"signatures":[{"document":"a.pdf","signature":"a.sig","encoding":"der","status":"verified"}],"held":null,"cites":[1,2],"files":[{"name":"a.pdf","role":"document","size":10,"sha256":"s","container":"c.zip"},{"name":"b","role":"other","size":0,"sha256":"t"}]"#.into(),
+            r#""appeal_received","appeal":4,"key":"k","urog_number":"А26-02-4","urog_number_norm":"А26-02-4","urog_date":null,"urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.2","restricted":false,"signatures":[],"held":null,"body":"mo-berdsk""#.into(),
             format!(r#""appeal_registered","appeal":4,"number":"ОГ-1/26","year":2026,"year_seq":1,"date":"2026-11-23","pin_hash":"x","by":"operator","outputs":[{o}],"overrides":"no_text","comment":"c","operator":"ivanov","command":"cmd-1""#),
             r#""appeal_registered","appeal":4,"number":"ОГ-1/26","year":-1,"year_seq":1,"date":"2026-11-23","pin_hash":"x","by":"auto","outputs":[]"#.into(),
             format!(r#""appeal_refused","appeal":4,"reason":"Отсутствует текст","comment":null,"by":"auto","outputs":[{o}],"command":"c""#),
@@ -322,7 +324,7 @@ mod tests {
             seen.insert(derived.event.kind());
         }
         let every = every_kind();
-        assert_eq!(every.len(), 20, "{every:?}");
+        assert_eq!(every.len(), 21, "{every:?}");
         for kind in every {
             assert!(
                 seen.contains(kind.as_str()),

@@ -346,6 +346,10 @@ pub struct Output {
     pub document_kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<NoticeRef>,
+    /// The body it goes out from — its uid and organisation as the source (a hub's; absent:
+    /// the one body).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<BodyId>,
 }
 
 /// A file one of our documents carries.
@@ -561,6 +565,13 @@ pub enum Event {
         key: PackageKey,
         outputs: Vec<Output>,
     },
+    /// A hub's package for no body it serves («адресат не определён»): held for the hub's
+    /// operator (`appeals assign`), nothing answered yet; the likeliest bodies suggested.
+    Unrouted {
+        arrival: u64,
+        key: PackageKey,
+        candidates: Vec<BodyId>,
+    },
     Published {
         arrival: u64,
         key: PackageKey,
@@ -765,6 +776,7 @@ impl Event {
             | Event::Duplicate { arrival, .. }
             | Event::Quarantined { arrival, .. }
             | Event::Decided { arrival, .. }
+            | Event::Unrouted { arrival, .. }
             | Event::Published { arrival, .. }
             | Event::Archived { arrival, .. }
             | Event::QueryAnswered { arrival, .. }
@@ -790,6 +802,7 @@ impl Event {
             Event::Duplicate { .. } => "duplicate",
             Event::Quarantined { .. } => "quarantined",
             Event::Decided { .. } => "decided",
+            Event::Unrouted { .. } => "unrouted",
             Event::Published { .. } => "published",
             Event::Archived { .. } => "archived",
             Event::AppealReceived { .. } => "appeal_received",
@@ -817,6 +830,7 @@ impl Event {
             Event::Duplicate { .. } => "дубликат",
             Event::Quarantined { .. } => "в карантин",
             Event::Decided { .. } => "решение",
+            Event::Unrouted { .. } => "адресат не определён",
             Event::Published { .. } => "отправлено",
             Event::Archived { .. } => "в архиве",
             Event::AppealReceived { .. } => "обращение поступило",
@@ -1167,6 +1181,7 @@ mod tests {
             restricted: false,
             document_kind: None,
             document: None,
+            body: None,
         };
         assert!(matches!(
             o.notice(),

@@ -37,6 +37,8 @@ pub use query::{reanswers, resend};
 pub use refusal::Refusal;
 pub use view::{BookView, Overlay};
 
+pub use crate::route::Route;
+
 /// What every decision is given besides its input and the view.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
@@ -135,6 +137,8 @@ pub struct DocumentInput {
     pub query_xml: Option<Vec<String>>,
     /// The appeal facts (signatures verified when a verifier is configured and it is new).
     pub appeal: Option<AppealFacts>,
+    /// Whom it is addressed to (which body of a hub it is for: [`route_of`]).
+    pub addressing: crate::route::Addressing,
 }
 
 /// One `links/link` of a document.
@@ -204,6 +208,32 @@ pub fn is_query(input: &ArrivalInput, policy: &Policy) -> bool {
         }
         _ => false,
     }
+}
+
+/// Which body an arrival is for. A document the book acts on — an appeal or a query, new —
+/// by the routing rules ([`crate::route::route`]); one about something the book knows (a
+/// re-delivery, a query again, a decision a crash cut short) the body that knows it;
+/// anything else (receipts, notifications, documents of no concern to the book) the node's
+/// first body, as a one-body node always answered them.
+pub fn route_of(input: &ArrivalInput, view: &dyn BookView, policy: &Policy) -> Route {
+    let first = || Route::Bodies(vec![policy.body_in_force().id.clone()]);
+    let of_appeal = |id: u64| view.appeal(id).map(|a| Route::Bodies(vec![a.body]));
+    let of_query = |id: u64| view.query(id).map(|q| Route::Bodies(vec![q.body]));
+    let Incoming::Document(doc) = &input.body else {
+        return first();
+    };
+    let known = match classify(input, doc, view, policy) {
+        Class::NotOurs => return first(),
+        Class::Resume => of_appeal(input.arrival),
+        Class::Redelivery { of, .. } => of_appeal(of),
+        Class::QueryAgain { of } => of_query(of),
+        Class::Decided => of_query(input.arrival).or_else(|| {
+            let (of, _) = input.duplicate_of?;
+            of_appeal(of)
+        }),
+        Class::Query { .. } | Class::Appeal { .. } | Class::Held { .. } => None,
+    };
+    known.unwrap_or_else(|| crate::route::route(&doc.addressing, &policy.bodies, policy.hub))
 }
 
 /// Whether deciding this arrival needs the signature verifier's results (a new appeal):

@@ -118,6 +118,7 @@ fn addressed(
         restricted: false,
         document_kind: None,
         document: None,
+        body: policy.hub.then(|| policy.body_in_force().id.clone()),
     })
 }
 
