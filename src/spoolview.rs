@@ -17,9 +17,10 @@ use crate::JournalRead;
 /// One line of `spool list`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    /// `ready`, `incomplete`, `processing`, `quarantined`, `archived`, `vanished` (removed
-    /// from `claimed/` by someone else), `outbound`, `rejected` (a message of ours the МЭДО
-    /// operator or the partner did not accept).
+    /// `ready`, `incomplete`, `processing`, `quarantined`, `archived`, `held` (a hub's
+    /// package for no body: waits for `appeals assign`), `vanished` (removed from `claimed/`
+    /// by someone else), `outbound`, `rejected` (a message of ours the МЭДО operator or the
+    /// partner did not accept).
     pub state: &'static str,
     /// The arrival number when the package was claimed; the folder name otherwise.
     pub id: String,
@@ -100,6 +101,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     // arrival → (src, key, claim, final dir); one pass, no record kept
     let mut arrivals: BTreeMap<u64, (String, String, String, Option<String>)> = BTreeMap::new();
     let mut rejected = Vec::new();
+    let mut held: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     if layout.journal.exists() {
         let report = journal::Folder::new(&layout.journal)
             .scan(&mut |r| {
@@ -117,6 +119,17 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
                     Event::ReceiptReceived {
                         accepted: false, ..
                     } => rejected.extend(rejection(r)),
+                    Event::Unrouted {
+                        arrival,
+                        candidates,
+                        ..
+                    } => {
+                        let names = candidates.iter().map(|c| c.to_string()).collect();
+                        held.insert(*arrival, names);
+                    }
+                    Event::Assigned { arrival, .. } => {
+                        held.remove(arrival);
+                    }
                     _ => {}
                 }
                 true
@@ -130,6 +143,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     out.extend(inbound_items(&layout, config));
     for (arrival, (src, key, claim, dir)) in &arrivals {
         let (state, path) = match dir {
+            Some(d) if held.contains_key(arrival) => ("held", layout.state.join(d)),
             None => ("processing", layout.claimed.join(claim)),
             Some(d) if d.starts_with("quarantine/") => ("quarantined", layout.state.join(d)),
             Some(d) if d.starts_with("vanished/") => ("vanished", layout.state.join(d)),
@@ -141,6 +155,7 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
                 .and_then(|b| serde_json::from_slice::<Reason>(&b).ok())
                 .map(|r| format!("{}: {}", r.code, r.message))
                 .or_else(|| Some("возвращено во входящие (spool retry)".into())),
+            "held" => Some(held_detail(&held[arrival])),
             _ => dir.clone(),
         };
         out.push(Item {
@@ -155,6 +170,15 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     out.extend(outbound_items(&layout));
     out.extend(rejected);
     Ok(out)
+}
+
+/// Why a package is held, and the bodies suggested for it.
+fn held_detail(candidates: &[String]) -> String {
+    let hint = match candidates {
+        [] => String::new(),
+        c => format!("; возможно: {}", c.join(", ")),
+    };
+    format!("адресат не определён{hint} — appeals assign ID --body ОРГАН")
 }
 
 /// A receipt that rejected one of our messages, as a line: «отклонено оператором МЭДО» with
@@ -234,12 +258,27 @@ pub fn live_items(
             detail: reason.map(|r| format!("{}: {}", r.code, r.message)),
         });
     }
+    for h in crate::book::Appeals::unrouted(store) {
+        let names: Vec<String> = h.candidates.iter().map(|c| c.to_string()).collect();
+        out.push(Item {
+            state: "held",
+            id: h.arrival.to_string(),
+            name: h.arrival.to_string(),
+            key: Some(h.key.to_string()),
+            age_secs: None,
+            detail: Some(held_detail(&names)),
+        });
+    }
     out.extend(outbound_items(&layout));
     let rejections = store.rejections().map_err(|e| e.to_string())?;
     out.extend(rejections.iter().filter_map(rejection));
-    let quarantined = out.iter().filter(|i| i.state == "quarantined").count();
+    // what rests in quarantine or waits for its body is listed, not counted as archived
+    let listed = out
+        .iter()
+        .filter(|i| i.state == "quarantined" || i.state == "held")
+        .count();
     let at_rest = store.arrivals_at_rest().map_err(|e| e.to_string())?;
-    Ok((out, at_rest.saturating_sub(quarantined)))
+    Ok((out, at_rest.saturating_sub(listed)))
 }
 
 /// `spool status`: counts per state and the oldest age in each.
@@ -258,6 +297,7 @@ pub fn status(items: &[Item]) -> Status {
         "processing",
         "quarantined",
         "archived",
+        "held",
         "vanished",
         "outbound",
         "rejected",
@@ -327,6 +367,7 @@ pub fn state_label(state: &str) -> &'static str {
         "processing" => "обрабатывается",
         "quarantined" => "в карантине",
         "archived" => "в архиве",
+        "held" => "ждёт органа",
         "vanished" => "исчез",
         "outbound" => "ждёт VipNet",
         "rejected" => "отклонено",

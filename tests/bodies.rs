@@ -237,4 +237,57 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
         6,
         "a receipt and a notice for each of three"
     );
+
+    // the operator sees it waiting, with the body suggested
+    let held_items = |env: &Env| -> Vec<serde_json::Value> {
+        let list: serde_json::Value =
+            serde_json::from_str(&env.ok(&["spool", "list", "--json"])).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["state"] == "held")
+            .cloned()
+            .collect()
+    };
+    let waiting = held_items(&env);
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0]["id"], held.to_string());
+    assert!(waiting[0]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("возможно: mo-c"));
+    let table = env.ok(&["spool", "list"]);
+    assert!(table.contains("ждёт органа"), "{table}");
+
+    // the hub's operator assigns it: decided as that body's, answered from it
+    let unknown = env.cmd(&["appeals", "assign", &held.to_string(), "--body", "mo-x"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("нет органа \"mo-x\""));
+    let said = env.ok(&["appeals", "assign", &held.to_string(), "--body", "mo-c"]);
+    assert!(said.contains(&format!("под номером ОГ-2/{yy}")), "{said}");
+    for kind in ["receipt", "registered"] {
+        assert_eq!(
+            source_of(&env, kind, held),
+            (
+                MO_C.to_string(),
+                "Администрация Искитимского района".to_string()
+            ),
+            "{kind} of the assigned one"
+        );
+    }
+    let assigned = env.records_of_kind("assigned");
+    assert_eq!(assigned.len(), 1);
+    assert_eq!(
+        (
+            assigned[0]["arrival"].as_u64(),
+            assigned[0]["body"].as_str()
+        ),
+        (Some(held), Some("mo-c"))
+    );
+    let again = env.cmd(&["appeals", "assign", &held.to_string(), "--body", "mo-b"]);
+    assert_eq!(again.status.code(), Some(1), "assigned once only");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("не ждёт назначения"));
+    assert_eq!(env.records_of_kind("assigned").len(), 1);
+    assert!(held_items(&env).is_empty(), "no longer waiting");
+    env.ok(&["journal", "verify"]);
 }

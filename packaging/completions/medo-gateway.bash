@@ -58,6 +58,9 @@ _medo__gateway() {
             medo__gateway__subcmd__api__subcmd__help,token)
                 cmd="medo__gateway__subcmd__api__subcmd__help__subcmd__token"
                 ;;
+            medo__gateway__subcmd__appeals,assign)
+                cmd="medo__gateway__subcmd__appeals__subcmd__assign"
+                ;;
             medo__gateway__subcmd__appeals,card)
                 cmd="medo__gateway__subcmd__appeals__subcmd__card"
                 ;;
@@ -108,6 +111,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__appeals__subcmd__event__subcmd__help,redirected)
                 cmd="medo__gateway__subcmd__appeals__subcmd__event__subcmd__help__subcmd__redirected"
+                ;;
+            medo__gateway__subcmd__appeals__subcmd__help,assign)
+                cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__assign"
                 ;;
             medo__gateway__subcmd__appeals__subcmd__help,card)
                 cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__card"
@@ -174,6 +180,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__help__subcmd__api,token)
                 cmd="medo__gateway__subcmd__help__subcmd__api__subcmd__token"
+                ;;
+            medo__gateway__subcmd__help__subcmd__appeals,assign)
+                cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__assign"
                 ;;
             medo__gateway__subcmd__help__subcmd__appeals,card)
                 cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__card"
@@ -477,12 +486,38 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals)
-            opts="-h --config --log-format --help list show register refuse card event help"
+            opts="-h --config --log-format --help list show register refuse assign card event help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__appeals__subcmd__assign)
+            opts="-h --body --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -775,8 +810,22 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__help)
-            opts="list show register refuse card event help"
+            opts="list show register refuse assign card event help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__appeals__subcmd__help__subcmd__assign)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1105,8 +1154,22 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__appeals)
-            opts="list show register refuse card event"
+            opts="list show register refuse assign card event"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__appeals__subcmd__assign)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

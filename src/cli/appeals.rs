@@ -84,6 +84,15 @@ pub enum AppealsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// A region's hub: decide a package held «адресат не определён» as BODY's (its receipt
+    /// and notices go from that body).
+    Assign {
+        /// The arrival number (`spool list`, the supervision page).
+        id: u64,
+        /// The body's id (`[[bodies]] id`).
+        #[arg(long)]
+        body: String,
+    },
     /// Record the applicant card used by the ССТУ.РФ export (personal data: kept in
     /// state_dir/cards/, mode 0600, never in the journal).
     Card {
@@ -216,6 +225,22 @@ pub(super) fn run(config: Config, command: AppealsCommand) -> Result<ExitCode, S
                 operator: cli_operator(),
             },
         ),
+        AppealsCommand::Assign { id, body } => {
+            if config.policy.body(&body).is_none() {
+                return Ok(refused(&format!(
+                    "нет органа {body:?} в [[bodies]] этого узла"
+                )));
+            }
+            let operator = cli_operator();
+            submit(
+                config,
+                control::Command::Assign {
+                    arrival: id,
+                    body,
+                    operator,
+                },
+            )
+        }
         AppealsCommand::Card {
             id,
             name,
@@ -340,8 +365,12 @@ fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCod
 /// Queues an operator command; applies it at once when no service is running, otherwise
 /// waits a little for the service to apply it.
 pub(super) fn submit(config: Config, command: control::Command) -> Result<ExitCode, String> {
-    let id = command.id().to_string();
-    let about_an_appeal = !matches!(command, control::Command::Retried { .. });
+    // the appeal shown when it is done: an assigned arrival becomes its appeal
+    let (id, about_an_appeal) = match &command {
+        control::Command::Retried { .. } => (String::new(), false),
+        control::Command::Assign { arrival, .. } => (arrival.to_string(), false),
+        _ => (command.id().to_string(), true),
+    };
     // fail fast on what can be checked without the service
     if about_an_appeal {
         let book = operator::load(&config)?;
@@ -381,13 +410,21 @@ pub(super) fn submit(config: Config, command: control::Command) -> Result<ExitCo
             eprintln!("medo-gateway: {why}");
             Ok(ExitCode::from(1))
         }
-        Some(Ok(())) if !about_an_appeal => {
+        Some(Ok(())) if id.is_empty() => {
             println!("записано в журнал");
             Ok(ExitCode::SUCCESS)
         }
         Some(Ok(())) => {
             let book = operator::load(&config)?;
-            let a = book.find(&id).map_err(|e| e.to_string())?;
+            let a = match book.find(&id) {
+                Ok(a) => a,
+                // an assigned arrival that was no appeal (a query answered)
+                Err(_) if !about_an_appeal => {
+                    println!("записано в журнал");
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => return Err(e.to_string()),
+            };
             println!(
                 "обращение {} ({}): {}{}",
                 a.id,

@@ -151,6 +151,18 @@ pub struct QueryFacts {
     pub answer: Option<medo_model::Output>,
 }
 
+/// A hub's package for no body it serves, held until its operator assigns one
+/// (`appeals assign`): what the supervision page and `spool list` show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unrouted {
+    pub arrival: u64,
+    pub key: medo_model::PackageKey,
+    /// The likeliest bodies, best first.
+    pub candidates: Vec<medo_model::BodyId>,
+    /// When it was held (the journal's time).
+    pub at: String,
+}
+
 /// One status in the applicant's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
@@ -197,6 +209,10 @@ pub trait Shelf {
     fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, Self::Error>;
     /// An operator command (its id) was carried out.
     fn note_command(&mut self, id: &str) -> Result<(), Self::Error>;
+    /// A package held for the hub's operator (no body named).
+    fn note_unrouted(&mut self, held: &Unrouted) -> Result<(), Self::Error>;
+    /// The held package of `arrival` was assigned to a body.
+    fn note_assigned(&mut self, arrival: u64) -> Result<(), Self::Error>;
     /// Where an arrival's package rests, if it was archived already.
     fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error>;
     /// An arrival's package came to rest in `dir`.
@@ -251,6 +267,17 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             ));
         }),
         Event::QueryAnswered { .. } => fold_query(shelf, &r.event),
+        Event::Unrouted {
+            arrival,
+            key,
+            candidates,
+        } => shelf.note_unrouted(&Unrouted {
+            arrival: *arrival,
+            key: key.clone(),
+            candidates: candidates.clone(),
+            at: r.ts.clone(),
+        }),
+        Event::Assigned { arrival, .. } => shelf.note_assigned(*arrival),
         Event::Archived { arrival, dir, .. } => {
             shelf.note_dir(*arrival, dir)?;
             shelf.change(*arrival, |a| {
@@ -672,6 +699,9 @@ pub trait Appeals {
             visit(&a);
         }
     }
+    /// The packages held for the hub's operator (no body named), oldest first. Few by
+    /// nature (each waits for a person), so listed whole.
+    fn unrouted(&self) -> Vec<Unrouted>;
     /// Visits the deadline facts of every appeal still under consideration (received,
     /// registered, in work), oldest first — a few bytes each, so finding the overdue ones
     /// does not read the appeals.
@@ -822,6 +852,8 @@ pub struct AppealBook {
     unresolved: HashMap<String, std::collections::BTreeSet<u64>>,
     /// Operator commands carried out (their ids).
     commands: std::collections::HashSet<String>,
+    /// Packages held for the hub's operator, by arrival.
+    unrouted: BTreeMap<u64, Unrouted>,
     dirs: HashMap<u64, String>,
 }
 
@@ -934,6 +966,14 @@ impl Shelf for AppealBook {
         self.commands.insert(id.to_string());
         Ok(())
     }
+    fn note_unrouted(&mut self, held: &Unrouted) -> Result<(), Self::Error> {
+        self.unrouted.insert(held.arrival, held.clone());
+        Ok(())
+    }
+    fn note_assigned(&mut self, arrival: u64) -> Result<(), Self::Error> {
+        self.unrouted.remove(&arrival);
+        Ok(())
+    }
     fn dir_of(&self, arrival: u64) -> Result<Option<String>, Self::Error> {
         Ok(self.dirs.get(&arrival).cloned())
     }
@@ -978,6 +1018,9 @@ impl Appeals for AppealBook {
     }
     fn recent(&self, n: usize) -> Vec<Appeal> {
         self.appeals.values().rev().take(n).cloned().collect()
+    }
+    fn unrouted(&self) -> Vec<Unrouted> {
+        self.unrouted.values().cloned().collect()
     }
     fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts)) {
         for a in self.appeals.values().filter(|a| a.state.is_open()) {

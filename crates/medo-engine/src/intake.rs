@@ -21,7 +21,7 @@ use medo_wire::package::{container_entry, container_entry_head, read_member};
 
 /// A command's event with the attached file to keep once it is journaled (appeal,
 /// (reference, kept name)), or why the command does not apply.
-type CommandOutcome = Result<(Event, Option<(u64, (String, String))>), Rejected>;
+type CommandOutcome = Result<(Vec<Event>, Option<(u64, (String, String))>), Rejected>;
 
 /// Why an operator command does not apply: its words are the rejection the operator or the
 /// СЭД reads (`control/rejected/`).
@@ -31,6 +31,14 @@ pub enum Rejected {
     Refusal(#[from] decision::Refusal),
     #[error("нет поступления {0}")]
     NoArrival(u64),
+    #[error("нет органа {0:?} в [[bodies]] этого узла")]
+    NoBody(String),
+    #[error(
+        "поступление {0} не ждёт назначения органа (адресат его определён, или орган уже назначен)"
+    )]
+    NotHeld(u64),
+    #[error("пакет поступления {arrival} не читается: {why}")]
+    Unreadable { arrival: u64, why: String },
     #[error(transparent)]
     Unparsed(#[from] control::Unparsed),
 }
@@ -132,10 +140,21 @@ impl<B: Backend> Gateway<B> {
         package: &Package,
         facts: &Facts,
     ) -> Result<ArrivalInput, GatewayError> {
+        self.gather_at(a, package, facts, &self.layout.claimed.join(&a.claim))
+    }
+
+    /// [`Self::gather`] of a package in `dir` (claimed, or where it rests).
+    fn gather_at(
+        &self,
+        a: &Arrival,
+        package: &Package,
+        facts: &Facts,
+        dir: &Path,
+    ) -> Result<ArrivalInput, GatewayError> {
         let body = match &package.message.body {
             Body::Acknowledgment(ack) => Incoming::Receipt(Box::new(self.receipt_input(ack)?)),
             Body::Document { .. } | Body::Container(_) => {
-                Incoming::Document(Box::new(self.document_input(a, package, facts)))
+                Incoming::Document(Box::new(self.document_input(package, facts, dir)))
             }
             _ => Incoming::Other,
         };
@@ -177,13 +196,12 @@ impl<B: Backend> Gateway<B> {
     }
 
     /// A Документ or container as the core sees it.
-    fn document_input(&self, a: &Arrival, package: &Package, facts: &Facts) -> DocumentInput {
+    fn document_input(&self, package: &Package, facts: &Facts, dir: &Path) -> DocumentInput {
         let document = package.message.document();
         let passport = package.container.as_ref().map(|c| &c.passport);
         let author = passport.and_then(|p| p.authors.first());
-        let dir = self.layout.claimed.join(&a.claim);
         let zip = package.container_file.as_deref();
-        let head = |name: &str| signature_head(&dir, zip, name);
+        let head = |name: &str| signature_head(dir, zip, name);
         DocumentInput {
             kind: document
                 .and_then(|d| d.kind.clone())
@@ -204,7 +222,7 @@ impl<B: Backend> Gateway<B> {
                 .and_then(|d| d.annotation.clone())
                 .or_else(|| passport.and_then(|p| p.annotation.clone())),
             links: document.map(links_of).unwrap_or_default(),
-            query_xml: self.query_xml(package, &dir, zip),
+            query_xml: self.query_xml(package, dir, zip),
             appeal: appeals::facts(package, &head),
             addressing: addressing(package),
         }
@@ -311,8 +329,8 @@ impl<B: Backend> Gateway<B> {
                 Err(e) => Ok(Err(e.into())),
             }?;
             match result {
-                Ok((event, answer)) => {
-                    self.commit(vec![event])?;
+                Ok((events, answer)) => {
+                    self.commit(events)?;
                     medo_stdx::fault::point("after-command-commit");
                     if let Some((appeal, r)) = &answer {
                         self.keep_answer(*appeal, r);
@@ -367,15 +385,24 @@ impl<B: Backend> Gateway<B> {
         if let control::Command::Retried { arrival, to } = command {
             return Ok(match self.backend.index().arrival(*arrival)? {
                 Some(_) => Ok((
-                    Event::Retried {
+                    vec![Event::Retried {
                         arrival: *arrival,
                         to: to.clone(),
                         command: Some(id.into()),
-                    },
+                    }],
                     None,
                 )),
                 None => Err(Rejected::NoArrival(*arrival)),
             });
+        }
+        if let control::Command::Assign {
+            arrival,
+            body,
+            operator,
+        } = command
+        {
+            let assignment = (*arrival, body.as_str(), operator.clone());
+            return self.assign(assignment, id, now);
         }
         let strict = StrictStore::new(self.backend.index().clone());
         let mut input = self.command_input(command, &strict);
@@ -388,7 +415,53 @@ impl<B: Backend> Gateway<B> {
             }
             _ => None,
         };
-        Ok(decided.map(|e| (e, answer)).map_err(Rejected::from))
+        Ok(decided.map(|e| (vec![e], answer)).map_err(Rejected::from))
+    }
+
+    /// `appeals assign`: a held package (`unrouted`) decided now as `body`'s — `assigned`
+    /// with the body's receipt, then what the arrival gives for that body (the appeal
+    /// received and registered, a query answered, …), read from where the package rests.
+    fn assign(
+        &self,
+        (arrival, body, operator): (u64, &str, Option<String>),
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<CommandOutcome, GatewayError> {
+        let index = self.backend.index();
+        if self.config.policy.body(body).is_none() {
+            return Ok(Err(Rejected::NoBody(body.to_string())));
+        }
+        let (Some(_), Some(a)) = (index.try_unrouted(arrival)?, index.arrival(arrival)?) else {
+            return Ok(Err(Rejected::NotHeld(arrival)));
+        };
+        let dir = match &a.dir {
+            Some(rests) => self.layout.state.join(rests),
+            None => self.layout.claimed.join(&a.claim),
+        };
+        let package = match read_package(&dir, &self.config.limits) {
+            Ok(p) => p,
+            Err(e) => {
+                let why = e.to_string();
+                return Ok(Err(Rejected::Unreadable { arrival, why }));
+            }
+        };
+        let facts = crate::facts_of(&package.message);
+        let input = self.gather_at(&a, &package, &facts, &dir)?;
+        let strict = StrictStore::new(index.clone());
+        let mut batch = Batch::new(&strict);
+        let mut events = vec![Event::Assigned {
+            arrival,
+            key: a.key.clone(),
+            body: body.into(),
+            outputs: self
+                .receipt_for(&a, &facts, now, body)
+                .into_iter()
+                .collect(),
+            operator,
+            command: Some(id.into()),
+        }];
+        events.extend(self.book_events(input, now, &mut batch, body)?);
+        Ok(Ok((events, None)))
     }
 
     /// What a command's decision reads: the appeal's package again (registration checks), an
@@ -420,7 +493,9 @@ impl<B: Backend> Gateway<B> {
             control::Command::Progress { step, operator, .. } => {
                 (Op::Progress(step.into()), operator)
             }
-            control::Command::Retried { .. } => unreachable!("handled before"),
+            control::Command::Retried { .. } | control::Command::Assign { .. } => {
+                unreachable!("handled before")
+            }
         };
         // the core is told why, in words: it puts them in the command's rejection
         let facts = match &op {

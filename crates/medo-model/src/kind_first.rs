@@ -267,6 +267,7 @@ mod tests {
             r#""quarantined","arrival":5,"key":"k","code":"bad_xml","message":"строка \"1\"\n","header_uid":"h""#.into(),
             format!(r#""decided","arrival":0,"key":"k","outputs":[{o},{o}]"#),
             r#""unrouted","arrival":3,"key":"k","candidates":["mo-berdsk","minsoc"]"#.into(),
+            format!(r#""assigned","arrival":3,"key":"k","body":"mo-berdsk","outputs":[{o}],"operator":"ivanova","command":"c""#),
             r#""published","arrival":0,"key":"k","name":"n","sha256":"s""#.into(),
             r#""archived","arrival":0,"key":"k","dir":"archive/2026-11-23/k""#.into(),
             r#""appeal_received","appeal":4,"key":"k","urog_number":"А26-02-4","urog_number_norm":"А26-02-4","urog_date":"2026-11-19","urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.7.1","restricted":false,"signatures":[{"document":"a.pdf","signature":"a.sig","encoding":"der","status":"verified"}],"held":null,"cites":[1,2],"files":[{"name":"a.pdf","role":"document","size":10,"sha256":"s","container":"c.zip"},{"name":"b","role":"other","size":0,"sha256":"t"}]"#.into(),
@@ -324,7 +325,7 @@ mod tests {
             seen.insert(derived.event.kind());
         }
         let every = every_kind();
-        assert_eq!(every.len(), 21, "{every:?}");
+        assert_eq!(every.len(), 22, "{every:?}");
         for kind in every {
             assert!(
                 seen.contains(kind.as_str()),

@@ -572,6 +572,18 @@ pub enum Event {
         key: PackageKey,
         candidates: Vec<BodyId>,
     },
+    /// The hub's operator said which body an unrouted package is for (`appeals assign`): it
+    /// is decided now as that body's, and `outputs` carries the body's receipt.
+    Assigned {
+        arrival: u64,
+        key: PackageKey,
+        body: BodyId,
+        outputs: Vec<Output>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<CommandId>,
+    },
     Published {
         arrival: u64,
         key: PackageKey,
@@ -777,6 +789,7 @@ impl Event {
             | Event::Quarantined { arrival, .. }
             | Event::Decided { arrival, .. }
             | Event::Unrouted { arrival, .. }
+            | Event::Assigned { arrival, .. }
             | Event::Published { arrival, .. }
             | Event::Archived { arrival, .. }
             | Event::QueryAnswered { arrival, .. }
@@ -803,6 +816,7 @@ impl Event {
             Event::Quarantined { .. } => "quarantined",
             Event::Decided { .. } => "decided",
             Event::Unrouted { .. } => "unrouted",
+            Event::Assigned { .. } => "assigned",
             Event::Published { .. } => "published",
             Event::Archived { .. } => "archived",
             Event::AppealReceived { .. } => "appeal_received",
@@ -831,6 +845,7 @@ impl Event {
             Event::Quarantined { .. } => "в карантин",
             Event::Decided { .. } => "решение",
             Event::Unrouted { .. } => "адресат не определён",
+            Event::Assigned { .. } => "орган назначен",
             Event::Published { .. } => "отправлено",
             Event::Archived { .. } => "в архиве",
             Event::AppealReceived { .. } => "обращение поступило",
@@ -853,6 +868,7 @@ impl Event {
             Event::AppealRegistered { command, .. }
             | Event::AppealRefused { command, .. }
             | Event::AppealProgress { command, .. }
+            | Event::Assigned { command, .. }
             | Event::Retried { command, .. } => command.as_ref().map(CommandId::as_str),
             Event::CommandPoisoned { command, .. } => Some(command.as_str()),
             _ => None,
@@ -863,6 +879,7 @@ impl Event {
     pub fn outputs(&self) -> &[Output] {
         match self {
             Event::Decided { outputs, .. }
+            | Event::Assigned { outputs, .. }
             | Event::AppealRegistered { outputs, .. }
             | Event::AppealRefused { outputs, .. }
             | Event::AppealRedelivered { outputs, .. }

@@ -52,6 +52,14 @@ pub enum Command {
     /// `spool retry` moved a quarantined arrival's package back into inbound as `to`: journal
     /// it (operators' actions are part of the record).
     Retried { arrival: u64, to: String },
+    /// A hub's package held for no body (`unrouted`) is for `body` (`appeals assign`):
+    /// decide it as that body's.
+    Assign {
+        arrival: u64,
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+    },
 }
 
 impl Command {
@@ -61,7 +69,7 @@ impl Command {
             Command::Register { id, .. }
             | Command::Refuse { id, .. }
             | Command::Progress { id, .. } => id,
-            Command::Retried { .. } => "",
+            Command::Retried { .. } | Command::Assign { .. } => "",
         }
     }
 
@@ -72,6 +80,7 @@ impl Command {
             Command::Refuse { .. } => "refuse",
             Command::Progress { .. } => "progress",
             Command::Retried { .. } => "retried",
+            Command::Assign { .. } => "assign",
         }
     }
 }

@@ -13,7 +13,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use crate::journal::{Event, Output, Record};
-use medo_core::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, Shelf, StatusFacts};
+use medo_core::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, Shelf, StatusFacts, Unrouted};
 use medo_core::resend::{ResendShelf, Waiting};
 
 type TxError = ConflictableTransactionError<StoreError>;
@@ -778,6 +778,15 @@ impl Shelf for TxShelf<'_> {
         self.index.insert(prefixed(b'c', id.as_bytes()), &[])?;
         Ok(())
     }
+    fn note_unrouted(&mut self, held: &Unrouted) -> Result<(), TxError> {
+        self.index
+            .insert(prefixed(b'h', &be(held.arrival)), tx_encode(held)?)?;
+        Ok(())
+    }
+    fn note_assigned(&mut self, arrival: u64) -> Result<(), TxError> {
+        self.index.remove(prefixed(b'h', &be(arrival)))?;
+        Ok(())
+    }
     fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, TxError> {
         self.index
             .get(prefixed(b'q', &be(arrival)))?
@@ -1012,6 +1021,22 @@ impl Store {
         self.index_id(b'd', uid)
     }
 
+    /// The package of `arrival` held for the hub's operator — a read error is an error.
+    pub fn try_unrouted(&self, arrival: u64) -> Result<Option<Unrouted>, StoreError> {
+        self.appeal_index
+            .get(prefixed(b'h', &be(arrival)))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// Every package held for the hub's operator, oldest first.
+    pub fn try_unrouted_all(&self) -> Result<Vec<Unrouted>, StoreError> {
+        self.appeal_index
+            .scan_prefix(prefixed(b'h', b""))
+            .map(|i| decode(&i?.1))
+            .collect()
+    }
+
     /// An appeal's status facts — a read error is an error.
     pub fn try_status(&self, id: u64) -> Result<Option<StatusFacts>, StoreError> {
         self.status_by_id(id)
@@ -1142,6 +1167,9 @@ impl Appeals for Store {
                 visit(id, &facts);
             }
         }
+    }
+    fn unrouted(&self) -> Vec<Unrouted> {
+        logged("held packages", self.try_unrouted_all())
     }
     fn recent(&self, n: usize) -> Vec<Appeal> {
         let ids: Vec<u64> = self

@@ -23,7 +23,7 @@ use medo_model::{Event, Record};
 use crate::index::{Arrival, Page, PendingOutput, Store, StoreError};
 use crate::journal::{self, JournalError, VerifyReport};
 use ed25519_dalek::SigningKey;
-use medo_core::book::{Appeal, Appeals, Lookup, QueryFacts, StatusFacts};
+use medo_core::book::{Appeal, Appeals, Lookup, QueryFacts, StatusFacts, Unrouted};
 use medo_core::resend::Waiting;
 
 use crate::checkpoint::CheckpointError;
@@ -267,6 +267,8 @@ pub trait Book {
     fn try_query(&self, arrival: u64) -> Result<Option<QueryFacts>, StoreError>;
     /// Queries that reported this (normalised) number as not found.
     fn try_queries_awaiting(&self, norm: &str) -> Result<Vec<u64>, StoreError>;
+    /// The package of `arrival` held for the hub's operator (no body named), if it is.
+    fn try_unrouted(&self, arrival: u64) -> Result<Option<Unrouted>, StoreError>;
 }
 
 impl Book for Store {
@@ -302,6 +304,9 @@ impl Book for Store {
     }
     fn try_queries_awaiting(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
         Store::try_queries_awaiting(self, norm)
+    }
+    fn try_unrouted(&self, arrival: u64) -> Result<Option<Unrouted>, StoreError> {
+        Store::try_unrouted(self, arrival)
     }
 }
 

@@ -246,6 +246,12 @@ impl Shelf for Overlay<'_> {
     fn note_command(&mut self, id: &str) -> Result<(), Self::Error> {
         self.delta.note_command(id)
     }
+    fn note_unrouted(&mut self, held: &book::Unrouted) -> Result<(), Self::Error> {
+        self.delta.note_unrouted(held)
+    }
+    fn note_assigned(&mut self, arrival: u64) -> Result<(), Self::Error> {
+        self.delta.note_assigned(arrival)
+    }
     fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, Self::Error> {
         Ok(BookView::query(self, arrival))
     }
