@@ -166,6 +166,15 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
         "Глава района",
         "iskitim~medo",
     );
+    // a УРОГ query to mo-b (by its alias) about its appeal and mo-a's
+    let q = env.drop_sample("urog-appeal-2.2", "query-to-b");
+    new_document(
+        &q,
+        51,
+        "Запрос",
+        "А26-05-5100000",
+        "О ходе рассмотрения обращений А26-02-2100000 и А26-02-7654321",
+    );
     appeal_22(
         &env,
         "to-nobody",
@@ -220,6 +229,15 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
         }
     }
 
+    // the query to mo-b is answered by mo-b from its own appeals: mo-a's is not its to tell
+    let answered = env.records_of_kind("query_answered");
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    assert_eq!(answered[0]["body"], "mo-b");
+    assert_eq!(answered[0]["unresolved"], serde_json::json!(["А26-02-7654321"]));
+    assert_eq!(answered[0]["number"], format!("ОЗ-1/{yy}"));
+    let query_arrival = answered[0]["arrival"].as_u64().unwrap();
+    assert_eq!(source_of(&env, "response", query_arrival).0, MO_B);
+
     // the one for nobody: held, nothing answered, the likeliest body suggested
     let unrouted = env.records_of_kind("unrouted");
     assert_eq!(unrouted.len(), 1, "{unrouted:?}");
@@ -234,8 +252,8 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
     );
     assert_eq!(
         env.outbound_names().len(),
-        6,
-        "a receipt and a notice for each of three"
+        8,
+        "a receipt and a notice for each of three appeals, a receipt and an answer for the query"
     );
 
     // the operator sees it waiting, with the body suggested

@@ -65,7 +65,7 @@ pub(super) fn answer(
 fn answered(asked: Asked<'_>, view: &dyn BookView, ctx: Context<'_>, earlier: u64) -> Event {
     let items = urog::response_items(
         &asked.requested,
-        view.status_many(&asked.requested),
+        view.status_many_of(&ctx, &asked.requested),
         &ctx.policy.calendar,
         ctx.policy.utc_offset,
     );
@@ -160,7 +160,7 @@ pub fn reanswers(decided: &[Event], view: &dyn BookView, ctx: Context<'_>) -> Ve
 fn reanswer(q: &QueryFacts, view: &dyn BookView, ctx: Context<'_>, earlier: u64) -> Option<Event> {
     let answer = q.answer.as_ref()?;
     let now_found = view
-        .status_many(&q.unresolved)
+        .status_many_of(&ctx, &q.unresolved)
         .iter()
         .any(|found| found.is_ok());
     if !now_found {
@@ -188,6 +188,7 @@ fn reanswer(q: &QueryFacts, view: &dyn BookView, ctx: Context<'_>, earlier: u64)
 /// Our document sent again after no receipt came (`resend_after_secs`): same message uid, a
 /// new folder, an answer's content as the book knows it now.
 pub fn resend(w: &Waiting, view: &dyn BookView, ctx: Context<'_>) -> Event {
+    let ctx = ctx.for_body(&medo_model::BodyId::or_main(w.output.body.as_ref()));
     let attempt = w.resends + 1;
     let mut output = rerendered(&w.output, view, ctx);
     output.name = format!("{}-r{attempt}", w.output.name);
@@ -212,7 +213,7 @@ fn rerendered(o: &Output, view: &dyn BookView, ctx: Context<'_>) -> Output {
     let requested: Vec<String> = items.into_iter().map(|i| i.requested).collect();
     let fresh = urog::response_items(
         &requested,
-        view.status_many(&requested),
+        view.status_many_of(&ctx, &requested),
         &ctx.policy.calendar,
         ctx.policy.utc_offset,
     );

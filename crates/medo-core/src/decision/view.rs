@@ -41,6 +41,35 @@ pub trait BookView {
             .find(|id| self.appeal(*id).is_some_and(|a| a.body == body))
     }
 
+    /// What the answer of `ctx`'s body says of each of `ids`: in a hub only that body's
+    /// appeals count (a УРОГ query to one body is answered from its appeals alone); a
+    /// one-body node reads [`BookView::status_many`] (compact facts, on all cores).
+    fn status_many_of(
+        &self,
+        ctx: &super::Context<'_>,
+        ids: &[String],
+    ) -> Vec<Result<StatusFacts, crate::book::Lookup>> {
+        if !ctx.policy.hub {
+            return self.status_many(ids);
+        }
+        let body = ctx.body();
+        let of_body = |i: u64| self.appeal(i).filter(|a| a.body == *body);
+        let mine = |ids: Vec<u64>| -> Vec<u64> {
+            ids.into_iter().filter(|i| of_body(*i).is_some()).collect()
+        };
+        ids.iter()
+            .map(|id| {
+                find_in(
+                    id,
+                    |n| mine(self.ids_by_number(n)),
+                    |n| mine(self.ids_by_urog(n)),
+                    of_body,
+                )
+                .map(|a| StatusFacts::from(&a))
+            })
+            .collect()
+    }
+
     /// Resolves our number, a УРОГ number or an internal id, as [`Appeals::find`].
     fn find(&self, id: &str) -> Result<Appeal, crate::book::Lookup> {
         find_in(
