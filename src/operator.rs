@@ -125,11 +125,19 @@ const PAGE_SCAN: usize = 1_000;
 
 /// A page of `appeals list`: the rows after the appeal `after` (id order) that pass the
 /// filters (as [`list`]), at most `limit`; and the id to continue after, when more follow.
+/// What `appeals list` keeps: the overdue ones, those due within some days, one body's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filters<'a> {
+    pub overdue: bool,
+    pub within: Option<i64>,
+    pub body: Option<&'a str>,
+}
+
 pub fn page(
     book: &dyn Appeals,
     config: &Config,
     today: Date,
-    (overdue, within): (bool, Option<i64>),
+    filters: Filters<'_>,
     after: u64,
     limit: usize,
 ) -> (Vec<Row>, Option<u64>) {
@@ -142,7 +150,7 @@ pub fn page(
         }
         for a in &chunk {
             last = a.id;
-            rows.extend(list_one(a, config, today, overdue, within));
+            rows.extend(list_one(a, config, today, filters));
             if rows.len() == limit {
                 let more = !book.after(last, 1).is_empty();
                 return (rows, more.then_some(last));
@@ -152,13 +160,15 @@ pub fn page(
 }
 
 /// An appeal's row if it passes the filters of `appeals list`.
-fn list_one(
-    a: &Appeal,
-    config: &Config,
-    today: Date,
-    overdue: bool,
-    within: Option<i64>,
-) -> Option<Row> {
+fn list_one(a: &Appeal, config: &Config, today: Date, filters: Filters<'_>) -> Option<Row> {
+    let Filters {
+        overdue,
+        within,
+        body,
+    } = filters;
+    if body.is_some_and(|b| a.body != b) {
+        return None;
+    }
     let r = row(a, config, today);
     let due_soon = within.is_none_or(|days| {
         r.next_due
@@ -170,15 +180,9 @@ fn list_one(
 }
 
 /// `appeals list`: every appeal, or the overdue ones, or those due within `within` days.
-pub fn list(
-    book: &dyn Appeals,
-    config: &Config,
-    today: Date,
-    overdue: bool,
-    within: Option<i64>,
-) -> Vec<Row> {
+pub fn list(book: &dyn Appeals, config: &Config, today: Date, filters: Filters<'_>) -> Vec<Row> {
     let mut rows = Vec::new();
-    book.each(&mut |a| rows.extend(list_one(a, config, today, overdue, within)));
+    book.each(&mut |a| rows.extend(list_one(a, config, today, filters)));
     rows
 }
 

@@ -29,9 +29,18 @@ pub enum Query {
         after: u64,
         limit: Option<usize>,
         json: bool,
+        /// One body's (`--body`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
     },
-    /// `appeals show ID`.
-    Show { id: String, json: bool, pin: bool },
+    /// `appeals show ID` (`--body`: our number as that body gave it).
+    Show {
+        id: String,
+        json: bool,
+        pin: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
 }
 
 /// What the command prints: `stdout`, and a note for stderr (where the next page starts).
@@ -39,6 +48,33 @@ pub enum Query {
 pub struct Answer {
     pub stdout: String,
     pub note: Option<String>,
+}
+
+/// Why a query has no answer: its words, and whether it only needs to be asked more
+/// precisely (a number several bodies of a hub gave: `--body`; the CLI exits 2, else 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unanswered {
+    pub why: String,
+    #[serde(default)]
+    pub ambiguous: bool,
+}
+
+impl Unanswered {
+    fn text(why: String) -> Unanswered {
+        Unanswered {
+            why,
+            ambiguous: false,
+        }
+    }
+}
+
+impl From<medo_core::book::Lookup> for Unanswered {
+    fn from(l: medo_core::book::Lookup) -> Unanswered {
+        Unanswered {
+            ambiguous: matches!(l, medo_core::book::Lookup::OursInBodies { .. }),
+            why: l.to_string(),
+        }
+    }
 }
 
 /// The longest request line the socket reads.
@@ -57,7 +93,7 @@ pub fn answer(
     book: &dyn Appeals,
     config: &Config,
     pin_secret: Option<&[u8]>,
-) -> Result<Answer, String> {
+) -> Result<Answer, Unanswered> {
     let today = operator::today(config);
     match query {
         Query::List {
@@ -66,14 +102,16 @@ pub fn answer(
             after,
             limit,
             json,
+            body,
         } => {
-            let filters = (*overdue, *due_within);
+            let filters = operator::Filters {
+                overdue: *overdue,
+                within: *due_within,
+                body: body.as_deref(),
+            };
             let (rows, next) = match limit {
                 Some(limit) => operator::page(book, config, today, filters, *after, *limit),
-                None => (
-                    operator::list(book, config, today, *overdue, *due_within),
-                    None,
-                ),
+                None => (operator::list(book, config, today, filters), None),
             };
             let note = next.map(|n| {
                 format!(
@@ -87,8 +125,13 @@ pub fn answer(
             };
             Ok(Answer { stdout, note })
         }
-        Query::Show { id, json, pin } => {
-            let appeal = book.find(id).map_err(|e| e.to_string())?;
+        Query::Show {
+            id,
+            json,
+            pin,
+            body,
+        } => {
+            let appeal = book.find_of(body.as_deref(), id)?;
             let secret = pin_secret.filter(|_| *pin);
             let details = operator::details(&appeal, book, config, today, secret);
             let stdout = match json {
@@ -107,7 +150,7 @@ fn pretty<T: Serialize>(value: &T) -> String {
 
 /// Asks the running service. `None` when no service answers on the socket (not running,
 /// an older one, a stale socket file).
-pub fn ask(layout: &Layout, query: &Query) -> Option<Result<Answer, String>> {
+pub fn ask(layout: &Layout, query: &Query) -> Option<Result<Answer, Unanswered>> {
     let mut stream = std::os::unix::net::UnixStream::connect(socket(layout)).ok()?;
     stream.set_read_timeout(Some(TIMEOUT)).ok()?;
     stream.set_write_timeout(Some(TIMEOUT)).ok()?;
@@ -116,7 +159,7 @@ pub fn ask(layout: &Layout, query: &Query) -> Option<Result<Answer, String>> {
     stream.write_all(&line).ok()?;
     let mut reply = String::new();
     BufReader::new(stream).read_line(&mut reply).ok()?;
-    serde_json::from_str::<Result<Answer, String>>(&reply).ok()
+    serde_json::from_str::<Result<Answer, Unanswered>>(&reply).ok()
 }
 
 /// The store as of the journal's end, for a command run while the service does not run;
@@ -208,7 +251,7 @@ async fn one_query(
         .await
         .map_err(|_| std::io::Error::other("no query within the time"))??;
     let reply = match serde_json::from_str::<Query>(&line) {
-        Err(e) => Err(format!("not a query: {e}")),
+        Err(e) => Err(Unanswered::text(format!("not a query: {e}"))),
         Ok(query) => tokio::task::spawn_blocking(move || {
             let secret = pin_secret_for(&query, &config);
             answer(&query, &store, &config, secret.as_deref())

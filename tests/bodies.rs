@@ -233,7 +233,10 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
     let answered = env.records_of_kind("query_answered");
     assert_eq!(answered.len(), 1, "{answered:?}");
     assert_eq!(answered[0]["body"], "mo-b");
-    assert_eq!(answered[0]["unresolved"], serde_json::json!(["А26-02-7654321"]));
+    assert_eq!(
+        answered[0]["unresolved"],
+        serde_json::json!(["А26-02-7654321"])
+    );
     assert_eq!(answered[0]["number"], format!("ОЗ-1/{yy}"));
     let query_arrival = answered[0]["arrival"].as_u64().unwrap();
     assert_eq!(source_of(&env, "response", query_arrival).0, MO_B);
@@ -279,7 +282,7 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
 
     // the hub's operator assigns it: decided as that body's, answered from it
     let unknown = env.cmd(&["appeals", "assign", &held.to_string(), "--body", "mo-x"]);
-    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("нет органа \"mo-x\""));
     let said = env.ok(&["appeals", "assign", &held.to_string(), "--body", "mo-c"]);
     assert!(said.contains(&format!("под номером ОГ-2/{yy}")), "{said}");
@@ -308,4 +311,61 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
     assert_eq!(env.records_of_kind("assigned").len(), 1);
     assert!(held_items(&env).is_empty(), "no longer waiting");
     env.ok(&["journal", "verify"]);
+    numbers_per_body(&env, &yy);
+}
+
+/// Our numbers repeat across bodies: without `--body` a number two bodies gave is a
+/// question (exit 2); with it, that body's appeal — to show, to list, to act on.
+fn numbers_per_body(env: &Env, yy: &str) {
+    let first = format!("ОГ-1/{yy}");
+    let ambiguous = env.cmd(&["appeals", "show", &first]);
+    assert_eq!(ambiguous.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&ambiguous.stderr);
+    assert!(
+        said.contains("неоднозначен") && said.contains("--body"),
+        "{said}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&env.ok(&["appeals", "show", &first, "--body", "mo-c", "--json"]))
+            .unwrap();
+    assert_eq!(
+        (shown["urog_number"].as_str(), shown["body"].as_str()),
+        (Some("А26-02-3100000"), Some("mo-c"))
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&env.ok(&["appeals", "list", "--body", "mo-b", "--json"])).unwrap();
+    let urog: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["urog_number"].as_str().unwrap())
+        .collect();
+    assert_eq!(urog, ["А26-02-2100000"]);
+    assert_eq!(
+        env.cmd(&["appeals", "list", "--body", "nobody"])
+            .status
+            .code(),
+        Some(2)
+    );
+    // a step reported on mo-c's ОГ-1 goes out from mo-c
+    env.ok(&[
+        "appeals",
+        "event",
+        &first,
+        "--body",
+        "mo-c",
+        "executor-assigned",
+        "--executor",
+        "Петров П.П.",
+    ]);
+    let id = shown["id"].as_u64().unwrap();
+    let progress = env.records_of_kind("appeal_progress");
+    assert_eq!(progress.len(), 1);
+    assert_eq!(progress[0]["appeal"].as_u64(), Some(id));
+    let body = progress[0]["outputs"][0]["body"].as_str();
+    assert_eq!(
+        body,
+        Some("mo-c"),
+        "the notice goes out from the appeal's body"
+    );
 }

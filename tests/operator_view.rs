@@ -68,6 +68,7 @@ fn the_three_ways_answer_alike() {
         id: "А26-02-703".into(),
         json: true,
         pin: false,
+        body: None,
     };
     let answer = operator_view::ask(&layout, &asked)
         .expect("the service answers")

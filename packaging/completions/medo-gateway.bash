@@ -486,12 +486,16 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals)
-            opts="-h --config --log-format --help list show register refuse assign card event help"
+            opts="-h --body --config --log-format --help list show register refuse assign card event help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -534,7 +538,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__card)
-            opts="-h --name --code --address --email --config --log-format --help"
+            opts="-h --name --code --address --email --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,6 +560,10 @@ _medo__gateway() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -572,12 +580,16 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__event)
-            opts="-h --config --log-format --help executor-assigned extended redirected answered help"
+            opts="-h --body --config --log-format --help executor-assigned extended redirected answered help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -594,7 +606,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__event__subcmd__answered)
-            opts="-h --result --file --config --log-format --help"
+            opts="-h --result --file --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -605,6 +617,10 @@ _medo__gateway() {
                     return 0
                     ;;
                 --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -624,7 +640,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__event__subcmd__executor__subcmd__assigned)
-            opts="-h --executor --post --config --log-format --help"
+            opts="-h --executor --post --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -635,6 +651,10 @@ _medo__gateway() {
                     return 0
                     ;;
                 --post)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -654,7 +674,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__event__subcmd__extended)
-            opts="-h --until --reason --file --config --log-format --help"
+            opts="-h --until --reason --file --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -669,6 +689,10 @@ _medo__gateway() {
                     return 0
                     ;;
                 --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -772,7 +796,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__event__subcmd__redirected)
-            opts="-h --to --sstu-id --number --file --config --log-format --help"
+            opts="-h --to --sstu-id --number --file --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -791,6 +815,10 @@ _medo__gateway() {
                     return 0
                     ;;
                 --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -992,7 +1020,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__list)
-            opts="-h --overdue --due-within --json --limit --after --all --config --log-format --help"
+            opts="-h --overdue --due-within --json --limit --after --all --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1007,6 +1035,10 @@ _medo__gateway() {
                     return 0
                     ;;
                 --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1026,7 +1058,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__refuse)
-            opts="-h --reason --comment --config --log-format --help"
+            opts="-h --reason --comment --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1037,6 +1069,10 @@ _medo__gateway() {
                     return 0
                     ;;
                 --comment)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1056,7 +1092,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__register)
-            opts="-h --number --force --comment --date --config --log-format --help"
+            opts="-h --number --force --comment --date --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1071,6 +1107,10 @@ _medo__gateway() {
                     return 0
                     ;;
                 --date)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1090,12 +1130,16 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__show)
-            opts="-h --json --pin --config --log-format --help"
+            opts="-h --json --pin --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

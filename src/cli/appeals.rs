@@ -86,12 +86,10 @@ pub enum AppealsCommand {
     },
     /// A region's hub: decide a package held «адресат не определён» as BODY's (its receipt
     /// and notices go from that body).
+    /// (`--body BODY` is required: the body it is for.)
     Assign {
         /// The arrival number (`spool list`, the supervision page).
         id: u64,
-        /// The body's id (`[[bodies]] id`).
-        #[arg(long)]
-        body: String,
     },
     /// Record the applicant card used by the ССТУ.РФ export (personal data: kept in
     /// state_dir/cards/, mode 0600, never in the journal).
@@ -170,7 +168,14 @@ pub enum EventStep {
     },
 }
 
-pub(super) fn run(config: Config, command: AppealsCommand) -> Result<ExitCode, String> {
+pub(super) fn run(
+    config: Config,
+    command: AppealsCommand,
+    body: Option<String>,
+) -> Result<ExitCode, String> {
+    if let Some(b) = body.as_deref().filter(|b| config.policy.body(b).is_none()) {
+        return Ok(no_such_body(b));
+    }
     match command {
         AppealsCommand::List {
             overdue,
@@ -186,11 +191,18 @@ pub(super) fn run(config: Config, command: AppealsCommand) -> Result<ExitCode, S
                 after,
                 limit: (!all).then_some(limit as usize),
                 json,
+                body,
             };
             print_answer(&config, &query)
         }
         AppealsCommand::Show { id, json, pin } => {
-            print_answer(&config, &operator_view::Query::Show { id, json, pin })
+            let query = operator_view::Query::Show {
+                id,
+                json,
+                pin,
+                body,
+            };
+            print_answer(&config, &query)
         }
         AppealsCommand::Register {
             id,
@@ -200,46 +212,41 @@ pub(super) fn run(config: Config, command: AppealsCommand) -> Result<ExitCode, S
             date,
         } => {
             let operator = cli_operator();
-            submit(
-                config,
-                control::Command::Register {
-                    id,
-                    number,
-                    force,
-                    comment,
-                    operator,
-                    date,
-                },
-            )
+            let command = control::Command::Register {
+                id,
+                number,
+                force,
+                comment,
+                operator,
+                date,
+            };
+            submit(config, command, body.as_deref())
         }
         AppealsCommand::Refuse {
             id,
             reason,
             comment,
-        } => submit(
-            config,
-            control::Command::Refuse {
+        } => {
+            let command = control::Command::Refuse {
                 id,
                 reason,
                 comment,
                 operator: cli_operator(),
-            },
-        ),
-        AppealsCommand::Assign { id, body } => {
-            if config.policy.body(&body).is_none() {
-                return Ok(refused(&format!(
-                    "нет органа {body:?} в [[bodies]] этого узла"
-                )));
-            }
+            };
+            submit(config, command, body.as_deref())
+        }
+        AppealsCommand::Assign { id } => {
+            let Some(body) = body else {
+                eprintln!("medo-gateway: appeals assign: укажите орган: --body ОРГАН");
+                return Ok(ExitCode::from(2));
+            };
             let operator = cli_operator();
-            submit(
-                config,
-                control::Command::Assign {
-                    arrival: id,
-                    body,
-                    operator,
-                },
-            )
+            let command = control::Command::Assign {
+                arrival: id,
+                body,
+                operator,
+            };
+            submit(config, command, None)
         }
         AppealsCommand::Card {
             id,
@@ -249,9 +256,9 @@ pub(super) fn run(config: Config, command: AppealsCommand) -> Result<ExitCode, S
             email,
         } => {
             let book = operator::load(&config)?;
-            let appeal = match book.find(&id) {
+            let appeal = match book.find_of(body.as_deref(), &id) {
                 Ok(a) => a,
-                Err(why) => return Ok(refused(&why.to_string())),
+                Err(why) => return Ok(not_found(&why)),
             };
             let card = crate::sstu::Card {
                 name,
@@ -263,13 +270,18 @@ pub(super) fn run(config: Config, command: AppealsCommand) -> Result<ExitCode, S
             println!("карточка обращения {} сохранена", appeal.id);
             Ok(ExitCode::SUCCESS)
         }
-        AppealsCommand::Event { id, step } => event(config, id, step),
+        AppealsCommand::Event { id, step } => event(config, id, step, body.as_deref()),
     }
 }
 
 /// `appeals event ID STEP`: the step queued with its file attached (read here, with the
 /// operator's own rights; the service gets a copy).
-fn event(config: Config, id: String, step: EventStep) -> Result<ExitCode, String> {
+fn event(
+    config: Config,
+    id: String,
+    step: EventStep,
+    body: Option<&str>,
+) -> Result<ExitCode, String> {
     let (step, file) = match step {
         EventStep::ExecutorAssigned { executor, post } => {
             (control::Step::ExecutorAssigned { executor, post }, None)
@@ -324,7 +336,8 @@ fn event(config: Config, id: String, step: EventStep) -> Result<ExitCode, String
     let attachment = step.file().cloned();
     let state = config.spool.state_dir.clone();
     let operator = cli_operator();
-    let submitted = submit(config, control::Command::Progress { id, step, operator });
+    let command = control::Command::Progress { id, step, operator };
+    let submitted = submit(config, command, body);
     if let (Err(_), Some(a)) = (&submitted, &attachment) {
         control::detach(&state, a);
     }
@@ -350,10 +363,15 @@ fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCod
             }
         }
     };
-    // an appeal that is not there is a refused request (exit 1), as any refused command
+    // an appeal that is not there is a refused request (exit 1), as any refused command; a
+    // number that needs --body is a question to ask again (exit 2)
     let answer = match answer {
         Ok(a) => a,
-        Err(why) => return Ok(refused(&why)),
+        Err(u) if u.ambiguous => {
+            eprintln!("medo-gateway: {}", u.why);
+            return Ok(ExitCode::from(2));
+        }
+        Err(u) => return Ok(refused(&u.why)),
     };
     print!("{}", answer.stdout);
     if let Some(note) = answer.note {
@@ -364,18 +382,27 @@ fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCod
 
 /// Queues an operator command; applies it at once when no service is running, otherwise
 /// waits a little for the service to apply it.
-pub(super) fn submit(config: Config, command: control::Command) -> Result<ExitCode, String> {
+pub(super) fn submit(
+    config: Config,
+    mut command: control::Command,
+    body: Option<&str>,
+) -> Result<ExitCode, String> {
     // the appeal shown when it is done: an assigned arrival becomes its appeal
-    let (id, about_an_appeal) = match &command {
+    let (mut id, about_an_appeal) = match &command {
         control::Command::Retried { .. } => (String::new(), false),
         control::Command::Assign { arrival, .. } => (arrival.to_string(), false),
         _ => (command.id().to_string(), true),
     };
-    // fail fast on what can be checked without the service
+    // fail fast on what can be checked without the service; a number is sent as the
+    // internal id it resolves to here (unique across a hub's bodies)
     if about_an_appeal {
         let book = operator::load(&config)?;
-        if let Err(why) = book.find(command.id()) {
-            return Ok(refused(&why.to_string()));
+        match book.find_of(body, command.id()) {
+            Ok(a) => {
+                id = a.id.to_string();
+                command = command.about(id.clone());
+            }
+            Err(why) => return Ok(not_found(&why)),
         }
     }
     let state = config.spool.state_dir.clone();
@@ -441,6 +468,24 @@ pub(super) fn submit(config: Config, command: control::Command) -> Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// An appeal not found: refused (exit 1); a number several bodies of a hub gave, without
+/// `--body`, is a question to ask again (exit 2).
+fn not_found(why: &crate::book::Lookup) -> ExitCode {
+    match why {
+        crate::book::Lookup::OursInBodies { .. } => {
+            eprintln!("medo-gateway: {why}");
+            ExitCode::from(2)
+        }
+        _ => refused(&why.to_string()),
+    }
+}
+
+/// `--body` names no body of this node (exit 2).
+fn no_such_body(body: &str) -> ExitCode {
+    eprintln!("medo-gateway: нет органа {body:?} в [[bodies]] этого узла (--body)");
+    ExitCode::from(2)
 }
 
 /// An operator's answer file must be a PDF that reads (the service checks again).

@@ -108,6 +108,10 @@ pub enum Command {
     Appeals {
         #[command(subcommand)]
         command: AppealsCommand,
+        /// A region's hub: the body (`[[bodies]] id`) — whose appeals to list, whose number
+        /// ID is; for `assign`, the body the package is for.
+        #[arg(long, global = true, value_name = "BODY")]
+        body: Option<String>,
     },
 }
 
@@ -242,7 +246,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Store { command } => store::run(&load()?, command),
         Command::Api { command } => api::run(command),
         Command::Sstu { command } => sstu::run(&load()?, command),
-        Command::Appeals { command } => appeals::run(load()?, command),
+        Command::Appeals { command, body } => appeals::run(load()?, command, body),
         Command::Spool { command } => spool::run(load()?, command),
     }
 }

@@ -119,7 +119,7 @@ fn run_retry(config: Config, id: &str) -> Result<ExitCode, String> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            super::appeals::submit(config, control::Command::Retried { arrival, to })
+            super::appeals::submit(config, control::Command::Retried { arrival, to }, None)
         }
         None => Ok(ExitCode::SUCCESS),
     }

@@ -669,6 +669,27 @@ pub trait Appeals {
     /// By our registration number, the УРОГ number (Latin or Cyrillic `А26`) or the internal
     /// id; an error says why not (unknown, or a УРОГ number shared by several appeals).
     fn find(&self, id: &str) -> Result<Appeal, Lookup>;
+    /// As [`Appeals::find`], among `body`'s appeals only when one is given (our numbers
+    /// repeat across the bodies of a hub).
+    fn find_of(&self, body: Option<&str>, id: &str) -> Result<Appeal, Lookup> {
+        let Some(body) = body else {
+            return self.find(id);
+        };
+        let of_body = |i: u64| self.appeal(i).filter(|a| a.body == body);
+        let mine = |ids: Vec<u64>| -> Vec<u64> {
+            ids.into_iter().filter(|i| of_body(*i).is_some()).collect()
+        };
+        find_in(
+            id,
+            |n| mine(self.ids_by_number(n)),
+            |n| mine(self.ids_by_urog(n)),
+            of_body,
+        )
+    }
+    /// Our number (normalised) → the appeals carrying it (one per body of a hub).
+    fn ids_by_number(&self, norm: &str) -> Vec<u64>;
+    /// The appeals that carried this УРОГ number (normalised).
+    fn ids_by_urog(&self, norm: &str) -> Vec<u64>;
     /// What an answer to a УРОГ query says of each of `ids` (resolved as [`Appeals::find`]
     /// does), in the same order. A query names up to thousands of appeals: a shelf may read
     /// compact [`StatusFacts`] instead of whole appeals, and resolve them in parallel.
@@ -992,6 +1013,12 @@ impl Appeals for AppealBook {
             .get(uid)
             .and_then(|id| self.appeals.get(id))
             .cloned()
+    }
+    fn ids_by_number(&self, norm: &str) -> Vec<u64> {
+        self.number_index(norm)
+    }
+    fn ids_by_urog(&self, norm: &str) -> Vec<u64> {
+        self.urog_index(norm)
     }
     fn find(&self, id: &str) -> Result<Appeal, Lookup> {
         find_in(

@@ -73,6 +73,40 @@ impl Command {
         }
     }
 
+    /// The same command about the appeal `id` (the internal id the CLI resolved a number to).
+    pub fn about(self, id: String) -> Command {
+        match self {
+            Command::Register {
+                number,
+                force,
+                comment,
+                operator,
+                date,
+                ..
+            } => Command::Register {
+                id,
+                number,
+                force,
+                comment,
+                operator,
+                date,
+            },
+            Command::Refuse {
+                reason,
+                comment,
+                operator,
+                ..
+            } => Command::Refuse {
+                id,
+                reason,
+                comment,
+                operator,
+            },
+            Command::Progress { step, operator, .. } => Command::Progress { id, step, operator },
+            other => other,
+        }
+    }
+
     /// What it asks, as its file names it (`register`, `refuse`, `progress`, `retried`).
     pub fn op(&self) -> &'static str {
         match self {

@@ -1117,6 +1117,12 @@ impl Appeals for Store {
         let id = logged("appeal by document", self.index_id(b'd', uid));
         id.and_then(|id| self.appeal(id))
     }
+    fn ids_by_number(&self, norm: &str) -> Vec<u64> {
+        logged("appeals by number", self.number_ids(norm))
+    }
+    fn ids_by_urog(&self, norm: &str) -> Vec<u64> {
+        logged("appeals by УРОГ number", self.urog_ids(norm))
+    }
     fn find(&self, id: &str) -> Result<Appeal, medo_core::book::Lookup> {
         medo_core::book::find_in(
             id,

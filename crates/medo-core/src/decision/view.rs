@@ -172,7 +172,7 @@ impl BookView for Overlay<'_> {
     }
     fn ids_by_number(&self, norm: &str) -> Vec<u64> {
         let mut ids = self.base.ids_by_number(norm);
-        for id in self.delta.ids_by_number(norm) {
+        for id in BookView::ids_by_number(&self.delta, norm) {
             if !ids.contains(&id) {
                 ids.push(id);
             }
@@ -181,7 +181,7 @@ impl BookView for Overlay<'_> {
     }
     fn ids_by_urog(&self, norm: &str) -> Vec<u64> {
         let mut ids = self.base.ids_by_urog(norm);
-        for id in self.delta.ids_by_urog(norm) {
+        for id in BookView::ids_by_urog(&self.delta, norm) {
             if !ids.contains(&id) {
                 ids.push(id);
             }
