@@ -155,6 +155,25 @@ pub fn for_scope(page: &mut Page, dsp: bool, restricted: impl Fn(u64) -> bool) {
     }
 }
 
+/// What a hub's client of some bodies (`bodies`) sees of the feed: the items of their
+/// appeals and queries; an item no body can be told of (a rejection of our message) is not
+/// shown to it. `None`: everything.
+pub fn of_bodies(
+    page: &mut Page,
+    bodies: Option<&[medo_model::BodyId]>,
+    book: &dyn crate::book::Appeals,
+) {
+    let Some(bodies) = bodies else { return };
+    page.items.retain(|item| {
+        let body = match (item.change, item.appeal) {
+            ("query_answered", Some(q)) => book.query_facts(q).map(|q| q.body),
+            (_, Some(id)) => book.appeal(id).map(|a| a.body),
+            (_, None) => None,
+        };
+        body.is_some_and(|b| bodies.contains(&b))
+    });
+}
+
 /// Gives each `appeal_step` item its appeal's registration number (`number_of(id)`): a step
 /// record names the appeal by id only.
 pub fn with_numbers(page: &mut Page, number_of: impl Fn(u64) -> Option<String>) {

@@ -57,6 +57,8 @@ pub struct Hook {
     pub journal: crate::journal::Folder,
     /// The client holds the `dsp` scope (ДСП appeals' details; see `feed::for_scope`).
     pub dsp: bool,
+    /// A hub's client of some bodies: only their items (`feed::of_bodies`).
+    pub bodies: Option<Vec<medo_model::BodyId>>,
 }
 
 impl Hook {
@@ -84,6 +86,7 @@ impl Hook {
             }
             hooks.push(Hook {
                 dsp: c.scopes.dsp,
+                bodies: c.bodies.clone(),
                 client: c.name.clone(),
                 url: w.url.clone(),
                 secret,
@@ -172,9 +175,11 @@ async fn deliver_forever(
     set(statuses, &hook.client, |s| s.cursor = feed::cursor(from));
     loop {
         let (journal, s, dsp) = (hook.journal.clone(), store.clone(), hook.dsp);
+        let bodies = hook.bodies.clone();
         let page = tokio::task::spawn_blocking(move || {
             let end = durable(&s)?;
             let mut page = feed::page(&journal, from, end, BATCH).map_err(|e| e.to_string())?;
+            feed::of_bodies(&mut page, bodies.as_deref(), &s);
             feed::for_scope(&mut page, dsp, |id| {
                 crate::book::Appeals::appeal(&s, id).is_some_and(|a| a.restricted)
             });

@@ -369,3 +369,118 @@ fn numbers_per_body(env: &Env, yy: &str) {
         "the notice goes out from the appeal's body"
     );
 }
+
+/// A minimal HTTP/1.1 request: (status, body).
+fn http(port: u16, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n"
+    );
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+#[test]
+fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
+    let env = Env::new();
+    make_hub(&env);
+    env.drop_sample("urog-appeal-2.7.1", "to-a-by-uid");
+    appeal_22(
+        &env,
+        "to-b-by-alias",
+        21,
+        "А26-02-2100000",
+        "Федеральное агентство по образцам (пример)",
+        "SAMPLE_AGENCY~MEDOGU",
+    );
+    env.once();
+    let port = env.listen_http();
+    let (berdsk, lines) = env.api_client("berdsk", "read,write");
+    env.add_sections(&lines.replace("[[api.clients]]", "[[api.clients]]\nbodies = [\"mo-b\"]"));
+    let (region, lines) = env.api_client("region", "read");
+    env.add_sections(&lines);
+    let ids: std::collections::HashMap<String, u64> = env
+        .records_of_kind("appeal_received")
+        .iter()
+        .map(|r| {
+            (
+                r["body"].as_str().unwrap().to_string(),
+                r["appeal"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let (mo_a, mo_b) = (ids["mo-a"], ids["mo-b"]);
+    let service = common::env::Service::start(&env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "HTTP did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let listed = |token: &str| -> Vec<u64> {
+        let (status, body) = http(port, "GET", "/api/v1/appeals", token, None);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(listed(&berdsk), [mo_b], "its body's appeals only");
+    let mut all = listed(&region);
+    all.sort();
+    let mut both = vec![mo_a, mo_b];
+    both.sort();
+    assert_eq!(all, both, "a client of every body sees every appeal");
+
+    // another body's appeal is not there for it: not shown, its files not served, not acted on
+    let other = |path: String| http(port, "GET", &path, &berdsk, None).0;
+    assert_eq!(other(format!("/api/v1/appeals/{mo_a}")), 404);
+    assert_eq!(
+        other(format!("/api/v1/appeals/{mo_a}/files/appeal.pdf")),
+        404
+    );
+    assert_eq!(other(format!("/api/v1/appeals/{mo_b}")), 200);
+    let step = r#"{"step":"executor-assigned","executor":"Петров П.П."}"#;
+    let path = format!("/api/v1/appeals/{mo_a}/events");
+    assert_eq!(http(port, "POST", &path, &berdsk, Some(step)).0, 404);
+    // the feed: only items of its body's appeals
+    let (status, body) = http(port, "GET", "/api/v1/changes", &berdsk, None);
+    assert_eq!(status, 200, "{body}");
+    let feed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let items = feed["items"].as_array().unwrap();
+    assert!(!items.is_empty());
+    assert!(
+        items.iter().all(|i| i["appeal"].as_u64() == Some(mo_b)),
+        "{items:?}"
+    );
+    let (_, body) = http(port, "GET", "/api/v1/changes", &region, None);
+    let feed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let seen: std::collections::HashSet<u64> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["appeal"].as_u64())
+        .collect();
+    assert!(seen.contains(&mo_a) && seen.contains(&mo_b), "{seen:?}");
+    service.stop();
+}

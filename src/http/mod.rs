@@ -91,6 +91,7 @@ impl HttpState {
                     dsp: false,
                 },
                 webhook: None,
+                bodies: None,
             });
         }
         let health = Arc::new(crate::health::Health::new(&config));
@@ -357,6 +358,15 @@ fn client<'a>(state: &'a HttpState, headers: &HeaderMap) -> Option<&'a ApiClient
         }
     }
     found
+}
+
+/// The bodies the request's client sees (`None`: every body — a client not limited to some,
+/// or a request without a client).
+pub(super) fn seen_bodies(
+    state: &HttpState,
+    headers: &HeaderMap,
+) -> Option<Vec<medo_model::BodyId>> {
+    client(state, headers).and_then(|c| c.bodies.clone())
 }
 
 /// The client whose token the request carries, when it has the scope `need`; otherwise the

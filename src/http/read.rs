@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{authorize, client, error, operators_only, refusal, HttpState, Need};
+use super::{authorize, client, error, operators_only, refusal, seen_bodies, HttpState, Need};
 
 /// What the appeal says, as `appeals show` has it (read from its archived package): its
 /// kind and content («Содержание»), the cover letter's requisites and signatories, how it
@@ -122,6 +122,7 @@ pub(super) async fn changes(
         Err(r) => return r,
     };
     let (dsp, book) = (has_dsp(&state, &headers), state.book.clone());
+    let seen = seen_bodies(&state, &headers);
     let slot = match heavy_slot(&state) {
         Ok(s) => s,
         Err(r) => return r,
@@ -134,6 +135,7 @@ pub(super) async fn changes(
             .map_or(0, |s| s + 1);
         let mut page =
             crate::feed::page(&journal, from, durable, limit).map_err(|e| e.to_string())?;
+        crate::feed::of_bodies(&mut page, seen.as_deref(), book.as_ref());
         crate::feed::for_scope(&mut page, dsp, |id| {
             book.appeal(id).is_some_and(|a| a.restricted)
         });
@@ -230,6 +232,7 @@ pub(super) async fn appeals_page(
         Err(r) => return r,
     };
     let dsp = has_dsp(&state, &headers);
+    let seen = seen_bodies(&state, &headers);
     let slot = match heavy_slot(&state) {
         Ok(s) => s,
         Err(r) => return r,
@@ -240,7 +243,8 @@ pub(super) async fn appeals_page(
         let mut failed = None;
         let scanned = store
             .iter_appeals_after(after)
-            .map_while(|r| r.map_err(|e| failed = Some(e)).ok());
+            .map_while(|r| r.map_err(|e| failed = Some(e)).ok())
+            .filter(|a| seen.as_ref().is_none_or(|s| s.contains(&a.body)));
         let page = api::page(scanned, after, (&filter, dsp), limit, &config);
         failed.map_or(Ok(page), Err)
     })
@@ -263,8 +267,9 @@ pub(super) async fn appeal_one(
         state.config.clone(),
     );
     let dsp = has_dsp(&state, &headers);
+    let seen = seen_bodies(&state, &headers);
     let found = tokio::task::spawn_blocking(move || {
-        book.find(&id).map(|a| {
+        book.find_among(seen.as_deref(), &id).map(|a| {
             let mut summary =
                 crate::appeals_api::summary(&a, &config, crate::operator::today(&config));
             if let (true, Some(store)) = (summary.files.is_empty(), store) {
@@ -311,9 +316,10 @@ pub(super) async fn appeal_file(
         Err(r) => return r,
     };
     let (book, config) = (state.book.clone(), state.config.clone());
+    let seen = client.bodies.clone();
     let found = tokio::task::spawn_blocking(move || {
         let a = book
-            .find(&id)
+            .find_among(seen.as_deref(), &id)
             .map_err(|why| (lookup_status(&why), why.to_string()))?;
         if a.restricted && !dsp {
             let why = "обращение ДСП: его файлы — только клиенту с областью dsp";

@@ -187,11 +187,11 @@ pub(super) async fn event(
         Ok(b) => b,
         Err(why) => return error(StatusCode::UNPROCESSABLE_ENTITY, &why),
     };
-    let (operator, keyed) = match write_access(&state, &headers, b"events", &id, &body.canonical())
-    {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let (operator, keyed, id) =
+        match write_access(&state, &headers, b"events", &id, &body.canonical()) {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let state_dir = state.config.spool.state_dir.clone();
     let about = id.clone();
     queue(&state, keyed, &about, move || {
@@ -360,7 +360,8 @@ pub(super) async fn json_write<
     // the request compared by meaning: the parsed body, written canonically (JSON escapes,
     // spacing and member order, defaults written or not, all the same request)
     let canonical = serde_json::to_vec(&body).expect("bodies serialise");
-    let (operator, keyed) = match write_access(state, headers, what.as_bytes(), &id, &canonical) {
+    let (operator, keyed, id) = match write_access(state, headers, what.as_bytes(), &id, &canonical)
+    {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -392,8 +393,10 @@ impl Checked for RefusalBody {
     }
 }
 
-/// A write's checks: the `write` scope, the appeal exists, the idempotency key; the
-/// client's name as the operator (`api:<name>`).
+/// A write's checks: the `write` scope, the appeal exists among the bodies the client sees
+/// (another body's is not there: 404), the idempotency key; the client's name as the
+/// operator (`api:<name>`), and the appeal's internal id (unique across a hub's bodies: what
+/// the command names).
 #[allow(clippy::result_large_err)]
 pub(super) fn write_access(
     state: &HttpState,
@@ -401,14 +404,18 @@ pub(super) fn write_access(
     what: &[u8],
     id: &str,
     raw: &[u8],
-) -> Result<(String, Option<crate::idempotency::Key>), Response> {
+) -> Result<(String, Option<crate::idempotency::Key>, String), Response> {
     let client = authorize(state, headers, Need::Write)?;
-    if state.book.find(id).is_err() {
-        return Err(error(StatusCode::NOT_FOUND, "нет такого обращения"));
-    }
+    let appeal = match state.book.find_among(client.bodies.as_deref(), id) {
+        Ok(a) => a,
+        Err(why @ crate::book::Lookup::OursInBodies { .. }) => {
+            return Err(error(StatusCode::CONFLICT, &why.to_string()))
+        }
+        Err(_) => return Err(error(StatusCode::NOT_FOUND, "нет такого обращения")),
+    };
     let keyed = idempotency_key(&client.name, headers, &[what, id.as_bytes(), raw])
         .map_err(|why| error(StatusCode::BAD_REQUEST, &why))?;
-    Ok((format!("api:{}", client.name), keyed))
+    Ok((format!("api:{}", client.name), keyed, appeal.id.to_string()))
 }
 
 /// The request's `Idempotency-Key`, bound to the client and the request (`Ok(None)`: none

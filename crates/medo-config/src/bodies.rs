@@ -368,6 +368,12 @@ department_id = "54-minsoc"
                 .unwrap_or_else(|| panic!("{what}: accepted"));
             assert!(e.contains(words), "{what}: {e}");
         }
+        let client = "[[api.clients]]\nname = \"delo\"\ntoken_sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\nscopes = [\"read\"]\nbodies = [\"mo-berdsk\", \"mo-nowhere\"]\n";
+        let e = parse(&format!("{}\n{client}", hub(TWO))).unwrap_err();
+        assert!(e.contains("bodies: нет органа \"mo-nowhere\""), "{e}");
+        let known = client.replace(", \"mo-nowhere\"", "");
+        let c = parse(&format!("{}\n{known}", hub(TWO))).unwrap();
+        assert!(c.api_clients[0].sees("mo-berdsk") && !c.api_clients[0].sees("minsoc"));
         let gateway_is_a_body = hub(TWO).replace(
             "[gateway]",
             "[gateway]\nparticipant_uid = \"bbbbbbbb-0000-4000-8000-000000000002\"",

@@ -48,6 +48,8 @@ pub enum Invalid {
     WebhookUrl(String),
     #[error("[[api.clients]] {0:?}: вебхук отправляет то же, что показывает лента: клиенту нужна область read")]
     WebhookScope(String),
+    #[error("[[api.clients]] {name:?}: bodies: нет органа {body:?} в [[bodies]] этого узла")]
+    ClientBody { name: String, body: String },
     #[error("[[api.clients]] {0:?}: webhook_url и webhook_secret_file задаются вместе")]
     WebhookPair(String),
     #[error("[http] trusted_proxies: {0:?} — не адрес и не диапазон CIDR")]

@@ -236,6 +236,9 @@ struct RawClient {
     webhook_url: Option<String>,
     #[serde(default)]
     webhook_secret_file: Option<PathBuf>,
+    /// A hub: the bodies whose appeals it sees and acts on (absent: all).
+    #[serde(default)]
+    bodies: Option<Vec<String>>,
 }
 
 /// What an API client may do.
@@ -273,6 +276,19 @@ pub struct ApiClient {
     pub scopes: Scopes,
     /// Changes pushed to the СЭД as they happen (optional; the feed stays the source of truth).
     pub webhook: Option<Webhook>,
+    /// A hub's client of some bodies only (`bodies`): it sees and acts on their appeals alone
+    /// — another body's appeal, its files and its feed items are not there for it. `None`:
+    /// every body.
+    pub bodies: Option<Vec<medo_model::BodyId>>,
+}
+
+impl ApiClient {
+    /// Whether the client sees the appeals of `body`.
+    pub fn sees(&self, body: &str) -> bool {
+        self.bodies
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|b| b == body))
+    }
 }
 
 /// A client's webhook: each change of the feed POSTed to `url`, signed with the secret in
@@ -326,6 +342,9 @@ fn api_clients(raw: Option<RawApi>) -> Result<Vec<ApiClient>, Invalid> {
         })?;
         let webhook = webhook(&name, c.webhook_url, c.webhook_secret_file, scopes)?;
         clients.push(ApiClient {
+            bodies: c
+                .bodies
+                .map(|list| list.iter().map(|b| b.trim().into()).collect()),
             name,
             token_sha256: digest,
             scopes,
@@ -588,6 +607,21 @@ impl HttpLimits {
     }
 }
 
+/// A client's `bodies` name bodies of this node.
+fn clients_of_bodies(clients: Vec<ApiClient>, policy: &Policy) -> Result<Vec<ApiClient>, Invalid> {
+    for c in &clients {
+        for b in c.bodies.iter().flatten() {
+            if policy.body(b).is_none() {
+                return Err(Invalid::ClientBody {
+                    name: c.name.clone(),
+                    body: b.to_string(),
+                });
+            }
+        }
+    }
+    Ok(clients)
+}
+
 /// `[http]`'s limits, checked: proxies as addresses or CIDR ranges, limits above zero.
 fn http_limits(raw: Option<&RawHttp>) -> Result<HttpLimits, Invalid> {
     let mut limits = HttpLimits::default();
@@ -664,6 +698,7 @@ impl Config {
             policy.bodies[0].sstu_department_id = sstu_department_id.clone();
         }
         no_zeros(&raw.limits, &raw.spool)?;
+        let api_clients = clients_of_bodies(api_clients(raw.api)?, &policy)?;
         let spool = spool_config(raw.spool);
         let http = raw.http.as_ref();
         let (http_listen, http_public_listen) = (
@@ -680,8 +715,8 @@ impl Config {
                 .and_then(|h| h.health_stale_secs)
                 .unwrap_or(3 * spool.rescan_secs + 30)
                 .max(1),
+            api_clients,
             spool,
-            api_clients: api_clients(raw.api)?,
             limits: raw.limits,
             signature_verifier: registration
                 .signature_verifier

@@ -672,10 +672,20 @@ pub trait Appeals {
     /// As [`Appeals::find`], among `body`'s appeals only when one is given (our numbers
     /// repeat across the bodies of a hub).
     fn find_of(&self, body: Option<&str>, id: &str) -> Result<Appeal, Lookup> {
-        let Some(body) = body else {
+        let body = body.map(|b| [medo_model::BodyId::from(b)]);
+        self.find_among(body.as_ref().map(|b| &b[..]), id)
+    }
+    /// As [`Appeals::find`], among the appeals of `bodies` only when given (what a hub's
+    /// client of some bodies sees: another body's appeal is not there for it).
+    fn find_among(
+        &self,
+        bodies: Option<&[medo_model::BodyId]>,
+        id: &str,
+    ) -> Result<Appeal, Lookup> {
+        let Some(bodies) = bodies else {
             return self.find(id);
         };
-        let of_body = |i: u64| self.appeal(i).filter(|a| a.body == body);
+        let of_body = |i: u64| self.appeal(i).filter(|a| bodies.contains(&a.body));
         let mine = |ids: Vec<u64>| -> Vec<u64> {
             ids.into_iter().filter(|i| of_body(*i).is_some()).collect()
         };
@@ -720,6 +730,8 @@ pub trait Appeals {
             visit(&a);
         }
     }
+    /// The query answered from `arrival`.
+    fn query_facts(&self, arrival: u64) -> Option<QueryFacts>;
     /// The packages held for the hub's operator (no body named), oldest first. Few by
     /// nature (each waits for a person), so listed whole.
     fn unrouted(&self) -> Vec<Unrouted>;
@@ -1048,6 +1060,9 @@ impl Appeals for AppealBook {
     }
     fn unrouted(&self) -> Vec<Unrouted> {
         self.unrouted.values().cloned().collect()
+    }
+    fn query_facts(&self, arrival: u64) -> Option<QueryFacts> {
+        self.queries.get(&arrival).cloned()
     }
     fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts)) {
         for a in self.appeals.values().filter(|a| a.state.is_open()) {

@@ -1177,6 +1177,9 @@ impl Appeals for Store {
     fn unrouted(&self) -> Vec<Unrouted> {
         logged("held packages", self.try_unrouted_all())
     }
+    fn query_facts(&self, arrival: u64) -> Option<QueryFacts> {
+        logged("query", self.try_query(arrival))
+    }
     fn recent(&self, n: usize) -> Vec<Appeal> {
         let ids: Vec<u64> = self
             .appeals
