@@ -2205,7 +2205,7 @@ _medo__gateway() {
             fi
             case "${prev}" in
                 --state)
-                    COMPREPLY=($(compgen -W "ready incomplete processing quarantined archived vanished outbound rejected" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "ready incomplete processing quarantined archived held vanished outbound rejected" -- "${cur}"))
                     return 0
                     ;;
                 --config)

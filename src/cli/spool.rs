@@ -25,7 +25,7 @@ pub enum SpoolCommand {
     /// Every package the spool knows, with its original folder name; `--state` filters.
     List {
         /// Only packages in this state.
-        #[arg(long, value_parser = ["ready", "incomplete", "processing", "quarantined", "archived", "vanished", "outbound", "rejected"])]
+        #[arg(long, value_parser = ["ready", "incomplete", "processing", "quarantined", "archived", "held", "vanished", "outbound", "rejected"])]
         state: Option<String>,
         /// JSON instead of a table.
         #[arg(long)]
