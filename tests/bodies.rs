@@ -484,3 +484,86 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
     assert!(seen.contains(&mo_a) && seen.contains(&mo_b), "{seen:?}");
     service.stop();
 }
+
+#[test]
+fn a_package_for_two_bodies_is_an_appeal_at_each_with_one_receipt() {
+    let env = Env::new();
+    make_hub(&env);
+    let both = |name: &str| {
+        appeal_22(
+            &env,
+            name,
+            61,
+            "А26-02-6100000",
+            "Федеральное агентство по образцам (пример)</xdms:organization>\n      </xdms:addressee>\n      <xdms:addressee>\n        <xdms:organization>Администрация Искитимского района",
+            "SAMPLE_AGENCY~MEDOGU",
+        )
+    };
+    both("to-b-and-c");
+    env.once();
+    let received = env.records_of_kind("appeal_received");
+    let got: Vec<(u64, &str)> = received
+        .iter()
+        .map(|r| (r["appeal"].as_u64().unwrap(), r["body"].as_str().unwrap()))
+        .collect();
+    let arrival = got[0].0;
+    let further = (1u64 << 40) + arrival * 1024 + 1;
+    assert_eq!(
+        got,
+        [(arrival, "mo-b"), (further, "mo-c")],
+        "an appeal at each, in the order named"
+    );
+    let yy = format!("{:02}", yy());
+    let numbers: Vec<(u64, String)> = env
+        .records_of_kind("appeal_registered")
+        .iter()
+        .map(|r| {
+            (
+                r["appeal"].as_u64().unwrap(),
+                r["number"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            (arrival, format!("Б-1/{yy}")),
+            (further, format!("ОГ-1/{yy}"))
+        ]
+    );
+    let receipts: Vec<String> = env
+        .outbound_names()
+        .into_iter()
+        .filter(|n| n.starts_with("receipt"))
+        .collect();
+    assert_eq!(receipts.len(), 1, "one receipt: {receipts:?}");
+    assert_eq!(
+        source_of(&env, "receipt", arrival).0,
+        MO_B,
+        "from the first body named"
+    );
+    assert_eq!(source_of(&env, "registered", arrival).0, MO_B);
+    assert_eq!(source_of(&env, "registered", further).0, MO_C);
+    let shown: serde_json::Value =
+        serde_json::from_str(&env.ok(&["appeals", "show", &further.to_string(), "--json"]))
+            .unwrap();
+    assert_eq!(shown["body"], "mo-c");
+    assert!(
+        shown["dir"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("archive/")),
+        "{shown}"
+    );
+
+    // delivered again: each body's notice again, one receipt, no new appeal
+    both("to-b-and-c-again");
+    env.once();
+    let redelivered = env.records_of_kind("appeal_redelivered");
+    let of: Vec<u64> = redelivered
+        .iter()
+        .map(|r| r["of"].as_u64().unwrap())
+        .collect();
+    assert_eq!(of, [arrival, further], "{redelivered:?}");
+    assert_eq!(env.records_of_kind("appeal_received").len(), 2);
+    env.ok(&["journal", "verify"]);
+}

@@ -151,6 +151,43 @@ pub struct QueryFacts {
     pub answer: Option<medo_model::Output>,
 }
 
+/// The first id beyond any journal position: the ids of a package's further appeals (one
+/// per further body of a hub it is for). The first appeal of an arrival is the arrival's
+/// seq, as always.
+pub const FURTHER_APPEAL_IDS: u64 = 1 << 40;
+/// Appeals one arrival gives at most (a hub serves at most 1,000 bodies).
+pub const APPEALS_PER_ARRIVAL: u64 = 1024;
+
+/// The id of the `k`-th appeal of `arrival` (0: the arrival's seq; further ones above
+/// [`FURTHER_APPEAL_IDS`], `arrival · 1024 + k` beyond it: unique, and the same whenever it
+/// is decided again). Below 2^53 (exact in JSON numbers) for any journal under 2^33 records.
+pub fn appeal_id(arrival: u64, k: u64) -> u64 {
+    assert!(
+        k < APPEALS_PER_ARRIVAL,
+        "at most {APPEALS_PER_ARRIVAL} appeals an arrival"
+    );
+    match k {
+        0 => arrival,
+        k => FURTHER_APPEAL_IDS + arrival * APPEALS_PER_ARRIVAL + k,
+    }
+}
+
+/// The arrival an appeal came with.
+pub fn arrival_of(appeal: u64) -> u64 {
+    match appeal.checked_sub(FURTHER_APPEAL_IDS) {
+        Some(further) => further / APPEALS_PER_ARRIVAL,
+        None => appeal,
+    }
+}
+
+/// The appeals `arrival` gave, in order: its first, then the further ones while `exists`.
+pub fn appeals_of(arrival: u64, exists: impl Fn(u64) -> bool) -> Vec<u64> {
+    (0..APPEALS_PER_ARRIVAL)
+        .map(|k| appeal_id(arrival, k))
+        .take_while(|id| exists(*id))
+        .collect()
+}
+
 /// A hub's package for no body it serves, held until its operator assigns one
 /// (`appeals assign`): what the supervision page and `spool list` show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,9 +317,15 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         Event::Assigned { arrival, .. } => shelf.note_assigned(*arrival),
         Event::Archived { arrival, dir, .. } => {
             shelf.note_dir(*arrival, dir)?;
-            shelf.change(*arrival, |a| {
-                a.dir = Some(dir.clone());
-            })
+            // the arrival's appeals: its first, and one per further body it was for
+            for k in 0..APPEALS_PER_ARRIVAL {
+                let id = appeal_id(*arrival, k);
+                if k > 0 && shelf.load(id)?.is_none() {
+                    break;
+                }
+                shelf.change(id, |a| a.dir = Some(dir.clone()))?;
+            }
+            Ok(())
         }
         _ => Ok(()),
     }
@@ -310,7 +353,7 @@ fn fold_received<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
             ));
         })?;
     }
-    let dir = shelf.dir_of(*appeal)?;
+    let dir = shelf.dir_of(arrival_of(*appeal))?;
     let Some(a) = received_appeal(r, dir) else {
         return Ok(());
     };
@@ -1090,5 +1133,30 @@ fn by_whom(by: &str) -> String {
         _ => by
             .strip_prefix("api:")
             .map_or_else(|| by.to_string(), |client| format!("СЭД {client}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (arrival, k) → id → (arrival): the first appeal is the arrival, the further ones lie
+    /// beyond any journal position, none collide, and each knows its arrival.
+    #[test]
+    fn appeal_ids_of_an_arrival_are_unique_and_lead_back_to_it() {
+        let mut seen = std::collections::HashSet::new();
+        for arrival in [0, 1, 7, 1_000_000, (1 << 33) - 1] {
+            for k in [0, 1, 2, APPEALS_PER_ARRIVAL - 1] {
+                let id = appeal_id(arrival, k);
+                assert!(seen.insert(id), "{arrival}/{k} twice");
+                assert_eq!(arrival_of(id), arrival, "{arrival}/{k}");
+                assert_eq!(id == arrival, k == 0);
+                assert!(k == 0 || id >= FURTHER_APPEAL_IDS);
+                assert!(id < 1 << 53, "exact in JSON");
+            }
+        }
+        let book = [5, appeal_id(5, 1), appeal_id(5, 2)];
+        assert_eq!(appeals_of(5, |id| book.contains(&id)), book);
+        assert_eq!(appeals_of(6, |id| book.contains(&id)), Vec::<u64>::new());
     }
 }

@@ -164,6 +164,7 @@ impl<B: Backend> Gateway<B> {
             facts: facts.clone(),
             duplicate_of: None,
             body,
+            bodies: Vec::new(),
         })
     }
 

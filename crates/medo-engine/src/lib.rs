@@ -885,7 +885,10 @@ impl<B: Backend> Gateway<B> {
         input.duplicate_of = duplicate;
         self.verifiers.forget(a.arrival);
         let body = match self.route(&input, batch)? {
-            decision::Route::Bodies(bodies) => bodies[0].clone(),
+            decision::Route::Bodies(bodies) => {
+                input.bodies = bodies;
+                input.bodies[0].clone()
+            }
             decision::Route::NotOurs => self.config.policy.body_in_force().id.clone(),
             decision::Route::Unroutable { candidates } => {
                 // held for the hub's operator: nothing answered until a body is assigned
@@ -1568,7 +1571,7 @@ pub fn package_dir(
     match &appeal.dir {
         Some(rel) => Ok(layout.state.join(rel)),
         None => {
-            let arrival = store.arrival(appeal.id)?;
+            let arrival = store.arrival(medo_core::book::arrival_of(appeal.id))?;
             Ok(layout
                 .claimed
                 .join(arrival.map(|a| a.claim).unwrap_or_default()))

@@ -3,7 +3,7 @@
 //! first delivery got.
 
 use crate::appeals::{self, normalize_number, AppealFacts};
-use crate::book::{Appeal, AppealState};
+use crate::book::{appeal_id, Appeal, AppealState};
 use crate::policy::RegistrationMode;
 use medo_model::{Day, DecidedBy, Event, NoticeRef};
 use medo_wire::message::RefusalReason;
@@ -11,13 +11,42 @@ use medo_wire::message::RefusalReason;
 use super::notice::{self, NoticeCause};
 use super::{ArrivalInput, BookView, Context, DocumentInput};
 
-/// A new appeal: `appeal_received`, then its first decision unless it waits for an operator
-/// (`held`: an ambiguous classification, an invalid signature, manual mode).
-pub(super) fn new_appeal(
+/// The bodies an arrival is for, each with the id of its appeal (the first: the arrival's).
+fn bodies_of<'c>(input: &ArrivalInput, ctx: Context<'c>) -> Vec<(u64, Context<'c>)> {
+    match input.bodies.as_slice() {
+        [] => vec![(input.arrival, ctx)],
+        bodies => bodies
+            .iter()
+            .take(crate::book::APPEALS_PER_ARRIVAL as usize)
+            .enumerate()
+            .map(|(k, b)| (appeal_id(input.arrival, k as u64), ctx.for_body(b)))
+            .collect(),
+    }
+}
+
+/// A new appeal at each body the arrival is for (a hub's package for several bodies is an
+/// appeal at each, its own id, number and notice).
+pub(super) fn new_appeals(
     input: &ArrivalInput,
     doc: &DocumentInput,
     cites: Vec<u64>,
     held: Option<String>,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Vec<Event> {
+    bodies_of(input, ctx)
+        .into_iter()
+        .flat_map(|(id, ctx)| new_appeal(input, id, doc, (cites.clone(), held.clone()), view, ctx))
+        .collect()
+}
+
+/// A new appeal `id`: `appeal_received`, then its first decision unless it waits for an
+/// operator (`held`: an ambiguous classification, an invalid signature, manual mode).
+fn new_appeal(
+    input: &ArrivalInput,
+    id: u64,
+    doc: &DocumentInput,
+    (cites, held): (Vec<u64>, Option<String>),
     view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Vec<Event> {
@@ -34,7 +63,7 @@ pub(super) fn new_appeal(
     let not_theirs = not_the_senders(facts, &input.facts.source_uid, ctx);
     let held = held.or(invalid).or(not_theirs).or(manual);
     let mut events = vec![Event::AppealReceived {
-        appeal: input.arrival,
+        appeal: id,
         key: input.key.clone(),
         urog_number: facts.urog_number.as_str().into(),
         urog_number_norm: facts.urog_number_norm.as_str().into(),
@@ -51,17 +80,41 @@ pub(super) fn new_appeal(
         body: ctx.journaled_body(),
     }];
     if held.is_none() {
-        let cause = cause_of_facts(input, facts);
-        events.push(first_decision(input.arrival, facts, &cause, view, ctx));
+        let cause = cause_of_facts(input, id, facts);
+        events.push(first_decision(id, facts, &cause, view, ctx));
+    }
+    events
+}
+
+/// An arrival some of whose records a crash cut off: each of its appeals decided that is
+/// not (a further body's not received yet: received now).
+pub(super) fn resume(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (id, ctx) in bodies_of(input, ctx) {
+        match (view.appeal(id), &input.body) {
+            (Some(known), _) => events.extend(resume_one(input, id, &known, view, ctx)),
+            (None, super::Incoming::Document(doc)) => {
+                let cites = view
+                    .appeal(input.arrival)
+                    .map(|a| a.cites)
+                    .unwrap_or_default();
+                let held = view.appeal(input.arrival).and_then(|a| a.held);
+                events.extend(new_appeal(input, id, doc, (cites, held), view, ctx));
+            }
+            (None, _) => {}
+        }
     }
     events
 }
 
 /// An appeal whose `appeal_received` is journaled but whose decision a crash cut off.
-pub(super) fn resume(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>) -> Vec<Event> {
-    let Some(known) = view.appeal(input.arrival) else {
-        return Vec::new();
-    };
+fn resume_one(
+    input: &ArrivalInput,
+    id: u64,
+    known: &Appeal,
+    view: &dyn BookView,
+    ctx: Context<'_>,
+) -> Vec<Event> {
     let ctx = ctx.for_body(&known.body);
     let facts = match &input.body {
         super::Incoming::Document(d) => d.appeal.as_ref(),
@@ -72,8 +125,8 @@ pub(super) fn resume(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_>
         && ctx.policy.mode == RegistrationMode::Auto;
     match (undecided, facts) {
         (true, Some(facts)) => {
-            let cause = cause_of_appeal(input.arrival, &input.key, &known);
-            vec![first_decision(input.arrival, facts, &cause, view, ctx)]
+            let cause = cause_of_appeal(id, &input.key, known);
+            vec![first_decision(id, facts, &cause, view, ctx)]
         }
         _ => Vec::new(),
     }
@@ -193,18 +246,37 @@ pub(super) fn registration(
     }
 }
 
-/// A re-delivery of appeal `of`: the notice its first delivery got (none while it waits).
+/// A re-delivery of the appeals of `of`'s arrival (one per body it was for): the notice each
+/// got on its first delivery (none while it waits).
 pub(super) fn redelivery(
     input: &ArrivalInput,
     of: u64,
     view: &dyn BookView,
     ctx: Context<'_>,
 ) -> Vec<Event> {
-    let Some(original) = view.appeal(of) else {
-        return Vec::new();
+    let first = crate::book::arrival_of(of);
+    let appeals = crate::book::appeals_of(first, |id| view.appeal(id).is_some());
+    let ids = if appeals.contains(&of) {
+        appeals
+    } else {
+        vec![of]
     };
+    ids.into_iter()
+        .enumerate()
+        .filter_map(|(k, id)| {
+            let original = view.appeal(id)?;
+            let again = appeal_id(input.arrival, k as u64);
+            Some(redelivered(input, again, &original, ctx))
+        })
+        .collect()
+}
+
+/// One appeal delivered again (`again`: the re-delivery's id for it): its notice as it
+/// stands.
+fn redelivered(input: &ArrivalInput, again: u64, original: &Appeal, ctx: Context<'_>) -> Event {
+    let of = original.id;
     let ctx = ctx.for_body(&original.body);
-    let cause = cause_of_appeal(input.arrival, &input.key, &original);
+    let cause = cause_of_appeal(again, &input.key, original);
     let outputs = match (original.state, original.number.as_deref()) {
         (AppealState::Refused, _) => original
             .reason
@@ -230,11 +302,11 @@ pub(super) fn redelivery(
         }
         _ => None,
     };
-    vec![Event::AppealRedelivered {
-        appeal: input.arrival,
+    Event::AppealRedelivered {
+        appeal: again,
         of,
         outputs: outputs.into_iter().collect(),
-    }]
+    }
 }
 
 /// Our registration (or outgoing) number and date as a notice reference.
@@ -247,9 +319,9 @@ pub(super) fn our_ref(ctx: Context<'_>, number: &str, date: time::Date) -> Notic
 }
 
 /// The notice cause of an appeal from the facts of its package.
-fn cause_of_facts<'a>(input: &'a ArrivalInput, facts: &'a AppealFacts) -> NoticeCause<'a> {
+fn cause_of_facts<'a>(input: &'a ArrivalInput, id: u64, facts: &'a AppealFacts) -> NoticeCause<'a> {
     NoticeCause {
-        arrival: input.arrival,
+        arrival: id,
         key: &input.key,
         source_uid: &input.facts.source_uid,
         inbound_format: input.facts.format,

@@ -89,6 +89,9 @@ pub struct ArrivalInput {
     /// An earlier arrival of the same package (same key, or same header uid), and by which.
     pub duplicate_of: Option<(u64, medo_model::DuplicateBy)>,
     pub body: Incoming,
+    /// The bodies of a hub it is for, as routed ([`route_of`]), the first answering the
+    /// receipt: an appeal to several is an appeal at each. Empty: the context's body.
+    pub bodies: Vec<medo_model::BodyId>,
 }
 
 /// The part of an arrival a decision looks at.
@@ -164,9 +167,9 @@ pub fn decide_arrival(input: &ArrivalInput, view: &dyn BookView, ctx: Context<'_
             Class::Redelivery { of, .. } => appeal::redelivery(input, of, view, ctx),
             Class::QueryAgain { of } => query::again(input, of, view, ctx),
             Class::Query { .. } => query::answer(input, doc, view, ctx),
-            Class::Appeal { cites } => appeal::new_appeal(input, doc, cites, None, view, ctx),
+            Class::Appeal { cites } => appeal::new_appeals(input, doc, cites, None, view, ctx),
             Class::Held { reason, cites } => {
-                appeal::new_appeal(input, doc, cites, Some(reason), view, ctx)
+                appeal::new_appeals(input, doc, cites, Some(reason), view, ctx)
             }
         },
     }

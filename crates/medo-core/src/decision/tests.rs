@@ -138,6 +138,7 @@ fn arrive(arrival: u64, doc: DocumentInput) -> ArrivalInput {
         },
         duplicate_of: None,
         body: Incoming::Document(Box::new(doc)),
+        bodies: Vec::new(),
     }
 }
 
