@@ -410,7 +410,18 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
         "Федеральное агентство по образцам (пример)",
         "SAMPLE_AGENCY~MEDOGU",
     );
+    appeal_22(
+        &env,
+        "to-nobody",
+        41,
+        "А26-02-4100000",
+        "Кому-то",
+        "NOWHERE~MEDO",
+    );
     env.once();
+    let held = env.records_of_kind("unrouted")[0]["arrival"]
+        .as_u64()
+        .unwrap();
     let port = env.listen_http();
     let (berdsk, lines) = env.api_client("berdsk", "read,write");
     env.add_sections(&lines.replace("[[api.clients]]", "[[api.clients]]\nbodies = [\"mo-b\"]"));
@@ -482,6 +493,33 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
         .filter_map(|i| i["appeal"].as_u64())
         .collect();
     assert!(seen.contains(&mo_a) && seen.contains(&mo_b), "{seen:?}");
+
+    // the held package: a client of mo-b assigns it to its own body only
+    let path = format!("/api/v1/arrivals/{held}/assignment");
+    let to = |body: &str| format!(r#"{{"body":"{body}"}}"#);
+    assert_eq!(http(port, "POST", &path, &berdsk, Some(&to("mo-c"))).0, 404);
+    assert_eq!(http(port, "POST", &path, &berdsk, Some(&to("mo-x"))).0, 404);
+    let (status, body) = http(port, "POST", &path, &berdsk, Some(&to("mo-b")));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["appeal"].as_u64(), Some(held), "{v}");
+    assert_eq!(v["status"], "registered", "{v}");
+    let assigned = env.records_of_kind("assigned");
+    assert_eq!(
+        (assigned.len(), assigned[0]["body"].as_str()),
+        (1, Some("mo-b"))
+    );
+    assert_eq!(assigned[0]["operator"], "api:berdsk");
+    assert_eq!(
+        http(port, "POST", &path, &berdsk, Some(&to("mo-b"))).0,
+        404,
+        "held no more"
+    );
+    assert_eq!(
+        listed(&berdsk).len(),
+        2,
+        "its body's appeals: the assigned one too"
+    );
     service.stop();
 }
 

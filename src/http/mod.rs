@@ -24,7 +24,7 @@ use crate::wire::hash::Sha256;
 
 use read::{appeal_file, appeal_one, appeals_page, changes, dashboard, metrics};
 use status::{healthz, status};
-use write::{event, refusal_of, registration};
+use write::{assignment, event, refusal_of, registration};
 
 mod listen;
 mod read;
@@ -249,6 +249,12 @@ pub fn routes(body_limit: usize) -> Vec<Route> {
             "/api/v1/appeals/{id}/events",
             O,
             post(event).layer(axum::extract::DefaultBodyLimit::max(body_limit)),
+        ),
+        route(
+            "POST",
+            "/api/v1/arrivals/{id}/assignment",
+            O,
+            post(assignment),
         ),
     ]
 }

@@ -374,6 +374,71 @@ pub(super) async fn json_write<
     queue(state, keyed, &about, move || Ok(build(id, operator, body))).await
 }
 
+/// `POST /api/v1/arrivals/{id}/assignment`'s body: the body a held package is for.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AssignmentBody {
+    body: String,
+}
+
+/// `POST /api/v1/arrivals/{id}/assignment` `{"body": "…"}` (scope `write`; idempotent like
+/// the other writes): a region's hub — a package held «адресат не определён» decided as that
+/// body's (`appeals assign`). A client of some bodies assigns to those only; an arrival that
+/// is not held is not there to assign (404).
+pub(super) async fn assignment(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Response {
+    let client = match authorize(&state, &headers, Need::Write) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let wanted: AssignmentBody = match serde_json::from_slice(&raw) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("тело — не назначение органа: {e}"),
+            )
+        }
+    };
+    let Ok(arrival) = id.trim().parse::<u64>() else {
+        return error(StatusCode::NOT_FOUND, "нет такого поступления");
+    };
+    if state.config.policy.body(&wanted.body).is_none() || !client.sees(&wanted.body) {
+        return error(StatusCode::NOT_FOUND, "нет такого органа");
+    }
+    let canonical = serde_json::to_vec(&wanted).expect("bodies serialise");
+    let keyed = match idempotency_key(
+        &client.name,
+        &headers,
+        &[b"assignment", id.as_bytes(), &canonical],
+    ) {
+        Ok(k) => k,
+        Err(why) => return error(StatusCode::BAD_REQUEST, &why),
+    };
+    let held = state.book.unrouted().iter().any(|h| h.arrival == arrival);
+    if !held && keyed.is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "поступление не ждёт назначения органа",
+        );
+    }
+    let operator = format!("api:{}", client.name);
+    let about = arrival.to_string();
+    queue(&state, keyed, &about, move || match held {
+        true => Ok(control::Command::Assign {
+            arrival,
+            body: wanted.body,
+            operator: Some(operator),
+        }),
+        false => Err("поступление не ждёт назначения органа".into()),
+    })
+    .await
+}
+
 /// What a write's body says wrong before it is queued (`None`: nothing).
 pub(super) trait Checked {
     fn problem(&self) -> Option<String>;
