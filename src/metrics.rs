@@ -45,7 +45,13 @@ impl Metrics {
             r.register(name, help, counter(total));
         }
         for (name, help, now) in self.levels() {
-            r.register(name, help, gauge(now));
+            // a hub's appeal gauges are per body (below): one-body series stay as they are
+            if !(self.hub && name == "medo_appeals_overdue") {
+                r.register(name, help, gauge(now));
+            }
+        }
+        if self.hub {
+            self.register_bodies(&mut r);
         }
         let last_scan = Gauge::<f64, AtomicU64>::default();
         last_scan.set(self.last_scan_unix);
@@ -144,6 +150,49 @@ impl Metrics {
                 self.witness_failing,
             ),
         ]
+    }
+
+    /// A hub's appeal gauges, label `body` (at most 1,000 bodies: 4,000 series), and the
+    /// packages held for the hub's operator.
+    fn register_bodies(&self, r: &mut Registry) {
+        type ByBody = Family<Vec<(&'static str, String)>, Gauge>;
+        type Figure = fn(&medo_core::due::BodyFigures) -> u64;
+        let families: [(&str, &str, Figure); 4] = [
+            (
+                "medo_appeals_overdue",
+                "Appeals past a 59-FZ deadline, per body",
+                |f| f.overdue,
+            ),
+            (
+                "medo_appeals_open",
+                "Appeals under consideration, per body",
+                |f| f.open,
+            ),
+            (
+                "medo_appeals_due_soon",
+                "Appeals due within 3 days (not yet overdue), per body",
+                |f| f.due_soon,
+            ),
+            (
+                "medo_appeals_waiting_operator",
+                "Appeals waiting for an operator, per body",
+                |f| f.held,
+            ),
+        ];
+        for (name, help, value) in families {
+            let family = ByBody::default();
+            for (body, figures) in &self.by_body {
+                family
+                    .get_or_create(&vec![("body", body.clone())])
+                    .set(i64::try_from(value(figures)).unwrap_or(i64::MAX));
+            }
+            r.register(name, help, family);
+        }
+        r.register(
+            "medo_arrivals_held",
+            "Packages for no body of the hub, waiting for its operator (appeals assign)",
+            gauge(self.arrivals_held),
+        );
     }
 
     /// Quarantines by reason code and packages by state.

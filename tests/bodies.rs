@@ -494,6 +494,30 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
         .collect();
     assert!(seen.contains(&mo_a) && seen.contains(&mo_b), "{seen:?}");
 
+    // the hub's appeal gauges are per body; the held package counted
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let (status, text) = http(port, "GET", "/metrics", &region, None);
+        assert_eq!(status, 200, "{text}");
+        if text.contains("medo_arrivals_held 1") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    for line in [
+        "medo_arrivals_held 1",
+        "medo_appeals_open{body=\"mo-a\"} 1",
+        "medo_appeals_open{body=\"mo-b\"} 1",
+        "medo_appeals_open{body=\"mo-c\"} 0",
+        "medo_appeals_overdue{body=\"mo-b\"} 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+    assert!(
+        !metrics.lines().any(|l| l.starts_with("medo_appeals_overdue ")),
+        "a hub's appeal series carry their body"
+    );
+
     // the held package: a client of mo-b assigns it to its own body only
     let path = format!("/api/v1/arrivals/{held}/assignment");
     let to = |body: &str| format!(r#"{{"body":"{body}"}}"#);

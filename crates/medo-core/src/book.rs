@@ -830,6 +830,12 @@ pub struct DeadlineFacts {
     pub received_at: String,
     pub registered_on: Option<String>,
     pub extended_to: Option<String>,
+    /// Its body (a hub's supervision counts per body).
+    #[serde(default = "medo_model::BodyId::main")]
+    pub body: medo_model::BodyId,
+    /// It waits for an operator (manual mode, a signature, an ambiguous classification).
+    #[serde(default)]
+    pub held: bool,
 }
 
 impl From<&Appeal> for DeadlineFacts {
@@ -839,6 +845,8 @@ impl From<&Appeal> for DeadlineFacts {
             received_at: a.received_at.clone(),
             registered_on: a.registered_on.clone(),
             extended_to: a.extended_to.clone(),
+            body: a.body.clone(),
+            held: a.held.is_some(),
         }
     }
 }

@@ -32,6 +32,48 @@ pub fn deadlines(f: &DeadlineFacts, policy: &Policy, today: Date) -> (DueDates, 
     (due, next)
 }
 
+/// One body's open appeals as its supervisors count them («сквозной контроль»).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BodyFigures {
+    /// Under consideration (received, registered, in work).
+    pub open: u64,
+    /// Past the deadline that matters now.
+    pub overdue: u64,
+    /// Due within [`DUE_SOON_DAYS`] days (not yet overdue).
+    pub due_soon: u64,
+    /// Waiting for an operator.
+    pub held: u64,
+}
+
+/// "Due soon": within this many days.
+pub const DUE_SOON_DAYS: i64 = 3;
+
+/// Every body's [`BodyFigures`] (each body of the policy, even one with none open), from the
+/// deadline facts of the open appeals.
+pub fn by_body(
+    book: &dyn Appeals,
+    policy: &Policy,
+    today: Date,
+) -> std::collections::BTreeMap<medo_model::BodyId, BodyFigures> {
+    let mut figures: std::collections::BTreeMap<_, BodyFigures> = policy
+        .bodies
+        .iter()
+        .map(|b| (b.id.clone(), BodyFigures::default()))
+        .collect();
+    let soon = today + time::Duration::days(DUE_SOON_DAYS);
+    book.each_open_deadline(&mut |_, f| {
+        let n = figures.entry(f.body.clone()).or_default();
+        n.open += 1;
+        n.held += u64::from(f.held);
+        match deadlines(f, policy, today).1 {
+            Some(d) if today > d => n.overdue += 1,
+            Some(d) if d <= soon => n.due_soon += 1,
+            _ => {}
+        }
+    });
+    figures
+}
+
 /// Open appeals past the deadline that matters now (reads each one's deadline facts only).
 pub fn overdue_count(book: &dyn Appeals, policy: &Policy, today: Date) -> u64 {
     let mut n = 0;

@@ -64,6 +64,12 @@ pub struct Counters {
     /// Folders in quarantine now.
     pub quarantine_now: u64,
     pub overdue_appeals: u64,
+    /// A region's hub (`[[bodies]]`): the appeal gauges are per body (label `body`).
+    pub hub: bool,
+    /// Per body: open, overdue, due soon, waiting for an operator (a hub's only).
+    pub by_body: std::collections::BTreeMap<String, medo_core::due::BodyFigures>,
+    /// Packages held for the hub's operator (no body named).
+    pub arrivals_held: u64,
     /// Operator commands set aside as poisoned (`control/poisoned/`), until an operator
     /// clears them.
     pub commands_poisoned: u64,

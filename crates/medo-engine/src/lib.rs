@@ -446,7 +446,7 @@ impl<B: Backend> Gateway<B> {
         self.metrics.quarantine_now = std::fs::read_dir(&self.layout.quarantine)
             .map(|rd| rd.count() as u64)
             .unwrap_or(0);
-        self.metrics.overdue_appeals = self.overdue_count(today);
+        self.count_appeals(today);
         self.metrics.outputs_held = self.held.len() as u64;
         self.metrics.held = self
             .held
@@ -460,16 +460,30 @@ impl<B: Backend> Gateway<B> {
         self.metrics.clone()
     }
 
-    /// Appeals past their deadline, counted at most once a minute (a walk over open appeals).
-    fn overdue_count(&mut self, today: time::Date) -> u64 {
-        if let Some((at, n)) = self.overdue_counted {
+    /// Appeals past their deadline (and, in a hub, every body's figures), counted at most
+    /// once a minute (a walk over the open appeals' deadline facts).
+    fn count_appeals(&mut self, today: time::Date) {
+        if let Some((at, _)) = self.overdue_counted {
             if at.elapsed() < std::time::Duration::from_secs(60) {
-                return n;
+                return;
             }
         }
-        let n = medo_core::due::overdue_count(self.backend.index(), &self.config.policy, today);
+        let (index, policy) = (self.backend.index(), &self.config.policy);
+        let n = match policy.hub {
+            false => medo_core::due::overdue_count(index, policy, today),
+            true => {
+                let figures = medo_core::due::by_body(index, policy, today);
+                self.metrics.by_body = figures
+                    .into_iter()
+                    .map(|(b, f)| (b.to_string(), f))
+                    .collect();
+                self.metrics.arrivals_held = medo_core::book::Appeals::unrouted(index).len() as u64;
+                self.metrics.by_body.values().map(|f| f.overdue).sum()
+            }
+        };
+        self.metrics.hub = policy.hub;
+        self.metrics.overdue_appeals = n;
         self.overdue_counted = Some((std::time::Instant::now(), n));
-        n
     }
 
     /// Journals events (one fsync), signs the anchor (and a checkpoint when one is due),
