@@ -21,6 +21,7 @@ pub mod operator;
 pub mod operator_view;
 pub mod service;
 pub mod spoolview;
+pub mod supervision;
 pub mod webhooks;
 pub use medo_config as config;
 pub use medo_core::{appeals, book, deadlines, decision, outbox, pdf, policy, resend, sstu, urog};

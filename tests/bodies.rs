@@ -514,8 +514,32 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
         assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
     }
     assert!(
-        !metrics.lines().any(|l| l.starts_with("medo_appeals_overdue ")),
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("medo_appeals_overdue ")),
         "a hub's appeal series carry their body"
+    );
+
+    // the supervision page: every body's row for the region, its own for a body's client
+    let (status, page) = http(port, "GET", "/supervision?sort=open", &region, None);
+    assert_eq!(status, 200, "{page}");
+    for id in [
+        "id=\"mo-a\"",
+        "id=\"mo-b\"",
+        "id=\"mo-c\"",
+        &format!("id=\"arrival-{held}\""),
+    ] {
+        assert!(page.contains(id), "{id} in the page:\n{page}");
+    }
+    assert!(page.contains("Администрация города Бердска"));
+    let (_, own) = http(port, "GET", "/supervision", &berdsk, None);
+    assert!(
+        own.contains("id=\"mo-b\"") && !own.contains("id=\"mo-a\""),
+        "{own}"
+    );
+    assert!(
+        !own.contains(&format!("arrival-{held}")),
+        "held packages are the hub's"
     );
 
     // the held package: a client of mo-b assigns it to its own body only

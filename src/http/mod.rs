@@ -22,7 +22,7 @@ use crate::book::Appeals;
 use crate::config::{ApiClient, Config, Scopes};
 use crate::wire::hash::Sha256;
 
-use read::{appeal_file, appeal_one, appeals_page, changes, dashboard, metrics};
+use read::{appeal_file, appeal_one, appeals_page, changes, dashboard, metrics, supervision};
 use status::{healthz, status};
 use write::{assignment, event, refusal_of, registration};
 
@@ -226,6 +226,7 @@ pub fn routes(body_limit: usize) -> Vec<Route> {
         route("GET", "/healthz", P, get(healthz)),
         route("GET", "/api/v1/status", P, get(status)),
         route("GET", "/", O, get(dashboard)),
+        route("GET", "/supervision", O, get(supervision)),
         route("GET", "/metrics", O, get(metrics)),
         route("GET", "/api/v1/openapi.json", O, get(openapi)),
         route("GET", "/api/v1/changes", O, get(changes)),

@@ -378,6 +378,42 @@ pub(super) struct DashboardQuery {
     q: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct SupervisionQuery {
+    sort: Option<String>,
+}
+
+/// `GET /supervision?sort=`: a region's hub supervised as a whole — per body, open, overdue,
+/// due soon, waiting for an operator; the packages held for no body (operators' surface,
+/// read-only; a client of some bodies sees their rows only, and no held packages).
+pub(super) async fn supervision(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Query(q): Query<SupervisionQuery>,
+) -> Response {
+    if let Some(r) = operators_only(&state, &headers) {
+        return r;
+    }
+    let seen = seen_bodies(&state, &headers);
+    let mut figures = state.metrics.read().expect("metrics lock").by_body.clone();
+    figures.retain(|body, _| seen.as_ref().is_none_or(|s| s.iter().any(|b| b == body)));
+    let state = state.clone();
+    let html = tokio::task::spawn_blocking(move || {
+        let held = match &seen {
+            None => state.book.unrouted(),
+            Some(_) => Vec::new(),
+        };
+        let mut config = state.config.clone();
+        if let Some(s) = &seen {
+            config.policy.bodies.retain(|b| s.contains(&b.id));
+        }
+        crate::supervision::page(&config, &figures, &held, q.sort.as_deref())
+    })
+    .await
+    .unwrap_or_else(|e| format!("<p>error: {e}</p>"));
+    axum::response::Html(html).into_response()
+}
+
 pub(super) async fn dashboard(
     State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
