@@ -209,6 +209,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             cites: Vec::new(),
             files: arrived_files(arrival),
             body: None,
+            redirected_from: None,
         },
         Event::AppealRegistered {
             appeal: arrival,

@@ -200,6 +200,7 @@ mod tests {
                 cites: Vec::new(),
                 files: files.clone(),
                 body: None,
+                redirected_from: None,
             };
             book.apply(&Record {
                 seq: id,

@@ -704,6 +704,7 @@ mod tests {
                 cites: Vec::new(),
                 files: Vec::new(),
                 body: None,
+                redirected_from: None,
             },
         )
     }

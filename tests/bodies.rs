@@ -568,6 +568,16 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
         2,
         "its body's appeals: the assigned one too"
     );
+
+    // it redirects one of its appeals to another body of the hub
+    let path = format!("/api/v1/appeals/{mo_b}/redirect");
+    let asked = r#"{"to":"mo-c","comment":"по компетенции"}"#;
+    let (status, body) = http(port, "POST", &path, &berdsk, Some(asked));
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "redirected", "{v}");
+    let (status, _) = http(port, "POST", &path, &berdsk, Some(r#"{"to":"mo-c"}"#));
+    assert_eq!(status, 422, "not twice");
     service.stop();
 }
 
@@ -651,5 +661,71 @@ fn a_package_for_two_bodies_is_an_appeal_at_each_with_one_receipt() {
         .collect();
     assert_eq!(of, [arrival, further], "{redelivered:?}");
     assert_eq!(env.records_of_kind("appeal_received").len(), 2);
+    env.ok(&["journal", "verify"]);
+}
+
+#[test]
+fn an_appeal_redirected_within_the_hub_is_registered_anew_at_the_receiving_body() {
+    let env = Env::new();
+    make_hub(&env);
+    appeal_22(
+        &env,
+        "to-b",
+        21,
+        "А26-02-2100000",
+        "Федеральное агентство по образцам (пример)",
+        "SAMPLE_AGENCY~MEDOGU",
+    );
+    env.once();
+    let sent = env.records_of_kind("appeal_received")[0]["appeal"]
+        .as_u64()
+        .unwrap();
+    let said = env.ok(&[
+        "appeals",
+        "redirect",
+        &sent.to_string(),
+        "--to",
+        "mo-c",
+        "--comment",
+        "вопрос района",
+    ]);
+    assert!(said.contains("направлено"), "{said}");
+    let new_id = (1u64 << 40) + sent * 1024 + 1;
+    let yy = format!("{:02}", yy());
+    let there: serde_json::Value =
+        serde_json::from_str(&env.ok(&["appeals", "show", &new_id.to_string(), "--json"])).unwrap();
+    assert_eq!(there["body"], "mo-c");
+    assert_eq!(
+        there["number"],
+        format!("ОГ-1/{yy}"),
+        "the receiving body's own number"
+    );
+    assert_eq!(there["redirected_from"].as_u64(), Some(sent));
+    let from: serde_json::Value =
+        serde_json::from_str(&env.ok(&["appeals", "show", &sent.to_string(), "--json"])).unwrap();
+    assert_eq!(
+        from["redirected_as"].as_u64(),
+        Some(new_id),
+        "linked both ways"
+    );
+    let history = from["history"].to_string();
+    assert!(history.contains("вопрос района"), "{history}");
+    // УРОГ hears it from the sending body, naming the receiving one; nothing between bodies
+    let progress = env.records_of_kind("appeal_progress");
+    assert_eq!(progress.len(), 1);
+    assert_eq!(
+        progress[0]["step"]["to"],
+        "Администрация Искитимского района"
+    );
+    let outputs = progress[0]["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), 1);
+    assert_eq!(outputs[0]["body"], "mo-b");
+    assert_eq!(outputs[0]["recipient_uid"], common::env::UROG_UID);
+    // not twice, not back
+    let again = env.cmd(&["appeals", "redirect", &sent.to_string(), "--to", "mo-c"]);
+    assert_eq!(again.status.code(), Some(1));
+    let back = env.cmd(&["appeals", "redirect", &new_id.to_string(), "--to", "mo-b"]);
+    assert_eq!(back.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&back.stderr).contains("уже было у органа mo-b"));
     env.ok(&["journal", "verify"]);
 }

@@ -113,6 +113,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                         .into_iter()
                         .collect(),
                     body: other_body.then(|| "mo-b".into()),
+                    redirected_from: None,
                 }
             }
             Op::Register(i) => {
@@ -178,6 +179,9 @@ fn events(ops: &[Op]) -> Vec<Event> {
                         to: "Минстрой".into(),
                         sstu_id: None,
                         number: Some("1".into()),
+                        to_body: None,
+                        as_appeal: None,
+                        comment: None,
                     },
                     _ => Step::Answered {
                         result: "explained".into(),

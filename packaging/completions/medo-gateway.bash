@@ -73,6 +73,9 @@ _medo__gateway() {
             medo__gateway__subcmd__appeals,list)
                 cmd="medo__gateway__subcmd__appeals__subcmd__list"
                 ;;
+            medo__gateway__subcmd__appeals,redirect)
+                cmd="medo__gateway__subcmd__appeals__subcmd__redirect"
+                ;;
             medo__gateway__subcmd__appeals,refuse)
                 cmd="medo__gateway__subcmd__appeals__subcmd__refuse"
                 ;;
@@ -126,6 +129,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__appeals__subcmd__help,list)
                 cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__list"
+                ;;
+            medo__gateway__subcmd__appeals__subcmd__help,redirect)
+                cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__redirect"
                 ;;
             medo__gateway__subcmd__appeals__subcmd__help,refuse)
                 cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__refuse"
@@ -192,6 +198,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__help__subcmd__appeals,list)
                 cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__list"
+                ;;
+            medo__gateway__subcmd__help__subcmd__appeals,redirect)
+                cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__redirect"
                 ;;
             medo__gateway__subcmd__help__subcmd__appeals,refuse)
                 cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__refuse"
@@ -486,7 +495,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals)
-            opts="-h --body --config --log-format --help list show register refuse assign card event help"
+            opts="-h --body --config --log-format --help list show register refuse redirect assign card event help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -838,7 +847,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__help)
-            opts="list show register refuse assign card event help"
+            opts="list show register refuse redirect assign card event help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -977,6 +986,20 @@ _medo__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        medo__subcmd__gateway__subcmd__appeals__subcmd__help__subcmd__redirect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__help__subcmd__refuse)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1035,6 +1058,40 @@ _medo__gateway() {
                     return 0
                     ;;
                 --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__appeals__subcmd__redirect)
+            opts="-h --to --comment --body --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --comment)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1198,7 +1255,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__appeals)
-            opts="list show register refuse assign card event"
+            opts="list show register refuse redirect assign card event"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1310,6 +1367,20 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__appeals__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__appeals__subcmd__redirect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -84,6 +84,19 @@ pub enum AppealsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// Redirect by competence (59-ФЗ ст. 8 ч. 3) to another body of this hub: registered anew
+    /// there (its own number and deadlines), УРОГ notified «направлено» naming it. (A redirect
+    /// made outside МЭДО: `appeals event ID redirected --to ORG`.)
+    Redirect {
+        /// Our registration number, the УРОГ number or the internal id.
+        id: String,
+        /// The receiving body: its id (`[[bodies]] id`) or `body:ID`.
+        #[arg(long)]
+        to: String,
+        /// Why (kept in the appeal's history).
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// A region's hub: decide a package held «адресат не определён» as BODY's (its receipt
     /// and notices go from that body).
     /// (`--body BODY` is required: the body it is for.)
@@ -230,6 +243,15 @@ pub(super) fn run(
             let command = control::Command::Refuse {
                 id,
                 reason,
+                comment,
+                operator: cli_operator(),
+            };
+            submit(config, command, body.as_deref())
+        }
+        AppealsCommand::Redirect { id, to, comment } => {
+            let command = control::Command::Redirect {
+                id,
+                to,
                 comment,
                 operator: cli_operator(),
             };

@@ -24,7 +24,7 @@ use crate::wire::hash::Sha256;
 
 use read::{appeal_file, appeal_one, appeals_page, changes, dashboard, metrics, supervision};
 use status::{healthz, status};
-use write::{assignment, event, refusal_of, registration};
+use write::{assignment, event, redirect, refusal_of, registration};
 
 mod listen;
 mod read;
@@ -245,6 +245,7 @@ pub fn routes(body_limit: usize) -> Vec<Route> {
             post(registration),
         ),
         route("POST", "/api/v1/appeals/{id}/refusal", O, post(refusal_of)),
+        route("POST", "/api/v1/appeals/{id}/redirect", O, post(redirect)),
         route(
             "POST",
             "/api/v1/appeals/{id}/events",

@@ -282,6 +282,48 @@ pub(super) struct RefusalBody {
     comment: Option<String>,
 }
 
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RedirectBody {
+    to: String,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+impl Checked for RedirectBody {
+    fn problem(&self) -> Option<String> {
+        self.to
+            .trim()
+            .is_empty()
+            .then(|| "to: орган, которому направляется обращение, должен быть назван".into())
+    }
+}
+
+/// `POST /api/v1/appeals/{id}/redirect` `{"to": "…", "comment": "…"}` (scope `write`,
+/// idempotent like the other writes): redirect by competence to another body of the hub —
+/// registered anew there, УРОГ notified «направлено» naming it.
+pub(super) async fn redirect(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    raw: axum::body::Bytes,
+) -> Response {
+    json_write(
+        &state,
+        &headers,
+        id,
+        &raw,
+        "redirect",
+        |id, operator, body: RedirectBody| control::Command::Redirect {
+            id,
+            to: body.to,
+            comment: body.comment,
+            operator: Some(operator),
+        },
+    )
+    .await
+}
+
 /// `POST /api/v1/appeals/{id}/registration` (scope `write`): register under the СЭД's own
 /// number and date; the refusal rules apply as in manual mode (`force` with a `comment`
 /// overrides, journaled with the client as operator).

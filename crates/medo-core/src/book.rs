@@ -126,6 +126,12 @@ pub struct Appeal {
     pub cites: Vec<u64>,
     #[serde(default)]
     pub cited_by: Vec<u64>,
+    /// Within a region's hub: the appeal of another body it was redirected from, and the one
+    /// it was redirected as (the histories linked both ways).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirected_from: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirected_as: Option<u64>,
 }
 
 /// A УРОГ query we answered, as the book keeps it: our answer's number and date, what it
@@ -380,10 +386,24 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         cites,
         files,
         body,
+        redirected_from,
     } = &r.event
     else {
         return None;
     };
+    let mut history = received_history(
+        r,
+        urog_number,
+        urog_date.map(|d| d.to_string()).as_deref(),
+        cites,
+        held.as_deref(),
+    );
+    if let Some(from) = redirected_from {
+        history.push((
+            r.ts.clone(),
+            format!("поступило по компетенции из другого органа узла (обращение {from})"),
+        ));
+    }
     Some(Appeal {
         id: *appeal,
         body: medo_model::BodyId::or_main(body.as_ref()),
@@ -400,13 +420,8 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         signatures: signatures.clone(),
         files: files.clone(),
         held: held.clone(),
-        history: received_history(
-            r,
-            urog_number,
-            urog_date.map(|d| d.to_string()).as_deref(),
-            cites,
-            held.as_deref(),
-        ),
+        history,
+        redirected_from: *redirected_from,
         timeline: vec![TimelineEntry {
             status: "поступило".into(),
             at: r.ts.clone(),
@@ -581,14 +596,28 @@ fn step_taken(a: &mut Appeal, step: &Step) -> String {
             let shown = medo_wire::time::show_date_ru(until);
             format!("продлено до {shown}: {reason}")
         }
-        Step::Redirected { to, number, .. } => {
+        Step::Redirected {
+            to,
+            number,
+            as_appeal,
+            comment,
+            ..
+        } => {
             a.state = AppealState::Redirected;
             a.redirected_to = Some(to.clone());
+            a.redirected_as = *as_appeal;
             let letter = number
                 .as_deref()
                 .map(|n| format!(" (исх. № {n})"))
                 .unwrap_or_default();
-            format!("направлено по компетенции: {to}{letter}")
+            let within = as_appeal
+                .map(|id| format!(", обращение {id} этого узла"))
+                .unwrap_or_default();
+            let why = comment
+                .as_deref()
+                .map(|c| format!(": {c}"))
+                .unwrap_or_default();
+            format!("направлено по компетенции: {to}{letter}{within}{why}")
         }
         Step::Answered { result, file } => {
             a.state = AppealState::Answered;
@@ -620,6 +649,7 @@ fn step_recorded(a: &mut Appeal, step: &Step, ts: &str) -> (&'static str, String
             to,
             sstu_id,
             number,
+            ..
         } => {
             // the journal time: readers show its day in the configured zone
             a.transfer = Some((

@@ -305,6 +305,7 @@ mod tests {
             cites: Vec::new(),
             files: Vec::new(),
             body: None,
+            redirected_from: None,
         };
         book.apply(&record(1, "2026-11-30T21:10:00Z", received));
         let registered = Event::AppealRegistered {

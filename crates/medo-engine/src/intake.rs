@@ -396,6 +396,25 @@ impl<B: Backend> Gateway<B> {
                 None => Err(Rejected::NoArrival(*arrival)),
             });
         }
+        if let control::Command::Redirect {
+            id: appeal,
+            to,
+            comment,
+            operator,
+        } = command
+        {
+            let input = decision::RedirectInput {
+                id: appeal.clone(),
+                to: to.clone(),
+                comment: comment.clone(),
+                operator: operator.clone(),
+                command: Some(id.into()),
+            };
+            let strict = StrictStore::new(self.backend.index().clone());
+            let decided = decision::decide_redirect(&input, &strict, self.context(now));
+            strict.take_error()?;
+            return Ok(decided.map(|events| (events, None)).map_err(Rejected::from));
+        }
         if let control::Command::Assign {
             arrival,
             body,
@@ -494,9 +513,9 @@ impl<B: Backend> Gateway<B> {
             control::Command::Progress { step, operator, .. } => {
                 (Op::Progress(step.into()), operator)
             }
-            control::Command::Retried { .. } | control::Command::Assign { .. } => {
-                unreachable!("handled before")
-            }
+            control::Command::Retried { .. }
+            | control::Command::Assign { .. }
+            | control::Command::Redirect { .. } => unreachable!("handled before"),
         };
         // the core is told why, in words: it puts them in the command's rejection
         let facts = match &op {

@@ -624,6 +624,9 @@ pub enum Event {
         /// The body it is for (a hub's; absent: the one body, `main`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<BodyId>,
+        /// Redirected here from another body of the hub: that body's appeal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        redirected_from: Option<u64>,
     },
     /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
     AppealRegistered {
@@ -989,6 +992,15 @@ pub enum Step {
         to: String,
         sstu_id: Option<String>,
         number: Option<String>,
+        /// Within a region's hub (`appeals redirect`): the body it went to, and its appeal
+        /// there (registered anew in the same commit).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_body: Option<BodyId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_appeal: Option<u64>,
+        /// Why, as the operator said it (`--comment`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// «Доклад направлен»: answered; status «рассмотрено».
     Answered {

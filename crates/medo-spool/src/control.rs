@@ -52,6 +52,16 @@ pub enum Command {
     /// `spool retry` moved a quarantined arrival's package back into inbound as `to`: journal
     /// it (operators' actions are part of the record).
     Retried { arrival: u64, to: String },
+    /// Redirect by competence within a region's hub (`appeals redirect`): `to` is a body's
+    /// id (or `body:ID`).
+    Redirect {
+        id: String,
+        to: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+    },
     /// A hub's package held for no body (`unrouted`) is for `body` (`appeals assign`):
     /// decide it as that body's.
     Assign {
@@ -68,7 +78,8 @@ impl Command {
         match self {
             Command::Register { id, .. }
             | Command::Refuse { id, .. }
-            | Command::Progress { id, .. } => id,
+            | Command::Progress { id, .. }
+            | Command::Redirect { id, .. } => id,
             Command::Retried { .. } | Command::Assign { .. } => "",
         }
     }
@@ -103,6 +114,17 @@ impl Command {
                 operator,
             },
             Command::Progress { step, operator, .. } => Command::Progress { id, step, operator },
+            Command::Redirect {
+                to,
+                comment,
+                operator,
+                ..
+            } => Command::Redirect {
+                id,
+                to,
+                comment,
+                operator,
+            },
             other => other,
         }
     }
@@ -115,6 +137,7 @@ impl Command {
             Command::Progress { .. } => "progress",
             Command::Retried { .. } => "retried",
             Command::Assign { .. } => "assign",
+            Command::Redirect { .. } => "redirect",
         }
     }
 }
@@ -201,6 +224,9 @@ impl From<Step> for medo_model::Step {
                 to,
                 sstu_id,
                 number,
+                to_body: None,
+                as_appeal: None,
+                comment: None,
             },
             Step::Answered { result, file } => M::Answered { result, file },
         }

@@ -78,6 +78,7 @@ fn new_appeal(
         cites,
         files: facts.arrived.clone(),
         body: ctx.journaled_body(),
+        redirected_from: None,
     }];
     if held.is_none() {
         let cause = cause_of_facts(input, id, facts);

@@ -219,7 +219,7 @@ fn register(
 /// notice to УРОГ. A step with its file (the answer, the extension or redirect letter) goes
 /// first as a document of ours (numbered from the outgoing sequence, «Во исполнение» the
 /// appeal's letter); «Доклад направлен» names that document, «Исполнение» refers to it.
-fn progress(
+pub(super) fn progress(
     appeal: &Appeal,
     step: &Step,
     input: &CommandInput,
@@ -367,6 +367,7 @@ fn step_notice(appeal: &Appeal, step: &Step, ctx: Context<'_>) -> Result<StepNot
             to,
             sstu_id,
             number,
+            ..
         } => {
             if to.trim().is_empty() {
                 return Err(Refusal::NoRecipient);

@@ -19,6 +19,7 @@ mod classify;
 pub mod command;
 pub mod notice;
 mod query;
+pub mod redirect;
 pub mod refusal;
 pub mod view;
 
@@ -34,6 +35,7 @@ pub use command::{decide_command, CommandInput};
 use medo_model::Event;
 pub use notice::Facts;
 pub use query::{reanswers, resend};
+pub use redirect::{decide_redirect, RedirectInput};
 pub use refusal::Refusal;
 pub use view::{BookView, Overlay};
 

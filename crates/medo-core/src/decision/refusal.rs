@@ -43,6 +43,14 @@ pub enum Refusal {
     NoExecutor,
     #[error("орган по компетенции (to) должен быть назван")]
     NoRecipient,
+    #[error("{0:?} — не орган этого узла (укажите id органа из [[bodies]] или body:ID)")]
+    UnknownTarget(String),
+    #[error("направление обращения участнику МЭДО {0:?} пока не поддерживается: отметьте направление вне МЭДО командой appeals event ID redirected --to ОРГАН (УРОГ получит уведомление)")]
+    RedirectOverMedo(String),
+    #[error("обращение уже у органа {0}: направить его туда же нельзя")]
+    RedirectToItself(String),
+    #[error("обращение уже было у органа {0}: направлять его туда снова нельзя")]
+    AlreadyAt(String),
     #[error("sstu_id {0:?} — не GUID")]
     BadSstuId(String),
     #[error("результат (result) {given:?}: одно из {}", results())]

@@ -750,3 +750,157 @@ fn a_registration_date_is_taken_between_arrival_and_today() {
         assert!(dated(refused).is_empty(), "{refused} must not apply");
     }
 }
+
+/// A hub of two bodies, `a` (the tests' own identity) and `b`, with a partner of role
+/// `body`; and each body's policy.
+fn hub() -> (Policy, Vec<Policy>) {
+    use crate::policy::{Body, PartnerConfig, ReplyFormat};
+    let mut p = config("auto");
+    p.hub = true;
+    let mut a = Body::main_of(&p);
+    a.id = "a".into();
+    let mut b = Body::main_of(&p);
+    b.id = "b".into();
+    b.sender.uid = "bbbbbbbb-0000-4000-8000-000000000002".into();
+    b.sender.organization = "Орган Б".into();
+    b.number_template = "Б-{seq}/{yy}".into();
+    p.bodies = vec![a, b];
+    p.partners.push(PartnerConfig {
+        name: "Минстрой".into(),
+        uid: "dddddddd-0000-4000-8000-000000000004".into(),
+        transport_address: "MINSTROY~MEDO".into(),
+        role: "body".into(),
+        format: ReplyFormat::Mirror,
+        signer_names: Vec::new(),
+    });
+    let policies = p.bodies.iter().filter_map(|x| p.for_body(&x.id)).collect();
+    (p, policies)
+}
+
+/// Issue 28: redirect by competence within a hub, by its rules — (what, the appeal's story
+/// before, the redirect asked, what comes of it).
+#[test]
+fn redirect_within_the_hub_follows_its_rules() {
+    let (policy, policies) = hub();
+    let ctx = || Context {
+        bodies: &policies,
+        ..ctx(&policy)
+    };
+    let at_a = |mut a: ArrivalInput| {
+        a.bodies = vec!["a".into()];
+        a
+    };
+    let no_text = |n: u64| {
+        with(at_a(appeal(n, &format!("А26-02-{n}"), &doc_uid(n))), |d| {
+            d.appeal.as_mut().unwrap().text_files.clear();
+        })
+    };
+    let answered = Op::Progress(medo_model::Step::Answered {
+        result: "explained".into(),
+        file: None,
+    });
+    // the book: 1 registered at a, 2 refused, 3 answered
+    let mut book = AppealBook::default();
+    let mut events = Vec::new();
+    for a in [
+        at_a(appeal(1, "А26-02-1", &doc_uid(1))),
+        no_text(2),
+        at_a(appeal(3, "А26-02-3", &doc_uid(3))),
+    ] {
+        events.extend(decide_arrival(&a, &book, ctx()));
+    }
+    commit(&mut book, events.into_iter());
+    let done = decide_command(&command("3", answered, None), &book, ctx()).unwrap();
+    commit(&mut book, std::iter::once(done));
+    let redirect = |id: &str, to: &str| RedirectInput {
+        id: id.into(),
+        to: to.into(),
+        comment: None,
+        operator: Some("ivanova".into()),
+        command: Some("cmd-r".into()),
+    };
+    let first = decide_redirect(&redirect("1", "b"), &book, ctx()).expect("1 → b");
+    let new_id = crate::book::appeal_id(1, 1);
+    assert_eq!(
+        render(&first)
+            .lines()
+            .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>(),
+        [
+            "appeal_progress",
+            &format!("appeal_received #{new_id}"),
+            &format!("appeal_registered #{new_id}")
+        ],
+        "{}",
+        render(&first)
+    );
+    match &first[..] {
+        [Event::AppealProgress {
+            step:
+                medo_model::Step::Redirected {
+                    to,
+                    to_body,
+                    as_appeal,
+                    ..
+                },
+            outputs,
+            command,
+            ..
+        }, Event::AppealReceived {
+            body,
+            redirected_from,
+            ..
+        }, Event::AppealRegistered {
+            number,
+            outputs: none,
+            ..
+        }] => {
+            assert_eq!(
+                (to.as_str(), to_body.as_deref(), *as_appeal),
+                ("Орган Б", Some("b"), Some(new_id))
+            );
+            assert_eq!(outputs.len(), 1, "the sender's notice to УРОГ");
+            assert_eq!(outputs[0].body.as_deref(), Some("a"));
+            assert_eq!(command.as_deref(), Some("cmd-r"));
+            assert_eq!((body.as_deref(), *redirected_from), (Some("b"), Some(1)));
+            assert_eq!(number.as_str(), "Б-1/27", "the receiving body's own number");
+            assert!(none.is_empty(), "no notice from the receiving body");
+        }
+        other => panic!("{other:?}"),
+    }
+    let refused = |book: &AppealBook, id: &str, to: &str| {
+        decide_redirect(&redirect(id, to), book, ctx())
+            .expect_err(id)
+            .to_string()
+    };
+    let table = [
+        ("1", "a", "уже у органа a"),
+        ("1", "body:nowhere", "не орган этого узла"),
+        ("1", "partner:Минстрой", "пока не поддерживается"),
+        ("1", "Минстрой", "пока не поддерживается"),
+        ("2", "b", "отказано в регистрации"),
+        ("3", "b", "рассмотрено"),
+    ];
+    for (id, to, words) in table {
+        let why = refused(&book, id, to);
+        assert!(why.contains(words), "{id} → {to}: {why}");
+    }
+    // once it went: neither again to the same body nor back
+    commit(&mut book, first.into_iter());
+    assert!(
+        refused(&book, "1", "b").contains("направлено"),
+        "redirected: no further step"
+    );
+    let back = refused(&book, &new_id.to_string(), "a");
+    assert!(back.contains("уже было у органа a"), "{back}");
+    let shown = crate::book::Appeals::appeal(&book, 1).unwrap();
+    assert_eq!(
+        (shown.state, shown.redirected_as),
+        (crate::book::AppealState::Redirected, Some(new_id))
+    );
+    let there = crate::book::Appeals::appeal(&book, new_id).unwrap();
+    assert_eq!(
+        (there.body.as_str(), there.redirected_from, there.state),
+        ("b", Some(1), crate::book::AppealState::Registered)
+    );
+}
