@@ -729,3 +729,47 @@ fn an_appeal_redirected_within_the_hub_is_registered_anew_at_the_receiving_body(
     assert!(String::from_utf8_lossy(&back.stderr).contains("уже было у органа mo-b"));
     env.ok(&["journal", "verify"]);
 }
+
+#[test]
+fn an_appeal_another_body_redirects_to_us_over_medo_is_registered_as_forwarded() {
+    let env = Env::new();
+    make_hub(&env);
+    const MINSTROY: &str = "dddddddd-0000-4000-8000-000000000004";
+    env.add_sections(&format!(
+        "[[partners]]\nname = \"Минстрой области\"\nuid = \"{MINSTROY}\"\ntransport_address = \"MINSTROY~MEDO\"\nrole = \"body\"\nformat = \"mirror\"\n"
+    ));
+    let dir = env.drop_sample("urog-appeal-2.2", "from-minstroy");
+    new_document(
+        &dir,
+        71,
+        "Письмо",
+        "М-7100000",
+        "О направлении обращения по компетенции",
+    );
+    common::packages::cp1251_edit(&dir.join("document.xml"), |t| {
+        t.replace(common::env::UROG_UID, MINSTROY)
+    });
+    env.once();
+    let received = env.records_of_kind("appeal_received");
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(received[0]["source_uid"], MINSTROY);
+    assert_eq!(
+        received[0]["body"], "mo-b",
+        "routed by the addressee as any package"
+    );
+    let arrival = received[0]["appeal"].as_u64().unwrap();
+    assert_eq!(env.records_of_kind("appeal_registered").len(), 1);
+    for kind in ["receipt", "registered"] {
+        let name = env
+            .outbound_names()
+            .into_iter()
+            .find(|n| n.starts_with(kind) && n.ends_with(&format!("-{arrival}")))
+            .unwrap();
+        let v = common::env::inspect(&env.outbound.join(name));
+        assert_eq!(v["header"]["source"]["uid"], MO_B, "{kind} from mo-b");
+        assert_eq!(
+            v["envelope"]["addressees"][0], "MINSTROY~MEDO",
+            "{kind} to the sender: {v}"
+        );
+    }
+}

@@ -113,6 +113,14 @@ impl Policy {
         })
     }
 
+    /// Whether documents from the partner with this uid are forwarded appeals: its role is
+    /// one of `appeal_roles`, or `body` (another body redirecting an appeal to us by
+    /// competence, 59-ФЗ ст. 8 ч. 3).
+    pub fn sends_appeals(&self, uid: &str) -> bool {
+        self.partner(uid)
+            .is_some_and(|p| p.role == "body" || self.appeal_roles.contains(&p.role))
+    }
+
     /// The partner with this МЭДО uid.
     pub fn partner(&self, uid: &str) -> Option<&PartnerConfig> {
         self.partners

@@ -1,6 +1,7 @@
 //! What an arrival is — by explicit rules, in this order (the first that applies wins):
 //!
-//! 0. not from a partner whose role is in `appeal_roles` → [`Class::NotOurs`];
+//! 0. not from a partner whose role is in `appeal_roles` (or `body`: another body redirecting
+//!    an appeal by competence) → [`Class::NotOurs`];
 //! 1. this very arrival is in the book already (a crash cut its batch short after some of
 //!    its records) → [`Class::Resume`] (an appeal) or [`Class::Decided`] (a query answered,
 //!    a re-delivery noted);
@@ -66,9 +67,7 @@ pub fn classify(
     view: &dyn BookView,
     policy: &Policy,
 ) -> Class {
-    let role_ok = policy
-        .partner(&input.facts.source_uid)
-        .is_some_and(|p| policy.appeal_roles.contains(&p.role));
+    let role_ok = policy.sends_appeals(&input.facts.source_uid);
     if !role_ok {
         return Class::NotOurs;
     }

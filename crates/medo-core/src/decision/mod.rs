@@ -204,9 +204,7 @@ fn receipt(arrival: u64, r: &ReceiptInput) -> Vec<Event> {
 /// Whether the document says it is a УРОГ query (classification rule 4, from an appeal
 /// role): the loop decides queries after a batch's other arrivals.
 pub fn is_query(input: &ArrivalInput, policy: &Policy) -> bool {
-    let role_ok = policy
-        .partner(&input.facts.source_uid)
-        .is_some_and(|p| policy.appeal_roles.contains(&p.role));
+    let role_ok = policy.sends_appeals(&input.facts.source_uid);
     match &input.body {
         Incoming::Document(doc) => {
             role_ok && classify::query_signal(doc, &policy.query_kinds).is_some()
