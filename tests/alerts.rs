@@ -38,7 +38,7 @@ fn the_alerting_rules_are_valid_and_fire_when_they_should() {
     };
     assert!(check.status.success(), "{}", text(&check));
     assert!(
-        text(&check).contains("SUCCESS: 12 rules found"),
+        text(&check).contains("SUCCESS: 13 rules found"),
         "{}",
         text(&check)
     );
@@ -48,8 +48,10 @@ fn the_alerting_rules_are_valid_and_fire_when_they_should() {
     // alert silently never fire): checked against the exposition itself, every family with a
     // sample (a quarantine code, a webhook client, an observed latency)
     let rules = std::fs::read_to_string(root.join("docs/alerts.yml")).unwrap();
-    let exposition = exposition();
-    let samples: Vec<&str> = exposition
+    // a one-body node's exposition and a hub's (its appeal gauges per body, its held packages)
+    let (exposition, hub) = (exposition(false), exposition(true));
+    let both = format!("{exposition}{hub}");
+    let samples: Vec<&str> = both
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split([' ', '{']).next())
@@ -92,6 +94,28 @@ fn the_alerting_rules_are_valid_and_fire_when_they_should() {
         .unwrap();
     let parsed = parsed.wait_with_output().unwrap();
     assert!(parsed.status.success(), "{}\n{exposition}", text(&parsed));
+    let mut hub_parse = Command::new(&python)
+        .args(["-c", PARSE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hub_parse
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(hub.as_bytes())
+        .unwrap();
+    let hub_parsed = hub_parse.wait_with_output().unwrap();
+    assert!(hub_parsed.status.success(), "{}\n{hub}", text(&hub_parsed));
+    let hub_families = String::from_utf8_lossy(&hub_parsed.stdout);
+    assert!(
+        hub_families
+            .lines()
+            .any(|l| l == "medo_appeals_overdue gauge"),
+        "{hub_families}"
+    );
     let families = String::from_utf8_lossy(&parsed.stdout);
     for family in [
         "medo_build info",
@@ -110,10 +134,18 @@ fn the_alerting_rules_are_valid_and_fire_when_they_should() {
 /// and type.
 const PARSE: &str = "import sys\nfrom prometheus_client.openmetrics.parser import text_string_to_metric_families as parse\nfor f in parse(sys.stdin.read()):\n    print(f.name, f.type)\n";
 
-/// What `/metrics` serves with one of everything counted.
-fn exposition() -> String {
+/// What `/metrics` serves with one of everything counted (`hub`: a region's hub of two
+/// bodies).
+fn exposition(hub: bool) -> String {
     use medo_gateway::model::{Event, Record};
     let mut m = medo_gateway::metrics::Metrics::default();
+    if hub {
+        m.hub = true;
+        m.arrivals_held = 1;
+        for body in ["mo-a", "mo-b"] {
+            m.by_body.insert(body.into(), Default::default());
+        }
+    }
     let record = |seq, ts: &str, event| Record {
         seq,
         ts: ts.into(),
