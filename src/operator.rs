@@ -143,8 +143,13 @@ pub fn page(
 ) -> (Vec<Row>, Option<u64>) {
     let mut rows = Vec::new();
     let mut last = after;
+    // one body's (a hub's --body): its own index, not a walk over the others
+    let after = |from: u64, n: usize| match filters.body {
+        Some(body) => book.after_of(body, from, n),
+        None => book.after(from, n),
+    };
     loop {
-        let chunk = book.after(last, (limit + 1).clamp(1, PAGE_SCAN));
+        let chunk = after(last, (limit + 1).clamp(1, PAGE_SCAN));
         if chunk.is_empty() {
             return (rows, None);
         }
@@ -152,7 +157,7 @@ pub fn page(
             last = a.id;
             rows.extend(list_one(a, config, today, filters));
             if rows.len() == limit {
-                let more = !book.after(last, 1).is_empty();
+                let more = !after(last, 1).is_empty();
                 return (rows, more.then_some(last));
             }
         }

@@ -294,6 +294,8 @@ proptest! {
         prop_assert_eq!(facts_book, facts_store);
         prop_assert_eq!(book.recent(5), store.recent(5));
         for body in ["main", "mo-b"] {
+            let ids = |v: Vec<medo_gateway::book::Appeal>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+            prop_assert_eq!(ids(Appeals::after_of(&book, body, 2, 7)), ids(store.after_of(body, 2, 7)));
             prop_assert_eq!(Appeals::next_seq(&book, body, 2026), store.next_seq(body, 2026));
             // what decisions read: outgoing numbers, queries answered, numbers they did not find
             prop_assert_eq!(BookView::next_outgoing_seq(&book, body, 2026), store.try_next_outgoing_seq(body, 2026).unwrap());

@@ -797,6 +797,17 @@ pub trait Appeals {
         });
         out
     }
+    /// Up to `max` appeals of `body` after the id `after`, in id order (a hub's page of one
+    /// body; a store reads its body index).
+    fn after_of(&self, body: &str, after: u64, max: usize) -> Vec<Appeal> {
+        let mut out = Vec::new();
+        self.each(&mut |a| {
+            if a.id > after && a.body == body && out.len() < max {
+                out.push(a.clone());
+            }
+        });
+        out
+    }
     /// Visits every appeal, oldest first, without collecting copies of them all.
     fn each(&self, visit: &mut dyn FnMut(&Appeal)) {
         for a in self.all() {

@@ -185,8 +185,9 @@ const HEAD: &[u8] = b"head";
 /// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
 /// find, appeals citing each other (issue 13), operator commands carried out (issue 14);
 /// 3 = awaiting receipts and rejections; 4 = the history says who decided in Russian;
-/// 5 = our numbers may repeat across bodies (issue 28: one key per appeal carrying one).
-const SCHEMA: u64 = 5;
+/// 5 = our numbers may repeat across bodies (issue 28: one key per appeal carrying one);
+/// 6 = each body's appeals indexed (a hub's list of one body).
+const SCHEMA: u64 = 6;
 const SCHEMA_KEY: &[u8] = b"schema";
 
 fn be(n: u64) -> [u8; 8] {
@@ -654,6 +655,14 @@ fn urog_key(norm: &str, id: u64) -> Vec<u8> {
     k
 }
 
+/// A body → its appeals, in id order.
+fn body_key(body: &str, id: u64) -> Vec<u8> {
+    let mut k = prefixed(b'b', body.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&be(id));
+    k
+}
+
 /// Our number (normalised) → each appeal that carries it (one per body of a hub).
 fn number_key(norm: &str, id: u64) -> Vec<u8> {
     let mut k = prefixed(b'n', norm.as_bytes());
@@ -739,6 +748,8 @@ impl Shelf for TxShelf<'_> {
             self.index
                 .insert(prefixed(b'p', &be(appeal.id)), pin.as_bytes())?;
         }
+        // a body's appeals in id order: a hub's `appeals list --body` reads its own
+        self.index.insert(body_key(&appeal.body, appeal.id), &[])?;
         Ok(())
     }
     fn index_document(&mut self, uid: &str, id: u64) -> Result<(), TxError> {
@@ -850,6 +861,36 @@ impl Store {
     /// Appeals with ids after `after`, in id order, at most `max` of them (the API's pages).
     pub fn appeals_after(&self, after: u64, max: usize) -> Result<Vec<Appeal>, StoreError> {
         self.iter_appeals_after(after).take(max).collect()
+    }
+
+    /// Up to `max` appeals of `body` after the id `after`, in id order (the body's index: a
+    /// page of one body costs that page, not a walk over the hub's other bodies).
+    pub fn body_appeals_after(
+        &self,
+        body: &str,
+        after: u64,
+        max: usize,
+    ) -> Result<Vec<Appeal>, StoreError> {
+        let from = body_key(body, after.saturating_add(1));
+        let end = body_key(body, u64::MAX);
+        let mut out = Vec::new();
+        for item in self.appeal_index.range(from..=end) {
+            let (k, _) = item?;
+            let id = read_u64(&k[k.len() - 8..]);
+            if id <= after {
+                continue;
+            }
+            if let Some(a) = self.appeal_by_id(id)? {
+                out.push(Appeal {
+                    pin_hash: None,
+                    ..a
+                });
+            }
+            if out.len() >= max {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// The appeals after the id `after`, in id order, decoded one at a time as they are
@@ -1109,6 +1150,12 @@ fn logged<T: Default>(what: &str, r: Result<T, StoreError>) -> T {
 impl Appeals for Store {
     fn appeal(&self, id: u64) -> Option<Appeal> {
         logged("appeal", self.appeal_by_id(id))
+    }
+    fn after_of(&self, body: &str, after: u64, max: usize) -> Vec<Appeal> {
+        logged(
+            "a body's appeals",
+            self.body_appeals_after(body, after, max),
+        )
     }
     fn after(&self, after: u64, max: usize) -> Vec<Appeal> {
         logged("appeals after", self.appeals_after(after, max))
