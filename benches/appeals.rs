@@ -17,6 +17,12 @@
 //! * УРОГ query naming 1,000 appeals: claimed → answer durable in outbound, from the
 //!   journal's own timestamps (goal ≤ 100 ms).
 //!
+//! `BENCH_BODIES=489` makes it a region's hub (issue 28): that many `[[bodies]]`, the
+//! appeals spread over them round-robin, each body numbering its own; the config's load is
+//! timed in process, and `appeals list` / `show` ask one body (`--body`); the query is left
+//! out (its sample names no body of the hub). `run.sh` runs it at 250,000 appeals and
+//! 2,500,000 records.
+//!
 //! `BENCH_QUERY` sets how many appeals the query names (1,000); `BENCH_KEEP=1` leaves the
 //! generated spool behind (its path is printed) to profile the service by hand;
 //! `BENCH_ONLY=verify` stops after the journal verify lines.
@@ -47,6 +53,36 @@ fn bin() -> PathBuf {
 
 const PORT: u16 = 18_917;
 
+/// Bodies of the hub (`BENCH_BODIES`; 0: one body).
+fn bodies() -> usize {
+    env_usize("BENCH_BODIES", 0)
+}
+
+/// The id of body `i` (0-based) of the hub.
+fn body_id(i: usize) -> String {
+    format!("mo-{:03}", i + 1)
+}
+
+/// `[gateway]` without its identity and `n` `[[bodies]]`, as a region writes them.
+fn as_hub(text: &str, n: usize) -> String {
+    let mut text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("participant_uid") && !l.starts_with("organization"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[[bodies]]\nid = \"{}\"\nuid = \"{:08x}-0000-4000-8000-{:012x}\"\norganization = \"Администрация муниципального образования № {}\"\naliases = [\"МО № {}\"]\n",
+            body_id(i),
+            i + 1,
+            i + 1,
+            i + 1,
+            i + 1
+        ));
+    }
+    text
+}
+
 fn write_config(root: &Path) -> PathBuf {
     let text = fs::read_to_string("config/gateway.toml")
         .unwrap()
@@ -72,6 +108,10 @@ fn write_config(root: &Path) -> PathBuf {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     let path = root.join("gateway.toml");
+    let text = match bodies() {
+        0 => text,
+        n => as_hub(&text, n),
+    };
     fs::write(&path, text).unwrap();
     path
 }
@@ -171,7 +211,7 @@ fn output(kind: OutputKind, key: &str, arrival: u64, tag: u16) -> Output {
 }
 
 /// The records `run` journals for one registered appeal (arrival = the next seq).
-fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
+fn appeal_events(arrival: u64, year_seq: u64, body: Option<String>) -> Vec<Event> {
     let key = hex64(arrival, 0xa1);
     let receipt = output(OutputKind::Receipt, &key, arrival, 2);
     let notice = output(OutputKind::Registered, &key, arrival, 3);
@@ -208,7 +248,7 @@ fn appeal_events(arrival: u64, year_seq: u64) -> Vec<Event> {
             held: None,
             cites: Vec::new(),
             files: arrived_files(arrival),
-            body: None,
+            body: body.map(Into::into),
             redirected_from: None,
         },
         Event::AppealRegistered {
@@ -296,12 +336,17 @@ fn generate(state: &Path, appeals: usize, records: usize) -> u64 {
     };
     let receipts = records.saturating_sub(appeals * 8) / 4;
     let total = appeals + receipts;
+    // a hub: round-robin over the bodies, each numbering its own
+    let mut per_body = vec![0u64; bodies().max(1)];
     for i in 0..total {
         // receipts spread evenly among the appeals
         let is_appeal = (i * appeals) / total != ((i + 1) * appeals) / total;
         let events = if is_appeal {
             made += 1;
-            appeal_events(next, made as u64)
+            let b = (made - 1) % per_body.len();
+            per_body[b] += 1;
+            let body = (bodies() > 0).then(|| body_id(b));
+            appeal_events(next, per_body[b], body)
         } else {
             receipt_events(next)
         };
@@ -335,10 +380,41 @@ fn run(config: &Path, args: &[&str]) -> (Duration, String) {
 /// `appeals list` (its first page) and `appeals show`: the best of three runs each.
 fn operator_cli(config: &Path) -> (Duration, Duration) {
     let best = |args: &[&str]| (0..3).map(|_| run(config, args).0).min().unwrap();
+    if bodies() > 0 {
+        // one body of the hub, its 7th registration (a number every body gave)
+        let body = body_id(bodies() / 2);
+        return (
+            best(&["appeals", "list", "--body", &body]),
+            best(&["appeals", "show", "ОГ-7/26", "--body", &body]),
+        );
+    }
     (
         best(&["appeals", "list"]),
         best(&["appeals", "show", "ОГ-777/26"]),
     )
+}
+
+/// A hub's config of `bodies()` bodies loaded in process: the best of five, beside the
+/// one-body config's.
+fn config_load(config: &Path) {
+    let best = |path: &Path| {
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                medo_gateway::config::Config::load(path).unwrap();
+                t.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let hub = best(config);
+    let one = best(Path::new("config/gateway.toml"));
+    println!(
+        "config of {} bodies loads in {:.1} ms (goal ≤ 100 ms; baseline, the one-body config: {:.1} ms)",
+        bodies(),
+        hub.as_secs_f64() * 1000.0,
+        one.as_secs_f64() * 1000.0
+    );
 }
 
 fn print_cli(
@@ -525,6 +601,9 @@ fn main() {
     let records = env_usize("BENCH_RECORDS", 1_000_000).max(appeals * 8 + 1);
     let root = tempfile::tempdir_in(".").unwrap();
     let config = write_config(root.path());
+    if bodies() > 0 {
+        config_load(&config);
+    }
     let state = root.path().join("state");
     let t = Instant::now();
     let n = generate(&state, appeals, records);
@@ -613,6 +692,17 @@ fn main() {
         search.as_secs_f64() * 1000.0
     );
     let asked = env_usize("BENCH_QUERY", 1_000).min(appeals);
+    if bodies() > 0 {
+        println!("УРОГ query: not measured in a hub run (the sample names no body of it)");
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(service.id().to_string())
+            .status();
+        let mut service = service;
+        let _ = service.wait();
+        println!("memory with {appeals} appeals over {} bodies: peak RSS {after_start:.1} MiB after start, {idle:.1} MiB after idle passes, {after_page:.1} MiB after a dashboard view (goal ≤ 256 MiB)", bodies());
+        return keep_if_asked(root);
+    }
     drop_query(root.path(), &config, asked);
     let t = Instant::now();
     while !fs::read_dir(root.path().join("out")).unwrap().any(|e| {

@@ -405,7 +405,14 @@ pub(super) async fn supervision(
         };
         let mut config = state.config.clone();
         if let Some(s) = &seen {
-            config.policy.bodies.retain(|b| s.contains(&b.id));
+            let seen: Vec<_> = config
+                .policy
+                .bodies
+                .iter()
+                .filter(|b| s.contains(&b.id))
+                .cloned()
+                .collect();
+            config.policy.bodies = seen.into();
         }
         crate::supervision::page(&config, &figures, &held, q.sort.as_deref())
     })

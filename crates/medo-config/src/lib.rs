@@ -695,7 +695,9 @@ impl Config {
             .and_then(|s| s.department_id)
             .filter(|d| !d.trim().is_empty());
         if !policy.hub {
-            policy.bodies[0].sstu_department_id = sstu_department_id.clone();
+            let mut main = policy.bodies[0].clone();
+            main.sstu_department_id = sstu_department_id.clone();
+            policy.bodies = vec![main].into();
         }
         no_zeros(&raw.limits, &raw.spool)?;
         let api_clients = clients_of_bodies(api_clients(raw.api)?, &policy)?;
@@ -799,7 +801,7 @@ fn policy(
         calendar,
         acknowledge_notifications: receipts.is_some_and(|r| r.acknowledge_notifications),
         utc_offset: utc_offset(gateway.utc_offset.as_deref())?,
-        bodies: Vec::new(),
+        bodies: Vec::new().into(),
         hub,
     };
     Ok((with_bodies(policy, bodies_raw, gateway)?, provisional))
@@ -831,7 +833,7 @@ fn with_bodies(
     gateway: &RawGateway,
 ) -> Result<Policy, Invalid> {
     if !policy.hub {
-        policy.bodies = vec![medo_core::policy::Body::main_of(&policy)];
+        policy.bodies = vec![medo_core::policy::Body::main_of(&policy)].into();
         return Ok(policy);
     }
     let node = bodies::NodeDefaults {
@@ -840,7 +842,7 @@ fn with_bodies(
         outgoing_template: &policy.outgoing_template,
         documents: &policy.documents,
     };
-    policy.bodies = bodies::bodies(raw, &node, &policy.partners)?;
+    policy.bodies = bodies::bodies(raw, &node, &policy.partners)?.into();
     if let Some(uid) = gateway.participant_uid.as_deref().map(str::trim) {
         if policy.body_by_uid(uid).is_none() {
             return Err(Invalid::GatewayNotABody(uid.to_string()));

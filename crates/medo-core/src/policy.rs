@@ -35,8 +35,9 @@ pub struct Policy {
     /// The offset written into the date-times of our messages (default +03:00, Moscow).
     pub utc_offset: time::UtcOffset,
     /// The bodies the node serves, in the configuration's order (one-body: the `[gateway]`
-    /// one, id `main`). Never empty.
-    pub bodies: Vec<Body>,
+    /// one, id `main`). Never empty. Shared: each body's policy ([`Policy::for_body`]) holds
+    /// the same list, not a copy (a hub of 1,000 bodies would otherwise hold a million).
+    pub bodies: std::sync::Arc<[Body]>,
     /// Whether `[[bodies]]` is configured (a region's hub): a package that names no body is
     /// held for the hub operator, and the body shows in metrics' labels.
     pub hub: bool,

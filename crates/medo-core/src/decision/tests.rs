@@ -57,10 +57,10 @@ fn config(mode: &str) -> Policy {
         },
         acknowledge_notifications: false,
         utc_offset: time::UtcOffset::from_hms(3, 0, 0).expect("+03:00"),
-        bodies: Vec::new(),
+        bodies: Vec::new().into(),
         hub: false,
     };
-    policy.bodies = vec![crate::policy::Body::main_of(&policy)];
+    policy.bodies = vec![crate::policy::Body::main_of(&policy)].into();
     policy
 }
 
@@ -764,7 +764,7 @@ fn hub() -> (Policy, Vec<Policy>) {
     b.sender.uid = "bbbbbbbb-0000-4000-8000-000000000002".into();
     b.sender.organization = "Орган Б".into();
     b.number_template = "Б-{seq}/{yy}".into();
-    p.bodies = vec![a, b];
+    p.bodies = vec![a, b].into();
     p.partners.push(PartnerConfig {
         name: "Минстрой".into(),
         uid: "dddddddd-0000-4000-8000-000000000004".into(),
