@@ -773,3 +773,55 @@ fn an_appeal_another_body_redirects_to_us_over_medo_is_registered_as_forwarded()
         );
     }
 }
+
+/// A crash at each fault point of a redirect (inside the command, after its commit): the
+/// next run carries it out exactly once — one step, one appeal at the receiving body, one
+/// number, one notice to УРОГ.
+#[test]
+fn a_redirect_a_crash_cut_short_is_carried_out_exactly_once() {
+    for point in ["in-command", "after-command-commit"] {
+        let env = Env::new();
+        make_hub(&env);
+        appeal_22(
+            &env,
+            "to-b",
+            21,
+            "А26-02-2100000",
+            "Федеральное агентство по образцам (пример)",
+            "SAMPLE_AGENCY~MEDOGU",
+        );
+        env.once();
+        let sent = env.records_of_kind("appeal_received")[0]["appeal"]
+            .as_u64()
+            .unwrap()
+            .to_string();
+        env.crash_at(point, &["appeals", "redirect", &sent, "--to", "mo-c"]);
+        env.once();
+        env.once();
+        let progress = env.records_of_kind("appeal_progress");
+        assert_eq!(progress.len(), 1, "{point}: one step: {progress:?}");
+        let there: Vec<_> = env
+            .records_of_kind("appeal_received")
+            .into_iter()
+            .filter(|r| r["body"] == "mo-c")
+            .collect();
+        assert_eq!(there.len(), 1, "{point}: one appeal at mo-c");
+        let registered = env.records_of_kind("appeal_registered");
+        assert_eq!(registered.len(), 2, "{point}: the first and the receiver's");
+        let notices: Vec<String> = env
+            .outbound_names()
+            .into_iter()
+            .filter(|n| {
+                n.contains(&format!("-{sent}"))
+                    && !n.starts_with("receipt")
+                    && !n.starts_with("registered")
+            })
+            .collect();
+        assert_eq!(
+            notices.len(),
+            1,
+            "{point}: one notice of the redirect: {notices:?}"
+        );
+        env.ok(&["journal", "verify"]);
+    }
+}
