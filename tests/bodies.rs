@@ -825,3 +825,77 @@ fn a_redirect_a_crash_cut_short_is_carried_out_exactly_once() {
         env.ok(&["journal", "verify"]);
     }
 }
+
+/// A hub's witness notes carry every body's numbering: after an older `state_dir` is
+/// restored and the operator continues from the witness, no body gives a number twice.
+#[test]
+fn after_a_restore_from_the_witness_no_body_of_a_hub_gives_a_number_twice() {
+    let env = Env::new();
+    make_hub(&env);
+    let worm = env.root.path().join("worm");
+    fs::create_dir(&worm).unwrap();
+    env.add_sections(&format!("[audit]\nwitness_dir = {worm:?}"));
+    let to_b = |name: &str, n: u32| {
+        appeal_22(
+            &env,
+            name,
+            n,
+            &format!("А26-02-{n:07}"),
+            "Федеральное агентство по образцам (пример)",
+            "SAMPLE_AGENCY~MEDOGU",
+        )
+    };
+    to_b("b1", 81);
+    env.once();
+    let backup = env.root.path().join("state-backup");
+    let cp = |from: &Path, to: &Path| {
+        let ok = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .status();
+        assert!(ok.unwrap().success());
+    };
+    cp(&env.state, &backup);
+    to_b("b2", 82); // Б-2 given, then lost with the restore
+    env.once();
+    let given: Vec<String> = env
+        .records_of_kind("appeal_registered")
+        .iter()
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .collect();
+    let newest = fs::read_dir(&worm).unwrap().count();
+    assert!(newest > 0);
+    let notes: String = fs::read_dir(&worm)
+        .unwrap()
+        .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert!(
+        notes.contains(" mo-b\n") && notes.contains(" mo-c\n"),
+        "a line a body: {notes}"
+    );
+    fs::remove_dir_all(&env.state).unwrap();
+    cp(&backup, &env.state);
+    env.ok(&[
+        "journal",
+        "recover",
+        "--from-witness",
+        worm.to_str().unwrap(),
+    ]);
+    to_b("b3", 83);
+    env.once();
+    let after: Vec<String> = env
+        .records_of_kind("appeal_registered")
+        .iter()
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .collect();
+    let newest = after.last().unwrap();
+    assert!(
+        !given.contains(newest),
+        "{newest} was given before the restore: {given:?}"
+    );
+    assert!(
+        newest.starts_with("Б-3/"),
+        "mo-b goes on past Б-2: {after:?}"
+    );
+}

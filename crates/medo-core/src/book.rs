@@ -296,8 +296,9 @@ fn fold_event<S: Shelf>(shelf: &mut S, r: &Record) -> Result<(), S::Error> {
         Event::JournalRecovered { sequences, .. } => {
             // a restore: every number the witness saw stays given
             for s in sequences {
-                shelf.raise_seq(medo_model::BodyId::MAIN, s.year, s.registered)?;
-                shelf.raise_outgoing_seq(medo_model::BodyId::MAIN, s.year, s.outgoing)?;
+                let body = medo_model::BodyId::or_main(s.body.as_ref());
+                shelf.raise_seq(&body, s.year, s.registered)?;
+                shelf.raise_outgoing_seq(&body, s.year, s.outgoing)?;
             }
             Ok(())
         }

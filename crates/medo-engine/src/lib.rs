@@ -1379,19 +1379,7 @@ impl<B: Backend> Gateway<B> {
             return Ok(());
         }
         let year = today(&self.config).year();
-        let seq = medo_store::checkpoint::Sequences {
-            year,
-            registered: self
-                .backend
-                .index()
-                .try_next_seq(medo_model::BodyId::MAIN, year)?
-                .saturating_sub(1),
-            outgoing: self
-                .backend
-                .index()
-                .try_next_outgoing_seq(medo_model::BodyId::MAIN, year)?
-                .saturating_sub(1),
-        };
+        let sequences = self.sequences(year)?;
         let base = self.checkpoint_origin();
         let Some(w) = self.witness.as_mut() else {
             return Ok(());
@@ -1404,11 +1392,30 @@ impl<B: Backend> Gateway<B> {
             &self.checkpoint_key,
             &w.origin(&base),
             (size, &head),
-            seq,
+            &sequences,
         );
         w.hand(&note, size);
         self.metrics.witness_failing = u64::from(w.failing);
         Ok(())
+    }
+
+    /// The last numbers given in `year`: the one body's (a line as it always was), or each
+    /// body's of a hub (a line each, with its id).
+    fn sequences(&self, year: i32) -> Result<Vec<medo_store::checkpoint::Sequences>, GatewayError> {
+        let index = self.backend.index();
+        let policy = &self.config.policy;
+        policy
+            .bodies
+            .iter()
+            .map(|b| {
+                Ok(medo_store::checkpoint::Sequences {
+                    year,
+                    registered: index.try_next_seq(&b.id, year)?.saturating_sub(1),
+                    outgoing: index.try_next_outgoing_seq(&b.id, year)?.saturating_sub(1),
+                    body: policy.hub.then(|| b.id.clone()),
+                })
+            })
+            .collect()
     }
 
     fn checkpoint_origin(&self) -> String {

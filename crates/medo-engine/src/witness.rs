@@ -112,16 +112,19 @@ pub fn sequences_seen(
     dir: &Path,
     key: &ed25519_dalek::VerifyingKey,
 ) -> Result<Vec<Sequences>, CheckpointError> {
-    let mut by_year: std::collections::BTreeMap<i32, Sequences> = Default::default();
+    type Whose = (Option<medo_model::BodyId>, i32);
+    let mut seen: std::collections::BTreeMap<Whose, Sequences> = Default::default();
     for s in checkpoint::witness_notes(dir, key)?
         .into_iter()
-        .filter_map(|n| n.sequences)
+        .flat_map(|n| n.sequences)
     {
-        let e = by_year.entry(s.year).or_insert(s);
+        let e = seen
+            .entry((s.body.clone(), s.year))
+            .or_insert_with(|| s.clone());
         e.registered = e.registered.max(s.registered);
         e.outgoing = e.outgoing.max(s.outgoing);
     }
-    Ok(by_year.into_values().collect())
+    Ok(seen.into_values().collect())
 }
 
 /// `<dir>/<journal size>.note` (`<size>.e<epoch>.note` after a recovery: the sizes start

@@ -417,11 +417,14 @@ pub struct AnswerFile {
 /// The numbering as of a moment: the year, the last registration and the last outgoing
 /// number given in it (a witness's note carries it; a recovery from the witness moves the
 /// sequences past it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sequences {
     pub year: i32,
     pub registered: u64,
     pub outgoing: u64,
+    /// Whose numbering: a hub's body (absent: the one body, `main`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<BodyId>,
 }
 
 /// A document reference in a notice.

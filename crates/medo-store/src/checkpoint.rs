@@ -118,22 +118,24 @@ fn signed_note(key: &SigningKey, origin: &str, size: u64, head: &str) -> String 
 
 pub use medo_model::Sequences;
 
-/// A witness's note: signed like the anchor, with the numbering it covers on a fourth line
-/// (`sequences <year> <registered> <outgoing>`; readers of anchors read three lines) and the
-/// recovery epoch in its origin (`…#<epoch>` once `journal recover --from-witness` was used).
+/// A witness's note: signed like the anchor, with the numbering it covers from the fourth
+/// line on (`sequences <year> <registered> <outgoing>`, and ` <body>` after it for each body of
+/// a hub; readers of anchors read three lines) and the recovery epoch in its origin
+/// (`…#<epoch>` once `journal recover --from-witness` was used).
 pub fn witness_note(
     key: &SigningKey,
     origin: &str,
     (size, head): (u64, &str),
-    seq: Sequences,
+    sequences: &[Sequences],
 ) -> String {
-    let text = format!(
-        "{}sequences {} {} {}\n",
-        body(origin, size, head),
-        seq.year,
-        seq.registered,
-        seq.outgoing
-    );
+    let mut text = body(origin, size, head);
+    for s in sequences {
+        let whose = s.body.as_ref().map(|b| format!(" {b}")).unwrap_or_default();
+        text.push_str(&format!(
+            "sequences {} {} {}{whose}\n",
+            s.year, s.registered, s.outgoing
+        ));
+    }
     let sig = key.sign(text.as_bytes());
     format!("{text}\n— {} {}\n", origin, B64.encode(sig.to_bytes()))
 }
@@ -144,12 +146,13 @@ pub struct WitnessNote {
     pub size: u64,
     pub head: String,
     pub epoch: u64,
-    pub sequences: Option<Sequences>,
+    /// The numbering it covers (one line a body in a hub's note; none in an older note).
+    pub sequences: Vec<Sequences>,
 }
 
-/// The most of a witness note read (ours are a few hundred bytes): a huge file on the share
-/// is not taken into memory.
-const MAX_NOTE_BYTES: u64 = 4096;
+/// The most of a witness note read (a one-body node's are a few hundred bytes; a hub of 1,000
+/// bodies writes a line each, ~45 KB): a huge file on the share is not taken into memory.
+const MAX_NOTE_BYTES: u64 = 64 * 1024;
 
 /// The notes in a witness folder signed by `key` (others are not ours: ignored).
 pub fn witness_notes(dir: &Path, key: &VerifyingKey) -> Result<Vec<WitnessNote>, CheckpointError> {
@@ -209,14 +212,19 @@ fn read_note(path: &Path, key: &VerifyingKey) -> Option<WitnessNote> {
         .and_then(|o| o.rsplit_once('#'))
         .and_then(|(_, e)| e.parse().ok())
         .unwrap_or(0);
-    let sequences = lines.get(3).and_then(|l| {
-        let mut p = l.strip_prefix("sequences ")?.split(' ');
-        Some(Sequences {
-            year: p.next()?.parse().ok()?,
-            registered: p.next()?.parse().ok()?,
-            outgoing: p.next()?.parse().ok()?,
+    let sequences = lines
+        .iter()
+        .skip(3)
+        .map_while(|l| {
+            let mut p = l.strip_prefix("sequences ")?.split(' ');
+            Some(Sequences {
+                year: p.next()?.parse().ok()?,
+                registered: p.next()?.parse().ok()?,
+                outgoing: p.next()?.parse().ok()?,
+                body: p.next().map(Into::into),
+            })
         })
-    });
+        .collect();
     Some(WitnessNote {
         size,
         head,
@@ -510,9 +518,15 @@ mod tests {
             year: 2026,
             registered: 5,
             outgoing: 2,
+            body: None,
         };
         let put = |name: &str, key: &SigningKey, origin: &str, size: u64| {
-            let note = witness_note(key, origin, (size, &format!("h{size}")), seq);
+            let note = witness_note(
+                key,
+                origin,
+                (size, &format!("h{size}")),
+                std::slice::from_ref(&seq),
+            );
             fs::write(dir.path().join(name), note).unwrap();
         };
         put("9.note", &ours, "gw", 9);
@@ -527,6 +541,29 @@ mod tests {
             (10, "h10", 0)
         );
         assert_eq!(witness_notes(dir.path(), &key).unwrap().len(), 3);
+        assert_eq!(
+            newest.sequences,
+            std::slice::from_ref(&seq),
+            "a one-body note: one line, no body"
+        );
+
+        // a hub's note: a line a body, each read back with its body
+        let hub: Vec<Sequences> = ["mo-a", "mo-b"]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| Sequences {
+                year: 2026,
+                registered: 10 + i as u64,
+                outgoing: 1,
+                body: Some((*b).into()),
+            })
+            .collect();
+        let note = witness_note(&ours, "gw", (20, "h20"), &hub);
+        assert!(note.contains("sequences 2026 11 1 mo-b\n"), "{note}");
+        fs::write(dir.path().join("20.note"), note).unwrap();
+        let newest = newest_witness_note(dir.path(), &key).unwrap().unwrap();
+        assert_eq!(newest.sequences, hub);
+        fs::remove_file(dir.path().join("20.note")).unwrap();
 
         put("3.e1.note", &ours, "gw#1", 3);
         let newest = newest_witness_note(dir.path(), &key).unwrap().unwrap();
