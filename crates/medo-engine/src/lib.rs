@@ -177,6 +177,11 @@ fn count_outbound(outbound: &std::path::Path) -> (u64, u64) {
     (ages.len() as u64, ages.into_iter().max().unwrap_or(0))
 }
 
+/// How often the appeal gauges are counted (a walk over the open appeals' deadline facts).
+const COUNT_EVERY: Duration = Duration::from_secs(60);
+/// How long after start the appeal gauges are first counted.
+const FIRST_COUNT_AFTER: Duration = Duration::from_secs(5);
+
 /// How soon a pass looks again while appeals wait for their signature checks.
 const VERIFY_POLL: Duration = Duration::from_millis(100);
 
@@ -206,7 +211,7 @@ pub struct Gateway<B: Backend = Files> {
     /// Bytes the package keys of this pass may still keep for the parse (reset every pass).
     keep_budget: u64,
     /// When the overdue-appeals gauge was last counted, and the count (a walk over open
-    /// appeals: done at most once a minute).
+    /// appeals: done at most once a minute; the first [`FIRST_COUNT_AFTER`] after start).
     overdue_counted: Option<(std::time::Instant, u64)>,
     /// When outbound was last listed for the waiting-packages gauge and alert, and the
     /// result (a stat per outbound folder: done at most every few seconds, not every pass).
@@ -291,7 +296,11 @@ impl<B: Backend> Gateway<B> {
             overdue: HashMap::new(),
             hashed: HashMap::new(),
             keep_budget: KEPT_PER_PASS,
-            overdue_counted: None,
+            // the first count waits a few seconds: a walk over a region's open appeals is
+            // no part of a restart (/healthz answers after the first pass)
+            overdue_counted: std::time::Instant::now()
+                .checked_sub(COUNT_EVERY - FIRST_COUNT_AFTER)
+                .map(|at| (at, 0)),
             outbound_counted: None,
             clock_behind_warned: false,
             disk_warned: false,
@@ -464,7 +473,7 @@ impl<B: Backend> Gateway<B> {
     /// once a minute (a walk over the open appeals' deadline facts).
     fn count_appeals(&mut self, today: time::Date) {
         if let Some((at, _)) = self.overdue_counted {
-            if at.elapsed() < std::time::Duration::from_secs(60) {
+            if at.elapsed() < COUNT_EVERY {
                 return;
             }
         }

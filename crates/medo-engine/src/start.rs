@@ -45,9 +45,19 @@ pub fn open_files(start: &Start) -> Result<Opened<Files>, GatewayError> {
         medo_store::checkpoint::load_or_create_key(&layout.state.join("checkpoint.key"))?;
     guard_anchor(layout, &journal, &checkpoint_key, accepted)?;
     check_journal_anchor(layout, &journal, &checkpoint_key)?;
-    check_chain(&journal)?;
+    // the index opens while the chain is checked (they read different files); nothing is
+    // applied to it before the check passed
+    let (checked, store) = std::thread::scope(|s| {
+        let opening = s.spawn(|| Store::open_or_reset(&layout.store, config.spool.min_free_bytes));
+        let checked = check_chain(&journal);
+        let store = opening
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (checked, store)
+    });
+    checked?;
+    let (store, rebuilt) = store?;
     let (witness, restored) = open_witness(config, layout, &journal, &checkpoint_key, accepted)?;
-    let (store, rebuilt) = Store::open_or_reset(&layout.store, config.spool.min_free_bytes)?;
     catch_up(&store, &journal, rebuilt.is_some())?;
     let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
     Ok(Opened {
