@@ -38,6 +38,9 @@ use medo_gateway::model::{Format, OutputKind};
 
 #[path = "common/hide_sha_ni.rs"]
 mod hide_sha_ni;
+#[path = "common/hub.rs"]
+mod hub;
+use hub::{as_hub, body_id};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -56,31 +59,6 @@ const PORT: u16 = 18_917;
 /// Bodies of the hub (`BENCH_BODIES`; 0: one body).
 fn bodies() -> usize {
     env_usize("BENCH_BODIES", 0)
-}
-
-/// The id of body `i` (0-based) of the hub.
-fn body_id(i: usize) -> String {
-    format!("mo-{:03}", i + 1)
-}
-
-/// `[gateway]` without its identity and `n` `[[bodies]]`, as a region writes them.
-fn as_hub(text: &str, n: usize) -> String {
-    let mut text: String = text
-        .lines()
-        .filter(|l| !l.starts_with("participant_uid") && !l.starts_with("organization"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for i in 0..n {
-        text.push_str(&format!(
-            "\n[[bodies]]\nid = \"{}\"\nuid = \"{:08x}-0000-4000-8000-{:012x}\"\norganization = \"Администрация муниципального образования № {}\"\naliases = [\"МО № {}\"]\n",
-            body_id(i),
-            i + 1,
-            i + 1,
-            i + 1,
-            i + 1
-        ));
-    }
-    text
 }
 
 fn write_config(root: &Path) -> PathBuf {

@@ -7,11 +7,19 @@
 //!   → its receipt appears in outbound; p50 / p99 over M packages;
 //! * memory: peak RSS of `medo-gateway run --once` on a container with a 1 GiB attachment.
 //!
-//! Environment: `BENCH_BACKLOG` (10000), `BENCH_LATENCY` (200), `BENCH_BIG_MIB` (1024),
-//! `BENCH_DIR` (where the spools are made; default the current folder).
+//! * a region's hub (issue 28): the same backlog with `BENCH_HUB_BODIES` (489) `[[bodies]]`,
+//!   each appeal addressed by name to one of them in turn (routed by the addressee's name,
+//!   the costliest rule): registrations/s beside the one-body backlog's of the same run
+//!   (goal ≥ 0.7 of it).
+//!
+//! Environment: `BENCH_BACKLOG` (10000), `BENCH_HUB_BODIES` (489; 0 skips the hub's run),
+//! `BENCH_LATENCY` (200), `BENCH_BIG_MIB` (1024), `BENCH_DIR` (where the spools are made;
+//! default the current folder).
 
 #[path = "common/hide_sha_ni.rs"]
 mod hide_sha_ni;
+#[path = "common/hub.rs"]
+mod hub;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,6 +42,11 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn write_config(root: &Path, settle_ms: u64) -> PathBuf {
+    write_config_of(root, settle_ms, 0)
+}
+
+/// The bench's config; `bodies` > 0: a region's hub of that many bodies.
+fn write_config_of(root: &Path, settle_ms: u64, bodies: usize) -> PathBuf {
     let text = fs::read_to_string("config/gateway.toml")
         .unwrap()
         .replace("\"spool/in\"", &format!("{:?}", root.join("in")))
@@ -44,6 +57,10 @@ fn write_config(root: &Path, settle_ms: u64) -> PathBuf {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     let path = root.join("gateway.toml");
+    let text = match bodies {
+        0 => text,
+        n => hub::as_hub(&text, n),
+    };
     fs::write(&path, text).unwrap();
     path
 }
@@ -69,8 +86,9 @@ fn samples(config: &Path, out: &Path) {
     );
 }
 
-/// Makes a distinct copy of the 2.2 sample (its header uid rewritten) at `dst`.
-fn distinct_appeal(sample: &Path, dst: &Path, n: usize) {
+/// Makes a distinct copy of the 2.2 sample (its header uid rewritten) at `dst`, addressed to
+/// `to` when given (an organisation's name).
+fn distinct_appeal(sample: &Path, dst: &Path, n: usize, to: Option<&str>) {
     fs::create_dir_all(dst).unwrap();
     for e in fs::read_dir(sample).unwrap() {
         let e = e.unwrap();
@@ -86,6 +104,12 @@ fn distinct_appeal(sample: &Path, dst: &Path, n: usize) {
                 new.replace_range(
                     at..at + 36,
                     &format!("{n:08x}-{tag}-4000-8000-000000000000"),
+                );
+            }
+            if let Some(to) = to {
+                new = new.replace(
+                    "<xdms:organization>Федеральное агентство по образцам (пример)</xdms:organization>",
+                    &format!("<xdms:organization>{to}</xdms:organization>"),
                 );
             }
             fs::write(dst.join(&name), encoding_rs::WINDOWS_1251.encode(&new).0).unwrap();
@@ -114,13 +138,17 @@ fn fsync_cycle_rate(root: &Path, n: usize) -> f64 {
     n as f64 / t.elapsed().as_secs_f64()
 }
 
-fn backlog(n: usize) {
+/// The backlog of `n` appeals (`bodies` > 0: a hub's, each addressed to a body in turn);
+/// its registrations/s.
+fn backlog(n: usize, bodies: usize) -> f64 {
     let root = tempfile::tempdir_in(bench_dir()).unwrap();
-    let config_path = write_config(root.path(), 1);
+    let config_path = write_config_of(root.path(), 1, bodies);
     samples(&config_path, &root.path().join("samples"));
     let sample = root.path().join("samples/urog-appeal-2.2");
     for i in 0..n {
-        distinct_appeal(&sample, &root.path().join("in").join(format!("{i:06}")), i);
+        let to = (bodies > 0).then(|| hub::body_name(i % bodies));
+        let dst = root.path().join("in").join(format!("{i:06}"));
+        distinct_appeal(&sample, &dst, i, to.as_deref());
     }
     let config = Config::load(&config_path).unwrap();
     // the disk's fsync rate drifts by tens of percent within minutes: measured just before
@@ -140,14 +168,21 @@ fn backlog(n: usize) {
         "a receipt and a «Зарегистрирован» per appeal"
     );
     let rate = n as f64 / secs;
+    let what = match bodies {
+        0 => "backlog".to_string(),
+        b => format!("a hub's backlog ({b} bodies, routed by name)"),
+    };
     println!(
-        "backlog: {n} appeals in {secs:.1} s = {rate:.0} registrations/s (receipt + notice + archive durable); fsync cycle {cycle:.0}/s (mean of {before:.0} before and {after:.0} after); ratio = {:.2} (goal ≥ 0.7); CPU per appeal {:.0} µs (user {:.0}, system {:.0}; goal: half of 1,580)",
+        "{what}: {n} appeals in {secs:.1} s = {rate:.0} registrations/s (receipt + notice + archive durable); fsync cycle {cycle:.0}/s (mean of {before:.0} before and {after:.0} after); ratio = {:.2} (goal ≥ 0.7); CPU per appeal {:.0} µs (user {:.0}, system {:.0}; goal: half of 1,580)",
         rate / cycle,
         (cpu.0 + cpu.1) * 1e6 / n as f64,
         cpu.0 * 1e6 / n as f64,
         cpu.1 * 1e6 / n as f64
     );
-    storage(root.path(), n);
+    if bodies == 0 {
+        storage(root.path(), n);
+    }
+    rate
 }
 
 /// This process's user and system CPU time so far, seconds (all its threads).
@@ -212,7 +247,7 @@ fn latency(m: usize) {
     let mut lat = Vec::with_capacity(m);
     for i in 0..m {
         let s = staging.join(i.to_string());
-        distinct_appeal(&sample, &s, 1_000_000 + i);
+        distinct_appeal(&sample, &s, 1_000_000 + i, None);
         let before = fs::read_dir(&out).unwrap().count();
         let t = Instant::now();
         fs::rename(&s, root.path().join("in").join(format!("p{i}"))).unwrap();
@@ -304,8 +339,16 @@ fn main() {
         env_usize("BENCH_LATENCY", 200),
         env_usize("BENCH_BIG_MIB", 1024),
     );
+    let hub_bodies = env_usize("BENCH_HUB_BODIES", 489);
     if b > 0 {
-        backlog(b);
+        let one = backlog(b, 0);
+        if hub_bodies > 0 {
+            let hub = backlog(b, hub_bodies);
+            println!(
+                "a hub of {hub_bodies} bodies against one body, the same run: {hub:.0} / {one:.0} registrations/s = {:.2} (goal ≥ 0.7)",
+                hub / one
+            );
+        }
     }
     if l > 0 {
         latency(l);

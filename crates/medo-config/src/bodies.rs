@@ -137,6 +137,7 @@ fn body(raw: RawBody, node: &NodeDefaults) -> Result<Body, Invalid> {
         documents,
         sstu_department_id: given(raw.sstu.and_then(|s| s.department_id)),
         id: id.into(),
+        normalized: Default::default(),
     })
 }
 

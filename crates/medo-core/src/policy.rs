@@ -61,9 +61,24 @@ pub struct Body {
     pub documents: DocumentsConfig,
     /// Its id in the ССТУ.РФ directory.
     pub sstu_department_id: Option<String>,
+    /// Its name and aliases as routing compares them, normalised once (see
+    /// [`Body::normalized_names`]; empty until first asked).
+    pub normalized: std::sync::OnceLock<Vec<String>>,
 }
 
 impl Body {
+    /// Its name and aliases as routing compares them ([`crate::route::normalize_name`]),
+    /// computed the first time they are asked for (a hub of 489 bodies would otherwise
+    /// normalise ~1,000 names for every package it routes by name).
+    pub fn normalized_names(&self) -> &[String] {
+        self.normalized.get_or_init(|| {
+            std::iter::once(&self.sender.organization)
+                .chain(&self.aliases)
+                .map(|n| crate::route::normalize_name(n))
+                .collect()
+        })
+    }
+
     /// The one body of a one-body node (`[gateway]`): id `main`, the policy's own fields.
     pub fn main_of(policy: &Policy) -> Body {
         Body {
@@ -76,6 +91,7 @@ impl Body {
             outgoing_template: policy.outgoing_template.clone(),
             documents: policy.documents.clone(),
             sstu_department_id: None,
+            normalized: Default::default(),
         }
     }
 }

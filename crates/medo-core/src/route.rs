@@ -78,7 +78,7 @@ pub fn route(a: &Addressing, bodies: &[Body], hub: bool) -> Route {
         .map(normalize_name)
         .filter(|n| !n.is_empty())
         .collect();
-    let by_name = matching(&names, |n, b| names_of(b).any(|m| m == *n), bodies);
+    let by_name = matching(&names, |n, b| names_of(b).any(|m| *m == *n), bodies);
     if !by_name.is_empty() {
         return Route::Bodies(by_name);
     }
@@ -115,11 +115,9 @@ fn matching<T>(named: &[T], is: impl Fn(&T, &Body) -> bool, bodies: &[Body]) -> 
     found
 }
 
-/// A body's name and aliases, normalised.
-fn names_of(b: &Body) -> impl Iterator<Item = String> + '_ {
-    std::iter::once(&b.sender.organization)
-        .chain(&b.aliases)
-        .map(|n| normalize_name(n))
+/// A body's name and aliases, normalised (once per body: [`Body::normalized_names`]).
+fn names_of(b: &Body) -> impl Iterator<Item = &String> + '_ {
+    b.normalized_names().iter()
 }
 
 /// An organisation's name as routing compares it: lower case, «ё» as «е», no quotes, dots or
@@ -167,7 +165,7 @@ fn candidates(names: &[String], bodies: &[Body]) -> Vec<BodyId> {
         .map(|(i, b)| {
             let best = names_of(b)
                 .map(|n| {
-                    let theirs = words(&n);
+                    let theirs = words(n);
                     written
                         .iter()
                         .map(|w| {
@@ -217,6 +215,7 @@ mod tests {
             outgoing_template: "ОЗ-{seq}/{yy}".into(),
             documents: DocumentsConfig::default(),
             sstu_department_id: None,
+            normalized: Default::default(),
         }
     }
 
