@@ -97,6 +97,12 @@ impl Body {
 }
 
 impl Policy {
+    /// The place of the body with this id among the bodies (a list of each body's policies
+    /// follows the same order).
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.bodies.iter().position(|b| b.id == id)
+    }
+
     /// The body with this id.
     pub fn body(&self, id: &str) -> Option<&Body> {
         self.bodies.iter().find(|b| b.id == id)

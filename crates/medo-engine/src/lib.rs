@@ -281,7 +281,7 @@ impl<B: Backend> Gateway<B> {
             .policy
             .bodies
             .iter()
-            .filter_map(|b| config.policy.for_body(&b.id))
+            .map(|b| config.policy.for_body(&b.id).expect("a body of the policy"))
             .collect();
         let mut gw = Gateway {
             config,
@@ -945,9 +945,10 @@ impl<B: Backend> Gateway<B> {
 
     /// The policy of `body` (the node's when it serves no such body).
     fn policy_of(&self, body: &str) -> &medo_config::Policy {
-        self.policies
-            .iter()
-            .find(|p| p.body_in_force().id == body)
+        self.config
+            .policy
+            .position(body)
+            .and_then(|i| self.policies.get(i))
             .unwrap_or(&self.config.policy)
     }
 

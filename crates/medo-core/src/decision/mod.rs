@@ -59,10 +59,16 @@ impl<'a> Context<'a> {
     /// This context with `body`'s policy in force (unchanged when the node serves no such
     /// body, or knows only one policy).
     pub fn for_body(self, body: &str) -> Context<'a> {
-        match self.bodies.iter().find(|p| p.body_in_force().id == body) {
+        match self.policy_of(body) {
             Some(policy) => Context { policy, ..self },
             None => self,
         }
+    }
+
+    /// The policy of `body` among [`Context::bodies`] (in the bodies' order: one lookup by
+    /// id, not a walk over every policy's own body).
+    pub fn policy_of(&self, body: &str) -> Option<&'a Policy> {
+        self.bodies.get(self.policy.position(body)?)
     }
 
     /// The body this decision is taken for (its policy's).

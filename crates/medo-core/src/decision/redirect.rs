@@ -84,7 +84,7 @@ fn body_target<'p>(to: &str, ctx: Context<'p>) -> Result<&'p Policy, Refusal> {
         Some((kind @ ("body" | "partner"), name)) => (Some(kind), name.trim()),
         _ => (None, to.trim()),
     };
-    let body = ctx.bodies.iter().find(|p| p.body_in_force().id == name);
+    let body = ctx.policy_of(name);
     let partner = ctx
         .policy
         .partners
