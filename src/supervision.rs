@@ -126,12 +126,6 @@ fn bodies_table(rows: &[BodyRow]) -> Markup {
 }
 
 fn held_table(config: &Config, held: &[Unrouted]) -> Markup {
-    let when = |ts: &str| {
-        time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).map_or_else(
-            |_| ts.to_string(),
-            |t| crate::operator::local_time(t, config),
-        )
-    };
     html! {
         h2 { "Пакеты без органа (адресат не определён)" }
         @if held.is_empty() {
@@ -142,7 +136,7 @@ fn held_table(config: &Config, held: &[Unrouted]) -> Markup {
                 @for h in held {
                     tr id={ "arrival-" (h.arrival) } {
                         td { (h.arrival) }
-                        td { (when(&h.at)) }
+                        td { (crate::operator::journal_time(&h.at, config)) }
                         td { (h.candidates.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")) }
                         td { code { "medo-gateway appeals assign " (h.arrival) " --body ОРГАН" } }
                     }

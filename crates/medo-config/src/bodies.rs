@@ -10,7 +10,7 @@ use medo_core::policy::{Body, DocumentsConfig, PartnerConfig, RegistrationMode};
 use medo_core::route::normalize_name;
 use medo_wire::message::Sender;
 
-use crate::{is_guid, template, Invalid};
+use crate::{is_guid, template, Invalid, RawSstu};
 
 /// At most this many bodies: the `body` label of the appeal gauges stays bounded.
 pub const MAX_BODIES: usize = 1000;
@@ -32,7 +32,7 @@ pub(crate) struct RawBody {
     #[serde(default)]
     mode: Option<String>,
     #[serde(default)]
-    sstu: Option<RawBodySstu>,
+    sstu: Option<RawSstu>,
     #[serde(default)]
     signer_post: Option<String>,
     #[serde(default)]
@@ -41,13 +41,6 @@ pub(crate) struct RawBody {
     executor_name: Option<String>,
     #[serde(default)]
     executor_phone: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBodySstu {
-    #[serde(default)]
-    department_id: Option<String>,
 }
 
 /// What a body takes from the node when it does not say: the mode, the two templates, the

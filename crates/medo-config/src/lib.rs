@@ -389,9 +389,9 @@ struct RawJournal {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawSstu {
+pub(crate) struct RawSstu {
     #[serde(default)]
-    department_id: Option<String>,
+    pub(crate) department_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
