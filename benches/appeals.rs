@@ -672,12 +672,7 @@ fn main() {
     let asked = env_usize("BENCH_QUERY", 1_000).min(appeals);
     if bodies() > 0 {
         println!("УРОГ query: not measured in a hub run (the sample names no body of it)");
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(service.id().to_string())
-            .status();
-        let mut service = service;
-        let _ = service.wait();
+        stop(service);
         println!("memory with {appeals} appeals over {} bodies: peak RSS {after_start:.1} MiB after start, {idle:.1} MiB after idle passes, {after_page:.1} MiB after a dashboard view (goal ≤ 256 MiB)", bodies());
         return keep_if_asked(root);
     }
@@ -704,12 +699,7 @@ fn main() {
         "soak: {SOAK_READERS} concurrent heavy readers × {SOAK_ROUNDS} (API list limit=500 / dashboard) over {appeals} appeals in {:.1} s: {served} served, {busy} turned away (503); peak RSS {after_soak:.1} MiB (goal ≤ 256 MiB)",
         t.elapsed().as_secs_f64()
     );
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(service.id().to_string())
-        .status();
-    let mut service = service;
-    let _ = service.wait();
+    stop(service);
     println!(
         "memory with {appeals} appeals stored: peak RSS {after_start:.1} MiB after start, {idle:.1} MiB after idle passes, {after_page:.1} MiB after a dashboard view, {after_query:.1} MiB after a {asked}-appeal query (goal ≤ 128 MiB)"
     );
@@ -720,6 +710,15 @@ fn main() {
         None => println!("УРОГ query: no timing found in the journal"),
     }
     keep_if_asked(root);
+}
+
+/// Stops the service cleanly (SIGTERM) and waits for it.
+fn stop(mut service: std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(service.id().to_string())
+        .status();
+    let _ = service.wait();
 }
 
 /// Flushes what the setup wrote (~1 GB) so that its writeback does not land in a timed part.

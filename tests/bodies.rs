@@ -127,6 +127,18 @@ fn appeal_22(env: &Env, name: &str, n: u32, number: &str, organization: &str, ad
     });
 }
 
+/// The 2.2 sample as the new appeal А26-02-2100000, addressed to mo-b by one of its aliases.
+fn appeal_to_mo_b(env: &Env, name: &str) {
+    appeal_22(
+        env,
+        name,
+        21,
+        "А26-02-2100000",
+        "Федеральное агентство по образцам (пример)",
+        "SAMPLE_AGENCY~MEDOGU",
+    );
+}
+
 /// The outbound package of `kind` for `arrival`: its header's source uid and organisation.
 fn source_of(env: &Env, kind: &str, arrival: u64) -> (String, String) {
     let name = env
@@ -150,14 +162,7 @@ fn a_hub_routes_each_package_to_its_body_and_holds_one_for_nobody() {
     let env = Env::new();
     make_hub(&env);
     env.drop_sample("urog-appeal-2.7.1", "to-a-by-uid");
-    appeal_22(
-        &env,
-        "to-b-by-alias",
-        21,
-        "А26-02-2100000",
-        "Федеральное агентство по образцам (пример)",
-        "SAMPLE_AGENCY~MEDOGU",
-    );
+    appeal_to_mo_b(&env, "to-b-by-alias");
     appeal_22(
         &env,
         "to-c-by-address",
@@ -402,14 +407,7 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
     let env = Env::new();
     make_hub(&env);
     env.drop_sample("urog-appeal-2.7.1", "to-a-by-uid");
-    appeal_22(
-        &env,
-        "to-b-by-alias",
-        21,
-        "А26-02-2100000",
-        "Федеральное агентство по образцам (пример)",
-        "SAMPLE_AGENCY~MEDOGU",
-    );
+    appeal_to_mo_b(&env, "to-b-by-alias");
     appeal_22(
         &env,
         "to-nobody",
@@ -668,14 +666,7 @@ fn a_package_for_two_bodies_is_an_appeal_at_each_with_one_receipt() {
 fn an_appeal_redirected_within_the_hub_is_registered_anew_at_the_receiving_body() {
     let env = Env::new();
     make_hub(&env);
-    appeal_22(
-        &env,
-        "to-b",
-        21,
-        "А26-02-2100000",
-        "Федеральное агентство по образцам (пример)",
-        "SAMPLE_AGENCY~MEDOGU",
-    );
+    appeal_to_mo_b(&env, "to-b");
     env.once();
     let sent = env.records_of_kind("appeal_received")[0]["appeal"]
         .as_u64()
@@ -782,14 +773,7 @@ fn a_redirect_a_crash_cut_short_is_carried_out_exactly_once() {
     for point in ["in-command", "after-command-commit"] {
         let env = Env::new();
         make_hub(&env);
-        appeal_22(
-            &env,
-            "to-b",
-            21,
-            "А26-02-2100000",
-            "Федеральное агентство по образцам (пример)",
-            "SAMPLE_AGENCY~MEDOGU",
-        );
+        appeal_to_mo_b(&env, "to-b");
         env.once();
         let sent = env.records_of_kind("appeal_received")[0]["appeal"]
             .as_u64()
