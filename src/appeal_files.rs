@@ -31,20 +31,14 @@ pub fn package_dir(
 }
 
 /// The files of an appeal: as journaled (`journaled`), or — none journaled, the appeal came
-/// before files were — as its package in `dir` holds them now.
+/// before files were — as its package in `dir` holds them now (the engine's
+/// [`medo_engine::forward::files_of`]).
 pub fn list(
     journaled: &[ArrivedFile],
     dir: &Path,
     limits: &Limits,
 ) -> Result<Vec<ArrivedFile>, String> {
-    if !journaled.is_empty() {
-        return Ok(journaled.to_vec());
-    }
-    let package = crate::wire::package::read_package(dir, limits)
-        .map_err(|e| format!("the appeal's package cannot be read: {e}"))?;
-    Ok(crate::appeals::facts(&package, &|_| None)
-        .map(|f| f.arrived)
-        .unwrap_or_default())
+    medo_engine::forward::files_of(journaled, dir, limits)
 }
 
 /// Where an appeal's package is, and its files (as [`list`]).

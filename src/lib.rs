@@ -24,7 +24,9 @@ pub mod spoolview;
 pub mod supervision;
 pub mod webhooks;
 pub use medo_config as config;
-pub use medo_core::{appeals, book, deadlines, decision, outbox, pdf, policy, resend, sstu, urog};
+pub use medo_core::{
+    appeals, book, deadlines, decision, letters, outbox, pdf, policy, resend, sstu, urog,
+};
 pub use medo_model as model;
 pub use medo_spool as spool;
 pub use medo_spool::{control, idempotency, recovery, sharing};

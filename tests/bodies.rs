@@ -883,3 +883,171 @@ fn after_a_restore_from_the_witness_no_body_of_a_hub_gives_a_number_twice() {
         "mo-b goes on past Б-2: {after:?}"
     );
 }
+
+const MINSTROY: &str = "dddddddd-0000-4000-8000-000000000004";
+const MINZDRAV: &str = "eeeeeeee-0000-4000-8000-000000000005";
+
+/// Two bodies outside the hub the appeals may be sent to: one written to in 2.7
+/// (containers), one in 2.2.
+fn partner_bodies(env: &Env) {
+    env.add_sections(&format!(
+        "[[partners]]\nname = \"Минстрой области\"\nuid = \"{MINSTROY}\"\ntransport_address = \"MINSTROY~MEDO\"\nrole = \"body\"\nformat = \"2.7\"\n\n\
+         [[partners]]\nname = \"Минздрав области\"\nuid = \"{MINZDRAV}\"\ntransport_address = \"MINZDRAV~MEDO\"\nrole = \"body\"\nformat = \"2.2\"\n"
+    ));
+}
+
+/// The files (name → SHA-256) of the forwarded package `dir`: beside the message (2.2), or
+/// in its container (2.7) — with the passport's text.
+fn forwarded_files(dir: &Path) -> (std::collections::BTreeMap<String, String>, String) {
+    let hex = medo_gateway::wire::hash::sha256_bytes;
+    let mut files = std::collections::BTreeMap::new();
+    let mut passport = String::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".zip") {
+            let mut z = zip::ZipArchive::new(fs::File::open(&path).unwrap()).unwrap();
+            for i in 0..z.len() {
+                let mut entry = z.by_index(i).unwrap();
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+                let entry_name = entry.name().unwrap().to_string();
+                if entry_name == "passport.xml" {
+                    passport = String::from_utf8(bytes).unwrap();
+                } else {
+                    files.insert(entry_name, hex(&bytes));
+                }
+            }
+        } else if !matches!(
+            name.as_str(),
+            "envelope.ini" | "document.xml" | "communication.xml"
+        ) {
+            files.insert(name, hex(&fs::read(&path).unwrap()));
+        }
+    }
+    (files, passport)
+}
+
+/// Redirect to a body outside the hub (59-ФЗ ст. 8 ч. 3): the appeal itself goes to it over
+/// МЭДО — in its format, our cover letter first, then every file of the appeal's document
+/// with the digest it arrived with (from a folder or from a container) —, УРОГ is told where
+/// and under which number of ours, and the appeal is «направлено».
+#[test]
+fn an_appeal_redirected_to_a_body_outside_the_hub_goes_there_with_its_files() {
+    let env = Env::new();
+    make_hub(&env);
+    partner_bodies(&env);
+    appeal_to_mo_b(&env, "a-22");
+    env.drop_sample("urog-appeal-2.7.1", "a-271");
+    env.once();
+    let received = env.records_of_kind("appeal_received");
+    assert_eq!(received.len(), 2, "{received:?}");
+    for (appeal, to, partner, address) in [
+        (
+            &received[0],
+            "partner:Минстрой области",
+            MINSTROY,
+            "MINSTROY~MEDO",
+        ),
+        (&received[1], MINZDRAV, MINZDRAV, "MINZDRAV~MEDO"),
+    ] {
+        let id = appeal["appeal"].as_u64().unwrap();
+        let said = env.ok(&[
+            "appeals",
+            "redirect",
+            &id.to_string(),
+            "--to",
+            to,
+            "--comment",
+            "не наш вопрос",
+        ]);
+        assert!(said.contains("направлено"), "{said}");
+        let step = env
+            .records_of_kind("appeal_progress")
+            .into_iter()
+            .find(|r| r["appeal"] == id)
+            .expect("the step");
+        let ours = step["number"].as_str().unwrap().to_string();
+        let outputs = step["outputs"].as_array().unwrap();
+        let notice = outputs.iter().find(|o| o["kind"] == "course").unwrap();
+        assert_eq!(notice["recipient_uid"], common::env::UROG_UID);
+        assert!(notice["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("(исх. № {ours})")));
+        let sent = outputs.iter().find(|o| o["kind"] == "forwarded").unwrap();
+        assert_eq!(sent["recipient_uid"], partner);
+        let name = sent["name"].as_str().unwrap();
+        let dir = env.outbound.join(name);
+        let v = common::env::inspect(&dir);
+        assert_eq!(v["envelope"]["addressees"][0], address, "{v}");
+        let from = if appeal["body"] == "mo-b" { MO_B } else { MO_A };
+        assert_eq!(v["header"]["source"]["uid"], from, "from the appeal's body");
+        // every file of the appeal's document, byte for byte, and our letter
+        let (files, passport) = forwarded_files(&dir);
+        let mut arrived: Vec<String> = appeal["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["role"] != "message" && f["role"] != "passport" && f["role"] != "unlisted"
+            })
+            .map(|f| f["sha256"].as_str().unwrap().to_string())
+            .collect();
+        let mut digests: Vec<String> = files
+            .iter()
+            .filter(|(n, _)| n.as_str() != "cover.pdf")
+            .map(|(_, d)| d.clone())
+            .collect();
+        arrived.sort();
+        digests.sort();
+        assert!(!arrived.is_empty());
+        assert_eq!(digests, arrived, "{files:?}");
+        assert!(files.contains_key("cover.pdf"), "{files:?}");
+        if partner == MINSTROY {
+            assert!(passport.contains("Документ-основание"), "{passport}");
+            assert!(
+                passport.contains(appeal["urog_number"].as_str().unwrap()),
+                "{passport}"
+            );
+        }
+        let shown: serde_json::Value =
+            serde_json::from_str(&env.ok(&["appeals", "show", &id.to_string(), "--json"])).unwrap();
+        assert_eq!(shown["status"], "направлено", "{shown}");
+    }
+    env.ok(&["journal", "verify"]);
+}
+
+/// A redirect over МЭДО cut by a crash at each of its fault points (inside the command, once
+/// the files are kept, after its commit): carried out exactly once — one step, one outgoing
+/// number, one forwarded package, its files whole.
+#[test]
+fn a_redirect_over_medo_a_crash_cut_short_is_carried_out_exactly_once() {
+    for point in ["in-command", "after-forwarded-kept", "after-command-commit"] {
+        let env = Env::new();
+        make_hub(&env);
+        partner_bodies(&env);
+        appeal_to_mo_b(&env, "to-b");
+        env.once();
+        let appeal = env.records_of_kind("appeal_received").remove(0);
+        let id = appeal["appeal"].as_u64().unwrap().to_string();
+        env.crash_at(
+            point,
+            &["appeals", "redirect", &id, "--to", "Минздрав области"],
+        );
+        env.once();
+        env.once();
+        let steps = env.records_of_kind("appeal_progress");
+        assert_eq!(steps.len(), 1, "{point}: one step: {steps:?}");
+        assert_eq!(steps[0]["year_seq"], 1, "{point}: one outgoing number");
+        let sent: Vec<String> = env
+            .outbound_names()
+            .into_iter()
+            .filter(|n| n.starts_with("forwarded"))
+            .collect();
+        assert_eq!(sent.len(), 1, "{point}: {:?}", env.outbound_names());
+        let (files, _) = forwarded_files(&env.outbound.join(&sent[0]));
+        assert_eq!(files.len(), 3, "{point}: cover, letter, appeal: {files:?}");
+        env.ok(&["journal", "verify"]);
+    }
+}

@@ -84,13 +84,16 @@ pub enum AppealsCommand {
         #[arg(long)]
         comment: Option<String>,
     },
-    /// Redirect by competence (59-ФЗ ст. 8 ч. 3) to another body of this hub: registered anew
-    /// there (its own number and deadlines), УРОГ notified «направлено» naming it. (A redirect
-    /// made outside МЭДО: `appeals event ID redirected --to ORG`.)
+    /// Redirect by competence (59-ФЗ ст. 8 ч. 3): to another body of this hub (registered anew
+    /// there, its own number and deadlines) or to a МЭДО partner of role `body` (the appeal
+    /// sent there with our cover letter and its files as they arrived); УРОГ notified
+    /// «направлено» naming it. (A redirect made outside МЭДО: `appeals event ID redirected
+    /// --to ORG`.)
     Redirect {
         /// Our registration number, the УРОГ number or the internal id.
         id: String,
-        /// The receiving body: its id (`[[bodies]] id`) or `body:ID`.
+        /// The receiving body: a body's id (`[[bodies]] id`, or `body:ID`) or a partner's name
+        /// or uid (`partner:NAME`); a body's id wins.
         #[arg(long)]
         to: String,
         /// Why (kept in the appeal's history).

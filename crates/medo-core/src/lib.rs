@@ -14,6 +14,7 @@ pub mod book;
 pub mod deadlines;
 pub mod decision;
 pub mod due;
+pub mod letters;
 pub mod outbox;
 pub mod pdf;
 pub mod policy;

@@ -409,11 +409,9 @@ impl<B: Backend> Gateway<B> {
                 comment: comment.clone(),
                 operator: operator.clone(),
                 command: Some(id.into()),
+                files: None,
             };
-            let strict = StrictStore::new(self.backend.index().clone());
-            let decided = decision::decide_redirect(&input, &strict, self.context(now));
-            strict.take_error()?;
-            return Ok(decided.map(|events| (events, None)).map_err(Rejected::from));
+            return self.redirect(input, now);
         }
         if let control::Command::Assign {
             arrival,
@@ -436,6 +434,37 @@ impl<B: Backend> Gateway<B> {
             _ => None,
         };
         Ok(decided.map(|e| (vec![e], answer)).map_err(Rejected::from))
+    }
+
+    /// `appeals redirect`: decided with the appeal's files at hand; a forwarded appeal's files
+    /// kept (`forward::keep`) before its record is journaled.
+    fn redirect(
+        &self,
+        mut input: decision::RedirectInput,
+        now: OffsetDateTime,
+    ) -> Result<CommandOutcome, GatewayError> {
+        let strict = StrictStore::new(self.backend.index().clone());
+        let package = strict.find(&input.id).ok().map(|appeal| {
+            let dir = crate::package_dir(&self.layout, self.backend.index(), &appeal)?;
+            let files = crate::forward::files_of(&appeal.files, &dir, &self.config.limits);
+            Ok::<_, store::StoreError>((dir, files))
+        });
+        let package = package.transpose()?;
+        input.files = package.as_ref().map(|(_, files)| files.clone());
+        let decided = decision::decide_redirect(&input, &strict, self.context(now));
+        strict.take_error()?;
+        let events = match decided {
+            Ok(events) => events,
+            Err(refusal) => return Ok(Err(refusal.into())),
+        };
+        let sent = crate::forward::forwarded_files(&events);
+        if let (false, Some((dir, Ok(arrived)))) = (sent.is_empty(), &package) {
+            if let Err(why) = crate::forward::keep(&self.layout.state, dir, arrived, &sent) {
+                return Ok(Err(decision::Refusal::FilesUnread(why).into()));
+            }
+            medo_stdx::fault::point("after-forwarded-kept");
+        }
+        Ok(Ok((events, None)))
     }
 
     /// `appeals assign`: a held package (`unrouted`) decided now as `body`'s — `assigned`

@@ -41,6 +41,7 @@ use medo_wire::package::{read_message_only, read_package, read_package_gated, Pa
 mod child;
 pub mod counters;
 mod error;
+pub mod forward;
 mod intake;
 pub mod start;
 mod strict;

@@ -41,6 +41,9 @@ pub enum OutputKind {
     ReportDocument,
     /// Our answer to a УРОГ query (a document).
     Response,
+    /// The appeal itself, sent by competence to another body over МЭДО (a document: our
+    /// cover letter and the appeal's files as they arrived).
+    Forwarded,
 }
 
 impl OutputKind {
@@ -55,12 +58,16 @@ impl OutputKind {
             OutputKind::Report => "report",
             OutputKind::ReportDocument => "report-document",
             OutputKind::Response => "response",
+            OutputKind::Forwarded => "forwarded",
         }
     }
 
     /// Our documents (not notices): they await a receipt and are sent again without one.
     pub fn is_document(self) -> bool {
-        matches!(self, OutputKind::Response | OutputKind::ReportDocument)
+        matches!(
+            self,
+            OutputKind::Response | OutputKind::ReportDocument | OutputKind::Forwarded
+        )
     }
 }
 
@@ -341,9 +348,11 @@ pub struct Output {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub restricted: bool,
     /// A document of ours: its kind («Доклад», «Уведомление о продлении срока рассмотрения»,
-    /// «Письмо о переадресации обращения»); «Исполнение»: the document of ours it refers to.
+    /// «Письмо о переадресации обращения»).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_kind: Option<String>,
+    /// «Исполнение»: the document of ours it refers to; an appeal forwarded: our
+    /// registration of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<NoticeRef>,
     /// The body it goes out from — its uid and organisation as the source (a hub's; absent:
@@ -362,6 +371,10 @@ pub struct OutFile {
     pub sha256: HexDigest,
     pub pages: Option<u32>,
     pub description: String,
+    /// A detached signature: the name of the file (of the same document) it signs — packed
+    /// beside it as `<its package name>.p7s`, listed with it in a container's passport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signs: Option<String>,
 }
 
 /// What a file an appeal arrived with is, as the wire names it.
@@ -975,7 +988,7 @@ pub enum NoticeError {
     NotAReason(String),
     #[error("пункты ответа не читаются: {0}")]
     Items(String),
-    #[error("в документе-докладе нет файлов")]
+    #[error("в документе нет файлов")]
     NoFiles,
 }
 
@@ -1079,6 +1092,16 @@ pub enum Notice {
         ours: NoticeRef,
         items: Vec<ResponseItem>,
     },
+    /// The appeal sent by competence to another body (59-ФЗ ст. 8 ч. 3): our cover letter
+    /// (`ours`: its outgoing number) about the appeal's letter (`foundation`, УРОГ's) as we
+    /// registered it (`registered`), with the appeal's files as they arrived.
+    Forwarded {
+        foundation: NoticeRef,
+        ours: NoticeRef,
+        registered: NoticeRef,
+        comment: Option<String>,
+        files: Vec<OutFile>,
+    },
 }
 
 /// The notice of a step of consideration.
@@ -1154,6 +1177,17 @@ impl Output {
                     .clone()
                     .unwrap_or_else(|| "Доклад".into()),
                 text: text(),
+                files: self.files.clone(),
+            }),
+            OutputKind::Forwarded if self.files.is_empty() => Err(NoticeError::NoFiles),
+            OutputKind::Forwarded => Ok(Notice::Forwarded {
+                foundation: foundation()?,
+                ours: ours()?,
+                registered: self
+                    .document
+                    .clone()
+                    .ok_or(NoticeError::NoNumber(self.kind))?,
+                comment: self.comment.clone(),
                 files: self.files.clone(),
             }),
             OutputKind::Response => Ok(Notice::Response {
@@ -1255,6 +1289,7 @@ mod tests {
             "report",
             "report-document",
             "response",
+            "forwarded",
         ];
         for word in kinds {
             let json = format!("{word:?}");

@@ -342,6 +342,7 @@ fn step_document(
                 sha256: file.sha256.clone(),
                 pages: file.pages,
                 description: description.into(),
+                signs: None,
             }];
             o.restricted = appeal.restricted;
             o.document_kind = Some(kind.into());

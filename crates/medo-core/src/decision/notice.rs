@@ -210,6 +210,50 @@ pub fn progress_notice(
     Some(out)
 }
 
+/// What an appeal forwarded by competence carries: our cover letter's number (`ours`), our
+/// registration of the appeal (`registered`), the operator's words, the appeal's files.
+#[derive(Debug, Clone)]
+pub struct Forwarding {
+    pub step: u64,
+    pub ours: NoticeRef,
+    pub registered: NoticeRef,
+    pub comment: Option<String>,
+    pub files: Vec<medo_model::OutFile>,
+    pub restricted: bool,
+}
+
+/// Plans the appeal of `cause` sent to the body `partner_uid` over МЭДО («Сопроводительное
+/// письмо» with the appeal's files), in the partner's format (one that mirrors gets the
+/// appeal's own); `None` when it is not a configured partner.
+pub fn forwarded(
+    policy: &Policy,
+    partner_uid: &str,
+    cause: &NoticeCause<'_>,
+    forwarding: Forwarding,
+    created: OffsetDateTime,
+) -> Option<Output> {
+    let to = Addressed {
+        source_uid: partner_uid,
+        inbound_format: cause.inbound_format,
+        about_uid: cause.document_uid,
+        key: cause.key,
+        arrival: cause.arrival,
+    };
+    let label = format!("{}{}", OutputKind::Forwarded, forwarding.step);
+    let mut out = addressed(policy, &to, OutputKind::Forwarded, &label, created)?;
+    out.foundation = Some(cause.foundation.clone());
+    out.registration = Some(forwarding.ours);
+    out.document = Some(forwarding.registered);
+    out.comment = forwarding.comment;
+    out.files = forwarding.files;
+    out.restricted = forwarding.restricted;
+    out.document_kind = Some(FORWARDED_KIND.into());
+    Some(out)
+}
+
+/// The kind of our cover letter of an appeal forwarded by competence.
+pub const FORWARDED_KIND: &str = "Сопроводительное письмо";
+
 /// Why an arrival repeats an earlier one, if it does: same key first, then same header uid.
 pub fn duplicate_of(
     arrival: u64,

@@ -43,10 +43,11 @@ pub enum Refusal {
     NoExecutor,
     #[error("орган по компетенции (to) должен быть назван")]
     NoRecipient,
-    #[error("{0:?} — не орган этого узла (укажите id органа из [[bodies]] или body:ID)")]
+    #[error("{0:?} — не орган этого узла и не участник МЭДО с ролью body (укажите id органа из [[bodies]], body:ID или partner:ИМЯ; направление вне МЭДО отмечается командой appeals event ID redirected --to ОРГАН)")]
     UnknownTarget(String),
-    #[error("направление обращения участнику МЭДО {0:?} пока не поддерживается: отметьте направление вне МЭДО командой appeals event ID redirected --to ОРГАН (УРОГ получит уведомление)")]
-    RedirectOverMedo(String),
+    /// The appeal's files could not be read for forwarding (the words say why).
+    #[error("файлы обращения не читаются ({0}): направить его по МЭДО нельзя")]
+    FilesUnread(String),
     #[error("обращение уже у органа {0}: направить его туда же нельзя")]
     RedirectToItself(String),
     #[error("обращение уже было у органа {0}: направлять его туда снова нельзя")]

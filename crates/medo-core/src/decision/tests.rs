@@ -818,6 +818,7 @@ fn redirect_within_the_hub_follows_its_rules() {
         comment: None,
         operator: Some("ivanova".into()),
         command: Some("cmd-r".into()),
+        files: None,
     };
     let first = decide_redirect(&redirect("1", "b"), &book, ctx()).expect("1 → b");
     let new_id = crate::book::appeal_id(1, 1);
@@ -876,8 +877,9 @@ fn redirect_within_the_hub_follows_its_rules() {
     let table = [
         ("1", "a", "уже у органа a"),
         ("1", "body:nowhere", "не орган этого узла"),
-        ("1", "partner:Минстрой", "пока не поддерживается"),
-        ("1", "Минстрой", "пока не поддерживается"),
+        ("1", "partner:b", "не орган этого узла"),
+        ("1", "partner:Нигде", "не орган этого узла"),
+        ("1", "body:Минстрой", "не орган этого узла"),
         ("2", "b", "отказано в регистрации"),
         ("3", "b", "рассмотрено"),
     ];
@@ -903,4 +905,233 @@ fn redirect_within_the_hub_follows_its_rules() {
         (there.body.as_str(), there.redirected_from, there.state),
         ("b", Some(1), crate::book::AppealState::Registered)
     );
+}
+
+/// Issue 28: redirect to a body outside the hub, over МЭДО — one step numbered from the
+/// outgoing sequence, the notice to УРОГ naming where and under which number of ours, and
+/// the appeal itself to the partner with every file as it arrived (digests kept, signatures
+/// paired); refused when its files cannot be read, and once gone, not again.
+#[test]
+fn redirect_over_medo_sends_the_appeal_with_its_files() {
+    let (policy, policies) = hub();
+    let ctx = || Context {
+        bodies: &policies,
+        ..ctx(&policy)
+    };
+    let mut arrival = appeal(1, "А26-02-1", &doc_uid(1));
+    arrival.bodies = vec!["a".into()];
+    let mut book = AppealBook::default();
+    let received = decide_arrival(&arrival, &book, ctx());
+    commit(&mut book, received.into_iter());
+    let file = |name: &str, role, byte: &str| medo_model::ArrivedFile {
+        name: name.into(),
+        role,
+        size: 4,
+        sha256: byte.repeat(32).into(),
+        container: None,
+    };
+    use medo_model::FileRole::{Attachment, Document, Message, Signature};
+    let arrived = vec![
+        file("document.xml", Message, "00"),
+        file("letter.pdf", Document, "ab"),
+        file("letter.pdf.sig", Signature, "cd"),
+        file("appeal.pdf", Attachment, "ef"),
+    ];
+    let redirect = |to: &str, files| RedirectInput {
+        id: "А26-02-1".into(),
+        to: to.into(),
+        comment: Some("вопросы строительства".into()),
+        operator: Some("ivanova".into()),
+        command: Some("cmd-m".into()),
+        files,
+    };
+    let unread = decide_redirect(
+        &redirect("partner:Минстрой", Some(Err("архив удалён".into()))),
+        &book,
+        ctx(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(unread.contains("архив удалён"), "{unread}");
+    let events = decide_redirect(&redirect("Минстрой", Some(Ok(arrived))), &book, ctx()).unwrap();
+    let [Event::AppealProgress {
+        step:
+            medo_model::Step::Redirected {
+                to,
+                number: Some(n),
+                to_body: None,
+                ..
+            },
+        outputs,
+        number: Some(journaled),
+        ..
+    }] = &events[..]
+    else {
+        panic!("{}", render(&events))
+    };
+    assert_eq!(
+        (to.as_str(), n.as_str(), journaled.as_str()),
+        ("Минстрой", "ОЗ-1/27", "ОЗ-1/27")
+    );
+    let [notice, sent] = &outputs[..] else {
+        panic!("{outputs:?}")
+    };
+    assert_eq!(notice.kind, medo_model::OutputKind::Course);
+    assert_eq!(notice.recipient_uid.as_str(), UROG);
+    assert!(notice
+        .text
+        .as_deref()
+        .unwrap()
+        .contains("Минстрой (исх. № ОЗ-1/27)"));
+    assert_eq!(
+        notice.document.as_ref().map(|d| d.number.as_str()),
+        Some("ОЗ-1/27")
+    );
+    assert_eq!(sent.kind, medo_model::OutputKind::Forwarded);
+    assert_eq!(
+        sent.recipient_uid.as_str(),
+        "dddddddd-0000-4000-8000-000000000004"
+    );
+    assert_eq!(sent.foundation.as_ref().unwrap().number, "А26-02-1");
+    assert_eq!(sent.document.as_ref().unwrap().number, "ОГ-1/27");
+    let files: Vec<_> = sent
+        .files
+        .iter()
+        .map(|f| {
+            (
+                f.name.as_str(),
+                f.kept.as_str(),
+                &f.sha256[..2],
+                f.signs.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("letter.pdf", "answers/1/forwarded/000", "ab", None),
+            (
+                "letter.pdf.sig",
+                "answers/1/forwarded/001",
+                "cd",
+                Some("letter.pdf")
+            ),
+            ("appeal.pdf", "answers/1/forwarded/002", "ef", None),
+        ],
+        "every file of the document as it arrived, the message itself not"
+    );
+    assert!(matches!(
+        sent.notice(),
+        Ok(medo_model::Notice::Forwarded { .. })
+    ));
+    commit(&mut book, events.into_iter());
+    let again = decide_redirect(&redirect("Минстрой", None), &book, ctx()).unwrap_err();
+    assert!(again.to_string().contains("направлено"), "{again}");
+}
+
+/// The forwarded appeal as packed for a 2.2 partner and a 2.7 one: our cover letter first;
+/// each file under a package name with its own extension and its bytes as kept; a detached
+/// signature beside its file (`<name>.sig`, not listed as a file of its own) in 2.2, listed
+/// with its attachment in the container's passport.
+#[test]
+fn a_forwarded_appeal_packs_its_files_and_pairs_their_signatures() {
+    use medo_model::FileRole::{Attachment, Document, Signature};
+    let (mut policy, _) = hub();
+    let bytes = |name: &str| format!("bytes of {name}").into_bytes();
+    let file = |name: &str, role| medo_model::ArrivedFile {
+        name: name.into(),
+        role,
+        size: bytes(name).len() as u64,
+        sha256: medo_wire::hash::sha256_bytes(&bytes(name)).into(),
+        container: None,
+    };
+    let arrived = vec![
+        file("letter.pdf", Document),
+        file("letter.pdf.sig", Signature),
+        file("фото жалобы.JPEG", Attachment),
+    ];
+    for format in ["2.2", "2.7"] {
+        let minstroy = policy.partners.last_mut().unwrap();
+        minstroy.format = crate::policy::ReplyFormat::Fixed(Format::parse(format).unwrap());
+        let policies: Vec<Policy> = policy
+            .bodies
+            .iter()
+            .filter_map(|x| policy.for_body(&x.id))
+            .collect();
+        let ctx = Context {
+            bodies: &policies,
+            ..ctx(&policy)
+        };
+        let mut arrival = appeal(1, "А26-02-1", &doc_uid(1));
+        arrival.bodies = vec!["a".into()];
+        let mut book = AppealBook::default();
+        let received = decide_arrival(&arrival, &book, ctx);
+        commit(&mut book, received.into_iter());
+        let input = RedirectInput {
+            id: "1".into(),
+            to: "Минстрой".into(),
+            comment: None,
+            operator: None,
+            command: None,
+            files: Some(Ok(arrived.clone())),
+        };
+        let events = decide_redirect(&input, &book, ctx).unwrap();
+        let Event::AppealProgress { outputs, .. } = &events[0] else {
+            panic!()
+        };
+        let sent = outputs
+            .iter()
+            .find(|o| o.kind == medo_model::OutputKind::Forwarded)
+            .unwrap();
+        let kept = |path: &str| {
+            let n: usize = path.rsplit('/').next().unwrap().parse().unwrap();
+            Ok(bytes(&arrived[n].name))
+        };
+        let packed = crate::outbox::render(sent, &policies[0], &kept).unwrap();
+        let names: Vec<&str> = packed.iter().map(|(n, _)| n.as_str()).collect();
+        let number = |b: &[u8]| {
+            format!(
+                "{:09}",
+                u32::from_str_radix(&medo_wire::hash::sha256_bytes(b)[..8], 16).unwrap()
+                    % 1_000_000_000
+            )
+        };
+        let letter = format!("{}.pdf", number(&bytes("letter.pdf")));
+        let signature = format!("{letter}.sig");
+        let photo = format!("{}.jpeg", number(&bytes("фото жалобы.JPEG")));
+        if format == "2.2" {
+            assert_eq!(
+                names,
+                [
+                    "cover.pdf",
+                    letter.as_str(),
+                    photo.as_str(),
+                    signature.as_str(),
+                    "document.xml",
+                    "envelope.ini"
+                ],
+                "{format}"
+            );
+            let xml = String::from_utf8_lossy(&packed[4].1).into_owned();
+            assert!(
+                !xml.contains(".sig"),
+                "a signature is no file of its own: {xml}"
+            );
+            let by_name: std::collections::HashMap<_, _> = packed.iter().cloned().collect();
+            assert_eq!(by_name[&signature], bytes("letter.pdf.sig"));
+            assert_eq!(by_name[&photo], bytes("фото жалобы.JPEG"));
+        } else {
+            let zip = &packed[0].1;
+            let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+            let mut passport = String::new();
+            std::io::Read::read_to_string(&mut z.by_name("passport.xml").unwrap(), &mut passport)
+                .unwrap();
+            assert!(
+                passport.contains(&signature) && passport.contains(&photo),
+                "{passport}"
+            );
+            assert!(passport.contains("Документ-основание"), "{passport}");
+            assert_eq!(z.len(), 5, "passport, cover, letter, its signature, photo");
+        }
+    }
 }

@@ -25,6 +25,10 @@ pub struct DocFile {
     pub description: String,
     /// Pages, when the file is a PDF whose pages are known.
     pub pages: Option<u32>,
+    /// A detached signature: the index (among the document's files) of the file it signs —
+    /// beside it in a 2.2 package (not listed as a file of its own), listed with it in a
+    /// container's passport.
+    pub signs: Option<usize>,
 }
 
 /// A document of ours ready to pack.
@@ -135,10 +139,12 @@ fn subject(d: &Document) -> String {
     format!("№ {}{date} {kind}", d.num.number)
 }
 
-/// The 2.x `files` list: the main text, then the attachments.
+/// The 2.x `files` list: the main text, then the attachments (their detached signatures
+/// travel beside them, named after them).
 fn associated(files: &[DocFile]) -> Vec<AssociatedFile> {
     files
         .iter()
+        .filter(|f| f.signs.is_none())
         .enumerate()
         .map(|(i, f)| AssociatedFile {
             local_name: f.name.clone(),
@@ -240,11 +246,18 @@ fn passport(doc: &OwnDocument, format: PassportFormat, policy: &Policy) -> Passp
         attachments: attachments
             .iter()
             .enumerate()
-            .map(|(i, a)| Attachment {
+            .filter(|(_, a)| a.signs.is_none())
+            .enumerate()
+            .map(|(order, (i, a))| Attachment {
                 local_name: a.name.clone(),
-                order: Some(i as u32 + 1),
+                order: Some(order as u32 + 1),
                 description: Some(a.description.clone()),
-                signatures: Vec::new(),
+                signatures: doc
+                    .files
+                    .iter()
+                    .filter(|s| s.signs == Some(i + 1))
+                    .map(|s| s.name.clone())
+                    .collect(),
             })
             .collect(),
     }

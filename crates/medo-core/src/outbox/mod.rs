@@ -196,6 +196,28 @@ fn compose(
             let doc = response(output, &query, &ours, &items, &partner.name, policy);
             document::pack(outgoing, doc, policy)?
         }
+        Notice::Forwarded {
+            foundation,
+            ours,
+            registered,
+            comment,
+            files,
+        } => {
+            let about = crate::letters::Redirect {
+                from: &policy.sender.organization,
+                to: &partner.name,
+                ours: &ours,
+                foundation: &foundation,
+                registered: &registered,
+                comment: comment.as_deref(),
+                signer: (
+                    policy.documents.signer_post.as_deref(),
+                    policy.documents.signer_name.as_deref(),
+                ),
+            };
+            let doc = forwarded(output, &about, &files, kept, policy)?;
+            document::pack(outgoing, doc, policy)?
+        }
     })
 }
 
@@ -286,48 +308,102 @@ fn response(
                 bytes: pdf,
                 description: "Ответ на запрос".into(),
                 pages,
+                signs: None,
             },
             DocFile {
                 name: "response.xml".into(),
                 bytes: xml,
                 description: "Сведения по обращениям (urn:medo-gateway:urog-response:1)".into(),
                 pages: None,
+                signs: None,
             },
         ],
     }
 }
 
 /// The files a report carries, read and checked against their journaled digests, each
-/// under its name in the package ([`package_name`]).
+/// under its name in the package ([`package_name`]; our files are PDFs).
 fn load(files: &[OutFile], kept: Kept<'_>) -> Result<Vec<DocFile>, Unrenderable> {
     let mut taken = HashSet::new();
     files
         .iter()
         .map(|f| {
-            let bytes = kept(&f.kept).map_err(|source| Unrenderable::KeptUnreadable {
-                name: f.name.clone(),
-                source,
-            })?;
-            if f.sha256 != medo_wire::hash::sha256_bytes(&bytes) {
-                return Err(Unrenderable::KeptChanged(f.name.clone()));
-            }
+            let bytes = read_kept(f, kept)?;
             Ok(DocFile {
-                name: package_name(&f.sha256, &mut taken),
+                name: package_name(&f.sha256, "pdf", &mut taken),
                 bytes,
                 description: format!("{} ({})", f.description, f.name),
                 pages: f.pages,
+                signs: None,
             })
         })
         .collect()
 }
 
-/// The name a file of ours gets in the package: nine digits from its digest and `.pdf`
-/// (our files are PDFs, checked), ASCII as real containers name theirs (`177911665.pdf`) —
-/// so whatever the operator called it (`document.xml`, `ENVELOPE.INI`, `passport.xml`, a
-/// name in Cyrillic), it can never clash, in any case, with a file the package itself needs;
-/// the operator's name stays in the description. Two files with one digest get the next
-/// free number.
-fn package_name(sha256: &str, taken: &mut HashSet<String>) -> String {
+/// A kept file's bytes, checked against its journaled digest.
+fn read_kept(f: &OutFile, kept: Kept<'_>) -> Result<Vec<u8>, Unrenderable> {
+    let bytes = kept(&f.kept).map_err(|source| Unrenderable::KeptUnreadable {
+        name: f.name.clone(),
+        source,
+    })?;
+    if f.sha256 != medo_wire::hash::sha256_bytes(&bytes) {
+        return Err(Unrenderable::KeptChanged(f.name.clone()));
+    }
+    Ok(bytes)
+}
+
+/// The files of a forwarded appeal, after `first` (our cover letter), as they arrived: each
+/// under a package name of digits and its own extension, a detached signature under its
+/// file's name and its own ending (`000123456.pdf.p7s`) — as a 2.2 reader pairs them.
+fn load_arrived(
+    files: &[OutFile],
+    kept: Kept<'_>,
+    taken: &mut HashSet<String>,
+) -> Result<Vec<DocFile>, Unrenderable> {
+    let mut out: Vec<DocFile> = Vec::with_capacity(files.len());
+    for f in files.iter().filter(|f| f.signs.is_none()) {
+        out.push(DocFile {
+            name: package_name(&f.sha256, &extension_of(&f.name), taken),
+            bytes: read_kept(f, kept)?,
+            description: format!("{} ({})", f.description, f.name),
+            pages: f.pages,
+            signs: None,
+        });
+    }
+    for f in files.iter().filter(|f| f.signs.is_some()) {
+        let signed = files
+            .iter()
+            .filter(|s| s.signs.is_none())
+            .position(|s| Some(&s.name) == f.signs.as_ref());
+        let Some(i) = signed else { continue };
+        let name = format!("{}.{}", out[i].name, extension_of(&f.name));
+        taken.insert(name.clone());
+        out.push(DocFile {
+            name,
+            bytes: read_kept(f, kept)?,
+            description: format!("{} ({})", f.description, f.name),
+            pages: None,
+            signs: Some(i + 1),
+        });
+    }
+    Ok(out)
+}
+
+/// A file name's extension as a package name may carry it: ASCII letters and digits, at most
+/// eight, lower case; `bin` otherwise.
+fn extension_of(name: &str) -> String {
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .filter(|e| !e.is_empty() && e.len() <= 8 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into())
+}
+
+/// The name a file of ours gets in the package: nine digits from its digest and `.ext`,
+/// ASCII as real containers name theirs (`177911665.pdf`) — so whatever the operator or the
+/// applicant called it (`document.xml`, `ENVELOPE.INI`, `passport.xml`, a name in Cyrillic),
+/// it can never clash, in any case, with a file the package itself needs; the original name
+/// stays in the description. Two files with one digest get the next free number.
+fn package_name(sha256: &str, ext: &str, taken: &mut HashSet<String>) -> String {
     let start = sha256
         .get(..8)
         .and_then(|h| u32::from_str_radix(h, 16).ok())
@@ -335,7 +411,7 @@ fn package_name(sha256: &str, taken: &mut HashSet<String>) -> String {
         % 1_000_000_000;
     let mut n = start;
     loop {
-        let name = format!("{n:09}.pdf");
+        let name = format!("{n:09}.{ext}");
         if taken.insert(name.clone()) {
             return name;
         }
@@ -381,6 +457,57 @@ fn report(
         restricted: output.restricted,
         files,
     }
+}
+
+/// An appeal forwarded by competence as a document of ours: the cover letter «О направлении
+/// обращения по компетенции» (a PDF we write) with the appeal's files as they arrived,
+/// «Документ-основание» the appeal's letter.
+fn forwarded(
+    output: &Output,
+    about: &crate::letters::Redirect<'_>,
+    files: &[OutFile],
+    kept: Kept<'_>,
+    policy: &Policy,
+) -> Result<OwnDocument, Unrenderable> {
+    let mut taken = HashSet::from(["cover.pdf".to_string()]);
+    let arrived = load_arrived(files, kept, &mut taken)?;
+    let listed: Vec<String> = files
+        .iter()
+        .map(|f| format!("{} — {}", f.name, f.description))
+        .collect();
+    let text = crate::letters::cover_letter(about, &listed);
+    let pdf = crate::pdf::text_pdf(crate::letters::COVER_TITLE, &text);
+    let pages = crate::pdf::page_count(&pdf);
+    let f = about.foundation;
+    let annotation = format!(
+        "{} (обращение № {}{}, рег. № {})",
+        crate::letters::COVER_TITLE,
+        f.number,
+        f.date
+            .map(|d| format!(" от {}", format_date_ru(d.date())))
+            .unwrap_or_default(),
+        about.registered.number
+    );
+    let kind = output
+        .document_kind
+        .as_deref()
+        .unwrap_or("Сопроводительное письмо");
+    let document = own_document(output, kind, about.ours, about.to, policy)
+        .annotated(annotation, pages)
+        .linked("Документ-основание", f);
+    let cover = DocFile {
+        name: "cover.pdf".into(),
+        bytes: pdf,
+        description: crate::letters::COVER_TITLE.into(),
+        pages,
+        signs: None,
+    };
+    Ok(OwnDocument {
+        document,
+        answers_uid: Some(output.about_uid.to_string()),
+        restricted: output.restricted,
+        files: std::iter::once(cover).chain(arrived).collect(),
+    })
 }
 
 /// The uid of the document our message `message_uid` carries (stable: derived from it).

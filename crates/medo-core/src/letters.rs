@@ -1,0 +1,153 @@
+//! The words of the letters we write about a redirect by competence (59-ФЗ ст. 8 ч. 3): the
+//! cover letter the forwarded appeal travels with, and the notice to the applicant. Pure:
+//! text from journaled facts; the outbox and the readers make the PDF of it.
+
+use medo_model::NoticeRef;
+use medo_wire::time::format_date_ru;
+
+/// `№ ОГ-1/26 от 07.12.2026` (the date when known).
+fn numbered(r: &NoticeRef) -> String {
+    let date = r
+        .date
+        .map(|d| format!(" от {}", format_date_ru(d.date())))
+        .unwrap_or_default();
+    format!("№ {}{date}", r.number)
+}
+
+/// What a redirect letter is about.
+#[derive(Debug, Clone)]
+pub struct Redirect<'a> {
+    /// Who writes (the body's organisation).
+    pub from: &'a str,
+    /// The body it goes to.
+    pub to: &'a str,
+    /// Our letter's number and date.
+    pub ours: &'a NoticeRef,
+    /// The letter the appeal came with (УРОГ's cover letter).
+    pub foundation: &'a NoticeRef,
+    /// Our registration of the appeal.
+    pub registered: &'a NoticeRef,
+    pub comment: Option<&'a str>,
+    /// The signer's post and name, as configured.
+    pub signer: (Option<&'a str>, Option<&'a str>),
+}
+
+pub const COVER_TITLE: &str = "О направлении обращения по компетенции";
+
+/// The cover letter «О направлении обращения по компетенции», its appendix listing `files`.
+pub fn cover_letter(r: &Redirect<'_>, files: &[String]) -> String {
+    let from_whom = r
+        .foundation
+        .organization
+        .as_deref()
+        .map(|o| format!(" из {o}"))
+        .unwrap_or_default();
+    let mut s = format!(
+        "{}\nИсх. {}\n\n{}\n\n{COVER_TITLE}\n\n\
+         В соответствии с частью 3 статьи 8 Федерального закона от 02.05.2006 № 59-ФЗ \
+         «О порядке рассмотрения обращений граждан Российской Федерации» направляем для \
+         рассмотрения по компетенции обращение, поступившее{from_whom} с сопроводительным \
+         письмом {} и зарегистрированное {}.\n",
+        r.from,
+        numbered(r.ours),
+        r.to,
+        numbered(r.foundation),
+        numbered(r.registered),
+    );
+    if let Some(c) = r.comment {
+        s.push_str(&format!("Основание: {c}\n"));
+    }
+    s.push_str(
+        "Просим рассмотреть обращение и дать ответ заявителю в установленный срок.\n\n\
+         Приложение:\n",
+    );
+    for (k, f) in files.iter().enumerate() {
+        s.push_str(&format!("{}. {f}\n", k + 1));
+    }
+    s.push_str(&signature(r));
+    s
+}
+
+/// The notice to the applicant that the appeal was sent to the competent body.
+pub fn applicant_notice(r: &Redirect<'_>) -> String {
+    let mut s = format!(
+        "{}\nИсх. {}\n\nУважаемый заявитель!\n\n\
+         Ваше обращение, зарегистрированное {}, содержит вопросы, решение которых не входит \
+         в компетенцию {}. В соответствии с частью 3 статьи 8 Федерального закона от \
+         02.05.2006 № 59-ФЗ «О порядке рассмотрения обращений граждан Российской Федерации» \
+         оно направлено для рассмотрения по компетенции: {}.\n",
+        r.from,
+        numbered(r.ours),
+        numbered(r.registered),
+        r.from,
+        r.to,
+    );
+    if let Some(c) = r.comment {
+        s.push_str(&format!("Основание: {c}\n"));
+    }
+    s.push_str("Ответ на обращение Вам даст орган, в который оно направлено.\n");
+    s.push_str(&signature(r));
+    s
+}
+
+fn signature(r: &Redirect<'_>) -> String {
+    match r.signer {
+        (None, None) => String::new(),
+        (post, name) => format!(
+            "\n{}{}\n",
+            post.map(|p| format!("{p} ")).unwrap_or_default(),
+            name.unwrap_or_default()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(n: &str, d: &str) -> NoticeRef {
+        NoticeRef {
+            organization: None,
+            number: n.into(),
+            date: medo_model::Day::parse(d),
+        }
+    }
+
+    #[test]
+    fn the_letters_name_both_numbers_the_law_and_the_files() {
+        let (ours, foundation, registered) = (
+            r("ИСХ-4/26", "2026-12-07"),
+            r("А26-02-7", "2026-12-01"),
+            r("ОГ-3/26", "2026-12-02"),
+        );
+        let letter = Redirect {
+            from: "Администрация А",
+            to: "Министерство Б",
+            ours: &ours,
+            foundation: &foundation,
+            registered: &registered,
+            comment: Some("вопросы ЖКХ"),
+            signer: (Some("Глава"), Some("И. И. Иванов")),
+        };
+        let cover = cover_letter(&letter, &["appeal.pdf".into(), "photo.jpg".into()]);
+        for part in [
+            "Исх. № ИСХ-4/26 от 07.12.2026",
+            "письмом № А26-02-7 от 01.12.2026",
+            "зарегистрированное № ОГ-3/26 от 02.12.2026",
+            "частью 3 статьи 8",
+            "Основание: вопросы ЖКХ",
+            "1. appeal.pdf\n2. photo.jpg",
+            "Глава И. И. Иванов",
+        ] {
+            assert!(cover.contains(part), "{part:?} in {cover}");
+        }
+        let notice = applicant_notice(&letter);
+        for part in [
+            "Министерство Б",
+            "№ ОГ-3/26 от 02.12.2026",
+            "Уважаемый заявитель",
+        ] {
+            assert!(notice.contains(part), "{part:?} in {notice}");
+        }
+    }
+}
