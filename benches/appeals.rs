@@ -228,6 +228,7 @@ fn appeal_events(arrival: u64, year_seq: u64, body: Option<String>) -> Vec<Event
             files: arrived_files(arrival),
             body: body.map(Into::into),
             redirected_from: None,
+            via: None,
         },
         Event::AppealRegistered {
             appeal: arrival,

@@ -201,6 +201,7 @@ mod tests {
                 files: files.clone(),
                 body: None,
                 redirected_from: None,
+                via: None,
             };
             book.apply(&Record {
                 seq: id,

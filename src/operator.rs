@@ -710,6 +710,7 @@ mod tests {
                 files: Vec::new(),
                 body: None,
                 redirected_from: None,
+                via: None,
             },
         )
     }

@@ -1014,8 +1014,77 @@ fn an_appeal_redirected_to_a_body_outside_the_hub_goes_there_with_its_files() {
         let shown: serde_json::Value =
             serde_json::from_str(&env.ok(&["appeals", "show", &id.to_string(), "--json"])).unwrap();
         assert_eq!(shown["status"], "направлено", "{shown}");
+        if partner == MINSTROY {
+            received_over_there(
+                &env,
+                &dir,
+                appeal,
+                &ours,
+                sent["message_uid"].as_str().unwrap(),
+            );
+        }
     }
     env.ok(&["journal", "verify"]);
+}
+
+/// The forwarded package `dir` as the receiving body's gateway (a one-body node whose
+/// partner is our body mo-b, role `body`) takes it: a forwarded appeal under УРОГ's number,
+/// its files, our letter cited in its notices to us; its receipt, back with us, is the one
+/// our document waited for.
+fn received_over_there(env: &Env, dir: &Path, appeal: &serde_json::Value, ours: &str, uid: &str) {
+    let theirs = Env::new();
+    let text = fs::read_to_string(&theirs.config)
+        .unwrap()
+        .replace(MO_A, MINSTROY)
+        .replace(
+            "organization = \"Федеральное агентство по образцам (пример)\"",
+            "organization = \"Минстрой области\"",
+        );
+    fs::write(&theirs.config, text).unwrap();
+    theirs.add_sections(&format!(
+        "[[partners]]\nname = \"Администрация города Бердска\"\nuid = \"{MO_B}\"\ntransport_address = \"SAMPLE_AGENCY~MEDOGU\"\nrole = \"body\"\nformat = \"mirror\"\n"
+    ));
+    copy_dir(dir, &theirs.inbound.join("from-berdsk"));
+    theirs.once();
+    let got = theirs.records_of_kind("appeal_received");
+    assert_eq!(got.len(), 1, "{:?}", theirs.journal_lines());
+    assert_eq!(
+        got[0]["urog_number"], appeal["urog_number"],
+        "УРОГ's number kept"
+    );
+    assert_eq!(got[0]["via"]["number"], ours, "our letter: {}", got[0]);
+    let files = got[0]["files"].as_array().unwrap();
+    for f in appeal["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["role"] == "attachment")
+    {
+        assert!(
+            files.iter().any(|g| g["sha256"] == f["sha256"]),
+            "{f} over there: {files:?}"
+        );
+    }
+    let registered = theirs.records_of_kind("appeal_registered");
+    assert_eq!(registered.len(), 1, "{:?}", theirs.journal_lines());
+    let notice = &registered[0]["outputs"][0];
+    assert_eq!(notice["recipient_uid"], MO_B);
+    assert_eq!(
+        notice["foundation"]["number"], ours,
+        "their notice cites our letter"
+    );
+    let receipt = theirs.receipts().pop().expect("their receipt");
+    copy_dir(
+        &theirs.outbound.join(&receipt),
+        &env.inbound.join("receipt-from-minstroy"),
+    );
+    env.once();
+    let back = env.records_of_kind("receipt_received");
+    assert!(
+        back.iter()
+            .any(|r| r["about_uid"] == uid && r["accepted"] == true),
+        "our document's receipt: {back:?}"
+    );
 }
 
 /// A redirect over МЭДО cut by a crash at each of its fault points (inside the command, once

@@ -114,6 +114,7 @@ fn events(ops: &[Op]) -> Vec<Event> {
                         .collect(),
                     body: other_body.then(|| "mo-b".into()),
                     redirected_from: None,
+                    via: None,
                 }
             }
             Op::Register(i) => {

@@ -132,6 +132,10 @@ pub struct Appeal {
     pub redirected_from: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirected_as: Option<u64>,
+    /// Forwarded to us by another body over МЭДО: its cover letter (the `urog_*` fields are
+    /// УРОГ's letter it cites); our notices to that body cite it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<medo_model::NoticeRef>,
 }
 
 /// A УРОГ query we answered, as the book keeps it: our answer's number and date, what it
@@ -388,6 +392,7 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         files,
         body,
         redirected_from,
+        via,
     } = &r.event
     else {
         return None;
@@ -399,6 +404,16 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         cites,
         held.as_deref(),
     );
+    if let Some(v) = via {
+        history.push((
+            r.ts.clone(),
+            format!(
+                "поступило по компетенции от {} (письмо № {})",
+                v.organization.as_deref().unwrap_or("другого органа"),
+                v.number
+            ),
+        ));
+    }
     if let Some(from) = redirected_from {
         history.push((
             r.ts.clone(),
@@ -423,6 +438,7 @@ fn received_appeal(r: &Record, dir: Option<String>) -> Option<Appeal> {
         held: held.clone(),
         history,
         redirected_from: *redirected_from,
+        via: via.clone(),
         timeline: vec![TimelineEntry {
             status: "поступило".into(),
             at: r.ts.clone(),

@@ -306,6 +306,7 @@ mod tests {
             files: Vec::new(),
             body: None,
             redirected_from: None,
+            via: None,
         };
         book.apply(&record(1, "2026-11-30T21:10:00Z", received));
         let registered = Event::AppealRegistered {

@@ -222,7 +222,10 @@ impl<B: Backend> Gateway<B> {
             annotation: document
                 .and_then(|d| d.annotation.clone())
                 .or_else(|| passport.and_then(|p| p.annotation.clone())),
-            links: document.map(links_of).unwrap_or_default(),
+            links: document
+                .map(links_of)
+                .or_else(|| passport.map(passport_links))
+                .unwrap_or_default(),
             query_xml: self.query_xml(package, dir, zip),
             appeal: appeals::facts(package, &head),
             addressing: addressing(package),
@@ -734,7 +737,26 @@ fn links_of(d: &medo_wire::message::Document) -> Vec<LinkInput> {
         .map(|l| LinkInput {
             link_type: l.link_type.clone(),
             number: l.reference.as_ref().map(|r| r.num.number.clone()),
+            date: l.reference.as_ref().and_then(|r| r.num.date),
+            organization: l
+                .reference
+                .as_ref()
+                .and_then(|r| r.who.organization.clone()),
             document_kind: l.document_kind.clone(),
+        })
+        .collect()
+}
+
+/// The links of a container's passport as the core sees them.
+fn passport_links(p: &medo_wire::passport::Passport) -> Vec<LinkInput> {
+    p.links
+        .iter()
+        .map(|l| LinkInput {
+            link_type: l.link_type.clone().unwrap_or_default(),
+            number: l.number.clone(),
+            date: l.date,
+            organization: l.organization.clone(),
+            document_kind: None,
         })
         .collect()
 }

@@ -643,6 +643,10 @@ pub enum Event {
         /// Redirected here from another body of the hub: that body's appeal.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         redirected_from: Option<u64>,
+        /// Forwarded to us by another body over МЭДО: that body's cover letter (the `urog_*`
+        /// fields are УРОГ's letter it cites; our notices to the sender cite this one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<NoticeRef>,
     },
     /// Registered under our number; `outputs` carries the «Зарегистрирован» notice.
     AppealRegistered {

@@ -53,6 +53,11 @@ fn new_appeal(
     let Some(facts) = &doc.appeal else {
         return Vec::new();
     };
+    let origin = origin(doc, facts, &input.facts.source_uid, ctx);
+    let (facts, via) = match &origin {
+        Some((urog, via)) => (urog, Some(via)),
+        None => (facts, None),
+    };
     let invalid = facts
         .signatures
         .iter()
@@ -79,9 +84,13 @@ fn new_appeal(
         files: facts.arrived.clone(),
         body: ctx.journaled_body(),
         redirected_from: None,
+        via: via.cloned(),
     }];
     if held.is_none() {
-        let cause = cause_of_facts(input, id, facts);
+        let mut cause = cause_of_facts(input, id, facts);
+        if let Some(via) = via {
+            cause.foundation = via.clone();
+        }
         events.push(first_decision(id, facts, &cause, view, ctx));
     }
     events
@@ -319,6 +328,47 @@ pub(super) fn our_ref(ctx: Context<'_>, number: &str, date: time::Date) -> Notic
     }
 }
 
+/// An appeal another body forwarded to us over МЭДО (its source a partner of role `body`)
+/// keeps the УРОГ letter its cover letter cites — a link to an `А26-…` number, «Документ-
+/// основание» first: the appeal's facts with that letter's number, date and author, and the
+/// sender's cover letter (`via`), which our notices to the sender cite. `None` otherwise.
+fn origin(
+    doc: &DocumentInput,
+    facts: &AppealFacts,
+    source_uid: &str,
+    ctx: Context<'_>,
+) -> Option<(AppealFacts, NoticeRef)> {
+    let from_a_body = ctx
+        .policy
+        .partner(source_uid)
+        .is_some_and(|p| p.role == "body");
+    let is_urog = |l: &&super::LinkInput| {
+        l.number
+            .as_deref()
+            .is_some_and(|n| crate::urog::numbers_in_text(n).len() == 1)
+    };
+    let link = doc
+        .links
+        .iter()
+        .filter(is_urog)
+        .min_by_key(|l| l.link_type != "Документ-основание")
+        .filter(|_| from_a_body)?;
+    let number = link.number.clone().unwrap_or_default();
+    let via = NoticeRef {
+        organization: facts.urog_organization.clone(),
+        number: facts.urog_number.clone(),
+        date: facts.urog_date.map(Into::into),
+    };
+    let urog = AppealFacts {
+        urog_number_norm: normalize_number(&number),
+        urog_number: number,
+        urog_date: link.date,
+        urog_organization: link.organization.clone(),
+        ..facts.clone()
+    };
+    Some((urog, via))
+}
+
 /// The notice cause of an appeal from the facts of its package.
 fn cause_of_facts<'a>(input: &'a ArrivalInput, id: u64, facts: &'a AppealFacts) -> NoticeCause<'a> {
     NoticeCause {
@@ -344,10 +394,11 @@ pub(super) fn cause_of_appeal<'a>(arrival: u64, key: &'a str, a: &'a Appeal) -> 
         source_uid: &a.source_uid,
         inbound_format: a.format,
         document_uid: &a.document_uid,
-        foundation: NoticeRef {
+        // forwarded by another body: the notices to it cite its letter
+        foundation: a.via.clone().unwrap_or_else(|| NoticeRef {
             organization: a.urog_organization.clone(),
             number: a.urog_number.clone(),
             date: a.urog_date.as_deref().and_then(Day::parse),
-        },
+        }),
     }
 }

@@ -156,8 +156,10 @@ pub struct DocumentInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkInput {
     pub link_type: String,
-    /// The referenced document's number.
+    /// The referenced document's number, date and author.
     pub number: Option<String>,
+    pub date: Option<Date>,
+    pub organization: Option<String>,
     /// The kind of an embedded linked document.
     pub document_kind: Option<String>,
 }

@@ -312,5 +312,6 @@ fn received_at(appeal: &Appeal, to: &BodyId, new_id: u64) -> Event {
         files: appeal.files.clone(),
         body: Some(to.clone()),
         redirected_from: Some(appeal.id),
+        via: appeal.via.clone(),
     }
 }

@@ -376,7 +376,7 @@ fn a_letter_linked_to_an_earlier_appeal_by_our_number_is_an_appeal_too() {
         d.links.push(LinkInput {
             link_type: "Связан с".into(),
             number: Some("ОГ-1/27".into()),
-            document_kind: None,
+            ..LinkInput::default()
         });
     });
     check(
@@ -455,6 +455,7 @@ fn a_query_is_a_query_only_when_it_says_so() {
                 link_type: "Связан с".into(),
                 number: Some("А26-02-1".into()),
                 document_kind: Some("Запрос".into()),
+                ..LinkInput::default()
             })
         })),
         "query_answered #2 ОЗ-1/27 [А26-02-1: зарегистрировано] unresolved=[]",
