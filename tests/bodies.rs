@@ -393,8 +393,9 @@ fn http(port: u16, method: &str, path: &str, token: &str, body: Option<&str>) ->
     req.push_str("\r\n");
     req.push_str(body.unwrap_or(""));
     s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let mut bytes = Vec::new();
+    s.read_to_end(&mut bytes).unwrap();
+    let out = String::from_utf8_lossy(&bytes);
     let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
     (
         status,
@@ -576,6 +577,18 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
     assert_eq!(v["status"], "redirected", "{v}");
     let (status, _) = http(port, "POST", &path, &berdsk, Some(r#"{"to":"mo-c"}"#));
     assert_eq!(status, 422, "not twice");
+    // the applicant's notice of it, for the СЭД to deliver
+    let notice = format!("/api/v1/appeals/{mo_b}/notices/redirect");
+    let (status, pdf) = http(port, "GET", &notice, &berdsk, None);
+    assert_eq!((status, &pdf[..5]), (200, "%PDF-"), "{pdf}");
+    let (status, _) = http(
+        port,
+        "GET",
+        &notice.replace(&mo_b.to_string(), "999999"),
+        &berdsk,
+        None,
+    );
+    assert_eq!(status, 404);
     service.stop();
 }
 
@@ -1014,6 +1027,23 @@ fn an_appeal_redirected_to_a_body_outside_the_hub_goes_there_with_its_files() {
         let shown: serde_json::Value =
             serde_json::from_str(&env.ok(&["appeals", "show", &id.to_string(), "--json"])).unwrap();
         assert_eq!(shown["status"], "направлено", "{shown}");
+        // the applicant's notice: where, when, under which number of ours
+        let pdf = env.root.path().join(format!("notice-{id}.pdf"));
+        env.ok(&[
+            "appeals",
+            "notice",
+            &id.to_string(),
+            "--out",
+            pdf.to_str().unwrap(),
+        ]);
+        let name = if partner == MINSTROY {
+            "Минстрой области"
+        } else {
+            "Минздрав области"
+        };
+        for words in ["Уважаемый заявитель", name, &ours, "статьи 8"] {
+            common::pdf_text_contains(&pdf, words);
+        }
         if partner == MINSTROY {
             received_over_there(
                 &env,
@@ -1092,6 +1122,16 @@ fn received_over_there(env: &Env, dir: &Path, appeal: &serde_json::Value, ours: 
 /// number, one forwarded package, its files whole.
 #[test]
 fn a_redirect_over_medo_a_crash_cut_short_is_carried_out_exactly_once() {
+    let never = Env::new();
+    never.drop_sample("urog-appeal-2.2", "a");
+    never.once();
+    let out = never.root.path().join("n.pdf");
+    let said = never.cmd(&["appeals", "notice", "1", "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        said.status.code(),
+        Some(1),
+        "not redirected: nothing to tell"
+    );
     for point in ["in-command", "after-forwarded-kept", "after-command-commit"] {
         let env = Env::new();
         make_hub(&env);

@@ -73,6 +73,9 @@ _medo__gateway() {
             medo__gateway__subcmd__appeals,list)
                 cmd="medo__gateway__subcmd__appeals__subcmd__list"
                 ;;
+            medo__gateway__subcmd__appeals,notice)
+                cmd="medo__gateway__subcmd__appeals__subcmd__notice"
+                ;;
             medo__gateway__subcmd__appeals,redirect)
                 cmd="medo__gateway__subcmd__appeals__subcmd__redirect"
                 ;;
@@ -129,6 +132,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__appeals__subcmd__help,list)
                 cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__list"
+                ;;
+            medo__gateway__subcmd__appeals__subcmd__help,notice)
+                cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__notice"
                 ;;
             medo__gateway__subcmd__appeals__subcmd__help,redirect)
                 cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__redirect"
@@ -198,6 +204,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__help__subcmd__appeals,list)
                 cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__list"
+                ;;
+            medo__gateway__subcmd__help__subcmd__appeals,notice)
+                cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__notice"
                 ;;
             medo__gateway__subcmd__help__subcmd__appeals,redirect)
                 cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__redirect"
@@ -495,7 +504,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals)
-            opts="-h --body --config --log-format --help list show register refuse redirect assign card event help"
+            opts="-h --body --config --log-format --help list show register refuse redirect assign card notice event help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -847,7 +856,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__help)
-            opts="list show register refuse redirect assign card event help"
+            opts="list show register refuse redirect assign card notice event help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -986,6 +995,20 @@ _medo__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        medo__subcmd__gateway__subcmd__appeals__subcmd__help__subcmd__notice)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__help__subcmd__redirect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1058,6 +1081,36 @@ _medo__gateway() {
                     return 0
                     ;;
                 --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --body)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__appeals__subcmd__notice)
+            opts="-h --out --body --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1255,7 +1308,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__appeals)
-            opts="list show register refuse redirect assign card event"
+            opts="list show register refuse redirect assign card notice event"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1367,6 +1420,20 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__appeals__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__appeals__subcmd__notice)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

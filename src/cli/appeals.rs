@@ -125,6 +125,16 @@ pub enum AppealsCommand {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Write the applicant's notice of a redirect by competence (PDF: to whom, when, under
+    /// which number of ours) to FILE — for the applicant (its delivery is the СЭД's or the
+    /// post's).
+    Notice {
+        /// Our registration number, the УРОГ number or the internal id.
+        id: String,
+        /// Where to write the PDF.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Report a step of consideration of a registered appeal (what the SED does); notifies УРОГ.
     Event {
         /// Our registration number, the УРОГ number or the internal id.
@@ -293,6 +303,31 @@ pub(super) fn run(
             };
             operator::write_card(&config, appeal.id, &card)?;
             println!("карточка обращения {} сохранена", appeal.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        AppealsCommand::Notice { id, out } => {
+            let book = operator::load(&config)?;
+            let appeal = match book.find_of(body.as_deref(), &id) {
+                Ok(a) => a,
+                Err(why) => return Ok(not_found(&why)),
+            };
+            let policy = config
+                .policy
+                .for_body(&appeal.body)
+                .unwrap_or_else(|| config.policy.clone());
+            let Some(pdf) = crate::letters::applicant_redirect_pdf(&appeal, &policy) else {
+                return Ok(refused(&format!(
+                    "обращение {} не направлялось по компетенции: уведомлять заявителя не о чем",
+                    appeal.id
+                )));
+            };
+            std::fs::write(&out, pdf)
+                .map_err(|e| format!("{}: {}", out.display(), crate::words::io(&e)))?;
+            println!(
+                "уведомление заявителю о переадресации обращения {} записано в {}",
+                appeal.id,
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         AppealsCommand::Event { id, step } => event(config, id, step, body.as_deref()),

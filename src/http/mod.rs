@@ -22,7 +22,10 @@ use crate::book::Appeals;
 use crate::config::{ApiClient, Config, Scopes};
 use crate::wire::hash::Sha256;
 
-use read::{appeal_file, appeal_one, appeals_page, changes, dashboard, metrics, supervision};
+use read::{
+    appeal_file, appeal_one, appeals_page, changes, dashboard, metrics, redirect_notice,
+    supervision,
+};
 use status::{healthz, status};
 use write::{assignment, event, redirect, refusal_of, registration};
 
@@ -237,6 +240,12 @@ pub fn routes(body_limit: usize) -> Vec<Route> {
             "/api/v1/appeals/{id}/files/{name}",
             O,
             get(appeal_file),
+        ),
+        route(
+            "GET",
+            "/api/v1/appeals/{id}/notices/redirect",
+            O,
+            get(redirect_notice),
         ),
         route(
             "POST",

@@ -373,6 +373,58 @@ pub(super) async fn appeal_file(
     (h, files::stream(dir, file, appeal)).into_response()
 }
 
+/// `GET /api/v1/appeals/{id}/notices/redirect` (scope `read`; ДСП also `dsp`): the
+/// applicant's notice of the appeal's redirect by competence as a PDF
+/// ([`crate::letters::applicant_redirect_pdf`]), for the СЭД to deliver; 404 when it was
+/// not redirected.
+pub(super) async fn redirect_notice(
+    State(state): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    use axum::http::header;
+    let client = match authorize(&state, &headers, Need::Read) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let (book, config, dsp) = (state.book.clone(), state.config.clone(), client.scopes.dsp);
+    let seen = client.bodies.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let a = book
+            .find_among(seen.as_deref(), &id)
+            .map_err(|why| (lookup_status(&why), why.to_string()))?;
+        if a.restricted && !dsp {
+            let why = "обращение ДСП: уведомление — только клиенту с областью dsp";
+            return Err((StatusCode::FORBIDDEN, why.to_string()));
+        }
+        let policy = config
+            .policy
+            .for_body(&a.body)
+            .unwrap_or_else(|| config.policy.clone());
+        crate::letters::applicant_redirect_pdf(&a, &policy).ok_or((
+            StatusCode::NOT_FOUND,
+            format!("обращение {} не направлялось по компетенции", a.id),
+        ))
+    })
+    .await;
+    match made {
+        Ok(Ok(pdf)) => (
+            [
+                (header::CONTENT_TYPE, "application/pdf"),
+                (header::CACHE_CONTROL, "private, no-store"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"redirect-notice.pdf\"",
+                ),
+            ],
+            pdf,
+        )
+            .into_response(),
+        Ok(Err((code, why))) => error(code, &why),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub(super) struct DashboardQuery {
     q: Option<String>,

@@ -102,3 +102,23 @@ pub fn package_name(bytes: &[u8]) -> String {
     let n = u32::from_str_radix(&digest[..8], 16).unwrap() % 1_000_000_000;
     format!("{n:09}.pdf")
 }
+
+/// Asserts that the PDF at `path` reads (pdftotext, poppler-utils) as containing `words`,
+/// whitespace and line breaks aside; skipped visibly where pdftotext is missing outside CI.
+#[allow(dead_code)]
+pub fn pdf_text_contains(path: &Path, words: &str) {
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match Command::new("pdftotext").arg(path).arg("-").output() {
+        Ok(out) => {
+            let text = squeeze(&String::from_utf8_lossy(&out.stdout));
+            assert!(text.contains(&squeeze(words)), "{words:?} in {text}");
+        }
+        Err(e) => {
+            assert!(
+                !in_ci(),
+                "pdftotext is required in CI (apt-get install poppler-utils): {e}"
+            );
+            skipped(format!("PDF text check ({words}): pdftotext not available"));
+        }
+    }
+}

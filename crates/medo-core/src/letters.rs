@@ -90,6 +90,48 @@ pub fn applicant_notice(r: &Redirect<'_>) -> String {
     s
 }
 
+/// The title of the applicant's notice of a redirect.
+pub const NOTICE_TITLE: &str = "Уведомление о переадресации обращения";
+
+/// The applicant's notice of `a`'s redirect as a PDF (59-ФЗ ст. 8 ч. 3), from the book and
+/// the policy of its body: to whom, when, under which number of ours; `None` when the appeal
+/// was not redirected. The same bytes each time it is asked for.
+pub fn applicant_redirect_pdf(
+    a: &crate::book::Appeal,
+    policy: &crate::policy::Policy,
+) -> Option<Vec<u8>> {
+    let to = a.redirected_to.as_deref()?;
+    let (_, when, number) = a.transfer.as_ref()?;
+    let ours = NoticeRef {
+        organization: None,
+        number: if number.is_empty() {
+            "б/н".into()
+        } else {
+            number.clone()
+        },
+        date: crate::due::local_date(when, policy).map(Into::into),
+    };
+    let registered = NoticeRef {
+        organization: None,
+        number: a.number.clone().unwrap_or_default(),
+        date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
+    };
+    let docs = &policy.documents;
+    let letter = Redirect {
+        from: &policy.sender.organization,
+        to,
+        ours: &ours,
+        foundation: &ours,
+        registered: &registered,
+        comment: None,
+        signer: (docs.signer_post.as_deref(), docs.signer_name.as_deref()),
+    };
+    Some(crate::pdf::text_pdf(
+        NOTICE_TITLE,
+        &applicant_notice(&letter),
+    ))
+}
+
 fn signature(r: &Redirect<'_>) -> String {
     match r.signer {
         (None, None) => String::new(),
