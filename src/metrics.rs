@@ -46,7 +46,8 @@ impl Metrics {
         }
         for (name, help, now) in self.levels() {
             // a hub's appeal gauges are per body (below): one-body series stay as they are
-            if !(self.hub && name == "medo_appeals_overdue") {
+            let per_body = ["medo_appeals_overdue", "medo_appeals_redirect_overdue"];
+            if !(self.hub && per_body.contains(&name)) {
                 r.register(name, help, gauge(now));
             }
         }
@@ -97,7 +98,7 @@ impl Metrics {
     }
 
     /// The gauges measured after each pass: name, help, value.
-    fn levels(&self) -> [(&'static str, &'static str, u64); 10] {
+    fn levels(&self) -> [(&'static str, &'static str, u64); 11] {
         [
             (
                 "medo_packages_in_flight",
@@ -118,6 +119,11 @@ impl Metrics {
                 "medo_appeals_overdue",
                 "Appeals past a 59-FZ deadline",
                 self.overdue_appeals,
+            ),
+            (
+                "medo_appeals_redirect_overdue",
+                "Registered appeals past the 7-day redirect period (59-FZ art. 8 p. 3) with no step: neither taken into work nor redirected",
+                self.undecided_appeals,
             ),
             (
                 "medo_outbound_oldest_seconds",
@@ -152,16 +158,21 @@ impl Metrics {
         ]
     }
 
-    /// A hub's appeal gauges, label `body` (at most 1,000 bodies: 4,000 series), and the
+    /// A hub's appeal gauges, label `body` (at most 1,000 bodies: 5,000 series), and the
     /// packages held for the hub's operator.
     fn register_bodies(&self, r: &mut Registry) {
         type ByBody = Family<Vec<(&'static str, String)>, Gauge>;
         type Figure = fn(&medo_core::due::BodyFigures) -> u64;
-        let families: [(&str, &str, Figure); 4] = [
+        let families: [(&str, &str, Figure); 5] = [
             (
                 "medo_appeals_overdue",
                 "Appeals past a 59-FZ deadline, per body",
                 |f| f.overdue,
+            ),
+            (
+                "medo_appeals_redirect_overdue",
+                "Registered appeals past the 7-day redirect period with no step, per body",
+                |f| f.undecided,
             ),
             (
                 "medo_appeals_open",

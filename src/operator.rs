@@ -26,6 +26,8 @@ pub struct Row {
     /// The next deadline that matters now, and whether it has passed.
     pub next_due: Option<String>,
     pub overdue: bool,
+    /// Registered, past its 7-day redirect period with no step (`due::undecided`).
+    pub undecided: bool,
 }
 
 /// The static ССТУ status name for a result status (the set is fixed).
@@ -95,8 +97,10 @@ pub fn overdue_count(book: &dyn Appeals, config: &Config, today: Date) -> u64 {
 
 /// Deadlines of an appeal and the one that matters now.
 pub fn row(a: &Appeal, config: &Config, today: Date) -> Row {
-    let (due, next) = deadlines(&crate::book::DeadlineFacts::from(a), config, today);
+    let facts = crate::book::DeadlineFacts::from(a);
+    let (due, next) = deadlines(&facts, config, today);
     Row {
+        undecided: medo_core::due::undecided(&facts, &config.policy, today),
         appeal: a.clone(),
         status: status_label(a),
         sstu_status: a
@@ -129,6 +133,8 @@ const PAGE_SCAN: usize = 1_000;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Filters<'a> {
     pub overdue: bool,
+    /// Only those past the 7-day redirect period with no step.
+    pub undecided: bool,
     pub within: Option<i64>,
     pub body: Option<&'a str>,
 }
@@ -168,6 +174,7 @@ pub fn page(
 fn list_one(a: &Appeal, config: &Config, today: Date, filters: Filters<'_>) -> Option<Row> {
     let Filters {
         overdue,
+        undecided,
         within,
         body,
     } = filters;
@@ -181,7 +188,7 @@ fn list_one(a: &Appeal, config: &Config, today: Date, filters: Filters<'_>) -> O
             .and_then(parse_date)
             .is_some_and(|d| d >= today && d <= today + time::Duration::days(days))
     });
-    ((!overdue || r.overdue) && due_soon).then_some(r)
+    ((!overdue || r.overdue) && (!undecided || r.undecided) && due_soon).then_some(r)
 }
 
 /// `appeals list`: every appeal, or the overdue ones, or those due within `within` days.
@@ -198,6 +205,9 @@ pub fn marks(r: &Row) -> Vec<String> {
     let mut marks = Vec::new();
     if r.overdue {
         marks.push("ПРОСРОЧЕНО".to_string());
+    }
+    if r.undecided {
+        marks.push("7 дней без решения: в работу или переадресовать".to_string());
     }
     if !a.unsent.is_empty() {
         marks.push(format!("не отправлено УРОГ: {}", a.unsent.len()));

@@ -25,6 +25,9 @@ pub enum Query {
     /// `appeals list`: after the appeal `after`, at most `limit` rows (`None`: all).
     List {
         overdue: bool,
+        /// Only those past the 7-day redirect period with no step (`--undecided`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        undecided: bool,
         due_within: Option<i64>,
         after: u64,
         limit: Option<usize>,
@@ -98,6 +101,7 @@ pub fn answer(
     match query {
         Query::List {
             overdue,
+            undecided,
             due_within,
             after,
             limit,
@@ -106,6 +110,7 @@ pub fn answer(
         } => {
             let filters = operator::Filters {
                 overdue: *overdue,
+                undecided: *undecided,
                 within: *due_within,
                 body: body.as_deref(),
             };

@@ -16,11 +16,12 @@ use medo_core::due::BodyFigures;
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;max-width:72em}table{border-collapse:collapse;margin-bottom:1.5em;width:100%}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}td.n{text-align:right}th a{color:inherit}.bad{color:#b00;font-weight:bold}.soon{color:#a60}tr:target{background:#ffd}";
 
 /// The columns a table can be sorted by (`?sort=`), as the page names them.
-const COLUMNS: [(&str, &str); 5] = [
+const COLUMNS: [(&str, &str); 6] = [
     ("body", "Орган"),
     ("open", "На рассмотрении"),
     ("overdue", "Просрочено"),
     ("due_soon", "Срок в ближайшие 3 дня"),
+    ("undecided", "7 дней без решения"),
     ("held", "Ждут оператора"),
 ];
 
@@ -83,6 +84,7 @@ fn sorted<'a>(
         match sort {
             Some("open") => r.figures.open,
             Some("due_soon") => r.figures.due_soon,
+            Some("undecided") => r.figures.undecided,
             Some("held") => r.figures.held,
             Some("body") => 0,
             _ => r.figures.overdue,
@@ -101,6 +103,7 @@ fn summary(rows: &[BodyRow], held: &[Unrouted]) -> Markup {
             "На рассмотрении: " b { (total(|f| f.open)) } " · "
             span class=(if overdue > 0 { "bad" } else { "" }) { "просрочено: " b { (overdue) } }
             " · срок в ближайшие 3 дня: " b { (total(|f| f.due_soon)) }
+            " · 7 дней без решения (ни в работе, ни переадресовано): " b { (total(|f| f.undecided)) }
             " · ждут оператора: " b { (total(|f| f.held)) }
             " · пакетов без органа: " b { (held.len()) }
         }
@@ -118,6 +121,7 @@ fn bodies_table(rows: &[BodyRow]) -> Markup {
                     td.n { (r.figures.open) }
                     td class=(if r.figures.overdue > 0 { "n bad" } else { "n" }) { (r.figures.overdue) }
                     td class=(if r.figures.due_soon > 0 { "n soon" } else { "n" }) { (r.figures.due_soon) }
+                    td class=(if r.figures.undecided > 0 { "n soon" } else { "n" }) { (r.figures.undecided) }
                     td.n { (r.figures.held) }
                 }
             }
@@ -185,6 +189,7 @@ organization = "Орган В"
                     overdue,
                     due_soon,
                     held,
+                    undecided: 0,
                 };
                 (id.to_string(), f)
             })

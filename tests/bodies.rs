@@ -1160,3 +1160,56 @@ fn a_redirect_over_medo_a_crash_cut_short_is_carried_out_exactly_once() {
         env.ok(&["journal", "verify"]);
     }
 }
+
+/// `appeals list` under libfaketime, the clock moved by `offset` (e.g. `+12d`).
+fn list_at(env: &Env, offset: &str, args: &[&str]) -> String {
+    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+    assert!(
+        Path::new(lib).exists(),
+        "libfaketime missing: apt-get install faketime (.ci/run does)"
+    );
+    let out = common::bin()
+        .arg("--config")
+        .arg(&env.config)
+        .args(["appeals", "list"])
+        .args(args)
+        .env("LD_PRELOAD", lib)
+        .env("FAKETIME", offset)
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The 7-day redirect period (59-ФЗ ст. 8 ч. 3): a registered appeal nobody took into work
+/// nor redirected is listed `--undecided` once its redirect date has passed — and no longer
+/// once an executor is named.
+#[test]
+fn an_appeal_left_without_a_step_for_seven_days_is_listed_undecided() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    let rows = |offset: &str| -> Vec<serde_json::Value> {
+        serde_json::from_str(&list_at(&env, offset, &["--undecided", "--json"])).unwrap()
+    };
+    assert!(rows("+0d").is_empty(), "registered today: not yet");
+    let late = rows("+12d");
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert_eq!(late[0]["undecided"], true);
+    let table = list_at(&env, "+12d", &[]);
+    assert!(table.contains("7 дней без решения"), "{table}");
+    env.ok(&[
+        "appeals",
+        "event",
+        "1",
+        "executor-assigned",
+        "--executor",
+        "Иванова И. И.",
+    ]);
+    assert!(rows("+12d").is_empty(), "in work: decided");
+}

@@ -1066,7 +1066,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__appeals__subcmd__list)
-            opts="-h --overdue --due-within --json --limit --after --all --body --config --log-format --help"
+            opts="-h --overdue --undecided --due-within --json --limit --after --all --body --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

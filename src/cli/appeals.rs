@@ -24,6 +24,10 @@ pub enum AppealsCommand {
         /// Only those past their deadline.
         #[arg(long)]
         overdue: bool,
+        /// Only those registered more than 7 days ago with no step — neither taken into work
+        /// nor redirected (59-ФЗ ст. 8 ч. 3: a redirect is due within 7 days).
+        #[arg(long)]
+        undecided: bool,
         /// Only those whose next deadline is within this many days.
         #[arg(long, value_name = "DAYS")]
         due_within: Option<i64>,
@@ -205,6 +209,7 @@ pub(super) fn run(
     match command {
         AppealsCommand::List {
             overdue,
+            undecided,
             due_within,
             json,
             limit,
@@ -213,6 +218,7 @@ pub(super) fn run(
         } => {
             let query = operator_view::Query::List {
                 overdue,
+                undecided,
                 due_within,
                 after,
                 limit: (!all).then_some(limit as usize),

@@ -43,6 +43,8 @@ pub struct BodyFigures {
     pub due_soon: u64,
     /// Waiting for an operator.
     pub held: u64,
+    /// Registered, past the 7-day redirect period with no step ([`undecided`]).
+    pub undecided: u64,
 }
 
 /// "Due soon": within this many days.
@@ -65,13 +67,27 @@ pub fn by_body(
         let n = figures.entry(f.body.clone()).or_default();
         n.open += 1;
         n.held += u64::from(f.held);
-        match deadlines(f, policy, today).1 {
+        let (due, next) = deadlines(f, policy, today);
+        n.undecided += u64::from(past_redirect(f.state, &due, today));
+        match next {
             Some(d) if today > d => n.overdue += 1,
             Some(d) if d <= soon => n.due_soon += 1,
             _ => {}
         }
     });
     figures
+}
+
+/// Whether an appeal is registered and past its 7-day redirect period (59-ФЗ ст. 8 ч. 3) with
+/// no step at all — neither taken into work (an executor, an extension) nor redirected:
+/// nobody has decided whether it is the body's to answer. Not overdue in itself (an appeal
+/// within the body's competence has 30 days), but the date after which a redirect is late.
+pub fn undecided(f: &DeadlineFacts, policy: &Policy, today: Date) -> bool {
+    past_redirect(f.state, &deadlines(f, policy, today).0, today)
+}
+
+fn past_redirect(state: AppealState, due: &DueDates, today: Date) -> bool {
+    state == AppealState::Registered && due.redirect_by.is_some_and(|d| today > d)
 }
 
 /// Open appeals past the deadline that matters now (reads each one's deadline facts only).

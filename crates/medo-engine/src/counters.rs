@@ -64,6 +64,8 @@ pub struct Counters {
     /// Folders in quarantine now.
     pub quarantine_now: u64,
     pub overdue_appeals: u64,
+    /// Registered appeals past the 7-day redirect period with no step (`due::undecided`).
+    pub undecided_appeals: u64,
     /// A region's hub (`[[bodies]]`): the appeal gauges are per body (label `body`).
     pub hub: bool,
     /// Per body: open, overdue, due soon, waiting for an operator (a hub's only).

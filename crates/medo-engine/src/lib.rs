@@ -479,18 +479,16 @@ impl<B: Backend> Gateway<B> {
             }
         }
         let (index, policy) = (self.backend.index(), &self.config.policy);
-        let n = match policy.hub {
-            false => medo_core::due::overdue_count(index, policy, today),
-            true => {
-                let figures = medo_core::due::by_body(index, policy, today);
-                self.metrics.by_body = figures
-                    .into_iter()
-                    .map(|(b, f)| (b.to_string(), f))
-                    .collect();
-                self.metrics.arrivals_held = medo_core::book::Appeals::unrouted(index).len() as u64;
-                self.metrics.by_body.values().map(|f| f.overdue).sum()
-            }
-        };
+        let figures = medo_core::due::by_body(index, policy, today);
+        let n = figures.values().map(|f| f.overdue).sum();
+        self.metrics.undecided_appeals = figures.values().map(|f| f.undecided).sum();
+        if policy.hub {
+            self.metrics.by_body = figures
+                .into_iter()
+                .map(|(b, f)| (b.to_string(), f))
+                .collect();
+            self.metrics.arrivals_held = medo_core::book::Appeals::unrouted(index).len() as u64;
+        }
         self.metrics.hub = policy.hub;
         self.metrics.overdue_appeals = n;
         self.overdue_counted = Some((std::time::Instant::now(), n));

@@ -1136,3 +1136,36 @@ fn a_forwarded_appeal_packs_its_files_and_pairs_their_signatures() {
         }
     }
 }
+
+/// Issue 28: the 7-day redirect period (59-ФЗ ст. 8 ч. 3) — (state, registered days ago,
+/// undecided): only a registered appeal with no step, past its redirect date, is undecided.
+#[test]
+fn an_appeal_with_no_step_past_seven_days_is_undecided() {
+    use crate::book::{AppealState, DeadlineFacts};
+    let mut policy = config("auto");
+    policy.calendar = crate::deadlines::Calendar::default();
+    let today = time::macros::date!(2026 - 12 - 21);
+    for (state, days_ago, undecided) in [
+        (AppealState::Registered, 10, true),
+        (AppealState::Registered, 7, false),
+        (AppealState::Registered, 2, false),
+        (AppealState::InWork, 10, false),
+        (AppealState::Redirected, 10, false),
+        (AppealState::Received, 10, false),
+    ] {
+        let registered = today - time::Duration::days(days_ago);
+        let facts = DeadlineFacts {
+            state,
+            received_at: format!("{registered}T09:00:00+03:00"),
+            registered_on: Some(registered.to_string()),
+            extended_to: None,
+            body: medo_model::BodyId::main(),
+            held: false,
+        };
+        assert_eq!(
+            crate::due::undecided(&facts, &policy, today),
+            undecided,
+            "{state:?}, registered {days_ago} days ago"
+        );
+    }
+}
