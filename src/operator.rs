@@ -694,11 +694,12 @@ pub fn fold_book(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::journal::{Event, Record, GENESIS};
 
-    fn received(id: u64, ts: &str) -> Record {
+    /// An appeal received at `ts`, waiting for an operator (manual mode).
+    pub(crate) fn received(id: u64, ts: &str) -> Record {
         Record::new(
             id,
             ts.into(),

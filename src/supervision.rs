@@ -13,8 +13,6 @@ use crate::config::Config;
 use medo_core::book::Unrouted;
 use medo_core::due::BodyFigures;
 
-const STYLE: &str = "body{font-family:sans-serif;margin:1.5em;max-width:72em}table{border-collapse:collapse;margin-bottom:1.5em;width:100%}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}td.n{text-align:right}th a{color:inherit}.bad{color:#b00;font-weight:bold}.soon{color:#a60}tr:target{background:#ffd}";
-
 /// The columns a table can be sorted by (`?sort=`), as the page names them.
 const COLUMNS: [(&str, &str); 6] = [
     ("body", "Орган"),
@@ -42,14 +40,18 @@ pub fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta http-equiv="refresh" content="60";
                 title { "Сквозной контроль — medo-gateway" }
-                style { (STYLE) }
+                style { (crate::dashboard::STYLE) }
             }
             body {
-                h1 { "Сквозной контроль" }
-                p { "по состоянию на " (now) " · органов: " (rows.len()) " · цифры обновляются раз в минуту · " a href="/" { "панель узла" } }
-                (summary(&rows, held))
-                (bodies_table(&rows))
-                (held_table(config, held))
+                header {
+                    h1 { "Сквозной контроль" }
+                    p { "по состоянию на " (now) " · органов: " (rows.len()) " · цифры обновляются раз в минуту · " a href="/" { "панель узла" } }
+                }
+                main {
+                    (summary(&rows, held))
+                    (bodies_table(&rows))
+                    (held_table(config, held))
+                }
             }
         }
     }
@@ -113,7 +115,7 @@ fn summary(rows: &[BodyRow], held: &[Unrouted]) -> Markup {
 fn bodies_table(rows: &[BodyRow]) -> Markup {
     html! {
         h2 { "По органам" }
-        table #bodies {
+        div.box { table #bodies {
             tr { @for (key, name) in COLUMNS { th { a href={ "?sort=" (key) } { (name) } } } }
             @for r in rows {
                 tr id=(r.id) {
@@ -125,7 +127,7 @@ fn bodies_table(rows: &[BodyRow]) -> Markup {
                     td.n { (r.figures.held) }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -135,7 +137,7 @@ fn held_table(config: &Config, held: &[Unrouted]) -> Markup {
         @if held.is_empty() {
             p { "нет" }
         } @else {
-            table #held {
+            div.box { table #held {
                 tr { th { "Поступление" } th { "Ждёт с" } th { "Возможно" } th { "Назначить" } }
                 @for h in held {
                     tr id={ "arrival-" (h.arrival) } {
@@ -145,7 +147,7 @@ fn held_table(config: &Config, held: &[Unrouted]) -> Markup {
                         td { code { "medo-gateway appeals assign " (h.arrival) " --body ОРГАН" } }
                     }
                 }
-            }
+            } }
         }
     }
 }

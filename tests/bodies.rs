@@ -541,6 +541,25 @@ fn an_api_client_of_one_body_sees_and_acts_on_its_appeals_alone() {
         "held packages are the hub's"
     );
 
+    // the dashboard: the hub's body selector; one body's page lists its appeals alone; a
+    // client of one body gets that body's page whatever it asks
+    let (status, hub) = http(port, "GET", "/", &region, None);
+    assert_eq!(status, 200, "{hub}");
+    assert!(hub.contains("узел региона, органов: 3"), "{hub}");
+    assert!(hub.contains("<option value=\"mo-c\">"), "{hub}");
+    let (_, of_a) = http(port, "GET", "/?body=mo-a&list=all", &region, None);
+    assert!(of_a.contains("<option value=\"mo-a\" selected>"), "{of_a}");
+    assert!(of_a.contains(&format!("?q={mo_a}\"")) && !of_a.contains(&format!("?q={mo_b}\"")));
+    let (_, theirs) = http(port, "GET", "/?body=mo-a", &berdsk, None);
+    assert!(
+        theirs.contains("МЭДО-шлюз — Администрация города Бердска"),
+        "{theirs}"
+    );
+    assert!(
+        !theirs.contains(&format!("?q={mo_a}\"")),
+        "another body's appeal"
+    );
+
     // the held package: a client of mo-b assigns it to its own body only
     let path = format!("/api/v1/arrivals/{held}/assignment");
     let to = |body: &str| format!(r#"{{"body":"{body}"}}"#);

@@ -153,3 +153,77 @@ fn headless_chromium_renders_the_dashboard() {
         );
     }
 }
+
+/// The width and height a PNG says it has (its IHDR chunk).
+fn png_size(bytes: &[u8]) -> (u32, u32) {
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// Issue 28: the page an operator keeps open all day, looked at as a screenshot in headless
+/// Chromium at a laptop's 1366×768 and a phone's 390×844 — it renders at each size (the
+/// screenshots are kept in `target/screenshots/` for a person to look at), and the page says
+/// what makes it readable there: the viewport, the summary first, the wide columns a phone
+/// drops, tables that scroll inside their box.
+#[test]
+#[cfg_attr(medo_no_chromium, ignore = "no chromium (apt-get install chromium)")]
+fn the_dashboard_reads_at_a_laptop_and_a_phone_in_headless_chromium() {
+    let (env, service, port) = running_dashboard();
+    let (_, page) = get(port, "/");
+    let at = |what: &str| {
+        page.find(what)
+            .unwrap_or_else(|| panic!("{what} in the page"))
+    };
+    assert!(
+        at("id=\"summary\"") < at("id=\"appeals\""),
+        "the figures first"
+    );
+    assert!(page.contains("name=\"viewport\" content=\"width=device-width, initial-scale=1\""));
+    assert!(page.contains("@media (max-width:700px)") && page.contains(".wide{display:none}"));
+    assert!(
+        page.contains("class=\"card bad\""),
+        "the quarantined package in red"
+    );
+    assert!(page.matches("<style>").count() == 1 && !page.contains("<script"));
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    fs::create_dir_all(&shots).unwrap();
+    for (w, h) in [(1366, 768), (390, 844)] {
+        let png = shots.join(format!("dashboard-{w}x{h}.png"));
+        let _ = fs::remove_file(&png);
+        let out = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                env.root.path().join(format!("profile-{w}")).display()
+            ))
+            .arg(format!("--window-size={w},{h}"))
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output();
+        if let Err(e) = out {
+            assert!(
+                !common::in_ci(),
+                "chromium is required in CI (apt-get install chromium): {e}"
+            );
+            common::skipped(format!("chromium not available ({e})"));
+            return;
+        }
+        let bytes = fs::read(&png).unwrap_or_else(|e| panic!("no screenshot at {w}×{h}: {e}"));
+        assert_eq!(png_size(&bytes), (w, h), "{}", png.display());
+        assert!(
+            bytes.len() > 10_000,
+            "a page, not a blank: {} bytes",
+            bytes.len()
+        );
+    }
+    drop(service);
+}

@@ -428,6 +428,9 @@ pub(super) async fn redirect_notice(
 #[derive(Debug, Deserialize)]
 pub(super) struct DashboardQuery {
     q: Option<String>,
+    list: Option<String>,
+    after: Option<u64>,
+    body: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -485,6 +488,19 @@ pub(super) async fn dashboard(
         Ok(s) => s,
         Err(r) => return r,
     };
+    // a client of some bodies sees one of them at a time (the first unless it asks another)
+    let seen = seen_bodies(&state, &headers);
+    let body = match (&seen, q.body.filter(|b| !b.is_empty())) {
+        (Some(s), Some(b)) if s.iter().any(|x| *x == b) => Some(b),
+        (Some(s), _) => s.first().map(|b| b.to_string()),
+        (None, b) => b,
+    };
+    let view = crate::dashboard::View {
+        q: q.q,
+        list: q.list,
+        after: q.after,
+        body,
+    };
     let state = state.clone();
     // the page reads the journal and folders: off the async threads
     let html = tokio::task::spawn_blocking(move || {
@@ -499,7 +515,7 @@ pub(super) async fn dashboard(
             &state.config,
             state.book.as_ref(),
             state.store.as_ref(),
-            q.q.as_deref(),
+            &view,
             (&hooks, &held),
         )
     })
