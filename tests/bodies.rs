@@ -1232,3 +1232,59 @@ fn an_appeal_left_without_a_step_for_seven_days_is_listed_undecided() {
     ]);
     assert!(rows("+12d").is_empty(), "in work: decided");
 }
+
+/// The applicant's status in a hub: two bodies gave the same number, the PIN tells their
+/// appeals apart (or `body` names one); wrong PINs lock that number at that body only.
+#[test]
+fn the_applicants_status_in_a_hub_tells_bodies_apart_and_locks_per_body() {
+    let env = Env::new();
+    make_hub(&env);
+    env.drop_sample("urog-appeal-2.7.1", "to-a-by-uid");
+    appeal_22(
+        &env,
+        "to-c",
+        31,
+        "А26-02-3100000",
+        "Кому-то",
+        "ISKITIM~MEDO",
+    );
+    env.once();
+    let yy = format!("{:02}", yy());
+    let number = format!("ОГ-1/{yy}");
+    let pin_of = |body: &str| -> String {
+        let shown = env.ok(&[
+            "appeals", "show", &number, "--body", body, "--json", "--pin",
+        ]);
+        let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        v["pin"].as_str().unwrap().to_string()
+    };
+    let (pin_a, pin_c) = (pin_of("mo-a"), pin_of("mo-c"));
+    let port = env.listen_http();
+    let service = common::env::Service::start(&env);
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' | b'-' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let status = |pin: &str, body: Option<&str>| {
+        let mut path = format!("/api/v1/status?number={}&pin={pin}", enc(&number));
+        if let Some(b) = body {
+            path.push_str(&format!("&body={b}"));
+        }
+        http(port, "GET", &path, "", None).0
+    };
+    assert_eq!(status(&pin_a, None), 200, "mo-a's by its PIN");
+    assert_eq!(status(&pin_c, None), 200, "mo-c's by its PIN");
+    assert_eq!(status(&pin_a, Some("mo-c")), 404, "not mo-c's PIN");
+    assert_eq!(status(&pin_c, Some("mo-c")), 200);
+    for _ in 0..5 {
+        assert_eq!(status("000000", Some("mo-a")), 404);
+    }
+    assert_eq!(status(&pin_a, Some("mo-a")), 404, "mo-a's number locked");
+    assert_eq!(status(&pin_a, None), 404, "locked without the body too");
+    assert_eq!(status(&pin_c, None), 200, "mo-c's same number is not");
+    service.stop();
+}

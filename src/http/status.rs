@@ -22,6 +22,8 @@ use super::{client_address, error, HttpState};
 pub(super) struct StatusQuery {
     number: String,
     pin: String,
+    /// A hub's body (its id), when the applicant knows it: numbers repeat across bodies.
+    body: Option<String>,
 }
 
 /// What an applicant sees.
@@ -55,24 +57,9 @@ pub(super) async fn status(
         return r;
     }
     let not_found = || error(StatusCode::NOT_FOUND, "нет обращения с таким номером и PIN");
-    let number = crate::appeals::normalize_number(&q.number);
-    let now = Instant::now();
-    let mut pins = state.pins.lock().expect("pin guard lock");
-    if pins.locked(&number, now) {
-        return not_found();
-    }
-    // only our registration number, and only with the right PIN (spaces and dashes aside)
-    let pin: String = q.pin.chars().filter(char::is_ascii_digit).collect();
-    let found = state.book.find(&q.number).ok().filter(|a| {
-        a.number.as_deref() == Some(q.number.trim())
-            && a.pin_hash.as_deref() == Some(pin_hash(a.id, &pin).as_str())
-    });
-    let Some(a) = found else {
-        pins.failed(&number, now);
+    let Some(a) = with_pin(&state, &q, Instant::now()) else {
         return not_found();
     };
-    pins.succeeded(&number);
-    drop(pins);
     if a.state == AppealState::Received || a.state == AppealState::Refused {
         return not_found();
     }
@@ -84,6 +71,50 @@ pub(super) async fn status(
         answer_available: a.answer_attached,
     })
     .into_response()
+}
+
+/// The appeal numbered `q.number` (only our registration number) whose PIN is `q.pin`
+/// (spaces and dashes aside), at `q.body` when given — in a hub several bodies may have given
+/// one number, and the PIN tells their appeals apart. Wrong PINs are counted, and lock, per
+/// body and number (every appeal of that number the try could have meant); an unknown number
+/// counts under the number itself, so both answer alike.
+fn with_pin(state: &HttpState, q: &StatusQuery, now: Instant) -> Option<crate::book::Appeal> {
+    let number = crate::appeals::normalize_number(&q.number);
+    let body = q.body.as_deref().filter(|b| !b.is_empty());
+    let candidates: Vec<crate::book::Appeal> = state
+        .book
+        .ids_by_number(&number)
+        .into_iter()
+        .filter_map(|id| state.book.appeal(id))
+        .filter(|a| a.number.as_deref() == Some(q.number.trim()))
+        .filter(|a| body.is_none_or(|b| a.body == b))
+        .collect();
+    let key = |a: &crate::book::Appeal| format!("{}/{number}", a.body);
+    let mut pins = state.pins.lock().expect("pin guard lock");
+    if candidates.is_empty() {
+        if !pins.locked(&number, now) {
+            pins.failed(&number, now);
+        }
+        return None;
+    }
+    let open: Vec<&crate::book::Appeal> = candidates
+        .iter()
+        .filter(|a| !pins.locked(&key(a), now))
+        .collect();
+    let pin: String = q.pin.chars().filter(char::is_ascii_digit).collect();
+    let found = open
+        .iter()
+        .find(|a| a.pin_hash.as_deref() == Some(pin_hash(a.id, &pin).as_str()));
+    match found {
+        Some(a) => {
+            pins.succeeded(&key(a));
+            Some((*a).clone())
+        }
+        None => {
+            open.iter().for_each(|a| pins.failed(&key(a), now));
+            None
+        }
+    }
 }
 
 /// Wrong PINs for one number within [`PIN_LOCK`] after which that number answers «not
