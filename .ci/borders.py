@@ -22,7 +22,12 @@ NEVER = {
     "medo-store": ["medo-spool", "medo-engine", "tokio", "axum", "hyper", "reqwest", "notify"],
     "medo-config": ["medo-store", "medo-engine", "tokio", "sled", "axum", "hyper", "reqwest",
                     "notify"],
-    "medo-engine": ["tokio", "axum", "hyper", "reqwest", "notify", "prometheus-client"],
+    "medo-engine": ["tokio", "axum", "hyper", "reqwest", "notify", "prometheus-client",
+                    "medo-pg", "postgres"],
+    # PostgreSQL's backend: the storage seam's traits (medo-store, which also holds the files
+    # backend and sled) and the client with its runtime — nothing of the loop or the surfaces
+    "medo-pg": ["medo-spool", "medo-engine", "medo-config", "axum", "hyper", "reqwest",
+                "notify"],
 }
 
 

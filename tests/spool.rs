@@ -1004,3 +1004,37 @@ fn wait_records(env: &Env, service: &Service, kind: &str, n: usize) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `journal verify --file`: an exported journal verifies on its own (whichever backend wrote
+/// it), and a changed or cut export says where.
+#[test]
+fn an_exported_journal_verifies_on_its_own() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    let exported = env.ok(&["journal", "export"]);
+    let file = env.root.path().join("export.jsonl");
+    fs::write(&file, &exported).unwrap();
+    let path = file.to_str().unwrap();
+    let said = env.ok(&["journal", "verify", "--file", path]);
+    let records = env.journal_lines().len();
+    assert!(
+        said.contains(&format!("журнал цел: записей {records}")),
+        "{said}"
+    );
+    fs::write(&file, exported.replacen("\"seq\":2", "\"seq\":7", 1)).unwrap();
+    let bad = env.cmd(&["journal", "verify", "--file", path, "--json"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bad.stdout).unwrap();
+    assert_eq!(
+        (
+            v["first_bad"]["file"].as_str(),
+            v["first_bad"]["line"].as_u64()
+        ),
+        (Some("export.jsonl"), Some(3))
+    );
+    fs::write(&file, &exported[..exported.len() - 2]).unwrap();
+    let cut = env.cmd(&["journal", "verify", "--file", path]);
+    assert_eq!(cut.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&cut.stdout).contains("оборвана"));
+}

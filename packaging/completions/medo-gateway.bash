@@ -2156,13 +2156,17 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__journal__subcmd__verify)
-            opts="-h --json --witness --config --log-format --help"
+            opts="-h --json --witness --file --config --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --witness)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -26,6 +26,10 @@ pub enum JournalCommand {
         /// shorter than, or different from, what the witness saw is reported.
         #[arg(long, value_name = "DIR")]
         witness: Option<PathBuf>,
+        /// Verify an exported journal (`journal export --format jsonl`, from either storage
+        /// backend) instead of this node's: every line's hash and the chain from the first.
+        #[arg(long, value_name = "FILE", conflicts_with = "witness")]
+        file: Option<PathBuf>,
     },
     /// Signed checkpoints (size and head hash, Ed25519).
     Checkpoint {
@@ -128,7 +132,15 @@ impl From<LostPiece> for crate::recovery::Piece {
 pub(super) fn run(config: Config, command: JournalCommand) -> Result<ExitCode, String> {
     let dir = Layout::new(&config.spool).journal;
     match command {
-        JournalCommand::Verify { json, witness } => {
+        JournalCommand::Verify {
+            json,
+            file: Some(file),
+            ..
+        } => {
+            let report = journal::verify_file(&file).map_err(|e| e.to_string())?;
+            print_report(&report, json)
+        }
+        JournalCommand::Verify { json, witness, .. } => {
             run_verify(&dir, (&config.spool.state_dir, witness.as_deref()), json)
         }
         JournalCommand::Recover {
@@ -253,26 +265,36 @@ fn run_verify(
         }
         return Ok(ExitCode::from(1));
     }
-    match &report.first_bad {
-        None => {
-            if !json {
-                println!(
-                    "журнал цел: записей {}, сегментов {}, голова {}",
-                    report.records, report.segments, report.head
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(bad) => {
-            if !json {
-                println!(
-                    "журнал ПОВРЕЖДЁН: {}, строка {} (запись № {}): {}; записей до неё проверено: {}",
-                    bad.file, bad.line, bad.expected_seq, bad.problem, report.records
-                );
-            }
-            Ok(ExitCode::from(1))
-        }
+    if json {
+        return Ok(exit_of(&report));
     }
+    print_report(&report, false)
+}
+
+/// 0 for an intact journal, 1 for a damaged one.
+fn exit_of(report: &journal::VerifyReport) -> ExitCode {
+    match report.first_bad {
+        None => ExitCode::SUCCESS,
+        Some(_) => ExitCode::from(1),
+    }
+}
+
+/// A verification's report, in words or as JSON; the exit code says intact (0) or not (1).
+fn print_report(report: &journal::VerifyReport, json: bool) -> Result<ExitCode, String> {
+    if json {
+        print_json(&serde_json::to_value(report).map_err(|e| e.to_string())?);
+    } else if let Some(bad) = &report.first_bad {
+        println!(
+            "журнал ПОВРЕЖДЁН: {}, строка {} (запись № {}): {}; записей до неё проверено: {}",
+            bad.file, bad.line, bad.expected_seq, bad.problem, report.records
+        );
+    } else {
+        println!(
+            "журнал цел: записей {}, сегментов {}, голова {}",
+            report.records, report.segments, report.head
+        );
+    }
+    Ok(exit_of(report))
 }
 
 /// The journal against its newest signed checkpoint (when this host has the key: the

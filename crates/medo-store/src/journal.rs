@@ -34,6 +34,10 @@ pub enum JournalError {
         line: u64,
         problem: String,
     },
+    /// A backend that keeps the journal in a database (PostgreSQL): what it was doing, and
+    /// the database's words.
+    #[error("journal in the database ({doing}): {why}")]
+    Database { doing: &'static str, why: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
@@ -881,6 +885,122 @@ fn walk(
         }
     }
     Ok(report)
+}
+
+/// A walk over journal lines from any source — a backend that keeps the lines elsewhere
+/// (PostgreSQL's rows), an exported file — with the checks of the files' walk ([`scan`]),
+/// batch by batch: each line on its own in parallel, then the chain in order; the first
+/// problem is named with `source` and the line's place in it.
+pub struct LineWalk<'v> {
+    report: VerifyReport,
+    visit: Option<&'v mut dyn FnMut(&Record) -> bool>,
+    source: String,
+    line_no: u64,
+    stopped: bool,
+}
+
+impl<'v> LineWalk<'v> {
+    /// A walk from record `first_seq`, whose `prev` must be `prev` (empty: taken on trust, the
+    /// walk starts mid-journal); `visit` sees each good record and may say stop.
+    pub fn new(
+        source: &str,
+        first_seq: u64,
+        prev: &str,
+        visit: Option<&'v mut dyn FnMut(&Record) -> bool>,
+    ) -> LineWalk<'v> {
+        LineWalk {
+            report: VerifyReport {
+                records: first_seq,
+                segments: 1,
+                head: prev.to_string(),
+                first_bad: None,
+            },
+            visit,
+            source: source.to_string(),
+            line_no: 0,
+            stopped: false,
+        }
+    }
+
+    /// Follows the next lines (without their newlines); `false` once the walk has stopped — a
+    /// bad line (named in the report) or `visit` said enough.
+    pub fn batch(&mut self, lines: &[&[u8]]) -> bool {
+        if self.stopped {
+            return false;
+        }
+        let (inspected, ()) = inspect_batch_while(lines, self.visit.is_some(), || ());
+        for inspected in inspected.iter().flatten() {
+            self.line_no += 1;
+            match follow(inspected, &mut self.report, &mut self.visit) {
+                Ok(true) => {}
+                Ok(false) => self.stopped = true,
+                Err(problem) => {
+                    self.report.first_bad = Some(BadRecord {
+                        file: self.source.clone(),
+                        line: self.line_no,
+                        expected_seq: self.report.records,
+                        problem,
+                    });
+                    self.stopped = true;
+                }
+            }
+            if self.stopped {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// A last line cut short (no end of line): the walk ends there, naming it.
+    pub fn truncated(&mut self) {
+        if !self.stopped {
+            self.report.first_bad = Some(BadRecord {
+                file: self.source.clone(),
+                line: self.line_no + 1,
+                expected_seq: self.report.records,
+                problem: LineProblem::Truncated,
+            });
+            self.stopped = true;
+        }
+    }
+
+    /// What the walk found: records followed (the next seq), the head, the first bad one.
+    pub fn finish(self) -> VerifyReport {
+        self.report
+    }
+}
+
+/// Verifies one exported journal file (`journal export --format jsonl`; `journal verify
+/// --file`): every line checked as the journal's own, the chain from the first record.
+pub fn verify_file(path: &Path) -> Result<VerifyReport, JournalError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let mut walk = LineWalk::new(&name.unwrap_or_default(), 0, GENESIS, None);
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(4096);
+    loop {
+        let mut line = Vec::new();
+        let n = reader.read_until(b'\n', &mut line).map_err(io_err(path))?;
+        let torn = n > 0 && line.last() != Some(&b'\n');
+        if n > 0 && !torn {
+            line.pop();
+            batch.push(line);
+        }
+        if batch.len() == 4096 || n == 0 || torn {
+            let lines: Vec<&[u8]> = batch.iter().map(Vec::as_slice).collect();
+            if !walk.batch(&lines) {
+                break;
+            }
+            batch.clear();
+        }
+        if torn {
+            walk.truncated();
+        }
+        if n == 0 || torn {
+            break;
+        }
+    }
+    Ok(walk.finish())
 }
 
 /// One segment's records followed on from `report` (its first seq must be the next one);

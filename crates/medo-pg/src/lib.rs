@@ -1,0 +1,250 @@
+//! PostgreSQL as the system of record (issue 29): the journal's lines in a table — the same
+//! canonical line per record and the same hash chain as the files' segments (`medo_store::
+//! journal`), so a journal exported from either backend verifies with the same `journal
+//! verify` — and a group commit as one transaction.
+//!
+//! The table `medo_journal (seq bigint primary key, line text)` holds each record's line
+//! exactly as a segment file would (without its newline). Reading hands every line through
+//! the files' own checks ([`medo_store::journal::LineWalk`]): its own hash, `prev` = the hash
+//! before, contiguous `seq` — a row changed, removed or reordered in the database is named
+//! the way a changed line of a segment is.
+//!
+//! Client: the synchronous `postgres` crate (tokio-postgres under its own small runtime) —
+//! the loop and the storage seam are synchronous, and no ORM: the SQL is a handful of
+//! statements, written here where a reader sees them.
+
+use std::sync::Mutex;
+
+use medo_model::{Event, Record, GENESIS};
+use medo_store::journal::{JournalError, LineWalk, VerifyReport};
+use medo_store::{Journal, JournalRead};
+use postgres::{Client, NoTls};
+
+/// The journal's table, created when missing (idempotent; one statement per object).
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS medo_journal (
+    seq  bigint PRIMARY KEY CHECK (seq >= 0),
+    line text   NOT NULL
+);
+";
+
+/// Rows read per round trip when walking the journal.
+const ROWS_PER_READ: i64 = 10_000;
+
+/// What the walks name as the source of a bad line.
+const SOURCE: &str = "medo_journal";
+
+fn db(doing: &'static str) -> impl FnOnce(postgres::Error) -> JournalError {
+    move |e| JournalError::Database {
+        doing,
+        why: e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |d| d.to_string()),
+    }
+}
+
+/// The journal in PostgreSQL: one connection appends (its transactions are the group
+/// commits), another reads.
+pub struct PgJournal {
+    write: Client,
+    read: Mutex<Client>,
+    next_seq: u64,
+    head: String,
+    last_ts: Option<String>,
+}
+
+impl PgJournal {
+    /// Connects (`url`: `postgresql://user:password@host:port/database`), creates the table
+    /// when missing, and reads where the journal ends (its last row, checked on its own).
+    pub fn open(url: &str) -> Result<PgJournal, JournalError> {
+        let mut write = Client::connect(url, NoTls).map_err(db("connecting"))?;
+        write
+            .batch_execute(SCHEMA)
+            .map_err(db("creating the table"))?;
+        let read = Client::connect(url, NoTls).map_err(db("connecting"))?;
+        let last = write
+            .query_opt(
+                "SELECT seq, line FROM medo_journal ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .map_err(db("reading the last record"))?;
+        let mut journal = PgJournal {
+            write,
+            read: Mutex::new(read),
+            next_seq: 0,
+            head: GENESIS.to_string(),
+            last_ts: None,
+        };
+        if let Some(row) = last {
+            let seq: i64 = row.get(0);
+            let line: String = row.get(1);
+            let mut walk = LineWalk::new(SOURCE, seq_u64(seq), "", None);
+            walk.batch(&[line.as_bytes()]);
+            let report = walk.finish();
+            if let Some(bad) = report.first_bad.clone() {
+                return Err(report_error(bad));
+            }
+            let record: Record =
+                serde_json::from_str(&line).map_err(|e| JournalError::Corrupt {
+                    file: SOURCE.into(),
+                    line: seq_u64(seq) + 1,
+                    problem: e.to_string(),
+                })?;
+            journal.next_seq = report.records;
+            journal.head = report.head;
+            journal.last_ts = Some(record.ts);
+        }
+        Ok(journal)
+    }
+
+    /// The rows `from <= seq < until`, at most `max`, as lines (one round trip).
+    fn lines(&self, from: u64, until: u64, max: i64) -> Result<Vec<(u64, String)>, JournalError> {
+        let mut read = self.read.lock().expect("journal read connection");
+        let rows = read
+            .query(
+                "SELECT seq, line FROM medo_journal WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3",
+                &[&seq_i64(from), &seq_i64(until), &max],
+            )
+            .map_err(db("reading records"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (seq_u64(r.get(0)), r.get::<_, String>(1)))
+            .collect())
+    }
+
+    /// The hash of record `seq - 1` (what record `seq`'s `prev` must be), read from its line.
+    fn prev_of(&self, seq: u64) -> Result<String, JournalError> {
+        if seq == 0 {
+            return Ok(GENESIS.to_string());
+        }
+        let lines = self.lines(seq - 1, seq, 1)?;
+        let (_, line) = lines.first().ok_or(JournalError::Corrupt {
+            file: SOURCE.into(),
+            line: seq,
+            problem: format!("нет записи {} (запись удалена)", seq - 1),
+        })?;
+        let record: Record = serde_json::from_str(line).map_err(|e| JournalError::Corrupt {
+            file: SOURCE.into(),
+            line: seq,
+            problem: e.to_string(),
+        })?;
+        Ok(record.hash)
+    }
+
+    /// Walks the rows from `from` (its `prev` must be `prev`) in pages through the files'
+    /// checks; `visit` sees each good record and may stop the walk.
+    fn walk(
+        &self,
+        from: u64,
+        prev: &str,
+        visit: Option<&mut dyn FnMut(&Record) -> bool>,
+    ) -> Result<VerifyReport, JournalError> {
+        let mut walk = LineWalk::new(SOURCE, from, prev, visit);
+        let mut next = from;
+        loop {
+            let page = self.lines(next, u64::MAX, ROWS_PER_READ)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            next = last + 1;
+            let lines: Vec<&[u8]> = page.iter().map(|(_, l)| l.as_bytes()).collect();
+            if !walk.batch(&lines) || page.len() < ROWS_PER_READ as usize {
+                break;
+            }
+        }
+        Ok(walk.finish())
+    }
+}
+
+fn report_error(bad: medo_store::journal::BadRecord) -> JournalError {
+    JournalError::Corrupt {
+        file: bad.file,
+        line: bad.line,
+        problem: bad.problem.to_string(),
+    }
+}
+
+/// A seq as the table keeps it (`bigint`; the journal's seqs never reach 2^63).
+fn seq_i64(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn seq_u64(seq: i64) -> u64 {
+    u64::try_from(seq).unwrap_or(0)
+}
+
+impl Journal for PgJournal {
+    fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+    fn head(&self) -> &str {
+        &self.head
+    }
+    fn last_ts(&self) -> Option<&str> {
+        self.last_ts.as_deref()
+    }
+
+    /// One transaction for the whole group (`unnest` of the seqs and lines: one statement);
+    /// durable when the commit returns (`synchronous_commit` as the server is configured).
+    fn append(&mut self, events: Vec<Event>, now: &str) -> Result<Vec<Record>, JournalError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (mut next, mut head) = (self.next_seq, self.head.clone());
+        let records: Vec<Record> = events
+            .into_iter()
+            .map(|event| {
+                let r = Record::new(next, now.to_string(), head.clone(), event);
+                (next, head) = (next + 1, r.hash.clone());
+                r
+            })
+            .collect();
+        let seqs: Vec<i64> = records.iter().map(|r| seq_i64(r.seq)).collect();
+        let lines: Vec<String> = records.iter().map(Record::line).collect();
+        let mut tx = self.write.transaction().map_err(db("beginning a commit"))?;
+        tx.execute(
+            "INSERT INTO medo_journal (seq, line) SELECT * FROM unnest($1::bigint[], $2::text[])",
+            &[&seqs, &lines],
+        )
+        .map_err(db("appending records"))?;
+        tx.commit().map_err(db("committing records"))?;
+        (self.next_seq, self.head) = (next, head);
+        self.last_ts = Some(now.to_string());
+        Ok(records)
+    }
+}
+
+impl JournalRead for PgJournal {
+    fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError> {
+        let prev = self.prev_of(from)?;
+        let mut out = Vec::new();
+        let mut keep = |r: &Record| {
+            if r.seq >= until || out.len() >= max {
+                return false;
+            }
+            out.push(r.clone());
+            true
+        };
+        self.walk(from, &prev, Some(&mut keep))?.intact()?;
+        Ok(out)
+    }
+
+    fn tail(&self, n: u64) -> Result<Vec<Record>, JournalError> {
+        let from = self.next_seq.saturating_sub(n);
+        self.read_range(from, u64::MAX, usize::MAX)
+    }
+
+    fn scan(&self, visit: &mut dyn FnMut(&Record) -> bool) -> Result<VerifyReport, JournalError> {
+        self.walk(0, GENESIS, Some(visit))
+    }
+
+    fn verify(&self) -> Result<VerifyReport, JournalError> {
+        self.walk(0, GENESIS, None)
+    }
+
+    fn verify_tail(&self, at_least: u64) -> Result<VerifyReport, JournalError> {
+        let from = self.next_seq.saturating_sub(at_least);
+        let prev = if from == 0 { GENESIS } else { "" };
+        self.walk(from, prev, None)
+    }
+}

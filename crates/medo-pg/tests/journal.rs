@@ -1,0 +1,156 @@
+//! The journal in a real PostgreSQL (CI runs the tests under `pg_virtualenv`, which sets
+//! `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`): the same lines and chain as the files' segments,
+//! group commits as transactions, a changed or removed row named as a changed line is, an
+//! export that verifies on its own. Each test works in a database of its own. Without a
+//! server the tests say SKIPPED (under CI=true they fail).
+
+use medo_model::{Event, GENESIS};
+use medo_pg::PgJournal;
+use medo_store::journal::{self, LineProblem};
+use medo_store::{Journal, JournalRead};
+use postgres::{Client, NoTls};
+
+/// A fresh database on the test server, its URL; `None` (said) when there is no server.
+fn database(name: &str) -> Option<String> {
+    let Ok(host) = std::env::var("PGHOST") else {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            !ci,
+            "CI=true: PostgreSQL is needed (run the tests under pg_virtualenv)"
+        );
+        // straight to the process's stderr: libtest hides a passing test's own output
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {name}: no PostgreSQL (PGHOST unset; run the tests under pg_virtualenv)"
+        );
+        return None;
+    };
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let (port, user, password) = (
+        var("PGPORT", "5432"),
+        var("PGUSER", "postgres"),
+        var("PGPASSWORD", ""),
+    );
+    let base = format!("postgresql://{user}:{password}@{host}:{port}");
+    let mut admin = Client::connect(&format!("{base}/postgres"), NoTls).expect("the test server");
+    let db = format!("medo_{name}_{}", std::process::id());
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {db}"),
+        format!("CREATE DATABASE {db}"),
+    ] {
+        admin.batch_execute(&sql).unwrap();
+    }
+    Some(format!("{base}/{db}"))
+}
+
+fn event(n: u64) -> Event {
+    Event::Retried {
+        arrival: n,
+        to: format!("папка-{n}"),
+        command: None,
+    }
+}
+
+/// The same events at the same times make the same lines as a files journal's segment, and
+/// reopening continues the chain where it ended.
+#[test]
+fn the_journal_in_postgres_is_the_files_journal_line_for_line() {
+    let Some(url) = database("lines") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (mut files, _) = journal::Journal::open(dir.path()).unwrap();
+    let mut pg = PgJournal::open(&url).unwrap();
+    assert_eq!((pg.next_seq(), pg.head()), (0, GENESIS));
+    for (group, now) in [
+        (0..3, "2026-12-07T10:00:00Z"),
+        (3..4, "2026-12-07T10:00:01Z"),
+    ] {
+        let events: Vec<Event> = group.map(event).collect();
+        let a = Journal::append(&mut files, events.clone(), now).unwrap();
+        let b = pg.append(events, now).unwrap();
+        assert_eq!(a, b, "one commit, the same records");
+    }
+    drop(pg);
+    let mut pg = PgJournal::open(&url).unwrap();
+    assert_eq!((pg.next_seq(), pg.head()), (4, Journal::head(&files)));
+    assert_eq!(pg.last_ts(), Some("2026-12-07T10:00:01Z"));
+    let head = Journal::head(&files).to_string();
+    let more = pg.append(vec![event(4)], "2026-12-07T10:00:02Z").unwrap();
+    assert_eq!(more[0].prev, head, "the chain goes on after a reopen");
+    Journal::append(&mut files, vec![event(4)], "2026-12-07T10:00:02Z").unwrap();
+    let segment = journal::segments(dir.path()).unwrap().remove(0);
+    let segment = std::fs::read_to_string(segment).unwrap();
+    let lines: Vec<String> = pg.read_from(0).unwrap().iter().map(|r| r.line()).collect();
+    assert_eq!(lines.join("\n") + "\n", segment, "line for line");
+    let report = pg.verify().unwrap();
+    assert_eq!((report.records, report.first_bad), (5, None));
+    assert_eq!(report.head, Journal::head(&files));
+    assert_eq!(
+        pg.tail(2)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect::<Vec<_>>(),
+        [3, 4]
+    );
+    assert_eq!(pg.read_range(1, 3, 10).unwrap().len(), 2);
+    assert_eq!(pg.verify_tail(2).unwrap().first_bad, None);
+}
+
+/// A row changed, removed or put back in another place is named as a bad line of a segment
+/// would be; an export verifies on its own, and a cut one says so.
+#[test]
+fn a_changed_or_missing_row_is_named_and_an_export_verifies_alone() {
+    let Some(url) = database("tamper") else {
+        return;
+    };
+    let mut pg = PgJournal::open(&url).unwrap();
+    pg.append((0..5).map(event).collect(), "2026-12-07T10:00:00Z")
+        .unwrap();
+    let export = tempfile::NamedTempFile::new().unwrap();
+    let lines: Vec<String> = pg
+        .read_from(0)
+        .unwrap()
+        .iter()
+        .map(|r| r.line() + "\n")
+        .collect();
+    std::fs::write(export.path(), lines.concat()).unwrap();
+    let report = journal::verify_file(export.path()).unwrap();
+    assert_eq!(
+        (report.records, report.first_bad, report.head),
+        (5, None, pg.head().to_string())
+    );
+    std::fs::write(export.path(), &lines.concat()[..lines.concat().len() - 3]).unwrap();
+    let cut = journal::verify_file(export.path())
+        .unwrap()
+        .first_bad
+        .unwrap();
+    assert_eq!((cut.line, cut.problem), (5, LineProblem::Truncated));
+
+    let mut sql = Client::connect(&url, NoTls).unwrap();
+    sql.execute(
+        "UPDATE medo_journal SET line = replace(line, 'папка-2', 'папка-9') WHERE seq = 2",
+        &[],
+    )
+    .unwrap();
+    let bad = pg.verify().unwrap().first_bad.expect("the changed row");
+    assert_eq!(
+        (bad.file.as_str(), bad.line, bad.expected_seq),
+        ("medo_journal", 3, 2)
+    );
+    assert_eq!(bad.problem, LineProblem::Changed);
+    assert!(
+        pg.read_from(0).is_err(),
+        "a read never hands out a changed record"
+    );
+    sql.execute("DELETE FROM medo_journal WHERE seq = 2", &[])
+        .unwrap();
+    let gone = pg.verify().unwrap().first_bad.expect("the removed row");
+    assert_eq!(
+        gone.problem,
+        LineProblem::WrongSeq {
+            seq: 3,
+            expected: 2
+        }
+    );
+}
