@@ -26,7 +26,15 @@ CREATE TABLE IF NOT EXISTS medo_journal (
     seq  bigint PRIMARY KEY CHECK (seq >= 0),
     line text   NOT NULL
 );
+CREATE TABLE IF NOT EXISTS medo_lease (
+    id      smallint    PRIMARY KEY CHECK (id = 1),
+    holder  text        NOT NULL,
+    epoch   bigint      NOT NULL,
+    expires timestamptz NOT NULL
+);
 ";
+
+pub mod lease;
 
 /// Rows read per round trip when walking the journal.
 const ROWS_PER_READ: i64 = 10_000;
@@ -34,7 +42,7 @@ const ROWS_PER_READ: i64 = 10_000;
 /// What the walks name as the source of a bad line.
 const SOURCE: &str = "medo_journal";
 
-fn db(doing: &'static str) -> impl FnOnce(postgres::Error) -> JournalError {
+pub(crate) fn db(doing: &'static str) -> impl FnOnce(postgres::Error) -> JournalError {
     move |e| JournalError::Database {
         doing,
         why: e
@@ -51,6 +59,9 @@ pub struct PgJournal {
     next_seq: u64,
     head: String,
     last_ts: Option<String>,
+    /// The lease this node writes under ([`PgJournal::lead`]); `None`: it writes only while no
+    /// node holds a live lease (a migration into an empty database).
+    fence: Option<lease::Lease>,
 }
 
 impl PgJournal {
@@ -62,39 +73,82 @@ impl PgJournal {
             .batch_execute(SCHEMA)
             .map_err(db("creating the table"))?;
         let read = Client::connect(url, NoTls).map_err(db("connecting"))?;
-        let last = write
-            .query_opt(
-                "SELECT seq, line FROM medo_journal ORDER BY seq DESC LIMIT 1",
-                &[],
-            )
-            .map_err(db("reading the last record"))?;
         let mut journal = PgJournal {
             write,
             read: Mutex::new(read),
             next_seq: 0,
             head: GENESIS.to_string(),
             last_ts: None,
+            fence: None,
         };
-        if let Some(row) = last {
-            let seq: i64 = row.get(0);
-            let line: String = row.get(1);
-            let mut walk = LineWalk::new(SOURCE, seq_u64(seq), "", None);
-            walk.batch(&[line.as_bytes()]);
-            let report = walk.finish();
-            if let Some(bad) = report.first_bad.clone() {
-                return Err(report_error(bad));
-            }
-            let record: Record =
-                serde_json::from_str(&line).map_err(|e| JournalError::Corrupt {
-                    file: SOURCE.into(),
-                    line: seq_u64(seq) + 1,
-                    problem: e.to_string(),
-                })?;
-            journal.next_seq = report.records;
-            journal.head = report.head;
-            journal.last_ts = Some(record.ts);
-        }
+        journal.find_end()?;
         Ok(journal)
+    }
+
+    /// Takes the lease as `holder` for `lease` when no node holds a live one (see
+    /// [`lease::try_take`]), and reads where the journal ends now — another node may have
+    /// written since this one last looked. `None`: another node leads.
+    pub fn lead(
+        &mut self,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<Option<u64>, JournalError> {
+        let Some(taken) = lease::try_take(&mut self.write, holder, lease)? else {
+            return Ok(None);
+        };
+        let epoch = taken.epoch;
+        self.fence = Some(taken);
+        self.find_end()?;
+        Ok(Some(epoch))
+    }
+
+    /// Extends this node's lease; `false`: it no longer leads (it expired, or another node
+    /// took it) — the caller steps down.
+    pub fn renew(&mut self, lease: std::time::Duration) -> Result<bool, JournalError> {
+        let Some(held) = &self.fence else {
+            return Ok(false);
+        };
+        let renewed = lease::renew(&mut self.write, held, lease)?;
+        if !renewed {
+            self.fence = None;
+        }
+        Ok(renewed)
+    }
+
+    /// The lease this node writes under, if it leads.
+    pub fn leads(&self) -> Option<&lease::Lease> {
+        self.fence.as_ref()
+    }
+
+    /// Reads where the journal ends: its last row, checked on its own.
+    fn find_end(&mut self) -> Result<(), JournalError> {
+        let last = self
+            .write
+            .query_opt(
+                "SELECT seq, line FROM medo_journal ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .map_err(db("reading the last record"))?;
+        let Some(row) = last else {
+            (self.next_seq, self.head, self.last_ts) = (0, GENESIS.to_string(), None);
+            return Ok(());
+        };
+        let seq: i64 = row.get(0);
+        let line: String = row.get(1);
+        let mut walk = LineWalk::new(SOURCE, seq_u64(seq), "", None);
+        walk.batch(&[line.as_bytes()]);
+        let report = walk.finish();
+        if let Some(bad) = report.first_bad.clone() {
+            return Err(report_error(bad));
+        }
+        let record: Record = serde_json::from_str(&line).map_err(|e| JournalError::Corrupt {
+            file: SOURCE.into(),
+            line: seq_u64(seq) + 1,
+            problem: e.to_string(),
+        })?;
+        (self.next_seq, self.head) = (report.records, report.head);
+        self.last_ts = Some(record.ts);
+        Ok(())
     }
 
     /// The rows `from <= seq < until`, at most `max`, as lines (one round trip).
@@ -202,11 +256,12 @@ impl Journal for PgJournal {
         let seqs: Vec<i64> = records.iter().map(|r| seq_i64(r.seq)).collect();
         let lines: Vec<String> = records.iter().map(Record::line).collect();
         let mut tx = self.write.transaction().map_err(db("beginning a commit"))?;
-        tx.execute(
-            "INSERT INTO medo_journal (seq, line) SELECT * FROM unnest($1::bigint[], $2::text[])",
-            &[&seqs, &lines],
-        )
-        .map_err(db("appending records"))?;
+        let written = lease::insert_fenced(&mut tx, self.fence.as_ref(), &seqs, &lines)?;
+        if written != records.len() as u64 {
+            tx.rollback().map_err(db("refusing a fenced commit"))?;
+            let epoch = self.fence.take().map_or(0, |l| l.epoch);
+            return Err(JournalError::Fenced { epoch });
+        }
         tx.commit().map_err(db("committing records"))?;
         (self.next_seq, self.head) = (next, head);
         self.last_ts = Some(now.to_string());

@@ -10,39 +10,8 @@ use medo_store::journal::{self, LineProblem};
 use medo_store::{Journal, JournalRead};
 use postgres::{Client, NoTls};
 
-/// A fresh database on the test server, its URL; `None` (said) when there is no server.
-fn database(name: &str) -> Option<String> {
-    let Ok(host) = std::env::var("PGHOST") else {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "CI=true: PostgreSQL is needed (run the tests under pg_virtualenv)"
-        );
-        // straight to the process's stderr: libtest hides a passing test's own output
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {name}: no PostgreSQL (PGHOST unset; run the tests under pg_virtualenv)"
-        );
-        return None;
-    };
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let (port, user, password) = (
-        var("PGPORT", "5432"),
-        var("PGUSER", "postgres"),
-        var("PGPASSWORD", ""),
-    );
-    let base = format!("postgresql://{user}:{password}@{host}:{port}");
-    let mut admin = Client::connect(&format!("{base}/postgres"), NoTls).expect("the test server");
-    let db = format!("medo_{name}_{}", std::process::id());
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db}"),
-        format!("CREATE DATABASE {db}"),
-    ] {
-        admin.batch_execute(&sql).unwrap();
-    }
-    Some(format!("{base}/{db}"))
-}
+mod common;
+use common::database;
 
 fn event(n: u64) -> Event {
     Event::Retried {

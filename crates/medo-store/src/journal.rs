@@ -38,6 +38,10 @@ pub enum JournalError {
     /// the database's words.
     #[error("journal in the database ({doing}): {why}")]
     Database { doing: &'static str, why: String },
+    /// This node no longer holds the lease it wrote under (another node leads now, with a
+    /// later epoch): its commit is refused, nothing of it written.
+    #[error("this node no longer leads (its lease, epoch {epoch}, expired or was taken over): the commit is refused")]
+    Fenced { epoch: u64 },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
