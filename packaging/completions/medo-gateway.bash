@@ -43,6 +43,9 @@ _medo__gateway() {
             medo__gateway,sstu)
                 cmd="medo__gateway__subcmd__sstu"
                 ;;
+            medo__gateway,storage)
+                cmd="medo__gateway__subcmd__storage"
+                ;;
             medo__gateway,store)
                 cmd="medo__gateway__subcmd__store"
                 ;;
@@ -187,6 +190,9 @@ _medo__gateway() {
             medo__gateway__subcmd__help,sstu)
                 cmd="medo__gateway__subcmd__help__subcmd__sstu"
                 ;;
+            medo__gateway__subcmd__help,storage)
+                cmd="medo__gateway__subcmd__help__subcmd__storage"
+                ;;
             medo__gateway__subcmd__help,store)
                 cmd="medo__gateway__subcmd__help__subcmd__store"
                 ;;
@@ -264,6 +270,9 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__help__subcmd__sstu,export)
                 cmd="medo__gateway__subcmd__help__subcmd__sstu__subcmd__export"
+                ;;
+            medo__gateway__subcmd__help__subcmd__storage,migrate)
+                cmd="medo__gateway__subcmd__help__subcmd__storage__subcmd__migrate"
                 ;;
             medo__gateway__subcmd__help__subcmd__store,rebuild)
                 cmd="medo__gateway__subcmd__help__subcmd__store__subcmd__rebuild"
@@ -367,6 +376,18 @@ _medo__gateway() {
             medo__gateway__subcmd__sstu__subcmd__help,help)
                 cmd="medo__gateway__subcmd__sstu__subcmd__help__subcmd__help"
                 ;;
+            medo__gateway__subcmd__storage,help)
+                cmd="medo__gateway__subcmd__storage__subcmd__help"
+                ;;
+            medo__gateway__subcmd__storage,migrate)
+                cmd="medo__gateway__subcmd__storage__subcmd__migrate"
+                ;;
+            medo__gateway__subcmd__storage__subcmd__help,help)
+                cmd="medo__gateway__subcmd__storage__subcmd__help__subcmd__help"
+                ;;
+            medo__gateway__subcmd__storage__subcmd__help,migrate)
+                cmd="medo__gateway__subcmd__storage__subcmd__help__subcmd__migrate"
+                ;;
             medo__gateway__subcmd__store,help)
                 cmd="medo__gateway__subcmd__store__subcmd__help"
                 ;;
@@ -392,7 +413,7 @@ _medo__gateway() {
 
     case "${cmd}" in
         medo__gateway)
-            opts="-h -V --config --log-format --help --version inspect samples run journal store spool sstu api appeals help"
+            opts="-h -V --config --log-format --help --version inspect samples run journal store storage spool sstu api appeals help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1266,7 +1287,7 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help)
-            opts="inspect samples run journal store spool sstu api appeals help"
+            opts="inspect samples run journal store storage spool sstu api appeals help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1742,6 +1763,34 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__sstu__subcmd__export)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__storage)
+            opts="migrate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__storage__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2514,6 +2563,104 @@ _medo__gateway() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__storage)
+            opts="-h --config --log-format --help migrate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__storage__subcmd__help)
+            opts="migrate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__storage__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__storage__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__storage__subcmd__migrate)
+            opts="-h --to --url --url-file --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -W "postgres files" -- "${cur}"))
+                    return 0
+                    ;;
+                --url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --url-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

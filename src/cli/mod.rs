@@ -20,6 +20,7 @@ mod journal;
 mod service;
 mod spool;
 mod sstu;
+mod storage;
 mod store;
 mod tools;
 
@@ -28,6 +29,7 @@ pub use appeals::{AppealsCommand, EventStep};
 pub use journal::{CheckpointCommand, ExportArgs, ExportFormatArg, JournalCommand, LostPiece};
 pub use spool::SpoolCommand;
 pub use sstu::SstuCommand;
+pub use storage::StorageCommand;
 pub use store::StoreCommand;
 
 /// Default configuration path (relative to the working directory).
@@ -88,6 +90,11 @@ pub enum Command {
     Store {
         #[command(subcommand)]
         command: StoreCommand,
+    },
+    /// The storage backends: move the journal between files and PostgreSQL.
+    Storage {
+        #[command(subcommand)]
+        command: StorageCommand,
     },
     /// Spool tools for operators.
     Spool {
@@ -244,6 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Run { once } => Ok(service::run_service(load()?, once)),
         Command::Journal { command } => journal::run(load()?, command),
         Command::Store { command } => store::run(&load()?, command),
+        Command::Storage { command } => storage::run(&load()?, command),
         Command::Api { command } => api::run(command),
         Command::Sstu { command } => sstu::run(&load()?, command),
         Command::Appeals { command, body } => appeals::run(load()?, command, body),

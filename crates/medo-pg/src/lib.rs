@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS medo_lease (
 ";
 
 pub mod lease;
+pub mod testing;
 
 /// Rows read per round trip when walking the journal.
 const ROWS_PER_READ: i64 = 10_000;
@@ -269,8 +270,45 @@ impl Journal for PgJournal {
     }
 }
 
+/// Records made elsewhere, verbatim (`storage migrate --to postgres`): each must continue the
+/// chain; one transaction, written only while no node leads (a migration into a database no
+/// gateway runs on).
+impl medo_store::migrate::Import for PgJournal {
+    fn import(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        let (mut next, mut head) = (self.next_seq, self.head.clone());
+        for r in records {
+            if r.seq != next || r.prev != head {
+                return Err(JournalError::Corrupt {
+                    file: SOURCE.into(),
+                    line: r.seq + 1,
+                    problem: format!(
+                        "запись № {} не продолжает цепочку (ожидалась № {next})",
+                        r.seq
+                    ),
+                });
+            }
+            (next, head) = (next + 1, r.hash.clone());
+        }
+        let seqs: Vec<i64> = records.iter().map(|r| seq_i64(r.seq)).collect();
+        let lines: Vec<String> = records.iter().map(Record::line).collect();
+        let mut tx = self.write.transaction().map_err(db("beginning a commit"))?;
+        let written = lease::insert_fenced(&mut tx, None, &seqs, &lines)?;
+        if written != records.len() as u64 {
+            tx.rollback().map_err(db("refusing a fenced commit"))?;
+            return Err(JournalError::Fenced { epoch: 0 });
+        }
+        tx.commit().map_err(db("committing records"))?;
+        (self.next_seq, self.head) = (next, head);
+        self.last_ts = records.last().map(|r| r.ts.clone()).or(self.last_ts.take());
+        Ok(())
+    }
+}
+
 impl JournalRead for PgJournal {
     fn read_range(&self, from: u64, until: u64, max: usize) -> Result<Vec<Record>, JournalError> {
+        if self.lines(from, until, 1)?.is_empty() {
+            return Ok(Vec::new());
+        }
         let prev = self.prev_of(from)?;
         let mut out = Vec::new();
         let mut keep = |r: &Record| {

@@ -10,8 +10,7 @@ use medo_store::journal::{self, LineProblem};
 use medo_store::{Journal, JournalRead};
 use postgres::{Client, NoTls};
 
-mod common;
-use common::database;
+use medo_pg::testing::database;
 
 fn event(n: u64) -> Event {
     Event::Retried {

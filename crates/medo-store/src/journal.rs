@@ -204,6 +204,36 @@ impl Journal {
         Ok(records)
     }
 
+    /// Appends records made elsewhere, verbatim (a migration between backends): each must
+    /// continue the chain (the next seq, `prev` = the head); one write and fsync.
+    pub fn import(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        let mut buf = String::new();
+        for r in records {
+            if r.seq != self.next_seq || r.prev != self.head {
+                self.flush_buf(&mut buf)?;
+                return Err(JournalError::Corrupt {
+                    file: segment_name(self.segment_first),
+                    line: r.seq + 1,
+                    problem: LineProblem::WrongSeq {
+                        seq: r.seq,
+                        expected: self.next_seq,
+                    }
+                    .to_string(),
+                });
+            }
+            if self.next_seq - self.segment_first >= SEGMENT_RECORDS {
+                self.flush_buf(&mut buf)?;
+                self.rotate()?;
+            }
+            buf.push_str(&r.line());
+            buf.push('\n');
+            self.head = r.hash.clone();
+            self.next_seq += 1;
+            self.last_ts = Some(r.ts.clone());
+        }
+        self.flush_buf(&mut buf)
+    }
+
     fn current_path(&self) -> PathBuf {
         self.dir.join(segment_name(self.segment_first))
     }

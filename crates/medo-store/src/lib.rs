@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod files;
 pub mod index;
 pub mod journal;
+pub mod migrate;
 pub mod reading;
 pub mod seam;
 

@@ -125,6 +125,12 @@ pub trait Index {
     fn sent_file(&self, file: &str) -> Result<Option<(String, String)>, StoreError>;
 }
 
+impl crate::migrate::Import for journal::Journal {
+    fn import(&mut self, records: &[Record]) -> Result<(), JournalError> {
+        journal::Journal::import(self, records)
+    }
+}
+
 impl Journal for journal::Journal {
     fn next_seq(&self) -> u64 {
         journal::Journal::next_seq(self)

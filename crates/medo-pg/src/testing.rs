@@ -1,4 +1,7 @@
-//! What the PostgreSQL tests share: a database of their own on the test server.
+//! Support for tests that need a PostgreSQL server (this crate's and the binary's): a fresh
+//! database of their own on the server the environment names — `PGHOST`, `PGPORT`, `PGUSER`,
+//! `PGPASSWORD`, as `pg_virtualenv` (postgresql-common) sets them for the command it runs.
+//! Without a server a test is skipped and says so on stderr; under `CI=true` it fails.
 
 use postgres::{Client, NoTls};
 
