@@ -31,3 +31,10 @@ else
   region="BENCH_APPEALS=250000 BENCH_RECORDS=2500000"
 fi
 env BENCH_BODIES=489 $region cargo bench --quiet --bench appeals 2>/dev/null | grep -v '^$'
+# the journal on PostgreSQL against files (issue 29): a throwaway server with fsync on
+if command -v pg_virtualenv >/dev/null 2>&1; then
+  echo "== the journal on PostgreSQL"
+  pg_virtualenv -o fsync=on cargo bench --quiet --bench postgres 2>/dev/null | grep -v '^$' | grep -v 'cluster'
+else
+  echo "SKIPPED the journal on PostgreSQL: no pg_virtualenv (apt-get install postgresql)"
+fi

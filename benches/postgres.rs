@@ -1,0 +1,93 @@
+//! The journal on PostgreSQL against the journal on files (`cargo bench --bench postgres`,
+//! issue 29): prints its figures, asserts nothing. Run it under a throwaway server with
+//! durability on — `pg_virtualenv -o fsync=on cargo bench --bench postgres` (pg_virtualenv's
+//! own default is fsync off, which would measure nothing); `benches/run.sh` does. The server's
+//! version and its `fsync` and `synchronous_commit` are printed with the figures.
+//!
+//! * appends: `BENCH_PG_RECORDS` (100,000) records of ~600 bytes each (about a journal line of
+//!   the service) in group commits of `BENCH_PG_GROUP` (100) and of 1, files then PostgreSQL,
+//!   the same events and times — records/s and commits/s, PostgreSQL ÷ files;
+//! * a verifying read of the whole journal (`verify`): records/s on each.
+//!
+//! Without PostgreSQL (`PGHOST` unset) it says SKIPPED.
+
+use std::time::Instant;
+
+use medo_gateway::journal::{self, Event};
+use medo_pg::PgJournal;
+use medo_store::{Journal, JournalRead};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn event(n: usize) -> Event {
+    Event::Retried {
+        arrival: n as u64,
+        to: format!("{n:08}-{}", "пакет ".repeat(45)),
+        command: None,
+    }
+}
+
+/// Appends `records` in groups of `group` to `j`: seconds taken.
+fn append(j: &mut dyn Journal, records: usize, group: usize) -> f64 {
+    let t = Instant::now();
+    let mut n = 0;
+    while n < records {
+        let events: Vec<Event> = (n..(n + group).min(records)).map(event).collect();
+        n += events.len();
+        j.append(events, "2026-12-07T10:00:00Z").expect("append");
+    }
+    t.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let Some(url) = medo_pg::testing::database("bench") else {
+        return;
+    };
+    let mut sql = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut setting =
+        |name: &str| -> String { sql.query_one(&format!("SHOW {name}"), &[]).unwrap().get(0) };
+    let (version, fsync, commit) = (
+        setting("server_version"),
+        setting("fsync"),
+        setting("synchronous_commit"),
+    );
+    println!("PostgreSQL {version}: fsync = {fsync}, synchronous_commit = {commit}");
+    let records = env_usize("BENCH_PG_RECORDS", 100_000);
+    for group in [env_usize("BENCH_PG_GROUP", 100), 1] {
+        let count = if group == 1 { records / 20 } else { records };
+        let dir = tempfile::tempdir_in(".").unwrap();
+        let (mut files, _) = journal::Journal::open(dir.path()).unwrap();
+        let f = append(&mut files, count, group);
+        sql.batch_execute("DROP TABLE IF EXISTS medo_journal, medo_lease")
+            .unwrap();
+        let mut pg = PgJournal::open(&url).unwrap();
+        let p = append(&mut pg, count, group);
+        let commits = count.div_ceil(group) as f64;
+        println!(
+            "append {count} records in commits of {group}: files {:.0} records/s ({:.0} commits/s), PostgreSQL {:.0} records/s ({:.0} commits/s); PostgreSQL ÷ files = {:.2}",
+            count as f64 / f,
+            commits / f,
+            count as f64 / p,
+            commits / p,
+            f / p
+        );
+        if group > 1 {
+            let t = Instant::now();
+            let a = journal::Folder::new(dir.path()).verify().unwrap().records;
+            let vf = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let b = pg.verify().unwrap().records;
+            let vp = t.elapsed().as_secs_f64();
+            println!(
+                "verify {a} / {b} records: files {:.0} records/s, PostgreSQL {:.0} records/s",
+                a as f64 / vf,
+                b as f64 / vp
+            );
+        }
+    }
+}
