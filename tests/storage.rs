@@ -76,4 +76,25 @@ fn the_journal_moves_to_postgres_and_back_resumably_and_only_onto_its_own_histor
     );
     let still = first.ok(&["storage", "migrate", "--to", "postgres", "--url", &url]);
     assert!(still.contains("скопировано записей 0"), "{still}");
+
+    // `[storage] backend = "postgres"`: `journal verify` checks the database's journal, the
+    // migration takes the configured URL; the service says plainly it does not run there yet
+    first.add_sections(&format!(
+        "[storage]\nbackend = \"postgres\"\nurl_file = \"{file}\"\n"
+    ));
+    let verified = first.ok(&["journal", "verify"]);
+    assert!(
+        verified.contains(&format!("журнал цел: записей {now}")),
+        "{verified}"
+    );
+    assert!(verified.contains(&head), "{verified}");
+    let configured = first.ok(&["storage", "migrate", "--to", "postgres"]);
+    assert!(configured.contains("скопировано записей 0"), "{configured}");
+    let run = first.cmd(&["run", "--once"]);
+    assert_eq!(run.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        said.contains("пока не запускается") && !said.contains("postgresql://"),
+        "{said}"
+    );
 }

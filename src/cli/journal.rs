@@ -131,6 +131,9 @@ impl From<LostPiece> for crate::recovery::Piece {
 /// `journal …`.
 pub(super) fn run(config: Config, command: JournalCommand) -> Result<ExitCode, String> {
     let dir = Layout::new(&config.spool).journal;
+    if let crate::config::Storage::Postgres { url, .. } = &config.storage {
+        return on_postgres(url.expose(), command);
+    }
     match command {
         JournalCommand::Verify {
             json,
@@ -269,6 +272,32 @@ fn run_verify(
         return Ok(exit_of(&report));
     }
     print_report(&report, false)
+}
+
+/// `journal …` with `[storage] backend = "postgres"`: `verify` checks the database's journal
+/// (every row through the same checks as a segment's line), `verify --file` an export; the
+/// rest works on a node's files for now (`storage migrate --to files` first).
+fn on_postgres(url: &str, command: JournalCommand) -> Result<ExitCode, String> {
+    match command {
+        JournalCommand::Verify {
+            json,
+            file: Some(file),
+            ..
+        } => print_report(
+            &journal::verify_file(&file).map_err(|e| e.to_string())?,
+            json,
+        ),
+        JournalCommand::Verify { json, .. } => {
+            let db = medo_pg::PgJournal::open(url).map_err(|e| e.to_string())?;
+            print_report(&db.verify().map_err(|e| e.to_string())?, json)
+        }
+        _ => {
+            eprintln!(
+                "medo-gateway: с [storage] backend = \"postgres\" эта команда журнала пока работает только с файлами узла: перенесите журнал (storage migrate --to files) или проверьте его в базе (journal verify)"
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 /// 0 for an intact journal, 1 for a damaged one.

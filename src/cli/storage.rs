@@ -26,12 +26,9 @@ pub enum StorageCommand {
         /// The backend to copy into.
         #[arg(long, value_enum)]
         to: Backend,
-        /// The database: `postgresql://user:password@host:port/database`.
-        #[arg(
-            long,
-            required_unless_present = "url_file",
-            conflicts_with = "url_file"
-        )]
+        /// The database: `postgresql://user:password@host:port/database` (default: `[storage]
+        /// url` or `url_file` of the configuration).
+        #[arg(long, conflicts_with = "url_file")]
         url: Option<String>,
         /// A file holding the whole URL (so the password stays out of the shell's history).
         #[arg(long, value_name = "FILE")]
@@ -52,7 +49,14 @@ pub(super) fn run(config: &Config, command: StorageCommand) -> Result<ExitCode, 
         (None, Some(file)) => std::fs::read_to_string(&file)
             .map(|s| s.trim().to_string())
             .map_err(|e| format!("{}: {}", file.display(), crate::words::io(&e)))?,
-        (None, None) => unreachable!("clap requires one"),
+        (None, None) => match &config.storage {
+            crate::config::Storage::Postgres { url, .. } => url.expose().to_string(),
+            crate::config::Storage::Files => {
+                return Err(
+                    "укажите базу: --url, --url-file или [storage] url в настройках".to_string(),
+                )
+            }
+        },
     };
     let layout = Layout::new(&config.spool);
     std::fs::create_dir_all(&layout.state).map_err(|e| e.to_string())?;

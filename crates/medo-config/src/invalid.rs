@@ -16,6 +16,27 @@ pub enum Invalid {
     Syntax { key: String, message: String },
     #[error("{0} должен быть GUID")]
     NotGuid(&'static str),
+    #[error("[storage] backend {0:?}: допустимы \"files\" или \"postgres\"")]
+    StorageBackend(String),
+    #[error("[storage] url и url_file — только при backend = \"postgres\"")]
+    StorageUrlForFiles,
+    #[error(
+        "[storage] backend = \"postgres\" требует адреса базы: url или url_file (один из них)"
+    )]
+    StorageUrlOne,
+    #[error("[storage] url: укажите postgresql://пользователь:пароль@узел:порт/база")]
+    StorageUrlForm,
+    #[error("[storage] url_file {}: {}", path.display(), medo_stdx::words::io(source))]
+    StorageUrlFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("[storage] {key} = {value}: допустимо от {} до {}", range.0, range.1)]
+    StorageRange {
+        key: &'static str,
+        value: u64,
+        range: (u64, u64),
+    },
     #[error("{0} не может быть пустым")]
     Empty(&'static str),
     #[error("[registration] require_signature = true требует signature_verifier: без проверяющей программы видно лишь, что файл подписи есть, но он не проверяется (прошёл бы любой .p7s) — задайте signature_verifier или require_signature = false")]

@@ -14,8 +14,11 @@ use medo_wire::Limits;
 
 mod bodies;
 mod invalid;
+mod storage;
+
 pub use bodies::MAX_BODIES;
 pub use invalid::Invalid;
+pub use storage::{DatabaseUrl, Storage};
 
 /// Errors reading or validating the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +203,8 @@ struct RawConfig {
     api: Option<RawApi>,
     #[serde(default)]
     audit: Option<AuditConfig>,
+    #[serde(default)]
+    storage: Option<storage::RawStorage>,
     #[serde(default)]
     limits: Limits,
 }
@@ -557,6 +562,8 @@ pub struct Config {
     pub sstu_department_id: Option<String>,
     /// The witnesses of the journal's notes (`[audit]`).
     pub audit: AuditConfig,
+    /// Where the journal and the index live (`[storage]`; files unless it says postgres).
+    pub storage: Storage,
     /// Where the HTTP API listens (off when `None`).
     pub http_listen: Option<std::net::SocketAddr>,
     /// Where the public listener (the applicant's status, `/healthz`) listens, if anywhere.
@@ -674,14 +681,14 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        Config::from_raw(raw).map_err(|problem| ConfigError::Key {
+        Config::from_raw(raw, path.parent()).map_err(|problem| ConfigError::Key {
             path: path.to_path_buf(),
             problem,
         })
     }
 
     /// The raw file checked section by section (each validator owns its keys).
-    fn from_raw(raw: RawConfig) -> Result<Config, Invalid> {
+    fn from_raw(raw: RawConfig, base: Option<&Path>) -> Result<Config, Invalid> {
         let registration = raw.registration.unwrap_or_default();
         let (mut policy, calendar_provisional) = policy(
             &raw.gateway,
@@ -733,6 +740,7 @@ impl Config {
                 .unwrap_or(1000)
                 .max(1),
             audit: raw.audit.unwrap_or_default(),
+            storage: storage::storage(raw.storage, base)?,
             sstu_department_id,
             api_token_file: http.and_then(|h| h.api_token_file.clone()),
             http_limits: http_limits(http)?,
