@@ -89,13 +89,13 @@ fn epoch_i64(epoch: u64) -> i64 {
 /// Inserts the journal's rows only if `fence` is still the live lease (the row locked `FOR
 /// SHARE` until the commit, so a takeover waits for it); without a fence, only while no node
 /// holds a live lease. Returns the rows written: fewer than given means fenced off.
-pub(crate) fn insert_fenced(
+pub(crate) fn insert_fenced_raw(
     tx: &mut Transaction<'_>,
     fence: Option<&Lease>,
     seqs: &[i64],
     lines: &[String],
-) -> Result<u64, JournalError> {
-    let written = match fence {
+) -> Result<u64, postgres::Error> {
+    match fence {
         Some(lease) => tx.execute(
             "WITH lease AS (
                  SELECT 1 FROM medo_lease
@@ -112,6 +112,5 @@ pub(crate) fn insert_fenced(
              WHERE NOT EXISTS (SELECT 1 FROM medo_lease WHERE expires > clock_timestamp())",
             &[&seqs, &lines],
         ),
-    };
-    written.map_err(db("appending records"))
+    }
 }

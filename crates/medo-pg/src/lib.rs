@@ -55,6 +55,10 @@ pub(crate) fn db(doing: &'static str) -> impl FnOnce(postgres::Error) -> Journal
 /// The journal in PostgreSQL: one connection appends (its transactions are the group
 /// commits), another reads.
 pub struct PgJournal {
+    /// Where to connect again after a lost connection.
+    url: String,
+    /// Connections made again after one was lost (said to operators and tests).
+    reconnects: std::sync::atomic::AtomicU64,
     write: Client,
     read: Mutex<Client>,
     next_seq: u64,
@@ -75,6 +79,8 @@ impl PgJournal {
             .map_err(db("creating the table"))?;
         let read = Client::connect(url, NoTls).map_err(db("connecting"))?;
         let mut journal = PgJournal {
+            url: url.to_string(),
+            reconnects: Default::default(),
             write,
             read: Mutex::new(read),
             next_seq: 0,
@@ -155,12 +161,21 @@ impl PgJournal {
     /// The rows `from <= seq < until`, at most `max`, as lines (one round trip).
     fn lines(&self, from: u64, until: u64, max: i64) -> Result<Vec<(u64, String)>, JournalError> {
         let mut read = self.read.lock().expect("journal read connection");
-        let rows = read
-            .query(
+        let query = |c: &mut Client| {
+            c.query(
                 "SELECT seq, line FROM medo_journal WHERE seq >= $1 AND seq < $2 ORDER BY seq LIMIT $3",
                 &[&seq_i64(from), &seq_i64(until), &max],
             )
-            .map_err(db("reading records"))?;
+        };
+        let rows = match query(&mut read) {
+            // a read changes nothing: on a new connection, once more
+            Err(e) if connection_lost(&e) || read.is_closed() => {
+                *read = self.connect_again()?;
+                query(&mut read)
+            }
+            done => done,
+        }
+        .map_err(db("reading records"))?;
         Ok(rows
             .iter()
             .map(|r| (seq_u64(r.get(0)), r.get::<_, String>(1)))
@@ -254,19 +269,114 @@ impl Journal for PgJournal {
                 r
             })
             .collect();
-        let seqs: Vec<i64> = records.iter().map(|r| seq_i64(r.seq)).collect();
-        let lines: Vec<String> = records.iter().map(Record::line).collect();
-        let mut tx = self.write.transaction().map_err(db("beginning a commit"))?;
-        let written = lease::insert_fenced(&mut tx, self.fence.as_ref(), &seqs, &lines)?;
-        if written != records.len() as u64 {
-            tx.rollback().map_err(db("refusing a fenced commit"))?;
+        if !self.commit_rows(&records)? {
             let epoch = self.fence.take().map_or(0, |l| l.epoch);
             return Err(JournalError::Fenced { epoch });
         }
-        tx.commit().map_err(db("committing records"))?;
         (self.next_seq, self.head) = (next, head);
         self.last_ts = Some(now.to_string());
         Ok(records)
+    }
+}
+
+/// Whether an error says the connection is gone: closed, or ended by the server (SQLSTATE
+/// class 08, connection exception; 57P, an administrator's or a shutdown's termination).
+fn connection_lost(e: &postgres::Error) -> bool {
+    e.is_closed()
+        || e.code().is_some_and(|c| {
+            let code = c.code();
+            code.starts_with("08") || code.starts_with("57P")
+        })
+}
+
+/// How a commit attempt ended, when it did not end well.
+enum Attempt {
+    /// The connection was lost before the COMMIT was sent: nothing was written.
+    LostBefore(postgres::Error),
+    /// Lost while committing: written or not — read back to know.
+    LostAt(postgres::Error),
+    Failed(JournalError),
+}
+
+impl PgJournal {
+    /// Writes `records`' rows in one fenced transaction (`false`: fenced off, nothing
+    /// written). A connection lost on the way is made again, never leaving a commit half
+    /// known: lost before the COMMIT went out, nothing was written and it is tried once more;
+    /// lost during the COMMIT, the journal is read back — it ends with the last of these
+    /// records (committed) or before the first (not: tried once more).
+    fn commit_rows(&mut self, records: &[Record]) -> Result<bool, JournalError> {
+        let seqs: Vec<i64> = records.iter().map(|r| seq_i64(r.seq)).collect();
+        let lines: Vec<String> = records.iter().map(Record::line).collect();
+        let last = records.last().expect("a commit has records");
+        for attempt in 0..2 {
+            let lost = match self.try_commit(&seqs, &lines) {
+                Ok(written) => return Ok(written == records.len() as u64),
+                Err(Attempt::Failed(e)) => return Err(e),
+                Err(Attempt::LostBefore(e)) => e,
+                Err(Attempt::LostAt(e)) => {
+                    self.write = self.connect_again()?;
+                    if self.row_hash(last.seq)?.as_deref() == Some(last.hash.as_str()) {
+                        return Ok(true);
+                    }
+                    e
+                }
+            };
+            if attempt == 1 {
+                return Err(db("committing records")(lost));
+            }
+            self.write = self.connect_again()?;
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// One try: BEGIN, the fenced INSERT, COMMIT — the rows written.
+    fn try_commit(&mut self, seqs: &[i64], lines: &[String]) -> Result<u64, Attempt> {
+        let lost = |e: postgres::Error| match connection_lost(&e) {
+            true => Attempt::LostBefore(e),
+            false => Attempt::Failed(db("committing records")(e)),
+        };
+        let fence = self.fence.clone();
+        let mut tx = self.write.transaction().map_err(lost)?;
+        let written =
+            lease::insert_fenced_raw(&mut tx, fence.as_ref(), seqs, lines).map_err(lost)?;
+        if written != seqs.len() as u64 {
+            return tx
+                .rollback()
+                .map(|()| written)
+                .map_err(|e| Attempt::Failed(db("refusing a fenced commit")(e)));
+        }
+        match tx.commit() {
+            Ok(()) => Ok(written),
+            Err(e) if connection_lost(&e) => Err(Attempt::LostAt(e)),
+            Err(e) => Err(Attempt::Failed(db("committing records")(e))),
+        }
+    }
+
+    /// A new connection in place of a lost one (counted).
+    fn connect_again(&self) -> Result<Client, JournalError> {
+        let client = Client::connect(&self.url, NoTls).map_err(db("connecting again"))?;
+        self.reconnects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(client)
+    }
+
+    /// Connections made again after one was lost, since it was opened.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The hash on the row of record `seq`, if there is one.
+    fn row_hash(&mut self, seq: u64) -> Result<Option<String>, JournalError> {
+        let row = self
+            .write
+            .query_opt(
+                "SELECT line FROM medo_journal WHERE seq = $1",
+                &[&seq_i64(seq)],
+            )
+            .map_err(db("reading a commit back"))?;
+        Ok(row
+            .and_then(|r| serde_json::from_str::<Record>(&r.get::<_, String>(0)).ok())
+            .map(|r| r.hash))
     }
 }
 
@@ -289,15 +399,12 @@ impl medo_store::migrate::Import for PgJournal {
             }
             (next, head) = (next + 1, r.hash.clone());
         }
-        let seqs: Vec<i64> = records.iter().map(|r| seq_i64(r.seq)).collect();
-        let lines: Vec<String> = records.iter().map(Record::line).collect();
-        let mut tx = self.write.transaction().map_err(db("beginning a commit"))?;
-        let written = lease::insert_fenced(&mut tx, None, &seqs, &lines)?;
-        if written != records.len() as u64 {
-            tx.rollback().map_err(db("refusing a fenced commit"))?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        if !self.commit_rows(records)? {
             return Err(JournalError::Fenced { epoch: 0 });
         }
-        tx.commit().map_err(db("committing records"))?;
         (self.next_seq, self.head) = (next, head);
         self.last_ts = records.last().map(|r| r.ts.clone()).or(self.last_ts.take());
         Ok(())

@@ -122,3 +122,52 @@ fn a_changed_or_missing_row_is_named_and_an_export_verifies_alone() {
         }
     );
 }
+
+/// The database drops the gateway's connections (a restart, a fail-over of the server, an
+/// administrator): the next commit and read connect again — nothing doubled, nothing torn,
+/// the chain whole.
+#[test]
+fn a_lost_connection_is_made_again_and_no_commit_is_doubled() {
+    let Some(url) = database("lost") else { return };
+    let mut pg = PgJournal::open(&url).unwrap();
+    pg.append((0..3).map(event).collect(), "2026-12-07T10:00:00Z")
+        .unwrap();
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    // every other connection to the database ended — and gone, before going on
+    let drop_others = |admin: &mut Client| {
+        let ended = admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap();
+        let others = "SELECT count(*) FROM pg_stat_activity
+                      WHERE datname = current_database() AND pid <> pg_backend_pid()";
+        while admin.query_one(others, &[]).unwrap().get::<_, i64>(0) > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        ended
+    };
+    assert!(
+        drop_others(&mut admin) >= 1,
+        "the gateway's connections ended"
+    );
+    pg.append(vec![event(3), event(4)], "2026-12-07T10:00:01Z")
+        .unwrap();
+    assert_eq!(pg.reconnects(), 1, "the writer connected again");
+    drop_others(&mut admin);
+    assert_eq!(
+        pg.read_from(0).unwrap().len(),
+        5,
+        "read on a new connection"
+    );
+    assert_eq!(pg.reconnects(), 2, "and the reader");
+    let report = pg.verify().unwrap();
+    assert_eq!((report.records, report.first_bad), (5, None));
+    let rows: i64 = admin
+        .query_one("SELECT count(*) FROM medo_journal", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 5, "no row twice");
+}
