@@ -100,7 +100,7 @@ impl PgJournal {
         holder: &str,
         lease: std::time::Duration,
     ) -> Result<Option<u64>, JournalError> {
-        let Some(taken) = lease::try_take(&mut self.write, holder, lease)? else {
+        let Some(taken) = self.on_writer(|c| lease::try_take(c, holder, lease))? else {
             return Ok(None);
         };
         let epoch = taken.epoch;
@@ -115,11 +115,28 @@ impl PgJournal {
         let Some(held) = &self.fence else {
             return Ok(false);
         };
-        let renewed = lease::renew(&mut self.write, held, lease)?;
+        let held = held.clone();
+        let renewed = self.on_writer(|c| lease::renew(c, &held, lease))?;
         if !renewed {
             self.fence = None;
         }
         Ok(renewed)
+    }
+
+    /// `op` on the writing connection; a connection found lost is made again and `op` tried
+    /// once more (the lease's statements may repeat: a take that happened unknown to us is
+    /// found live and ours' expiry waited out, a renewal is the same twice).
+    fn on_writer<T>(
+        &mut self,
+        op: impl Fn(&mut Client) -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        match op(&mut self.write) {
+            Err(_) if self.write.is_closed() => {
+                self.write = self.connect_again()?;
+                op(&mut self.write)
+            }
+            done => done,
+        }
     }
 
     /// The lease this node writes under, if it leads.

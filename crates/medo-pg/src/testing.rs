@@ -38,3 +38,26 @@ pub fn database(name: &str) -> Option<String> {
     }
     Some(format!("{base}/{db}"))
 }
+
+/// Ends every other connection to the database behind `admin` (as a server restart or an
+/// administrator would) and waits until they are gone; how many were ended.
+pub fn end_connections(admin: &mut Client) -> u64 {
+    let ended = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .expect("the test server");
+    let others = "SELECT count(*) FROM pg_stat_activity
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    while admin
+        .query_one(others, &[])
+        .expect("the test server")
+        .get::<_, i64>(0)
+        > 0
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    ended
+}

@@ -133,22 +133,7 @@ fn a_lost_connection_is_made_again_and_no_commit_is_doubled() {
     pg.append((0..3).map(event).collect(), "2026-12-07T10:00:00Z")
         .unwrap();
     let mut admin = Client::connect(&url, NoTls).unwrap();
-    // every other connection to the database ended — and gone, before going on
-    let drop_others = |admin: &mut Client| {
-        let ended = admin
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .unwrap();
-        let others = "SELECT count(*) FROM pg_stat_activity
-                      WHERE datname = current_database() AND pid <> pg_backend_pid()";
-        while admin.query_one(others, &[]).unwrap().get::<_, i64>(0) > 0 {
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        ended
-    };
+    let drop_others = medo_pg::testing::end_connections;
     assert!(
         drop_others(&mut admin) >= 1,
         "the gateway's connections ended"

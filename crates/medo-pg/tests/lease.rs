@@ -86,6 +86,10 @@ fn a_leader_paused_past_its_lease_cannot_commit_once_another_took_over() {
         (held.holder.as_str(), held.epoch, live),
         ("node-b/1", 2, true)
     );
+    // the database ends b's connections: its renewal connects again
+    medo_pg::testing::end_connections(&mut sql);
+    assert!(b.renew(LEASE).unwrap(), "renewed on a new connection");
+    assert_eq!(b.reconnects(), 1);
     // and an expired lease is never renewed: taking it again is a new epoch
     expire(&url);
     assert!(!b.renew(LEASE).unwrap());
