@@ -12,9 +12,12 @@ use sha2::Digest;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use crate::apply::{
+    apply_one, be, body_key, outgoing_year_key, prefixed, read_u64, year_key, Kv, Tree,
+};
 use crate::journal::{Event, Output, Record};
-use medo_core::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, Shelf, StatusFacts, Unrouted};
-use medo_core::resend::{ResendShelf, Waiting};
+use medo_core::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, StatusFacts, Unrouted};
+use medo_core::resend::Waiting;
 
 type TxError = ConflictableTransactionError<StoreError>;
 
@@ -176,12 +179,12 @@ pub struct Store {
     awaiting: sled::Tree,
 }
 
-const APPLIED: &[u8] = b"applied_seq";
+pub(crate) const APPLIED: &[u8] = b"applied_seq";
 /// How many arrivals the store holds.
-const ARRIVALS: &[u8] = b"arrivals";
+pub(crate) const ARRIVALS: &[u8] = b"arrivals";
 /// sled's page cache (its default is 1 GiB): bounds the service's memory whatever the history.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
-const HEAD: &[u8] = b"head";
+pub(crate) const HEAD: &[u8] = b"head";
 /// The fold's layout: 2 = outgoing numbering, queries answered and the numbers they did not
 /// find, appeals citing each other (issue 13), operator commands carried out (issue 14);
 /// 3 = awaiting receipts and rejections; 4 = the history says who decided in Russian;
@@ -189,10 +192,6 @@ const HEAD: &[u8] = b"head";
 /// 6 = each body's appeals indexed (a hub's list of one body).
 const SCHEMA: u64 = 6;
 const SCHEMA_KEY: &[u8] = b"schema";
-
-fn be(n: u64) -> [u8; 8] {
-    n.to_be_bytes()
-}
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Decode(e.to_string()))
@@ -391,7 +390,7 @@ impl Store {
         )
             .transaction(|trees| {
                 for record in records {
-                    apply_one(trees, record)?;
+                    apply_one(&SledKv(trees), record)?;
                 }
                 Ok(())
             })?;
@@ -524,336 +523,48 @@ type Trees = (
     sled::transaction::TransactionalTree,
 );
 
-fn abort(e: impl std::fmt::Display) -> TxError {
-    ConflictableTransactionError::Abort(StoreError::Decode(e.to_string()))
-}
+/// sled's transactional trees as the index's key-value transaction.
+struct SledKv<'a>(&'a Trees);
 
-fn tx_decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, TxError> {
-    serde_json::from_slice(bytes).map_err(abort)
-}
-
-fn tx_encode<T: Serialize>(value: &T) -> Result<Vec<u8>, TxError> {
-    serde_json::to_vec(value).map_err(abort)
-}
-
-fn read_u64(v: &[u8]) -> u64 {
-    u64::from_be_bytes(v.try_into().unwrap_or([0; 8]))
-}
-
-/// One record into the trees of a running transaction.
-fn apply_one(trees: &Trees, record: &Record) -> Result<(), TxError> {
-    let (arrivals, _, _, _, _, _, meta, appeals, index, status, awaiting) = trees;
-    if meta
-        .get(APPLIED)?
-        .is_some_and(|s| record.seq <= read_u64(&s))
-    {
-        return Ok(());
-    }
-    let current: Option<Arrival> = match record.event.arrival() {
-        Some(a) => arrivals.get(be(a))?.map(|v| tx_decode(&v)).transpose()?,
-        None => None,
-    };
-    // the package key of the arrival the record is about (appeal events carry none)
-    let key = current.as_ref().map(|a| a.key.clone()).unwrap_or_default();
-    let updated = next_arrival(record, current);
-    let key = updated.as_ref().map_or(key, |a| a.key.clone());
-    note_outputs(trees, record, &key)?;
-    if let Some(a) = &updated {
-        note_arrival(trees, record, a)?;
-    }
-    medo_core::book::fold(
-        &mut TxShelf {
-            appeals,
-            index,
-            status,
-            arrivals,
-        },
-        record,
-    )?;
-    medo_core::resend::fold(&mut TxAwaiting(awaiting), record)?;
-    meta.insert(APPLIED, &be(record.seq))?;
-    meta.insert(HEAD, record.hash.as_bytes())?;
-    Ok(())
-}
-
-/// The record's outputs become pending (by name, with the arrival's package `key`) and, but
-/// receipts, awaited by their uid; a published one is pending no more; a partner's rejection
-/// of ours is kept.
-fn note_outputs(trees: &Trees, record: &Record, key: &str) -> Result<(), TxError> {
-    let (_, _, _, _, _, pending, _, _, _, _, awaiting) = trees;
-    for output in record.event.outputs() {
-        let item = PendingOutput {
-            arrival: record.event.arrival().unwrap_or(record.seq),
-            key: key.into(),
-            output: output.clone(),
-        };
-        pending.insert(output.name.as_bytes(), tx_encode(&item)?)?;
-        // our notices and documents by their uid: a rejection of one ties back to it (our
-        // receipts are left out: most outputs are receipts, and a random-key insert each
-        // cost a quarter of the apply rate; a rejected receipt stays in quarantine)
-        if output.kind != medo_model::OutputKind::Receipt {
-            let uid = output.message_uid.to_lowercase();
-            awaiting.insert(prefixed(b's', uid.as_bytes()), output.name.as_bytes())?;
+impl SledKv<'_> {
+    fn tree(&self, tree: Tree) -> &sled::transaction::TransactionalTree {
+        let t = self.0;
+        match tree {
+            Tree::Arrivals => &t.0,
+            Tree::Keys => &t.1,
+            Tree::Uids => &t.2,
+            Tree::Claims => &t.3,
+            Tree::Open => &t.4,
+            Tree::Pending => &t.5,
+            Tree::Meta => &t.6,
+            Tree::Appeals => &t.7,
+            Tree::AppealIndex => &t.8,
+            Tree::Status => &t.9,
+            Tree::Awaiting => &t.10,
         }
     }
-    if let Event::Published { name, .. } = &record.event {
-        pending.remove(name.as_bytes())?;
-    }
-    if let Event::ReceiptReceived {
-        accepted: false, ..
-    } = &record.event
-    {
-        awaiting.insert(prefixed(b'x', &be(record.seq)), tx_encode(record)?)?;
-    }
-    Ok(())
 }
 
-/// The arrival as it stands after the record, and its lookups: claimed (by claim folder,
-/// open, counted), parsed (its package key and header uid, the first arrival of each),
-/// archived (no longer claimed or open).
-fn note_arrival(trees: &Trees, record: &Record, a: &Arrival) -> Result<(), TxError> {
-    let (arrivals, keys, uids, claims, open, _, meta, _, _, _, _) = trees;
-    arrivals.insert(&be(a.arrival), tx_encode(a)?)?;
-    match &record.event {
-        Event::Received { claim, .. } => {
-            claims.insert(claim.as_bytes(), &be(a.arrival))?;
-            open.insert(&be(a.arrival), &[])?;
-            let count = meta.get(ARRIVALS)?.map_or(0, |v| read_u64(&v));
-            meta.insert(ARRIVALS, &be(count + 1))?;
-        }
-        Event::Parsed {
-            key, header_uid, ..
-        } => {
-            if keys.get(key.as_bytes())?.is_none() {
-                keys.insert(key.as_bytes(), &be(a.arrival))?;
-            }
-            if uids.get(header_uid.as_bytes())?.is_none() {
-                uids.insert(header_uid.as_bytes(), &be(a.arrival))?;
-            }
-        }
-        Event::Archived { .. } => {
-            claims.remove(a.claim.as_bytes())?;
-            open.remove(&be(a.arrival))?;
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-fn prefixed(tag: u8, rest: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(rest.len() + 2);
-    k.push(tag);
-    k.push(0);
-    k.extend_from_slice(rest);
-    k
-}
-
-fn urog_key(norm: &str, id: u64) -> Vec<u8> {
-    let mut k = prefixed(b'u', norm.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&be(id));
-    k
-}
-
-/// A body → its appeals, in id order.
-fn body_key(body: &str, id: u64) -> Vec<u8> {
-    let mut k = prefixed(b'b', body.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&be(id));
-    k
-}
-
-/// Our number (normalised) → each appeal that carries it (one per body of a hub).
-fn number_key(norm: &str, id: u64) -> Vec<u8> {
-    let mut k = prefixed(b'n', norm.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&be(id));
-    k
-}
-
-/// A body's registration sequence of a year: the one body's (`main`) under the key it always
-/// had, another body's under its id.
-fn year_key(body: &str, year: i32) -> Vec<u8> {
-    sequence_key((b'y', b'Y'), body, year)
-}
-
-fn outgoing_year_key(body: &str, year: i32) -> Vec<u8> {
-    sequence_key((b'z', b'Z'), body, year)
-}
-
-fn sequence_key((main, other): (u8, u8), body: &str, year: i32) -> Vec<u8> {
-    if body == medo_model::BodyId::MAIN {
-        return prefixed(main, &year.to_be_bytes());
-    }
-    let mut k = prefixed(other, body.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&year.to_be_bytes());
-    k
-}
-
-fn unresolved_key(norm: &str, query: u64) -> Vec<u8> {
-    let mut k = prefixed(b'r', norm.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&be(query));
-    k
-}
-
-/// Raises the sequence stored under `k` to at least `seq`.
-fn raise(
-    index: &sled::transaction::TransactionalTree,
-    k: Vec<u8>,
-    seq: u64,
-) -> Result<(), TxError> {
-    let old = index.get(&k)?.map_or(0, |v| read_u64(&v));
-    if seq > old {
-        index.insert(k, &be(seq))?;
-    }
-    Ok(())
-}
-
-/// The appeal book inside a store transaction.
-struct TxShelf<'a> {
-    appeals: &'a sled::transaction::TransactionalTree,
-    index: &'a sled::transaction::TransactionalTree,
-    status: &'a sled::transaction::TransactionalTree,
-    arrivals: &'a sled::transaction::TransactionalTree,
-}
-
-impl Shelf for TxShelf<'_> {
+impl Kv for SledKv<'_> {
     type Error = TxError;
-
-    fn load(&self, id: u64) -> Result<Option<Appeal>, TxError> {
-        let Some(v) = self.appeals.get(be(id))? else {
-            return Ok(None);
-        };
-        let mut a: Appeal = tx_decode(&v)?;
-        a.pin_hash = self
-            .index
-            .get(prefixed(b'p', &be(id)))?
-            .map(|p| String::from_utf8_lossy(&p).into_owned().into());
-        Ok(Some(a))
+    type Value = sled::IVec;
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<sled::IVec>, TxError> {
+        Ok(self.tree(tree).get(key)?)
     }
-    fn save(&mut self, appeal: &Appeal) -> Result<(), TxError> {
-        self.appeals.insert(&be(appeal.id), tx_encode(appeal)?)?;
-        self.status
-            .insert(&be(appeal.id), tx_encode(&StatusFacts::from(appeal))?)?;
-        let open = prefixed(b'o', &be(appeal.id));
-        if appeal.state.is_open() {
-            self.index
-                .insert(open, tx_encode(&DeadlineFacts::from(appeal))?)?;
-        } else {
-            self.index.remove(open)?;
-        }
-        if let Some(pin) = &appeal.pin_hash {
-            self.index
-                .insert(prefixed(b'p', &be(appeal.id)), pin.as_bytes())?;
-        }
-        // a body's appeals in id order: a hub's `appeals list --body` reads its own
-        self.index.insert(body_key(&appeal.body, appeal.id), &[])?;
+    fn insert(&self, tree: Tree, key: &[u8], value: &[u8]) -> Result<(), TxError> {
+        self.tree(tree).insert(key, value)?;
         Ok(())
     }
-    fn index_document(&mut self, uid: &str, id: u64) -> Result<(), TxError> {
-        let k = prefixed(b'd', uid.as_bytes());
-        if self.index.get(&k)?.is_none() {
-            self.index.insert(k, &be(id))?;
-        }
+    fn remove(&self, tree: Tree, key: &[u8]) -> Result<(), TxError> {
+        self.tree(tree).remove(key)?;
         Ok(())
-    }
-    fn index_number(&mut self, norm: &str, id: u64) -> Result<(), TxError> {
-        self.index.insert(number_key(norm, id), &[])?;
-        Ok(())
-    }
-    fn index_urog(&mut self, norm: &str, id: u64) -> Result<(), TxError> {
-        self.index.insert(urog_key(norm, id), &[])?;
-        Ok(())
-    }
-    fn raise_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), TxError> {
-        raise(self.index, year_key(body, year), seq)
-    }
-    fn raise_outgoing_seq(&mut self, body: &str, year: i32, seq: u64) -> Result<(), TxError> {
-        raise(self.index, outgoing_year_key(body, year), seq)
-    }
-    fn note_query(&mut self, q: &QueryFacts, resolved: &[String]) -> Result<(), TxError> {
-        for n in resolved {
-            self.index.remove(unresolved_key(n, q.arrival))?;
-        }
-        for n in &q.unresolved {
-            let norm = medo_core::appeals::normalize_number(n);
-            self.index.insert(unresolved_key(&norm, q.arrival), &[])?;
-        }
-        self.index
-            .insert(prefixed(b'q', &be(q.arrival)), tx_encode(q)?)?;
-        Ok(())
-    }
-    fn note_command(&mut self, id: &str) -> Result<(), TxError> {
-        self.index.insert(prefixed(b'c', id.as_bytes()), &[])?;
-        Ok(())
-    }
-    fn note_unrouted(&mut self, held: &Unrouted) -> Result<(), TxError> {
-        self.index
-            .insert(prefixed(b'h', &be(held.arrival)), tx_encode(held)?)?;
-        Ok(())
-    }
-    fn note_assigned(&mut self, arrival: u64) -> Result<(), TxError> {
-        self.index.remove(prefixed(b'h', &be(arrival)))?;
-        Ok(())
-    }
-    fn load_query(&self, arrival: u64) -> Result<Option<QueryFacts>, TxError> {
-        self.index
-            .get(prefixed(b'q', &be(arrival)))?
-            .map(|v| tx_decode(&v))
-            .transpose()
-    }
-    fn dir_of(&self, arrival: u64) -> Result<Option<String>, TxError> {
-        let a: Option<Arrival> = self
-            .arrivals
-            .get(be(arrival))?
-            .map(|v| tx_decode(&v))
-            .transpose()?;
-        Ok(a.and_then(|a| a.dir))
-    }
-    fn note_dir(&mut self, _arrival: u64, _dir: &str) -> Result<(), TxError> {
-        Ok(()) // the arrival itself records where it rests
     }
 }
 
-/// The re-send tracker inside a store transaction.
-struct TxAwaiting<'a>(&'a sled::transaction::TransactionalTree);
-
-impl ResendShelf for TxAwaiting<'_> {
-    type Error = TxError;
-
-    fn decided(&self, name: &str) -> Result<Option<(u64, Output)>, TxError> {
-        self.0
-            .get(prefixed(b'd', name.as_bytes()))?
-            .map(|v| tx_decode(&v))
-            .transpose()
-    }
-    fn decide(&mut self, name: &str, arrival: u64, output: &Output) -> Result<(), TxError> {
-        self.0.insert(
-            prefixed(b'd', name.as_bytes()),
-            tx_encode(&(arrival, output))?,
-        )?;
-        Ok(())
-    }
-    fn forget_decided(&mut self, name: &str) -> Result<(), TxError> {
-        self.0.remove(prefixed(b'd', name.as_bytes()))?;
-        Ok(())
-    }
-    fn waiting(&self, uid: &str) -> Result<Option<Waiting>, TxError> {
-        self.0
-            .get(prefixed(b'w', uid.as_bytes()))?
-            .map(|v| tx_decode(&v))
-            .transpose()
-    }
-    fn wait(&mut self, uid: &str, w: &Waiting) -> Result<(), TxError> {
-        self.0
-            .insert(prefixed(b'w', uid.as_bytes()), tx_encode(w)?)?;
-        Ok(())
-    }
-    fn stop_waiting(&mut self, uid: &str) -> Result<(), TxError> {
-        self.0.remove(prefixed(b'w', uid.as_bytes()))?;
-        Ok(())
+/// A store error aborts sled's transaction, carried out to its caller.
+impl From<StoreError> for TxError {
+    fn from(e: StoreError) -> TxError {
+        ConflictableTransactionError::Abort(e)
     }
 }
 
@@ -1241,7 +952,7 @@ impl Appeals for Store {
 }
 
 /// The arrival as it stands after `record` (pure).
-fn next_arrival(record: &Record, current: Option<Arrival>) -> Option<Arrival> {
+pub(crate) fn next_arrival(record: &Record, current: Option<Arrival>) -> Option<Arrival> {
     match &record.event {
         Event::Received {
             key, src, claim, ..

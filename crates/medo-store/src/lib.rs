@@ -6,6 +6,7 @@
 //! the checkpoint key and notes), decisions (it folds what was decided), HTTP, any async
 //! runtime. The next backend (PostgreSQL, issue 29) comes in behind this crate's seam.
 
+pub mod apply;
 pub mod checkpoint;
 pub mod files;
 pub mod index;
