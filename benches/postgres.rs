@@ -4,9 +4,11 @@
 //! own default is fsync off, which would measure nothing); `benches/run.sh` does. The server's
 //! version and its `fsync` and `synchronous_commit` are printed with the figures.
 //!
-//! * appends: `BENCH_PG_RECORDS` (100,000) records of ~600 bytes each (about a journal line of
-//!   the service) in group commits of `BENCH_PG_GROUP` (100) and of 1, files then PostgreSQL,
-//!   the same events and times — records/s and commits/s, PostgreSQL ÷ files;
+//! * commits: `BENCH_PG_RECORDS` (100,000) records of ~600 bytes each (about a journal line
+//!   of the service) in group commits of `BENCH_PG_GROUP` (100) and of 1, the same events and
+//!   times — on files the journal's append then sled's apply and flush (the files backend's
+//!   commit), on PostgreSQL the journal's rows and the index's in one transaction —
+//!   records/s and commits/s, PostgreSQL ÷ files;
 //! * a verifying read of the whole journal (`verify`): records/s on each.
 //!
 //! Without PostgreSQL (`PGHOST` unset) it says SKIPPED.
@@ -32,14 +34,21 @@ fn event(n: usize) -> Event {
     }
 }
 
-/// Appends `records` in groups of `group` to `j`: seconds taken.
-fn append(j: &mut dyn Journal, records: usize, group: usize) -> f64 {
+/// Appends `records` in groups of `group` to `j`, each group then handed to `after` (the
+/// files backend's index: applied to sled and flushed): seconds taken.
+fn append(
+    j: &mut dyn Journal,
+    records: usize,
+    group: usize,
+    after: &mut dyn FnMut(&[journal::Record]),
+) -> f64 {
     let t = Instant::now();
     let mut n = 0;
     while n < records {
         let events: Vec<Event> = (n..(n + group).min(records)).map(event).collect();
         n += events.len();
-        j.append(events, "2026-12-07T10:00:00Z").expect("append");
+        let written = j.append(events, "2026-12-07T10:00:00Z").expect("append");
+        after(&written);
     }
     t.elapsed().as_secs_f64()
 }
@@ -61,12 +70,17 @@ fn main() {
     for group in [env_usize("BENCH_PG_GROUP", 100), 1] {
         let count = if group == 1 { records / 20 } else { records };
         let dir = tempfile::tempdir_in(".").unwrap();
-        let (mut files, _) = journal::Journal::open(dir.path()).unwrap();
-        let f = append(&mut files, count, group);
+        let (mut files, _) = journal::Journal::open(&dir.path().join("journal")).unwrap();
+        let store = medo_gateway::store::Store::open(&dir.path().join("store")).unwrap();
+        let mut index = |records: &[journal::Record]| {
+            store.apply_all(records).unwrap();
+            store.flush().unwrap();
+        };
+        let f = append(&mut files, count, group, &mut index);
         sql.batch_execute("DROP TABLE IF EXISTS medo_journal, medo_lease")
             .unwrap();
         let mut pg = PgJournal::open(&url).unwrap();
-        let p = append(&mut pg, count, group);
+        let p = append(&mut pg, count, group, &mut |_| {});
         let commits = count.div_ceil(group) as f64;
         println!(
             "append {count} records in commits of {group}: files {:.0} records/s ({:.0} commits/s), PostgreSQL {:.0} records/s ({:.0} commits/s); PostgreSQL ÷ files = {:.2}",
@@ -78,7 +92,10 @@ fn main() {
         );
         if group > 1 {
             let t = Instant::now();
-            let a = journal::Folder::new(dir.path()).verify().unwrap().records;
+            let a = journal::Folder::new(dir.path().join("journal"))
+                .verify()
+                .unwrap()
+                .records;
             let vf = t.elapsed().as_secs_f64();
             let t = Instant::now();
             let b = pg.verify().unwrap().records;

@@ -52,6 +52,20 @@ fn the_journal_moves_to_postgres_and_back_resumably_and_only_onto_its_own_histor
         more.contains(&head),
         "the database's head is the files': {more}"
     );
+    // the index in the database, applied by the same fold in each commit's transaction,
+    // holds exactly what this node's sled index holds: tree by tree, key by key
+    let sled = medo_gateway::store::Store::open(&first.state.join("store")).unwrap();
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let in_db = medo_pg::index::digests(&mut db).unwrap();
+    assert_eq!(
+        in_db,
+        sled.digests().unwrap(),
+        "the database's index is the files' index"
+    );
+    let count = |tree: &str| in_db.iter().find(|d| d.0 == tree).map(|d| d.1);
+    assert_eq!(count("appeals"), Some(2), "two appeals: {in_db:?}");
+    assert_eq!(count("arrivals"), Some(2), "{in_db:?}");
+    drop(sled);
 
     // back into an empty node: the same records, the same head
     let second = Env::new();

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS medo_lease (
 );
 ";
 
+pub mod index;
 pub mod lease;
 pub mod testing;
 
@@ -77,6 +78,10 @@ impl PgJournal {
         write
             .batch_execute(SCHEMA)
             .map_err(db("creating the table"))?;
+        write
+            .batch_execute(index::SCHEMA)
+            .map_err(db("creating the index's table"))?;
+        index::mark_schema(&mut write).map_err(db("marking the index"))?;
         let read = Client::connect(url, NoTls).map_err(db("connecting"))?;
         let mut journal = PgJournal {
             url: url.to_string(),
@@ -306,6 +311,14 @@ fn connection_lost(e: &postgres::Error) -> bool {
         })
 }
 
+/// Applies `records` to the index table inside `tx` (the fold the files' sled index uses).
+fn apply_to_index(
+    tx: &mut postgres::Transaction<'_>,
+    records: &[Record],
+) -> Result<(), index::IndexError> {
+    index::apply(tx, records)
+}
+
 /// How a commit attempt ended, when it did not end well.
 enum Attempt {
     /// The connection was lost before the COMMIT was sent: nothing was written.
@@ -326,7 +339,7 @@ impl PgJournal {
         let lines: Vec<String> = records.iter().map(Record::line).collect();
         let last = records.last().expect("a commit has records");
         for attempt in 0..2 {
-            let lost = match self.try_commit(&seqs, &lines) {
+            let lost = match self.try_commit(records, &seqs, &lines) {
                 Ok(written) => return Ok(written == records.len() as u64),
                 Err(Attempt::Failed(e)) => return Err(e),
                 Err(Attempt::LostBefore(e)) => e,
@@ -347,7 +360,12 @@ impl PgJournal {
     }
 
     /// One try: BEGIN, the fenced INSERT, COMMIT — the rows written.
-    fn try_commit(&mut self, seqs: &[i64], lines: &[String]) -> Result<u64, Attempt> {
+    fn try_commit(
+        &mut self,
+        records: &[Record],
+        seqs: &[i64],
+        lines: &[String],
+    ) -> Result<u64, Attempt> {
         let lost = |e: postgres::Error| match connection_lost(&e) {
             true => Attempt::LostBefore(e),
             false => Attempt::Failed(db("committing records")(e)),
@@ -362,6 +380,14 @@ impl PgJournal {
                 .map(|()| written)
                 .map_err(|e| Attempt::Failed(db("refusing a fenced commit")(e)));
         }
+        // the index, in the same transaction: never behind the journal, never half applied
+        apply_to_index(&mut tx, records).map_err(|e| match e {
+            index::IndexError::Db(e) => lost(e),
+            index::IndexError::Store(e) => Attempt::Failed(JournalError::Database {
+                doing: "applying records to the index",
+                why: e.to_string(),
+            }),
+        })?;
         match tx.commit() {
             Ok(()) => Ok(written),
             Err(e) if connection_lost(&e) => Err(Attempt::LostAt(e)),

@@ -281,6 +281,12 @@ impl Store {
         Ok(self.meta.get(SCHEMA_KEY)?.as_deref() == Some(&be(SCHEMA)[..]))
     }
 
+    /// The meta entry that marks an index built by this layout's fold (key, value) — another
+    /// backend's index marks itself the same way.
+    pub fn schema_mark() -> (&'static [u8], [u8; 8]) {
+        (SCHEMA_KEY, be(SCHEMA))
+    }
+
     /// Marks the store as built by this layout's fold.
     pub fn mark_schema(&self) -> Result<(), StoreError> {
         self.meta.insert(SCHEMA_KEY, &be(SCHEMA))?;
