@@ -156,3 +156,107 @@ fn a_lost_connection_is_made_again_and_no_commit_is_doubled() {
         .get(0);
     assert_eq!(rows, 5, "no row twice");
 }
+
+/// A TCP proxy to the test server that, once armed, lets a `COMMIT` through to the server and
+/// then cuts the connection instead of passing the server's answer back — the client cannot
+/// know whether its commit happened. Returns the port it listens on and its trigger.
+fn cutting_proxy(
+    server: std::net::SocketAddr,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let armed = Arc::new(AtomicBool::new(false));
+    let trigger = armed.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(upstream) = TcpStream::connect(server) else {
+                continue;
+            };
+            let cut = Arc::new(AtomicBool::new(false));
+            let (mut c_in, mut u_out) =
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            let (armed, cut_up) = (armed.clone(), cut.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    if n == 0 || u_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    let commit = buf[..n].windows(6).any(|w| w == b"COMMIT");
+                    if commit && armed.swap(false, Ordering::SeqCst) {
+                        cut_up.store(true, Ordering::SeqCst);
+                    }
+                }
+            });
+            let (mut u_in, mut c_out) = (upstream, client);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = u_in.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if cut.load(Ordering::SeqCst) {
+                        // the server answered the COMMIT: the answer never arrives
+                        let _ = c_out.shutdown(Shutdown::Both);
+                        let _ = u_in.shutdown(Shutdown::Both);
+                        break;
+                    }
+                    if c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, trigger)
+}
+
+/// The connection is lost *while committing* — the COMMIT reached the server, its answer did
+/// not reach us: the journal is read back on a new connection, the commit is found written,
+/// and it is neither written again nor reported lost.
+#[test]
+fn a_commit_whose_answer_was_lost_is_read_back_not_repeated() {
+    let Some(url) = database("commitlost") else {
+        return;
+    };
+    let host = std::env::var("PGHOST").unwrap();
+    let port: u16 = std::env::var("PGPORT")
+        .unwrap_or_else(|_| "5432".into())
+        .parse()
+        .unwrap();
+    let server = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+        .unwrap()
+        .find(std::net::SocketAddr::is_ipv4)
+        .unwrap();
+    let (proxy, cut) = cutting_proxy(server);
+    let through = url.replacen(
+        &format!("@{host}:{port}/"),
+        &format!("@127.0.0.1:{proxy}/"),
+        1,
+    );
+    assert_ne!(through, url, "the URL goes through the proxy");
+    let mut pg = PgJournal::open(&through).unwrap();
+    pg.append(vec![event(0)], "2026-12-07T10:00:00Z").unwrap();
+    cut.store(true, std::sync::atomic::Ordering::SeqCst);
+    let written = pg
+        .append(vec![event(1), event(2)], "2026-12-07T10:00:01Z")
+        .unwrap();
+    assert!(
+        !cut.load(std::sync::atomic::Ordering::SeqCst),
+        "the COMMIT was cut"
+    );
+    assert_eq!(written.len(), 2);
+    assert_eq!(pg.reconnects(), 1, "read back on a new connection");
+    let mut admin = Client::connect(&url, NoTls).unwrap();
+    let rows: i64 = admin
+        .query_one("SELECT count(*) FROM medo_journal", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 3, "written once");
+    pg.append(vec![event(3)], "2026-12-07T10:00:02Z").unwrap();
+    assert_eq!(pg.verify().unwrap().records, 4, "and the chain goes on");
+}
