@@ -101,13 +101,7 @@ pub fn page(
     html! {
         (DOCTYPE)
         html lang="ru" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="refresh" content="60";
-                title { "МЭДО-шлюз — обращения" }
-                style { (STYLE) }
-            }
+            (head("МЭДО-шлюз — обращения"))
             body {
                 header {
                     h1 { "МЭДО-шлюз — " (title_of(config, body)) }
@@ -127,6 +121,19 @@ pub fn page(
         }
     }
     .into_string()
+}
+
+/// The operators' pages' `<head>`: for any screen, refreshed every minute, [`STYLE`].
+pub fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta http-equiv="refresh" content="60";
+            title { (title) }
+            style { (STYLE) }
+        }
+    }
 }
 
 /// Whose page it is: the body's organisation, the hub, or the one body's.

@@ -35,13 +35,7 @@ pub fn page(
     html! {
         (DOCTYPE)
         html lang="ru" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta http-equiv="refresh" content="60";
-                title { "Сквозной контроль — medo-gateway" }
-                style { (crate::dashboard::STYLE) }
-            }
+            (crate::dashboard::head("Сквозной контроль — medo-gateway"))
             body {
                 header {
                     h1 { "Сквозной контроль" }

@@ -864,14 +864,7 @@ fn after_a_restore_from_the_witness_no_body_of_a_hub_gives_a_number_twice() {
     to_b("b1", 81);
     env.once();
     let backup = env.root.path().join("state-backup");
-    let cp = |from: &Path, to: &Path| {
-        let ok = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(from)
-            .arg(to)
-            .status();
-        assert!(ok.unwrap().success());
-    };
+    let cp = common::env::copy_preserving;
     cp(&env.state, &backup);
     to_b("b2", 82); // Б-2 given, then lost with the restore
     env.once();
@@ -1182,21 +1175,9 @@ fn a_redirect_over_medo_a_crash_cut_short_is_carried_out_exactly_once() {
 
 /// `appeals list` under libfaketime, the clock moved by `offset` (e.g. `+12d`).
 fn list_at(env: &Env, offset: &str, args: &[&str]) -> String {
-    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-    assert!(
-        Path::new(lib).exists(),
-        "libfaketime missing: apt-get install faketime (.ci/run does)"
-    );
-    let out = common::bin()
-        .arg("--config")
-        .arg(&env.config)
-        .args(["appeals", "list"])
-        .args(args)
-        .env("LD_PRELOAD", lib)
-        .env("FAKETIME", offset)
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .output()
-        .unwrap();
+    let mut all = vec!["appeals", "list"];
+    all.extend_from_slice(args);
+    let out = env.cmd_at(offset, &all);
     assert!(
         out.status.success(),
         "{}",

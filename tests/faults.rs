@@ -141,25 +141,6 @@ fn a_read_only_state_dir_at_start_is_a_clear_error() {
     );
 }
 
-/// `run --once` under libfaketime, the clock moved by `offset` (e.g. `-3d`).
-fn once_at(env: &Env, offset: &str) -> std::process::Output {
-    let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-    assert!(
-        Path::new(lib).exists(),
-        "libfaketime missing: apt-get install faketime (.ci/run does)"
-    );
-    common::bin()
-        .arg("--config")
-        .arg(&env.config)
-        .args(["run", "--once"])
-        .env("LD_PRELOAD", lib)
-        .env("FAKETIME", offset)
-        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-        .env("FAKETIME_DONT_RESET", "1")
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn the_clock_jumping_backwards_never_makes_the_journal_run_backwards() {
     let env = Env::new();
@@ -167,7 +148,7 @@ fn the_clock_jumping_backwards_never_makes_the_journal_run_backwards() {
     env.once();
     // three days back: the clock was set wrong, or a VM snapshot restored
     env.drop_sample("urog-appeal-2.7.1", "second");
-    let out = once_at(&env, "-3d");
+    let out = env.cmd_at("-3d", &["run", "--once"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(

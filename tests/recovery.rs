@@ -195,14 +195,7 @@ fn a_restored_backup_is_caught_by_the_witness_and_no_number_is_given_twice() {
     );
     // a backup of the whole state_dir, then one more appeal (ОГ-2)
     let backup = env.root.path().join("state-backup");
-    let cp = |from: &std::path::Path, to: &std::path::Path| {
-        let ok = std::process::Command::new("cp")
-            .arg("-a")
-            .arg(from)
-            .arg(to)
-            .status();
-        assert!(ok.unwrap().success());
-    };
+    let cp = common::env::copy_preserving;
     cp(&env.state, &backup);
     let b = env.drop_sample("urog-appeal-2.7.1", "b");
     let _ = b;

@@ -132,6 +132,27 @@ format = "mirror"
             .unwrap()
     }
 
+    /// A command under libfaketime, the clock moved by `offset` (`+12d`, `-3d`): what this
+    /// process's clock would say is not what the command's says.
+    #[allow(dead_code)]
+    pub fn cmd_at(&self, offset: &str, args: &[&str]) -> Output {
+        let lib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+        assert!(
+            Path::new(lib).exists(),
+            "libfaketime missing: apt-get install faketime (.ci/run does)"
+        );
+        let one = std::ffi::OsStr::new("1");
+        self.cmd_env(
+            args,
+            &[
+                ("LD_PRELOAD", lib.as_ref()),
+                ("FAKETIME", offset.as_ref()),
+                ("FAKETIME_DONT_FAKE_MONOTONIC", one),
+                ("FAKETIME_DONT_RESET", one),
+            ],
+        )
+    }
+
     /// The binary stopped at a named fault point (`MEDO_FAULT_STOP`, see `src/fault.rs`):
     /// asserts it stopped there, as a crash would.
     pub fn crash_at(&self, point: &str, args: &[&str]) {
@@ -406,4 +427,21 @@ pub fn copy_dir(src: &Path, dst: &Path) {
             }
         }
     }
+}
+
+/// A copy of a folder as `cp -a` makes it (modes, owners, times kept): a backup of a
+/// `state_dir` and its restore.
+#[allow(dead_code)]
+pub fn copy_preserving(from: &Path, to: &Path) {
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status();
+    assert!(
+        ok.unwrap().success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
 }

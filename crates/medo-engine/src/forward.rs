@@ -9,7 +9,7 @@
 //! archive is pruned.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use medo_model::{ArrivedFile, Event, OutFile, OutputKind};
 use medo_wire::limits::Limits;
@@ -65,26 +65,34 @@ pub(crate) fn keep(
     Ok(())
 }
 
-/// One file copied out of the package under a temporary name, checked, fsynced, renamed.
+/// One file copied out of the package under a temporary name, checked, fsynced, renamed; the
+/// temporary file is not left behind when that fails.
 fn keep_one(to: &Path, dir: &Path, from: &ArrivedFile) -> Result<(), String> {
-    let parent = to.parent().map(Path::to_path_buf).unwrap_or_default();
-    std::fs::create_dir_all(&parent).map_err(|e| medo_stdx::words::io(&e))?;
-    let tmp: PathBuf = parent.join(format!(
+    let tmp = to.with_file_name(format!(
         ".{}.tmp",
         to.file_name().unwrap_or_default().to_string_lossy()
     ));
-    let mut out = std::fs::File::create(&tmp).map_err(|e| medo_stdx::words::io(&e))?;
+    let kept = copy_checked(to, &tmp, dir, from);
+    if kept.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    kept
+}
+
+fn copy_checked(to: &Path, tmp: &Path, dir: &Path, from: &ArrivedFile) -> Result<(), String> {
+    let parent = to.parent().map(Path::to_path_buf).unwrap_or_default();
+    std::fs::create_dir_all(&parent).map_err(|e| medo_stdx::words::io(&e))?;
+    let mut out = std::fs::File::create(tmp).map_err(|e| medo_stdx::words::io(&e))?;
     let name = from.name.rsplit('/').next().unwrap_or(&from.name);
     let copied =
         medo_wire::package::copy_member(dir, name, from.container.as_deref(), from.size, &mut out)
             .map_err(|e| e.to_string())?;
     if copied != (from.size, from.sha256.to_string()) {
-        let _ = std::fs::remove_file(&tmp);
         return Err("в архиве не тот файл, что поступил (размер или SHA-256 другие)".into());
     }
     out.flush()
         .and_then(|_| out.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, to))
+        .and_then(|_| std::fs::rename(tmp, to))
         .and_then(|_| medo_stdx::fsync_dir(&parent))
         .map_err(|e| medo_stdx::words::io(&e))
 }

@@ -370,10 +370,9 @@ impl PgJournal {
             true => Attempt::LostBefore(e),
             false => Attempt::Failed(db("committing records")(e)),
         };
-        let fence = self.fence.clone();
         let mut tx = self.write.transaction().map_err(lost)?;
         let written =
-            lease::insert_fenced_raw(&mut tx, fence.as_ref(), seqs, lines).map_err(lost)?;
+            lease::insert_fenced_raw(&mut tx, self.fence.as_ref(), seqs, lines).map_err(lost)?;
         if written != seqs.len() as u64 {
             return tx
                 .rollback()

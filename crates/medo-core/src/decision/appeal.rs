@@ -369,6 +369,15 @@ fn origin(
     Some((urog, via))
 }
 
+/// Our registration of `appeal`: our organisation, its number and day.
+pub(super) fn registered_ref(appeal: &Appeal, ctx: Context<'_>) -> NoticeRef {
+    NoticeRef {
+        organization: Some(ctx.policy.sender.organization.clone()),
+        number: appeal.number.clone().unwrap_or_default(),
+        date: appeal.registered_on.as_deref().and_then(Day::parse),
+    }
+}
+
 /// The notice cause of an appeal from the facts of its package.
 fn cause_of_facts<'a>(input: &'a ArrivalInput, id: u64, facts: &'a AppealFacts) -> NoticeCause<'a> {
     NoticeCause {

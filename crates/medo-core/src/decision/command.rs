@@ -233,14 +233,7 @@ pub(super) fn progress(
         Some(Ok(file)) => Some(file),
         None => None,
     };
-    let registration = NoticeRef {
-        organization: Some(ctx.policy.sender.organization.clone()),
-        number: appeal.number.clone().unwrap_or_default(),
-        date: appeal
-            .registered_on
-            .as_deref()
-            .and_then(medo_model::Day::parse),
-    };
+    let registration = super::appeal::registered_ref(appeal, ctx);
     let mut event = Event::AppealProgress {
         appeal: appeal.id,
         step: step.clone(),

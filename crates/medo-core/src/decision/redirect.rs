@@ -16,9 +16,9 @@
 //! appeal was never at the target (redirected there before, or back); a forwarded appeal has
 //! its files.
 
-use medo_model::{ArrivedFile, BodyId, DecidedBy, Event, FileRole, NoticeRef, OutFile, Step};
+use medo_model::{ArrivedFile, BodyId, DecidedBy, Event, FileRole, OutFile, Step};
 
-use super::appeal::{cause_of_appeal, our_ref, registration};
+use super::appeal::{cause_of_appeal, our_ref, registered_ref, registration};
 use super::command::{progress, CommandInput, Op};
 use super::notice::{forwarded, Forwarding};
 use super::{BookView, Context, Refusal};
@@ -180,18 +180,6 @@ fn over_medo(
 
 fn comment_of(input: &RedirectInput) -> Option<String> {
     input.comment.clone().filter(|c| !c.trim().is_empty())
-}
-
-/// Our registration of the appeal: organisation, number, date.
-fn registered_ref(appeal: &Appeal, ctx: Context<'_>) -> NoticeRef {
-    NoticeRef {
-        organization: Some(ctx.policy.sender.organization.clone()),
-        number: appeal.number.clone().unwrap_or_default(),
-        date: appeal
-            .registered_on
-            .as_deref()
-            .and_then(medo_model::Day::parse),
-    }
 }
 
 /// The files a forwarded appeal carries: every file of its document (УРОГ's cover letter, the
