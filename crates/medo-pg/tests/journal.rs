@@ -183,12 +183,13 @@ fn cutting_proxy(
             std::thread::spawn(move || {
                 let mut buf = [0u8; 65536];
                 while let Ok(n) = c_in.read(&mut buf) {
-                    if n == 0 || u_out.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
+                    // the cut is set before the COMMIT goes on: its answer cannot come first
                     let commit = buf[..n].windows(6).any(|w| w == b"COMMIT");
                     if commit && armed.swap(false, Ordering::SeqCst) {
                         cut_up.store(true, Ordering::SeqCst);
+                    }
+                    if n == 0 || u_out.write_all(&buf[..n]).is_err() {
+                        break;
                     }
                 }
             });
