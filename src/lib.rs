@@ -10,7 +10,7 @@ pub mod dashboard;
 pub mod feed;
 /// The run loop (`medo-engine`) and the service around it ([`service::run`]).
 pub mod gateway {
-    pub use crate::service::run;
+    pub use crate::service::{run, run_once};
     pub use medo_engine::*;
 }
 pub mod health;
@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod operator;
 pub mod operator_view;
+pub mod postgres;
 pub mod service;
 pub mod spoolview;
 pub mod supervision;

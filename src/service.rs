@@ -270,10 +270,10 @@ fn warn_provisional(config: &Config) {
 
 /// One pass on the blocking pool (the engine is synchronous), with its counters when the
 /// HTTP surfaces show them.
-async fn pass(
-    mut gw: Gateway,
+async fn pass<B: Served>(
+    mut gw: Gateway<B>,
     publish_metrics: bool,
-) -> Result<(Gateway, PassOutcome), ServiceError> {
+) -> Result<(Gateway<B>, PassOutcome), ServiceError> {
     Ok(tokio::task::spawn_blocking(move || {
         crate::fault::stall_while_flagged();
         let r = gw.pass();
@@ -322,15 +322,45 @@ fn wait_after(
     }
 }
 
-/// `run`: the service. Filesystem events only nudge the scan loop; it also rescans every
-/// `rescan_secs` and whenever a folder is settling. Returns on `shutdown` (clean stop) or on
-/// a fatal error.
+/// A backend the service runs on: its index is the [`Store`] the HTTP surfaces read (sled's,
+/// or the database's read through a pool), and the loop moves between threads.
+pub trait Served: medo_store::Backend<Index = Store> + Send + 'static {}
+impl<B: medo_store::Backend<Index = Store> + Send + 'static> Served for B {}
+
+/// `run`: the service on the backend `[storage]` names. Filesystem events only nudge the scan
+/// loop; it also rescans every `rescan_secs` and whenever a folder is settling. Returns on
+/// `shutdown` (clean stop) or on a fatal error.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
+    match config.storage {
+        crate::config::Storage::Files => run_on(config, shutdown, Gateway::open).await,
+        crate::config::Storage::Postgres { .. } => {
+            let open = |c| Gateway::open_with(c, crate::postgres::open);
+            run_on(config, shutdown, open).await
+        }
+    }
+}
+
+/// `run --once` on the backend `[storage]` names.
+pub fn run_once(config: Config) -> Result<medo_engine::PassReport, GatewayError> {
+    match config.storage {
+        crate::config::Storage::Files => medo_engine::run_once(config),
+        crate::config::Storage::Postgres { .. } => {
+            medo_engine::run_once_with(config, crate::postgres::open)
+        }
+    }
+}
+
+/// [`run`] over the gateway `open` opens.
+async fn run_on<B: Served>(
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    open: impl FnOnce(Config) -> Result<Gateway<B>, GatewayError> + Send + 'static,
+) -> Result<(), ServiceError> {
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
     let control_dir = control::dir(&config.spool.state_dir);
     let _ = std::fs::create_dir_all(&control_dir);
-    let mut gw = tokio::task::spawn_blocking(move || Gateway::open(config)).await??;
+    let mut gw = tokio::task::spawn_blocking(move || open(config)).await??;
     let (watcher, mut nudges) = watch(&inbound, &control_dir, gw.writers())?;
     // the HTTP API, when configured, reads appeals and the spool straight from the store
     // (sled handles are shared and safe to read from other threads)

@@ -7,6 +7,90 @@ mod common;
 
 use common::env::Env;
 
+use medo_core::book::Appeals;
+use medo_gateway::store::Store;
+
+/// One read of the index, said as text to compare.
+type View = fn(&Store) -> String;
+
+/// Every read the loop, the decisions and the views make answers the same from the node's
+/// sled index and from the database's (`Store::remote`): a table of reads, each compared.
+fn same_reads(files: &Store, db: &Store) {
+    let appeals = files.all();
+    assert!(!appeals.is_empty());
+    assert_eq!(db.all(), appeals, "all appeals, with their PIN hashes");
+    let views: Vec<(&str, View)> = vec![
+        ("recent", |s| format!("{:?}", s.recent(1))),
+        ("after", |s| format!("{:?}", s.after(0, 10))),
+        ("body", |s| format!("{:?}", s.after_of("main", 0, 10))),
+        ("iter", |s| {
+            format!("{:?}", s.iter_appeals_after(0).collect::<Vec<_>>())
+        }),
+        ("next", |s| {
+            format!(
+                "{:?}",
+                (
+                    s.next_seq("main", 2026),
+                    s.try_next_outgoing_seq("main", 2026)
+                )
+            )
+        }),
+        ("arrivals", |s| format!("{:?}", s.all_arrivals())),
+        ("unfinished", |s| {
+            format!("{:?} {}", s.unfinished(), s.unfinished_count())
+        }),
+        ("at rest", |s| format!("{:?}", s.arrivals_at_rest())),
+        ("pending", |s| {
+            format!("{:?}", s.pending_outputs_oldest(10, &|_| true))
+        }),
+        ("waiting", |s| {
+            format!("{:?} {:?}", s.waiting(), s.rejections())
+        }),
+        ("held", |s| format!("{:?}", s.unrouted())),
+        ("meta", |s| {
+            format!("{:?}", (s.applied_seq(), s.head(), s.schema_current()))
+        }),
+        ("digests", |s| format!("{:?}", s.digests())),
+        ("deadlines", |s| {
+            let mut seen = Vec::new();
+            s.each_open_deadline(&mut |id, f| seen.push(format!("{id} {f:?}")));
+            seen.join("; ")
+        }),
+    ];
+    for (what, read) in views {
+        assert_eq!(read(db), read(files), "{what}");
+    }
+    for a in &appeals {
+        let number = a.number.clone().unwrap_or_default();
+        for id in [number.as_str(), a.urog_number.as_str(), &a.id.to_string()] {
+            assert_eq!(db.find(id), files.find(id), "find {id}");
+        }
+        let ids = vec![number.clone(), a.urog_number.clone()];
+        assert_eq!(db.find_status_many(&ids), files.find_status_many(&ids));
+        assert_eq!(
+            db.by_document(&a.document_uid),
+            files.by_document(&a.document_uid)
+        );
+    }
+    for a in files.all_arrivals().unwrap() {
+        let keys = (
+            a.key.to_string(),
+            a.claim.clone(),
+            a.header_uid.clone().unwrap_or_default(),
+        );
+        let by = |s: &Store| {
+            (
+                s.by_key(&keys.0).unwrap(),
+                s.by_claim(&keys.1).unwrap(),
+                s.by_uid(&keys.2).unwrap(),
+                s.arrival(a.arrival).unwrap(),
+            )
+        };
+        assert_eq!(by(db), by(files), "arrival {}", a.arrival);
+        assert_eq!(by(db).3.as_ref(), Some(&a), "the arrival itself");
+    }
+}
+
 fn head_of(env: &Env) -> String {
     let v: serde_json::Value =
         serde_json::from_str(&env.ok(&["journal", "verify", "--json"])).unwrap();
@@ -65,6 +149,8 @@ fn the_journal_moves_to_postgres_and_back_resumably_and_only_onto_its_own_histor
     let count = |tree: &str| in_db.iter().find(|d| d.0 == tree).map(|d| d.1);
     assert_eq!(count("appeals"), Some(2), "two appeals: {in_db:?}");
     assert_eq!(count("arrivals"), Some(2), "{in_db:?}");
+    let pool = medo_pg::read::PgRead::open(&url, 2).unwrap();
+    same_reads(&sled, &Store::remote(std::sync::Arc::new(pool)));
     drop(sled);
 
     // back into an empty node: the same records, the same head
@@ -92,7 +178,7 @@ fn the_journal_moves_to_postgres_and_back_resumably_and_only_onto_its_own_histor
     assert!(still.contains("скопировано записей 0"), "{still}");
 
     // `[storage] backend = "postgres"`: `journal verify` checks the database's journal, the
-    // migration takes the configured URL; the service says plainly it does not run there yet
+    // migration takes the configured URL
     first.add_sections(&format!(
         "[storage]\nbackend = \"postgres\"\nurl_file = \"{file}\"\n"
     ));
@@ -104,11 +190,123 @@ fn the_journal_moves_to_postgres_and_back_resumably_and_only_onto_its_own_histor
     assert!(verified.contains(&head), "{verified}");
     let configured = first.ok(&["storage", "migrate", "--to", "postgres"]);
     assert!(configured.contains("скопировано записей 0"), "{configured}");
+    // and the service runs on it, where the files left off (this node's anchor checks it)
     let run = first.cmd(&["run", "--once"]);
-    assert_eq!(run.status.code(), Some(2));
     let said = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{said}");
     assert!(
-        said.contains("пока не запускается") && !said.contains("postgresql://"),
-        "{said}"
+        !said.contains("postgresql://"),
+        "the URL is never said: {said}"
+    );
+    let records = db_records(&url);
+    assert_eq!(records[now - 1]["hash"].as_str(), Some(head.as_str()));
+    assert!(
+        records.len() > now,
+        "service_start and service_stop journaled"
+    );
+}
+
+/// The kinds of the journal's records, in order ("received", "parsed", …).
+fn kinds(records: &[serde_json::Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// The database's journal as JSON records (what `journal export` gives on files).
+fn db_records(url: &str) -> Vec<serde_json::Value> {
+    use medo_store::JournalRead;
+    let journal = medo_pg::PgJournal::open(url).unwrap();
+    let records = journal.read_from(0).unwrap();
+    records
+        .iter()
+        .map(|r| serde_json::from_str(&r.line()).unwrap())
+        .collect()
+}
+
+/// The service on `[storage] backend = "postgres"` decides as it does on files: the same
+/// packages give the same records (in kind and order), the same outbound packages and the
+/// same registration numbers; a package seen again is a duplicate found in the database's
+/// index; the database's journal verifies; a second node of the same database then leads in
+/// its turn (the first gave its lease up at its clean stop) and continues the chain.
+#[test]
+fn the_service_on_postgres_decides_as_it_does_on_files() {
+    let Some(url) = medo_pg::testing::database("service") else {
+        return;
+    };
+    let (files, pg) = (Env::new(), Env::new());
+    let url_file = pg.root.path().join("db.url");
+    std::fs::write(&url_file, &url).unwrap();
+    let storage = format!(
+        "[storage]\nbackend = \"postgres\"\nurl_file = \"{}\"\nlease_secs = 2\n",
+        url_file.display()
+    );
+    pg.add_sections(&storage);
+    for env in [&files, &pg] {
+        env.drop_sample("urog-appeal-2.2", "a");
+        env.drop_sample("urog-appeal-2.7.1", "b");
+        env.once();
+        env.drop_sample("urog-appeal-2.2", "a-again");
+        env.once();
+    }
+    let (on_files, in_db) = (files.journal_lines(), db_records(&url));
+    assert_eq!(kinds(&in_db), kinds(&on_files), "the same records");
+    let numbers = |records: &[serde_json::Value]| -> Vec<String> {
+        let registered = records.iter().filter(|r| r["kind"] == "appeal_registered");
+        registered.map(|r| r["number"].to_string()).collect()
+    };
+    assert_eq!(numbers(&in_db), numbers(&on_files));
+    assert_eq!(numbers(&in_db).len(), 2, "{:?}", kinds(&in_db));
+    assert!(kinds(&in_db).contains(&"duplicate".to_string()));
+    let outbound = |env: &Env| -> Vec<String> {
+        let mut kinds: Vec<String> = env
+            .outbound_names()
+            .iter()
+            .map(|n| n.split('-').next().unwrap_or("").to_string())
+            .collect();
+        kinds.sort();
+        kinds
+    };
+    assert_eq!(outbound(&pg), outbound(&files));
+    let segments = medo_gateway::journal::segments(&pg.state.join("journal")).unwrap_or_default();
+    assert!(
+        segments.is_empty(),
+        "no journal on this node's disk: {segments:?}"
+    );
+    let verified = pg.ok(&["journal", "verify"]);
+    assert!(
+        verified.contains(&format!("журнал цел: записей {}", in_db.len())),
+        "{verified}"
+    );
+
+    // another node, an empty state_dir, the same database and a spool of its own: it takes
+    // the lease at once (given up at the first node's stop), the keys from the database
+    let next = Env::new();
+    next.add_sections(&storage);
+    next.drop_sample("urog-appeal-2.7.1", "c");
+    next.once();
+    let after = db_records(&url);
+    assert!(after.len() > in_db.len());
+    assert_eq!(
+        after[in_db.len()]["prev"],
+        in_db[in_db.len() - 1]["hash"],
+        "the chain goes on"
+    );
+    assert!(
+        kinds(&after[in_db.len()..]).contains(&"duplicate".to_string()),
+        "c repeats b: found in the database"
+    );
+    for key in ["checkpoint.key", "pin.key"] {
+        assert!(
+            !next.state.join(key).exists(),
+            "{key}: the database's, no copy on disk"
+        );
+    }
+    let key = medo_gateway::checkpoint::load_key(&pg.state.join("checkpoint.key")).unwrap();
+    let problem = medo_gateway::checkpoint::anchor_problem(&next.state, &key.verifying_key(), 1);
+    assert_eq!(
+        problem, None,
+        "the next node's anchor is signed with the first node's key"
     );
 }

@@ -10,18 +10,6 @@ use crate::service::ServiceError;
 
 pub(super) fn run_service(config: Config, once: bool) -> ExitCode {
     let source = config.source.clone();
-    if let crate::config::Storage::Postgres { .. } = config.storage {
-        let file = source
-            .as_ref()
-            .map(|p| format!(" [файл настроек: {}]", p.display()))
-            .unwrap_or_default();
-        eprintln!(
-            "medo-gateway: [storage] backend = \"postgres\": служба на PostgreSQL пока не запускается — \
-             журнал уже переносится и проверяется (storage migrate, journal verify), индекс в базе и \
-             выбор ведущего узла ещё делаются; уберите [storage] или задайте backend = \"files\"{file}"
-        );
-        return ExitCode::from(2);
-    }
     let result = if once {
         gateway::run_once(config).map(|r| {
             println!(

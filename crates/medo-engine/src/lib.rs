@@ -1576,7 +1576,15 @@ fn parsed_event(a: &Arrival, p: &Package, f: &Facts) -> Event {
 
 /// `run --once`: process everything ready now, publish all effects, stop.
 pub fn run_once(config: Config) -> Result<PassReport, GatewayError> {
-    let mut gw = Gateway::open(config)?;
+    run_once_with(config, start::open_files)
+}
+
+/// [`run_once`] over the backend `open_backend` opens (the composition root chooses it).
+pub fn run_once_with<B: Backend>(
+    config: Config,
+    open_backend: impl FnOnce(&start::Start) -> Result<start::Opened<B>, GatewayError>,
+) -> Result<PassReport, GatewayError> {
+    let mut gw = Gateway::open_with(config, open_backend)?;
     let report = gw.run_until_idle(20);
     let closed = gw.close();
     let report = report?;

@@ -152,9 +152,11 @@ const CHAIN_CHECKED_AT_START: u64 = 1_000_000;
 /// The chain is verified at start (each line's hash, seq, prev — `JournalRead::verify_tail`):
 /// a record edited, deleted or reordered refuses the start (exit 2), so the service never
 /// registers or signs a checkpoint over a broken chain.
-fn check_chain(journal: &Journal) -> Result<(), GatewayError> {
+/// The chain of the journal's last records checked (the first of them linked to what comes
+/// before on trust): a broken chain refuses the start (exit 2), in words.
+pub fn check_chain(journal: &impl medo_store::Journal) -> Result<(), GatewayError> {
     let started = std::time::Instant::now();
-    let report = journal.verify_tail(CHAIN_CHECKED_AT_START)?;
+    let report = JournalRead::verify_tail(journal, CHAIN_CHECKED_AT_START)?;
     if let Some(bad) = report.first_bad {
         return Err(refused(format!(
             "цепочка журнала нарушена на записи {} ({}, строка {}: {}): служба не запускается и ничего не подписывает поверх неё. Подробности — `medo-gateway journal verify`; восстановите журнал из резервной копии (docs/OPERATIONS.md, «Broken chain»)",
@@ -162,7 +164,7 @@ fn check_chain(journal: &Journal) -> Result<(), GatewayError> {
         )));
     }
     tracing::debug!(
-        records = journal.next_seq(),
+        records = medo_store::Journal::next_seq(journal),
         ms = started.elapsed().as_millis() as u64,
         "journal chain verified at start"
     );
@@ -271,7 +273,7 @@ fn guard_anchor(
 }
 
 /// Reads the PIN secret, creating it (32 random bytes, mode 0600) the first time.
-fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
+pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, GatewayError> {
     if let Ok(bytes) = std::fs::read(path) {
         if bytes.len() >= 16 {
             return Ok(bytes);

@@ -65,6 +65,19 @@ pub fn renew(client: &mut Client, held: &Lease, lease: Duration) -> Result<bool,
     Ok(n == 1)
 }
 
+/// Ends a live lease this node holds now (a clean stop: a standby need not wait for it to
+/// expire); `false` when it was not live or not ours.
+pub fn release(client: &mut Client, held: &Lease) -> Result<bool, JournalError> {
+    let n = client
+        .execute(
+            "UPDATE medo_lease SET expires = clock_timestamp()
+             WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires > clock_timestamp()",
+            &[&held.holder, &epoch_i64(held.epoch)],
+        )
+        .map_err(db("releasing the lease"))?;
+    Ok(n == 1)
+}
+
 /// Who holds the lease, its epoch, and whether it is live (`None`: never taken).
 pub fn holder(client: &mut Client) -> Result<Option<(Lease, bool)>, JournalError> {
     let row = client
@@ -113,4 +126,89 @@ pub(crate) fn insert_fenced_raw(
             &[&seqs, &lines],
         ),
     }
+}
+
+/// Renews a held lease every third of its length on a connection of its own (the loop's
+/// passes may take longer than a lease; a slow pass must not cost the lease). When a renewal
+/// is refused — the lease expired or another node took it — [`Keeper::lost`] says so and
+/// renewing stops: the node steps down (its commits are fenced off in any case). Dropping the
+/// keeper stops it.
+pub struct Keeper {
+    lost: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Keeper {
+    /// Starts renewing `held` (of length `lease`) over connections to `url`.
+    pub fn start(url: &str, held: Lease, lease: Duration) -> Keeper {
+        let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let (url, flag) = (url.to_string(), lost.clone());
+        let thread = std::thread::Builder::new()
+            .name("medo-lease".into())
+            .spawn(move || keep(&url, &held, lease, &stopped, &flag))
+            .expect("a thread for the lease");
+        Keeper {
+            lost,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Whether the lease was lost (a renewal refused, or none possible before it expired).
+    pub fn lost(&self) -> bool {
+        self.lost.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The keeper's loop: renew, wait a third of the lease (or until stopped), again; a lost
+/// connection is made again at the next turn, and a lease not renewed before it would
+/// expire is lost.
+fn keep(
+    url: &str,
+    held: &Lease,
+    lease: Duration,
+    stopped: &std::sync::mpsc::Receiver<()>,
+    lost: &std::sync::atomic::AtomicBool,
+) {
+    let every = lease / 3;
+    let mut client: Option<Client> = None;
+    let mut renewed_at = std::time::Instant::now();
+    loop {
+        match stopped.recv_timeout(every) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        if client.as_ref().is_none_or(Client::is_closed) {
+            client = Client::connect(url, postgres::NoTls).ok();
+        }
+        let renewal = client.as_mut().map(|c| renew(c, held, lease));
+        match renewal {
+            Some(Ok(true)) => renewed_at = std::time::Instant::now(),
+            Some(Ok(false)) => break,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "the lease could not be renewed now; trying again");
+                client = None;
+            }
+            None => tracing::warn!("no connection to renew the lease; trying again"),
+        }
+        if renewed_at.elapsed() >= lease {
+            break;
+        }
+    }
+    tracing::error!(
+        epoch = held.epoch,
+        "the lease is lost: another node may lead now; stepping down"
+    );
+    lost.store(true, std::sync::atomic::Ordering::SeqCst);
 }

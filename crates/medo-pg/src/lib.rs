@@ -34,8 +34,10 @@ CREATE TABLE IF NOT EXISTS medo_lease (
 );
 ";
 
+pub mod backend;
 pub mod index;
 pub mod lease;
+pub mod read;
 pub mod testing;
 
 /// Rows read per round trip when walking the journal.
@@ -142,6 +144,14 @@ impl PgJournal {
             }
             done => done,
         }
+    }
+
+    /// Gives up the lease this node leads under (a clean stop), if it still holds it.
+    pub fn step_down(&mut self) -> Result<(), JournalError> {
+        if let Some(held) = self.fence.take() {
+            self.on_writer(|c| lease::release(c, &held))?;
+        }
+        Ok(())
     }
 
     /// The lease this node writes under, if it leads.
@@ -303,7 +313,7 @@ impl Journal for PgJournal {
 
 /// Whether an error says the connection is gone: closed, or ended by the server (SQLSTATE
 /// class 08, connection exception; 57P, an administrator's or a shutdown's termination).
-fn connection_lost(e: &postgres::Error) -> bool {
+pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
     e.is_closed()
         || e.code().is_some_and(|c| {
             let code = c.code();

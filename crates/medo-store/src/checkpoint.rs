@@ -422,6 +422,38 @@ fn signed_body(text: &str, key: &VerifyingKey) -> Result<(u64, String), NoteProb
     }
 }
 
+/// A signed note naming the journal's `size` and `head` — what another backend keeps of its
+/// checkpoints (PostgreSQL: a table) as the files keep them in `journal/checkpoints/`.
+pub fn note(key: &SigningKey, origin: &str, size: u64, head: &str) -> String {
+    signed_note(key, origin, size, head)
+}
+
+/// A journal of `records` records (`hash_at` reads a record's hash) against the newest of
+/// `notes` (name, text) whose signature verifies with `key` — another backend's checkpoints
+/// and a node's anchor; `Err` says what is wrong, for people. No note: nothing to check.
+pub fn check_notes(
+    notes: &[(String, String)],
+    key: &VerifyingKey,
+    records: u64,
+    hash_at: impl FnOnce(u64) -> Option<String>,
+) -> Result<(), CheckpointError> {
+    let newest = notes
+        .iter()
+        .filter_map(|(note, text)| {
+            let (size, head) = signed_body(text, key).ok()?;
+            Some(Anchor {
+                size,
+                head,
+                note: note.clone(),
+            })
+        })
+        .max_by_key(|a| a.size);
+    match newest {
+        Some(anchor) => check_anchor(&anchor, records, hash_at),
+        None => Ok(()),
+    }
+}
+
 /// Whether the journal agrees with `anchor`: at least that many records, and the record
 /// `size - 1` has that hash (`hash_at` reads it). `Err` says what is wrong, for people.
 fn check_anchor(

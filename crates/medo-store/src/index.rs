@@ -5,7 +5,9 @@
 //! in one transaction; [`Store::flush`] is the durability barrier before effects.
 //! Touches only its own directory (`state_dir/store`).
 
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -16,6 +18,8 @@ use crate::apply::{
     apply_one, be, body_key, outgoing_year_key, prefixed, read_u64, year_key, Kv, Tree,
 };
 use crate::journal::{Event, Output, Record};
+pub use crate::source::KvRead;
+use crate::source::{SledTrees, Source};
 use medo_core::book::{Appeal, Appeals, DeadlineFacts, QueryFacts, StatusFacts, Unrouted};
 use medo_core::resend::Waiting;
 
@@ -63,6 +67,9 @@ pub enum StoreError {
     Storage(Storage),
     #[error("store: {0}")]
     Decode(String),
+    /// Another backend's index could not be read (what failed is said: its database's words).
+    #[error("store: the database: {0}")]
+    Database(String),
 }
 
 /// A failure of the index's storage engine (sled), opaque outside this crate.
@@ -150,33 +157,25 @@ pub struct Page<T> {
     pub more: bool,
 }
 
-/// The sled-backed index. Cloning shares the same database (sled handles are shared).
+/// The index: this process's sled trees, or another backend's copy of them read through
+/// [`KvRead`] ([`Store::remote`]). Cloning shares the same trees (sled handles are shared).
+///
+/// The trees ([`Tree`]): `arrivals` id → [`Arrival`]; `keys`, `uids`, `claims` → the first
+/// arrival with that package key, header uid, claim folder; `open` the arrivals not yet at
+/// rest (so a pass never walks the whole history); `pending` outputs decided but not yet
+/// published: name → (arrival, key, output); `meta`; `appeals` id → appeal (JSON, without its
+/// PIN hash); `appeal_index`, by prefix: `d` document uid → id, `n` our number → id, `u` УРОГ
+/// number + id → (), `y` year → highest sequence number, `p` id → PIN hash, `o` id → its
+/// deadline facts while the appeal is under consideration, `z` year → highest
+/// outgoing-document number, `q` query arrival → its [`QueryFacts`], `r` number a query could
+/// not resolve + query arrival → (), `c` operator command id → (), `b` body + id → (), `h`
+/// held arrival → [`Unrouted`]; `appeal_status` id → the appeal's [`StatusFacts`] (an appeal
+/// saved by an older version has none: its appeal is read instead); `awaiting` our documents
+/// awaiting a receipt: `d` output name → (arrival, output) until published, `w` message uid →
+/// [`Waiting`], `s` message uid → output name, `x` rejections.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    arrivals: sled::Tree,
-    keys: sled::Tree,
-    uids: sled::Tree,
-    claims: sled::Tree,
-    /// Arrivals not yet at rest (so a pass never walks the whole history).
-    open: sled::Tree,
-    /// Outputs decided but not yet published: name → (arrival, key, output).
-    pending: sled::Tree,
-    meta: sled::Tree,
-    /// The appeal book: id → appeal (JSON, without its PIN hash).
-    appeals: sled::Tree,
-    /// Appeal lookups, by prefix: `d` document uid → id, `n` our number → id,
-    /// `u` УРОГ number + id → (), `y` year → highest sequence number, `p` id → PIN hash,
-    /// `o` id → its deadline facts while the appeal is under consideration, `z` year →
-    /// highest outgoing-document number, `q` query arrival → its [`QueryFacts`], `r` number
-    /// a query could not resolve + query arrival → (), `c` operator command id → ().
-    appeal_index: sled::Tree,
-    /// id → the appeal's [`StatusFacts`] (what a УРОГ query answer needs; an appeal saved by
-    /// an older version has none: its appeal is read instead).
-    status: sled::Tree,
-    /// Our documents awaiting a receipt: `d` output name → (arrival, output) until
-    /// published, `w` message uid → [`Waiting`].
-    awaiting: sled::Tree,
+    src: Source,
 }
 
 pub(crate) const APPLIED: &[u8] = b"applied_seq";
@@ -192,6 +191,8 @@ pub(crate) const HEAD: &[u8] = b"head";
 /// 6 = each body's appeals indexed (a hub's list of one body).
 const SCHEMA: u64 = 6;
 const SCHEMA_KEY: &[u8] = b"schema";
+/// Appeals decoded per page of [`Store::iter_appeals_after`] (a list holds a page at a time).
+const APPEALS_PAGE: usize = 32;
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Decode(e.to_string()))
@@ -206,27 +207,35 @@ impl Store {
             .cache_capacity(CACHE_BYTES)
             .open()?;
         let store = Store {
-            arrivals: db.open_tree("arrivals")?,
-            keys: db.open_tree("keys")?,
-            uids: db.open_tree("uids")?,
-            claims: db.open_tree("claims")?,
-            open: db.open_tree("open")?,
-            pending: db.open_tree("pending")?,
-            meta: db.open_tree("meta")?,
-            appeals: db.open_tree("appeals")?,
-            appeal_index: db.open_tree("appeal_index")?,
-            status: db.open_tree("appeal_status")?,
-            awaiting: db.open_tree("awaiting")?,
-            db,
+            src: Source::Sled(SledTrees::open(db)?),
         };
         store.with_arrival_count()
     }
 
+    /// The index another backend keeps (PostgreSQL's `medo_index`): the same trees, read
+    /// through `reader`; that backend applies records in its own commits.
+    pub fn remote(reader: Arc<dyn KvRead>) -> Store {
+        Store {
+            src: Source::Remote(reader),
+        }
+    }
+
+    /// This process's sled trees (`None`: the index is another backend's).
+    fn sled(&self) -> Result<&SledTrees, StoreError> {
+        match &self.src {
+            Source::Sled(s) => Ok(s),
+            Source::Remote(_) => Err(StoreError::Decode(
+                "the index is written by the database's own commits, not here".into(),
+            )),
+        }
+    }
+
     /// A store written before the arrival counter existed gets it now (one walk, once).
     fn with_arrival_count(self) -> Result<Store, StoreError> {
-        if self.meta.get(ARRIVALS)?.is_none() && !self.arrivals.is_empty() {
-            self.meta
-                .insert(ARRIVALS, &be(self.arrivals.len() as u64))?;
+        let s = self.sled()?;
+        let (meta, arrivals) = (s.tree(Tree::Meta), s.tree(Tree::Arrivals));
+        if meta.get(ARRIVALS)?.is_none() && !arrivals.is_empty() {
+            meta.insert(ARRIVALS, &be(arrivals.len() as u64))?;
         }
         Ok(self)
     }
@@ -261,24 +270,21 @@ impl Store {
 
     /// The seq of the last journal record applied, if any.
     pub fn applied_seq(&self) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .meta
-            .get(APPLIED)?
-            .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+        Ok(self.src.get(Tree::Meta, APPLIED)?.map(|v| read_u64(&v)))
     }
 
     /// The hash of the last journal record applied.
     pub fn head(&self) -> Result<Option<String>, StoreError> {
         Ok(self
-            .meta
-            .get(HEAD)?
+            .src
+            .get(Tree::Meta, HEAD)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Whether the store was built by a fold of this layout ([`SCHEMA`]); an older one is
     /// rebuilt from the journal (its indexes may lack entries a newer fold writes).
     pub fn schema_current(&self) -> Result<bool, StoreError> {
-        Ok(self.meta.get(SCHEMA_KEY)?.as_deref() == Some(&be(SCHEMA)[..]))
+        Ok(self.src.get(Tree::Meta, SCHEMA_KEY)?.as_deref() == Some(&be(SCHEMA)[..]))
     }
 
     /// The meta entry that marks an index built by this layout's fold (key, value) — another
@@ -289,88 +295,73 @@ impl Store {
 
     /// Marks the store as built by this layout's fold.
     pub fn mark_schema(&self) -> Result<(), StoreError> {
-        self.meta.insert(SCHEMA_KEY, &be(SCHEMA))?;
+        self.sled()?
+            .tree(Tree::Meta)
+            .insert(SCHEMA_KEY, &be(SCHEMA))?;
         Ok(())
     }
 
     /// Empties every tree (before a rebuild).
     pub fn clear(&self) -> Result<(), StoreError> {
-        for t in [
-            &self.arrivals,
-            &self.keys,
-            &self.uids,
-            &self.claims,
-            &self.open,
-            &self.pending,
-            &self.meta,
-            &self.appeals,
-            &self.appeal_index,
-            &self.status,
-            &self.awaiting,
-        ] {
-            t.clear()?;
+        let s = self.sled()?;
+        for tree in Tree::ALL {
+            s.tree(tree).clear()?;
         }
         Ok(())
     }
 
     /// An arrival by its id.
     pub fn arrival(&self, arrival: u64) -> Result<Option<Arrival>, StoreError> {
-        self.arrivals
-            .get(be(arrival))?
+        self.src
+            .get(Tree::Arrivals, &be(arrival))?
             .map(|v| decode(&v))
             .transpose()
     }
 
     /// Every arrival not yet at rest, oldest first.
     pub fn unfinished(&self) -> Result<Vec<Arrival>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.open.iter() {
-            let (k, _) = item?;
-            if let Some(v) = self.arrivals.get(k)? {
-                out.push(decode(&v)?);
-            }
-        }
-        Ok(out)
+        Ok(self.unfinished_oldest(usize::MAX, &|_| true)?.items)
     }
 
     /// How many arrivals are at rest (archived or quarantined): all minus the open ones.
     pub fn arrivals_at_rest(&self) -> Result<usize, StoreError> {
         // a counter kept with the records (sled's `len` walks every entry); a store written
         // before the counter existed is counted once the slow way
-        let total = match self.meta.get(ARRIVALS)? {
-            Some(v) => read_u64(&v) as usize,
-            None => self.arrivals.len(),
+        let total = match self.src.get(Tree::Meta, ARRIVALS)? {
+            Some(v) => read_u64(&v),
+            None => self.src.count(Tree::Arrivals)?,
         };
-        Ok(total.saturating_sub(self.open.len()))
+        Ok(total.saturating_sub(self.src.count(Tree::Open)?) as usize)
     }
 
     /// Every arrival, oldest first.
     pub fn all_arrivals(&self) -> Result<Vec<Arrival>, StoreError> {
-        self.arrivals.iter().map(|i| decode(&i?.1)).collect()
+        let mut out = Vec::new();
+        self.src.all(Tree::Arrivals, &mut |_, v| {
+            out.push(decode(v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The arrival id stored under `key` in a lookup tree.
+    fn lookup(&self, tree: Tree, key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.src.get(tree, key.as_bytes())?.map(|v| read_u64(&v)))
     }
 
     /// The first arrival that carried this package key (and was parsed).
     pub fn by_key(&self, key: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .keys
-            .get(key)?
-            .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+        self.lookup(Tree::Keys, key)
     }
 
     /// The first arrival that carried this header uid.
     pub fn by_uid(&self, uid: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .uids
-            .get(uid)?
-            .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+        self.lookup(Tree::Uids, uid)
     }
 
     /// The arrival whose claimed folder has this name.
     pub fn by_claim(&self, claim: &str) -> Result<Option<u64>, StoreError> {
-        Ok(self
-            .claims
-            .get(claim)?
-            .map(|v| u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))))
+        self.lookup(Tree::Claims, claim)
     }
 
     /// Applies one journal record, atomically across trees. Records at or below the applied
@@ -381,18 +372,23 @@ impl Store {
 
     /// Applies records in order in one transaction (all or none).
     pub fn apply_all(&self, records: &[Record]) -> Result<(), StoreError> {
+        let s = match &self.src {
+            Source::Sled(s) => s,
+            Source::Remote(_) => return self.applied_through(records.last()),
+        };
+        let t = |tree| s.tree(tree);
         (
-            &self.arrivals,
-            &self.keys,
-            &self.uids,
-            &self.claims,
-            &self.open,
-            &self.pending,
-            &self.meta,
-            &self.appeals,
-            &self.appeal_index,
-            &self.status,
-            &self.awaiting,
+            t(Tree::Arrivals),
+            t(Tree::Keys),
+            t(Tree::Uids),
+            t(Tree::Claims),
+            t(Tree::Open),
+            t(Tree::Pending),
+            t(Tree::Meta),
+            t(Tree::Appeals),
+            t(Tree::AppealIndex),
+            t(Tree::Status),
+            t(Tree::Awaiting),
         )
             .transaction(|trees| {
                 for record in records {
@@ -403,35 +399,37 @@ impl Store {
         Ok(())
     }
 
+    /// Another backend's index applies its records in the journal's own transaction: here
+    /// it is only checked that it did (a record it lacks is an error, never skipped).
+    fn applied_through(&self, last: Option<&Record>) -> Result<(), StoreError> {
+        let (Some(last), applied) = (last, self.applied_seq()?) else {
+            return Ok(());
+        };
+        if applied.is_some_and(|a| a >= last.seq) {
+            return Ok(());
+        }
+        Err(StoreError::Decode(format!(
+            "the database's index has applied up to {applied:?}, not record {}",
+            last.seq
+        )))
+    }
+
     /// Per tree: its name, how many entries, and SHA-256 over its keys and values in order —
     /// two stores hold the same index exactly when these agree (`store verify`).
     pub fn digests(&self) -> Result<Vec<(&'static str, u64, String)>, StoreError> {
-        let trees = [
-            ("arrivals", &self.arrivals),
-            ("keys", &self.keys),
-            ("uids", &self.uids),
-            ("claims", &self.claims),
-            ("open", &self.open),
-            ("pending", &self.pending),
-            ("meta", &self.meta),
-            ("appeals", &self.appeals),
-            ("appeal_index", &self.appeal_index),
-            ("appeal_status", &self.status),
-            ("awaiting", &self.awaiting),
-        ];
         let mut out = Vec::new();
-        for (name, tree) in trees {
+        for tree in Tree::ALL {
             let mut h = medo_wire::hash::Sha256::new();
             let mut n = 0u64;
-            for item in tree.iter() {
-                let (k, v) = item?;
-                for part in [&k, &v] {
+            self.src.all(tree, &mut |k, v| {
+                for part in [k, v] {
                     h.update((part.len() as u64).to_be_bytes());
                     h.update(part);
                 }
                 n += 1;
-            }
-            out.push((name, n, hex::encode(h.finalize())));
+                Ok(true)
+            })?;
+            out.push((tree.name(), n, hex::encode(h.finalize())));
         }
         Ok(out)
     }
@@ -447,14 +445,14 @@ impl Store {
     ) -> Result<Page<PendingOutput>, StoreError> {
         let mut groups: std::collections::BTreeMap<u64, Vec<PendingOutput>> = Default::default();
         let mut more = false;
-        for item in self.pending.iter() {
-            let p: PendingOutput = decode(&item?.1)?;
+        self.src.all(Tree::Pending, &mut |_, v| {
+            let p: PendingOutput = decode(v)?;
             if !wanted(p.arrival) {
-                continue;
+                return Ok(true);
             }
             if let Some(group) = groups.get_mut(&p.arrival) {
                 group.push(p);
-                continue;
+                return Ok(true);
             }
             if groups.len() == max_arrivals {
                 more = true;
@@ -462,11 +460,12 @@ impl Store {
                     Some((&newest, _)) if newest > p.arrival => {
                         groups.remove(&newest);
                     }
-                    _ => continue,
+                    _ => return Ok(true),
                 }
             }
             groups.insert(p.arrival, vec![p]);
-        }
+            Ok(true)
+        })?;
         Ok(Page {
             items: groups.into_values().flatten().collect(),
             more,
@@ -480,37 +479,39 @@ impl Store {
         max: usize,
         wanted: &dyn Fn(&Arrival) -> bool,
     ) -> Result<Page<Arrival>, StoreError> {
-        let mut items = Vec::new();
-        for item in self.open.iter() {
-            let (k, _) = item?;
-            let Some(v) = self.arrivals.get(k)? else {
-                continue;
+        let (mut items, mut more) = (Vec::new(), false);
+        self.src.all(Tree::Open, &mut |k, _| {
+            let Some(v) = self.src.get(Tree::Arrivals, k)? else {
+                return Ok(true);
             };
             let a: Arrival = decode(&v)?;
             if !wanted(&a) {
-                continue;
+                return Ok(true);
             }
-            if items.len() == max {
-                return Ok(Page { items, more: true });
+            more = items.len() == max;
+            if !more {
+                items.push(a);
             }
-            items.push(a);
-        }
-        Ok(Page { items, more: false })
+            Ok(!more)
+        })?;
+        Ok(Page { items, more })
     }
 
     /// Whether the output of this name waits to be published.
     pub fn is_pending(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.pending.contains_key(name.as_bytes())?)
+        self.src.contains(Tree::Pending, name.as_bytes())
     }
 
     /// How many arrivals are not yet at rest.
     pub fn unfinished_count(&self) -> usize {
-        self.open.len()
+        logged("unfinished arrivals", self.src.count(Tree::Open)) as usize
     }
 
     /// Durability barrier: everything applied so far is on disk when this returns.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
+        if let Source::Sled(s) = &self.src {
+            s.db.flush()?;
+        }
         Ok(())
     }
 }
@@ -591,22 +592,21 @@ impl Store {
         let from = body_key(body, after.saturating_add(1));
         let end = body_key(body, u64::MAX);
         let mut out = Vec::new();
-        for item in self.appeal_index.range(from..=end) {
-            let (k, _) = item?;
-            let id = read_u64(&k[k.len() - 8..]);
-            if id <= after {
-                continue;
-            }
-            if let Some(a) = self.appeal_by_id(id)? {
-                out.push(Appeal {
-                    pin_hash: None,
-                    ..a
-                });
-            }
-            if out.len() >= max {
-                break;
-            }
-        }
+        let range = (Bound::Included(&from[..]), Bound::Included(&end[..]));
+        self.src
+            .walk(Tree::AppealIndex, range, false, &mut |k, _| {
+                let id = read_u64(&k[k.len() - 8..]);
+                if id <= after {
+                    return Ok(true);
+                }
+                if let Some(a) = self.appeal_by_id(id)? {
+                    out.push(Appeal {
+                        pin_hash: None,
+                        ..a
+                    });
+                }
+                Ok(out.len() < max)
+            })?;
         Ok(out)
     }
 
@@ -616,32 +616,51 @@ impl Store {
         &self,
         after: u64,
     ) -> impl Iterator<Item = Result<Appeal, StoreError>> + '_ {
-        let range = after
-            .checked_add(1)
-            .map(|from| self.appeals.range(be(from)..));
-        range.into_iter().flatten().map(|item| {
-            let (_, v) = item?;
-            let mut a: Appeal = decode(&v)?;
-            a.pin_hash = None;
-            Ok(a)
+        let mut next = after.checked_add(1);
+        let mut page = std::collections::VecDeque::new();
+        std::iter::from_fn(move || {
+            if page.is_empty() {
+                page.extend(self.appeals_page(next.take()?, &mut next));
+            }
+            page.pop_front()
         })
     }
 
+    /// Up to [`APPEALS_PAGE`] appeals from the id `from` on (an error ends the page);
+    /// `next` is set to where the following page starts, if one may follow.
+    fn appeals_page(&self, from: u64, next: &mut Option<u64>) -> Vec<Result<Appeal, StoreError>> {
+        let (mut out, mut last) = (Vec::new(), None);
+        let range = (Bound::Included(&be(from)[..]), Bound::Unbounded);
+        let walked = self.src.walk(Tree::Appeals, range, false, &mut |k, v| {
+            last = Some(read_u64(k));
+            let mut a: Appeal = decode(v)?;
+            a.pin_hash = None;
+            out.push(Ok(a));
+            Ok(out.len() < APPEALS_PAGE)
+        });
+        match walked {
+            Err(e) => out.push(Err(e)),
+            Ok(()) if out.len() == APPEALS_PAGE => *next = last.and_then(|l| l.checked_add(1)),
+            Ok(()) => {}
+        }
+        out
+    }
+
     fn appeal_by_id(&self, id: u64) -> Result<Option<Appeal>, StoreError> {
-        let Some(v) = self.appeals.get(be(id))? else {
+        let Some(v) = self.src.get(Tree::Appeals, &be(id))? else {
             return Ok(None);
         };
         let mut a: Appeal = decode(&v)?;
         a.pin_hash = self
-            .appeal_index
-            .get(prefixed(b'p', &be(id)))?
+            .src
+            .get(Tree::AppealIndex, &prefixed(b'p', &be(id)))?
             .map(|p| String::from_utf8_lossy(&p).into_owned().into());
         Ok(Some(a))
     }
 
     /// The status facts of an appeal: stored, or (saved by an older version) from the appeal.
     fn status_by_id(&self, id: u64) -> Result<Option<StatusFacts>, StoreError> {
-        match self.status.get(be(id))? {
+        match self.src.get(Tree::Status, &be(id))? {
             Some(v) => Ok(Some(decode(&v)?)),
             None => Ok(self.appeal_by_id(id)?.as_ref().map(StatusFacts::from)),
         }
@@ -683,27 +702,51 @@ impl Store {
 
     fn index_id(&self, tag: u8, key: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
-            .appeal_index
-            .get(prefixed(tag, key.as_bytes()))?
+            .src
+            .get(Tree::AppealIndex, &prefixed(tag, key.as_bytes()))?
             .map(|v| read_u64(&v)))
     }
 
-    fn number_ids(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
-        let mut p = prefixed(b'n', norm.as_bytes());
+    /// The ids that end the appeal index's keys `tag` + `norm` + 0 + id.
+    fn ids_under(&self, tag: u8, norm: &str) -> Result<Vec<u64>, StoreError> {
+        let mut p = prefixed(tag, norm.as_bytes());
         p.push(0);
-        self.appeal_index
-            .scan_prefix(&p)
-            .map(|i| Ok(read_u64(&i?.0[p.len()..])))
-            .collect()
+        let mut ids = Vec::new();
+        self.src.prefix(Tree::AppealIndex, &p, &mut |k, _| {
+            ids.push(read_u64(&k[p.len()..]));
+            Ok(true)
+        })?;
+        Ok(ids)
+    }
+
+    /// Every value under the key prefix `tag` of `tree`, decoded, in key order.
+    fn decoded_under<T: for<'de> Deserialize<'de>>(
+        &self,
+        tree: Tree,
+        tag: u8,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.src.prefix(tree, &prefixed(tag, b""), &mut |_, v| {
+            out.push(decode(v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The sequence stored under `key` in the appeal index (0 when none).
+    fn sequence(&self, key: &[u8]) -> Result<u64, StoreError> {
+        Ok(self
+            .src
+            .get(Tree::AppealIndex, key)?
+            .map_or(0, |v| read_u64(&v)))
+    }
+
+    fn number_ids(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
+        self.ids_under(b'n', norm)
     }
 
     fn urog_ids(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
-        let mut p = prefixed(b'u', norm.as_bytes());
-        p.push(0);
-        self.appeal_index
-            .scan_prefix(&p)
-            .map(|i| Ok(read_u64(&i?.0[p.len()..])))
-            .collect()
+        self.ids_under(b'u', norm)
     }
 
     /// The appeal with this id — a read error is an error (decisions must not guess).
@@ -722,26 +765,18 @@ impl Store {
     /// The next registration sequence number of `year` — a read error is an error (a
     /// guessed number could be a number given twice).
     pub fn try_next_seq(&self, body: &str, year: i32) -> Result<u64, StoreError> {
-        Ok(self
-            .appeal_index
-            .get(year_key(body, year))?
-            .map_or(0, |v| read_u64(&v))
-            + 1)
+        Ok(self.sequence(&year_key(body, year))? + 1)
     }
 
     /// The next outgoing-document sequence number of `year` — a read error is an error.
     pub fn try_next_outgoing_seq(&self, body: &str, year: i32) -> Result<u64, StoreError> {
-        Ok(self
-            .appeal_index
-            .get(outgoing_year_key(body, year))?
-            .map_or(0, |v| read_u64(&v))
-            + 1)
+        Ok(self.sequence(&outgoing_year_key(body, year))? + 1)
     }
 
     /// The query answered from this arrival — a read error is an error.
     pub fn try_query(&self, arrival: u64) -> Result<Option<QueryFacts>, StoreError> {
-        self.appeal_index
-            .get(prefixed(b'q', &be(arrival)))?
+        self.src
+            .get(Tree::AppealIndex, &prefixed(b'q', &be(arrival)))?
             .map(|v| decode(&v))
             .transpose()
     }
@@ -749,19 +784,13 @@ impl Store {
     /// Whether the operator command with this id was carried out (journaled) — a read
     /// error is an error.
     pub fn try_command_done(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .appeal_index
-            .contains_key(prefixed(b'c', id.as_bytes()))?)
+        self.src
+            .contains(Tree::AppealIndex, &prefixed(b'c', id.as_bytes()))
     }
 
     /// Queries that reported this (normalised) number as not found.
     pub fn try_queries_awaiting(&self, norm: &str) -> Result<Vec<u64>, StoreError> {
-        let mut p = prefixed(b'r', norm.as_bytes());
-        p.push(0);
-        self.appeal_index
-            .scan_prefix(&p)
-            .map(|i| Ok(read_u64(&i?.0[p.len()..])))
-            .collect()
+        self.ids_under(b'r', norm)
     }
 
     /// Our registration number (normalised) → the appeal — a read error is an error.
@@ -781,18 +810,15 @@ impl Store {
 
     /// The package of `arrival` held for the hub's operator — a read error is an error.
     pub fn try_unrouted(&self, arrival: u64) -> Result<Option<Unrouted>, StoreError> {
-        self.appeal_index
-            .get(prefixed(b'h', &be(arrival)))?
+        self.src
+            .get(Tree::AppealIndex, &prefixed(b'h', &be(arrival)))?
             .map(|v| decode(&v))
             .transpose()
     }
 
     /// Every package held for the hub's operator, oldest first.
     pub fn try_unrouted_all(&self) -> Result<Vec<Unrouted>, StoreError> {
-        self.appeal_index
-            .scan_prefix(prefixed(b'h', b""))
-            .map(|i| decode(&i?.1))
-            .collect()
+        self.decoded_under(Tree::AppealIndex, b'h')
     }
 
     /// An appeal's status facts — a read error is an error.
@@ -802,18 +828,15 @@ impl Store {
 
     /// Our documents awaiting a receipt.
     pub fn waiting(&self) -> Result<Vec<Waiting>, StoreError> {
-        self.awaiting
-            .scan_prefix(prefixed(b'w', b""))
-            .map(|i| decode(&i?.1))
-            .collect()
+        self.decoded_under(Tree::Awaiting, b'w')
     }
 
     /// The output name of the message we decided to send with this uid.
     pub fn sent(&self, message_uid: &str) -> Result<Option<String>, StoreError> {
         let key = prefixed(b's', message_uid.to_lowercase().as_bytes());
         Ok(self
-            .awaiting
-            .get(key)?
+            .src
+            .get(Tree::Awaiting, &key)?
             .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
@@ -829,17 +852,27 @@ impl Store {
     /// Receipts that rejected our messages (the partner's negative receipts, the МЭДО
     /// operator's errors), oldest first.
     pub fn rejections(&self) -> Result<Vec<Record>, StoreError> {
-        self.awaiting
-            .scan_prefix(prefixed(b'x', b""))
-            .map(|i| decode(&i?.1))
-            .collect()
+        self.decoded_under(Tree::Awaiting, b'x')
     }
 
     /// Whether we sent a message with this uid and still wait for its receipt.
     pub fn awaits(&self, message_uid: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .awaiting
-            .contains_key(prefixed(b'w', message_uid.to_lowercase().as_bytes()))?)
+        let key = prefixed(b'w', message_uid.to_lowercase().as_bytes());
+        self.src.contains(Tree::Awaiting, &key)
+    }
+}
+
+impl Store {
+    /// The ids of the first (`rev`: last) `max` appeals; a read error ends the list (logged).
+    fn ids_of_appeals(&self, rev: bool, max: usize) -> Vec<u64> {
+        let mut ids = Vec::new();
+        let all = (Bound::Unbounded, Bound::Unbounded);
+        let walked = self.src.walk(Tree::Appeals, all, rev, &mut |k, _| {
+            ids.push(read_u64(k));
+            Ok(ids.len() < max)
+        });
+        logged("appeals", walked);
+        ids
     }
 }
 
@@ -905,38 +938,28 @@ impl Appeals for Store {
             .unwrap_or_else(|| vec![Err(medo_core::book::Lookup::Unreadable); ids.len()])
     }
     fn next_seq(&self, body: &str, year: i32) -> u64 {
-        let max = self
-            .appeal_index
-            .get(year_key(body, year))
-            .map(|v| v.map_or(0, |v| read_u64(&v)))
-            .map_err(StoreError::from);
-        logged("year sequence", max) + 1
+        logged("year sequence", self.sequence(&year_key(body, year))) + 1
     }
     fn all(&self) -> Vec<Appeal> {
-        let ids: Vec<u64> = self
-            .appeals
-            .iter()
-            .keys()
-            .filter_map(|k| k.ok().map(|k| read_u64(&k)))
-            .collect();
-        ids.into_iter().filter_map(|i| self.appeal(i)).collect()
+        self.ids_of_appeals(false, usize::MAX)
+            .into_iter()
+            .filter_map(|i| self.appeal(i))
+            .collect()
     }
     fn each_open_deadline(&self, visit: &mut dyn FnMut(u64, &DeadlineFacts)) {
         let p = prefixed(b'o', b"");
-        for item in self.appeal_index.scan_prefix(&p) {
-            let Some((k, v)) = logged("open appeals", item.map(Some).map_err(StoreError::from))
-            else {
-                break;
-            };
+        let walked = self.src.prefix(Tree::AppealIndex, &p, &mut |k, v| {
             let id = read_u64(&k[p.len()..]);
             // an index written by an older version holds no facts: read the appeal instead
-            let facts = decode::<DeadlineFacts>(&v)
+            let facts = decode::<DeadlineFacts>(v)
                 .ok()
                 .or_else(|| self.appeal(id).map(|a| DeadlineFacts::from(&a)));
             if let Some(facts) = facts {
                 visit(id, &facts);
             }
-        }
+            Ok(true)
+        });
+        logged("open appeals", walked);
     }
     fn unrouted(&self) -> Vec<Unrouted> {
         logged("held packages", self.try_unrouted_all())
@@ -945,15 +968,10 @@ impl Appeals for Store {
         logged("query", self.try_query(arrival))
     }
     fn recent(&self, n: usize) -> Vec<Appeal> {
-        let ids: Vec<u64> = self
-            .appeals
-            .iter()
-            .keys()
-            .rev()
-            .take(n)
-            .filter_map(|k| k.ok().map(|k| read_u64(&k)))
-            .collect();
-        ids.into_iter().filter_map(|i| self.appeal(i)).collect()
+        self.ids_of_appeals(true, n)
+            .into_iter()
+            .filter_map(|i| self.appeal(i))
+            .collect()
     }
 }
 

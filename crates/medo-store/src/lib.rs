@@ -14,6 +14,7 @@ pub mod journal;
 pub mod migrate;
 pub mod reading;
 pub mod seam;
+pub mod source;
 
 pub use files::Files;
 pub use seam::{

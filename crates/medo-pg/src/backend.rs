@@ -1,0 +1,208 @@
+//! The PostgreSQL backend as the loop sees it (`medo_store::Backend`): the journal's table,
+//! the index's table read through a pool ([`crate::read::PgRead`] behind
+//! `medo_store::index::Store::remote`), the checkpoints in a table, the keys every node shares.
+//!
+//! A commit is **one transaction**: the journal's rows (fenced by the lease) and the index's
+//! rows (the same fold as sled's) — so the index needs no catch-up at start and is never torn;
+//! `Index::apply_all` only checks that the database applied what was journaled. The anchor of
+//! every commit is the node's own file (`state_dir/anchor.note`, as on files): each node
+//! anchors what it committed, so a database restored from an older backup is refused by any
+//! node that committed past it.
+
+use std::sync::Arc;
+
+use medo_model::{Event, Record};
+use medo_store::checkpoint::{self, CheckpointError};
+use medo_store::index::Store;
+use medo_store::journal::JournalError;
+use medo_store::seam::{Backend, CommitError, Notary};
+use medo_store::Journal;
+use postgres::{Client, NoTls};
+
+use crate::read::PgRead;
+use crate::{db, PgJournal};
+
+/// The tables of the checkpoints and of the keys every node shares, created when missing.
+pub const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS medo_checkpoints (
+    size bigint PRIMARY KEY,
+    note text   NOT NULL
+);
+CREATE TABLE IF NOT EXISTS medo_keys (
+    name  text  PRIMARY KEY,
+    value bytea NOT NULL
+);
+";
+
+/// The journal, the index and the notes in one PostgreSQL database.
+pub struct Postgres {
+    journal: PgJournal,
+    index: Store,
+    /// The checkpoints' connection.
+    notes: Client,
+    /// This node's anchor (`state_dir/anchor.note`).
+    anchor: std::path::PathBuf,
+    /// Renews the lease this node leads under (`None`: not leading — a migration).
+    keeper: Option<crate::lease::Keeper>,
+}
+
+impl Postgres {
+    /// Binds a journal (leading, or about to) to the index read through a pool of `pool_size`
+    /// connections; `anchor` is this node's anchor file.
+    pub fn open(
+        url: &str,
+        journal: PgJournal,
+        pool_size: u32,
+        anchor: std::path::PathBuf,
+    ) -> Result<Postgres, JournalError> {
+        let mut notes = Client::connect(url, NoTls).map_err(db("connecting"))?;
+        notes
+            .batch_execute(SCHEMA)
+            .map_err(db("creating the checkpoints' table"))?;
+        let read = PgRead::open(url, pool_size).map_err(|e| JournalError::Database {
+            doing: "opening the index's connections",
+            why: e.to_string(),
+        })?;
+        Ok(Postgres {
+            journal,
+            index: Store::remote(Arc::new(read)),
+            notes,
+            anchor,
+            keeper: None,
+        })
+    }
+
+    /// The checkpoints kept in the database (name, signed text), oldest first.
+    pub fn checkpoints(&mut self) -> Result<Vec<(String, String)>, JournalError> {
+        let rows = self
+            .notes
+            .query("SELECT size, note FROM medo_checkpoints ORDER BY size", &[])
+            .map_err(db("reading the checkpoints"))?;
+        Ok(rows
+            .iter()
+            .map(|r| (format!("medo_checkpoints {}", r.get::<_, i64>(0)), r.get(1)))
+            .collect())
+    }
+
+    /// Keeps the lease this node leads under renewed (by `keeper`) while the backend lives;
+    /// once it is lost, every commit is refused before it is tried.
+    pub fn keep_lease(&mut self, keeper: crate::lease::Keeper) {
+        self.keeper = Some(keeper);
+    }
+
+    /// Whether this node has lost the lease it led under (it must step down).
+    pub fn lease_lost(&self) -> bool {
+        self.keeper.as_ref().is_some_and(crate::lease::Keeper::lost)
+    }
+
+    fn write_checkpoint(&mut self, notary: &Notary) -> Result<(), CheckpointError> {
+        let (size, head) = (self.journal.next_seq(), self.journal.head().to_string());
+        let note = checkpoint::note(notary.key, notary.origin, size, &head);
+        self.notes
+            .execute(
+                "INSERT INTO medo_checkpoints (size, note) VALUES ($1, $2)
+                 ON CONFLICT (size) DO NOTHING",
+                &[&i64::try_from(size).unwrap_or(i64::MAX), &note],
+            )
+            .map_err(|e| CheckpointError::Io {
+                path: "medo_checkpoints".into(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+        Ok(())
+    }
+}
+
+/// The keys every node uses (the checkpoints' signing key, the PIN secret), in `medo_keys`.
+pub struct Keys(Client);
+
+impl Keys {
+    pub fn open(url: &str) -> Result<Keys, JournalError> {
+        let mut client = Client::connect(url, NoTls).map_err(db("connecting"))?;
+        client
+            .batch_execute(SCHEMA)
+            .map_err(db("creating the keys' table"))?;
+        Ok(Keys(client))
+    }
+
+    /// Whether the database holds the key `name`.
+    pub fn held(&mut self, name: &str) -> Result<bool, JournalError> {
+        let row = self
+            .0
+            .query_opt("SELECT 1 FROM medo_keys WHERE name = $1", &[&name])
+            .map_err(db("reading a key"))?;
+        Ok(row.is_some())
+    }
+
+    /// The database's key `name` when it holds one; otherwise `local` (this node's, made or
+    /// read from its `state_dir`) is put there — the first node of a database brings its
+    /// keys, the next ones take them.
+    pub fn shared(&mut self, name: &str, local: &[u8]) -> Result<Vec<u8>, JournalError> {
+        self.0
+            .execute(
+                "INSERT INTO medo_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                &[&name, &local],
+            )
+            .map_err(db("keeping a key"))?;
+        let row = self
+            .0
+            .query_one("SELECT value FROM medo_keys WHERE name = $1", &[&name])
+            .map_err(db("reading a key"))?;
+        Ok(row.get(0))
+    }
+}
+
+/// A clean stop gives the lease up at once: the renewing stops first, then the lease ends.
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        drop(self.keeper.take());
+        if let Err(e) = self.journal.step_down() {
+            tracing::warn!(error = %e, "the lease could not be given up: a standby takes over when it expires");
+        }
+    }
+}
+
+impl Backend for Postgres {
+    type Journal = PgJournal;
+    type Index = Store;
+
+    fn journal(&self) -> &PgJournal {
+        &self.journal
+    }
+
+    fn index(&self) -> &Store {
+        &self.index
+    }
+
+    fn commit(
+        &mut self,
+        events: Vec<Event>,
+        now: &str,
+        notary: &Notary,
+    ) -> Result<Vec<Record>, CommitError<CheckpointError>> {
+        if self.lease_lost() {
+            let epoch = self.journal.leads().map_or(0, |l| l.epoch);
+            return Err(CommitError::Journal(JournalError::Fenced { epoch }));
+        }
+        let index = self.index.clone();
+        let records =
+            medo_store::seam::commit(&mut self.journal, &index, events, now, |_, _| Ok(()))?;
+        let end = self.journal.next_seq();
+        let before = end - records.len() as u64;
+        if !records.is_empty() && before / notary.every != end / notary.every {
+            self.write_checkpoint(notary)
+                .map_err(CommitError::Between)?;
+        }
+        if !records.is_empty() {
+            let head = self.journal.head();
+            checkpoint::write_anchor(&self.anchor, notary.key, notary.origin, end, head)
+                .map_err(CommitError::Between)?;
+        }
+        Ok(records)
+    }
+
+    fn checkpoint(&self, notary: &Notary) -> Result<(), CheckpointError> {
+        // a clean stop's checkpoint is this node's anchor (the table's are written by commits)
+        let (end, head) = (self.journal.next_seq(), self.journal.head());
+        checkpoint::write_anchor(&self.anchor, notary.key, notary.origin, end, head)
+    }
+}

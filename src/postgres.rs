@@ -1,0 +1,173 @@
+//! The PostgreSQL backend's start (`[storage] backend = "postgres"`): the composition root's
+//! opener for `medo_engine::Gateway::open_with`, as `medo_engine::start::open_files` is for
+//! the files. It connects, **takes the lease** (waiting as a standby while another node's
+//! lease is live), keeps renewing it on a thread of its own, takes the keys every node shares
+//! from the database (the first node brings its own), and checks the journal before anything
+//! is decided: the chain's end, the newest signed note (the database's checkpoints and this
+//! node's anchor), the index applied exactly to the journal's end — every refusal in words
+//! (exit 2).
+
+use std::time::Duration;
+
+use medo_engine::start::{Opened, Start};
+use medo_engine::GatewayError;
+use medo_pg::backend::{Keys, Postgres};
+use medo_pg::lease::Keeper;
+use medo_pg::PgJournal;
+use medo_store::{Index, Journal};
+
+use crate::config::Storage;
+
+/// Why the start is refused, as the engine says a refusal (exit 2).
+fn refused(text: String) -> GatewayError {
+    GatewayError::Spool(crate::spool::SpoolError::Setup(
+        crate::spool::Setup::Refused(text),
+    ))
+}
+
+/// This process's name in the lease: host, process id, start time (unique to its life).
+fn holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{host}:{}:{started}", std::process::id())
+}
+
+/// Opens the database's journal and index as the leader (see the module's words).
+pub fn open(start: &Start) -> Result<Opened<Postgres>, GatewayError> {
+    let Storage::Postgres {
+        url,
+        pool_size,
+        lease_secs,
+    } = &start.config.storage
+    else {
+        return Err(refused("[storage] backend не \"postgres\"".into()));
+    };
+    if start.config.audit.witness_command.is_some() || start.config.audit.witness_dir.is_some() {
+        return Err(refused("[audit] (свидетели журнала) на PostgreSQL пока не поддерживается: журнал в базе защищают её резервирование и права; уберите [audit] или задайте [storage] backend = \"files\"".into()));
+    }
+    let (url, lease) = (url.expose(), Duration::from_secs(*lease_secs));
+    let mut journal = PgJournal::open(url)?;
+    let epoch = lead(&mut journal, lease)?;
+    let held = journal.leads().cloned().expect("the lease was just taken");
+    let keeper = Keeper::start(url, held, lease);
+    tracing::info!(
+        epoch,
+        records = journal.next_seq(),
+        "leading: the lease is ours"
+    );
+    let (checkpoint_key, pin_secret) = keys(start, url, journal.next_seq())?;
+    medo_engine::start::check_chain(&journal)?;
+    let anchor = medo_store::checkpoint::anchor_path(&start.layout.state);
+    let mut backend = Postgres::open(url, journal, *pool_size, anchor.clone())?;
+    backend.keep_lease(keeper);
+    check_notes(&mut backend, &anchor, &checkpoint_key)?;
+    check_index(&backend)?;
+    Ok(Opened {
+        backend,
+        checkpoint_key,
+        pin_secret,
+        witness: None,
+        restored: Vec::new(),
+    })
+}
+
+/// Takes the lease, waiting while another node's is live (a standby): the wait is said once,
+/// and the lease is tried every third of its length.
+fn lead(journal: &mut PgJournal, lease: Duration) -> Result<u64, GatewayError> {
+    let me = holder();
+    let mut said = false;
+    loop {
+        if let Some(epoch) = journal.lead(&me, lease)? {
+            return Ok(epoch);
+        }
+        if !said {
+            tracing::info!(
+                "another node leads (its lease is live): waiting as a standby to take over"
+            );
+            said = true;
+        }
+        std::thread::sleep(lease / 3);
+    }
+}
+
+/// The checkpoint key and the PIN secret every node shares: the database's, or this node's
+/// put there. A journal that has records but no keys anywhere is refused (new keys would
+/// sign over an old journal and change every applicant's PIN).
+fn keys(
+    start: &Start,
+    url: &str,
+    records: u64,
+) -> Result<(ed25519_dalek::SigningKey, Vec<u8>), GatewayError> {
+    let state = &start.layout.state;
+    let mut held = Keys::open(url)?;
+    let mut shared = |name: &str, file: &str| -> Result<Vec<u8>, GatewayError> {
+        if held.held(name)? {
+            // the database's: no copy made on this node's disk
+            return Ok(held.shared(name, &[])?);
+        }
+        let path = state.join(file);
+        if records > 0 && !path.exists() {
+            return Err(refused(format!("в журнале базы {records} записей, но ключа «{name}» нет ни в базе (medo_keys), ни в {}: новый ключ изменил бы ПИН-коды заявителей и подписи журнала. Запустите сначала узел, с которого журнал переносился (storage migrate), или восстановите его state_dir", path.display())));
+        }
+        let local = match file {
+            "checkpoint.key" => medo_store::checkpoint::load_or_create_key(&path)?
+                .to_bytes()
+                .to_vec(),
+            _ => medo_engine::start::load_or_create_secret(&path)?,
+        };
+        Ok(held.shared(name, &local)?)
+    };
+    let key = shared("checkpoint", "checkpoint.key")?;
+    let pin = shared("pin", "pin.key")?;
+    let key: [u8; 32] = key.try_into().map_err(|_| {
+        refused("ключ контрольных точек в базе (medo_keys) повреждён: не 32 байта".into())
+    })?;
+    Ok((ed25519_dalek::SigningKey::from_bytes(&key), pin))
+}
+
+/// The journal against the newest signed note: the database's checkpoints and this node's
+/// anchor (a database restored from a backup older than what this node committed is
+/// refused).
+fn check_notes(
+    backend: &mut Postgres,
+    anchor: &std::path::Path,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<(), GatewayError> {
+    let mut notes = backend.checkpoints()?;
+    if let Ok(text) = std::fs::read_to_string(anchor) {
+        notes.push((anchor.display().to_string(), text));
+    }
+    let journal = medo_store::Backend::journal(backend);
+    let records = journal.next_seq();
+    let hash_at = |seq: u64| {
+        let at = medo_store::JournalRead::read_range(journal, seq, seq + 1, 1).ok()?;
+        Some(at.first()?.hash.clone())
+    };
+    medo_store::checkpoint::check_notes(&notes, &key.verifying_key(), records, hash_at).map_err(
+        |e| {
+            refused(format!(
+                "{e}: служба не запускается (docs/OPERATIONS.md, «PostgreSQL и резервирование»)"
+            ))
+        },
+    )
+}
+
+/// The index in the database applied exactly to the journal's end (it is written in the
+/// same transactions: anything else is a database changed by hand or restored in part).
+fn check_index(backend: &Postgres) -> Result<(), GatewayError> {
+    let journal = medo_store::Backend::journal(backend);
+    let index = medo_store::Backend::index(backend);
+    let end = journal.next_seq().checked_sub(1);
+    let applied = Index::applied_seq(index)?;
+    let head = Index::head(index)?;
+    if applied == end && (end.is_none() || head.as_deref() == Some(journal.head())) {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "индекс в базе (medo_index) применён до записи {applied:?}, а журнал (medo_journal) кончается записью {end:?}: они пишутся в одной транзакции, значит база изменена вручную или восстановлена частично. Восстановите базу целиком или перенесите журнал заново (storage migrate)"
+    )))
+}
