@@ -19,12 +19,41 @@ struct News {
     condition: Option<String>,
 }
 
+/// Which part a node of a shared database plays (`[storage] backend = "postgres"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// It holds the lease: it claims, decides and publishes.
+    Leader,
+    /// Another node leads: it serves the read side and waits to take over.
+    Standby,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Standby => "standby",
+        }
+    }
+}
+
+/// A node's part and the database's count of leader changes (the lease's epoch less one:
+/// the same figure on every node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leadership {
+    pub role: Role,
+    pub failovers: u64,
+}
+
 /// Shared by the loop (which reports) and the HTTP handler (which asks).
 #[derive(Debug)]
 pub struct Health {
     news: Mutex<News>,
+    /// `None`: one node on its own files (no lease).
+    leadership: Mutex<Option<Leadership>>,
     stale_after: Duration,
-    /// Folders that must stay writable: the journal's, the store's.
+    /// Folders that must stay writable: the journal's, the store's (on PostgreSQL: the
+    /// node's state folder).
     writable: Vec<PathBuf>,
 }
 
@@ -33,9 +62,25 @@ impl Health {
         let layout = crate::spool::Layout::new(&config.spool);
         Health {
             news: Mutex::new(News::default()),
+            leadership: Mutex::new(None),
             stale_after: Duration::from_secs(config.health_stale_secs),
-            writable: vec![layout.journal, layout.store],
+            writable: match config.storage {
+                crate::config::Storage::Files => vec![layout.journal, layout.store],
+                // the journal and the index are the database's: the node writes its state
+                crate::config::Storage::Postgres { .. } => vec![layout.state],
+            },
         }
+    }
+
+    /// The node's part now (a standby's wait for the lease reports it at every try, as a
+    /// pass: the standby is alive and reads the database).
+    pub fn lead_as(&self, leadership: Leadership) {
+        *self.leadership.lock().expect("health lock") = Some(leadership);
+    }
+
+    /// The node's part, when it shares a database with others.
+    pub fn leadership(&self) -> Option<Leadership> {
+        *self.leadership.lock().expect("health lock")
     }
 
     /// A pass completed.

@@ -39,8 +39,25 @@ impl std::ops::DerefMut for Metrics {
 impl Metrics {
     /// The exposition (OpenMetrics text, [`CONTENT_TYPE`]) of these numbers and the
     /// webhooks' series, encoded by `prometheus-client`.
-    pub fn render(&self, hooks: &BTreeMap<String, HookStatus>) -> String {
+    pub fn render(
+        &self,
+        hooks: &BTreeMap<String, HookStatus>,
+        leadership: Option<crate::health::Leadership>,
+    ) -> String {
         let mut r = Registry::default();
+        if let Some(l) = leadership {
+            let leader = u64::from(l.role == crate::health::Role::Leader);
+            r.register(
+                "medo_leader",
+                "1 while this node leads (holds the lease), 0 on a standby",
+                gauge(leader),
+            );
+            r.register(
+                "medo_failovers",
+                "Leader changes on this database (the lease's epoch less one)",
+                counter(l.failovers),
+            );
+        }
         for (name, help, total) in self.totals() {
             r.register(name, help, counter(total));
         }
@@ -400,7 +417,7 @@ mod tests {
                 },
             });
         }
-        let text = m.render(&BTreeMap::new());
+        let text = m.render(&BTreeMap::new(), None);
         assert!(text.contains("medo_quarantined_by_code_total{code=\"unknown-partner\"} 2\n"));
         assert!(text.contains("medo_quarantined_by_code_total{code=\"incomplete\"} 1\n"));
         assert!(text.contains("medo_packages_quarantined_total 3\n"));
@@ -413,7 +430,7 @@ mod tests {
         m.record(&receipt(false));
         m.record(&receipt(false));
         assert!(m
-            .render(&BTreeMap::new())
+            .render(&BTreeMap::new(), None)
             .contains("\nmedo_outbound_rejected_total 2\n"));
     }
 
@@ -422,7 +439,7 @@ mod tests {
         let mut m = Metrics::default();
         m.latency.observe(3.0);
         m.latency.observe(400.0);
-        let text = m.render(&BTreeMap::new());
+        let text = m.render(&BTreeMap::new(), None);
         assert!(text.contains("# TYPE medo_processing_latency_seconds histogram\n"));
         assert!(text.contains("medo_processing_latency_seconds_bucket{le=\"2.5\"} 0\n"));
         assert!(text.contains("medo_processing_latency_seconds_bucket{le=\"5.0\"} 1\n"));

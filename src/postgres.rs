@@ -16,7 +16,10 @@ use medo_pg::lease::Keeper;
 use medo_pg::PgJournal;
 use medo_store::{Index, Journal};
 
+use std::sync::Arc;
+
 use crate::config::Storage;
+use crate::health::{Health, Leadership, Role};
 
 /// Why the start is refused, as the engine says a refusal (exit 2).
 fn refused(text: String) -> GatewayError {
@@ -38,6 +41,18 @@ fn holder() -> String {
 
 /// Opens the database's journal and index as the leader (see the module's words).
 pub fn open(start: &Start) -> Result<Opened<Postgres>, GatewayError> {
+    open_watched(start, None)
+}
+
+/// [`open`] for the service: while it waits as a standby, `health` hears of every try (the
+/// node's part, the database's leader changes; a try that failed is a failed pass).
+pub fn opener(
+    health: Arc<Health>,
+) -> impl FnOnce(&Start) -> Result<Opened<Postgres>, GatewayError> {
+    move |start| open_watched(start, Some(&health))
+}
+
+fn open_watched(start: &Start, health: Option<&Health>) -> Result<Opened<Postgres>, GatewayError> {
     let Storage::Postgres {
         url,
         pool_size,
@@ -51,7 +66,7 @@ pub fn open(start: &Start) -> Result<Opened<Postgres>, GatewayError> {
     }
     let (url, lease) = (url.expose(), Duration::from_secs(*lease_secs));
     let mut journal = PgJournal::open(url)?;
-    let epoch = lead(&mut journal, lease)?;
+    let epoch = lead(&mut journal, lease, health)?;
     let held = journal.leads().cloned().expect("the lease was just taken");
     let keeper = Keeper::start(url, held, lease);
     tracing::info!(
@@ -76,22 +91,63 @@ pub fn open(start: &Start) -> Result<Opened<Postgres>, GatewayError> {
 }
 
 /// Takes the lease, waiting while another node's is live (a standby): the wait is said once,
-/// and the lease is tried every third of its length.
-fn lead(journal: &mut PgJournal, lease: Duration) -> Result<u64, GatewayError> {
+/// the lease tried every third of its length; a try the database did not answer is said to
+/// `health` and made again (a standby outlives a database restart).
+fn lead(
+    journal: &mut PgJournal,
+    lease: Duration,
+    health: Option<&Health>,
+) -> Result<u64, GatewayError> {
     let me = holder();
     let mut said = false;
     loop {
-        if let Some(epoch) = journal.lead(&me, lease)? {
-            return Ok(epoch);
-        }
-        if !said {
-            tracing::info!(
-                "another node leads (its lease is live): waiting as a standby to take over"
-            );
-            said = true;
+        match try_lead(journal, &me, lease) {
+            Ok(Ok(epoch)) => {
+                if let Some(h) = health {
+                    h.lead_as(Leadership {
+                        role: Role::Leader,
+                        failovers: epoch.saturating_sub(1),
+                    });
+                }
+                return Ok(epoch);
+            }
+            Ok(Err(theirs)) => {
+                if !said {
+                    tracing::info!(
+                        "another node leads (its lease is live): waiting as a standby to take over"
+                    );
+                    said = true;
+                }
+                if let Some(h) = health {
+                    h.lead_as(Leadership {
+                        role: Role::Standby,
+                        failovers: theirs.saturating_sub(1),
+                    });
+                    h.pass_done();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the database did not answer the standby's try for the lease; trying again");
+                if let Some(h) = health {
+                    h.pass_failed(&e.to_string());
+                }
+            }
         }
         std::thread::sleep(lease / 3);
     }
+}
+
+/// One try for the lease: `Ok(epoch)` taken, `Err(epoch)` another node's live lease.
+fn try_lead(
+    journal: &mut PgJournal,
+    me: &str,
+    lease: Duration,
+) -> Result<Result<u64, u64>, medo_store::journal::JournalError> {
+    if let Some(epoch) = journal.lead(me, lease)? {
+        return Ok(Ok(epoch));
+    }
+    let theirs = journal.lease_holder()?.map_or(0, |(l, _)| l.epoch);
+    Ok(Err(theirs))
 }
 
 /// The checkpoint key and the PIN secret every node shares: the database's, or this node's

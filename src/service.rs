@@ -178,6 +178,17 @@ fn start_webhooks(
     Ok(running)
 }
 
+/// Stops the listeners and waits for them.
+async fn stop_http(listeners: Vec<Listener>) {
+    for (stop, task) in listeners {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+}
+
+/// The health the service reports into, handed to the backend's opener.
+type SharedHealth = std::sync::Arc<crate::health::Health>;
+
 /// Whether a filesystem event may mean work: not an open or a read (inotify reports the
 /// pass's own listing of inbound and `control/` as opens — taken for nudges, they made the
 /// loop run twenty passes a second while idle, and a held output log at every one).
@@ -332,10 +343,18 @@ impl<B: medo_store::Backend<Index = Store> + Send + 'static> Served for B {}
 /// `shutdown` (clean stop) or on a fatal error.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServiceError> {
     match config.storage {
-        crate::config::Storage::Files => run_on(config, shutdown, Gateway::open).await,
-        crate::config::Storage::Postgres { .. } => {
-            let open = |c| Gateway::open_with(c, crate::postgres::open);
-            run_on(config, shutdown, open).await
+        crate::config::Storage::Files => {
+            run_on(config, shutdown, None, |c, _| Gateway::open(c)).await
+        }
+        crate::config::Storage::Postgres {
+            ref url, pool_size, ..
+        } => {
+            // the read side serves from the database before this node leads (a standby)
+            let read = medo_pg::read::PgRead::open(url.expose(), pool_size)
+                .map_err(GatewayError::Store)?;
+            let store = Store::remote(std::sync::Arc::new(read));
+            let open = |c, health| Gateway::open_with(c, crate::postgres::opener(health));
+            run_on(config, shutdown, Some(store), open).await
         }
     }
 }
@@ -350,29 +369,61 @@ pub fn run_once(config: Config) -> Result<medo_engine::PassReport, GatewayError>
     }
 }
 
-/// [`run`] over the gateway `open` opens.
+/// [`run`] over the gateway `open` opens. With `early` (a database's index), the HTTP
+/// surfaces serve from it while `open` waits for the lease; otherwise from the gateway's
+/// index once it is open. A stop asked while waiting ends the wait.
 async fn run_on<B: Served>(
     config: Config,
     shutdown: impl Future<Output = ()>,
-    open: impl FnOnce(Config) -> Result<Gateway<B>, GatewayError> + Send + 'static,
+    early: Option<Store>,
+    open: impl FnOnce(Config, SharedHealth) -> Result<Gateway<B>, GatewayError> + Send + 'static,
 ) -> Result<(), ServiceError> {
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
     let control_dir = control::dir(&config.spool.state_dir);
     let _ = std::fs::create_dir_all(&control_dir);
-    let mut gw = tokio::task::spawn_blocking(move || open(config)).await??;
-    let (watcher, mut nudges) = watch(&inbound, &control_dir, gw.writers())?;
     // the HTTP API, when configured, reads appeals and the spool straight from the store
-    // (sled handles are shared and safe to read from other threads)
+    // (sled handles and the database's pool are shared and safe to read from other threads)
     let shared_metrics =
         std::sync::Arc::new(std::sync::RwLock::new(crate::metrics::Metrics::default()));
-    let health = std::sync::Arc::new(crate::health::Health::new(gw.config()));
-    let store = gw.appeals().clone();
-    let http = start_http(gw.config(), store, shared_metrics.clone(), health.clone()).await?;
-    tracing::info!(inbound = %inbound.display(), "medo-gateway running");
-    crate::health::tell_systemd(health.clone());
-    warn_provisional(gw.config());
+    let health = std::sync::Arc::new(crate::health::Health::new(&config));
+    let mut http = match early {
+        Some(store) => {
+            let running =
+                start_http(&config, store, shared_metrics.clone(), health.clone()).await?;
+            // a standby is up (it serves the read side): systemd must not time its start out
+            crate::health::tell_systemd(health.clone());
+            Some(running)
+        }
+        None => None,
+    };
+    let told_systemd = http.is_some();
     tokio::pin!(shutdown);
+    let opening = tokio::task::spawn_blocking({
+        let health = health.clone();
+        move || open(config, health)
+    });
+    let mut gw = tokio::select! {
+        opened = opening => opened??,
+        _ = &mut shutdown => {
+            stop_http(http.take().unwrap_or_default()).await;
+            tracing::info!("medo-gateway stopped while waiting to lead");
+            return Ok(());
+        }
+    };
+    let (watcher, mut nudges) = watch(&inbound, &control_dir, gw.writers())?;
+    let http = match http {
+        Some(running) => running,
+        None => {
+            let store = gw.appeals().clone();
+            start_http(gw.config(), store, shared_metrics.clone(), health.clone()).await?
+        }
+    };
+    tracing::info!(inbound = %inbound.display(), "medo-gateway running");
+    if !told_systemd {
+        crate::health::tell_systemd(health.clone());
+    }
+    warn_provisional(gw.config());
     let mut failures = 0u32;
     // the metrics are read by the HTTP handlers only
     let publish_metrics =
@@ -390,7 +441,14 @@ async fn run_on<B: Served>(
             }
             Err(e) => health.pass_failed(&e.to_string()),
         }
-        let wait = wait_after(result, rescan, &mut failures)?;
+        let wait = match wait_after(result, rescan, &mut failures) {
+            Ok(wait) => wait,
+            Err(e) => {
+                // the backend's connections close off the runtime (a database's client blocks)
+                let _ = tokio::task::spawn_blocking(move || drop(gw)).await;
+                return Err(e);
+            }
+        };
         // while failing, the backoff holds: filesystem events (our own retries touch the
         // claimed folder, whose inotify watch followed it out of inbound) must not turn it
         // into a busy loop
@@ -406,10 +464,7 @@ async fn run_on<B: Served>(
     }
     crate::health::stopping();
     drop(watcher);
-    for (stop, task) in http {
-        let _ = stop.send(());
-        let _ = task.await;
-    }
+    stop_http(http).await;
     tokio::task::spawn_blocking(move || gw.close()).await??;
     tracing::info!("medo-gateway stopped");
     Ok(())

@@ -187,5 +187,5 @@ fn exposition(hub: bool) -> String {
     let hooks = [("delo".to_string(), Default::default())]
         .into_iter()
         .collect();
-    m.render(&hooks)
+    m.render(&hooks, None)
 }

@@ -65,7 +65,12 @@ pub(super) async fn metrics(State(state): State<Arc<HttpState>>, headers: Header
         .lock()
         .expect("webhook statuses lock")
         .clone();
-    let body = state.metrics.read().expect("metrics lock").render(&hooks);
+    let leadership = state.health.leadership();
+    let body = state
+        .metrics
+        .read()
+        .expect("metrics lock")
+        .render(&hooks, leadership);
     // OpenMetrics when asked for (Prometheus asks), the 0.0.4 text otherwise
     let openmetrics = headers
         .get(axum::http::header::ACCEPT)

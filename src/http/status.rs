@@ -184,7 +184,13 @@ impl PinGuard {
 /// 503 with the reason.
 pub(super) async fn healthz(State(state): State<Arc<HttpState>>) -> Response {
     match state.health.check() {
-        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Ok(()) => {
+            let mut body = serde_json::json!({ "status": "ok" });
+            if let Some(l) = state.health.leadership() {
+                body["role"] = l.role.name().into();
+            }
+            Json(body).into_response()
+        }
         Err(why) => error(StatusCode::SERVICE_UNAVAILABLE, &why),
     }
 }

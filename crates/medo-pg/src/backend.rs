@@ -24,6 +24,7 @@ use crate::{db, PgJournal};
 
 /// The tables of the checkpoints and of the keys every node shares, created when missing.
 pub const SCHEMA: &str = "
+SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS medo_checkpoints (
     size bigint PRIMARY KEY,
     note text   NOT NULL

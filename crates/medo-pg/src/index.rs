@@ -19,6 +19,7 @@ use postgres::{Client, Statement, Transaction};
 
 /// The index's table, created when missing.
 pub const SCHEMA: &str = "
+SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS medo_index (
     tree  smallint NOT NULL,
     key   bytea    NOT NULL,

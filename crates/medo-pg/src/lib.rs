@@ -22,6 +22,7 @@ use postgres::{Client, NoTls};
 
 /// The journal's table, created when missing (idempotent; one statement per object).
 pub const SCHEMA: &str = "
+SET client_min_messages = warning;
 CREATE TABLE IF NOT EXISTS medo_journal (
     seq  bigint PRIMARY KEY CHECK (seq >= 0),
     line text   NOT NULL
@@ -39,6 +40,21 @@ pub mod index;
 pub mod lease;
 pub mod read;
 pub mod testing;
+
+/// Runs `f` where the synchronous client may block: here, or — when called on an async
+/// runtime's thread (an HTTP handler, a value dropped in a task) — on a thread of its own
+/// (the client drives its connection with a runtime of its own, which cannot start inside
+/// another's).
+pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
 
 /// Rows read per round trip when walking the journal.
 const ROWS_PER_READ: i64 = 10_000;
@@ -144,6 +160,11 @@ impl PgJournal {
             }
             done => done,
         }
+    }
+
+    /// Who holds the lease, its epoch, and whether it is live (`None`: never taken).
+    pub fn lease_holder(&mut self) -> Result<Option<(lease::Lease, bool)>, JournalError> {
+        self.on_writer(lease::holder)
     }
 
     /// Gives up the lease this node leads under (a clean stop), if it still holds it.

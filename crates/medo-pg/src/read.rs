@@ -26,10 +26,30 @@ const PAGE: i64 = 256;
 /// How long a reader waits for a free connection (or for a new one to be made).
 const CHECKOUT: Duration = Duration::from_secs(10);
 
-/// The pool the index is read through.
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// The pool the index is read through (shared by its clones; safe to use and to drop on an
+/// async runtime's thread: see [`crate::off_runtime`]).
 #[derive(Clone)]
 pub struct PgRead {
-    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
+    pool: std::sync::Arc<Held>,
+}
+
+/// The pool, its connections closed off any runtime when the last reader goes.
+struct Held(Option<Pool>);
+
+impl Held {
+    fn pool(&self) -> &Pool {
+        self.0.as_ref().expect("the pool lives until dropped")
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(pool) = self.0.take() {
+            crate::off_runtime(move || drop(pool));
+        }
+    }
 }
 
 fn failed(doing: &str) -> impl Fn(postgres::Error) -> StoreError + '_ {
@@ -48,15 +68,19 @@ impl PgRead {
         let config: postgres::Config = url
             .parse()
             .map_err(|e: postgres::Error| StoreError::Database(format!("the URL: {e}")))?;
-        let pool = r2d2::Pool::builder()
-            .max_size(size.max(1))
-            .min_idle(Some(1))
-            // a connection is tried by using it: a lost one is made again below
-            .test_on_check_out(false)
-            .connection_timeout(CHECKOUT)
-            .build(PostgresConnectionManager::new(config, NoTls))
-            .map_err(|e| StoreError::Database(format!("connecting: {e}")))?;
-        Ok(PgRead { pool })
+        let pool = crate::off_runtime(|| {
+            r2d2::Pool::builder()
+                .max_size(size.max(1))
+                .min_idle(Some(1))
+                // a connection is tried by using it: a lost one is made again below
+                .test_on_check_out(false)
+                .connection_timeout(CHECKOUT)
+                .build(PostgresConnectionManager::new(config, NoTls))
+        })
+        .map_err(|e| StoreError::Database(format!("connecting: {e}")))?;
+        Ok(PgRead {
+            pool: std::sync::Arc::new(Held(Some(pool))),
+        })
     }
 
     /// One statement's rows; a connection found lost is dropped and the statement made again
@@ -67,10 +91,19 @@ impl PgRead {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, StoreError> {
-        let tries = self.pool.max_size() + 1;
+        crate::off_runtime(|| self.rows_here(doing, sql, params))
+    }
+
+    fn rows_here(
+        &self,
+        doing: &str,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let pool = self.pool.pool();
+        let tries = pool.max_size() + 1;
         for attempt in 1..=tries {
-            let mut client = self
-                .pool
+            let mut client = pool
                 .get()
                 .map_err(|e| StoreError::Database(format!("{doing}: no connection: {e}")))?;
             match client.query_typed(sql, params) {

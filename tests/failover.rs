@@ -1,0 +1,284 @@
+//! Issue 29, items 2 and 6: two gateways on one PostgreSQL database, one leader. Through the
+//! binary: a standby answers `/healthz` as a standby and serves the read side from the
+//! database; the leader killed (`kill -9`), the standby takes over once the lease expires and
+//! carries on (packages answered exactly once, the chain whole); a leader frozen (`SIGSTOP`)
+//! past its lease wakes to find it fenced off — its late commit refused, nothing of it
+//! journaled — and stops. Each node has a spool of its own here (the shared spool is item 3).
+//! Needs a PostgreSQL server (CI: `pg_virtualenv`); says SKIPPED without one.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::env::Env;
+
+/// The lease in these tests, seconds (the least `[storage] lease_secs` allows).
+const LEASE: u64 = 2;
+
+/// One gateway: its own spool and state, the shared database, its HTTP port, its process.
+struct Node {
+    env: Env,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Node {
+    fn new(url_file: &std::path::Path) -> Node {
+        let env = Env::new();
+        let port = env.listen_http();
+        env.add_sections(&format!(
+            "[storage]\nbackend = \"postgres\"\nurl_file = \"{}\"\nlease_secs = {LEASE}\n",
+            url_file.display()
+        ));
+        Node {
+            env,
+            port,
+            child: None,
+        }
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.env.root.path().join("service.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_medo-gateway"))
+            .arg("--config")
+            .arg(&self.env.config)
+            .arg("run")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        assert!(Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+
+    fn kill(&mut self) {
+        self.signal("-KILL");
+        self.child.take().unwrap().wait().unwrap();
+    }
+
+    /// `/healthz`: its status and role, `None` while nothing answers.
+    fn health(&self) -> Option<(u16, String)> {
+        let (code, body) = get(self.port, "/healthz")?;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        Some((code, v["role"].as_str().unwrap_or("").to_string()))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.env.root.path().join("service.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} log:\n{}",
+                self.env.root.path().display(),
+                self.log()
+            );
+        }
+    }
+}
+
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let ask = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(ask.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let code = out.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()))
+}
+
+/// Waits (at most 30 s) until `done` holds; how long it took.
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "waited 30 s for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+/// The database's journal as JSON records.
+fn records(url: &str) -> Vec<serde_json::Value> {
+    use medo_store::JournalRead;
+    let journal = medo_pg::PgJournal::open(url).unwrap();
+    let report = journal.verify().unwrap();
+    assert_eq!(report.first_bad, None, "the chain is whole");
+    let all = journal.read_from(0).unwrap();
+    all.iter()
+        .map(|r| serde_json::from_str(&r.line()).unwrap())
+        .collect()
+}
+
+fn count(records: &[serde_json::Value], kind: &str) -> usize {
+    records.iter().filter(|r| r["kind"] == kind).count()
+}
+
+fn database(name: &str) -> Option<(String, tempfile::TempDir, std::path::PathBuf)> {
+    let url = medo_pg::testing::database(name)?;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("db.url");
+    std::fs::write(&file, &url).unwrap();
+    Some((url, dir, file))
+}
+
+fn leads(n: &Node) -> bool {
+    n.health() == Some((200, "leader".into()))
+}
+
+/// Kill the leader; the standby takes over; the killed node comes back as the standby; and
+/// again — each round a package arrives at the new leader and is answered exactly once.
+#[test]
+fn the_standby_takes_over_when_the_leader_is_killed_and_every_package_is_answered_once() {
+    let Some((url, _dir, url_file)) = database("failover_kill") else {
+        return;
+    };
+    let mut nodes = [Node::new(&url_file), Node::new(&url_file)];
+    nodes[0].env.drop_sample("urog-appeal-2.2", "first");
+    nodes[0].start();
+    wait_for("the first node to lead", || leads(&nodes[0]));
+    nodes[1].start();
+    wait_for("the second node to stand by", || {
+        nodes[1].health() == Some((200, "standby".into()))
+    });
+    wait_for("the first appeal registered", || {
+        count(&records(&url), "appeal_registered") == 1
+    });
+    // the standby serves the read side from the database: the leader's appeal is on its page
+    let number = records(&url)
+        .into_iter()
+        .find(|r| r["kind"] == "appeal_registered")
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .unwrap();
+    let (_, page) = get(nodes[1].port, "/").unwrap();
+    assert!(page.contains(&number), "the standby shows {number}");
+    let (_, metrics) = get(nodes[1].port, "/metrics").unwrap();
+    assert!(metrics.contains("medo_leader 0"), "{metrics}");
+
+    let rounds: usize = std::env::var("MEDO_FAILOVER_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let mut took = Vec::new();
+    let (mut leader, samples) = (0, ["urog-appeal-2.7.1", "urog-appeal-2.2"]);
+    for round in 0..rounds {
+        let standby = 1 - leader;
+        nodes[leader].kill();
+        took.push(wait_for("the standby to take over", || {
+            leads(&nodes[standby])
+        }));
+        // a package arrives at the new leader: answered
+        let receipts = nodes[standby].env.receipts().len();
+        nodes[standby]
+            .env
+            .drop_sample(samples[round % 2], &format!("round-{round}"));
+        wait_for("the package answered", || {
+            nodes[standby].env.receipts().len() > receipts
+        });
+        nodes[leader].start();
+        wait_for("the killed node to stand by", || {
+            nodes[leader].health() == Some((200, "standby".into()))
+        });
+        leader = standby;
+    }
+    let (_, metrics) = get(nodes[leader].port, "/metrics").unwrap();
+    assert!(metrics.contains("medo_leader 1"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("medo_failovers_total {rounds}")),
+        "{metrics}"
+    );
+    let all = records(&url);
+    let packages = 1 + rounds;
+    assert_eq!(
+        count(&all, "received"),
+        packages,
+        "every package journaled once"
+    );
+    let receipts: usize = nodes.iter().map(|n| n.env.receipts().len()).sum();
+    assert_eq!(receipts, packages, "one receipt per package");
+    let mut numbers: Vec<String> = all
+        .iter()
+        .filter(|r| r["kind"] == "appeal_registered")
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .collect();
+    let registered = numbers.len();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(
+        numbers.len(),
+        registered,
+        "no number given twice: {numbers:?}"
+    );
+    took.sort();
+    eprintln!(
+        "fail-over (kill -9, lease {LEASE} s): {} rounds, median {:?}, max {:?}",
+        took.len(),
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+}
+
+/// A leader frozen past its lease: the standby takes over; the old leader, woken with a
+/// package to claim, is refused at its first commit (nothing of it journaled) and stops.
+#[test]
+fn a_leader_frozen_past_its_lease_is_fenced_off_when_it_wakes() {
+    let Some((url, _dir, url_file)) = database("failover_stop") else {
+        return;
+    };
+    let mut nodes = [Node::new(&url_file), Node::new(&url_file)];
+    nodes[0].start();
+    wait_for("the first node to lead", || leads(&nodes[0]));
+    nodes[1].start();
+    wait_for("the second node to stand by", || {
+        nodes[1].health() == Some((200, "standby".into()))
+    });
+    nodes[0].signal("-STOP");
+    wait_for("the standby to take over", || leads(&nodes[1]));
+    let before = records(&url).len();
+    nodes[0].env.drop_sample("urog-appeal-2.2", "late");
+    nodes[0].signal("-CONT");
+    let mut child = nodes[0].child.take().unwrap();
+    let mut status = None;
+    wait_for("the old leader to stop", || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    assert!(!status.unwrap().success(), "it stops with an error");
+    let log = nodes[0].log();
+    assert!(log.contains("no longer leads"), "its commit refused: {log}");
+    let after = records(&url);
+    let late: Vec<_> = after[before..]
+        .iter()
+        .filter(|r| r["kind"] == "received")
+        .collect();
+    assert!(
+        late.is_empty(),
+        "nothing of the old leader journaled: {late:?}"
+    );
+    assert!(leads(&nodes[1]), "the new leader leads on");
+}
