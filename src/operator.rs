@@ -510,6 +510,9 @@ pub fn today(config: &Config) -> Date {
 
 /// Loads the book from the configured journal.
 pub fn load(config: &Config) -> Result<AppealBook, String> {
+    if let Some(db) = crate::postgres::journal(config)? {
+        return fold_book(&db).map_err(|e| e.to_string());
+    }
     let journal = config.spool.state_dir.join("journal");
     if !journal.exists() {
         return Ok(AppealBook::default());
@@ -517,8 +520,12 @@ pub fn load(config: &Config) -> Result<AppealBook, String> {
     load_book(&journal).map_err(|e| e.to_string())
 }
 
-/// The PIN secret, if the state has one.
+/// The PIN secret, if the state (on PostgreSQL: the database) has one.
 pub fn pin_secret(config: &Config) -> Option<Vec<u8>> {
+    if let crate::config::Storage::Postgres { url, .. } = &config.storage {
+        let mut keys = medo_pg::backend::Keys::open(url.expose()).ok()?;
+        return keys.get("pin").ok().flatten();
+    }
     std::fs::read(Path::new(&config.spool.state_dir).join("pin.key")).ok()
 }
 

@@ -21,6 +21,29 @@ use std::sync::Arc;
 use crate::config::Storage;
 use crate::health::{Health, Leadership, Role};
 
+/// The database's journal when `[storage]` names PostgreSQL (`None`: the files backend) —
+/// what the commands that read the journal read there.
+pub fn journal(config: &crate::config::Config) -> Result<Option<PgJournal>, String> {
+    match &config.storage {
+        Storage::Files => Ok(None),
+        Storage::Postgres { url, .. } => PgJournal::open(url.expose())
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// The database's index, read through a pool, when `[storage]` names PostgreSQL.
+pub fn index(config: &crate::config::Config) -> Result<Option<crate::store::Store>, String> {
+    match &config.storage {
+        Storage::Files => Ok(None),
+        Storage::Postgres { url, pool_size, .. } => {
+            let read =
+                medo_pg::read::PgRead::open(url.expose(), *pool_size).map_err(|e| e.to_string())?;
+            Ok(Some(crate::store::Store::remote(Arc::new(read))))
+        }
+    }
+}
+
 /// Why the start is refused, as the engine says a refusal (exit 2).
 fn refused(text: String) -> GatewayError {
     GatewayError::Spool(crate::spool::SpoolError::Setup(

@@ -269,6 +269,28 @@ fn the_service_on_postgres_decides_as_it_does_on_files() {
         kinds
     };
     assert_eq!(outbound(&pg), outbound(&files));
+    // the operators' commands read the database: the journal's export, the appeals
+    let exported = pg.journal_lines();
+    assert_eq!(
+        exported, in_db,
+        "journal export reads the database's journal"
+    );
+    for number in numbers(&in_db) {
+        let number = number.trim_matches('"');
+        let shown = pg.ok(&["appeals", "show", number, "--json"]);
+        assert!(shown.contains(number), "{shown}");
+    }
+    let listed: serde_json::Value =
+        serde_json::from_str(&pg.ok(&["appeals", "list", "--json"])).unwrap();
+    let listed_files: serde_json::Value =
+        serde_json::from_str(&files.ok(&["appeals", "list", "--json"])).unwrap();
+    let count = |v: &serde_json::Value| {
+        v.as_array()
+            .map(Vec::len)
+            .or_else(|| v["appeals"].as_array().map(Vec::len))
+    };
+    assert_eq!(count(&listed), count(&listed_files), "{listed}");
+    assert_eq!(count(&listed), Some(2), "{listed}");
     let segments = medo_gateway::journal::segments(&pg.state.join("journal")).unwrap_or_default();
     assert!(
         segments.is_empty(),

@@ -414,8 +414,15 @@ fn event(
 /// journal folded ([`operator_view`]).
 fn print_answer(config: &Config, query: &operator_view::Query) -> Result<ExitCode, String> {
     let layout = Layout::new(&config.spool);
+    let db = crate::postgres::index(config)?;
     let answer = match operator_view::ask(&layout, query) {
         Some(answer) => answer,
+        None if db.is_some() => {
+            // the database's index: consistent whoever leads, no lock to take
+            let secret = operator_view::pin_secret_for(query, config);
+            let store = db.as_ref().expect("checked");
+            operator_view::answer(query, store, config, secret.as_deref())
+        }
         None => {
             let secret = operator_view::pin_secret_for(query, config);
             match operator_view::store_view(&layout) {

@@ -132,7 +132,7 @@ impl From<LostPiece> for crate::recovery::Piece {
 pub(super) fn run(config: Config, command: JournalCommand) -> Result<ExitCode, String> {
     let dir = Layout::new(&config.spool).journal;
     if let crate::config::Storage::Postgres { url, .. } = &config.storage {
-        return on_postgres(url.expose(), command);
+        return on_postgres(&config, url.expose(), command);
     }
     match command {
         JournalCommand::Verify {
@@ -160,7 +160,9 @@ pub(super) fn run(config: Config, command: JournalCommand) -> Result<ExitCode, S
         JournalCommand::Checkpoint {
             command: CheckpointCommand::Verify { pubkey, json },
         } => checkpoint_verify(&dir, &pubkey, json),
-        JournalCommand::Export(args) => export(&config, &dir, args),
+        JournalCommand::Export(args) => {
+            export(&config, (&journal::Folder::new(&dir), Some(&dir)), args)
+        }
     }
 }
 
@@ -198,8 +200,13 @@ fn checkpoint_verify(dir: &Path, pubkey: &Path, json: bool) -> Result<ExitCode, 
     })
 }
 
-/// `journal export`: the records the filters keep, in the format asked for.
-fn export(config: &Config, dir: &Path, args: ExportArgs) -> Result<ExitCode, String> {
+/// `journal export`: the records the filters keep, in the format asked for — from `reader`
+/// (the files' folder `dir`, or the database's table).
+fn export(
+    config: &Config,
+    (reader, dir): (&dyn crate::JournalRead, Option<&Path>),
+    args: ExportArgs,
+) -> Result<ExitCode, String> {
     // days as people write them, in the configured zone
     let day_of = |d: &Option<String>| -> Result<Option<time::Date>, String> {
         d.as_deref()
@@ -220,10 +227,7 @@ fn export(config: &Config, dir: &Path, args: ExportArgs) -> Result<ExitCode, Str
         None => None,
     };
     let partner = match args.partner {
-        Some(uid) => Some(
-            crate::reading::arrivals_from(&journal::Folder::new(dir), &uid)
-                .map_err(|e| e.to_string())?,
-        ),
+        Some(uid) => Some(crate::reading::arrivals_from(reader, &uid).map_err(|e| e.to_string())?),
         None => None,
     };
     let keep = move |r: &journal::Record| {
@@ -244,7 +248,7 @@ fn export(config: &Config, dir: &Path, args: ExportArgs) -> Result<ExitCode, Str
         (ExportFormatArg::Csv, false) => crate::reading::ExportFormat::Csv { excel: false },
         (ExportFormatArg::Jsonl, false) => crate::reading::ExportFormat::Jsonl,
     };
-    run_export(dir, format, &keep)
+    run_export((reader, dir), format, &keep)
 }
 
 fn run_verify(
@@ -275,9 +279,10 @@ fn run_verify(
 }
 
 /// `journal …` with `[storage] backend = "postgres"`: `verify` checks the database's journal
-/// (every row through the same checks as a segment's line), `verify --file` an export; the
-/// rest works on a node's files for now (`storage migrate --to files` first).
-fn on_postgres(url: &str, command: JournalCommand) -> Result<ExitCode, String> {
+/// (every row through the same checks as a segment's line), `verify --file` an export,
+/// `export` reads the database's; recovery and the checkpoints' files are the files
+/// backend's (`storage migrate --to files` first).
+fn on_postgres(config: &Config, url: &str, command: JournalCommand) -> Result<ExitCode, String> {
     match command {
         JournalCommand::Verify {
             json,
@@ -290,6 +295,10 @@ fn on_postgres(url: &str, command: JournalCommand) -> Result<ExitCode, String> {
         JournalCommand::Verify { json, .. } => {
             let db = medo_pg::PgJournal::open(url).map_err(|e| e.to_string())?;
             print_report(&db.verify().map_err(|e| e.to_string())?, json)
+        }
+        JournalCommand::Export(args) => {
+            let db = medo_pg::PgJournal::open(url).map_err(|e| e.to_string())?;
+            export(config, (&db, None), args)
         }
         _ => {
             eprintln!(
@@ -363,17 +372,17 @@ fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Resu
 }
 
 fn run_export(
-    dir: &Path,
+    (reader, dir): (&dyn crate::JournalRead, Option<&Path>),
     format: crate::reading::ExportFormat,
     keep: &dyn Fn(&journal::Record) -> bool,
 ) -> Result<ExitCode, String> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let report = crate::reading::export(&journal::Folder::new(dir), format, keep, &mut out)
-        .map_err(|e| e.to_string())?;
+    let report =
+        crate::reading::export(reader, format, keep, &mut out).map_err(|e| e.to_string())?;
     drop(out);
     // a last line still being written by the running service is not damage: stop before it
-    let last_segment = journal::segments(dir).ok().and_then(|s| {
+    let last_segment = dir.and_then(|d| journal::segments(d).ok()).and_then(|s| {
         s.last()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
     });

@@ -125,6 +125,15 @@ impl Keys {
         Ok(Keys(client))
     }
 
+    /// The database's key `name`, if it holds one.
+    pub fn get(&mut self, name: &str) -> Result<Option<Vec<u8>>, JournalError> {
+        let row = self
+            .0
+            .query_opt("SELECT value FROM medo_keys WHERE name = $1", &[&name])
+            .map_err(db("reading a key"))?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
     /// Whether the database holds the key `name`.
     pub fn held(&mut self, name: &str) -> Result<bool, JournalError> {
         let row = self
