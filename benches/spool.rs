@@ -26,7 +26,7 @@ mod hub;
 use backlog::{bench_dir, bin, distinct_appeal, env_usize, samples, write_config, write_config_of};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use medo_gateway::config::Config;
