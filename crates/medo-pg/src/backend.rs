@@ -1,6 +1,8 @@
 //! The PostgreSQL backend as the loop sees it (`medo_store::Backend`): the journal's table,
 //! the index's table read through a pool ([`crate::read::PgRead`] behind
-//! `medo_store::index::Store::remote`), the checkpoints in a table, the keys every node shares.
+//! `medo_store::index::Store::remote`, with the leader's read cache [`Cached`]: this node is
+//! the only writer while it leads, and learns what each of its commits wrote), the
+//! checkpoints in a table, the keys every node shares.
 //!
 //! A commit is **one transaction**: the journal's rows (fenced by the lease) and the index's
 //! rows (the same fold as sled's) — so the index needs no catch-up at start and is never torn;
@@ -19,7 +21,7 @@ use medo_store::seam::{Backend, CommitError, Notary};
 use medo_store::Journal;
 use postgres::{Client, NoTls};
 
-use crate::read::PgRead;
+use crate::read::{Cached, PgRead};
 use crate::{db, PgJournal};
 
 /// The tables of the checkpoints and of the keys every node shares, created when missing.
@@ -39,6 +41,10 @@ CREATE TABLE IF NOT EXISTS medo_keys (
 pub struct Postgres {
     journal: PgJournal,
     index: Store,
+    /// The leader's read cache behind `index`, told what each commit wrote.
+    cache: Arc<Cached>,
+    /// The index read without the cache: what a commit checks it applied.
+    uncached: Store,
     /// The checkpoints' connection.
     notes: Client,
     /// This node's anchor (`state_dir/anchor.note`).
@@ -52,7 +58,7 @@ impl Postgres {
     /// connections; `anchor` is this node's anchor file.
     pub fn open(
         url: &str,
-        journal: PgJournal,
+        mut journal: PgJournal,
         pool_size: u32,
         anchor: std::path::PathBuf,
     ) -> Result<Postgres, JournalError> {
@@ -64,9 +70,14 @@ impl Postgres {
             doing: "opening the index's connections",
             why: e.to_string(),
         })?;
+        let uncached = Store::remote(Arc::new(read.clone()));
+        let cache = Arc::new(Cached::new(read));
+        journal.take_writes();
         Ok(Postgres {
             journal,
-            index: Store::remote(Arc::new(read)),
+            index: Store::remote(cache.clone()),
+            cache,
+            uncached,
             notes,
             anchor,
             keeper: None,
@@ -193,9 +204,13 @@ impl Backend for Postgres {
             let epoch = self.journal.leads().map_or(0, |l| l.epoch);
             return Err(CommitError::Journal(JournalError::Fenced { epoch }));
         }
-        let index = self.index.clone();
-        let records =
-            medo_store::seam::commit(&mut self.journal, &index, events, now, |_, _| Ok(()))?;
+        let index = &self.uncached;
+        let committed =
+            medo_store::seam::commit(&mut self.journal, index, events, now, |_, _| Ok(()));
+        // what the commit wrote is what the cache keeps (on an error: all is forgotten)
+        let writes = self.journal.take_writes().filter(|_| committed.is_ok());
+        self.cache.learn(writes);
+        let records = committed?;
         let end = self.journal.next_seq();
         let before = end - records.len() as u64;
         if !records.is_empty() && before / notary.every != end / notary.every {

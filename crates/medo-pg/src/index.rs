@@ -42,7 +42,10 @@ pub enum IndexError {
     Db(#[from] postgres::Error),
 }
 
-type Key = (i16, Vec<u8>);
+pub(crate) type Key = (i16, Vec<u8>);
+
+/// A commit's writes to the index: each key's new value (`None`: removed).
+pub type Writes = BTreeMap<(i16, Vec<u8>), Option<Vec<u8>>>;
 
 /// The index's rows as a transaction sees them: those fetched (absent ones too), the writes
 /// it gathers, and — while applying dry — the keys it missed.
@@ -59,11 +62,12 @@ pub(crate) struct PgKv<'t, 'c> {
 const ROUNDS: usize = 6;
 
 /// Applies `records` to the index inside `tx`: dry rounds fetching what they miss, then the
-/// real apply (any key still missed is read on its own), then the writes in two statements.
+/// real apply (any key still missed is read on its own), then the writes in two statements;
+/// the writes are handed back (what a leader's read cache learns once the commit is done).
 pub(crate) fn apply(
     tx: &mut Transaction<'_>,
     records: &[medo_model::Record],
-) -> Result<(), IndexError> {
+) -> Result<Writes, IndexError> {
     let kv = PgKv::new(tx)?;
     for _ in 0..ROUNDS {
         kv.writes.borrow_mut().clear();
@@ -84,8 +88,7 @@ pub(crate) fn apply(
     for r in records {
         medo_store::apply::apply_one(&kv, r)?;
     }
-    kv.flush()?;
-    Ok(())
+    Ok(kv.flush()?)
 }
 
 impl<'t, 'c> PgKv<'t, 'c> {
@@ -121,12 +124,12 @@ impl<'t, 'c> PgKv<'t, 'c> {
         Ok(())
     }
 
-    /// Sends the gathered writes: one upsert, one delete.
-    pub(crate) fn flush(self) -> Result<(), postgres::Error> {
+    /// Sends the gathered writes: one upsert, one delete; hands them back.
+    pub(crate) fn flush(self) -> Result<Writes, postgres::Error> {
         let writes = self.writes.into_inner();
         let tx = self.tx.into_inner();
         let (mut put, mut gone) = ((vec![], vec![], vec![]), (vec![], vec![]));
-        for ((tree, key), value) in writes {
+        for ((tree, key), value) in writes.clone() {
             match value {
                 Some(v) => {
                     put.0.push(tree);
@@ -154,7 +157,7 @@ impl<'t, 'c> PgKv<'t, 'c> {
                 &[&gone.0, &gone.1],
             )?;
         }
-        Ok(())
+        Ok(writes)
     }
 }
 

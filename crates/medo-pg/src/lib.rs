@@ -86,6 +86,9 @@ pub struct PgJournal {
     /// The lease this node writes under ([`PgJournal::lead`]); `None`: it writes only while no
     /// node holds a live lease (a migration into an empty database).
     fence: Option<lease::Lease>,
+    /// The index's writes of the commits since [`PgJournal::take_writes`] last took them
+    /// (`None`: not known — a commit resolved by reading it back — every cached read goes).
+    writes: Option<index::Writes>,
 }
 
 impl PgJournal {
@@ -110,6 +113,7 @@ impl PgJournal {
             head: GENESIS.to_string(),
             last_ts: None,
             fence: None,
+            writes: Some(index::Writes::new()),
         };
         journal.find_end()?;
         Ok(journal)
@@ -165,6 +169,12 @@ impl PgJournal {
     /// Who holds the lease, its epoch, and whether it is live (`None`: never taken).
     pub fn lease_holder(&mut self) -> Result<Option<(lease::Lease, bool)>, JournalError> {
         self.on_writer(lease::holder)
+    }
+
+    /// The index's writes of the commits since the last call (`None`: not known — forget
+    /// every cached read), for a leader's read cache.
+    pub fn take_writes(&mut self) -> Option<index::Writes> {
+        self.writes.replace(index::Writes::new())
     }
 
     /// Gives up the lease this node leads under (a clean stop), if it still holds it.
@@ -346,7 +356,7 @@ pub(crate) fn connection_lost(e: &postgres::Error) -> bool {
 fn apply_to_index(
     tx: &mut postgres::Transaction<'_>,
     records: &[Record],
-) -> Result<(), index::IndexError> {
+) -> Result<index::Writes, index::IndexError> {
     index::apply(tx, records)
 }
 
@@ -375,6 +385,8 @@ impl PgJournal {
                 Err(Attempt::Failed(e)) => return Err(e),
                 Err(Attempt::LostBefore(e)) => e,
                 Err(Attempt::LostAt(e)) => {
+                    // what this commit wrote to the index is not known here: forget it all
+                    self.writes = None;
                     self.write = self.connect_again()?;
                     if self.row_hash(last.seq)?.as_deref() == Some(last.hash.as_str()) {
                         return Ok(true);
@@ -411,7 +423,7 @@ impl PgJournal {
                 .map_err(|e| Attempt::Failed(db("refusing a fenced commit")(e)));
         }
         // the index, in the same transaction: never behind the journal, never half applied
-        apply_to_index(&mut tx, records).map_err(|e| match e {
+        let writes = apply_to_index(&mut tx, records).map_err(|e| match e {
             index::IndexError::Db(e) => lost(e),
             index::IndexError::Store(e) => Attempt::Failed(JournalError::Database {
                 doing: "applying records to the index",
@@ -419,7 +431,12 @@ impl PgJournal {
             }),
         })?;
         match tx.commit() {
-            Ok(()) => Ok(written),
+            Ok(()) => {
+                if let Some(known) = self.writes.as_mut() {
+                    known.extend(writes);
+                }
+                Ok(written)
+            }
             Err(e) if connection_lost(&e) => Err(Attempt::LostAt(e)),
             Err(e) => Err(Attempt::Failed(db("committing records")(e))),
         }

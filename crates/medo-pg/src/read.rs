@@ -200,6 +200,83 @@ impl KvRead for PgRead {
     }
 }
 
+/// Bytes (keys and values) a leader's read cache holds at most; past it, it starts empty.
+const CACHE_BYTES: usize = 32 << 20;
+
+/// The leader's read of the index: [`PgRead`] with the values it read or wrote kept. Only a
+/// node that **leads** may read through it — it is then the database's only writer (the
+/// lease fences every other), and it tells the cache what each of its commits wrote
+/// ([`Cached::learn`]), so a value kept is the committed one. Walks and counts go to the
+/// database. A standby, the HTTP surfaces and the commands read [`PgRead`] itself.
+pub struct Cached {
+    read: PgRead,
+    kept: std::sync::Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    values: std::collections::HashMap<(i16, Vec<u8>), Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+impl Kept {
+    fn keep(&mut self, key: (i16, Vec<u8>), value: Option<Vec<u8>>) {
+        let size = key.1.len() + value.as_ref().map_or(0, Vec::len);
+        if self.bytes + size > CACHE_BYTES {
+            *self = Kept::default();
+        }
+        self.bytes += size;
+        self.values.insert(key, value);
+    }
+}
+
+impl Cached {
+    pub fn new(read: PgRead) -> Cached {
+        Cached {
+            read,
+            kept: Default::default(),
+        }
+    }
+
+    /// What a commit of this node wrote (`None`: not known — everything kept goes).
+    pub fn learn(&self, writes: Option<crate::index::Writes>) {
+        let mut kept = self.kept.lock().expect("the cache's lock");
+        match writes {
+            Some(writes) => writes.into_iter().for_each(|(k, v)| kept.keep(k, v)),
+            None => *kept = Kept::default(),
+        }
+    }
+}
+
+impl KvRead for Cached {
+    fn get(&self, tree: Tree, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let k = (tree_id(tree), key.to_vec());
+        if let Some(v) = self.kept.lock().expect("the cache's lock").values.get(&k) {
+            return Ok(v.clone());
+        }
+        let v = self.read.get(tree, key)?;
+        self.kept
+            .lock()
+            .expect("the cache's lock")
+            .keep(k, v.clone());
+        Ok(v)
+    }
+
+    fn walk(
+        &self,
+        tree: Tree,
+        range: Range<'_>,
+        rev: bool,
+        visit: &mut Visit<'_>,
+    ) -> Result<(), StoreError> {
+        self.read.walk(tree, range, rev, visit)
+    }
+
+    fn count(&self, tree: Tree) -> Result<u64, StoreError> {
+        self.read.count(tree)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -126,3 +126,74 @@ fn a_walk_over_the_database_is_a_walk_over_sleds_order() {
         3
     );
 }
+
+/// The leader's cache keeps what it read and learns what each commit wrote: after every
+/// commit its answers are the database's (the applied record, an arrival made, one removed
+/// from the open ones), and a commit it was not told of is forgotten with `learn(None)`.
+#[test]
+fn the_leaders_cache_answers_as_the_database_after_each_commit() {
+    use medo_pg::read::Cached;
+    use medo_store::Journal;
+    let Some(url) = database("cache") else { return };
+    let mut journal = medo_pg::PgJournal::open(&url).unwrap();
+    journal
+        .lead("test", std::time::Duration::from_secs(60))
+        .unwrap();
+    journal.take_writes();
+    let cache = Cached::new(PgRead::open(&url, 2).unwrap());
+    let plain = PgRead::open(&url, 1).unwrap();
+    let keys: Vec<(Tree, Vec<u8>)> = vec![
+        (Tree::Meta, b"applied_seq".to_vec()),
+        (Tree::Arrivals, 0u64.to_be_bytes().to_vec()),
+        (Tree::Open, 0u64.to_be_bytes().to_vec()),
+        (Tree::Claims, b"c0".to_vec()),
+    ];
+    let same = |what: &str| {
+        for (tree, key) in &keys {
+            assert_eq!(
+                cache.get(*tree, key).unwrap(),
+                plain.get(*tree, key).unwrap(),
+                "{what}: {tree:?} {key:?}"
+            );
+        }
+    };
+    same("empty");
+    let received = medo_model::Event::Received {
+        key: "k".into(),
+        src: "s".into(),
+        claim: "c0".into(),
+        files: 1,
+        bytes: 1,
+    };
+    let archived = medo_model::Event::Archived {
+        arrival: 0,
+        key: "k".into(),
+        dir: "archive/x".into(),
+    };
+    for event in [received, archived] {
+        journal.append(vec![event], "2026-12-07T10:00:00Z").unwrap();
+        cache.learn(journal.take_writes());
+        same("after a commit");
+    }
+    assert!(cache
+        .get(Tree::Arrivals, &0u64.to_be_bytes())
+        .unwrap()
+        .is_some());
+    assert!(
+        cache
+            .get(Tree::Open, &0u64.to_be_bytes())
+            .unwrap()
+            .is_none(),
+        "at rest"
+    );
+    // a write the cache was not told of, then forgotten: the database's value again
+    let mut sql = Client::connect(&url, NoTls).unwrap();
+    let meta = medo_pg::index::tree_id(Tree::Meta);
+    sql.execute(
+        "UPDATE medo_index SET value = '\\x00' WHERE tree = $1 AND key = 'applied_seq'",
+        &[&meta],
+    )
+    .unwrap();
+    cache.learn(None);
+    same("forgotten");
+}
