@@ -91,6 +91,11 @@ fn open_watched(start: &Start, health: Option<&Health>) -> Result<Opened<Postgre
     let mut journal = PgJournal::open(url)?;
     let epoch = lead(&mut journal, lease, health)?;
     let held = journal.leads().cloned().expect("the lease was just taken");
+    if let Err(refusal) = check_spool(start, url) {
+        // the lease is given up at once: another node of this spool may lead
+        let _ = journal.step_down();
+        return Err(refusal);
+    }
     let keeper = Keeper::start(url, held, lease);
     tracing::info!(
         epoch,
@@ -111,6 +116,41 @@ fn open_watched(start: &Start, health: Option<&Health>) -> Result<Opened<Postgre
         witness: None,
         restored: Vec::new(),
     })
+}
+
+/// The marker naming the spool in the outbound folder (a hidden name: never a package).
+const SPOOL_MARK: &str = ".medo-spool";
+
+/// Whether this node's outbound folder is the one every node of this database publishes
+/// into. A node publishing into a folder of its own would, after a fail-over, publish again
+/// what the previous leader published but had not yet journaled (a receipt or a notice sent
+/// twice): refused (exit 2), in words. The first leader names the spool (a random token in
+/// `outbound/.medo-spool`, kept in `medo_spool`); each leader after it must find the same.
+fn check_spool(start: &Start, url: &str) -> Result<(), GatewayError> {
+    let outbound = &start.config.spool.outbound;
+    let mark = outbound.join(SPOOL_MARK);
+    let mine = match std::fs::read_to_string(&mark) {
+        Ok(token) => token.trim().to_string(),
+        Err(_) => {
+            let token = uuid::Uuid::new_v4().to_string();
+            let tmp = outbound.join(format!("{SPOOL_MARK}.tmp"));
+            std::fs::write(&tmp, &token)
+                .and_then(|()| std::fs::rename(&tmp, &mark))
+                .map_err(|source| GatewayError::Io {
+                    doing: "записать метку папки",
+                    path: mark.clone(),
+                    source,
+                })?;
+            token
+        }
+    };
+    if medo_pg::backend::same_spool(url, &mine)? {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "папка outbound {} — не та, в которую отправляют другие узлы этой базы (метка {SPOOL_MARK} не совпадает с medo_spool): узлы одной базы должны работать с одной транспортной папкой VipNet (inbound и outbound на общем ресурсе), иначе после смены ведущего узла уже отправленное могло бы уйти второй раз. Укажите в [spool] папки общего ресурса",
+        outbound.display()
+    )))
 }
 
 /// Takes the lease, waiting while another node's is live (a standby): the wait is said once,

@@ -3,7 +3,9 @@
 //! database; the leader killed (`kill -9`), the standby takes over once the lease expires and
 //! carries on (packages answered exactly once, the chain whole); a leader frozen (`SIGSTOP`)
 //! past its lease wakes to find it fenced off — its late commit refused, nothing of it
-//! journaled — and stops. Each node has a spool of its own here (the shared spool is item 3).
+//! journaled — and stops. The nodes share one spool (inbound and outbound: the VipNet
+//! node's folders), each keeps its own state folder; a node whose outbound is another folder
+//! is refused.
 //! Needs a PostgreSQL server (CI: `pg_virtualenv`); says SKIPPED without one.
 
 mod common;
@@ -26,8 +28,13 @@ struct Node {
 }
 
 impl Node {
-    fn new(url_file: &std::path::Path) -> Node {
+    /// A node of the database in `url_file`; `spool`: the node whose inbound and outbound it
+    /// shares.
+    fn new(url_file: &std::path::Path, spool: Option<&Node>) -> Node {
         let env = Env::new();
+        if let Some(other) = spool {
+            env.share_spool_of(&other.env);
+        }
         let port = env.listen_http();
         env.add_sections(&format!(
             "[storage]\nbackend = \"postgres\"\nurl_file = \"{}\"\nlease_secs = {LEASE}\n",
@@ -158,7 +165,9 @@ fn the_standby_takes_over_when_the_leader_is_killed_and_every_package_is_answere
     let Some((url, _dir, url_file)) = database("failover_kill") else {
         return;
     };
-    let mut nodes = [Node::new(&url_file), Node::new(&url_file)];
+    let first = Node::new(&url_file, None);
+    let second = Node::new(&url_file, Some(&first));
+    let mut nodes = [first, second];
     nodes[0].env.drop_sample("urog-appeal-2.2", "first");
     nodes[0].start();
     wait_for("the first node to lead", || leads(&nodes[0]));
@@ -192,14 +201,11 @@ fn the_standby_takes_over_when_the_leader_is_killed_and_every_package_is_answere
         took.push(wait_for("the standby to take over", || {
             leads(&nodes[standby])
         }));
-        // a package arrives at the new leader: answered
-        let receipts = nodes[standby].env.receipts().len();
-        nodes[standby]
-            .env
-            .drop_sample(samples[round % 2], &format!("round-{round}"));
-        wait_for("the package answered", || {
-            nodes[standby].env.receipts().len() > receipts
-        });
+        // a package arrives in the spool: the new leader answers it
+        let spool = &nodes[0].env;
+        let receipts = spool.receipts().len();
+        spool.drop_sample(samples[round % 2], &format!("round-{round}"));
+        wait_for("the package answered", || spool.receipts().len() > receipts);
         nodes[leader].start();
         wait_for("the killed node to stand by", || {
             nodes[leader].health() == Some((200, "standby".into()))
@@ -219,8 +225,15 @@ fn the_standby_takes_over_when_the_leader_is_killed_and_every_package_is_answere
         packages,
         "every package journaled once"
     );
-    let receipts: usize = nodes.iter().map(|n| n.env.receipts().len()).sum();
-    assert_eq!(receipts, packages, "one receipt per package");
+    assert_eq!(
+        nodes[0].env.receipts().len(),
+        packages,
+        "one receipt per package"
+    );
+    assert!(
+        nodes[1].env.outbound_names().is_empty(),
+        "one outbound: the spool's"
+    );
     let mut numbers: Vec<String> = all
         .iter()
         .filter(|r| r["kind"] == "appeal_registered")
@@ -250,7 +263,9 @@ fn a_leader_frozen_past_its_lease_is_fenced_off_when_it_wakes() {
     let Some((url, _dir, url_file)) = database("failover_stop") else {
         return;
     };
-    let mut nodes = [Node::new(&url_file), Node::new(&url_file)];
+    let first = Node::new(&url_file, None);
+    let second = Node::new(&url_file, Some(&first));
+    let mut nodes = [first, second];
     nodes[0].start();
     wait_for("the first node to lead", || leads(&nodes[0]));
     nodes[1].start();
@@ -281,4 +296,62 @@ fn a_leader_frozen_past_its_lease_is_fenced_off_when_it_wakes() {
         "nothing of the old leader journaled: {late:?}"
     );
     assert!(leads(&nodes[1]), "the new leader leads on");
+}
+
+/// A leader stopped at a named fault point in the middle of a package (its outputs
+/// published, the package not yet at rest): the next leader carries on from the journal —
+/// nothing is sent twice and nothing is refused; the package's folder, on the stopped node's
+/// disk, is named as out of its reach.
+#[test]
+fn a_package_left_half_done_by_a_stopped_leader_is_not_answered_twice() {
+    let Some((url, _dir, url_file)) = database("failover_fault") else {
+        return;
+    };
+    let first = Node::new(&url_file, None);
+    let second = Node::new(&url_file, Some(&first));
+    let nodes = [first, second];
+    nodes[0].env.drop_sample("urog-appeal-2.2", "half");
+    nodes[0].env.crash_at("after-publish", &["run", "--once"]);
+    let published = nodes[0].env.outbound_names();
+    assert!(!published.is_empty(), "published before the stop");
+    nodes[1].env.once();
+    let all = records(&url);
+    let answered = nodes[0].env.outbound_names();
+    assert_eq!(answered, published, "nothing sent twice");
+    let kinds: Vec<&str> = all.iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(count(&all, "quarantined"), 0, "{kinds:?}");
+    assert_eq!(count(&all, "published"), published.len(), "{kinds:?}");
+    assert_eq!(count(&all, "archived"), 1, "{kinds:?}");
+}
+
+/// A node whose outbound is not the spool the database's nodes share is refused before it
+/// leads (exit 2, in words): after a fail-over it would send again what the previous leader
+/// sent but had not yet journaled.
+#[test]
+fn a_node_with_an_outbound_of_its_own_is_refused() {
+    let Some((url, _dir, url_file)) = database("failover_spool") else {
+        return;
+    };
+    let first = Node::new(&url_file, None);
+    first.env.once();
+    let stranger = Node::new(&url_file, None);
+    let refused = stranger.env.cmd(&["run", "--once"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("не та, в которую отправляют другие узлы"),
+        "{said}"
+    );
+    assert_eq!(
+        count(&records(&url), "service_start"),
+        1,
+        "the stranger journaled nothing"
+    );
+    let sharing = Node::new(&url_file, Some(&first));
+    sharing.env.once();
+    assert_eq!(
+        count(&records(&url), "service_start"),
+        2,
+        "a node of the spool leads"
+    );
 }

@@ -302,11 +302,12 @@ fn the_service_on_postgres_decides_as_it_does_on_files() {
         "{verified}"
     );
 
-    // another node, an empty state_dir, the same database and a spool of its own: it takes
+    // another node, an empty state_dir, the same database and spool: it takes
     // the lease at once (given up at the first node's stop), the keys from the database
     let next = Env::new();
     next.add_sections(&storage);
-    next.drop_sample("urog-appeal-2.7.1", "c");
+    next.share_spool_of(&pg);
+    pg.drop_sample("urog-appeal-2.7.1", "c");
     next.once();
     let after = db_records(&url);
     assert!(after.len() > in_db.len());

@@ -198,9 +198,27 @@ format = "mirror"
         dst
     }
 
-    /// Folders in outbound.
+    /// Folders in outbound (hidden names — the spool's marker — are not packages).
     pub fn outbound_names(&self) -> Vec<String> {
-        names(&self.outbound)
+        let mut all = names(&self.outbound);
+        all.retain(|n| !n.starts_with('.'));
+        all
+    }
+
+    /// Points this environment's config at `other`'s inbound and outbound (one spool, two
+    /// gateways; each keeps its own state folder).
+    pub fn share_spool_of(&self, other: &Env) {
+        let mut text = fs::read_to_string(&self.config).unwrap();
+        for (mine, theirs) in [
+            (&self.inbound, &other.inbound),
+            (&self.outbound, &other.outbound),
+        ] {
+            text = text.replace(
+                &format!("{:?}", mine.display().to_string()),
+                &format!("{:?}", theirs.display().to_string()),
+            );
+        }
+        fs::write(&self.config, text).unwrap();
     }
 
     /// Receipt folders in outbound.

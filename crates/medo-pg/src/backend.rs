@@ -35,7 +35,31 @@ CREATE TABLE IF NOT EXISTS medo_keys (
     name  text  PRIMARY KEY,
     value bytea NOT NULL
 );
+CREATE TABLE IF NOT EXISTS medo_spool (
+    id    smallint PRIMARY KEY CHECK (id = 1),
+    token text     NOT NULL
+);
 ";
+
+/// The spool every node of the database must share, by the token its outbound folder
+/// holds: the database's, once a leader named one; `mine` (this node's outbound's) is
+/// recorded when none is. `Ok(true)`: this node's outbound is the database's spool.
+pub fn same_spool(url: &str, mine: &str) -> Result<bool, JournalError> {
+    let mut client = Client::connect(url, NoTls).map_err(db("connecting"))?;
+    client
+        .batch_execute(SCHEMA)
+        .map_err(db("creating the spool's table"))?;
+    client
+        .execute(
+            "INSERT INTO medo_spool (id, token) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+            &[&mine],
+        )
+        .map_err(db("naming the spool"))?;
+    let row = client
+        .query_one("SELECT token FROM medo_spool WHERE id = 1", &[])
+        .map_err(db("reading the spool's name"))?;
+    Ok(row.get::<_, String>(0) == mine)
+}
 
 /// The journal, the index and the notes in one PostgreSQL database.
 pub struct Postgres {
