@@ -71,7 +71,7 @@ fn whole_loop(url: &str) {
     for round in 0..rounds.min(if n == 0 { 0 } else { usize::MAX }) {
         let mut sql = postgres::Client::connect(url, postgres::NoTls).unwrap();
         sql.batch_execute(
-            "DROP TABLE IF EXISTS medo_journal, medo_lease, medo_index, medo_checkpoints, medo_keys",
+            "DROP TABLE IF EXISTS medo_journal, medo_lease, medo_index, medo_checkpoints, medo_keys, medo_spool",
         )
         .unwrap();
         let files = backlog_on(n, None);
