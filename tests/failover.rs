@@ -355,3 +355,81 @@ fn a_node_with_an_outbound_of_its_own_is_refused() {
         "a node of the spool leads"
     );
 }
+
+/// The database ends every connection of the gateway again and again while packages flow
+/// (a restart, a fail-over of the server, an administrator): the leader rides through or, if
+/// a commit cannot be made, stops and is started again (as systemd would) — every package is
+/// answered exactly once, no number is given twice, the chain is whole.
+#[test]
+fn connections_cut_under_load_lose_nothing_and_double_nothing() {
+    let Some((url, _dir, url_file)) = database("failover_cut") else {
+        return;
+    };
+    let mut node = Node::new(&url_file, None);
+    node.start();
+    wait_for("the node to lead", || leads(&node));
+    // a cutter ends every connection of the database every 30 ms while the packages arrive
+    let cutting = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let cutter = {
+        let (url, cutting) = (url.clone(), cutting.clone());
+        std::thread::spawn(move || {
+            let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let mut cuts = 0u64;
+            while cutting.load(std::sync::atomic::Ordering::SeqCst) {
+                // ended, not waited for: the gateway connects again at once
+                cuts += admin
+                    .execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                        &[],
+                    )
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(30));
+            }
+            cuts
+        })
+    };
+    let (packages, mut restarts) = (12usize, 0);
+    let samples = ["urog-appeal-2.2", "urog-appeal-2.7.1"];
+    for i in 0..packages {
+        node.env.drop_sample(samples[i % 2], &format!("cut-{i}"));
+        std::thread::sleep(Duration::from_millis(100));
+        // a service that stopped is started again, as its service manager would
+        if node.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+            restarts += 1;
+            node.start();
+        }
+    }
+    cutting.store(false, std::sync::atomic::Ordering::SeqCst);
+    let cuts = cutter.join().unwrap();
+    wait_for("every package answered", || {
+        if node.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+            restarts += 1;
+            node.start();
+        }
+        node.env.receipts().len() >= packages
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let all = records(&url);
+    assert_eq!(
+        node.env.receipts().len(),
+        packages,
+        "one receipt per package"
+    );
+    assert_eq!(
+        count(&all, "received"),
+        packages,
+        "every package journaled once"
+    );
+    let mut numbers: Vec<String> = all
+        .iter()
+        .filter(|r| r["kind"] == "appeal_registered")
+        .map(|r| r["number"].as_str().unwrap().to_string())
+        .collect();
+    let registered = numbers.len();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), registered, "no number given twice");
+    assert!(cuts > 0, "connections were cut");
+    eprintln!("{packages} packages, {cuts} connections cut: {restarts} restarts");
+}
