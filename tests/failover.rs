@@ -130,16 +130,23 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> Duration {
     start.elapsed()
 }
 
-/// The database's journal as JSON records.
-fn records(url: &str) -> Vec<serde_json::Value> {
-    use medo_store::JournalRead;
-    let journal = medo_pg::PgJournal::open(url).unwrap();
-    let report = journal.verify().unwrap();
-    assert_eq!(report.first_bad, None, "the chain is whole");
-    let all = journal.read_from(0).unwrap();
-    all.iter()
-        .map(|r| serde_json::from_str(&r.line()).unwrap())
-        .collect()
+use common::db_records as records;
+
+/// No registration number in `all` given twice.
+fn assert_numbers_once(all: &[serde_json::Value]) {
+    let mut numbers: Vec<&str> = all
+        .iter()
+        .filter(|r| r["kind"] == "appeal_registered")
+        .filter_map(|r| r["number"].as_str())
+        .collect();
+    let registered = numbers.len();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(
+        numbers.len(),
+        registered,
+        "no number given twice: {numbers:?}"
+    );
 }
 
 fn count(records: &[serde_json::Value], kind: &str) -> usize {
@@ -234,19 +241,7 @@ fn the_standby_takes_over_when_the_leader_is_killed_and_every_package_is_answere
         nodes[1].env.outbound_names().is_empty(),
         "one outbound: the spool's"
     );
-    let mut numbers: Vec<String> = all
-        .iter()
-        .filter(|r| r["kind"] == "appeal_registered")
-        .map(|r| r["number"].as_str().unwrap().to_string())
-        .collect();
-    let registered = numbers.len();
-    numbers.sort();
-    numbers.dedup();
-    assert_eq!(
-        numbers.len(),
-        registered,
-        "no number given twice: {numbers:?}"
-    );
+    assert_numbers_once(&all);
     took.sort();
     eprintln!(
         "fail-over (kill -9, lease {LEASE} s): {} rounds, median {:?}, max {:?}",
@@ -421,15 +416,7 @@ fn connections_cut_under_load_lose_nothing_and_double_nothing() {
         packages,
         "every package journaled once"
     );
-    let mut numbers: Vec<String> = all
-        .iter()
-        .filter(|r| r["kind"] == "appeal_registered")
-        .map(|r| r["number"].as_str().unwrap().to_string())
-        .collect();
-    let registered = numbers.len();
-    numbers.sort();
-    numbers.dedup();
-    assert_eq!(numbers.len(), registered, "no number given twice");
+    assert_numbers_once(&all);
     assert!(cuts > 0, "connections were cut");
     eprintln!("{packages} packages, {cuts} connections cut: {restarts} restarts");
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::db_records;
 use common::env::Env;
 
 use medo_core::book::Appeals;
@@ -211,17 +212,6 @@ fn kinds(records: &[serde_json::Value]) -> Vec<String> {
     records
         .iter()
         .map(|r| r["kind"].as_str().unwrap_or("?").to_string())
-        .collect()
-}
-
-/// The database's journal as JSON records (what `journal export` gives on files).
-fn db_records(url: &str) -> Vec<serde_json::Value> {
-    use medo_store::JournalRead;
-    let journal = medo_pg::PgJournal::open(url).unwrap();
-    let records = journal.read_from(0).unwrap();
-    records
-        .iter()
-        .map(|r| serde_json::from_str(&r.line()).unwrap())
         .collect()
 }
 

@@ -122,3 +122,17 @@ pub fn pdf_text_contains(path: &Path, words: &str) {
         }
     }
 }
+
+/// A PostgreSQL database's journal as JSON records (what `journal export` gives on files),
+/// its chain verified first.
+pub fn db_records(url: &str) -> Vec<serde_json::Value> {
+    use medo_store::JournalRead;
+    let journal = medo_pg::PgJournal::open(url).unwrap();
+    let report = journal.verify().unwrap();
+    assert_eq!(report.first_bad, None, "the database's chain is whole");
+    let records = journal.read_from(0).unwrap();
+    records
+        .iter()
+        .map(|r| serde_json::from_str(&r.line()).unwrap())
+        .collect()
+}

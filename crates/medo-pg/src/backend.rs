@@ -130,22 +130,26 @@ impl Postgres {
     pub fn lease_lost(&self) -> bool {
         self.keeper.as_ref().is_some_and(crate::lease::Keeper::lost)
     }
+}
 
-    fn write_checkpoint(&mut self, notary: &Notary) -> Result<(), CheckpointError> {
-        let (size, head) = (self.journal.next_seq(), self.journal.head().to_string());
-        let note = checkpoint::note(notary.key, notary.origin, size, &head);
-        self.notes
-            .execute(
-                "INSERT INTO medo_checkpoints (size, note) VALUES ($1, $2)
+/// Signs a checkpoint of a journal of `size` records ending at `head` into `medo_checkpoints`.
+fn write_checkpoint(
+    notes: &mut Client,
+    notary: &Notary,
+    (size, head): (u64, &str),
+) -> Result<(), CheckpointError> {
+    let note = checkpoint::note(notary.key, notary.origin, size, head);
+    notes
+        .execute(
+            "INSERT INTO medo_checkpoints (size, note) VALUES ($1, $2)
                  ON CONFLICT (size) DO NOTHING",
-                &[&i64::try_from(size).unwrap_or(i64::MAX), &note],
-            )
-            .map_err(|e| CheckpointError::Io {
-                path: "medo_checkpoints".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-        Ok(())
-    }
+            &[&i64::try_from(size).unwrap_or(i64::MAX), &note],
+        )
+        .map_err(|e| CheckpointError::Io {
+            path: "medo_checkpoints".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    Ok(())
 }
 
 /// The keys every node uses (the checkpoints' signing key, the PIN secret), in `medo_keys`.
@@ -228,25 +232,25 @@ impl Backend for Postgres {
             let epoch = self.journal.leads().map_or(0, |l| l.epoch);
             return Err(CommitError::Journal(JournalError::Fenced { epoch }));
         }
-        let index = &self.uncached;
-        let committed =
-            medo_store::seam::commit(&mut self.journal, index, events, now, |_, _| Ok(()));
+        let (notes, anchor) = (&mut self.notes, &self.anchor);
+        // the index is checked uncached: the cache learns the commit's writes only after it
+        let committed = medo_store::seam::commit(
+            &mut self.journal,
+            &self.uncached,
+            events,
+            now,
+            |j, written| {
+                let (end, head) = (j.next_seq(), j.head());
+                if notary.checkpoint_due(end - written.len() as u64, end) {
+                    write_checkpoint(notes, notary, (end, head))?;
+                }
+                checkpoint::write_anchor(anchor, notary.key, notary.origin, end, head)
+            },
+        );
         // what the commit wrote is what the cache keeps (on an error: all is forgotten)
         let writes = self.journal.take_writes().filter(|_| committed.is_ok());
         self.cache.learn(writes);
-        let records = committed?;
-        let end = self.journal.next_seq();
-        let before = end - records.len() as u64;
-        if !records.is_empty() && before / notary.every != end / notary.every {
-            self.write_checkpoint(notary)
-                .map_err(CommitError::Between)?;
-        }
-        if !records.is_empty() {
-            let head = self.journal.head();
-            checkpoint::write_anchor(&self.anchor, notary.key, notary.origin, end, head)
-                .map_err(CommitError::Between)?;
-        }
-        Ok(records)
+        committed
     }
 
     fn checkpoint(&self, notary: &Notary) -> Result<(), CheckpointError> {

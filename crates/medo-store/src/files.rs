@@ -52,7 +52,7 @@ impl Backend for Files {
         crate::seam::commit(&mut self.journal, &self.index, events, now, |j, written| {
             let (end, head) = (j.next_seq(), j.head());
             let before = end - written.len() as u64;
-            if before / notary.every != end / notary.every {
+            if notary.checkpoint_due(before, end) {
                 checkpoint::write(j.dir(), notary.key, notary.origin, end, head)?;
             }
             // the anchor of every group commit: a journal cut or replaced is refused at start

@@ -324,6 +324,14 @@ pub struct Notary<'a> {
     pub every: u64,
 }
 
+impl Notary<'_> {
+    /// Whether a commit that took the journal from `before` to `end` records passed a
+    /// multiple of `every`: a numbered checkpoint is then signed.
+    pub fn checkpoint_due(&self, before: u64, end: u64) -> bool {
+        before / self.every != end / self.every
+    }
+}
+
 /// One storage backend as the loop sees it, opened (and checked) by the composition root:
 /// the journal, the index over it (arrivals, book, re-sends), and the signed notes that
 /// bind them. Today's is [`crate::files::Files`] (the journal's segments, sled, notes as
