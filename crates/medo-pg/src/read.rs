@@ -225,8 +225,12 @@ impl Kept {
         if self.bytes + size > CACHE_BYTES {
             *self = Kept::default();
         }
+        let key_len = key.1.len();
         self.bytes += size;
-        self.values.insert(key, value);
+        if let Some(old) = self.values.insert(key, value) {
+            // a value written again replaces the one kept: its bytes are no longer held
+            self.bytes -= key_len + old.map_or(0, |v| v.len());
+        }
     }
 }
 
