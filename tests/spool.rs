@@ -264,12 +264,13 @@ fn a_second_instance_is_refused_with_a_clear_message() {
 }
 
 #[test]
-fn spool_folders_on_different_filesystems_are_refused() {
+fn state_folders_on_different_filesystems_are_refused_but_outbound_on_another_is_taken() {
     let shm = std::path::Path::new("/dev/shm");
     if !shm.is_dir() {
-        common::skipped("no /dev/shm to put outbound on another filesystem");
+        common::skipped("no /dev/shm to put a folder on another filesystem");
         return;
     }
+    // outbound on another filesystem (a share): published in place (tests/shared_spool.rs)
     let other = tempfile::tempdir_in(shm).unwrap();
     let env = Env::new();
     let text = fs::read_to_string(&env.config).unwrap().replace(
@@ -277,9 +278,23 @@ fn spool_folders_on_different_filesystems_are_refused() {
         &other.path().display().to_string(),
     );
     fs::write(&env.config, text).unwrap();
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    assert!(names(other.path())
+        .iter()
+        .any(|n| n.starts_with("receipt-")));
+    // the archive on another filesystem than the claimed folders: they move by rename
+    let env = Env::new();
+    let elsewhere = tempfile::tempdir_in(shm).unwrap();
+    fs::create_dir_all(&env.state).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), env.state.join("archive")).unwrap();
     let out = env.cmd(&["run", "--once"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("разных файловых системах"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("разных файловых системах") && err.contains("state_dir"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -221,6 +221,23 @@ format = "mirror"
         fs::write(&self.config, text).unwrap();
     }
 
+    /// Moves inbound and outbound to `base` (another filesystem: a share stood in by
+    /// `/dev/shm`) and points the config there; the state stays where it is.
+    pub fn move_spool_to(&mut self, base: &Path) {
+        let mut text = fs::read_to_string(&self.config).unwrap();
+        for (dir, name) in [(&mut self.inbound, "in"), (&mut self.outbound, "out")] {
+            let moved = base.join(name);
+            fs::create_dir_all(&moved).unwrap();
+            text = text.replace(
+                &format!("{:?}", dir.display().to_string()),
+                &format!("{:?}", moved.display().to_string()),
+            );
+            let _ = fs::remove_dir_all(&*dir);
+            *dir = moved;
+        }
+        fs::write(&self.config, text).unwrap();
+    }
+
     /// Receipt folders in outbound.
     pub fn receipts(&self) -> Vec<String> {
         self.outbound_names()

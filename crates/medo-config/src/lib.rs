@@ -463,6 +463,8 @@ struct RawSpool {
     outbound_stale_secs: Option<u64>,
     #[serde(default)]
     min_free_mib: Option<u64>,
+    #[serde(default)]
+    shared: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -881,11 +883,13 @@ fn spool_config(raw: RawSpool) -> SpoolConfig {
         outbound: raw.outbound,
         state_dir: raw.state_dir,
         settle_ms: raw.settle_ms.unwrap_or(3000),
-        rescan_secs: raw.rescan_secs.unwrap_or(60),
+        // on a share no file events arrive: the rescan is how packages are seen
+        rescan_secs: raw.rescan_secs.unwrap_or(if raw.shared { 5 } else { 60 }),
         incomplete_after_secs: raw.incomplete_after_secs.unwrap_or(3600),
         max_batch: raw.max_batch.unwrap_or(256),
         outbound_stale_secs: raw.outbound_stale_secs.unwrap_or(3600),
         min_free_bytes: raw.min_free_mib.unwrap_or(512).saturating_mul(1 << 20),
+        shared: raw.shared,
     }
 }
 

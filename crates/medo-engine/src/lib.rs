@@ -261,10 +261,10 @@ impl<B: Backend> Gateway<B> {
         config: Config,
         open_backend: impl FnOnce(&start::Start) -> Result<start::Opened<B>, GatewayError>,
     ) -> Result<Gateway<B>, GatewayError> {
-        let layout = Layout::new(&config.spool);
+        let mut layout = Layout::new(&config.spool);
         check_folders(&config, &layout)?;
         let lock = InstanceLock::acquire(&layout.lock)?;
-        spool::prepare(&layout)?;
+        spool::prepare(&mut layout)?;
         let accepted = medo_spool::recovery::waiting(&layout.state);
         let opened = open_backend(&start::Start {
             config: &config,
@@ -317,6 +317,7 @@ impl<B: Backend> Gateway<B> {
             _lock: lock,
         };
         gw.journal_start(accepted, opened.restored)?;
+        gw.resume_copy_claims()?;
         gw.adopt_orphan_claims()?;
         Ok(gw)
     }
@@ -543,6 +544,54 @@ impl<B: Backend> Gateway<B> {
         Ok(())
     }
 
+    /// Takes up the folders of inbound a claim by copy hid ([`spool::crossing`]) where a
+    /// crash — of this node, or of the leader before it — left them: never journaled →
+    /// copied and journaled now under the same claim (not a second arrival); journaled and
+    /// not at rest without a copy here → copied again; at rest → the original is removed.
+    fn resume_copy_claims(&mut self) -> Result<(), GatewayError> {
+        use spool::crossing;
+        if !self.layout.claim_by_copy {
+            return Ok(());
+        }
+        crossing::clear_parts(&self.layout);
+        let (mut events, mut rested) = (Vec::new(), Vec::new());
+        for c in crossing::claiming(&self.layout)? {
+            let index = self.backend.index();
+            let known = match index.by_claim(&c.claim)? {
+                Some(n) => index.arrival(n)?,
+                None => None,
+            };
+            if known.as_ref().is_some_and(|a| a.state == State::Done) {
+                rested.push(c);
+                continue;
+            }
+            // journaled: copied again only before its decision — later, filing away copies
+            // what is neither claimed nor at rest here (`copy_missing`)
+            let before_decision = |a: &Arrival| matches!(a.state, State::Received | State::Parsed);
+            if known
+                .as_ref()
+                .is_some_and(|a| !before_decision(a) || self.layout.claimed.join(&c.claim).exists())
+            {
+                continue;
+            }
+            if let Err(e) = crossing::copy_in(&self.layout, &c.path, &c.claim) {
+                tracing::error!(claim = %c.claim, error = %e, "cannot copy a package being claimed; its original stays hidden in inbound");
+                continue;
+            }
+            if known.is_none() {
+                tracing::warn!(claim = %c.claim, "taking up a claim by copy the journal does not know (crash after the copy)");
+                let shown = medo_wire::text::display_name(&c.name);
+                events.push(self.received_event(&shown, &c.claim)?);
+            }
+        }
+        crossing::forget_originals(&self.layout, &rested)?;
+        if !events.is_empty() {
+            spool::sync_claims(&self.layout)?;
+            self.commit(events)?;
+        }
+        Ok(())
+    }
+
     /// The `received` record of a claimed folder. A folder whose files cannot be read (no
     /// rights, a file gone) is received under a key of its claim and quarantined
     /// («unreadable») — it never holds up the rest; a machine's error (descriptors, memory,
@@ -632,6 +681,7 @@ impl<B: Backend> Gateway<B> {
         // a link into state_dir since the start: stop before claiming
         spool::inbound_present(&self.layout)?;
         spool::check_layout(&self.layout, true)?;
+        self.resume_copy_claims()?;
         if let Some(why) = self.disk_low() {
             report.disk_low = Some(why);
             report.next_look = Some(Duration::from_secs(
@@ -714,6 +764,7 @@ impl<B: Backend> Gateway<B> {
         report: &mut PassReport,
     ) -> Result<(), GatewayError> {
         spool::sync_claims(&self.layout)?;
+        medo_stdx::fault::point("after-claim-sync");
         let mut events = Vec::with_capacity(claimed.len());
         for (shown, claim, name) in claimed {
             // taken as overdue before hashing (an unreadable package is still checked below)
@@ -733,10 +784,16 @@ impl<B: Backend> Gateway<B> {
 
     /// Whether the claimed folder still looks as it did when judged ready; if not, it is put
     /// back into inbound under its name (to settle again) and forgotten by this pass.
+    /// (Claimed by copy: its hidden original is looked at — a writer still at it writes
+    /// there — and given back.)
     fn still_as_judged(&mut self, name: &std::ffi::OsStr, claim: &str) -> bool {
         let dir = self.layout.claimed.join(claim);
         let max = self.config.limits.max_package_files;
-        match self.tracker.unchanged_since_ready(name, &dir, max) {
+        let look_at = match self.layout.claim_by_copy {
+            true => spool::crossing::original(&self.layout, claim, name),
+            false => dir.clone(),
+        };
+        match self.tracker.unchanged_since_ready(name, &look_at, max) {
             spool::SinceReady::Unwatched => return true,
             spool::SinceReady::Unchanged(snap) => {
                 // the baseline the decision's read is compared with before filing away
@@ -746,7 +803,11 @@ impl<B: Backend> Gateway<B> {
             spool::SinceReady::Changed => {}
         }
         let back = self.layout.inbound.join(name);
-        if back.exists() || std::fs::rename(&dir, &back).is_err() {
+        let given_back = match self.layout.claim_by_copy {
+            true => spool::crossing::put_back(&self.layout, claim, name),
+            false => !back.exists() && std::fs::rename(&dir, &back).is_ok(),
+        };
+        if !given_back {
             return true; // cannot put it back: taken as it is (its digests are journaled)
         }
         self.hashed.remove(claim);
@@ -1174,6 +1235,7 @@ impl<B: Backend> Gateway<B> {
             });
             dirs.push(rel);
         }
+        self.copy_missing(&moves, &ready)?;
         let vanished = spool::file_away_all(&self.layout, &moves)?;
         let events: Vec<Event> = ready
             .iter()
@@ -1194,7 +1256,50 @@ impl<B: Backend> Gateway<B> {
             })
             .collect();
         report.archived += events.len();
+        // claimed by copy: the originals go once the copies rest, before `archived` — so
+        // a hidden original the journal does not know was never journaled
+        self.forget_originals(&ready)?;
         self.commit(events)?;
+        Ok(())
+    }
+
+    /// The hidden originals ([`spool::crossing`]) of these arrivals, by claim.
+    fn originals(&self, of: &[Arrival]) -> Result<Vec<spool::crossing::Claiming>, GatewayError> {
+        if !self.layout.claim_by_copy {
+            return Ok(Vec::new());
+        }
+        let claims: HashSet<&str> = of.iter().map(|a| a.claim.as_str()).collect();
+        let mut originals = spool::crossing::claiming(&self.layout)?;
+        originals.retain(|c| claims.contains(c.claim.as_str()));
+        Ok(originals)
+    }
+
+    /// Claimed by copy: the hidden originals of arrivals now at rest are removed (a crash
+    /// before this leaves them to [`Self::resume_copy_claims`]).
+    fn forget_originals(&mut self, rested: &[Arrival]) -> Result<(), GatewayError> {
+        let originals = self.originals(rested)?;
+        Ok(spool::crossing::forget_originals(&self.layout, &originals)?)
+    }
+
+    /// Claimed by copy, a copy neither claimed nor at rest here (the leader before this one
+    /// kept it on its own disk) is copied again from its hidden original before it is filed
+    /// away.
+    fn copy_missing(
+        &mut self,
+        moves: &[spool::Move],
+        ready: &[Arrival],
+    ) -> Result<(), GatewayError> {
+        for c in self.originals(ready)? {
+            let m = moves.iter().find(|m| m.claim == c.claim);
+            if m.is_some_and(|m| {
+                !self.layout.claimed.join(&m.claim).exists() && !m.target().exists()
+            }) {
+                if let Err(e) = spool::crossing::copy_in(&self.layout, &c.path, &c.claim) {
+                    tracing::error!(claim = %c.claim, error = %e, "cannot copy a claimed package's original again; it is set aside in inbound");
+                    spool::crossing::set_aside(&self.layout, &c);
+                }
+            }
+        }
         Ok(())
     }
 

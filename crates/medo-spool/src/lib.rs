@@ -16,6 +16,7 @@
 //! no PDF), any async runtime.
 
 pub mod control;
+pub mod crossing;
 pub mod idempotency;
 pub mod recovery;
 pub mod sharing;
@@ -61,6 +62,9 @@ pub struct SpoolConfig {
     /// `max_batch` = 256 appeals adds ~4.4 MiB of journal, store and archive; OPERATIONS
     /// «Sizing»).
     pub min_free_bytes: u64,
+    /// `[spool] shared`: inbound and outbound are on a network share — claim by copy and
+    /// publish in place ([`crossing`]) even where the filesystems look the same.
+    pub shared: bool,
 }
 
 /// Paths of the spool.
@@ -76,9 +80,24 @@ pub struct Layout {
     pub journal: PathBuf,
     pub store: PathBuf,
     pub lock: PathBuf,
+    /// Inbound is on another filesystem than `claimed` (or `[spool] shared`): packages are
+    /// claimed by copy ([`crossing`]).
+    pub claim_by_copy: bool,
+    /// Outbound is on another filesystem than `tmp` (or `[spool] shared`): packages are
+    /// built in `outbound/.medo-tmp` and renamed there.
+    pub stage_in_outbound: bool,
 }
 
 impl Layout {
+    /// Where outgoing packages are built: `tmp/`, or the hidden staging folder in outbound
+    /// when outbound is on another filesystem.
+    pub fn staging(&self) -> PathBuf {
+        match self.stage_in_outbound {
+            true => self.outbound.join(crossing::STAGING),
+            false => self.tmp.clone(),
+        }
+    }
+
     /// Publish intents (`publishing/<batch>.intent`, see [`publish_all`]).
     pub fn publishing(&self) -> PathBuf {
         self.state.join("publishing")
@@ -97,6 +116,8 @@ impl Layout {
             journal: s.join("journal"),
             store: s.join("store"),
             lock: s.join("lock"),
+            claim_by_copy: spool.shared,
+            stage_in_outbound: spool.shared,
         }
     }
 }
@@ -130,7 +151,7 @@ pub enum Setup {
     Create { path: PathBuf, source: io::Error },
     #[error("{}: {}", path.display(), medo_stdx::words::io(source))]
     Unreadable { path: PathBuf, source: io::Error },
-    #[error("{} и {} — на разных файловых системах: inbound, outbound и state_dir должны быть на одной (пакеты переносятся переименованием)", first.display(), other.display())]
+    #[error("{} и {} — на разных файловых системах: папки state_dir должны быть на одной (пакеты переносятся между ними переименованием)", first.display(), other.display())]
     Filesystems { first: PathBuf, other: PathBuf },
     #[error("{what} {} — символическая ссылка: укажите в настройках саму папку", path.display())]
     Symlink { what: &'static str, path: PathBuf },
@@ -154,12 +175,12 @@ pub enum Setup {
     Refused(String),
 }
 
-fn transient(what: impl Into<String>) -> impl FnOnce(io::Error) -> SpoolError {
+pub(crate) fn transient(what: impl Into<String>) -> impl FnOnce(io::Error) -> SpoolError {
     let what = what.into();
     move |source| SpoolError::Transient { what, source }
 }
 
-fn fatal_sync(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
+pub(crate) fn fatal_sync(path: &Path) -> impl FnOnce(io::Error) -> SpoolError + '_ {
     move |source| SpoolError::Fatal {
         path: path.to_path_buf(),
         source,
@@ -215,9 +236,9 @@ pub fn inbound_present(layout: &Layout) -> Result<(), SpoolError> {
     Ok(())
 }
 
-/// Creates the state folders and checks that inbound, outbound and state share a filesystem
-/// (every move is a rename).
-pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
+/// Creates the state folders, checks that they share a filesystem (the moves among them are
+/// renames) and notes whether inbound and outbound are on another ([`crossing`]).
+pub fn prepare(layout: &mut Layout) -> Result<(), SpoolError> {
     check_transport_folders(layout)?;
     for dir in [
         &layout.state,
@@ -232,7 +253,15 @@ pub fn prepare(layout: &Layout) -> Result<(), SpoolError> {
             source,
         })?;
     }
-    same_filesystem(&[&layout.inbound, &layout.outbound, &layout.state])?;
+    same_filesystem(&[
+        &layout.state,
+        &layout.claimed,
+        &layout.archive,
+        &layout.quarantine,
+        &layout.tmp,
+    ])?;
+    layout.claim_by_copy |= !same_device(&layout.inbound, &layout.claimed)?;
+    layout.stage_in_outbound |= !same_device(&layout.outbound, &layout.tmp)?;
     check_layout(layout, false)?;
     let probe = layout.state.join(".write-probe");
     File::create(&probe)
@@ -271,6 +300,28 @@ fn same_filesystem(dirs: &[&Path]) -> Result<(), SpoolError> {
 #[cfg(not(unix))]
 fn same_filesystem(_dirs: &[&Path]) -> Result<(), SpoolError> {
     Ok(())
+}
+
+/// Whether two folders are on one filesystem.
+fn same_device(a: &Path, b: &Path) -> Result<bool, SpoolError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |d: &Path| {
+            fs::metadata(d)
+                .map(|m| m.dev())
+                .map_err(|source| Setup::Unreadable {
+                    path: d.to_path_buf(),
+                    source,
+                })
+        };
+        Ok(dev(a)? == dev(b)?)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        Ok(true)
+    }
 }
 
 /// The three spool folders are real folders — not symbolic links — and none is, or lies
@@ -811,17 +862,24 @@ pub fn claim_name(counter: u64) -> String {
     format!("c{nanos}-{}-{counter}", std::process::id())
 }
 
-/// Claims `inbound/<name>` by renaming it to `claimed/<claim>`. Make a batch of claims
-/// durable with [`sync_claims`] before journaling them.
+/// Claims `inbound/<name>` by renaming it to `claimed/<claim>` (or, across filesystems, by
+/// copy: [`crossing`]). Make a batch of claims durable with [`sync_claims`] before
+/// journaling them.
 pub fn claim(layout: &Layout, name: &OsStr, claim: &str) -> Result<PathBuf, SpoolError> {
+    if layout.claim_by_copy {
+        return crossing::claim(layout, name, claim);
+    }
     let src = layout.inbound.join(name);
     let dst = layout.claimed.join(claim);
     fs::rename(&src, &dst).map_err(transient(format!("cannot claim {}", src.display())))?;
     Ok(dst)
 }
 
-/// Makes a batch of claims' renames durable.
+/// Makes a batch of claims' renames (or copies) durable.
 pub fn sync_claims(layout: &Layout) -> Result<(), SpoolError> {
+    if layout.claim_by_copy {
+        return crossing::sync_claims(layout);
+    }
     sync_batch(
         &layout.claimed,
         &[],
@@ -831,7 +889,11 @@ pub fn sync_claims(layout: &Layout) -> Result<(), SpoolError> {
 
 /// Makes written files and changed folders durable. On Linux one `syncfs` covers the whole
 /// filesystem (group commit for a batch); elsewhere every file and folder is fsynced.
-fn sync_batch(any: &Path, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), SpoolError> {
+pub(crate) fn sync_batch(
+    any: &Path,
+    files: &[PathBuf],
+    dirs: &[PathBuf],
+) -> Result<(), SpoolError> {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd;
@@ -978,7 +1040,8 @@ pub struct Move {
 }
 
 impl Move {
-    fn target(&self) -> PathBuf {
+    /// Where the folder rests (`dest`, or `dest/package` in quarantine).
+    pub fn target(&self) -> PathBuf {
         if self.reason.is_some() {
             self.dest.join("package")
         } else {
@@ -1087,12 +1150,13 @@ pub struct Outgoing {
 pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>, SpoolError> {
     let intents = read_intents(layout)?;
     let handover = Handover::of(&layout.outbound);
+    let staging = layout.staging();
     let mut digests: Vec<Option<String>> = vec![None; packages.len()];
     let mut built = Vec::new();
     let mut renames = Vec::new();
     let (mut written, mut staged_dirs) = (Vec::new(), Vec::new());
     for (i, p) in packages.iter().enumerate() {
-        let (tmp, dst) = (layout.tmp.join(&p.name), layout.outbound.join(&p.name));
+        let (tmp, dst) = (staging.join(&p.name), layout.outbound.join(&p.name));
         if dst.exists() {
             continue;
         }
@@ -1115,9 +1179,19 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
     }
     if !built.is_empty() {
         let intent = stage_intents(layout, &built)?;
-        written.push(intent.clone());
-        staged_dirs.extend([layout.tmp.clone(), layout.publishing()]);
-        sync_batch(&layout.tmp, &written, &staged_dirs)?;
+        staged_dirs.push(staging.clone());
+        if layout.stage_in_outbound {
+            crossing::sync_share(&written, &staged_dirs)?;
+            sync_batch(
+                &layout.state,
+                std::slice::from_ref(&intent),
+                &[layout.publishing()],
+            )?;
+        } else {
+            written.push(intent.clone());
+            staged_dirs.push(layout.publishing());
+            sync_batch(&staging, &written, &staged_dirs)?;
+        }
         commit_intents(layout, &intent)?;
         medo_stdx::fault::point("after-publish-intents");
     }
@@ -1128,11 +1202,11 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
                 layout.outbound.display()
             )))?;
         }
-        sync_batch(
-            &layout.outbound,
-            &[],
-            &[layout.outbound.clone(), layout.tmp.clone()],
-        )?;
+        let dirs = [layout.outbound.clone(), staging.clone()];
+        match layout.stage_in_outbound {
+            true => crossing::sync_share(&[], &dirs)?,
+            false => sync_batch(&layout.outbound, &[], &dirs)?,
+        }
     }
     packages
         .iter()
@@ -1302,12 +1376,24 @@ pub fn prune_intents(layout: &Layout, pending: &dyn Fn(&str) -> bool) -> usize {
     n
 }
 
-/// Removes leftovers in `tmp/` (builds interrupted by a crash; they are rebuilt from the journal).
+/// Removes leftovers in `tmp/` and in the staging folder (builds interrupted by a crash;
+/// they are rebuilt from the journal).
 pub fn clean_tmp(layout: &Layout) -> io::Result<usize> {
+    let mut n = clean_dir(layout, &layout.tmp)?;
+    if layout.stage_in_outbound {
+        match clean_dir(layout, &layout.staging()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            done => n += done?,
+        }
+    }
+    Ok(n)
+}
+
+fn clean_dir(layout: &Layout, dir: &Path) -> io::Result<usize> {
     // a staged copy with an intent is complete and about to be renamed: kept
     let intents = read_intents(layout).unwrap_or_default();
     let mut n = 0;
-    for e in fs::read_dir(&layout.tmp)? {
+    for e in fs::read_dir(dir)? {
         let e = e?;
         if intents.contains_key(e.file_name().to_string_lossy().as_ref()) {
             continue;
@@ -1401,6 +1487,7 @@ mod tests {
             max_batch: 16,
             outbound_stale_secs: 3600,
             min_free_bytes: 0,
+            shared: false,
         }
     }
 
