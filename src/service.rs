@@ -359,6 +359,23 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
 }
 
+/// Drops a gateway the database failed (off the runtime: its client blocks) — this node
+/// counts as a standby until it leads again — and opens it anew ([`opening`]).
+async fn reopen<B: Served>(
+    gw: Gateway<B>,
+    (open, config, health): (&impl Opener<B>, &Config, &SharedHealth),
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<Option<Gateway<B>>, ServiceError> {
+    tokio::task::spawn_blocking(move || drop(gw)).await?;
+    if let Some(was) = health.leadership() {
+        health.lead_as(crate::health::Leadership {
+            role: crate::health::Role::Standby,
+            ..was
+        });
+    }
+    opening(open, config, health, shutdown).await
+}
+
 /// `run --once` on the backend `[storage]` names.
 pub fn run_once(config: Config) -> Result<medo_engine::PassReport, GatewayError> {
     match config.storage {
@@ -369,14 +386,61 @@ pub fn run_once(config: Config) -> Result<medo_engine::PassReport, GatewayError>
     }
 }
 
+/// Opens a gateway (`Config` and the health it reports to).
+trait Opener<B: Served>:
+    Fn(Config, SharedHealth) -> Result<Gateway<B>, GatewayError> + Clone + Send + 'static
+{
+}
+impl<B: Served, F> Opener<B> for F where
+    F: Fn(Config, SharedHealth) -> Result<Gateway<B>, GatewayError> + Clone + Send + 'static
+{
+}
+
+/// Opens the gateway off the runtime; when the database fails it
+/// ([`GatewayError::is_database`]) tries again with back-off — `/healthz` 503 meanwhile —
+/// until it opens, or fails otherwise. `None`: a stop was asked while waiting.
+async fn opening<B: Served>(
+    open: &impl Opener<B>,
+    config: &Config,
+    health: &SharedHealth,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Result<Option<Gateway<B>>, ServiceError> {
+    let mut failures = 0u32;
+    loop {
+        let task = tokio::task::spawn_blocking({
+            let (open, config, health) = (open.clone(), config.clone(), health.clone());
+            move || open(config, health)
+        });
+        let opened = tokio::select! {
+            opened = task => opened?,
+            _ = shutdown.as_mut() => return Ok(None),
+        };
+        let e = match opened {
+            Ok(gw) => return Ok(Some(gw)),
+            Err(e) if e.is_database() => e,
+            Err(e) => return Err(e.into()),
+        };
+        failures += 1;
+        let wait = medo_stdx::backoff(failures);
+        tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "the database failed the start; trying again");
+        health.pass_failed(&format!("database unavailable: {e}"));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.as_mut() => return Ok(None),
+        }
+    }
+}
+
 /// [`run`] over the gateway `open` opens. With `early` (a database's index), the HTTP
 /// surfaces serve from it while `open` waits for the lease; otherwise from the gateway's
-/// index once it is open. A stop asked while waiting ends the wait.
+/// index once it is open. A stop asked while waiting ends the wait. When the database fails
+/// the running gateway, it is dropped and opened again (the lease taken anew or waited for),
+/// not stopped.
 async fn run_on<B: Served>(
     config: Config,
     shutdown: impl Future<Output = ()>,
     early: Option<Store>,
-    open: impl FnOnce(Config, SharedHealth) -> Result<Gateway<B>, GatewayError> + Send + 'static,
+    open: impl Opener<B>,
 ) -> Result<(), ServiceError> {
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
@@ -398,20 +462,14 @@ async fn run_on<B: Served>(
         None => None,
     };
     let told_systemd = http.is_some();
-    tokio::pin!(shutdown);
-    let opening = tokio::task::spawn_blocking({
-        let health = health.clone();
-        move || open(config, health)
-    });
-    let mut gw = tokio::select! {
-        opened = opening => opened??,
-        _ = &mut shutdown => {
-            stop_http(http.take().unwrap_or_default()).await;
-            tracing::info!("medo-gateway stopped while waiting to lead");
-            return Ok(());
-        }
+    let shutdown = std::pin::pin!(shutdown);
+    let mut shutdown = shutdown;
+    let Some(mut gw) = opening(&open, &config, &health, &mut shutdown).await? else {
+        stop_http(http.take().unwrap_or_default()).await;
+        tracing::info!("medo-gateway stopped while waiting to lead");
+        return Ok(());
     };
-    let (watcher, mut nudges) = watch(&inbound, &control_dir, gw.writers())?;
+    let (mut watcher, mut nudges) = watch(&inbound, &control_dir, gw.writers())?;
     let http = match http {
         Some(running) => running,
         None => {
@@ -440,6 +498,19 @@ async fn run_on<B: Served>(
                 health.condition(r.disk_low.clone());
             }
             Err(e) => health.pass_failed(&e.to_string()),
+        }
+        if let Some(e) = result.as_ref().err().filter(|e| e.is_database()) {
+            tracing::error!(error = %e, "the database failed the pass: the gateway is opened again");
+            gw = match reopen(gw, (&open, &config, &health), &mut shutdown).await? {
+                Some(gw) => gw,
+                None => {
+                    stop_http(http).await;
+                    tracing::info!("medo-gateway stopped while waiting for the database");
+                    return Ok(());
+                }
+            };
+            (watcher, nudges) = watch(&inbound, &control_dir, gw.writers())?;
+            continue;
         }
         let wait = match wait_after(result, rescan, &mut failures) {
             Ok(wait) => wait,

@@ -35,4 +35,24 @@ impl GatewayError {
     pub fn is_transient(&self) -> bool {
         matches!(self, GatewayError::Spool(SpoolError::Transient { .. }))
     }
+
+    /// The database the state is kept in failed this node: a connection lost, a commit it
+    /// could not make after its retry, the lease lost to another node. Nothing of the
+    /// failed step was written; the service drops the gateway and opens it again (as a
+    /// standby first, when another node leads now) instead of stopping.
+    pub fn is_database(&self) -> bool {
+        let journal = |e: &JournalError| {
+            matches!(
+                e,
+                JournalError::Database { .. } | JournalError::Fenced { .. }
+            )
+        };
+        match self {
+            GatewayError::Store(StoreError::Database(_)) => true,
+            GatewayError::Journal(e) | GatewayError::Checkpoint(CheckpointError::Journal(e)) => {
+                journal(e)
+            }
+            _ => false,
+        }
+    }
 }

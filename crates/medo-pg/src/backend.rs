@@ -145,9 +145,11 @@ fn write_checkpoint(
                  ON CONFLICT (size) DO NOTHING",
             &[&i64::try_from(size).unwrap_or(i64::MAX), &note],
         )
-        .map_err(|e| CheckpointError::Io {
-            path: "medo_checkpoints".into(),
-            source: std::io::Error::other(e.to_string()),
+        .map_err(|e| {
+            CheckpointError::Journal(JournalError::Database {
+                doing: "writing a checkpoint",
+                why: e.to_string(),
+            })
         })?;
     Ok(())
 }
