@@ -316,10 +316,10 @@ pub fn details(
     today: Date,
     pin_secret: Option<&[u8]>,
 ) -> Details {
-    let package = a
-        .dir
-        .as_ref()
-        .and_then(|d| read_package(&config.spool.state_dir.join(d), &config.limits).ok());
+    let package = a.dir.as_ref().and_then(|d| {
+        let dir = crate::spool::Layout::new(&config.spool).rest(d);
+        read_package(&dir, &config.limits).ok()
+    });
     let facts = package
         .as_ref()
         .and_then(|p| crate::appeals::facts(p, &|_| None));

@@ -143,11 +143,11 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     out.extend(inbound_items(&layout, config));
     for (arrival, (src, key, claim, dir)) in &arrivals {
         let (state, path) = match dir {
-            Some(d) if held.contains_key(arrival) => ("held", layout.state.join(d)),
+            Some(d) if held.contains_key(arrival) => ("held", layout.rest(d)),
             None => ("processing", layout.claimed.join(claim)),
-            Some(d) if d.starts_with("quarantine/") => ("quarantined", layout.state.join(d)),
-            Some(d) if d.starts_with("vanished/") => ("vanished", layout.state.join(d)),
-            Some(d) => ("archived", layout.state.join(d)),
+            Some(d) if d.starts_with("quarantine/") => ("quarantined", layout.rest(d)),
+            Some(d) if d.starts_with("vanished/") => ("vanished", layout.rest(d)),
+            Some(d) => ("archived", layout.rest(d)),
         };
         let detail = match state {
             "quarantined" => std::fs::read(path.join("reason.json"))

@@ -393,6 +393,68 @@ fn a_package_a_stopped_leader_claimed_from_a_share_is_finished_by_the_next() {
     }
 }
 
+/// `[spool] packages_dir` on the spool's filesystem, every node's: a leader stopped at a
+/// step of a package — claimed and not journaled, or staged with its publish intent — leaves
+/// it in the folder the next leader reaches: it adopts the claim, renames the staged packages
+/// its intent names (published once), and files the package into the shared archive.
+#[test]
+fn packages_in_a_shared_folder_are_in_the_next_leaders_reach() {
+    for (i, point) in ["after-claim-sync", "after-publish-intents"]
+        .into_iter()
+        .enumerate()
+    {
+        let Some((url, _dir, url_file)) = database(&format!("failover_packages_{i}")) else {
+            return;
+        };
+        let first = Node::new(&url_file, None);
+        let second = Node::new(&url_file, Some(&first));
+        let packages = first.env.root.path().join("packages");
+        for n in [&first, &second] {
+            let text = std::fs::read_to_string(&n.env.config).unwrap().replacen(
+                "[spool]\n",
+                &format!(
+                    "[spool]\npackages_dir = {:?}\n",
+                    packages.display().to_string()
+                ),
+                1,
+            );
+            std::fs::write(&n.env.config, text).unwrap();
+        }
+        first.env.drop_sample("urog-appeal-2.2", "kept");
+        first.env.crash_at(point, &["run", "--once"]);
+        second.env.once();
+        let all = records(&url);
+        let kinds: Vec<&str> = all.iter().filter_map(|r| r["kind"].as_str()).collect();
+        assert_eq!(count(&all, "received"), 1, "{point}: {kinds:?}");
+        assert_eq!(count(&all, "quarantined"), 0, "{point}: {kinds:?}");
+        let archived: Vec<&serde_json::Value> =
+            all.iter().filter(|r| r["kind"] == "archived").collect();
+        assert_eq!(archived.len(), 1, "{point}: {kinds:?}");
+        let dir = archived[0]["dir"].as_str().unwrap();
+        assert!(dir.starts_with("archive/"), "{point}: {dir}");
+        assert!(
+            packages.join(dir).join("envelope.ini").exists(),
+            "{point}: {dir}"
+        );
+        let sent = first.env.outbound_names();
+        assert_eq!(
+            sent.len(),
+            count(&all, "published"),
+            "{point}: {sent:?} {kinds:?}"
+        );
+        let receipts = sent.iter().filter(|n| n.starts_with("receipt-")).count();
+        assert_eq!(receipts, 1, "{point}: {sent:?}");
+        assert!(
+            common::env::names(&packages.join("claimed")).is_empty(),
+            "{point}"
+        );
+        assert!(
+            common::env::names(&packages.join("tmp")).is_empty(),
+            "{point}"
+        );
+    }
+}
+
 /// A node whose outbound is not the spool the database's nodes share is refused before it
 /// leads (exit 2, in words): after a fail-over it would send again what the previous leader
 /// sent but had not yet journaled.

@@ -465,6 +465,8 @@ struct RawSpool {
     min_free_mib: Option<u64>,
     #[serde(default)]
     shared: bool,
+    #[serde(default)]
+    packages_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -890,6 +892,7 @@ fn spool_config(raw: RawSpool) -> SpoolConfig {
         outbound_stale_secs: raw.outbound_stale_secs.unwrap_or(3600),
         min_free_bytes: raw.min_free_mib.unwrap_or(512).saturating_mul(1 << 20),
         shared: raw.shared,
+        packages_dir: raw.packages_dir.filter(|p| !p.as_os_str().is_empty()),
     }
 }
 

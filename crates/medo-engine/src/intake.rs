@@ -487,7 +487,7 @@ impl<B: Backend> Gateway<B> {
             return Ok(Err(Rejected::NotHeld(arrival)));
         };
         let dir = match &a.dir {
-            Some(rests) => self.layout.state.join(rests),
+            Some(rests) => self.layout.rest(rests),
             None => self.layout.claimed.join(&a.claim),
         };
         let package = match read_package(&dir, &self.config.limits) {

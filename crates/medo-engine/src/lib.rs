@@ -682,6 +682,11 @@ impl<B: Backend> Gateway<B> {
         spool::inbound_present(&self.layout)?;
         spool::check_layout(&self.layout, true)?;
         self.resume_copy_claims()?;
+        if self.layout.packages_apart() {
+            // claimed folders every node reaches: one an earlier leader claimed and did not
+            // journal (it died, or was fenced off mid-claim) becomes an arrival here
+            self.adopt_orphan_claims()?;
+        }
         if let Some(why) = self.disk_low() {
             report.disk_low = Some(why);
             report.next_look = Some(Duration::from_secs(
@@ -1230,7 +1235,7 @@ impl<B: Backend> Gateway<B> {
             taken.insert(rel.clone());
             moves.push(spool::Move {
                 claim: a.claim.clone(),
-                dest: self.layout.state.join(&rel),
+                dest: self.layout.rest(&rel),
                 reason,
             });
             dirs.push(rel);
@@ -1422,12 +1427,12 @@ impl<B: Backend> Gateway<B> {
     /// in this batch): then `quarantine/<key>.<arrival>`.
     fn quarantine_dir(&self, a: &Arrival, taken: &HashSet<String>) -> String {
         let plain = format!("quarantine/{}", a.key);
-        let reason = self.layout.state.join(&plain).join("reason.json");
+        let reason = self.layout.rest(&plain).join("reason.json");
         let mine = match std::fs::read(&reason) {
             Ok(bytes) => {
                 serde_json::from_slice::<Reason>(&bytes).is_ok_and(|r| r.arrival == a.arrival)
             }
-            Err(_) => !self.layout.state.join(&plain).exists(),
+            Err(_) => !self.layout.rest(&plain).exists(),
         };
         if mine && !taken.contains(&plain) {
             plain
@@ -1712,7 +1717,7 @@ pub fn package_dir(
     appeal: &medo_core::book::Appeal,
 ) -> Result<std::path::PathBuf, store::StoreError> {
     match &appeal.dir {
-        Some(rel) => Ok(layout.state.join(rel)),
+        Some(rel) => Ok(layout.rest(rel)),
         None => {
             let arrival = store.arrival(medo_core::book::arrival_of(appeal.id))?;
             Ok(layout

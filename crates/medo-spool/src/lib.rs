@@ -65,6 +65,11 @@ pub struct SpoolConfig {
     /// `[spool] shared`: inbound and outbound are on a network share — claim by copy and
     /// publish in place ([`crossing`]) even where the filesystems look the same.
     pub shared: bool,
+    /// `[spool] packages_dir`: where taken packages live (`claimed/`, `archive/`,
+    /// `quarantine/`) and outgoing ones are built (`tmp/`, `publishing/`) — by default
+    /// state_dir; with several gateways on one database, a folder every node mounts (the
+    /// share), so that a package one node took is in the next leader's reach.
+    pub packages_dir: Option<PathBuf>,
 }
 
 /// Paths of the spool.
@@ -73,6 +78,9 @@ pub struct Layout {
     pub inbound: PathBuf,
     pub outbound: PathBuf,
     pub state: PathBuf,
+    /// Holds `claimed/`, `archive/`, `quarantine/`, `tmp/`, `publishing/`: state_dir, or
+    /// `[spool] packages_dir`.
+    pub packages: PathBuf,
     pub claimed: PathBuf,
     pub archive: PathBuf,
     pub quarantine: PathBuf,
@@ -100,19 +108,42 @@ impl Layout {
 
     /// Publish intents (`publishing/<batch>.intent`, see [`publish_all`]).
     pub fn publishing(&self) -> PathBuf {
-        self.state.join("publishing")
+        self.packages.join("publishing")
+    }
+
+    /// Where a package rests, from the path the journal names (`archive/…`,
+    /// `quarantine/…`, `vanished/…`).
+    pub fn rest(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.packages.join(rel)
+    }
+
+    /// The packages live apart from the state (`[spool] packages_dir`: a share): their
+    /// files and folders are synced one by one, not by the state's `syncfs`.
+    pub fn packages_apart(&self) -> bool {
+        self.packages != self.state
+    }
+
+    /// Makes files and folders on the packages' side durable: one `syncfs` there, or each
+    /// by itself when the packages are apart ([`Self::packages_apart`]).
+    fn sync_packages(&self, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), SpoolError> {
+        match self.packages_apart() {
+            true => crossing::sync_share(files, dirs),
+            false => sync_batch(&self.packages, files, dirs),
+        }
     }
 
     pub fn new(spool: &SpoolConfig) -> Layout {
         let s = &spool.state_dir;
+        let p = spool.packages_dir.as_ref().unwrap_or(s);
         Layout {
             inbound: spool.inbound.clone(),
             outbound: spool.outbound.clone(),
             state: s.clone(),
-            claimed: s.join("claimed"),
-            archive: s.join("archive"),
-            quarantine: s.join("quarantine"),
-            tmp: s.join("tmp"),
+            packages: p.clone(),
+            claimed: p.join("claimed"),
+            archive: p.join("archive"),
+            quarantine: p.join("quarantine"),
+            tmp: p.join("tmp"),
             journal: s.join("journal"),
             store: s.join("store"),
             lock: s.join("lock"),
@@ -151,7 +182,7 @@ pub enum Setup {
     Create { path: PathBuf, source: io::Error },
     #[error("{}: {}", path.display(), medo_stdx::words::io(source))]
     Unreadable { path: PathBuf, source: io::Error },
-    #[error("{} и {} — на разных файловых системах: папки state_dir должны быть на одной (пакеты переносятся между ними переименованием)", first.display(), other.display())]
+    #[error("{} и {} — на разных файловых системах: папки пакетов (claimed, archive, quarantine, tmp в packages_dir или state_dir) должны быть на одной (пакеты переносятся между ними переименованием)", first.display(), other.display())]
     Filesystems { first: PathBuf, other: PathBuf },
     #[error("{what} {} — символическая ссылка: укажите в настройках саму папку", path.display())]
     Symlink { what: &'static str, path: PathBuf },
@@ -254,7 +285,7 @@ pub fn prepare(layout: &mut Layout) -> Result<(), SpoolError> {
         })?;
     }
     same_filesystem(&[
-        &layout.state,
+        &layout.packages,
         &layout.claimed,
         &layout.archive,
         &layout.quarantine,
@@ -263,13 +294,15 @@ pub fn prepare(layout: &mut Layout) -> Result<(), SpoolError> {
     layout.claim_by_copy |= !same_device(&layout.inbound, &layout.claimed)?;
     layout.stage_in_outbound |= !same_device(&layout.outbound, &layout.tmp)?;
     check_layout(layout, false)?;
-    let probe = layout.state.join(".write-probe");
-    File::create(&probe)
-        .and_then(|_| fs::remove_file(&probe))
-        .map_err(|source| Setup::StateUnwritable {
-            path: layout.state.clone(),
-            source,
-        })?;
+    for dir in [&layout.state, &layout.packages] {
+        let probe = dir.join(".write-probe");
+        File::create(&probe)
+            .and_then(|_| fs::remove_file(&probe))
+            .map_err(|source| Setup::StateUnwritable {
+                path: dir.clone(),
+                source,
+            })?;
+    }
     Ok(())
 }
 
@@ -332,13 +365,15 @@ fn same_device(a: &Path, b: &Path) -> Result<bool, SpoolError> {
 #[cfg(unix)]
 pub fn check_layout(layout: &Layout, running: bool) -> Result<(), SpoolError> {
     use std::os::unix::fs::MetadataExt;
+    let packages = ("packages_dir", &layout.packages);
     let named: Vec<(&str, &PathBuf)> = [
         ("inbound", &layout.inbound),
         ("outbound", &layout.outbound),
         ("state_dir", &layout.state),
     ]
     .into_iter()
-    .filter(|(what, p)| !(running && *what != "state_dir" && !p.exists()))
+    .chain(layout.packages_apart().then_some(packages))
+    .filter(|(what, p)| !(running && matches!(*what, "inbound" | "outbound") && !p.exists()))
     .collect();
     let setup = |p: &Path, source: io::Error| Setup::Unreadable {
         path: p.to_path_buf(),
@@ -880,11 +915,7 @@ pub fn sync_claims(layout: &Layout) -> Result<(), SpoolError> {
     if layout.claim_by_copy {
         return crossing::sync_claims(layout);
     }
-    sync_batch(
-        &layout.claimed,
-        &[],
-        &[layout.claimed.clone(), layout.inbound.clone()],
-    )
+    layout.sync_packages(&[], &[layout.claimed.clone(), layout.inbound.clone()])
 }
 
 /// Makes written files and changed folders durable. On Linux one `syncfs` covers the whole
@@ -1090,7 +1121,7 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<Vec<usize>, Spoo
         return Ok(vanished);
     }
     if !written.is_empty() {
-        sync_batch(&layout.state, &written, &[])?;
+        layout.sync_packages(&written, &[])?;
         for tmp in &written {
             let dest = tmp.with_file_name("reason.json");
             fs::rename(tmp, &dest).map_err(transient("cannot write reason.json"))?;
@@ -1110,7 +1141,7 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<Vec<usize>, Spoo
     }
     dirs.sort();
     dirs.dedup();
-    sync_batch(&layout.state, &[], &dirs)?;
+    layout.sync_packages(&[], &dirs)?;
     Ok(vanished)
 }
 
@@ -1182,15 +1213,11 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
         staged_dirs.push(staging.clone());
         if layout.stage_in_outbound {
             crossing::sync_share(&written, &staged_dirs)?;
-            sync_batch(
-                &layout.state,
-                std::slice::from_ref(&intent),
-                &[layout.publishing()],
-            )?;
+            layout.sync_packages(std::slice::from_ref(&intent), &[layout.publishing()])?;
         } else {
             written.push(intent.clone());
             staged_dirs.push(layout.publishing());
-            sync_batch(&staging, &written, &staged_dirs)?;
+            layout.sync_packages(&written, &staged_dirs)?;
         }
         commit_intents(layout, &intent)?;
         medo_stdx::fault::point("after-publish-intents");
@@ -1203,7 +1230,7 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
             )))?;
         }
         let dirs = [layout.outbound.clone(), staging.clone()];
-        match layout.stage_in_outbound {
+        match layout.stage_in_outbound || layout.packages_apart() {
             true => crossing::sync_share(&[], &dirs)?,
             false => sync_batch(&layout.outbound, &[], &dirs)?,
         }
@@ -1488,6 +1515,7 @@ mod tests {
             outbound_stale_secs: 3600,
             min_free_bytes: 0,
             shared: false,
+            packages_dir: None,
         }
     }
 

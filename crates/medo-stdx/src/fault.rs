@@ -7,7 +7,11 @@
 //! journaled: stands for a file that crashes a parser); `after-command-commit` (an operator
 //! command journaled, its queue file not yet removed); `after-publish-intents` (packages staged in `tmp/` and synced, their publish
 //! intents durable, nothing renamed into outbound yet); `after-publish` (outbound packages renamed into outbound and synced, `published`
-//! not yet journaled). And one stall: `MEDO_FAULT_STALL=<file>` holds the loop before each
+//! not yet journaled); `after-claim-sync` (a batch of claims synced, nothing journaled);
+//! across filesystems (`spool::crossing`): `after-claim-hide` (a folder renamed to its hidden
+//! claim name in inbound, not copied), `after-claim-copy` (copied to its `.part` name, not
+//! yet the claim), `before-original-removed` (packages at rest, their hidden originals still
+//! in inbound, `archived` not journaled). And one stall: `MEDO_FAULT_STALL=<file>` holds the loop before each
 //! pass while that file exists (`/healthz` must then say 503). And one disk:
 //! `MEDO_FAULT_FREE_BYTES=<n>` makes the spool's filesystem report `n` free bytes.
 
