@@ -257,7 +257,7 @@ fn tab_link(list: &str, body: Option<&str>, after: Option<u64>) -> String {
 /// What needs a person now: operator commands set aside as poisoned (the service kept
 /// stopping on them) and messages decided but not rendered (held, not sent) — with why.
 fn attention(config: &Config, held: &[(String, String)]) -> Markup {
-    let poisoned = crate::control::poisoned(&config.spool.state_dir, 20);
+    let poisoned = crate::control::poisoned(config.spool.shared_root(), 20);
     if poisoned.is_empty() && held.is_empty() {
         return html! {};
     }

@@ -67,7 +67,7 @@ impl Health {
             writable: match config.storage {
                 crate::config::Storage::Files => vec![layout.journal, layout.store],
                 // the journal and the index are the database's: the node writes its state
-                crate::config::Storage::Postgres { .. } => vec![layout.state, layout.packages],
+                crate::config::Storage::Postgres { .. } => vec![layout.state, layout.shared_dir],
             },
         }
     }

@@ -533,7 +533,7 @@ pub fn pin_secret(config: &Config) -> Option<Vec<u8>> {
 fn card_path(config: &Config, appeal: u64) -> std::path::PathBuf {
     config
         .spool
-        .state_dir
+        .shared_root()
         .join("cards")
         .join(format!("{appeal}.json"))
 }
@@ -601,7 +601,7 @@ pub fn sstu_export(
             std::fs::read(
                 config
                     .spool
-                    .state_dir
+                    .shared_root()
                     .join(crate::model::kept_path(a.id, f)),
             )
             .ok()

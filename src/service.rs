@@ -444,7 +444,7 @@ async fn run_on<B: Served>(
 ) -> Result<(), ServiceError> {
     let rescan = Duration::from_secs(config.spool.rescan_secs.max(1));
     let inbound = config.spool.inbound.clone();
-    let control_dir = control::dir(&config.spool.state_dir);
+    let control_dir = control::dir(config.spool.shared_root());
     let _ = std::fs::create_dir_all(&control_dir);
     // the HTTP API, when configured, reads appeals and the spool straight from the store
     // (sled handles and the database's pool are shared and safe to read from other threads)

@@ -393,7 +393,7 @@ fn a_package_a_stopped_leader_claimed_from_a_share_is_finished_by_the_next() {
     }
 }
 
-/// `[spool] packages_dir` on the spool's filesystem, every node's: a leader stopped at a
+/// `[spool] shared_dir` on the spool's filesystem, every node's: a leader stopped at a
 /// step of a package — claimed and not journaled, or staged with its publish intent — leaves
 /// it in the folder the next leader reaches: it adopts the claim, renames the staged packages
 /// its intent names (published once), and files the package into the shared archive.
@@ -413,7 +413,7 @@ fn packages_in_a_shared_folder_are_in_the_next_leaders_reach() {
             let text = std::fs::read_to_string(&n.env.config).unwrap().replacen(
                 "[spool]\n",
                 &format!(
-                    "[spool]\npackages_dir = {:?}\n",
+                    "[spool]\nshared_dir = {:?}\n",
                     packages.display().to_string()
                 ),
                 1,
@@ -622,5 +622,111 @@ fn a_database_gone_for_a_while_is_waited_out_with_health_503() {
         1 + during,
         "every package journaled once"
     );
+    assert_numbers_once(&all);
+}
+
+/// `POST` to a node's API with the tests' token and an `Idempotency-Key`: (status, body).
+fn post(port: u16, path: &str, key: &str, body: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
+/// Item 6(d): the standby's API writes. With `[spool] shared_dir` every node's, a
+/// registration sent to the standby is queued where the leader takes it (carried out at once,
+/// 200); one sent to the standby while the leader is being killed waits in the shared queue
+/// and is carried out by the standby once it leads; its retry under the same key is the same
+/// request, never a second registration. Each appeal registered once, under the number sent.
+#[test]
+fn a_standbys_api_writes_are_carried_out_once_across_a_failover() {
+    let Some((url, _dir, url_file)) = database("failover_writes") else {
+        return;
+    };
+    let mut first = Node::new(&url_file, None);
+    let mut second = Node::new(&url_file, Some(&first));
+    let shared = first.env.root.path().join("shared");
+    let token = first.env.root.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    for n in [&first, &second] {
+        let text = std::fs::read_to_string(&n.env.config)
+            .unwrap()
+            .replacen(
+                "[spool]\n",
+                &format!("[spool]\nshared_dir = {:?}\n", shared.display().to_string()),
+                1,
+            )
+            .replacen(
+                "[http]\n",
+                &format!("[http]\napi_token_file = {token:?}\n"),
+                1,
+            );
+        std::fs::write(&n.env.config, text).unwrap();
+        n.env.add_sections("[registration]\nmode = \"manual\"\n");
+    }
+    first.start();
+    wait_for("the first node to lead", || leads(&first));
+    second.start();
+    wait_for("the second to stand by", || {
+        second.health() == Some((200, "standby".into()))
+    });
+    first.env.drop_sample("urog-appeal-2.2", "one");
+    first.env.drop_sample("urog-appeal-2.7.1", "two");
+    wait_for("both appeals received", || {
+        count(&records(&url), "appeal_received") == 2
+    });
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::UtcOffset::from_hms(3, 0, 0).unwrap())
+        .date();
+    let body = |n: &str| format!(r#"{{"number":"{n}","date":"{today}"}}"#);
+    // to the standby while the other leads: the leader carries it out
+    let (code, text) = post(
+        second.port,
+        "/api/v1/appeals/1/registration",
+        "w-1",
+        &body("СЭД-1"),
+    );
+    assert_eq!(code, 200, "carried out by the leader: {text}");
+    // to the standby while the leader dies: queued, carried out once the standby leads
+    first.kill();
+    let (code, text) = post(
+        second.port,
+        "/api/v1/appeals/2/registration",
+        "w-2",
+        &body("СЭД-2"),
+    );
+    assert!(
+        code == 200 || code == 202,
+        "queued or carried out: {code} {text}"
+    );
+    wait_for("the standby to take over", || leads(&second));
+    wait_for("the second registration", || {
+        count(&records(&url), "appeal_registered") == 2
+    });
+    let (code, text) = post(
+        second.port,
+        "/api/v1/appeals/2/registration",
+        "w-2",
+        &body("СЭД-2"),
+    );
+    assert_eq!(code, 200, "the retry is the same request: {text}");
+    std::thread::sleep(Duration::from_millis(500));
+    let all = records(&url);
+    let numbers: Vec<&str> = all
+        .iter()
+        .filter(|r| r["kind"] == "appeal_registered")
+        .filter_map(|r| r["number"].as_str())
+        .collect();
+    assert_eq!(numbers, ["СЭД-1", "СЭД-2"], "each registered once, as sent");
     assert_numbers_once(&all);
 }

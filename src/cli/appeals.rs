@@ -383,7 +383,7 @@ fn event(
         }
     };
     // read here, with the operator's own rights; the service gets a copy
-    let state = &config.spool.state_dir;
+    let state = config.spool.shared_root();
     let max = config.limits.max_answer_bytes;
     let step = match file
         .map(|f| {
@@ -400,7 +400,7 @@ fn event(
         }
     };
     let attachment = step.file().cloned();
-    let state = config.spool.state_dir.clone();
+    let state = config.spool.shared_root().to_path_buf();
     let operator = cli_operator();
     let command = control::Command::Progress { id, step, operator };
     let submitted = submit(config, command, body);
@@ -478,7 +478,7 @@ pub(super) fn submit(
             Err(why) => return Ok(not_found(&why)),
         }
     }
-    let state = config.spool.state_dir.clone();
+    let state = config.spool.shared_root().to_path_buf();
     let path = control::submit(&state, &command).map_err(|e| {
         format!(
             "не удалось поставить команду в очередь в {}: {}",

@@ -192,7 +192,7 @@ pub(super) async fn event(
             Ok(x) => x,
             Err(r) => return r,
         };
-    let state_dir = state.config.spool.state_dir.clone();
+    let state_dir = state.config.spool.shared_root().to_path_buf();
     let about = id.clone();
     queue(&state, keyed, &about, move || {
         let step = match body.file {
@@ -221,7 +221,7 @@ pub(super) async fn queue(
     about: &str,
     build: impl FnOnce() -> Result<control::Command, String>,
 ) -> Response {
-    let state_dir = &state.config.spool.state_dir;
+    let state_dir = state.config.spool.shared_root();
     let keys = crate::idempotency::Folder::new(state_dir);
     let name = match &keyed {
         None => None,
@@ -565,7 +565,7 @@ pub(super) async fn replay(
         body["replayed"] = serde_json::Value::Bool(true);
         return Some((StatusCode::OK, Json(body)).into_response());
     }
-    let queue = control::dir(&state.config.spool.state_dir);
+    let queue = control::dir(state.config.spool.shared_root());
     let path = queue.join(format!("{first}.json"));
     let rejected = queue.join("rejected").join(format!("{first}.json"));
     (path.exists() || rejected.exists()).then_some(())?;

@@ -466,7 +466,7 @@ struct RawSpool {
     #[serde(default)]
     shared: bool,
     #[serde(default)]
-    packages_dir: Option<PathBuf>,
+    shared_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -892,7 +892,7 @@ fn spool_config(raw: RawSpool) -> SpoolConfig {
         outbound_stale_secs: raw.outbound_stale_secs.unwrap_or(3600),
         min_free_bytes: raw.min_free_mib.unwrap_or(512).saturating_mul(1 << 20),
         shared: raw.shared,
-        packages_dir: raw.packages_dir.filter(|p| !p.as_os_str().is_empty()),
+        shared_dir: raw.shared_dir.filter(|p| !p.as_os_str().is_empty()),
     }
 }
 

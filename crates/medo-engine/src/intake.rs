@@ -462,7 +462,7 @@ impl<B: Backend> Gateway<B> {
         };
         let sent = crate::forward::forwarded_files(&events);
         if let (false, Some((dir, Ok(arrived)))) = (sent.is_empty(), &package) {
-            if let Err(why) = crate::forward::keep(&self.layout.state, dir, arrived, &sent) {
+            if let Err(why) = crate::forward::keep(&self.layout.shared_dir, dir, arrived, &sent) {
                 return Ok(Err(decision::Refusal::FilesUnread(why).into()));
             }
             medo_stdx::fault::point("after-forwarded-kept");
@@ -601,7 +601,10 @@ impl<B: Backend> Gateway<B> {
         let kept = control::Queue::attached(&self.queue, reference)
             .map_err(|e| e.to_string())
             .and_then(|src| {
-                let to = self.layout.state.join(medo_model::kept_path(appeal, kept));
+                let to = self
+                    .layout
+                    .shared_dir
+                    .join(medo_model::kept_path(appeal, kept));
                 to.parent()
                     .map_or(Ok(()), std::fs::create_dir_all)
                     .and_then(|_| std::fs::copy(&src, &to))

@@ -277,7 +277,7 @@ impl<B: Backend> Gateway<B> {
             Duration::from_secs(config.signature_timeout_secs.max(1)),
             config.limits.clone(),
         );
-        let queue = control::Folder::new(&layout.state);
+        let queue = control::Folder::new(&layout.shared_dir);
         let policies = config
             .policy
             .bodies
@@ -682,7 +682,7 @@ impl<B: Backend> Gateway<B> {
         spool::inbound_present(&self.layout)?;
         spool::check_layout(&self.layout, true)?;
         self.resume_copy_claims()?;
-        if self.layout.packages_apart() {
+        if self.layout.shared_apart() {
             // claimed folders every node reaches: one an earlier leader claimed and did not
             // journal (it died, or was fenced off mid-claim) becomes an arrival here
             self.adopt_orphan_claims()?;
@@ -1140,8 +1140,8 @@ impl<B: Backend> Gateway<B> {
             }
             for p in group {
                 tried.push(p);
-                let state = &self.layout.state;
-                let kept = |rel: &str| std::fs::read(state.join(rel));
+                let shared = &self.layout.shared_dir;
+                let kept = |rel: &str| std::fs::read(shared.join(rel));
                 let policy =
                     self.policy_of(medo_model::BodyId::or_main(p.output.body.as_ref()).as_str());
                 match outbox::render(&p.output, policy, &kept) {

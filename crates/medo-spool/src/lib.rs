@@ -65,11 +65,13 @@ pub struct SpoolConfig {
     /// `[spool] shared`: inbound and outbound are on a network share — claim by copy and
     /// publish in place ([`crossing`]) even where the filesystems look the same.
     pub shared: bool,
-    /// `[spool] packages_dir`: where taken packages live (`claimed/`, `archive/`,
-    /// `quarantine/`) and outgoing ones are built (`tmp/`, `publishing/`) — by default
-    /// state_dir; with several gateways on one database, a folder every node mounts (the
-    /// share), so that a package one node took is in the next leader's reach.
-    pub packages_dir: Option<PathBuf>,
+    /// `[spool] shared_dir`: what every gateway of one database must reach — the taken
+    /// packages (`claimed/`, `archive/`, `quarantine/`), the outgoing ones being built
+    /// (`tmp/`, `publishing/`), the command queue with its idempotency keys and files
+    /// (`control/`), kept answer files (`answers/`) and applicant cards (`cards/`). By
+    /// default state_dir; with several gateways, one folder on the share that every node
+    /// mounts.
+    pub shared_dir: Option<PathBuf>,
 }
 
 /// Paths of the spool.
@@ -78,9 +80,9 @@ pub struct Layout {
     pub inbound: PathBuf,
     pub outbound: PathBuf,
     pub state: PathBuf,
-    /// Holds `claimed/`, `archive/`, `quarantine/`, `tmp/`, `publishing/`: state_dir, or
-    /// `[spool] packages_dir`.
-    pub packages: PathBuf,
+    /// What every node must reach ([`SpoolConfig::shared_dir`]): state_dir, or
+    /// `[spool] shared_dir`.
+    pub shared_dir: PathBuf,
     pub claimed: PathBuf,
     pub archive: PathBuf,
     pub quarantine: PathBuf,
@@ -96,6 +98,13 @@ pub struct Layout {
     pub stage_in_outbound: bool,
 }
 
+impl SpoolConfig {
+    /// The folder every node must reach: `shared_dir`, or state_dir.
+    pub fn shared_root(&self) -> &Path {
+        self.shared_dir.as_deref().unwrap_or(&self.state_dir)
+    }
+}
+
 impl Layout {
     /// Where outgoing packages are built: `tmp/`, or the hidden staging folder in outbound
     /// when outbound is on another filesystem.
@@ -108,38 +117,38 @@ impl Layout {
 
     /// Publish intents (`publishing/<batch>.intent`, see [`publish_all`]).
     pub fn publishing(&self) -> PathBuf {
-        self.packages.join("publishing")
+        self.shared_dir.join("publishing")
     }
 
     /// Where a package rests, from the path the journal names (`archive/…`,
     /// `quarantine/…`, `vanished/…`).
     pub fn rest(&self, rel: impl AsRef<Path>) -> PathBuf {
-        self.packages.join(rel)
+        self.shared_dir.join(rel)
     }
 
-    /// The packages live apart from the state (`[spool] packages_dir`: a share): their
-    /// files and folders are synced one by one, not by the state's `syncfs`.
-    pub fn packages_apart(&self) -> bool {
-        self.packages != self.state
+    /// What every node must reach lives apart from the state (`[spool] shared_dir`: a
+    /// share): its files and folders are synced one by one, not by the state's `syncfs`.
+    pub fn shared_apart(&self) -> bool {
+        self.shared_dir != self.state
     }
 
-    /// Makes files and folders on the packages' side durable: one `syncfs` there, or each
-    /// by itself when the packages are apart ([`Self::packages_apart`]).
-    fn sync_packages(&self, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), SpoolError> {
-        match self.packages_apart() {
+    /// Makes files and folders on the shared side durable: one `syncfs` there, or each by
+    /// itself when it is apart ([`Self::shared_apart`]).
+    fn sync_shared(&self, files: &[PathBuf], dirs: &[PathBuf]) -> Result<(), SpoolError> {
+        match self.shared_apart() {
             true => crossing::sync_share(files, dirs),
-            false => sync_batch(&self.packages, files, dirs),
+            false => sync_batch(&self.shared_dir, files, dirs),
         }
     }
 
     pub fn new(spool: &SpoolConfig) -> Layout {
         let s = &spool.state_dir;
-        let p = spool.packages_dir.as_ref().unwrap_or(s);
+        let p = spool.shared_dir.as_ref().unwrap_or(s);
         Layout {
             inbound: spool.inbound.clone(),
             outbound: spool.outbound.clone(),
             state: s.clone(),
-            packages: p.clone(),
+            shared_dir: p.clone(),
             claimed: p.join("claimed"),
             archive: p.join("archive"),
             quarantine: p.join("quarantine"),
@@ -182,7 +191,7 @@ pub enum Setup {
     Create { path: PathBuf, source: io::Error },
     #[error("{}: {}", path.display(), medo_stdx::words::io(source))]
     Unreadable { path: PathBuf, source: io::Error },
-    #[error("{} и {} — на разных файловых системах: папки пакетов (claimed, archive, quarantine, tmp в packages_dir или state_dir) должны быть на одной (пакеты переносятся между ними переименованием)", first.display(), other.display())]
+    #[error("{} и {} — на разных файловых системах: папки пакетов (claimed, archive, quarantine, tmp в shared_dir или state_dir) должны быть на одной (пакеты переносятся между ними переименованием)", first.display(), other.display())]
     Filesystems { first: PathBuf, other: PathBuf },
     #[error("{what} {} — символическая ссылка: укажите в настройках саму папку", path.display())]
     Symlink { what: &'static str, path: PathBuf },
@@ -285,7 +294,7 @@ pub fn prepare(layout: &mut Layout) -> Result<(), SpoolError> {
         })?;
     }
     same_filesystem(&[
-        &layout.packages,
+        &layout.shared_dir,
         &layout.claimed,
         &layout.archive,
         &layout.quarantine,
@@ -294,7 +303,7 @@ pub fn prepare(layout: &mut Layout) -> Result<(), SpoolError> {
     layout.claim_by_copy |= !same_device(&layout.inbound, &layout.claimed)?;
     layout.stage_in_outbound |= !same_device(&layout.outbound, &layout.tmp)?;
     check_layout(layout, false)?;
-    for dir in [&layout.state, &layout.packages] {
+    for dir in [&layout.state, &layout.shared_dir] {
         let probe = dir.join(".write-probe");
         File::create(&probe)
             .and_then(|_| fs::remove_file(&probe))
@@ -365,14 +374,14 @@ fn same_device(a: &Path, b: &Path) -> Result<bool, SpoolError> {
 #[cfg(unix)]
 pub fn check_layout(layout: &Layout, running: bool) -> Result<(), SpoolError> {
     use std::os::unix::fs::MetadataExt;
-    let packages = ("packages_dir", &layout.packages);
+    let shared = ("shared_dir", &layout.shared_dir);
     let named: Vec<(&str, &PathBuf)> = [
         ("inbound", &layout.inbound),
         ("outbound", &layout.outbound),
         ("state_dir", &layout.state),
     ]
     .into_iter()
-    .chain(layout.packages_apart().then_some(packages))
+    .chain(layout.shared_apart().then_some(shared))
     .filter(|(what, p)| !(running && matches!(*what, "inbound" | "outbound") && !p.exists()))
     .collect();
     let setup = |p: &Path, source: io::Error| Setup::Unreadable {
@@ -915,7 +924,7 @@ pub fn sync_claims(layout: &Layout) -> Result<(), SpoolError> {
     if layout.claim_by_copy {
         return crossing::sync_claims(layout);
     }
-    layout.sync_packages(&[], &[layout.claimed.clone(), layout.inbound.clone()])
+    layout.sync_shared(&[], &[layout.claimed.clone(), layout.inbound.clone()])
 }
 
 /// Makes written files and changed folders durable. On Linux one `syncfs` covers the whole
@@ -1121,7 +1130,7 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<Vec<usize>, Spoo
         return Ok(vanished);
     }
     if !written.is_empty() {
-        layout.sync_packages(&written, &[])?;
+        layout.sync_shared(&written, &[])?;
         for tmp in &written {
             let dest = tmp.with_file_name("reason.json");
             fs::rename(tmp, &dest).map_err(transient("cannot write reason.json"))?;
@@ -1141,7 +1150,7 @@ pub fn file_away_all(layout: &Layout, moves: &[Move]) -> Result<Vec<usize>, Spoo
     }
     dirs.sort();
     dirs.dedup();
-    layout.sync_packages(&[], &dirs)?;
+    layout.sync_shared(&[], &dirs)?;
     Ok(vanished)
 }
 
@@ -1213,11 +1222,11 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
         staged_dirs.push(staging.clone());
         if layout.stage_in_outbound {
             crossing::sync_share(&written, &staged_dirs)?;
-            layout.sync_packages(std::slice::from_ref(&intent), &[layout.publishing()])?;
+            layout.sync_shared(std::slice::from_ref(&intent), &[layout.publishing()])?;
         } else {
             written.push(intent.clone());
             staged_dirs.push(layout.publishing());
-            layout.sync_packages(&written, &staged_dirs)?;
+            layout.sync_shared(&written, &staged_dirs)?;
         }
         commit_intents(layout, &intent)?;
         medo_stdx::fault::point("after-publish-intents");
@@ -1230,7 +1239,7 @@ pub fn publish_all(layout: &Layout, packages: &[Outgoing]) -> Result<Vec<String>
             )))?;
         }
         let dirs = [layout.outbound.clone(), staging.clone()];
-        match layout.stage_in_outbound || layout.packages_apart() {
+        match layout.stage_in_outbound || layout.shared_apart() {
             true => crossing::sync_share(&[], &dirs)?,
             false => sync_batch(&layout.outbound, &[], &dirs)?,
         }
@@ -1515,7 +1524,7 @@ mod tests {
             outbound_stale_secs: 3600,
             min_free_bytes: 0,
             shared: false,
-            packages_dir: None,
+            shared_dir: None,
         }
     }
 
