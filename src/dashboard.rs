@@ -466,8 +466,9 @@ fn row_class(r: &Row) -> Option<&'static str> {
 
 /// The journal's last 50 records, newest first, kinds as people read them.
 fn exchange_log(config: &Config) -> Markup {
-    let journal = crate::journal::Folder::new(config.spool.state_dir.join("journal"));
-    let records = crate::JournalRead::tail(&journal, 50).unwrap_or_default();
+    let records = crate::postgres::JournalSource::of(config)
+        .read(|j| j.tail(50).map_err(|e| e.to_string()))
+        .unwrap_or_default();
     html! {
         h2 { "Журнал обмена (последние 50)" }
         div.box {

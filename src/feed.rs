@@ -232,6 +232,23 @@ pub fn page(
     })
 }
 
+/// [`page`] over where the journal is ([`crate::postgres::JournalSource`]); nothing new
+/// (`from` at or past `durable`: an idle webhook's poll) opens nothing.
+pub fn page_in(
+    source: &crate::postgres::JournalSource,
+    from: u64,
+    durable: u64,
+    limit: usize,
+) -> Result<Page, String> {
+    if from >= durable {
+        return Ok(Page {
+            items: Vec::new(),
+            next: cursor(from),
+        });
+    }
+    source.read(|j| page(j, from, durable, limit).map_err(|e| e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,40 @@ pub fn journal(config: &crate::config::Config) -> Result<Option<PgJournal>, Stri
     }
 }
 
+/// Where the feed, the webhooks and the dashboard's log read the journal: this node's
+/// segments, or the database's table (a reader opened for each read, off any runtime's
+/// thread: on PostgreSQL `state_dir/journal` holds nothing).
+#[derive(Debug, Clone)]
+pub enum JournalSource {
+    Files(crate::journal::Folder),
+    Postgres(String),
+}
+
+impl JournalSource {
+    pub fn of(config: &crate::config::Config) -> JournalSource {
+        match &config.storage {
+            Storage::Files => JournalSource::Files(crate::journal::Folder::new(
+                crate::spool::Layout::new(&config.spool).journal,
+            )),
+            Storage::Postgres { url, .. } => JournalSource::Postgres(url.expose().to_string()),
+        }
+    }
+
+    /// `read` over the journal; a database that cannot be reached is an error in words.
+    pub fn read<T: Send>(
+        &self,
+        read: impl FnOnce(&dyn crate::JournalRead) -> Result<T, String> + Send,
+    ) -> Result<T, String> {
+        match self {
+            JournalSource::Files(folder) => read(folder),
+            JournalSource::Postgres(url) => medo_pg::off_runtime(|| {
+                let journal = PgJournal::open(url).map_err(|e| e.to_string())?;
+                read(&journal)
+            }),
+        }
+    }
+}
+
 /// The database's index, read through a pool, when `[storage]` names PostgreSQL.
 pub fn index(config: &crate::config::Config) -> Result<Option<crate::store::Store>, String> {
     match &config.storage {

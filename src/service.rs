@@ -82,7 +82,14 @@ async fn start_http(
 ) -> Result<Vec<Listener>, ServiceError> {
     use crate::http::Surface;
     let webhooks = crate::webhooks::Statuses::default();
-    let mut listeners = start_webhooks(config, &store, &webhooks)?;
+    let leads = health.clone();
+    // of several nodes only the leader delivers (alone: always)
+    let delivers: crate::webhooks::Delivers = std::sync::Arc::new(move || {
+        leads
+            .leadership()
+            .is_none_or(|l| l.role == crate::health::Role::Leader)
+    });
+    let mut listeners = start_webhooks(config, &store, &webhooks, delivers)?;
     listeners.extend(start_operator_socket(config, &store));
     let surfaces = [
         (config.http_listen, Surface::Operators),
@@ -165,8 +172,9 @@ fn start_webhooks(
     config: &Config,
     store: &Store,
     statuses: &crate::webhooks::Statuses,
+    delivers: crate::webhooks::Delivers,
 ) -> Result<Vec<Listener>, ServiceError> {
-    let hooks = crate::webhooks::Hook::all(config).map_err(ServiceError::Webhooks)?;
+    let hooks = crate::webhooks::Hook::all(config, delivers).map_err(ServiceError::Webhooks)?;
     let mut running = Vec::new();
     for hook in hooks {
         tracing::info!(client = %hook.client, "webhook on");
@@ -499,8 +507,14 @@ async fn run_on<B: Served>(
             }
             Err(e) => health.pass_failed(&e.to_string()),
         }
-        if let Some(e) = result.as_ref().err().filter(|e| e.is_database()) {
-            tracing::error!(error = %e, "the database failed the pass: the gateway is opened again");
+        let failed = result.as_ref().err().filter(|e| e.is_database());
+        if failed.is_some() || gw.stepped_down() {
+            match failed {
+                Some(e) => {
+                    tracing::error!(error = %e, "the database failed the pass: the gateway is opened again")
+                }
+                None => tracing::error!("the lease is lost: the gateway is opened again"),
+            }
             gw = match reopen(gw, (&open, &config, &health), &mut shutdown).await? {
                 Some(gw) => gw,
                 None => {

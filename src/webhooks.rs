@@ -1,12 +1,15 @@
 //! Webhooks: the changes feed pushed to a СЭД as it grows. For each `[[api.clients]]` with a
 //! `webhook_url`, one task inside `run` reads the feed after its own cursor (kept in
-//! `state_dir/webhooks/<client>.cursor`, replaced atomically after each delivery) and POSTs
+//! `webhooks/<client>.cursor` of the folder every node reaches — `[spool] shared_dir`, by
+//! default state_dir —, replaced atomically after each delivery) and POSTs
 //! each item — the feed item's JSON, signed `X-Medo-Signature: sha256=<HMAC-SHA256 of the raw
 //! body with the client's secret>`, named `X-Medo-Delivery: <its cursor>` — one at a time, in
 //! journal order (so in order per appeal), retrying a failed one with back-off before anything
 //! after it. At least once: after a crash the item in flight may come again with the same
 //! `X-Medo-Delivery`. A webhook configured anew starts at the feed's current end (the feed
-//! has the history). Its state shows in `/metrics` and on the dashboard.
+//! has the history). Its state shows in `/metrics` and on the dashboard. Of several
+//! gateways on one database only the leader delivers; a node that comes to lead reads the
+//! cursor again (where the last leader left it: at least once across a fail-over, too).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,19 +55,24 @@ pub struct Hook {
     pub client: String,
     pub url: String,
     pub secret: Vec<u8>,
-    /// `state_dir/webhooks/<client>.cursor`.
+    /// `webhooks/<client>.cursor` in the shared folder.
     pub cursor_file: PathBuf,
-    pub journal: crate::journal::Folder,
+    pub journal: crate::postgres::JournalSource,
     /// The client holds the `dsp` scope (ДСП appeals' details; see `feed::for_scope`).
     pub dsp: bool,
     /// A hub's client of some bodies: only their items (`feed::of_bodies`).
     pub bodies: Option<Vec<medo_model::BodyId>>,
+    /// Whether this node delivers now (it leads, or is the only one).
+    pub delivers: Delivers,
 }
+
+/// Whether a node delivers now (see [`Hook::delivers`]).
+pub type Delivers = Arc<dyn Fn() -> bool + Send + Sync>;
 
 impl Hook {
     /// The clients' webhooks of `config`, their secrets read (an unreadable or empty secret
     /// is a start-up error).
-    pub fn all(config: &crate::config::Config) -> Result<Vec<Hook>, String> {
+    pub fn all(config: &crate::config::Config, delivers: Delivers) -> Result<Vec<Hook>, String> {
         let layout = crate::spool::Layout::new(&config.spool);
         let mut hooks = Vec::new();
         for c in &config.api_clients {
@@ -90,11 +98,12 @@ impl Hook {
                 client: c.name.clone(),
                 url: w.url.clone(),
                 secret,
+                delivers: delivers.clone(),
                 cursor_file: layout
-                    .state
+                    .shared_dir
                     .join("webhooks")
                     .join(format!("{}.cursor", c.name)),
-                journal: crate::journal::Folder::new(&layout.journal),
+                journal: crate::postgres::JournalSource::of(config),
             });
         }
         Ok(hooks)
@@ -161,24 +170,23 @@ async fn deliver_forever(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(std::io::Error::other)?;
-    let mut from = loop {
-        let (file, s) = (hook.cursor_file.clone(), store.clone());
-        match tokio::task::spawn_blocking(move || start_cursor(&file, &s)).await {
-            Ok(Ok(from)) => break from,
-            Ok(Err(e)) => {
-                tracing::error!(client = %hook.client, error = %e, "webhook cannot start")
-            }
-            Err(e) => tracing::error!(client = %hook.client, error = %e, "webhook cannot start"),
-        }
-        tokio::time::sleep(IDLE * 10).await;
-    };
-    set(statuses, &hook.client, |s| s.cursor = feed::cursor(from));
+    // read when this node comes to deliver: another may have moved it meanwhile
+    let mut cursor: Option<u64> = None;
     loop {
+        if !(hook.delivers)() {
+            cursor = None;
+            tokio::time::sleep(IDLE).await;
+            continue;
+        }
+        let mut from = match cursor {
+            Some(at) => at,
+            None => start_at(hook, store, statuses).await,
+        };
         let (journal, s, dsp) = (hook.journal.clone(), store.clone(), hook.dsp);
         let bodies = hook.bodies.clone();
         let page = tokio::task::spawn_blocking(move || {
             let end = durable(&s)?;
-            let mut page = feed::page(&journal, from, end, BATCH).map_err(|e| e.to_string())?;
+            let mut page = feed::page_in(&journal, from, end, BATCH)?;
             feed::of_bodies(&mut page, bodies.as_deref(), &s);
             feed::for_scope(&mut page, dsp, |id| {
                 crate::book::Appeals::appeal(&s, id).is_some_and(|a| a.restricted)
@@ -208,7 +216,26 @@ async fn deliver_forever(
             }
             tokio::time::sleep(IDLE).await;
         }
+        cursor = Some(from);
     }
+}
+
+/// The cursor a webhook delivers from (kept, or the feed's end for a new one), tried until
+/// it reads.
+async fn start_at(hook: &Hook, store: &crate::store::Store, statuses: &Statuses) -> u64 {
+    let from = loop {
+        let (file, s) = (hook.cursor_file.clone(), store.clone());
+        match tokio::task::spawn_blocking(move || start_cursor(&file, &s)).await {
+            Ok(Ok(from)) => break from,
+            Ok(Err(e)) => {
+                tracing::error!(client = %hook.client, error = %e, "webhook cannot start")
+            }
+            Err(e) => tracing::error!(client = %hook.client, error = %e, "webhook cannot start"),
+        }
+        tokio::time::sleep(IDLE * 10).await;
+    };
+    set(statuses, &hook.client, |s| s.cursor = feed::cursor(from));
+    from
 }
 
 /// Keeps `cursor` as delivered; the position it names.

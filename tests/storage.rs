@@ -323,3 +323,71 @@ fn the_service_on_postgres_decides_as_it_does_on_files() {
         "the next node's anchor is signed with the first node's key"
     );
 }
+
+/// The changes feed (`GET /api/v1/changes`, what a СЭД polls, and what the webhooks push)
+/// and the dashboard's exchange log read the database's journal when `[storage]` names it —
+/// not this node's `state_dir/journal`, which holds nothing on PostgreSQL.
+#[test]
+fn the_changes_feed_and_the_dashboard_read_the_databases_journal() {
+    use std::io::{Read, Write};
+    let Some(url) = medo_pg::testing::database("feed") else {
+        return;
+    };
+    let env = Env::new();
+    let url_file = env.root.path().join("db.url");
+    std::fs::write(&url_file, &url).unwrap();
+    let token = env.root.path().join("token");
+    std::fs::write(&token, "s3cret-token\n").unwrap();
+    let port = common::env::free_port();
+    env.add_sections(&format!(
+        "[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\nlease_secs = 2\n[http]\nlisten = \"127.0.0.1:{port}\"\napi_token_file = {token:?}\n"
+    ));
+    let service = common::env::Service::start(&env);
+    common::wait_http(port);
+    env.drop_sample("urog-appeal-2.2", "a");
+    let get = |path: &str| -> (u16, String) {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let code = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (code, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+    };
+    let start = std::time::Instant::now();
+    let items = loop {
+        let (code, text) = get("/api/v1/changes?after=&limit=100");
+        assert_eq!(code, 200, "{text}");
+        let page: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let items = page["items"].as_array().cloned().unwrap_or_default();
+        if items
+            .iter()
+            .any(|i| i.to_string().contains("appeal_registered"))
+        {
+            break items;
+        }
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the feed stays empty: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let in_db = db_records(&url);
+    assert!(!items.is_empty() && items.len() <= in_db.len(), "{items:?}");
+    let (code, page) = get("/");
+    assert_eq!(code, 200);
+    let log = page.split("Журнал обмена").nth(1).unwrap_or("");
+    let rows = log
+        .split("</table>")
+        .next()
+        .unwrap_or("")
+        .matches("<tr>")
+        .count();
+    assert!(
+        rows > 1,
+        "the dashboard's log shows the database's records: {log}"
+    );
+    assert!(service.stop().success());
+}

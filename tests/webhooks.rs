@@ -236,3 +236,95 @@ fn every_change_is_pushed_signed_in_order_and_retried_across_a_kill() {
     assert_eq!(kinds, ["appeal_arrived", "appeal_registered"].repeat(3));
     assert!(service.stop().success());
 }
+
+/// Issue 29: two gateways on one PostgreSQL database, one spool and one shared folder, each
+/// with the client's webhook: only the leader delivers (every change once, not once per
+/// node), and after the leader is killed the new one goes on from the cursor the last left
+/// in the shared folder. Says SKIPPED without a PostgreSQL server.
+#[test]
+fn of_two_gateways_only_the_leader_delivers_and_the_next_goes_on() {
+    let Some(url) = medo_pg::testing::database("webhooks_two") else {
+        return;
+    };
+    let hook = receiver(0);
+    let (first, second) = (Env::new(), Env::new());
+    second.share_spool_of(&first);
+    let url_file = first.root.path().join("db.url");
+    std::fs::write(&url_file, &url).unwrap();
+    let shared = first.root.path().join("shared");
+    let secret_file = first.root.path().join("delo.secret");
+    std::fs::write(&secret_file, "a-secret\n").unwrap();
+    let (_, client_toml) = first.api_client("delo", "read");
+    let mut ports = Vec::new();
+    for env in [&first, &second] {
+        let port = free_port();
+        let text = std::fs::read_to_string(&env.config).unwrap().replacen(
+            "[spool]\n",
+            &format!("[spool]\nshared_dir = {:?}\n", shared.display().to_string()),
+            1,
+        );
+        std::fs::write(&env.config, text).unwrap();
+        env.add_sections(&format!(
+            "[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\nlease_secs = 2\n[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{client_toml}\nwebhook_url = \"http://127.0.0.1:{}/medo\"\nwebhook_secret_file = {secret_file:?}\n",
+            hook.port
+        ));
+        ports.push(port);
+    }
+    let role = |port: u16| {
+        let reply = get(port, "/healthz");
+        let body = reply.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str::<serde_json::Value>(body).unwrap_or_default()["role"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let wait_role = |port: u16, want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while role(port) != want {
+            assert!(
+                Instant::now() < deadline,
+                "no {want} at {port}: {}",
+                get(port, "/healthz")
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut leader = Service::start(&first);
+    wait_role(ports[0], "leader");
+    let standby = Service::start(&second);
+    wait_role(ports[1], "standby");
+    deliver_appeal(&first, 1);
+    deliver_appeal(&first, 2);
+    hook.accepted(4);
+    std::thread::sleep(Duration::from_secs(3));
+    let ids = |hook: &Receiver| -> Vec<String> {
+        hook.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|d| d.id.clone())
+            .collect()
+    };
+    let before = ids(&hook);
+    assert_eq!(
+        before.len(),
+        4,
+        "each change once, from the leader only: {before:?}"
+    );
+    leader.0.kill().unwrap();
+    leader.0.wait().unwrap();
+    wait_role(ports[1], "leader");
+    deliver_appeal(&first, 3);
+    hook.accepted(6);
+    std::thread::sleep(Duration::from_secs(2));
+    let mut all = ids(&hook);
+    assert_eq!(
+        all.len(),
+        6,
+        "the next leader goes on, nothing twice: {all:?}"
+    );
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 6, "every delivery id once");
+    assert!(standby.stop().success());
+}

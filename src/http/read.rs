@@ -120,8 +120,7 @@ pub(super) async fn changes(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let journal =
-        crate::journal::Folder::new(crate::spool::Layout::new(&state.config.spool).journal);
+    let journal = crate::postgres::JournalSource::of(&state.config);
     let limit = match page_size(q.limit, crate::feed::MAX_LIMIT) {
         Ok(l) => l,
         Err(r) => return r,
@@ -138,8 +137,7 @@ pub(super) async fn changes(
             .applied_seq()
             .map_err(|e| e.to_string())?
             .map_or(0, |s| s + 1);
-        let mut page =
-            crate::feed::page(&journal, from, durable, limit).map_err(|e| e.to_string())?;
+        let mut page = crate::feed::page_in(&journal, from, durable, limit)?;
         crate::feed::of_bodies(&mut page, seen.as_deref(), book.as_ref());
         crate::feed::for_scope(&mut page, dsp, |id| {
             book.appeal(id).is_some_and(|a| a.restricted)

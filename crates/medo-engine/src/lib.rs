@@ -635,6 +635,12 @@ impl<B: Backend> Gateway<B> {
         })
     }
 
+    /// Whether the backend lost the right to commit (a database's lease): the caller drops
+    /// this gateway and opens it again ([`medo_store::Backend::stepped_down`]).
+    pub fn stepped_down(&self) -> bool {
+        self.backend.stepped_down()
+    }
+
     /// One full cycle: scan and claim, decide, operator commands, re-sends (only once every
     /// folder that waited in inbound when they fell due was read), publish and file away.
     pub fn pass(&mut self) -> Result<PassReport, GatewayError> {

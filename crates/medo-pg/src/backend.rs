@@ -255,6 +255,10 @@ impl Backend for Postgres {
         committed
     }
 
+    fn stepped_down(&self) -> bool {
+        self.lease_lost()
+    }
+
     fn checkpoint(&self, notary: &Notary) -> Result<(), CheckpointError> {
         // a clean stop's checkpoint is this node's anchor (the table's are written by commits)
         let (end, head) = (self.journal.next_seq(), self.journal.head());

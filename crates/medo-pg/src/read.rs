@@ -24,7 +24,7 @@ use crate::index::tree_id;
 /// Rows a walk fetches per round trip.
 const PAGE: i64 = 256;
 /// How long a reader waits for a free connection (or for a new one to be made).
-const CHECKOUT: Duration = Duration::from_secs(10);
+const CHECKOUT: Duration = Duration::from_secs(5);
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 

@@ -356,6 +356,12 @@ pub trait Backend {
     ) -> Result<Vec<Record>, CommitError<CheckpointError>>;
     /// Signs a checkpoint of the journal as it stands (a clean shutdown).
     fn checkpoint(&self, notary: &Notary) -> Result<(), CheckpointError>;
+    /// Whether this backend has lost the right to commit (a database's lease, lost to a
+    /// frozen pause or an outage): the service steps down before the next commit is refused.
+    /// The files backend never does.
+    fn stepped_down(&self) -> bool {
+        false
+    }
 }
 
 /// Records applied per transaction when replaying the journal.
