@@ -10,9 +10,8 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::journal::{self, Event, Record};
+use crate::journal::{Event, Record};
 use crate::spool::{completeness, Completeness, Layout, Reason};
-use crate::JournalRead;
 
 /// One line of `spool list`.
 #[derive(Debug, Clone, Serialize)]
@@ -102,9 +101,11 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
     let mut arrivals: BTreeMap<u64, (String, String, String, Option<String>)> = BTreeMap::new();
     let mut rejected = Vec::new();
     let mut held: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    if layout.journal.exists() {
-        let report = journal::Folder::new(&layout.journal)
-            .scan(&mut |r| {
+    let source = crate::postgres::JournalSource::of(config);
+    let on_files = matches!(source, crate::postgres::JournalSource::Files(_));
+    if !on_files || layout.journal.exists() {
+        let report = source.read(|j| {
+            j.scan(&mut |r| {
                 match &r.event {
                     Event::Received {
                         key, src, claim, ..
@@ -134,7 +135,8 @@ pub fn items(config: &Config) -> Result<Vec<Item>, String> {
                 }
                 true
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())
+        })?;
         if let Some(bad) = report.first_bad {
             return Err(bad.to_string());
         }
@@ -388,11 +390,11 @@ pub fn age_text(secs: u64) -> String {
 
 /// `spool show ID`: the journal records of one arrival (ID: arrival number or key prefix).
 pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
-    let layout = Layout::new(&config.spool);
     let mut arrival: Option<u64> = None;
     let mut out = Vec::new();
-    let report = journal::Folder::new(&layout.journal)
-        .scan(&mut |r| {
+    let source = crate::postgres::JournalSource::of(config);
+    let report = source.read(|j| {
+        j.scan(&mut |r| {
             if arrival.is_none() {
                 if let Event::Received { key, .. } = &r.event {
                     if r.seq.to_string() == id || (id.len() >= 8 && key.starts_with(id)) {
@@ -405,7 +407,8 @@ pub fn show(config: &Config, id: &str) -> Result<Vec<Record>, String> {
             }
             true
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+    })?;
     if let Some(bad) = report.first_bad {
         return Err(bad.to_string());
     }

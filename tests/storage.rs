@@ -281,6 +281,14 @@ fn the_service_on_postgres_decides_as_it_does_on_files() {
     };
     assert_eq!(count(&listed), count(&listed_files), "{listed}");
     assert_eq!(count(&listed), Some(2), "{listed}");
+    // the spool's views read the database's journal too: the same counts as on files
+    let status = |env: &Env| -> serde_json::Value {
+        serde_json::from_str(&env.ok(&["spool", "status", "--json"])).unwrap()
+    };
+    assert_eq!(status(&pg)["counts"], status(&files)["counts"]);
+    assert_eq!(status(&pg)["counts"]["archived"], 3, "{}", status(&pg));
+    let shown = pg.ok(&["spool", "show", "1", "--json"]);
+    assert!(shown.contains("\"kind\":\"received\""), "{shown}");
     let segments = medo_gateway::journal::segments(&pg.state.join("journal")).unwrap_or_default();
     assert!(
         segments.is_empty(),
