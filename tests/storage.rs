@@ -399,3 +399,60 @@ fn the_changes_feed_and_the_dashboard_read_the_databases_journal() {
     );
     assert!(service.stop().success());
 }
+
+/// `store verify` and `store rebuild` on PostgreSQL: the index's table against a scratch
+/// rebuild from the database's journal; a damaged table found (exit 1) and rebuilt in one
+/// transaction; both refused while a gateway leads the database.
+#[test]
+fn store_verify_and_rebuild_work_on_the_databases_tables() {
+    let Some(url) = medo_pg::testing::database("store_rebuild") else {
+        return;
+    };
+    let env = Env::new();
+    let url_file = env.root.path().join("db.url");
+    std::fs::write(&url_file, &url).unwrap();
+    env.add_sections(&format!(
+        "[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\nlease_secs = 2\n"
+    ));
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.drop_sample("urog-appeal-2.7.1", "b");
+    env.once();
+    let verified = env.ok(&["store", "verify"]);
+    assert!(
+        verified.contains("индекс совпадает с журналом"),
+        "{verified}"
+    );
+    // an arrival's row lost from the index's table
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let gone = db
+        .execute(
+            "DELETE FROM medo_index WHERE tree = $1 AND key = $2",
+            &[
+                &medo_pg::index::tree_id(medo_store::apply::Tree::Arrivals),
+                &1u64.to_be_bytes().to_vec(),
+            ],
+        )
+        .unwrap();
+    assert_eq!(gone, 1);
+    let out = env.cmd(&["store", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("РАСХОДИТСЯ"));
+    let rebuilt = env.ok(&["store", "rebuild"]);
+    let records = db_records(&url).len();
+    assert!(rebuilt.contains(&format!("записей {records}")), "{rebuilt}");
+    assert!(env.ok(&["store", "verify"]).contains("совпадает"));
+    // with a gateway leading the database, neither runs
+    let service = common::env::Service::start(&env);
+    let start = std::time::Instant::now();
+    let refused = loop {
+        let out = env.cmd(&["store", "rebuild"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        if !out.status.success() && err.contains("leads") {
+            break err;
+        }
+        assert!(start.elapsed().as_secs() < 20, "never refused: {err}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(refused.contains("stop every gateway"), "{refused}");
+    assert!(service.stop().success());
+}

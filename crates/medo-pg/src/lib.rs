@@ -56,6 +56,33 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// Records replayed per statement batch by `store rebuild`.
+const REBUILD_PAGE: usize = 512;
+
+/// Locks the lease table against every writer for the transaction's span (a leader's
+/// commit share-locks its row, a renewal or a take updates it); the live lease's holder,
+/// if a node leads.
+fn lock_lease(tx: &mut postgres::Transaction<'_>) -> Result<Option<String>, JournalError> {
+    tx.batch_execute("LOCK TABLE medo_lease IN EXCLUSIVE MODE")
+        .map_err(db("locking the lease"))?;
+    let live = tx
+        .query_opt(
+            "SELECT holder FROM medo_lease WHERE id = 1 AND expires > clock_timestamp()",
+            &[],
+        )
+        .map_err(db("reading the lease"))?;
+    Ok(live.map(|r| r.get(0)))
+}
+
+fn leads_now(holder: String) -> JournalError {
+    JournalError::Database {
+        doing: "checking that no node leads",
+        why: format!(
+            "node {holder} leads (its lease is live): stop every gateway of the database first"
+        ),
+    }
+}
+
 /// Rows read per round trip when walking the journal.
 const ROWS_PER_READ: i64 = 10_000;
 
@@ -183,6 +210,51 @@ impl PgJournal {
             self.on_writer(|c| lease::release(c, &held))?;
         }
         Ok(())
+    }
+
+    /// `store rebuild`: the index's table rebuilt from the journal's, in one transaction
+    /// (the old index stands until it commits). Refused while a node leads; the lease table
+    /// is locked for the rebuild's span, so that none takes the lease (nor commits) meanwhile.
+    /// `progress` hears how many records are replayed; the count is returned.
+    pub fn rebuild_index(&self, progress: &mut dyn FnMut(u64)) -> Result<u64, JournalError> {
+        let mut client = Client::connect(&self.url, NoTls).map_err(db("connecting"))?;
+        let mut tx = client.transaction().map_err(db("beginning the rebuild"))?;
+        if let Some(holder) = lock_lease(&mut tx)? {
+            return Err(leads_now(holder));
+        }
+        tx.batch_execute("DELETE FROM medo_index")
+            .map_err(db("emptying the index"))?;
+        index::mark_schema_in(&mut tx).map_err(db("marking the index"))?;
+        let (mut from, mut replayed) = (0u64, 0u64);
+        loop {
+            let page = self.read_range(from, u64::MAX, REBUILD_PAGE)?;
+            let Some(last) = page.last() else { break };
+            from = last.seq + 1;
+            index::apply(&mut tx, &page).map_err(|e| JournalError::Database {
+                doing: "rebuilding the index",
+                why: e.to_string(),
+            })?;
+            replayed += page.len() as u64;
+            progress(replayed);
+        }
+        tx.commit().map_err(db("committing the rebuild"))?;
+        Ok(replayed)
+    }
+
+    /// Runs `check` while no node leads and none can start to (`store verify`: the journal
+    /// and the index hold still meanwhile); refused while a node leads.
+    pub fn while_nobody_leads<T>(
+        &self,
+        check: impl FnOnce() -> Result<T, JournalError>,
+    ) -> Result<T, JournalError> {
+        let mut client = Client::connect(&self.url, NoTls).map_err(db("connecting"))?;
+        let mut tx = client.transaction().map_err(db("beginning the check"))?;
+        if let Some(holder) = lock_lease(&mut tx)? {
+            return Err(leads_now(holder));
+        }
+        let out = check();
+        tx.rollback().map_err(db("ending the check"))?;
+        out
     }
 
     /// The lease this node writes under, if it leads.
