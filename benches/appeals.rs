@@ -23,6 +23,12 @@
 //! out (its sample names no body of the hub). `run.sh` runs it at 250,000 appeals and
 //! 2,500,000 records.
 //!
+//! Under `pg_virtualenv` (a PostgreSQL server named by `PGHOST`; said and skipped without
+//! one) the same journal is also moved into a database (`storage migrate`, records/s), its
+//! index built there (`store rebuild`, records/s), and `appeals list` / `show` timed on the
+//! database's index beside the files store's figures of the same run (issue 29: goal
+//! ≤ 200 ms at 1,000,000 records).
+//!
 //! `BENCH_QUERY` sets how many appeals the query names (1,000); `BENCH_KEEP=1` leaves the
 //! generated spool behind (its path is printed) to profile the service by hand;
 //! `BENCH_ONLY=verify` stops after the journal verify lines.
@@ -629,6 +635,7 @@ fn main() {
         from_store,
         folded,
     );
+    on_postgres(root.path(), &config, n, from_store);
     // a journal written through the API has no anchor and no keys beside it: the service
     // refuses such a state (issue 26) until an operator accepts that they are missing
     run(
@@ -711,6 +718,51 @@ fn main() {
         None => println!("УРОГ query: no timing found in the journal"),
     }
     keep_if_asked(root);
+}
+
+/// The journal moved into a PostgreSQL database, its index built there, and the operator's
+/// commands timed on it beside the files store's figures (`baseline`) of the same run.
+fn on_postgres(root: &Path, config: &Path, n: u64, baseline: (Duration, Duration)) {
+    let Some(url) = medo_pg::testing::database("bench_appeals") else {
+        println!("PostgreSQL: not measured (no server: run under pg_virtualenv)");
+        return;
+    };
+    let url_file = root.join("db.url");
+    fs::write(&url_file, &url).unwrap();
+    let (took, _) = run(
+        config,
+        &[
+            "storage",
+            "migrate",
+            "--to",
+            "postgres",
+            "--url-file",
+            url_file.to_str().unwrap(),
+        ],
+    );
+    println!(
+        "PostgreSQL: storage migrate of {n} records in {:.1} s = {:.0} records/s",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    let pg_config = root.join("gateway-pg.toml");
+    let text = fs::read_to_string(config).unwrap();
+    let storage = format!("\n[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\n");
+    fs::write(&pg_config, text + &storage).unwrap();
+    let (took, _) = run(&pg_config, &["store", "rebuild"]);
+    println!(
+        "PostgreSQL: store rebuild (the index's table from the database's journal) of {n} records in {:.1} s = {:.0} records/s",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64()
+    );
+    let on_db = operator_cli(&pg_config);
+    println!(
+        "operator CLI over {n} records on PostgreSQL (the database's index): appeals list (first page) {:.0} ms, appeals show {:.0} ms (goal ≤ 200 ms each; baseline, the files store of this run: {:.0} / {:.0} ms)",
+        on_db.0.as_secs_f64() * 1000.0,
+        on_db.1.as_secs_f64() * 1000.0,
+        baseline.0.as_secs_f64() * 1000.0,
+        baseline.1.as_secs_f64() * 1000.0
+    );
 }
 
 /// Stops the service cleanly (SIGTERM) and waits for it.
