@@ -4,7 +4,9 @@
 It polls the changes feed and, for each appeal that arrives:
   1. imports it: the appeal's card (JSON) and every file it arrived with, each checked
      against its SHA-256;
-  2. registers it under the СЭД's own number (СЭД-<id>) and today's date;
+  2. registers it under the СЭД's own number (СЭД-<id>), dated today in the agency's zone
+     (no date sent: the gateway's today — a date taken from this machine's clock would be
+     yesterday's from 21:00 UTC on, for an agency in Moscow, and refused);
 and once the appeal is registered:
   3. names an executor;
   4. answers it with a PDF (multipart/form-data);
@@ -19,7 +21,6 @@ handled again after a crash of either side changes nothing twice.
 """
 
 import argparse
-import datetime
 import hashlib
 import json
 import os
@@ -109,7 +110,8 @@ def import_appeal(api, appeal_id, out):
 
 
 def register(api, appeal_id):
-    body = {"number": "СЭД-%s" % appeal_id, "date": datetime.date.today().isoformat()}
+    # the date left to the gateway: today in the agency's zone ([gateway] utc_offset)
+    body = {"number": "СЭД-%s" % appeal_id}
     path = "/api/v1/appeals/%s/registration" % segment(appeal_id)
     try:
         return api.json("POST", path, body, key="register-%s" % appeal_id)
