@@ -46,9 +46,7 @@ CREATE TABLE IF NOT EXISTS medo_spool (
 /// recorded when none is. `Ok(true)`: this node's outbound is the database's spool.
 pub fn same_spool(url: &str, mine: &str) -> Result<bool, JournalError> {
     let mut client = Client::connect(url, NoTls).map_err(db("connecting"))?;
-    client
-        .batch_execute(SCHEMA)
-        .map_err(db("creating the spool's table"))?;
+    crate::create_schema(&mut client, SCHEMA).map_err(db("creating the spool's table"))?;
     client
         .execute(
             "INSERT INTO medo_spool (id, token) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
@@ -87,9 +85,7 @@ impl Postgres {
         anchor: std::path::PathBuf,
     ) -> Result<Postgres, JournalError> {
         let mut notes = Client::connect(url, NoTls).map_err(db("connecting"))?;
-        notes
-            .batch_execute(SCHEMA)
-            .map_err(db("creating the checkpoints' table"))?;
+        crate::create_schema(&mut notes, SCHEMA).map_err(db("creating the checkpoints' table"))?;
         let read = PgRead::open(url, pool_size).map_err(|e| JournalError::Database {
             doing: "opening the index's connections",
             why: e.to_string(),
@@ -160,9 +156,7 @@ pub struct Keys(Client);
 impl Keys {
     pub fn open(url: &str) -> Result<Keys, JournalError> {
         let mut client = Client::connect(url, NoTls).map_err(db("connecting"))?;
-        client
-            .batch_execute(SCHEMA)
-            .map_err(db("creating the keys' table"))?;
+        crate::create_schema(&mut client, SCHEMA).map_err(db("creating the keys' table"))?;
         Ok(Keys(client))
     }
 

@@ -56,6 +56,20 @@ pub fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// The advisory lock the creation of tables is taken under (any constant of ours).
+const SCHEMA_LOCK: &str = "SELECT pg_advisory_xact_lock(7262993001)";
+
+/// Creates tables (idempotent `CREATE … IF NOT EXISTS`) one session at a time: two sessions
+/// creating the same table at once can fail on the catalog's unique index
+/// (`pg_type_typname_nsp_index`) — two nodes starting on a fresh database, or a command
+/// beside the starting service (found by a test).
+pub(crate) fn create_schema(client: &mut Client, sql: &str) -> Result<(), postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(SCHEMA_LOCK)?;
+    tx.batch_execute(sql)?;
+    tx.commit()
+}
+
 /// Records replayed per statement batch by `store rebuild`.
 const REBUILD_PAGE: usize = 512;
 
@@ -123,12 +137,8 @@ impl PgJournal {
     /// when missing, and reads where the journal ends (its last row, checked on its own).
     pub fn open(url: &str) -> Result<PgJournal, JournalError> {
         let mut write = Client::connect(url, NoTls).map_err(db("connecting"))?;
-        write
-            .batch_execute(SCHEMA)
-            .map_err(db("creating the table"))?;
-        write
-            .batch_execute(index::SCHEMA)
-            .map_err(db("creating the index's table"))?;
+        create_schema(&mut write, SCHEMA).map_err(db("creating the table"))?;
+        create_schema(&mut write, index::SCHEMA).map_err(db("creating the index's table"))?;
         index::mark_schema(&mut write).map_err(db("marking the index"))?;
         let read = Client::connect(url, NoTls).map_err(db("connecting"))?;
         let mut journal = PgJournal {
