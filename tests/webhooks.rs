@@ -258,12 +258,7 @@ fn of_two_gateways_only_the_leader_delivers_and_the_next_goes_on() {
     let mut ports = Vec::new();
     for env in [&first, &second] {
         let port = free_port();
-        let text = std::fs::read_to_string(&env.config).unwrap().replacen(
-            "[spool]\n",
-            &format!("[spool]\nshared_dir = {:?}\n", shared.display().to_string()),
-            1,
-        );
-        std::fs::write(&env.config, text).unwrap();
+        env.add_spool(&format!("shared_dir = {shared:?}"));
         env.add_sections(&format!(
             "[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\nlease_secs = 2\n[http]\nlisten = \"127.0.0.1:{port}\"\n[api]\n{client_toml}\nwebhook_url = \"http://127.0.0.1:{}/medo\"\nwebhook_secret_file = {secret_file:?}\n",
             hook.port

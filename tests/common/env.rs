@@ -103,6 +103,16 @@ format = "mirror"
         (token, lines[at..].join("\n") + "\n")
     }
 
+    /// Adds `key = value` lines (TOML) to the `[spool]` section.
+    pub fn add_spool(&self, lines: &str) {
+        let text = fs::read_to_string(&self.config).unwrap().replacen(
+            "[spool]\n",
+            &format!("[spool]\n{lines}\n"),
+            1,
+        );
+        fs::write(&self.config, text).unwrap();
+    }
+
     /// Adds config sections (TOML) before the partners.
     pub fn add_sections(&self, toml: &str) {
         let text = fs::read_to_string(&self.config)
