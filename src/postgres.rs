@@ -59,7 +59,7 @@ impl JournalSource {
         match self {
             JournalSource::Files(folder) => read(folder),
             JournalSource::Postgres(url) => medo_pg::off_runtime(|| {
-                let journal = PgJournal::open(url).map_err(|e| e.to_string())?;
+                let journal = PgJournal::open_read(url).map_err(|e| e.to_string())?;
                 read(&journal)
             }),
         }

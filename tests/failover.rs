@@ -371,37 +371,8 @@ fn a_package_a_stopped_leader_claimed_from_a_share_is_finished_by_the_next() {
         first.env.drop_sample("urog-appeal-2.2", "shared");
         first.env.crash_at(point, &["run", "--once"]);
         second.env.once();
-        let all = records(&url);
-        let kinds: Vec<&str> = all.iter().filter_map(|r| r["kind"].as_str()).collect();
-        assert_eq!(count(&all, "received"), 1, "{point}: {kinds:?}");
-        assert_eq!(count(&all, "quarantined"), 0, "{point}: {kinds:?}");
-        let archived: Vec<&serde_json::Value> =
-            all.iter().filter(|r| r["kind"] == "archived").collect();
-        assert_eq!(archived.len(), 1, "{point}: {kinds:?}");
-        let dir = archived[0]["dir"].as_str().unwrap();
-        assert!(dir.starts_with("archive/"), "{point}: {dir}");
-        let kept = second.env.state.join(dir);
-        assert!(
-            kept.join("envelope.ini").exists(),
-            "{point}: {}",
-            kept.display()
-        );
         // (the second node's config points at the first's spool)
-        let sent = first.env.outbound_names();
-        assert_eq!(
-            sent.len(),
-            count(&all, "published"),
-            "{point}: {sent:?} {kinds:?}"
-        );
-        assert_eq!(
-            sent.iter().filter(|n| n.starts_with("receipt-")).count(),
-            1,
-            "{point}: {sent:?}"
-        );
-        assert!(
-            common::env::names(&second.env.inbound).is_empty(),
-            "{point}"
-        );
+        finished_once(point, &url, &first.env, &second.env.state);
     }
 }
 
@@ -427,27 +398,7 @@ fn packages_in_a_shared_folder_are_in_the_next_leaders_reach() {
         first.env.drop_sample("urog-appeal-2.2", "kept");
         first.env.crash_at(point, &["run", "--once"]);
         second.env.once();
-        let all = records(&url);
-        let kinds: Vec<&str> = all.iter().filter_map(|r| r["kind"].as_str()).collect();
-        assert_eq!(count(&all, "received"), 1, "{point}: {kinds:?}");
-        assert_eq!(count(&all, "quarantined"), 0, "{point}: {kinds:?}");
-        let archived: Vec<&serde_json::Value> =
-            all.iter().filter(|r| r["kind"] == "archived").collect();
-        assert_eq!(archived.len(), 1, "{point}: {kinds:?}");
-        let dir = archived[0]["dir"].as_str().unwrap();
-        assert!(dir.starts_with("archive/"), "{point}: {dir}");
-        assert!(
-            packages.join(dir).join("envelope.ini").exists(),
-            "{point}: {dir}"
-        );
-        let sent = first.env.outbound_names();
-        assert_eq!(
-            sent.len(),
-            count(&all, "published"),
-            "{point}: {sent:?} {kinds:?}"
-        );
-        let receipts = sent.iter().filter(|n| n.starts_with("receipt-")).count();
-        assert_eq!(receipts, 1, "{point}: {sent:?}");
+        finished_once(point, &url, &first.env, &packages);
         assert!(
             common::env::names(&packages.join("claimed")).is_empty(),
             "{point}"
@@ -457,6 +408,38 @@ fn packages_in_a_shared_folder_are_in_the_next_leaders_reach() {
             "{point}"
         );
     }
+}
+
+/// After a leader stopped at `point` and the next one ran: the package arrived once, was not
+/// quarantined, rests whole in the archive under `rests` (not «vanished»), every outbound
+/// package was journaled once with one receipt among them, and nothing is left in `spool`'s
+/// inbound (hidden originals included).
+fn finished_once(point: &str, url: &str, spool: &Env, rests: &std::path::Path) {
+    let all = records(url);
+    let kinds: Vec<&str> = all.iter().filter_map(|r| r["kind"].as_str()).collect();
+    assert_eq!(count(&all, "received"), 1, "{point}: {kinds:?}");
+    assert_eq!(count(&all, "quarantined"), 0, "{point}: {kinds:?}");
+    let archived: Vec<&serde_json::Value> =
+        all.iter().filter(|r| r["kind"] == "archived").collect();
+    assert_eq!(archived.len(), 1, "{point}: {kinds:?}");
+    let dir = archived[0]["dir"].as_str().unwrap();
+    assert!(dir.starts_with("archive/"), "{point}: {dir}");
+    let kept = rests.join(dir);
+    assert!(
+        kept.join("envelope.ini").exists(),
+        "{point}: {}",
+        kept.display()
+    );
+    let sent = spool.outbound_names();
+    assert_eq!(
+        sent.len(),
+        count(&all, "published"),
+        "{point}: {sent:?} {kinds:?}"
+    );
+    let receipts = sent.iter().filter(|n| n.starts_with("receipt-")).count();
+    assert_eq!(receipts, 1, "{point}: {sent:?}");
+    let left = common::env::names(&spool.inbound);
+    assert!(left.is_empty(), "{point}: {left:?}");
 }
 
 /// A node whose outbound is not the spool the database's nodes share is refused before it
@@ -629,24 +612,6 @@ fn a_database_gone_for_a_while_is_waited_out_with_health_503() {
     assert_numbers_once(&all);
 }
 
-/// `POST` to a node's API with the tests' token and an `Idempotency-Key`: (status, body).
-fn post(port: u16, path: &str, key: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\nIdempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    )
-}
-
 /// Item 6(d): the standby's API writes. With `[spool] shared_dir` every node's, a
 /// registration sent to the standby is queued where the leader takes it (carried out at once,
 /// 200); one sent to the standby while the leader is being killed waits in the shared queue
@@ -688,19 +653,19 @@ fn a_standbys_api_writes_are_carried_out_once_across_a_failover() {
         .date();
     let body = |n: &str| format!(r#"{{"number":"{n}","date":"{today}"}}"#);
     // to the standby while the other leads: the leader carries it out
-    let (code, text) = post(
+    let (code, text) = common::post_with_key(
         second.port,
         "/api/v1/appeals/1/registration",
-        "w-1",
+        Some("w-1"),
         &body("СЭД-1"),
     );
     assert_eq!(code, 200, "carried out by the leader: {text}");
     // to the standby while the leader dies: queued, carried out once the standby leads
     first.kill();
-    let (code, text) = post(
+    let (code, text) = common::post_with_key(
         second.port,
         "/api/v1/appeals/2/registration",
-        "w-2",
+        Some("w-2"),
         &body("СЭД-2"),
     );
     assert!(
@@ -711,10 +676,10 @@ fn a_standbys_api_writes_are_carried_out_once_across_a_failover() {
     wait_for("the second registration", || {
         count(&records(&url), "appeal_registered") == 2
     });
-    let (code, text) = post(
+    let (code, text) = common::post_with_key(
         second.port,
         "/api/v1/appeals/2/registration",
-        "w-2",
+        Some("w-2"),
         &body("СЭД-2"),
     );
     assert_eq!(code, 200, "the retry is the same request: {text}");

@@ -10,6 +10,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::env::{Env, Service};
+use common::post_with_key;
 
 /// A minimal HTTP/1.1 client: (status, body).
 fn request(
@@ -862,27 +863,6 @@ fn retries_with_an_idempotency_key_apply_once() {
         "the key's id journaled"
     );
     assert!(service.stop().success());
-}
-
-/// `POST` with an optional `Idempotency-Key` to any path.
-fn post_with_key(port: u16, path: &str, key: Option<&str>, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let key = key
-        .map(|k| format!("Idempotency-Key: {k}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\n{key}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    )
 }
 
 /// Issue 16, item 2: the СЭД registers under its own number and date (the rules apply as in

@@ -208,6 +208,14 @@ fn the_journal_moves_to_postgres_and_back_resumably_and_only_onto_its_own_histor
 }
 
 /// The kinds of the journal's records, in order ("received", "parsed", …).
+/// `[storage]` naming the database at `url` (kept in a file of `env`'s, as an operator keeps
+/// it), lease 2 s: the section's TOML.
+fn storage_of(env: &Env, url: &str) -> String {
+    let url_file = env.root.path().join("db.url");
+    std::fs::write(&url_file, url).unwrap();
+    format!("[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\nlease_secs = 2\n")
+}
+
 fn kinds(records: &[serde_json::Value]) -> Vec<String> {
     records
         .iter()
@@ -226,12 +234,7 @@ fn the_service_on_postgres_decides_as_it_does_on_files() {
         return;
     };
     let (files, pg) = (Env::new(), Env::new());
-    let url_file = pg.root.path().join("db.url");
-    std::fs::write(&url_file, &url).unwrap();
-    let storage = format!(
-        "[storage]\nbackend = \"postgres\"\nurl_file = \"{}\"\nlease_secs = 2\n",
-        url_file.display()
-    );
+    let storage = storage_of(&pg, &url);
     pg.add_sections(&storage);
     for env in [&files, &pg] {
         env.drop_sample("urog-appeal-2.2", "a");
@@ -342,13 +345,12 @@ fn the_changes_feed_and_the_dashboard_read_the_databases_journal() {
         return;
     };
     let env = Env::new();
-    let url_file = env.root.path().join("db.url");
-    std::fs::write(&url_file, &url).unwrap();
     let token = env.root.path().join("token");
     std::fs::write(&token, "s3cret-token\n").unwrap();
     let port = common::env::free_port();
     env.add_sections(&format!(
-        "[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\nlease_secs = 2\n[http]\nlisten = \"127.0.0.1:{port}\"\napi_token_file = {token:?}\n"
+        "{}[http]\nlisten = \"127.0.0.1:{port}\"\napi_token_file = {token:?}\n",
+        storage_of(&env, &url)
     ));
     let service = common::env::Service::start(&env);
     common::wait_http(port);
@@ -409,11 +411,7 @@ fn store_verify_and_rebuild_work_on_the_databases_tables() {
         return;
     };
     let env = Env::new();
-    let url_file = env.root.path().join("db.url");
-    std::fs::write(&url_file, &url).unwrap();
-    env.add_sections(&format!(
-        "[storage]\nbackend = \"postgres\"\nurl_file = {url_file:?}\nlease_secs = 2\n"
-    ));
+    env.add_sections(&storage_of(&env, &url));
     env.drop_sample("urog-appeal-2.2", "a");
     env.drop_sample("urog-appeal-2.7.1", "b");
     env.once();

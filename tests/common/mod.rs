@@ -94,6 +94,30 @@ pub fn wait_http(port: u16) {
     }
 }
 
+/// `POST` JSON `body` to the local `port` with the tests' token (`s3cret-token`) and, when
+/// given, an `Idempotency-Key`: (status, body).
+pub fn post_with_key(port: u16, path: &str, key: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    let key = key
+        .map(|k| format!("Idempotency-Key: {k}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\n{key}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status: u16 = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
+    )
+}
+
 /// The name a file of ours gets in an outgoing package: nine digits from its SHA-256 and
 /// `.pdf` (`outbox::package_name`), whatever the operator called it.
 #[allow(dead_code)]

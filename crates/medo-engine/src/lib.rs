@@ -317,6 +317,10 @@ impl<B: Backend> Gateway<B> {
             _lock: lock,
         };
         gw.journal_start(accepted, opened.restored)?;
+        if gw.layout.claim_by_copy {
+            // copies a crash cut short (their originals are still hidden in inbound)
+            spool::crossing::clear_parts(&gw.layout);
+        }
         gw.resume_copy_claims()?;
         gw.adopt_orphan_claims()?;
         Ok(gw)
@@ -553,7 +557,6 @@ impl<B: Backend> Gateway<B> {
         if !self.layout.claim_by_copy {
             return Ok(());
         }
-        crossing::clear_parts(&self.layout);
         let (mut events, mut rested) = (Vec::new(), Vec::new());
         for c in crossing::claiming(&self.layout)? {
             let index = self.backend.index();

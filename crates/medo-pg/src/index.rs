@@ -195,18 +195,11 @@ impl Kv for PgKv<'_, '_> {
     }
 }
 
-/// Marks the index as built by this layout's fold (as sled's is), when it is not yet.
-/// [`mark_schema`] inside a transaction (`store rebuild`).
-pub(crate) fn mark_schema_in(tx: &mut Transaction<'_>) -> Result<(), postgres::Error> {
-    let (key, value) = Store::schema_mark();
-    tx.execute(
-        "INSERT INTO medo_index (tree, key, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        &[&tree_id(Tree::Meta), &key, &&value[..]],
-    )?;
-    Ok(())
-}
-
-pub(crate) fn mark_schema(client: &mut Client) -> Result<(), postgres::Error> {
+/// Marks the index as built by this layout's fold (as sled's is), when it is not yet — on a
+/// connection or inside a transaction (`store rebuild`).
+pub(crate) fn mark_schema(
+    client: &mut impl postgres::GenericClient,
+) -> Result<(), postgres::Error> {
     let (key, value) = Store::schema_mark();
     client.execute(
         "INSERT INTO medo_index (tree, key, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

@@ -140,6 +140,18 @@ impl PgJournal {
         create_schema(&mut write, SCHEMA).map_err(db("creating the table"))?;
         create_schema(&mut write, index::SCHEMA).map_err(db("creating the index's table"))?;
         index::mark_schema(&mut write).map_err(db("marking the index"))?;
+        PgJournal::connected(url, write)
+    }
+
+    /// [`PgJournal::open`] for a reader that writes nothing (the changes feed, the webhooks,
+    /// the dashboard — opened per read): no tables created or marked (a database no node has
+    /// opened yet reads as an error), so readers never queue on the creation's lock.
+    pub fn open_read(url: &str) -> Result<PgJournal, JournalError> {
+        let write = Client::connect(url, NoTls).map_err(db("connecting"))?;
+        PgJournal::connected(url, write)
+    }
+
+    fn connected(url: &str, write: Client) -> Result<PgJournal, JournalError> {
         let read = Client::connect(url, NoTls).map_err(db("connecting"))?;
         let mut journal = PgJournal {
             url: url.to_string(),
@@ -234,7 +246,7 @@ impl PgJournal {
         }
         tx.batch_execute("DELETE FROM medo_index")
             .map_err(db("emptying the index"))?;
-        index::mark_schema_in(&mut tx).map_err(db("marking the index"))?;
+        index::mark_schema(&mut tx).map_err(db("marking the index"))?;
         let (mut from, mut replayed) = (0u64, 0u64);
         loop {
             let page = self.read_range(from, u64::MAX, REBUILD_PAGE)?;

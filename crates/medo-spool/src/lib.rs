@@ -382,7 +382,11 @@ pub fn check_layout(layout: &Layout, running: bool) -> Result<(), SpoolError> {
     ]
     .into_iter()
     .chain(layout.shared_apart().then_some(shared))
-    .filter(|(what, p)| !(running && matches!(*what, "inbound" | "outbound") && !p.exists()))
+    // while running, a folder on the share (the transport folders, shared_dir) gone for a
+    // moment is waited for, not a set-up error
+    .filter(|(what, p)| {
+        !(running && matches!(*what, "inbound" | "outbound" | "shared_dir") && !p.exists())
+    })
     .collect();
     let setup = |p: &Path, source: io::Error| Setup::Unreadable {
         path: p.to_path_buf(),
