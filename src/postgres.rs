@@ -10,10 +10,13 @@
 use std::time::Duration;
 
 use medo_engine::start::{Opened, Start};
+use medo_engine::witness::Witness;
 use medo_engine::GatewayError;
 use medo_pg::backend::{Keys, Postgres};
 use medo_pg::lease::Keeper;
 use medo_pg::PgJournal;
+use medo_spool::recovery::{Accepted, Piece};
+use medo_store::checkpoint::Sequences;
 use medo_store::{Index, Journal};
 
 use std::sync::Arc;
@@ -118,9 +121,6 @@ fn open_watched(start: &Start, health: Option<&Health>) -> Result<Opened<Postgre
     else {
         return Err(refused("[storage] backend не \"postgres\"".into()));
     };
-    if start.config.audit.witness_command.is_some() || start.config.audit.witness_dir.is_some() {
-        return Err(refused("[audit] (свидетели журнала) на PostgreSQL пока не поддерживается: журнал в базе защищают её резервирование и права; уберите [audit] или задайте [storage] backend = \"files\"".into()));
-    }
     let (url, lease) = (url.expose(), Duration::from_secs(*lease_secs));
     let mut journal = PgJournal::open(url)?;
     let epoch = lead(&mut journal, lease, health)?;
@@ -137,18 +137,25 @@ fn open_watched(start: &Start, health: Option<&Health>) -> Result<Opened<Postgre
         "leading: the lease is ours"
     );
     let (checkpoint_key, pin_secret) = keys(start, url, journal.next_seq())?;
+    let restoring = start.accepted.is_some_and(|a| a.from_witness.is_some());
+    if restoring || Accepted::covers(start.accepted, Piece::Anchor) {
+        // the operator's word (a lost anchor, or a database restored from a backup older
+        // than this node's anchor): not compared; a fresh one is signed at the next commit
+        let _ = std::fs::remove_file(medo_store::checkpoint::anchor_path(&start.layout.state));
+    }
     medo_engine::start::check_chain(&journal)?;
     let anchor = medo_store::checkpoint::anchor_path(&start.layout.state);
     let mut backend = Postgres::open(url, journal, *pool_size, anchor.clone())?;
     backend.keep_lease(keeper);
     check_notes(&mut backend, &anchor, &checkpoint_key)?;
     check_index(&backend)?;
+    let (witness, restored) = witness(start, url, &backend, &checkpoint_key)?;
     Ok(Opened {
         backend,
         checkpoint_key,
         pin_secret,
-        witness: None,
-        restored: Vec::new(),
+        witness,
+        restored,
     })
 }
 
@@ -263,7 +270,11 @@ fn keys(
             return Ok(held.shared(name, &[])?);
         }
         let path = state.join(file);
-        if records > 0 && !path.exists() {
+        let piece = match file {
+            "checkpoint.key" => Piece::CheckpointKey,
+            _ => Piece::PinKey,
+        };
+        if records > 0 && !path.exists() && !Accepted::covers(start.accepted, piece) {
             return Err(refused(format!("в журнале базы {records} записей, но ключа «{name}» нет ни в базе (medo_keys), ни в {}: новый ключ изменил бы ПИН-коды заявителей и подписи журнала. Запустите сначала узел, с которого журнал переносился (storage migrate), или восстановите его state_dir", path.display())));
         }
         let local = match file {
@@ -280,6 +291,41 @@ fn keys(
         refused("ключ контрольных точек в базе (medo_keys) повреждён: не 32 байта".into())
     })?;
     Ok((ed25519_dalek::SigningKey::from_bytes(&key), pin))
+}
+
+/// Where the database keeps the witnesses' recovery epoch (`medo_keys`, decimal text).
+pub const WITNESS_EPOCH: &str = "witness-epoch";
+
+/// The database's recovery epoch of the witnesses (0 before any recovery).
+pub fn witness_epoch(keys: &mut Keys) -> Result<u64, medo_store::journal::JournalError> {
+    let text = keys.get(WITNESS_EPOCH)?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&text).trim().parse().unwrap_or(0))
+}
+
+/// The witnesses (`[audit]`) on the database: its journal compared with the witness folder,
+/// or a recovery from the witness taken (the new epoch kept in `medo_keys`, for every node).
+fn witness(
+    start: &Start,
+    url: &str,
+    backend: &Postgres,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<(Option<Witness>, Vec<Sequences>), GatewayError> {
+    let keys = std::cell::RefCell::new(Keys::open(url)?);
+    let epoch = witness_epoch(&mut keys.borrow_mut())?;
+    let save = |epoch: u64| {
+        let text = epoch.to_string();
+        keys.borrow_mut()
+            .put(WITNESS_EPOCH, text.as_bytes())
+            .map_err(|e| e.to_string())
+    };
+    let journal = medo_store::Backend::journal(backend);
+    let site = medo_engine::start::WitnessSite {
+        epoch,
+        save: &save,
+        journal,
+        records: journal.next_seq(),
+    };
+    medo_engine::start::open_witness(start.config, key, start.accepted, site)
 }
 
 /// The journal against the newest signed note: the database's checkpoints and this node's

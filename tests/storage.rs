@@ -454,3 +454,99 @@ fn store_verify_and_rebuild_work_on_the_databases_tables() {
     assert!(refused.contains("stop every gateway"), "{refused}");
     assert!(service.stop().success());
 }
+
+/// Issue 29: the journal's guards hold on the database too. The checkpoints (the key in
+/// `medo_keys`) are printed and verified by `journal checkpoint pubkey|verify`; the witness
+/// (`[audit]`) takes the notes of every commit; the database restored from a backup older
+/// than what the witness saw is refused at start and by `journal verify --witness`; `journal
+/// recover --from-witness` continues with the numbering past every number the witness saw
+/// (the epoch kept in the database), and the witness accepts the journal from then on.
+#[test]
+fn the_witness_and_the_checkpoints_guard_the_databases_journal() {
+    let Some(url) = medo_pg::testing::database("witness") else {
+        return;
+    };
+    let env = Env::new();
+    let worm = env.root.path().join("worm");
+    std::fs::create_dir(&worm).unwrap();
+    env.add_sections(&format!(
+        "{}[journal]\ncheckpoint_every = 3\n[audit]\nwitness_dir = {worm:?}\n",
+        storage_of(&env, &url)
+    ));
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    assert!(
+        !common::env::names(&worm).is_empty(),
+        "the witness took notes"
+    );
+    let pubkey = env.root.path().join("pubkey");
+    std::fs::write(&pubkey, env.ok(&["journal", "checkpoint", "pubkey"])).unwrap();
+    let key = pubkey.to_str().unwrap();
+    let checked = env.ok(&["journal", "checkpoint", "verify", "--pubkey", key]);
+    assert!(checked.contains("контрольных точек проверено"), "{checked}");
+    // a backup of the database, then one more appeal
+    let backup = format!("{}_backup", url.rsplit('/').next().unwrap());
+    let admin_url = format!("{}/postgres", url.rsplit_once('/').unwrap().0);
+    let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+    let original = url.rsplit('/').next().unwrap();
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {backup}"),
+        format!("CREATE DATABASE {backup} TEMPLATE {original}"),
+    ] {
+        admin.batch_execute(&sql).unwrap();
+    }
+    let b = env.drop_sample("urog-appeal-2.2", "b");
+    common::packages::new_document(&b, 2, "Обращение", "А26-02-2222222", "второе");
+    env.once();
+    let numbers = |url: &str| -> Vec<String> {
+        let records = db_records(url);
+        let registered = records.iter().filter(|r| r["kind"] == "appeal_registered");
+        registered.map(|r| r["number"].to_string()).collect()
+    };
+    let given = numbers(&url);
+    assert_eq!(given.len(), 2, "{given:?}");
+    // the restore: the node now reads the older database
+    let restored = format!("{}/{backup}", url.rsplit_once('/').unwrap().0);
+    std::fs::write(env.root.path().join("db.url"), &restored).unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("anchor.note"),
+        "this node's anchor saw more: {err}"
+    );
+    // another node (no anchor of its own) is stopped by the witness
+    std::fs::remove_file(env.state.join("anchor.note")).unwrap();
+    let out = env.cmd(&["run", "--once"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("Свидетель"), "{err}");
+    let w = worm.to_str().unwrap();
+    let verify = env.cmd(&["journal", "verify", "--witness", w]);
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert_eq!(verify.status.code(), Some(1), "{said}");
+    assert!(said.contains("ПОВРЕЖДЁН"), "{said}");
+    env.ok(&["journal", "recover", "--from-witness", w]);
+    let c = env.drop_sample("urog-appeal-2.2", "c");
+    common::packages::new_document(&c, 3, "Обращение", "А26-02-3333333", "третье");
+    env.once();
+    let records = db_records(&restored);
+    let recovered: Vec<_> = records
+        .iter()
+        .filter(|r| r["kind"] == "journal_recovered")
+        .collect();
+    assert_eq!(recovered.len(), 1, "{:?}", kinds(&records));
+    assert!(recovered[0]["sequences"][0]["registered"].as_u64().unwrap() >= 2);
+    let after = numbers(&restored);
+    let newest = after.last().unwrap();
+    assert!(
+        !given.contains(newest),
+        "{newest} was given before: {given:?}"
+    );
+    let verify = env.cmd(&["journal", "verify", "--witness", w]);
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success(), "{said}");
+    let checked = env.ok(&["journal", "checkpoint", "verify", "--pubkey", key]);
+    assert!(checked.contains("контрольных точек проверено"), "{checked}");
+    drop(admin);
+}

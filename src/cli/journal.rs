@@ -7,6 +7,7 @@ use clap::{Subcommand, ValueEnum};
 
 use crate::book::Appeals;
 use crate::config::Config;
+use crate::gateway::witness;
 use crate::journal;
 use crate::operator;
 use crate::spool::Layout;
@@ -184,6 +185,11 @@ fn checkpoint_pubkey(config: &Config) -> Result<ExitCode, String> {
 fn checkpoint_verify(dir: &Path, pubkey: &Path, json: bool) -> Result<ExitCode, String> {
     let key = std::fs::read_to_string(pubkey).map_err(|e| format!("{}: {e}", pubkey.display()))?;
     let report = crate::checkpoint::verify(dir, &key).map_err(|e| e.to_string())?;
+    print_checkpoints(&report, json)
+}
+
+/// A checkpoints' report, in words or as JSON; exit 0 when there are some and all hold.
+fn print_checkpoints(report: &crate::checkpoint::Report, json: bool) -> Result<ExitCode, String> {
     if json {
         print_json(&report);
     } else if report.bad.is_empty() {
@@ -261,8 +267,18 @@ fn run_verify(
         .map_err(|e| e.to_string())?;
     let anchored = anchor_check(dir, state, report.records)
         .and_then(|()| witness.map_or(Ok(()), |w| witness_check(dir, state, w, report.records)));
+    witnessed_report(&report, anchored, json)
+}
+
+/// A verification's report with what the anchor or the witness said (`Err`: the journal is
+/// shorter than, or other than, what they vouch for — exit 1).
+fn witnessed_report(
+    report: &journal::VerifyReport,
+    anchored: Result<(), String>,
+    json: bool,
+) -> Result<ExitCode, String> {
     if json {
-        let mut v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+        let mut v = serde_json::to_value(report).map_err(|e| e.to_string())?;
         v["anchor_problem"] = serde_json::json!(anchored.as_ref().err());
         print_json(&v);
     }
@@ -273,16 +289,18 @@ fn run_verify(
         return Ok(ExitCode::from(1));
     }
     if json {
-        return Ok(exit_of(&report));
+        return Ok(exit_of(report));
     }
-    print_report(&report, false)
+    print_report(report, false)
 }
 
 /// `journal …` with `[storage] backend = "postgres"`: `verify` checks the database's journal
-/// (every row through the same checks as a segment's line), `verify --file` an export,
-/// `export` reads the database's; recovery and the checkpoints' files are the files
-/// backend's (`storage migrate --to files` first).
+/// (every row through the same checks as a segment's line; `--witness` against the witness
+/// folder with the database's epoch), `verify --file` an export, `export` reads the
+/// database's, the checkpoints are the database's (`medo_checkpoints`, the key in
+/// `medo_keys`); `recover` is this node's word, taken when it next leads.
 fn on_postgres(config: &Config, url: &str, command: JournalCommand) -> Result<ExitCode, String> {
+    let text = |e: crate::journal::JournalError| e.to_string();
     match command {
         JournalCommand::Verify {
             json,
@@ -292,21 +310,81 @@ fn on_postgres(config: &Config, url: &str, command: JournalCommand) -> Result<Ex
             &journal::verify_file(&file).map_err(|e| e.to_string())?,
             json,
         ),
-        JournalCommand::Verify { json, .. } => {
-            let db = medo_pg::PgJournal::open(url).map_err(|e| e.to_string())?;
-            print_report(&db.verify().map_err(|e| e.to_string())?, json)
+        JournalCommand::Verify { json, witness, .. } => {
+            let db = medo_pg::PgJournal::open_read(url).map_err(text)?;
+            let report = db.verify().map_err(text)?;
+            match witness {
+                Some(dir) if report.first_bad.is_none() => {
+                    let seen = db_witness_check(url, &db, &dir, report.records);
+                    witnessed_report(&report, seen, json)
+                }
+                _ => print_report(&report, json),
+            }
         }
         JournalCommand::Export(args) => {
-            let db = medo_pg::PgJournal::open(url).map_err(|e| e.to_string())?;
+            let db = medo_pg::PgJournal::open_read(url).map_err(text)?;
             export(config, (&db, None), args)
         }
-        _ => {
-            eprintln!(
-                "medo-gateway: с [storage] backend = \"postgres\" эта команда журнала пока работает только с файлами узла: перенесите журнал (storage migrate --to files) или проверьте его в базе (journal verify)"
-            );
-            Ok(ExitCode::from(2))
+        JournalCommand::Recover {
+            accept_missing,
+            from_witness,
+            comment,
+        } => {
+            let missing = accept_missing.into_iter().map(Into::into).collect();
+            let code = run_recover(config, (missing, from_witness), comment)?;
+            println!("на PostgreSQL это слово узла: его возьмёт этот узел, когда станет ведущим (остановите другие узлы или запустите этот первым)");
+            Ok(code)
+        }
+        JournalCommand::Checkpoint {
+            command: CheckpointCommand::Pubkey,
+        } => {
+            let key = db_checkpoint_key(url)?;
+            println!("{}", crate::checkpoint::public_key_line(&key));
+            Ok(ExitCode::SUCCESS)
+        }
+        JournalCommand::Checkpoint {
+            command: CheckpointCommand::Verify { pubkey, json },
+        } => {
+            let line = std::fs::read_to_string(&pubkey)
+                .map_err(|e| format!("{}: {e}", pubkey.display()))?;
+            let key = crate::checkpoint::public_key(&line).map_err(|e| e.to_string())?;
+            let notes = medo_pg::backend::Keys::open(url)
+                .and_then(|mut k| k.checkpoints())
+                .map_err(text)?;
+            let db = medo_pg::PgJournal::open_read(url).map_err(text)?;
+            let head_at = |size: u64| size.checked_sub(1).and_then(|s| witness::hash_at(&db, s));
+            print_checkpoints(
+                &crate::checkpoint::verify_notes(&notes, &key, head_at),
+                json,
+            )
         }
     }
+}
+
+/// The checkpoint key every node of the database shares (`medo_keys`).
+fn db_checkpoint_key(url: &str) -> Result<ed25519_dalek::SigningKey, String> {
+    let mut keys = medo_pg::backend::Keys::open(url).map_err(|e| e.to_string())?;
+    let bytes = keys
+        .get("checkpoint")
+        .map_err(|e| e.to_string())?
+        .ok_or("в базе ещё нет ключа контрольных точек (medo_keys): запустите службу один раз")?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| "ключ контрольных точек в базе повреждён: не 32 байта".to_string())?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
+}
+
+/// The database's journal against a witness folder, with the database's recovery epoch.
+fn db_witness_check(
+    url: &str,
+    db: &medo_pg::PgJournal,
+    dir: &Path,
+    records: u64,
+) -> Result<(), String> {
+    let key = db_checkpoint_key(url)?.verifying_key();
+    let mut keys = medo_pg::backend::Keys::open(url).map_err(|e| e.to_string())?;
+    let epoch = crate::postgres::witness_epoch(&mut keys).map_err(|e| e.to_string())?;
+    witness::check_folder(dir, (&key, epoch), db, records).map_err(|e| e.to_string())
 }
 
 /// 0 for an intact journal, 1 for a damaged one.
@@ -355,19 +433,13 @@ fn witness_check(dir: &Path, state: &Path, witness: &Path, records: u64) -> Resu
     let key = crate::checkpoint::load_key(&key_path)
         .map_err(|e| e.to_string())?
         .verifying_key();
-    let newest =
-        crate::checkpoint::newest_witness_note(witness, &key).map_err(|e| e.to_string())?;
-    let epoch = std::fs::read_to_string(state.join("witness.epoch"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0);
-    crate::checkpoint::check_witness(newest.as_slice(), epoch, records, |seq| {
-        journal::Folder::new(dir)
-            .read_range(seq, seq + 1, 1)
-            .ok()?
-            .first()
-            .map(|r| r.hash.clone())
-    })
+    let epoch = crate::gateway::witness::read_epoch(state);
+    crate::gateway::witness::check_folder(
+        witness,
+        (&key, epoch),
+        &journal::Folder::new(dir),
+        records,
+    )
     .map_err(|e| e.to_string())
 }
 

@@ -46,7 +46,7 @@ mod intake;
 pub mod start;
 mod strict;
 mod verify;
-mod witness;
+pub mod witness;
 
 pub use counters::Counters;
 pub use error::GatewayError;

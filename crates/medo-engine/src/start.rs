@@ -57,7 +57,8 @@ pub fn open_files(start: &Start) -> Result<Opened<Files>, GatewayError> {
     });
     checked?;
     let (store, rebuilt) = store?;
-    let (witness, restored) = open_witness(config, layout, &journal, &checkpoint_key, accepted)?;
+    let (witness, restored) =
+        open_files_witness(config, layout, &journal, &checkpoint_key, accepted)?;
     catch_up(&store, &journal, rebuilt.is_some())?;
     let pin_secret = load_or_create_secret(&layout.state.join("pin.key"))?;
     Ok(Opened {
@@ -171,28 +172,36 @@ pub fn check_chain(journal: &impl medo_store::Journal) -> Result<(), GatewayErro
     Ok(())
 }
 
+/// Where a backend keeps the witnesses' recovery epoch and reads its journal: what
+/// [`open_witness`] needs of it.
+pub struct WitnessSite<'a> {
+    /// The recovery epoch kept (0 before any recovery from the witness).
+    pub epoch: u64,
+    /// Keeps a new epoch (a file in `state_dir`, a row in the database); `Err` in words.
+    pub save: &'a dyn Fn(u64) -> Result<(), String>,
+    /// The journal compared with the witness folder.
+    pub journal: &'a dyn JournalRead,
+    /// How many records it holds.
+    pub records: u64,
+}
+
 /// The witnesses (`[audit]`): a recovery from the witness taken (a new epoch; the numbering
 /// the witness saw, for the journal), else the journal compared with the witness folder —
-/// refused (exit 2) when the witness saw more or another head.
-fn open_witness(
+/// refused (exit 2) when the witness saw more or another head. Either backend's.
+pub fn open_witness(
     config: &Config,
-    layout: &Layout,
-    journal: &Journal,
     key: &ed25519_dalek::SigningKey,
     accepted: Option<&Accepted>,
+    site: WitnessSite,
 ) -> Result<(Option<witness::Witness>, Vec<Sequences>), GatewayError> {
     let setup = refused;
-    let mut w = witness::Witness::new(&config.audit, &layout.state);
+    let mut w = witness::Witness::new(&config.audit, site.epoch);
     if let Some(dir) = accepted.and_then(|a| a.from_witness.as_ref()) {
         let seen =
             witness::sequences_seen(dir, &key.verifying_key()).map_err(|e| setup(e.to_string()))?;
-        let epoch = w.as_ref().map_or(0, |w| w.epoch) + 1;
-        std::fs::write(witness::epoch_path(&layout.state), epoch.to_string()).map_err(|e| {
-            setup(format!(
-                "не удалось записать эпоху свидетеля: {}",
-                medo_stdx::words::io(&e)
-            ))
-        })?;
+        let epoch = site.epoch + 1;
+        (site.save)(epoch)
+            .map_err(|e| setup(format!("не удалось записать эпоху свидетеля: {e}")))?;
         if let Some(w) = w.as_mut() {
             w.epoch = epoch;
         }
@@ -203,10 +212,32 @@ fn open_witness(
         return Ok((w, seen));
     }
     if let Some(w) = &w {
-        w.check(&key.verifying_key(), &layout.journal, journal.next_seq())
+        w.check(&key.verifying_key(), site.journal, site.records)
             .map_err(|why| setup(format!("{why}. Свидетель ([audit] witness_dir) видел больше этого журнала, чем есть здесь: восстановите самый новый журнал или продолжите после восстановления командой `medo-gateway journal recover --from-witness DIR --comment \"почему\"` (docs/OPERATIONS.md, «Restore drill»); служба не запускается, чтобы ни один номер не был присвоен дважды")))?;
     }
     Ok((w, Vec::new()))
+}
+
+/// The files backend's [`WitnessSite`]: the epoch in `state_dir/witness.epoch`.
+fn open_files_witness(
+    config: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    key: &ed25519_dalek::SigningKey,
+    accepted: Option<&Accepted>,
+) -> Result<(Option<witness::Witness>, Vec<Sequences>), GatewayError> {
+    let save = |epoch: u64| {
+        std::fs::write(witness::epoch_path(&layout.state), epoch.to_string())
+            .map_err(|e| medo_stdx::words::io(&e))
+    };
+    let folder = medo_store::journal::Folder::new(&layout.journal);
+    let site = WitnessSite {
+        epoch: witness::read_epoch(&layout.state),
+        save: &save,
+        journal: &folder,
+        records: journal.next_seq(),
+    };
+    open_witness(config, key, accepted, site)
 }
 
 /// Next to a non-empty journal the checkpoint key and the PIN key must be there: made anew

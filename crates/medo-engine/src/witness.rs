@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use medo_config::AuditConfig;
 use medo_store::checkpoint::{self, CheckpointError, Sequences};
+use medo_store::JournalRead;
 
 /// How long a witness command may take with one note.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,15 +34,12 @@ pub fn epoch_path(state: &Path) -> PathBuf {
 }
 
 impl Witness {
-    /// The configured witnesses; `None` when there are none.
-    pub fn new(audit: &AuditConfig, state: &Path) -> Option<Witness> {
+    /// The configured witnesses, in recovery `epoch` (the files backend keeps it in
+    /// [`epoch_path`], the database in a row); `None` when there are none.
+    pub fn new(audit: &AuditConfig, epoch: u64) -> Option<Witness> {
         if audit.witness_command.is_none() && audit.witness_dir.is_none() {
             return None;
         }
-        let epoch = std::fs::read_to_string(epoch_path(state))
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(0);
         Some(Witness {
             command: audit.witness_command.clone(),
             dir: audit.witness_dir.clone(),
@@ -87,23 +85,43 @@ impl Witness {
     pub fn check(
         &self,
         key: &ed25519_dalek::VerifyingKey,
-        journal_dir: &Path,
+        journal: &dyn JournalRead,
         records: u64,
     ) -> Result<(), CheckpointError> {
         let Some(dir) = &self.dir else { return Ok(()) };
-        let newest = checkpoint::newest_witness_note(dir, key)?;
-        checkpoint::check_witness(newest.as_slice(), self.epoch, records, |seq| {
-            hash_at(journal_dir, seq)
-        })
+        check_folder(dir, (key, self.epoch), journal, records)
     }
 }
 
-/// The hash of record `seq` of the journal in `dir`.
-pub fn hash_at(dir: &Path, seq: u64) -> Option<String> {
-    medo_store::JournalRead::read_range(&medo_store::journal::Folder::new(dir), seq, seq + 1, 1)
+/// A journal of `records` records against the newest note of `epoch` in the witness folder
+/// `dir` signed by `key` (what the start and `journal verify --witness` compare).
+pub fn check_folder(
+    dir: &Path,
+    (key, epoch): (&ed25519_dalek::VerifyingKey, u64),
+    journal: &dyn JournalRead,
+    records: u64,
+) -> Result<(), CheckpointError> {
+    let newest = checkpoint::newest_witness_note(dir, key)?;
+    checkpoint::check_witness(newest.as_slice(), epoch, records, |seq| {
+        hash_at(journal, seq)
+    })
+}
+
+/// The hash of record `seq` of `journal`.
+pub fn hash_at(journal: &dyn JournalRead, seq: u64) -> Option<String> {
+    journal
+        .read_range(seq, seq + 1, 1)
         .ok()?
         .first()
         .map(|r| r.hash.clone())
+}
+
+/// The recovery epoch the files backend keeps in `state_dir` (0 before any recovery).
+pub fn read_epoch(state: &Path) -> u64 {
+    std::fs::read_to_string(epoch_path(state))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The highest numbers each year that the witness's notes in `dir` cover (signed by `key`):

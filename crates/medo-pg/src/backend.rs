@@ -106,14 +106,7 @@ impl Postgres {
 
     /// The checkpoints kept in the database (name, signed text), oldest first.
     pub fn checkpoints(&mut self) -> Result<Vec<(String, String)>, JournalError> {
-        let rows = self
-            .notes
-            .query("SELECT size, note FROM medo_checkpoints ORDER BY size", &[])
-            .map_err(db("reading the checkpoints"))?;
-        Ok(rows
-            .iter()
-            .map(|r| (format!("medo_checkpoints {}", r.get::<_, i64>(0)), r.get(1)))
-            .collect())
+        checkpoints(&mut self.notes)
     }
 
     /// Keeps the lease this node leads under renewed (by `keeper`) while the backend lives;
@@ -126,6 +119,17 @@ impl Postgres {
     pub fn lease_lost(&self) -> bool {
         self.keeper.as_ref().is_some_and(crate::lease::Keeper::lost)
     }
+}
+
+/// The checkpoints kept in the database `client` reaches (name, signed text), oldest first.
+fn checkpoints(client: &mut Client) -> Result<Vec<(String, String)>, JournalError> {
+    let rows = client
+        .query("SELECT size, note FROM medo_checkpoints ORDER BY size", &[])
+        .map_err(db("reading the checkpoints"))?;
+    Ok(rows
+        .iter()
+        .map(|r| (format!("medo_checkpoints {}", r.get::<_, i64>(0)), r.get(1)))
+        .collect())
 }
 
 /// Signs a checkpoint of a journal of `size` records ending at `head` into `medo_checkpoints`.
@@ -169,6 +173,12 @@ impl Keys {
         Ok(row.map(|r| r.get(0)))
     }
 
+    /// The signed checkpoints in the database (name, text), oldest first: what `journal
+    /// checkpoint verify` checks.
+    pub fn checkpoints(&mut self) -> Result<Vec<(String, String)>, JournalError> {
+        checkpoints(&mut self.0)
+    }
+
     /// Whether the database holds the key `name`.
     pub fn held(&mut self, name: &str) -> Result<bool, JournalError> {
         let row = self
@@ -176,6 +186,19 @@ impl Keys {
             .query_opt("SELECT 1 FROM medo_keys WHERE name = $1", &[&name])
             .map_err(db("reading a key"))?;
         Ok(row.is_some())
+    }
+
+    /// Keeps `value` as the database's `name`, replacing what was there (the witnesses'
+    /// recovery epoch: written by the leader that takes a recovery).
+    pub fn put(&mut self, name: &str, value: &[u8]) -> Result<(), JournalError> {
+        self.0
+            .execute(
+                "INSERT INTO medo_keys (name, value) VALUES ($1, $2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                &[&name, &value],
+            )
+            .map_err(db("keeping a key"))?;
+        Ok(())
     }
 
     /// The database's key `name` when it holds one; otherwise `local` (this node's, made or

@@ -487,52 +487,74 @@ pub struct Report {
 /// Checks every note's signature with `pubkey` (base64 line) and that the journal's record
 /// number `size - 1` has the named head hash.
 pub fn verify(journal_dir: &Path, pubkey: &str) -> Result<Report, CheckpointError> {
-    let bytes = B64
-        .decode(pubkey.trim())
-        .map_err(|_| CheckpointError::PublicKey)?;
-    let arr: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| CheckpointError::PublicKey)?;
-    let key = VerifyingKey::from_bytes(&arr).map_err(|_| CheckpointError::PublicKey)?;
+    let key = public_key(pubkey)?;
     let mut heads = std::collections::HashMap::new();
     let scan = journal::scan(journal_dir, |r| {
         heads.insert(r.seq + 1, r.hash.clone());
         true
     })?;
-    let mut report = Report {
-        checkpoints: 0,
-        bad: Vec::new(),
-    };
-    if let Some(b) = scan.first_bad {
-        report.bad.push(format!(
-            "journal broken at {} line {}: {}",
-            b.file, b.line, b.problem
-        ));
-    }
     let dir = journal_dir.join("checkpoints");
-    let mut notes: Vec<PathBuf> = fs::read_dir(&dir)
+    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "note"))
                 .collect()
         })
         .unwrap_or_default();
-    notes.sort();
-    for note in notes {
+    paths.sort();
+    let notes: Vec<(String, String)> = paths
+        .iter()
+        .map(|note| {
+            let name = note.file_name().map(|n| n.to_string_lossy().into_owned());
+            let text = fs::read_to_string(note).unwrap_or_default();
+            (name.unwrap_or_default(), text)
+        })
+        .collect();
+    let mut report = verify_notes(&notes, &key, |size| heads.get(&size).cloned());
+    if let Some(b) = scan.first_bad {
+        report.bad.insert(
+            0,
+            format!(
+                "journal broken at {} line {}: {}",
+                b.file, b.line, b.problem
+            ),
+        );
+    }
+    Ok(report)
+}
+
+/// The public key as `journal checkpoint pubkey` prints it (base64 of 32 bytes).
+pub fn public_key(line: &str) -> Result<VerifyingKey, CheckpointError> {
+    let bytes = B64
+        .decode(line.trim())
+        .map_err(|_| CheckpointError::PublicKey)?;
+    let arr: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| CheckpointError::PublicKey)?;
+    VerifyingKey::from_bytes(&arr).map_err(|_| CheckpointError::PublicKey)
+}
+
+/// Every checkpoint of `notes` (name, signed text) against `key` and the journal's head at
+/// its size (`head_at(size)`: the hash of record `size - 1`) — either backend's notes.
+pub fn verify_notes(
+    notes: &[(String, String)],
+    key: &VerifyingKey,
+    head_at: impl Fn(u64) -> Option<String>,
+) -> Report {
+    let mut report = Report {
+        checkpoints: 0,
+        bad: Vec::new(),
+    };
+    for (name, text) in notes {
         report.checkpoints += 1;
-        let name = note
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let text = fs::read_to_string(&note).unwrap_or_default();
-        match signed_body(&text, &key) {
-            Ok((size, head)) if heads.get(&size) == Some(&head) => {}
+        match signed_body(text, key) {
+            Ok((size, head)) if head_at(size).as_ref() == Some(&head) => {}
             Ok((size, _)) => report.bad.push(format!("{name}: the journal no longer has this head at size {size} (history rewritten or truncated)")),
             Err(why) => report.bad.push(format!("{name}: {why}")),
         }
     }
-    Ok(report)
+    report
 }
 
 #[cfg(test)]
