@@ -219,6 +219,8 @@ pub struct Gateway<B: Backend = Files> {
     outbound_counted: Option<(std::time::Instant, (u64, u64))>,
     /// Whether the clock-behind warning was given (once per episode).
     clock_behind_warned: bool,
+    /// Hidden originals a claim by copy could not copy (said once each, not every pass).
+    uncopied: std::collections::HashSet<String>,
     /// Whether the little-disk-space warning was given (once per episode).
     disk_warned: bool,
     /// Inbound folders the last scan left unclaimed (settling, incomplete, beyond the
@@ -304,6 +306,7 @@ impl<B: Backend> Gateway<B> {
                 .map(|at| (at, 0)),
             outbound_counted: None,
             clock_behind_warned: false,
+            uncopied: Default::default(),
             disk_warned: false,
             unclaimed: HashSet::new(),
             resend_gate: None,
@@ -529,16 +532,27 @@ impl<B: Backend> Gateway<B> {
     }
 
     /// Claimed folders without a `received` record (a crash between the rename and the
-    /// journal write) become arrivals now.
+    /// journal write) become arrivals now. Claimed by copy, a folder is only a copy: one
+    /// whose hidden original is gone from inbound was finished by a leader before this one
+    /// (or put back) — it is removed, never received again (the index forgets the claims of
+    /// finished arrivals, so "unknown" alone would make a second arrival of it).
     fn adopt_orphan_claims(&mut self) -> Result<(), GatewayError> {
         let names = spool::claimed(&self.layout).map_err(|source| GatewayError::Io {
             doing: "прочитать папку",
             path: self.layout.claimed.clone(),
             source,
         })?;
+        let originals: std::collections::HashSet<String> = spool::crossing::claiming(&self.layout)?
+            .into_iter()
+            .map(|c| c.claim)
+            .collect();
         let mut events = Vec::new();
         for claim in names {
             if self.backend.index().by_claim(&claim)?.is_some() {
+                continue;
+            }
+            if self.layout.claim_by_copy && !originals.contains(&claim) {
+                spool::crossing::drop_stale_copy(&self.layout, &claim)?;
                 continue;
             }
             tracing::warn!(claim = %claim, "adopting a claimed folder the journal does not know (crash after claim)");
@@ -578,9 +592,12 @@ impl<B: Backend> Gateway<B> {
                 continue;
             }
             if let Err(e) = crossing::copy_in(&self.layout, &c.path, &c.claim) {
-                tracing::error!(claim = %c.claim, error = %e, "cannot copy a package being claimed; its original stays hidden in inbound");
+                if self.uncopied.insert(c.claim.clone()) {
+                    tracing::error!(claim = %c.claim, error = %e, "cannot copy a package being claimed; its original stays hidden in inbound and is tried again every pass");
+                }
                 continue;
             }
+            self.uncopied.remove(&c.claim);
             if known.is_none() {
                 tracing::warn!(claim = %c.claim, "taking up a claim by copy the journal does not know (crash after the copy)");
                 let shown = medo_wire::text::display_name(&c.name);

@@ -213,6 +213,23 @@ pub fn forget_originals(layout: &Layout, rested: &[Claiming]) -> Result<(), Spoo
     sync_share(&[], std::slice::from_ref(&layout.inbound))
 }
 
+/// Removes `claimed/<claim>`, a copy whose hidden original is gone from inbound and which
+/// the journal does not hold before rest: a leader before this one finished that package
+/// (its original is removed only once it is at rest), or it was put back to settle again.
+pub fn drop_stale_copy(layout: &Layout, claim: &str) -> Result<(), SpoolError> {
+    let copy = layout.claimed.join(claim);
+    tracing::warn!(
+        claim,
+        "removing a copy of a package another leader finished (its original is gone from inbound)"
+    );
+    match fs::remove_dir_all(&copy) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            Err(transient(format!("cannot remove {}", copy.display()))(e))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Renames a hidden original that cannot be copied (and whose arrival is filed away
 /// without its files) to `.medo-lost.<claim>.<name>`: out of every scan, kept for the
 /// operator.
