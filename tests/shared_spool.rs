@@ -6,30 +6,55 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::env::{names, Env};
 
-/// An environment whose inbound and outbound sit on `/dev/shm` (another filesystem than the
-/// temp folder holding the state); the share's folder is dropped with it. `None` (said on
-/// stderr) where there is no such second filesystem.
-fn on_a_share() -> Option<(Env, tempfile::TempDir)> {
+/// Where a spool on another filesystem than the state can be: a tmpfs (`/dev/shm`), and a
+/// real SMB share (Samba in a network namespace of its own, mounted through smbnetfs) where
+/// this machine can serve one. Each says its name; the guard keeps it while it is used.
+struct Place {
+    name: &'static str,
+    base: PathBuf,
+    /// The same folder on the server's own disk (where VipNet on the share's host writes).
+    served: Option<PathBuf>,
+    _guard: Box<dyn std::any::Any>,
+}
+
+fn places() -> Vec<Place> {
     use std::os::unix::fs::MetadataExt;
-    let share = tempfile::tempdir_in("/dev/shm").ok();
-    let mut env = Env::new();
+    let mut found = Vec::new();
     let dev = |p: &Path| fs::metadata(p).map(|m| m.dev()).ok();
-    match share {
-        Some(share) if dev(share.path()) != dev(env.state.parent().unwrap()) => {
-            env.move_spool_to(share.path());
-            Some((env, share))
-        }
+    let state_dev = dev(&std::env::temp_dir());
+    match tempfile::tempdir_in("/dev/shm") {
+        Ok(shm) if dev(shm.path()) != state_dev => found.push(Place {
+            name: "tmpfs",
+            base: shm.path().to_path_buf(),
+            served: None,
+            _guard: Box::new(shm),
+        }),
         _ => {
-            eprintln!(
-                "NOTE: no /dev/shm on another filesystem here: the shared-spool test is not run"
-            );
-            None
+            eprintln!("NOTE: no /dev/shm on another filesystem here: the tmpfs spool is not tried")
         }
     }
+    if let Some(smb) = common::smb::Smb::start() {
+        found.push(Place {
+            name: "smb",
+            base: smb.path(),
+            served: Some(smb.served()),
+            _guard: Box::new(smb),
+        });
+    }
+    found
+}
+
+/// An environment whose inbound and outbound sit in a folder of its own at `place`.
+fn on(place: &Place, folder: &str) -> Env {
+    let mut env = Env::new();
+    let base = place.base.join(folder);
+    fs::create_dir_all(&base).unwrap();
+    env.move_spool_to(&base);
+    env
 }
 
 /// Every folder in inbound, hidden ones too (a claim's leftover is hidden).
@@ -39,15 +64,49 @@ fn inbound_left(env: &Env) -> Vec<String> {
 
 #[test]
 fn a_spool_on_another_filesystem_is_claimed_by_copy_and_answered_once() {
-    let Some((env, _share)) = on_a_share() else {
-        return;
-    };
+    for place in places() {
+        claimed_by_copy_and_answered_once(&on(&place, "one"), place.name);
+        if let Some(served) = &place.served {
+            written_on_the_server(&on(&place, "server"), &served.join("server/in"));
+        }
+    }
+}
+
+/// A package VipNet writes on the share's own host (not through the mount) is seen through
+/// SMB — no file events cross the share; the scan finds it — and taken once.
+fn written_on_the_server(env: &Env, served_inbound: &Path) {
+    common::env::copy_dir(
+        &env.samples.join("urog-appeal-2.2"),
+        &served_inbound.join("с-сервера"),
+    );
+    let out = env.once();
+    assert!(out.contains("взято 1"), "smb, written on the server: {out}");
+    assert_eq!(env.receipts().len(), 1, "{:?}", env.outbound_names());
+    let left = names(served_inbound);
+    assert!(
+        left.is_empty(),
+        "nothing left on the server's disk: {left:?}"
+    );
+    env.verify_all();
+}
+
+fn claimed_by_copy_and_answered_once(env: &Env, place: &str) {
+    eprintln!("the spool on {place}");
     env.drop_sample("urog-appeal-2.2", "100001");
     env.drop_sample("urog-appeal-2.7.1", "пакет.2");
     let out = env.once();
-    assert!(out.contains("взято 2"), "{out}");
-    assert!(inbound_left(&env).is_empty(), "{:?}", inbound_left(&env));
-    assert_eq!(env.receipts().len(), 2, "{:?}", env.outbound_names());
+    assert!(out.contains("взято 2"), "{place}: {out}");
+    assert!(
+        inbound_left(env).is_empty(),
+        "{place}: {:?}",
+        inbound_left(env)
+    );
+    assert_eq!(
+        env.receipts().len(),
+        2,
+        "{place}: {:?}",
+        env.outbound_names()
+    );
     // the staging folder in outbound is left empty: nothing half-built for VipNet to see
     let staging = env.outbound.join(".medo-tmp");
     assert!(names(&staging).is_empty(), "{:?}", names(&staging));
@@ -56,7 +115,7 @@ fn a_spool_on_another_filesystem_is_claimed_by_copy_and_answered_once() {
         .iter()
         .map(|r| r["src"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(srcs, ["100001", "пакет.2"]);
+    assert_eq!(srcs, ["100001", "пакет.2"], "{place}");
     // each package rests whole, as it came: the files its sample has
     let archived = env.records_of_kind("archived");
     assert_eq!(archived.len(), 2);
@@ -68,7 +127,7 @@ fn a_spool_on_another_filesystem_is_claimed_by_copy_and_answered_once() {
         assert_eq!(
             names(&dir),
             names(&env.samples.join(sample)),
-            "{}",
+            "{place}: {}",
             dir.display()
         );
     }
@@ -86,9 +145,13 @@ fn a_spool_on_another_filesystem_is_claimed_by_copy_and_answered_once() {
 /// crash, nothing left in inbound, the journal whole.
 #[test]
 fn a_crash_at_each_step_of_a_claim_by_copy_makes_one_arrival() {
-    let Some((clean, _share)) = on_a_share() else {
-        return;
-    };
+    for place in places() {
+        crash_at_each_step(&place);
+    }
+}
+
+fn crash_at_each_step(place: &Place) {
+    let clean = on(place, "clean");
     clean.drop_sample("urog-appeal-2.2", "100001");
     clean.once();
     let expected = clean.outbound_names().len();
@@ -105,26 +168,27 @@ fn a_crash_at_each_step_of_a_claim_by_copy_makes_one_arrival() {
         "after-publish",
         "before-original-removed",
     ] {
-        let (env, _share) = on_a_share().unwrap();
+        let env = on(place, point);
+        let what = format!("{}, {point}", place.name);
         env.drop_sample("urog-appeal-2.2", "100001");
         env.crash_at(point, &["run", "--once"]);
         env.once();
         env.once();
         let received = env.records_of_kind("received");
-        assert_eq!(received.len(), 1, "{point}: {received:?}");
-        assert_eq!(received[0]["src"], "100001", "{point}");
+        assert_eq!(received.len(), 1, "{what}: {received:?}");
+        assert_eq!(received[0]["src"], "100001", "{what}");
         assert_eq!(
             env.outbound_names().len(),
             expected,
-            "{point}: {:?}",
+            "{what}: {:?}",
             env.outbound_names()
         );
         assert!(
             inbound_left(&env).is_empty(),
-            "{point}: {:?}",
+            "{what}: {:?}",
             inbound_left(&env)
         );
-        assert_eq!(env.records_of_kind("archived").len(), 1, "{point}");
+        assert_eq!(env.records_of_kind("archived").len(), 1, "{what}");
         env.verify_all();
     }
 }
@@ -134,9 +198,12 @@ fn a_crash_at_each_step_of_a_claim_by_copy_makes_one_arrival() {
 /// copies it again and takes it once.
 #[test]
 fn a_copy_claim_never_leaves_a_part_copy_as_a_claim() {
-    let Some((env, _share)) = on_a_share() else {
-        return;
-    };
+    for place in places() {
+        part_copy_never_a_claim(&on(&place, "part"), place.name);
+    }
+}
+
+fn part_copy_never_a_claim(env: &Env, place: &str) {
     env.drop_sample("urog-appeal-2.2", "100001");
     env.crash_at("after-claim-copy", &["run", "--once"]);
     // the torn copy is hidden by its name, the original hidden in inbound
@@ -145,12 +212,12 @@ fn a_copy_claim_never_leaves_a_part_copy_as_a_claim() {
         claimed
             .iter()
             .all(|n| n.starts_with('.') && n.ends_with(".part")),
-        "{claimed:?}"
+        "{place}: {claimed:?}"
     );
-    let left = inbound_left(&env);
+    let left = inbound_left(env);
     assert!(
         left.len() == 1 && left[0].starts_with(".medo-claim.") && left[0].ends_with(".100001"),
-        "{left:?}"
+        "{place}: {left:?}"
     );
     assert!(env.records_of_kind("received").is_empty());
     env.once();

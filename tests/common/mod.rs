@@ -3,6 +3,7 @@
 
 pub mod env;
 pub mod packages;
+pub mod smb;
 
 // the messages of every kind, shared with the wire crate's own tests (one source)
 #[path = "../../crates/medo-wire/tests/support/messages.rs"]
