@@ -99,13 +99,19 @@ impl Metrics {
     }
 
     /// The counters: name (exposed with `_total`), help, total.
-    fn totals(&self) -> [(&'static str, &'static str, u64); 6] {
+    fn totals(&self) -> [(&'static str, &'static str, u64); 8] {
         [
             ("medo_packages_received", "Packages claimed from inbound", self.received),
             ("medo_packages_archived", "Packages at rest (archive or quarantine)", self.archived),
             ("medo_packages_quarantined", "Packages quarantined", self.quarantined),
             ("medo_packages_duplicate", "Packages recognised as duplicates", self.duplicates),
             ("medo_outputs_published", "Outbound packages published", self.published),
+            ("medo_documents_signed", "Documents of ours signed ([signing])", self.documents_signed),
+            (
+                "medo_signing_failures",
+                "Attempts to sign a document of ours that failed or timed out (held, not sent unsigned)",
+                self.signing_failures,
+            ),
             (
                 "medo_outbound_rejected",
                 "Our messages rejected: the МЭДО operator's error receipts and partners' negative receipts",

@@ -1,6 +1,8 @@
 //! Editing copies of the sample packages as other senders would write them.
 
+use std::collections::BTreeSet;
 use std::fs;
+use std::io::Read;
 use std::path::Path;
 
 /// Rewrites a windows-1251 file through `edit` (decoded, edited, encoded again).
@@ -98,4 +100,53 @@ pub fn make_restricted(dir: &Path) {
         },
         &[],
     );
+}
+
+/// The entries of a ZIP in order, with their bytes.
+pub fn unzip(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(fs::File::open(path).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut e = z.by_index(i).unwrap();
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).unwrap();
+            (e.name().unwrap().to_string(), bytes)
+        })
+        .collect()
+}
+
+/// Every element path of an XML document by local names (`container/requisites/annotation`),
+/// decoded from UTF-8 or windows-1251 as declared.
+pub fn shape(bytes: &[u8]) -> BTreeSet<String> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.trim_start_matches('\u{feff}').to_string(),
+        Err(_) => encoding_rs::WINDOWS_1251.decode(bytes).0.into_owned(),
+    };
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let mut stack: Vec<String> = Vec::new();
+    let mut paths = BTreeSet::new();
+    loop {
+        match reader.read_event().unwrap() {
+            quick_xml::events::Event::Start(e) => {
+                stack.push(e.local_name().into_inner().to_string());
+                paths.insert(stack.join("/"));
+            }
+            quick_xml::events::Event::Empty(e) => {
+                let name = e.local_name().into_inner().to_string();
+                paths.insert(format!("{}/{name}", stack.join("/")));
+            }
+            quick_xml::events::Event::End(_) => {
+                stack.pop();
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    paths
+}
+
+/// The real packages' passports and messages, when the spec data is present.
+pub fn real(name: &str) -> Option<Vec<u8>> {
+    let dir = super::spec_data()?.join("real_packages");
+    Some(fs::read(dir.join(name)).unwrap())
 }

@@ -39,6 +39,12 @@ pub enum Invalid {
     },
     #[error("{0} не может быть пустым")]
     Empty(&'static str),
+    #[error("[signing] command: укажите в аргументах {{file}} (подписываемый файл) и {{signature}} (куда записать открепленную подпись)")]
+    SigningPlaceholders,
+    #[error("[signing] timeout_secs = {0}: допустимо от 1 до 600")]
+    SigningTimeout(u64),
+    #[error("[signing] certificate {}: {why}", path.display())]
+    SigningCertificate { path: PathBuf, why: String },
     #[error("[registration] require_signature = true требует signature_verifier: без проверяющей программы видно лишь, что файл подписи есть, но он не проверяется (прошёл бы любой .p7s) — задайте signature_verifier или require_signature = false")]
     SignatureNeedsVerifier,
     #[error("[registration] mode {0:?}: допустимы \"auto\" или \"manual\"")]

@@ -14,10 +14,12 @@ use medo_wire::Limits;
 
 mod bodies;
 mod invalid;
+mod signing;
 mod storage;
 
 pub use bodies::MAX_BODIES;
 pub use invalid::Invalid;
+pub use signing::Signing;
 pub use storage::{DatabaseUrl, Storage};
 
 /// Errors reading or validating the configuration.
@@ -205,6 +207,8 @@ struct RawConfig {
     audit: Option<AuditConfig>,
     #[serde(default)]
     storage: Option<storage::RawStorage>,
+    #[serde(default)]
+    signing: Option<signing::RawSigning>,
     #[serde(default)]
     limits: Limits,
 }
@@ -566,6 +570,8 @@ pub struct Config {
     pub sstu_department_id: Option<String>,
     /// The witnesses of the journal's notes (`[audit]`).
     pub audit: AuditConfig,
+    /// How our documents are signed (`[signing]`); `None`: they go out unsigned.
+    pub signing: Option<signing::Signing>,
     /// Where the journal and the index live (`[storage]`; files unless it says postgres).
     pub storage: Storage,
     /// Where the HTTP API listens (off when `None`).
@@ -745,6 +751,7 @@ impl Config {
                 .max(1),
             audit: raw.audit.unwrap_or_default(),
             storage: storage::storage(raw.storage, base)?,
+            signing: signing::signing(raw.signing, base)?,
             sstu_department_id,
             api_token_file: http.and_then(|h| h.api_token_file.clone()),
             http_limits: http_limits(http)?,

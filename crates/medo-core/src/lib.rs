@@ -21,4 +21,5 @@ pub mod policy;
 pub mod resend;
 pub mod route;
 pub mod sstu;
+pub mod stamp;
 pub mod urog;

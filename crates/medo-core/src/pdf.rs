@@ -4,7 +4,7 @@
 
 use printpdf::{Mm, Op, ParsedFont, PdfDocument, PdfPage, PdfSaveOptions, Point, Pt, TextItem};
 
-const FONT: &[u8] = include_bytes!("assets/DejaVuSans.ttf");
+pub(crate) const FONT: &[u8] = include_bytes!("assets/DejaVuSans.ttf");
 /// Characters per line at 11 pt on A4 with 20 mm margins (DejaVu Sans is wide).
 const LINE_CHARS: usize = 85;
 const LINES_PER_PAGE: usize = 52;

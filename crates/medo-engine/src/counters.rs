@@ -77,6 +77,10 @@ pub struct Counters {
     pub commands_poisoned: u64,
     /// Outputs decided but not renderable (held pending, with a reason in the log).
     pub outputs_held: u64,
+    /// Documents of ours the signer failed to sign (`[signing]`), attempts since start.
+    pub signing_failures: u64,
+    /// Documents of ours signed (`document_signed` journaled) since start.
+    pub documents_signed: u64,
     /// Those outputs and why, for the dashboard (at most [`HELD_SHOWN`]).
     pub held: Vec<(String, String)>,
     /// Free bytes on the spool's filesystem, as last measured.
@@ -112,6 +116,7 @@ impl Counters {
             }
             Event::Duplicate { .. } => self.duplicates += 1,
             Event::Published { .. } => self.published += 1,
+            Event::DocumentSigned { .. } => self.documents_signed += 1,
             Event::ReceiptReceived {
                 accepted: false, ..
             } => self.rejected += 1,

@@ -43,6 +43,7 @@ pub mod counters;
 mod error;
 pub mod forward;
 mod intake;
+mod sign;
 pub mod start;
 mod strict;
 mod verify;
@@ -67,6 +68,8 @@ pub struct PassReport {
     pub disk_low: Option<String>,
     /// Appeals waiting for their signature checks (run beside the loop).
     pub verifying: usize,
+    /// Documents of ours with the signer now (`[signing]`, beside the loop).
+    pub signing: usize,
     /// Incomplete folders (missing files) not yet overdue.
     pub incomplete: usize,
     /// When to look again at the latest (settling or incomplete folders; zero: work was
@@ -201,6 +204,8 @@ pub struct Gateway<B: Backend = Files> {
     writers: std::sync::Arc<spool::Writers>,
     /// The signature verifier's workers and their answers.
     verifiers: verify::Verifiers,
+    /// Our signer's worker and its answers (`[signing]`), if configured.
+    signers: Option<sign::Signers>,
     /// The witnesses of the journal's notes (`[audit]`), if any.
     witness: Option<witness::Witness>,
     claims: u64,
@@ -279,6 +284,10 @@ impl<B: Backend> Gateway<B> {
             Duration::from_secs(config.signature_timeout_secs.max(1)),
             config.limits.clone(),
         );
+        let signers = config.signing.as_ref().map(|s| {
+            let timeout = Duration::from_secs(s.timeout_secs);
+            sign::Signers::new(s.command.clone(), timeout, layout.tmp.clone())
+        });
         let queue = control::Folder::new(&layout.shared_dir);
         let policies = config
             .policy
@@ -293,6 +302,7 @@ impl<B: Backend> Gateway<B> {
             backend: opened.backend,
             tracker: SettleTracker::default(),
             verifiers,
+            signers,
             witness: opened.witness,
             writers: Default::default(),
             claims: 0,
@@ -1157,7 +1167,7 @@ impl<B: Backend> Gateway<B> {
             self.held.retain(|name, _| names.contains(name.as_str()));
         }
         let (mut packages, mut owners, mut tried) = (Vec::new(), Vec::new(), Vec::new());
-        let mut bytes = 0u64;
+        let (mut bytes, mut signed_now) = (0u64, Vec::new());
         let mut left = page.more;
         for group in page.items.chunk_by(|a, b| a.arrival == b.arrival) {
             if bytes >= self.limits.render_bytes {
@@ -1166,11 +1176,23 @@ impl<B: Backend> Gateway<B> {
             }
             for p in group {
                 tried.push(p);
+                let signed = match self.signature_for(p)? {
+                    SignState::Ready(signed) => signed,
+                    SignState::Signed(event) => {
+                        signed_now.push(event);
+                        continue;
+                    }
+                    SignState::WithSigner => {
+                        report.signing += 1;
+                        continue;
+                    }
+                    SignState::Waiting => continue,
+                };
                 let shared = &self.layout.shared_dir;
                 let kept = |rel: &str| std::fs::read(shared.join(rel));
                 let policy =
                     self.policy_of(medo_model::BodyId::or_main(p.output.body.as_ref()).as_str());
-                match outbox::render(&p.output, policy, &kept) {
+                match outbox::render(&p.output, policy, &kept, signed.as_ref()) {
                     Ok(files) => {
                         bytes += files.iter().map(|(_, b)| b.len() as u64).sum::<u64>();
                         packages.push(spool::Outgoing {
@@ -1184,10 +1206,115 @@ impl<B: Backend> Gateway<B> {
             }
         }
         self.hold_siblings(&tried, &mut packages, &mut owners);
-        if left {
+        if left || !signed_now.is_empty() {
             report.again_now();
         }
+        // signed now: journaled before anything else of this pass, sent on the next
+        self.commit(signed_now)?;
         self.publish(report, &packages, &owners)
+    }
+
+    /// Whether `p` goes out now and with which signature of ours: the journaled one (a
+    /// document signed before — re-sends too), none (a receipt or a notice, or signing not
+    /// configured), or — a document of ours not yet signed — asked of the signer: it waits
+    /// («ждёт подписи»), fails (held «не подписан: …», tried again on a later pass) or is
+    /// signed now (kept in `shared_dir/signatures/`, the `document_signed` to journal).
+    fn signature_for(&mut self, p: &store::PendingOutput) -> Result<SignState, GatewayError> {
+        let shared = self.layout.shared_dir.clone();
+        let kept = |rel: &str| std::fs::read(shared.join(rel));
+        if let Some(facts) = self.backend.index().signature_of(&p.output.name)? {
+            let read = kept(&facts.kept).and_then(|p7s| Ok((p7s, kept(&facts.document_kept)?)));
+            return Ok(match read {
+                Ok((p7s, document)) => SignState::Ready(Some(outbox::Signed {
+                    facts,
+                    p7s,
+                    document,
+                })),
+                Err(e) => {
+                    let why = format!(
+                        "подписанный документ или подпись не читается: {}",
+                        medo_stdx::words::io(&e)
+                    );
+                    self.hold(p.arrival, &p.output.name, why);
+                    SignState::Waiting
+                }
+            });
+        }
+        if self.signers.is_none() {
+            return Ok(SignState::Ready(None));
+        }
+        let policy = self.policy_of(medo_model::BodyId::or_main(p.output.body.as_ref()).as_str());
+        let (file, bytes) = match outbox::to_sign(&p.output, policy, &kept) {
+            Ok(Some(main)) => main,
+            Ok(None) => return Ok(SignState::Ready(None)),
+            Err(e) => {
+                self.hold(p.arrival, &p.output.name, e.to_string());
+                return Ok(SignState::Waiting);
+            }
+        };
+        let job = sign::Job {
+            output: p.output.name.clone(),
+            file,
+            bytes,
+        };
+        let Some(signers) = self.signers.as_mut() else {
+            return Ok(SignState::Ready(None));
+        };
+        match signers.status(job) {
+            sign::Status::Signing => {
+                self.hold_waiting(p.arrival, &p.output.name, "ждёт подписи".into());
+                Ok(SignState::WithSigner)
+            }
+            sign::Status::Resting => Ok(SignState::Waiting),
+            sign::Status::Failed(why) => {
+                self.metrics.signing_failures += 1;
+                self.hold(p.arrival, &p.output.name, format!("не подписан: {why}"));
+                Ok(SignState::Waiting)
+            }
+            sign::Status::Signed(signed) => {
+                let signature = self.keep_signature(&p.output.name, &signed)?;
+                Ok(SignState::Signed(Event::DocumentSigned {
+                    arrival: p.arrival,
+                    key: p.key.clone(),
+                    name: p.output.name.clone(),
+                    signature,
+                }))
+            }
+        }
+    }
+
+    /// Keeps a signature of ours and the file it signs where every node reaches them
+    /// (`shared_dir/signatures/`, each written whole and synced before it is journaled).
+    fn keep_signature(
+        &self,
+        name: &str,
+        signed: &sign::Signature,
+    ) -> Result<medo_model::OurSignature, GatewayError> {
+        let (file, document, p7s) = (&signed.file, &signed.document, &signed.p7s);
+        let ext = file.rsplit_once('.').map_or("bin", |(_, e)| e);
+        let (rel, document_rel) = (
+            format!("signatures/{name}.p7s"),
+            format!("signatures/{name}.{ext}"),
+        );
+        for (rel, bytes) in [(&document_rel, document), (&rel, p7s)] {
+            let path = self.layout.shared_dir.join(rel);
+            sign::keep(&path, bytes).map_err(|source| GatewayError::Io {
+                doing: "сохранить подпись",
+                path: path.clone(),
+                source,
+            })?;
+        }
+        Ok(medo_model::OurSignature {
+            kept: rel,
+            sha256: medo_wire::hash::sha256_bytes(p7s).into(),
+            document_kept: document_rel,
+            document_sha256: medo_wire::hash::sha256_bytes(document).into(),
+            certificate: self
+                .config
+                .signing
+                .as_ref()
+                .and_then(|s| s.certificate.clone()),
+        })
     }
 
     /// Publishes rendered packages exactly once and journals each as `published` — only
@@ -1401,6 +1528,15 @@ impl<B: Backend> Gateway<B> {
         }
     }
 
+    /// Holds an output that waits for something under way (its signature, a sibling being
+    /// signed): shown with the reason, not an error.
+    fn hold_waiting(&mut self, arrival: u64, name: &str, why: String) {
+        if self.held.get(name).map(|(_, w)| w) != Some(&why) {
+            tracing::debug!(output = %name, reason = %why, "an output waits");
+            self.held.insert(name.to_string(), (arrival, why));
+        }
+    }
+
     /// Holds every output of an arrival (or appeal) one of whose outputs is held: a notice
     /// that names our document («Доклад направлен») never goes out without it.
     fn hold_siblings(
@@ -1422,7 +1558,7 @@ impl<B: Backend> Gateway<B> {
         let mut keep = Vec::new();
         for (package, owner) in packages.drain(..).zip(owners.drain(..)) {
             match held.get(&owner.arrival) {
-                Some(first) => self.hold(
+                Some(first) => self.hold_waiting(
                     owner.arrival,
                     &package.name,
                     format!("waits for {first}, held"),
@@ -1482,10 +1618,12 @@ impl<B: Backend> Gateway<B> {
                     transient_failures = 0;
                     let progressed = r.claimed > 0 || r.published > 0 || r.archived > 0;
                     let work_left = self.backend.index().unfinished_count() > 0;
-                    if !progressed && r.verifying > 0 {
-                        std::thread::sleep(VERIFY_POLL); // the verifier's answer, not a spin
+                    if !progressed && (r.verifying > 0 || r.signing > 0) {
+                        // the verifier's or the signer's answer, not a spin
+                        std::thread::sleep(VERIFY_POLL);
                     }
-                    if progressed || work_left || r.next_look == Some(Duration::ZERO) {
+                    let signing = r.signing > 0;
+                    if progressed || work_left || signing || r.next_look == Some(Duration::ZERO) {
                         continue;
                     }
                     if r.settling == 0 || waits >= max_waits {
@@ -1751,4 +1889,16 @@ pub fn package_dir(
                 .join(arrival.map(|a| a.claim).unwrap_or_default()))
         }
     }
+}
+
+/// What a pending output waits for before it is rendered ([`Gateway::signature_for`]).
+enum SignState {
+    /// It goes out now, with our signature when it has one.
+    Ready(Option<outbox::Signed>),
+    /// Signed just now: the record to journal (it goes out on the next pass).
+    Signed(Event),
+    /// With the signer now (a `run --once` waits for it).
+    WithSigner,
+    /// Not now: held with the reason.
+    Waiting,
 }

@@ -361,6 +361,37 @@ pub struct Output {
     pub body: Option<BodyId>,
 }
 
+/// The certificate a document of ours was signed with, as its stamp shows it («ДОКУМЕНТ
+/// ПОДПИСАН ЭЛЕКТРОННОЙ ПОДПИСЬЮ»: the serial, the owner, the validity) — journaled with the
+/// signature, so a re-send draws the same stamp after the certificate was replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateFacts {
+    /// Hexadecimal, upper case, as CryptoPro shows it.
+    pub serial: String,
+    /// Who it was issued to: the subject's common name (or the whole subject).
+    pub owner: String,
+    pub valid_from: Day,
+    pub valid_to: Day,
+}
+
+/// Our detached signature (CMS, `.p7s`) of the main file of a document we send (`[signing]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OurSignature {
+    /// Where the `.p7s` is kept, relative to `shared_dir` (`signatures/<output>.p7s`).
+    pub kept: String,
+    /// The `.p7s`'s digest (checked when it is packed).
+    pub sha256: HexDigest,
+    /// The signed file as it was signed, kept beside the signature (`signatures/<output>.<ext>`):
+    /// what every send of the document carries (a PDF rendered again would differ in its
+    /// font subset's names).
+    pub document_kept: String,
+    /// The signed file's digest.
+    pub document_sha256: HexDigest,
+    /// The certificate's facts for the stamp (`[signing] certificate`), when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateFacts>,
+}
+
 /// A file one of our documents carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutFile {
@@ -600,6 +631,14 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<CommandId>,
     },
+    /// The main file of a document we send (the output `name`) was signed (`[signing]`): it
+    /// is sent with `signature` from now on (re-sends too).
+    DocumentSigned {
+        arrival: u64,
+        key: PackageKey,
+        name: String,
+        signature: OurSignature,
+    },
     Published {
         arrival: u64,
         key: PackageKey,
@@ -813,6 +852,7 @@ impl Event {
             | Event::Decided { arrival, .. }
             | Event::Unrouted { arrival, .. }
             | Event::Assigned { arrival, .. }
+            | Event::DocumentSigned { arrival, .. }
             | Event::Published { arrival, .. }
             | Event::Archived { arrival, .. }
             | Event::QueryAnswered { arrival, .. }
@@ -840,6 +880,7 @@ impl Event {
             Event::Decided { .. } => "decided",
             Event::Unrouted { .. } => "unrouted",
             Event::Assigned { .. } => "assigned",
+            Event::DocumentSigned { .. } => "document_signed",
             Event::Published { .. } => "published",
             Event::Archived { .. } => "archived",
             Event::AppealReceived { .. } => "appeal_received",
@@ -869,6 +910,7 @@ impl Event {
             Event::Decided { .. } => "решение",
             Event::Unrouted { .. } => "адресат не определён",
             Event::Assigned { .. } => "орган назначен",
+            Event::DocumentSigned { .. } => "документ подписан",
             Event::Published { .. } => "отправлено",
             Event::Archived { .. } => "в архиве",
             Event::AppealReceived { .. } => "обращение поступило",

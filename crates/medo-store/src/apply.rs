@@ -141,6 +141,14 @@ fn note_outputs<K: Kv>(kv: &K, record: &Record, key: &str) -> Result<(), K::Erro
     if let Event::Published { name, .. } = &record.event {
         kv.remove(Tree::Pending, name.as_bytes())?;
     }
+    // our signature of a document, by the output's name: every send of it carries it
+    if let Event::DocumentSigned {
+        name, signature, ..
+    } = &record.event
+    {
+        let k = prefixed(SIGNED, name.as_bytes());
+        kv.insert(Tree::Awaiting, &k, &tx_encode(signature)?)?;
+    }
     if let Event::ReceiptReceived {
         accepted: false, ..
     } = &record.event
@@ -184,6 +192,9 @@ fn note_arrival<K: Kv>(kv: &K, record: &Record, a: &Arrival) -> Result<(), K::Er
     }
     Ok(())
 }
+
+/// The tag of our signatures in `Awaiting` (by output name).
+pub(crate) const SIGNED: u8 = b'g';
 
 pub(crate) fn prefixed(tag: u8, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(rest.len() + 2);

@@ -502,6 +502,15 @@ impl Store {
         self.src.contains(Tree::Pending, name.as_bytes())
     }
 
+    /// Our signature of the document the output `name` sends (`document_signed`), if any.
+    pub fn signature_of(&self, name: &str) -> Result<Option<medo_model::OurSignature>, StoreError> {
+        let k = crate::apply::prefixed(crate::apply::SIGNED, name.as_bytes());
+        self.src
+            .get(Tree::Awaiting, &k)?
+            .map(|v| decode(v.as_ref()))
+            .transpose()
+    }
+
     /// How many arrivals are not yet at rest.
     pub fn unfinished_count(&self) -> usize {
         logged("unfinished arrivals", self.src.count(Tree::Open)) as usize

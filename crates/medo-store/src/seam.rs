@@ -113,6 +113,8 @@ pub trait Index {
     ) -> Result<Page<PendingOutput>, StoreError>;
     /// Whether the output of this name waits to be published.
     fn is_pending(&self, name: &str) -> Result<bool, StoreError>;
+    /// Our signature of the document the output `name` sends (`[signing]`), if journaled.
+    fn signature_of(&self, name: &str) -> Result<Option<medo_model::OurSignature>, StoreError>;
     /// Whether the operator command `id` was carried out (journaled).
     fn command_done(&self, id: &str) -> Result<bool, StoreError>;
     /// Our documents waiting for a receipt (the re-send tracker).
@@ -228,6 +230,9 @@ impl Index for Store {
     }
     fn is_pending(&self, name: &str) -> Result<bool, StoreError> {
         Store::is_pending(self, name)
+    }
+    fn signature_of(&self, name: &str) -> Result<Option<medo_model::OurSignature>, StoreError> {
+        Store::signature_of(self, name)
     }
     fn command_done(&self, id: &str) -> Result<bool, StoreError> {
         Store::try_command_done(self, id)

@@ -1088,7 +1088,7 @@ fn a_forwarded_appeal_packs_its_files_and_pairs_their_signatures() {
             let n: usize = path.rsplit('/').next().unwrap().parse().unwrap();
             Ok(bytes(&arrived[n].name))
         };
-        let packed = crate::outbox::render(sent, &policies[0], &kept).unwrap();
+        let packed = crate::outbox::render(sent, &policies[0], &kept, None).unwrap();
         let names: Vec<&str> = packed.iter().map(|(n, _)| n.as_str()).collect();
         let number = |b: &[u8]| {
             format!(

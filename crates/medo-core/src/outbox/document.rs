@@ -11,9 +11,9 @@ use medo_wire::message::{
     GROUP_DOCUMENT_TEXT,
 };
 use medo_wire::passport::{
-    write_passport, Attachment, Author, Coded, MainDocument, Organization, Passport,
-    PassportAddressee, PassportFormat, PassportLink, Person, Sign, CLASSIFICATION_ORDINARY,
-    CLASSIFICATION_RESTRICTED,
+    write_passport, Attachment, Author, Coded, DocumentSignature, MainDocument, Organization,
+    Passport, PassportAddressee, PassportFormat, PassportLink, Person, Sign, Stamp,
+    CLASSIFICATION_ORDINARY, CLASSIFICATION_RESTRICTED,
 };
 use medo_wire::time::format_date;
 
@@ -43,6 +43,26 @@ pub struct OwnDocument {
     pub restricted: bool,
     /// `files[0]` is the main text.
     pub files: Vec<DocFile>,
+    /// The stamp images of a signed document (in a container: the signature's and the
+    /// registration's, placed by the passport).
+    pub stamps: Vec<StampFile>,
+}
+
+/// A stamp image packed in the container and where the passport places it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StampFile {
+    pub kind: StampKind,
+    pub name: String,
+    pub png: Vec<u8>,
+    pub place: crate::stamp::Place,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StampKind {
+    /// «ДОКУМЕНТ ПОДПИСАН ЭЛЕКТРОННОЙ ПОДПИСЬЮ» (`signatureStamp`).
+    Signature,
+    /// Our number and date (`registrationStamp`).
+    Registration,
 }
 
 /// The packed document: the message, the files beside it (a container or the payload) and
@@ -80,13 +100,18 @@ pub fn message_uid_of_file(file: &str) -> Option<String> {
     })
 }
 
-/// Packs `doc` for `outgoing.format`.
+/// Packs `doc` for `outgoing.format`, with our signature of its main file when it was
+/// signed.
 pub fn pack(
     outgoing: &Outgoing,
-    doc: OwnDocument,
+    mut doc: OwnDocument,
     policy: &Policy,
+    signed: Option<&super::Signed>,
 ) -> Result<Packed, super::Unrenderable> {
     let subject = subject(&doc.document);
+    if let Some(signed) = signed {
+        add_signature(&mut doc, signed, outgoing.format)?;
+    }
     let passport_format = match outgoing.format {
         Format::V22 => {
             let files = associated(&doc.files);
@@ -108,7 +133,13 @@ pub fn pack(
         }
     })?;
     let name = container_name(&outgoing.uid);
-    let files: Vec<(String, Vec<u8>)> = doc.files.into_iter().map(|f| (f.name, f.bytes)).collect();
+    let stamps = doc.stamps.into_iter().map(|s| (s.name, s.png));
+    let files: Vec<(String, Vec<u8>)> = doc
+        .files
+        .into_iter()
+        .map(|f| (f.name, f.bytes))
+        .chain(stamps)
+        .collect();
     let zip = container_bytes(&passport, &files).map_err(|e| super::Unrenderable::Write {
         what: "контейнер",
         why: e.to_string(),
@@ -123,6 +154,85 @@ pub fn pack(
         payload: vec![(name, zip)],
         subject,
     })
+}
+
+/// Our signature of the main file beside it: checked against what was journaled (the `.p7s`
+/// and the main file as it was signed, both kept — the main file sent is that one), named
+/// as real senders name theirs — `sign<digits>.p7s` in a container (the passport lists it as
+/// the author's `documentSignature`), `<main file>.p7s` beside a 2.2 message (in the
+/// envelope's list, out of the message's).
+fn add_signature(
+    doc: &mut OwnDocument,
+    signed: &super::Signed,
+    format: Format,
+) -> Result<(), super::Unrenderable> {
+    use medo_wire::hash::sha256_bytes;
+    let facts = &signed.facts;
+    if facts.sha256 != sha256_bytes(&signed.p7s) {
+        return Err(super::Unrenderable::KeptChanged(facts.kept.clone()));
+    }
+    if facts.document_sha256 != sha256_bytes(&signed.document) {
+        return Err(super::Unrenderable::KeptChanged(
+            facts.document_kept.clone(),
+        ));
+    }
+    // the main file as it was signed (a render now may differ byte for byte)
+    let main = doc.files.first_mut().expect("a document has a main file");
+    main.bytes = signed.document.clone();
+    let name = match format {
+        Format::V22 => format!("{}.p7s", main.name),
+        Format::V27 | Format::V271 => {
+            let n = u32::from_str_radix(&facts.sha256[..8], 16).unwrap_or(0) % 1_000_000_000;
+            format!("sign{n:09}.p7s")
+        }
+    };
+    doc.files.push(DocFile {
+        name,
+        bytes: signed.p7s.clone(),
+        description: "Электронная подпись".into(),
+        pages: None,
+        signs: Some(0),
+    });
+    if format != Format::V22 {
+        add_stamps(doc, facts);
+    }
+    Ok(())
+}
+
+/// The stamps a signed container carries, named as real senders name theirs (`eds_` and
+/// `regnum_` with 32 hex digits — here from the signature's digest): the signature's (when
+/// the certificate's facts are known) on the last page, our registration on the first.
+fn add_stamps(doc: &mut OwnDocument, facts: &medo_model::OurSignature) {
+    use crate::stamp;
+    let hex = &facts.sha256[..32.min(facts.sha256.len())];
+    let pages = doc.files.first().and_then(|f| f.pages).unwrap_or(1);
+    if let Some(cert) = &facts.certificate {
+        doc.stamps.push(StampFile {
+            kind: StampKind::Signature,
+            name: format!("eds_{hex}.png"),
+            png: stamp::signature_stamp(cert),
+            place: stamp::signature_place(pages),
+        });
+    }
+    let num = &doc.document.num;
+    doc.stamps.push(StampFile {
+        kind: StampKind::Registration,
+        name: format!("regnum_{hex}.png"),
+        png: stamp::registration_stamp(&num.number, num.date),
+        place: stamp::registration_place(),
+    });
+}
+
+/// The passport's stamp element for a stamp file.
+fn stamp_of(s: &StampFile) -> Stamp {
+    Stamp {
+        local_name: s.name.clone(),
+        page: Some(s.place.page),
+        x: Some(s.place.x),
+        y: Some(s.place.y),
+        w: Some(s.place.w),
+        h: Some(s.place.h),
+    }
 }
 
 /// The envelope's subject as real senders write it: `№ 299-СФ от 21/06/2023 Постановление СФ`.
@@ -187,13 +297,31 @@ fn passport(doc: &OwnDocument, format: PassportFormat, policy: &Policy) -> Passp
         false => (CLASSIFICATION_ORDINARY, "Обычная информация"),
     };
     let docs = &policy.documents;
-    let signer = (docs.signer_post.is_some() || docs.signer_name.is_some()).then(|| Sign {
+    // our signature of the main file: the signer's (who signs our documents), «Заверяющая»
+    let signatures: Vec<DocumentSignature> = doc
+        .files
+        .iter()
+        .filter(|f| f.signs == Some(0))
+        .map(|f| DocumentSignature {
+            local_name: f.name.clone(),
+            signature_type: Some("Заверяющая".into()),
+            stamp: doc
+                .stamps
+                .iter()
+                .find(|s| s.kind == StampKind::Signature)
+                .map(stamp_of),
+        })
+        .collect();
+    let signer = (docs.signer_post.is_some()
+        || docs.signer_name.is_some()
+        || !signatures.is_empty())
+    .then(|| Sign {
         person: Person {
             post: docs.signer_post.clone(),
             name: docs.signer_name.clone(),
             ..Person::default()
         },
-        signatures: Vec::new(),
+        signatures,
     });
     let (main, attachments) = doc.files.split_first().expect("a document has a main file");
     Passport {
@@ -218,7 +346,11 @@ fn passport(doc: &OwnDocument, format: PassportFormat, policy: &Policy) -> Passp
             organization: title(&policy.sender.organization),
             registration_number: Some(d.num.number.clone()),
             registration_date: d.num.date,
-            registration_stamp: None,
+            registration_stamp: doc
+                .stamps
+                .iter()
+                .find(|s| s.kind == StampKind::Registration)
+                .map(stamp_of),
             signs: signer.into_iter().collect(),
             executor: (docs.executor_name.is_some() || docs.executor_phone.is_some()).then(|| {
                 Person {

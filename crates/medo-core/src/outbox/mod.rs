@@ -53,6 +53,40 @@ pub enum Unrenderable {
     KeptChanged(String),
 }
 
+/// Our signature of a document's main file, to pack with it (`[signing]`): the journaled
+/// facts, the `.p7s` and the main file as signed, read back from where they are kept.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub facts: medo_model::OurSignature,
+    pub p7s: Vec<u8>,
+    pub document: Vec<u8>,
+}
+
+/// The file a signer signs for `output`: the main file of its document, as it will be packed
+/// (`None`: a receipt or a notice — no document of ours).
+pub fn to_sign(
+    output: &Output,
+    policy: &Policy,
+    kept: Kept<'_>,
+) -> Result<Option<(String, Vec<u8>)>, RenderError> {
+    let partner = partner_of(output, policy)?;
+    let doc =
+        own_document_of(output, partner, policy, kept).map_err(|why| RenderError::Invalid {
+            name: output.name.clone(),
+            why,
+        })?;
+    Ok(doc.and_then(|d| d.files.into_iter().next().map(|f| (f.name, f.bytes))))
+}
+
+fn partner_of<'p>(output: &Output, policy: &'p Policy) -> Result<&'p PartnerConfig, RenderError> {
+    policy
+        .partner(&output.recipient_uid)
+        .ok_or_else(|| RenderError::UnknownPartner {
+            name: output.name.clone(),
+            uid: output.recipient_uid.to_string(),
+        })
+}
+
 /// A document reference: the organisation, number and date.
 fn reference(r: &NoticeRef) -> DocReference {
     DocReference {
@@ -83,18 +117,13 @@ pub fn render(
     output: &Output,
     policy: &Policy,
     kept: Kept<'_>,
+    signed: Option<&Signed>,
 ) -> Result<Vec<(String, Vec<u8>)>, RenderError> {
     let invalid = |why: Unrenderable| RenderError::Invalid {
         name: output.name.clone(),
         why,
     };
-    let partner =
-        policy
-            .partner(&output.recipient_uid)
-            .ok_or_else(|| RenderError::UnknownPartner {
-                name: output.name.clone(),
-                uid: output.recipient_uid.to_string(),
-            })?;
+    let partner = partner_of(output, policy)?;
     let format = output.format;
     let created = OffsetDateTime::parse(&output.created, &Rfc3339)
         .map_err(|_| invalid(Unrenderable::Created(output.created.clone())))?;
@@ -113,7 +142,7 @@ pub fn render(
         message,
         payload,
         subject,
-    } = compose(output, &outgoing, partner, policy, kept).map_err(invalid)?;
+    } = compose(output, &outgoing, (partner, policy), kept, signed).map_err(invalid)?;
     let xml = write_message(&message).map_err(|e| {
         invalid(Unrenderable::Write {
             what: "сообщение",
@@ -136,14 +165,17 @@ pub fn render(
 }
 
 /// The message, the envelope's subject and the files beside the message, for what `output`
-/// says.
+/// says (a document of ours packed with our signature, when it was signed).
 fn compose(
     output: &Output,
     outgoing: &Outgoing,
-    partner: &PartnerConfig,
-    policy: &Policy,
+    (partner, policy): (&PartnerConfig, &Policy),
     kept: Kept<'_>,
+    signed: Option<&Signed>,
 ) -> Result<Packed, Unrenderable> {
+    if let Some(doc) = own_document_of(output, partner, policy, kept)? {
+        return document::pack(outgoing, doc, policy, signed);
+    }
     let about = output.about_uid.as_str();
     let format = outgoing.format;
     let notice = |message: Message, subject: &str| Packed {
@@ -175,6 +207,21 @@ fn compose(
             progress_message(outgoing, about, &foundation, step, policy),
             NOTICE_SUBJECT,
         ),
+        Notice::ReportDocument { .. } | Notice::Response { .. } | Notice::Forwarded { .. } => {
+            unreachable!("a document of ours is composed above")
+        }
+    })
+}
+
+/// The document of ours `output` sends (a report with its files, an answer to a query, an
+/// appeal forwarded with our cover letter); `None` for a receipt or a notice.
+fn own_document_of(
+    output: &Output,
+    partner: &PartnerConfig,
+    policy: &Policy,
+    kept: Kept<'_>,
+) -> Result<Option<OwnDocument>, Unrenderable> {
+    Ok(Some(match output.notice()? {
         Notice::ReportDocument {
             foundation,
             ours,
@@ -189,12 +236,10 @@ fn compose(
                 kind: &kind,
                 text,
             };
-            let doc = report(output, about, files, &partner.name, policy);
-            document::pack(outgoing, doc, policy)?
+            report(output, about, files, &partner.name, policy)
         }
         Notice::Response { query, ours, items } => {
-            let doc = response(output, &query, &ours, &items, &partner.name, policy);
-            document::pack(outgoing, doc, policy)?
+            response(output, &query, &ours, &items, &partner.name, policy)
         }
         Notice::Forwarded {
             foundation,
@@ -215,10 +260,10 @@ fn compose(
                     policy.documents.signer_name.as_deref(),
                 ),
             };
-            let doc = forwarded(output, &about, &files, kept, policy)?;
-            document::pack(outgoing, doc, policy)?
+            forwarded(output, &about, &files, kept, policy)?
         }
-    })
+        _ => return Ok(None),
+    }))
 }
 
 /// The notification of a step of consideration.
@@ -300,6 +345,7 @@ fn response(
         .linked("В ответ на", query);
     OwnDocument {
         document,
+        stamps: Vec::new(),
         answers_uid: Some(output.about_uid.to_string()),
         restricted: false,
         files: vec![
@@ -453,6 +499,7 @@ fn report(
         .linked("Во исполнение", f);
     OwnDocument {
         document,
+        stamps: Vec::new(),
         answers_uid: Some(output.about_uid.to_string()),
         restricted: output.restricted,
         files,
@@ -504,6 +551,7 @@ fn forwarded(
     };
     Ok(OwnDocument {
         document,
+        stamps: Vec::new(),
         answers_uid: Some(output.about_uid.to_string()),
         restricted: output.restricted,
         files: std::iter::once(cover).chain(arrived).collect(),
