@@ -46,6 +46,9 @@ pub struct OwnDocument {
     /// The stamp images of a signed document (in a container: the signature's and the
     /// registration's, placed by the passport).
     pub stamps: Vec<StampFile>,
+    /// Whose certificate signed it (the passport's signer when `[documents] signer_name` is
+    /// not set).
+    pub signed_by: Option<String>,
 }
 
 /// A stamp image packed in the container and where the passport places it.
@@ -193,6 +196,7 @@ fn add_signature(
         pages: None,
         signs: Some(0),
     });
+    doc.signed_by = facts.certificate.as_ref().map(|c| c.owner.clone());
     if format != Format::V22 {
         add_stamps(doc, facts);
     }
@@ -318,7 +322,7 @@ fn passport(doc: &OwnDocument, format: PassportFormat, policy: &Policy) -> Passp
     .then(|| Sign {
         person: Person {
             post: docs.signer_post.clone(),
-            name: docs.signer_name.clone(),
+            name: docs.signer_name.clone().or_else(|| doc.signed_by.clone()),
             ..Person::default()
         },
         signatures,

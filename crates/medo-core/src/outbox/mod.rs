@@ -346,6 +346,7 @@ fn response(
     OwnDocument {
         document,
         stamps: Vec::new(),
+        signed_by: None,
         answers_uid: Some(output.about_uid.to_string()),
         restricted: false,
         files: vec![
@@ -500,6 +501,7 @@ fn report(
     OwnDocument {
         document,
         stamps: Vec::new(),
+        signed_by: None,
         answers_uid: Some(output.about_uid.to_string()),
         restricted: output.restricted,
         files,
@@ -552,6 +554,7 @@ fn forwarded(
     Ok(OwnDocument {
         document,
         stamps: Vec::new(),
+        signed_by: None,
         answers_uid: Some(output.about_uid.to_string()),
         restricted: output.restricted,
         files: std::iter::once(cover).chain(arrived).collect(),
