@@ -112,6 +112,7 @@ pub fn page(
                     (body_selector(config, body))
                     (summary(&figures, &spool, body))
                     (attention(config, held))
+                    (approvals(config, store))
                     (appeals_section(config, book, view, body, &figures))
                     (spool_section(&spool))
                     (webhooks_table(webhooks, config))
@@ -274,6 +275,48 @@ fn attention(config: &Config, held: &[(String, String)]) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// Our documents waiting for a person's approval, with how long (read-only: approved by
+/// `documents approve` or the API); one past `approval_alert_secs` in red.
+fn approvals(config: &Config, store: Option<&crate::store::Store>) -> Markup {
+    let Some(store) = store else {
+        return html! {};
+    };
+    let waiting = crate::documents::awaiting(config, store, |_| true).unwrap_or_default();
+    if waiting.is_empty() {
+        return html! {};
+    }
+    let alert = config.approval.alert_secs as i64;
+    html! {
+        h2 { "Ждут утверждения" }
+        div.box {
+            table #approvals {
+                tr { th { "номер" } th { "вид" } th { "создан" } th { "ждёт" } }
+                @for d in &waiting {
+                    @let created = time::OffsetDateTime::parse(&d.created, &time::format_description::well_known::Rfc3339)
+                        .map(|t| operator::local_time(t, config))
+                        .unwrap_or_else(|_| d.created.clone());
+                    tr class=(if d.waiting_secs > alert { "bad" } else { "" }) {
+                        td { (d.number.as_deref().unwrap_or("—")) }
+                        td { (if d.kind == "response" { "ответ на запрос" } else { "доклад" }) }
+                        td { (created) }
+                        td { (minutes(d.waiting_secs)) }
+                    }
+                }
+            }
+            p { "Утвердить: " code { "medo-gateway documents approve НОМЕР" } " или POST /api/v1/documents/{uid}/approval." }
+        }
+    }
+}
+
+/// A wait as people say it: «12 мин», «3 ч 05 мин».
+fn minutes(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    match m / 60 {
+        0 => format!("{m} мин"),
+        h => format!("{h} ч {:02} мин", m % 60),
     }
 }
 

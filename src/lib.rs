@@ -7,6 +7,7 @@ pub mod appeal_files;
 pub mod appeals_api;
 pub mod cli;
 pub mod dashboard;
+pub mod documents;
 pub mod feed;
 /// The run loop (`medo-engine`) and the service around it ([`service::run`]).
 pub mod gateway {

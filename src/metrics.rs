@@ -121,8 +121,18 @@ impl Metrics {
     }
 
     /// The gauges measured after each pass: name, help, value.
-    fn levels(&self) -> [(&'static str, &'static str, u64); 11] {
+    fn levels(&self) -> [(&'static str, &'static str, u64); 13] {
         [
+            (
+                "medo_documents_awaiting_approval",
+                "Documents of ours waiting for a person's approval ([queries]/[reports] approval = \"operator\")",
+                self.awaiting_approval,
+            ),
+            (
+                "medo_documents_approval_overdue",
+                "Documents of ours waiting for approval longer than approval_alert_secs",
+                self.approval_overdue,
+            ),
             (
                 "medo_packages_in_flight",
                 "Packages claimed and not yet at rest",

@@ -328,3 +328,142 @@ fn set_signing(env: &Env, section: &str) {
     )
     .unwrap();
 }
+
+/// Issue 30 item 2: with `[queries] approval = "operator"` the answer waits «ждёт утверждения»
+/// — its receipt goes out, the answer is neither signed nor sent —, `documents list --pending`
+/// shows it, `documents approve <our number>` releases it: signed after the approval, sent
+/// once; a second approval is refused.
+#[test]
+fn an_answer_waits_for_approval_then_is_signed_and_sent() {
+    let Some(k) = keys() else { return };
+    let env = env_signing("2.2", &openssl_sign(&k), &k);
+    env.add_sections("[queries]\napproval = \"operator\"\napproval_alert_secs = 60\n");
+    drop_query(&env, 303);
+    env.once();
+    env.once();
+    assert!(
+        response_dir(&env).is_none(),
+        "sent unapproved: {:?}",
+        env.outbound_names()
+    );
+    assert_eq!(
+        env.receipts().len(),
+        1,
+        "the receipt does not wait: {:?}",
+        env.outbound_names()
+    );
+    assert!(
+        env.records_of_kind("document_signed").is_empty(),
+        "signed before approval"
+    );
+    let listed = env.ok(&["documents", "list", "--pending", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    let pending = listed.as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{listed}");
+    assert_eq!(pending[0]["state"], "awaiting_approval");
+    assert_eq!(pending[0]["kind"], "response");
+    let number = pending[0]["number"].as_str().unwrap().to_string();
+    let words = env.ok(&["documents", "list", "--pending"]);
+    assert!(
+        words.contains(&number) && words.contains("ответ на запрос"),
+        "{words}"
+    );
+    // a wrong id is refused in words; the right one releases it
+    let wrong = env.cmd(&["documents", "approve", "ОЗ-999/26"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("нет документа, ждущего утверждения"));
+    env.ok(&["documents", "approve", &number]);
+    let approved = env.records_of_kind("document_approved");
+    assert_eq!(approved.len(), 1);
+    assert!(approved[0]["command"].is_string());
+    env.once();
+    let dir = response_dir(&env).expect("sent once approved");
+    verifies(
+        &dir.join("response.pdf.p7s"),
+        &dir.join("response.pdf"),
+        &k.cert,
+    )
+    .unwrap();
+    let kinds: Vec<String> = env
+        .journal_lines()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap().to_string())
+        .collect();
+    let at = |k: &str| kinds.iter().position(|x| x == k).unwrap();
+    assert!(at("document_approved") < at("document_signed"), "{kinds:?}");
+    let again = env.cmd(&["documents", "approve", &number]);
+    assert_eq!(again.status.code(), Some(1), "approved twice");
+    let listed = env.ok(&["documents", "list", "--pending", "--json"]);
+    assert_eq!(listed.trim(), "[]");
+    env.verify_all();
+}
+
+/// Item 2 over the API, with the service running: `GET /api/v1/documents?state=pending`
+/// lists the answer waiting for approval (read scope), `POST /api/v1/documents/{uid}/approval`
+/// approves it (200 once journaled) and it is sent; a retry under the same key is the same
+/// request; an unknown document is not there (404).
+#[test]
+fn the_sed_approves_a_waiting_answer_over_the_api() {
+    let env = Env::new();
+    let port = common::env::free_port();
+    let token = env.root.path().join("token");
+    fs::write(&token, "s3cret-token\n").unwrap();
+    env.add_sections(&format!(
+        "[queries]\napproval = \"operator\"\n[http]\nlisten = \"127.0.0.1:{port}\"\napi_token_file = {token:?}\n"
+    ));
+    let service = common::env::Service::start(&env);
+    common::wait_http(port);
+    drop_query(&env, 304);
+    let get = |path: &str| -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer s3cret-token\r\n\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let code = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (code, out.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let listed = loop {
+        let (code, body) = get("/api/v1/documents?state=pending");
+        assert_eq!(code, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if v["documents"].as_array().is_some_and(|d| !d.is_empty()) {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "never listed: {body}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(
+        get("/api/v1/documents").0,
+        400,
+        "state=pending is the list there is"
+    );
+    let (_, page) = get("/");
+    let number = listed["documents"][0]["number"].as_str().unwrap();
+    assert!(
+        page.contains("Ждут утверждения") && page.contains(number),
+        "{page}"
+    );
+    let uid = listed["documents"][0]["uid"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/documents/{uid}/approval");
+    let (code, body) = common::post_with_key(port, &path, Some("approve-1"), "");
+    assert_eq!(code, 200, "{body}");
+    let (again, body) = common::post_with_key(port, &path, Some("approve-1"), "");
+    assert_eq!(again, 200, "the same request: {body}");
+    let unknown = "/api/v1/documents/00000000-0000-0000-0000-000000000000/approval";
+    assert_eq!(common::post_with_key(port, unknown, None, "").0, 404);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while response_dir(&env).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not sent after approval"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(service.stop().success());
+    let approved = env.records_of_kind("document_approved");
+    assert_eq!(approved.len(), 1, "approved once");
+    assert_eq!(approved[0]["operator"], "api:api");
+}

@@ -22,6 +22,9 @@ _medo__gateway() {
             medo__gateway,appeals)
                 cmd="medo__gateway__subcmd__appeals"
                 ;;
+            medo__gateway,documents)
+                cmd="medo__gateway__subcmd__documents"
+                ;;
             medo__gateway,help)
                 cmd="medo__gateway__subcmd__help"
                 ;;
@@ -163,11 +166,32 @@ _medo__gateway() {
             medo__gateway__subcmd__appeals__subcmd__help__subcmd__event,redirected)
                 cmd="medo__gateway__subcmd__appeals__subcmd__help__subcmd__event__subcmd__redirected"
                 ;;
+            medo__gateway__subcmd__documents,approve)
+                cmd="medo__gateway__subcmd__documents__subcmd__approve"
+                ;;
+            medo__gateway__subcmd__documents,help)
+                cmd="medo__gateway__subcmd__documents__subcmd__help"
+                ;;
+            medo__gateway__subcmd__documents,list)
+                cmd="medo__gateway__subcmd__documents__subcmd__list"
+                ;;
+            medo__gateway__subcmd__documents__subcmd__help,approve)
+                cmd="medo__gateway__subcmd__documents__subcmd__help__subcmd__approve"
+                ;;
+            medo__gateway__subcmd__documents__subcmd__help,help)
+                cmd="medo__gateway__subcmd__documents__subcmd__help__subcmd__help"
+                ;;
+            medo__gateway__subcmd__documents__subcmd__help,list)
+                cmd="medo__gateway__subcmd__documents__subcmd__help__subcmd__list"
+                ;;
             medo__gateway__subcmd__help,api)
                 cmd="medo__gateway__subcmd__help__subcmd__api"
                 ;;
             medo__gateway__subcmd__help,appeals)
                 cmd="medo__gateway__subcmd__help__subcmd__appeals"
+                ;;
+            medo__gateway__subcmd__help,documents)
+                cmd="medo__gateway__subcmd__help__subcmd__documents"
                 ;;
             medo__gateway__subcmd__help,help)
                 cmd="medo__gateway__subcmd__help__subcmd__help"
@@ -237,6 +261,12 @@ _medo__gateway() {
                 ;;
             medo__gateway__subcmd__help__subcmd__appeals__subcmd__event,redirected)
                 cmd="medo__gateway__subcmd__help__subcmd__appeals__subcmd__event__subcmd__redirected"
+                ;;
+            medo__gateway__subcmd__help__subcmd__documents,approve)
+                cmd="medo__gateway__subcmd__help__subcmd__documents__subcmd__approve"
+                ;;
+            medo__gateway__subcmd__help__subcmd__documents,list)
+                cmd="medo__gateway__subcmd__help__subcmd__documents__subcmd__list"
                 ;;
             medo__gateway__subcmd__help__subcmd__journal,checkpoint)
                 cmd="medo__gateway__subcmd__help__subcmd__journal__subcmd__checkpoint"
@@ -413,7 +443,7 @@ _medo__gateway() {
 
     case "${cmd}" in
         medo__gateway)
-            opts="-h -V --config --log-format --help --version inspect samples run journal store storage spool sstu api appeals help"
+            opts="-h -V --config --log-format --help --version inspect samples run journal store storage spool sstu api documents appeals help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1286,8 +1316,130 @@ _medo__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        medo__subcmd__gateway__subcmd__documents)
+            opts="-h --config --log-format --help list approve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__documents__subcmd__approve)
+            opts="-h --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__documents__subcmd__help)
+            opts="list approve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__documents__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__documents__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__documents__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__documents__subcmd__list)
+            opts="-h --pending --json --config --log-format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         medo__subcmd__gateway__subcmd__help)
-            opts="inspect samples run journal store storage spool sstu api appeals help"
+            opts="inspect samples run journal store storage spool sstu api documents appeals help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1511,6 +1663,48 @@ _medo__gateway() {
             return 0
             ;;
         medo__subcmd__gateway__subcmd__help__subcmd__appeals__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__documents)
+            opts="list approve"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__documents__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        medo__subcmd__gateway__subcmd__help__subcmd__documents__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -462,7 +462,9 @@ pub(super) fn submit(
 ) -> Result<ExitCode, String> {
     // the appeal shown when it is done: an assigned arrival becomes its appeal
     let (mut id, about_an_appeal) = match &command {
-        control::Command::Retried { .. } => (String::new(), false),
+        control::Command::Retried { .. } | control::Command::Approve { .. } => {
+            (String::new(), false)
+        }
         control::Command::Assign { arrival, .. } => (arrival.to_string(), false),
         _ => (command.id().to_string(), true),
     };

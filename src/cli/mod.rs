@@ -16,6 +16,7 @@ use crate::wire::Limits;
 
 mod api;
 mod appeals;
+mod documents;
 mod journal;
 mod service;
 mod spool;
@@ -110,6 +111,11 @@ pub enum Command {
     Api {
         #[command(subcommand)]
         command: ApiCommand,
+    },
+    /// Our documents not yet sent; approve those waiting for approval.
+    Documents {
+        #[command(subcommand)]
+        command: documents::DocumentsCommand,
     },
     /// Forwarded appeals: list, show, register or refuse those waiting for an operator.
     Appeals {
@@ -255,6 +261,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Api { command } => api::run(command),
         Command::Sstu { command } => sstu::run(&load()?, command),
         Command::Appeals { command, body } => appeals::run(load()?, command, body),
+        Command::Documents { command } => documents::run(load()?, command),
         Command::Spool { command } => spool::run(load()?, command),
     }
 }

@@ -29,6 +29,7 @@ use read::{
 use status::{healthz, status};
 use write::{assignment, event, redirect, refusal_of, registration};
 
+mod documents;
 mod listen;
 mod read;
 mod status;
@@ -266,6 +267,13 @@ pub fn routes(body_limit: usize) -> Vec<Route> {
             "/api/v1/arrivals/{id}/assignment",
             O,
             post(assignment),
+        ),
+        route("GET", "/api/v1/documents", O, get(documents::documents)),
+        route(
+            "POST",
+            "/api/v1/documents/{uid}/approval",
+            O,
+            post(documents::approval),
         ),
     ]
 }

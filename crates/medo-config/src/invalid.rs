@@ -39,6 +39,11 @@ pub enum Invalid {
     },
     #[error("{0} не может быть пустым")]
     Empty(&'static str),
+    #[error("{section} approval {value:?}: допустимы \"auto\" (отправлять сразу) или \"operator\" (ждать утверждения)")]
+    Approval {
+        section: &'static str,
+        value: String,
+    },
     #[error("[signing] command: укажите в аргументах {{file}} (подписываемый файл) и {{signature}} (куда записать открепленную подпись)")]
     SigningPlaceholders,
     #[error("[signing] timeout_secs = {0}: допустимо от 1 до 600")]

@@ -12,11 +12,13 @@ use medo_wire::read::is_guid;
 use medo_wire::time::parse_date;
 use medo_wire::Limits;
 
+mod approval;
 mod bodies;
 mod invalid;
 mod signing;
 mod storage;
 
+pub use approval::Approval;
 pub use bodies::MAX_BODIES;
 pub use invalid::Invalid;
 pub use signing::Signing;
@@ -209,6 +211,10 @@ struct RawConfig {
     storage: Option<storage::RawStorage>,
     #[serde(default)]
     signing: Option<signing::RawSigning>,
+    #[serde(default)]
+    queries: Option<approval::RawApproval>,
+    #[serde(default)]
+    reports: Option<approval::RawApproval>,
     #[serde(default)]
     limits: Limits,
 }
@@ -572,6 +578,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// How our documents are signed (`[signing]`); `None`: they go out unsigned.
     pub signing: Option<signing::Signing>,
+    /// Which of our documents wait for a person's approval (`[queries]`/`[reports] approval`).
+    pub approval: approval::Approval,
     /// Where the journal and the index live (`[storage]`; files unless it says postgres).
     pub storage: Storage,
     /// Where the HTTP API listens (off when `None`).
@@ -752,6 +760,7 @@ impl Config {
             audit: raw.audit.unwrap_or_default(),
             storage: storage::storage(raw.storage, base)?,
             signing: signing::signing(raw.signing, base)?,
+            approval: approval::approval(raw.queries, raw.reports)?,
             sstu_department_id,
             api_token_file: http.and_then(|h| h.api_token_file.clone()),
             http_limits: http_limits(http)?,

@@ -10,6 +10,7 @@
 //! clocks in it.
 
 pub mod appeals;
+pub mod approval;
 pub mod book;
 pub mod deadlines;
 pub mod decision;

@@ -77,6 +77,10 @@ pub struct Counters {
     pub commands_poisoned: u64,
     /// Outputs decided but not renderable (held pending, with a reason in the log).
     pub outputs_held: u64,
+    /// Documents of ours waiting for a person's approval.
+    pub awaiting_approval: u64,
+    /// Of them, waiting longer than `approval_alert_secs`.
+    pub approval_overdue: u64,
     /// Documents of ours the signer failed to sign (`[signing]`), attempts since start.
     pub signing_failures: u64,
     /// Documents of ours signed (`document_signed` journaled) since start.

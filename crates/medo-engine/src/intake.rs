@@ -41,6 +41,8 @@ pub enum Rejected {
     Unreadable { arrival: u64, why: String },
     #[error(transparent)]
     Unparsed(#[from] control::Unparsed),
+    #[error(transparent)]
+    Approval(#[from] medo_core::approval::NotApproved),
 }
 
 /// The decisions of one pass: the book as of the previous decision, over the strict store,
@@ -416,6 +418,9 @@ impl<B: Backend> Gateway<B> {
             };
             return self.redirect(input, now);
         }
+        if let control::Command::Approve { document, operator } = command {
+            return self.approve(document, operator.clone(), id);
+        }
         if let control::Command::Assign {
             arrival,
             body,
@@ -437,6 +442,52 @@ impl<B: Backend> Gateway<B> {
             _ => None,
         };
         Ok(decided.map(|e| (vec![e], answer)).map_err(Rejected::from))
+    }
+
+    /// `documents approve`: the pending document the id names, among those waiting for
+    /// approval, is released (`document_approved`); a second approval is refused.
+    fn approve(
+        &self,
+        document: &str,
+        operator: Option<String>,
+        id: &str,
+    ) -> Result<CommandOutcome, GatewayError> {
+        let index = self.backend.index();
+        let waiting = self.awaiting_approval()?;
+        let chosen = medo_core::approval::choose(&waiting, document, |name| {
+            index.approved(name).unwrap_or(false)
+        });
+        let (arrival, output) = match chosen {
+            Ok(found) => found,
+            Err(why) => return Ok(Err(Rejected::Approval(why))),
+        };
+        let key = index.arrival(*arrival)?.map(|a| a.key).unwrap_or_default();
+        Ok(Ok((
+            vec![Event::DocumentApproved {
+                arrival: *arrival,
+                key,
+                name: output.name.clone(),
+                operator,
+                command: Some(id.into()),
+            }],
+            None,
+        )))
+    }
+
+    /// Every pending output of a kind that waits for approval under the configuration (the
+    /// approved ones among them too), with its arrival.
+    pub(crate) fn awaiting_approval(&self) -> Result<Vec<(u64, medo_model::Output)>, GatewayError> {
+        let setting = (self.config.approval.queries, self.config.approval.reports);
+        let page = self
+            .backend
+            .index()
+            .pending_outputs_oldest(usize::MAX, &|_| true)?;
+        Ok(page
+            .items
+            .into_iter()
+            .filter(|p| medo_core::approval::waits(p.output.kind, setting))
+            .map(|p| (p.arrival, p.output))
+            .collect())
     }
 
     /// `appeals redirect`: decided with the appeal's files at hand; a forwarded appeal's files
@@ -547,6 +598,7 @@ impl<B: Backend> Gateway<B> {
             }
             control::Command::Retried { .. }
             | control::Command::Assign { .. }
+            | control::Command::Approve { .. }
             | control::Command::Redirect { .. } => unreachable!("handled before"),
         };
         // the core is told why, in words: it puts them in the command's rejection

@@ -70,6 +70,8 @@ pub struct PassReport {
     pub verifying: usize,
     /// Documents of ours with the signer now (`[signing]`, beside the loop).
     pub signing: usize,
+    /// Documents of ours seen waiting for a person's approval this pass.
+    pub awaiting_approval: usize,
     /// Incomplete folders (missing files) not yet overdue.
     pub incomplete: usize,
     /// When to look again at the latest (settling or incomplete folders; zero: work was
@@ -226,6 +228,9 @@ pub struct Gateway<B: Backend = Files> {
     clock_behind_warned: bool,
     /// Hidden originals a claim by copy could not copy (said once each, not every pass).
     uncopied: std::collections::HashSet<String>,
+    /// Held outputs that wait for something under way (approval, the signer), not broken:
+    /// not counted as held for the alert.
+    waits: HashSet<String>,
     /// Whether the little-disk-space warning was given (once per episode).
     disk_warned: bool,
     /// Inbound folders the last scan left unclaimed (settling, incomplete, beyond the
@@ -317,6 +322,7 @@ impl<B: Backend> Gateway<B> {
             outbound_counted: None,
             clock_behind_warned: false,
             uncopied: Default::default(),
+            waits: HashSet::new(),
             disk_warned: false,
             unclaimed: HashSet::new(),
             resend_gate: None,
@@ -475,7 +481,9 @@ impl<B: Backend> Gateway<B> {
             .map(|rd| rd.count() as u64)
             .unwrap_or(0);
         self.count_appeals(today);
-        self.metrics.outputs_held = self.held.len() as u64;
+        self.waits.retain(|n| self.held.contains_key(n));
+        self.metrics.outputs_held = (self.held.len() - self.waits.len()) as u64;
+        self.count_approvals();
         self.metrics.held = self
             .held
             .iter()
@@ -486,6 +494,33 @@ impl<B: Backend> Gateway<B> {
         self.metrics.journal_records = self.backend.journal().next_seq();
         self.metrics.last_scan_unix = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
         self.metrics.clone()
+    }
+
+    /// Documents waiting for a person's approval, and how many of them longer than
+    /// `approval_alert_secs` (when approval is configured).
+    fn count_approvals(&mut self) {
+        let approval = self.config.approval;
+        if !approval.queries && !approval.reports {
+            return;
+        }
+        let Ok(waiting) = self.awaiting_approval() else {
+            return; // a read error shows in the pass itself
+        };
+        let index = self.backend.index();
+        let now = OffsetDateTime::now_utc();
+        let ages: Vec<i64> = waiting
+            .iter()
+            .filter(|(_, o)| !index.approved(&o.name).unwrap_or(false))
+            .map(|(_, o)| {
+                OffsetDateTime::parse(&o.created, &Rfc3339)
+                    .map_or(0, |at| (now - at).whole_seconds())
+            })
+            .collect();
+        self.metrics.awaiting_approval = ages.len() as u64;
+        self.metrics.approval_overdue = ages
+            .iter()
+            .filter(|&&a| a > approval.alert_secs as i64)
+            .count() as u64;
     }
 
     /// Appeals past their deadline (and, in a hub, every body's figures), counted at most
@@ -1176,6 +1211,10 @@ impl<B: Backend> Gateway<B> {
             }
             for p in group {
                 tried.push(p);
+                if self.waits_for_approval(p)? {
+                    report.awaiting_approval += 1;
+                    continue;
+                }
                 let signed = match self.signature_for(p)? {
                     SignState::Ready(signed) => signed,
                     SignState::Signed(event) => {
@@ -1212,6 +1251,20 @@ impl<B: Backend> Gateway<B> {
         // signed now: journaled before anything else of this pass, sent on the next
         self.commit(signed_now)?;
         self.publish(report, &packages, &owners)
+    }
+
+    /// Whether `p` is a document of ours that waits for a person's approval
+    /// (`[queries]`/`[reports] approval = "operator"`, no `document_approved` yet): held
+    /// «ждёт утверждения» — before it is signed (the official signs what was approved).
+    fn waits_for_approval(&mut self, p: &store::PendingOutput) -> Result<bool, GatewayError> {
+        let setting = (self.config.approval.queries, self.config.approval.reports);
+        if !medo_core::approval::waits(p.output.kind, setting)
+            || self.backend.index().approved(&p.output.name)?
+        {
+            return Ok(false);
+        }
+        self.hold_waiting(p.arrival, &p.output.name, "ждёт утверждения".into());
+        Ok(true)
     }
 
     /// Whether `p` goes out now and with which signature of ours: the journaled one (a
@@ -1522,6 +1575,7 @@ impl<B: Backend> Gateway<B> {
     /// decision), counted in `medo_outputs_held` (alert `MedoOutputHeld`); the error is
     /// logged when it is first held or its reason changes — not at every pass.
     fn hold(&mut self, arrival: u64, name: &str, why: String) {
+        self.waits.remove(name);
         if self.held.get(name).map(|(_, w)| w) != Some(&why) {
             tracing::error!(output = %name, error = %why, "cannot render an output; it is held, pending (the journal keeps the decision)");
             self.held.insert(name.to_string(), (arrival, why));
@@ -1531,6 +1585,7 @@ impl<B: Backend> Gateway<B> {
     /// Holds an output that waits for something under way (its signature, a sibling being
     /// signed): shown with the reason, not an error.
     fn hold_waiting(&mut self, arrival: u64, name: &str, why: String) {
+        self.waits.insert(name.to_string());
         if self.held.get(name).map(|(_, w)| w) != Some(&why) {
             tracing::debug!(output = %name, reason = %why, "an output waits");
             self.held.insert(name.to_string(), (arrival, why));
@@ -1557,7 +1612,11 @@ impl<B: Backend> Gateway<B> {
         }
         let mut keep = Vec::new();
         for (package, owner) in packages.drain(..).zip(owners.drain(..)) {
-            match held.get(&owner.arrival) {
+            // a receipt says only that the package arrived: it never waits for a document
+            // that waits for a person or the signer
+            let receipt = owner.output.kind == medo_model::OutputKind::Receipt;
+            let blocker = held.get(&owner.arrival);
+            match blocker.filter(|b| !(receipt && self.waits.contains(*b))) {
                 Some(first) => self.hold_waiting(
                     owner.arrival,
                     &package.name,

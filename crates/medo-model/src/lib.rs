@@ -631,6 +631,17 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<CommandId>,
     },
+    /// A person approved a document of ours waiting for approval (`[queries]`/`[reports]
+    /// approval = "operator"`): the output `name` goes out from now on.
+    DocumentApproved {
+        arrival: u64,
+        key: PackageKey,
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<CommandId>,
+    },
     /// The main file of a document we send (the output `name`) was signed (`[signing]`): it
     /// is sent with `signature` from now on (re-sends too).
     DocumentSigned {
@@ -853,6 +864,7 @@ impl Event {
             | Event::Unrouted { arrival, .. }
             | Event::Assigned { arrival, .. }
             | Event::DocumentSigned { arrival, .. }
+            | Event::DocumentApproved { arrival, .. }
             | Event::Published { arrival, .. }
             | Event::Archived { arrival, .. }
             | Event::QueryAnswered { arrival, .. }
@@ -881,6 +893,7 @@ impl Event {
             Event::Unrouted { .. } => "unrouted",
             Event::Assigned { .. } => "assigned",
             Event::DocumentSigned { .. } => "document_signed",
+            Event::DocumentApproved { .. } => "document_approved",
             Event::Published { .. } => "published",
             Event::Archived { .. } => "archived",
             Event::AppealReceived { .. } => "appeal_received",
@@ -911,6 +924,7 @@ impl Event {
             Event::Unrouted { .. } => "адресат не определён",
             Event::Assigned { .. } => "орган назначен",
             Event::DocumentSigned { .. } => "документ подписан",
+            Event::DocumentApproved { .. } => "документ утверждён",
             Event::Published { .. } => "отправлено",
             Event::Archived { .. } => "в архиве",
             Event::AppealReceived { .. } => "обращение поступило",
@@ -934,7 +948,8 @@ impl Event {
             | Event::AppealRefused { command, .. }
             | Event::AppealProgress { command, .. }
             | Event::Assigned { command, .. }
-            | Event::Retried { command, .. } => command.as_ref().map(CommandId::as_str),
+            | Event::Retried { command, .. }
+            | Event::DocumentApproved { command, .. } => command.as_ref().map(CommandId::as_str),
             Event::CommandPoisoned { command, .. } => Some(command.as_str()),
             _ => None,
         }

@@ -62,6 +62,13 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         operator: Option<String>,
     },
+    /// A document of ours waiting for approval is approved (`documents approve`): `document`
+    /// is its message uid or our outgoing number.
+    Approve {
+        document: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operator: Option<String>,
+    },
     /// A hub's package held for no body (`unrouted`) is for `body` (`appeals assign`):
     /// decide it as that body's.
     Assign {
@@ -80,6 +87,7 @@ impl Command {
             | Command::Refuse { id, .. }
             | Command::Progress { id, .. }
             | Command::Redirect { id, .. } => id,
+            Command::Approve { document, .. } => document,
             Command::Retried { .. } | Command::Assign { .. } => "",
         }
     }
@@ -138,6 +146,7 @@ impl Command {
             Command::Retried { .. } => "retried",
             Command::Assign { .. } => "assign",
             Command::Redirect { .. } => "redirect",
+            Command::Approve { .. } => "approve",
         }
     }
 }

@@ -141,6 +141,10 @@ fn note_outputs<K: Kv>(kv: &K, record: &Record, key: &str) -> Result<(), K::Erro
     if let Event::Published { name, .. } = &record.event {
         kv.remove(Tree::Pending, name.as_bytes())?;
     }
+    // a person's approval of a document of ours, by the output's name
+    if let Event::DocumentApproved { name, .. } = &record.event {
+        kv.insert(Tree::Awaiting, &prefixed(APPROVED, name.as_bytes()), &[])?;
+    }
     // our signature of a document, by the output's name: every send of it carries it
     if let Event::DocumentSigned {
         name, signature, ..
@@ -195,6 +199,8 @@ fn note_arrival<K: Kv>(kv: &K, record: &Record, a: &Arrival) -> Result<(), K::Er
 
 /// The tag of our signatures in `Awaiting` (by output name).
 pub(crate) const SIGNED: u8 = b'g';
+/// The tag of the documents a person approved in `Awaiting` (by output name).
+pub(crate) const APPROVED: u8 = b'v';
 
 pub(crate) fn prefixed(tag: u8, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(rest.len() + 2);

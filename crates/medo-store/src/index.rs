@@ -502,6 +502,12 @@ impl Store {
         self.src.contains(Tree::Pending, name.as_bytes())
     }
 
+    /// Whether a person approved the document the output `name` sends (`document_approved`).
+    pub fn approved(&self, name: &str) -> Result<bool, StoreError> {
+        let k = crate::apply::prefixed(crate::apply::APPROVED, name.as_bytes());
+        self.src.contains(Tree::Awaiting, &k)
+    }
+
     /// Our signature of the document the output `name` sends (`document_signed`), if any.
     pub fn signature_of(&self, name: &str) -> Result<Option<medo_model::OurSignature>, StoreError> {
         let k = crate::apply::prefixed(crate::apply::SIGNED, name.as_bytes());

@@ -113,6 +113,8 @@ pub trait Index {
     ) -> Result<Page<PendingOutput>, StoreError>;
     /// Whether the output of this name waits to be published.
     fn is_pending(&self, name: &str) -> Result<bool, StoreError>;
+    /// Whether a person approved the document the output `name` sends.
+    fn approved(&self, name: &str) -> Result<bool, StoreError>;
     /// Our signature of the document the output `name` sends (`[signing]`), if journaled.
     fn signature_of(&self, name: &str) -> Result<Option<medo_model::OurSignature>, StoreError>;
     /// Whether the operator command `id` was carried out (journaled).
@@ -233,6 +235,9 @@ impl Index for Store {
     }
     fn signature_of(&self, name: &str) -> Result<Option<medo_model::OurSignature>, StoreError> {
         Store::signature_of(self, name)
+    }
+    fn approved(&self, name: &str) -> Result<bool, StoreError> {
+        Store::approved(self, name)
     }
     fn command_done(&self, id: &str) -> Result<bool, StoreError> {
         Store::try_command_done(self, id)
