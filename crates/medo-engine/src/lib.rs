@@ -1617,11 +1617,15 @@ impl<B: Backend> Gateway<B> {
             let receipt = owner.output.kind == medo_model::OutputKind::Receipt;
             let blocker = held.get(&owner.arrival);
             match blocker.filter(|b| !(receipt && self.waits.contains(*b))) {
-                Some(first) => self.hold_waiting(
-                    owner.arrival,
-                    &package.name,
-                    format!("waits for {first}, held"),
-                ),
+                Some(first) => {
+                    let why = format!("waits for {first}, held");
+                    let waiting = self.waits.contains(first);
+                    self.hold_waiting(owner.arrival, &package.name, why);
+                    if !waiting {
+                        // behind a broken one: held like it (counted), without a second error
+                        self.waits.remove(&package.name);
+                    }
+                }
                 None => keep.push((package, owner)),
             }
         }
