@@ -41,6 +41,10 @@ pub(crate) struct RawBody {
     executor_name: Option<String>,
     #[serde(default)]
     executor_phone: Option<String>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    contacts: Option<String>,
 }
 
 /// What a body takes from the node when it does not say: the mode, the two templates, the
@@ -103,6 +107,8 @@ fn body(raw: RawBody, node: &NodeDefaults) -> Result<Body, Invalid> {
         signer_name: given(raw.signer_name).or_else(|| node.documents.signer_name.clone()),
         executor_name: given(raw.executor_name).or_else(|| node.documents.executor_name.clone()),
         executor_phone: given(raw.executor_phone).or_else(|| node.documents.executor_phone.clone()),
+        address: given(raw.address).or_else(|| node.documents.address.clone()),
+        contacts: given(raw.contacts).or_else(|| node.documents.contacts.clone()),
         ..node.documents.clone()
     };
     Ok(Body {

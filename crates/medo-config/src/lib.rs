@@ -383,6 +383,10 @@ struct RawDocuments {
     #[serde(default)]
     place: Option<String>,
     #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    contacts: Option<String>,
+    #[serde(default)]
     kind_id: Option<String>,
     #[serde(default)]
     kind_ids: std::collections::BTreeMap<String, String>,
@@ -935,6 +939,8 @@ fn documents(raw: RawDocuments) -> DocumentsConfig {
         executor_name: given(raw.executor_name),
         executor_phone: given(raw.executor_phone),
         place: given(raw.place),
+        address: given(raw.address),
+        contacts: given(raw.contacts),
         kind_id: given(raw.kind_id).unwrap_or_else(|| "DK00000000".into()),
         kind_ids: raw.kind_ids,
     }

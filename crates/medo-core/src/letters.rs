@@ -3,16 +3,8 @@
 //! text from journaled facts; the outbox and the readers make the PDF of it.
 
 use medo_model::NoticeRef;
-use medo_wire::time::format_date_ru;
 
-/// `№ ОГ-1/26 от 07.12.2026` (the date when known).
-fn numbered(r: &NoticeRef) -> String {
-    let date = r
-        .date
-        .map(|d| format!(" от {}", format_date_ru(d.date())))
-        .unwrap_or_default();
-    format!("№ {}{date}", r.number)
-}
+use crate::letter::numbered;
 
 /// What a redirect letter is about.
 #[derive(Debug, Clone)]
@@ -28,8 +20,6 @@ pub struct Redirect<'a> {
     /// Our registration of the appeal.
     pub registered: &'a NoticeRef,
     pub comment: Option<&'a str>,
-    /// The signer's post and name, as configured.
-    pub signer: (Option<&'a str>, Option<&'a str>),
 }
 
 pub const COVER_TITLE: &str = "О направлении обращения по компетенции";
@@ -43,14 +33,10 @@ pub fn cover_letter(r: &Redirect<'_>, files: &[String]) -> String {
         .map(|o| format!(" из {o}"))
         .unwrap_or_default();
     let mut s = format!(
-        "{}\nИсх. {}\n\n{}\n\n{COVER_TITLE}\n\n\
-         В соответствии с частью 3 статьи 8 Федерального закона от 02.05.2006 № 59-ФЗ \
+        "В соответствии с частью 3 статьи 8 Федерального закона от 02.05.2006 № 59-ФЗ \
          «О порядке рассмотрения обращений граждан Российской Федерации» направляем для \
          рассмотрения по компетенции обращение, поступившее{from_whom} с сопроводительным \
          письмом {} и зарегистрированное {}.\n",
-        r.from,
-        numbered(r.ours),
-        r.to,
         numbered(r.foundation),
         numbered(r.registered),
     );
@@ -64,20 +50,17 @@ pub fn cover_letter(r: &Redirect<'_>, files: &[String]) -> String {
     for (k, f) in files.iter().enumerate() {
         s.push_str(&format!("{}. {f}\n", k + 1));
     }
-    s.push_str(&signature(r));
     s
 }
 
 /// The notice to the applicant that the appeal was sent to the competent body.
 pub fn applicant_notice(r: &Redirect<'_>) -> String {
     let mut s = format!(
-        "{}\nИсх. {}\n\nУважаемый заявитель!\n\n\
+        "Уважаемый заявитель!\n\n\
          Ваше обращение, зарегистрированное {}, содержит вопросы, решение которых не входит \
          в компетенцию {}. В соответствии с частью 3 статьи 8 Федерального закона от \
          02.05.2006 № 59-ФЗ «О порядке рассмотрения обращений граждан Российской Федерации» \
          оно направлено для рассмотрения по компетенции: {}.\n",
-        r.from,
-        numbered(r.ours),
         numbered(r.registered),
         r.from,
         r.to,
@@ -86,7 +69,6 @@ pub fn applicant_notice(r: &Redirect<'_>) -> String {
         s.push_str(&format!("Основание: {c}\n"));
     }
     s.push_str("Ответ на обращение Вам даст орган, в который оно направлено.\n");
-    s.push_str(&signature(r));
     s
 }
 
@@ -116,7 +98,6 @@ pub fn applicant_redirect_pdf(
         number: a.number.clone().unwrap_or_default(),
         date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
     };
-    let docs = &policy.documents;
     let letter = Redirect {
         from: &policy.sender.organization,
         to,
@@ -124,23 +105,18 @@ pub fn applicant_redirect_pdf(
         foundation: &ours,
         registered: &registered,
         comment: None,
-        signer: (docs.signer_post.as_deref(), docs.signer_name.as_deref()),
     };
-    Some(crate::pdf::text_pdf(
-        NOTICE_TITLE,
-        &applicant_notice(&letter),
-    ))
-}
-
-fn signature(r: &Redirect<'_>) -> String {
-    match r.signer {
-        (None, None) => String::new(),
-        (post, name) => format!(
-            "\n{}{}\n",
-            post.map(|p| format!("{p} ")).unwrap_or_default(),
-            name.unwrap_or_default()
-        ),
-    }
+    let created = time::OffsetDateTime::parse(when, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(policy.utc_offset);
+    let letter = crate::letter::Letter {
+        ours: &ours,
+        addressee: "Заявителю",
+        subject: NOTICE_TITLE,
+        body: &applicant_notice(&letter),
+        created,
+    };
+    Some(crate::letter::letter_pdf(&letter, policy))
 }
 
 #[cfg(test)]
@@ -169,17 +145,14 @@ mod tests {
             foundation: &foundation,
             registered: &registered,
             comment: Some("вопросы ЖКХ"),
-            signer: (Some("Глава"), Some("И. И. Иванов")),
         };
         let cover = cover_letter(&letter, &["appeal.pdf".into(), "photo.jpg".into()]);
         for part in [
-            "Исх. № ИСХ-4/26 от 07.12.2026",
             "письмом № А26-02-7 от 01.12.2026",
             "зарегистрированное № ОГ-3/26 от 02.12.2026",
             "частью 3 статьи 8",
             "Основание: вопросы ЖКХ",
             "1. appeal.pdf\n2. photo.jpg",
-            "Глава И. И. Иванов",
         ] {
             assert!(cover.contains(part), "{part:?} in {cover}");
         }

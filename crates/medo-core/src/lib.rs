@@ -15,6 +15,7 @@ pub mod book;
 pub mod deadlines;
 pub mod decision;
 pub mod due;
+pub mod letter;
 pub mod letters;
 pub mod outbox;
 pub mod pdf;

@@ -10,7 +10,7 @@ const LINE_CHARS: usize = 85;
 const LINES_PER_PAGE: usize = 52;
 
 /// Wraps a paragraph at word boundaries.
-fn wrap(paragraph: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(paragraph: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in paragraph.split_whitespace() {
@@ -72,11 +72,67 @@ pub fn text_pdf(title: &str, text: &str) -> Vec<u8> {
     with_title(bytes, title)
 }
 
+/// The left margin of our pages, millimetres.
+pub(crate) const LEFT_MM: f32 = 20.0;
+
+/// A line of text placed on a page: its page (from 0), left edge and baseline in millimetres
+/// from the page's top-left corner, size in points.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Line {
+    pub page: usize,
+    pub x: f32,
+    pub y: f32,
+    pub size: f32,
+    pub text: String,
+}
+
+/// An A4 PDF of placed lines, titled `title`, created at `created` (the Info dictionary's
+/// `CreationDate` and `ModDate`, with the time's own offset).
+pub(crate) fn laid_out(lines: &[Line], title: &str, created: time::OffsetDateTime) -> Vec<u8> {
+    let mut doc = PdfDocument::new(title);
+    let font_id = FONT_PARSED.with(|font| doc.add_font(font));
+    let count = lines.iter().map(|l| l.page).max().unwrap_or(0) + 1;
+    let pages: Vec<PdfPage> = (0..count)
+        .map(|page| {
+            let mut ops = Vec::new();
+            // each line in a text section of its own: the cursor is absolute there
+            for l in lines.iter().filter(|l| l.page == page) {
+                ops.extend([
+                    Op::StartTextSection,
+                    Op::SetFontSize {
+                        font: font_id.clone(),
+                        size: Pt(l.size),
+                    },
+                    Op::SetTextCursor {
+                        pos: Point::new(Mm(l.x), Mm(297.0 - l.y)),
+                    },
+                    Op::WriteText {
+                        font: font_id.clone(),
+                        items: vec![TextItem::Text(l.text.clone())],
+                    },
+                    Op::EndTextSection,
+                ]);
+            }
+            PdfPage::new(Mm(210.0), Mm(297.0), ops)
+        })
+        .collect();
+    let bytes = doc
+        .with_pages(pages)
+        .save(&PdfSaveOptions::default(), &mut Vec::new());
+    with_info(bytes, title, Some(created))
+}
+
 /// printpdf writes the title's UTF-8 bytes into the Info dictionary as they are, which PDF
 /// readers take for PDFDocEncoding (mojibake); a text string outside that encoding is UTF-16BE
 /// with a byte-order mark (ISO 32000-1, 7.9.2.2). Rewritten here with lopdf; should that fail,
 /// the PDF is kept as printpdf made it.
 fn with_title(bytes: Vec<u8>, title: &str) -> Vec<u8> {
+    with_info(bytes, title, None)
+}
+
+/// The Info dictionary's `Title` (UTF-16BE, see [`with_title`]) and, when given, its
+/// `CreationDate` and `ModDate` (`D:YYYYMMDDHHmmSS+03'00'`, ISO 32000-1 7.9.4).
+fn with_info(bytes: Vec<u8>, title: &str, created: Option<time::OffsetDateTime>) -> Vec<u8> {
     let retitled = || -> Option<Vec<u8>> {
         let mut doc = lopdf::Document::load_mem(&bytes).ok()?;
         let info = doc.trailer.get(b"Info").ok()?.as_reference().ok()?;
@@ -89,6 +145,26 @@ fn with_title(bytes: Vec<u8>, title: &str) -> Vec<u8> {
             "Title",
             lopdf::Object::String(utf16, lopdf::StringFormat::Hexadecimal),
         );
+        if let Some(t) = created {
+            let (h, m, _) = t.offset().as_hms();
+            let sign = if h < 0 || m < 0 { '-' } else { '+' };
+            let date = format!(
+                "D:{:04}{:02}{:02}{:02}{:02}{:02}{sign}{:02}'{:02}'",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                h.unsigned_abs(),
+                m.unsigned_abs()
+            );
+            for key in ["CreationDate", "ModDate"] {
+                let value =
+                    lopdf::Object::String(date.clone().into_bytes(), lopdf::StringFormat::Literal);
+                dict.set(key, value);
+            }
+        }
         let mut out = Vec::with_capacity(bytes.len());
         doc.save_to(&mut out).ok()?;
         Some(out)

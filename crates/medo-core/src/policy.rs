@@ -163,6 +163,9 @@ pub struct DocumentsConfig {
     pub executor_phone: Option<String>,
     /// `requisites/documentPlace` (e.g. «г. Москва»).
     pub place: Option<String>,
+    /// The letterhead under the body's name: its address and contacts (phone, e-mail, site).
+    pub address: Option<String>,
+    pub contacts: Option<String>,
     /// `documentKind/@id` of a kind not listed in `kind_ids` (Tessa's default `DK00000000`).
     pub kind_id: String,
     /// `documentKind/@id` per kind («Ответ на запрос» = "DK…").

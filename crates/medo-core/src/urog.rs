@@ -5,7 +5,7 @@
 use crate::appeals::normalize_number;
 use crate::book::{AppealState, StatusFacts};
 use crate::deadlines::{due_dates, Calendar};
-use medo_wire::time::{format_date, local_day, parse_date};
+use medo_wire::time::{format_date, local_day, parse_date, show_date_ru};
 use medo_wire::urog::ResponseItem;
 
 /// Most numbers one query may name (a bound on the work of one answer).
@@ -115,26 +115,20 @@ pub fn response_items(
         .collect()
 }
 
-/// The human-readable rendering of an answer (UTF-8 text).
-pub fn response_text(
-    organization: &str,
-    query_number: &str,
-    query_date: Option<&str>,
-    items: &[ResponseItem],
-) -> String {
-    let mut s = format!(
-        "{organization}\n\nОтвет на запрос № {query_number}{}\n\n",
-        query_date.map(|d| format!(" от {d}")).unwrap_or_default()
-    );
+/// The text of an answer: a line per appeal asked about (dates as `dd.mm.yyyy`); the letter
+/// around it (our number, the addressee, the subject, the signer) is [`crate::letter`]'s.
+pub fn response_text(items: &[ResponseItem]) -> String {
+    let mut s = String::new();
     if items.is_empty() {
         s.push_str("В запросе не найдено ни одного номера обращения (А26-… или нашего регистрационного номера).\n");
     }
     for (k, i) in items.iter().enumerate() {
         s.push_str(&format!("{}. {}: {}", k + 1, i.requested, i.status));
         if let Some(n) = &i.registration_number {
+            let day = i.registration_date.as_deref().map(show_date_ru);
             s.push_str(&format!(
                 ", рег. № {n} от {}",
-                i.registration_date.as_deref().unwrap_or("?")
+                day.as_deref().unwrap_or("?")
             ));
         }
         for (label, v) in [
@@ -145,7 +139,8 @@ pub fn response_text(
             ("результат", &i.result),
         ] {
             if let Some(v) = v {
-                s.push_str(&format!(", {label}: {v}"));
+                // dates as people write them (dd.mm.yyyy); other values as they are
+                s.push_str(&format!(", {label}: {}", show_date_ru(v)));
             }
         }
         s.push('\n');

@@ -255,10 +255,6 @@ fn own_document_of(
                 foundation: &foundation,
                 registered: &registered,
                 comment: comment.as_deref(),
-                signer: (
-                    policy.documents.signer_post.as_deref(),
-                    policy.documents.signer_name.as_deref(),
-                ),
             };
             forwarded(output, &about, &files, kept, policy)?
         }
@@ -325,14 +321,6 @@ fn response(
     let query_date = query.date.map(|d| d.to_string());
     let query_date = query_date.as_deref();
     let xml = medo_wire::urog::write_response(&query.number, query_date, items);
-    let text = crate::urog::response_text(
-        &policy.sender.organization,
-        &query.number,
-        query_date,
-        items,
-    );
-    let pdf = crate::pdf::text_pdf("Ответ на запрос", &text);
-    let pages = crate::pdf::page_count(&pdf);
     let annotation = format!(
         "Ответ на запрос № {}{}",
         query.number,
@@ -340,6 +328,15 @@ fn response(
             .map(|d| format!(" от {}", show_date_ru(d)))
             .unwrap_or_default()
     );
+    let letter = crate::letter::Letter {
+        ours,
+        addressee: partner_name,
+        subject: &annotation,
+        body: &crate::urog::response_text(items),
+        created: decided_at(output, policy),
+    };
+    let pdf = crate::letter::letter_pdf(&letter, policy);
+    let pages = crate::pdf::page_count(&pdf);
     let document = own_document(output, "Ответ на запрос", ours, partner_name, policy)
         .annotated(annotation, pages)
         .linked("В ответ на", query);
@@ -508,6 +505,14 @@ fn report(
     }
 }
 
+/// When `output` was decided (its journaled `created`), in the configured zone: our letter's
+/// `CreationDate`.
+fn decided_at(output: &Output, policy: &Policy) -> OffsetDateTime {
+    OffsetDateTime::parse(&output.created, &Rfc3339)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(policy.utc_offset)
+}
+
 /// An appeal forwarded by competence as a document of ours: the cover letter «О направлении
 /// обращения по компетенции» (a PDF we write) with the appeal's files as they arrived,
 /// «Документ-основание» the appeal's letter.
@@ -524,8 +529,14 @@ fn forwarded(
         .iter()
         .map(|f| format!("{} — {}", f.name, f.description))
         .collect();
-    let text = crate::letters::cover_letter(about, &listed);
-    let pdf = crate::pdf::text_pdf(crate::letters::COVER_TITLE, &text);
+    let letter = crate::letter::Letter {
+        ours: about.ours,
+        addressee: about.to,
+        subject: crate::letters::COVER_TITLE,
+        body: &crate::letters::cover_letter(about, &listed),
+        created: decided_at(output, policy),
+    };
+    let pdf = crate::letter::letter_pdf(&letter, policy);
     let pages = crate::pdf::page_count(&pdf);
     let f = about.foundation;
     let annotation = format!(
