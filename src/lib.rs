@@ -5,6 +5,7 @@
 
 pub mod appeal_files;
 pub mod appeals_api;
+pub mod applicant;
 pub mod cli;
 pub mod dashboard;
 pub mod documents;

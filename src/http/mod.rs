@@ -33,6 +33,7 @@ mod documents;
 mod listen;
 mod read;
 mod status;
+mod status_page;
 mod write;
 
 pub use listen::{
@@ -229,6 +230,13 @@ pub fn routes(body_limit: usize) -> Vec<Route> {
     vec![
         route("GET", "/healthz", P, get(healthz)),
         route("GET", "/api/v1/status", P, get(status)),
+        route(
+            "GET",
+            "/api/v1/status/files/{name}",
+            P,
+            get(status::status_file),
+        ),
+        route("GET", "/status", P, get(status_page::page)),
         route("GET", "/", O, get(dashboard)),
         route("GET", "/supervision", O, get(supervision)),
         route("GET", "/metrics", O, get(metrics)),
@@ -309,10 +317,11 @@ async fn openapi() -> Response {
 async fn problems(response: Response) -> Response {
     use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
     let status = response.status();
-    let done = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v == "application/problem+json");
+    // problem details already, or a page for a person (the applicant's `/status` says what
+    // went wrong in its own words)
+    let done = response.headers().get(CONTENT_TYPE).is_some_and(|v| {
+        v == "application/problem+json" || v.to_str().is_ok_and(|t| t.starts_with("text/html"))
+    });
     if status.as_u16() < 400 || done {
         return response;
     }

@@ -26,14 +26,89 @@ pub(super) struct StatusQuery {
     body: Option<String>,
 }
 
+impl StatusQuery {
+    pub(super) fn new(number: String, pin: String) -> StatusQuery {
+        StatusQuery {
+            number,
+            pin,
+            body: None,
+        }
+    }
+}
+
 /// What an applicant sees.
 #[derive(Debug, Serialize)]
 pub(super) struct ApplicantStatus {
-    number: String,
-    registered_on: Option<String>,
-    status: &'static str,
-    timeline: Vec<TimelineEntry>,
-    answer_available: bool,
+    pub(super) number: String,
+    pub(super) registered_on: Option<String>,
+    pub(super) status: &'static str,
+    pub(super) timeline: Vec<TimelineEntry>,
+    pub(super) answer_available: bool,
+    /// The answer is due by (registration + 30 days, or the extended date).
+    pub(super) due_date: Option<String>,
+    /// Who registered it, and where.
+    pub(super) body: BodyShown,
+    /// Where it was sent by competence.
+    pub(super) redirected_to: Option<String>,
+    pub(super) extended_until: Option<String>,
+    pub(super) extension_reason: Option<String>,
+    /// What the applicant may download (`/api/v1/status/files/{name}`).
+    pub(super) files: Vec<FileShown>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct BodyShown {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) address: Option<String>,
+    pub(super) contacts: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct FileShown {
+    pub(super) name: String,
+    pub(super) kind: &'static str,
+    pub(super) size: usize,
+}
+
+impl ApplicantStatus {
+    /// The status of `a` as its applicant sees it.
+    pub(super) fn of(a: &crate::book::Appeal, state: &HttpState) -> ApplicantStatus {
+        let config = &state.config;
+        let policy = config
+            .policy
+            .for_body(a.body.as_str())
+            .unwrap_or_else(|| config.policy.clone());
+        let today = crate::operator::today(config);
+        let facts = medo_core::book::DeadlineFacts::from(a);
+        let (due, _) = medo_core::due::deadlines(&facts, &policy, today);
+        let docs = &policy.documents;
+        ApplicantStatus {
+            number: a.number.clone().unwrap_or_default(),
+            registered_on: a.registered_on.clone(),
+            status: a.state.label(),
+            timeline: a.timeline.clone(),
+            answer_available: a.answer_attached,
+            due_date: due.answer_by.map(crate::wire::time::format_date),
+            body: BodyShown {
+                id: a.body.to_string(),
+                name: policy.sender.organization.clone(),
+                address: docs.address.clone(),
+                contacts: docs.contacts.clone(),
+            },
+            redirected_to: a.redirected_to.clone(),
+            extended_until: a.extended_to.clone(),
+            extension_reason: a.extension_reason.clone(),
+            files: crate::applicant::files(a, config)
+                .into_iter()
+                .map(|f| FileShown {
+                    name: f.name,
+                    kind: f.kind,
+                    size: f.bytes.len(),
+                })
+                .collect(),
+        }
+    }
 }
 
 pub(super) async fn status(
@@ -42,7 +117,85 @@ pub(super) async fn status(
     headers: HeaderMap,
     Query(q): Query<StatusQuery>,
 ) -> Response {
-    let client = client_address(peer.ip(), &headers, &state.config.http_limits);
+    match looked_up(&state, peer, &headers, &q) {
+        Ok(a) => Json(ApplicantStatus::of(&a, &state)).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/v1/status/files/{name}?number=&pin=`: one of the files the status lists, under
+/// the same rate limit and PIN lock; a name not listed is not there (404).
+pub(super) async fn status_file(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    Query(q): Query<StatusQuery>,
+) -> Response {
+    let a = match looked_up(&state, peer, &headers, &q) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let Some(file) = crate::applicant::files(&a, &state.config)
+        .into_iter()
+        .find(|f| f.name == name)
+    else {
+        return error(StatusCode::NOT_FOUND, "нет такого файла");
+    };
+    let kind = match file.name.rsplit_once('.').map(|(_, e)| e) {
+        Some("pdf") => "application/pdf",
+        _ => "application/octet-stream",
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
+        file.name,
+        percent(&file.download_name)
+    );
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, kind.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        file.bytes,
+    )
+        .into_response()
+}
+
+/// RFC 5987's percent-encoding of a UTF-8 file name (attr-char kept).
+fn percent(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'!'
+            | b'#'
+            | b'$'
+            | b'&'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The applicant's appeal for `q` (rate-limited per client address; a wrong PIN, an unknown
+/// number, one not registered or refused all answer alike, 404), or the answer to give.
+#[allow(clippy::result_large_err)]
+pub(super) fn looked_up(
+    state: &HttpState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    q: &StatusQuery,
+) -> Result<crate::book::Appeal, Response> {
+    let client = client_address(peer.ip(), headers, &state.config.http_limits);
     if let Err(wait) = state.allow(client) {
         state.refused(StatusCode::TOO_MANY_REQUESTS, Some(client));
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -54,23 +207,16 @@ pub(super) async fn status(
             axum::http::header::RETRY_AFTER,
             axum::http::HeaderValue::from(secs.max(1)),
         );
-        return r;
+        return Err(r);
     }
     let not_found = || error(StatusCode::NOT_FOUND, "нет обращения с таким номером и PIN");
-    let Some(a) = with_pin(&state, &q, Instant::now()) else {
-        return not_found();
+    let Some(a) = with_pin(state, q, Instant::now()) else {
+        return Err(not_found());
     };
     if a.state == AppealState::Received || a.state == AppealState::Refused {
-        return not_found();
+        return Err(not_found());
     }
-    Json(ApplicantStatus {
-        number: a.number.clone().unwrap_or_default(),
-        registered_on: a.registered_on.clone(),
-        status: a.state.label(),
-        timeline: a.timeline.clone(),
-        answer_available: a.answer_attached,
-    })
-    .into_response()
+    Ok(a)
 }
 
 /// The appeal numbered `q.number` (only our registration number) whose PIN is `q.pin`

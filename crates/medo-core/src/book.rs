@@ -103,6 +103,9 @@ pub struct Appeal {
     pub steps: u64,
     pub executor: Option<String>,
     pub extended_to: Option<String>,
+    /// Why it was extended (what the applicant is told).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_reason: Option<String>,
     pub redirected_to: Option<String>,
     /// The answer's result code and ССТУ status.
     pub result: Option<String>,
@@ -610,6 +613,7 @@ fn step_taken(a: &mut Appeal, step: &Step) -> String {
         Step::Extended { until, reason } => {
             a.state = AppealState::InWork;
             a.extended_to = Some(until.clone());
+            a.extension_reason = Some(reason.clone());
             let shown = medo_wire::time::show_date_ru(until);
             format!("продлено до {shown}: {reason}")
         }

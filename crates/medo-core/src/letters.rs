@@ -72,6 +72,62 @@ pub fn applicant_notice(r: &Redirect<'_>) -> String {
     s
 }
 
+/// The title of the applicant's notice of an extension.
+pub const EXTENSION_TITLE: &str = "Уведомление о продлении срока рассмотрения обращения";
+
+/// The applicant's notice that the term of `a` was extended (59-ФЗ ст. 12 ч. 2): until when
+/// and why; `None` when it was not extended. The same bytes each time it is asked for (the
+/// letter's date is the extension's, from the timeline).
+pub fn applicant_extension_pdf(
+    a: &crate::book::Appeal,
+    policy: &crate::policy::Policy,
+) -> Option<Vec<u8>> {
+    let until = a.extended_to.as_deref()?;
+    let when = a
+        .timeline
+        .iter()
+        .rev()
+        .find(|t| {
+            t.detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("срок продлён"))
+        })
+        .map(|t| t.at.as_str())
+        .unwrap_or(a.received_at.as_str());
+    let ours = NoticeRef {
+        organization: None,
+        number: "б/н".into(),
+        date: crate::due::local_date(when, policy).map(Into::into),
+    };
+    let registered = NoticeRef {
+        organization: None,
+        number: a.number.clone().unwrap_or_default(),
+        date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
+    };
+    let body = format!(
+        "Уважаемый заявитель!\n\nВ соответствии с частью 2 статьи 12 Федерального закона от \
+         02.05.2006 № 59-ФЗ «О порядке рассмотрения обращений граждан Российской Федерации» \
+         срок рассмотрения Вашего обращения, зарегистрированного {}, продлён до {}.\n{}",
+        numbered(&registered),
+        medo_wire::time::show_date_ru(until),
+        a.extension_reason
+            .as_deref()
+            .map(|r| format!("Причина: {r}\n"))
+            .unwrap_or_default()
+    );
+    let created = time::OffsetDateTime::parse(when, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(policy.utc_offset);
+    let letter = crate::letter::Letter {
+        ours: &ours,
+        addressee: "Заявителю",
+        subject: EXTENSION_TITLE,
+        body: &body,
+        created,
+    };
+    Some(crate::letter::letter_pdf(&letter, policy))
+}
+
 /// The title of the applicant's notice of a redirect.
 pub const NOTICE_TITLE: &str = "Уведомление о переадресации обращения";
 
