@@ -1612,11 +1612,10 @@ impl<B: Backend> Gateway<B> {
         }
         let mut keep = Vec::new();
         for (package, owner) in packages.drain(..).zip(owners.drain(..)) {
-            // a receipt says only that the package arrived: it never waits for a document
-            // that waits for a person or the signer
+            // a receipt says only that the package arrived: it never waits for a sibling
+            // (a document waiting for a person or the signer, or one that does not render)
             let receipt = owner.output.kind == medo_model::OutputKind::Receipt;
-            let blocker = held.get(&owner.arrival);
-            match blocker.filter(|b| !(receipt && self.waits.contains(*b))) {
+            match held.get(&owner.arrival).filter(|_| !receipt) {
                 Some(first) => {
                     let why = format!("waits for {first}, held");
                     let waiting = self.waits.contains(first);
