@@ -276,6 +276,11 @@ fn a_failing_signer_holds_the_document_until_it_works() {
         "sent unsigned: {:?}",
         env.outbound_names()
     );
+    assert_eq!(
+        env.receipts().len(),
+        1,
+        "the receipt does not wait for the answer"
+    );
     assert!(env.records_of_kind("document_signed").is_empty());
     // a signer past its time is stopped and said so
     let slow = env.root.path().join("slow-signer");
