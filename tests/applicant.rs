@@ -24,6 +24,11 @@ fn get(port: u16, path: &str) -> (u16, String, Vec<u8>) {
     (code, head, out[split + 4..].to_vec())
 }
 
+/// `YYYY-MM-DD` as `DD.MM.YYYY`.
+fn ru(day: &str) -> String {
+    format!("{}.{}.{}", &day[8..10], &day[5..7], &day[..4])
+}
+
 fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -77,6 +82,26 @@ fn the_applicant_gets_the_dates_the_body_and_the_files() {
         "--file",
         answer.to_str().unwrap(),
     ]);
+    // the printable notice of registration, for an applicant without e-mail: number, PIN, how
+    let printed = env.root.path().join("registration.pdf");
+    env.ok(&[
+        "appeals",
+        "notice",
+        &number,
+        "--kind",
+        "registration",
+        "--out",
+        printed.to_str().unwrap(),
+    ]);
+    for words in [
+        "Уведомление о регистрации обращения",
+        &number,
+        &pin,
+        "Статус обращения",
+        &format!("не позднее {}", ru(&until)),
+    ] {
+        common::pdf_text_contains(&printed, words);
+    }
     let service = common::env::Service::start(&env);
     common::wait_http(public);
     let q = format!("number={}&pin={pin}", enc(&number));

@@ -138,6 +138,10 @@ pub enum AppealsCommand {
         /// Where to write the PDF.
         #[arg(long)]
         out: PathBuf,
+        /// Which notice: of the redirect (default), of the extension, or of the registration
+        /// (with the PIN: for an applicant without e-mail).
+        #[arg(long, value_enum, default_value_t = NoticeKind::Redirect)]
+        kind: NoticeKind,
     },
     /// Report a step of consideration of a registered appeal (what the SED does); notifies УРОГ.
     Event {
@@ -146,6 +150,14 @@ pub enum AppealsCommand {
         #[command(subcommand)]
         step: EventStep,
     },
+}
+
+/// Which of the applicant's notices `appeals notice` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoticeKind {
+    Redirect,
+    Extension,
+    Registration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -311,33 +323,68 @@ pub(super) fn run(
             println!("карточка обращения {} сохранена", appeal.id);
             Ok(ExitCode::SUCCESS)
         }
-        AppealsCommand::Notice { id, out } => {
+        AppealsCommand::Notice { id, out, kind } => {
             let book = operator::load(&config)?;
             let appeal = match book.find_of(body.as_deref(), &id) {
                 Ok(a) => a,
                 Err(why) => return Ok(not_found(&why)),
             };
-            let policy = config
-                .policy
-                .for_body(&appeal.body)
-                .unwrap_or_else(|| config.policy.clone());
-            let Some(pdf) = crate::letters::applicant_redirect_pdf(&appeal, &policy) else {
-                return Ok(refused(&format!(
-                    "обращение {} не направлялось по компетенции: уведомлять заявителя не о чем",
-                    appeal.id
-                )));
-            };
-            std::fs::write(&out, pdf)
-                .map_err(|e| format!("{}: {}", out.display(), crate::words::io(&e)))?;
-            println!(
-                "уведомление заявителю о переадресации обращения {} записано в {}",
-                appeal.id,
-                out.display()
-            );
-            Ok(ExitCode::SUCCESS)
+            notice(&config, &appeal, kind, &out)
         }
         AppealsCommand::Event { id, step } => event(config, id, step, body.as_deref()),
     }
+}
+
+/// `appeals notice ID --kind K --out FILE`: the applicant's notice, as a letter of the
+/// appeal's body.
+fn notice(
+    config: &Config,
+    appeal: &crate::book::Appeal,
+    kind: NoticeKind,
+    out: &std::path::Path,
+) -> Result<ExitCode, String> {
+    let policy = config
+        .policy
+        .for_body(&appeal.body)
+        .unwrap_or_else(|| config.policy.clone());
+    let (pdf, what, none) = match kind {
+        NoticeKind::Redirect => (
+            crate::letters::applicant_redirect_pdf(appeal, &policy),
+            "о переадресации",
+            "не направлялось по компетенции",
+        ),
+        NoticeKind::Extension => (
+            crate::letters::applicant_extension_pdf(appeal, &policy),
+            "о продлении срока",
+            "срок его рассмотрения не продлевался",
+        ),
+        NoticeKind::Registration => {
+            let pin = crate::operator::pin_secret(config)
+                .map(|secret| medo_core::appeals::pin(&secret, appeal.id))
+                .ok_or("ключа ПИН-кодов ещё нет (pin.key): запустите службу один раз")?;
+            let facts = medo_core::book::DeadlineFacts::from(appeal);
+            let today = operator::today(config);
+            let (due, _) = medo_core::due::deadlines(&facts, &policy, today);
+            (
+                crate::letters::applicant_registration_pdf(appeal, &pin, due.answer_by, &policy),
+                "о регистрации",
+                "не зарегистрировано",
+            )
+        }
+    };
+    let Some(pdf) = pdf else {
+        return Ok(refused(&format!(
+            "обращение {} {none}: уведомлять заявителя не о чем",
+            appeal.id
+        )));
+    };
+    std::fs::write(out, pdf).map_err(|e| format!("{}: {}", out.display(), crate::words::io(&e)))?;
+    println!(
+        "уведомление заявителю {what} (обращение {}) записано в {}",
+        appeal.id,
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `appeals event ID STEP`: the step queued with its file attached (read here, with the

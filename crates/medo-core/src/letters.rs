@@ -3,6 +3,7 @@
 //! text from journaled facts; the outbox and the readers make the PDF of it.
 
 use medo_model::NoticeRef;
+use medo_wire::time::format_date_ru;
 
 use crate::letter::numbered;
 
@@ -70,6 +71,57 @@ pub fn applicant_notice(r: &Redirect<'_>) -> String {
     }
     s.push_str("Ответ на обращение Вам даст орган, в который оно направлено.\n");
     s
+}
+
+/// The title of the applicant's notice of registration.
+pub const REGISTRATION_TITLE: &str = "Уведомление о регистрации обращения";
+
+/// The printable notice of registration for an applicant without e-mail: our number and date,
+/// the answer's due date, and how to look the status up with the number and `pin`; `None`
+/// while the appeal is not registered.
+pub fn applicant_registration_pdf(
+    a: &crate::book::Appeal,
+    pin: &str,
+    due: Option<time::Date>,
+    policy: &crate::policy::Policy,
+) -> Option<Vec<u8>> {
+    let number = a.number.as_deref()?;
+    let registered = NoticeRef {
+        organization: None,
+        number: number.to_string(),
+        date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
+    };
+    let due = due
+        .map(|d| format!("Ответ будет дан не позднее {}.\n", format_date_ru(d)))
+        .unwrap_or_default();
+    let body = format!(
+        "Уважаемый заявитель!\n\nВаше обращение, поступившее в {}, зарегистрировано {}.\n{due}\n\
+         Узнать, как оно рассматривается, и получить ответ можно на сайте органа в разделе \
+         «Статус обращения»: укажите регистрационный номер {number} и PIN-код {pin}.\n\
+         PIN-код никому не сообщайте.\n",
+        policy.sender.organization,
+        numbered(&registered),
+    );
+    // the letter's date: the registration's day (the same bytes whenever it is printed)
+    let created = a
+        .registered_on
+        .as_deref()
+        .and_then(medo_wire::time::parse_date)
+        .map(|d| d.midnight().assume_offset(policy.utc_offset))
+        .or_else(|| {
+            let rfc = &time::format_description::well_known::Rfc3339;
+            time::OffsetDateTime::parse(&a.received_at, rfc).ok()
+        })
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(policy.utc_offset);
+    let letter = crate::letter::Letter {
+        ours: &registered,
+        addressee: "Заявителю",
+        subject: REGISTRATION_TITLE,
+        body: &body,
+        created,
+    };
+    Some(crate::letter::letter_pdf(&letter, policy))
 }
 
 /// The title of the applicant's notice of an extension.
