@@ -550,3 +550,36 @@ fn the_witness_and_the_checkpoints_guard_the_databases_journal() {
     assert!(checked.contains("контрольных точек проверено"), "{checked}");
     drop(admin);
 }
+
+/// On PostgreSQL an operator's command from the CLI is queued for the leading node, never
+/// carried out here: a node without a running service used to open a gateway of its own —
+/// the files backend, another journal in its `state_dir` — and decide there.
+#[test]
+fn a_cli_command_on_postgres_is_left_to_the_leader() {
+    let Some(url) = medo_pg::testing::database("cli_command") else {
+        return;
+    };
+    let env = Env::new();
+    env.add_sections(&format!(
+        "{}[registration]\nmode = \"manual\"\n",
+        storage_of(&env, &url)
+    ));
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    let said = env.ok(&["appeals", "register", "1"]);
+    assert!(said.contains("поставлено в очередь"), "{said}");
+    let segments = common::env::names(&env.state.join("journal"));
+    assert!(
+        segments.iter().all(|n| !n.ends_with(".jsonl")),
+        "a files journal was written here: {segments:?}"
+    );
+    let registered = |url: &str| {
+        db_records(url)
+            .iter()
+            .filter(|r| r["kind"] == "appeal_registered")
+            .count()
+    };
+    assert_eq!(registered(&url), 0, "not carried out by the CLI");
+    env.once();
+    assert_eq!(registered(&url), 1, "the leader carried it out");
+}

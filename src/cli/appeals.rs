@@ -535,24 +535,33 @@ pub(super) fn submit(
             crate::words::io(&e)
         )
     })?;
-    match gateway::Gateway::open(config.clone()) {
-        Ok(mut gw) => {
-            let applied = gw.apply_operator_commands();
-            let closed = gw.close();
-            applied.map_err(|e| e.to_string())?;
-            closed.map_err(|e| e.to_string())?;
+    let wait_for_the_service = || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while control::outcome(&path).is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        Err(GatewayError::Spool(SpoolError::Setup(spool::Setup::LockHeld { .. }))) => {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-            while control::outcome(&path).is_none() && std::time::Instant::now() < deadline {
-                std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // on PostgreSQL only the leading node carries commands out (a gateway opened here would
+    // be the files backend: another journal); the queue is in shared_dir, the leader's reach
+    let on_database = matches!(config.storage, crate::config::Storage::Postgres { .. });
+    match on_database {
+        true => wait_for_the_service(),
+        false => match gateway::Gateway::open(config.clone()) {
+            Ok(mut gw) => {
+                let applied = gw.apply_operator_commands();
+                let closed = gw.close();
+                applied.map_err(|e| e.to_string())?;
+                closed.map_err(|e| e.to_string())?;
             }
-        }
-        Err(e) => return Err(e.to_string()),
+            Err(GatewayError::Spool(SpoolError::Setup(spool::Setup::LockHeld { .. }))) => {
+                wait_for_the_service()
+            }
+            Err(e) => return Err(e.to_string()),
+        },
     }
     match control::outcome(&path) {
         None => {
-            println!("поставлено в очередь: работающая служба выполнит на следующем проходе");
+            println!("поставлено в очередь: работающая служба (на PostgreSQL — ведущий узел) выполнит на следующем проходе");
             Ok(ExitCode::SUCCESS)
         }
         Some(Err(why)) => {
