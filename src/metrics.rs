@@ -99,7 +99,7 @@ impl Metrics {
     }
 
     /// The counters: name (exposed with `_total`), help, total.
-    fn totals(&self) -> [(&'static str, &'static str, u64); 8] {
+    fn totals(&self) -> [(&'static str, &'static str, u64); 10] {
         [
             ("medo_packages_received", "Packages claimed from inbound", self.received),
             ("medo_packages_archived", "Packages at rest (archive or quarantine)", self.archived),
@@ -107,6 +107,8 @@ impl Metrics {
             ("medo_packages_duplicate", "Packages recognised as duplicates", self.duplicates),
             ("medo_outputs_published", "Outbound packages published", self.published),
             ("medo_documents_signed", "Documents of ours signed ([signing])", self.documents_signed),
+            ("medo_applicants_notified", "Applicants told of a status by e-mail ([smtp])", self.applicants_notified),
+            ("medo_mail_failures", "Applicants' e-mails not sent (the server refused, or unreachable): tried again", self.mail_failures),
             (
                 "medo_signing_failures",
                 "Attempts to sign a document of ours that failed or timed out (held, not sent unsigned)",

@@ -44,6 +44,14 @@ pub enum Invalid {
         section: &'static str,
         value: String,
     },
+    #[error("[smtp] from {0:?}: укажите адрес отправителя, например priem@berdsk.ru")]
+    SmtpFrom(String),
+    #[error("[smtp] tls {0:?}: допустимы \"starttls\", \"implicit\" или \"none\"")]
+    SmtpTls(String),
+    #[error("[smtp] username_file и password_file — оба или ни одного")]
+    SmtpLogin,
+    #[error("[smtp] {}: {why}", path.display())]
+    SmtpFile { path: PathBuf, why: String },
     #[error("[signing] command: укажите в аргументах {{file}} (подписываемый файл) и {{signature}} (куда записать открепленную подпись)")]
     SigningPlaceholders,
     #[error("[signing] timeout_secs = {0}: допустимо от 1 до 600")]

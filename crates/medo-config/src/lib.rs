@@ -16,12 +16,14 @@ mod approval;
 mod bodies;
 mod invalid;
 mod signing;
+mod smtp;
 mod storage;
 
 pub use approval::Approval;
 pub use bodies::MAX_BODIES;
 pub use invalid::Invalid;
 pub use signing::Signing;
+pub use smtp::{Smtp, SmtpTls};
 pub use storage::{DatabaseUrl, Storage};
 
 /// Errors reading or validating the configuration.
@@ -211,6 +213,8 @@ struct RawConfig {
     storage: Option<storage::RawStorage>,
     #[serde(default)]
     signing: Option<signing::RawSigning>,
+    #[serde(default)]
+    smtp: Option<smtp::RawSmtp>,
     #[serde(default)]
     queries: Option<approval::RawApproval>,
     #[serde(default)]
@@ -584,6 +588,8 @@ pub struct Config {
     pub signing: Option<signing::Signing>,
     /// Which of our documents wait for a person's approval (`[queries]`/`[reports] approval`).
     pub approval: approval::Approval,
+    /// E-mail to applicants (`[smtp]`); `None`: none is sent.
+    pub smtp: Option<smtp::Smtp>,
     /// Where the journal and the index live (`[storage]`; files unless it says postgres).
     pub storage: Storage,
     /// Where the HTTP API listens (off when `None`).
@@ -765,6 +771,7 @@ impl Config {
             storage: storage::storage(raw.storage, base)?,
             signing: signing::signing(raw.signing, base)?,
             approval: approval::approval(raw.queries, raw.reports)?,
+            smtp: smtp::smtp(raw.smtp, base)?,
             sstu_department_id,
             api_token_file: http.and_then(|h| h.api_token_file.clone()),
             http_limits: http_limits(http)?,

@@ -81,6 +81,10 @@ pub struct Counters {
     pub awaiting_approval: u64,
     /// Of them, waiting longer than `approval_alert_secs`.
     pub approval_overdue: u64,
+    /// Applicants' e-mails the server refused or that could not be sent, attempts since start.
+    pub mail_failures: u64,
+    /// Applicants told of a status by e-mail since start.
+    pub applicants_notified: u64,
     /// Documents of ours the signer failed to sign (`[signing]`), attempts since start.
     pub signing_failures: u64,
     /// Documents of ours signed (`document_signed` journaled) since start.
@@ -121,6 +125,7 @@ impl Counters {
             Event::Duplicate { .. } => self.duplicates += 1,
             Event::Published { .. } => self.published += 1,
             Event::DocumentSigned { .. } => self.documents_signed += 1,
+            Event::ApplicantNotified { sent: true, .. } => self.applicants_notified += 1,
             Event::ReceiptReceived {
                 accepted: false, ..
             } => self.rejected += 1,

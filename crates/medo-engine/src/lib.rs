@@ -38,11 +38,13 @@ use medo_wire::known::Known;
 use medo_wire::message::{Body, Message};
 use medo_wire::package::{read_message_only, read_package, read_package_gated, Package};
 
+mod applicant;
 mod child;
 pub mod counters;
 mod error;
 pub mod forward;
 mod intake;
+mod notify;
 mod sign;
 pub mod start;
 mod strict;
@@ -72,6 +74,8 @@ pub struct PassReport {
     pub signing: usize,
     /// Documents of ours seen waiting for a person's approval this pass.
     pub awaiting_approval: usize,
+    /// Applicants' e-mails with the mail worker now (`[smtp]`).
+    pub mailing: usize,
     /// Incomplete folders (missing files) not yet overdue.
     pub incomplete: usize,
     /// When to look again at the latest (settling or incomplete folders; zero: work was
@@ -208,6 +212,8 @@ pub struct Gateway<B: Backend = Files> {
     verifiers: verify::Verifiers,
     /// Our signer's worker and its answers (`[signing]`), if configured.
     signers: Option<sign::Signers>,
+    /// The applicants' mail worker and its answers (`[smtp]`), if configured.
+    mailer: Option<notify::Mailer>,
     /// The witnesses of the journal's notes (`[audit]`), if any.
     witness: Option<witness::Witness>,
     claims: u64,
@@ -293,6 +299,7 @@ impl<B: Backend> Gateway<B> {
             let timeout = Duration::from_secs(s.timeout_secs);
             sign::Signers::new(s.command.clone(), timeout, layout.tmp.clone())
         });
+        let mailer = config.smtp.clone().map(notify::Mailer::new);
         let queue = control::Folder::new(&layout.shared_dir);
         let policies = config
             .policy
@@ -308,6 +315,7 @@ impl<B: Backend> Gateway<B> {
             tracker: SettleTracker::default(),
             verifiers,
             signers,
+            mailer,
             witness: opened.witness,
             writers: Default::default(),
             claims: 0,
@@ -714,6 +722,7 @@ impl<B: Backend> Gateway<B> {
         self.process_commands()?;
         self.resend_due()?;
         self.effects(&mut report)?;
+        self.notify_applicants(&mut report)?;
         self.check_outbound();
         self.hashed.clear();
         self.keep_budget = KEPT_PER_PASS;
@@ -1680,11 +1689,11 @@ impl<B: Backend> Gateway<B> {
                     transient_failures = 0;
                     let progressed = r.claimed > 0 || r.published > 0 || r.archived > 0;
                     let work_left = self.backend.index().unfinished_count() > 0;
-                    if !progressed && (r.verifying > 0 || r.signing > 0) {
+                    if !progressed && (r.verifying > 0 || r.signing > 0 || r.mailing > 0) {
                         // the verifier's or the signer's answer, not a spin
                         std::thread::sleep(VERIFY_POLL);
                     }
-                    let signing = r.signing > 0;
+                    let signing = r.signing > 0 || r.mailing > 0;
                     if progressed || work_left || signing || r.next_look == Some(Duration::ZERO) {
                         continue;
                     }

@@ -272,6 +272,8 @@ mod tests {
             r#""document_signed","arrival":7,"key":"k","name":"n","signature":{"kept":"signatures/n.p7s","sha256":"s","document_kept":"signatures/n.pdf","document_sha256":"d"}"#.into(),
             r#""document_approved","arrival":7,"key":"k","name":"n","operator":"ivanova","command":"c""#.into(),
             r#""document_approved","arrival":7,"key":"k","name":"n""#.into(),
+            r#""applicant_notified","appeal":4,"status":"registered","message_id":"<appeal-4-registered@x>","sent":true"#.into(),
+            r#""applicant_notified","appeal":4,"status":"answered","message_id":"<m>","sent":false,"reason":"нет адреса""#.into(),
             r#""published","arrival":0,"key":"k","name":"n","sha256":"s""#.into(),
             r#""archived","arrival":0,"key":"k","dir":"archive/2026-11-23/k""#.into(),
             r#""appeal_received","appeal":4,"key":"k","urog_number":"А26-02-4","urog_number_norm":"А26-02-4","urog_date":"2026-11-19","urog_organization":null,"document_uid":"d","source_uid":"s","format":"2.7.1","restricted":false,"signatures":[{"document":"a.pdf","signature":"a.sig","encoding":"der","status":"verified"}],"held":null,"cites":[1,2],"files":[{"name":"a.pdf","role":"document","size":10,"sha256":"s","container":"c.zip"},{"name":"b","role":"other","size":0,"sha256":"t"}]"#.into(),
@@ -329,7 +331,7 @@ mod tests {
             seen.insert(derived.event.kind());
         }
         let every = every_kind();
-        assert_eq!(every.len(), 24, "{every:?}");
+        assert_eq!(every.len(), 25, "{every:?}");
         for kind in every {
             assert!(
                 seen.contains(kind.as_str()),

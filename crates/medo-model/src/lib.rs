@@ -631,6 +631,18 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<CommandId>,
     },
+    /// The applicant was told of a status of the appeal by e-mail (`[smtp]`) — `sent` — or
+    /// could not be (`reason`: no address known then). No address in the journal: the cards
+    /// keep personal data out of it. `message_id` is the same on every try of this status.
+    ApplicantNotified {
+        appeal: u64,
+        /// `registered`, `redirected`, `extended` or `answered`.
+        status: String,
+        message_id: String,
+        sent: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// A person approved a document of ours waiting for approval (`[queries]`/`[reports]
     /// approval = "operator"`): the output `name` goes out from now on.
     DocumentApproved {
@@ -875,7 +887,8 @@ impl Event {
             | Event::AppealRegistered { appeal, .. }
             | Event::AppealRefused { appeal, .. }
             | Event::AppealRedelivered { appeal, .. }
-            | Event::AppealProgress { appeal, .. } => Some(*appeal),
+            | Event::AppealProgress { appeal, .. }
+            | Event::ApplicantNotified { appeal, .. } => Some(*appeal),
             _ => None,
         }
     }
@@ -894,6 +907,7 @@ impl Event {
             Event::Assigned { .. } => "assigned",
             Event::DocumentSigned { .. } => "document_signed",
             Event::DocumentApproved { .. } => "document_approved",
+            Event::ApplicantNotified { .. } => "applicant_notified",
             Event::Published { .. } => "published",
             Event::Archived { .. } => "archived",
             Event::AppealReceived { .. } => "appeal_received",
@@ -925,6 +939,7 @@ impl Event {
             Event::Assigned { .. } => "орган назначен",
             Event::DocumentSigned { .. } => "документ подписан",
             Event::DocumentApproved { .. } => "документ утверждён",
+            Event::ApplicantNotified { .. } => "заявитель уведомлён",
             Event::Published { .. } => "отправлено",
             Event::Archived { .. } => "в архиве",
             Event::AppealReceived { .. } => "обращение поступило",

@@ -11,7 +11,8 @@
 //! across filesystems (`spool::crossing`): `after-claim-hide` (a folder renamed to its hidden
 //! claim name in inbound, not copied), `after-claim-copy` (copied to its `.part` name, not
 //! yet the claim), `before-original-removed` (packages at rest, their hidden originals still
-//! in inbound, `archived` not journaled). And one stall: `MEDO_FAULT_STALL=<file>` holds the loop before each
+//! in inbound, `archived` not journaled); `after-mail-sent` (an applicant's e-mail accepted
+//! by the server, `applicant_notified` not journaled). And one stall: `MEDO_FAULT_STALL=<file>` holds the loop before each
 //! pass while that file exists (`/healthz` must then say 503). And one disk:
 //! `MEDO_FAULT_FREE_BYTES=<n>` makes the spool's filesystem report `n` free bytes.
 

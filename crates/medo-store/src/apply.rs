@@ -141,6 +141,14 @@ fn note_outputs<K: Kv>(kv: &K, record: &Record, key: &str) -> Result<(), K::Erro
     if let Event::Published { name, .. } = &record.event {
         kv.remove(Tree::Pending, name.as_bytes())?;
     }
+    // the applicant is to be told of a status (`[smtp]`), until `applicant_notified`
+    if let Some((appeal, status)) = told_status(&record.event) {
+        let k = notification_key(appeal, status);
+        match &record.event {
+            Event::ApplicantNotified { .. } => kv.remove(Tree::Awaiting, &k)?,
+            _ => kv.insert(Tree::Awaiting, &k, &[])?,
+        }
+    }
     // a person's approval of a document of ours, by the output's name
     if let Event::DocumentApproved { name, .. } = &record.event {
         kv.insert(Tree::Awaiting, &prefixed(APPROVED, name.as_bytes()), &[])?;
@@ -195,6 +203,33 @@ fn note_arrival<K: Kv>(kv: &K, record: &Record, a: &Arrival) -> Result<(), K::Er
         _ => {}
     }
     Ok(())
+}
+
+/// The tag of the applicant's notifications due in `Awaiting` (appeal, status).
+pub(crate) const NOTIFY: u8 = b'e';
+
+/// `e\0` + the appeal (big-endian) + the status.
+pub(crate) fn notification_key(appeal: u64, status: &str) -> Vec<u8> {
+    let mut k = prefixed(NOTIFY, &be(appeal));
+    k.extend_from_slice(status.as_bytes());
+    k
+}
+
+/// The applicant's status a record makes due (registered, redirected, extended, answered), or
+/// the one it tells (`applicant_notified`).
+fn told_status(event: &Event) -> Option<(u64, &str)> {
+    use medo_model::Step;
+    match event {
+        Event::AppealRegistered { appeal, .. } => Some((*appeal, "registered")),
+        Event::AppealProgress { appeal, step, .. } => match step {
+            Step::Redirected { .. } => Some((*appeal, "redirected")),
+            Step::Extended { .. } => Some((*appeal, "extended")),
+            Step::Answered { .. } => Some((*appeal, "answered")),
+            _ => None,
+        },
+        Event::ApplicantNotified { appeal, status, .. } => Some((*appeal, status.as_str())),
+        _ => None,
+    }
 }
 
 /// The tag of our signatures in `Awaiting` (by output name).
