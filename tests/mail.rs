@@ -249,3 +249,44 @@ fn a_crash_after_sending_repeats_the_same_message_at_most() {
     env.once();
     assert_eq!(delivered(&smtp.maildir).len(), 2, "and never again");
 }
+
+/// Old news is never mailed: statuses reached before `[smtp]` was set (more than three days
+/// ago) are journaled as not sent — as after an index rebuild on a long history.
+#[test]
+fn statuses_older_than_three_days_are_not_mailed() {
+    let env = Env::new();
+    env.drop_sample("urog-appeal-2.2", "a");
+    let out = env.cmd_at("-5d", &["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&[
+        "appeals",
+        "card",
+        "1",
+        "--name",
+        "Иванов Иван",
+        "--code",
+        "0003.0008.0086.0567",
+        "--email",
+        "ivanov@example.ru",
+    ]);
+    let Some(smtp) = server(env.root.path()) else {
+        return;
+    };
+    env.add_sections(&format!(
+        "[smtp]\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"priem@berdsk.ru\"\n",
+        smtp.port
+    ));
+    env.once();
+    let told = env.records_of_kind("applicant_notified");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["sent"], false);
+    assert!(
+        told[0]["reason"].as_str().unwrap().starts_with("устарело"),
+        "{told:?}"
+    );
+    assert!(delivered(&smtp.maildir).is_empty(), "old news mailed");
+}

@@ -10,8 +10,13 @@ use medo_store::Index;
 
 use crate::{notify, Backend, Gateway, GatewayError, PassReport};
 
-/// Messages looked at in one pass, at most.
-const PER_PASS: usize = 16;
+/// Statuses looked at in one pass, at most (old ones are only journaled: many at once).
+const PER_PASS: usize = 256;
+/// Messages handed to the mail worker in one pass, at most.
+const MAILS_PER_PASS: usize = 16;
+/// A status reached longer ago is not mailed (journaled as not sent): enabling `[smtp]` on a
+/// long history, or rebuilding the index, never mails old news.
+const NEWS_FOR: time::Duration = time::Duration::days(3);
 
 impl<B: Backend> Gateway<B> {
     /// Sends (beside the loop) what the applicants are to be told and journals what was.
@@ -23,8 +28,12 @@ impl<B: Backend> Gateway<B> {
             return Ok(());
         }
         let due = self.backend.index().notifications_due(PER_PASS)?;
-        let mut events = Vec::new();
-        for (appeal, status) in due {
+        let now = time::OffsetDateTime::now_utc();
+        let rfc = &time::format_description::well_known::Rfc3339;
+        let (mut events, mut mails) = (Vec::new(), 0);
+        for (appeal, status, reached) in due {
+            let old =
+                time::OffsetDateTime::parse(&reached, rfc).map_or(true, |t| now - t > NEWS_FOR);
             let Some(a) = medo_core::book::Appeals::appeal(self.backend.index(), appeal) else {
                 continue;
             };
@@ -36,10 +45,18 @@ impl<B: Backend> Gateway<B> {
                 sent,
                 reason: reason.map(str::to_string),
             };
+            if old {
+                events.push(told(false, Some("устарело: статус старше 3 дней")));
+                continue;
+            }
             let Some(to) = self.applicant_address(appeal) else {
                 events.push(told(false, Some("нет адреса")));
                 continue;
             };
+            if mails == MAILS_PER_PASS {
+                continue;
+            }
+            mails += 1;
             let mail = self.mail(&a, &status, (to, message_id.clone()));
             let Some(mailer) = self.mailer.as_mut() else {
                 break;

@@ -109,11 +109,7 @@ impl Mailer {
     }
 }
 
-fn work(
-    jobs: &Receiver<Mail>,
-    done: &Answers,
-    smtp: &Smtp,
-) {
+fn work(jobs: &Receiver<Mail>, done: &Answers, smtp: &Smtp) {
     while let Ok(mail) = jobs.recv() {
         let answer = send(&mail, smtp);
         done.lock()

@@ -146,7 +146,8 @@ fn note_outputs<K: Kv>(kv: &K, record: &Record, key: &str) -> Result<(), K::Erro
         let k = notification_key(appeal, status);
         match &record.event {
             Event::ApplicantNotified { .. } => kv.remove(Tree::Awaiting, &k)?,
-            _ => kv.insert(Tree::Awaiting, &k, &[])?,
+            // the value: when the status was reached (an old one is not mailed)
+            _ => kv.insert(Tree::Awaiting, &k, record.ts.as_bytes())?,
         }
     }
     // a person's approval of a document of ours, by the output's name

@@ -502,16 +502,17 @@ impl Store {
         self.src.contains(Tree::Pending, name.as_bytes())
     }
 
-    /// The applicant's notifications due (appeal, status), the oldest appeals first, at most
-    /// `max`.
-    pub fn notifications_due(&self, max: usize) -> Result<Vec<(u64, String)>, StoreError> {
+    /// The applicant's notifications due (appeal, status, when it was reached), the oldest
+    /// appeals first, at most `max`.
+    pub fn notifications_due(&self, max: usize) -> Result<Vec<(u64, String, String)>, StoreError> {
         let mut out = Vec::new();
         let prefix = crate::apply::prefixed(crate::apply::NOTIFY, b"");
-        self.src.prefix(Tree::Awaiting, &prefix, &mut |k, _| {
+        self.src.prefix(Tree::Awaiting, &prefix, &mut |k, v| {
             let rest = &k[prefix.len()..];
             if rest.len() >= 8 {
                 let appeal = u64::from_be_bytes(rest[..8].try_into().expect("8 bytes"));
-                out.push((appeal, String::from_utf8_lossy(&rest[8..]).into_owned()));
+                let status = String::from_utf8_lossy(&rest[8..]).into_owned();
+                out.push((appeal, status, String::from_utf8_lossy(v).into_owned()));
             }
             Ok(out.len() < max)
         })?;

@@ -115,8 +115,8 @@ pub trait Index {
     fn is_pending(&self, name: &str) -> Result<bool, StoreError>;
     /// Whether a person approved the document the output `name` sends.
     fn approved(&self, name: &str) -> Result<bool, StoreError>;
-    /// The applicant's notifications due (appeal, status), at most `max`.
-    fn notifications_due(&self, max: usize) -> Result<Vec<(u64, String)>, StoreError>;
+    /// The applicant's notifications due (appeal, status, when reached), at most `max`.
+    fn notifications_due(&self, max: usize) -> Result<Vec<(u64, String, String)>, StoreError>;
     /// Our signature of the document the output `name` sends (`[signing]`), if journaled.
     fn signature_of(&self, name: &str) -> Result<Option<medo_model::OurSignature>, StoreError>;
     /// Whether the operator command `id` was carried out (journaled).
@@ -241,7 +241,7 @@ impl Index for Store {
     fn approved(&self, name: &str) -> Result<bool, StoreError> {
         Store::approved(self, name)
     }
-    fn notifications_due(&self, max: usize) -> Result<Vec<(u64, String)>, StoreError> {
+    fn notifications_due(&self, max: usize) -> Result<Vec<(u64, String, String)>, StoreError> {
         Store::notifications_due(self, max)
     }
     fn command_done(&self, id: &str) -> Result<bool, StoreError> {
