@@ -18,6 +18,7 @@ pub mod gateway {
 pub mod health;
 pub mod http;
 pub mod inspect;
+pub mod mail;
 pub mod metrics;
 pub mod operator;
 pub mod operator_view;

@@ -231,6 +231,8 @@ fn quiet_on_closed_pipe() {
 
 /// Entry point used by `src/main.rs`.
 pub fn main() -> ExitCode {
+    // the applicants' mail goes through the binary's SMTP client
+    medo_engine::notify::install(crate::mail::send);
     let mut cli = Cli::parse();
     cli.config = config_path(cli.config);
     if !matches!(cli.command, Command::Run { .. }) {

@@ -44,7 +44,7 @@ pub mod counters;
 mod error;
 pub mod forward;
 mod intake;
-mod notify;
+pub mod notify;
 mod sign;
 pub mod start;
 mod strict;

@@ -1,5 +1,5 @@
-//! E-mail to the applicant beside the loop (`[smtp]`, issue 30): lettre's SMTP transport over
-//! rustls on a worker thread, so a slow or absent mail server holds only the messages; intake
+//! E-mail to the applicant beside the loop (`[smtp]`, issue 30): the installed transport
+//! (the binary's: lettre's SMTP over rustls) on a worker thread, so a slow or absent mail server holds only the messages; intake
 //! and decisions flow. Each message has a stable `Message-ID` per appeal and status: a crash
 //! between the server's acceptance and the journal (`applicant_notified`) repeats the same
 //! message at most. A failure rests a minute, then the message is tried again.
@@ -9,11 +9,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lettre::message::{header::ContentType, Attachment, Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{Message, SmtpTransport, Transport};
-use medo_config::{Smtp, SmtpTls};
+use medo_config::Smtp;
 
 /// How long a message the server refused waits before it is tried again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -118,52 +114,21 @@ fn work(jobs: &Receiver<Mail>, done: &Answers, smtp: &Smtp) {
     }
 }
 
-/// One message through the configured server.
+/// How a message reaches the server: installed by the composition root (the binary's SMTP
+/// client, lettre over rustls) — the loop's crate knows no network client.
+pub type Transport = fn(&Mail, &Smtp) -> Result<(), String>;
+
+static TRANSPORT: std::sync::OnceLock<Transport> = std::sync::OnceLock::new();
+
+/// Installs the transport (once, at start; later calls change nothing).
+pub fn install(transport: Transport) {
+    let _ = TRANSPORT.set(transport);
+}
+
+/// One message through the installed transport.
 fn send(mail: &Mail, smtp: &Smtp) -> Result<(), String> {
-    let message = compose(mail, &smtp.from)?;
-    let transport = transport(smtp)?;
-    transport
-        .send(&message)
-        .map(|_| ())
-        .map_err(|e| format!("почтовый сервер {}: {e}", smtp.server))
-}
-
-/// The message: UTF-8 text, the attachment when there is one, the stable Message-ID.
-fn compose(mail: &Mail, from: &str) -> Result<Message, String> {
-    let from: Mailbox = from.parse().map_err(|e| format!("[smtp] from: {e}"))?;
-    let to: Mailbox = mail
-        .to
-        .parse()
-        .map_err(|_| "адрес заявителя не читается".to_string())?;
-    let builder = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(mail.subject.clone())
-        .message_id(Some(mail.message_id.clone()));
-    let text = SinglePart::builder()
-        .header(ContentType::TEXT_PLAIN)
-        .body(mail.text.clone());
-    let built = match &mail.attachment {
-        None => builder.singlepart(text),
-        Some((name, bytes)) => {
-            let kind = ContentType::parse("application/pdf").expect("a known content type");
-            let file = Attachment::new(name.clone()).body(bytes.clone(), kind);
-            builder.multipart(MultiPart::mixed().singlepart(text).singlepart(file))
-        }
-    };
-    built.map_err(|e| format!("письмо не составляется: {e}"))
-}
-
-fn transport(smtp: &Smtp) -> Result<SmtpTransport, String> {
-    let params = || TlsParameters::new(smtp.server.clone()).map_err(|e| format!("[smtp] TLS: {e}"));
-    let mut builder = SmtpTransport::builder_dangerous(&smtp.server).port(smtp.port);
-    builder = match smtp.tls {
-        SmtpTls::StartTls => builder.tls(Tls::Required(params()?)),
-        SmtpTls::Implicit => builder.tls(Tls::Wrapper(params()?)),
-        SmtpTls::None => builder.tls(Tls::None),
-    };
-    if let Some((user, password)) = &smtp.login {
-        builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+    match TRANSPORT.get() {
+        Some(send) => send(mail, smtp),
+        None => Err("нет почтового транспорта в этой сборке".into()),
     }
-    Ok(builder.timeout(Some(Duration::from_secs(30))).build())
 }
