@@ -38,7 +38,7 @@ fn the_alerting_rules_are_valid_and_fire_when_they_should() {
     };
     assert!(check.status.success(), "{}", text(&check));
     assert!(
-        text(&check).contains("SUCCESS: 16 rules found"),
+        text(&check).contains("SUCCESS: 17 rules found"),
         "{}",
         text(&check)
     );
