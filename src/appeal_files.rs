@@ -88,7 +88,13 @@ const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
 /// `Content-Disposition` (RFC 6266): an ASCII `filename` for old clients (each other character
 /// as `_`) and the real name as `filename*=UTF-8''…`.
 pub fn content_disposition(name: &str) -> String {
-    let ascii: String = name
+    content_disposition_as(name, name)
+}
+
+/// [`content_disposition`] with the ASCII `filename` made of `plain` (a name of the file's
+/// own in ASCII, where it has one) and the real name `name`.
+pub fn content_disposition_as(plain: &str, name: &str) -> String {
+    let ascii: String = plain
         .chars()
         .map(|c| match c {
             ' '..='~' if c != '"' && c != '\\' => c,

@@ -302,21 +302,12 @@ fn approvals(config: &Config, store: Option<&crate::store::Store>) -> Markup {
                         td { (d.number.as_deref().unwrap_or("—")) }
                         td { (if d.kind == "response" { "ответ на запрос" } else { "доклад" }) }
                         td { (created) }
-                        td { (minutes(d.waiting_secs)) }
+                        td { (crate::spoolview::age_text(d.waiting_secs.max(0) as u64)) }
                     }
                 }
             }
             p { "Утвердить: " code { "medo-gateway documents approve НОМЕР" } " или POST /api/v1/documents/{uid}/approval." }
         }
-    }
-}
-
-/// A wait as people say it: «12 мин», «3 ч 05 мин».
-fn minutes(secs: i64) -> String {
-    let m = secs.max(0) / 60;
-    match m / 60 {
-        0 => format!("{m} мин"),
-        h => format!("{h} ч {:02} мин", m % 60),
     }
 }
 

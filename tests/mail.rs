@@ -92,19 +92,17 @@ print(json.dumps(out, ensure_ascii=False))
     serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap()
 }
 
-#[test]
-fn the_applicant_is_told_by_e_mail_of_the_registration_and_the_answer() {
-    let env = Env::new();
-    let Some(smtp) = server(env.root.path()) else {
-        return;
-    };
+/// `[smtp]` towards the test's server (with `more` sections before it).
+fn with_smtp(env: &Env, smtp: &Server, more: &str) {
     env.add_sections(&format!(
-        "[registration]\nmode = \"manual\"\n[smtp]\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"priem@berdsk.ru\"\n",
+        "{more}[smtp]\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"priem@berdsk.ru\"\n",
         smtp.port
     ));
-    env.drop_sample("urog-appeal-2.2", "a");
-    env.once();
-    // the card with the address first, then the registration: told with the number and PIN
+}
+
+/// Appeal 1's card, with the applicant's address.
+fn card(env: &Env) {
+    let code = "0003.0008.0086.0567";
     env.ok(&[
         "appeals",
         "card",
@@ -112,10 +110,23 @@ fn the_applicant_is_told_by_e_mail_of_the_registration_and_the_answer() {
         "--name",
         "Иванов Иван",
         "--code",
-        "0003.0008.0086.0567",
+        code,
         "--email",
         "ivanov@example.ru",
     ]);
+}
+
+#[test]
+fn the_applicant_is_told_by_e_mail_of_the_registration_and_the_answer() {
+    let env = Env::new();
+    let Some(smtp) = server(env.root.path()) else {
+        return;
+    };
+    with_smtp(&env, &smtp, "[registration]\nmode = \"manual\"\n");
+    env.drop_sample("urog-appeal-2.2", "a");
+    env.once();
+    // the card with the address first, then the registration: told with the number and PIN
+    card(&env);
     env.ok(&["appeals", "register", "1"]);
     env.once();
     let shown: serde_json::Value =
@@ -189,10 +200,7 @@ fn without_an_address_the_status_is_journaled_as_not_told() {
     let Some(smtp) = server(env.root.path()) else {
         return;
     };
-    env.add_sections(&format!(
-        "[smtp]\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"priem@berdsk.ru\"\n",
-        smtp.port
-    ));
+    with_smtp(&env, &smtp, "");
     env.drop_sample("urog-appeal-2.2", "a");
     env.once();
     env.once();
@@ -212,23 +220,10 @@ fn a_crash_after_sending_repeats_the_same_message_at_most() {
     let Some(smtp) = server(env.root.path()) else {
         return;
     };
-    env.add_sections(&format!(
-        "[registration]\nmode = \"manual\"\n[smtp]\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"priem@berdsk.ru\"\n",
-        smtp.port
-    ));
+    with_smtp(&env, &smtp, "[registration]\nmode = \"manual\"\n");
     env.drop_sample("urog-appeal-2.2", "a");
     env.once();
-    env.ok(&[
-        "appeals",
-        "card",
-        "1",
-        "--name",
-        "Иванов Иван",
-        "--code",
-        "0003.0008.0086.0567",
-        "--email",
-        "ivanov@example.ru",
-    ]);
+    card(&env);
     env.ok(&["appeals", "register", "1"]);
     env.crash_at("after-mail-sent", &["run", "--once"]);
     assert!(env.records_of_kind("applicant_notified").is_empty());
@@ -262,24 +257,11 @@ fn statuses_older_than_three_days_are_not_mailed() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    env.ok(&[
-        "appeals",
-        "card",
-        "1",
-        "--name",
-        "Иванов Иван",
-        "--code",
-        "0003.0008.0086.0567",
-        "--email",
-        "ivanov@example.ru",
-    ]);
+    card(&env);
     let Some(smtp) = server(env.root.path()) else {
         return;
     };
-    env.add_sections(&format!(
-        "[smtp]\nserver = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"priem@berdsk.ru\"\n",
-        smtp.port
-    ));
+    with_smtp(&env, &smtp, "");
     env.once();
     let told = env.records_of_kind("applicant_notified");
     assert_eq!(told.len(), 1, "{told:?}");

@@ -147,7 +147,10 @@ fn print_list(list: &[Unsent], config: &Config) {
             d.number.as_deref().unwrap_or("—"),
             kind_ru(d.kind),
             created,
-            format!("{state}, {}", age(d.waiting_secs)),
+            format!(
+                "{state}, {}",
+                crate::spoolview::age_text(d.waiting_secs.max(0) as u64)
+            ),
             d.uid
         );
     }
@@ -159,15 +162,5 @@ fn kind_ru(kind: &str) -> &'static str {
         "report-document" => "доклад",
         "forwarded" => "переадресация",
         _ => "документ",
-    }
-}
-
-/// An age as people say it: «3 мин», «2 ч 05 мин», «1 дн 4 ч».
-fn age(secs: i64) -> String {
-    let m = secs.max(0) / 60;
-    match (m / 1440, m / 60 % 24, m % 60) {
-        (0, 0, m) => format!("{m} мин"),
-        (0, h, m) => format!("{h} ч {m:02} мин"),
-        (d, h, _) => format!("{d} дн {h} ч"),
     }
 }

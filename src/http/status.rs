@@ -118,9 +118,23 @@ pub(super) async fn status(
     Query(q): Query<StatusQuery>,
 ) -> Response {
     match looked_up(&state, peer, &headers, &q) {
-        Ok(a) => Json(ApplicantStatus::of(&a, &state)).into_response(),
+        Ok(a) => match shown(state, a).await {
+            Some(s) => Json(s).into_response(),
+            None => error(StatusCode::INTERNAL_SERVER_ERROR, "the status failed"),
+        },
         Err(r) => r,
     }
+}
+
+/// The status as its applicant sees it, made off the runtime (the notices are PDFs drawn
+/// and the answer is read from disk).
+pub(super) async fn shown(
+    state: Arc<HttpState>,
+    a: crate::book::Appeal,
+) -> Option<ApplicantStatus> {
+    tokio::task::spawn_blocking(move || ApplicantStatus::of(&a, &state))
+        .await
+        .ok()
 }
 
 /// `GET /api/v1/status/files/{name}?number=&pin=`: one of the files the status lists, under
@@ -136,21 +150,21 @@ pub(super) async fn status_file(
         Ok(a) => a,
         Err(r) => return r,
     };
-    let Some(file) = crate::applicant::files(&a, &state.config)
-        .into_iter()
-        .find(|f| f.name == name)
-    else {
+    let config = state.config.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        crate::applicant::files(&a, &config)
+            .into_iter()
+            .find(|f| f.name == name)
+    })
+    .await;
+    let Ok(Some(file)) = found else {
         return error(StatusCode::NOT_FOUND, "нет такого файла");
     };
     let kind = match file.name.rsplit_once('.').map(|(_, e)| e) {
         Some("pdf") => "application/pdf",
         _ => "application/octet-stream",
     };
-    let disposition = format!(
-        "attachment; filename=\"{}\"; filename*=UTF-8''{}",
-        file.name,
-        percent(&file.download_name)
-    );
+    let disposition = crate::appeal_files::content_disposition_as(&file.name, &file.download_name);
     (
         [
             (axum::http::header::CONTENT_TYPE, kind.to_string()),
@@ -162,29 +176,13 @@ pub(super) async fn status_file(
         .into_response()
 }
 
-/// RFC 5987's percent-encoding of a UTF-8 file name (attr-char kept).
-fn percent(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'0'..=b'9'
-            | b'!'
-            | b'#'
-            | b'$'
-            | b'&'
-            | b'+'
-            | b'-'
-            | b'.'
-            | b'^'
-            | b'_'
-            | b'`'
-            | b'|'
-            | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+/// What a URL's query, path segment or an RFC 5987 file name may carry as it is: letters,
+/// digits, `-._~`; everything else percent-encoded.
+pub(super) const URL_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// The applicant's appeal for `q` (rate-limited per client address; a wrong PIN, an unknown
 /// number, one not registered or refused all answer alike, 404), or the answer to give.

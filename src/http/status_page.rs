@@ -33,7 +33,13 @@ pub(super) async fn page(
     let query = StatusQuery::new(number.clone(), pin.clone());
     match looked_up(&state, peer, &headers, &query) {
         Ok(a) => {
-            let shown = ApplicantStatus::of(&a, &state);
+            let Some(shown) = super::status::shown(state.clone(), a).await else {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html(shell(form(&number, None)).into_string()),
+                )
+                    .into_response();
+            };
             let body = html! { (form(&number, None)) (status(&shown, &number, &pin, state.config.policy.utc_offset)) };
             Html(shell(body).into_string()).into_response()
         }
@@ -153,16 +159,8 @@ fn title(kind: &str) -> &'static str {
 
 /// The download link: the file's name and the lookup's number and PIN, percent-encoded.
 fn link(name: &str, number: &str, pin: &str) -> String {
-    let enc = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
+    let enc =
+        |s: &str| percent_encoding::utf8_percent_encode(s, super::status::URL_SAFE).to_string();
     format!(
         "/api/v1/status/files/{}?number={}&pin={}",
         enc(name),

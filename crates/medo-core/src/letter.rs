@@ -128,6 +128,14 @@ pub(crate) fn lines(letter: &Letter<'_>, head: &Letterhead<'_>) -> Vec<Line> {
     c.lines
 }
 
+/// A journal time (RFC 3339) in the configured zone: a letter's `CreationDate` (the epoch
+/// for a time that does not read — never the clock: a letter is the same bytes every time).
+pub fn local_time(ts: &str, policy: &Policy) -> OffsetDateTime {
+    OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(policy.utc_offset)
+}
+
 /// `№ ОЗ-3/26 от 07.12.2026` (the date when known).
 pub fn numbered(r: &NoticeRef) -> String {
     let date = r

@@ -86,11 +86,7 @@ pub fn applicant_registration_pdf(
     policy: &crate::policy::Policy,
 ) -> Option<Vec<u8>> {
     let number = a.number.as_deref()?;
-    let registered = NoticeRef {
-        organization: None,
-        number: number.to_string(),
-        date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
-    };
+    let registered = registered_ref(a);
     let due = due
         .map(|d| format!("Ответ будет дан не позднее {}.\n", format_date_ru(d)))
         .unwrap_or_default();
@@ -108,20 +104,14 @@ pub fn applicant_registration_pdf(
         .as_deref()
         .and_then(medo_wire::time::parse_date)
         .map(|d| d.midnight().assume_offset(policy.utc_offset))
-        .or_else(|| {
-            let rfc = &time::format_description::well_known::Rfc3339;
-            time::OffsetDateTime::parse(&a.received_at, rfc).ok()
-        })
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .unwrap_or_else(|| crate::letter::local_time(&a.received_at, policy))
         .to_offset(policy.utc_offset);
-    let letter = crate::letter::Letter {
-        ours: &registered,
-        addressee: "Заявителю",
-        subject: REGISTRATION_TITLE,
-        body: &body,
+    Some(to_applicant(
+        &registered,
+        (REGISTRATION_TITLE, &body),
         created,
-    };
-    Some(crate::letter::letter_pdf(&letter, policy))
+        policy,
+    ))
 }
 
 /// The title of the applicant's notice of an extension.
@@ -146,16 +136,8 @@ pub fn applicant_extension_pdf(
         })
         .map(|t| t.at.as_str())
         .unwrap_or(a.received_at.as_str());
-    let ours = NoticeRef {
-        organization: None,
-        number: "б/н".into(),
-        date: crate::due::local_date(when, policy).map(Into::into),
-    };
-    let registered = NoticeRef {
-        organization: None,
-        number: a.number.clone().unwrap_or_default(),
-        date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
-    };
+    let ours = ours_ref("", when, policy);
+    let registered = registered_ref(a);
     let body = format!(
         "Уважаемый заявитель!\n\nВ соответствии с частью 2 статьи 12 Федерального закона от \
          02.05.2006 № 59-ФЗ «О порядке рассмотрения обращений граждан Российской Федерации» \
@@ -167,17 +149,13 @@ pub fn applicant_extension_pdf(
             .map(|r| format!("Причина: {r}\n"))
             .unwrap_or_default()
     );
-    let created = time::OffsetDateTime::parse(when, &time::format_description::well_known::Rfc3339)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(policy.utc_offset);
-    let letter = crate::letter::Letter {
-        ours: &ours,
-        addressee: "Заявителю",
-        subject: EXTENSION_TITLE,
-        body: &body,
+    let created = crate::letter::local_time(when, policy);
+    Some(to_applicant(
+        &ours,
+        (EXTENSION_TITLE, &body),
         created,
-    };
-    Some(crate::letter::letter_pdf(&letter, policy))
+        policy,
+    ))
 }
 
 /// The title of the applicant's notice of a redirect.
@@ -192,20 +170,8 @@ pub fn applicant_redirect_pdf(
 ) -> Option<Vec<u8>> {
     let to = a.redirected_to.as_deref()?;
     let (_, when, number) = a.transfer.as_ref()?;
-    let ours = NoticeRef {
-        organization: None,
-        number: if number.is_empty() {
-            "б/н".into()
-        } else {
-            number.clone()
-        },
-        date: crate::due::local_date(when, policy).map(Into::into),
-    };
-    let registered = NoticeRef {
-        organization: None,
-        number: a.number.clone().unwrap_or_default(),
-        date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
-    };
+    let ours = ours_ref(number, when, policy);
+    let registered = registered_ref(a);
     let letter = Redirect {
         from: &policy.sender.organization,
         to,
@@ -214,17 +180,47 @@ pub fn applicant_redirect_pdf(
         registered: &registered,
         comment: None,
     };
-    let created = time::OffsetDateTime::parse(when, &time::format_description::well_known::Rfc3339)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(policy.utc_offset);
+    let created = crate::letter::local_time(when, policy);
+    let body = applicant_notice(&letter);
+    Some(to_applicant(&ours, (NOTICE_TITLE, &body), created, policy))
+}
+
+/// Our registration of `a`: its number and day.
+fn registered_ref(a: &crate::book::Appeal) -> NoticeRef {
+    NoticeRef {
+        organization: None,
+        number: a.number.clone().unwrap_or_default(),
+        date: a.registered_on.as_deref().and_then(medo_model::Day::parse),
+    }
+}
+
+/// Our letter's number (`б/н` when it has none) and its day, from the journal time `when`.
+fn ours_ref(number: &str, when: &str, policy: &crate::policy::Policy) -> NoticeRef {
+    NoticeRef {
+        organization: None,
+        number: match number.is_empty() {
+            true => "б/н".into(),
+            false => number.to_string(),
+        },
+        date: crate::due::local_date(when, policy).map(Into::into),
+    }
+}
+
+/// A letter to the applicant («Заявителю») as a PDF on the body's letterhead.
+fn to_applicant(
+    ours: &NoticeRef,
+    (subject, body): (&str, &str),
+    created: time::OffsetDateTime,
+    policy: &crate::policy::Policy,
+) -> Vec<u8> {
     let letter = crate::letter::Letter {
-        ours: &ours,
+        ours,
         addressee: "Заявителю",
-        subject: NOTICE_TITLE,
-        body: &applicant_notice(&letter),
+        subject,
+        body,
         created,
     };
-    Some(crate::letter::letter_pdf(&letter, policy))
+    crate::letter::letter_pdf(&letter, policy)
 }
 
 #[cfg(test)]

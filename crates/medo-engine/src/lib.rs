@@ -1282,6 +1282,10 @@ impl<B: Backend> Gateway<B> {
     /// («ждёт подписи»), fails (held «не подписан: …», tried again on a later pass) or is
     /// signed now (kept in `shared_dir/signatures/`, the `document_signed` to journal).
     fn signature_for(&mut self, p: &store::PendingOutput) -> Result<SignState, GatewayError> {
+        // receipts and notices are never signed: no index read for them on the publish path
+        if !p.output.kind.is_document() {
+            return Ok(SignState::Ready(None));
+        }
         let shared = self.layout.shared_dir.clone();
         let kept = |rel: &str| std::fs::read(shared.join(rel));
         if let Some(facts) = self.backend.index().signature_of(&p.output.name)? {

@@ -508,9 +508,7 @@ fn report(
 /// When `output` was decided (its journaled `created`), in the configured zone: our letter's
 /// `CreationDate`.
 fn decided_at(output: &Output, policy: &Policy) -> OffsetDateTime {
-    OffsetDateTime::parse(&output.created, &Rfc3339)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(policy.utc_offset)
+    crate::letter::local_time(&output.created, policy)
 }
 
 /// An appeal forwarded by competence as a document of ours: the cover letter «О направлении
